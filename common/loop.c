@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - epoll event loop: fds, timers, cross-thread tasks.          */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "loop.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+struct pl_loop {
+    int epfd;
+    int wakefd;
+    struct pl_io wake_io;
+    volatile int stopping; /* written from signal handlers and other threads */
+    uint64_t now;
+
+    pthread_mutex_t lock; /* guards posted and wake_pending */
+    struct pl_task *posted_head, **posted_tail;
+    int wake_pending;
+
+    struct pl_task *deferred_head, **deferred_tail;
+
+    struct pl_timer **heap; /* 1-based binary min-heap on due_ms */
+    unsigned heap_len, heap_cap;
+};
+
+uint64_t pl_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t pl_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t pl_loop_now(const struct pl_loop *l)
+{
+    return l->now;
+}
+
+static void on_wake(void *ctx, uint32_t events)
+{
+    struct pl_loop *l = ctx;
+    uint64_t v;
+    (void)events;
+    /* The counter is reset by the read; a failed read (EAGAIN) only means
+     * another pass already drained it. */
+    if (read(l->wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        abort();
+}
+
+int pl_loop_new(struct pl_loop **out)
+{
+    struct pl_loop *l = calloc(1, sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    l->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->epfd < 0 || l->wakefd < 0) {
+        int rc = -errno;
+        if (l->epfd >= 0)
+            close(l->epfd);
+        if (l->wakefd >= 0)
+            close(l->wakefd);
+        free(l);
+        return rc;
+    }
+    pthread_mutex_init(&l->lock, NULL);
+    l->posted_tail = &l->posted_head;
+    l->deferred_tail = &l->deferred_head;
+    l->now = pl_now_ms();
+    int rc = pl_loop_io_add(l, &l->wake_io, l->wakefd, EPOLLIN, on_wake, l);
+    if (rc < 0) {
+        pl_loop_free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+void pl_loop_free(struct pl_loop *l)
+{
+    if (!l)
+        return;
+    close(l->epfd);
+    close(l->wakefd);
+    pthread_mutex_destroy(&l->lock);
+    free(l->heap);
+    free(l);
+}
+
+int pl_loop_io_add(struct pl_loop *l, struct pl_io *io, int fd, uint32_t events, pl_io_cb *cb,
+                   void *ctx)
+{
+    io->fd = fd;
+    io->events = events;
+    io->cb = cb;
+    io->ctx = ctx;
+    struct epoll_event ev = {.events = events, .data.ptr = io};
+    return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int pl_loop_io_mod(struct pl_loop *l, struct pl_io *io, uint32_t events)
+{
+    if (io->events == events)
+        return 0;
+    io->events = events;
+    struct epoll_event ev = {.events = events, .data.ptr = io};
+    return epoll_ctl(l->epfd, EPOLL_CTL_MOD, io->fd, &ev) < 0 ? -errno : 0;
+}
+
+void pl_loop_io_del(struct pl_loop *l, struct pl_io *io)
+{
+    if (io->fd >= 0)
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+    /* Events already fetched for this io in the current batch are skipped
+     * because the batch checks cb, which we clear here. */
+    io->cb = NULL;
+    io->fd = -1;
+}
+
+/* ---- timers: binary heap ---- */
+
+static void heap_set(struct pl_loop *l, unsigned i, struct pl_timer *t)
+{
+    l->heap[i] = t;
+    t->heap_idx = i;
+}
+
+static void heap_up(struct pl_loop *l, unsigned i)
+{
+    struct pl_timer *t = l->heap[i];
+    while (i > 1 && l->heap[i / 2]->due_ms > t->due_ms) {
+        heap_set(l, i, l->heap[i / 2]);
+        i /= 2;
+    }
+    heap_set(l, i, t);
+}
+
+static void heap_down(struct pl_loop *l, unsigned i)
+{
+    struct pl_timer *t = l->heap[i];
+    for (;;) {
+        unsigned c = i * 2;
+        if (c > l->heap_len)
+            break;
+        if (c + 1 <= l->heap_len && l->heap[c + 1]->due_ms < l->heap[c]->due_ms)
+            c++;
+        if (l->heap[c]->due_ms >= t->due_ms)
+            break;
+        heap_set(l, i, l->heap[c]);
+        i = c;
+    }
+    heap_set(l, i, t);
+}
+
+void pl_loop_timer_stop(struct pl_loop *l, struct pl_timer *t)
+{
+    unsigned i = t->heap_idx;
+    if (!i)
+        return;
+    t->heap_idx = 0;
+    struct pl_timer *last = l->heap[l->heap_len--];
+    if (last == t)
+        return;
+    heap_set(l, i, last);
+    heap_up(l, i);
+    heap_down(l, last->heap_idx);
+}
+
+void pl_loop_timer_start(struct pl_loop *l, struct pl_timer *t, uint64_t ms, pl_timer_cb *cb,
+                         void *ctx)
+{
+    pl_loop_timer_stop(l, t);
+    if (l->heap_len + 1 >= l->heap_cap) {
+        unsigned cap = l->heap_cap ? l->heap_cap * 2 : 64;
+        struct pl_timer **h = realloc(l->heap, cap * sizeof(*h));
+        /* Timers are armed by objects that already exist; failing here would
+         * leave them without timeouts, which is worse than stopping. */
+        if (!h)
+            abort();
+        l->heap = h;
+        l->heap_cap = cap;
+    }
+    t->due_ms = pl_now_ms() + ms;
+    t->cb = cb;
+    t->ctx = ctx;
+    l->heap[++l->heap_len] = t;
+    heap_up(l, l->heap_len);
+}
+
+static int next_timeout(struct pl_loop *l)
+{
+    if (l->posted_head || l->deferred_head)
+        return 0;
+    if (!l->heap_len)
+        return -1;
+    uint64_t due = l->heap[1]->due_ms, now = pl_now_ms();
+    return due <= now ? 0 : (int)PL_MIN(due - now, 60000u);
+}
+
+static void run_timers(struct pl_loop *l)
+{
+    uint64_t now = l->now;
+    while (l->heap_len && l->heap[1]->due_ms <= now) {
+        struct pl_timer *t = l->heap[1];
+        pl_loop_timer_stop(l, t);
+        t->cb(t->ctx);
+    }
+}
+
+/* ---- tasks ---- */
+
+void pl_loop_post(struct pl_loop *l, struct pl_task *t)
+{
+    t->next = NULL;
+    pthread_mutex_lock(&l->lock);
+    *l->posted_tail = t;
+    l->posted_tail = &t->next;
+    int need_wake = !l->wake_pending;
+    l->wake_pending = 1;
+    pthread_mutex_unlock(&l->lock);
+    if (need_wake) {
+        uint64_t one = 1;
+        (void)!write(l->wakefd, &one, sizeof(one));
+    }
+}
+
+void pl_loop_defer(struct pl_loop *l, struct pl_task *t)
+{
+    t->next = NULL;
+    *l->deferred_tail = t;
+    l->deferred_tail = &t->next;
+}
+
+static void run_posted(struct pl_loop *l)
+{
+    pthread_mutex_lock(&l->lock);
+    struct pl_task *t = l->posted_head;
+    l->posted_head = NULL;
+    l->posted_tail = &l->posted_head;
+    l->wake_pending = 0;
+    pthread_mutex_unlock(&l->lock);
+    while (t) {
+        struct pl_task *next = t->next;
+        t->run(t);
+        t = next;
+    }
+}
+
+static void run_deferred(struct pl_loop *l)
+{
+    /* Deferred work may defer more (a flush that closes a stream); keep
+     * going until the list stays empty. */
+    while (l->deferred_head) {
+        struct pl_task *t = l->deferred_head;
+        l->deferred_head = NULL;
+        l->deferred_tail = &l->deferred_head;
+        while (t) {
+            struct pl_task *next = t->next;
+            t->run(t);
+            t = next;
+        }
+    }
+}
+
+void pl_loop_stop(struct pl_loop *l)
+{
+    uint64_t one = 1;
+    l->stopping = 1;
+    (void)!write(l->wakefd, &one, sizeof(one));
+}
+
+int pl_loop_run(struct pl_loop *l)
+{
+    struct epoll_event evs[128];
+    while (!l->stopping) {
+        int n = epoll_wait(l->epfd, evs, (int)PL_ARRAY_LEN(evs), next_timeout(l));
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        l->now = pl_now_ms();
+        for (int i = 0; i < n; i++) {
+            struct pl_io *io = evs[i].data.ptr;
+            if (io->cb)
+                io->cb(io->ctx, evs[i].events);
+        }
+        run_posted(l);
+        run_deferred(l);
+        run_timers(l);
+        run_deferred(l);
+    }
+    return 0;
+}

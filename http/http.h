@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - one request / response / stream API for every transport.   */
+/* Copyright (c) 2026 Parley developers                                 */
+#ifndef PL_HTTP_H
+#define PL_HTTP_H
+
+#include "common/arena.h"
+#include "common/err.h"
+#include "common/loop.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * Handlers see a request through this header only. HTTP/1.1 (libmicrohttpd,
+ * cleartext or TLS) and HTTP/2 (nghttp2, h2c or h2) build the same
+ * struct http_req and send whatever the handler put in its response, so
+ * nothing above http/ knows which protocol carried a request.
+ *
+ * Life of a request:
+ *   1. A transport reads the headers and the whole body (bounded), then
+ *      calls http_server_ops.on_request() on its loop thread.
+ *   2. The callee answers inline or hands the request to a worker; the
+ *      worker may read the request and fill the response.
+ *   3. Whoever filled the response calls http_req_complete() (any thread).
+ *      From then on the caller must not touch the request.
+ *   4. The transport sends the response on its loop thread, reports it via
+ *      on_done(), and frees the request and its arena.
+ * If the client goes away between 2 and 3, the transport keeps the request
+ * alive until http_req_complete() and then drops it silently.
+ */
+struct http_req;
+struct http_server;
+
+enum http_proto { HTTP_PROTO_H1 = 0, HTTP_PROTO_H1_TLS, HTTP_PROTO_H2C, HTTP_PROTO_H2, HTTP_PROTO_N };
+
+#define HTTP_MAX_PARAMS 4
+
+/* ---- reading the request: any thread holding the request ---- */
+
+/* The request method ("GET", ...). Borrowed, valid until completion. */
+const char *http_req_method(const struct http_req *req);
+/* The percent-decoded path without the query, e.g. "/v1/users". */
+const char *http_req_path(const struct http_req *req);
+/* The raw request target as sent (path and query, undecoded). */
+const char *http_req_target(const struct http_req *req);
+/* The first query parameter called name, percent-decoded, or NULL. */
+const char *http_req_query(const struct http_req *req, const char *name);
+/* Calls fn for every query parameter in order; stops when fn returns
+ * nonzero and returns that value. */
+int http_req_query_each(const struct http_req *req,
+                        int (*fn)(void *ctx, const char *name, const char *value), void *ctx);
+/* The first header called name (case-insensitive), or NULL. Names of
+ * HTTP/2 pseudo-headers are not visible here. */
+const char *http_req_header(const struct http_req *req, const char *name);
+/* The body (NUL-terminated for convenience; len excludes the NUL). */
+const char *http_req_body(const struct http_req *req, size_t *len);
+/* Path parameter i captured by the router ({id} segments), or NULL. */
+const char *http_req_param(const struct http_req *req, unsigned i);
+/* The request's arena: freed when the transport frees the request. */
+struct pl_arena *http_req_arena(struct http_req *req);
+enum http_proto http_req_proto(const struct http_req *req);
+const char *http_req_proto_name(const struct http_req *req);
+/* A per-process unique request id (also sent as X-Request-Id). */
+uint64_t http_req_id(const struct http_req *req);
+/* The client's address as text ("127.0.0.1"). */
+const char *http_req_peer(const struct http_req *req);
+
+/* An error the transport found before the handler could run: PL_ETOOBIG
+ * (body over max_body), PL_EHDRTOOBIG, PL_ERATE (connection over its request
+ * rate) or PL_EMALFORMED (unparseable request target); 0 when none. The
+ * dispatcher must answer such a request with a problem document; only
+ * api/problem.c chooses statuses. */
+int http_req_error(const struct http_req *req);
+
+/* Opaque slots for the layers above: the dispatcher's route and the
+ * authenticated principal. http/ never looks at them. */
+void http_req_set_user(struct http_req *req, void *user);
+void *http_req_user(const struct http_req *req);
+void http_req_set_route(struct http_req *req, int route_idx, const char *route_name);
+int http_req_route(const struct http_req *req);
+const char *http_req_route_name(const struct http_req *req);
+/* Captured path parameters, set by the router. */
+void http_req_set_params(struct http_req *req, const char *const *params, unsigned n);
+
+/* ---- writing the response ---- */
+
+/* Adds a response header; both strings are copied into the arena.
+ * Returns 0, PL_ENOMEM, or PL_EINVAL for names or values with CR/LF. */
+PL_MUST_CHECK int http_resp_header(struct http_req *req, const char *name, const char *value);
+/* Sets status and body. body is borrowed and must stay valid until the
+ * request is freed: use the request arena or static storage. A NULL
+ * content type sends no Content-Type. Replaces any earlier body. */
+void http_resp_set(struct http_req *req, int status, const char *content_type, const char *body,
+                   size_t len);
+int http_resp_status(const struct http_req *req);
+/* Bytes of the response body. */
+size_t http_resp_len(const struct http_req *req);
+
+/* Any thread: the response is ready; hands the request back to its loop.
+ * The caller loses access to the request. */
+void http_req_complete(struct http_req *req);
+
+/* ---- streams (Server-Sent Events and other long responses) ---- */
+
+/*
+ * A streamed response is pull-based on both transports (the transport asks
+ * for bytes when it can write; the producer never pushes into a socket):
+ * read() copies ready bytes and returns how many, 0 for "nothing now" (the
+ * transport parks the response until http_stream_wake()), or a negative
+ * code to end the response. on_close() is called exactly once, on the loop
+ * thread, when the response ends for any reason; status is 0 when read()
+ * ended it and PL_ECANCELED when the client went away.
+ */
+struct http_stream_ops {
+    unsigned version; /* HTTP_STREAM_OPS_VERSION */
+    ssize_t (*read)(void *ctx, char *dst, size_t max);
+    void (*on_close)(void *ctx, int status);
+};
+#define HTTP_STREAM_OPS_VERSION 1
+
+/* Turns the response into a stream: status and content type are sent with
+ * headers added so far, then the body comes from ops->read(). Call before
+ * http_req_complete(). ops must outlive the stream; ctx is borrowed until
+ * on_close(). */
+void http_resp_stream(struct http_req *req, int status, const char *content_type,
+                      const struct http_stream_ops *ops, void *ctx);
+/* Loop thread only: bytes are ready; the transport will call read() again. */
+void http_stream_wake(struct http_req *req);
+/* The loop that owns the request's connection (streams use it to wake). */
+struct pl_loop *http_req_loop(const struct http_req *req);
+
+/* ---- the server ---- */
+
+struct http_limits {
+    size_t max_body;          /* bytes; larger bodies get 413 */
+    size_t max_header_bytes;  /* sum of header names and values; 431 past it */
+    unsigned max_headers;     /* header count; 431 past it */
+    unsigned conn_rate;       /* requests per second per connection (token refill) */
+    unsigned conn_burst;      /* bucket size; 429 when empty */
+    unsigned h2_max_streams;  /* SETTINGS_MAX_CONCURRENT_STREAMS */
+    unsigned h2_max_resets;   /* client RST_STREAMs per second before GOAWAY */
+    unsigned idle_timeout_s;  /* connection idle timeout */
+    unsigned max_conns;       /* open connections per server */
+};
+
+struct http_server_ops {
+    unsigned version; /* HTTP_SERVER_OPS_VERSION */
+    /* Loop thread: a complete request arrived. The callee owns the duty to
+     * call http_req_complete() exactly once, from any thread. */
+    void (*on_request)(void *ctx, struct http_req *req);
+    /* Loop thread: the response was sent or the client vanished (sent is
+     * false). For logs and metrics; the request is freed right after. */
+    void (*on_done)(void *ctx, struct http_req *req, bool sent);
+};
+#define HTTP_SERVER_OPS_VERSION 1
+
+struct http_server_config {
+    const char *bind;      /* address to bind, e.g. "127.0.0.1" */
+    unsigned port;         /* cleartext h1 + h2c; 0 = pick a free port */
+    unsigned tls_port;     /* h2 + h1 over TLS; 0 = pick a free port */
+    bool tls;              /* serve TLS at all */
+    const char *tls_cert;  /* PEM paths */
+    const char *tls_key;
+    struct http_limits limits;
+};
+
+/* Binds both ports and starts serving on loop. cfg is copied; ops and ctx
+ * are borrowed for the server's lifetime. Returns 0, a negative errno
+ * (EADDRINUSE, ...), or PL_EINVAL for unusable TLS material. */
+PL_MUST_CHECK int http_server_new(struct pl_loop *loop, const struct http_server_config *cfg,
+                                  const struct http_server_ops *ops, void *ctx,
+                                  struct http_server **out);
+/* Stops accepting and closes every connection. Loop thread only. */
+void http_server_free(struct http_server *s);
+/* The bound ports (useful with port 0). */
+unsigned http_server_port(const struct http_server *s);
+unsigned http_server_tls_port(const struct http_server *s);
+/* Open connections per protocol, for /metrics. */
+unsigned http_server_conns(const struct http_server *s, enum http_proto p);
+
+/* ---- helpers shared by transports and tests ---- */
+
+enum http_sniff { HTTP_SNIFF_NEED_MORE, HTTP_SNIFF_H1, HTTP_SNIFF_H2 };
+/* Classifies the first bytes of a cleartext connection: the HTTP/2
+ * connection preface means h2c with prior knowledge, anything else that
+ * departs from it is HTTP/1.x. */
+enum http_sniff http_sniff_preface(const void *buf, size_t len);
+
+/* Reason phrase for a status ("Not Found"); "Unknown" when not known. */
+const char *http_status_text(int status);
+
+#endif

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - internals shared by the files of http/ only.                */
+/* Copyright (c) 2026 Parley developers                                 */
+#ifndef PL_HTTP_INT_H
+#define PL_HTTP_INT_H
+
+/* No file outside http/ includes this header (nghttp2's *_int.h rule). */
+
+#include "http.h"
+
+#include "common/buf.h"
+
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+struct http_hdr {
+    const char *name;
+    const char *value;
+};
+
+enum http__req_state {
+    HTTP_REQ_READING = 0, /* headers / body arriving */
+    HTTP_REQ_DISPATCHED,  /* owned by on_request's callee until complete */
+    HTTP_REQ_COMPLETE,    /* response ready, back on the loop */
+    HTTP_REQ_STREAMING,   /* streamed response in progress */
+    HTTP_REQ_SENT,
+};
+
+/* Transport callbacks a request carries; all run on the loop thread. */
+struct http__req_ops {
+    /* The response is ready (after http_req_complete): send it. */
+    void (*send)(struct http_req *req);
+    /* A streamed response has new bytes. */
+    void (*wake)(struct http_req *req);
+};
+
+struct http_req {
+    struct pl_task task; /* posts the completion to the loop */
+    struct http_server *srv;
+    struct pl_arena *arena;
+    const struct http__req_ops *ops;
+    void *tctx; /* the transport's per-request state */
+    enum http_proto proto;
+    enum http__req_state state;
+    bool orphaned; /* the client left while the request was dispatched */
+    int error;     /* see http_req_error() */
+    uint64_t id;
+    uint64_t start_ms;
+    const char *peer;
+
+    const char *method, *target, *path;
+    struct http_hdr *headers;
+    unsigned n_headers, cap_headers;
+    size_t header_bytes;
+    struct http_hdr *query;
+    unsigned n_query;
+    const char *params[HTTP_MAX_PARAMS];
+    unsigned n_params;
+    struct pl_buf body;
+
+    void *user;
+    int route_idx;
+    const char *route_name;
+
+    int status;
+    const char *resp_ctype;
+    struct http_hdr *resp_headers;
+    unsigned n_resp_headers, cap_resp_headers;
+    const char *resp_body;
+    size_t resp_len;
+    size_t bytes_sent; /* body bytes actually written, for the access log */
+
+    const struct http_stream_ops *stream_ops;
+    void *stream_ctx;
+    bool stream_closed;
+};
+
+/* An accepted socket, cleartext or TLS, as the h2 session and the TLS
+ * relay see it. */
+struct http__conn {
+    struct http_server *srv;
+    int fd;
+    SSL *ssl;             /* NULL for cleartext */
+    struct pl_io io;
+    struct pl_timer timer; /* handshake / idle timeout */
+    char peer[64];
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+};
+
+struct h1;
+
+struct http_server {
+    struct pl_loop *loop;
+    struct http_server_config cfg;
+    const struct http_server_ops *ops;
+    void *ctx;
+    int fd_plain, fd_tls;
+    struct pl_io lsn_plain, lsn_tls;
+    unsigned port, tls_port;
+    SSL_CTX *ssl_ctx;
+    struct h1 *h1;
+    unsigned conns[HTTP_PROTO_N];
+    unsigned total_conns;
+    uint64_t next_req_id;
+};
+
+/* ---- requests (req.c) ---- */
+
+/* Returns a new request owned by the transport, or NULL (out of memory). */
+struct http_req *http__req_new(struct http_server *s, enum http_proto proto, const char *peer,
+                               const struct http__req_ops *ops, void *tctx);
+/* Frees the request and its arena. Loop thread only. */
+void http__req_free(struct http_req *req);
+/* Stores method and target; parses path and query (percent-decoding).
+ * Returns 0, PL_EMALFORMED (sets req->error too) or PL_ENOMEM. */
+int http__req_set_line(struct http_req *req, const char *method, size_t mlen, const char *target,
+                       size_t tlen);
+/* Adds a request header, enforcing max_headers / max_header_bytes (sets
+ * req->error = PL_EHDRTOOBIG and returns it). Names are lowercased. */
+int http__req_add_header(struct http_req *req, const char *name, size_t nlen, const char *value,
+                         size_t vlen);
+/* Appends body bytes; past max_body sets req->error = PL_ETOOBIG. */
+int http__req_body_append(struct http_req *req, const void *p, size_t n);
+/* Hands a fully read request to the server's on_request. */
+void http__req_dispatch(struct http_req *req);
+/* Loop thread: the transport finished with the request (sent or failed):
+ * reports on_done and frees it, unless it is still dispatched, in which
+ * case it is marked orphaned and freed when it completes. */
+void http__req_finish(struct http_req *req, bool sent);
+/* Status line, headers and reason phrase helpers. */
+bool http__valid_header_value(const char *s);
+
+/* ---- connection accounting (server.c) ---- */
+void http__conn_count(struct http_server *s, enum http_proto p, int delta);
+
+/* ---- HTTP/1.1 via libmicrohttpd (h1_mhd.c) ---- */
+int h1__new(struct http_server *s, struct h1 **out);
+void h1__free(struct h1 *h);
+/* Hands an accepted socket to libmicrohttpd, which owns it from now on.
+ * tls marks sockets that carry decrypted TLS traffic from the relay. */
+int h1__conn_add(struct h1 *h, int fd, const struct sockaddr *addr, socklen_t len, bool tls);
+
+/* ---- HTTP/2 via nghttp2 (h2_session.c) ---- */
+/* Starts an h2 session on conn, which the session owns from now on.
+ * Bytes already read off the socket (none, for now) are not supported. */
+int h2__session_start(struct http__conn *conn, enum http_proto proto);
+
+/* ---- TLS (tls.c) ---- */
+int tls__ctx_new(struct http_server *s);
+void tls__ctx_free(struct http_server *s);
+/* Starts the handshake on an accepted socket; afterwards ALPN picks h2 or
+ * the HTTP/1.1 relay. Takes ownership of fd. */
+int tls__accept(struct http_server *s, int fd, const struct sockaddr *addr, socklen_t len);
+
+/* ---- connection I/O shared by h2 and the TLS relay (conn.c) ---- */
+/* Returns bytes (>0), 0 at EOF, -EAGAIN when it would block (check
+ * conn->want_write for TLS renegotiation), or another negative errno. */
+ssize_t http__conn_read(struct http__conn *c, void *buf, size_t n);
+ssize_t http__conn_write(struct http__conn *c, const void *buf, size_t n);
+/* Closes the socket and frees SSL; the struct itself is the owner's. */
+void http__conn_close(struct http__conn *c);
+
+#endif
