@@ -23,6 +23,7 @@ struct chunk {
 struct pl_arena {
     struct chunk *head;
     size_t total;
+    size_t limit; /* 0 = none */
 };
 
 struct pl_arena *pl_arena_new(void)
@@ -59,6 +60,8 @@ void *pl_arena_alloc(struct pl_arena *a, size_t n)
     n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
     if (n == 0)
         n = ALIGN;
+    if (a->limit && a->total + n > a->limit)
+        return NULL;
     struct chunk *c = a->head;
     if (!c || c->size - c->used < n) {
         if (n > CHUNK_SIZE / 4) {
@@ -132,6 +135,11 @@ char *pl_arena_sprintf(struct pl_arena *a, const char *fmt, ...)
         vsnprintf(d, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
     return d;
+}
+
+void pl_arena_set_limit(struct pl_arena *a, size_t bytes)
+{
+    a->limit = bytes;
 }
 
 size_t pl_arena_used(const struct pl_arena *a)

@@ -29,6 +29,11 @@ char *pl_arena_strndup(struct pl_arena *a, const char *s, size_t n);
 void *pl_arena_memdup(struct pl_arena *a, const void *p, size_t n);
 char *pl_arena_sprintf(struct pl_arena *a, const char *fmt, ...) PL_PRINTF(2, 3);
 
+/* Caps the bytes the arena may hand out from now on (0 = no cap); an
+ * allocation past the cap returns NULL. Bounds a request's memory, and lets
+ * tests fail the Nth allocation (nghttp2's failmalloc idea). */
+void pl_arena_set_limit(struct pl_arena *a, size_t bytes);
+
 /* Bytes handed out so far (for limits and metrics). */
 size_t pl_arena_used(const struct pl_arena *a);
 

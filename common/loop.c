@@ -35,6 +35,13 @@ uint64_t pl_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t pl_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 uint64_t pl_wall_ms(void)
 {
     struct timespec ts;
@@ -271,6 +278,14 @@ static void run_deferred(struct pl_loop *l)
             t = next;
         }
     }
+}
+
+void pl_loop_drain(struct pl_loop *l)
+{
+    do {
+        run_posted(l);
+        run_deferred(l);
+    } while (l->posted_head || l->deferred_head);
 }
 
 void pl_loop_stop(struct pl_loop *l)

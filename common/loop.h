@@ -59,6 +59,11 @@ int pl_loop_run(struct pl_loop *l);
 /* Any thread (and signal-safe: it only sets a flag and writes the eventfd). */
 void pl_loop_stop(struct pl_loop *l);
 
+/* Runs posted and deferred tasks until none are left, without polling
+ * fds. For shutdown: lets completions posted by workers reach their
+ * transports after the loop has stopped. */
+void pl_loop_drain(struct pl_loop *l);
+
 /* Registers fd for events (EPOLLIN, EPOLLOUT, ...). 0 or negative errno. */
 PL_MUST_CHECK int pl_loop_io_add(struct pl_loop *l, struct pl_io *io, int fd, uint32_t events,
                                  pl_io_cb *cb, void *ctx);
@@ -87,6 +92,8 @@ void pl_loop_defer(struct pl_loop *l, struct pl_task *t);
 uint64_t pl_loop_now(const struct pl_loop *l);
 /* Monotonic milliseconds read from the clock. Any thread. */
 uint64_t pl_now_ms(void);
+/* Monotonic microseconds read from the clock. Any thread. */
+uint64_t pl_now_us(void);
 /* Wall-clock milliseconds since the epoch. Any thread. */
 uint64_t pl_wall_ms(void);
 

@@ -65,6 +65,10 @@ enum http_proto http_req_proto(const struct http_req *req);
 const char *http_req_proto_name(const struct http_req *req);
 /* A per-process unique request id (also sent as X-Request-Id). */
 uint64_t http_req_id(const struct http_req *req);
+/* Microseconds since the request's headers arrived. */
+uint64_t http_req_elapsed_us(const struct http_req *req);
+/* Response body bytes written so far. */
+size_t http_resp_bytes_sent(const struct http_req *req);
 /* The client's address as text ("127.0.0.1"). */
 const char *http_req_peer(const struct http_req *req);
 

@@ -45,7 +45,7 @@ struct http_req {
     bool orphaned; /* the client left while the request was dispatched */
     int error;     /* see http_req_error() */
     uint64_t id;
-    uint64_t start_ms;
+    uint64_t start_us;
     const char *peer;
 
     const char *method, *target, *path;
@@ -86,6 +86,13 @@ struct http__conn {
     char peer[64];
     struct sockaddr_storage addr;
     socklen_t addrlen;
+    bool want_read;  /* TLS: the last write needs the socket readable */
+    bool want_write; /* TLS: the last read needs the socket writable */
+    /* Every connection object http/ owns (not libmicrohttpd's) is linked
+     * on its server so http_server_free() can close it; on_shutdown must
+     * close and free it synchronously. */
+    struct http__conn *live_prev, *live_next;
+    void (*on_shutdown)(struct http__conn *c);
 };
 
 struct h1;
@@ -131,8 +138,26 @@ void http__req_finish(struct http_req *req, bool sent);
 /* Status line, headers and reason phrase helpers. */
 bool http__valid_header_value(const char *s);
 
+/* Per-connection request rate limit: a token bucket refilled at
+ * limits.conn_rate per second up to limits.conn_burst. Zero-initialise. */
+struct http__bucket {
+    double tokens;
+    uint64_t last_ms;
+};
+/* Takes one token; false when the connection is over its rate. */
+bool http__bucket_take(struct http__bucket *b, const struct http_limits *lim, uint64_t now_ms);
+
+/* Formats a socket address as text ("127.0.0.1", "::1"). */
+void http__format_peer(const struct sockaddr *sa, char *out, size_t n);
+
 /* ---- connection accounting (server.c) ---- */
+/* Adds delta to the open connections of proto p and to the total that
+ * max_conns bounds; p == HTTP_PROTO_N counts sockets whose protocol is
+ * not known yet (sniffing, TLS handshake). */
 void http__conn_count(struct http_server *s, enum http_proto p, int delta);
+/* Links c on its server's list of live connections (see on_shutdown). */
+void http__conn_link(struct http__conn *c, void (*on_shutdown)(struct http__conn *c));
+void http__conn_unlink(struct http__conn *c);
 
 /* ---- HTTP/1.1 via libmicrohttpd (h1_mhd.c) ---- */
 int h1__new(struct http_server *s, struct h1 **out);
@@ -142,8 +167,11 @@ void h1__free(struct h1 *h);
 int h1__conn_add(struct h1 *h, int fd, const struct sockaddr *addr, socklen_t len, bool tls);
 
 /* ---- HTTP/2 via nghttp2 (h2_session.c) ---- */
-/* Starts an h2 session on conn, which the session owns from now on.
- * Bytes already read off the socket (none, for now) are not supported. */
+/* Starts an h2 session on conn's socket (and SSL), which the session owns
+ * from now on, even on failure: the struct is copied, so the caller must
+ * have unregistered conn->io, stopped conn->timer and unlinked conn, and
+ * frees its own storage afterwards. Bytes already read off the socket
+ * (none, for now) are not supported. Returns 0 or PL_ENOMEM. */
 int h2__session_start(struct http__conn *conn, enum http_proto proto);
 
 /* ---- TLS (tls.c) ---- */

@@ -5,7 +5,10 @@
 
 #include "common/log.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -31,7 +34,7 @@ struct http_req *http__req_new(struct http_server *s, enum http_proto proto, con
     req->tctx = tctx;
     req->proto = proto;
     req->id = ++s->next_req_id;
-    req->start_ms = pl_now_ms();
+    req->start_us = pl_now_us();
     req->peer = peer ? pl_arena_strdup(a, peer) : "";
     req->route_idx = -1;
     req->route_name = "unmatched";
@@ -247,8 +250,38 @@ void http__req_finish(struct http_req *req, bool sent)
         if (req->stream_ops->on_close)
             req->stream_ops->on_close(req->stream_ctx, sent ? 0 : PL_ECANCELED);
     }
-    req->srv->ops->on_done(req->srv->ctx, req, sent);
+    /* A request that never reached on_request (MHD refused it, the client
+     * left mid-headers) is not reported: on_done pairs with on_request. */
+    if (req->state != HTTP_REQ_READING)
+        req->srv->ops->on_done(req->srv->ctx, req, sent);
     http__req_free(req);
+}
+
+bool http__bucket_take(struct http__bucket *b, const struct http_limits *lim, uint64_t now_ms)
+{
+    if (!lim->conn_rate)
+        return true;
+    if (b->last_ms == 0) {
+        b->tokens = lim->conn_burst;
+        b->last_ms = now_ms;
+    }
+    double add = (double)(now_ms - b->last_ms) * lim->conn_rate / 1000.0;
+    b->tokens = PL_MIN(b->tokens + add, (double)lim->conn_burst);
+    b->last_ms = now_ms;
+    if (b->tokens < 1.0)
+        return false;
+    b->tokens -= 1.0;
+    return true;
+}
+
+void http__format_peer(const struct sockaddr *sa, char *out, size_t n)
+{
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
+    else
+        snprintf(out, n, "local");
 }
 
 /* ---- accessors ---- */
@@ -268,6 +301,8 @@ int http_req_route(const struct http_req *req) { return req->route_idx; }
 const char *http_req_route_name(const struct http_req *req) { return req->route_name; }
 int http_resp_status(const struct http_req *req) { return req->status; }
 size_t http_resp_len(const struct http_req *req) { return req->resp_len; }
+size_t http_resp_bytes_sent(const struct http_req *req) { return req->bytes_sent; }
+uint64_t http_req_elapsed_us(const struct http_req *req) { return pl_now_us() - req->start_us; }
 struct pl_loop *http_req_loop(const struct http_req *req) { return req->srv->loop; }
 
 void http_req_set_route(struct http_req *req, int route_idx, const char *route_name)

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - REST handlers: routing, auth, dispatch to handlers.         */
+/* Copyright (c) 2026 Parley developers                                 */
+#ifndef PL_API_H
+#define PL_API_H
+
+#include "crypto/crypto.h"
+#include "http/http.h"
+#include "storage/pg.h"
+#include "storage/redis.h"
+
+#include "common/buf.h"
+
+/*
+ * api/ is written once against http/http.h and never sees a protocol. The
+ * server wires it up: api_route() runs on the loop thread for every request
+ * and either answers at once (transport errors, 404/405, cheap inline
+ * routes) or asks for a worker, where api_handle() authenticates, runs the
+ * handler with the worker's own PostgreSQL and Redis connections, turns a
+ * failure code into a problem document and completes the request.
+ */
+
+struct api_config {
+    struct crypto_pwhash_params pwhash;
+    unsigned retry_after_s; /* Retry-After on 503 when a dependency is down */
+};
+
+/* Process-wide, set up by server/ before the first request; read-only after. */
+struct api_env {
+    const struct api_config *cfg;
+    /* Renders the Prometheus exposition into out (loop thread). */
+    int (*render_metrics)(void *ctx, struct pl_buf *out);
+    void *metrics_ctx;
+};
+
+/* One per worker thread; the connections are used by that thread only. */
+struct api_worker {
+    const struct api_env *env;
+    struct store_pg *pg;
+    struct store_redis *redis;
+};
+
+enum api_route_result {
+    API_ROUTE_DONE = 0, /* answered; http_req_complete() was called */
+    API_ROUTE_WORKER,   /* hand the request to a worker's api_handle() */
+};
+
+/* Loop thread. Matches the route, stores it on the request, and answers
+ * what needs no worker. */
+enum api_route_result api_route(const struct api_env *env, struct http_req *req);
+
+/* Worker thread: runs the routed request to completion (always completes). */
+void api_handle(struct api_worker *w, struct http_req *req);
+
+/* Any thread: answers a request that could not be handed to a worker
+ * (rc = PL_EBUSY: queue full; PL_ECANCELED: shutting down) and completes it. */
+void api_reject(const struct api_env *env, struct http_req *req, int rc);
+
+/* Route names for metrics labels, indexed like the route table. */
+size_t api_route_count(void);
+const char *api_route_name(size_t i);
+
+#endif

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - internals shared by the files of api/ only.                 */
+/* Copyright (c) 2026 Parley developers                                 */
+#ifndef PL_API_INT_H
+#define PL_API_INT_H
+
+#include "api.h"
+#include "json.h"
+#include "problem.h"
+
+#include <yajl/yajl_gen.h>
+
+/* One call of a handler: the request, the worker it runs on (NULL for
+ * inline routes), the caller once authenticated, and the field errors a
+ * validating handler collected. */
+struct api_call {
+    struct http_req *req;
+    struct api_worker *w;
+    const struct api_env *env;
+    struct pl_arena *a;
+    int64_t user_id;
+    int64_t device_id;
+    struct api_errors errs;
+};
+
+typedef int api_handler_fn(struct api_call *c);
+
+enum api_route_flags {
+    API_AUTH = 1u << 0,   /* a valid bearer token is required */
+    API_INLINE = 1u << 1, /* cheap and storage-free: runs on the loop thread */
+};
+
+struct api_route_info {
+    api_handler_fn *fn;
+    unsigned flags;
+};
+
+/* ---- auth.c ---- */
+/* Authenticates the bearer token of c->req; fills user_id / device_id.
+ * Returns 0, PL_EUNAUTH (problem already set), or PL_EUNAVAIL. */
+int api__auth(struct api_call *c);
+
+/* ---- reply helpers (reply.c) ---- */
+/* A generator whose buffer is copied into the request arena on reply.
+ * NULL when out of memory. */
+yajl_gen api__gen_new(void);
+/* Sends the generated JSON with status and frees g. Returns 0 or PL_ENOMEM. */
+int api__reply_json(struct api_call *c, int status, yajl_gen g);
+/* Sends a static or arena-owned body. */
+void api__reply_raw(struct api_call *c, int status, const char *ctype, const char *body,
+                    size_t len);
+/* Checks Content-Type (415) and parses the body as a JSON object (400/422).
+ * On failure the problem is already set and the code is returned. */
+int api__body_object(struct api_call *c, const struct api_json **out);
+/* api__body_object + api_json_bind: field errors land in c->errs (the
+ * caller adds its own checks, then calls api__fail_validation if any). */
+int api__bind_body(struct api_call *c, const struct api_field *fields, unsigned n);
+/* Sends 422 with c->errs and returns PL_EINVAL. */
+int api__fail_validation(struct api_call *c);
+void api__gen_str(yajl_gen g, const char *key, const char *val);
+void api__gen_int(yajl_gen g, const char *key, long long v);
+void api__gen_key(yajl_gen g, const char *key);
+
+/* ---- handlers ---- */
+int api_users_create(struct api_call *c);
+int api_me_get(struct api_call *c);
+int api_sessions_create(struct api_call *c);
+int api_sessions_delete_current(struct api_call *c);
+int api_health_live(struct api_call *c);
+int api_health_ready(struct api_call *c);
+int api_metrics_get(struct api_call *c);
+int api_openapi_get(struct api_call *c);
+int api_problem_doc_get(struct api_call *c);
+
+/* True for 1..max_chars characters of UTF-8 without control characters. */
+bool api__valid_display_text(const char *s, size_t max_chars);
+
+/* Writes a user object (users.c), used by sessions and /v1/me. */
+void api__gen_user(yajl_gen g, const struct store_user *u);
+
+#endif

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - RFC 9457 problem documents: the one place codes become HTTP. */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "problem.h"
+
+#include "common/log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+
+PL_LOG_TOPIC("api");
+
+/*
+ * Every error leaves the server through here, so the mapping from codes to
+ * statuses and problem types lives in one table (janus apierror.h). Types
+ * are stable URI references; parleyd serves each one's explanation at that
+ * path, so a client that dereferences a type learns what it means.
+ */
+struct kind {
+    int rc;
+    int status;
+    const char *slug;
+    const char *title;
+    const char *explain;
+};
+
+static const struct kind kinds[] = {
+    {PL_EMALFORMED, 400, "malformed-request", "Malformed request",
+     "The request could not be parsed: a bad percent-encoding in the URL, an invalid query "
+     "parameter or a body that is not what the endpoint reads."},
+    {PL_EMALFORMED, 400, "malformed-json", "Malformed JSON",
+     "The body is not a valid JSON document: a syntax error (the offset member gives the byte "
+     "where parsing stopped), invalid UTF-8, an empty body, or nesting deeper than 32 levels."},
+    {PL_EUNAUTH, 401, "unauthenticated", "Authentication required",
+     "The endpoint needs a bearer token (Authorization: Bearer <token>, from POST /v1/sessions) "
+     "and the request had none, or the token is unknown, revoked or malformed."},
+    {PL_EUNAUTH, 401, "invalid-credentials", "Invalid credentials",
+     "The username or the password is wrong. The answer is the same for both so that it does "
+     "not reveal which usernames exist."},
+    {PL_EFORBIDDEN, 403, "forbidden", "Forbidden",
+     "The caller is authenticated but not allowed to do this."},
+    {PL_ENOTFOUND, 404, "not-found", "Not found",
+     "There is no such resource, or the caller may not see it."},
+    {PL_EMETHOD, 405, "method-not-allowed", "Method not allowed",
+     "The resource exists but does not support this method; the Allow header lists those it "
+     "does."},
+    {PL_ECONFLICT, 409, "conflict", "Conflict",
+     "The request conflicts with existing state, for example a username that is already taken."},
+    {PL_ETOOBIG, 413, "body-too-large", "Content too large",
+     "The request body is larger than the server accepts (the max_body setting)."},
+    {PL_EMEDIATYPE, 415, "unsupported-media-type", "Unsupported media type",
+     "The body must be sent as application/json."},
+    {PL_EINVAL, 422, "validation-failed", "Validation failed",
+     "The JSON is well formed but some members are missing, unknown, of the wrong type or out "
+     "of range; the errors member lists each one with a JSON Pointer."},
+    {PL_ERATE, 429, "rate-limited", "Too many requests",
+     "This connection sent requests faster than the server allows; wait for Retry-After "
+     "seconds."},
+    {PL_EHDRTOOBIG, 431, "headers-too-large", "Request header fields too large",
+     "The request has too many header fields or they are too large in total."},
+    {PL_EUNAVAIL, 503, "unavailable", "Service unavailable",
+     "A backing service (PostgreSQL or Redis) is unreachable. Nothing was changed; retry after "
+     "Retry-After seconds."},
+    {PL_EBUSY, 503, "overloaded", "Server overloaded",
+     "The server's work queue is full. Nothing was changed; retry after Retry-After seconds."},
+    {PL_ETIMEDOUT, 503, "timeout", "Timed out",
+     "The operation did not finish in time. It may or may not have taken effect."},
+    {PL_EINTERNAL, 500, "internal", "Internal server error",
+     "The server failed unexpectedly. The request_id member identifies the failure in the "
+     "server's log."},
+};
+
+static const struct kind *kind_for(int rc, const char *slug)
+{
+    for (size_t i = 0; i < PL_ARRAY_LEN(kinds); i++)
+        if (slug ? strcmp(kinds[i].slug, slug) == 0 : kinds[i].rc == rc)
+            return &kinds[i];
+    /* Unknown codes (ENOMEM, ECANCELED, errno values) are server trouble. */
+    if (rc == PL_ENOMEM || rc == PL_ECANCELED)
+        return kind_for(PL_EBUSY, NULL);
+    return kind_for(PL_EINTERNAL, NULL);
+}
+
+int api_problem_status(int rc)
+{
+    return kind_for(rc, NULL)->status;
+}
+
+const char *api_problem_explain(const char *slug)
+{
+    for (size_t i = 0; i < PL_ARRAY_LEN(kinds); i++)
+        if (strcmp(kinds[i].slug, slug) == 0)
+            return kinds[i].explain;
+    return NULL;
+}
+
+static void gen_kv(yajl_gen g, const char *k, const char *v)
+{
+    yajl_gen_string(g, (const unsigned char *)k, strlen(k));
+    yajl_gen_string(g, (const unsigned char *)v, strlen(v));
+}
+
+static void gen_errors(yajl_gen g, const struct api_errors *errs)
+{
+    yajl_gen_string(g, (const unsigned char *)"errors", 6);
+    yajl_gen_array_open(g);
+    for (unsigned i = 0; i < errs->n; i++) {
+        yajl_gen_map_open(g);
+        gen_kv(g, "pointer", errs->e[i].pointer);
+        gen_kv(g, "detail", errs->e[i].detail);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+}
+
+static void add_headers(struct http_req *req, const struct kind *k, const struct api_problem *p)
+{
+    int rc = 0;
+    if (k->status == 401)
+        rc |= http_resp_header(req, "WWW-Authenticate",
+                               p->invalid_token ? "Bearer realm=\"parley\", error=\"invalid_token\""
+                                                : "Bearer realm=\"parley\"");
+    if (k->status == 405 && p->allow)
+        rc |= http_resp_header(req, "Allow", p->allow);
+    if (k->status == 429)
+        rc |= http_resp_header(req, "Retry-After", "1");
+    if (k->status == 503)
+        rc |= http_resp_header(req, "Retry-After", "2");
+    if (rc)
+        pl_log_warn("req %llu: could not add problem headers",
+                    (unsigned long long)http_req_id(req));
+}
+
+/* The fallback when the arena or yajl cannot allocate: a fixed document
+ * that needs no memory. */
+static const char oom_doc[] =
+    "{\"type\":\"/problems/overloaded\",\"title\":\"Server overloaded\",\"status\":503}";
+
+void api_problem_sendx(struct http_req *req, const struct api_problem *p)
+{
+    const struct kind *k = kind_for(p->rc, p->slug);
+    yajl_gen g = yajl_gen_alloc(NULL);
+    char rid[24], type[64];
+    snprintf(rid, sizeof(rid), "%llu", (unsigned long long)http_req_id(req));
+    snprintf(type, sizeof(type), "/problems/%s", k->slug);
+    if (!g) {
+        http_resp_set(req, 503, "application/problem+json", oom_doc, sizeof(oom_doc) - 1);
+        return;
+    }
+    yajl_gen_map_open(g);
+    gen_kv(g, "type", type);
+    gen_kv(g, "title", k->title);
+    yajl_gen_string(g, (const unsigned char *)"status", 6);
+    yajl_gen_integer(g, k->status);
+    gen_kv(g, "detail", p->detail ? p->detail : k->explain);
+    gen_kv(g, "instance", http_req_path(req) ? http_req_path(req) : "/");
+    gen_kv(g, "request_id", rid);
+    if (p->offset >= 0) {
+        yajl_gen_string(g, (const unsigned char *)"offset", 6);
+        yajl_gen_integer(g, p->offset);
+    }
+    if (p->errors && p->errors->n)
+        gen_errors(g, p->errors);
+    if (p->checks_json) {
+        yajl_gen_string(g, (const unsigned char *)"checks", 6);
+        yajl_gen_number(g, p->checks_json, strlen(p->checks_json));
+    }
+    yajl_gen_map_close(g);
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    char *body = pl_arena_memdup(http_req_arena(req), buf, len);
+    yajl_gen_free(g);
+    if (!body) {
+        http_resp_set(req, 503, "application/problem+json", oom_doc, sizeof(oom_doc) - 1);
+        return;
+    }
+    add_headers(req, k, p);
+    http_resp_set(req, k->status, "application/problem+json", body, len);
+}
+
+void api_problem_send(struct http_req *req, int rc, const char *detail)
+{
+    struct api_problem p = {.rc = rc, .detail = detail, .offset = -1};
+    api_problem_sendx(req, &p);
+}

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - the route table and the path from a request to a handler.   */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "api_int.h"
+
+#include "http/router.h"
+
+#include "common/log.h"
+
+#include <stdio.h>
+
+PL_LOG_TOPIC("api");
+
+/* The two tables are indexed alike: patterns for the router, handlers and
+ * flags for dispatch. Keep them in the same order as openapi.yaml. */
+static const struct http_route routes[] = {
+    {"GET", "/healthz"},
+    {"GET", "/readyz"},
+    {"GET", "/metrics"},
+    {"GET", "/openapi.yaml"},
+    {"GET", "/problems/{slug}"},
+    {"POST", "/v1/users"},
+    {"POST", "/v1/sessions"},
+    {"DELETE", "/v1/sessions/current"},
+    {"GET", "/v1/me"},
+};
+
+static const struct api_route_info infos[] = {
+    {api_health_live, API_INLINE},
+    {api_health_ready, 0},
+    {api_metrics_get, API_INLINE},
+    {api_openapi_get, API_INLINE},
+    {api_problem_doc_get, API_INLINE},
+    {api_users_create, 0},
+    {api_sessions_create, 0},
+    {api_sessions_delete_current, API_AUTH},
+    {api_me_get, API_AUTH},
+};
+
+_Static_assert(PL_ARRAY_LEN(routes) == PL_ARRAY_LEN(infos), "route tables differ in length");
+
+size_t api_route_count(void)
+{
+    return PL_ARRAY_LEN(routes);
+}
+
+const char *api_route_name(size_t i)
+{
+    return routes[i].pattern;
+}
+
+/* Turns a handler's result into the response and hands the request back to
+ * its transport. A handler that set its own response (a detailed problem,
+ * a 201) keeps it; a bare failure code becomes a generic problem. */
+static void finish(struct api_call *c, int rc)
+{
+    struct http_req *req = c->req;
+    if (rc < 0 && http_resp_status(req) == 0) {
+        if (rc != PL_EUNAVAIL && api_problem_status(rc) >= 500)
+            pl_log_error("req %llu: %s %s failed: %s", (unsigned long long)http_req_id(req),
+                         http_req_method(req), http_req_route_name(req), pl_strerror(rc));
+        api_problem_send(req, rc, NULL);
+    } else if (http_resp_status(req) == 0) {
+        pl_log_error("req %llu: handler set no response", (unsigned long long)http_req_id(req));
+        api_problem_send(req, PL_EINTERNAL, NULL);
+    }
+    char rid[24];
+    snprintf(rid, sizeof(rid), "%llu", (unsigned long long)http_req_id(req));
+    if (http_resp_header(req, "X-Request-Id", rid) < 0)
+        pl_log_warn("req %s: could not add X-Request-Id", rid);
+    http_req_complete(req);
+}
+
+static void call_init(struct api_call *c, const struct api_env *env, struct api_worker *w,
+                      struct http_req *req)
+{
+    *c = (struct api_call){.req = req, .w = w, .env = env, .a = http_req_arena(req)};
+}
+
+/* 404, 405 or an out-of-memory answer for a path the router did not take. */
+static void answer_unrouted(struct api_call *c, int rc, const char *allow)
+{
+    struct api_problem p = {.rc = rc, .offset = -1, .allow = allow};
+    if (rc == PL_ENOTFOUND)
+        p.detail = "no such endpoint";
+    else if (rc == PL_EMETHOD)
+        p.detail = pl_arena_sprintf(c->a, "%s is not supported here; allowed: %s",
+                                    http_req_method(c->req), allow);
+    api_problem_sendx(c->req, &p);
+    finish(c, rc);
+}
+
+enum api_route_result api_route(const struct api_env *env, struct http_req *req)
+{
+    struct api_call c;
+    call_init(&c, env, NULL, req);
+    int err = http_req_error(req);
+    if (err) {
+        api_problem_send(req, err, NULL);
+        finish(&c, err);
+        return API_ROUTE_DONE;
+    }
+    const char *params[HTTP_MAX_PARAMS];
+    unsigned n_params = 0;
+    char allow[64];
+    int idx = http_router_match(routes, PL_ARRAY_LEN(routes), http_req_method(req),
+                                http_req_path(req), c.a, params, &n_params, allow, sizeof(allow));
+    if (idx < 0) {
+        answer_unrouted(&c, idx, allow);
+        return API_ROUTE_DONE;
+    }
+    http_req_set_route(req, idx, routes[idx].pattern);
+    http_req_set_params(req, params, n_params);
+    if (!(infos[idx].flags & API_INLINE))
+        return API_ROUTE_WORKER;
+    finish(&c, infos[idx].fn(&c));
+    return API_ROUTE_DONE;
+}
+
+void api_handle(struct api_worker *w, struct http_req *req)
+{
+    struct api_call c;
+    call_init(&c, w->env, w, req);
+    const struct api_route_info *info = &infos[http_req_route(req)];
+    int rc = 0;
+    if (info->flags & API_AUTH)
+        rc = api__auth(&c);
+    if (rc == 0)
+        rc = info->fn(&c);
+    finish(&c, rc);
+}
+
+void api_reject(const struct api_env *env, struct http_req *req, int rc)
+{
+    struct api_call c;
+    call_init(&c, env, NULL, req);
+    api_problem_send(req, rc, rc == PL_EBUSY ? "the server is busy; retry shortly"
+                                             : "the server is shutting down");
+    finish(&c, rc);
+}

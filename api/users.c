@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - accounts: POST /v1/users, GET /v1/me.                       */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "api_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define USERNAME_MIN 3
+#define USERNAME_MAX 32
+#define PASSWORD_MIN 8
+/* argon2 takes any length, but hashing megabytes per login attempt would
+ * hand attackers a cheap way to burn CPU. */
+#define PASSWORD_MAX 1024
+#define DISPLAY_NAME_MAX 64
+
+void api__gen_user(yajl_gen g, const struct store_user *u)
+{
+    yajl_gen_map_open(g);
+    api__gen_int(g, "id", u->id);
+    api__gen_str(g, "username", u->username);
+    api__gen_str(g, "display_name", u->display_name);
+    api__gen_str(g, "created_at", u->created_at);
+    yajl_gen_map_close(g);
+}
+
+static bool valid_username(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < USERNAME_MIN || n > USERNAME_MAX)
+        return false;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.") == n;
+}
+
+/* Display names are shown to other people: refuse control characters so a
+ * name cannot forge lines in a terminal or a log. */
+bool api__valid_display_text(const char *s, size_t max_chars)
+{
+    size_t n = strlen(s), chars = api_utf8_len(s, n);
+    if (chars == 0 || chars > max_chars)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+static int reply_user(struct api_call *c, int status, const struct store_user *u)
+{
+    yajl_gen g = api__gen_new();
+    if (!g)
+        return PL_ENOMEM;
+    api__gen_user(g, u);
+    return api__reply_json(c, status, g);
+}
+
+int api_users_create(struct api_call *c)
+{
+    const char *username = NULL, *password = NULL, *display = NULL;
+    const struct api_field fields[] = {
+        {"username", API_FIELD_STRING, true, &username},
+        {"password", API_FIELD_STRING, true, &password},
+        {"display_name", API_FIELD_STRING, false, &display},
+    };
+    int rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields));
+    if (rc < 0)
+        return rc;
+    if (username && !valid_username(username))
+        api_errors_add(&c->errs, "/username", "must be 3 to 32 characters of a-z, 0-9, _ and .");
+    if (password && (strlen(password) < PASSWORD_MIN || strlen(password) > PASSWORD_MAX))
+        api_errors_add(&c->errs, "/password", "must be 8 to 1024 bytes long");
+    if (display && !api__valid_display_text(display, DISPLAY_NAME_MAX))
+        api_errors_add(&c->errs, "/display_name",
+                       "must be 1 to 64 characters without control characters");
+    if (c->errs.n)
+        return api__fail_validation(c);
+
+    char hash[CRYPTO_PWHASH_STRBYTES];
+    if ((rc = crypto_password_hash(&c->env->cfg->pwhash, password, strlen(password), hash)) < 0)
+        return rc;
+    struct store_user u;
+    rc = store_pg_user_create(c->w->pg, c->a, username, display ? display : username, hash, &u);
+    if (rc == PL_ECONFLICT) {
+        api_problem_send(c->req, rc,
+                         pl_arena_sprintf(c->a, "the username '%s' is already taken", username));
+        return rc;
+    }
+    if (rc < 0)
+        return rc;
+    char loc[48];
+    snprintf(loc, sizeof(loc), "/v1/users/%lld", (long long)u.id);
+    if ((rc = http_resp_header(c->req, "Location", loc)) < 0)
+        return rc;
+    return reply_user(c, 201, &u);
+}
+
+int api_me_get(struct api_call *c)
+{
+    struct store_user u;
+    int rc = store_pg_user_get(c->w->pg, c->a, c->user_id, &u);
+    if (rc < 0)
+        return rc;
+    return reply_user(c, 200, &u);
+}

@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - HTTP/1.1 transport on libmicrohttpd.                        */
+/* Copyright (c) 2026 Parley developers                                 */
+
+/*
+ * libmicrohttpd runs in "external epoll" mode inside our loop: its epoll fd
+ * is one fd of ours, and we call MHD_run() when it is readable or when its
+ * timeout is due. It owns no listening socket; server.c accepts, sniffs the
+ * HTTP/2 preface and hands HTTP/1.x sockets (and the plaintext end of the
+ * TLS relay) to MHD_add_connection().
+ *
+ * A request is dispatched once its body is complete, and the connection is
+ * suspended until the worker's response comes back; MHD then calls the
+ * access handler again and we queue the response. Streams use a content
+ * reader that suspends the connection when it has nothing to send
+ * (libmicrohttpd allows suspending from the reader), so an idle SSE stream
+ * costs no polling.
+ */
+#include "http_int.h"
+
+#include "common/log.h"
+
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+PL_LOG_TOPIC("h1");
+
+struct h1 {
+    struct http_server *srv;
+    struct MHD_Daemon *d;
+    struct pl_io io;
+    struct pl_timer timer;
+    struct pl_task kick;
+    bool kick_pending;
+    bool adding_tls; /* set around MHD_add_connection for the TLS relay */
+};
+
+/* Per-connection state, hung on MHD's socket context. */
+struct h1_conn {
+    struct http__bucket bucket;
+    bool tls;
+};
+
+/* Per-request transport state. */
+struct h1_req {
+    struct h1 *h;
+    struct MHD_Connection *conn;
+    bool suspended;
+};
+
+static void run_mhd(struct h1 *h);
+
+static void on_kick(struct pl_task *t)
+{
+    struct h1 *h = PL_CONTAINER_OF(t, struct h1, kick);
+    h->kick_pending = false;
+    run_mhd(h);
+}
+
+/* Runs MHD at the end of this loop iteration. Resuming a connection or
+ * adding one changes MHD's state without necessarily making its epoll fd
+ * readable, so we do not rely on the fd alone. */
+static void kick(struct h1 *h)
+{
+    if (h->kick_pending)
+        return;
+    h->kick_pending = true;
+    h->kick.run = on_kick;
+    pl_loop_defer(h->srv->loop, &h->kick);
+}
+
+static void on_timer(void *ctx)
+{
+    run_mhd(ctx);
+}
+
+static void run_mhd(struct h1 *h)
+{
+    MHD_run(h->d);
+    MHD_UNSIGNED_LONG_LONG ms;
+    if (MHD_get_timeout(h->d, &ms) == MHD_YES)
+        pl_loop_timer_start(h->srv->loop, &h->timer, ms, on_timer, h);
+    else
+        pl_loop_timer_stop(h->srv->loop, &h->timer);
+}
+
+static void on_readable(void *ctx, uint32_t events)
+{
+    (void)events;
+    run_mhd(ctx);
+}
+
+/* ---- sending ---- */
+
+static void add_headers(struct MHD_Response *r, const struct http_req *req)
+{
+    if (req->resp_ctype)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, req->resp_ctype);
+    for (unsigned i = 0; i < req->n_resp_headers; i++)
+        MHD_add_response_header(r, req->resp_headers[i].name, req->resp_headers[i].value);
+}
+
+static ssize_t on_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct http_req *req = cls;
+    struct h1_req *hr = req->tctx;
+    (void)pos;
+    if (req->stream_closed)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    ssize_t n = req->stream_ops->read(req->stream_ctx, buf, max);
+    if (n > 0) {
+        req->bytes_sent += (size_t)n;
+        return n;
+    }
+    if (n < 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    /* Nothing to send: park the connection until http_stream_wake(). */
+    MHD_suspend_connection(hr->conn);
+    hr->suspended = true;
+    return 0;
+}
+
+static enum MHD_Result queue_response(struct http_req *req)
+{
+    struct h1_req *hr = req->tctx;
+    struct MHD_Response *r;
+    if (req->stream_ops)
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, on_stream_read, req,
+                                              NULL);
+    else
+        r = MHD_create_response_from_buffer(req->resp_len, (void *)req->resp_body,
+                                            MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    add_headers(r, req);
+    enum MHD_Result ok = MHD_queue_response(hr->conn, (unsigned)req->status, r);
+    MHD_destroy_response(r);
+    if (!req->stream_ops)
+        req->bytes_sent = req->resp_len;
+    return ok;
+}
+
+static void resume(struct http_req *req)
+{
+    struct h1_req *hr = req->tctx;
+    if (!hr->suspended)
+        return;
+    hr->suspended = false;
+    MHD_resume_connection(hr->conn);
+    kick(hr->h);
+}
+
+static const struct http__req_ops h1_req_ops = {.send = resume, .wake = resume};
+
+/* ---- receiving ---- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct h1 *h = cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct h1_conn *hc = ci ? ci->socket_context : NULL;
+    char peer[64] = "";
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr)
+        http__format_peer(ci->client_addr, peer, sizeof(peer));
+    enum http_proto proto = hc && hc->tls ? HTTP_PROTO_H1_TLS : HTTP_PROTO_H1;
+    struct h1_req *hr = NULL;
+    struct http_req *req = http__req_new(h->srv, proto, peer, &h1_req_ops, NULL);
+    if (req)
+        hr = pl_arena_zalloc(req->arena, sizeof(*hr));
+    if (!hr) {
+        http__req_free(req);
+        return NULL; /* the access handler answers 503 without a request */
+    }
+    hr->h = h;
+    hr->conn = conn;
+    req->tctx = hr;
+    /* Keep the raw target; the method arrives with the access handler. */
+    req->target = pl_arena_strdup(req->arena, uri);
+    return req;
+}
+
+static enum MHD_Result on_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    struct http_req *req = cls;
+    (void)kind;
+    http__req_add_header(req, key, strlen(key), value ? value : "", value ? strlen(value) : 0);
+    return req->error == PL_EHDRTOOBIG ? MHD_NO : MHD_YES;
+}
+
+/* First call for a request: method, headers, limits known before the body. */
+static void begin_request(struct h1 *h, struct http_req *req, struct MHD_Connection *conn,
+                          const char *method)
+{
+    const char *target = req->target ? req->target : "/";
+    http__req_set_line(req, method, strlen(method), target, strlen(target));
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, on_header, req);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct h1_conn *hc = ci ? ci->socket_context : NULL;
+    if (hc && !http__bucket_take(&hc->bucket, &h->srv->cfg.limits, pl_loop_now(h->srv->loop)))
+        req->error = PL_ERATE;
+    const char *cl = http_req_header(req, "content-length");
+    if (cl && strtoull(cl, NULL, 10) > h->srv->cfg.limits.max_body)
+        req->error = PL_ETOOBIG;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
+{
+    struct h1 *h = cls;
+    struct http_req *req = *con_cls;
+    (void)url;
+    (void)version;
+    if (!req)
+        return MHD_NO; /* out of memory in on_uri: drop the connection */
+    struct h1_req *hr = req->tctx;
+    switch (req->state) {
+    case HTTP_REQ_READING:
+        if (!req->method) {
+            begin_request(h, req, conn, method);
+            if (!req->error)
+                return MHD_YES; /* the body, if any, comes next */
+        } else if (*upload_size) {
+            http__req_body_append(req, upload, *upload_size);
+            *upload_size = 0;
+            if (req->error != PL_ETOOBIG)
+                return MHD_YES;
+        }
+        /* Body complete, or an early error that the dispatcher answers
+         * without reading the rest (MHD closes the connection after the
+         * response when a body is left unread). */
+        http__req_dispatch(req);
+        MHD_suspend_connection(conn);
+        hr->suspended = true;
+        return MHD_YES;
+    case HTTP_REQ_DISPATCHED:
+        *upload_size = 0;
+        return MHD_YES;
+    case HTTP_REQ_COMPLETE:
+    case HTTP_REQ_STREAMING:
+        *upload_size = 0;
+        if (req->status == 0)
+            return MHD_NO; /* no response was set: close rather than hang */
+        return queue_response(req);
+    default:
+        *upload_size = 0;
+        return MHD_YES;
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_req *req = *con_cls;
+    (void)cls;
+    (void)conn;
+    if (!req)
+        return;
+    *con_cls = NULL;
+    http__req_finish(req, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct h1 *h = cls;
+    (void)conn;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct h1_conn *hc = calloc(1, sizeof(*hc));
+        if (hc)
+            hc->tls = h->adding_tls;
+        *socket_context = hc;
+        http__conn_count(h->srv, h->adding_tls ? HTTP_PROTO_H1_TLS : HTTP_PROTO_H1, 1);
+    } else {
+        struct h1_conn *hc = *socket_context;
+        http__conn_count(h->srv, hc && hc->tls ? HTTP_PROTO_H1_TLS : HTTP_PROTO_H1, -1);
+        free(hc);
+        *socket_context = NULL;
+    }
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[256];
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    pl_log_debug("libmicrohttpd: %s", msg);
+}
+
+int h1__new(struct http_server *s, struct h1 **out)
+{
+    struct h1 *h = calloc(1, sizeof(*h));
+    if (!h)
+        return PL_ENOMEM;
+    h->srv = s;
+    const struct http_limits *lim = &s->cfg.limits;
+    /* MHD answers on its own when headers overflow its per-connection
+     * memory. Give it room beyond our own header limit so our check (and
+     * its problem document) trips first. */
+    size_t mem = lim->max_header_bytes * 2 + 32 * 1024;
+    h->d = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0,
+        NULL, NULL, on_access, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)lim->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, lim->max_conns,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_END);
+    if (!h->d) {
+        free(h);
+        pl_log_error("libmicrohttpd failed to start");
+        return PL_EINTERNAL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+    int rc = pl_loop_io_add(s->loop, &h->io, di->epoll_fd, EPOLLIN, on_readable, h);
+    if (rc < 0) {
+        MHD_stop_daemon(h->d);
+        free(h);
+        return rc;
+    }
+    *out = h;
+    return 0;
+}
+
+void h1__free(struct h1 *h)
+{
+    if (!h)
+        return;
+    pl_loop_io_del(h->srv->loop, &h->io);
+    pl_loop_timer_stop(h->srv->loop, &h->timer);
+    /* MHD_quiesce first so no new work starts, then stop: this closes
+     * every connection and runs the completion callbacks. */
+    MHD_quiesce_daemon(h->d);
+    MHD_stop_daemon(h->d);
+    free(h);
+}
+
+int h1__conn_add(struct h1 *h, int fd, const struct sockaddr *addr, socklen_t len, bool tls)
+{
+    h->adding_tls = tls;
+    enum MHD_Result ok = MHD_add_connection(h->d, fd, addr, len);
+    h->adding_tls = false;
+    if (ok != MHD_YES) {
+        /* MHD closes the socket itself on failure. */
+        pl_log_warn("libmicrohttpd refused a connection");
+        return PL_EBUSY;
+    }
+    kick(h);
+    return 0;
+}

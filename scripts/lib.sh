@@ -1,0 +1,483 @@
+# SPDX-License-Identifier: MIT
+# Parley - shell helpers shared by scripts/run, scripts/test and scripts/svc.
+# Copyright (c) 2026 Parley developers
+#
+# Sourced, never executed. Every function is safe under `set -euo pipefail`: probes that may fail
+# are guarded, and functions that can fail return non-zero instead of exiting, so callers decide.
+# Functions return early with `|| return 1` because `set -e` is off inside a function that is
+# called as an `if` condition.
+#
+# Layout of a data dir ($PARLEY_DATA, default <repo>/var; scripts/test uses $PARLEY_DATA/test):
+#   pg/     PostgreSQL: data/ (the cluster), sock/, postgres.log; owned by the `parley` user
+#   redis/  Redis working dir (nothing is persisted: --save '' --appendonly no)
+#   run/    pid files, the Redis socket, locks, parleyd's port file
+#   log/    redis.log and anything else our scripts log
+#   tls/    cert.pem and key.pem, a self-signed certificate for localhost
+
+PL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+
+# useradd and runuser live in /usr/sbin, which a non-login environment may lack.
+case ":$PATH:" in
+  *:/usr/sbin:*) ;;
+  *) PATH="$PATH:/usr/sbin:/sbin" ;;
+esac
+
+pl_say() { printf '==> %s\n' "$*"; }
+pl_warn() { printf 'warning: %s\n' "$*" >&2; }
+pl_die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# pl_env: normalise PARLEY_DATA to an absolute path and set the port defaults. Call it after the
+# caller has chosen PARLEY_DATA and the ports; it exports them, so scripts/svc and parleyd see the
+# same values.
+pl_env() {
+  : "${PARLEY_DATA:=$PL_ROOT/var}"
+  : "${PARLEY_PG_PORT:=55432}"
+  : "${PARLEY_REDIS_PORT:=56379}"
+  local p
+  for p in "$PARLEY_PG_PORT" "$PARLEY_REDIS_PORT"; do
+    [[ $p =~ ^[0-9]+$ ]] && ((p > 0 && p < 65536)) || pl_die "bad port '$p'"
+  done
+  mkdir -p "$PARLEY_DATA" || pl_die "cannot create PARLEY_DATA=$PARLEY_DATA"
+  PARLEY_DATA=$(cd "$PARLEY_DATA" && pwd -P)
+  export PARLEY_DATA PARLEY_PG_PORT PARLEY_REDIS_PORT
+  mkdir -p "$PARLEY_DATA/run" "$PARLEY_DATA/log" "$PARLEY_DATA/redis"
+  # A short directory of our own outside the data dir, named after it so that several checkouts
+  # (and scripts/run next to scripts/test) never share one. See pl_pg_paths for why it exists.
+  PL_SHORT=/var/tmp/parley-$(printf '%s' "$PARLEY_DATA" | sha256sum | cut -c1-12)
+}
+
+# pl_lock NAME: hold $PARLEY_DATA/run/NAME.lock for the rest of the script on fd 9, so that two
+# scripts/run (or two scripts/test) on one data dir cannot stop each other's services. Daemons are
+# started with `9>&-` so that they never inherit the lock.
+pl_lock() {
+  exec 9>"$PARLEY_DATA/run/$1.lock"
+  flock -n 9 || pl_die "another $1 is already using $PARLEY_DATA (lock $PARLEY_DATA/run/$1.lock)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Dependencies and build
+
+PL_APT_PKGS=(build-essential meson ninja-build pkg-config git
+  libmicrohttpd-dev libnghttp2-dev libpq-dev libhiredis-dev libsodium-dev libbrotli-dev
+  libyajl-dev libssl-dev libcurl4-openssl-dev
+  postgresql redis-server curl nghttp2-client openssl clang-format)
+
+# pl_deps: install only the Debian packages that are missing. The system PostgreSQL and Redis
+# services that the packages may start are left alone; ours run on other ports and data dirs.
+pl_deps() {
+  local pkgs=("${PL_APT_PKGS[@]}") missing=() p st
+  # Node may come from elsewhere (nvm, NodeSource); only fall back to Debian's when absent.
+  command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+  for p in "${pkgs[@]}"; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ $st == "install ok installed" ]] || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  local sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null 2>&1 || pl_die "missing packages (need root): ${missing[*]}"
+    sudo=(sudo)
+  fi
+  pl_say "installing missing packages: ${missing[*]}"
+  local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -y
+    -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+  "${apt[@]}" update || pl_die "apt-get update failed"
+  "${apt[@]}" install --no-install-recommends "${missing[@]}" </dev/null ||
+    pl_die "apt-get install failed: ${missing[*]}"
+}
+
+# pl_build DIR [meson options...]: configure DIR (relative to the repo) once, apply options to an
+# existing DIR, then build it. Returns non-zero, after saying so, if anything fails.
+pl_build() {
+  local dir=$1
+  shift
+  [[ $dir == /* ]] || dir=$PL_ROOT/$dir
+  if [[ ! -f $dir/build.ninja ]]; then
+    # A failed first `meson setup` leaves meson-private/ without build.ninja; start over.
+    [[ -d $dir/meson-private ]] && rm -rf "$dir"
+    pl_say "meson setup $dir $*"
+    meson setup "$dir" "$PL_ROOT" "$@" || {
+      pl_warn "BUILD FAILED: meson setup $dir (see the meson output above)"
+      return 1
+    }
+  elif (($#)); then
+    meson configure "$dir" "$@" >/dev/null || {
+      pl_warn "meson configure $dir failed; wiping and setting up again"
+      meson setup --wipe "$dir" "$PL_ROOT" "$@" || {
+        pl_warn "BUILD FAILED: meson setup --wipe $dir (see the meson output above)"
+        return 1
+      }
+    }
+  fi
+  pl_say "ninja -C $dir"
+  ninja -C "$dir" || {
+    pl_warn "BUILD FAILED: ninja -C $dir (see the compiler output above)"
+    return 1
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Ports
+
+# pl_port_busy PORT: true when something listens on PORT (any address).
+pl_port_busy() {
+  if command -v ss >/dev/null 2>&1; then
+    [[ -n $(ss -Htln "sport = :$1" 2>/dev/null) ]]
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
+
+# pl_free_port [AVOID...]: print a port nobody listens on. The range stays below Linux's
+# ephemeral range (32768-60999) so that outgoing connections cannot be holding it.
+pl_free_port() {
+  local i p a
+  for ((i = 0; i < 500; i++)); do
+    p=$((20000 + (RANDOM % 12700)))
+    for a in "$@"; do [[ $p == "$a" ]] && continue 2; done
+    pl_port_busy "$p" || {
+      echo "$p"
+      return 0
+    }
+  done
+  pl_warn "no free port found in 20000-32699"
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+
+# pl_as_pg CMD...: run CMD as the PostgreSQL owner. PostgreSQL refuses to run as root, so as root
+# we use the unprivileged system user `parley`; as anyone else, the cluster belongs to that user.
+# `cd /` avoids "could not change directory" noise when our cwd is private (e.g. under /root).
+pl_as_pg() {
+  if ((EUID == 0)); then
+    (cd / && runuser -u parley -- "$@")
+  else
+    "$@"
+  fi
+}
+
+pl_pg_user() {
+  ((EUID == 0)) || return 0
+  id -u parley >/dev/null 2>&1 && return 0
+  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin parley || {
+    pl_warn "useradd parley failed"
+    return 1
+  }
+}
+
+# pl_pgbin: set PL_PGBIN to the newest /usr/lib/postgresql/*/bin.
+pl_pgbin() {
+  [[ -n ${PL_PGBIN:-} ]] && return 0
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  [[ -n $d && -x $d/pg_ctl ]] || {
+    pl_warn "no PostgreSQL server found under /usr/lib/postgresql (apt-get install postgresql)"
+    return 1
+  }
+  PL_PGBIN=$d
+}
+
+# pl_own DIR...: make DIR belong to the PostgreSQL owner, re-owning its contents only when the top
+# is wrong (e.g. the user was deleted and created again with another uid).
+pl_own() {
+  ((EUID == 0)) || return 0
+  local d
+  for d in "$@"; do
+    [[ $(stat -c %U "$d") == parley ]] || chown -R parley:parley "$d"
+  done
+}
+
+# pl_pg_paths: set PL_PG (the real cluster root), PL_PGDATA, PL_PGLOG and PL_PGSOCK.
+#
+# The cluster lives in $PARLEY_DATA/pg when the `parley` user can reach that directory. It cannot
+# when the checkout sits under a directory closed to others, typically /root (mode 0700): the
+# postgres processes run as `parley` and would fail on every path. Then the cluster lives in
+# $PL_SHORT/pg (under /var/tmp, which survives reboots, unlike /tmp) and $PARLEY_DATA/pg is a
+# symlink to it, so the layout looks the same from the checkout. We always hand PostgreSQL the
+# resolved path, never the symlink, because resolving the symlink itself needs the traversal that
+# `parley` lacks. (systemd-tmpfiles may age out /var/tmp after 30 days unused; the cluster is then
+# simply created again.)
+pl_pg_paths() {
+  local link=$PARLEY_DATA/pg
+  if [[ -L $link ]]; then
+    PL_PG=$(readlink "$link")
+  elif [[ -d $link ]]; then
+    PL_PG=$link
+    if ((EUID == 0)) && ! runuser -u parley -- test -x "$PL_PG" 2>/dev/null; then
+      pl_warn "user parley cannot reach $PL_PG; move the data dir or remove $PL_PG"
+      return 1
+    fi
+  elif ((EUID != 0)) || runuser -u parley -- test -x "$PARLEY_DATA" 2>/dev/null; then
+    PL_PG=$link
+  else
+    PL_PG=$PL_SHORT/pg
+    ln -s "$PL_PG" "$link"
+  fi
+  PL_PGDATA=$PL_PG/data
+  PL_PGLOG=$PL_PG/postgres.log
+  # A Unix socket path is limited to 107 bytes; deep checkouts fall back to the short dir.
+  PL_PGSOCK=$PL_PG/sock
+  ((${#PL_PGSOCK} + 18 <= 100)) || PL_PGSOCK=$PL_SHORT/pgsock
+}
+
+# pl_pg_mkdirs: create the directories pl_pg_paths chose, owned by the PostgreSQL owner.
+pl_pg_mkdirs() {
+  if [[ $PL_PG == "$PL_SHORT"/* || $PL_PGSOCK == "$PL_SHORT"/* ]]; then
+    mkdir -p "$PL_SHORT"
+    chmod 0700 "$PL_SHORT"
+    pl_own "$PL_SHORT"
+  fi
+  mkdir -p "$PL_PG" "$PL_PGSOCK"
+  chmod 0700 "$PL_PG"
+  pl_own "$PL_PG" "$PL_PGSOCK"
+}
+
+# pl_pg_prepare: everything but starting: user, paths, initdb on first use, our settings file.
+pl_pg_prepare() {
+  pl_pgbin || return 1
+  pl_pg_user || return 1
+  pl_pg_paths || return 1
+  pl_pg_mkdirs || return 1
+  local major
+  major=$(basename "$(dirname "$PL_PGBIN")")
+  if [[ ! -f $PL_PGDATA/PG_VERSION ]]; then
+    rm -rf "$PL_PGDATA" # a half-done initdb
+    pl_say "initdb $PL_PGDATA (PostgreSQL $major)"
+    # trust is safe here: the server listens on 127.0.0.1 and its own socket dir only, and
+    # initdb's pg_hba.conf lists only local, 127.0.0.1/32 and ::1/128.
+    pl_as_pg "$PL_PGBIN/initdb" -D "$PL_PGDATA" -U parley -A trust -E UTF8 --locale=C \
+      ${PARLEY_PG_FAST:+--no-sync} >"$PL_PG/initdb.log" 2>&1 9>&- 8>&- || {
+      pl_warn "initdb failed; see $PL_PG/initdb.log:"
+      tail -n 20 "$PL_PG/initdb.log" >&2
+      return 1
+    }
+    # Settings that change between runs (port, test speed-ups) go in parley.conf, rewritten at
+    # every start, so scripts/svc restarts the server exactly as it was started.
+    echo "include_if_exists = 'parley.conf'" >>"$PL_PGDATA/postgresql.conf"
+  fi
+  local have
+  have=$(cat "$PL_PGDATA/PG_VERSION")
+  if [[ $have != "$major" ]]; then
+    pl_warn "cluster $PL_PGDATA is PostgreSQL $have but the server found is $major;" \
+      "remove $PARLEY_DATA/pg to start afresh"
+    return 1
+  fi
+  local sock=${PL_PGSOCK//\'/\'\'}
+  {
+    echo "# Written by scripts/lib.sh at every start; edits are lost."
+    echo "listen_addresses = '127.0.0.1'"
+    echo "port = $PARLEY_PG_PORT"
+    echo "unix_socket_directories = '$sock'"
+    echo "max_connections = 200"
+    if [[ -n ${PARLEY_PG_FAST:-} ]]; then
+      # Test clusters are thrown away: durability only costs time.
+      echo "fsync = off"
+      echo "synchronous_commit = off"
+      echo "full_page_writes = off"
+    fi
+  } >"$PL_PGDATA/parley.conf"
+  pl_own "$PL_PGDATA/parley.conf"
+}
+
+pl_pg_running() {
+  [[ -f $PL_PGDATA/PG_VERSION ]] || return 1
+  pl_as_pg "$PL_PGBIN/pg_ctl" -D "$PL_PGDATA" status >/dev/null 2>&1
+}
+
+# pl_psql ARGS...: psql as the superuser `parley` over TCP to our cluster.
+pl_psql() {
+  PGCONNECT_TIMEOUT=5 PGOPTIONS="-c client_min_messages=warning" \
+    "$PL_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PARLEY_PG_PORT" -U parley "$@"
+}
+
+pl_pg_start() {
+  pl_pg_prepare || return 1
+  if pl_pg_running; then
+    # Left over from a run that was killed; keep it if it listens where we want it now.
+    pl_psql -d postgres -Atc 'SELECT 1' >/dev/null 2>&1 && return 0
+    pl_pg_stop || return 1
+  fi
+  if pl_port_busy "$PARLEY_PG_PORT"; then
+    pl_warn "port $PARLEY_PG_PORT is taken by another program; set PARLEY_PG_PORT"
+    return 1
+  fi
+  pl_as_pg "$PL_PGBIN/pg_ctl" -D "$PL_PGDATA" -l "$PL_PGLOG" -w -t 60 start \
+    >/dev/null 9>&- 8>&- || {
+    pl_warn "PostgreSQL did not start; last lines of $PL_PGLOG:"
+    tail -n 20 "$PL_PGLOG" >&2 || true
+    return 1
+  }
+}
+
+# pl_pg_up: true when our cluster runs. Creates nothing: without a server installed or a cluster
+# made there is nothing running.
+pl_pg_up() {
+  pl_pgbin 2>/dev/null || return 1
+  [[ -e $PARLEY_DATA/pg ]] || return 1
+  pl_pg_paths || return 1
+  pl_pg_running
+}
+
+pl_pg_stop() {
+  pl_pg_up || return 0
+  pl_as_pg "$PL_PGBIN/pg_ctl" -D "$PL_PGDATA" -m fast -w -t 60 stop >/dev/null || {
+    pl_warn "pg_ctl stop failed; see $PL_PGLOG"
+    return 1
+  }
+}
+
+# pl_pg_createdb NAME: create database NAME unless it exists.
+pl_pg_createdb() {
+  local have
+  have=$(pl_psql -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$1'") || return 1
+  [[ $have == 1 ]] && return 0
+  pl_psql -d postgres -c "CREATE DATABASE \"$1\"" || return 1
+}
+
+# pl_pg_freshdb NAME: drop NAME (disconnecting its clients) and create it again, empty.
+pl_pg_freshdb() {
+  pl_psql -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" || return 1
+  pl_psql -d postgres -c "CREATE DATABASE \"$1\"" || return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Redis (runs as the invoking user; it has no objection to root)
+
+pl_redis_paths() {
+  PL_REDIS_PIDFILE=$PARLEY_DATA/run/redis.pid
+  PL_REDIS_SOCK=$PARLEY_DATA/run/redis.sock
+  # A Unix socket path is limited to 107 bytes; deep checkouts use /var/tmp instead.
+  ((${#PL_REDIS_SOCK} <= 100)) || PL_REDIS_SOCK=$PL_SHORT-redis.sock
+}
+
+# pl_redis_pid: print the pid of our redis-server, if it runs. The comm check guards against a
+# stale pid file whose pid now belongs to something else.
+pl_redis_pid() {
+  pl_redis_paths
+  local pid
+  pid=$(cat "$PL_REDIS_PIDFILE" 2>/dev/null || true)
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null || true) == redis-server ]] || return 1
+  pl_alive "$pid" || return 1
+  echo "$pid"
+}
+
+pl_redis_ping() {
+  [[ $(redis-cli -h 127.0.0.1 -p "$PARLEY_REDIS_PORT" ping 2>/dev/null || true) == PONG ]]
+}
+
+pl_redis_start() {
+  pl_redis_paths
+  if pl_redis_pid >/dev/null; then
+    pl_redis_ping && return 0
+    pl_redis_stop || return 1
+  fi
+  if pl_port_busy "$PARLEY_REDIS_PORT"; then
+    pl_warn "port $PARLEY_REDIS_PORT is taken by another program; set PARLEY_REDIS_PORT"
+    return 1
+  fi
+  rm -f "$PL_REDIS_PIDFILE"
+  redis-server --port "$PARLEY_REDIS_PORT" --bind 127.0.0.1 \
+    --unixsocket "$PL_REDIS_SOCK" --unixsocketperm 700 \
+    --dir "$PARLEY_DATA/redis" --save '' --appendonly no \
+    --daemonize yes --pidfile "$PL_REDIS_PIDFILE" --logfile "$PARLEY_DATA/log/redis.log" \
+    >/dev/null 9>&- 8>&- || {
+    pl_warn "redis-server failed; see $PARLEY_DATA/log/redis.log"
+    return 1
+  }
+  local i
+  for ((i = 0; i < 200; i++)); do
+    pl_redis_ping && return 0
+    sleep 0.05
+  done
+  pl_warn "Redis did not answer PING on port $PARLEY_REDIS_PORT; last lines of its log:"
+  tail -n 20 "$PARLEY_DATA/log/redis.log" >&2 || true
+  return 1
+}
+
+# pl_alive PID: true while PID runs. A zombie counts as gone: daemons are re-parented to PID 1,
+# which on some machines (containers, VMs with a minimal init) reaps them only now and then.
+pl_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
+
+# pl_wait_gone PID SECONDS: wait for PID to exit; KILL it after SECONDS.
+pl_wait_gone() {
+  local pid=$1 i
+  for ((i = 0; i < $2 * 20; i++)); do
+    pl_alive "$pid" || return 0
+    sleep 0.05
+  done
+  pl_warn "pid $pid did not exit within $2 s; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+pl_redis_stop() {
+  local pid
+  pl_redis_paths
+  pid=$(pl_redis_pid) || return 0
+  # Through our own socket rather than the port, which could belong to another Redis by now.
+  redis-cli -s "$PL_REDIS_SOCK" shutdown nosave >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null ||
+    true
+  pl_wait_gone "$pid" 10
+  rm -f "$PL_REDIS_PIDFILE"
+}
+
+# ---------------------------------------------------------------------------------------------
+# TLS
+
+# pl_cert: make sure $PARLEY_DATA/tls holds a self-signed certificate for localhost and 127.0.0.1
+# valid for at least another day; set PL_TLS_CERT and PL_TLS_KEY.
+pl_cert() {
+  local dir=$PARLEY_DATA/tls
+  PL_TLS_CERT=$dir/cert.pem
+  PL_TLS_KEY=$dir/key.pem
+  if [[ -f $PL_TLS_CERT && -f $PL_TLS_KEY ]] &&
+    openssl x509 -checkend 86400 -noout -in "$PL_TLS_CERT" >/dev/null 2>&1; then
+    return 0
+  fi
+  mkdir -p "$dir"
+  pl_say "generating a self-signed TLS certificate in $dir"
+  (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 825 \
+    -nodes -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$dir/key.pem.tmp" -out "$dir/cert.pem.tmp" >/dev/null 2>&1) || {
+    pl_warn "openssl req failed"
+    return 1
+  }
+  chmod 0644 "$dir/cert.pem.tmp"
+  mv -f "$dir/key.pem.tmp" "$PL_TLS_KEY"
+  mv -f "$dir/cert.pem.tmp" "$PL_TLS_CERT"
+}
+
+# ---------------------------------------------------------------------------------------------
+# parleyd and shutdown
+
+# pl_parleyd_stop: stop the parleyd we started (PL_PARLEYD_PID), if it still runs.
+pl_parleyd_stop() {
+  local pid=${PL_PARLEYD_PID:-}
+  [[ -n $pid ]] || return 0
+  if pl_alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    pl_wait_gone "$pid" 10
+  fi
+  wait "$pid" 2>/dev/null || true
+  PL_PARLEYD_PID=
+}
+
+# pl_stop_all: stop parleyd (if ours), PostgreSQL and Redis. Idempotent and quiet when there is
+# nothing to do, so it can run from an EXIT trap after the last line a script prints.
+pl_stop_all() {
+  pl_parleyd_stop || true
+  pl_pg_stop || true
+  pl_redis_stop || true
+}

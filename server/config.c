@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - every setting of parleyd, validated once at startup.        */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/*
+ * One row per setting (redis static_configs[]): the flag name, the
+ * environment variable, the type, the default, the accepted range and one
+ * line of help. The same row serves flags (--name value, --name=value, with
+ * '-' or '_'), the environment and config files ("name = value" lines, '#'
+ * comments), so a setting cannot be spelled differently in different places.
+ */
+enum type { T_STR, T_UINT, T_SIZE, T_U64, T_BOOL };
+
+struct setting {
+    const char *name;
+    const char *env;
+    enum type type;
+    const char *def;
+    unsigned long long min, max;
+    size_t off;
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct srv_config, f)
+#define KIB 1024ull
+#define MIB (1024ull * 1024ull)
+
+static const struct setting table[] = {
+    {"config", "PARLEY_CONFIG", T_STR, "", 0, 0, OFF(config), "config file to read"},
+    {"bind", "PARLEY_BIND", T_STR, "127.0.0.1", 0, 0, OFF(bind), "address to listen on"},
+    {"port", "PARLEY_PORT", T_UINT, "8080", 0, 65535, OFF(port),
+     "cleartext port: HTTP/1.1 and h2c (0 = any free port)"},
+    {"tls_port", "PARLEY_TLS_PORT", T_UINT, "8443", 0, 65535, OFF(tls_port),
+     "TLS port: h2 and HTTP/1.1 via ALPN (0 = any free port)"},
+    {"tls_cert", "PARLEY_TLS_CERT", T_STR, "", 0, 0, OFF(tls_cert),
+     "PEM certificate chain; no TLS listener when empty"},
+    {"tls_key", "PARLEY_TLS_KEY", T_STR, "", 0, 0, OFF(tls_key), "PEM private key"},
+    {"pg", "PARLEY_PG", T_STR, "postgresql:///parley", 0, 0, OFF(pg),
+     "PostgreSQL connection string (libpq conninfo or URI)"},
+    {"pg_connect_timeout", "PARLEY_PG_CONNECT_TIMEOUT", T_UINT, "2", 1, 60,
+     OFF(pg_connect_timeout_s), "seconds to wait for a PostgreSQL connection"},
+    {"redis", "PARLEY_REDIS", T_STR, "127.0.0.1:6379", 0, 0, OFF(redis),
+     "Redis address: host:port or /path/to/socket"},
+    {"redis_timeout_ms", "PARLEY_REDIS_TIMEOUT_MS", T_UINT, "1000", 10, 60000,
+     OFF(redis_timeout_ms), "timeout of one Redis command"},
+    {"workers", "PARLEY_WORKERS", T_UINT, "4", 1, 256, OFF(workers),
+     "handler threads, each with its own PostgreSQL and Redis connection"},
+    {"queue_max", "PARLEY_QUEUE_MAX", T_UINT, "1024", 1, 1000000, OFF(queue_max),
+     "requests waiting for a worker before new ones get 503"},
+    {"max_body", "PARLEY_MAX_BODY", T_SIZE, "1048576", 1, 1024 * MIB, OFF(http.max_body),
+     "largest request body in bytes (413 past it)"},
+    {"max_header_bytes", "PARLEY_MAX_HEADER_BYTES", T_SIZE, "16384", 1024, MIB,
+     OFF(http.max_header_bytes), "largest total of request header names and values (431)"},
+    {"max_headers", "PARLEY_MAX_HEADERS", T_UINT, "100", 8, 10000, OFF(http.max_headers),
+     "most request header fields (431)"},
+    {"conn_rate", "PARLEY_CONN_RATE", T_UINT, "200", 0, 1000000, OFF(http.conn_rate),
+     "requests per second per connection, 0 = unlimited (429)"},
+    {"conn_burst", "PARLEY_CONN_BURST", T_UINT, "400", 1, 1000000, OFF(http.conn_burst),
+     "request burst per connection before conn_rate applies"},
+    {"h2_max_streams", "PARLEY_H2_MAX_STREAMS", T_UINT, "128", 1, 10000,
+     OFF(http.h2_max_streams), "HTTP/2 concurrent streams per connection"},
+    {"h2_max_resets", "PARLEY_H2_MAX_RESETS", T_UINT, "200", 1, 1000000,
+     OFF(http.h2_max_resets), "client stream resets per second before GOAWAY (Rapid Reset)"},
+    {"idle_timeout", "PARLEY_IDLE_TIMEOUT", T_UINT, "60", 1, 86400, OFF(http.idle_timeout_s),
+     "seconds before an idle connection is closed"},
+    {"max_conns", "PARLEY_MAX_CONNS", T_UINT, "200000", 1, 10000000, OFF(http.max_conns),
+     "open connections per listener"},
+    {"pwhash_opslimit", "PARLEY_PWHASH_OPSLIMIT", T_U64, "2", 1, 64, OFF(pwhash_opslimit),
+     "argon2id passes per password hash"},
+    {"pwhash_memlimit", "PARLEY_PWHASH_MEMLIMIT", T_SIZE, "67108864", 8 * KIB, 4096 * MIB,
+     OFF(pwhash_memlimit), "argon2id memory per password hash in bytes"},
+    {"port_file", "PARLEY_PORT_FILE", T_STR, "", 0, 0, OFF(port_file),
+     "after binding, write \"PORT TLS_PORT\" to this file"},
+    {"log", "PARLEY_LOG", T_STR, "info", 0, 0, OFF(log),
+     "log levels: level or topic:level list, e.g. info,h2:debug"},
+    {"access_log", "PARLEY_ACCESS_LOG", T_BOOL, "true", 0, 1, OFF(access_log),
+     "log one line per request"},
+};
+
+static const struct setting *find(const char *name, size_t n)
+{
+    for (size_t i = 0; i < PL_ARRAY_LEN(table); i++) {
+        const char *t = table[i].name;
+        if (strlen(t) != n)
+            continue;
+        size_t j = 0;
+        while (j < n && (t[j] == name[j] || (t[j] == '_' && name[j] == '-')))
+            j++;
+        if (j == n)
+            return &table[i];
+    }
+    return NULL;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+    if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "on"))
+        *out = true;
+    else if (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+             !strcmp(v, "off"))
+        *out = false;
+    else
+        return PL_EINVAL;
+    return 0;
+}
+
+/* Stores value into the setting's field, checking type and range. */
+static int apply(struct srv_config *cfg, const struct setting *s, const char *value,
+                 const char *origin, FILE *err)
+{
+    char *field = (char *)cfg + s->off;
+    if (s->type == T_STR) {
+        char *dup = strdup(value);
+        if (!dup)
+            return PL_ENOMEM;
+        free(*(char **)field);
+        *(char **)field = dup;
+        return 0;
+    }
+    if (s->type == T_BOOL) {
+        if (parse_bool(value, (bool *)field) == 0)
+            return 0;
+        fprintf(err, "parleyd: %s (from %s): '%s' is not a boolean\n", s->name, origin, value);
+        return PL_EINVAL;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (errno || end == value || *end || value[0] == '-' || v < s->min || v > s->max) {
+        fprintf(err, "parleyd: %s (from %s): '%s' is not a number in %llu..%llu\n", s->name,
+                origin, value, s->min, s->max);
+        return PL_EINVAL;
+    }
+    if (s->type == T_UINT)
+        *(unsigned *)field = (unsigned)v;
+    else if (s->type == T_SIZE)
+        *(size_t *)field = (size_t)v;
+    else
+        *(unsigned long long *)field = v;
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+        *--e = '\0';
+    return s;
+}
+
+static int load_file(struct srv_config *cfg, const char *path, FILE *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(err, "parleyd: config: cannot open %s: %s\n", path, strerror(errno));
+        return PL_EINVAL;
+    }
+    char line[4096], origin[PATH_MAX + 32];
+    int rc = 0, lineno = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *l = trim(line), *eq = strchr(l, '=');
+        if (*l == '\0' || *l == '#')
+            continue;
+        snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
+        if (!eq) {
+            fprintf(err, "parleyd: %s: expected 'name = value'\n", origin);
+            rc = PL_EINVAL;
+            break;
+        }
+        *eq = '\0';
+        char *name = trim(l), *value = trim(eq + 1);
+        const struct setting *s = find(name, strlen(name));
+        if (!s || s->off == OFF(config)) {
+            fprintf(err, "parleyd: %s: unknown setting '%s'\n", origin, name);
+            rc = PL_EINVAL;
+        } else {
+            rc = apply(cfg, s, value, origin, err);
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static int load_env(struct srv_config *cfg, FILE *err)
+{
+    for (size_t i = 0; i < PL_ARRAY_LEN(table); i++) {
+        const char *v = getenv(table[i].env);
+        if (v && table[i].off != OFF(config)) {
+            int rc = apply(cfg, &table[i], v, table[i].env, err);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Flags: --name=value or --name value. Returns the index of the first
+ * non-flag argument (the command) through *cmd_idx. */
+static int load_flags(struct srv_config *cfg, int argc, char **argv, bool config_only,
+                      enum srv_command *cmd, FILE *err)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            *cmd = SRV_CMD_HELP;
+            continue;
+        }
+        if (!strcmp(a, "--version")) {
+            *cmd = SRV_CMD_VERSION;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (!strcmp(a, "serve") || !strcmp(a, "migrate")) {
+                *cmd = !strcmp(a, "migrate") ? SRV_CMD_MIGRATE : *cmd;
+                continue;
+            }
+            fprintf(err, "parleyd: unknown command '%s' (try --help)\n", a);
+            return PL_EINVAL;
+        }
+        const char *name = a + 2, *eq = strchr(name, '='), *value;
+        size_t n = eq ? (size_t)(eq - name) : strlen(name);
+        const struct setting *s = find(name, n);
+        if (!s) {
+            fprintf(err, "parleyd: unknown option '%s' (try --help)\n", a);
+            return PL_EINVAL;
+        }
+        if (eq) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            fprintf(err, "parleyd: option '%s' needs a value\n", a);
+            return PL_EINVAL;
+        }
+        if (config_only != (s->off == OFF(config)))
+            continue;
+        int rc = apply(cfg, s, value, "command line", err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int cross_checks(const struct srv_config *cfg, FILE *err)
+{
+    if (!*cfg->tls_cert != !*cfg->tls_key) {
+        fprintf(err, "parleyd: tls_cert and tls_key must be given together\n");
+        return PL_EINVAL;
+    }
+    return 0;
+}
+
+int srv_config_load(int argc, char **argv, struct srv_config *cfg, enum srv_command *cmd,
+                    FILE *err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    *cmd = SRV_CMD_SERVE;
+    int rc = 0;
+    for (size_t i = 0; i < PL_ARRAY_LEN(table) && rc == 0; i++)
+        rc = apply(cfg, &table[i], table[i].def, "default", err);
+    /* The config file's path may come from the environment or a flag, and
+     * the file's values sit below both, so find the path first. */
+    const char *env_config = getenv("PARLEY_CONFIG");
+    if (rc == 0 && env_config)
+        rc = apply(cfg, &table[0], env_config, "PARLEY_CONFIG", err);
+    if (rc == 0)
+        rc = load_flags(cfg, argc, argv, true, cmd, err);
+    if (rc == 0 && *cfg->config)
+        rc = load_file(cfg, cfg->config, err);
+    if (rc == 0)
+        rc = load_env(cfg, err);
+    if (rc == 0)
+        rc = load_flags(cfg, argc, argv, false, cmd, err);
+    if (rc == 0)
+        rc = cross_checks(cfg, err);
+    if (rc < 0)
+        srv_config_deinit(cfg);
+    return rc < 0 ? PL_EINVAL : 0;
+}
+
+void srv_config_deinit(struct srv_config *cfg)
+{
+    for (size_t i = 0; i < PL_ARRAY_LEN(table); i++)
+        if (table[i].type == T_STR) {
+            char **p = (char **)((char *)cfg + table[i].off);
+            free(*p);
+            *p = NULL;
+        }
+}
+
+void srv_config_usage(FILE *out)
+{
+    fprintf(out, "usage: parleyd [serve|migrate] [--setting value ...]\n\n"
+                 "  serve     run the server (default)\n"
+                 "  migrate   apply database migrations and exit\n"
+                 "  --help    this text;  --version  the version\n\n"
+                 "Settings: flag, environment variable, default, range. Precedence:\n"
+                 "flags > environment > config file (\"name = value\" lines) > default.\n\n");
+    for (size_t i = 0; i < PL_ARRAY_LEN(table); i++) {
+        const struct setting *s = &table[i];
+        fprintf(out, "  --%-20s %-26s default: %s", s->name, s->env, *s->def ? s->def : "(none)");
+        if (s->type != T_STR && s->type != T_BOOL)
+            fprintf(out, " [%llu..%llu]", s->min, s->max);
+        fprintf(out, "\n      %s\n", s->help);
+    }
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - every setting of parleyd, validated once at startup.        */
+/* Copyright (c) 2026 Parley developers                                 */
+#ifndef PL_SRV_CONFIG_H
+#define PL_SRV_CONFIG_H
+
+#include "http/http.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* The validated settings. Built once by srv_config_load() and read-only
+ * afterwards, so any thread may read it. Strings are owned by the struct
+ * (free with srv_config_deinit). */
+struct srv_config {
+    char *bind;
+    unsigned port, tls_port;
+    char *tls_cert, *tls_key;
+    char *pg;
+    char *redis;
+    unsigned pg_connect_timeout_s, redis_timeout_ms;
+    unsigned workers, queue_max;
+    struct http_limits http;
+    unsigned long long pwhash_opslimit;
+    size_t pwhash_memlimit;
+    char *port_file;
+    char *log;
+    char *config;
+    bool access_log;
+};
+
+enum srv_command { SRV_CMD_SERVE, SRV_CMD_MIGRATE, SRV_CMD_HELP, SRV_CMD_VERSION };
+
+/* Applies, in increasing precedence: defaults, the config file (config
+ * setting, from PARLEY_CONFIG or --config), PARLEY_* environment variables,
+ * command-line flags. Returns 0, or PL_EINVAL after printing to err which
+ * setting is wrong and why. The only place getenv() is called. */
+PL_MUST_CHECK int srv_config_load(int argc, char **argv, struct srv_config *cfg,
+                                  enum srv_command *cmd, FILE *err);
+void srv_config_deinit(struct srv_config *cfg);
+
+/* Prints usage and the settings table (name, env, default, range, help). */
+void srv_config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - parleyd: startup, wiring of the modules, shutdown.          */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "config.h"
+#include "metrics.h"
+#include "pool.h"
+
+#include "api/api.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+PL_LOG_TOPIC("server");
+
+#define PARLEY_VERSION "0.1.0"
+/* How long startup waits for PostgreSQL to accept the migrations: long
+ * enough for a database that is still starting next to us. */
+#define MIGRATE_WAIT_MS 30000
+
+/* Everything the loop-thread callbacks need. */
+struct srv {
+    struct srv_config cfg;
+    struct api_config api_cfg;
+    struct api_env env;
+    struct pl_loop *loop;
+    struct srv_pool *pool;
+    struct srv_metrics *metrics;
+    struct http_server *http;
+};
+
+static struct pl_loop *signal_loop;
+
+/* Signal handlers only set flags (pl_loop_stop writes the loop's eventfd,
+ * which is async-signal-safe). */
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (signal_loop)
+        pl_loop_stop(signal_loop);
+}
+
+static void on_request(void *ctx, struct http_req *req)
+{
+    struct srv *s = ctx;
+    srv_metrics_begin(s->metrics);
+    if (api_route(&s->env, req) == API_ROUTE_DONE)
+        return;
+    int rc = srv_pool_submit(s->pool, req);
+    if (rc < 0)
+        api_reject(&s->env, req, rc);
+}
+
+static void on_done(void *ctx, struct http_req *req, bool sent)
+{
+    struct srv *s = ctx;
+    uint64_t us = http_req_elapsed_us(req);
+    srv_metrics_end(s->metrics, req, us);
+    if (s->cfg.access_log)
+        srv_access_log(req, sent, us);
+}
+
+static int write_port_file(const struct srv *s)
+{
+    if (!*s->cfg.port_file)
+        return 0;
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", s->cfg.port_file);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -errno;
+    fprintf(f, "%u %u\n", http_server_port(s->http), http_server_tls_port(s->http));
+    if (fclose(f) != 0 || rename(tmp, s->cfg.port_file) != 0)
+        return -errno;
+    return 0;
+}
+
+/* Applies migrations, waiting for a database that is still starting. */
+static int migrate(const struct srv_config *cfg)
+{
+    uint64_t deadline = pl_now_ms() + MIGRATE_WAIT_MS;
+    for (;;) {
+        int rc = store_pg_migrate(cfg->pg);
+        if (rc != PL_EUNAVAIL || pl_now_ms() >= deadline)
+            return rc;
+        pl_log_warn("PostgreSQL is not reachable yet; retrying migrations");
+        usleep(500 * 1000);
+    }
+}
+
+static void http_config(const struct srv *s, struct http_server_config *hc)
+{
+    *hc = (struct http_server_config){
+        .bind = s->cfg.bind,
+        .port = s->cfg.port,
+        .tls_port = s->cfg.tls_port,
+        .tls = *s->cfg.tls_cert != '\0',
+        .tls_cert = s->cfg.tls_cert,
+        .tls_key = s->cfg.tls_key,
+        .limits = s->cfg.http,
+    };
+}
+
+static const struct http_server_ops http_ops = {
+    .version = HTTP_SERVER_OPS_VERSION,
+    .on_request = on_request,
+    .on_done = on_done,
+};
+
+static int start(struct srv *s)
+{
+    s->api_cfg = (struct api_config){
+        .pwhash = {.opslimit = s->cfg.pwhash_opslimit, .memlimit = s->cfg.pwhash_memlimit},
+        .retry_after_s = 2,
+    };
+    s->env = (struct api_env){.cfg = &s->api_cfg, .render_metrics = srv_metrics_render};
+    int rc = srv_metrics_new(&s->metrics);
+    if (rc < 0)
+        return rc;
+    s->env.metrics_ctx = s->metrics;
+    if ((rc = pl_loop_new(&s->loop)) < 0)
+        return rc;
+    if ((rc = srv_pool_new(&s->cfg, &s->env, &s->pool)) < 0) {
+        pl_log_error("cannot start workers: %s", pl_strerror(rc));
+        return rc;
+    }
+    struct http_server_config hc;
+    http_config(s, &hc);
+    if ((rc = http_server_new(s->loop, &hc, &http_ops, s, &s->http)) < 0) {
+        pl_log_error("cannot listen on %s: %s", s->cfg.bind, pl_strerror(rc));
+        return rc;
+    }
+    srv_metrics_sources(s->metrics, s->http, s->pool);
+    if ((rc = write_port_file(s)) < 0)
+        pl_log_error("cannot write port file %s: %s", s->cfg.port_file, pl_strerror(rc));
+    return rc;
+}
+
+/* Shutdown order matters: workers first finish every queued request (their
+ * completions are posted to the loop), the loop drains those completions
+ * into the transports, and only then are connections closed and freed. */
+static void stop(struct srv *s)
+{
+    srv_pool_free(s->pool);
+    s->pool = NULL;
+    if (s->metrics)
+        srv_metrics_sources(s->metrics, NULL, NULL);
+    if (s->loop)
+        pl_loop_drain(s->loop);
+    http_server_free(s->http);
+    if (s->loop)
+        pl_loop_drain(s->loop);
+    pl_loop_free(s->loop);
+    srv_metrics_free(s->metrics);
+}
+
+static int serve(struct srv *s)
+{
+    int rc = migrate(&s->cfg);
+    if (rc < 0) {
+        pl_log_error("migrations failed: %s", pl_strerror(rc));
+        return rc;
+    }
+    if ((rc = start(s)) == 0) {
+        pl_log_info("parleyd %s listening on %s: port %u (HTTP/1.1, h2c)%s%u%s", PARLEY_VERSION,
+                    s->cfg.bind, http_server_port(s->http),
+                    *s->cfg.tls_cert ? ", port " : "",
+                    *s->cfg.tls_cert ? http_server_tls_port(s->http) : 0,
+                    *s->cfg.tls_cert ? " (h2, HTTP/1.1 over TLS)" : "");
+        signal_loop = s->loop;
+        rc = pl_loop_run(s->loop);
+        signal_loop = NULL;
+        pl_log_info("shutting down");
+    }
+    stop(s);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct srv s = {0};
+    enum srv_command cmd;
+    if (srv_config_load(argc, argv, &s.cfg, &cmd, stderr) < 0)
+        return 2;
+    int rc = 0;
+    if (cmd == SRV_CMD_HELP) {
+        srv_config_usage(stdout);
+    } else if (cmd == SRV_CMD_VERSION) {
+        printf("parleyd %s\n", PARLEY_VERSION);
+    } else if (pl_log_configure(s.cfg.log) < 0) {
+        fprintf(stderr, "parleyd: log: '%s' is not a valid level list\n", s.cfg.log);
+        rc = 2;
+    } else if (crypto_init() < 0) {
+        fprintf(stderr, "parleyd: libsodium failed to initialise\n");
+        rc = 1;
+    } else {
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN); /* a dead peer is an EPIPE, not a crash */
+        rc = cmd == SRV_CMD_MIGRATE ? migrate(&s.cfg) : serve(&s);
+        if (cmd == SRV_CMD_MIGRATE && rc == 0)
+            pl_log_info("migrations are up to date");
+        rc = rc < 0 ? 1 : 0;
+    }
+    srv_config_deinit(&s.cfg);
+    return rc;
+}

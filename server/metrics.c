@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - Prometheus counters for requests, connections, the pool.    */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Counters are a dense array indexed by route x method x status class, so
+ * counting costs a few index computations and no allocation or lookup. */
+static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OTHER"};
+static const int statuses[] = {200, 201, 204, 206, 302, 304, 400, 401, 403, 404, 405,
+                               409, 413, 415, 416, 422, 429, 431, 500, 503, 0};
+#define N_METHODS PL_ARRAY_LEN(methods)
+#define N_STATUSES PL_ARRAY_LEN(statuses)
+/* Upper bounds in microseconds; the last bucket is +Inf. */
+static const uint64_t bounds_us[] = {500,    1000,   2500,    5000,    10000,  25000,
+                                     50000, 100000, 250000, 500000, 1000000, 2500000};
+#define N_BUCKETS (PL_ARRAY_LEN(bounds_us) + 1)
+
+struct hist {
+    uint64_t buckets[N_BUCKETS];
+    uint64_t sum_us, count;
+};
+
+struct srv_metrics {
+    size_t n_routes; /* api routes + 1 for unmatched requests */
+    uint64_t *counts;
+    struct hist *hists;
+    uint64_t in_flight;
+    struct http_server *http;
+    struct srv_pool *pool;
+};
+
+int srv_metrics_new(struct srv_metrics **out)
+{
+    struct srv_metrics *m = calloc(1, sizeof(*m));
+    if (!m)
+        return PL_ENOMEM;
+    m->n_routes = api_route_count() + 1;
+    m->counts = calloc(m->n_routes * N_METHODS * N_STATUSES, sizeof(*m->counts));
+    m->hists = calloc(m->n_routes, sizeof(*m->hists));
+    if (!m->counts || !m->hists) {
+        srv_metrics_free(m);
+        return PL_ENOMEM;
+    }
+    *out = m;
+    return 0;
+}
+
+void srv_metrics_free(struct srv_metrics *m)
+{
+    if (!m)
+        return;
+    free(m->counts);
+    free(m->hists);
+    free(m);
+}
+
+void srv_metrics_sources(struct srv_metrics *m, struct http_server *http, struct srv_pool *pool)
+{
+    m->http = http;
+    m->pool = pool;
+}
+
+void srv_metrics_begin(struct srv_metrics *m)
+{
+    m->in_flight++;
+}
+
+static size_t method_idx(const char *method)
+{
+    for (size_t i = 0; i + 1 < N_METHODS; i++)
+        if (method && strcmp(method, methods[i]) == 0)
+            return i;
+    return N_METHODS - 1;
+}
+
+static size_t status_idx(int status)
+{
+    for (size_t i = 0; i + 1 < N_STATUSES; i++)
+        if (statuses[i] == status)
+            return i;
+    return N_STATUSES - 1;
+}
+
+void srv_metrics_end(struct srv_metrics *m, const struct http_req *req, uint64_t duration_us)
+{
+    m->in_flight--;
+    int r = http_req_route(req);
+    size_t route = r < 0 ? m->n_routes - 1 : (size_t)r;
+    size_t i = (route * N_METHODS + method_idx(http_req_method(req))) * N_STATUSES +
+               status_idx(http_resp_status(req));
+    m->counts[i]++;
+    struct hist *h = &m->hists[route];
+    size_t b = 0;
+    while (b < PL_ARRAY_LEN(bounds_us) && duration_us > bounds_us[b])
+        b++;
+    h->buckets[b]++;
+    h->sum_us += duration_us;
+    h->count++;
+}
+
+static const char *route_label(const struct srv_metrics *m, size_t route)
+{
+    return route + 1 == m->n_routes ? "unmatched" : api_route_name(route);
+}
+
+static int render_requests(const struct srv_metrics *m, struct pl_buf *out)
+{
+    int rc = pl_buf_printf(out, "# HELP parley_http_requests_total HTTP requests answered.\n"
+                                "# TYPE parley_http_requests_total counter\n");
+    for (size_t r = 0; r < m->n_routes && rc == 0; r++)
+        for (size_t me = 0; me < N_METHODS && rc == 0; me++)
+            for (size_t s = 0; s < N_STATUSES && rc == 0; s++) {
+                uint64_t v = m->counts[(r * N_METHODS + me) * N_STATUSES + s];
+                if (!v)
+                    continue;
+                char status[8];
+                snprintf(status, sizeof(status), "%d", statuses[s]);
+                rc = pl_buf_printf(out,
+                                   "parley_http_requests_total{route=\"%s\",method=\"%s\","
+                                   "status=\"%s\"} %llu\n",
+                                   route_label(m, r), methods[me], statuses[s] ? status : "other",
+                                   (unsigned long long)v);
+            }
+    return rc;
+}
+
+static int render_hists(const struct srv_metrics *m, struct pl_buf *out)
+{
+    int rc = pl_buf_printf(out, "# HELP parley_http_request_duration_seconds Time from a "
+                                "complete request to its response being handed over.\n"
+                                "# TYPE parley_http_request_duration_seconds histogram\n");
+    for (size_t r = 0; r < m->n_routes && rc == 0; r++) {
+        const struct hist *h = &m->hists[r];
+        if (!h->count)
+            continue;
+        uint64_t cum = 0;
+        for (size_t b = 0; b < N_BUCKETS && rc == 0; b++) {
+            cum += h->buckets[b];
+            if (b < PL_ARRAY_LEN(bounds_us))
+                rc = pl_buf_printf(out,
+                                   "parley_http_request_duration_seconds_bucket{route=\"%s\","
+                                   "le=\"%g\"} %llu\n",
+                                   route_label(m, r), (double)bounds_us[b] / 1e6,
+                                   (unsigned long long)cum);
+            else
+                rc = pl_buf_printf(out,
+                                   "parley_http_request_duration_seconds_bucket{route=\"%s\","
+                                   "le=\"+Inf\"} %llu\n",
+                                   route_label(m, r), (unsigned long long)cum);
+        }
+        if (rc == 0)
+            rc = pl_buf_printf(out,
+                               "parley_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                               "parley_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                               route_label(m, r), (double)h->sum_us / 1e6, route_label(m, r),
+                               (unsigned long long)h->count);
+    }
+    return rc;
+}
+
+static int gauge(struct pl_buf *out, const char *name, const char *type, const char *help,
+                 unsigned long long v)
+{
+    return pl_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type,
+                         name, v);
+}
+
+static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
+{
+    static const char *const protos[HTTP_PROTO_N] = {"h1", "h1_tls", "h2c", "h2"};
+    int rc = gauge(out, "parley_http_in_flight", "gauge", "Requests being handled.",
+                   m->in_flight);
+    if (rc == 0 && m->http) {
+        rc = pl_buf_printf(out, "# HELP parley_http_connections Open connections.\n"
+                                "# TYPE parley_http_connections gauge\n");
+        for (int p = 0; p < HTTP_PROTO_N && rc == 0; p++)
+            rc = pl_buf_printf(out, "parley_http_connections{proto=\"%s\"} %u\n", protos[p],
+                               http_server_conns(m->http, (enum http_proto)p));
+    }
+    if (rc == 0 && m->pool) {
+        struct srv_pool_stats st;
+        srv_pool_stats(m->pool, &st);
+        rc = gauge(out, "parley_workers", "gauge", "Worker threads.", st.workers);
+        if (rc == 0)
+            rc = gauge(out, "parley_worker_busy", "gauge", "Workers running a handler.", st.busy);
+        if (rc == 0)
+            rc = gauge(out, "parley_worker_queue_depth", "gauge", "Requests waiting for a worker.",
+                       st.queued);
+        if (rc == 0)
+            rc = gauge(out, "parley_worker_queue_rejected_total", "counter",
+                       "Requests refused because the queue was full.", st.rejected);
+    }
+    if (rc == 0)
+        rc = gauge(out, "parley_pg_errors_total", "counter", "Failed PostgreSQL operations.",
+                   store_pg_errors());
+    if (rc == 0)
+        rc = gauge(out, "parley_redis_errors_total", "counter", "Failed Redis operations.",
+                   store_redis_errors());
+    return rc;
+}
+
+int srv_metrics_render(void *ctx, struct pl_buf *out)
+{
+    const struct srv_metrics *m = ctx;
+    int rc = render_requests(m, out);
+    if (rc == 0)
+        rc = render_hists(m, out);
+    if (rc == 0)
+        rc = render_runtime(m, out);
+    return rc;
+}

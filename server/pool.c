@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - worker threads that run handlers off the event loop.        */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "pool.h"
+
+#include "common/log.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+PL_LOG_TOPIC("pool");
+
+struct worker {
+    struct srv_pool *pool;
+    pthread_t thread;
+    struct api_worker api;
+    bool started;
+};
+
+struct srv_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct http_req **ring; /* fixed capacity: the queue never grows */
+    unsigned cap, head, len;
+    bool stopping;
+    unsigned busy;
+    unsigned long long rejected;
+    unsigned n;
+    struct worker *workers;
+};
+
+static struct http_req *take(struct srv_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->len == 0 && !p->stopping)
+        pthread_cond_wait(&p->cond, &p->lock);
+    struct http_req *req = NULL;
+    if (p->len) {
+        req = p->ring[p->head];
+        p->head = (p->head + 1) % p->cap;
+        p->len--;
+        p->busy++;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return req;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct srv_pool *p = w->pool;
+    struct http_req *req;
+    /* Stopping only ends the loop once the queue is empty, so every
+     * accepted request is answered. */
+    while ((req = take(p))) {
+        api_handle(&w->api, req);
+        pthread_mutex_lock(&p->lock);
+        p->busy--;
+        pthread_mutex_unlock(&p->lock);
+    }
+    return NULL;
+}
+
+int srv_pool_submit(struct srv_pool *p, struct http_req *req)
+{
+    int rc = 0;
+    pthread_mutex_lock(&p->lock);
+    if (p->stopping) {
+        rc = PL_ECANCELED;
+    } else if (p->len == p->cap) {
+        p->rejected++;
+        rc = PL_EBUSY;
+    } else {
+        p->ring[(p->head + p->len) % p->cap] = req;
+        p->len++;
+        pthread_cond_signal(&p->cond);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+static int worker_init(struct worker *w, struct srv_pool *p, const struct srv_config *cfg,
+                       const struct api_env *env)
+{
+    w->pool = p;
+    w->api.env = env;
+    struct store_pg_config pgc = {.conninfo = cfg->pg,
+                                  .connect_timeout_s = cfg->pg_connect_timeout_s};
+    struct store_redis_config rc_ = {.addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms};
+    int rc = store_pg_new(&pgc, &w->api.pg);
+    if (rc < 0)
+        return rc;
+    if ((rc = store_redis_new(&rc_, &w->api.redis)) < 0)
+        return rc;
+    rc = -pthread_create(&w->thread, NULL, worker_main, w);
+    w->started = rc == 0;
+    return rc;
+}
+
+int srv_pool_new(const struct srv_config *cfg, const struct api_env *env, struct srv_pool **out)
+{
+    struct srv_pool *p = calloc(1, sizeof(*p));
+    if (!p)
+        return PL_ENOMEM;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    p->cap = cfg->queue_max;
+    p->n = cfg->workers;
+    p->ring = calloc(p->cap, sizeof(*p->ring));
+    p->workers = calloc(p->n, sizeof(*p->workers));
+    int rc = p->ring && p->workers ? 0 : PL_ENOMEM;
+    for (unsigned i = 0; i < p->n && rc == 0; i++)
+        rc = worker_init(&p->workers[i], p, cfg, env);
+    if (rc < 0) {
+        srv_pool_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void srv_pool_free(struct srv_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (unsigned i = 0; p->workers && i < p->n; i++) {
+        struct worker *w = &p->workers[i];
+        if (w->started)
+            pthread_join(w->thread, NULL);
+        store_pg_free(w->api.pg);
+        store_redis_free(w->api.redis);
+    }
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->lock);
+    free(p->workers);
+    free(p->ring);
+    free(p);
+}
+
+void srv_pool_stats(struct srv_pool *p, struct srv_pool_stats *out)
+{
+    pthread_mutex_lock(&p->lock);
+    out->workers = p->n;
+    out->busy = p->busy;
+    out->queued = p->len;
+    out->rejected = p->rejected;
+    pthread_mutex_unlock(&p->lock);
+}

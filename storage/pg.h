@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - PostgreSQL access: connection, migrations, accounts.        */
+/* Copyright (c) 2026 Parley developers                                 */
+#ifndef PL_STORAGE_PG_H
+#define PL_STORAGE_PG_H
+
+#include "common/arena.h"
+#include "common/err.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * One PostgreSQL connection used by one worker thread at a time,
+ * synchronously (libpq blocks, so never call these on a loop thread).
+ * A struct store_pg is not thread-safe; each worker owns its own. The
+ * connection is opened lazily by the first call and reopened by itself
+ * after the server goes away.
+ *
+ * Codes every query function below may return, besides its own:
+ *   PL_EUNAVAIL   PostgreSQL could not be reached or dropped the connection
+ *                 (refused, restarting, shutting down). Read-only calls
+ *                 have already been retried once on a fresh connection;
+ *                 a write is never retried, since its outcome is unknown.
+ *   PL_ETIMEDOUT  the statement ran into statement_timeout (5 s).
+ *   PL_EINVAL     PostgreSQL rejected a value (bad encoding, a CHECK).
+ *   PL_ENOMEM     out of memory (libpq or the arena).
+ *   PL_EINTERNAL  an unexpected PostgreSQL error (logged with its SQLSTATE
+ *                 and primary message, never with parameters).
+ * Parameters are always sent separately from the SQL (prepared statements);
+ * no SQL text is ever built from input.
+ */
+struct store_pg;
+
+struct store_pg_config {
+    const char *conninfo;       /* libpq conninfo or URI; copied by store_pg_new() */
+    unsigned connect_timeout_s; /* 0 picks 5 s */
+};
+
+/* Creates a connection object without doing any I/O. *out is the caller's;
+ * free it with store_pg_free(). cfg is borrowed for the call only.
+ * Returns 0, PL_EINVAL when cfg or cfg->conninfo is NULL, or PL_ENOMEM. */
+PL_MUST_CHECK int store_pg_new(const struct store_pg_config *cfg, struct store_pg **out);
+
+/* Closes the connection, if open, and frees pg. NULL is fine. */
+void store_pg_free(struct store_pg *pg);
+
+/* Connects if needed and runs "SELECT 1". For /readyz.
+ * Returns 0 or PL_EUNAVAIL (any failure counts as down). */
+PL_MUST_CHECK int store_pg_ping(struct store_pg *pg);
+
+/* Applies the migrations compiled into the binary (storage/migrations/
+ * NNNN_name.sql, in version order) on a connection of its own, which it
+ * closes before returning. Holds a PostgreSQL advisory lock meanwhile, so
+ * several parleyd starting at once apply each migration exactly once. Each
+ * file runs in its own transaction together with its row in
+ * schema_migrations; a version already recorded there is skipped, so
+ * re-running is a no-op. Blocking; call at startup or from `parleyd migrate`.
+ * conninfo is borrowed.
+ * Returns 0; PL_EUNAVAIL when PostgreSQL cannot be reached or the
+ * connection drops; PL_EINTERNAL when a migration fails (logged with the
+ * file name and PostgreSQL's message; that file's changes are rolled back,
+ * earlier files stay applied) or a migration file name has no version. */
+PL_MUST_CHECK int store_pg_migrate(const char *conninfo);
+
+/* Process-wide number of failed PostgreSQL operations: connection
+ * failures, lost connections, timeouts and unexpected errors (not
+ * conflicts or not-found, which are ordinary answers). For
+ * parley_pg_errors_total. Any thread (relaxed atomic). */
+uint64_t store_pg_errors(void);
+
+/* ---- Accounts ----------------------------------------------------------- */
+
+/* A user as the API shows it. created_at is RFC 3339 UTC with
+ * milliseconds ("2026-11-24T10:41:23.123Z"), formatted by PostgreSQL. */
+struct store_user {
+    int64_t id;
+    const char *username;
+    const char *display_name;
+    const char *created_at;
+};
+
+/* Inserts a user. username must match ^[a-z0-9_.]{3,32}$ (the table
+ * checks it too); pwhash is a crypto_password_hash() string. All strings
+ * are borrowed for the call. On success *out is filled, its strings
+ * allocated from a (valid until the arena is freed).
+ * Returns 0; PL_ECONFLICT when the username exists; PL_EINVAL when the
+ * table's CHECK rejects a value; or a common code above. */
+PL_MUST_CHECK int store_pg_user_create(struct store_pg *pg, struct pl_arena *a,
+                                       const char *username, const char *display_name,
+                                       const char *pwhash, struct store_user *out);
+
+/* Looks a user up by exact username (borrowed). On success fills *out and,
+ * when pwhash is not NULL, *pwhash (the stored hash string), all allocated
+ * from a. Read-only: retried once on a lost connection.
+ * Returns 0; PL_ENOTFOUND; or a common code above. */
+PL_MUST_CHECK int store_pg_user_get_by_name(struct store_pg *pg, struct pl_arena *a,
+                                            const char *username, struct store_user *out,
+                                            const char **pwhash);
+
+/* Looks a user up by id; strings in *out are allocated from a. Read-only.
+ * Returns 0; PL_ENOTFOUND; or a common code above. */
+PL_MUST_CHECK int store_pg_user_get(struct store_pg *pg, struct pl_arena *a, int64_t id,
+                                    struct store_user *out);
+
+/* Records a new device (one login) for user_id with its display name
+ * (borrowed) and the 32-byte BLAKE2b hash of its token (borrowed; see
+ * crypto_token_new()). The token itself is never stored. Sets *device_id.
+ * Returns 0; PL_ENOTFOUND when the user does not exist (anymore);
+ * PL_ECONFLICT when the hash is already stored (never in practice);
+ * or a common code above. */
+PL_MUST_CHECK int store_pg_device_create(struct store_pg *pg, int64_t user_id, const char *name,
+                                         const uint8_t token_hash[32], int64_t *device_id);
+
+/* Finds the live (not revoked) device whose token hashes to token_hash
+ * (borrowed) and sets *user_id and *device_id. Read-only.
+ * Returns 0; PL_EUNAUTH when no live device has this hash; or a common
+ * code above. */
+PL_MUST_CHECK int store_pg_device_auth(struct store_pg *pg, const uint8_t token_hash[32],
+                                       int64_t *user_id, int64_t *device_id);
+
+/* Marks the device revoked now; store_pg_device_auth() stops finding it
+ * as soon as this returns. Not retried (it is a write).
+ * Returns 0; PL_ENOTFOUND when no live device has this id (unknown or
+ * already revoked); or a common code above. */
+PL_MUST_CHECK int store_pg_device_revoke(struct store_pg *pg, int64_t device_id);
+
+/* ---- Internal to storage/ ------------------------------------------------
+ * Used by storage/pg_*.c only; no other directory may call these. (They
+ * live here rather than in a pg_int.h so the module keeps two headers.)
+ */
+
+/* libpq's types, named by their struct tags so that this header does not
+ * need libpq-fe.h (PGconn and PGresult are typedefs of them). */
+struct pg_conn;
+struct pg_result;
+
+/* Opens a connection to conninfo (borrowed) with application_name
+ * "parleyd" (unless conninfo sets its own), connect_timeout (seconds, as a
+ * string) and, when statement_timeout is not NULL, that statement_timeout
+ * (milliseconds, as a string; our constant, never input). NOTICEs go to
+ * the debug log. On success *out is the caller's: close with PQfinish().
+ * Logs an outage once per transition. Blocking; any thread.
+ * Returns 0; PL_EUNAVAIL when the server cannot be reached; PL_ENOMEM;
+ * PL_EINTERNAL when the session setting is refused. */
+PL_MUST_CHECK int store_pg__connect(const char *conninfo, const char *connect_timeout,
+                                    const char *statement_timeout, struct pg_conn **out);
+
+/* A statement prepared on every (re)connect. Files define them in
+ * NULL-terminated tables registered in pg_conn.c. read_only marks
+ * statements that are safe to run twice: they are retried once on a fresh
+ * connection when the first one turns out dead mid-call. */
+struct store_pg__stmt {
+    const char *name;
+    const char *sql;
+    int nparams;
+    bool read_only;
+};
+
+extern const struct store_pg__stmt store_pg__user_stmts[];
+
+/* Runs the prepared statement st with nparams parameters: values[i] with
+ * lengths[i] bytes in format formats[i] (0 text, NUL-terminated; 1 binary).
+ * lengths and formats may be NULL when every parameter is text. Results
+ * come back in text format. All arrays are borrowed. On success *res is
+ * the caller's: free it with PQclear().
+ * Returns 0; PL_ECONFLICT (unique violation), PL_ENOTFOUND (foreign key
+ * violation), PL_EINVAL (check/not-null violation, bad value), or a common
+ * code above. */
+PL_MUST_CHECK int store_pg__exec(struct store_pg *pg, const struct store_pg__stmt *st,
+                                 const char *const *values, const int *lengths,
+                                 const int *formats, struct pg_result **res);
+
+/* Adds one to the counter store_pg_errors() reads. Any thread. */
+void store_pg__count_error(void);
+
+#endif

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - Redis access from worker threads (hiredis, synchronous).    */
+/* Copyright (c) 2026 Parley developers                                 */
+#ifndef PL_STORAGE_REDIS_H
+#define PL_STORAGE_REDIS_H
+
+#include "common/err.h"
+
+#include <stdint.h>
+
+/*
+ * One synchronous hiredis connection, owned by one worker thread; not
+ * thread-safe and blocking, so never used on a loop thread (loops talk to
+ * Redis through the async API). The connection opens lazily on the first
+ * command and is dropped on any I/O error, so the next command reconnects.
+ * After a failed connect, no new attempt is made for 250 ms: calls in
+ * between return PL_EUNAVAIL at once, so a dead Redis costs a request
+ * nothing but an error.
+ *
+ * hiredis writes with write(2), so the process must ignore SIGPIPE
+ * (server/ does) or a Redis that closes the socket kills it.
+ *
+ * Later issues add the presence, routing and analytics commands here.
+ */
+struct store_redis;
+
+struct store_redis_config {
+    const char *addr;    /* "host:port", "[v6]:port", or a unix socket path starting with '/' */
+    unsigned timeout_ms; /* connect and per-command timeout; 0 picks 1000 ms */
+};
+
+/* Creates a connection object without doing any I/O. cfg is borrowed for
+ * the call. Free *out with store_redis_free().
+ * Returns 0; PL_EINVAL when cfg is NULL or addr is not "host:port" or an
+ * absolute path; PL_ENOMEM. */
+PL_MUST_CHECK int store_redis_new(const struct store_redis_config *cfg, struct store_redis **out);
+
+/* Closes the connection, if open, and frees r. NULL is fine. */
+void store_redis_free(struct store_redis *r);
+
+/* Connects if needed and sends PING. For /readyz.
+ * Returns 0 or PL_EUNAVAIL (any failure counts as down). */
+PL_MUST_CHECK int store_redis_ping(struct store_redis *r);
+
+/* Process-wide number of failed Redis operations (connect failures, I/O
+ * errors, timeouts, error replies). For parley_redis_errors_total. Any
+ * thread (relaxed atomic). */
+uint64_t store_redis_errors(void);
+
+/* ---- Internal to storage/ ------------------------------------------------ */
+
+/* Sends one command built by hiredis from fmt (redisCommand syntax: %s and
+ * %b arguments are sent as separate bulk strings, never spliced into the
+ * command text) and waits for its reply. On success *reply is a
+ * redisReply * (void * here so hiredis types stay out of this header),
+ * owned by the caller: free it with store_redis_reply_free(). Not retried:
+ * after an I/O error the command may or may not have run.
+ * Returns 0; PL_EUNAVAIL when Redis is unreachable, the connection broke,
+ * the command timed out, or Redis answered LOADING/BUSY/MASTERDOWN;
+ * PL_EINTERNAL for any other error reply (logged); PL_ENOMEM.
+ * On failure *reply is NULL. */
+PL_MUST_CHECK int store_redis__command(struct store_redis *r, void **reply, const char *fmt, ...);
+
+/* Frees a reply from store_redis__command(). NULL is fine. */
+void store_redis_reply_free(void *reply);
+
+#endif

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - integration harness: run parleyd, talk h1/h2c/h2 to it.     */
+/* Copyright (c) 2026 Parley developers                                 */
+#ifndef PT_HARNESS_H
+#define PT_HARNESS_H
+
+#include "pltest.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <yajl/yajl_tree.h>
+
+/*
+ * Everything here runs inside one pltest case (a forked child) on its main
+ * thread. Functions that say "fails the case" end it through pltest_fail()
+ * with a message; the others return a code for tests that expect trouble.
+ *
+ * Environment (./scripts/test sets it up; meson sets PARLEY_TEST_BIN):
+ *   PARLEY_TEST_BIN        the parleyd binary to run
+ *   PARLEY_TEST_PG         libpq conninfo of the harness database
+ *   PARLEY_TEST_REDIS      host:port or socket path of the harness Redis
+ *   PARLEY_TEST_TLS_CERT   PEM certificate with IP SAN 127.0.0.1 (also the CA
+ *   PARLEY_TEST_TLS_KEY    curl verifies h2 against) and its key
+ *   PARLEY_TEST_SVC        command run as `$PARLEY_TEST_SVC pg|redis stop|start`
+ *   PARLEY_TEST_RECORD_DIR when set, every pt_req() appends one JSON line to
+ *                          <dir>/<test binary>-<pid>.jsonl for the OpenAPI check
+ * Without PARLEY_TEST_PG (or the others above but the last two) a case that
+ * starts a server is skipped.
+ */
+
+/* The password pt_user_register() gives every user it creates. */
+#define PT_PASSWORD "correct horse battery staple"
+#define PT_USERNAME_MAX 33 /* 32 characters and the NUL */
+#define PT_TOKEN_MAX 128
+/* pt_json_int() for a missing member or one that is not an integer. */
+#define PT_JSON_MISSING INT64_MIN
+
+/* ---- the server under test ---- */
+
+struct pt_server;
+
+/* Starts parleyd on free loopback ports with the harness's database,
+ * Redis and TLS material, cheap password hashing and 4 workers, plus
+ * extra_args (a NULL-terminated list, or NULL), e.g. {"--max-body",
+ * "1024", NULL}. Its output goes to a log file in a private temp dir.
+ * Waits up to 20 s for the port file and for GET /healthz to answer 200.
+ * Returns the server, or NULL with the reason in pt_server_error() (the
+ * log's tail is printed to stderr). Skips the case when the harness has no
+ * database. A server still running when the case exits is killed and its
+ * log path printed. */
+struct pt_server *pt_server_start(const char *const *extra_args);
+/* Why the last pt_server_start() failed. Static storage. */
+const char *pt_server_error(void);
+/* pt_server_start() that fails the case (at the caller's line) instead of
+ * returning NULL. */
+#define PT_SERVER_START(args) pt__server_start_or_fail(__FILE__, __LINE__, (args))
+struct pt_server *pt__server_start_or_fail(const char *file, int line, const char *const *args);
+
+/* Sends SIGTERM and waits up to 10 s. Returns parleyd's exit status (0 for
+ * a clean shutdown, 128 + signal number when a signal ended it), or -1 when
+ * it had to be killed. Frees s; the log is kept (and its path printed)
+ * unless the status is 0. */
+int pt_server_stop(struct pt_server *s);
+
+pid_t pt_server_pid(const struct pt_server *s);
+unsigned pt_server_port(const struct pt_server *s);
+unsigned pt_server_tls_port(const struct pt_server *s);
+/* The log file's path. Borrowed from s. */
+const char *pt_server_log(const struct pt_server *s);
+/* A blocking TCP socket connected to the cleartext port (h1 and h2c), for
+ * tests that speak raw protocol. Fails the case when it cannot connect. */
+int pt_connect(const struct pt_server *s);
+
+/* ---- HTTP requests (libcurl) ---- */
+
+struct pt_resp {
+    long status;       /* 0 when the request failed */
+    char *body;        /* NUL-terminated (len excludes the NUL); never NULL */
+    size_t len;
+    char *headers_raw; /* the final response's status line and headers */
+    long http_version; /* 11 or 20 */
+    /* private */
+    char *_ctype;
+    yajl_val _json;
+    void *_copies;
+};
+
+/* Sends one request over the transport p to s and fills *out (free it
+ * with pt_resp_free()). PT_H1 is HTTP/1.1 over cleartext, PT_H2C HTTP/2
+ * with prior knowledge, PT_H2 HTTP/2 over TLS with ALPN, the certificate
+ * verified. One connection per (server, transport) is kept alive across
+ * calls. token, content_type and body may be NULL; a body is sent as is
+ * (len bytes), without any Content-Type but the one given. Fails the case
+ * when the response came over another HTTP version than asked for.
+ * Returns 0 when a response arrived (any status), -1 when the transfer
+ * failed (the error is in pt_req_error()). */
+int pt_req(struct pt_server *s, enum pt_proto p, const char *method, const char *path,
+           const char *token, const char *content_type, const char *body, size_t len,
+           struct pt_resp *out);
+/* pt_req() with extra request headers: a NULL-terminated list of
+ * "Name: value" strings, or NULL. */
+int pt_req_h(struct pt_server *s, enum pt_proto p, const char *method, const char *path,
+             const char *token, const char *content_type, const char *body, size_t len,
+             const char *const *headers, struct pt_resp *out);
+/* libcurl's text for the last failed pt_req(). Static storage. */
+const char *pt_req_error(void);
+/* GET without a body, and a JSON request (Content-Type application/json);
+ * both fail the case when the transfer fails. */
+void pt_get(struct pt_server *s, enum pt_proto p, const char *path, const char *token,
+            struct pt_resp *out);
+void pt_send_json(struct pt_server *s, enum pt_proto p, const char *method, const char *path,
+                  const char *token, const char *json, struct pt_resp *out);
+
+/* The first response header called name (case-insensitive), trimmed, or
+ * NULL. Owned by r, valid until pt_resp_free(). */
+const char *pt_resp_header(struct pt_resp *r, const char *name);
+/* The Content-Type of the response, or NULL. Owned by r. */
+const char *pt_resp_ctype(struct pt_resp *r);
+void pt_resp_free(struct pt_resp *r);
+
+/* Fails the case (showing the body) unless r's status is status. */
+#define PT_ASSERT_STATUS(r, st) pt__assert_status(__FILE__, __LINE__, (r), (st))
+void pt__assert_status(const char *file, int line, struct pt_resp *r, long status);
+/* Fails the case unless r is an RFC 9457 problem: the status, Content-Type
+ * application/problem+json, type "/problems/<slug>", a matching "status"
+ * member, a title, and request_id equal to the X-Request-Id header. */
+#define PT_ASSERT_PROBLEM(r, st, slug) pt__assert_problem(__FILE__, __LINE__, (r), (st), (slug))
+void pt__assert_problem(const char *file, int line, struct pt_resp *r, long status,
+                        const char *slug);
+
+/* ---- JSON ---- */
+
+/* The body parsed with yajl; fails the case when it is not JSON. Owned by
+ * r (freed by pt_resp_free()). */
+yajl_val pt_json(struct pt_resp *r);
+/* Walks a NULL-terminated path of object keys; a component that is all
+ * digits indexes an array: pt_json_str(t, "errors", "0", "pointer", NULL).
+ * pt_json_get returns the node or NULL; pt_json_str the string or NULL;
+ * pt_json_int the integer or PT_JSON_MISSING. Borrowed from the tree. */
+yajl_val pt_json_get(yajl_val v, ...) __attribute__((sentinel));
+const char *pt_json_str(yajl_val v, ...) __attribute__((sentinel));
+int64_t pt_json_int(yajl_val v, ...) __attribute__((sentinel));
+
+/* ---- accounts ---- */
+
+/* Registers a user called <prefix>_<12 random hex digits> with password
+ * PT_PASSWORD, so names never collide across parallel tests and runs
+ * (prefix: at most 19 of [a-z0-9_.]). Stores the name in out_username and
+ * returns the user's id. Fails the case unless the server answers 201. */
+int64_t pt_user_register(struct pt_server *s, enum pt_proto p, const char *prefix,
+                         char out_username[PT_USERNAME_MAX]);
+/* Logs in and stores the bearer token in out_token; returns the device id.
+ * Fails the case unless the server answers 201. */
+int64_t pt_login(struct pt_server *s, enum pt_proto p, const char *username, const char *password,
+                 char out_token[PT_TOKEN_MAX]);
+
+/* ---- shared services and time ---- */
+
+/* Runs `$PARLEY_TEST_SVC what action` (what: "pg" or "redis"; action:
+ * "stop" or "start") and waits up to 60 s for it. Skips the case when
+ * PARLEY_TEST_SVC is unset; fails it when the command fails. A service
+ * stopped here and not started again is started when the case exits, so a
+ * failing chaos test does not take the shared services down with it. */
+void pt_svc(const char *what, const char *action);
+
+/* Monotonic milliseconds, and a sleep for polling a condition that has a
+ * deadline (never to wait for something to happen). */
+uint64_t pt_now_ms(void);
+void pt_sleep_ms(unsigned ms);
+
+#endif

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - unit tests for api/json.c: parsing, limits, binding.        */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "api/json.c"
+
+#include "pltest.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct api_json *parse_ok(struct pl_arena *a, const char *s)
+{
+    struct api_json *root = NULL;
+    struct api_json_error err;
+    int rc = api_json_parse(a, s, strlen(s), &root, &err);
+    PL_ASSERT_INT_EQ(rc, 0);
+    PL_ASSERT(root != NULL);
+    return root;
+}
+
+static int parse_err(const char *s, size_t len, struct api_json_error *err)
+{
+    struct pl_arena *a = pl_arena_new();
+    struct api_json *root;
+    int rc = api_json_parse(a, s, len, &root, err);
+    pl_arena_free(a);
+    return rc;
+}
+
+PLTEST(parse_object_members_in_order)
+{
+    struct pl_arena *a = pl_arena_new();
+    struct api_json *r = parse_ok(a, "{\"a\":1,\"b\":\"x\\u00e9\",\"c\":[true,null,2.5],\"d\":{}}");
+    PL_ASSERT_INT_EQ(r->type, API_JSON_OBJECT);
+    PL_ASSERT_INT_EQ(r->n, 4);
+    PL_ASSERT_STR_EQ(r->first->key, "a");
+    int64_t v = 0;
+    PL_ASSERT(api_json_int(api_json_get(r, "a"), &v));
+    PL_ASSERT_INT_EQ(v, 1);
+    PL_ASSERT_STR_EQ(api_json_get(r, "b")->str, "x\xc3\xa9");
+    const struct api_json *c = api_json_get(r, "c");
+    PL_ASSERT_INT_EQ(c->n, 3);
+    PL_ASSERT_INT_EQ(c->first->type, API_JSON_BOOL);
+    PL_ASSERT_INT_EQ(c->first->next->type, API_JSON_NULL);
+    PL_ASSERT(!api_json_int(c->last, &v)); /* 2.5 is not an integer */
+    PL_ASSERT(api_json_get(r, "zz") == NULL);
+    pl_arena_free(a);
+}
+
+PLTEST(parse_reports_offset_of_syntax_error)
+{
+    struct api_json_error err;
+    const char *s = "{\"username\": tru}";
+    PL_ASSERT_INT_EQ(parse_err(s, strlen(s), &err), PL_EMALFORMED);
+    PL_ASSERT(err.offset > 10 && err.offset <= strlen(s));
+    PL_ASSERT(err.msg[0] != '\0');
+}
+
+PLTEST(parse_rejects_empty_truncated_and_trailing)
+{
+    struct api_json_error err;
+    PL_ASSERT_INT_EQ(parse_err("", 0, &err), PL_EMALFORMED);
+    PL_ASSERT_INT_EQ(parse_err("{\"a\":", 5, &err), PL_EMALFORMED);
+    PL_ASSERT_INT_EQ(parse_err("{} {}", 5, &err), PL_EMALFORMED);
+    PL_ASSERT_INT_EQ(parse_err("{'a':1}", 7, &err), PL_EMALFORMED);
+    PL_ASSERT_INT_EQ(parse_err("{\"a\":1,}", 8, &err), PL_EMALFORMED);
+}
+
+PLTEST(parse_rejects_invalid_utf8)
+{
+    struct api_json_error err;
+    const char s[] = "{\"a\":\"\xff\xfe\"}";
+    PL_ASSERT_INT_EQ(parse_err(s, sizeof(s) - 1, &err), PL_EMALFORMED);
+    const char overlong[] = "{\"a\":\"\xc0\xaf\"}";
+    PL_ASSERT_INT_EQ(parse_err(overlong, sizeof(overlong) - 1, &err), PL_EMALFORMED);
+}
+
+PLTEST(parse_caps_depth)
+{
+    struct api_json_error err;
+    char ok[2 * API_JSON_MAX_DEPTH + 1], deep[200001];
+    memset(ok, '[', API_JSON_MAX_DEPTH);
+    memset(ok + API_JSON_MAX_DEPTH, ']', API_JSON_MAX_DEPTH);
+    PL_ASSERT_INT_EQ(parse_err(ok, 2 * API_JSON_MAX_DEPTH, &err), 0);
+    memset(deep, '[', sizeof(deep) - 1);
+    PL_ASSERT_INT_EQ(parse_err(deep, sizeof(deep) - 1, &err), PL_EMALFORMED);
+    PL_ASSERT(strstr(err.msg, "nesting") != NULL);
+    PL_ASSERT_INT_EQ(err.offset <= API_JSON_MAX_DEPTH + 1, 1);
+}
+
+PLTEST(bind_reports_unknown_missing_wrong_type)
+{
+    struct pl_arena *a = pl_arena_new();
+    struct api_json *r = parse_ok(a, "{\"name\":5,\"extra/x\":1,\"age\":\"7\",\"ok\":true}");
+    const char *name = NULL;
+    int64_t age = -1;
+    bool ok = false;
+    const char *need = NULL;
+    const struct api_field f[] = {
+        {"name", API_FIELD_STRING, true, &name},
+        {"age", API_FIELD_INT, false, &age},
+        {"ok", API_FIELD_BOOL, false, &ok},
+        {"need", API_FIELD_STRING, true, &need},
+    };
+    struct api_errors errs = {0};
+    PL_ASSERT_INT_EQ(api_json_bind(a, r, f, 4, &errs), 0);
+    PL_ASSERT_INT_EQ(errs.n, 4);
+    PL_ASSERT_STR_EQ(errs.e[0].pointer, "/name");
+    PL_ASSERT_STR_EQ(errs.e[1].pointer, "/extra~1x");
+    PL_ASSERT_STR_EQ(errs.e[1].detail, "unknown field");
+    PL_ASSERT_STR_EQ(errs.e[2].pointer, "/age");
+    PL_ASSERT_STR_EQ(errs.e[3].pointer, "/need");
+    PL_ASSERT_STR_EQ(errs.e[3].detail, "is required");
+    PL_ASSERT(ok);
+    PL_ASSERT_INT_EQ(age, -1);
+    pl_arena_free(a);
+}
+
+PLTEST(bind_rejects_nul_and_duplicates)
+{
+    struct pl_arena *a = pl_arena_new();
+    struct api_json *r = parse_ok(a, "{\"s\":\"a\\u0000b\",\"t\":\"x\",\"t\":\"y\"}");
+    const char *s = NULL, *t = NULL;
+    const struct api_field f[] = {{"s", API_FIELD_STRING, false, &s},
+                                  {"t", API_FIELD_STRING, false, &t}};
+    struct api_errors errs = {0};
+    PL_ASSERT_INT_EQ(api_json_bind(a, r, f, 2, &errs), 0);
+    PL_ASSERT_INT_EQ(errs.n, 2);
+    PL_ASSERT_STR_EQ(errs.e[0].pointer, "/s");
+    PL_ASSERT_STR_EQ(errs.e[1].pointer, "/t");
+    PL_ASSERT(s == NULL);
+    pl_arena_free(a);
+}
+
+PLTEST(utf8_length_counts_code_points)
+{
+    PL_ASSERT_INT_EQ(api_utf8_len("abc", 3), 3);
+    PL_ASSERT_INT_EQ(api_utf8_len("\xc3\xa9t\xc3\xa9", 5), 3);
+    PL_ASSERT_INT_EQ(api_utf8_len("\xf0\x9f\x98\x80", 4), 1);
+}
+
+/* Fail the Nth allocation (nghttp2 failmalloc): the parser allocates only
+ * from the arena, so capping the arena at every size below what the
+ * document needs exercises each out-of-memory path; each must report
+ * PL_ENOMEM cleanly, and the uncapped run must succeed. */
+PLTEST(parse_survives_allocation_failure_at_every_step)
+{
+    const char *doc = "{\"a\":[1,2,{\"b\":\"xyz\"}],\"c\":null,\"d\":{\"e\":[true,false]}}";
+    struct pl_arena *a = pl_arena_new();
+    parse_ok(a, doc);
+    size_t need = pl_arena_used(a);
+    pl_arena_free(a);
+    unsigned failures = 0;
+    for (size_t cap = 16; cap < need; cap += 16) {
+        a = pl_arena_new();
+        pl_arena_set_limit(a, cap);
+        struct api_json *root;
+        struct api_json_error err;
+        int rc = api_json_parse(a, doc, strlen(doc), &root, &err);
+        PL_ASSERT_INT_EQ(rc, PL_ENOMEM);
+        failures++;
+        pl_arena_free(a);
+    }
+    PL_ASSERT(failures > 5);
+}
