@@ -22,8 +22,46 @@ struct builder {
     unsigned depth;
     struct api_json *root;
     const char *pending_key;
-    bool too_deep, oom;
+    bool too_deep, oom, bad_utf8;
 };
+
+/* yajl's own UTF-8 check lets overlong forms (C0 AF for '/') through, and
+ * its \u escapes can decode to lone surrogates. Every decoded string and
+ * key is checked again here, strictly (RFC 3629): shortest form only, no
+ * surrogates, nothing above U+10FFFF. */
+bool api_utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t len;
+        unsigned min, cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            len = 2, min = 0x80, cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3, min = 0x800, cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4, min = 0x10000, cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (n - i < len)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += len;
+    }
+    return true;
+}
 
 static struct api_json *add_node(struct builder *b, enum api_json_type t)
 {
@@ -66,6 +104,10 @@ static int on_bool(void *ctx, int val)
 
 static int on_scalar(struct builder *b, enum api_json_type t, const unsigned char *s, size_t len)
 {
+    if (t == API_JSON_STRING && !api_utf8_valid((const char *)s, len)) {
+        b->bad_utf8 = true;
+        return 0;
+    }
     struct api_json *v = add_node(b, t);
     if (!v || !(v->str = pl_arena_strndup(b->a, (const char *)s, len))) {
         b->oom = true;
@@ -118,6 +160,10 @@ static int on_end(void *ctx)
 static int on_key(void *ctx, const unsigned char *s, size_t len)
 {
     struct builder *b = ctx;
+    if (!api_utf8_valid((const char *)s, len)) {
+        b->bad_utf8 = true;
+        return 0;
+    }
     b->pending_key = pl_arena_strndup(b->a, (const char *)s, len);
     if (!b->pending_key)
         b->oom = true;
@@ -157,18 +203,25 @@ int api_json_parse(struct pl_arena *a, const char *buf, size_t len, struct api_j
     yajl_handle h = yajl_alloc(&callbacks, NULL, &b);
     if (!h)
         return PL_ENOMEM;
+    /* yajl counts consumed bytes per call; a failure in the final call
+     * means the document ended early, i.e. at its last byte. */
     yajl_status st = yajl_parse(h, (const unsigned char *)buf, len);
-    if (st == yajl_status_ok)
+    size_t consumed = yajl_get_bytes_consumed(h);
+    if (st == yajl_status_ok) {
         st = yajl_complete_parse(h);
+        consumed = len;
+    }
     int rc = 0;
     if (b.oom) {
         rc = PL_ENOMEM;
     } else if (st != yajl_status_ok) {
         rc = PL_EMALFORMED;
-        err->offset = yajl_get_bytes_consumed(h);
+        err->offset = consumed;
         if (b.too_deep) {
             snprintf(err->msg, sizeof(err->msg), "nesting deeper than %d levels",
                      API_JSON_MAX_DEPTH);
+        } else if (b.bad_utf8) {
+            copy_msg(err, "a string is not valid UTF-8");
         } else {
             unsigned char *m = yajl_get_error(h, 0, (const unsigned char *)buf, len);
             const char *text = m ? (const char *)m : "invalid JSON";

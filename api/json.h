@@ -92,6 +92,9 @@ PL_MUST_CHECK int api_json_bind(struct pl_arena *a, const struct api_json *obj,
 /* "/name" with JSON Pointer escaping (~0, ~1), in the arena; NULL on OOM. */
 const char *api_json_pointer(struct pl_arena *a, const char *name);
 
+/* Strict RFC 3629 check: shortest forms, no surrogates, <= U+10FFFF. */
+bool api_utf8_valid(const char *s, size_t n);
+
 /* Number of Unicode code points in valid UTF-8 s (yajl validated it). */
 size_t api_utf8_len(const char *s, size_t n);
 

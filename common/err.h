@@ -4,6 +4,8 @@
 #ifndef PL_ERR_H
 #define PL_ERR_H
 
+#include <stddef.h>
+
 /*
  * Fallible functions return int: 0 on success, negative on failure.
  * A negative errno value (-ENOENT, -EAGAIN, ...) passes through unchanged;

@@ -54,8 +54,8 @@ int crypto_token_new(char out[CRYPTO_TOKEN_STRLEN + 1], uint8_t hash[CRYPTO_TOKE
 
 static bool is_b64url(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 int crypto_token_hash(const char *token, uint8_t hash[CRYPTO_TOKEN_HASHBYTES])
@@ -72,8 +72,8 @@ int crypto_token_hash(const char *token, uint8_t hash[CRYPTO_TOKEN_HASHBYTES])
      * accepted spelling. */
     unsigned char raw[RAW_BYTES];
     size_t raw_len = 0;
-    int rc = sodium_base642bin(raw, sizeof(raw), token + PREFIX_LEN, B64_LEN, NULL, &raw_len,
-                               NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    int rc = sodium_base642bin(raw, sizeof(raw), token + PREFIX_LEN, B64_LEN, NULL, &raw_len, NULL,
+                               sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof(raw));
     if (rc != 0 || raw_len != RAW_BYTES)
         return PL_EUNAUTH;

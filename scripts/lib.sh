@@ -38,7 +38,7 @@ pl_env() {
   : "${PARLEY_REDIS_PORT:=56379}"
   local p
   for p in "$PARLEY_PG_PORT" "$PARLEY_REDIS_PORT"; do
-    [[ $p =~ ^[0-9]+$ ]] && ((p > 0 && p < 65536)) || pl_die "bad port '$p'"
+    if ! [[ $p =~ ^[0-9]+$ ]] || ((p < 1 || p > 65535)); then pl_die "bad port '$p'"; fi
   done
   mkdir -p "$PARLEY_DATA" || pl_die "cannot create PARLEY_DATA=$PARLEY_DATA"
   PARLEY_DATA=$(cd "$PARLEY_DATA" && pwd -P)
@@ -54,7 +54,7 @@ pl_env() {
 # started with `9>&-` so that they never inherit the lock.
 pl_lock() {
   exec 9>"$PARLEY_DATA/run/$1.lock"
-  flock -n 9 || pl_die "another $1 is already using $PARLEY_DATA (lock $PARLEY_DATA/run/$1.lock)"
+  flock -n 9 || pl_die "another scripts/$1 is using $PARLEY_DATA (lock $PARLEY_DATA/run/$1.lock)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -90,6 +90,23 @@ pl_deps() {
     pl_die "apt-get install failed: ${missing[*]}"
 }
 
+# pl_build_has DIR -Dname=value...: true when DIR is configured with every given option already.
+# Saves the regeneration that even a no-op `meson configure` causes. (python3 is meson's own.)
+pl_build_has() {
+  local dir=$1
+  shift
+  meson introspect "$dir" --buildoptions 2>/dev/null | python3 -c '
+import json, sys
+have = {o["name"]: o["value"] for o in json.load(sys.stdin)}
+def norm(v):
+    return str(v).lower() if isinstance(v, bool) else str(v)
+for arg in sys.argv[1:]:
+    name, _, want = arg[2:].partition("=")
+    if not arg.startswith("-D") or name not in have or norm(have[name]) != want:
+        sys.exit(1)
+' "$@"
+}
+
 # pl_build DIR [meson options...]: configure DIR (relative to the repo) once, apply options to an
 # existing DIR, then build it. Returns non-zero, after saying so, if anything fails.
 pl_build() {
@@ -104,7 +121,7 @@ pl_build() {
       pl_warn "BUILD FAILED: meson setup $dir (see the meson output above)"
       return 1
     }
-  elif (($#)); then
+  elif (($#)) && ! pl_build_has "$dir" "$@"; then
     meson configure "$dir" "$@" >/dev/null || {
       pl_warn "meson configure $dir failed; wiping and setting up again"
       meson setup --wipe "$dir" "$PL_ROOT" "$@" || {
@@ -176,7 +193,7 @@ pl_pg_user() {
 pl_pgbin() {
   [[ -n ${PL_PGBIN:-} ]] && return 0
   local d
-  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  d=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
   [[ -n $d && -x $d/pg_ctl ]] || {
     pl_warn "no PostgreSQL server found under /usr/lib/postgresql (apt-get install postgresql)"
     return 1
@@ -371,6 +388,11 @@ pl_redis_pid() {
 
 pl_redis_ping() {
   [[ $(redis-cli -h 127.0.0.1 -p "$PARLEY_REDIS_PORT" ping 2>/dev/null || true) == PONG ]]
+}
+
+# pl_redis_flush: empty every Redis database, so each test run starts from nothing.
+pl_redis_flush() {
+  redis-cli -h 127.0.0.1 -p "$PARLEY_REDIS_PORT" flushall >/dev/null
 }
 
 pl_redis_start() {

@@ -15,7 +15,10 @@
  * synchronously (libpq blocks, so never call these on a loop thread).
  * A struct store_pg is not thread-safe; each worker owns its own. The
  * connection is opened lazily by the first call and reopened by itself
- * after the server goes away.
+ * after the server goes away. After a failed connect, calls fail at once
+ * with PL_EUNAVAIL for 250 ms instead of each trying to connect again.
+ * An idle connection the server closed (restart, idle kill) is noticed
+ * before a statement is sent on it, so even writes go out on a fresh one.
  *
  * Codes every query function below may return, besides its own:
  *   PL_EUNAVAIL   PostgreSQL could not be reached or dropped the connection
@@ -63,10 +66,11 @@ PL_MUST_CHECK int store_pg_ping(struct store_pg *pg);
  * earlier files stay applied) or a migration file name has no version. */
 PL_MUST_CHECK int store_pg_migrate(const char *conninfo);
 
-/* Process-wide number of failed PostgreSQL operations: connection
- * failures, lost connections, timeouts and unexpected errors (not
- * conflicts or not-found, which are ordinary answers). For
- * parley_pg_errors_total. Any thread (relaxed atomic). */
+/* Process-wide number of failed PostgreSQL operations: failed connects,
+ * calls refused while reconnecting is held off, lost connections,
+ * timeouts and unexpected errors; not conflicts, not-found or rejected
+ * values, which are ordinary answers. For parley_pg_errors_total. Any
+ * thread (relaxed atomic). */
 uint64_t store_pg_errors(void);
 
 /* ---- Accounts ----------------------------------------------------------- */
@@ -168,8 +172,8 @@ extern const struct store_pg__stmt store_pg__user_stmts[];
  * violation), PL_EINVAL (check/not-null violation, bad value), or a common
  * code above. */
 PL_MUST_CHECK int store_pg__exec(struct store_pg *pg, const struct store_pg__stmt *st,
-                                 const char *const *values, const int *lengths,
-                                 const int *formats, struct pg_result **res);
+                                 const char *const *values, const int *lengths, const int *formats,
+                                 struct pg_result **res);
 
 /* Adds one to the counter store_pg_errors() reads. Any thread. */
 void store_pg__count_error(void);

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Parley - one PostgreSQL connection per worker: connect, prepare, run. */
+/* Parley - per-worker PostgreSQL connection: connect, prepare, run.    */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "pg.h"
 
 #include "common/log.h"
 #include "common/loop.h"
 
-#include <inttypes.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -166,8 +165,10 @@ fail_unavail:
 }
 
 /* Prepares every registered statement on c. Returns 0, PL_EUNAVAIL when
- * the connection died meanwhile, PL_ENOMEM, or PL_EINTERNAL (typically
- * the schema is missing: migrations have not run). */
+ * the connection died meanwhile, PL_ETIMEDOUT when statement_timeout hit
+ * (preparing waits for locks on the tables named, e.g. behind a running
+ * migration), PL_ENOMEM, or PL_EINTERNAL (typically the schema is missing:
+ * migrations have not run). */
 static int prepare_all(PGconn *c)
 {
     for (size_t t = 0; t < PL_ARRAY_LEN(stmt_tables); t++) {
@@ -177,7 +178,14 @@ static int prepare_all(PGconn *c)
                 PQclear(r);
                 continue;
             }
-            int rc = !r ? PL_ENOMEM : PQstatus(c) == CONNECTION_BAD ? PL_EUNAVAIL : PL_EINTERNAL;
+            const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+            int rc = PL_EINTERNAL;
+            if (!r)
+                rc = PL_ENOMEM;
+            else if (PQstatus(c) == CONNECTION_BAD)
+                rc = PL_EUNAVAIL;
+            else if (state && strcmp(state, "57014") == 0)
+                rc = PL_ETIMEDOUT; /* waited too long for a table lock */
             note_down(st->name, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
             PQclear(r);
             return rc;
@@ -279,9 +287,8 @@ static int map_error(const struct store_pg__stmt *st, const PGresult *r)
     return PL_EINTERNAL;
 }
 
-int store_pg__exec(struct store_pg *pg, const struct store_pg__stmt *st,
-                   const char *const *values, const int *lengths, const int *formats,
-                   struct pg_result **res)
+int store_pg__exec(struct store_pg *pg, const struct store_pg__stmt *st, const char *const *values,
+                   const int *lengths, const int *formats, struct pg_result **res)
 {
     *res = NULL;
     for (int attempt = 0;; attempt++) {

@@ -90,8 +90,8 @@ static int is_applied(PGconn *c, const char *version, const char *name, bool *ap
 {
     const char *vals[] = {version};
     PGresult *r;
-    int rc = run_params(c, "SELECT 1 FROM schema_migrations WHERE version = $1::int", 1, vals,
-                        name, &r);
+    int rc =
+        run_params(c, "SELECT 1 FROM schema_migrations WHERE version = $1::int", 1, vals, name, &r);
     if (rc < 0)
         return rc;
     *applied = PQntuples(r) > 0;

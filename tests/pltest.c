@@ -137,8 +137,9 @@ void pltest__mem_fail(const char *file, int line, const char *ea, const char *eb
     size_t i = 0;
     while (i < n && pa[i] == pb[i])
         i++;
-    pltest_fail(file, line, "%s == %s failed (%zu bytes): first difference at offset %zu: 0x%02x != 0x%02x",
-                ea, eb, n, i, pa[i], pb[i]);
+    pltest_fail(file, line,
+                "%s == %s failed (%zu bytes): first difference at offset %zu: 0x%02x != 0x%02x", ea,
+                eb, n, i, pa[i], pb[i]);
 }
 
 /* The runner's deadline: exit() from a signal handler is not async-signal
@@ -256,8 +257,7 @@ static int run_case(const struct pltest_case *c, unsigned timeout_s)
     size_t len = 0;
     uint64_t deadline = timeout_s ? now_ms() + (uint64_t)timeout_s * 1000u : 0;
     int st = 0, timed_out = 0;
-    if (!read_reason(pfd[0], reason, sizeof(reason), &len, deadline) ||
-        !reap(pid, &st, deadline)) {
+    if (!read_reason(pfd[0], reason, sizeof(reason), &len, deadline) || !reap(pid, &st, deadline)) {
         timed_out = 1;
         kill(pid, SIGTERM);
         uint64_t grace = now_ms() + TERM_GRACE_MS;

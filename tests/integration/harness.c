@@ -37,6 +37,7 @@ struct pt_server {
     char log[300];
     char port_file[300];
     CURL *curl[PT_PROTO_N];
+    struct pt__h2c *h2c;
     struct pt_server *next; /* in the list of live servers */
 };
 
@@ -201,9 +202,8 @@ static int wait_ready(struct pt_server *s)
         pt_sleep_ms(25);
     }
     snprintf(start_error, sizeof(start_error), "parleyd not ready within %d s (%s); log: %s",
-             START_DEADLINE_MS / 1000, have_ports ? "GET /healthz never answered 200"
-                                                  : "no port file",
-             s->log);
+             START_DEADLINE_MS / 1000,
+             have_ports ? "GET /healthz never answered 200" : "no port file", s->log);
     return -1;
 }
 
@@ -245,12 +245,18 @@ struct pt_server *pt_server_start(const char *const *extra_args)
     snprintf(s->log, sizeof(s->log), "%s/parleyd.log", s->dir);
     snprintf(s->port_file, sizeof(s->port_file), "%s/ports", s->dir);
 
-    const char *argv[64] = {bin,        "--bind",   "127.0.0.1",     "--port", "0",
-                            "--tls-port", "0",      "--port-file",   s->port_file,
-                            "--tls-cert", cert,     "--tls-key",     key,
-                            "--pg",       pg,       "--redis",       redis,
-                            "--pwhash-opslimit", "1", "--pwhash-memlimit", "8192",
-                            "--workers", "4"};
+    const char *argv[64] = {bin,          "--bind",
+                            "127.0.0.1",  "--port",
+                            "0",          "--tls-port",
+                            "0",          "--port-file",
+                            s->port_file, "--tls-cert",
+                            cert,         "--tls-key",
+                            key,          "--pg",
+                            pg,           "--redis",
+                            redis,        "--pwhash-opslimit",
+                            "1",          "--pwhash-memlimit",
+                            "8192",       "--workers",
+                            "4"};
     size_t argc = 0;
     while (argv[argc])
         argc++;
@@ -301,6 +307,7 @@ int pt_server_stop(struct pt_server *s)
     for (int p = 0; p < PT_PROTO_N; p++)
         if (s->curl[p])
             curl_easy_cleanup(s->curl[p]);
+    pt__h2c_free(s->h2c);
     kill(s->pid, SIGTERM);
     uint64_t deadline = pt_now_ms() + STOP_DEADLINE_MS;
     int st = 0, status = -1;
@@ -431,4 +438,479 @@ void pt_svc(const char *what, const char *action)
         pltest_fail(__FILE__, __LINE__, "`%s %s %s` failed (%d)", svc, what, action, rc);
     if (strcmp(action, "start") == 0)
         stopped_mask &= ~bit;
+}
+
+/* ---- HTTP client ---- */
+
+struct growbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void grow_append(struct growbuf *b, const void *d, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->p = realloc(b->p, cap);
+        PL_ASSERT(b->p);
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, d, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static size_t on_body(char *d, size_t size, size_t n, void *ctx)
+{
+    grow_append(ctx, d, size * n);
+    return size * n;
+}
+
+static size_t on_header(char *d, size_t size, size_t n, void *ctx)
+{
+    struct growbuf *b = ctx;
+    /* Keep only the final response: a 100 Continue starts over. */
+    if (size * n >= 5 && memcmp(d, "HTTP/", 5) == 0)
+        b->len = 0;
+    grow_append(b, d, size * n);
+    return size * n;
+}
+
+const char *pt_req_error(void)
+{
+    return req_error;
+}
+
+/* Appends s as a JSON string. Bytes that are not valid UTF-8 become
+ * U+FFFD so one odd body cannot break the whole record file. */
+static void json_put_str(FILE *f, const char *s, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            fprintf(f, "\\%c", c);
+        } else if (c < 0x20) {
+            fprintf(f, "\\u%04x", c);
+        } else if (c < 0x80) {
+            fputc(c, f);
+        } else {
+            size_t len = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+            int ok = len && i + len <= n;
+            for (size_t k = 1; ok && k < len; k++)
+                ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
+            if (ok) {
+                fwrite(s + i, 1, len, f);
+                i += len;
+                continue;
+            }
+            fputs("\\ufffd", f);
+        }
+        i++;
+    }
+    fputc('"', f);
+}
+
+static void record(const char *method, const char *path, struct pt_resp *r)
+{
+    const char *dir = env_or_null("PARLEY_TEST_RECORD_DIR");
+    if (!dir)
+        return;
+    char *line = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&line, &len);
+    PL_ASSERT(f);
+    size_t plen = strcspn(path, "?");
+    fputs("{\"method\":", f);
+    json_put_str(f, method, strlen(method));
+    fputs(",\"path\":", f);
+    json_put_str(f, path, plen);
+    fprintf(f, ",\"status\":%ld,\"content_type\":", r->status);
+    if (r->_ctype)
+        json_put_str(f, r->_ctype, strlen(r->_ctype));
+    else
+        fputs("null", f);
+    fputs(",\"body\":", f);
+    json_put_str(f, r->body, r->len);
+    fputs("}\n", f);
+    fclose(f);
+    char file[512];
+    snprintf(file, sizeof(file), "%s/%s-%d.jsonl", dir, program_invocation_short_name,
+             (int)getpid());
+    /* One write per line with O_APPEND keeps lines whole. */
+    int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, line, len) != (ssize_t)len)
+        pltest_fail(__FILE__, __LINE__, "recording to %s: %s", file, strerror(errno));
+    close(fd);
+    free(line);
+}
+
+static CURL *handle_for(struct pt_server *s, enum pt_proto p)
+{
+    PL_ASSERT((unsigned)p < PT_PROTO_N);
+    if (!s->curl[p]) {
+        s->curl[p] = curl_easy_init();
+        PL_ASSERT(s->curl[p]);
+    }
+    /* Options go back to defaults; the live connection stays cached. */
+    curl_easy_reset(s->curl[p]);
+    return s->curl[p];
+}
+
+static struct curl_slist *build_headers(const char *token, const char *content_type, int has_body,
+                                        const char *const *extra)
+{
+    struct curl_slist *h = NULL;
+    char line[PT_TOKEN_MAX + 256];
+    /* No "Expect: 100-continue" round trip for larger bodies. */
+    h = curl_slist_append(h, "Expect:");
+    if (token) {
+        snprintf(line, sizeof(line), "Authorization: Bearer %s", token);
+        h = curl_slist_append(h, line);
+    }
+    if (content_type) {
+        snprintf(line, sizeof(line), "Content-Type: %s", content_type);
+        h = curl_slist_append(h, line);
+    } else if (has_body) {
+        /* curl would otherwise claim application/x-www-form-urlencoded. */
+        h = curl_slist_append(h, "Content-Type:");
+    }
+    for (size_t i = 0; extra && extra[i]; i++)
+        h = curl_slist_append(h, extra[i]);
+    PL_ASSERT(h);
+    return h;
+}
+
+static void set_transport(CURL *c, struct pt_server *s, enum pt_proto p, const char *path)
+{
+    char url[2048];
+    if (p == PT_H2) {
+        snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", s->tls_port, path);
+        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+        curl_easy_setopt(c, CURLOPT_CAINFO, getenv("PARLEY_TEST_TLS_CERT"));
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    } else {
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", s->port, path);
+        curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
+                         p == PT_H2C ? (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+                                     : (long)CURL_HTTP_VERSION_1_1);
+        /* pt_req() sends h2c through harness_h2c.c; see there why. */
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+}
+
+static void report_gone(struct pt_server *s)
+{
+    int st;
+    if (!still_running(s->pid, &st))
+        fprintf(stderr, "pt: parleyd[%d] is gone; log: %s\n", (int)s->pid, s->log);
+}
+
+static int req_h2c(struct pt_server *s, const char *method, const char *path, const char *token,
+                   const char *content_type, const char *body, size_t len,
+                   const char *const *headers, struct pt_resp *out)
+{
+    size_t cap = 3;
+    for (size_t i = 0; headers && headers[i]; i++)
+        cap++;
+    char **lines = calloc(cap, sizeof(*lines));
+    PL_ASSERT(lines);
+    size_t n = 0;
+    if (token && asprintf(&lines[n], "Authorization: Bearer %s", token) >= 0)
+        n++;
+    if (content_type && asprintf(&lines[n], "Content-Type: %s", content_type) >= 0)
+        n++;
+    for (size_t i = 0; headers && headers[i]; i++) {
+        lines[n] = strdup(headers[i]);
+        PL_ASSERT(lines[n]);
+        n++;
+    }
+    lines[n] = NULL;
+    /* Like curl, reconnect when the last connection went away. */
+    if (!pt__h2c_usable(s->h2c)) {
+        pt__h2c_free(s->h2c);
+        s->h2c = pt__h2c_open(s->port);
+    }
+    char err[256] = "connection refused";
+    int rc =
+        s->h2c ? pt__h2c_req(s->h2c, method, path, lines, body, len, out, err, sizeof(err)) : -1;
+    for (size_t i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+    if (rc < 0) {
+        snprintf(req_error, sizeof(req_error), "%s %s over h2c: %s", method, path, err);
+        report_gone(s);
+        return -1;
+    }
+    record(method, path, out);
+    return 0;
+}
+
+int pt_req_h(struct pt_server *s, enum pt_proto p, const char *method, const char *path,
+             const char *token, const char *content_type, const char *body, size_t len,
+             const char *const *headers, struct pt_resp *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (p == PT_H2C)
+        return req_h2c(s, method, path, token, content_type, body, len, headers, out);
+    CURL *c = handle_for(s, p);
+    set_transport(c, s, p, path);
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (strcmp(method, "GET") != 0 || body)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    }
+    struct curl_slist *hdrs = build_headers(token, content_type, body != NULL, headers);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    struct growbuf b = {0}, h = {0};
+    grow_append(&b, "", 0);
+    grow_append(&h, "", 0);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(hdrs);
+    out->body = b.p;
+    out->len = b.len;
+    out->headers_raw = h.p;
+    if (rc != CURLE_OK) {
+        snprintf(req_error, sizeof(req_error), "%s %s over %s: %s", method, path, pt_proto_name(p),
+                 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        report_gone(s);
+        return -1;
+    }
+    long version = 0;
+    char *ctype = NULL;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &version);
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
+    out->_ctype = ctype ? strdup(ctype) : NULL;
+    out->http_version = version == CURL_HTTP_VERSION_2_0   ? 20
+                        : version == CURL_HTTP_VERSION_1_1 ? 11
+                                                           : 10;
+    long want = p == PT_H1 ? 11 : 20;
+    if (out->http_version != want)
+        pltest_fail(__FILE__, __LINE__,
+                    "%s %s: asked for %s but the response came over HTTP/%ld.%ld", method, path,
+                    pt_proto_name(p), out->http_version / 10, out->http_version % 10);
+    record(method, path, out);
+    return 0;
+}
+
+int pt_req(struct pt_server *s, enum pt_proto p, const char *method, const char *path,
+           const char *token, const char *content_type, const char *body, size_t len,
+           struct pt_resp *out)
+{
+    return pt_req_h(s, p, method, path, token, content_type, body, len, NULL, out);
+}
+
+void pt_get(struct pt_server *s, enum pt_proto p, const char *path, const char *token,
+            struct pt_resp *out)
+{
+    if (pt_req(s, p, "GET", path, token, NULL, NULL, 0, out) < 0)
+        pltest_fail(__FILE__, __LINE__, "request failed: %s", req_error);
+}
+
+void pt_send_json(struct pt_server *s, enum pt_proto p, const char *method, const char *path,
+                  const char *token, const char *json, struct pt_resp *out)
+{
+    if (pt_req(s, p, method, path, token, "application/json", json, strlen(json), out) < 0)
+        pltest_fail(__FILE__, __LINE__, "request failed: %s", req_error);
+}
+
+struct hdr_copy {
+    struct hdr_copy *next;
+    char value[];
+};
+
+const char *pt_resp_header(struct pt_resp *r, const char *name)
+{
+    size_t nlen = strlen(name);
+    const char *line = r->headers_raw;
+    /* The first line is the status line; headers follow, one per line. */
+    while (line && (line = strchr(line, '\n')) != NULL) {
+        line++;
+        if (strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+            continue;
+        const char *v = line + nlen + 1;
+        v += strspn(v, " \t");
+        size_t vlen = strcspn(v, "\r\n");
+        while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+            vlen--;
+        struct hdr_copy *c = malloc(sizeof(*c) + vlen + 1);
+        PL_ASSERT(c);
+        memcpy(c->value, v, vlen);
+        c->value[vlen] = '\0';
+        c->next = r->_copies;
+        r->_copies = c;
+        return c->value;
+    }
+    return NULL;
+}
+
+const char *pt_resp_ctype(struct pt_resp *r)
+{
+    return r->_ctype;
+}
+
+void pt_resp_free(struct pt_resp *r)
+{
+    free(r->body);
+    free(r->headers_raw);
+    free(r->_ctype);
+    if (r->_json)
+        yajl_tree_free(r->_json);
+    for (struct hdr_copy *c = r->_copies, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    memset(r, 0, sizeof(*r));
+}
+
+void pt__assert_status(const char *file, int line, struct pt_resp *r, long status)
+{
+    if (r->status != status)
+        pltest_fail(file, line, "expected status %ld, got %ld; body: %.500s", status, r->status,
+                    r->body ? r->body : "");
+}
+
+void pt__assert_problem(const char *file, int line, struct pt_resp *r, long status,
+                        const char *slug)
+{
+    pt__assert_status(file, line, r, status);
+    const char *ct = r->_ctype ? r->_ctype : "";
+    if (strncmp(ct, "application/problem+json", 24) != 0)
+        pltest_fail(file, line, "expected application/problem+json, got \"%s\"", ct);
+    yajl_val t = pt_json(r);
+    char want[128];
+    snprintf(want, sizeof(want), "/problems/%s", slug);
+    const char *type = pt_json_str(t, "type", NULL);
+    if (!type || strcmp(type, want) != 0)
+        pltest_fail(file, line, "expected problem type %s, got %s; body: %.500s", want,
+                    type ? type : "none", r->body);
+    if (pt_json_int(t, "status", NULL) != status)
+        pltest_fail(file, line, "problem \"status\" member is not %ld: %.500s", status, r->body);
+    if (!pt_json_str(t, "title", NULL))
+        pltest_fail(file, line, "problem has no title: %.500s", r->body);
+    const char *rid = pt_resp_header(r, "X-Request-Id");
+    const char *brid = pt_json_str(t, "request_id", NULL);
+    if (!rid || !brid || strcmp(rid, brid) != 0)
+        pltest_fail(file, line, "problem request_id \"%s\" differs from X-Request-Id \"%s\"",
+                    brid ? brid : "(none)", rid ? rid : "(none)");
+}
+
+/* ---- JSON ---- */
+
+yajl_val pt_json(struct pt_resp *r)
+{
+    if (r->_json)
+        return r->_json;
+    char err[256] = "";
+    r->_json = yajl_tree_parse(r->body ? r->body : "", err, sizeof(err));
+    if (!r->_json)
+        pltest_fail(__FILE__, __LINE__, "response (status %ld) is not JSON (%s): %.500s", r->status,
+                    err, r->body ? r->body : "");
+    return r->_json;
+}
+
+static yajl_val json_walk(yajl_val v, va_list ap)
+{
+    for (const char *k; v && (k = va_arg(ap, const char *)) != NULL;) {
+        if (YAJL_IS_ARRAY(v) && k[0] && strspn(k, "0123456789") == strlen(k)) {
+            size_t i = strtoul(k, NULL, 10);
+            v = i < v->u.array.len ? v->u.array.values[i] : NULL;
+        } else if (YAJL_IS_OBJECT(v)) {
+            yajl_val next = NULL;
+            for (size_t i = 0; i < v->u.object.len; i++) {
+                if (strcmp(v->u.object.keys[i], k) == 0) {
+                    next = v->u.object.values[i];
+                    break;
+                }
+            }
+            v = next;
+        } else {
+            v = NULL;
+        }
+    }
+    return v;
+}
+
+yajl_val pt_json_get(yajl_val v, ...)
+{
+    va_list ap;
+    va_start(ap, v);
+    v = json_walk(v, ap);
+    va_end(ap);
+    return v;
+}
+
+const char *pt_json_str(yajl_val v, ...)
+{
+    va_list ap;
+    va_start(ap, v);
+    v = json_walk(v, ap);
+    va_end(ap);
+    return YAJL_IS_STRING(v) ? v->u.string : NULL;
+}
+
+int64_t pt_json_int(yajl_val v, ...)
+{
+    va_list ap;
+    va_start(ap, v);
+    v = json_walk(v, ap);
+    va_end(ap);
+    return YAJL_IS_INTEGER(v) ? (int64_t)v->u.number.i : PT_JSON_MISSING;
+}
+
+/* ---- accounts ---- */
+
+int64_t pt_user_register(struct pt_server *s, enum pt_proto p, const char *prefix,
+                         char out_username[PT_USERNAME_MAX])
+{
+    PL_ASSERT(strlen(prefix) <= 19);
+    unsigned char rnd[6];
+    PL_ASSERT_INT_EQ(getrandom(rnd, sizeof(rnd), 0), sizeof(rnd));
+    snprintf(out_username, PT_USERNAME_MAX, "%s_%02x%02x%02x%02x%02x%02x", prefix, rnd[0], rnd[1],
+             rnd[2], rnd[3], rnd[4], rnd[5]);
+    char body[256];
+    snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", out_username,
+             PT_PASSWORD);
+    struct pt_resp r;
+    pt_send_json(s, p, "POST", "/v1/users", NULL, body, &r);
+    PT_ASSERT_STATUS(&r, 201);
+    int64_t id = pt_json_int(pt_json(&r), "id", NULL);
+    if (id == PT_JSON_MISSING)
+        pltest_fail(__FILE__, __LINE__, "registration answer has no integer id: %s", r.body);
+    pt_resp_free(&r);
+    return id;
+}
+
+int64_t pt_login(struct pt_server *s, enum pt_proto p, const char *username, const char *password,
+                 char out_token[PT_TOKEN_MAX])
+{
+    char body[1280];
+    snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", username, password);
+    struct pt_resp r;
+    pt_send_json(s, p, "POST", "/v1/sessions", NULL, body, &r);
+    PT_ASSERT_STATUS(&r, 201);
+    yajl_val t = pt_json(&r);
+    const char *token = pt_json_str(t, "token", NULL);
+    int64_t device = pt_json_int(t, "device_id", NULL);
+    if (!token || strlen(token) >= PT_TOKEN_MAX || device == PT_JSON_MISSING)
+        pltest_fail(__FILE__, __LINE__, "login answer lacks token or device_id: %s", r.body);
+    strcpy(out_token, token);
+    pt_resp_free(&r);
+    return device;
 }

@@ -75,8 +75,8 @@ int pt_connect(const struct pt_server *s);
 /* ---- HTTP requests (libcurl) ---- */
 
 struct pt_resp {
-    long status;       /* 0 when the request failed */
-    char *body;        /* NUL-terminated (len excludes the NUL); never NULL */
+    long status; /* 0 when the request failed */
+    char *body;  /* NUL-terminated (len excludes the NUL); never NULL */
     size_t len;
     char *headers_raw; /* the final response's status line and headers */
     long http_version; /* 11 or 20 */
@@ -90,11 +90,11 @@ struct pt_resp {
  * with pt_resp_free()). PT_H1 is HTTP/1.1 over cleartext, PT_H2C HTTP/2
  * with prior knowledge, PT_H2 HTTP/2 over TLS with ALPN, the certificate
  * verified. One connection per (server, transport) is kept alive across
- * calls. token, content_type and body may be NULL; a body is sent as is
- * (len bytes), without any Content-Type but the one given. Fails the case
- * when the response came over another HTTP version than asked for.
- * Returns 0 when a response arrived (any status), -1 when the transfer
- * failed (the error is in pt_req_error()). */
+ * calls (h2c goes through a small nghttp2 client of ours: libcurl 7.88
+ * cannot reuse prior-knowledge connections). token, content_type and body may be NULL; a body is
+ * sent as is (len bytes), without any Content-Type but the one given. Fails the case when the
+ * response came over another HTTP version than asked for. Returns 0 when a response arrived (any
+ * status), -1 when the transfer failed (the error is in pt_req_error()). */
 int pt_req(struct pt_server *s, enum pt_proto p, const char *method, const char *path,
            const char *token, const char *content_type, const char *body, size_t len,
            struct pt_resp *out);
@@ -154,6 +154,20 @@ int64_t pt_user_register(struct pt_server *s, enum pt_proto p, const char *prefi
  * Fails the case unless the server answers 201. */
 int64_t pt_login(struct pt_server *s, enum pt_proto p, const char *username, const char *password,
                  char out_token[PT_TOKEN_MAX]);
+
+/* ---- internal: the h2c client behind pt_req(PT_H2C) (harness_h2c.c) ---- */
+
+struct pt__h2c;
+/* Connects to the cleartext port; NULL when the connection is refused. */
+struct pt__h2c *pt__h2c_open(unsigned port);
+/* False once the connection failed, closed or received GOAWAY. */
+int pt__h2c_usable(const struct pt__h2c *c);
+void pt__h2c_free(struct pt__h2c *c);
+/* One request on the connection. headers: NULL-terminated "Name: value"
+ * strings, which are lowercased in place. Fills *out (which must be zeroed)
+ * and returns 0, or -1 with a reason in err. */
+int pt__h2c_req(struct pt__h2c *c, const char *method, const char *path, char **headers,
+                const char *body, size_t len, struct pt_resp *out, char *err, size_t errlen);
 
 /* ---- shared services and time ---- */
 

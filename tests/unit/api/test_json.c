@@ -75,6 +75,33 @@ PLTEST(parse_rejects_invalid_utf8)
     PL_ASSERT_INT_EQ(parse_err(overlong, sizeof(overlong) - 1, &err), PL_EMALFORMED);
 }
 
+PLTEST(parse_rejects_surrogate_escapes_and_bad_keys)
+{
+    struct api_json_error err;
+    /* A lone surrogate escape must never reach us as invalid UTF-8: yajl
+     * substitutes it, and whatever comes out must pass the strict check. */
+    struct pl_arena *a = pl_arena_new();
+    struct api_json *r = NULL;
+    const char lone[] = "{\"a\":\"\\ud800\"}";
+    if (api_json_parse(a, lone, sizeof(lone) - 1, &r, &err) == 0)
+        PL_ASSERT(api_utf8_valid(r->first->str, r->first->len));
+    pl_arena_free(a);
+    const char key[] = "{\"\xed\xa0\x80\":1}";
+    PL_ASSERT_INT_EQ(parse_err(key, sizeof(key) - 1, &err), PL_EMALFORMED);
+    const char pair[] = "{\"a\":\"\\ud83d\\ude00\"}";
+    PL_ASSERT_INT_EQ(parse_err(pair, sizeof(pair) - 1, &err), 0);
+}
+
+PLTEST(utf8_validator_edges)
+{
+    PL_ASSERT(api_utf8_valid("", 0));
+    PL_ASSERT(api_utf8_valid("\xf4\x8f\xbf\xbf", 4));   /* U+10FFFF */
+    PL_ASSERT(!api_utf8_valid("\xf4\x90\x80\x80", 4));  /* above */
+    PL_ASSERT(!api_utf8_valid("\xe0\x80\xaf", 3));      /* overlong */
+    PL_ASSERT(!api_utf8_valid("\xe2\x82", 2));           /* truncated */
+    PL_ASSERT(!api_utf8_valid("\x80", 1));                /* stray continuation */
+}
+
 PLTEST(parse_caps_depth)
 {
     struct api_json_error err;

@@ -110,9 +110,8 @@ PLTEST(loop_timer_heap_keeps_order_with_stops)
     for (int k = 1; k < n_order; k++) {
         struct mark *a = &m[order[k - 1]], *b = &m[order[k]];
         if (a->t.due_ms > b->t.due_ms)
-            pltest_fail(__FILE__, __LINE__, "timer %d (due %llu) fired before %d (due %llu)",
-                        a->id, (unsigned long long)a->t.due_ms, b->id,
-                        (unsigned long long)b->t.due_ms);
+            pltest_fail(__FILE__, __LINE__, "timer %d (due %llu) fired before %d (due %llu)", a->id,
+                        (unsigned long long)a->t.due_ms, b->id, (unsigned long long)b->t.due_ms);
     }
     pl_loop_free(l);
 }

@@ -10,8 +10,8 @@
 
 static int is_b64url(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 static void new_token(char tok[CRYPTO_TOKEN_STRLEN + 1], uint8_t hash[CRYPTO_TOKEN_HASHBYTES])
@@ -50,9 +50,10 @@ PLTEST(token_hash_known_value)
      * 46-character string, computed independently with Python's
      * hashlib.blake2b(b"pl_" + b"A" * 43, digest_size=32). */
     const char *tok = "pl_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-    static const uint8_t want[32] = {
-        0x68, 0xd0, 0xe9, 0xb9, 0xae, 0x49, 0xac, 0xa2, 0x69, 0xb6, 0x21, 0x39, 0x92, 0xa3, 0xe2, 0x3b,
-        0xe5, 0xbf, 0x10, 0x98, 0x30, 0xbd, 0x7e, 0x6d, 0x71, 0xcc, 0xe4, 0xdf, 0xdc, 0x65, 0x9d, 0xee};
+    static const uint8_t want[32] = {0x68, 0xd0, 0xe9, 0xb9, 0xae, 0x49, 0xac, 0xa2,
+                                     0x69, 0xb6, 0x21, 0x39, 0x92, 0xa3, 0xe2, 0x3b,
+                                     0xe5, 0xbf, 0x10, 0x98, 0x30, 0xbd, 0x7e, 0x6d,
+                                     0x71, 0xcc, 0xe4, 0xdf, 0xdc, 0x65, 0x9d, 0xee};
     uint8_t h[CRYPTO_TOKEN_HASHBYTES];
     PL_ASSERT_INT_EQ(crypto_init(), 0);
     PL_ASSERT_INT_EQ(crypto_token_hash(tok, h), 0);

@@ -21,8 +21,7 @@ static int match(const char *method, const char *path, const char **params, unsi
     static struct pl_arena *a;
     if (!a)
         a = pl_arena_new();
-    return http_router_match(routes, PL_ARRAY_LEN(routes), method, path, a, params, n, allow,
-                             64);
+    return http_router_match(routes, PL_ARRAY_LEN(routes), method, path, a, params, n, allow, 64);
 }
 
 PLTEST(literal_and_param_routes)
