@@ -16,7 +16,9 @@ int api__auth(struct api_call *c)
         api_problem_send(c->req, PL_EUNAUTH, "this endpoint needs an Authorization: Bearer token");
         return PL_EUNAUTH;
     }
-    struct api_problem bad = {.rc = PL_EUNAUTH, .offset = -1, .invalid_token = true,
+    struct api_problem bad = {.rc = PL_EUNAUTH,
+                              .offset = -1,
+                              .invalid_token = true,
                               .detail = "the bearer token is malformed, unknown or revoked"};
     if (strncasecmp(h, "Bearer ", 7) != 0) {
         bad.detail = "the Authorization header must use the Bearer scheme";

@@ -22,9 +22,8 @@ int api_health_ready(struct api_call *c)
 {
     bool pg_ok = store_pg_ping(c->w->pg) == 0;
     bool redis_ok = store_redis_ping(c->w->redis) == 0;
-    const char *checks =
-        pl_arena_sprintf(c->a, "{\"postgres\":\"%s\",\"redis\":\"%s\"}", pg_ok ? "ok" : "down",
-                         redis_ok ? "ok" : "down");
+    const char *checks = pl_arena_sprintf(c->a, "{\"postgres\":\"%s\",\"redis\":\"%s\"}",
+                                          pg_ok ? "ok" : "down", redis_ok ? "ok" : "down");
     if (!checks)
         return PL_ENOMEM;
     if (pg_ok && redis_ok) {

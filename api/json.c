@@ -335,8 +335,7 @@ int api_json_bind(struct pl_arena *a, const struct api_json *obj, const struct a
         } else if (v->type == API_JSON_NULL) {
             continue; /* null means absent; required fields are checked below */
         } else if (!type_ok(f, v)) {
-            api_errors_add(errs, ptr,
-                           pl_arena_sprintf(a, "must be %s", type_names[f->type]));
+            api_errors_add(errs, ptr, pl_arena_sprintf(a, "must be %s", type_names[f->type]));
         } else if (f->type == API_FIELD_STRING && strlen(v->str) != v->len) {
             api_errors_add(errs, ptr, "must not contain NUL characters");
         } else {

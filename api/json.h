@@ -26,13 +26,13 @@ enum api_json_type {
 /* A parsed value; all memory is in the arena given to api_json_parse(). */
 struct api_json {
     enum api_json_type type;
-    const char *key;      /* member name when inside an object */
-    struct api_json *next; /* next sibling in the parent container */
-    const char *str;      /* STRING: NUL-terminated value; NUMBER: raw text */
-    size_t len;           /* STRING/NUMBER: bytes in str */
-    bool b;               /* BOOL */
+    const char *key;               /* member name when inside an object */
+    struct api_json *next;         /* next sibling in the parent container */
+    const char *str;               /* STRING: NUL-terminated value; NUMBER: raw text */
+    size_t len;                    /* STRING/NUMBER: bytes in str */
+    bool b;                        /* BOOL */
     struct api_json *first, *last; /* ARRAY/OBJECT children, in order */
-    unsigned n;           /* ARRAY/OBJECT: number of children */
+    unsigned n;                    /* ARRAY/OBJECT: number of children */
 };
 
 struct api_json_error {

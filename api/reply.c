@@ -25,8 +25,7 @@ int api__reply_json(struct api_call *c, int status, yajl_gen g)
     return 0;
 }
 
-void api__reply_raw(struct api_call *c, int status, const char *ctype, const char *body,
-                    size_t len)
+void api__reply_raw(struct api_call *c, int status, const char *ctype, const char *body, size_t len)
 {
     http_resp_set(c->req, status, ctype, body, len);
 }
@@ -72,16 +71,16 @@ int api__body_object(struct api_call *c, const struct api_json **out)
     if (rc == PL_EMALFORMED) {
         char detail[200];
         snprintf(detail, sizeof(detail), "invalid JSON at byte %zu: %s", err.offset, err.msg);
-        struct api_problem p = {.rc = rc, .slug = "malformed-json", .detail = detail,
-                                .offset = (long long)err.offset};
+        struct api_problem p = {
+            .rc = rc, .slug = "malformed-json", .detail = detail, .offset = (long long)err.offset};
         api_problem_sendx(c->req, &p);
         return rc;
     }
     if (rc < 0)
         return rc;
     if (root->type != API_JSON_OBJECT) {
-        struct api_problem p = {.rc = PL_EINVAL, .detail = "the body must be a JSON object",
-                                .offset = -1};
+        struct api_problem p = {
+            .rc = PL_EINVAL, .detail = "the body must be a JSON object", .offset = -1};
         api_errors_add(&c->errs, "", "must be an object");
         p.errors = &c->errs;
         api_problem_sendx(c->req, &p);
@@ -94,9 +93,9 @@ int api__body_object(struct api_call *c, const struct api_json **out)
 int api__fail_validation(struct api_call *c)
 {
     struct api_problem p = {.rc = PL_EINVAL, .offset = -1, .errors = &c->errs};
-    p.detail = c->errs.n == 1 ? pl_arena_sprintf(c->a, "%s %s", c->errs.e[0].pointer,
-                                                 c->errs.e[0].detail)
-                              : "several members are invalid; see errors";
+    p.detail = c->errs.n == 1
+                   ? pl_arena_sprintf(c->a, "%s %s", c->errs.e[0].pointer, c->errs.e[0].detail)
+                   : "several members are invalid; see errors";
     api_problem_sendx(c->req, &p);
     return PL_EINVAL;
 }

@@ -14,14 +14,10 @@ PL_LOG_TOPIC("api");
 /* The two tables are indexed alike: patterns for the router, handlers and
  * flags for dispatch. Keep them in the same order as openapi.yaml. */
 static const struct http_route routes[] = {
-    {"GET", "/healthz"},
-    {"GET", "/readyz"},
-    {"GET", "/metrics"},
-    {"GET", "/openapi.yaml"},
-    {"GET", "/problems/{slug}"},
-    {"POST", "/v1/users"},
-    {"POST", "/v1/sessions"},
-    {"DELETE", "/v1/sessions/current"},
+    {"GET", "/healthz"},         {"GET", "/readyz"},
+    {"GET", "/metrics"},         {"GET", "/openapi.yaml"},
+    {"GET", "/problems/{slug}"}, {"POST", "/v1/users"},
+    {"POST", "/v1/sessions"},    {"DELETE", "/v1/sessions/current"},
     {"GET", "/v1/me"},
 };
 
@@ -134,7 +130,8 @@ void api_reject(const struct api_env *env, struct http_req *req, int rc)
 {
     struct api_call c;
     call_init(&c, env, NULL, req);
-    api_problem_send(req, rc, rc == PL_EBUSY ? "the server is busy; retry shortly"
-                                             : "the server is shutting down");
+    api_problem_send(req, rc,
+                     rc == PL_EBUSY ? "the server is busy; retry shortly"
+                                    : "the server is shutting down");
     finish(&c, rc);
 }

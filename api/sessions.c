@@ -10,7 +10,9 @@
 
 static int bad_credentials(struct api_call *c)
 {
-    struct api_problem p = {.rc = PL_EUNAUTH, .slug = "invalid-credentials", .offset = -1,
+    struct api_problem p = {.rc = PL_EUNAUTH,
+                            .slug = "invalid-credentials",
+                            .offset = -1,
                             .detail = "the username or the password is wrong"};
     api_problem_sendx(c->req, &p);
     return PL_EUNAUTH;

@@ -239,18 +239,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         MHD_suspend_connection(conn);
         hr->suspended = true;
         return MHD_YES;
-    case HTTP_REQ_DISPATCHED:
-        *upload_size = 0;
-        return MHD_YES;
+    case HTTP_REQ_DISPATCHED: *upload_size = 0; return MHD_YES;
     case HTTP_REQ_COMPLETE:
     case HTTP_REQ_STREAMING:
         *upload_size = 0;
         if (req->status == 0)
             return MHD_NO; /* no response was set: close rather than hang */
         return queue_response(req);
-    default:
-        *upload_size = 0;
-        return MHD_YES;
+    default: *upload_size = 0; return MHD_YES;
     }
 }
 

@@ -49,6 +49,7 @@ struct h2_session {
     struct pl_task free_task;
     struct pl_task pump_task;
     bool pump_queued;
+    bool read_pending; /* OpenSSL holds decrypted bytes epoll cannot see */
     bool draining; /* GOAWAY queued: read nothing more, close once flushed */
     bool closed;
     nghttp2_session *ng;
@@ -73,11 +74,14 @@ struct h2_session {
 /* ---- h2_io.c ---- */
 /* The request ops h2 requests carry (send the response, wake a stream). */
 extern const struct http__req_ops h2__req_ops;
-/* Reads what the socket has, feeds nghttp2, writes what nghttp2 produced,
+/* Reads what the socket has (only when readable: epoll said so, or
+ * OpenSSL holds bytes), feeds nghttp2, writes what nghttp2 produced,
  * updates the epoll interest, and closes the session when it is done. */
-void h2__pump(struct h2_session *ss);
+void h2__pump(struct h2_session *ss, bool readable);
 /* Runs h2__pump() at the end of this loop pass (once, however often it is
- * asked), so responses completed in one pass go out in one write. */
+ * asked), so responses completed in one pass go out in one write. That
+ * pump only writes: reading is left to epoll, so a pass that merely
+ * drains completions (at shutdown) never takes in new requests. */
 void h2__schedule(struct h2_session *ss);
 /* Pulls frames from nghttp2 and writes them until the socket or nghttp2
  * has no more; returns 0 or a negative code (the session must close). */

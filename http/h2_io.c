@@ -13,7 +13,9 @@
  *
  * Back-pressure: above H2_OUT_HIGH buffered bytes we stop pulling frames
  * and stop reading the socket, so a client that does not read cannot make
- * us buffer more; EPOLLOUT is requested only while bytes are pending.
+ * us buffer more; EPOLLOUT is requested only while bytes are pending, and
+ * EPOLLIN only while we would read (level-triggered, so re-enabling it
+ * picks up whatever arrived meanwhile).
  */
 #include "h2_int.h"
 
@@ -129,8 +131,10 @@ static int recv_some(struct h2_session *ss)
     }
     /* Out of turns with more to read: epoll will say so for the socket,
      * but not for bytes OpenSSL already decrypted. */
-    if (ss->conn.ssl && SSL_pending(ss->conn.ssl) > 0)
+    if (ss->conn.ssl && SSL_pending(ss->conn.ssl) > 0) {
+        ss->read_pending = true;
         h2__schedule(ss);
+    }
     return 0;
 }
 
@@ -153,11 +157,11 @@ static bool session_done(struct h2_session *ss)
     return ss->draining || !nghttp2_session_want_read(ss->ng);
 }
 
-void h2__pump(struct h2_session *ss)
+void h2__pump(struct h2_session *ss, bool readable)
 {
     if (ss->closed)
         return;
-    int rc = recv_some(ss);
+    int rc = readable ? recv_some(ss) : 0;
     if (rc == 0)
         rc = h2__send_pending(ss);
     if (rc == PL_EMALFORMED) {
@@ -180,8 +184,10 @@ void h2__pump(struct h2_session *ss)
 static void on_pump_task(struct pl_task *t)
 {
     struct h2_session *ss = PL_CONTAINER_OF(t, struct h2_session, pump_task);
+    bool readable = ss->read_pending;
     ss->pump_queued = false;
-    h2__pump(ss);
+    ss->read_pending = false;
+    h2__pump(ss, readable);
 }
 
 void h2__schedule(struct h2_session *ss)
@@ -198,7 +204,7 @@ void h2__schedule(struct h2_session *ss)
 void h2__on_io(void *ctx, uint32_t events)
 {
     struct h2_session *ss = ctx;
-    h2__pump(ss);
+    h2__pump(ss, true);
     /* Our side never half-closes TCP, so a hang-up means the client is
      * gone. Staying registered would report it on every pass. */
     if (!ss->closed && (events & (EPOLLHUP | EPOLLERR)))

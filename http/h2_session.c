@@ -504,8 +504,9 @@ int h2__session_start(struct http__conn *conn, enum http_proto proto)
     if (limits_of(ss)->idle_timeout_s)
         pl_loop_timer_start(s->loop, &ss->conn.timer, limits_of(ss)->idle_timeout_s * 1000ull,
                             h2__on_timer, ss);
-    /* Our SETTINGS go out, and whatever the client (or OpenSSL's buffer)
-     * already holds is read, at the end of this pass. */
+    /* Our SETTINGS go out at the end of this pass. What the client already
+     * sent waits in the socket (the sniffer only peeked, and OpenSSL reads
+     * no further than the handshake), so epoll reports it. */
     h2__schedule(ss);
     return 0;
 }

@@ -34,7 +34,13 @@
 struct http_req;
 struct http_server;
 
-enum http_proto { HTTP_PROTO_H1 = 0, HTTP_PROTO_H1_TLS, HTTP_PROTO_H2C, HTTP_PROTO_H2, HTTP_PROTO_N };
+enum http_proto {
+    HTTP_PROTO_H1 = 0,
+    HTTP_PROTO_H1_TLS,
+    HTTP_PROTO_H2C,
+    HTTP_PROTO_H2,
+    HTTP_PROTO_N
+};
 
 #define HTTP_MAX_PARAMS 4
 
@@ -139,15 +145,15 @@ struct pl_loop *http_req_loop(const struct http_req *req);
 /* ---- the server ---- */
 
 struct http_limits {
-    size_t max_body;          /* bytes; larger bodies get 413 */
-    size_t max_header_bytes;  /* sum of header names and values; 431 past it */
-    unsigned max_headers;     /* header count; 431 past it */
-    unsigned conn_rate;       /* requests per second per connection (token refill) */
-    unsigned conn_burst;      /* bucket size; 429 when empty */
-    unsigned h2_max_streams;  /* SETTINGS_MAX_CONCURRENT_STREAMS */
-    unsigned h2_max_resets;   /* client RST_STREAMs per second before GOAWAY */
-    unsigned idle_timeout_s;  /* connection idle timeout */
-    unsigned max_conns;       /* open connections per server */
+    size_t max_body;         /* bytes; larger bodies get 413 */
+    size_t max_header_bytes; /* sum of header names and values; 431 past it */
+    unsigned max_headers;    /* header count; 431 past it */
+    unsigned conn_rate;      /* requests per second per connection (token refill) */
+    unsigned conn_burst;     /* bucket size; 429 when empty */
+    unsigned h2_max_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS */
+    unsigned h2_max_resets;  /* client RST_STREAMs per second before GOAWAY */
+    unsigned idle_timeout_s; /* connection idle timeout */
+    unsigned max_conns;      /* open connections per server */
 };
 
 struct http_server_ops {
@@ -162,11 +168,11 @@ struct http_server_ops {
 #define HTTP_SERVER_OPS_VERSION 1
 
 struct http_server_config {
-    const char *bind;      /* address to bind, e.g. "127.0.0.1" */
-    unsigned port;         /* cleartext h1 + h2c; 0 = pick a free port */
-    unsigned tls_port;     /* h2 + h1 over TLS; 0 = pick a free port */
-    bool tls;              /* serve TLS at all */
-    const char *tls_cert;  /* PEM paths */
+    const char *bind;     /* address to bind, e.g. "127.0.0.1" */
+    unsigned port;        /* cleartext h1 + h2c; 0 = pick a free port */
+    unsigned tls_port;    /* h2 + h1 over TLS; 0 = pick a free port */
+    bool tls;             /* serve TLS at all */
+    const char *tls_cert; /* PEM paths */
     const char *tls_key;
     struct http_limits limits;
 };

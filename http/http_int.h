@@ -80,7 +80,7 @@ struct http_req {
 struct http__conn {
     struct http_server *srv;
     int fd;
-    SSL *ssl;             /* NULL for cleartext */
+    SSL *ssl; /* NULL for cleartext */
     struct pl_io io;
     struct pl_timer timer; /* handshake / idle timeout */
     char peer[64];

@@ -286,24 +286,78 @@ void http__format_peer(const struct sockaddr *sa, char *out, size_t n)
 
 /* ---- accessors ---- */
 
-const char *http_req_method(const struct http_req *req) { return req->method; }
-const char *http_req_path(const struct http_req *req) { return req->path; }
-const char *http_req_target(const struct http_req *req) { return req->target; }
-struct pl_arena *http_req_arena(struct http_req *req) { return req->arena; }
-enum http_proto http_req_proto(const struct http_req *req) { return req->proto; }
-const char *http_req_proto_name(const struct http_req *req) { return proto_names[req->proto]; }
-uint64_t http_req_id(const struct http_req *req) { return req->id; }
-const char *http_req_peer(const struct http_req *req) { return req->peer; }
-int http_req_error(const struct http_req *req) { return req->error; }
-void http_req_set_user(struct http_req *req, void *user) { req->user = user; }
-void *http_req_user(const struct http_req *req) { return req->user; }
-int http_req_route(const struct http_req *req) { return req->route_idx; }
-const char *http_req_route_name(const struct http_req *req) { return req->route_name; }
-int http_resp_status(const struct http_req *req) { return req->status; }
-size_t http_resp_len(const struct http_req *req) { return req->resp_len; }
-size_t http_resp_bytes_sent(const struct http_req *req) { return req->bytes_sent; }
-uint64_t http_req_elapsed_us(const struct http_req *req) { return pl_now_us() - req->start_us; }
-struct pl_loop *http_req_loop(const struct http_req *req) { return req->srv->loop; }
+const char *http_req_method(const struct http_req *req)
+{
+    return req->method;
+}
+const char *http_req_path(const struct http_req *req)
+{
+    return req->path;
+}
+const char *http_req_target(const struct http_req *req)
+{
+    return req->target;
+}
+struct pl_arena *http_req_arena(struct http_req *req)
+{
+    return req->arena;
+}
+enum http_proto http_req_proto(const struct http_req *req)
+{
+    return req->proto;
+}
+const char *http_req_proto_name(const struct http_req *req)
+{
+    return proto_names[req->proto];
+}
+uint64_t http_req_id(const struct http_req *req)
+{
+    return req->id;
+}
+const char *http_req_peer(const struct http_req *req)
+{
+    return req->peer;
+}
+int http_req_error(const struct http_req *req)
+{
+    return req->error;
+}
+void http_req_set_user(struct http_req *req, void *user)
+{
+    req->user = user;
+}
+void *http_req_user(const struct http_req *req)
+{
+    return req->user;
+}
+int http_req_route(const struct http_req *req)
+{
+    return req->route_idx;
+}
+const char *http_req_route_name(const struct http_req *req)
+{
+    return req->route_name;
+}
+int http_resp_status(const struct http_req *req)
+{
+    return req->status;
+}
+size_t http_resp_len(const struct http_req *req)
+{
+    return req->resp_len;
+}
+size_t http_resp_bytes_sent(const struct http_req *req)
+{
+    return req->bytes_sent;
+}
+uint64_t http_req_elapsed_us(const struct http_req *req)
+{
+    return pl_now_us() - req->start_us;
+}
+struct pl_loop *http_req_loop(const struct http_req *req)
+{
+    return req->srv->loop;
+}
 
 void http_req_set_route(struct http_req *req, int route_idx, const char *route_name)
 {

@@ -54,9 +54,8 @@ static void allow_add(char *allow, size_t cap, const char *method)
 }
 
 int http_router_match(const struct http_route *routes, size_t n, const char *method,
-                      const char *path, struct pl_arena *arena,
-                      const char *params[HTTP_MAX_PARAMS], unsigned *n_params, char *allow,
-                      size_t allow_len)
+                      const char *path, struct pl_arena *arena, const char *params[HTTP_MAX_PARAMS],
+                      unsigned *n_params, char *allow, size_t allow_len)
 {
     bool path_known = false;
     struct capture cap;

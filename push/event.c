@@ -10,8 +10,8 @@
 struct push_event *push_event_new(uint64_t pos, const char *name, const char *data, size_t len)
 {
     char head[96];
-    int n = pos ? snprintf(head, sizeof(head), "id: %llu\nevent: %s\ndata: ",
-                           (unsigned long long)pos, name)
+    int n = pos ? snprintf(head, sizeof(head),
+                           "id: %llu\nevent: %s\ndata: ", (unsigned long long)pos, name)
                 : snprintf(head, sizeof(head), "event: %s\ndata: ", name);
     if (n < 0 || (size_t)n >= sizeof(head))
         return NULL;

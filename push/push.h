@@ -45,9 +45,9 @@ const char *push_event_frame(const struct push_event *ev, size_t *len);
 struct push_hub;
 
 struct push_hub_config {
-    size_t stream_max_bytes;   /* queued bytes per stream before it is closed */
-    unsigned keepalive_ms;     /* ": keep-alive" after this long without output */
-    unsigned gap_wait_ms;      /* how long an out-of-order event waits for the gap */
+    size_t stream_max_bytes; /* queued bytes per stream before it is closed */
+    unsigned keepalive_ms;   /* ": keep-alive" after this long without output */
+    unsigned gap_wait_ms;    /* how long an out-of-order event waits for the gap */
 };
 
 /* Called on the loop thread when positions from..to (inclusive) have not
@@ -98,8 +98,7 @@ struct push_stream_ops {
  * push_stream_replay_end(). ops and ctx are borrowed until the stream is
  * released. Returns NULL when out of memory. */
 struct push_stream *push_stream_open(struct push_hub *hub, int64_t user_id, int64_t device_id,
-                                     bool replaying, const struct push_stream_ops *ops,
-                                     void *ctx);
+                                     bool replaying, const struct push_stream_ops *ops, void *ctx);
 /* Queues one event (takes a reference). Events at or below the stream's
  * last position are dropped as duplicates. Overflowing the byte cap closes
  * the stream: the client reconnects with Last-Event-ID and loses nothing.

@@ -26,8 +26,7 @@ static void arm_keepalive(struct push_stream *s)
 }
 
 struct push_stream *push_stream_open(struct push_hub *hub, int64_t user_id, int64_t device_id,
-                                     bool replaying, const struct push_stream_ops *ops,
-                                     void *ctx)
+                                     bool replaying, const struct push_stream_ops *ops, void *ctx)
 {
     struct push_stream *s = calloc(1, sizeof(*s));
     if (!s)

@@ -66,10 +66,10 @@ static const struct setting table[] = {
      "requests per second per connection, 0 = unlimited (429)"},
     {"conn_burst", "PARLEY_CONN_BURST", T_UINT, "400", 1, 1000000, OFF(http.conn_burst),
      "request burst per connection before conn_rate applies"},
-    {"h2_max_streams", "PARLEY_H2_MAX_STREAMS", T_UINT, "128", 1, 10000,
-     OFF(http.h2_max_streams), "HTTP/2 concurrent streams per connection"},
-    {"h2_max_resets", "PARLEY_H2_MAX_RESETS", T_UINT, "200", 1, 1000000,
-     OFF(http.h2_max_resets), "client stream resets per second before GOAWAY (Rapid Reset)"},
+    {"h2_max_streams", "PARLEY_H2_MAX_STREAMS", T_UINT, "128", 1, 10000, OFF(http.h2_max_streams),
+     "HTTP/2 concurrent streams per connection"},
+    {"h2_max_resets", "PARLEY_H2_MAX_RESETS", T_UINT, "200", 1, 1000000, OFF(http.h2_max_resets),
+     "client stream resets per second before GOAWAY (Rapid Reset)"},
     {"idle_timeout", "PARLEY_IDLE_TIMEOUT", T_UINT, "60", 1, 86400, OFF(http.idle_timeout_s),
      "seconds before an idle connection is closed"},
     {"max_conns", "PARLEY_MAX_CONNS", T_UINT, "200000", 1, 10000000, OFF(http.max_conns),
@@ -136,8 +136,8 @@ static int apply(struct srv_config *cfg, const struct setting *s, const char *va
     errno = 0;
     unsigned long long v = strtoull(value, &end, 10);
     if (errno || end == value || *end || value[0] == '-' || v < s->min || v > s->max) {
-        fprintf(err, "parleyd: %s (from %s): '%s' is not a number in %llu..%llu\n", s->name,
-                origin, value, s->min, s->max);
+        fprintf(err, "parleyd: %s (from %s): '%s' is not a number in %llu..%llu\n", s->name, origin,
+                value, s->min, s->max);
         return PL_EINVAL;
     }
     if (s->type == T_UINT)
@@ -262,8 +262,7 @@ static int cross_checks(const struct srv_config *cfg, FILE *err)
     return 0;
 }
 
-int srv_config_load(int argc, char **argv, struct srv_config *cfg, enum srv_command *cmd,
-                    FILE *err)
+int srv_config_load(int argc, char **argv, struct srv_config *cfg, enum srv_command *cmd, FILE *err)
 {
     memset(cfg, 0, sizeof(*cfg));
     *cmd = SRV_CMD_SERVE;

@@ -167,8 +167,7 @@ static int serve(struct srv *s)
     }
     if ((rc = start(s)) == 0) {
         pl_log_info("parleyd %s listening on %s: port %u (HTTP/1.1, h2c)%s%u%s", PARLEY_VERSION,
-                    s->cfg.bind, http_server_port(s->http),
-                    *s->cfg.tls_cert ? ", port " : "",
+                    s->cfg.bind, http_server_port(s->http), *s->cfg.tls_cert ? ", port " : "",
                     *s->cfg.tls_cert ? http_server_tls_port(s->http) : 0,
                     *s->cfg.tls_cert ? " (h2, HTTP/1.1 over TLS)" : "");
         signal_loop = s->loop;

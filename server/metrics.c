@@ -15,7 +15,7 @@ static const int statuses[] = {200, 201, 204, 206, 302, 304, 400, 401, 403, 404,
 #define N_METHODS PL_ARRAY_LEN(methods)
 #define N_STATUSES PL_ARRAY_LEN(statuses)
 /* Upper bounds in microseconds; the last bucket is +Inf. */
-static const uint64_t bounds_us[] = {500,    1000,   2500,    5000,    10000,  25000,
+static const uint64_t bounds_us[] = {500,   1000,   2500,   5000,   10000,   25000,
                                      50000, 100000, 250000, 500000, 1000000, 2500000};
 #define N_BUCKETS (PL_ARRAY_LEN(bounds_us) + 1)
 
@@ -165,15 +165,14 @@ static int render_hists(const struct srv_metrics *m, struct pl_buf *out)
 static int gauge(struct pl_buf *out, const char *name, const char *type, const char *help,
                  unsigned long long v)
 {
-    return pl_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type,
-                         name, v);
+    return pl_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+                         v);
 }
 
 static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
 {
     static const char *const protos[HTTP_PROTO_N] = {"h1", "h1_tls", "h2c", "h2"};
-    int rc = gauge(out, "parley_http_in_flight", "gauge", "Requests being handled.",
-                   m->in_flight);
+    int rc = gauge(out, "parley_http_in_flight", "gauge", "Requests being handled.", m->in_flight);
     if (rc == 0 && m->http) {
         rc = pl_buf_printf(out, "# HELP parley_http_connections Open connections.\n"
                                 "# TYPE parley_http_connections gauge\n");

@@ -324,7 +324,7 @@ int pt_server_stop(struct pt_server *s)
     status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 out:
     unlink_live(s);
-    if (status == 0) {
+    if (status == 0 && !env_or_null("PARLEY_TEST_KEEP_LOGS")) {
         remove_files(s);
     } else {
         fprintf(stderr, "pt: parleyd[%d] ended with status %d; log kept at %s\n", (int)s->pid,

@@ -25,6 +25,7 @@
  *   PARLEY_TEST_SVC        command run as `$PARLEY_TEST_SVC pg|redis stop|start`
  *   PARLEY_TEST_RECORD_DIR when set, every pt_req() appends one JSON line to
  *                          <dir>/<test binary>-<pid>.jsonl for the OpenAPI check
+ *   PARLEY_TEST_KEEP_LOGS  when set, parleyd's logs are kept even after a clean stop
  * Without PARLEY_TEST_PG (or the others above but the last two) a case that
  * starts a server is skipped.
  */

@@ -95,11 +95,11 @@ PLTEST(parse_rejects_surrogate_escapes_and_bad_keys)
 PLTEST(utf8_validator_edges)
 {
     PL_ASSERT(api_utf8_valid("", 0));
-    PL_ASSERT(api_utf8_valid("\xf4\x8f\xbf\xbf", 4));   /* U+10FFFF */
-    PL_ASSERT(!api_utf8_valid("\xf4\x90\x80\x80", 4));  /* above */
-    PL_ASSERT(!api_utf8_valid("\xe0\x80\xaf", 3));      /* overlong */
-    PL_ASSERT(!api_utf8_valid("\xe2\x82", 2));           /* truncated */
-    PL_ASSERT(!api_utf8_valid("\x80", 1));                /* stray continuation */
+    PL_ASSERT(api_utf8_valid("\xf4\x8f\xbf\xbf", 4));  /* U+10FFFF */
+    PL_ASSERT(!api_utf8_valid("\xf4\x90\x80\x80", 4)); /* above */
+    PL_ASSERT(!api_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+    PL_ASSERT(!api_utf8_valid("\xe2\x82", 2));         /* truncated */
+    PL_ASSERT(!api_utf8_valid("\x80", 1));             /* stray continuation */
 }
 
 PLTEST(parse_caps_depth)

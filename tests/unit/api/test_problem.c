@@ -27,11 +27,14 @@ PLTEST(codes_map_to_statuses)
 
 PLTEST(every_slug_is_explained)
 {
-    const char *slugs[] = {"malformed-request", "malformed-json", "unauthenticated",
-                           "invalid-credentials", "forbidden", "not-found",
-                           "method-not-allowed", "conflict", "body-too-large",
-                           "unsupported-media-type", "validation-failed", "rate-limited",
-                           "headers-too-large", "unavailable", "overloaded", "internal"};
+    const char *slugs[] = {"malformed-request",  "malformed-json",
+                           "unauthenticated",    "invalid-credentials",
+                           "forbidden",          "not-found",
+                           "method-not-allowed", "conflict",
+                           "body-too-large",     "unsupported-media-type",
+                           "validation-failed",  "rate-limited",
+                           "headers-too-large",  "unavailable",
+                           "overloaded",         "internal"};
     for (size_t i = 0; i < PL_ARRAY_LEN(slugs); i++)
         PL_ASSERT(api_problem_explain(slugs[i]) != NULL);
     PL_ASSERT(api_problem_explain("no-such-problem") == NULL);

@@ -24,8 +24,8 @@ static const struct push_stream_ops sink_ops = {PUSH_STREAM_OPS_VERSION, on_wake
 static struct push_hub *hub_new(struct pl_loop **loop, size_t max_bytes)
 {
     PL_ASSERT_INT_EQ(pl_loop_new(loop), 0);
-    struct push_hub_config cfg = {.stream_max_bytes = max_bytes, .keepalive_ms = 0,
-                                  .gap_wait_ms = 50};
+    struct push_hub_config cfg = {
+        .stream_max_bytes = max_bytes, .keepalive_ms = 0, .gap_wait_ms = 50};
     struct push_hub *hub;
     PL_ASSERT_INT_EQ(push_hub_new(*loop, &cfg, &hub), 0);
     return hub;

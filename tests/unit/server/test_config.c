@@ -48,8 +48,8 @@ PLTEST(flags_beat_env_beat_file)
     enum srv_command cmd;
     PL_ASSERT_INT_EQ(load(5, argv, &cfg, &cmd), 0);
     PL_ASSERT_INT_EQ(cmd, SRV_CMD_MIGRATE);
-    PL_ASSERT_INT_EQ(cfg.port, 3333);   /* flag */
-    PL_ASSERT_INT_EQ(cfg.workers, 3);   /* env over file */
+    PL_ASSERT_INT_EQ(cfg.port, 3333);       /* flag */
+    PL_ASSERT_INT_EQ(cfg.workers, 3);       /* env over file */
     PL_ASSERT_STR_EQ(cfg.bind, "10.0.0.1"); /* file over default */
     PL_ASSERT(!cfg.access_log);
     srv_config_deinit(&cfg);
