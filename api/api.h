@@ -5,6 +5,7 @@
 #define PL_API_H
 
 #include "crypto/crypto.h"
+#include "push/push.h"
 #include "http/http.h"
 #include "storage/pg.h"
 #include "storage/redis.h"
@@ -22,8 +23,13 @@
 
 struct api_config {
     struct crypto_pwhash_params pwhash;
-    unsigned retry_after_s; /* Retry-After on 503 when a dependency is down */
+    unsigned retry_after_s;      /* Retry-After on 503 when a dependency is down */
+    unsigned group_max_members;  /* members per group (422 past it) */
+    unsigned presence_timeout_s; /* online while the last heartbeat is younger */
+    unsigned sync_max_wait_ms;   /* longest /v1/sync long-poll */
 };
+
+struct api_send; /* a message send handed to the group-commit writer (messages.c) */
 
 /* Process-wide, set up by server/ before the first request; read-only after. */
 struct api_env {
@@ -31,6 +37,20 @@ struct api_env {
     /* Renders the Prometheus exposition into out (loop thread). */
     int (*render_metrics)(void *ctx, struct pl_buf *out);
     void *metrics_ctx;
+    /* Any thread: hands committed events to the live streams of this node
+     * and of the other nodes. type and json are copied; users is the
+     * audience. Never fails the caller: the events are committed, and a
+     * stream that misses one gets it on resume. */
+    void (*publish)(void *ctx, uint64_t pos, const char *type, const char *json, size_t len,
+                    const int64_t *users, unsigned n_users);
+    void *publish_ctx;
+    /* Any thread: queues a send for the group-commit writer, which
+     * completes the request after its transaction commits. Returns 0, or
+     * PL_EBUSY when the writer's queue is full. */
+    int (*send)(void *ctx, struct api_send *job);
+    void *send_ctx;
+    /* The loop's hub (streams are opened and drained on the loop). */
+    struct push_hub *hub;
 };
 
 /* One per worker thread; the connections are used by that thread only. */
@@ -55,6 +75,10 @@ void api_handle(struct api_worker *w, struct http_req *req);
 /* Any thread: answers a request that could not be handed to a worker
  * (rc = PL_EBUSY: queue full; PL_ECANCELED: shutting down) and completes it. */
 void api_reject(const struct api_env *env, struct http_req *req, int rc);
+
+/* Builds the route table. Call once at startup, before anything else in
+ * api/. Returns 0 or PL_EINTERNAL (more routes than the table holds). */
+PL_MUST_CHECK int api_init(void);
 
 /* Route names for metrics labels, indexed like the route table. */
 size_t api_route_count(void);

@@ -35,10 +35,50 @@ struct api_route_info {
     unsigned flags;
 };
 
+/* One endpoint; files export NULL-terminated tables of these. */
+struct api_route_def {
+    const char *method;
+    const char *pattern;
+    api_handler_fn *fn;
+    unsigned flags;
+};
+
+extern const struct api_route_def api__conversation_routes[]; /* conversations.c */
+extern const struct api_route_def api__message_routes[];      /* messages.c */
+extern const struct api_route_def api__stream_routes[];       /* events.c */
+
 /* ---- auth.c ---- */
 /* Authenticates the bearer token of c->req; fills user_id / device_id.
  * Returns 0, PL_EUNAUTH (problem already set), or PL_EUNAVAIL. */
 int api__auth(struct api_call *c);
+
+/* ---- persisted events (emit.c) ---- */
+
+/* Events a handler persists in its own transaction. Usage: api__emit()
+ * each event while building the transaction's writes, api__emit_store()
+ * as the last step before commit (it takes the stream positions, which
+ * holds the global position lock, so it must come last), commit, then
+ * api__emit_publish(). */
+#define API_EMIT_MAX 8
+struct api_emit_event {
+    const char *type;
+    const char *payload; /* JSON, borrowed (arena) */
+    int64_t conversation_id, target_user_id;
+    uint64_t pos;
+    int64_t *users; /* audience, filled by api__emit_store */
+    unsigned n_users;
+};
+struct api_emit {
+    struct api_emit_event ev[API_EMIT_MAX];
+    unsigned n;
+};
+/* Returns 0 or PL_ENOMEM when more than API_EMIT_MAX are queued. */
+int api__emit(struct api_emit *e, const char *type, int64_t conversation_id,
+              int64_t target_user_id, const char *payload);
+/* Inside the open transaction on c->w->pg. */
+int api__emit_store(struct api_call *c, struct api_emit *e);
+/* After commit. */
+void api__emit_publish(struct api_call *c, const struct api_emit *e);
 
 /* ---- reply helpers (reply.c) ---- */
 /* A generator whose buffer is copied into the request arena on reply.

@@ -11,33 +11,47 @@
 
 PL_LOG_TOPIC("api");
 
-/* The two tables are indexed alike: patterns for the router, handlers and
- * flags for dispatch. Keep them in the same order as openapi.yaml. */
-static const struct http_route routes[] = {
-    {"GET", "/healthz"},         {"GET", "/readyz"},
-    {"GET", "/metrics"},         {"GET", "/openapi.yaml"},
-    {"GET", "/problems/{slug}"}, {"POST", "/v1/users"},
-    {"POST", "/v1/sessions"},    {"DELETE", "/v1/sessions/current"},
-    {"GET", "/v1/me"},
+/* Each resource file exports its own table (ending with a NULL method), so
+ * adding endpoints never means editing a shared list; api_init() joins them
+ * in this order, which is also the order of /metrics labels. */
+static const struct api_route_def core_routes[] = {
+    {"GET", "/healthz", api_health_live, API_INLINE},
+    {"GET", "/readyz", api_health_ready, 0},
+    {"GET", "/metrics", api_metrics_get, API_INLINE},
+    {"GET", "/openapi.yaml", api_openapi_get, API_INLINE},
+    {"GET", "/problems/{slug}", api_problem_doc_get, API_INLINE},
+    {"POST", "/v1/users", api_users_create, 0},
+    {"POST", "/v1/sessions", api_sessions_create, 0},
+    {"DELETE", "/v1/sessions/current", api_sessions_delete_current, API_AUTH},
+    {"GET", "/v1/me", api_me_get, API_AUTH},
+    {NULL, NULL, NULL, 0},
 };
 
-static const struct api_route_info infos[] = {
-    {api_health_live, API_INLINE},
-    {api_health_ready, 0},
-    {api_metrics_get, API_INLINE},
-    {api_openapi_get, API_INLINE},
-    {api_problem_doc_get, API_INLINE},
-    {api_users_create, 0},
-    {api_sessions_create, 0},
-    {api_sessions_delete_current, API_AUTH},
-    {api_me_get, API_AUTH},
+static const struct api_route_def *const tables[] = {
+    core_routes, api__conversation_routes, api__message_routes, api__stream_routes,
 };
 
-_Static_assert(PL_ARRAY_LEN(routes) == PL_ARRAY_LEN(infos), "route tables differ in length");
+#define MAX_ROUTES 96
+static struct http_route routes[MAX_ROUTES];
+static struct api_route_info infos[MAX_ROUTES];
+static size_t n_routes;
+
+int api_init(void)
+{
+    n_routes = 0;
+    for (size_t t = 0; t < PL_ARRAY_LEN(tables); t++)
+        for (const struct api_route_def *d = tables[t]; d->method; d++) {
+            if (n_routes == MAX_ROUTES)
+                return PL_EINTERNAL;
+            routes[n_routes] = (struct http_route){d->method, d->pattern};
+            infos[n_routes++] = (struct api_route_info){d->fn, d->flags};
+        }
+    return 0;
+}
 
 size_t api_route_count(void)
 {
-    return PL_ARRAY_LEN(routes);
+    return n_routes;
 }
 
 const char *api_route_name(size_t i)
@@ -99,7 +113,7 @@ enum api_route_result api_route(const struct api_env *env, struct http_req *req)
     const char *params[HTTP_MAX_PARAMS];
     unsigned n_params = 0;
     char allow[64];
-    int idx = http_router_match(routes, PL_ARRAY_LEN(routes), http_req_method(req),
+    int idx = http_router_match(routes, n_routes, http_req_method(req),
                                 http_req_path(req), c.a, params, &n_params, allow, sizeof(allow));
     if (idx < 0) {
         answer_unrouted(&c, idx, allow);

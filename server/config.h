@@ -23,6 +23,14 @@ struct srv_config {
     struct http_limits http;
     unsigned long long pwhash_opslimit;
     size_t pwhash_memlimit;
+    unsigned group_max_members;
+    unsigned presence_timeout_s;
+    unsigned sync_max_wait_ms;
+    unsigned sse_keepalive_ms;
+    size_t stream_max_bytes;
+    unsigned event_retention_s;
+    unsigned writer_batch, writer_queue;
+    char *node_id;
     char *port_file;
     char *log;
     char *config;

@@ -118,7 +118,9 @@ static int start(struct srv *s)
         .retry_after_s = 2,
     };
     s->env = (struct api_env){.cfg = &s->api_cfg, .render_metrics = srv_metrics_render};
-    int rc = srv_metrics_new(&s->metrics);
+    int rc = api_init();
+    if (rc == 0)
+        rc = srv_metrics_new(&s->metrics);
     if (rc < 0)
         return rc;
     s->env.metrics_ctx = s->metrics;

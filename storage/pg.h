@@ -129,6 +129,19 @@ PL_MUST_CHECK int store_pg_device_auth(struct store_pg *pg, const uint8_t token_
  * already revoked); or a common code above. */
 PL_MUST_CHECK int store_pg_device_revoke(struct store_pg *pg, int64_t device_id);
 
+/* ---- transactions ---- */
+
+/* Starts a transaction on pg. Until it ends, a lost connection is not
+ * replaced behind the caller's back: every call returns PL_EUNAVAIL and the
+ * transaction is over. Returns 0 or a common code. */
+PL_MUST_CHECK int store_pg_tx_begin(struct store_pg *pg);
+/* Commits. PL_EUNAVAIL means the outcome is unknown (the connection broke);
+ * any other failure means nothing was committed. */
+PL_MUST_CHECK int store_pg_tx_commit(struct store_pg *pg);
+/* Rolls back (best effort; safe to call after a failed commit or when no
+ * transaction is open). */
+void store_pg_tx_rollback(struct store_pg *pg);
+
 /* ---- Internal to storage/ ------------------------------------------------
  * Used by storage/pg_*.c only; no other directory may call these. (They
  * live here rather than in a pg_int.h so the module keeps two headers.)
@@ -162,6 +175,7 @@ struct store_pg__stmt {
 };
 
 extern const struct store_pg__stmt store_pg__user_stmts[];
+extern const struct store_pg__stmt store_pg__event_stmts[];
 
 /* Runs the prepared statement st with nparams parameters: values[i] with
  * lengths[i] bytes in format formats[i] (0 text, NUL-terminated; 1 binary).
@@ -174,6 +188,14 @@ extern const struct store_pg__stmt store_pg__user_stmts[];
 PL_MUST_CHECK int store_pg__exec(struct store_pg *pg, const struct store_pg__stmt *st,
                                  const char *const *values, const int *lengths, const int *formats,
                                  struct pg_result **res);
+
+/* Parses a bigint column; PL_EINTERNAL when it is not one. */
+PL_MUST_CHECK int store_pg__get_i64(const struct pg_result *r, int row, int col, int64_t *out);
+/* Parses a bigint[] column into an arena array. */
+PL_MUST_CHECK int store_pg__get_i64_array(struct pl_arena *a, const struct pg_result *r, int row,
+                                          int col, int64_t **out, unsigned *n);
+/* Copies a text column into the arena; NULL when out of memory. */
+const char *store_pg__get_str(struct pl_arena *a, const struct pg_result *r, int row, int col);
 
 /* Adds one to the counter store_pg_errors() reads. Any thread. */
 void store_pg__count_error(void);

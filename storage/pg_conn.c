@@ -3,9 +3,11 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "pg.h"
 
+
 #include "common/log.h"
 #include "common/loop.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -28,6 +30,7 @@ struct store_pg {
     char *conninfo;
     char connect_timeout[16]; /* libpq wants the keyword value as a string */
     PGconn *conn;             /* NULL while disconnected */
+    bool in_tx;               /* between store_pg_tx_begin and its end */
     bool failed;              /* the last connect attempt failed ... */
     uint64_t failed_at_ms;    /* ... at this monotonic time */
 };
@@ -41,6 +44,9 @@ static atomic_bool reachable = true;
 
 static const struct store_pg__stmt conn_stmts[] = {
     {"ping", "SELECT 1", 0, true},
+    {"tx_begin", "BEGIN", 0, false},
+    {"tx_commit", "COMMIT", 0, false},
+    {"tx_rollback", "ROLLBACK", 0, false},
     {NULL, NULL, 0, false},
 };
 
@@ -50,6 +56,7 @@ static const struct store_pg__stmt conn_stmts[] = {
 static const struct store_pg__stmt *const stmt_tables[] = {
     conn_stmts,
     store_pg__user_stmts,
+    store_pg__event_stmts,
 };
 
 void store_pg__count_error(void)
@@ -292,7 +299,9 @@ int store_pg__exec(struct store_pg *pg, const struct store_pg__stmt *st, const c
 {
     *res = NULL;
     for (int attempt = 0;; attempt++) {
-        int rc = pg_ensure(pg);
+        /* Inside a transaction a silent reconnect would run the rest of
+         * it outside the transaction: a lost connection ends it instead. */
+        int rc = pg->in_tx ? (pg->conn ? 0 : PL_EUNAVAIL) : pg_ensure(pg);
         if (rc < 0)
             return rc;
         PGresult *r = PQexecPrepared(pg->conn, st->name, st->nparams, values, lengths, formats, 0);
@@ -307,8 +316,9 @@ int store_pg__exec(struct store_pg *pg, const struct store_pg__stmt *st, const c
             /* A read can safely run again. A write may have committed
              * before the connection broke, so the caller must learn that
              * its outcome is unknown. */
-            if (st->read_only && attempt == 0)
+            if (st->read_only && attempt == 0 && !pg->in_tx)
                 continue;
+            pg->in_tx = false;
             return PL_EUNAVAIL;
         }
         if (!r) {
@@ -319,6 +329,82 @@ int store_pg__exec(struct store_pg *pg, const struct store_pg__stmt *st, const c
         PQclear(r);
         return rc;
     }
+}
+
+/* PostgreSQL's text output for bigint is always a plain decimal, so a
+ * failure here means an unexpected reply, not bad input. */
+int store_pg__get_i64(const struct pg_result *r, int row, int col, int64_t *out)
+{
+    const char *s = PQgetvalue(r, row, col);
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end) {
+        pl_log_error("postgres: column %d is not an integer", col);
+        return PL_EINTERNAL;
+    }
+    *out = v;
+    return 0;
+}
+
+int store_pg__get_i64_array(struct pl_arena *a, const struct pg_result *r, int row, int col,
+                            int64_t **out, unsigned *n)
+{
+    /* bigint[] in text form: "{1,2,3}" or "{}". */
+    const char *s = PQgetvalue(r, row, col);
+    unsigned count = 0;
+    for (const char *p = s; *p; p++)
+        count += *p == ',';
+    count += s[0] == '{' && s[1] != '}' ? 1 : 0;
+    int64_t *v = pl_arena_alloc(a, (count ? count : 1) * sizeof(*v));
+    if (!v)
+        return PL_ENOMEM;
+    unsigned i = 0;
+    for (const char *p = s + 1; *p && *p != '}' && i < count; i++) {
+        char *end;
+        v[i] = strtoll(p, &end, 10);
+        if (end == p)
+            return PL_EINTERNAL;
+        p = *end == ',' ? end + 1 : end;
+    }
+    *out = v;
+    *n = i;
+    return 0;
+}
+
+const char *store_pg__get_str(struct pl_arena *a, const struct pg_result *r, int row, int col)
+{
+    return pl_arena_strndup(a, PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
+}
+
+static int simple(struct store_pg *pg, int idx)
+{
+    PGresult *r;
+    int rc = store_pg__exec(pg, &conn_stmts[idx], NULL, NULL, NULL, &r);
+    if (rc == 0)
+        PQclear(r);
+    return rc;
+}
+
+int store_pg_tx_begin(struct store_pg *pg)
+{
+    int rc = simple(pg, 1);
+    pg->in_tx = rc == 0;
+    return rc;
+}
+
+int store_pg_tx_commit(struct store_pg *pg)
+{
+    int rc = simple(pg, 2);
+    pg->in_tx = false;
+    return rc;
+}
+
+void store_pg_tx_rollback(struct store_pg *pg)
+{
+    if (pg->in_tx && pg->conn && simple(pg, 3) < 0)
+        pg_drop(pg, "rollback failed");
+    pg->in_tx = false;
 }
 
 int store_pg_ping(struct store_pg *pg)

@@ -52,26 +52,10 @@ const struct store_pg__stmt store_pg__user_stmts[] = {
     {NULL, NULL, 0, false},
 };
 
-/* Parses a bigint column. PostgreSQL's text output for bigint is always a
- * plain decimal, so a failure means an unexpected reply. */
-static int get_i64(const PGresult *r, int row, int col, int64_t *out)
-{
-    const char *s = PQgetvalue(r, row, col);
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end) {
-        pl_log_error("postgres: column %d is not an integer", col);
-        return PL_EINTERNAL;
-    }
-    *out = v;
-    return 0;
-}
-
 /* Copies the USER_COLS columns of row 0 into *out, strings from a. */
 static int fill_user(struct pl_arena *a, const PGresult *r, struct store_user *out)
 {
-    int rc = get_i64(r, 0, 0, &out->id);
+    int rc = store_pg__get_i64(r, 0, 0, &out->id);
     if (rc < 0)
         return rc;
     out->username = pl_arena_strdup(a, PQgetvalue(r, 0, 1));
@@ -155,7 +139,7 @@ int store_pg_device_create(struct store_pg *pg, int64_t user_id, const char *nam
     int rc = exec(pg, DEVICE_CREATE, vals, lens, fmts, &r);
     if (rc < 0)
         return rc;
-    rc = PQntuples(r) == 1 ? get_i64(r, 0, 0, device_id) : PL_EINTERNAL;
+    rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 0, device_id) : PL_EINTERNAL;
     PQclear(r);
     return rc;
 }
@@ -174,8 +158,8 @@ int store_pg_device_auth(struct store_pg *pg, const uint8_t token_hash[32], int6
         return rc;
     if (PQntuples(r) == 0)
         rc = PL_EUNAUTH;
-    else if ((rc = get_i64(r, 0, 0, device_id)) == 0)
-        rc = get_i64(r, 0, 1, user_id);
+    else if ((rc = store_pg__get_i64(r, 0, 0, device_id)) == 0)
+        rc = store_pg__get_i64(r, 0, 1, user_id);
     PQclear(r);
     return rc;
 }

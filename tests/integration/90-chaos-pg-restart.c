@@ -40,6 +40,7 @@ static long wait_for_200(struct pt_server *s, enum pt_proto p, const char *path,
  * the same parleyd, which keeps running throughout. */
 PLTEST(pg_outage_is_503_and_recovers_without_restart)
 {
+    pt_svc_require();
     struct pt_server *s = PT_SERVER_START(NULL);
     char name[PT_PROTO_N][PT_USERNAME_MAX], token[PT_PROTO_N][PT_TOKEN_MAX];
     for (int p = 0; p < PT_PROTO_N; p++) {

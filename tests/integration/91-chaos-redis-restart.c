@@ -11,6 +11,7 @@
 /* One outage covers all three transports; parleyd keeps running. */
 PLTEST(redis_outage_fails_readiness_and_recovers_without_restart)
 {
+    pt_svc_require();
     struct pt_server *s = PT_SERVER_START(NULL);
     char name[PT_PROTO_N][PT_USERNAME_MAX], token[PT_PROTO_N][PT_TOKEN_MAX];
     for (int p = 0; p < PT_PROTO_N; p++) {

@@ -2,8 +2,9 @@
 /* Parley - integration harness: run parleyd, talk h1/h2c/h2 to it.     */
 /* Copyright (c) 2026 Parley developers                                 */
 
-/* Over 600 lines on purpose: process control, the curl client, recording
- * and JSON helpers are one harness that every integration test links. */
+/* Process control, the libcurl client (h1, h2), recording for the OpenAPI
+ * check, JSON and account helpers: the one harness every integration test
+ * links, a little over 600 lines. The h2c client is in harness_h2c.c. */
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -157,6 +158,11 @@ static int read_port_file(struct pt_server *s)
     return 1;
 }
 
+static size_t discard(char *d, size_t size, size_t n, void *ctx)
+{
+    return size * n;
+}
+
 static int healthz_ok(const struct pt_server *s)
 {
     CURL *c = curl_easy_init();
@@ -167,16 +173,11 @@ static int healthz_ok(const struct pt_server *s)
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
-    curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fwrite);
-    FILE *sink = fopen("/dev/null", "we");
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
     long code = 0;
     if (curl_easy_perform(c) == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(c);
-    if (sink)
-        fclose(sink);
     return code == 200;
 }
 
@@ -245,18 +246,16 @@ struct pt_server *pt_server_start(const char *const *extra_args)
     snprintf(s->log, sizeof(s->log), "%s/parleyd.log", s->dir);
     snprintf(s->port_file, sizeof(s->port_file), "%s/ports", s->dir);
 
-    const char *argv[64] = {bin,          "--bind",
-                            "127.0.0.1",  "--port",
-                            "0",          "--tls-port",
-                            "0",          "--port-file",
-                            s->port_file, "--tls-cert",
-                            cert,         "--tls-key",
-                            key,          "--pg",
-                            pg,           "--redis",
-                            redis,        "--pwhash-opslimit",
-                            "1",          "--pwhash-memlimit",
-                            "8192",       "--workers",
-                            "4"};
+    /* clang-format off */
+    const char *argv[64] = {
+        bin, "--bind", "127.0.0.1", "--port", "0", "--tls-port", "0",
+        "--port-file", s->port_file,
+        "--tls-cert", cert, "--tls-key", key,
+        "--pg", pg, "--redis", redis,
+        "--pwhash-opslimit", "1", "--pwhash-memlimit", "8192",
+        "--workers", "4",
+    };
+    /* clang-format on */
     size_t argc = 0;
     while (argv[argc])
         argc++;
@@ -418,11 +417,16 @@ static void on_exit_restart_services(void)
     stopped_mask = 0;
 }
 
+void pt_svc_require(void)
+{
+    if (!env_or_null("PARLEY_TEST_SVC"))
+        PL_SKIP("no PARLEY_TEST_SVC to stop and start services; run ./scripts/test");
+}
+
 void pt_svc(const char *what, const char *action)
 {
+    pt_svc_require();
     const char *svc = env_or_null("PARLEY_TEST_SVC");
-    if (!svc)
-        PL_SKIP("no PARLEY_TEST_SVC to stop and start services; run ./scripts/test");
     static int registered;
     if (!registered) {
         atexit(on_exit_restart_services);

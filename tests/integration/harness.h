@@ -178,6 +178,9 @@ int pt__h2c_req(struct pt__h2c *c, const char *method, const char *path, char **
  * stopped here and not started again is started when the case exits, so a
  * failing chaos test does not take the shared services down with it. */
 void pt_svc(const char *what, const char *action);
+/* Skips the case unless PARLEY_TEST_SVC is set: call it before starting
+ * anything in a test that will need pt_svc(). */
+void pt_svc_require(void);
 
 /* Monotonic milliseconds, and a sleep for polling a condition that has a
  * deadline (never to wait for something to happen). */

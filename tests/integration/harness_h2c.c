@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -153,6 +154,10 @@ struct pt__h2c *pt__h2c_open(unsigned port)
     PL_ASSERT(c->fd >= 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    /* HEADERS and DATA go out in separate writes; without this, Nagle and
+     * the server's delayed ACK add 40 ms to every request with a body. */
+    int one = 1;
+    PL_ASSERT_INT_EQ(setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
     if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         close(c->fd);
         free(c);

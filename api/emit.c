@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - persisting events in a handler's transaction, then publishing. */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "api_int.h"
+
+#include "storage/events.h"
+
+#include <string.h>
+
+int api__emit(struct api_emit *e, const char *type, int64_t conversation_id,
+              int64_t target_user_id, const char *payload)
+{
+    if (e->n == API_EMIT_MAX)
+        return PL_ENOMEM;
+    e->ev[e->n++] = (struct api_emit_event){.type = type,
+                                            .payload = payload,
+                                            .conversation_id = conversation_id,
+                                            .target_user_id = target_user_id};
+    return 0;
+}
+
+/* The audience is read inside the transaction, after the handler's own
+ * writes, so it reflects the membership this event leaves behind: a new
+ * member sees its member.added, a removed one gets its member.removed as
+ * the event's target. */
+static int audience(struct api_call *c, struct api_emit_event *ev)
+{
+    int64_t *ids = NULL;
+    unsigned n = 0;
+    if (ev->conversation_id) {
+        int rc = store_pg_member_ids(c->w->pg, c->a, ev->conversation_id, &ids, &n);
+        if (rc < 0)
+            return rc;
+    }
+    bool have_target = !ev->target_user_id;
+    for (unsigned i = 0; i < n && !have_target; i++)
+        have_target = ids[i] == ev->target_user_id;
+    if (!have_target) {
+        int64_t *more = pl_arena_alloc(c->a, (n + 1) * sizeof(*more));
+        if (!more)
+            return PL_ENOMEM;
+        if (n)
+            memcpy(more, ids, n * sizeof(*more));
+        more[n++] = ev->target_user_id;
+        ids = more;
+    }
+    ev->users = ids;
+    ev->n_users = n;
+    return 0;
+}
+
+int api__emit_store(struct api_call *c, struct api_emit *e)
+{
+    for (unsigned i = 0; i < e->n; i++) {
+        int rc = audience(c, &e->ev[i]);
+        if (rc < 0)
+            return rc;
+    }
+    uint64_t first;
+    int rc = e->n ? store_pg_positions_take(c->w->pg, e->n, &first) : 0;
+    for (unsigned i = 0; i < e->n && rc == 0; i++) {
+        struct api_emit_event *ev = &e->ev[i];
+        ev->pos = first + i;
+        rc = store_pg_event_insert(c->w->pg, ev->pos, ev->conversation_id, ev->target_user_id,
+                                   ev->type, ev->payload);
+    }
+    return rc;
+}
+
+void api__emit_publish(struct api_call *c, const struct api_emit *e)
+{
+    for (unsigned i = 0; i < e->n; i++) {
+        const struct api_emit_event *ev = &e->ev[i];
+        c->env->publish(c->env->publish_ctx, ev->pos, ev->type, ev->payload, strlen(ev->payload),
+                        ev->users, ev->n_users);
+    }
+}

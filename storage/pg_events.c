@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - persisted events and stream positions in PostgreSQL.        */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "events.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+enum {
+    POS_TAKE,
+    EVENT_INSERT,
+    POS_CURRENT,
+    POS_OLDEST,
+    EVENTS_FOR_USER,
+    EVENTS_RANGE,
+    MEMBER_IDS,
+    EVENTS_PRUNE,
+};
+
+const struct store_pg__stmt store_pg__event_stmts[] = {
+    [POS_TAKE] = {"pos_take",
+                  "UPDATE stream_state SET pos = pos + $1::bigint WHERE id = 1"
+                  " RETURNING pos - $1::bigint + 1",
+                  1, false},
+    [EVENT_INSERT] = {"event_insert",
+                      "INSERT INTO events (pos, conversation_id, target_user_id, type, payload)"
+                      " VALUES ($1::bigint, NULLIF($2::bigint, 0), NULLIF($3::bigint, 0), $4, $5)",
+                      5, false},
+    [POS_CURRENT] = {"pos_current", "SELECT pos FROM stream_state WHERE id = 1", 0, true},
+    [POS_OLDEST] = {"pos_oldest",
+                    "SELECT COALESCE((SELECT min(pos) FROM events),"
+                    " (SELECT pos + 1 FROM stream_state WHERE id = 1))",
+                    0, true},
+    /* Driven from the user's memberships so a long-offline user in a busy
+     * deployment reads only their conversations' events (index on
+     * events (conversation_id, pos)), plus events addressed to them. */
+    [EVENTS_FOR_USER] = {"events_for_user",
+                         "SELECT pos, type, payload FROM ("
+                         " SELECT e.pos, e.type, e.payload FROM members m JOIN events e"
+                         "   ON e.conversation_id = m.conversation_id"
+                         "  AND e.pos > GREATEST($2::bigint, m.joined_pos)"
+                         "  WHERE m.user_id = $1::bigint"
+                         "    AND e.target_user_id IS DISTINCT FROM $1::bigint"
+                         " UNION ALL"
+                         " SELECT pos, type, payload FROM events"
+                         "  WHERE target_user_id = $1::bigint AND pos > $2::bigint"
+                         ") x ORDER BY pos LIMIT $3::int",
+                         3, true},
+    [EVENTS_RANGE] = {"events_range",
+                      "SELECT e.pos, e.type, e.payload,"
+                      " ARRAY(SELECT m.user_id FROM members m"
+                      "  WHERE m.conversation_id = e.conversation_id AND m.joined_pos < e.pos"
+                      "    AND m.user_id IS DISTINCT FROM e.target_user_id)"
+                      " || CASE WHEN e.target_user_id IS NULL THEN '{}'::bigint[]"
+                      "    ELSE ARRAY[e.target_user_id] END"
+                      " FROM events e WHERE e.pos BETWEEN $1::bigint AND $2::bigint"
+                      " ORDER BY e.pos",
+                      2, true},
+    [MEMBER_IDS] = {"member_ids",
+                    "SELECT user_id FROM members WHERE conversation_id = $1::bigint", 1, true},
+    [EVENTS_PRUNE] = {"events_prune",
+                      "DELETE FROM events WHERE created_at < now() - make_interval(secs => $1::int)",
+                      1, false},
+    {NULL, NULL, 0, false},
+};
+
+static int run(struct store_pg *pg, int id, const char *const *vals, PGresult **r)
+{
+    return store_pg__exec(pg, &store_pg__event_stmts[id], vals, NULL, NULL, r);
+}
+
+static int single_u64(struct store_pg *pg, int id, uint64_t *out)
+{
+    PGresult *r;
+    int rc = run(pg, id, NULL, &r);
+    if (rc < 0)
+        return rc;
+    int64_t v = 0;
+    rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 0, &v) : PL_EINTERNAL;
+    PQclear(r);
+    *out = (uint64_t)v;
+    return rc;
+}
+
+int store_pg_positions_take(struct store_pg *pg, unsigned n, uint64_t *first)
+{
+    char nb[16];
+    snprintf(nb, sizeof(nb), "%u", n);
+    const char *vals[] = {nb};
+    PGresult *r;
+    int rc = run(pg, POS_TAKE, vals, &r);
+    if (rc < 0)
+        return rc;
+    int64_t v = 0;
+    rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 0, &v) : PL_EINTERNAL;
+    PQclear(r);
+    *first = (uint64_t)v;
+    return rc;
+}
+
+int store_pg_event_insert(struct store_pg *pg, uint64_t pos, int64_t conversation_id,
+                          int64_t target_user_id, const char *type, const char *payload)
+{
+    char pb[24], cb[24], tb[24];
+    snprintf(pb, sizeof(pb), "%" PRIu64, pos);
+    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
+    snprintf(tb, sizeof(tb), "%" PRId64, target_user_id);
+    const char *vals[] = {pb, cb, tb, type, payload};
+    PGresult *r;
+    int rc = run(pg, EVENT_INSERT, vals, &r);
+    if (rc == 0)
+        PQclear(r);
+    return rc;
+}
+
+int store_pg_position_current(struct store_pg *pg, uint64_t *pos)
+{
+    return single_u64(pg, POS_CURRENT, pos);
+}
+
+int store_pg_position_oldest(struct store_pg *pg, uint64_t *pos)
+{
+    return single_u64(pg, POS_OLDEST, pos);
+}
+
+/* Copies rows (pos, type, payload[, users]) into an arena array. */
+static int fill_events(struct pl_arena *a, PGresult *r, bool with_users, struct store_event **out,
+                       unsigned *n)
+{
+    int rows = PQntuples(r);
+    struct store_event *ev = pl_arena_zalloc(a, (size_t)(rows ? rows : 1) * sizeof(*ev));
+    if (!ev)
+        return PL_ENOMEM;
+    for (int i = 0; i < rows; i++) {
+        int64_t pos;
+        int rc = store_pg__get_i64(r, i, 0, &pos);
+        if (rc < 0)
+            return rc;
+        ev[i].pos = (uint64_t)pos;
+        ev[i].type = store_pg__get_str(a, r, i, 1);
+        ev[i].payload = store_pg__get_str(a, r, i, 2);
+        if (!ev[i].type || !ev[i].payload)
+            return PL_ENOMEM;
+        if (with_users &&
+            (rc = store_pg__get_i64_array(a, r, i, 3, &ev[i].users, &ev[i].n_users)) < 0)
+            return rc;
+    }
+    *out = ev;
+    *n = (unsigned)rows;
+    return 0;
+}
+
+int store_pg_events_for_user(struct store_pg *pg, struct pl_arena *a, int64_t user_id,
+                             uint64_t after, unsigned limit, struct store_event **out, unsigned *n)
+{
+    char ub[24], ab[24], lb[16];
+    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
+    snprintf(ab, sizeof(ab), "%" PRIu64, after);
+    snprintf(lb, sizeof(lb), "%u", limit);
+    const char *vals[] = {ub, ab, lb};
+    PGresult *r;
+    int rc = run(pg, EVENTS_FOR_USER, vals, &r);
+    if (rc < 0)
+        return rc;
+    rc = fill_events(a, r, false, out, n);
+    PQclear(r);
+    return rc;
+}
+
+int store_pg_events_range(struct store_pg *pg, struct pl_arena *a, uint64_t from, uint64_t to,
+                          struct store_event **out, unsigned *n)
+{
+    char fb[24], tb[24];
+    snprintf(fb, sizeof(fb), "%" PRIu64, from);
+    snprintf(tb, sizeof(tb), "%" PRIu64, to);
+    const char *vals[] = {fb, tb};
+    PGresult *r;
+    int rc = run(pg, EVENTS_RANGE, vals, &r);
+    if (rc < 0)
+        return rc;
+    rc = fill_events(a, r, true, out, n);
+    PQclear(r);
+    return rc;
+}
+
+int store_pg_member_ids(struct store_pg *pg, struct pl_arena *a, int64_t conversation_id,
+                        int64_t **ids, unsigned *n)
+{
+    char cb[24];
+    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
+    const char *vals[] = {cb};
+    PGresult *r;
+    int rc = run(pg, MEMBER_IDS, vals, &r);
+    if (rc < 0)
+        return rc;
+    int rows = PQntuples(r);
+    int64_t *v = pl_arena_alloc(a, (size_t)(rows ? rows : 1) * sizeof(*v));
+    for (int i = 0; v && rc == 0 && i < rows; i++)
+        rc = store_pg__get_i64(r, i, 0, &v[i]);
+    PQclear(r);
+    if (!v)
+        return PL_ENOMEM;
+    *ids = v;
+    *n = (unsigned)rows;
+    return rc;
+}
+
+int store_pg_events_prune(struct store_pg *pg, unsigned keep_s, uint64_t *n)
+{
+    char kb[16];
+    snprintf(kb, sizeof(kb), "%u", keep_s);
+    const char *vals[] = {kb};
+    PGresult *r;
+    int rc = run(pg, EVENTS_PRUNE, vals, &r);
+    if (rc < 0)
+        return rc;
+    *n = strtoull(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}
