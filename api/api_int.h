@@ -115,6 +115,18 @@ int api_problem_doc_get(struct api_call *c);
 /* True for 1..max_chars characters of UTF-8 without control characters. */
 bool api__valid_display_text(const char *s, size_t max_chars);
 
+/* Membership of the caller in conversation_id (conversations.c): 0 and the
+ * role; PL_ENOTFOUND (problem set: 404, so that non-members cannot learn
+ * that the conversation exists); or a storage code. */
+int api__require_member(struct api_call *c, int64_t conversation_id, bool *is_admin);
+/* Parses a {id} path parameter / "user" value: an integer id or a
+ * username (conversations.c). 0, PL_ENOTFOUND, or a storage code. */
+int api__resolve_user(struct api_call *c, const char *id_or_name, int64_t *user_id);
+
+/* Writes a Message object (messages.c). */
+struct store_message;
+void api__gen_message(yajl_gen g, const struct store_message *m);
+
 /* Writes a user object (users.c), used by sessions and /v1/me. */
 void api__gen_user(yajl_gen g, const struct store_user *u);
 

@@ -58,8 +58,7 @@ static ssize_t ssl_result(struct http__conn *c, int r, bool reading)
     case SSL_ERROR_ZERO_RETURN:
         /* close_notify, or (with SSL_OP_IGNORE_UNEXPECTED_EOF) a bare FIN. */
         return reading ? 0 : -EPIPE;
-    default:
-        return ssl_failed(c, err);
+    default: return ssl_failed(c, err);
     }
 }
 

@@ -50,7 +50,7 @@ struct h2_session {
     struct pl_task pump_task;
     bool pump_queued;
     bool read_pending; /* OpenSSL holds decrypted bytes epoll cannot see */
-    bool draining; /* GOAWAY queued: read nothing more, close once flushed */
+    bool draining;     /* GOAWAY queued: read nothing more, close once flushed */
     bool closed;
     nghttp2_session *ng;
     enum http_proto proto;

@@ -143,8 +143,8 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     struct h2_session *ss = ud;
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    struct http_req *req = http__req_new(ss->conn.srv, ss->proto, ss->conn.peer, &h2__req_ops,
-                                         NULL);
+    struct http_req *req =
+        http__req_new(ss->conn.srv, ss->proto, ss->conn.peer, &h2__req_ops, NULL);
     struct h2_stream *st = req ? pl_arena_zalloc(req->arena, sizeof(*st)) : NULL;
     if (!st) {
         http__req_free(req);
@@ -255,8 +255,8 @@ static int on_request_headers(struct h2_stream *st)
                                 st->path ? st->path : "", st->path ? st->plen : 0);
     if (rc == PL_ENOMEM)
         return rc;
-    if (st->cookie && (rc = http__req_add_header(req, "cookie", 6, st->cookie,
-                                                 st->cookie_len)) == PL_ENOMEM)
+    if (st->cookie &&
+        (rc = http__req_add_header(req, "cookie", 6, st->cookie, st->cookie_len)) == PL_ENOMEM)
         return rc;
     return 0;
 }
@@ -310,8 +310,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     return 0;
 }
 
-static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
-                         const uint8_t *data, size_t len, void *ud)
+static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id, const uint8_t *data,
+                         size_t len, void *ud)
 {
     (void)flags;
     (void)ud;
@@ -331,8 +331,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
     return 0;
 }
 
-static int on_stream_close(nghttp2_session *ng, int32_t stream_id, uint32_t error_code,
-                           void *ud)
+static int on_stream_close(nghttp2_session *ng, int32_t stream_id, uint32_t error_code, void *ud)
 {
     struct h2_session *ss = ud;
     (void)error_code;

@@ -143,8 +143,8 @@ static void sniff_hand_over(struct sniff *sn, enum http_sniff kind)
     } else {
         /* libmicrohttpd owns the socket from here on, and closes it itself
          * when it refuses the connection. */
-        if (h1__conn_add(s->h1, sn->conn.fd, (struct sockaddr *)&sn->conn.addr,
-                         sn->conn.addrlen, false) < 0)
+        if (h1__conn_add(s->h1, sn->conn.fd, (struct sockaddr *)&sn->conn.addr, sn->conn.addrlen,
+                         false) < 0)
             pl_log_debug("%s: HTTP/1.1 connection refused", sn->conn.peer);
     }
     sn->conn.fd = -1;
@@ -226,8 +226,7 @@ static void accept_pause(struct http_server *s, int err)
         (void)!pl_loop_io_mod(s->loop, &s->lsn_plain, 0);
     if (s->fd_tls >= 0)
         (void)!pl_loop_io_mod(s->loop, &s->lsn_tls, 0);
-    pl_loop_timer_start(s->loop, &server_of(s)->accept_timer, ACCEPT_PAUSE_MS, on_accept_resume,
-                        s);
+    pl_loop_timer_start(s->loop, &server_of(s)->accept_timer, ACCEPT_PAUSE_MS, on_accept_resume, s);
 }
 
 static void accept_one(struct http_server *s, int fd, bool tls, struct sockaddr_storage *addr,
@@ -236,8 +235,7 @@ static void accept_one(struct http_server *s, int fd, bool tls, struct sockaddr_
     if (s->cfg.limits.max_conns && s->total_conns >= s->cfg.limits.max_conns) {
         /* Closing at once (rather than leaving it in the backlog) tells the
          * client to go elsewhere instead of letting it time out. */
-        pl_log_debug("connection limit %u reached; closing new socket",
-                     s->cfg.limits.max_conns);
+        pl_log_debug("connection limit %u reached; closing new socket", s->cfg.limits.max_conns);
         close(fd);
         return;
     }
@@ -262,16 +260,12 @@ static void accept_all(struct http_server *s, int lfd, bool tls)
         switch (errno) {
         case EINTR:
         case ECONNABORTED: /* the client gave up while queued */
-        case EPROTO:
-            continue;
+        case EPROTO: continue;
         case EMFILE:
         case ENFILE:
         case ENOBUFS:
-        case ENOMEM:
-            accept_pause(s, errno);
-            return;
-        default: /* EAGAIN: drained */
-            return;
+        case ENOMEM: accept_pause(s, errno); return;
+        default: /* EAGAIN: drained */ return;
         }
     }
 }
@@ -294,7 +288,8 @@ static void on_accept_tls(void *ctx, uint32_t events)
 
 static int listen_on(const char *host, unsigned port, int *fd_out, unsigned *port_out)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     char serv[16];
     snprintf(serv, sizeof(serv), "%u", port);
@@ -306,8 +301,8 @@ static int listen_on(const char *host, unsigned port, int *fd_out, unsigned *por
     }
     int rc = -EADDRNOTAVAIL;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        ai->ai_protocol);
+        int fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0) {
             rc = -errno;
             continue;
@@ -399,11 +394,10 @@ int http_server_new(struct pl_loop *loop, const struct http_server_config *cfg,
     if ((rc = open_listeners(s)) < 0)
         goto fail;
     if (s->cfg.tls)
-        pl_log_info("listening on %s port %u (h1, h2c) and %u (TLS: h2, h1)",
-                    s->cfg.bind ? s->cfg.bind : "*", s->port, s->tls_port);
+        pl_log_debug("listening on %s port %u (h1, h2c) and %u (TLS: h2, h1)",
+                     s->cfg.bind ? s->cfg.bind : "*", s->port, s->tls_port);
     else
-        pl_log_info("listening on %s port %u (h1, h2c)", s->cfg.bind ? s->cfg.bind : "*",
-                    s->port);
+        pl_log_debug("listening on %s port %u (h1, h2c)", s->cfg.bind ? s->cfg.bind : "*", s->port);
     *out = s;
     return 0;
 fail:
