@@ -29,6 +29,7 @@ struct api_config {
     unsigned sync_max_wait_ms;   /* longest /v1/sync long-poll */
 };
 
+struct api_worker;
 struct api_send; /* a message send handed to the group-commit writer (messages.c) */
 
 /* Process-wide, set up by server/ before the first request; read-only after. */
@@ -51,6 +52,17 @@ struct api_env {
     void *send_ctx;
     /* The loop's hub (streams are opened and drained on the loop). */
     struct push_hub *hub;
+    struct pl_loop *loop;
+    /* Any thread: runs fn on a worker (follow-up storage work started on
+     * the loop). Returns 0, or PL_EBUSY/PL_ECANCELED (fn not called). */
+    int (*run)(void *ctx, void (*fn)(struct api_worker *w, void *arg), void *arg);
+    void *run_ctx;
+    /* Any thread: ends the event streams of a device (logout) on every
+     * node. */
+    void (*close_device)(void *ctx, int64_t user_id, int64_t device_id);
+    void *close_ctx;
+    /* This node's name, for presence. */
+    const char *node_id;
 };
 
 /* One per worker thread; the connections are used by that thread only. */
@@ -79,6 +91,11 @@ void api_reject(const struct api_env *env, struct http_req *req, int rc);
 /* Builds the route table. Call once at startup, before anything else in
  * api/. Returns 0 or PL_EINTERNAL (more routes than the table holds). */
 PL_MUST_CHECK int api_init(void);
+
+/* Worker: the periodic presence chore. Refreshes the heartbeat of users
+ * (those holding streams on this node), announces the ones that came
+ * online, and sweeps and announces the ones whose heartbeat expired. */
+void api_presence_tick(struct api_worker *w, const int64_t *users, unsigned n);
 
 /* Route names for metrics labels, indexed like the route table. */
 size_t api_route_count(void);

@@ -25,9 +25,19 @@ struct api_call {
 
 typedef int api_handler_fn(struct api_call *c);
 
+/* A handler's return value meaning "the request was handed on (to the
+ * writer or to the loop) and will be completed there": api_handle() must
+ * neither answer nor complete it. */
+#define API_DEFERRED 1
+
 enum api_route_flags {
     API_AUTH = 1u << 0,   /* a valid bearer token is required */
     API_INLINE = 1u << 1, /* cheap and storage-free: runs on the loop thread */
+    /* The token may also come from the parley_token cookie or the
+     * access_token query parameter: browsers' EventSource cannot set an
+     * Authorization header. Only for the stream routes, since tokens in
+     * URLs end up in logs and histories. */
+    API_AUTH_ANY = 1u << 2,
 };
 
 struct api_route_info {
@@ -50,7 +60,7 @@ extern const struct api_route_def api__stream_routes[];       /* events.c */
 /* ---- auth.c ---- */
 /* Authenticates the bearer token of c->req; fills user_id / device_id.
  * Returns 0, PL_EUNAUTH (problem already set), or PL_EUNAVAIL. */
-int api__auth(struct api_call *c);
+int api__auth(struct api_call *c, bool allow_cookie_query);
 
 /* ---- persisted events (emit.c) ---- */
 
@@ -126,6 +136,14 @@ int api__resolve_user(struct api_call *c, const char *id_or_name, int64_t *user_
 /* Writes a Message object (messages.c). */
 struct store_message;
 void api__gen_message(yajl_gen g, const struct store_message *m);
+
+/* presence.c */
+int api_presence_get(struct api_call *c);
+int api_presence_heartbeat(struct api_call *c);
+int api_typing_post(struct api_call *c);
+/* Refreshes the user's heartbeat and announces it when it came online.
+ * Failures (Redis down) are ignored: presence is best effort. */
+void api__presence_touch(struct api_worker *w, int64_t user);
 
 /* Writes a user object (users.c), used by sessions and /v1/me. */
 void api__gen_user(yajl_gen g, const struct store_user *u);

@@ -65,6 +65,8 @@ const char *api_route_name(size_t i)
 static void finish(struct api_call *c, int rc)
 {
     struct http_req *req = c->req;
+    if (rc == API_DEFERRED)
+        return; /* completed later by whoever took the request */
     if (rc < 0 && http_resp_status(req) == 0) {
         if (rc != PL_EUNAVAIL && api_problem_status(rc) >= 500)
             pl_log_error("req %llu: %s %s failed: %s", (unsigned long long)http_req_id(req),
@@ -133,8 +135,8 @@ void api_handle(struct api_worker *w, struct http_req *req)
     call_init(&c, w->env, w, req);
     const struct api_route_info *info = &infos[http_req_route(req)];
     int rc = 0;
-    if (info->flags & API_AUTH)
-        rc = api__auth(&c);
+    if (info->flags & (API_AUTH | API_AUTH_ANY))
+        rc = api__auth(&c, (info->flags & API_AUTH_ANY) != 0);
     if (rc == 0)
         rc = info->fn(&c);
     finish(&c, rc);

@@ -94,8 +94,12 @@ int api_sessions_create(struct api_call *c)
 int api_sessions_delete_current(struct api_call *c)
 {
     int rc = store_pg_device_revoke(c->w->pg, c->device_id);
-    if (rc < 0)
+    /* Two logouts racing: the second finds the device already revoked,
+     * which is the state it asked for. */
+    if (rc < 0 && rc != PL_ENOTFOUND)
         return rc;
+    /* The token is dead; its open streams end now, not at their next use. */
+    c->env->close_device(c->env->close_ctx, c->user_id, c->device_id);
     api__reply_raw(c, 204, NULL, "", 0);
     return 0;
 }

@@ -34,6 +34,9 @@ struct h1 {
     struct pl_timer timer;
     struct pl_task kick;
     bool kick_pending;
+    /* MHD refuses to stop while connections are suspended, so we keep
+     * them listed and resume them all at shutdown. */
+    struct h1_req *suspended;
     bool adding_tls; /* set around MHD_add_connection for the TLS relay */
 };
 
@@ -46,11 +49,36 @@ struct h1_conn {
 /* Per-request transport state. */
 struct h1_req {
     struct h1 *h;
+    struct http_req *req;
     struct MHD_Connection *conn;
     bool suspended;
+    bool ending; /* shutdown: the stream ends at the next read */
+    struct h1_req *prev, *next; /* on h->suspended while suspended */
 };
 
 static void run_mhd(struct h1 *h);
+
+static void suspend(struct h1_req *hr)
+{
+    MHD_suspend_connection(hr->conn);
+    hr->suspended = true;
+    hr->prev = NULL;
+    hr->next = hr->h->suspended;
+    if (hr->next)
+        hr->next->prev = hr;
+    hr->h->suspended = hr;
+}
+
+static void unlist(struct h1_req *hr)
+{
+    if (hr->prev)
+        hr->prev->next = hr->next;
+    else
+        hr->h->suspended = hr->next;
+    if (hr->next)
+        hr->next->prev = hr->prev;
+    hr->prev = hr->next = NULL;
+}
 
 static void on_kick(struct pl_task *t)
 {
@@ -107,7 +135,7 @@ static ssize_t on_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     struct http_req *req = cls;
     struct h1_req *hr = req->tctx;
     (void)pos;
-    if (req->stream_closed)
+    if (hr->ending)
         return MHD_CONTENT_READER_END_OF_STREAM;
     ssize_t n = req->stream_ops->read(req->stream_ctx, buf, max);
     if (n > 0) {
@@ -117,8 +145,7 @@ static ssize_t on_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     if (n < 0)
         return MHD_CONTENT_READER_END_OF_STREAM;
     /* Nothing to send: park the connection until http_stream_wake(). */
-    MHD_suspend_connection(hr->conn);
-    hr->suspended = true;
+    suspend(hr);
     return 0;
 }
 
@@ -148,6 +175,7 @@ static void resume(struct http_req *req)
     if (!hr->suspended)
         return;
     hr->suspended = false;
+    unlist(hr);
     MHD_resume_connection(hr->conn);
     kick(hr->h);
 }
@@ -176,6 +204,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         return NULL; /* the access handler answers 503 without a request */
     }
     hr->h = h;
+    hr->req = req;
     hr->conn = conn;
     req->tctx = hr;
     /* Keep the raw target; the method arrives with the access handler. */
@@ -236,8 +265,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
          * without reading the rest (MHD closes the connection after the
          * response when a body is left unread). */
         http__req_dispatch(req);
-        MHD_suspend_connection(conn);
-        hr->suspended = true;
+        suspend(hr);
         return MHD_YES;
     case HTTP_REQ_DISPATCHED: *upload_size = 0; return MHD_YES;
     case HTTP_REQ_COMPLETE:
@@ -332,6 +360,16 @@ void h1__free(struct h1 *h)
         return;
     pl_loop_io_del(h->srv->loop, &h->io);
     pl_loop_timer_stop(h->srv->loop, &h->timer);
+    /* Streams still parked are ended (their read sees the close) and
+     * resumed, because MHD_stop_daemon() aborts while any connection is
+     * suspended. Requests cannot be parked for a worker here: the pool
+     * has drained before the transports are freed. */
+    while (h->suspended) {
+        struct http_req *req = h->suspended->req;
+        h->suspended->ending = true;
+        resume(req);
+    }
+    MHD_run(h->d);
     /* MHD_quiesce first so no new work starts, then stop: this closes
      * every connection and runs the completion callbacks. */
     MHD_quiesce_daemon(h->d);

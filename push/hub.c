@@ -189,6 +189,14 @@ void push_hub_free(struct push_hub *hub)
     free(hub);
 }
 
+void push_hub_close_all(struct push_hub *hub)
+{
+    for (unsigned i = 0; i < hub->n_buckets; i++)
+        for (struct user *u = hub->buckets[i]; u; u = u->next)
+            for (struct push_stream *s = u->streams; s; s = s->next)
+                push_stream_close(s);
+}
+
 void push_hub_on_gap(struct push_hub *hub, push_gap_cb *cb, void *ctx)
 {
     hub->gap_cb = cb;
@@ -335,6 +343,15 @@ unsigned push_hub_stream_count(const struct push_hub *hub)
 unsigned push_hub_user_count(const struct push_hub *hub)
 {
     return hub->n_users;
+}
+
+unsigned push_hub_users(const struct push_hub *hub, int64_t *out, unsigned max)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < hub->n_buckets && n < max; i++)
+        for (struct user *u = hub->buckets[i]; u && n < max; u = u->next)
+            out[n++] = u->id;
+    return n;
 }
 
 bool push_hub_has_user(const struct push_hub *hub, int64_t user_id)

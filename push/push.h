@@ -74,11 +74,17 @@ uint64_t push_hub_position(const struct push_hub *hub);
 PL_MUST_CHECK int push_hub_publish(struct push_hub *hub, struct push_event *ev,
                                    const int64_t *users, unsigned n_users);
 
+/* Loop thread: ends every stream (shutdown); owners see the end and
+ * release their streams. */
+void push_hub_close_all(struct push_hub *hub);
 /* Loop thread: closes every stream of one device (logout), or of a user. */
 void push_hub_close_device(struct push_hub *hub, int64_t user_id, int64_t device_id);
 unsigned push_hub_stream_count(const struct push_hub *hub);
 /* Users with at least one open stream on this hub. */
 unsigned push_hub_user_count(const struct push_hub *hub);
+/* Loop thread: copies up to max ids of users holding streams; returns how
+ * many were copied. */
+unsigned push_hub_users(const struct push_hub *hub, int64_t *out, unsigned max);
 /* Loop thread: true when the user holds a stream on this hub. */
 bool push_hub_has_user(const struct push_hub *hub, int64_t user_id);
 

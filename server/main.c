@@ -2,6 +2,7 @@
 /* Parley - parleyd: startup, wiring of the modules, shutdown.          */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "config.h"
+#include "live.h"
 #include "metrics.h"
 #include "pool.h"
 
@@ -29,6 +30,8 @@ struct srv {
     struct api_env env;
     struct pl_loop *loop;
     struct srv_pool *pool;
+    struct srv_live *live;
+    char node_id[128];
     struct srv_metrics *metrics;
     struct http_server *http;
 };
@@ -116,8 +119,19 @@ static int start(struct srv *s)
     s->api_cfg = (struct api_config){
         .pwhash = {.opslimit = s->cfg.pwhash_opslimit, .memlimit = s->cfg.pwhash_memlimit},
         .retry_after_s = 2,
+        .group_max_members = s->cfg.group_max_members,
+        .presence_timeout_s = s->cfg.presence_timeout_s,
+        .sync_max_wait_ms = s->cfg.sync_max_wait_ms,
     };
     s->env = (struct api_env){.cfg = &s->api_cfg, .render_metrics = srv_metrics_render};
+    if (!*s->cfg.node_id) {
+        char host[64] = "node";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(s->node_id, sizeof(s->node_id), "%s:%d", host, (int)getpid());
+    } else {
+        snprintf(s->node_id, sizeof(s->node_id), "%s", s->cfg.node_id);
+    }
+    s->env.node_id = s->node_id;
     int rc = api_init();
     if (rc == 0)
         rc = srv_metrics_new(&s->metrics);
@@ -130,6 +144,8 @@ static int start(struct srv *s)
         pl_log_error("cannot start workers: %s", pl_strerror(rc));
         return rc;
     }
+    if ((rc = srv_live_new(&s->cfg, s->loop, s->pool, &s->env, &s->live)) < 0)
+        return rc;
     struct http_server_config hc;
     http_config(s, &hc);
     if ((rc = http_server_new(s->loop, &hc, &http_ops, s, &s->http)) < 0) {
@@ -147,6 +163,12 @@ static int start(struct srv *s)
  * into the transports, and only then are connections closed and freed. */
 static void stop(struct srv *s)
 {
+    /* Streams and long-polls end first, while workers and transports
+     * still exist to answer them. */
+    srv_live_close_all(s->live);
+    if (s->loop)
+        pl_loop_drain(s->loop);
+    srv_live_detach_pool(s->live);
     srv_pool_free(s->pool);
     s->pool = NULL;
     if (s->metrics)
@@ -154,6 +176,9 @@ static void stop(struct srv *s)
     if (s->loop)
         pl_loop_drain(s->loop);
     http_server_free(s->http);
+    if (s->loop)
+        pl_loop_drain(s->loop);
+    srv_live_free(s->live);
     if (s->loop)
         pl_loop_drain(s->loop);
     pl_loop_free(s->loop);

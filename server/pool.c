@@ -17,10 +17,15 @@ struct worker {
     bool started;
 };
 
+struct job {
+    srv_job_fn *fn;
+    void *arg;
+};
+
 struct srv_pool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    struct http_req **ring; /* fixed capacity: the queue never grows */
+    struct job *ring; /* fixed capacity: the queue never grows */
     unsigned cap, head, len;
     bool stopping;
     unsigned busy;
@@ -29,31 +34,32 @@ struct srv_pool {
     struct worker *workers;
 };
 
-static struct http_req *take(struct srv_pool *p)
+static bool take(struct srv_pool *p, struct job *out)
 {
     pthread_mutex_lock(&p->lock);
     while (p->len == 0 && !p->stopping)
         pthread_cond_wait(&p->cond, &p->lock);
-    struct http_req *req = NULL;
+    bool got = false;
     if (p->len) {
-        req = p->ring[p->head];
+        *out = p->ring[p->head];
+        got = true;
         p->head = (p->head + 1) % p->cap;
         p->len--;
         p->busy++;
     }
     pthread_mutex_unlock(&p->lock);
-    return req;
+    return got;
 }
 
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct srv_pool *p = w->pool;
-    struct http_req *req;
+    struct job job;
     /* Stopping only ends the loop once the queue is empty, so every
      * accepted request is answered. */
-    while ((req = take(p))) {
-        api_handle(&w->api, req);
+    while (take(p, &job)) {
+        job.fn(&w->api, job.arg);
         pthread_mutex_lock(&p->lock);
         p->busy--;
         pthread_mutex_unlock(&p->lock);
@@ -61,7 +67,17 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static void run_request(struct api_worker *w, void *arg)
+{
+    api_handle(w, arg);
+}
+
 int srv_pool_submit(struct srv_pool *p, struct http_req *req)
+{
+    return srv_pool_run(p, run_request, req);
+}
+
+int srv_pool_run(struct srv_pool *p, srv_job_fn *fn, void *arg)
 {
     int rc = 0;
     pthread_mutex_lock(&p->lock);
@@ -71,7 +87,7 @@ int srv_pool_submit(struct srv_pool *p, struct http_req *req)
         p->rejected++;
         rc = PL_EBUSY;
     } else {
-        p->ring[(p->head + p->len) % p->cap] = req;
+        p->ring[(p->head + p->len) % p->cap] = (struct job){fn, arg};
         p->len++;
         pthread_cond_signal(&p->cond);
     }

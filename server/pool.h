@@ -30,6 +30,11 @@ PL_MUST_CHECK int srv_pool_new(const struct srv_config *cfg, const struct api_en
 /* Any thread: queues req for a worker. Returns 0, or PL_EBUSY when the queue
  * is full / PL_ECANCELED when stopping (the caller answers the request). */
 PL_MUST_CHECK int srv_pool_submit(struct srv_pool *p, struct http_req *req);
+/* A unit of work for a worker: fn runs with the worker's connections. */
+typedef void srv_job_fn(struct api_worker *w, void *arg);
+/* Any thread: queues fn(worker, arg). Same codes as srv_pool_submit; on
+ * failure fn is not called and arg stays the caller's. */
+PL_MUST_CHECK int srv_pool_run(struct srv_pool *p, srv_job_fn *fn, void *arg);
 /* Lets queued requests finish, stops and joins the threads, frees. */
 void srv_pool_free(struct srv_pool *p);
 void srv_pool_stats(struct srv_pool *p, struct srv_pool_stats *out);

@@ -176,6 +176,9 @@ struct store_pg__stmt {
 
 extern const struct store_pg__stmt store_pg__user_stmts[];
 extern const struct store_pg__stmt store_pg__event_stmts[];
+extern const struct store_pg__stmt store_pg__presence_stmts[];
+extern const struct store_pg__stmt store_pg__conversation_stmts[]; /* pg_conversations.c */
+extern const struct store_pg__stmt store_pg__member_stmts[];       /* pg_members.c */
 
 /* Runs the prepared statement st with nparams parameters: values[i] with
  * lengths[i] bytes in format formats[i] (0 text, NUL-terminated; 1 binary).

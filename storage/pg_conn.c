@@ -57,6 +57,9 @@ static const struct store_pg__stmt *const stmt_tables[] = {
     conn_stmts,
     store_pg__user_stmts,
     store_pg__event_stmts,
+    store_pg__presence_stmts,
+    store_pg__conversation_stmts,
+    store_pg__member_stmts,
 };
 
 void store_pg__count_error(void)

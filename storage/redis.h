@@ -61,6 +61,11 @@ uint64_t store_redis_errors(void);
  * On failure *reply is NULL. */
 PL_MUST_CHECK int store_redis__command(struct store_redis *r, void **reply, const char *fmt, ...);
 
+/* The same with an argument vector (binary-safe; lens may be NULL for
+ * NUL-terminated arguments). */
+PL_MUST_CHECK int store_redis__command_argv(struct store_redis *r, void **reply, int argc,
+                                            const char **argv, const size_t *lens);
+
 /* Frees a reply from store_redis__command(). NULL is fine. */
 void store_redis_reply_free(void *reply);
 

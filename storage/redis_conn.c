@@ -171,18 +171,9 @@ static bool is_transient(const char *msg)
     return false;
 }
 
-int store_redis__command(struct store_redis *r, void **reply, const char *fmt, ...)
+/* Takes the reply of one command and turns failures into codes. */
+static int finish(struct store_redis *r, redisReply *rep, void **reply)
 {
-    *reply = NULL;
-    if (!r->ctx) {
-        int rc = redis_connect(r);
-        if (rc < 0)
-            return rc;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *rep = redisvCommand(r->ctx, fmt, ap);
-    va_end(ap);
     if (!rep) {
         /* A hiredis context that reported an error cannot be used again:
          * after a timeout a late reply would be taken for the next
@@ -208,6 +199,33 @@ int store_redis__command(struct store_redis *r, void **reply, const char *fmt, .
     }
     *reply = rep;
     return 0;
+}
+
+int store_redis__command(struct store_redis *r, void **reply, const char *fmt, ...)
+{
+    *reply = NULL;
+    if (!r->ctx) {
+        int rc = redis_connect(r);
+        if (rc < 0)
+            return rc;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(r->ctx, fmt, ap);
+    va_end(ap);
+    return finish(r, rep, reply);
+}
+
+int store_redis__command_argv(struct store_redis *r, void **reply, int argc, const char **argv,
+                              const size_t *lens)
+{
+    *reply = NULL;
+    if (!r->ctx) {
+        int rc = redis_connect(r);
+        if (rc < 0)
+            return rc;
+    }
+    return finish(r, redisCommandArgv(r->ctx, argc, argv, lens), reply);
 }
 
 void store_redis_reply_free(void *reply)

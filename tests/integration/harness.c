@@ -5,7 +5,7 @@
 /* Process control, the libcurl client (h1, h2), recording for the OpenAPI
  * check, JSON and account helpers: the one harness every integration test
  * links, a little over 600 lines. The h2c client is in harness_h2c.c. */
-#include "harness.h"
+#include "harness_int.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -37,14 +37,22 @@ struct pt_server {
     char dir[256];
     char log[300];
     char port_file[300];
-    CURL *curl[PT_PROTO_N];
-    struct pt__h2c *h2c;
-    struct pt_server *next; /* in the list of live servers */
+    struct pt_client *client[PT_PROTO_N]; /* pt_req()'s connections, main thread only */
+    struct pt_server *next;               /* in the list of live servers */
+};
+
+/* One connection to a server over one transport; see pt_client_new(). */
+struct pt_client {
+    struct pt_server *s;
+    enum pt_proto p;
+    CURL *curl;          /* h1 and h2 */
+    struct pt__h2c *h2c; /* h2c */
 };
 
 static struct pt_server *live;
 static char start_error[512];
-static char req_error[CURL_ERROR_SIZE + 64];
+/* Per thread: sender threads of one case each have their own clients. */
+static _Thread_local char req_error[CURL_ERROR_SIZE + 256];
 
 uint64_t pt_now_ms(void)
 {
@@ -304,9 +312,7 @@ struct pt_server *pt__server_start_or_fail(const char *file, int line, const cha
 int pt_server_stop(struct pt_server *s)
 {
     for (int p = 0; p < PT_PROTO_N; p++)
-        if (s->curl[p])
-            curl_easy_cleanup(s->curl[p]);
-    pt__h2c_free(s->h2c);
+        pt_client_free(s->client[p]);
     kill(s->pid, SIGTERM);
     uint64_t deadline = pt_now_ms() + STOP_DEADLINE_MS;
     int st = 0, status = -1;
@@ -337,6 +343,23 @@ out:
 pid_t pt_server_pid(const struct pt_server *s)
 {
     return s->pid;
+}
+
+long pt_server_rss_kb(const struct pt_server *s)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        pltest_fail(__FILE__, __LINE__, "open %s: %s", path, strerror(errno));
+    long kb = -1;
+    while (kb < 0 && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    fclose(f);
+    if (kb < 0)
+        pltest_fail(__FILE__, __LINE__, "no VmRSS in %s", path);
+    return kb;
 }
 
 unsigned pt_server_port(const struct pt_server *s)
@@ -487,6 +510,14 @@ const char *pt_req_error(void)
     return req_error;
 }
 
+void pt__set_req_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(req_error, sizeof(req_error), fmt, ap);
+    va_end(ap);
+}
+
 /* Appends s as a JSON string. Bytes that are not valid UTF-8 become
  * U+FFFD so one odd body cannot break the whole record file. */
 static void json_put_str(FILE *f, const char *s, size_t n)
@@ -551,16 +582,35 @@ static void record(const char *method, const char *path, struct pt_resp *r)
     free(line);
 }
 
-static CURL *handle_for(struct pt_server *s, enum pt_proto p)
+struct pt_client *pt_client_new(struct pt_server *s, enum pt_proto p)
 {
     PL_ASSERT((unsigned)p < PT_PROTO_N);
-    if (!s->curl[p]) {
-        s->curl[p] = curl_easy_init();
-        PL_ASSERT(s->curl[p]);
+    struct pt_client *c = calloc(1, sizeof(*c));
+    PL_ASSERT(c);
+    c->s = s;
+    c->p = p;
+    return c;
+}
+
+void pt_client_free(struct pt_client *c)
+{
+    if (!c)
+        return;
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    pt__h2c_free(c->h2c);
+    free(c);
+}
+
+static CURL *handle_for(struct pt_client *c)
+{
+    if (!c->curl) {
+        c->curl = curl_easy_init();
+        PL_ASSERT(c->curl);
     }
     /* Options go back to defaults; the live connection stays cached. */
-    curl_easy_reset(s->curl[p]);
-    return s->curl[p];
+    curl_easy_reset(c->curl);
+    return c->curl;
 }
 
 static struct curl_slist *build_headers(const char *token, const char *content_type, int has_body,
@@ -587,7 +637,7 @@ static struct curl_slist *build_headers(const char *token, const char *content_t
     return h;
 }
 
-static void set_transport(CURL *c, struct pt_server *s, enum pt_proto p, const char *path)
+void pt__curl_transport(CURL *c, const struct pt_server *s, enum pt_proto p, const char *path)
 {
     char url[2048];
     if (p == PT_H2) {
@@ -608,12 +658,22 @@ static void set_transport(CURL *c, struct pt_server *s, enum pt_proto p, const c
 
 static void report_gone(struct pt_server *s)
 {
-    int st;
-    if (!still_running(s->pid, &st))
+    /* kill(0) rather than waitpid(): this may run on a sender thread, and
+     * reaping belongs to pt_server_stop(). A zombie counts as gone. */
+    char path[64], stat[256] = "";
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)s->pid);
+    FILE *f = fopen(path, "re");
+    if (f) {
+        if (!fgets(stat, sizeof(stat), f))
+            stat[0] = '\0';
+        fclose(f);
+    }
+    const char *st = strrchr(stat, ')');
+    if (kill(s->pid, 0) < 0 || (st && st[1] == ' ' && st[2] == 'Z'))
         fprintf(stderr, "pt: parleyd[%d] is gone; log: %s\n", (int)s->pid, s->log);
 }
 
-static int req_h2c(struct pt_server *s, const char *method, const char *path, const char *token,
+static int req_h2c(struct pt_client *c, const char *method, const char *path, const char *token,
                    const char *content_type, const char *body, size_t len,
                    const char *const *headers, struct pt_resp *out)
 {
@@ -634,34 +694,36 @@ static int req_h2c(struct pt_server *s, const char *method, const char *path, co
     }
     lines[n] = NULL;
     /* Like curl, reconnect when the last connection went away. */
-    if (!pt__h2c_usable(s->h2c)) {
-        pt__h2c_free(s->h2c);
-        s->h2c = pt__h2c_open(s->port);
+    if (!pt__h2c_usable(c->h2c)) {
+        pt__h2c_free(c->h2c);
+        c->h2c = pt__h2c_open(c->s->port);
     }
     char err[256] = "connection refused";
     int rc =
-        s->h2c ? pt__h2c_req(s->h2c, method, path, lines, body, len, out, err, sizeof(err)) : -1;
+        c->h2c ? pt__h2c_req(c->h2c, method, path, lines, body, len, out, err, sizeof(err)) : -1;
     for (size_t i = 0; i < n; i++)
         free(lines[i]);
     free(lines);
     if (rc < 0) {
         snprintf(req_error, sizeof(req_error), "%s %s over h2c: %s", method, path, err);
-        report_gone(s);
+        report_gone(c->s);
         return -1;
     }
     record(method, path, out);
     return 0;
 }
 
-int pt_req_h(struct pt_server *s, enum pt_proto p, const char *method, const char *path,
-             const char *token, const char *content_type, const char *body, size_t len,
-             const char *const *headers, struct pt_resp *out)
+int pt_client_req(struct pt_client *cl, const char *method, const char *path, const char *token,
+                  const char *content_type, const char *body, size_t len,
+                  const char *const *headers, struct pt_resp *out)
 {
     memset(out, 0, sizeof(*out));
+    struct pt_server *s = cl->s;
+    enum pt_proto p = cl->p;
     if (p == PT_H2C)
-        return req_h2c(s, method, path, token, content_type, body, len, headers, out);
-    CURL *c = handle_for(s, p);
-    set_transport(c, s, p, path);
+        return req_h2c(cl, method, path, token, content_type, body, len, headers, out);
+    CURL *c = handle_for(cl);
+    pt__curl_transport(c, s, p, path);
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -711,6 +773,17 @@ int pt_req_h(struct pt_server *s, enum pt_proto p, const char *method, const cha
                     pt_proto_name(p), out->http_version / 10, out->http_version % 10);
     record(method, path, out);
     return 0;
+}
+
+int pt_req_h(struct pt_server *s, enum pt_proto p, const char *method, const char *path,
+             const char *token, const char *content_type, const char *body, size_t len,
+             const char *const *headers, struct pt_resp *out)
+{
+    PL_ASSERT((unsigned)p < PT_PROTO_N);
+    if (!s->client[p])
+        s->client[p] = pt_client_new(s, p);
+    return pt_client_req(s->client[p], method, path, token, content_type, body, len, headers,
+                         out);
 }
 
 int pt_req(struct pt_server *s, enum pt_proto p, const char *method, const char *path,

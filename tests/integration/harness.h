@@ -65,6 +65,9 @@ struct pt_server *pt__server_start_or_fail(const char *file, int line, const cha
 int pt_server_stop(struct pt_server *s);
 
 pid_t pt_server_pid(const struct pt_server *s);
+/* parleyd's resident set size in KiB (VmRSS in /proc/<pid>/status); fails
+ * the case when it cannot be read. */
+long pt_server_rss_kb(const struct pt_server *s);
 unsigned pt_server_port(const struct pt_server *s);
 unsigned pt_server_tls_port(const struct pt_server *s);
 /* The log file's path. Borrowed from s. */
@@ -104,8 +107,22 @@ int pt_req(struct pt_server *s, enum pt_proto p, const char *method, const char 
 int pt_req_h(struct pt_server *s, enum pt_proto p, const char *method, const char *path,
              const char *token, const char *content_type, const char *body, size_t len,
              const char *const *headers, struct pt_resp *out);
-/* libcurl's text for the last failed pt_req(). Static storage. */
+/* libcurl's text for the last failed pt_req() or pt_client_req() of the
+ * calling thread. Thread-local storage. */
 const char *pt_req_error(void);
+
+/* pt_req() keeps its connections in the server object, for the case's main
+ * thread. A thread that sends requests of its own (concurrent senders)
+ * uses a client: one keep-alive connection over p, opened at the first
+ * request, used by one thread at a time. s must outlive it. */
+struct pt_client;
+struct pt_client *pt_client_new(struct pt_server *s, enum pt_proto p);
+/* Closes the connection. NULL is fine. */
+void pt_client_free(struct pt_client *c);
+/* pt_req_h() over c; may be called from any thread that owns c. */
+int pt_client_req(struct pt_client *c, const char *method, const char *path, const char *token,
+                  const char *content_type, const char *body, size_t len,
+                  const char *const *headers, struct pt_resp *out);
 /* GET without a body, and a JSON request (Content-Type application/json);
  * both fail the case when the transfer fails. */
 void pt_get(struct pt_server *s, enum pt_proto p, const char *path, const char *token,

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - presence (online / last seen) and typing indicators.        */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "api_int.h"
+
+#include "storage/events.h"
+#include "storage/presence.h"
+
+#include "common/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+PL_LOG_TOPIC("presence");
+
+#define TYPING_TTL_MS 5000
+#define SWEEP_MAX 1024
+
+/* RFC 3339 UTC with milliseconds. */
+static void format_ms(uint64_t ms, char out[48])
+{
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    snprintf(out, 48, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
+}
+
+static void gen_presence(yajl_gen g, int64_t user, const char *status, int online,
+                         const char *last_seen)
+{
+    yajl_gen_map_open(g);
+    api__gen_int(g, "user_id", user);
+    api__gen_str(g, "status", status);
+    api__gen_key(g, "online");
+    if (online < 0)
+        yajl_gen_null(g);
+    else
+        yajl_gen_bool(g, online);
+    api__gen_key(g, "last_seen");
+    if (last_seen)
+        yajl_gen_string(g, (const unsigned char *)last_seen, strlen(last_seen));
+    else
+        yajl_gen_null(g);
+    yajl_gen_map_close(g);
+}
+
+/* Tells the user's contacts that it came online or went offline. Only
+ * transitions are announced (the sweeper and ZADD decide them once per
+ * deployment), and only streams of online contacts receive them: the hub
+ * drops users without streams at no cost. */
+static void announce(struct api_worker *w, int64_t user, bool online, uint64_t hb_ms)
+{
+    struct pl_arena *a = pl_arena_new();
+    int64_t *contacts;
+    unsigned n;
+    const char *setting;
+    if (!a || store_pg_contacts(w->pg, a, user, &contacts, &n) < 0 || n == 0 ||
+        store_pg_last_seen_setting(w->pg, user, &setting) < 0) {
+        pl_arena_free(a);
+        return;
+    }
+    /* Recipients are contacts by construction, so only "nobody" hides. */
+    char seen[48];
+    format_ms(hb_ms, seen);
+    yajl_gen g = api__gen_new();
+    if (g) {
+        gen_presence(g, user, online ? "online" : "offline", online,
+                     strcmp(setting, "nobody") == 0 ? NULL : seen);
+        const unsigned char *buf;
+        size_t len;
+        yajl_gen_get_buf(g, &buf, &len);
+        w->env->publish(w->env->publish_ctx, 0, "presence", (const char *)buf, len, contacts, n);
+        yajl_gen_free(g);
+    }
+    pl_arena_free(a);
+}
+
+void api__presence_touch(struct api_worker *w, int64_t user)
+{
+    bool came_online = false;
+    uint64_t now = pl_wall_ms();
+    if (store_redis_presence_touch(w->redis, &user, 1, w->env->node_id, now, &came_online) < 0)
+        return; /* Redis down: presence is "unknown" until it is back */
+    if (came_online)
+        announce(w, user, true, now);
+}
+
+void api_presence_tick(struct api_worker *w, const int64_t *users, unsigned n)
+{
+    uint64_t now = pl_wall_ms();
+    bool *came = calloc(n ? n : 1, sizeof(*came));
+    if (!came)
+        return;
+    for (unsigned off = 0; off < n; off += 4096) {
+        unsigned k = PL_MIN(4096u, n - off);
+        if (store_redis_presence_touch(w->redis, users + off, k, w->env->node_id, now,
+                                       came + off) < 0)
+            break;
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (came[i])
+            announce(w, users[i], true, now);
+    free(came);
+    int64_t gone[SWEEP_MAX];
+    uint64_t hb[SWEEP_MAX];
+    unsigned n_gone = 0;
+    uint64_t cutoff = now - (uint64_t)w->env->cfg->presence_timeout_s * 1000;
+    if (store_redis_presence_expire(w->redis, cutoff, gone, hb, SWEEP_MAX, &n_gone) < 0)
+        return;
+    for (unsigned i = 0; i < n_gone; i++)
+        announce(w, gone[i], false, hb[i]);
+}
+
+int api_presence_get(struct api_call *c)
+{
+    int64_t user;
+    int rc = api__resolve_user(c, http_req_param(c->req, 0), &user);
+    if (rc < 0)
+        return rc;
+    /* PL_ENOTFOUND for unknown users comes from the lookup. */
+    bool visible = false;
+    if ((rc = store_pg_last_seen_visible(c->w->pg, c->user_id, user, &visible)) < 0)
+        return rc;
+    uint64_t hb = 0;
+    rc = store_redis_presence_get(c->w->redis, user, &hb);
+    yajl_gen g = api__gen_new();
+    if (!g)
+        return PL_ENOMEM;
+    char seen[48];
+    if (rc == PL_ENOTFOUND) {
+        gen_presence(g, user, "offline", 0, NULL);
+    } else if (rc < 0) {
+        /* Redis down: say we do not know rather than failing the call. */
+        gen_presence(g, user, "unknown", -1, NULL);
+    } else {
+        bool online = pl_wall_ms() - hb < (uint64_t)c->env->cfg->presence_timeout_s * 1000;
+        format_ms(hb, seen);
+        gen_presence(g, user, online ? "online" : "offline", online, visible ? seen : NULL);
+    }
+    return api__reply_json(c, 200, g);
+}
+
+int api_presence_heartbeat(struct api_call *c)
+{
+    api__presence_touch(c->w, c->user_id);
+    api__reply_raw(c, 204, NULL, "", 0);
+    return 0;
+}
+
+/* Typing is ephemeral: no position, not stored, relayed to the other
+ * members' streams only; clients drop it after expires_in_ms. */
+int api_typing_post(struct api_call *c)
+{
+    int64_t conv;
+    const char *id = http_req_param(c->req, 0);
+    char *end;
+    conv = strtoll(id, &end, 10);
+    if (*end || conv <= 0)
+        return PL_ENOTFOUND;
+    int64_t *ids;
+    unsigned n;
+    int rc = store_pg_member_ids(c->w->pg, c->a, conv, &ids, &n);
+    if (rc < 0)
+        return rc;
+    /* The member list doubles as the membership check. */
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (ids[i] != c->user_id)
+            ids[k++] = ids[i];
+    if (k == n)
+        return PL_ENOTFOUND;
+    const char *json = pl_arena_sprintf(
+        c->a, "{\"conversation_id\":%lld,\"user_id\":%lld,\"expires_in_ms\":%d}", (long long)conv,
+        (long long)c->user_id, TYPING_TTL_MS);
+    if (!json)
+        return PL_ENOMEM;
+    c->env->publish(c->env->publish_ctx, 0, "typing", json, strlen(json), ids, k);
+    api__reply_raw(c, 204, NULL, "", 0);
+    return 0;
+}

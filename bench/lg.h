@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - load generator: types shared by bench/*.c (a program, not a library). */
+/* Copyright (c) 2026 Parley developers                                 */
+#ifndef LG_H
+#define LG_H
+
+#include "common/buf.h"
+#include "common/err.h"
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The load generator is one thread around one epoll fd. Everything here is
+ * called on that thread; nothing is locked. The pieces:
+ *
+ *   lg_loop.c   the loop, sockets, connection pools ("clients"), the request queue
+ *   lg_h1.c     a minimal HTTP/1.1 client: keep-alive, Content-Length and chunked bodies
+ *   lg_h2.c     h2c with prior knowledge on nghttp2's client API, many streams per connection
+ *   lg_sse.c    the text/event-stream parser both transports feed
+ *   lg_hist.c   a log-linear latency histogram (HdrHistogram's bucket layout, simplified)
+ *   lg_setup.c  users, sessions, conversations, event streams (not timed)
+ *   lg_run.c    the timed phases: open-loop rate, closed-loop saturation, idle RSS
+ *   loadgen.c   options, the scenarios in order, RESULT lines
+ */
+
+enum lg_proto { LG_H1, LG_H2 };
+
+#define LG_RESP_MAX (1u << 20)    /* largest non-SSE response body we keep */
+#define LG_SSE_MAX (1u << 20)     /* largest SSE line or event data */
+#define LG_OUT_HIGH (256u << 10)  /* stop pulling nghttp2 frames past this much unsent */
+#define LG_MAX_CONNECTING 256     /* connects in flight at once, so SYNs never overflow backlog */
+
+struct lg_conn;
+struct lg_client;
+struct lg_req;
+
+/* Called once per request with r->status set (an HTTP status, or a negative
+ * errno when the transport failed). r is freed when the callback returns. */
+typedef void lg_done_cb(struct lg_req *r);
+/* One parsed SSE event. event is NUL-terminated; data is not and may hold
+ * len bytes of several data: lines joined by '\n'. Borrowed for the call. */
+typedef void lg_event_cb(struct lg_req *r, const char *event, const char *data, size_t len);
+typedef bool lg_cond_cb(void *ctx);
+typedef void lg_tick_cb(void *ctx);
+
+struct lg_sse {
+    struct pl_buf line; /* a line split across reads */
+    struct pl_buf data; /* data: lines of the event being read */
+    char event[32];
+};
+
+struct lg_req {
+    struct lg_req *next, *prev; /* client queue, then the connection's list */
+    struct lg_conn *conn;
+    int32_t stream_id;
+    int status;
+    bool sse;
+    const char *method; /* a string literal */
+    const char *token;  /* borrowed; must outlive the request */
+    char *body;         /* owned */
+    size_t body_len, body_off;
+    struct pl_buf resp; /* non-SSE response body */
+    struct lg_sse sse_p;
+    lg_done_cb *on_done;
+    lg_event_cb *on_event;
+    void *ctx;
+    uint64_t tag;
+    char path[];
+};
+
+enum h1_state { H1_HEAD, H1_LEN, H1_CHUNK_SIZE, H1_CHUNK_DATA, H1_CHUNK_END, H1_TRAILER, H1_EOF };
+
+struct lg_conn {
+    struct lg_client *c;
+    int fd;
+    uint32_t events; /* what epoll watches now */
+    bool connecting, closed, closing, in_ready, dirty;
+    unsigned active;
+    struct lg_conn *next, *prev;   /* the client's connections */
+    struct lg_conn *rnext, *rprev; /* the client's connections with room for a request */
+    struct lg_conn *dnext;         /* the dirty or the dead list */
+    struct lg_req *reqs;           /* requests on this connection */
+    struct pl_buf out, in;
+    /* HTTP/1.1 response state */
+    enum h1_state h1;
+    size_t h1_left;
+    bool h1_close;
+    void *ng; /* nghttp2_session, h2 only */
+};
+
+struct lg_client {
+    enum lg_proto proto;
+    unsigned max_conns, per_conn, n_conns;
+    struct lg_conn *all, *ready;
+    struct lg_req *qhead, *qtail;
+    size_t queued;
+    uint64_t conn_opened, conn_failed;
+};
+
+/* The one global context. */
+struct lg {
+    int epfd;
+    struct sockaddr_in dst;
+    char authority[32];
+    unsigned n_src, src_next; /* source addresses 127.0.0.1 .. 127.0.0.n_src */
+    unsigned connecting;
+    struct lg_conn *dirty, *dead;
+    struct lg_client *clients[8];
+    unsigned n_clients;
+    bool verbose;
+    char rbuf[64 * 1024];
+};
+extern struct lg lg;
+
+/* lg_loop.c */
+PL_MUST_CHECK int lg_init(uint16_t port, unsigned n_src);
+void lg_deinit(void);
+uint64_t lg_now_ns(void);
+/* Runs the loop until cond(ctx) holds or timeout_ms pass; tick(ctx) runs
+ * after every poll, which waits at most tick_ms. 0, or -ETIMEDOUT. */
+int lg_loop_run(lg_cond_cb *cond, lg_tick_cb *tick, void *ctx, unsigned tick_ms,
+                uint64_t timeout_ms);
+/* A pool of up to max_conns connections carrying up to per_conn requests
+ * each (1 for HTTP/1.1). Connections open on demand. NULL when out of memory. */
+struct lg_client *lg_client_new(enum lg_proto proto, unsigned max_conns, unsigned per_conn);
+/* Closes every connection; outstanding requests complete with -ECANCELED. */
+void lg_client_free(struct lg_client *c);
+/* A request; takes ownership of body (malloc'd, may be NULL). NULL on ENOMEM. */
+struct lg_req *lg_req_new(const char *method, const char *path, const char *token, char *body,
+                          size_t body_len, lg_done_cb *on_done, void *ctx);
+/* Queues r; the client owns it until on_done returns. */
+void lg_client_submit(struct lg_client *c, struct lg_req *r);
+/* Transport side: response body bytes, the end of a request, failure. */
+PL_MUST_CHECK int lg_req_body(struct lg_req *r, const char *p, size_t n);
+void lg_conn_req_done(struct lg_conn *cn, struct lg_req *r, int status);
+void lg_conn_fail(struct lg_conn *cn, int err);
+void lg_conn_mark_dirty(struct lg_conn *cn);
+
+/* lg_h1.c */
+PL_MUST_CHECK int lg_h1_submit(struct lg_conn *cn, struct lg_req *r);
+PL_MUST_CHECK int lg_h1_recv(struct lg_conn *cn, const char *p, size_t n);
+PL_MUST_CHECK int lg_h1_eof(struct lg_conn *cn);
+
+/* lg_h2.c */
+PL_MUST_CHECK int lg_h2_open(struct lg_conn *cn);
+PL_MUST_CHECK int lg_h2_submit(struct lg_conn *cn, struct lg_req *r);
+PL_MUST_CHECK int lg_h2_recv(struct lg_conn *cn, const char *p, size_t n);
+/* Moves frames nghttp2 wants to send into cn->out. */
+PL_MUST_CHECK int lg_h2_fill(struct lg_conn *cn);
+void lg_h2_free(struct lg_conn *cn);
+
+/* lg_sse.c */
+void lg_sse_init(struct lg_sse *s);
+void lg_sse_deinit(struct lg_sse *s);
+PL_MUST_CHECK int lg_sse_feed(struct lg_req *r, const char *p, size_t n);
+
+/* lg_hist.c: microsecond latencies, about 1.6% resolution up to ~19 hours. */
+#define LG_HIST_SUB 64
+#define LG_HIST_BUCKETS (2 * LG_HIST_SUB + 40 * LG_HIST_SUB)
+struct lg_hist {
+    uint64_t count, max, sum;
+    uint64_t b[LG_HIST_BUCKETS];
+};
+void lg_hist_reset(struct lg_hist *h);
+void lg_hist_add(struct lg_hist *h, uint64_t us);
+/* The value at quantile q (0..1), in microseconds; 0 when empty. */
+uint64_t lg_hist_quantile(const struct lg_hist *h, double q);
+
+#endif

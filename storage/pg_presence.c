@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - presence audiences and last-seen privacy in PostgreSQL.     */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "presence.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { CONTACTS, VISIBLE, SETTING };
+
+const struct store_pg__stmt store_pg__presence_stmts[] = {
+    [CONTACTS] = {"presence_contacts",
+                  "SELECT DISTINCT o.user_id FROM members m JOIN members o"
+                  " ON o.conversation_id = m.conversation_id"
+                  " WHERE m.user_id = $1::bigint AND o.user_id <> $1::bigint",
+                  1, true},
+    [VISIBLE] = {"presence_visible",
+                 "SELECT CASE WHEN $1::bigint = u.id THEN true"
+                 " WHEN u.last_seen_visibility = 'everyone' THEN true"
+                 " WHEN u.last_seen_visibility = 'nobody' THEN false"
+                 " ELSE EXISTS (SELECT 1 FROM members a JOIN members b"
+                 "   ON a.conversation_id = b.conversation_id"
+                 "   WHERE a.user_id = u.id AND b.user_id = $1::bigint) END"
+                 " FROM users u WHERE u.id = $2::bigint",
+                 2, true},
+    [SETTING] = {"presence_setting", "SELECT last_seen_visibility FROM users WHERE id = $1::bigint",
+                 1, true},
+    {NULL, NULL, 0, false},
+};
+
+int store_pg_contacts(struct store_pg *pg, struct pl_arena *a, int64_t user, int64_t **ids,
+                      unsigned *n)
+{
+    char ub[24];
+    snprintf(ub, sizeof(ub), "%" PRId64, user);
+    const char *vals[] = {ub};
+    PGresult *r;
+    int rc = store_pg__exec(pg, &store_pg__presence_stmts[CONTACTS], vals, NULL, NULL, &r);
+    if (rc < 0)
+        return rc;
+    int rows = PQntuples(r);
+    int64_t *v = pl_arena_alloc(a, (size_t)(rows ? rows : 1) * sizeof(*v));
+    for (int i = 0; v && rc == 0 && i < rows; i++)
+        rc = store_pg__get_i64(r, i, 0, &v[i]);
+    PQclear(r);
+    if (!v)
+        return PL_ENOMEM;
+    *ids = v;
+    *n = (unsigned)rows;
+    return rc;
+}
+
+int store_pg_last_seen_visible(struct store_pg *pg, int64_t viewer, int64_t user, bool *visible)
+{
+    char vb[24], ub[24];
+    snprintf(vb, sizeof(vb), "%" PRId64, viewer);
+    snprintf(ub, sizeof(ub), "%" PRId64, user);
+    const char *vals[] = {vb, ub};
+    PGresult *r;
+    int rc = store_pg__exec(pg, &store_pg__presence_stmts[VISIBLE], vals, NULL, NULL, &r);
+    if (rc < 0)
+        return rc;
+    rc = PQntuples(r) == 1 ? 0 : PL_ENOTFOUND;
+    if (rc == 0)
+        *visible = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return rc;
+}
+
+int store_pg_last_seen_setting(struct store_pg *pg, int64_t user, const char **setting)
+{
+    static const char *const names[] = {"everyone", "contacts", "nobody"};
+    char ub[24];
+    snprintf(ub, sizeof(ub), "%" PRId64, user);
+    const char *vals[] = {ub};
+    PGresult *r;
+    int rc = store_pg__exec(pg, &store_pg__presence_stmts[SETTING], vals, NULL, NULL, &r);
+    if (rc < 0)
+        return rc;
+    rc = PQntuples(r) == 1 ? 0 : PL_ENOTFOUND;
+    *setting = names[0];
+    for (size_t i = 0; rc == 0 && i < PL_ARRAY_LEN(names); i++)
+        if (strcmp(PQgetvalue(r, 0, 0), names[i]) == 0)
+            *setting = names[i];
+    PQclear(r);
+    return rc;
+}
