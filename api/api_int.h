@@ -133,6 +133,66 @@ int api__require_member(struct api_call *c, int64_t conversation_id, bool *is_ad
  * username (conversations.c). 0, PL_ENOTFOUND, or a storage code. */
 int api__resolve_user(struct api_call *c, const char *id_or_name, int64_t *user_id);
 
+/* ---- conversations and members (conversations.c, conversation_create.c,
+ * members.c) ---- */
+struct store_conv;
+struct store_conv_lock;
+struct store_member;
+int api_conversations_create(struct api_call *c);
+int api_conversations_list(struct api_call *c);
+int api_conversations_get(struct api_call *c);
+int api_conversations_update(struct api_call *c);
+int api_members_put(struct api_call *c);
+int api_members_delete(struct api_call *c);
+
+/* True for a positive decimal integer (digits only) that fits int64_t. */
+bool api__parse_id(const char *s, int64_t *out);
+/* The {id} path parameter (the route's first) as a conversation id.
+ * Returns 0, or PL_ENOTFOUND with the 404 problem set when malformed. */
+int api__conversation_id(struct api_call *c, int64_t *id);
+/* Sets the 404 "no such conversation" problem; returns PL_ENOTFOUND. */
+int api__conversation_not_found(struct api_call *c);
+/* api__resolve_user() for n references at once (one query): ids[i] is 0
+ * for an unknown one. Entries of refs that cannot name a user are
+ * replaced by "". Returns 0 or a storage code. */
+int api__resolve_users(struct api_call *c, const char **refs, unsigned n, int64_t *ids);
+/* Inside a transaction: locks the conversation for a membership or title
+ * change. 0; PL_ENOTFOUND (404 set) when there is no such conversation
+ * or the caller is not a member; PL_EINVAL (422 set, with direct_detail)
+ * for a direct conversation; or a storage code. */
+int api__conv_lock_group(struct api_call *c, int64_t id, struct store_conv_lock *lk,
+                         const char *direct_detail);
+
+/* GET /v1/conversations cursors: "<last activity in us>.<id>". */
+void api__conv_cursor_format(char *buf, size_t size, int64_t activity_us, int64_t id);
+bool api__conv_cursor_parse(const char *s, int64_t *activity_us, int64_t *id);
+/* Sorts ids and drops zeros, duplicates and skip; returns the new count. */
+unsigned api__ids_unique(int64_t *ids, unsigned n, int64_t skip);
+
+/* Writes a Conversation. viewer=false leaves out my_role, unread_count
+ * and last_message (events). members (may be NULL: no "members" key). */
+void api__gen_conversation(yajl_gen g, const struct store_conv *cv, bool viewer,
+                           const struct store_member *members, unsigned n_members);
+void api__gen_member(yajl_gen g, const struct store_member *m);
+/* Sends the Conversation as the caller sees it. */
+int api__reply_conversation(struct api_call *c, int status, const struct store_conv *cv,
+                            const struct store_member *members, unsigned n_members);
+/* The generated JSON as a NUL-terminated arena string; frees g. NULL when
+ * out of memory. */
+const char *api__gen_take(struct api_call *c, yajl_gen g);
+/* Sets a 422 with one field error (pointer "" for the whole request) and
+ * detail as the problem's detail; returns PL_EINVAL. */
+int api__fail_field(struct api_call *c, const char *pointer, const char *detail);
+
+/* A state change run by api__tx_emit(): does its writes on c->w->pg and
+ * queues its events on em. A failure (with or without a problem set)
+ * rolls everything back. */
+typedef int api_tx_fn(struct api_call *c, void *arg, struct api_emit *em);
+/* Begins a transaction, runs fn, stores the events (last, since that takes
+ * the position lock), commits, then publishes the events. Returns 0 or
+ * fn's / the storage's code (rolled back). */
+int api__tx_emit(struct api_call *c, api_tx_fn *fn, void *arg);
+
 /* Writes a Message object (messages.c). */
 struct store_message;
 void api__gen_message(yajl_gen g, const struct store_message *m);

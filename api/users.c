@@ -4,7 +4,6 @@
 #include "api_int.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define USERNAME_MIN 3
@@ -102,24 +101,4 @@ int api_me_get(struct api_call *c)
     if (rc < 0)
         return rc;
     return reply_user(c, 200, &u);
-}
-
-int api__resolve_user(struct api_call *c, const char *id_or_name, int64_t *user_id)
-{
-    struct store_user u;
-    int rc;
-    if (!id_or_name || !*id_or_name)
-        return PL_ENOTFOUND;
-    if (strspn(id_or_name, "0123456789") == strlen(id_or_name) && strlen(id_or_name) <= 18) {
-        *user_id = strtoll(id_or_name, NULL, 10);
-        rc = store_pg_user_get(c->w->pg, c->a, *user_id, &u);
-    } else {
-        const char *hash;
-        rc = valid_username(id_or_name)
-                 ? store_pg_user_get_by_name(c->w->pg, c->a, id_or_name, &u, &hash)
-                 : PL_ENOTFOUND;
-        if (rc == 0)
-            *user_id = u.id;
-    }
-    return rc;
 }

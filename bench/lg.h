@@ -68,6 +68,8 @@ struct lg_req {
     lg_event_cb *on_event;
     void *ctx;
     uint64_t tag;
+    bool flag;     /* free for the owner: an event stream marks `ready` here */
+    uint8_t tries; /* free for the owner: how often it was resubmitted */
     char path[];
 };
 
@@ -81,7 +83,8 @@ struct lg_conn {
     unsigned active;
     struct lg_conn *next, *prev;   /* the client's connections */
     struct lg_conn *rnext, *rprev; /* the client's connections with room for a request */
-    struct lg_conn *dnext;         /* the dirty or the dead list */
+    struct lg_conn *dirty_next;    /* lg.dirty */
+    struct lg_conn *dead_next;     /* lg.dead */
     struct lg_req *reqs;           /* requests on this connection */
     struct pl_buf out, in;
     /* HTTP/1.1 response state */
@@ -131,6 +134,9 @@ void lg_client_free(struct lg_client *c);
 /* A request; takes ownership of body (malloc'd, may be NULL). NULL on ENOMEM. */
 struct lg_req *lg_req_new(const char *method, const char *path, const char *token, char *body,
                           size_t body_len, lg_done_cb *on_done, void *ctx);
+/* Makes r an event stream: its body goes to an SSE parser that calls
+ * on_event per event, and on_done runs when the stream ends. */
+void lg_req_set_sse(struct lg_req *r, lg_event_cb *on_event);
 /* Queues r; the client owns it until on_done returns. */
 void lg_client_submit(struct lg_client *c, struct lg_req *r);
 /* Transport side: response body bytes, the end of a request, failure. */
@@ -168,5 +174,69 @@ void lg_hist_reset(struct lg_hist *h);
 void lg_hist_add(struct lg_hist *h, uint64_t us);
 /* The value at quantile q (0..1), in microseconds; 0 when empty. */
 uint64_t lg_hist_quantile(const struct lg_hist *h, double q);
+
+/* ---- scenarios (lg_setup.c, lg_run.c, loadgen.c) --------------------- */
+
+struct lg_opts {
+    uint16_t port;
+    enum lg_proto proto;
+    const char *scenario; /* "1:1", "fanout", "idle" */
+    unsigned users, members;
+    const char *rates;     /* comma list of messages/s for open-loop phases */
+    const char *windows;   /* comma list of in-flight windows for saturation phases */
+    double warmup, duration, drain;
+    unsigned send_conns, send_streams, streams_per_conn, setup_conns;
+    unsigned msg_bytes;
+    const char *prefix, *password, *idle_steps;
+    int server_pid;
+    unsigned src_addrs, setup_timeout, settle;
+    uint64_t seed;
+};
+
+struct lg_user {
+    char name[40];
+    char token[64];
+    int64_t id;
+    int64_t conv; /* 1:1: the direct conversation with peer */
+    unsigned peer;
+};
+
+/* Monotonic counters; a phase reports the difference of two snapshots. */
+struct lg_counts {
+    uint64_t sent, resp, ok, deliv, echo, skipped;
+    uint64_t st_429, st_503, st_4xx, st_5xx, st_net;
+    uint64_t ready, closed, other_events;
+};
+
+struct lg_bench {
+    struct lg_opts o;
+    struct lg_user *users;
+    unsigned n_users;
+    unsigned fanout; /* deliveries expected per stored message */
+    int64_t group;
+    struct lg_client *setup, *streams, *send;
+    struct lg_counts n;
+    struct lg_hist lat; /* deliveries received while measuring */
+    bool measuring;
+    uint64_t msg_seq, rng;
+    unsigned streams_opened;
+    char run_tag[16];
+};
+
+/* lg_setup.c: each returns 0, or negative after printing why. */
+PL_MUST_CHECK int lg_setup_users(struct lg_bench *b, unsigned n);
+PL_MUST_CHECK int lg_setup_direct(struct lg_bench *b);
+PL_MUST_CHECK int lg_setup_group(struct lg_bench *b, unsigned members);
+/* Opens streams until `total` are open, round-robin over the first n_users
+ * users, and waits for their `ready` events. */
+PL_MUST_CHECK int lg_setup_streams(struct lg_bench *b, unsigned total, unsigned n_users);
+
+/* lg_run.c */
+/* Opens an event stream for user u (the tries-th attempt). 0 or negative. */
+PL_MUST_CHECK int lg_run_stream_open(struct lg_bench *b, unsigned u, unsigned tries);
+/* One timed phase: rate > 0 is open loop at rate messages/s, otherwise a
+ * closed loop keeping `window` messages in flight. Prints a RESULT line. */
+void lg_run_phase(struct lg_bench *b, double rate, unsigned window);
+PL_MUST_CHECK int lg_run_idle(struct lg_bench *b);
 
 #endif

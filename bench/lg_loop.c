@@ -81,7 +81,7 @@ void lg_conn_mark_dirty(struct lg_conn *cn)
     if (cn->dirty || cn->closed)
         return;
     cn->dirty = true;
-    cn->dnext = lg.dirty;
+    cn->dirty_next = lg.dirty;
     lg.dirty = cn;
 }
 
@@ -113,7 +113,7 @@ void lg_conn_fail(struct lg_conn *cn, int err)
         c->conn_failed++;
     while (cn->reqs)
         lg_conn_req_done(cn, cn->reqs, err ? err : -ECONNRESET);
-    cn->dnext = lg.dead;
+    cn->dead_next = lg.dead;
     lg.dead = cn;
     pump(c);
 }
@@ -135,7 +135,7 @@ static struct lg_conn *conn_open(struct lg_client *c)
         /* Past ~28,000 connections one source address runs out of
          * ephemeral ports; the port is then chosen per 4-tuple at connect. */
         struct sockaddr_in src = {.sin_family = AF_INET};
-        src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + lg.src_next++ % lg.n_src - 1);
+        src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + lg.src_next++ % lg.n_src);
         setsockopt(cn->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
         if (bind(cn->fd, (struct sockaddr *)&src, sizeof(src)) < 0)
             goto fail_fd;
@@ -283,6 +283,13 @@ struct lg_req *lg_req_new(const char *method, const char *path, const char *toke
     return r;
 }
 
+void lg_req_set_sse(struct lg_req *r, lg_event_cb *on_event)
+{
+    r->sse = true;
+    r->on_event = on_event;
+    lg_sse_init(&r->sse_p);
+}
+
 static void req_free(struct lg_req *r)
 {
     if (r->sse)
@@ -385,7 +392,7 @@ static void free_dead(void)
 {
     while (lg.dead) {
         struct lg_conn *cn = lg.dead;
-        lg.dead = cn->dnext;
+        lg.dead = cn->dead_next;
         conn_free(cn);
     }
 }
@@ -410,9 +417,9 @@ void lg_client_free(struct lg_client *c)
     struct lg_conn **pp = &lg.dirty;
     while (*pp) {
         if ((*pp)->closed)
-            *pp = (*pp)->dnext;
+            *pp = (*pp)->dirty_next;
         else
-            pp = &(*pp)->dnext;
+            pp = &(*pp)->dirty_next;
     }
     free_dead();
     for (unsigned i = 0; i < lg.n_clients; i++)
@@ -456,7 +463,7 @@ int lg_loop_run(lg_cond_cb *cond, lg_tick_cb *tick, void *ctx, unsigned tick_ms,
          * callbacks of this pass queued (h2 frames, pooled requests). */
         while (lg.dirty) {
             struct lg_conn *cn = lg.dirty;
-            lg.dirty = cn->dnext;
+            lg.dirty = cn->dirty_next;
             cn->dirty = false;
             conn_flush(cn);
         }

@@ -309,19 +309,39 @@ static void on_delivery(struct pl_task *t)
     }
 }
 
-int push_hub_publish(struct push_hub *hub, struct push_event *ev, const int64_t *users,
-                     unsigned n_users)
+static struct delivery *delivery_new(struct push_hub *hub, struct push_event *ev,
+                                     const int64_t *users, unsigned n_users)
 {
     struct delivery *d = malloc(sizeof(*d) + n_users * sizeof(int64_t));
     if (!d) {
         push_event_unref(ev);
-        return PL_ENOMEM;
+        return NULL;
     }
     d->hub = hub;
     d->ev = ev;
     d->n = n_users;
     d->next = NULL;
-    memcpy(d->users, users, n_users * sizeof(int64_t));
+    if (n_users)
+        memcpy(d->users, users, n_users * sizeof(int64_t));
+    return d;
+}
+
+int push_hub_deliver(struct push_hub *hub, struct push_event *ev, const int64_t *users,
+                     unsigned n_users)
+{
+    struct delivery *d = delivery_new(hub, ev, users, n_users);
+    if (!d)
+        return PL_ENOMEM;
+    on_delivery(&d->task);
+    return 0;
+}
+
+int push_hub_publish(struct push_hub *hub, struct push_event *ev, const int64_t *users,
+                     unsigned n_users)
+{
+    struct delivery *d = delivery_new(hub, ev, users, n_users);
+    if (!d)
+        return PL_ENOMEM;
     d->task.run = on_delivery;
     pl_loop_post(hub->loop, &d->task);
     return 0;

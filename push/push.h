@@ -74,6 +74,10 @@ uint64_t push_hub_position(const struct push_hub *hub);
 PL_MUST_CHECK int push_hub_publish(struct push_hub *hub, struct push_event *ev,
                                    const int64_t *users, unsigned n_users);
 
+/* Loop thread: the same as push_hub_publish without the hop through the
+ * loop's task queue. */
+PL_MUST_CHECK int push_hub_deliver(struct push_hub *hub, struct push_event *ev,
+                                   const int64_t *users, unsigned n_users);
 /* Loop thread: ends every stream (shutdown); owners see the end and
  * release their streams. */
 void push_hub_close_all(struct push_hub *hub);

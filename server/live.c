@@ -4,9 +4,11 @@
 #include "live.h"
 
 #include "storage/events.h"
+#include "storage/relay.h"
 
 #include "common/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,8 +20,13 @@ PL_LOG_TOPIC("live");
  * in a different order than they committed. */
 #define GAP_WAIT_MS 200
 
+#define RELAY_CHANNEL "parley:events"
+
 struct srv_live {
     const struct srv_config *cfg;
+    const char *node;
+    struct store_relay *relay;
+    uint64_t relay_failures; /* counted by the relay as dropped too */
     struct pl_loop *loop;
     struct srv_pool *pool;
     struct api_env *env;
@@ -29,16 +36,110 @@ struct srv_live {
     bool gap_pending;
 };
 
+/*
+ * An event crosses to the loop once: the task delivers it to this node's
+ * hub and hands the same frame to the Redis relay for the other nodes.
+ * Relay frame: "<node>\n<pos>\n<type>\n<user>,<user>...\n<json>".
+ */
+struct outgoing {
+    struct pl_task task;
+    struct srv_live *l;
+    struct push_event *ev;
+    char *frame;
+    size_t frame_len;
+    unsigned n;
+    int64_t users[];
+};
+
+static char *encode_frame(const char *node, uint64_t pos, const char *type, const char *json,
+                          size_t len, const int64_t *users, unsigned n, size_t *out_len)
+{
+    size_t cap = strlen(node) + strlen(type) + len + (size_t)n * 21 + 64;
+    char *f = malloc(cap);
+    if (!f)
+        return NULL;
+    size_t o = (size_t)snprintf(f, cap, "%s\n%llu\n%s\n", node, (unsigned long long)pos, type);
+    for (unsigned i = 0; i < n; i++)
+        o += (size_t)snprintf(f + o, cap - o, "%s%lld", i ? "," : "", (long long)users[i]);
+    f[o++] = '\n';
+    memcpy(f + o, json, len);
+    *out_len = o + len;
+    return f;
+}
+
+static void on_outgoing(struct pl_task *t)
+{
+    struct outgoing *o = PL_CONTAINER_OF(t, struct outgoing, task);
+    if (push_hub_deliver(o->l->hub, o->ev, o->users, o->n) < 0)
+        pl_log_warn("event not delivered live: out of memory");
+    /* Redis down: other nodes miss the live event; their streams get it
+     * on resume, and their hubs fill the position gap from PostgreSQL. */
+    if (o->frame && o->l->relay && store_relay_publish(o->l->relay, o->frame, o->frame_len) < 0)
+        o->l->relay_failures++;
+    free(o->frame);
+    free(o);
+}
+
 static void publish(void *ctx, uint64_t pos, const char *type, const char *json, size_t len,
                     const int64_t *users, unsigned n_users)
 {
     struct srv_live *l = ctx;
-    struct push_event *ev = push_event_new(pos, type, json, len);
-    /* Out of memory: streams that miss the event get it on resume. If it
-     * had a position, the hub's gap filler fetches it from PostgreSQL. */
-    if (!ev || push_hub_publish(l->hub, ev, users, n_users) < 0)
+    struct outgoing *o = malloc(sizeof(*o) + (size_t)n_users * sizeof(int64_t));
+    struct push_event *ev = o ? push_event_new(pos, type, json, len) : NULL;
+    if (!ev) {
+        /* Out of memory: streams that miss the event get it on resume; a
+         * positioned event is also refetched by the hub's gap filler. */
         pl_log_warn("event %llu (%s) not delivered live: out of memory",
                     (unsigned long long)pos, type);
+        free(o);
+        return;
+    }
+    *o = (struct outgoing){.l = l, .ev = ev, .n = n_users};
+    if (n_users)
+        memcpy(o->users, users, (size_t)n_users * sizeof(int64_t));
+    o->frame = encode_frame(l->node, pos, type, json, len, users, n_users, &o->frame_len);
+    o->task.run = on_outgoing;
+    pl_loop_post(l->loop, &o->task);
+}
+
+/* A frame from another node (or our own echo, which is dropped). */
+static void on_relay(void *ctx, const char *data, size_t len)
+{
+    struct srv_live *l = ctx;
+    const char *end = data + len, *p = data, *line[4];
+    size_t n_line[4];
+    for (int i = 0; i < 4; i++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            return; /* malformed: ignore */
+        line[i] = p;
+        n_line[i] = (size_t)(nl - p);
+        p = nl + 1;
+    }
+    if (n_line[0] == strlen(l->node) && memcmp(line[0], l->node, n_line[0]) == 0)
+        return;
+    char type[64];
+    if (n_line[2] == 0 || n_line[2] >= sizeof(type))
+        return;
+    memcpy(type, line[2], n_line[2]);
+    type[n_line[2]] = '\0';
+    uint64_t pos = strtoull(line[1], NULL, 10);
+    unsigned cap = 1;
+    for (size_t i = 0; i < n_line[3]; i++)
+        cap += line[3][i] == ',';
+    int64_t *users = malloc(cap * sizeof(*users));
+    if (!users)
+        return;
+    unsigned n = 0;
+    for (const char *u = line[3]; u < line[3] + n_line[3] && n < cap;) {
+        char *stop;
+        users[n++] = strtoll(u, &stop, 10);
+        u = stop + 1;
+    }
+    struct push_event *ev = push_event_new(pos, type, p, (size_t)(end - p));
+    if (ev && push_hub_deliver(l->hub, ev, users, n) < 0)
+        pl_log_warn("relayed event %llu not delivered: out of memory", (unsigned long long)pos);
+    free(users);
 }
 
 struct close_req {
@@ -84,6 +185,15 @@ static void on_gap_done(struct pl_task *t)
     l->gap_pending = false;
 }
 
+/* Gap fills are for this node's hub only; the other nodes fill their own. */
+static void deliver_local(struct srv_live *l, uint64_t pos, const char *type, const char *json,
+                          const int64_t *users, unsigned n)
+{
+    struct push_event *ev = push_event_new(pos, type, json, strlen(json));
+    if (!ev || push_hub_publish(l->hub, ev, users, n) < 0)
+        pl_log_warn("gap event %llu not delivered: out of memory", (unsigned long long)pos);
+}
+
 static void gap_job(struct api_worker *w, void *arg)
 {
     struct gap_job *g = arg;
@@ -97,11 +207,10 @@ static void gap_job(struct api_worker *w, void *arg)
         unsigned k = 0;
         for (uint64_t pos = g->from; pos <= g->to; pos++) {
             if (k < n && ev[k].pos == pos) {
-                publish(g->l, pos, ev[k].type, ev[k].payload, strlen(ev[k].payload), ev[k].users,
-                        ev[k].n_users);
+                deliver_local(g->l, pos, ev[k].type, ev[k].payload, ev[k].users, ev[k].n_users);
                 k++;
             } else {
-                publish(g->l, pos, "gap", "{}", 2, NULL, 0);
+                deliver_local(g->l, pos, "gap", "{}", NULL, 0);
             }
         }
         pl_log_info("filled stream positions %llu..%llu from PostgreSQL",
@@ -197,6 +306,10 @@ int srv_live_new(const struct srv_config *cfg, struct pl_loop *loop, struct srv_
     }
     push_hub_set_position(l->hub, pos);
     push_hub_on_gap(l->hub, on_gap, l);
+    l->node = env->node_id;
+    struct store_redis_config rc_ = {.addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms};
+    if ((rc = store_relay_new(loop, &rc_, RELAY_CHANNEL, on_relay, l, &l->relay)) < 0)
+        pl_log_warn("no relay between nodes (bad Redis address?): %s", pl_strerror(rc));
     env->hub = l->hub;
     env->loop = loop;
     env->publish = publish;
@@ -227,8 +340,18 @@ void srv_live_free(struct srv_live *l)
     if (!l)
         return;
     pl_loop_timer_stop(l->loop, &l->presence_timer);
+    store_relay_free(l->relay);
     push_hub_free(l->hub);
     free(l);
+}
+
+void srv_live_stats(const struct srv_live *l, struct srv_live_stats *out)
+{
+    *out = (struct srv_live_stats){.streams = push_hub_stream_count(l->hub),
+                                   .users = push_hub_user_count(l->hub),
+                                   .position = push_hub_position(l->hub)};
+    if (l->relay)
+        store_relay_stats(l->relay, &out->relay_received, &out->relay_dropped);
 }
 
 struct push_hub *srv_live_hub(struct srv_live *l)

@@ -33,4 +33,12 @@ void srv_live_detach_pool(struct srv_live *l);
 void srv_live_free(struct srv_live *l);
 struct push_hub *srv_live_hub(struct srv_live *l);
 
+struct srv_live_stats {
+    unsigned streams, users;
+    uint64_t position;
+    uint64_t relay_received, relay_dropped;
+};
+/* Loop thread. */
+void srv_live_stats(const struct srv_live *l, struct srv_live_stats *out);
+
 #endif

@@ -152,7 +152,7 @@ static int start(struct srv *s)
         pl_log_error("cannot listen on %s: %s", s->cfg.bind, pl_strerror(rc));
         return rc;
     }
-    srv_metrics_sources(s->metrics, s->http, s->pool);
+    srv_metrics_sources(s->metrics, s->http, s->pool, s->live);
     if ((rc = write_port_file(s)) < 0)
         pl_log_error("cannot write port file %s: %s", s->cfg.port_file, pl_strerror(rc));
     return rc;
@@ -172,7 +172,7 @@ static void stop(struct srv *s)
     srv_pool_free(s->pool);
     s->pool = NULL;
     if (s->metrics)
-        srv_metrics_sources(s->metrics, NULL, NULL);
+        srv_metrics_sources(s->metrics, NULL, NULL, NULL);
     if (s->loop)
         pl_loop_drain(s->loop);
     http_server_free(s->http);

@@ -31,6 +31,7 @@ struct srv_metrics {
     uint64_t in_flight;
     struct http_server *http;
     struct srv_pool *pool;
+    struct srv_live *live;
 };
 
 int srv_metrics_new(struct srv_metrics **out)
@@ -58,10 +59,12 @@ void srv_metrics_free(struct srv_metrics *m)
     free(m);
 }
 
-void srv_metrics_sources(struct srv_metrics *m, struct http_server *http, struct srv_pool *pool)
+void srv_metrics_sources(struct srv_metrics *m, struct http_server *http, struct srv_pool *pool,
+                         struct srv_live *live)
 {
     m->http = http;
     m->pool = pool;
+    m->live = live;
 }
 
 void srv_metrics_begin(struct srv_metrics *m)
@@ -192,6 +195,24 @@ static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
         if (rc == 0)
             rc = gauge(out, "parley_worker_queue_rejected_total", "counter",
                        "Requests refused because the queue was full.", st.rejected);
+    }
+    if (rc == 0 && m->live) {
+        struct srv_live_stats ls;
+        srv_live_stats(m->live, &ls);
+        rc = gauge(out, "parley_sse_streams", "gauge", "Open event streams and long-polls.",
+                   ls.streams);
+        if (rc == 0)
+            rc = gauge(out, "parley_sse_users", "gauge", "Users with an open stream here.",
+                       ls.users);
+        if (rc == 0)
+            rc = gauge(out, "parley_stream_position", "gauge",
+                       "Last stream position delivered by this node.", ls.position);
+        if (rc == 0)
+            rc = gauge(out, "parley_relay_received_total", "counter",
+                       "Events received from other nodes through Redis.", ls.relay_received);
+        if (rc == 0)
+            rc = gauge(out, "parley_relay_dropped_total", "counter",
+                       "Events not relayed because Redis was unavailable.", ls.relay_dropped);
     }
     if (rc == 0)
         rc = gauge(out, "parley_pg_errors_total", "counter", "Failed PostgreSQL operations.",

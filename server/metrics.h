@@ -4,6 +4,7 @@
 #ifndef PL_SRV_METRICS_H
 #define PL_SRV_METRICS_H
 
+#include "live.h"
 #include "pool.h"
 
 /* Request metrics are updated and rendered on the loop thread only (from
@@ -14,7 +15,8 @@ struct srv_metrics;
 PL_MUST_CHECK int srv_metrics_new(struct srv_metrics **out);
 void srv_metrics_free(struct srv_metrics *m);
 /* What to read at render time; any may be NULL. Borrowed. */
-void srv_metrics_sources(struct srv_metrics *m, struct http_server *http, struct srv_pool *pool);
+void srv_metrics_sources(struct srv_metrics *m, struct http_server *http, struct srv_pool *pool,
+                         struct srv_live *live);
 
 void srv_metrics_begin(struct srv_metrics *m);
 /* Counts a finished request (route, method, status, duration). */

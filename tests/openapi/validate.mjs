@@ -4,23 +4,46 @@
 //
 // Usage: node validate.mjs SPEC DIR [--coverage]
 //
-// DIR holds *.jsonl files written by the integration tests, one response per line:
-//   {"method": "POST", "path": "/v1/users", "status": 201,
-//    "content_type": "application/json", "body": "{\"id\":1,...}"}
-// `body` is the raw response body as a string ("" or null when there is none); an already parsed
-// JSON value is accepted too. `path` may carry a query string, which is ignored.
+// DIR holds *.jsonl files written by the integration tests, one JSON record per line, of two
+// kinds. A line may be as long as a record needs (a page of 200 64 KiB messages is fine): files are
+// read in chunks and each line is parsed on its own.
 //
-// Each record is matched to a path template (literal segments beat {param} segments, as OpenAPI
-// prescribes), its operation, and the response for its status (exact code, then "4XX", then
-// "default"). The content type must be one the response documents (parameters such as charset
-// are ignored); JSON bodies are validated with Ajv against the documented schema, other bodies
-// are only checked for their content type. A method or path that no operation describes is fine
-// only as a 404 or 405 problem, checked against the spec's `x-parley-unrouted` responses.
+// 1. A response:
+//      {"method": "POST", "path": "/v1/users", "status": 201,
+//       "content_type": "application/json", "body": "{\"id\":1,...}"}
+//    `body` is the raw response body as a string ("" or null when there is none); an already parsed
+//    JSON value is accepted too. `path` may carry a query string, which is ignored.
 //
-// Records are grouped by (method, template, status); a group is one check and passes only if all
-// its records do. The last line is `openapi: N passed, N failed`; the exit code is 1 on any
-// failure and also when DIR holds no records at all, since that means nothing was recorded.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+//    Each response is matched to a path template (literal segments beat {param} segments, as
+//    OpenAPI prescribes), its operation, and the response for its status (exact code, then "4XX",
+//    then "default"). The content type must be one the response documents (parameters such as
+//    charset are ignored); JSON bodies are validated with Ajv against the documented schema. Other
+//    bodies, `text/event-stream` included, are checked for their content type only and never
+//    parsed: a stream's body is whatever the test read before closing it. A method or path that no
+//    operation describes is fine only as a 404 or 405 problem, checked against the spec's
+//    `x-parley-unrouted` responses.
+//
+// 2. One event read from an event stream (GET /v1/events):
+//      {"sse": true, "event": "message.created", "data": "{\"conversation_id\":12,...}",
+//       "id": "1042"}
+//    `event` is the event's `event:` field, `data` its `data:` field as a string (several data
+//    lines joined with "\n", as EventSource does; a parsed JSON value is accepted too). `id` is
+//    optional: leave it out to check the data only; give it (the `id:` field as a string, or null
+//    when the event had none) to check too that exactly the persisted events carry a numeric id.
+//    Optional `path` (the stream's request path) is shown when the record fails.
+//
+//    The schema for stream events is the one the `text/event-stream` media type names in its
+//    `x-parley-item-schema` extension (else components/schemas/StreamEvent): a oneOf over
+//    {id?, event, data} objects with a discriminator on `event`. The event name picks the variant
+//    through the discriminator's mapping (an unmapped name fails); the record is checked against
+//    the variant as {event, data, id}, with a numeric id string turned into a number, or, without
+//    `id`, its data against the variant's `data` schema (the Event* schema of that name).
+//
+// Records are grouped by (method, template, status), or by event name for stream events; a group
+// is one check and passes only if all its records do. The last line is
+// `openapi: N passed, N failed`; the exit code is 1 on any failure and also when DIR holds no
+// records at all, since that means nothing was recorded.
+import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -142,37 +165,97 @@ function pickMediaType(content, ct)
 
 /* ----------------------------------------------------------------- records */
 
-function loadRecords(dir)
+function recordFiles(dir)
 {
-    let names;
     try {
         if (!statSync(dir).isDirectory())
             die(`${dir} is not a directory`);
-        names = readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort();
+        return readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort();
     } catch (e) {
         die(`cannot read ${dir}: ${e.message}`);
     }
-    const records = [];
-    for (const name of names) {
-        const lines = readFileSync(join(dir, name), 'utf8').split('\n');
-        lines.forEach((line, i) => {
-            if (line.trim() === '')
-                return;
-            const where = `${name}:${i + 1}`;
-            try {
-                records.push({ where, rec: JSON.parse(line) });
-            } catch (e) {
-                records.push({ where, rec: null, raw: line, parseError: e.message });
-            }
-        });
-    }
-    return { names, records };
+    return [];
 }
+
+/* Yields [line number, text] for each non-blank line of `file`. The file is read in chunks, so
+ * neither its size nor a line's length is limited by how big one string may be, beyond the line
+ * itself; a line that cannot become a string is yielded as an Error. */
+function* readLines(file)
+{
+    const fd = openSync(file, 'r');
+    const chunk = Buffer.alloc(1 << 20);
+    let parts = [];
+    let lineNo = 1;
+    const finish = function* (bufs) {
+        let text;
+        try {
+            text = Buffer.concat(bufs).toString('utf8');
+        } catch (e) {
+            text = e;
+        }
+        if (text instanceof Error || text.trim() !== '')
+            yield [lineNo, text];
+        lineNo++;
+    };
+    try {
+        for (;;) {
+            const n = readSync(fd, chunk, 0, chunk.length, null);
+            if (n === 0)
+                break;
+            const data = chunk.subarray(0, n);
+            let start = 0;
+            for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, start)) {
+                parts.push(Buffer.from(data.subarray(start, nl)));
+                yield* finish(parts);
+                parts = [];
+                start = nl + 1;
+            }
+            if (start < n)
+                parts.push(Buffer.from(data.subarray(start)));
+        }
+        if (parts.length > 0)
+            yield* finish(parts);
+    } finally {
+        closeSync(fd);
+    }
+}
+
+/* Yields { where, rec } for every record in DIR, or { where, raw, parseError }. */
+function* records(dir, names)
+{
+    for (const name of names) {
+        for (const [lineNo, text] of readLines(join(dir, name))) {
+            const where = `${name}:${lineNo}`;
+            if (text instanceof Error) {
+                yield { where, rec: null, raw: '(line not shown)', parseError: text.message };
+                continue;
+            }
+            try {
+                yield { where, rec: JSON.parse(text) };
+            } catch (e) {
+                yield { where, rec: null, raw: clip(text), parseError: e.message };
+            }
+        }
+    }
+}
+
+const isEventRecord = (rec) => rec && typeof rec === 'object' && rec.sse === true;
 
 function shape(rec)
 {
     if (!rec || typeof rec !== 'object' || Array.isArray(rec))
         return 'the record is not a JSON object';
+    if (isEventRecord(rec)) {
+        if (typeof rec.event !== 'string' || rec.event === '')
+            return '"event" must be a non-empty string';
+        if (rec.data === undefined || rec.data === null)
+            return '"data" must be the event\'s data';
+        if ('id' in rec && rec.id !== null && typeof rec.id !== 'string')
+            return '"id" must be a string or null';
+        if (rec.path != null && typeof rec.path !== 'string')
+            return '"path" must be a string';
+        return null;
+    }
     if (typeof rec.method !== 'string' || !/^[A-Za-z]+$/.test(rec.method))
         return '"method" must be an HTTP method name';
     if (typeof rec.path !== 'string' || !rec.path.startsWith('/'))
@@ -187,15 +270,80 @@ function shape(rec)
 const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const hasBody = (body) => body !== undefined && body !== null && body !== '';
 
-function parseBody(body)
+function parseBody(body, what = 'body')
 {
     if (typeof body !== 'string')
         return { value: body };
     try {
         return { value: JSON.parse(body) };
     } catch (e) {
-        return { error: `body is not valid JSON: ${e.message}` };
+        return { error: `${what} is not valid JSON: ${e.message}` };
     }
+}
+
+const clip = (text) => (text.length > MAX_BODY_SHOWN
+    ? `${text.slice(0, MAX_BODY_SHOWN)}... (${text.length} chars)` : text);
+
+/* A copy of the document without discriminator mappings, for Ajv (see Checker). */
+function withoutMappings(node)
+{
+    if (Array.isArray(node))
+        return node.map(withoutMappings);
+    if (node === null || typeof node !== 'object')
+        return node;
+    const out = {};
+    for (const [k, v] of Object.entries(node)) {
+        if (k === 'discriminator' && v && typeof v === 'object') {
+            const { mapping: _unused, ...rest } = v;
+            out[k] = rest;
+        } else {
+            out[k] = withoutMappings(v);
+        }
+    }
+    return out;
+}
+
+/* Where the schema of one stream event lives: the `x-parley-item-schema` of a text/event-stream
+ * media type, else components/schemas/StreamEvent. Returns { tag, mapping: Map(event name ->
+ * pointer of its variant) } or { error }. The mapping is the discriminator's, completed from the
+ * `const` of each oneOf branch's tag property. */
+function findEventSchema(doc)
+{
+    let ptr = null;
+    for (const [template, item] of Object.entries(doc.paths ?? {})) {
+        for (const m of METHODS) {
+            for (const [code, resp] of Object.entries(item?.[m]?.responses ?? {})) {
+                const found = resolveResponse(doc, resp, `/paths/${escapePtr(template)}/${m}/` +
+                                                         `responses/${code}`);
+                const content = found.response?.content ?? {};
+                for (const [mt, media] of Object.entries(content)) {
+                    const ref = media?.['x-parley-item-schema']?.$ref;
+                    if (baseType(mt) === 'text/event-stream' && typeof ref === 'string')
+                        ptr ??= ref.startsWith('#/') ? ref.slice(1) : null;
+                }
+            }
+        }
+    }
+    ptr ??= '/components/schemas/StreamEvent';
+    const schema = getPointer(doc, ptr);
+    if (!schema || !Array.isArray(schema.oneOf)) {
+        return { error: `the spec has no stream event schema (a oneOf) at ${ptr}, so stream ` +
+                        'events cannot be checked' };
+    }
+    const tag = schema.discriminator?.propertyName ?? 'event';
+    const mapping = new Map();
+    for (const [name, ref] of Object.entries(schema.discriminator?.mapping ?? {})) {
+        if (typeof ref === 'string' && ref.startsWith('#/'))
+            mapping.set(name, ref.slice(1));
+    }
+    for (const branch of schema.oneOf) {
+        const bptr = typeof branch?.$ref === 'string' && branch.$ref.startsWith('#/')
+            ? branch.$ref.slice(1) : null;
+        const name = (bptr ? getPointer(doc, bptr) : branch)?.properties?.[tag]?.const;
+        if (bptr && typeof name === 'string' && !mapping.has(name))
+            mapping.set(name, bptr);
+    }
+    return { tag, mapping };
 }
 
 /* ---------------------------------------------------------------- checking */
@@ -205,12 +353,17 @@ class Checker {
     {
         this.doc = doc;
         this.templates = Object.keys(doc.paths ?? {}).map(compileTemplate);
-        this.ajv = new Ajv2020({ strict: false, allErrors: true });
+        // With `discriminator`, Ajv checks only the oneOf branch the tag names, so a bad event
+        // in a sync batch reports that event's errors instead of every branch's. Ajv rejects
+        // OpenAPI's `mapping` (it finds the branch from each one's const), so its copy of the
+        // document goes without.
+        this.ajv = new Ajv2020({ strict: false, allErrors: true, discriminator: true });
         addFormats(this.ajv);
         // The whole document is one schema resource, so a component's own "#/components/..."
         // refs resolve inside it without dereferencing anything by hand.
-        this.ajv.addSchema({ ...doc, $id: SPEC_ID });
+        this.ajv.addSchema({ ...withoutMappings(doc), $id: SPEC_ID });
         this.validators = new Map();
+        this.events = findEventSchema(doc);
     }
 
     validator(ptr)
@@ -226,6 +379,8 @@ class Checker {
     /* Returns { key: group name, errors: [...] } for one record. */
     check(rec)
     {
+        if (isEventRecord(rec))
+            return this.checkEvent(rec);
         const method = rec.method.toUpperCase();
         const tpl = matchPath(this.templates, rec.path);
         const op = tpl ? this.doc.paths[tpl.template][method.toLowerCase()] : undefined;
@@ -241,6 +396,34 @@ class Checker {
         if (found.error)
             return { key, errors: [found.error] };
         return { key, errors: this.checkContent(rec, found.response, found.ptr) };
+    }
+
+    /* A stream event: its name picks the variant of the stream's item schema. */
+    checkEvent(rec)
+    {
+        const key = `SSE event ${rec.event}`;
+        if (this.events.error)
+            return { key, errors: [this.events.error] };
+        const target = this.events.mapping.get(rec.event);
+        if (target === undefined) {
+            return { key, errors: [`event "${rec.event}" is not documented; the spec has ` +
+                                   [...this.events.mapping.keys()].join(', ')] };
+        }
+        const parsed = parseBody(rec.data, 'data');
+        if (parsed.error)
+            return { key, errors: [parsed.error] };
+        if (!('id' in rec)) {
+            const dataPtr = `${target}/properties/data`;
+            if (getPointer(this.doc, dataPtr) === undefined)
+                return { key, errors: [`${target} has no "data" property to check the data with`] };
+            return { key, errors: this.runSchema(dataPtr, parsed.value) };
+        }
+        const value = { [this.events.tag]: rec.event, data: parsed.value };
+        if (rec.id !== null && rec.id !== '') {
+            const n = Number(rec.id);
+            value.id = /^[0-9]+$/.test(rec.id) && Number.isSafeInteger(n) ? n : rec.id;
+        }
+        return { key, errors: this.runSchema(target, value) };
     }
 
     checkUnrouted(rec, method, tpl)
@@ -288,7 +471,9 @@ class Checker {
             return [`content type ${rec.content_type ?? '(none)'} is not documented; ` +
                     `expected ${Object.keys(content).join(' or ')}`];
         }
-        if (!isJson(baseType(mt)))
+        // A stream's body is whatever the test read before it let go; its events are checked
+        // from their own records. Other non-JSON bodies have nothing to check beyond the type.
+        if (baseType(mt) === 'text/event-stream' || !isJson(baseType(mt)))
             return [];
         if (!hasBody(rec.body))
             return ['a JSON body is documented, but the body is empty'];
@@ -310,10 +495,11 @@ class Checker {
             `[schema ${e.schemaPath}]`);
     }
 
-    /* Every documented (method, template, status) pair, for --coverage. */
+    /* Every documented (method, template, status) pair and stream event, for --coverage. */
     documented()
     {
-        const out = [];
+        const out = this.events.error ? [] : [...this.events.mapping.keys()].map(
+            (name) => `SSE event ${name}`);
         for (const [template, item] of Object.entries(this.doc.paths ?? {})) {
             for (const m of METHODS) {
                 for (const code of Object.keys(item[m]?.responses ?? {}))
@@ -327,9 +513,12 @@ class Checker {
 function showRecord(rec)
 {
     const copy = { ...rec };
-    if (typeof copy.body === 'string' && copy.body.length > MAX_BODY_SHOWN)
-        copy.body = `${copy.body.slice(0, MAX_BODY_SHOWN)}... (${rec.body.length} chars)`;
-    return JSON.stringify(copy);
+    for (const k of ['body', 'data']) {
+        if (typeof copy[k] === 'string')
+            copy[k] = clip(copy[k]);
+    }
+    const shown = JSON.stringify(copy);
+    return shown.length > 4 * MAX_BODY_SHOWN ? clip(shown) : shown;
 }
 
 /* -------------------------------------------------------------------- main */
@@ -358,14 +547,13 @@ try {
     die(`cannot compile the schemas in ${specPath}: ${e.message}`);
 }
 
-const { names, records } = loadRecords(dir);
-if (records.length === 0) {
-    die(`no records in ${dir} (${names.length} .jsonl files): ` +
-        'the integration tests recorded no responses, so nothing was checked');
-}
-
+// Records are checked as they are read, so a directory of long ones never sits in memory whole;
+// a failing group keeps only the records it will print.
+const names = recordFiles(dir);
 const groups = new Map();
-for (const { where, rec, raw, parseError } of records) {
+let total = 0;
+for (const { where, rec, raw, parseError } of records(dir, names)) {
+    total++;
     let result;
     if (parseError) {
         result = { key: '(unreadable records)', errors: [`not JSON: ${parseError}`] };
@@ -376,42 +564,50 @@ for (const { where, rec, raw, parseError } of records) {
             result = checker.check(rec);
         } catch (e) {
             // A schema Ajv cannot compile fails its group instead of the whole run.
-            result = { key: `${rec.method.toUpperCase()} ${rec.path} ${rec.status} (validator)`,
-                       errors: [`validator error: ${e.message}`] };
+            const what = isEventRecord(rec) ? `SSE event ${rec.event}`
+                : `${rec.method.toUpperCase()} ${rec.path} ${rec.status}`;
+            result = { key: `${what} (validator)`, errors: [`validator error: ${e.message}`] };
         }
     }
     if (!groups.has(result.key))
-        groups.set(result.key, { total: 0, failures: [] });
+        groups.set(result.key, { total: 0, failed: 0, failures: [] });
     const g = groups.get(result.key);
     g.total++;
-    if (result.errors.length > 0)
-        g.failures.push({ where, shown: rec ? showRecord(rec) : raw, errors: result.errors });
+    if (result.errors.length > 0) {
+        g.failed++;
+        if (g.failures.length < MAX_SHOWN)
+            g.failures.push({ where, shown: rec ? showRecord(rec) : raw, errors: result.errors });
+    }
+}
+if (total === 0) {
+    die(`no records in ${dir} (${names.length} .jsonl files): ` +
+        'the integration tests recorded no responses, so nothing was checked');
 }
 
 let passed = 0;
 let failed = 0;
 for (const [key, g] of [...groups.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    if (g.failures.length === 0) {
+    if (g.failed === 0) {
         passed++;
         console.log(`ok   ${key} (${plural(g.total, 'record')})`);
         continue;
     }
     failed++;
-    console.log(`FAIL ${key} (${g.failures.length} of ${plural(g.total, 'record')} failed)`);
-    for (const f of g.failures.slice(0, MAX_SHOWN)) {
+    console.log(`FAIL ${key} (${g.failed} of ${plural(g.total, 'record')} failed)`);
+    for (const f of g.failures) {
         console.log(`  ${f.where}: ${f.shown}`);
         for (const err of f.errors)
             console.log(`    - ${err}`);
     }
-    if (g.failures.length > MAX_SHOWN)
-        console.log(`  ... and ${g.failures.length - MAX_SHOWN} more`);
+    if (g.failed > g.failures.length)
+        console.log(`  ... and ${g.failed - g.failures.length} more`);
 }
 
 const documented = checker.documented();
 const untested = documented.filter((d) => !groups.has(d));
-console.log(`${plural(records.length, 'record')} in ${plural(names.length, 'file')}; ` +
+console.log(`${plural(total, 'record')} in ${plural(names.length, 'file')}; ` +
             `${documented.length - untested.length} of ${documented.length} documented responses ` +
-            `seen${coverage ? '' : ' (--coverage lists the others)'}`);
+            `and events seen${coverage ? '' : ' (--coverage lists the others)'}`);
 if (coverage) {
     for (const d of untested)
         console.log(`  not seen: ${d}`);

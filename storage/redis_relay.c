@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - Redis pub/sub relay between nodes, on the event loop.       */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "relay.h"
+
+#include "common/log.h"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+
+PL_LOG_TOPIC("relay");
+
+#define RETRY_MS 1000
+/* Publishes awaiting a reply. hiredis 0.14 has no command timeout, so a
+ * stalled Redis is detected by this bound instead of by time. */
+#define MAX_PENDING 16384
+
+struct conn {
+    struct store_relay *r;
+    redisAsyncContext *ac;
+    struct pl_io io;
+    bool registered;
+    uint32_t events;
+    bool subscriber;
+    bool connected;
+    unsigned pending;
+    struct pl_timer retry;
+};
+
+struct store_relay {
+    struct pl_loop *loop;
+    char *host;
+    int port; /* 0: host is a unix socket path */
+    char *channel;
+    store_relay_msg_cb *cb;
+    void *ctx;
+    struct conn pub, sub;
+    bool freeing;
+    uint64_t received, dropped;
+};
+
+static void connect_conn(struct conn *c);
+
+/* ---- the hiredis event adapter for pl_loop ---- */
+
+static void on_io(void *ctx, uint32_t events)
+{
+    struct conn *c = ctx;
+    if (c->ac && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        redisAsyncHandleRead(c->ac);
+    if (c->ac && (events & EPOLLOUT))
+        redisAsyncHandleWrite(c->ac);
+}
+
+static void set_events(struct conn *c, uint32_t events)
+{
+    if (!c->registered) {
+        if (pl_loop_io_add(c->r->loop, &c->io, c->ac->c.fd, events, on_io, c) == 0)
+            c->registered = true;
+    } else if (pl_loop_io_mod(c->r->loop, &c->io, events) < 0) {
+        pl_log_warn("cannot update Redis relay registration");
+    }
+    c->events = events;
+}
+
+static void add_read(void *p)
+{
+    struct conn *c = p;
+    set_events(c, c->events | EPOLLIN);
+}
+
+static void del_read(void *p)
+{
+    struct conn *c = p;
+    set_events(c, c->events & ~(uint32_t)EPOLLIN);
+}
+
+static void add_write(void *p)
+{
+    struct conn *c = p;
+    set_events(c, c->events | EPOLLOUT);
+}
+
+static void del_write(void *p)
+{
+    struct conn *c = p;
+    set_events(c, c->events & ~(uint32_t)EPOLLOUT);
+}
+
+static void cleanup(void *p)
+{
+    struct conn *c = p;
+    if (c->registered)
+        pl_loop_io_del(c->r->loop, &c->io);
+    c->registered = false;
+    c->events = 0;
+}
+
+/* ---- connection life ---- */
+
+static void on_retry(void *ctx)
+{
+    connect_conn(ctx);
+}
+
+static void schedule_retry(struct conn *c)
+{
+    c->ac = NULL;
+    c->connected = false;
+    c->pending = 0;
+    if (!c->r->freeing)
+        pl_loop_timer_start(c->r->loop, &c->retry, RETRY_MS, on_retry, c);
+}
+
+static void on_message(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct conn *c = priv;
+    redisReply *rep = reply;
+    (void)ac;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
+        return;
+    if (rep->element[0]->type == REDIS_REPLY_STRING && strcmp(rep->element[0]->str, "message") == 0 &&
+        rep->element[2]->type == REDIS_REPLY_STRING) {
+        c->r->received++;
+        c->r->cb(c->r->ctx, rep->element[2]->str, rep->element[2]->len);
+    }
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct conn *c = ac->data;
+    if (status != REDIS_OK) {
+        schedule_retry(c); /* hiredis frees ac after this callback */
+        return;
+    }
+    c->connected = true;
+    pl_log_info("%s connected", c->subscriber ? "subscriber" : "publisher");
+    if (c->subscriber &&
+        redisAsyncCommand(c->ac, on_message, c, "SUBSCRIBE %s", c->r->channel) != REDIS_OK)
+        pl_log_warn("cannot subscribe to %s", c->r->channel);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct conn *c = ac->data;
+    (void)status;
+    if (c->connected && !c->r->freeing)
+        pl_log_warn("%s lost its Redis connection; retrying every %d ms",
+                    c->subscriber ? "subscriber" : "publisher", RETRY_MS);
+    schedule_retry(c);
+}
+
+static void connect_conn(struct conn *c)
+{
+    struct store_relay *r = c->r;
+    redisAsyncContext *ac = r->port ? redisAsyncConnect(r->host, r->port)
+                                    : redisAsyncConnectUnix(r->host);
+    if (!ac || ac->err) {
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_retry(c);
+        return;
+    }
+    c->ac = ac;
+    ac->data = c;
+    ac->ev.data = c;
+    ac->ev.addRead = add_read;
+    ac->ev.delRead = del_read;
+    ac->ev.addWrite = add_write;
+    ac->ev.delWrite = del_write;
+    ac->ev.cleanup = cleanup;
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    /* hiredis asks for write readiness to learn when the connect is done. */
+    add_write(c);
+}
+
+static int parse_addr(struct store_relay *r, const char *addr)
+{
+    if (addr[0] == '/') {
+        r->host = strdup(addr);
+        return r->host ? 0 : PL_ENOMEM;
+    }
+    const char *colon = strrchr(addr, ':');
+    if (!colon || colon == addr)
+        return PL_EINVAL;
+    r->port = atoi(colon + 1);
+    if (r->port <= 0 || r->port > 65535)
+        return PL_EINVAL;
+    size_t n = (size_t)(colon - addr);
+    if (addr[0] == '[' && n >= 2 && addr[n - 1] == ']') /* [::1]:6379 */
+        r->host = strndup(addr + 1, n - 2);
+    else
+        r->host = strndup(addr, n);
+    return r->host ? 0 : PL_ENOMEM;
+}
+
+int store_relay_new(struct pl_loop *loop, const struct store_redis_config *cfg, const char *channel,
+                    store_relay_msg_cb *cb, void *ctx, struct store_relay **out)
+{
+    struct store_relay *r = calloc(1, sizeof(*r));
+    if (!r)
+        return PL_ENOMEM;
+    *r = (struct store_relay){.loop = loop, .cb = cb, .ctx = ctx};
+    int rc = parse_addr(r, cfg->addr);
+    if (rc == 0 && !(r->channel = strdup(channel)))
+        rc = PL_ENOMEM;
+    if (rc < 0) {
+        free(r->host);
+        free(r);
+        return rc;
+    }
+    r->pub = (struct conn){.r = r};
+    r->sub = (struct conn){.r = r, .subscriber = true};
+    connect_conn(&r->pub);
+    connect_conn(&r->sub);
+    *out = r;
+    return 0;
+}
+
+void store_relay_free(struct store_relay *r)
+{
+    if (!r)
+        return;
+    r->freeing = true;
+    struct conn *conns[] = {&r->pub, &r->sub};
+    for (size_t i = 0; i < 2; i++) {
+        pl_loop_timer_stop(r->loop, &conns[i]->retry);
+        if (conns[i]->ac)
+            redisAsyncFree(conns[i]->ac); /* runs the callbacks with no reply */
+    }
+    free(r->host);
+    free(r->channel);
+    free(r);
+}
+
+static void on_published(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct conn *c = priv;
+    (void)ac;
+    (void)reply;
+    if (c->pending)
+        c->pending--;
+}
+
+int store_relay_publish(struct store_relay *r, const char *data, size_t len)
+{
+    struct conn *c = &r->pub;
+    if (!c->connected) {
+        r->dropped++;
+        return PL_EUNAVAIL;
+    }
+    if (c->pending >= MAX_PENDING) {
+        r->dropped++;
+        return PL_EBUSY;
+    }
+    if (redisAsyncCommand(c->ac, on_published, c, "PUBLISH %s %b", r->channel, data, len) !=
+        REDIS_OK) {
+        r->dropped++;
+        return PL_EUNAVAIL;
+    }
+    c->pending++;
+    return 0;
+}
+
+void store_relay_stats(const struct store_relay *r, uint64_t *received, uint64_t *dropped)
+{
+    *received = r->received;
+    *dropped = r->dropped;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - Redis pub/sub relay between nodes, on the event loop.       */
+/* Copyright (c) 2026 Parley developers                                 */
+#ifndef PL_STORE_RELAY_H
+#define PL_STORE_RELAY_H
+
+#include "redis.h"
+
+#include "common/loop.h"
+
+/*
+ * Two asynchronous hiredis connections attached to a loop: one publishes,
+ * one subscribes (a subscribed Redis connection can do nothing else).
+ * Both reconnect by themselves every second while Redis is away; while
+ * disconnected, publish() fails fast and the node serves its own streams
+ * alone. Loop thread only.
+ */
+struct store_relay;
+
+/* Called for every message on the channel (including this node's own;
+ * the caller filters). data is borrowed for the call. */
+typedef void store_relay_msg_cb(void *ctx, const char *data, size_t len);
+
+/* cfg->addr is "host:port" or a unix socket path. channel and cfg are
+ * copied. Returns 0, PL_EINVAL for a bad address, or PL_ENOMEM; a Redis
+ * that is down is not an error (the relay connects when it comes up). */
+PL_MUST_CHECK int store_relay_new(struct pl_loop *loop, const struct store_redis_config *cfg,
+                                  const char *channel, store_relay_msg_cb *cb, void *ctx,
+                                  struct store_relay **out);
+void store_relay_free(struct store_relay *r);
+/* Publishes data (copied). Returns 0, PL_EUNAVAIL when disconnected, or
+ * PL_EBUSY when too many publishes await Redis's reply (bounded memory). */
+PL_MUST_CHECK int store_relay_publish(struct store_relay *r, const char *data, size_t len);
+/* Messages received and publishes refused, for /metrics. */
+void store_relay_stats(const struct store_relay *r, uint64_t *received, uint64_t *dropped);
+
+#endif
