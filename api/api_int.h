@@ -114,6 +114,7 @@ void api__gen_key(yajl_gen g, const char *key);
 /* ---- handlers ---- */
 int api_users_create(struct api_call *c);
 int api_me_get(struct api_call *c);
+int api_me_patch(struct api_call *c);
 int api_sessions_create(struct api_call *c);
 int api_sessions_delete_current(struct api_call *c);
 int api_health_live(struct api_call *c);

@@ -100,6 +100,9 @@ int api__fail_field(struct api_call *c, const char *pointer, const char *detail)
 {
     api_errors_add(&c->errs, pointer, detail);
     struct api_problem p = {.rc = PL_EINVAL, .offset = -1, .errors = &c->errs, .detail = detail};
+    /* The same "<pointer> <detail>" form as api__fail_validation(). */
+    if (*pointer)
+        p.detail = pl_arena_sprintf(c->a, "%s %s", pointer, detail);
     api_problem_sendx(c->req, &p);
     return PL_EINVAL;
 }

@@ -24,6 +24,7 @@ static const struct api_route_def core_routes[] = {
     {"POST", "/v1/sessions", api_sessions_create, 0},
     {"DELETE", "/v1/sessions/current", api_sessions_delete_current, API_AUTH},
     {"GET", "/v1/me", api_me_get, API_AUTH},
+    {"PATCH", "/v1/me", api_me_patch, API_AUTH},
     {NULL, NULL, NULL, 0},
 };
 

@@ -21,6 +21,8 @@ void api__gen_user(yajl_gen g, const struct store_user *u)
     api__gen_str(g, "username", u->username);
     api__gen_str(g, "display_name", u->display_name);
     api__gen_str(g, "created_at", u->created_at);
+    if (u->last_seen_visibility)
+        api__gen_str(g, "last_seen_visibility", u->last_seen_visibility);
     yajl_gen_map_close(g);
 }
 
@@ -99,6 +101,31 @@ int api_me_get(struct api_call *c)
     struct store_user u;
     int rc = store_pg_user_get(c->w->pg, c->a, c->user_id, &u);
     if (rc < 0)
+        return rc;
+    return reply_user(c, 200, &u);
+}
+
+int api_me_patch(struct api_call *c)
+{
+    const char *display = NULL, *visibility = NULL;
+    const struct api_field fields[] = {
+        {"display_name", API_FIELD_STRING, false, &display},
+        {"last_seen_visibility", API_FIELD_STRING, false, &visibility},
+    };
+    int rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields));
+    if (rc < 0)
+        return rc;
+    if (display && !api__valid_display_text(display, DISPLAY_NAME_MAX))
+        api_errors_add(&c->errs, "/display_name",
+                       "must be 1 to 64 characters without control characters");
+    if (visibility && strcmp(visibility, "everyone") && strcmp(visibility, "contacts") &&
+        strcmp(visibility, "nobody"))
+        api_errors_add(&c->errs, "/last_seen_visibility",
+                       "must be one of everyone, contacts, nobody");
+    if (c->errs.n)
+        return api__fail_validation(c);
+    struct store_user u;
+    if ((rc = store_pg_user_update(c->w->pg, c->a, c->user_id, display, visibility, &u)) < 0)
         return rc;
     return reply_user(c, 200, &u);
 }

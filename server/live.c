@@ -32,6 +32,7 @@ struct srv_live {
     struct api_env *env;
     struct push_hub *hub;
     struct pl_timer presence_timer;
+    struct pl_timer prune_timer;
     struct pl_task gap_done;
     bool gap_pending;
 };
@@ -270,6 +271,27 @@ static void on_presence_timer(void *ctx)
     pl_loop_timer_start(l->loop, &l->presence_timer, presence_period_ms(l), on_presence_timer, l);
 }
 
+/* ---- retention: events older than event_retention are deleted; a
+ * stream resuming from before them gets a reset ---- */
+
+#define PRUNE_PERIOD_MS (10 * 60 * 1000)
+
+static void prune_job(struct api_worker *w, void *arg)
+{
+    struct srv_live *l = arg;
+    uint64_t n = 0;
+    if (store_pg_events_prune(w->pg, l->cfg->event_retention_s, &n) == 0 && n)
+        pl_log_info("pruned %llu events older than %u s", (unsigned long long)n,
+                    l->cfg->event_retention_s);
+}
+
+static void on_prune_timer(void *ctx)
+{
+    struct srv_live *l = ctx;
+    (void)run(l, prune_job, l);
+    pl_loop_timer_start(l->loop, &l->prune_timer, PRUNE_PERIOD_MS, on_prune_timer, l);
+}
+
 /* ---- setup ---- */
 
 static int read_position(const struct srv_config *cfg, uint64_t *pos)
@@ -319,6 +341,7 @@ int srv_live_new(const struct srv_config *cfg, struct pl_loop *loop, struct srv_
     env->run = run;
     env->run_ctx = l;
     pl_loop_timer_start(loop, &l->presence_timer, presence_period_ms(l), on_presence_timer, l);
+    pl_loop_timer_start(loop, &l->prune_timer, 5000, on_prune_timer, l);
     *out = l;
     return 0;
 }
@@ -340,6 +363,7 @@ void srv_live_free(struct srv_live *l)
     if (!l)
         return;
     pl_loop_timer_stop(l->loop, &l->presence_timer);
+    pl_loop_timer_stop(l->loop, &l->prune_timer);
     store_relay_free(l->relay);
     push_hub_free(l->hub);
     free(l);

@@ -82,6 +82,7 @@ struct store_user {
     const char *username;
     const char *display_name;
     const char *created_at;
+    const char *last_seen_visibility; /* "everyone", "contacts" or "nobody" */
 };
 
 /* Inserts a user. username must match ^[a-z0-9_.]{3,32}$ (the table
@@ -128,6 +129,13 @@ PL_MUST_CHECK int store_pg_device_auth(struct store_pg *pg, const uint8_t token_
  * Returns 0; PL_ENOTFOUND when no live device has this id (unknown or
  * already revoked); or a common code above. */
 PL_MUST_CHECK int store_pg_device_revoke(struct store_pg *pg, int64_t device_id);
+
+/* Changes a user's display name and/or last-seen setting (NULL keeps the
+ * value; the setting must be everyone, contacts or nobody: PL_EINVAL
+ * otherwise). Returns the updated user, or PL_ENOTFOUND. */
+PL_MUST_CHECK int store_pg_user_update(struct store_pg *pg, struct pl_arena *a, int64_t id,
+                                       const char *display_name, const char *last_seen_visibility,
+                                       struct store_user *out);
 
 /* ---- transactions ---- */
 

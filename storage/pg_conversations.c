@@ -313,8 +313,13 @@ int store_pg_conv_open_direct(struct store_pg *pg, int64_t created_by, int64_t o
              PL_MAX(created_by, other));
     snprintf(cb, sizeof(cb), "%" PRId64, created_by);
     const char *vals[] = {key, cb};
-    int rc = single_id(pg, CONV_CREATE_DIRECT, vals, id);
-    if (rc < 0)
+    /* Looking first is the common case and keeps a failed INSERT from
+     * burning an identity value on every repeated call. */
+    *created = false;
+    int rc = single_id(pg, CONV_BY_DIRECT_KEY, vals, id);
+    if (rc < 0 || *id)
+        return rc;
+    if ((rc = single_id(pg, CONV_CREATE_DIRECT, vals, id)) < 0)
         return rc;
     *created = *id != 0;
     if (*created) {

@@ -16,7 +16,7 @@ PL_LOG_TOPIC("store");
 /* RFC 3339 with milliseconds, as the API promises. Formatting in SQL keeps
  * the session's TimeZone and DateStyle settings out of the picture. */
 #define CREATED_AT "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-#define USER_COLS "id, username, display_name, " CREATED_AT
+#define USER_COLS "id, username, display_name, " CREATED_AT ", last_seen_visibility"
 
 enum {
     USER_CREATE,
@@ -25,6 +25,7 @@ enum {
     DEVICE_CREATE,
     DEVICE_AUTH,
     DEVICE_REVOKE,
+    USER_UPDATE,
 };
 
 /* Prepared on every connection by pg_conn.c. Only SELECTs are read_only:
@@ -49,6 +50,12 @@ const struct store_pg__stmt store_pg__user_stmts[] = {
                        "UPDATE devices SET revoked_at = now()"
                        " WHERE id = $1::bigint AND revoked_at IS NULL",
                        1, false},
+    /* NULL parameters keep the current value. */
+    [USER_UPDATE] = {"user_update",
+                     "UPDATE users SET display_name = COALESCE($2, display_name),"
+                     " last_seen_visibility = COALESCE($3, last_seen_visibility)"
+                     " WHERE id = $1::bigint RETURNING " USER_COLS,
+                     3, false},
     {NULL, NULL, 0, false},
 };
 
@@ -61,7 +68,8 @@ static int fill_user(struct pl_arena *a, const PGresult *r, struct store_user *o
     out->username = pl_arena_strdup(a, PQgetvalue(r, 0, 1));
     out->display_name = pl_arena_strdup(a, PQgetvalue(r, 0, 2));
     out->created_at = pl_arena_strdup(a, PQgetvalue(r, 0, 3));
-    if (!out->username || !out->display_name || !out->created_at)
+    out->last_seen_visibility = pl_arena_strdup(a, PQgetvalue(r, 0, 4));
+    if (!out->username || !out->display_name || !out->created_at || !out->last_seen_visibility)
         return PL_ENOMEM;
     return 0;
 }
@@ -100,7 +108,7 @@ int store_pg_user_get_by_name(struct store_pg *pg, struct pl_arena *a, const cha
     if (PQntuples(r) == 0) {
         rc = PL_ENOTFOUND;
     } else if ((rc = fill_user(a, r, out)) == 0 && pwhash) {
-        *pwhash = pl_arena_strdup(a, PQgetvalue(r, 0, 4));
+        *pwhash = pl_arena_strdup(a, PQgetvalue(r, 0, 5));
         if (!*pwhash)
             rc = PL_ENOMEM;
     }
@@ -176,6 +184,22 @@ int store_pg_device_revoke(struct store_pg *pg, int64_t device_id)
     /* PQcmdTuples is "1" when a live device was revoked, "0" otherwise. */
     const char *n = PQcmdTuples(r);
     rc = n[0] == '0' ? PL_ENOTFOUND : 0;
+    PQclear(r);
+    return rc;
+}
+
+int store_pg_user_update(struct store_pg *pg, struct pl_arena *a, int64_t id,
+                         const char *display_name, const char *last_seen_visibility,
+                         struct store_user *out)
+{
+    char ib[24];
+    snprintf(ib, sizeof(ib), "%lld", (long long)id);
+    const char *vals[] = {ib, display_name, last_seen_visibility};
+    PGresult *r;
+    int rc = exec(pg, USER_UPDATE, vals, NULL, NULL, &r);
+    if (rc < 0)
+        return rc;
+    rc = PQntuples(r) == 1 ? fill_user(a, r, out) : PL_ENOTFOUND;
     PQclear(r);
     return rc;
 }

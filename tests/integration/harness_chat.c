@@ -153,3 +153,32 @@ int64_t pt_sse_int(const struct pt_sse_event *ev, const char *key1, const char *
         return PT_JSON_MISSING;
     return key2 ? pt_json_int(ev->json, key1, key2, NULL) : pt_json_int(ev->json, key1, NULL);
 }
+
+int pt_sse_next_durable(struct pt_sse *sse, int timeout_ms, struct pt_sse_event *ev)
+{
+    uint64_t deadline = pt_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        uint64_t now = pt_now_ms();
+        int rc = pt_sse_next(sse, now < deadline ? (int)(deadline - now) : 0, ev);
+        if (rc < 0 || (strcmp(ev->name, "presence") != 0 && strcmp(ev->name, "typing") != 0))
+            return rc;
+        pt_sse_event_free(ev);
+    }
+}
+
+void pt__sse_expect_msg(const char *file, int line, struct pt_sse *sse, int64_t id,
+                        int timeout_ms)
+{
+    struct pt_sse_event ev;
+    int rc = pt_sse_next_durable(sse, timeout_ms, &ev);
+    if (rc == PT_SSE_TIMEOUT)
+        pltest_fail(file, line, "message %lld did not arrive within %d ms", (long long)id,
+                    timeout_ms);
+    if (rc == PT_SSE_ENDED)
+        pltest_fail(file, line, "the stream ended before message %lld", (long long)id);
+    int64_t got = pt_sse_int(&ev, "message", "id");
+    if (strcmp(ev.name, "message.created") != 0 || got != id || ev.pos != id)
+        pltest_fail(file, line, "expected message.created %lld, got %s id:%s: %.300s",
+                    (long long)id, ev.name, ev.id, ev.data);
+    pt_sse_event_free(&ev);
+}

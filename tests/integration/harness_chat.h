@@ -69,6 +69,16 @@ void pt_reqf(struct pt_server *s, enum pt_proto p, const char *method, const cha
 /* s as a JSON string literal with its quotes; free() it. */
 char *pt_json_quote(const char *s);
 
+/* pt_sse_next() that skips the ephemeral "presence" and "typing" events,
+ * which come whenever contacts come and go: for tests that check the exact
+ * sequence of stored events (and ready/reset). */
+int pt_sse_next_durable(struct pt_sse *sse, int timeout_ms, struct pt_sse_event *ev);
+/* Fails the case unless the next durable event is message.created for
+ * message id, with id: equal to it, within timeout_ms. */
+#define PT_SSE_EXPECT_MSG(sse, id, ms) pt__sse_expect_msg(__FILE__, __LINE__, (sse), (id), (ms))
+void pt__sse_expect_msg(const char *file, int line, struct pt_sse *sse, int64_t id,
+                        int timeout_ms);
+
 /* The integer at data.key1 (or data.key1.key2 when key2 is not NULL) of
  * an event whose data is JSON, or PT_JSON_MISSING. */
 int64_t pt_sse_int(const struct pt_sse_event *ev, const char *key1, const char *key2);
