@@ -223,6 +223,16 @@ struct lg_bench {
     char run_tag[16];
 };
 
+/* xorshift64: fast and reproducible from --seed; quality is no concern. */
+static inline uint64_t lg_rand(struct lg_bench *b)
+{
+    uint64_t x = b->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return b->rng = x;
+}
+
 /* lg_setup.c: each returns 0, or negative after printing why. */
 PL_MUST_CHECK int lg_setup_users(struct lg_bench *b, unsigned n);
 PL_MUST_CHECK int lg_setup_direct(struct lg_bench *b);

@@ -227,8 +227,7 @@ int lg_setup_direct(struct lg_bench *b)
      * k is users 2k and 2k+1 and a user's index stays its stream's tag. */
     unsigned n = b->n_users & ~1u;
     for (unsigned i = n - 1; i > 0; i--) {
-        b->rng ^= b->rng << 13, b->rng ^= b->rng >> 7, b->rng ^= b->rng << 17;
-        unsigned j = (unsigned)(b->rng % (i + 1));
+        unsigned j = (unsigned)(lg_rand(b) % (i + 1));
         struct lg_user t = b->users[i];
         b->users[i] = b->users[j];
         b->users[j] = t;
