@@ -83,8 +83,8 @@ struct api_emit {
     unsigned n;
 };
 /* Returns 0 or PL_ENOMEM when more than API_EMIT_MAX are queued. */
-int api__emit(struct api_emit *e, const char *type, int64_t conversation_id,
-              int64_t target_user_id, const char *payload);
+int api__emit(struct api_emit *e, const char *type, int64_t conversation_id, int64_t target_user_id,
+              const char *payload);
 /* Inside the open transaction on c->w->pg. */
 int api__emit_store(struct api_call *c, struct api_emit *e);
 /* After commit. */
@@ -130,8 +130,9 @@ bool api__valid_display_text(const char *s, size_t max_chars);
  * role; PL_ENOTFOUND (problem set: 404, so that non-members cannot learn
  * that the conversation exists); or a storage code. */
 int api__require_member(struct api_call *c, int64_t conversation_id, bool *is_admin);
-/* Parses a {id} path parameter / "user" value: an integer id or a
- * username (conversations.c). 0, PL_ENOTFOUND, or a storage code. */
+/* Parses a {user} path parameter / "user" value: an integer id or a
+ * username; all digits (up to 18) is an id (conversations.c). Does not set
+ * a problem. 0, PL_ENOTFOUND, or a storage code. */
 int api__resolve_user(struct api_call *c, const char *id_or_name, int64_t *user_id);
 
 /* ---- conversations and members (conversations.c, conversation_create.c,

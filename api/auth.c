@@ -44,8 +44,11 @@ int api__auth(struct api_call *c, bool allow_cookie_query)
         if (!t)
             t = cookie_value(c, "parley_token");
         if (t) {
-            struct api_problem bad = {.rc = PL_EUNAUTH, .offset = -1, .invalid_token = true,
-                                      .detail = "the access token is malformed, unknown or revoked"};
+            struct api_problem bad = {.rc = PL_EUNAUTH,
+                                      .offset = -1,
+                                      .invalid_token = true,
+                                      .detail =
+                                          "the access token is malformed, unknown or revoked"};
             return auth_token(c, t, &bad);
         }
     }

@@ -290,8 +290,8 @@ int api_conversations_list(struct api_call *c)
     /* One row more than asked tells whether another page exists. */
     struct store_conv *v;
     unsigned n;
-    rc = store_pg_conv_list(c->w->pg, c->a, c->user_id, has_cursor ? &cur : NULL, limit + 1, &v,
-                            &n);
+    const struct store_conv_cursor *after = has_cursor ? &cur : NULL;
+    rc = store_pg_conv_list(c->w->pg, c->a, c->user_id, after, limit + 1, &v, &n);
     if (rc < 0)
         return rc;
     yajl_gen g = api__gen_new();

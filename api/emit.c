@@ -7,8 +7,8 @@
 
 #include <string.h>
 
-int api__emit(struct api_emit *e, const char *type, int64_t conversation_id,
-              int64_t target_user_id, const char *payload)
+int api__emit(struct api_emit *e, const char *type, int64_t conversation_id, int64_t target_user_id,
+              const char *payload)
 {
     if (e->n == API_EMIT_MAX)
         return PL_ENOMEM;

@@ -147,8 +147,8 @@ static void replay_job(struct api_worker *w, void *arg)
     while (s->replay_rc == 0) {
         struct store_event *page;
         unsigned n;
-        s->replay_rc = store_pg_events_for_user(w->pg, s->arena, s->user, after, REPLAY_PAGE,
-                                                &page, &n);
+        s->replay_rc =
+            store_pg_events_for_user(w->pg, s->arena, s->user, after, REPLAY_PAGE, &page, &n);
         if (s->replay_rc < 0 || n == 0)
             break;
         struct store_event *grown = pl_arena_alloc(s->arena, (total + n) * sizeof(*grown));
@@ -248,8 +248,12 @@ static int events_open(struct api_call *c)
     struct sse *s = calloc(1, sizeof(*s));
     if (!s)
         return PL_ENOMEM;
-    *s = (struct sse){.req = c->req, .env = c->env, .user = c->user_id, .device = c->device_id,
-                      .current = current, .resuming = last != NULL};
+    *s = (struct sse){.req = c->req,
+                      .env = c->env,
+                      .user = c->user_id,
+                      .device = c->device_id,
+                      .current = current,
+                      .resuming = last != NULL};
     /* A position we cannot replay from exactly (malformed, from the future,
      * or older than what is kept) gets an explicit reset, never a silent
      * skip: the client refetches state over REST. */
@@ -417,9 +421,14 @@ static int sync_get(struct api_call *c)
     struct sync_wait *sw = calloc(1, sizeof(*sw));
     if (!sw)
         return 0; /* the empty answer is already set */
-    *sw = (struct sync_wait){.req = c->req, .env = c->env, .user = c->user_id,
-                             .device = c->device_id, .since = since, .seen = seen,
-                             .limit = (unsigned)limit, .timeout_ms = (unsigned)timeout};
+    *sw = (struct sync_wait){.req = c->req,
+                             .env = c->env,
+                             .user = c->user_id,
+                             .device = c->device_id,
+                             .since = since,
+                             .seen = seen,
+                             .limit = (unsigned)limit,
+                             .timeout_ms = (unsigned)timeout};
     sw->task.run = sync_wait_open;
     pl_loop_post(c->env->loop, &sw->task);
     return API_DEFERRED;

@@ -96,8 +96,8 @@ void api_presence_tick(struct api_worker *w, const int64_t *users, unsigned n)
         return;
     for (unsigned off = 0; off < n; off += 4096) {
         unsigned k = PL_MIN(4096u, n - off);
-        if (store_redis_presence_touch(w->redis, users + off, k, w->env->node_id, now,
-                                       came + off) < 0)
+        if (store_redis_presence_touch(w->redis, users + off, k, w->env->node_id, now, came + off) <
+            0)
             break;
     }
     for (unsigned i = 0; i < n; i++)
@@ -172,9 +172,9 @@ int api_typing_post(struct api_call *c)
             ids[k++] = ids[i];
     if (k == n)
         return PL_ENOTFOUND;
-    const char *json = pl_arena_sprintf(
-        c->a, "{\"conversation_id\":%lld,\"user_id\":%lld,\"expires_in_ms\":%d}", (long long)conv,
-        (long long)c->user_id, TYPING_TTL_MS);
+    const char *json =
+        pl_arena_sprintf(c->a, "{\"conversation_id\":%lld,\"user_id\":%lld,\"expires_in_ms\":%d}",
+                         (long long)conv, (long long)c->user_id, TYPING_TTL_MS);
     if (!json)
         return PL_ENOMEM;
     c->env->publish(c->env->publish_ctx, 0, "typing", json, strlen(json), ids, k);

@@ -29,7 +29,10 @@ static const struct api_route_def core_routes[] = {
 };
 
 static const struct api_route_def *const tables[] = {
-    core_routes, api__conversation_routes, api__message_routes, api__stream_routes,
+    core_routes,
+    api__conversation_routes,
+    api__message_routes,
+    api__stream_routes,
 };
 
 #define MAX_ROUTES 96
@@ -116,8 +119,8 @@ enum api_route_result api_route(const struct api_env *env, struct http_req *req)
     const char *params[HTTP_MAX_PARAMS];
     unsigned n_params = 0;
     char allow[64];
-    int idx = http_router_match(routes, n_routes, http_req_method(req),
-                                http_req_path(req), c.a, params, &n_params, allow, sizeof(allow));
+    int idx = http_router_match(routes, n_routes, http_req_method(req), http_req_path(req), c.a,
+                                params, &n_params, allow, sizeof(allow));
     if (idx < 0) {
         answer_unrouted(&c, idx, allow);
         return API_ROUTE_DONE;

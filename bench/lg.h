@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Parley - load generator: types shared by bench/*.c (a program, not a library). */
+/* Parley - load generator: types shared by the bench/ sources.         */
 /* Copyright (c) 2026 Parley developers                                 */
 #ifndef LG_H
 #define LG_H
@@ -188,6 +188,7 @@ struct lg_opts {
     unsigned send_conns, send_streams, streams_per_conn, setup_conns;
     unsigned msg_bytes;
     const char *prefix, *password, *idle_steps;
+    const char *on_measure; /* shell command run once, when the first measured window opens */
     int server_pid;
     unsigned src_addrs, setup_timeout, settle;
     uint64_t seed;
@@ -220,6 +221,7 @@ struct lg_bench {
     bool measuring;
     uint64_t msg_seq, rng;
     unsigned streams_opened;
+    int hook_pid;
     char run_tag[16];
 };
 

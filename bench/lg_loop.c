@@ -109,7 +109,7 @@ void lg_conn_fail(struct lg_conn *cn, int err)
     if (cn->next)
         cn->next->prev = cn->prev;
     c->n_conns--;
-    if (err)
+    if (err && err != -ECANCELED)
         c->conn_failed++;
     while (cn->reqs)
         lg_conn_req_done(cn, cn->reqs, err ? err : -ECONNRESET);
@@ -246,7 +246,7 @@ static void on_readable(struct lg_conn *cn)
         lg_conn_mark_dirty(cn);
 }
 
-static void on_event(struct lg_conn *cn, uint32_t ev)
+static void on_io(struct lg_conn *cn, uint32_t ev)
 {
     if (cn->closed)
         return;
@@ -412,7 +412,7 @@ void lg_client_free(struct lg_client *c)
     c->qtail = NULL;
     c->max_conns = 0; /* callbacks may submit again; nothing reopens */
     while (c->all)
-        lg_conn_fail(c->all, 0);
+        lg_conn_fail(c->all, -ECANCELED);
     /* Dirty entries may point at the dead connections; drop them first. */
     struct lg_conn **pp = &lg.dirty;
     while (*pp) {
@@ -456,7 +456,7 @@ int lg_loop_run(lg_cond_cb *cond, lg_tick_cb *tick, void *ctx, unsigned tick_ms,
         if (n < 0 && errno != EINTR)
             return -errno;
         for (int i = 0; i < n; i++)
-            on_event(evs[i].data.ptr, evs[i].events);
+            on_io(evs[i].data.ptr, evs[i].events);
         if (tick)
             tick(ctx);
         /* One write per dirty connection per pass batches everything the

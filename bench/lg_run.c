@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /*
  * How a message is followed. The text of every message starts with
@@ -160,6 +161,21 @@ static void send_one(struct lg_bench *b, uint64_t ts)
     lg_client_submit(b->send, r);
 }
 
+/* Starts o.on_measure (a profiler, typically) in the background once; main()
+ * waits for it before exiting. */
+static void fire_hook(struct lg_bench *b)
+{
+    if (!b->o.on_measure || b->hook_pid)
+        return;
+    fflush(NULL);
+    int pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", b->o.on_measure, (char *)NULL);
+        _exit(127);
+    }
+    b->hook_pid = pid > 0 ? pid : -1;
+}
+
 /* ---- phases --------------------------------------------------------------- */
 
 struct phase {
@@ -191,6 +207,7 @@ static void phase_tick(void *ctx)
         p->m0_ns = now;
         lg_hist_reset(&b->lat);
         b->measuring = true;
+        fire_hook(b);
     }
     if (p->sending && now >= p->t_end) {
         p->m1 = b->n;
@@ -239,8 +256,10 @@ static void phase_report(struct phase *p)
     double secs = (double)(p->m1_ns - p->m0_ns) / 1e9;
     uint64_t f = b->fanout ? b->fanout : 1;
     uint64_t want = (n->ok - s->ok) * f, got = n->deliv - s->deliv;
-    uint64_t errors = (n->st_429 - s->st_429) + (n->st_503 - s->st_503) +
-                      (n->st_4xx - s->st_4xx) + (n->st_5xx - s->st_5xx) + (n->st_net - s->st_net);
+    /* Errors are counted over the measured window, like the rates; lost
+     * and extra over the whole phase, once it has drained. */
+    uint64_t errors = (z->st_429 - a->st_429) + (z->st_503 - a->st_503) +
+                      (z->st_4xx - a->st_4xx) + (z->st_5xx - a->st_5xx) + (z->st_net - a->st_net);
     char offered[32];
     if (p->rate > 0)
         snprintf(offered, sizeof(offered), "%.0f", p->rate);
@@ -257,8 +276,8 @@ static void phase_report(struct phase *p)
            z->deliv - a->deliv, (double)(z->deliv - a->deliv) / secs,
            ms(lg_hist_quantile(&b->lat, 0.5)), ms(lg_hist_quantile(&b->lat, 0.9)),
            ms(lg_hist_quantile(&b->lat, 0.99)), ms(lg_hist_quantile(&b->lat, 0.999)),
-           ms(b->lat.max), b->lat.count, errors, n->st_429 - s->st_429, n->st_503 - s->st_503,
-           n->st_net - s->st_net, n->skipped - s->skipped, want > got ? want - got : 0,
+           ms(b->lat.max), b->lat.count, errors, z->st_429 - a->st_429, z->st_503 - a->st_503,
+           z->st_net - a->st_net, z->skipped - a->skipped, want > got ? want - got : 0,
            got > want ? got - want : 0, n->ready - n->closed, n->closed - s->closed, f);
     fflush(stdout);
 }

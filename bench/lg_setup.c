@@ -167,10 +167,11 @@ static int login_finish(struct batch *bt, unsigned i, struct lg_req *r)
     yajl_val root = json_of(r);
     const char *tok_path[] = {"token", NULL}, *id_path[] = {"user", "id", NULL};
     yajl_val tok = root ? yajl_tree_get(root, tok_path, yajl_t_string) : NULL;
+    const char *t = tok && YAJL_IS_STRING(tok) ? tok->u.string : NULL;
     struct lg_user *u = &bt->b->users[i];
     int rc = -1;
-    if (tok && strlen(YAJL_GET_STRING(tok)) < sizeof(u->token) && json_int(root, id_path, &u->id)) {
-        strcpy(u->token, YAJL_GET_STRING(tok));
+    if (t && strlen(t) < sizeof(u->token) && json_int(root, id_path, &u->id)) {
+        strcpy(u->token, t);
         rc = 0;
     }
     yajl_tree_free(root);

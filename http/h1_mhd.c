@@ -52,7 +52,7 @@ struct h1_req {
     struct http_req *req;
     struct MHD_Connection *conn;
     bool suspended;
-    bool ending; /* shutdown: the stream ends at the next read */
+    bool ending;                /* shutdown: the stream ends at the next read */
     struct h1_req *prev, *next; /* on h->suspended while suspended */
 };
 

@@ -90,8 +90,8 @@ static void publish(void *ctx, uint64_t pos, const char *type, const char *json,
     if (!ev) {
         /* Out of memory: streams that miss the event get it on resume; a
          * positioned event is also refetched by the hub's gap filler. */
-        pl_log_warn("event %llu (%s) not delivered live: out of memory",
-                    (unsigned long long)pos, type);
+        pl_log_warn("event %llu (%s) not delivered live: out of memory", (unsigned long long)pos,
+                    type);
         free(o);
         return;
     }
@@ -296,7 +296,8 @@ static void on_prune_timer(void *ctx)
 
 static int read_position(const struct srv_config *cfg, uint64_t *pos)
 {
-    struct store_pg_config pc = {.conninfo = cfg->pg, .connect_timeout_s = cfg->pg_connect_timeout_s};
+    struct store_pg_config pc = {.conninfo = cfg->pg,
+                                 .connect_timeout_s = cfg->pg_connect_timeout_s};
     struct store_pg *pg;
     int rc = store_pg_new(&pc, &pg);
     if (rc < 0)

@@ -22,8 +22,7 @@ struct srv_live;
  * (retrying while PostgreSQL is unreachable is the caller's startup wait).
  * env gets publish/close_device/hub/run wired to this object. */
 PL_MUST_CHECK int srv_live_new(const struct srv_config *cfg, struct pl_loop *loop,
-                               struct srv_pool *pool, struct api_env *env,
-                               struct srv_live **out);
+                               struct srv_pool *pool, struct api_env *env, struct srv_live **out);
 /* Loop thread, at shutdown before the transports close: ends every
  * stream and long-poll so their owners answer and release them. */
 void srv_live_close_all(struct srv_live *l);

@@ -70,9 +70,9 @@ struct store_conv_cursor {
 
 /* ---- reads ---- */
 
-/* Resolves n user references (borrowed): a string of decimal digits is a
- * user id when such a user exists, else (like any other string) a
- * username. ids[i] is set to the user's id, or 0 when nobody matches.
+/* Resolves n user references (borrowed): a string of 1 to 18 decimal
+ * digits is a user id, any other string a username. ids[i] is set to the
+ * user's id, or 0 when nobody matches.
  * One round trip for all n. Returns 0 or a common code. */
 PL_MUST_CHECK int store_pg_users_resolve(struct store_pg *pg, struct pl_arena *a,
                                          const char *const *refs, unsigned n, int64_t *ids);
@@ -116,8 +116,8 @@ PL_MUST_CHECK int store_pg_conv_create_group(struct store_pg *pg, const char *ti
  * with both as members when there is none. *created tells which. When
  * two callers race, one creates and the other waits for its commit and
  * then finds it (the unique direct_key decides). */
-PL_MUST_CHECK int store_pg_conv_open_direct(struct store_pg *pg, int64_t created_by,
-                                            int64_t other, int64_t *id, bool *created);
+PL_MUST_CHECK int store_pg_conv_open_direct(struct store_pg *pg, int64_t created_by, int64_t other,
+                                            int64_t *id, bool *created);
 
 /* What store_pg_conv_lock() reads under the lock. */
 struct store_conv_lock {

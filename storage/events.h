@@ -45,8 +45,8 @@ struct store_event {
 /* The events after position `after` that user_id may see, oldest first, at
  * most limit. Strings come from arena. */
 PL_MUST_CHECK int store_pg_events_for_user(struct store_pg *pg, struct pl_arena *a, int64_t user_id,
-                                           uint64_t after, unsigned limit,
-                                           struct store_event **out, unsigned *n);
+                                           uint64_t after, unsigned limit, struct store_event **out,
+                                           unsigned *n);
 
 /* Every stored event with from <= pos <= to, with its audience: to fill a
  * gap in a hub's delivery. */

@@ -31,10 +31,10 @@ struct store_message {
  * it, "delivered" when all have it, else "sent" (also with nobody else). */
 #define STORE_MSG_STATUS_SQL(m)                                                                    \
     "CASE WHEN NOT EXISTS (SELECT 1 FROM members o WHERE o.conversation_id = " m                   \
-    ".conversation_id AND o.user_id <> " m ".sender_id AND o.joined_seq < " m ".seq) THEN 0"      \
+    ".conversation_id AND o.user_id <> " m ".sender_id AND o.joined_seq < " m ".seq) THEN 0"       \
     " WHEN NOT EXISTS (SELECT 1 FROM members o WHERE o.conversation_id = " m                       \
     ".conversation_id AND o.user_id <> " m ".sender_id AND o.joined_seq < " m                      \
-    ".seq AND o.read_seq < " m ".seq) THEN 2"                                                     \
+    ".seq AND o.read_seq < " m ".seq) THEN 2"                                                      \
     " WHEN NOT EXISTS (SELECT 1 FROM members o WHERE o.conversation_id = " m                       \
     ".conversation_id AND o.user_id <> " m ".sender_id AND o.joined_seq < " m                      \
     ".seq AND o.delivered_seq < " m ".seq) THEN 1 ELSE 0 END"
@@ -43,7 +43,8 @@ struct store_message {
 #define STORE_MSG_COLS(m)                                                                          \
     m ".id, " m ".conversation_id, " m ".seq, " m ".sender_id, " m ".sender_device_id, " m         \
       ".client_msg_id, " m ".kind, " m ".body, COALESCE(" m ".reply_to, 0), to_char(" m            \
-      ".created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), " STORE_MSG_STATUS_SQL(m)
+      ".created_at AT TIME ZONE 'UTC', "                                                           \
+      "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), " STORE_MSG_STATUS_SQL(m)
 
 #define STORE_MSG_NCOLS 11
 

@@ -3,7 +3,6 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "pg.h"
 
-
 #include "common/log.h"
 #include "common/loop.h"
 

@@ -25,19 +25,27 @@
  * the member's read watermark (or join), the member's own included: the
  * spec allows that, and it saves a scan of the messages.
  */
+#define CREATED_AT TS("c.created_at")
+#define UPDATED_AT TS("c.updated_at")
+#define MSG_COLS STORE_MSG_COLS("x")
+#define CONV_COLS                                                                                  \
+    "c.id, c.kind, c.title, c.encryption, " CREATED_AT ", " UPDATED_AT                             \
+    ", c.last_seq, c.member_count, me.role,"                                                       \
+    " GREATEST(0, c.last_seq - GREATEST(me.read_seq, me.joined_seq)), " ACTIVITY_US                \
+    ", p.id, p.username, p.display_name, lm.*"
+#define CONV_PEER                                                                                  \
+    " LEFT JOIN LATERAL (SELECT u.id, u.username, u.display_name"                                  \
+    "  FROM members o JOIN users u ON u.id = o.user_id"                                            \
+    "  WHERE c.kind = 'direct' AND o.conversation_id = c.id AND o.user_id <> me.user_id"           \
+    "  LIMIT 1) p ON true"
+#define CONV_LAST_MESSAGE                                                                          \
+    " LEFT JOIN LATERAL (SELECT " MSG_COLS " FROM messages x"                                      \
+    "  WHERE x.conversation_id = c.id AND x.seq = c.last_seq AND x.seq > me.joined_seq)"           \
+    " lm ON true"
 #define CONV_SELECT                                                                                \
-    "SELECT c.id, c.kind, c.title, c.encryption, " TS("c.created_at") ", " TS(                     \
-        "c.updated_at") ", c.last_seq, c.member_count, me.role,"                                   \
-                        " GREATEST(0, c.last_seq - GREATEST(me.read_seq, me.joined_seq)), " ACTIVITY_US \
-                        ", p.id, p.username, p.display_name, lm.*"                                  \
-                        " FROM members me JOIN conversations c ON c.id = me.conversation_id"        \
-                        " LEFT JOIN LATERAL (SELECT u.id, u.username, u.display_name"               \
-                        "  FROM members o JOIN users u ON u.id = o.user_id"                         \
-                        "  WHERE c.kind = 'direct' AND o.conversation_id = c.id"                    \
-                        "    AND o.user_id <> me.user_id LIMIT 1) p ON true"                        \
-                        " LEFT JOIN LATERAL (SELECT " STORE_MSG_COLS(                               \
-                            "x") " FROM messages x WHERE x.conversation_id = c.id"                  \
-                                 "  AND x.seq = c.last_seq AND x.seq > me.joined_seq) lm ON true"
+    "SELECT " CONV_COLS                                                                            \
+    " FROM members me JOIN conversations c ON c.id = me.conversation_id" CONV_PEER                 \
+        CONV_LAST_MESSAGE
 #define CONV_COL_LAST_MESSAGE 14
 
 enum {
@@ -57,10 +65,9 @@ enum {
 const struct store_pg__stmt store_pg__conversation_stmts[] = {
     /* The CASE keeps the cast away from strings that are not numbers. */
     [USERS_RESOLVE] = {"users_resolve",
-                       "SELECT x.n, COALESCE("
-                       " (SELECT u.id FROM users u WHERE u.id ="
-                       "   CASE WHEN x.v ~ '^[0-9]{1,18}$' THEN x.v::bigint END),"
-                       " (SELECT u.id FROM users u WHERE u.username = x.v), 0)"
+                       "SELECT x.n, COALESCE(CASE WHEN x.v ~ '^[0-9]{1,18}$'"
+                       " THEN (SELECT u.id FROM users u WHERE u.id = x.v::bigint)"
+                       " ELSE (SELECT u.id FROM users u WHERE u.username = x.v) END, 0)"
                        " FROM unnest($1::text[]) WITH ORDINALITY AS x(v, n)",
                        1, true},
     [CONV_GET] = {"conv_get",

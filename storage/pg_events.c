@@ -58,11 +58,11 @@ const struct store_pg__stmt store_pg__event_stmts[] = {
                       " FROM events e WHERE e.pos BETWEEN $1::bigint AND $2::bigint"
                       " ORDER BY e.pos",
                       2, true},
-    [MEMBER_IDS] = {"member_ids",
-                    "SELECT user_id FROM members WHERE conversation_id = $1::bigint", 1, true},
-    [EVENTS_PRUNE] = {"events_prune",
-                      "DELETE FROM events WHERE created_at < now() - make_interval(secs => $1::int)",
-                      1, false},
+    [MEMBER_IDS] = {"member_ids", "SELECT user_id FROM members WHERE conversation_id = $1::bigint",
+                    1, true},
+    [EVENTS_PRUNE] =
+        {"events_prune",
+         "DELETE FROM events WHERE created_at < now() - make_interval(secs => $1::int)", 1, false},
     {NULL, NULL, 0, false},
 };
 

@@ -10,7 +10,7 @@
 
 #define MEMBER_SELECT                                                                              \
     "SELECT m.user_id, u.username, u.display_name, m.role,"                                        \
-    " to_char(m.joined_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"               \
+    " to_char(m.joined_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"                \
     " FROM members m JOIN users u ON u.id = m.user_id WHERE m.conversation_id = $1::bigint"
 
 enum {
@@ -203,8 +203,7 @@ int store_pg_member_remove(struct store_pg *pg, int64_t conversation_id, int64_t
     return rc;
 }
 
-int store_pg_member_promote_oldest(struct store_pg *pg, int64_t conversation_id,
-                                   int64_t *promoted)
+int store_pg_member_promote_oldest(struct store_pg *pg, int64_t conversation_id, int64_t *promoted)
 {
     char cb[24];
     snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);

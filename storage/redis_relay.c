@@ -121,7 +121,8 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
         return;
-    if (rep->element[0]->type == REDIS_REPLY_STRING && strcmp(rep->element[0]->str, "message") == 0 &&
+    if (rep->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(rep->element[0]->str, "message") == 0 &&
         rep->element[2]->type == REDIS_REPLY_STRING) {
         c->r->received++;
         c->r->cb(c->r->ctx, rep->element[2]->str, rep->element[2]->len);
@@ -155,8 +156,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 static void connect_conn(struct conn *c)
 {
     struct store_relay *r = c->r;
-    redisAsyncContext *ac = r->port ? redisAsyncConnect(r->host, r->port)
-                                    : redisAsyncConnectUnix(r->host);
+    redisAsyncContext *ac =
+        r->port ? redisAsyncConnect(r->host, r->port) : redisAsyncConnectUnix(r->host);
     if (!ac || ac->err) {
         if (ac)
             redisAsyncFree(ac);

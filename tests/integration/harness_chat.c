@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "harness_chat.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,17 @@ char *pt_json_quote(const char *s)
     *o++ = '"';
     *o = '\0';
     return out;
+}
+
+int pt_is_timestamp(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    if (!s || strlen(s) != sizeof(shape) - 1)
+        return 0;
+    for (size_t i = 0; shape[i]; i++)
+        if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i])
+            return 0;
+    return 1;
 }
 
 void pt_reqf(struct pt_server *s, enum pt_proto p, const char *method, const char *token,
@@ -166,6 +178,19 @@ int pt_sse_next_durable(struct pt_sse *sse, int timeout_ms, struct pt_sse_event 
     }
 }
 
+void pt__sse_expect_next(const char *file, int line, struct pt_sse *sse, const char *name,
+                         int timeout_ms, struct pt_sse_event *ev)
+{
+    int rc = pt_sse_next_durable(sse, timeout_ms, ev);
+    if (rc == PT_SSE_TIMEOUT)
+        pltest_fail(file, line, "no event within %d ms (waiting for %s)", timeout_ms, name);
+    if (rc == PT_SSE_ENDED)
+        pltest_fail(file, line, "the stream ended (waiting for %s)", name);
+    if (strcmp(ev->name, name) != 0)
+        pltest_fail(file, line, "expected %s, got %s id:%s: %.300s", name, ev->name, ev->id,
+                    ev->data);
+}
+
 void pt__sse_expect_msg(const char *file, int line, struct pt_sse *sse, int64_t id,
                         int timeout_ms)
 {
@@ -181,4 +206,19 @@ void pt__sse_expect_msg(const char *file, int line, struct pt_sse *sse, int64_t 
         pltest_fail(file, line, "expected message.created %lld, got %s id:%s: %.300s",
                     (long long)id, ev.name, ev.id, ev.data);
     pt_sse_event_free(&ev);
+}
+
+struct pt_sse *pt__sse_open_ready(const char *file, int line, struct pt_server *s,
+                                  enum pt_proto p, const char *token, int64_t *pos)
+{
+    struct pt_sse *sse = pt_sse_open(s, p, token, NULL);
+    struct pt_sse_event ev;
+    pt__sse_expect_next(file, line, sse, "ready", 5000, &ev);
+    int64_t at = pt_sse_int(&ev, "position", NULL);
+    if (ev.id[0] || at < 0 || at == PT_JSON_MISSING)
+        pltest_fail(file, line, "ready with id \"%s\" and data %s", ev.id, ev.data);
+    pt_sse_event_free(&ev);
+    if (pos)
+        *pos = at;
+    return sse;
 }

@@ -66,13 +66,30 @@ void pt_reqf(struct pt_server *s, enum pt_proto p, const char *method, const cha
              struct pt_resp *out, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
 
+/* True for "2026-11-24T10:41:23.123Z": RFC 3339, UTC, milliseconds. */
+int pt_is_timestamp(const char *s);
+
 /* s as a JSON string literal with its quotes; free() it. */
 char *pt_json_quote(const char *s);
+
+/* pt_sse_open() without resume, then takes the ready event, failing the
+ * case unless it is the first (durable) event and carries a position;
+ * stores it in *pos when pos is not NULL. */
+#define PT_SSE_OPEN_READY(s, p, token, pos)                                                        \
+    pt__sse_open_ready(__FILE__, __LINE__, (s), (p), (token), (pos))
+struct pt_sse *pt__sse_open_ready(const char *file, int line, struct pt_server *s,
+                                  enum pt_proto p, const char *token, int64_t *pos);
 
 /* pt_sse_next() that skips the ephemeral "presence" and "typing" events,
  * which come whenever contacts come and go: for tests that check the exact
  * sequence of stored events (and ready/reset). */
 int pt_sse_next_durable(struct pt_sse *sse, int timeout_ms, struct pt_sse_event *ev);
+/* Fails the case unless the next durable event is called name; ev
+ * receives it. */
+#define PT_SSE_EXPECT_NEXT(sse, name, ms, ev)                                                      \
+    pt__sse_expect_next(__FILE__, __LINE__, (sse), (name), (ms), (ev))
+void pt__sse_expect_next(const char *file, int line, struct pt_sse *sse, const char *name,
+                         int timeout_ms, struct pt_sse_event *ev);
 /* Fails the case unless the next durable event is message.created for
  * message id, with id: equal to it, within timeout_ms. */
 #define PT_SSE_EXPECT_MSG(sse, id, ms) pt__sse_expect_msg(__FILE__, __LINE__, (sse), (id), (ms))
