@@ -88,6 +88,19 @@ void api_handle(struct api_worker *w, struct http_req *req);
  * (rc = PL_EBUSY: queue full; PL_ECANCELED: shutting down) and completes it. */
 void api_reject(const struct api_env *env, struct http_req *req, int rc);
 
+/* Writer thread (the group-commit writer in server/): commits the n >= 1
+ * queued sends in ONE transaction on w->pg, then publishes their
+ * message.created events and completes every job's request: 201 with the
+ * new message, 200 with the one a repeated client_msg_id stored before, or
+ * a problem (404 not a member, 409, 422, 503). Every job is completed
+ * exactly once, whatever happens; afterwards neither the jobs nor their
+ * requests may be touched. A failed transaction fails every job of the
+ * batch with its code (nothing is acknowledged that did not commit). A
+ * batch of more than a few MiB of text is split into several
+ * transactions. Returns 0 when everything committed, or the code of the
+ * last transaction that failed. */
+int api_send_commit(struct api_worker *w, struct api_send *const *jobs, unsigned n);
+
 /* Builds the route table. Call once at startup, before anything else in
  * api/. Returns 0 or PL_EINTERNAL (more routes than the table holds). */
 PL_MUST_CHECK int api_init(void);

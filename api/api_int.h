@@ -8,6 +8,8 @@
 #include "json.h"
 #include "problem.h"
 
+#include "storage/messages.h"
+
 #include <yajl/yajl_gen.h>
 
 /* One call of a handler: the request, the worker it runs on (NULL for
@@ -198,6 +200,24 @@ int api__tx_emit(struct api_call *c, api_tx_fn *fn, void *arg);
 /* Writes a Message object (messages.c). */
 struct store_message;
 void api__gen_message(yajl_gen g, const struct store_message *m);
+
+/* A message send on its way to the group-commit writer (messages.c builds
+ * it, send.c commits it). It lives in the request's arena; from a
+ * successful env->send() on, the writer owns it and the request until it
+ * completes the request. */
+struct api_send {
+    struct http_req *req;
+    struct store_send s; /* strings borrowed from the request's arena */
+};
+
+/* Receipts (receipts.c); routed by messages.c. */
+int api__receipts_post(struct api_call *c);
+int api__receipts_get(struct api_call *c);
+
+/* Completes a request a handler deferred (any thread), exactly as
+ * api_handle() would have with the handler's result rc: the problem for a
+ * bare failure code, X-Request-Id, http_req_complete() (routes.c). */
+void api__finish(struct api_call *c, int rc);
 
 /* presence.c */
 int api_presence_get(struct api_call *c);

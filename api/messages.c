@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Parley - messages and receipts.                                      */
+/* Parley - messages: sending (handed to the writer) and history.      */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
 #include "storage/messages.h"
+
+#include <string.h>
+
+#define CLIENT_MSG_ID_MAX 64 /* characters */
+#define TEXT_MAX 65536       /* bytes */
+#define PAGE_DEFAULT 50
+#define PAGE_MAX 200
 
 static const char *const status_names[] = {"sent", "delivered", "read"};
 
@@ -28,6 +35,138 @@ void api__gen_message(yajl_gen g, const struct store_message *m)
     yajl_gen_map_close(g);
 }
 
+/* ---- POST /v1/conversations/{id}/messages ---- */
+
+/* Reads and checks the body into job->s. Media and e2e messages will
+ * carry a JSON document in body; the job and the row already allow it. */
+static int read_send(struct api_call *c, struct store_send *s)
+{
+    const char *kind = NULL;
+    const struct api_json *reply = NULL;
+    const struct api_field fields[] = {
+        {"client_msg_id", API_FIELD_STRING, true, &s->client_msg_id},
+        {"kind", API_FIELD_STRING, true, &kind},
+        {"text", API_FIELD_STRING, false, &s->body},
+        {"reply_to", API_FIELD_ANY, false, &reply},
+    };
+    int rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields));
+    if (rc < 0)
+        return rc;
+    if (s->client_msg_id && !api__valid_display_text(s->client_msg_id, CLIENT_MSG_ID_MAX))
+        api_errors_add(&c->errs, "/client_msg_id",
+                       "must be 1 to 64 characters without control characters");
+    if (kind && strcmp(kind, "text") != 0)
+        api_errors_add(&c->errs, "/kind", "must be \"text\"");
+    if (kind && !strcmp(kind, "text") && !s->body)
+        api_errors_add(&c->errs, "/text", "is required for kind \"text\"");
+    if (s->body && (!*s->body || strlen(s->body) > TEXT_MAX))
+        api_errors_add(&c->errs, "/text", "must be 1 to 65536 bytes of UTF-8");
+    if (reply && !(api_json_int(reply, &s->reply_to) && s->reply_to > 0))
+        api_errors_add(&c->errs, "/reply_to", "must be the seq of a message (an integer >= 1)");
+    if (c->errs.n)
+        return api__fail_validation(c);
+    s->kind = "text";
+    return 0;
+}
+
+static int messages_post(struct api_call *c)
+{
+    int64_t conv;
+    int rc = api__conversation_id(c, &conv);
+    if (rc < 0)
+        return rc;
+    struct api_send *job = pl_arena_zalloc(c->a, sizeof(*job));
+    if (!job)
+        return PL_ENOMEM;
+    if ((rc = read_send(c, &job->s)) < 0)
+        return rc;
+    job->req = c->req;
+    job->s.conversation_id = conv;
+    job->s.sender_id = c->user_id;
+    job->s.sender_device_id = c->device_id;
+    if (!c->env->send)
+        return PL_EUNAVAIL;
+    /* From here on the writer owns the request: it may already be
+     * answered, so neither c->req nor c->a may be touched again. */
+    rc = c->env->send(c->env->send_ctx, job);
+    return rc < 0 ? rc : API_DEFERRED;
+}
+
+/* ---- GET /v1/conversations/{id}/messages ---- */
+
+/* A non-negative integer query parameter; absent leaves *out alone. */
+static bool query_uint(struct api_call *c, const char *name, int64_t *out)
+{
+    const char *v = http_req_query(c->req, name);
+    if (!v)
+        return true;
+    if (strcmp(v, "0") == 0) {
+        *out = 0;
+        return true;
+    }
+    return api__parse_id(v, out);
+}
+
+static int read_page(struct api_call *c, struct store_msg_page *page)
+{
+    int64_t before = 0, after = 0, limit = PAGE_DEFAULT;
+    const char *bad = NULL;
+    if (!query_uint(c, "before", &before))
+        bad = "before must be a message seq (an integer)";
+    else if (!query_uint(c, "after", &after))
+        bad = "after must be a message seq (an integer)";
+    else if (!query_uint(c, "limit", &limit) || limit < 1 || limit > PAGE_MAX)
+        bad = "limit must be an integer from 1 to 200";
+    if (bad) {
+        api_problem_send(c->req, PL_EMALFORMED, bad);
+        return PL_EMALFORMED;
+    }
+    /* before=0 would name an empty page; treat it like "before the first". */
+    if (http_req_query(c->req, "before") && before == 0)
+        before = 1;
+    *page = (struct store_msg_page){.before = before,
+                                    .after = after,
+                                    .limit = (unsigned)limit,
+                                    .forward = http_req_query(c->req, "after") != NULL};
+    return 0;
+}
+
+static int messages_list(struct api_call *c)
+{
+    int64_t conv;
+    struct store_msg_page page;
+    int rc = api__conversation_id(c, &conv);
+    if (rc == 0)
+        rc = read_page(c, &page);
+    if (rc < 0)
+        return rc;
+    struct store_message *m;
+    unsigned n;
+    bool more;
+    rc = store_pg_messages_list(c->w->pg, c->a, conv, c->user_id, &page, &m, &n, &more);
+    if (rc == PL_ENOTFOUND)
+        return api__conversation_not_found(c);
+    if (rc < 0)
+        return rc;
+    yajl_gen g = api__gen_new();
+    if (!g)
+        return PL_ENOMEM;
+    yajl_gen_map_open(g);
+    api__gen_key(g, "messages");
+    yajl_gen_array_open(g);
+    for (unsigned i = 0; i < n; i++)
+        api__gen_message(g, &m[i]);
+    yajl_gen_array_close(g);
+    api__gen_key(g, "has_more");
+    yajl_gen_bool(g, more);
+    yajl_gen_map_close(g);
+    return api__reply_json(c, 200, g);
+}
+
 const struct api_route_def api__message_routes[] = {
+    {"POST", "/v1/conversations/{id}/messages", messages_post, API_AUTH},
+    {"GET", "/v1/conversations/{id}/messages", messages_list, API_AUTH},
+    {"POST", "/v1/conversations/{id}/receipts", api__receipts_post, API_AUTH},
+    {"GET", "/v1/conversations/{id}/messages/{seq}/receipts", api__receipts_get, API_AUTH},
     {NULL, NULL, NULL, 0},
 };

@@ -87,6 +87,11 @@ static void finish(struct api_call *c, int rc)
     http_req_complete(req);
 }
 
+void api__finish(struct api_call *c, int rc)
+{
+    finish(c, rc);
+}
+
 static void call_init(struct api_call *c, const struct api_env *env, struct api_worker *w,
                       struct http_req *req)
 {

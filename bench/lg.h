@@ -28,10 +28,10 @@
 
 enum lg_proto { LG_H1, LG_H2 };
 
-#define LG_RESP_MAX (1u << 20)    /* largest non-SSE response body we keep */
-#define LG_SSE_MAX (1u << 20)     /* largest SSE line or event data */
-#define LG_OUT_HIGH (256u << 10)  /* stop pulling nghttp2 frames past this much unsent */
-#define LG_MAX_CONNECTING 256     /* connects in flight at once, so SYNs never overflow backlog */
+#define LG_RESP_MAX (1u << 20)   /* largest non-SSE response body we keep */
+#define LG_SSE_MAX (1u << 20)    /* largest SSE line or event data */
+#define LG_OUT_HIGH (256u << 10) /* stop pulling nghttp2 frames past this much unsent */
+#define LG_MAX_CONNECTING 256    /* connects in flight at once, so SYNs never overflow backlog */
 
 struct lg_conn;
 struct lg_client;
@@ -182,8 +182,8 @@ struct lg_opts {
     enum lg_proto proto;
     const char *scenario; /* "1:1", "fanout", "idle" */
     unsigned users, members;
-    const char *rates;     /* comma list of messages/s for open-loop phases */
-    const char *windows;   /* comma list of in-flight windows for saturation phases */
+    const char *rates;   /* comma list of messages/s for open-loop phases */
+    const char *windows; /* comma list of in-flight windows for saturation phases */
     double warmup, duration, drain;
     unsigned send_conns, send_streams, streams_per_conn, setup_conns;
     unsigned msg_bytes;

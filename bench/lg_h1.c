@@ -157,16 +157,14 @@ static int step(struct lg_conn *cn)
     const char *h = pl_buf_head(in), *e;
     int status = cn->reqs ? cn->reqs->status : 0;
     switch (cn->h1) {
-    case H1_HEAD:
-        return in->len ? on_head(cn, &status) : 0;
+    case H1_HEAD: return in->len ? on_head(cn, &status) : 0;
     case H1_LEN: {
         int rc = body(cn);
         if (rc >= 0 && cn->h1_left == 0)
             complete(cn, status);
         return rc;
     }
-    case H1_EOF:
-        return body(cn);
+    case H1_EOF: return body(cn);
     case H1_CHUNK_SIZE:
         if (!(e = line_end(cn)))
             return in->len > 1024 ? -EPROTO : 0;

@@ -33,8 +33,7 @@ static struct lg_req *req_of(nghttp2_session *s, int32_t sid)
 }
 
 static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
-                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-                     void *ud)
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
 {
     if (f->hd.type != NGHTTP2_HEADERS || namelen != 7 || memcmp(name, ":status", 7) != 0)
         return 0;
@@ -44,8 +43,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     return 0;
 }
 
-static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *data,
-                   size_t len, void *ud)
+static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *data, size_t len,
+                   void *ud)
 {
     struct lg_req *r = req_of(s, sid);
     if (r && lg_req_body(r, (const char *)data, len) < 0) {
@@ -125,8 +124,8 @@ void lg_h2_free(struct lg_conn *cn)
     cn->ng = NULL;
 }
 
-static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
-                         uint32_t *flags, nghttp2_data_source *src, void *ud)
+static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len, uint32_t *flags,
+                         nghttp2_data_source *src, void *ud)
 {
     struct lg_req *r = src->ptr;
     size_t n = PL_MIN(len, r->body_len - r->body_off);

@@ -91,8 +91,8 @@ static void on_stream_end(struct lg_req *r)
         lg_run_stream_open(b, (unsigned)r->tag, r->tries + 1u) == 0)
         return;
     if (b->n.closed++ < 3)
-        fprintf(stderr, "loadgen: stream of user %" PRIu64 " ended (status %d, %s ready)\n",
-                r->tag, r->status, r->flag ? "was" : "never");
+        fprintf(stderr, "loadgen: stream of user %" PRIu64 " ended (status %d, %s ready)\n", r->tag,
+                r->status, r->flag ? "was" : "never");
 }
 
 int lg_run_stream_open(struct lg_bench *b, unsigned u, unsigned tries)
@@ -146,8 +146,8 @@ static void send_one(struct lg_bench *b, uint64_t ts)
     if (!body)
         return;
     int n = snprintf(body, cap,
-                     "{\"client_msg_id\":\"%s-%" PRIu64 "\",\"kind\":\"text\",\"text\":\"lg:%" PRIu64
-                     ":%u:",
+                     "{\"client_msg_id\":\"%s-%" PRIu64
+                     "\",\"kind\":\"text\",\"text\":\"lg:%" PRIu64 ":%u:",
                      b->run_tag, ++b->msg_seq, ts, s);
     size_t text_start = (size_t)(strstr(body, "\"lg:") - body) + 1, len = (size_t)n;
     while (len - text_start < b->o.msg_bytes && len < cap - 3)
@@ -258,8 +258,8 @@ static void phase_report(struct phase *p)
     uint64_t want = (n->ok - s->ok) * f, got = n->deliv - s->deliv;
     /* Errors are counted over the measured window, like the rates; lost
      * and extra over the whole phase, once it has drained. */
-    uint64_t errors = (z->st_429 - a->st_429) + (z->st_503 - a->st_503) +
-                      (z->st_4xx - a->st_4xx) + (z->st_5xx - a->st_5xx) + (z->st_net - a->st_net);
+    uint64_t errors = (z->st_429 - a->st_429) + (z->st_503 - a->st_503) + (z->st_4xx - a->st_4xx) +
+                      (z->st_5xx - a->st_5xx) + (z->st_net - a->st_net);
     char offered[32];
     if (p->rate > 0)
         snprintf(offered, sizeof(offered), "%.0f", p->rate);
@@ -268,9 +268,9 @@ static void phase_report(struct phase *p)
     printf("RESULT scenario=%s proto=%s mode=%s offered=%s secs=%.2f sent=%" PRIu64
            " stored=%" PRIu64 " stored_per_s=%.0f deliveries=%" PRIu64 " deliveries_per_s=%.0f"
            " p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f p999_ms=%.2f max_ms=%.2f samples=%" PRIu64
-           " errors=%" PRIu64 " e429=%" PRIu64 " e503=%" PRIu64 " enet=%" PRIu64
-           " skipped=%" PRIu64 " lost=%" PRIu64 " extra=%" PRIu64 " streams=%" PRIu64
-           " streams_closed=%" PRIu64 " fanout=%" PRIu64 "\n",
+           " errors=%" PRIu64 " e429=%" PRIu64 " e503=%" PRIu64 " enet=%" PRIu64 " skipped=%" PRIu64
+           " lost=%" PRIu64 " extra=%" PRIu64 " streams=%" PRIu64 " streams_closed=%" PRIu64
+           " fanout=%" PRIu64 "\n",
            b->o.scenario, b->o.proto == LG_H1 ? "h1" : "h2c", p->rate > 0 ? "rate" : "saturate",
            offered, secs, z->sent - a->sent, z->ok - a->ok, (double)(z->ok - a->ok) / secs,
            z->deliv - a->deliv, (double)(z->deliv - a->deliv) / secs,

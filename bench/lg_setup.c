@@ -139,8 +139,8 @@ static bool json_int(yajl_val root, const char **path, int64_t *out)
 static char *credentials_json(struct lg_bench *b, unsigned i, bool login)
 {
     char *s = NULL;
-    if (asprintf(&s, "{\"username\":\"%s\",\"password\":\"%s\"%s}", b->users[i].name,
-                 b->o.password, login ? ",\"device_name\":\"loadgen\"" : "") < 0)
+    if (asprintf(&s, "{\"username\":\"%s\",\"password\":\"%s\"%s}", b->users[i].name, b->o.password,
+                 login ? ",\"device_name\":\"loadgen\"" : "") < 0)
         return NULL;
     return s;
 }
@@ -186,8 +186,8 @@ int lg_setup_users(struct lg_bench *b, unsigned n)
     b->n_users = n;
     for (unsigned i = 0; i < n; i++)
         snprintf(b->users[i].name, sizeof(b->users[i].name), "%s_%u", b->o.prefix, i);
-    struct batch reg = {.what = "register", .n = n, .start = register_start,
-                        .finish = register_finish};
+    struct batch reg = {
+        .what = "register", .n = n, .start = register_start, .finish = register_finish};
     int rc = batch_run(b, &reg);
     if (rc < 0)
         return rc;
@@ -237,8 +237,8 @@ int lg_setup_direct(struct lg_bench *b)
         b->users[2 * k].peer = 2 * k + 1;
         b->users[2 * k + 1].peer = 2 * k;
     }
-    struct batch bt = {.what = "direct conversations", .n = n / 2, .start = direct_start,
-                       .finish = direct_finish};
+    struct batch bt = {
+        .what = "direct conversations", .n = n / 2, .start = direct_start, .finish = direct_finish};
     b->fanout = 1;
     return batch_run(b, &bt);
 }
@@ -303,8 +303,7 @@ static void streams_tick(void *ctx)
 {
     struct stream_wait *w = ctx;
     struct lg_bench *b = w->b;
-    while (b->streams_opened < w->total &&
-           b->streams_opened - b->n.ready < LG_STREAM_WINDOW) {
+    while (b->streams_opened < w->total && b->streams_opened - b->n.ready < LG_STREAM_WINDOW) {
         if (lg_run_stream_open(b, b->streams_opened % w->n_users, 0) < 0)
             return;
         b->streams_opened++;

@@ -52,7 +52,10 @@ struct h1_req {
     struct http_req *req;
     struct MHD_Connection *conn;
     bool suspended;
-    bool ending;                /* shutdown: the stream ends at the next read */
+    bool ending;        /* shutdown: the stream ends at the next read */
+    bool peer_gone;     /* the client closed while the stream was parked */
+    struct pl_io watch; /* the socket, watched for hang-up while parked */
+    bool watching;
     struct h1_req *prev, *next; /* on h->suspended while suspended */
 };
 
@@ -69,8 +72,34 @@ static void suspend(struct h1_req *hr)
     hr->h->suspended = hr;
 }
 
+static void on_peer_hup(void *ctx, uint32_t events);
+
+/* libmicrohttpd does not watch a suspended connection's socket, so an idle
+ * event stream would only notice its client left at the next keep-alive
+ * (and the user would look online until then). While a stream is parked we
+ * watch the socket for hang-up ourselves, edge-triggered so pipelined
+ * bytes cannot make it fire again and again. */
+static void watch(struct h1_req *hr)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(hr->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci || hr->watching)
+        return;
+    if (pl_loop_io_add(hr->h->srv->loop, &hr->watch, ci->connect_fd, EPOLLRDHUP | EPOLLET,
+                       on_peer_hup, hr) == 0)
+        hr->watching = true;
+}
+
+static void unwatch(struct h1_req *hr)
+{
+    if (hr->watching)
+        pl_loop_io_del(hr->h->srv->loop, &hr->watch);
+    hr->watching = false;
+}
+
 static void unlist(struct h1_req *hr)
 {
+    unwatch(hr);
     if (hr->prev)
         hr->prev->next = hr->next;
     else
@@ -144,8 +173,11 @@ static ssize_t on_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     }
     if (n < 0)
         return MHD_CONTENT_READER_END_OF_STREAM;
+    if (hr->peer_gone)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
     /* Nothing to send: park the connection until http_stream_wake(). */
     suspend(hr);
+    watch(hr);
     return 0;
 }
 
@@ -181,6 +213,14 @@ static void resume(struct http_req *req)
 }
 
 static const struct http__req_ops h1_req_ops = {.send = resume, .wake = resume};
+
+static void on_peer_hup(void *ctx, uint32_t events)
+{
+    struct h1_req *hr = ctx;
+    (void)events;
+    hr->peer_gone = true;
+    resume(hr->req);
+}
 
 /* ---- receiving ---- */
 

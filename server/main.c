@@ -5,6 +5,7 @@
 #include "live.h"
 #include "metrics.h"
 #include "pool.h"
+#include "writer.h"
 
 #include "api/api.h"
 #include "common/log.h"
@@ -30,6 +31,7 @@ struct srv {
     struct api_env env;
     struct pl_loop *loop;
     struct srv_pool *pool;
+    struct srv_writer *writer;
     struct srv_live *live;
     char node_id[128];
     struct srv_metrics *metrics;
@@ -140,6 +142,13 @@ static int start(struct srv *s)
     s->env.metrics_ctx = s->metrics;
     if ((rc = pl_loop_new(&s->loop)) < 0)
         return rc;
+    /* Before the pool, so that no worker can see env.send unset. */
+    if ((rc = srv_writer_new(&s->cfg, &s->env, &s->writer)) < 0) {
+        pl_log_error("cannot start the writer: %s", pl_strerror(rc));
+        return rc;
+    }
+    s->env.send = srv_writer_submit;
+    s->env.send_ctx = s->writer;
     if ((rc = srv_pool_new(&s->cfg, &s->env, &s->pool)) < 0) {
         pl_log_error("cannot start workers: %s", pl_strerror(rc));
         return rc;
@@ -171,6 +180,10 @@ static void stop(struct srv *s)
     srv_live_detach_pool(s->live);
     srv_pool_free(s->pool);
     s->pool = NULL;
+    /* After the pool (no handler submits any more) and before the drains
+     * (its answers go through the loop): queued sends still commit. */
+    srv_writer_free(s->writer);
+    s->writer = NULL;
     if (s->metrics)
         srv_metrics_sources(s->metrics, NULL, NULL, NULL);
     if (s->loop)

@@ -23,6 +23,166 @@ struct store_message {
     enum store_msg_status status;
 };
 
+/* ---- Sending: the steps of one group commit ------------------------------
+ *
+ * The writer commits a batch of sends in one transaction, in this order;
+ * each step is one round trip whatever the batch size:
+ *
+ *   store_pg_tx_begin()
+ *   store_pg_send_lock()      locks the batch's conversations, in id order
+ *   store_pg_send_check()     membership, idempotency, reply_to: outcomes
+ *   store_pg_send_assign()    seqs for the new sends, created_at, audiences
+ *   store_pg_positions_take() (events.h) for the new sends, as late as
+ *                             possible: the caller sets each msg.id to its
+ *                             position and builds its payload
+ *   store_pg_send_insert()    the new messages and their events
+ *   store_pg_tx_commit()
+ *
+ * Writer thread (blocking). Each function takes the batch as an array of n
+ * pointers (borrowed); strings it returns come from the arena a. Besides
+ * the codes named, each may return the common codes listed in pg.h; any
+ * failure leaves the transaction unusable (roll it back).
+ */
+
+enum store_send_outcome {
+    STORE_SEND_REJECTED = 0, /* rc says why; nothing is written for it */
+    STORE_SEND_NEW,          /* gets a seq, a position and an event */
+    STORE_SEND_STORED,       /* stored before this batch: msg is that message */
+    STORE_SEND_DUPLICATE,    /* repeats send number dup_of of this batch */
+};
+
+/* One send. The input is the caller's (borrowed until the batch is done);
+ * the rest is filled by the steps above. */
+struct store_send {
+    int64_t conversation_id;
+    int64_t sender_id;
+    int64_t sender_device_id;
+    const char *client_msg_id; /* the idempotency key, per device */
+    const char *kind;          /* "text"; later "media", "e2e" */
+    const char *body;          /* the text, or a JSON document for other kinds */
+    int64_t reply_to;          /* a seq, or 0 for none */
+
+    enum store_send_outcome outcome; /* set by store_pg_send_check() */
+    /* REJECTED: PL_ENOTFOUND (the sender is not a member, or there is no
+     * such conversation), PL_EINVAL (reply_to names no message the sender
+     * can see), PL_ECONFLICT (the device used client_msg_id for a message in
+     * another conversation). */
+    int rc;
+    unsigned dup_of;          /* DUPLICATE: index of the send it repeats */
+    struct store_message msg; /* STORED: by check; NEW: by assign (id by the caller) */
+    const int64_t *audience;  /* NEW: the conversation's members, by assign */
+    unsigned n_audience;
+    const char *payload; /* NEW: message.created JSON, by the caller (sent as is) */
+};
+
+/* Locks the rows of every conversation the batch sends to (FOR NO KEY
+ * UPDATE, in id order, so that concurrent writers on other nodes never
+ * deadlock), until the transaction ends. Membership changes take the same
+ * lock, so what store_pg_send_check() reads next stays true until commit. */
+PL_MUST_CHECK int store_pg_send_lock(struct store_pg *pg, struct pl_arena *a,
+                                     struct store_send *const *s, unsigned n);
+
+/* Sets each send's outcome (and rc, dup_of, msg). Sends repeating an
+ * earlier send of the same batch (same device and client_msg_id) become
+ * DUPLICATE, or REJECTED with PL_ECONFLICT when they name another
+ * conversation. */
+PL_MUST_CHECK int store_pg_send_check(struct store_pg *pg, struct pl_arena *a,
+                                      struct store_send *const *s, unsigned n);
+
+/* Advances last_seq (and last_activity_at) of each conversation by its
+ * number of NEW sends and fills their msg (all but id, which is their
+ * position), audience and n_audience; sets *n_new. Gap-free: seqs are
+ * given in batch order. No round trip when there is nothing new. */
+PL_MUST_CHECK int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a,
+                                       struct store_send *const *s, unsigned n, unsigned *n_new);
+
+/* Inserts every NEW send's message (its msg.id is the position of its
+ * event) and its message.created event (payload). */
+PL_MUST_CHECK int store_pg_send_insert(struct store_pg *pg, struct store_send *const *s,
+                                       unsigned n);
+
+/* ---- Reading -------------------------------------------------------------- */
+
+/* A page of history: at most limit messages with after < seq < before
+ * (before = 0: no upper bound). forward reads the oldest of them (paging
+ * up from after); otherwise the newest (paging down from before). */
+struct store_msg_page {
+    int64_t before, after;
+    unsigned limit;
+    bool forward;
+};
+
+/* The messages of conversation_id that viewer_id may see (seq above its
+ * joined_seq), with their aggregate status. *out is an arena array in
+ * ascending seq order; *has_more tells whether more exist beyond the page
+ * in the direction it was read. Returns 0, or PL_ENOTFOUND when the
+ * viewer is not a member (or there is no such conversation). Worker
+ * thread. */
+PL_MUST_CHECK int store_pg_messages_list(struct store_pg *pg, struct pl_arena *a,
+                                         int64_t conversation_id, int64_t viewer_id,
+                                         const struct store_msg_page *page,
+                                         struct store_message **out, unsigned *n, bool *has_more);
+
+/* ---- Receipts (pg_receipts.c) ---------------------------------------------
+ * Receipts are per-member watermarks: delivered_seq and read_seq only move
+ * up, and read_seq <= delivered_seq. Each move is logged (receipt_log) so
+ * that "when did each member get message N" needs no row per message. */
+
+struct store_watermarks {
+    int64_t joined_seq;    /* the member sees messages above this */
+    int64_t delivered_seq; /* delivered up to */
+    int64_t read_seq;      /* read up to */
+    int64_t last_seq;      /* the conversation's last message */
+};
+
+/* Inside a transaction: serializes the receipts of conversation_id (so
+ * that each sees the watermarks the previous one left), locks user_id's
+ * member row and reads it. Returns 0 or PL_ENOTFOUND (not a member). */
+PL_MUST_CHECK int store_pg_receipt_lock(struct store_pg *pg, int64_t conversation_id,
+                                        int64_t user_id, struct store_watermarks *out);
+
+/* Inside a transaction, after store_pg_receipt_lock(): stores the new
+ * watermarks `to` and logs a receipt_log row for each that differs from
+ * `from`. */
+PL_MUST_CHECK int store_pg_receipt_update(struct store_pg *pg, int64_t conversation_id,
+                                          int64_t user_id, const struct store_watermarks *from,
+                                          const struct store_watermarks *to);
+
+/* A sender whose messages' aggregate status advanced: all its messages up
+ * to delivered_up_to are now delivered, up to read_up_to read (0: that
+ * status did not move). */
+struct store_status_move {
+    int64_t sender_id;
+    int64_t delivered_up_to;
+    int64_t read_up_to;
+};
+
+/* Inside a transaction, after store_pg_receipt_update(): the senders
+ * (current members other than user_id) whose messages changed aggregate
+ * status because user_id's watermarks moved from `from` to `to`, in
+ * sender order (*out is an arena array). Costs O(members + messages in the
+ * moved ranges), never O(messages x members). */
+PL_MUST_CHECK int store_pg_receipt_moves(struct store_pg *pg, struct pl_arena *a,
+                                         int64_t conversation_id, int64_t user_id,
+                                         const struct store_watermarks *from,
+                                         const struct store_watermarks *to,
+                                         struct store_status_move **out, unsigned *n);
+
+/* When one member got and read a message. */
+struct store_receipt {
+    int64_t user_id;
+    const char *delivered_at; /* RFC 3339 UTC with ms, or NULL when not yet */
+    const char *read_at;      /* likewise */
+};
+
+/* The receipts of message seq: one per current member other than its
+ * sender who joined before it, in user id order (*out is an arena array).
+ * Returns 0, or PL_ENOTFOUND when viewer_id is not a member or cannot see
+ * such a message. Worker thread. */
+PL_MUST_CHECK int store_pg_message_receipts(struct store_pg *pg, struct pl_arena *a,
+                                            int64_t conversation_id, int64_t viewer_id, int64_t seq,
+                                            struct store_receipt **out, unsigned *n);
+
 /* ---- Internal to storage/: one definition of the columns and of the
  * aggregate tick, used by every query that returns messages. ---- */
 

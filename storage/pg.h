@@ -184,6 +184,8 @@ struct store_pg__stmt {
 
 extern const struct store_pg__stmt store_pg__user_stmts[];
 extern const struct store_pg__stmt store_pg__event_stmts[];
+extern const struct store_pg__stmt store_pg__message_stmts[];
+extern const struct store_pg__stmt store_pg__receipt_stmts[];
 extern const struct store_pg__stmt store_pg__presence_stmts[];
 extern const struct store_pg__stmt store_pg__conversation_stmts[]; /* pg_conversations.c */
 extern const struct store_pg__stmt store_pg__member_stmts[];       /* pg_members.c */

@@ -56,6 +56,8 @@ static const struct store_pg__stmt *const stmt_tables[] = {
     conn_stmts,
     store_pg__user_stmts,
     store_pg__event_stmts,
+    store_pg__message_stmts,
+    store_pg__receipt_stmts,
     store_pg__presence_stmts,
     store_pg__conversation_stmts,
     store_pg__member_stmts,

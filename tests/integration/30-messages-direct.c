@@ -22,9 +22,8 @@ static void post_msg(struct pt_server *s, enum pt_proto proto, const struct pt_u
 {
     char path[96];
     msgs_path(path, sizeof(path), conv, NULL);
-    PL_ASSERT_INT_EQ(pt_req(s, proto, "POST", path, u->token, "application/json", body,
-                            strlen(body), r),
-                     0);
+    PL_ASSERT_INT_EQ(
+        pt_req(s, proto, "POST", path, u->token, "application/json", body, strlen(body), r), 0);
 }
 
 /* Expects a 422 whose errors name pointer. */
@@ -157,14 +156,14 @@ PLTEST_PROTO(send_numbers_messages_and_is_idempotent)
     /* The same client_msg_id from the same device: the stored message,
      * even when the retry's text differs; no new seq. */
     struct pt_resp r;
-    post_msg(s, proto, &a, conv, "{\"client_msg_id\":\"c1\",\"kind\":\"text\",\"text\":\"hello 1\"}",
-             &r);
+    post_msg(s, proto, &a, conv,
+             "{\"client_msg_id\":\"c1\",\"kind\":\"text\",\"text\":\"hello 1\"}", &r);
     PT_ASSERT_STATUS(&r, 200);
     check_message(pt_json(&r), &a, conv, 2, "c1", "hello 1");
     PL_ASSERT_INT_EQ(pt_json_int(pt_json(&r), "id", NULL), ids[1]);
     pt_resp_free(&r);
-    post_msg(s, proto, &a, conv, "{\"client_msg_id\":\"c1\",\"kind\":\"text\",\"text\":\"changed\"}",
-             &r);
+    post_msg(s, proto, &a, conv,
+             "{\"client_msg_id\":\"c1\",\"kind\":\"text\",\"text\":\"changed\"}", &r);
     PT_ASSERT_STATUS(&r, 200);
     PL_ASSERT_INT_EQ(pt_json_int(pt_json(&r), "seq", NULL), 2);
     PL_ASSERT_STR_EQ(pt_json_str(pt_json(&r), "text", NULL), "hello 1");
@@ -213,8 +212,9 @@ static void expect_page(struct pt_server *s, enum pt_proto proto, const struct p
         ok = pt_json_int(msgs->u.array.values[i], "seq", NULL) == want[i];
     yajl_val hm = pt_json_get(pt_json(&r), "has_more", NULL);
     if (!ok || !(more ? YAJL_IS_TRUE(hm) : YAJL_IS_FALSE(hm)))
-        pltest_fail(__FILE__, __LINE__, "%s: expected %zu messages from seq %lld, has_more %d: %.400s",
-                    path, n, (long long)want[0], more, r.body);
+        pltest_fail(__FILE__, __LINE__,
+                    "%s: expected %zu messages from seq %lld, has_more %d: %.400s", path, n,
+                    (long long)want[0], more, r.body);
     pt_resp_free(&r);
 }
 
@@ -250,7 +250,8 @@ PLTEST_PROTO(history_pages_by_seq)
         if (r.status != 400 && r.status != 422)
             pltest_fail(__FILE__, __LINE__, "%s: expected 400 or 422, got %ld: %.300s", path,
                         r.status, r.body);
-        PT_ASSERT_PROBLEM(&r, r.status, r.status == 400 ? "malformed-request" : "validation-failed");
+        PT_ASSERT_PROBLEM(&r, r.status,
+                          r.status == 400 ? "malformed-request" : "validation-failed");
         if (i < 2 && first && r.status != first)
             pltest_fail(__FILE__, __LINE__, "limit=0 gave %ld but limit=201 %ld", first, r.status);
         first = r.status;
@@ -315,7 +316,8 @@ PLTEST_PROTO(text_limits_and_kinds)
          "4\",\"kind\":\"text\",\"text\":\"x\"}",
          "/client_msg_id"},
         {"{\"client_msg_id\":\"k5\",\"kind\":\"text\",\"text\":7}", "/text"},
-        {"{\"client_msg_id\":\"k6\",\"kind\":\"text\",\"text\":\"x\",\"reply_to\":99}", "/reply_to"},
+        {"{\"client_msg_id\":\"k6\",\"kind\":\"text\",\"text\":\"x\",\"reply_to\":99}",
+         "/reply_to"},
         {"{\"client_msg_id\":\"k7\",\"kind\":\"text\",\"text\":\"x\",\"colour\":1}", "/colour"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -371,8 +373,8 @@ PLTEST_PROTO(reply_to_names_a_seq_of_this_conversation)
 
 /* GET /v1/conversations?limit=&cursor=: the ids in order, following
  * next_cursor to the end. */
-static size_t list_all(struct pt_server *s, enum pt_proto proto, const struct pt_user *u,
-                       int limit, int64_t *ids, size_t cap)
+static size_t list_all(struct pt_server *s, enum pt_proto proto, const struct pt_user *u, int limit,
+                       int64_t *ids, size_t cap)
 {
     char cursor[768] = "";
     size_t n = 0;
@@ -399,7 +401,7 @@ static size_t list_all(struct pt_server *s, enum pt_proto proto, const struct pt
         char *o = cursor;
         for (const unsigned char *p = (const unsigned char *)next->u.string; *p; p++)
             o += strchr("-._~", *p) || (*p < 128 && isalnum(*p)) ? sprintf(o, "%c", *p)
-                                                                : sprintf(o, "%%%02X", *p);
+                                                                 : sprintf(o, "%%%02X", *p);
         pt_resp_free(&r);
     }
     pltest_fail(__FILE__, __LINE__, "next_cursor never ended");
@@ -461,7 +463,8 @@ PLTEST_PROTO(conversation_list_by_recent_activity)
         if (r.status != 400 && r.status != 422)
             pltest_fail(__FILE__, __LINE__, "%s: expected 400 or 422, got %ld: %.300s", bad[i],
                         r.status, r.body);
-        PT_ASSERT_PROBLEM(&r, r.status, r.status == 400 ? "malformed-request" : "validation-failed");
+        PT_ASSERT_PROBLEM(&r, r.status,
+                          r.status == 400 ? "malformed-request" : "validation-failed");
         pt_resp_free(&r);
     }
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);

@@ -90,8 +90,9 @@ PLTEST_PROTO(group_create_checks_title_members_and_limit)
     struct pt_resp r;
     char body[512];
     /* Members by id or by username; the creator is the admin. */
-    snprintf(body, sizeof(body), "{\"kind\":\"group\",\"title\":\"Team\",\"members\":[%lld,\"%s\"]}",
-             (long long)b.id, c.name);
+    snprintf(body, sizeof(body),
+             "{\"kind\":\"group\",\"title\":\"Team\",\"members\":[%lld,\"%s\"]}", (long long)b.id,
+             c.name);
     pt_send_json(s, proto, "POST", "/v1/conversations", a.token, body, &r);
     PT_ASSERT_STATUS(&r, 201);
     yajl_val t = pt_json(&r);
@@ -105,8 +106,9 @@ PLTEST_PROTO(group_create_checks_title_members_and_limit)
     PL_ASSERT_STR_EQ(role_of(s, proto, &b, g, a.id, NULL), "admin");
     PL_ASSERT_STR_EQ(role_of(s, proto, &b, g, c.id, NULL), "member");
     /* Four with the creator is over the limit of three. */
-    snprintf(body, sizeof(body), "{\"kind\":\"group\",\"title\":\"Big\",\"members\":[%lld,%lld,%lld]}",
-             (long long)b.id, (long long)c.id, (long long)d.id);
+    snprintf(body, sizeof(body),
+             "{\"kind\":\"group\",\"title\":\"Big\",\"members\":[%lld,%lld,%lld]}", (long long)b.id,
+             (long long)c.id, (long long)d.id);
     pt_send_json(s, proto, "POST", "/v1/conversations", a.token, body, &r);
     expect_problem(&r, 422, "validation-failed", "four members");
     pt_resp_free(&r);

@@ -58,8 +58,8 @@ static void call(struct pt_server *s, enum pt_proto proto, const struct endpoint
                  const char *token, int64_t conv, int64_t user, struct pt_resp *r)
 {
     const char *path = fill(e->path, conv, user);
-    int rc = pt_req(s, proto, e->method, path, token, e->body ? "application/json" : NULL,
-                    e->body, e->body ? strlen(e->body) : 0, r);
+    int rc = pt_req(s, proto, e->method, path, token, e->body ? "application/json" : NULL, e->body,
+                    e->body ? strlen(e->body) : 0, r);
     if (rc < 0)
         pltest_fail(__FILE__, __LINE__, "%s %s: %s", e->method, path, pt_req_error());
 }
@@ -97,7 +97,8 @@ static void expect_all_404(struct pt_server *s, enum pt_proto proto, const struc
         for (int who = 0; who < 2; who++) {
             call(s, proto, e, outsider->token, conv, who ? outsider->id : member, &r);
             if (r.status != 404)
-                pltest_fail(__FILE__, __LINE__, "%s %s by a non-member: expected 404, got %ld: "
+                pltest_fail(__FILE__, __LINE__,
+                            "%s %s by a non-member: expected 404, got %ld: "
                             "%.300s",
                             e->method, fill(e->path, conv, member), r.status, r.body);
             PT_ASSERT_PROBLEM(&r, 404, "not-found");
@@ -113,8 +114,8 @@ static void expect_all_404(struct pt_server *s, enum pt_proto proto, const struc
         pt_resp_free(&r);
         if (strcmp(real, none) != 0)
             pltest_fail(__FILE__, __LINE__,
-                        "%s %s: a hidden conversation answers {%s}, a missing one {%s}",
-                        e->method, e->path, real, none);
+                        "%s %s: a hidden conversation answers {%s}, a missing one {%s}", e->method,
+                        e->path, real, none);
     }
 }
 
@@ -205,9 +206,9 @@ PLTEST_PROTO(unauthenticated_is_401_everywhere)
         for (int t = 0; t < 2; t++) {
             call(s, proto, &e, t ? gone.token : NULL, dm, b.id, &r);
             if (r.status != 401)
-                pltest_fail(__FILE__, __LINE__, "%s %s %s: expected 401, got %ld: %.200s",
-                            e.method, fill(e.path, dm, b.id), t ? "revoked token" : "no token",
-                            r.status, r.body);
+                pltest_fail(__FILE__, __LINE__, "%s %s %s: expected 401, got %ld: %.200s", e.method,
+                            fill(e.path, dm, b.id), t ? "revoked token" : "no token", r.status,
+                            r.body);
             PT_ASSERT_PROBLEM(&r, 401, "unauthenticated");
             const char *www = pt_resp_header(&r, "WWW-Authenticate");
             PL_ASSERT(www && strncmp(www, "Bearer", 6) == 0);

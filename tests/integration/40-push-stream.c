@@ -206,8 +206,8 @@ static void expect_reset(struct pt_sse *sse, int64_t at_least, int64_t below)
     PL_ASSERT(reason && *reason);
     int64_t pos = pt_sse_int(&ev, "position", NULL);
     if (pos < at_least || pos >= below)
-        pltest_fail(__FILE__, __LINE__, "reset position %lld outside [%lld, %lld)",
-                    (long long)pos, (long long)at_least, (long long)below);
+        pltest_fail(__FILE__, __LINE__, "reset position %lld outside [%lld, %lld)", (long long)pos,
+                    (long long)at_least, (long long)below);
     pt_sse_event_free(&ev);
 }
 
@@ -246,15 +246,15 @@ PLTEST_PROTO(logout_closes_that_devices_stream_only)
     s1 = PT_SSE_OPEN_READY(s, proto, a1.token, NULL);
     s2 = PT_SSE_OPEN_READY(s, proto, a2.token, NULL);
     struct pt_resp r;
-    PL_ASSERT_INT_EQ(pt_req(s, proto, "DELETE", "/v1/sessions/current", a1.token, NULL, NULL, 0, &r),
-                     0);
+    PL_ASSERT_INT_EQ(
+        pt_req(s, proto, "DELETE", "/v1/sessions/current", a1.token, NULL, NULL, 0, &r), 0);
     PT_ASSERT_STATUS(&r, 204);
     pt_resp_free(&r);
     struct pt_sse_event ev;
     int rc = pt_sse_next_durable(s1, 2000, &ev);
     if (rc != PT_SSE_ENDED)
-        pltest_fail(__FILE__, __LINE__, "device 1's stream still open 2 s after logout (%d %s)",
-                    rc, rc == 0 ? ev.name : "");
+        pltest_fail(__FILE__, __LINE__, "device 1's stream still open 2 s after logout (%d %s)", rc,
+                    rc == 0 ? ev.name : "");
     /* The other device keeps its stream. */
     PL_ASSERT(!pt_sse_ended(s2));
     struct pt_msg m = PT_SEND(s, proto, &b, conv, "still here?");
@@ -277,8 +277,7 @@ static void open_expect(struct pt_server *s, enum pt_proto proto, const struct p
     PL_ASSERT_INT_EQ(pt_sse_open_opts(s, proto, o, &sse), 0);
     if (pt_sse_status(sse) != status)
         pltest_fail(__FILE__, __LINE__, "%s: expected %ld, got %ld: %.300s",
-                    o->path ? o->path : "/v1/events", status, pt_sse_status(sse),
-                    pt_sse_body(sse));
+                    o->path ? o->path : "/v1/events", status, pt_sse_status(sse), pt_sse_body(sse));
     if (status == 200) {
         struct pt_sse_event ev;
         PT_SSE_EXPECT(sse, "ready", EV_MS, &ev);
@@ -311,8 +310,8 @@ PLTEST_PROTO(token_in_query_or_cookie)
 /* ---- GET /v1/sync ---- */
 
 /* GET /v1/sync with the given query; expects 200 and returns the tree. */
-static yajl_val sync(struct pt_server *s, enum pt_proto proto, const char *token,
-                     struct pt_resp *r, const char *query)
+static yajl_val sync(struct pt_server *s, enum pt_proto proto, const char *token, struct pt_resp *r,
+                     const char *query)
 {
     char path[160];
     snprintf(path, sizeof(path), "/v1/sync?%s", query);
@@ -464,7 +463,7 @@ PLTEST_PROTO(sync_rejects_bad_parameters)
     struct pt_server *s = PT_SERVER_START(NULL);
     struct pt_user a;
     PT_USER_NEW(s, proto, "sync_bad", &a);
-    const char *queries[] = {"since=abc", "since=-1", "limit=0",   "limit=1001",
+    const char *queries[] = {"since=abc",     "since=-1",  "limit=0", "limit=1001",
                              "timeout=30001", "timeout=x", NULL};
     for (size_t i = 0; queries[i]; i++) {
         char path[96];
@@ -474,7 +473,8 @@ PLTEST_PROTO(sync_rejects_bad_parameters)
         if (r.status != 400 && r.status != 422)
             pltest_fail(__FILE__, __LINE__, "%s: expected 400 or 422, got %ld: %.300s", path,
                         r.status, r.body);
-        PT_ASSERT_PROBLEM(&r, r.status, r.status == 400 ? "malformed-request" : "validation-failed");
+        PT_ASSERT_PROBLEM(&r, r.status,
+                          r.status == 400 ? "malformed-request" : "validation-failed");
         pt_resp_free(&r);
     }
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);

@@ -548,38 +548,75 @@ static void json_put_str(FILE *f, const char *s, size_t n)
     fputc('"', f);
 }
 
-static void record(const char *method, const char *path, struct pt_resp *r)
+/* Appends one finished JSON line to this process's record file. */
+static void record_line(char *line, size_t len)
 {
     const char *dir = env_or_null("PARLEY_TEST_RECORD_DIR");
-    if (!dir)
+    char file[512];
+    snprintf(file, sizeof(file), "%s/%s-%d.jsonl", dir, program_invocation_short_name,
+             (int)getpid());
+    /* One write per line with O_APPEND keeps lines whole, also when sender
+     * threads record at the same time. */
+    int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, line, len) != (ssize_t)len)
+        pltest_fail(__FILE__, __LINE__, "recording to %s: %s", file, strerror(errno));
+    close(fd);
+    free(line);
+}
+
+void pt__record_response(const char *method, const char *path, long status, const char *ctype,
+                         const char *body, size_t len)
+{
+    if (!env_or_null("PARLEY_TEST_RECORD_DIR"))
         return;
     char *line = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&line, &len);
+    size_t llen = 0;
+    FILE *f = open_memstream(&line, &llen);
     PL_ASSERT(f);
     size_t plen = strcspn(path, "?");
     fputs("{\"method\":", f);
     json_put_str(f, method, strlen(method));
     fputs(",\"path\":", f);
     json_put_str(f, path, plen);
-    fprintf(f, ",\"status\":%ld,\"content_type\":", r->status);
-    if (r->_ctype)
-        json_put_str(f, r->_ctype, strlen(r->_ctype));
+    fprintf(f, ",\"status\":%ld,\"content_type\":", status);
+    if (ctype)
+        json_put_str(f, ctype, strlen(ctype));
     else
         fputs("null", f);
     fputs(",\"body\":", f);
-    json_put_str(f, r->body, r->len);
+    json_put_str(f, body ? body : "", body ? len : 0);
     fputs("}\n", f);
     fclose(f);
-    char file[512];
-    snprintf(file, sizeof(file), "%s/%s-%d.jsonl", dir, program_invocation_short_name,
-             (int)getpid());
-    /* One write per line with O_APPEND keeps lines whole. */
-    int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, line, len) != (ssize_t)len)
-        pltest_fail(__FILE__, __LINE__, "recording to %s: %s", file, strerror(errno));
-    close(fd);
-    free(line);
+    record_line(line, llen);
+}
+
+void pt__record_sse(const char *path, const char *event, const char *data, const char *id)
+{
+    if (!env_or_null("PARLEY_TEST_RECORD_DIR"))
+        return;
+    char *line = NULL;
+    size_t llen = 0;
+    FILE *f = open_memstream(&line, &llen);
+    PL_ASSERT(f);
+    fputs("{\"sse\":true,\"path\":", f);
+    json_put_str(f, path, strcspn(path, "?"));
+    fputs(",\"event\":", f);
+    json_put_str(f, event, strlen(event));
+    fputs(",\"data\":", f);
+    json_put_str(f, data, strlen(data));
+    fputs(",\"id\":", f);
+    if (id)
+        json_put_str(f, id, strlen(id));
+    else
+        fputs("null", f);
+    fputs("}\n", f);
+    fclose(f);
+    record_line(line, llen);
+}
+
+static void record(const char *method, const char *path, struct pt_resp *r)
+{
+    pt__record_response(method, path, r->status, r->_ctype, r->body, r->len);
 }
 
 struct pt_client *pt_client_new(struct pt_server *s, enum pt_proto p)
@@ -782,8 +819,7 @@ int pt_req_h(struct pt_server *s, enum pt_proto p, const char *method, const cha
     PL_ASSERT((unsigned)p < PT_PROTO_N);
     if (!s->client[p])
         s->client[p] = pt_client_new(s, p);
-    return pt_client_req(s->client[p], method, path, token, content_type, body, len, headers,
-                         out);
+    return pt_client_req(s->client[p], method, path, token, content_type, body, len, headers, out);
 }
 
 int pt_req(struct pt_server *s, enum pt_proto p, const char *method, const char *path,

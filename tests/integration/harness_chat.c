@@ -191,8 +191,7 @@ void pt__sse_expect_next(const char *file, int line, struct pt_sse *sse, const c
                     ev->data);
 }
 
-void pt__sse_expect_msg(const char *file, int line, struct pt_sse *sse, int64_t id,
-                        int timeout_ms)
+void pt__sse_expect_msg(const char *file, int line, struct pt_sse *sse, int64_t id, int timeout_ms)
 {
     struct pt_sse_event ev;
     int rc = pt_sse_next_durable(sse, timeout_ms, &ev);
@@ -208,8 +207,8 @@ void pt__sse_expect_msg(const char *file, int line, struct pt_sse *sse, int64_t 
     pt_sse_event_free(&ev);
 }
 
-struct pt_sse *pt__sse_open_ready(const char *file, int line, struct pt_server *s,
-                                  enum pt_proto p, const char *token, int64_t *pos)
+struct pt_sse *pt__sse_open_ready(const char *file, int line, struct pt_server *s, enum pt_proto p,
+                                  const char *token, int64_t *pos)
 {
     struct pt_sse *sse = pt_sse_open(s, p, token, NULL);
     struct pt_sse_event ev;

@@ -34,7 +34,8 @@ void pt_user_device(struct pt_server *s, enum pt_proto p, const struct pt_user *
 
 /* POST /v1/conversations {kind: direct, user: peer}; want is 201, 200, or
  * 0 for either. Returns the conversation id. */
-#define PT_DIRECT(s, p, me, peer, want) pt__direct(__FILE__, __LINE__, (s), (p), (me), (peer), (want))
+#define PT_DIRECT(s, p, me, peer, want)                                                            \
+    pt__direct(__FILE__, __LINE__, (s), (p), (me), (peer), (want))
 int64_t pt__direct(const char *file, int line, struct pt_server *s, enum pt_proto p,
                    const struct pt_user *me, int64_t peer, long want);
 /* POST /v1/conversations {kind: group, title, members}; expects 201.
@@ -77,8 +78,8 @@ char *pt_json_quote(const char *s);
  * stores it in *pos when pos is not NULL. */
 #define PT_SSE_OPEN_READY(s, p, token, pos)                                                        \
     pt__sse_open_ready(__FILE__, __LINE__, (s), (p), (token), (pos))
-struct pt_sse *pt__sse_open_ready(const char *file, int line, struct pt_server *s,
-                                  enum pt_proto p, const char *token, int64_t *pos);
+struct pt_sse *pt__sse_open_ready(const char *file, int line, struct pt_server *s, enum pt_proto p,
+                                  const char *token, int64_t *pos);
 
 /* pt_sse_next() that skips the ephemeral "presence" and "typing" events,
  * which come whenever contacts come and go: for tests that check the exact
@@ -93,8 +94,7 @@ void pt__sse_expect_next(const char *file, int line, struct pt_sse *sse, const c
 /* Fails the case unless the next durable event is message.created for
  * message id, with id: equal to it, within timeout_ms. */
 #define PT_SSE_EXPECT_MSG(sse, id, ms) pt__sse_expect_msg(__FILE__, __LINE__, (sse), (id), (ms))
-void pt__sse_expect_msg(const char *file, int line, struct pt_sse *sse, int64_t id,
-                        int timeout_ms);
+void pt__sse_expect_msg(const char *file, int line, struct pt_sse *sse, int64_t id, int timeout_ms);
 
 /* The integer at data.key1 (or data.key1.key2 when key2 is not NULL) of
  * an event whose data is JSON, or PT_JSON_MISSING. */

@@ -79,6 +79,8 @@ static void dispatch(struct pt_sse *sse)
     if (sse->id[0] && strspn(sse->id, "0123456789") == strlen(sse->id))
         n->ev.pos = strtoll(sse->id, NULL, 10);
     n->ev.json = yajl_tree_parse(n->ev.data, NULL, 0);
+    if (sse->path)
+        pt__record_sse(sse->path, n->ev.name, n->ev.data, n->ev.id[0] ? n->ev.id : NULL);
     *sse->q_tail = n;
     sse->q_tail = &n->next;
     sse->queued++;
@@ -391,14 +393,16 @@ static int submit(struct pt_server *s, enum pt_proto p, const struct pt_sse_opts
     }
     for (size_t i = 0; i < n; i++) {
         v[i] = pt__sse_parser_new();
+        v[i]->path = strdup(o[i].path ? o[i].path : "/v1/events");
+        PL_ASSERT(v[i]->path);
         char **lines = request_lines(&o[i]);
         int rc = 0;
         if (h2c)
             rc = pt__sse_h2c_submit(h2c, o[i].path ? o[i].path : "/v1/events", lines, v[i], err,
                                     sizeof(err));
         else
-            pt__sse_curl_submit(cm, s, p, o[i].path ? o[i].path : "/v1/events", lines,
-                                o[i].rcvbuf, v[i]);
+            pt__sse_curl_submit(cm, s, p, o[i].path ? o[i].path : "/v1/events", lines, o[i].rcvbuf,
+                                v[i]);
         free_lines(lines);
         if (rc < 0) {
             pt__set_req_error("GET %s over h2c: %s", path, err);
@@ -425,8 +429,8 @@ static void assert_event_stream(struct pt_sse *sse, const char *what)
                     pt_sse_body(sse));
     const char *ct = pt_sse_header(sse, "Content-Type");
     if (!ct || strncmp(ct, "text/event-stream", 17) != 0)
-        pltest_fail(__FILE__, __LINE__, "%s: Content-Type is \"%s\", not text/event-stream",
-                    what, ct ? ct : "(none)");
+        pltest_fail(__FILE__, __LINE__, "%s: Content-Type is \"%s\", not text/event-stream", what,
+                    ct ? ct : "(none)");
 }
 
 struct pt_sse *pt_sse_open(struct pt_server *s, enum pt_proto p, const char *token,
@@ -466,6 +470,13 @@ void pt_sse_close(struct pt_sse *sse)
 {
     if (!sse)
         return;
+    /* The response as the OpenAPI check sees it: an event stream is
+     * checked for its content type, a problem for its body. */
+    if (sse->path && sse->status >= 200)
+        pt__record_response("GET", sse->path, sse->status, pt_sse_header(sse, "Content-Type"),
+                            sse->status == 200 ? "" : pt_sse_body(sse),
+                            sse->status == 200 ? 0 : sse->body.len);
+    free(sse->path);
     if (sse->curl)
         pt__sse_curl_close_stream(sse->curl, sse);
     else if (sse->h2c)

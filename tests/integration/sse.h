@@ -34,11 +34,11 @@
 struct pt_sse;
 
 struct pt_sse_event {
-    char name[64];  /* the event: field, "message" when there was none */
-    char id[32];    /* this event's own id: field, "" when it had none */
-    int64_t pos;    /* id as an integer; 0 when it had none or it is not one */
-    char *data;     /* the data: lines joined with "\n", NUL-terminated */
-    yajl_val json;  /* data parsed, or NULL when it is not JSON */
+    char name[64]; /* the event: field, "message" when there was none */
+    char id[32];   /* this event's own id: field, "" when it had none */
+    int64_t pos;   /* id as an integer; 0 when it had none or it is not one */
+    char *data;    /* the data: lines joined with "\n", NUL-terminated */
+    yajl_val json; /* data parsed, or NULL when it is not JSON */
 };
 
 /* Releases what an event owns and zeroes it; a zeroed event is fine. */
@@ -91,7 +91,8 @@ int pt_sse_next(struct pt_sse *sse, int timeout_ms, struct pt_sse_event *ev);
 int pt_sse_wait(struct pt_sse *sse, const char *name, int timeout_ms, struct pt_sse_event *ev);
 /* pt_sse_wait() that fails the case (at the caller's line) unless the
  * event arrives in time; ev receives it. */
-#define PT_SSE_EXPECT(sse, name, ms, ev) pt__sse_expect(__FILE__, __LINE__, (sse), (name), (ms), (ev))
+#define PT_SSE_EXPECT(sse, name, ms, ev)                                                           \
+    pt__sse_expect(__FILE__, __LINE__, (sse), (name), (ms), (ev))
 void pt__sse_expect(const char *file, int line, struct pt_sse *sse, const char *name,
                     int timeout_ms, struct pt_sse_event *ev);
 

@@ -166,7 +166,7 @@ void pt__sse_curl_assert_one_conn(struct pt_sse **v, size_t n)
             port0 = port;
         else if (port != port0)
             pltest_fail(__FILE__, __LINE__,
-                        "stream %zu uses local port %ld, stream 0 port %ld: not one connection",
-                        i, port, port0);
+                        "stream %zu uses local port %ld, stream 0 port %ld: not one connection", i,
+                        port, port0);
     }
 }

@@ -133,8 +133,8 @@ struct pt__sse_conn *pt__sse_h2c_connect(unsigned port, int rcvbuf, char *err, s
     return c;
 }
 
-int pt__sse_h2c_submit(struct pt__sse_conn *c, const char *path, char **lines,
-                       struct pt_sse *sse, char *err, size_t errlen)
+int pt__sse_h2c_submit(struct pt__sse_conn *c, const char *path, char **lines, struct pt_sse *sse,
+                       char *err, size_t errlen)
 {
     char authority[32];
     snprintf(authority, sizeof(authority), "127.0.0.1:%u", c->port);
@@ -144,8 +144,7 @@ int pt__sse_h2c_submit(struct pt__sse_conn *c, const char *path, char **lines,
     nghttp2_nv *nv = calloc(cap, sizeof(*nv));
     PL_ASSERT(nv);
     size_t n = 0;
-#define NV(k, v)                                                                                   \
-    nv[n++] = (nghttp2_nv){(uint8_t *)(k), (uint8_t *)(v), strlen(k), strlen(v), 0}
+#define NV(k, v) nv[n++] = (nghttp2_nv){(uint8_t *)(k), (uint8_t *)(v), strlen(k), strlen(v), 0}
     NV(":method", "GET");
     NV(":scheme", "http");
     NV(":authority", authority);
@@ -219,8 +218,7 @@ void pt__sse_h2c_close_stream(struct pt__sse_conn *c, struct pt_sse *sse)
 {
     if (sse->stream_id > 0 && !c->failed) {
         nghttp2_session_set_stream_user_data(c->session, sse->stream_id, NULL);
-        nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, sse->stream_id,
-                                  NGHTTP2_CANCEL);
+        nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, sse->stream_id, NGHTTP2_CANCEL);
         if (nghttp2_session_send(c->session) != 0)
             c->failed = true;
     }

@@ -33,12 +33,13 @@ struct pt_sse {
     struct curl_slist *req_headers;
     struct pt__sse_conn *h2c;
     int32_t stream_id; /* with h2c */
+    char *path;        /* the request's, for the OpenAPI records; NULL for a bare parser */
 
     /* The response. */
     long status;
     bool head_done; /* every header of the final response arrived */
     bool ended;
-    bool touched; /* something arrived since pt_sse_pump() started */
+    bool touched;                       /* something arrived since pt_sse_pump() started */
     char *headers[PT__SSE_MAX_HEADERS]; /* "name\0value\0" each */
     size_t n_headers;
     struct pt__text body; /* of an answer other than 200 */
@@ -90,8 +91,8 @@ void pt__sse_curl_assert_one_conn(struct pt_sse **v, size_t n);
 struct pt__sse_conn *pt__sse_h2c_connect(unsigned port, int rcvbuf, char *err, size_t errlen);
 /* Submits GET path with the given "Name: value" lines (lowercased in
  * place) for sse. Returns 0 or -1 with err set. */
-int pt__sse_h2c_submit(struct pt__sse_conn *c, const char *path, char **lines,
-                       struct pt_sse *sse, char *err, size_t errlen);
+int pt__sse_h2c_submit(struct pt__sse_conn *c, const char *path, char **lines, struct pt_sse *sse,
+                       char *err, size_t errlen);
 /* One round of I/O: sends what is pending, waits up to timeout_ms for the
  * socket, reads what is there and hands it to its streams. A failed
  * connection ends every stream on it. */

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - committing a batch of message sends (group commit).         */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "api_int.h"
+
+#include "storage/events.h"
+
+#include "common/log.h"
+#include "common/loop.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+PL_LOG_TOPIC("send");
+
+/*
+ * The writer thread (server/writer.c) hands us up to writer_batch sends at
+ * once, and they share one transaction: one WAL flush, one turn at the
+ * global position lock, and a constant number of statements whatever the
+ * batch size (storage/pg_messages.c passes the rows as array and JSON
+ * parameters). A send is answered only after that transaction committed.
+ *
+ * A bad send (not a member, bad reply_to) never fails its batch: the check
+ * step sorts it out before anything is written and it gets its own answer.
+ * A failed transaction fails every send of the batch, because none of them
+ * was stored.
+ */
+
+/* A second attempt when the transaction hit a unique violation: another
+ * node committed the same (device, client_msg_id) between our check and
+ * our insert. The retry's check sees that row and answers it as a repeat. */
+#define TX_ATTEMPTS 2
+
+/* Text one transaction carries at most; a larger batch is committed in
+ * several. It bounds the statements' parameters, which hold each text
+ * once as a message body and once inside its payload: a full batch of
+ * 64 KiB texts full of escaped control characters would otherwise need
+ * hundreds of MiB. */
+#define TX_TEXT_BYTES ((size_t)4 << 20)
+
+/* The message JSON of each NEW send, kept for its response body. */
+struct out_json {
+    const char *msg;
+    size_t len;
+};
+
+/* Builds the message JSON (status "sent") and the message.created payload
+ * of every NEW send, numbering them from position `first` in batch order. */
+static int build_payloads(struct pl_arena *a, struct store_send *const *s, unsigned n,
+                          uint64_t first, struct out_json *out)
+{
+    yajl_gen g = api__gen_new();
+    if (!g)
+        return PL_ENOMEM;
+    int rc = 0;
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        struct store_send *x = s[i];
+        if (x->outcome != STORE_SEND_NEW)
+            continue;
+        x->msg.id = (int64_t)first++;
+        yajl_gen_reset(g, NULL);
+        yajl_gen_clear(g);
+        api__gen_message(g, &x->msg);
+        const unsigned char *buf;
+        size_t len;
+        yajl_gen_get_buf(g, &buf, &len);
+        out[i].msg = pl_arena_memdup(a, buf, len);
+        out[i].len = len;
+        x->payload = pl_arena_sprintf(a, "{\"conversation_id\":%" PRId64 ",\"message\":%.*s}",
+                                      x->conversation_id, (int)len, (const char *)buf);
+        if (!out[i].msg || !x->payload)
+            rc = PL_ENOMEM;
+    }
+    yajl_gen_free(g);
+    return rc;
+}
+
+/* One attempt at the batch's transaction. The position lock is taken last
+ * and held only for building the payloads, one INSERT and the commit. */
+static int run_tx(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s, unsigned n,
+                  struct out_json *out, unsigned *n_new)
+{
+    int rc = store_pg_tx_begin(pg);
+    if (rc < 0)
+        return rc;
+    uint64_t first;
+    *n_new = 0;
+    if ((rc = store_pg_send_lock(pg, a, s, n)) == 0 &&
+        (rc = store_pg_send_check(pg, a, s, n)) == 0 &&
+        (rc = store_pg_send_assign(pg, a, s, n, n_new)) == 0 && *n_new) {
+        if ((rc = store_pg_positions_take(pg, *n_new, &first)) == 0 &&
+            (rc = build_payloads(a, s, n, first, out)) == 0)
+            rc = store_pg_send_insert(pg, s, n);
+    }
+    if (rc < 0) {
+        store_pg_tx_rollback(pg);
+        return rc;
+    }
+    /* PL_EUNAVAIL here means the outcome is unknown: the commit may have
+     * happened. The senders get 503 and retry with the same client_msg_id,
+     * and the idempotency check turns a retry of a stored send into a 200
+     * with the stored message, so nothing is lost or doubled either way.
+     * Events that did commit reach live streams through the hub's gap
+     * filling (or on resume), since we do not publish them. */
+    return store_pg_tx_commit(pg);
+}
+
+static void publish(const struct api_env *env, struct store_send *const *s, unsigned n)
+{
+    if (!env->publish)
+        return;
+    for (unsigned i = 0; i < n; i++) {
+        const struct store_send *x = s[i];
+        if (x->outcome == STORE_SEND_NEW)
+            env->publish(env->publish_ctx, (uint64_t)x->msg.id, "message.created", x->payload,
+                         strlen(x->payload), x->audience, x->n_audience);
+    }
+}
+
+/* Sets a rejected send's problem. */
+static int reject(struct api_call *c, int rc)
+{
+    switch (rc) {
+    case PL_ENOTFOUND: return api__conversation_not_found(c);
+    case PL_EINVAL:
+        api_errors_add(&c->errs, "/reply_to", "is not the seq of a message in this conversation");
+        return api__fail_validation(c);
+    case PL_ECONFLICT:
+        api_problem_send(c->req, rc,
+                         "this device already used client_msg_id for a message in another "
+                         "conversation");
+        return rc;
+    default: return rc;
+    }
+}
+
+/* Answers one send of a committed batch and completes its request. */
+static void answer(struct api_worker *w, struct api_send *const *jobs, unsigned i,
+                   const struct out_json *out)
+{
+    struct api_send *job = jobs[i];
+    const struct store_send *x = &job->s;
+    struct api_call c = {.req = job->req,
+                         .w = w,
+                         .env = w->env,
+                         .a = http_req_arena(job->req),
+                         .user_id = x->sender_id,
+                         .device_id = x->sender_device_id};
+    int rc = 0;
+    if (x->outcome == STORE_SEND_NEW || x->outcome == STORE_SEND_DUPLICATE) {
+        const struct out_json *o = &out[x->outcome == STORE_SEND_NEW ? i : x->dup_of];
+        char *body = pl_arena_memdup(c.a, o->msg, o->len);
+        if (body)
+            http_resp_set(c.req, x->outcome == STORE_SEND_NEW ? 201 : 200, "application/json", body,
+                          o->len);
+        rc = body ? 0 : PL_ENOMEM;
+    } else if (x->outcome == STORE_SEND_STORED) {
+        yajl_gen g = api__gen_new();
+        if (g)
+            api__gen_message(g, &x->msg);
+        rc = g ? api__reply_json(&c, 200, g) : PL_ENOMEM;
+    } else {
+        rc = reject(&c, x->rc);
+    }
+    api__finish(&c, rc);
+}
+
+static void fail_all(struct api_worker *w, struct api_send *const *jobs, unsigned n, int rc)
+{
+    const char *detail = rc == PL_EUNAVAIL || rc == PL_ETIMEDOUT
+                             ? "the message store did not answer; retry with the same "
+                               "client_msg_id"
+                             : NULL;
+    for (unsigned i = 0; i < n; i++) {
+        struct api_call c = {.req = jobs[i]->req, .w = w, .env = w->env};
+        c.a = http_req_arena(c.req);
+        api_problem_send(c.req, rc, detail);
+        api__finish(&c, rc);
+    }
+}
+
+/* Commits jobs[0..n) in one transaction and answers them. */
+static int commit_some(struct api_worker *w, struct api_send *const *jobs, unsigned n)
+{
+    uint64_t t0 = pl_now_us();
+    struct pl_arena *a = pl_arena_new();
+    struct store_send **s = a ? pl_arena_alloc(a, n * sizeof(*s)) : NULL;
+    struct out_json *out = a ? pl_arena_zalloc(a, n * sizeof(*out)) : NULL;
+    int rc = s && out ? 0 : PL_ENOMEM;
+    unsigned n_new = 0;
+    for (unsigned i = 0; i < n && rc == 0; i++)
+        s[i] = &jobs[i]->s;
+    for (int attempt = 0; rc == 0 && attempt < TX_ATTEMPTS; attempt++) {
+        rc = run_tx(w->pg, a, s, n, out, &n_new);
+        if (rc != PL_ECONFLICT || attempt + 1 == TX_ATTEMPTS)
+            break;
+        pl_log_warn("send batch of %u hit a concurrent insert; retrying", n);
+        rc = 0;
+    }
+    if (rc < 0) {
+        if (rc != PL_EUNAVAIL && rc != PL_ETIMEDOUT)
+            pl_log_error("send batch of %u failed: %s", n, pl_strerror(rc));
+        fail_all(w, jobs, n, rc);
+    } else {
+        publish(w->env, s, n);
+        for (unsigned i = 0; i < n; i++)
+            answer(w, jobs, i, out);
+        pl_log_debug("send batch: %u sends, %u new, %" PRIu64 " us", n, n_new, pl_now_us() - t0);
+    }
+    pl_arena_free(a);
+    return rc;
+}
+
+int api_send_commit(struct api_worker *w, struct api_send *const *jobs, unsigned n)
+{
+    int rc = 0;
+    for (unsigned i = 0, k; i < n; i += k) {
+        size_t bytes = strlen(jobs[i]->s.body);
+        for (k = 1; i + k < n; k++) {
+            size_t more = strlen(jobs[i + k]->s.body);
+            if (bytes + more > TX_TEXT_BYTES)
+                break;
+            bytes += more;
+        }
+        int r = commit_some(w, jobs + i, k);
+        rc = r < 0 ? r : rc;
+    }
+    return rc;
+}

@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - messages: the group commit's statements, and history pages. */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "messages.h"
+
+#include "common/buf.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * A batch's rows travel as ONE parameter per statement, so that the number
+ * of round trips and of statements never grows with the batch:
+ *
+ *  - integer lists as bigint[] literals ("{1,2,3}"), which we print from
+ *    int64_t values, so there is nothing to quote;
+ *  - rows with strings as a JSON array of objects, unpacked server-side by
+ *    json_to_recordset(). JSON string escaping is small, total and easy to
+ *    get right (quote, backslash and control characters; everything else,
+ *    valid UTF-8 included, passes as is), whereas array literals have their
+ *    own rules for quotes, backslashes, braces, commas, whitespace and the
+ *    word NULL. The input is valid UTF-8 without NUL bytes (api/ checked),
+ *    which PostgreSQL's json type accepts verbatim.
+ */
+
+#define TS_UTC(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* One parameter stays far below PostgreSQL's 1 GiB limit on a value. */
+#define PARAM_MAX ((size_t)512 << 20)
+
+enum {
+    SEND_LOCK,
+    SEND_CHECK,
+    SEND_ASSIGN,
+    SEND_INSERT,
+    MEMBER_JOINED,
+    PAGE_ASC,
+    PAGE_DESC,
+};
+
+/* The check's columns before the message columns of the stored message. */
+#define CHECK_NCOLS 5
+
+const struct store_pg__stmt store_pg__message_stmts[] = {
+    [SEND_LOCK] = {"send_lock",
+                   "SELECT id FROM conversations WHERE id = ANY($1::bigint[])"
+                   " ORDER BY id FOR NO KEY UPDATE",
+                   1, false},
+    /* Per send, in batch order: is the sender a member, is reply_to a
+     * message it can see, is (device, client_msg_id) stored already, and
+     * which send of the batch is the first acceptable one with that key. */
+    [SEND_CHECK] =
+        {"send_check",
+         "WITH j AS (SELECT * FROM json_to_recordset($1::json)"
+         "   AS x(i int, c bigint, u bigint, d bigint, m text, r bigint)),"
+         " k AS (SELECT j.*, mb.user_id IS NOT NULL AS member,"
+         "   (j.r = 0 OR EXISTS (SELECT 1 FROM messages p WHERE p.conversation_id = j.c"
+         "     AND p.seq = j.r AND p.seq > mb.joined_seq)) AS reply_ok, e.id AS eid"
+         "   FROM j LEFT JOIN members mb ON mb.conversation_id = j.c AND mb.user_id = j.u"
+         "   LEFT JOIN messages e ON e.sender_device_id = j.d AND e.client_msg_id = j.m)"
+         " SELECT k.i, k.member, k.reply_ok, k.eid IS NOT NULL,"
+         "  COALESCE(min(k.i) FILTER (WHERE k.member AND k.reply_ok AND k.eid IS NULL)"
+         "   OVER (PARTITION BY k.d, k.m), -1), " STORE_MSG_COLS(
+             "e") " FROM k LEFT JOIN messages e ON e.id = k.eid ORDER BY k.i",
+         1, true},
+    /* The audience is read under the conversation lock taken by SEND_LOCK,
+     * so nobody joins or leaves between it and the commit. */
+    [SEND_ASSIGN] = {"send_assign",
+                     "UPDATE conversations v SET last_seq = v.last_seq + x.n,"
+                     " last_activity_at = now()"
+                     " FROM unnest($1::bigint[], $2::bigint[]) AS x(c, n) WHERE v.id = x.c"
+                     " RETURNING v.id, v.last_seq - x.n + 1,"
+                     " ARRAY(SELECT mb.user_id FROM members mb WHERE mb.conversation_id = v.id),"
+                     " " TS_UTC("now()"),
+                     2, false},
+    /* created_at defaults to now(), the transaction's start: the value
+     * SEND_ASSIGN returned and the payloads carry. The payload travels as
+     * a JSON value, not a string: PostgreSQL's json type keeps its text
+     * verbatim, so the event row holds exactly the bytes we publish, and
+     * nothing is escaped twice. */
+    [SEND_INSERT] = {"send_insert",
+                     "WITH j AS (SELECT * FROM json_to_recordset($1::json) AS x(c bigint, s bigint,"
+                     "   i bigint, u bigint, d bigint, m text, k text, b text, r bigint, p json)),"
+                     " ins AS (INSERT INTO messages (conversation_id, seq, id, sender_id,"
+                     "   sender_device_id, client_msg_id, kind, body, reply_to)"
+                     "   SELECT c, s, i, u, d, m, k, b, NULLIF(r, 0) FROM j)"
+                     " INSERT INTO events (pos, conversation_id, type, payload)"
+                     " SELECT i, c, 'message.created', p::text FROM j",
+                     1, false},
+    [MEMBER_JOINED] = {"member_joined_seq",
+                       "SELECT joined_seq FROM members"
+                       " WHERE conversation_id = $1::bigint AND user_id = $2::bigint",
+                       2, true},
+    [PAGE_ASC] = {"messages_page_asc",
+                  "SELECT " STORE_MSG_COLS(
+                      "m") " FROM messages m"
+                           " WHERE m.conversation_id = $1::bigint AND m.seq > $2::bigint"
+                           " AND m.seq < $3::bigint ORDER BY m.seq LIMIT $4::int",
+                  4, true},
+    [PAGE_DESC] = {"messages_page_desc",
+                   "SELECT " STORE_MSG_COLS(
+                       "m") " FROM messages m"
+                            " WHERE m.conversation_id = $1::bigint AND m.seq > $2::bigint"
+                            " AND m.seq < $3::bigint ORDER BY m.seq DESC LIMIT $4::int",
+                   4, true},
+    {NULL, NULL, 0, false},
+};
+
+static int run(struct store_pg *pg, int id, const char *const *vals, PGresult **r)
+{
+    return store_pg__exec(pg, &store_pg__message_stmts[id], vals, NULL, NULL, r);
+}
+
+static bool get_bool(const PGresult *r, int row, int col)
+{
+    return PQgetvalue(r, row, col)[0] == 't';
+}
+
+/* Appends s as a JSON string (see the comment at the top). */
+static int json_str(struct pl_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    int rc = pl_buf_append(b, "\"", 1);
+    for (const char *run_start = s; rc == 0; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        if ((rc = pl_buf_append(b, run_start, (size_t)(s - run_start))) < 0 || !ch)
+            break;
+        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
+        size_t len = 2;
+        if (ch < 0x20) {
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 15];
+            len = 6;
+        }
+        rc = pl_buf_append(b, esc, len);
+        run_start = s + 1;
+    }
+    return rc < 0 ? rc : pl_buf_append(b, "\"", 1);
+}
+
+/* Ends a parameter: libpq reads text parameters up to their NUL. */
+static int param_end(struct pl_buf *b)
+{
+    return pl_buf_append(b, "", 1);
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* The distinct conversation ids of the sends (all, or only the NEW ones),
+ * ascending, with how many NEW sends each has. Arena arrays. */
+static int conv_ids(struct pl_arena *a, struct store_send *const *s, unsigned n, bool only_new,
+                    int64_t **ids, int64_t **counts, unsigned *n_ids)
+{
+    int64_t *v = pl_arena_alloc(a, (n ? n : 1) * sizeof(*v));
+    int64_t *k = pl_arena_zalloc(a, (n ? n : 1) * sizeof(*k));
+    if (!v || !k)
+        return PL_ENOMEM;
+    unsigned m = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (!only_new || s[i]->outcome == STORE_SEND_NEW)
+            v[m++] = s[i]->conversation_id;
+    qsort(v, m, sizeof(*v), cmp_i64);
+    unsigned d = 0;
+    for (unsigned i = 0; i < m; i++)
+        if (d == 0 || v[d - 1] != v[i])
+            v[d++] = v[i];
+    for (unsigned i = 0; i < n; i++) {
+        if (s[i]->outcome != STORE_SEND_NEW)
+            continue;
+        int64_t *hit = bsearch(&s[i]->conversation_id, v, d, sizeof(*v), cmp_i64);
+        if (hit)
+            k[hit - v]++;
+    }
+    *ids = v;
+    *counts = k;
+    *n_ids = d;
+    return 0;
+}
+
+/* "{1,2,3}" */
+static int i64_array(struct pl_buf *b, const int64_t *v, unsigned n)
+{
+    int rc = pl_buf_append(b, "{", 1);
+    for (unsigned i = 0; i < n && rc == 0; i++)
+        rc = pl_buf_printf(b, "%s%" PRId64, i ? "," : "", v[i]);
+    if (rc == 0)
+        rc = pl_buf_append(b, "}", 1);
+    return rc < 0 ? rc : param_end(b);
+}
+
+int store_pg_send_lock(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
+                       unsigned n)
+{
+    int64_t *ids, *counts;
+    unsigned n_ids;
+    int rc = conv_ids(a, s, n, false, &ids, &counts, &n_ids);
+    if (rc < 0)
+        return rc;
+    struct pl_buf b;
+    pl_buf_init(&b, PARAM_MAX);
+    if ((rc = i64_array(&b, ids, n_ids)) == 0) {
+        const char *vals[] = {pl_buf_head(&b)};
+        PGresult *r;
+        if ((rc = run(pg, SEND_LOCK, vals, &r)) == 0)
+            PQclear(r);
+    }
+    pl_buf_deinit(&b);
+    return rc;
+}
+
+static int check_param(struct pl_buf *b, struct store_send *const *s, unsigned n)
+{
+    int rc = pl_buf_append(b, "[", 1);
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        rc = pl_buf_printf(b,
+                           "%s{\"i\":%u,\"c\":%" PRId64 ",\"u\":%" PRId64 ",\"d\":%" PRId64
+                           ",\"r\":%" PRId64 ",\"m\":",
+                           i ? "," : "", i, s[i]->conversation_id, s[i]->sender_id,
+                           s[i]->sender_device_id, s[i]->reply_to);
+        if (rc == 0)
+            rc = json_str(b, s[i]->client_msg_id);
+        if (rc == 0)
+            rc = pl_buf_append(b, "}", 1);
+    }
+    if (rc == 0)
+        rc = pl_buf_append(b, "]", 1);
+    return rc < 0 ? rc : param_end(b);
+}
+
+/* Decides one send from its check row. Earlier sends are decided first,
+ * so a duplicate can look at the send it repeats. */
+static int check_row(struct pl_arena *a, const PGresult *r, int row, struct store_send *const *s,
+                     unsigned i)
+{
+    struct store_send *x = s[i];
+    int64_t first;
+    int rc = store_pg__get_i64(r, row, 4, &first);
+    if (rc < 0)
+        return rc;
+    x->outcome = STORE_SEND_REJECTED;
+    if (!get_bool(r, row, 1)) {
+        x->rc = PL_ENOTFOUND;
+    } else if (get_bool(r, row, 3)) {
+        if ((rc = store_pg__message_row(a, r, row, CHECK_NCOLS, &x->msg)) < 0)
+            return rc;
+        x->outcome = STORE_SEND_STORED;
+        if (x->msg.conversation_id != x->conversation_id) {
+            x->outcome = STORE_SEND_REJECTED;
+            x->rc = PL_ECONFLICT;
+        }
+    } else if (!get_bool(r, row, 2)) {
+        x->rc = PL_EINVAL;
+    } else if (first < 0 || first > (int64_t)i) {
+        return PL_EINTERNAL; /* an acceptable send is its own first */
+    } else if (first == (int64_t)i) {
+        x->outcome = STORE_SEND_NEW;
+    } else if (s[first]->conversation_id == x->conversation_id) {
+        x->outcome = STORE_SEND_DUPLICATE;
+        x->dup_of = (unsigned)first;
+    } else {
+        x->rc = PL_ECONFLICT;
+    }
+    return 0;
+}
+
+int store_pg_send_check(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
+                        unsigned n)
+{
+    struct pl_buf b;
+    pl_buf_init(&b, PARAM_MAX);
+    int rc = check_param(&b, s, n);
+    PGresult *r = NULL;
+    if (rc == 0) {
+        const char *vals[] = {pl_buf_head(&b)};
+        rc = run(pg, SEND_CHECK, vals, &r);
+    }
+    pl_buf_deinit(&b);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) != (int)n)
+        rc = PL_EINTERNAL;
+    for (unsigned i = 0; i < n && rc == 0; i++)
+        rc = check_row(a, r, (int)i, s, i);
+    PQclear(r);
+    return rc;
+}
+
+/* Hands out the seqs of one conversation's row of SEND_ASSIGN to its NEW
+ * sends, in batch order. */
+static int assign_row(struct pl_arena *a, const PGresult *r, int row, struct store_send *const *s,
+                      unsigned n)
+{
+    int64_t conv, seq;
+    int64_t *members;
+    unsigned n_members;
+    int rc = store_pg__get_i64(r, row, 0, &conv);
+    if (rc == 0)
+        rc = store_pg__get_i64(r, row, 1, &seq);
+    if (rc == 0)
+        rc = store_pg__get_i64_array(a, r, row, 2, &members, &n_members);
+    const char *now = rc == 0 ? store_pg__get_str(a, r, row, 3) : NULL;
+    if (rc < 0 || !now)
+        return rc < 0 ? rc : PL_ENOMEM;
+    for (unsigned i = 0; i < n; i++) {
+        struct store_send *x = s[i];
+        if (x->outcome != STORE_SEND_NEW || x->conversation_id != conv)
+            continue;
+        x->msg = (struct store_message){
+            .conversation_id = conv,
+            .seq = seq++,
+            .sender_id = x->sender_id,
+            .sender_device_id = x->sender_device_id,
+            .client_msg_id = x->client_msg_id,
+            .kind = x->kind,
+            .body = x->body,
+            .reply_to = x->reply_to,
+            .created_at = now,
+            .status = STORE_MSG_SENT, /* nobody else can have it yet */
+        };
+        x->audience = members;
+        x->n_audience = n_members;
+    }
+    return 0;
+}
+
+int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
+                         unsigned n, unsigned *n_new)
+{
+    int64_t *ids, *counts;
+    unsigned n_ids, total = 0;
+    int rc = conv_ids(a, s, n, true, &ids, &counts, &n_ids);
+    if (rc < 0)
+        return rc;
+    for (unsigned i = 0; i < n_ids; i++)
+        total += (unsigned)counts[i];
+    *n_new = total;
+    if (total == 0)
+        return 0;
+    struct pl_buf ib, kb;
+    pl_buf_init(&ib, PARAM_MAX);
+    pl_buf_init(&kb, PARAM_MAX);
+    PGresult *r = NULL;
+    if ((rc = i64_array(&ib, ids, n_ids)) == 0 && (rc = i64_array(&kb, counts, n_ids)) == 0) {
+        const char *vals[] = {pl_buf_head(&ib), pl_buf_head(&kb)};
+        rc = run(pg, SEND_ASSIGN, vals, &r);
+    }
+    pl_buf_deinit(&ib);
+    pl_buf_deinit(&kb);
+    if (rc < 0)
+        return rc;
+    /* Every NEW send passed the membership check under the lock, so each
+     * of their conversations exists and has its row. */
+    if (PQntuples(r) != (int)n_ids)
+        rc = PL_EINTERNAL;
+    for (int row = 0; rc == 0 && row < PQntuples(r); row++)
+        rc = assign_row(a, r, row, s, n);
+    PQclear(r);
+    return rc;
+}
+
+static int insert_row(struct pl_buf *b, const struct store_send *x, bool first)
+{
+    const struct store_message *m = &x->msg;
+    int rc = pl_buf_printf(b,
+                           "%s{\"c\":%" PRId64 ",\"s\":%" PRId64 ",\"i\":%" PRId64 ",\"u\":%" PRId64
+                           ",\"d\":%" PRId64 ",\"r\":%" PRId64 ",\"m\":",
+                           first ? "" : ",", m->conversation_id, m->seq, m->id, m->sender_id,
+                           m->sender_device_id, m->reply_to);
+    if (rc == 0)
+        rc = json_str(b, m->client_msg_id);
+    if (rc == 0 && (rc = pl_buf_append(b, ",\"k\":", 5)) == 0)
+        rc = json_str(b, m->kind);
+    if (rc == 0 && (rc = pl_buf_append(b, ",\"b\":", 5)) == 0)
+        rc = json_str(b, m->body);
+    if (rc == 0 && (rc = pl_buf_append(b, ",\"p\":", 5)) == 0)
+        rc = pl_buf_append(b, x->payload, strlen(x->payload)); /* JSON already */
+    return rc < 0 ? rc : pl_buf_append(b, "}", 1);
+}
+
+int store_pg_send_insert(struct store_pg *pg, struct store_send *const *s, unsigned n)
+{
+    struct pl_buf b;
+    pl_buf_init(&b, PARAM_MAX);
+    int rc = pl_buf_append(&b, "[", 1);
+    bool first = true;
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        if (s[i]->outcome != STORE_SEND_NEW)
+            continue;
+        if (!s[i]->payload || !s[i]->msg.id) {
+            rc = PL_EINVAL;
+            break;
+        }
+        rc = insert_row(&b, s[i], first);
+        first = false;
+    }
+    if (rc == 0 && (rc = pl_buf_append(&b, "]", 1)) == 0)
+        rc = param_end(&b);
+    if (rc == 0 && !first) {
+        const char *vals[] = {pl_buf_head(&b)};
+        PGresult *r;
+        if ((rc = run(pg, SEND_INSERT, vals, &r)) == 0)
+            PQclear(r);
+    }
+    pl_buf_deinit(&b);
+    return rc;
+}
+
+/* ---- history ---- */
+
+static int member_joined_seq(struct store_pg *pg, int64_t conversation_id, int64_t user_id,
+                             int64_t *joined_seq)
+{
+    char cb[24], ub[24];
+    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
+    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
+    const char *vals[] = {cb, ub};
+    PGresult *r;
+    int rc = run(pg, MEMBER_JOINED, vals, &r);
+    if (rc < 0)
+        return rc;
+    rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 0, joined_seq) : PL_ENOTFOUND;
+    PQclear(r);
+    return rc;
+}
+
+int store_pg_messages_list(struct store_pg *pg, struct pl_arena *a, int64_t conversation_id,
+                           int64_t viewer_id, const struct store_msg_page *page,
+                           struct store_message **out, unsigned *n, bool *has_more)
+{
+    int64_t joined;
+    int rc = member_joined_seq(pg, conversation_id, viewer_id, &joined);
+    if (rc < 0)
+        return rc;
+    /* One row more than asked tells whether there is more. A backward
+     * page is read newest first and reversed below. */
+    bool desc = !page->forward;
+    char cb[24], lo[24], hi[24], lim[16];
+    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
+    snprintf(lo, sizeof(lo), "%" PRId64, PL_MAX(joined, page->after));
+    snprintf(hi, sizeof(hi), "%" PRId64, page->before > 0 ? page->before : INT64_MAX);
+    snprintf(lim, sizeof(lim), "%u", page->limit + 1);
+    const char *vals[] = {cb, lo, hi, lim};
+    PGresult *r;
+    if ((rc = run(pg, desc ? PAGE_DESC : PAGE_ASC, vals, &r)) < 0)
+        return rc;
+    unsigned rows = (unsigned)PQntuples(r), keep = PL_MIN(rows, page->limit);
+    struct store_message *m = pl_arena_alloc(a, (keep ? keep : 1) * sizeof(*m));
+    rc = m ? 0 : PL_ENOMEM;
+    for (unsigned i = 0; i < keep && rc == 0; i++)
+        rc = store_pg__message_row(a, r, (int)i, 0, &m[desc ? keep - 1 - i : i]);
+    PQclear(r);
+    *out = m;
+    *n = keep;
+    *has_more = rows > page->limit;
+    return rc;
+}

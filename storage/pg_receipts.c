@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - receipts: per-member watermarks, their log, aggregate moves. */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "messages.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+
+#define TS_UTC(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+enum {
+    RECEIPT_SERIALIZE,
+    RECEIPT_LOCK,
+    RECEIPT_UPDATE,
+    RECEIPT_MOVES,
+    MESSAGE_RECEIPTS,
+};
+
+/*
+ * Why receipts of one conversation take turns: whether a message became
+ * "delivered" depends on every other member's watermark. Two members
+ * acknowledging the same message at once would each see the other's old
+ * watermark, conclude "not yet", and nobody would tell the sender. A
+ * transaction-scoped advisory lock per conversation orders them without
+ * a conflicting lock on the conversation row, so receipts never wait for
+ * sends. The two-key form keeps our keys apart from any single-bigint
+ * advisory lock (the migrations'); the id is folded into 31 bits, and a
+ * collision only makes two conversations take turns needlessly.
+ *
+ * The same statement takes FOR KEY SHARE on the conversation row, which
+ * the receipt_log insert (its foreign key) would take later anyway. Taken
+ * first, it orders a receipt like every membership change (conversation
+ * row, then member rows): taken after the member row lock, a receipt and
+ * an admin changing that member could deadlock. It does not conflict with
+ * the writer's FOR NO KEY UPDATE.
+ */
+#define RECEIPT_LOCK_CLASS "1347568483" /* 'PRCc' */
+
+const struct store_pg__stmt store_pg__receipt_stmts[] = {
+    /* Its own statement: a statement's snapshot is taken when it starts,
+     * and what comes after must see what the previous holder committed. */
+    [RECEIPT_SERIALIZE] = {"receipt_serialize",
+                           "SELECT pg_advisory_xact_lock(" RECEIPT_LOCK_CLASS
+                           ", ($1::bigint & 2147483647)::int)"
+                           " FROM conversations WHERE id = $1::bigint FOR KEY SHARE",
+                           1, false},
+    [RECEIPT_LOCK] = {"receipt_lock",
+                      "SELECT me.joined_seq, me.delivered_seq, me.read_seq, c.last_seq"
+                      " FROM members me JOIN conversations c ON c.id = me.conversation_id"
+                      " WHERE me.conversation_id = $1::bigint AND me.user_id = $2::bigint"
+                      " FOR NO KEY UPDATE OF me",
+                      2, false},
+    [RECEIPT_UPDATE] = {"receipt_update",
+                        "WITH u AS (UPDATE members SET delivered_seq = $3::bigint,"
+                        "   read_seq = $4::bigint"
+                        "   WHERE conversation_id = $1::bigint AND user_id = $2::bigint)"
+                        " INSERT INTO receipt_log (conversation_id, user_id, type, up_to_seq)"
+                        " SELECT $1::bigint, $2::bigint, v.t, v.s FROM (VALUES"
+                        "  ('delivered', $3::bigint, $5::bool), ('read', $4::bigint, $6::bool))"
+                        "  AS v(t, s, moved) WHERE v.moved",
+                        6, false},
+    /*
+     * Message q of sender S is delivered when every other member o who
+     * joined before it (o.joined_seq < q) has o.delivered_seq >= q; that
+     * is, when q <= GREATEST(o.joined_seq, o.delivered_seq) for every
+     * o <> S. So S's messages are delivered up to the minimum of that
+     * value over the members other than S; the smallest two values of the
+     * conversation (lo, one row, O(members)) give that minimum for every S:
+     * the second when S holds the first, else the first. Only messages in
+     * the ranges the caller's watermarks moved over ($3 d0 .. $4 d1,
+     * $5 r0 .. $6 r1, above its joined_seq $7) can have changed, and the
+     * caller held all of them back before, so for each S the highest one
+     * now at or below the threshold is the new up_to_seq. One pass over
+     * those messages against one row: never O(messages x members).
+     */
+    [RECEIPT_MOVES] =
+        {"receipt_moves",
+         "WITH w AS (SELECT user_id, GREATEST(joined_seq, delivered_seq) AS dv,"
+         "   GREATEST(joined_seq, read_seq) AS rv FROM members"
+         "   WHERE conversation_id = $1::bigint),"
+         " lo AS MATERIALIZED (SELECT (array_agg(user_id ORDER BY dv, user_id))[1] AS du,"
+         "   (array_agg(dv ORDER BY dv, user_id))[1:2] AS dv,"
+         "   (array_agg(user_id ORDER BY rv, user_id))[1] AS ru,"
+         "   (array_agg(rv ORDER BY rv, user_id))[1:2] AS rv FROM w)"
+         " SELECT m.sender_id,"
+         "  COALESCE(max(m.seq) FILTER (WHERE m.seq > GREATEST($3::bigint, $7::bigint)"
+         "    AND m.seq <= LEAST($4::bigint,"
+         "      CASE WHEN m.sender_id = lo.du THEN lo.dv[2] ELSE lo.dv[1] END)), 0),"
+         "  COALESCE(max(m.seq) FILTER (WHERE m.seq > GREATEST($5::bigint, $7::bigint)"
+         "    AND m.seq <= LEAST($6::bigint,"
+         "      CASE WHEN m.sender_id = lo.ru THEN lo.rv[2] ELSE lo.rv[1] END)), 0)"
+         " FROM messages m CROSS JOIN lo WHERE m.conversation_id = $1::bigint"
+         "  AND m.sender_id <> $2::bigint AND m.sender_id IN (SELECT user_id FROM w)"
+         "  AND ((m.seq > GREATEST($3::bigint, $7::bigint) AND m.seq <= $4::bigint)"
+         "    OR (m.seq > GREATEST($5::bigint, $7::bigint) AND m.seq <= $6::bigint))"
+         " GROUP BY m.sender_id ORDER BY m.sender_id",
+         7, false},
+    /* Watermarks only move up, so a member's first log row at or above
+     * seq is when it passed seq. A read that moved delivered_seq logged a
+     * delivered row too; LEAST with read_at keeps "read implies delivered"
+     * true regardless. Rows from an earlier membership (removed, added
+     * again) are older than joined_at and ignored. A single row with a
+     * NULL user means: the message is visible, nobody else could see it. */
+    [MESSAGE_RECEIPTS] =
+        {"message_receipts",
+         "SELECT x.user_id, " TS_UTC("LEAST(x.d, x.r)") ", " TS_UTC(
+             "x.r") " FROM ("
+                    " SELECT o.user_id,"
+                    "  (SELECT l.at FROM receipt_log l WHERE l.conversation_id = o.conversation_id"
+                    "    AND l.user_id = o.user_id AND l.type = 'delivered' AND l.up_to_seq >= "
+                    "m.seq"
+                    "    AND l.at >= o.joined_at ORDER BY l.up_to_seq, l.at LIMIT 1) AS d,"
+                    "  (SELECT l.at FROM receipt_log l WHERE l.conversation_id = o.conversation_id"
+                    "    AND l.user_id = o.user_id AND l.type = 'read' AND l.up_to_seq >= m.seq"
+                    "    AND l.at >= o.joined_at ORDER BY l.up_to_seq, l.at LIMIT 1) AS r"
+                    " FROM members me JOIN messages m ON m.conversation_id = me.conversation_id"
+                    "  AND m.seq = $3::bigint AND m.seq > me.joined_seq"
+                    " LEFT JOIN members o ON o.conversation_id = m.conversation_id"
+                    "  AND o.user_id <> m.sender_id AND o.joined_seq < m.seq"
+                    " WHERE me.conversation_id = $1::bigint AND me.user_id = $2::bigint) x"
+                    " ORDER BY x.user_id",
+         3, true},
+    {NULL, NULL, 0, false},
+};
+
+static int run(struct store_pg *pg, int id, const char *const *vals, PGresult **r)
+{
+    return store_pg__exec(pg, &store_pg__receipt_stmts[id], vals, NULL, NULL, r);
+}
+
+int store_pg_receipt_lock(struct store_pg *pg, int64_t conversation_id, int64_t user_id,
+                          struct store_watermarks *out)
+{
+    char cb[24], ub[24];
+    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
+    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
+    const char *vals[] = {cb, ub};
+    PGresult *r;
+    int rc = run(pg, RECEIPT_SERIALIZE, vals, &r);
+    if (rc < 0)
+        return rc;
+    PQclear(r);
+    if ((rc = run(pg, RECEIPT_LOCK, vals, &r)) < 0)
+        return rc;
+    if (PQntuples(r) != 1)
+        rc = PL_ENOTFOUND;
+    if (rc == 0)
+        rc = store_pg__get_i64(r, 0, 0, &out->joined_seq);
+    if (rc == 0)
+        rc = store_pg__get_i64(r, 0, 1, &out->delivered_seq);
+    if (rc == 0)
+        rc = store_pg__get_i64(r, 0, 2, &out->read_seq);
+    if (rc == 0)
+        rc = store_pg__get_i64(r, 0, 3, &out->last_seq);
+    PQclear(r);
+    return rc;
+}
+
+int store_pg_receipt_update(struct store_pg *pg, int64_t conversation_id, int64_t user_id,
+                            const struct store_watermarks *from, const struct store_watermarks *to)
+{
+    char cb[24], ub[24], db[24], rb[24];
+    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
+    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
+    snprintf(db, sizeof(db), "%" PRId64, to->delivered_seq);
+    snprintf(rb, sizeof(rb), "%" PRId64, to->read_seq);
+    const char *vals[] = {cb,
+                          ub,
+                          db,
+                          rb,
+                          to->delivered_seq != from->delivered_seq ? "t" : "f",
+                          to->read_seq != from->read_seq ? "t" : "f"};
+    PGresult *r;
+    int rc = run(pg, RECEIPT_UPDATE, vals, &r);
+    if (rc == 0)
+        PQclear(r);
+    return rc;
+}
+
+int store_pg_receipt_moves(struct store_pg *pg, struct pl_arena *a, int64_t conversation_id,
+                           int64_t user_id, const struct store_watermarks *from,
+                           const struct store_watermarks *to, struct store_status_move **out,
+                           unsigned *n)
+{
+    char b[7][24];
+    const int64_t v[7] = {conversation_id, user_id,      from->delivered_seq, to->delivered_seq,
+                          from->read_seq,  to->read_seq, from->joined_seq};
+    const char *vals[7];
+    for (int i = 0; i < 7; i++) {
+        snprintf(b[i], sizeof(b[i]), "%" PRId64, v[i]);
+        vals[i] = b[i];
+    }
+    PGresult *r;
+    int rc = run(pg, RECEIPT_MOVES, vals, &r);
+    if (rc < 0)
+        return rc;
+    int rows = PQntuples(r);
+    struct store_status_move *m = pl_arena_alloc(a, (size_t)(rows ? rows : 1) * sizeof(*m));
+    unsigned k = 0;
+    rc = m ? 0 : PL_ENOMEM;
+    for (int i = 0; i < rows && rc == 0; i++) {
+        struct store_status_move *x = &m[k];
+        rc = store_pg__get_i64(r, i, 0, &x->sender_id);
+        if (rc == 0)
+            rc = store_pg__get_i64(r, i, 1, &x->delivered_up_to);
+        if (rc == 0)
+            rc = store_pg__get_i64(r, i, 2, &x->read_up_to);
+        if (rc == 0 && (x->delivered_up_to || x->read_up_to))
+            k++;
+    }
+    PQclear(r);
+    *out = m;
+    *n = k;
+    return rc;
+}
+
+static const char *nullable_str(struct pl_arena *a, const PGresult *r, int row, int col, bool *oom)
+{
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    const char *s = store_pg__get_str(a, r, row, col);
+    *oom |= !s;
+    return s;
+}
+
+int store_pg_message_receipts(struct store_pg *pg, struct pl_arena *a, int64_t conversation_id,
+                              int64_t viewer_id, int64_t seq, struct store_receipt **out,
+                              unsigned *n)
+{
+    char cb[24], ub[24], sb[24];
+    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
+    snprintf(ub, sizeof(ub), "%" PRId64, viewer_id);
+    snprintf(sb, sizeof(sb), "%" PRId64, seq);
+    const char *vals[] = {cb, ub, sb};
+    PGresult *r;
+    int rc = run(pg, MESSAGE_RECEIPTS, vals, &r);
+    if (rc < 0)
+        return rc;
+    int rows = PQntuples(r);
+    struct store_receipt *v = pl_arena_alloc(a, (size_t)(rows ? rows : 1) * sizeof(*v));
+    unsigned k = 0;
+    bool oom = !v;
+    rc = rows == 0 ? PL_ENOTFOUND : 0;
+    for (int i = 0; i < rows && rc == 0 && !oom; i++) {
+        if (PQgetisnull(r, i, 0))
+            continue; /* visible, but nobody else could see it */
+        rc = store_pg__get_i64(r, i, 0, &v[k].user_id);
+        v[k].delivered_at = nullable_str(a, r, i, 1, &oom);
+        v[k].read_at = nullable_str(a, r, i, 2, &oom);
+        k++;
+    }
+    PQclear(r);
+    *out = v;
+    *n = k;
+    return rc < 0 ? rc : oom ? PL_ENOMEM : 0;
+}
