@@ -161,7 +161,7 @@ static int start(struct srv *s)
         pl_log_error("cannot listen on %s: %s", s->cfg.bind, pl_strerror(rc));
         return rc;
     }
-    srv_metrics_sources(s->metrics, s->http, s->pool, s->live);
+    srv_metrics_sources(s->metrics, s->http, s->pool, s->live, s->writer);
     if ((rc = write_port_file(s)) < 0)
         pl_log_error("cannot write port file %s: %s", s->cfg.port_file, pl_strerror(rc));
     return rc;
@@ -185,7 +185,7 @@ static void stop(struct srv *s)
     srv_writer_free(s->writer);
     s->writer = NULL;
     if (s->metrics)
-        srv_metrics_sources(s->metrics, NULL, NULL, NULL);
+        srv_metrics_sources(s->metrics, NULL, NULL, NULL, NULL);
     if (s->loop)
         pl_loop_drain(s->loop);
     http_server_free(s->http);

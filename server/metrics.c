@@ -32,6 +32,7 @@ struct srv_metrics {
     struct http_server *http;
     struct srv_pool *pool;
     struct srv_live *live;
+    struct srv_writer *writer;
 };
 
 int srv_metrics_new(struct srv_metrics **out)
@@ -60,11 +61,12 @@ void srv_metrics_free(struct srv_metrics *m)
 }
 
 void srv_metrics_sources(struct srv_metrics *m, struct http_server *http, struct srv_pool *pool,
-                         struct srv_live *live)
+                         struct srv_live *live, struct srv_writer *writer)
 {
     m->http = http;
     m->pool = pool;
     m->live = live;
+    m->writer = writer;
 }
 
 void srv_metrics_begin(struct srv_metrics *m)
@@ -223,6 +225,42 @@ static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
     return rc;
 }
 
+static int render_writer(struct srv_writer *w, struct pl_buf *out)
+{
+    struct srv_writer_stats st;
+    srv_writer_stats(w, &st);
+    int rc = gauge(out, "parley_writer_batches_total", "counter",
+                   "Group-commit transactions attempted.", st.batches);
+    if (rc == 0)
+        rc = gauge(out, "parley_writer_failed_batches_total", "counter",
+                   "Group-commit transactions that failed (every send got a problem).",
+                   st.failed_batches);
+    if (rc == 0)
+        rc = gauge(out, "parley_writer_sends_total", "counter", "Message sends answered.",
+                   st.sends);
+    if (rc == 0)
+        rc = gauge(out, "parley_writer_queue_depth", "gauge", "Sends waiting for the writer.",
+                   st.queued);
+    if (rc == 0)
+        rc = gauge(out, "parley_writer_queue_rejected_total", "counter",
+                   "Sends refused because the writer's queue was full.", st.rejected);
+    if (rc == 0)
+        rc = pl_buf_printf(out, "# HELP parley_writer_batch_size Sends per transaction.\n"
+                                "# TYPE parley_writer_batch_size histogram\n");
+    unsigned long long cum = 0;
+    for (unsigned b = 0; b < SRV_WRITER_BUCKETS && rc == 0; b++) {
+        cum += st.size_buckets[b];
+        if (b + 1 < SRV_WRITER_BUCKETS)
+            rc = pl_buf_printf(out, "parley_writer_batch_size_bucket{le=\"%u\"} %llu\n",
+                               srv_writer_bucket_le[b], cum);
+        else
+            rc = pl_buf_printf(out, "parley_writer_batch_size_bucket{le=\"+Inf\"} %llu\n"
+                                    "parley_writer_batch_size_count %llu\n",
+                               cum, st.batches);
+    }
+    return rc;
+}
+
 int srv_metrics_render(void *ctx, struct pl_buf *out)
 {
     const struct srv_metrics *m = ctx;
@@ -231,5 +269,7 @@ int srv_metrics_render(void *ctx, struct pl_buf *out)
         rc = render_hists(m, out);
     if (rc == 0)
         rc = render_runtime(m, out);
+    if (rc == 0 && m->writer)
+        rc = render_writer(m->writer, out);
     return rc;
 }

@@ -6,6 +6,7 @@
 
 #include "live.h"
 #include "pool.h"
+#include "writer.h"
 
 /* Request metrics are updated and rendered on the loop thread only (from
  * on_request / on_done and the inline /metrics route), so they need no
@@ -16,7 +17,7 @@ PL_MUST_CHECK int srv_metrics_new(struct srv_metrics **out);
 void srv_metrics_free(struct srv_metrics *m);
 /* What to read at render time; any may be NULL. Borrowed. */
 void srv_metrics_sources(struct srv_metrics *m, struct http_server *http, struct srv_pool *pool,
-                         struct srv_live *live);
+                         struct srv_live *live, struct srv_writer *writer);
 
 void srv_metrics_begin(struct srv_metrics *m);
 /* Counts a finished request (route, method, status, duration). */

@@ -129,6 +129,7 @@ static void drop_and_resume(struct shared *sh, struct receiver *rv, const struct
 {
     pt_sse_close(rv->sse);
     unsigned at = sent_count(sh);
+    fprintf(stderr, "drop %d: %u seen, %u sent\n", round, rv->n_seen, at);
     uint64_t deadline = pt_now_ms() + 5000;
     while (sent_count(sh) < at + 20 && at + 20 <= TOTAL && pt_now_ms() < deadline)
         pt_sleep_ms(2);

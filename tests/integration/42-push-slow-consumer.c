@@ -8,19 +8,25 @@
 #include <string.h>
 
 /*
- * Streams that stop reading: their sockets are given a 4 KiB receive
- * buffer and the test never drives them, so TCP (and, on h2, flow
- * control) backs up into parleyd's per-stream buffer, capped here at
- * 16 KiB. Each slow stream must be closed by the server while a reading
- * stream of the same user keeps up; parleyd's RSS must not grow with what
- * the slow streams miss (16 streams x 400 x ~4 KiB would be ~27 MB held);
+ * Streams that stop reading: their sockets get a 4 KiB receive buffer and
+ * the test never drives them, so TCP (and on h2c flow control too: those
+ * streams offer a 64 KiB window that is never replenished) backs up into
+ * parleyd's per-stream buffer, capped here at 32 KiB. Each slow stream
+ * must be closed by the server while a reading stream of the same user
+ * keeps up; parleyd's RSS must not grow with what the slow streams miss;
  * and a slow stream, resumed from its last id, must get everything.
+ *
+ * Linux lets a socket's send buffer grow to tcp_wmem's maximum (4 MiB
+ * here) whatever the peer's window, and parleyd leaves SO_SNDBUF alone:
+ * over h1 and h2 a stalled stream only backs up into parleyd after about
+ * 3 MiB. Hence 800 messages of 8 KB (6.8 MB of events per stream): an
+ * unbounded server would hold some 50 MB more for 16 stalled streams.
  */
 
 #define SLOW 16
-#define MSGS 400
-#define TEXT_BYTES 4000
-#define MAX_BYTES "16384"
+#define MSGS 800
+#define TEXT_BYTES 8000
+#define MAX_BYTES "32768"
 #define EV_MS 10000
 /* What RSS may grow by while MSGS messages go to SLOW stalled streams. */
 #define RSS_GROWTH_KB (12 * 1024)
@@ -119,7 +125,8 @@ PLTEST_PROTO(slow_consumers_are_cut_off_and_resume_without_loss)
     char opts[512];
     snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=4", asan ? asan : "", asan ? ":" : "");
     setenv("ASAN_OPTIONS", opts, 1);
-    const char *args[] = {"--stream-max-bytes", MAX_BYTES, NULL};
+    /* One connection sends all the messages: no per-connection rate limit. */
+    const char *args[] = {"--stream-max-bytes", MAX_BYTES, "--conn-rate", "0", NULL};
     struct pt_server *s = PT_SERVER_START(args);
     struct pt_user a, fast, b;
     PT_USER_NEW(s, proto, "slow_a", &a);
@@ -128,7 +135,7 @@ PLTEST_PROTO(slow_consumers_are_cut_off_and_resume_without_loss)
     int64_t conv = PT_DIRECT(s, proto, &b, a.id, 201);
     struct pt_sse *slow[SLOW];
     for (int i = 0; i < SLOW; i++) {
-        struct pt_sse_opts o = {.token = a.token, .rcvbuf = 4096};
+        struct pt_sse_opts o = {.token = a.token, .rcvbuf = 4096, .h2c_window = 65535};
         PL_ASSERT_INT_EQ(pt_sse_open_opts(s, proto, &o, &slow[i]), 0);
         PL_ASSERT_INT_EQ(pt_sse_status(slow[i]), 200);
     }

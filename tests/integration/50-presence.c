@@ -93,7 +93,7 @@ PLTEST_PROTO(online_while_a_stream_is_open_then_last_seen)
     struct pt_sse *sse = PT_SSE_OPEN_READY(s, proto, a.token, NULL);
     wait_online(s, proto, &b, a.id, 1, 2000, &p);
     /* The open stream keeps a online past the 2 s timeout. */
-    uint64_t until = pt_now_ms() + 3500;
+    uint64_t until = pt_now_ms() + 2500;
     while (pt_now_ms() < until) {
         pt_sse_pump(sse, 300);
         get_presence(s, proto, &b, a.id, &p);
@@ -118,7 +118,7 @@ PLTEST_PROTO(heartbeats_keep_a_user_online_without_a_stream)
     heartbeat(s, proto, &a);
     get_presence(s, proto, &b, a.id, &p);
     PL_ASSERT_STR_EQ(p.status, "online");
-    uint64_t until = pt_now_ms() + 3000;
+    uint64_t until = pt_now_ms() + 2500;
     while (pt_now_ms() < until) {
         pt_sleep_ms(500);
         heartbeat(s, proto, &a);
@@ -248,12 +248,19 @@ PLTEST_PROTO(presence_events_reach_online_contacts_only)
     PT_USER_NEW(s, proto, "pev_b", &b); /* a's contact */
     PT_USER_NEW(s, proto, "pev_c", &c); /* online, but no contact of a */
     PT_USER_NEW(s, proto, "pev_d", &d); /* c's contact, sends the marker */
-    PT_DIRECT(s, proto, &a, b.id, 201);
+    int64_t ab = PT_DIRECT(s, proto, &a, b.id, 201);
     int64_t cd = PT_DIRECT(s, proto, &d, c.id, 201);
     struct pt_sse *bs = PT_SSE_OPEN_READY(s, proto, b.token, NULL);
     struct pt_sse *cs = PT_SSE_OPEN_READY(s, proto, c.token, NULL);
     struct pt_sse *as = PT_SSE_OPEN_READY(s, proto, a.token, NULL);
     expect_presence(bs, a.id, 1, -1);
+    /* Only transitions are announced: another tab coming and going while
+     * a stays online tells b nothing. */
+    struct pt_sse *tab = PT_SSE_OPEN_READY(s, proto, a.token, NULL);
+    pt_sse_close(tab);
+    heartbeat(s, proto, &a);
+    struct pt_msg m = PT_SEND(s, proto, &a, ab, "still here");
+    expect_nothing_about(bs, a.id, m.id);
     pt_sse_close(as);
     expect_presence(bs, a.id, 0, 1);
     struct pt_msg marker = PT_SEND(s, proto, &d, cd, "marker");

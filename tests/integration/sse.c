@@ -79,6 +79,9 @@ static void dispatch(struct pt_sse *sse)
     if (sse->id[0] && strspn(sse->id, "0123456789") == strlen(sse->id))
         n->ev.pos = strtoll(sse->id, NULL, 10);
     n->ev.json = yajl_tree_parse(n->ev.data, NULL, 0);
+    if (getenv("PT_SSE_DEBUG"))
+        fprintf(stderr, "%llu sse %p: %s id:%s %.80s\n", (unsigned long long)pt_now_ms(),
+                (void *)sse, n->ev.name, n->ev.id, n->ev.data);
     if (sse->path)
         pt__record_sse(sse->path, n->ev.name, n->ev.data, n->ev.id[0] ? n->ev.id : NULL);
     *sse->q_tail = n;
@@ -383,7 +386,8 @@ static int submit(struct pt_server *s, enum pt_proto p, const struct pt_sse_opts
     struct pt__sse_conn *h2c = NULL;
     struct pt__sse_curl *cm = NULL;
     if (p == PT_H2C) {
-        h2c = pt__sse_h2c_connect(pt_server_port(s), o[0].rcvbuf, err, sizeof(err));
+        h2c =
+            pt__sse_h2c_connect(pt_server_port(s), o[0].rcvbuf, o[0].h2c_window, err, sizeof(err));
         if (!h2c) {
             pt__set_req_error("GET %s over h2c: %s", path, err);
             return -1;

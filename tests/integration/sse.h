@@ -25,6 +25,11 @@
  *
  * Like the rest of the harness, a stream belongs to one thread; streams on
  * one multiplexed connection belong to the same thread.
+ *
+ * Every event parsed is recorded for the OpenAPI check (see harness.h,
+ * PARLEY_TEST_RECORD_DIR), and every stream's response when it is closed.
+ * PT_SSE_DEBUG=1 in the environment prints each event, with a millisecond
+ * timestamp, to stderr.
  */
 
 /* pt_sse_next() and pt_sse_wait() return these besides 0. */
@@ -51,6 +56,7 @@ struct pt_sse_opts {
     const char *last_event_id;  /* sent as the Last-Event-ID header */
     const char *const *headers; /* more "Name: value" lines, NULL-terminated */
     int rcvbuf;                 /* SO_RCVBUF for the socket when > 0 (slow consumers) */
+    int h2c_window;             /* h2c: the stream window to offer when > 0 (default 16 MiB) */
 };
 
 /* Opens GET /v1/events over p and waits up to 10 s for the response head.

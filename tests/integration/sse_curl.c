@@ -18,17 +18,21 @@ struct pt__sse_curl {
     CURLM *multi;
     unsigned transfers;
     int rcvbuf;
+    unsigned long activity; /* callbacks so far: did a perform deliver anything? */
 };
 
 static size_t on_write(char *d, size_t size, size_t n, void *ctx)
 {
-    pt__sse_body(ctx, d, size * n);
+    struct pt_sse *sse = ctx;
+    sse->curl->activity++;
+    pt__sse_body(sse, d, size * n);
     return size * n;
 }
 
 static size_t on_header(char *d, size_t size, size_t n, void *ctx)
 {
     struct pt_sse *sse = ctx;
+    sse->curl->activity++;
     size_t len = size * n;
     while (len && (d[len - 1] == '\n' || d[len - 1] == '\r'))
         len--;
@@ -102,10 +106,10 @@ void pt__sse_curl_submit(struct pt__sse_curl *m, struct pt_server *s, enum pt_pr
     m->rcvbuf = rcvbuf;
     curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
     curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, m);
-    PL_ASSERT_INT_EQ(curl_multi_add_handle(m->multi, c), CURLM_OK);
     sse->easy = c;
     sse->curl = m;
     m->transfers++;
+    PL_ASSERT_INT_EQ(curl_multi_add_handle(m->multi, c), CURLM_OK);
 }
 
 /* Transfers that finished: their streams have ended. */
@@ -129,9 +133,12 @@ static void reap(struct pt__sse_curl *m)
 void pt__sse_curl_io(struct pt__sse_curl *m, int timeout_ms)
 {
     int running = 0;
+    unsigned long before = m->activity;
     curl_multi_perform(m->multi, &running);
     reap(m);
-    if (!running)
+    /* What curl had already read may have come out just now: the caller
+     * looks at it before anyone waits for more. */
+    if (!running || m->activity != before)
         return;
     int numfds = 0;
     curl_multi_poll(m->multi, NULL, 0, timeout_ms, &numfds);

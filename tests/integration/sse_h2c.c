@@ -95,7 +95,8 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t code, 
     return 0;
 }
 
-struct pt__sse_conn *pt__sse_h2c_connect(unsigned port, int rcvbuf, char *err, size_t errlen)
+struct pt__sse_conn *pt__sse_h2c_connect(unsigned port, int rcvbuf, int window, char *err,
+                                         size_t errlen)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     PL_ASSERT(fd >= 0);
@@ -123,8 +124,10 @@ struct pt__sse_conn *pt__sse_h2c_connect(unsigned port, int rcvbuf, char *err, s
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
     PL_ASSERT_INT_EQ(nghttp2_session_client_new(&c->session, cbs, c), 0);
     nghttp2_session_callbacks_del(cbs);
+    /* The connection window stays large; a small stream window is how a
+     * test makes the server's flow control (not TCP) hold a stream back. */
     nghttp2_settings_entry iv[] = {
-        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, WINDOW},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, (uint32_t)(window > 0 ? window : WINDOW)},
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
     };
     PL_ASSERT_INT_EQ(nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv, 2), 0);

@@ -88,7 +88,8 @@ void pt__sse_curl_assert_one_conn(struct pt_sse **v, size_t n);
 /* ---- our nghttp2 client: h2c (sse_h2c.c) ---- */
 
 /* Connects to the cleartext port; NULL with err set when it cannot. */
-struct pt__sse_conn *pt__sse_h2c_connect(unsigned port, int rcvbuf, char *err, size_t errlen);
+struct pt__sse_conn *pt__sse_h2c_connect(unsigned port, int rcvbuf, int window, char *err,
+                                         size_t errlen);
 /* Submits GET path with the given "Name: value" lines (lowercased in
  * place) for sse. Returns 0 or -1 with err set. */
 int pt__sse_h2c_submit(struct pt__sse_conn *c, const char *path, char **lines, struct pt_sse *sse,
