@@ -217,7 +217,8 @@ struct lg_bench {
     int64_t group;
     struct lg_client *setup, *streams, *send;
     struct lg_counts n;
-    struct lg_hist lat; /* deliveries received while measuring */
+    struct lg_hist lat;   /* deliveries received while measuring: send -> receive */
+    struct lg_hist lat_w; /* 201s received while measuring: send -> response */
     bool measuring;
     uint64_t msg_seq, rng;
     unsigned streams_opened;

@@ -119,6 +119,10 @@ static void on_sent(struct lg_req *r)
     int st = r->status;
     if (st == 201) {
         b->n.ok++;
+        if (b->measuring) {
+            uint64_t now = lg_now_ns(), ts = r->tag;
+            lg_hist_add(&b->lat_w, now > ts ? (now - ts) / 1000 : 0);
+        }
         return;
     }
     uint64_t *c = st < 0      ? &b->n.st_net
@@ -157,6 +161,7 @@ static void send_one(struct lg_bench *b, uint64_t ts)
     struct lg_req *r = lg_req_new("POST", path, b->users[s].token, body, len, on_sent, b);
     if (!r)
         return;
+    r->tag = ts;
     b->n.sent++;
     lg_client_submit(b->send, r);
 }
@@ -206,6 +211,7 @@ static void phase_tick(void *ctx)
         p->m0 = b->n;
         p->m0_ns = now;
         lg_hist_reset(&b->lat);
+        lg_hist_reset(&b->lat_w);
         b->measuring = true;
         fire_hook(b);
     }
@@ -270,7 +276,7 @@ static void phase_report(struct phase *p)
            " p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f p999_ms=%.2f max_ms=%.2f samples=%" PRIu64
            " errors=%" PRIu64 " e429=%" PRIu64 " e503=%" PRIu64 " enet=%" PRIu64 " skipped=%" PRIu64
            " lost=%" PRIu64 " extra=%" PRIu64 " streams=%" PRIu64 " streams_closed=%" PRIu64
-           " fanout=%" PRIu64 "\n",
+           " fanout=%" PRIu64 " store_p50_ms=%.2f store_p99_ms=%.2f\n",
            b->o.scenario, b->o.proto == LG_H1 ? "h1" : "h2c", p->rate > 0 ? "rate" : "saturate",
            offered, secs, z->sent - a->sent, z->ok - a->ok, (double)(z->ok - a->ok) / secs,
            z->deliv - a->deliv, (double)(z->deliv - a->deliv) / secs,
@@ -278,7 +284,8 @@ static void phase_report(struct phase *p)
            ms(lg_hist_quantile(&b->lat, 0.99)), ms(lg_hist_quantile(&b->lat, 0.999)),
            ms(b->lat.max), b->lat.count, errors, z->st_429 - a->st_429, z->st_503 - a->st_503,
            z->st_net - a->st_net, z->skipped - a->skipped, want > got ? want - got : 0,
-           got > want ? got - want : 0, n->ready - n->closed, n->closed - s->closed, f);
+           got > want ? got - want : 0, n->ready - n->closed, n->closed - s->closed, f,
+           ms(lg_hist_quantile(&b->lat_w, 0.5)), ms(lg_hist_quantile(&b->lat_w, 0.99)));
     fflush(stdout);
 }
 

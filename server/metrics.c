@@ -236,8 +236,8 @@ static int render_writer(struct srv_writer *w, struct pl_buf *out)
                    "Group-commit transactions that failed (every send got a problem).",
                    st.failed_batches);
     if (rc == 0)
-        rc = gauge(out, "parley_writer_sends_total", "counter", "Message sends answered.",
-                   st.sends);
+        rc =
+            gauge(out, "parley_writer_sends_total", "counter", "Message sends answered.", st.sends);
     if (rc == 0)
         rc = gauge(out, "parley_writer_queue_depth", "gauge", "Sends waiting for the writer.",
                    st.queued);
@@ -254,8 +254,9 @@ static int render_writer(struct srv_writer *w, struct pl_buf *out)
             rc = pl_buf_printf(out, "parley_writer_batch_size_bucket{le=\"%u\"} %llu\n",
                                srv_writer_bucket_le[b], cum);
         else
-            rc = pl_buf_printf(out, "parley_writer_batch_size_bucket{le=\"+Inf\"} %llu\n"
-                                    "parley_writer_batch_size_count %llu\n",
+            rc = pl_buf_printf(out,
+                               "parley_writer_batch_size_bucket{le=\"+Inf\"} %llu\n"
+                               "parley_writer_batch_size_count %llu\n",
                                cum, st.batches);
     }
     return rc;

@@ -22,11 +22,12 @@
  * ends. Returns 0 or a storage code. */
 PL_MUST_CHECK int store_pg_positions_take(struct store_pg *pg, unsigned n, uint64_t *first);
 
-/* Inside a transaction: stores one event. conversation_id / target_user_id
- * are 0 for none. type and payload (JSON) are borrowed. */
-PL_MUST_CHECK int store_pg_event_insert(struct store_pg *pg, uint64_t pos, int64_t conversation_id,
-                                        int64_t target_user_id, const char *type,
-                                        const char *payload);
+/* Inside a transaction: stores several events in one statement. rows_json
+ * is a JSON array of {"i": offset, "c": conversation_id or 0, "t":
+ * target_user_id or 0, "y": type, "p": payload (a JSON value)}; event i
+ * gets position first + i. */
+PL_MUST_CHECK int store_pg_events_insert(struct store_pg *pg, uint64_t first,
+                                         const char *rows_json);
 
 /* The last position committed. */
 PL_MUST_CHECK int store_pg_position_current(struct store_pg *pg, uint64_t *pos);

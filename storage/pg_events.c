@@ -10,13 +10,13 @@
 
 enum {
     POS_TAKE,
-    EVENT_INSERT,
     POS_CURRENT,
     POS_OLDEST,
     EVENTS_FOR_USER,
     EVENTS_RANGE,
     MEMBER_IDS,
     EVENTS_PRUNE,
+    EVENTS_INSERT,
 };
 
 const struct store_pg__stmt store_pg__event_stmts[] = {
@@ -24,10 +24,6 @@ const struct store_pg__stmt store_pg__event_stmts[] = {
                   "UPDATE stream_state SET pos = pos + $1::bigint WHERE id = 1"
                   " RETURNING pos - $1::bigint + 1",
                   1, false},
-    [EVENT_INSERT] = {"event_insert",
-                      "INSERT INTO events (pos, conversation_id, target_user_id, type, payload)"
-                      " VALUES ($1::bigint, NULLIF($2::bigint, 0), NULLIF($3::bigint, 0), $4, $5)",
-                      5, false},
     [POS_CURRENT] = {"pos_current", "SELECT pos FROM stream_state WHERE id = 1", 0, true},
     [POS_OLDEST] = {"pos_oldest",
                     "SELECT COALESCE((SELECT min(pos) FROM events),"
@@ -63,6 +59,15 @@ const struct store_pg__stmt store_pg__event_stmts[] = {
     [EVENTS_PRUNE] =
         {"events_prune",
          "DELETE FROM events WHERE created_at < now() - make_interval(secs => $1::int)", 1, false},
+    /* Rows come as one JSON array: strings need no quoting rules of our
+     * own, and the payload, passed as a json value, is stored byte for
+     * byte as it is published. */
+    [EVENTS_INSERT] = {"events_insert",
+                       "INSERT INTO events (pos, conversation_id, target_user_id, type, payload)"
+                       " SELECT $1::bigint + x.i, NULLIF(x.c, 0), NULLIF(x.t, 0), x.y, x.p::text"
+                       " FROM json_to_recordset($2::json) AS x(i bigint, c bigint, t bigint,"
+                       " y text, p json)",
+                       2, false},
     {NULL, NULL, 0, false},
 };
 
@@ -97,21 +102,6 @@ int store_pg_positions_take(struct store_pg *pg, unsigned n, uint64_t *first)
     rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 0, &v) : PL_EINTERNAL;
     PQclear(r);
     *first = (uint64_t)v;
-    return rc;
-}
-
-int store_pg_event_insert(struct store_pg *pg, uint64_t pos, int64_t conversation_id,
-                          int64_t target_user_id, const char *type, const char *payload)
-{
-    char pb[24], cb[24], tb[24];
-    snprintf(pb, sizeof(pb), "%" PRIu64, pos);
-    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
-    snprintf(tb, sizeof(tb), "%" PRId64, target_user_id);
-    const char *vals[] = {pb, cb, tb, type, payload};
-    PGresult *r;
-    int rc = run(pg, EVENT_INSERT, vals, &r);
-    if (rc == 0)
-        PQclear(r);
     return rc;
 }
 
@@ -219,4 +209,16 @@ int store_pg_events_prune(struct store_pg *pg, unsigned keep_s, uint64_t *n)
     *n = strtoull(PQcmdTuples(r), NULL, 10);
     PQclear(r);
     return 0;
+}
+
+int store_pg_events_insert(struct store_pg *pg, uint64_t first, const char *rows_json)
+{
+    char fb[24];
+    snprintf(fb, sizeof(fb), "%" PRIu64, first);
+    const char *vals[] = {fb, rows_json};
+    PGresult *r;
+    int rc = run(pg, EVENTS_INSERT, vals, &r);
+    if (rc == 0)
+        PQclear(r);
+    return rc;
 }
