@@ -189,6 +189,7 @@ struct lg_opts {
     unsigned msg_bytes;
     const char *prefix, *password, *idle_steps;
     const char *on_measure; /* shell command run once, when the first measured window opens */
+    const char *cpu_watch;  /* "name=pid[+],...": processes whose CPU use is reported */
     int server_pid;
     unsigned src_addrs, setup_timeout, settle;
     uint64_t seed;
@@ -243,6 +244,12 @@ PL_MUST_CHECK int lg_setup_group(struct lg_bench *b, unsigned members);
 /* Opens streams until `total` are open, round-robin over the first n_users
  * users, and waits for their `ready` events. */
 PL_MUST_CHECK int lg_setup_streams(struct lg_bench *b, unsigned total, unsigned n_users);
+
+/* lg_cpu.c: CPU ticks of the --cpu-watch processes, then our own. */
+#define LG_CPU_MAX 8
+void lg_cpu_sample(struct lg_bench *b, uint64_t *out);
+/* Prints " cpu_<name>=<percent of one CPU>" for each, over secs. */
+void lg_cpu_print(struct lg_bench *b, const uint64_t *a, const uint64_t *z, double secs);
 
 /* lg_run.c */
 /* Opens an event stream for user u (the tries-th attempt). 0 or negative. */

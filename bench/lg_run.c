@@ -189,6 +189,7 @@ struct phase {
     unsigned window;
     uint64_t t0, t_meas, t_end, m0_ns, m1_ns, planned, backlog;
     struct lg_counts start, m0, m1;
+    uint64_t cpu0[LG_CPU_MAX], cpu1[LG_CPU_MAX];
     bool sending, started;
 };
 
@@ -210,6 +211,7 @@ static void phase_tick(void *ctx)
         p->started = true;
         p->m0 = b->n;
         p->m0_ns = now;
+        lg_cpu_sample(b, p->cpu0);
         lg_hist_reset(&b->lat);
         lg_hist_reset(&b->lat_w);
         b->measuring = true;
@@ -218,6 +220,7 @@ static void phase_tick(void *ctx)
     if (p->sending && now >= p->t_end) {
         p->m1 = b->n;
         p->m1_ns = now;
+        lg_cpu_sample(b, p->cpu1);
         b->measuring = false;
         p->sending = false;
     }
@@ -276,7 +279,7 @@ static void phase_report(struct phase *p)
            " p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f p999_ms=%.2f max_ms=%.2f samples=%" PRIu64
            " errors=%" PRIu64 " e429=%" PRIu64 " e503=%" PRIu64 " enet=%" PRIu64 " skipped=%" PRIu64
            " lost=%" PRIu64 " extra=%" PRIu64 " streams=%" PRIu64 " streams_closed=%" PRIu64
-           " fanout=%" PRIu64 " store_p50_ms=%.2f store_p99_ms=%.2f\n",
+           " fanout=%" PRIu64 " store_p50_ms=%.2f store_p99_ms=%.2f",
            b->o.scenario, b->o.proto == LG_H1 ? "h1" : "h2c", p->rate > 0 ? "rate" : "saturate",
            offered, secs, z->sent - a->sent, z->ok - a->ok, (double)(z->ok - a->ok) / secs,
            z->deliv - a->deliv, (double)(z->deliv - a->deliv) / secs,
@@ -286,6 +289,8 @@ static void phase_report(struct phase *p)
            z->st_net - a->st_net, z->skipped - a->skipped, want > got ? want - got : 0,
            got > want ? got - want : 0, n->ready - n->closed, n->closed - s->closed, f,
            ms(lg_hist_quantile(&b->lat_w, 0.5)), ms(lg_hist_quantile(&b->lat_w, 0.99)));
+    lg_cpu_print(b, p->cpu0, p->cpu1, secs);
+    printf("\n");
     fflush(stdout);
 }
 
@@ -305,6 +310,7 @@ void lg_run_phase(struct lg_bench *b, double rate, unsigned window)
         phase_tick(&p);
         p.m1 = b->n;
         p.m1_ns = lg_now_ns();
+        lg_cpu_sample(b, p.cpu1);
         b->measuring = false;
         p.sending = false;
     }

@@ -30,8 +30,9 @@ static const char usage[] =
     "  --rate R[,R...]           open-loop phases at R messages/s (default 2000; 0 = none)\n"
     "  --saturate W[,W...]       closed-loop phases keeping W messages outstanding\n"
     "  --warmup S --duration S --drain S   per phase (2, 10, 5 seconds)\n"
-    "  --send-conns N            connections that send (h1 64, h2c 4)\n"
-    "  --send-streams N          h2c: concurrent sends per connection (64)\n"
+    "  --send-conns N            connections that send (default: enough for max(256, W)\n"
+    "                            requests in flight)\n"
+    "  --send-streams N          h2c: concurrent sends per connection (100)\n"
     "  --streams-per-conn N      h2c: event streams per connection (100)\n"
     "  --setup-conns N           concurrent setup requests (64)\n"
     "  --msg-bytes N             message text length (100)\n"
@@ -41,6 +42,8 @@ static const char usage[] =
     "  --settle S                idle: seconds to wait before reading RSS (3)\n"
     "  --src-addrs N             spread connections over 127.0.0.1..127.0.0.N (1)\n"
     "  --setup-timeout S         deadline of each setup step (300)\n"
+    "  --cpu-watch N=PID[+],...  report CPU use of these processes over each measured window\n"
+    "                            (a + adds the pid's children, e.g. a postmaster's backends)\n"
     "  --on-measure CMD          run `sh -c CMD` in the background when the first measured\n"
     "                            window opens (e.g. a perf record of parleyd)\n"
     "  --seed N --verbose\n";
@@ -72,6 +75,7 @@ enum {
     O_SEED,
     O_VERBOSE,
     O_HOOK,
+    O_CPU,
     O_HELP
 };
 
@@ -103,6 +107,7 @@ static const struct option longopts[] = {
     {"verbose", 0, 0, O_VERBOSE},
     {"help", 0, 0, O_HELP},
     {"on-measure", 1, 0, O_HOOK},
+    {"cpu-watch", 1, 0, O_CPU},
     {0, 0, 0, 0},
 };
 
@@ -150,8 +155,8 @@ static void parse(int argc, char **argv, struct lg_opts *o, bool *send_conns_set
                           .warmup = 2,
                           .duration = 10,
                           .drain = 5,
-                          .send_conns = 64,
-                          .send_streams = 64,
+                          .send_conns = 256,
+                          .send_streams = 100,
                           .streams_per_conn = 100,
                           .setup_conns = 64,
                           .msg_bytes = 100,
@@ -201,6 +206,7 @@ static void parse(int argc, char **argv, struct lg_opts *o, bool *send_conns_set
         case O_SEED: o->seed = strtoull(optarg, NULL, 0) | 1; break;
         case O_VERBOSE: lg.verbose = true; break;
         case O_HOOK: o->on_measure = optarg; break;
+        case O_CPU: o->cpu_watch = optarg; break;
         case 'h':
         case O_HELP: fputs(usage, stdout); exit(0);
         default: goto bad;
@@ -317,8 +323,13 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
-    if (o->proto == LG_H2 && !send_conns_set)
-        o->send_conns = 4;
+    /* Enough sending concurrency that the pool never caps a phase: the
+     * largest saturation window, and at least 256 requests in flight (what
+     * 5,000 messages/s at 50 ms needs). h2c streams per connection stay
+     * under the server's default limit of 128. */
+    unsigned conc = PL_MAX(256u, list_max(o->windows));
+    if (!send_conns_set)
+        o->send_conns = o->proto == LG_H1 ? conc : (conc + o->send_streams - 1) / o->send_streams;
     bool idle = strcmp(o->scenario, "idle") == 0;
     unsigned streams = idle ? list_max(o->idle_steps)
                             : (strcmp(o->scenario, "fanout") == 0 ? o->members : o->users);

@@ -2,9 +2,10 @@
 /* Parley - integration harness: run parleyd, talk h1/h2c/h2 to it.     */
 /* Copyright (c) 2026 Parley developers                                 */
 
-/* Process control, the libcurl client (h1, h2), recording for the OpenAPI
- * check, JSON and account helpers: the one harness every integration test
- * links, a little over 600 lines. The h2c client is in harness_h2c.c. */
+/* Process control, the libcurl client (h1, h2), JSON and account helpers:
+ * the one harness every integration test links. The h2c client is in
+ * harness_h2c.c, recording for the OpenAPI check in harness_record.c, the
+ * messaging shorthands in harness_chat.c and the SSE client in sse*.c. */
 #include "harness_int.h"
 
 #include <arpa/inet.h>
@@ -516,102 +517,6 @@ void pt__set_req_error(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(req_error, sizeof(req_error), fmt, ap);
     va_end(ap);
-}
-
-/* Appends s as a JSON string. Bytes that are not valid UTF-8 become
- * U+FFFD so one odd body cannot break the whole record file. */
-static void json_put_str(FILE *f, const char *s, size_t n)
-{
-    fputc('"', f);
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            fprintf(f, "\\%c", c);
-        } else if (c < 0x20) {
-            fprintf(f, "\\u%04x", c);
-        } else if (c < 0x80) {
-            fputc(c, f);
-        } else {
-            size_t len = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-            int ok = len && i + len <= n;
-            for (size_t k = 1; ok && k < len; k++)
-                ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
-            if (ok) {
-                fwrite(s + i, 1, len, f);
-                i += len;
-                continue;
-            }
-            fputs("\\ufffd", f);
-        }
-        i++;
-    }
-    fputc('"', f);
-}
-
-/* Appends one finished JSON line to this process's record file. */
-static void record_line(char *line, size_t len)
-{
-    const char *dir = env_or_null("PARLEY_TEST_RECORD_DIR");
-    char file[512];
-    snprintf(file, sizeof(file), "%s/%s-%d.jsonl", dir, program_invocation_short_name,
-             (int)getpid());
-    /* One write per line with O_APPEND keeps lines whole, also when sender
-     * threads record at the same time. */
-    int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, line, len) != (ssize_t)len)
-        pltest_fail(__FILE__, __LINE__, "recording to %s: %s", file, strerror(errno));
-    close(fd);
-    free(line);
-}
-
-void pt__record_response(const char *method, const char *path, long status, const char *ctype,
-                         const char *body, size_t len)
-{
-    if (!env_or_null("PARLEY_TEST_RECORD_DIR"))
-        return;
-    char *line = NULL;
-    size_t llen = 0;
-    FILE *f = open_memstream(&line, &llen);
-    PL_ASSERT(f);
-    size_t plen = strcspn(path, "?");
-    fputs("{\"method\":", f);
-    json_put_str(f, method, strlen(method));
-    fputs(",\"path\":", f);
-    json_put_str(f, path, plen);
-    fprintf(f, ",\"status\":%ld,\"content_type\":", status);
-    if (ctype)
-        json_put_str(f, ctype, strlen(ctype));
-    else
-        fputs("null", f);
-    fputs(",\"body\":", f);
-    json_put_str(f, body ? body : "", body ? len : 0);
-    fputs("}\n", f);
-    fclose(f);
-    record_line(line, llen);
-}
-
-void pt__record_sse(const char *path, const char *event, const char *data, const char *id)
-{
-    if (!env_or_null("PARLEY_TEST_RECORD_DIR"))
-        return;
-    char *line = NULL;
-    size_t llen = 0;
-    FILE *f = open_memstream(&line, &llen);
-    PL_ASSERT(f);
-    fputs("{\"sse\":true,\"path\":", f);
-    json_put_str(f, path, strcspn(path, "?"));
-    fputs(",\"event\":", f);
-    json_put_str(f, event, strlen(event));
-    fputs(",\"data\":", f);
-    json_put_str(f, data, strlen(data));
-    fputs(",\"id\":", f);
-    if (id)
-        json_put_str(f, id, strlen(id));
-    else
-        fputs("null", f);
-    fputs("}\n", f);
-    fclose(f);
-    record_line(line, llen);
 }
 
 static void record(const char *method, const char *path, struct pt_resp *r)

@@ -61,6 +61,27 @@ static void copy_field(char *dst, size_t cap, const char *v, size_t n)
     dst[n] = '\0';
 }
 
+/* Every stream of every test checks the promise of GET /v1/events: an
+ * event's id comes after the position the stream started from (its
+ * Last-Event-ID, or what ready or reset announced) and after every id
+ * before it. Anything else is an event the client already has. */
+static void check_order(struct pt_sse *sse, const struct pt_sse_event *ev)
+{
+    if (ev->pos > 0) {
+        if (ev->pos <= sse->floor || ev->pos <= sse->max_pos)
+            pltest_fail(__FILE__, __LINE__,
+                        "%s with id %lld on a stream that started at %lld and last had id %lld: "
+                        "a repeated or out-of-order event",
+                        ev->name, (long long)ev->pos, (long long)sse->floor,
+                        (long long)sse->max_pos);
+        sse->max_pos = ev->pos;
+    } else if (ev->json && (strcmp(ev->name, "ready") == 0 || strcmp(ev->name, "reset") == 0)) {
+        int64_t p = pt_json_int(ev->json, "position", NULL);
+        if (p != PT_JSON_MISSING)
+            sse->floor = p;
+    }
+}
+
 /* A blank line: hand the event over unless its data is empty. The event
  * name and data reset either way; the last event ID persists. */
 static void dispatch(struct pt_sse *sse)
@@ -79,6 +100,8 @@ static void dispatch(struct pt_sse *sse)
     if (sse->id[0] && strspn(sse->id, "0123456789") == strlen(sse->id))
         n->ev.pos = strtoll(sse->id, NULL, 10);
     n->ev.json = yajl_tree_parse(n->ev.data, NULL, 0);
+    if (sse->path)
+        check_order(sse, &n->ev);
     if (getenv("PT_SSE_DEBUG"))
         fprintf(stderr, "%llu sse %p: %s id:%s %.80s\n", (unsigned long long)pt_now_ms(),
                 (void *)sse, n->ev.name, n->ev.id, n->ev.data);
@@ -348,6 +371,19 @@ static int wait_heads(struct pt_sse **v, size_t n)
     return 0;
 }
 
+/* The position a request resumes from: its Last-Event-ID header, else its
+ * last_event_id query parameter; 0 when neither is a number. */
+static int64_t resume_position(const struct pt_sse_opts *o)
+{
+    const char *v = o->last_event_id;
+    const char *q = o->path ? strstr(o->path, "last_event_id=") : NULL;
+    if (!v && q && (q[-1] == '?' || q[-1] == '&'))
+        v = q + strlen("last_event_id=");
+    if (!v || !*v || strspn(v, "0123456789") == 0)
+        return 0;
+    return strtoll(v, NULL, 10);
+}
+
 /* The request's header lines, NULL-terminated; free with free_lines(). */
 static char **request_lines(const struct pt_sse_opts *o)
 {
@@ -399,6 +435,7 @@ static int submit(struct pt_server *s, enum pt_proto p, const struct pt_sse_opts
         v[i] = pt__sse_parser_new();
         v[i]->path = strdup(o[i].path ? o[i].path : "/v1/events");
         PL_ASSERT(v[i]->path);
+        v[i]->floor = resume_position(&o[i]);
         char **lines = request_lines(&o[i]);
         int rc = 0;
         if (h2c)

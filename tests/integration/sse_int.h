@@ -54,6 +54,10 @@ struct pt_sse {
     unsigned comments;
     char last_comment[128];
 
+    /* What the stream has promised: ids only grow, and start after the
+     * position it resumed from or announced (ready, reset). */
+    int64_t floor, max_pos;
+
     /* Parsed events not yet taken. */
     struct pt__sse_node *q_head, **q_tail;
     size_t queued;
