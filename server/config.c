@@ -327,7 +327,12 @@ void srv_config_usage(FILE *out)
                  "flags > environment > config file (\"name = value\" lines) > default.\n\n");
     for (size_t i = 0; i < PL_ARRAY_LEN(table); i++) {
         const struct setting *s = &table[i];
-        fprintf(out, "  --%-20s %-26s default: %s", s->name, s->env, *s->def ? s->def : "(none)");
+        char flag[32];
+        size_t k = 0;
+        for (; s->name[k] && k + 1 < sizeof(flag); k++)
+            flag[k] = s->name[k] == '_' ? '-' : s->name[k];
+        flag[k] = '\0';
+        fprintf(out, "  --%-20s %-26s default: %s", flag, s->env, *s->def ? s->def : "(none)");
         if (s->type != T_STR && s->type != T_BOOL)
             fprintf(out, " [%llu..%llu]", s->min, s->max);
         fprintf(out, "\n      %s\n", s->help);
