@@ -43,6 +43,8 @@ struct sse {
     struct pl_arena *arena;
     struct store_event *events;
     unsigned n_events;
+    unsigned fed; /* replayed events handed to the stream so far */
+    bool feeding;
     int replay_rc;
     bool too_many;
 };
@@ -57,10 +59,15 @@ static void sse_unref(struct sse *s)
 
 /* ---- the transport side: pull bytes from the push stream ---- */
 
+static void feed(struct sse *s);
+
 static ssize_t sse_read(void *ctx, char *dst, size_t max)
 {
     struct sse *s = ctx;
-    return push_stream_read(s->stream, dst, max);
+    ssize_t n = push_stream_read(s->stream, dst, max);
+    if (s->feeding && n >= 0)
+        feed(s);
+    return n != 0 || !s->feeding ? n : push_stream_read(s->stream, dst, max);
 }
 
 static void sse_on_close(void *ctx, int status)
@@ -105,6 +112,35 @@ static void control(struct sse *s, const char *name, const char *json)
 
 /* ---- step 3: the replay ---- */
 
+/* Hands replayed events to the stream only as it drains: a client far
+ * behind must not overflow its own queue with its catch-up before the
+ * first byte is sent. Half the cap is the high-water mark, leaving room for
+ * live events held back meanwhile. */
+static void feed(struct sse *s)
+{
+    size_t high = push_stream_room(s->stream) / 2;
+    size_t added = 0;
+    while (s->fed < s->n_events && added < high) {
+        const struct store_event *e = &s->events[s->fed];
+        struct push_event *ev = push_event_new(e->pos, e->type, e->payload, strlen(e->payload));
+        if (!ev)
+            break;
+        size_t len;
+        push_event_frame(ev, &len);
+        push_stream_replay_add(s->stream, ev);
+        push_event_unref(ev);
+        added += len;
+        s->fed++;
+    }
+    if (s->fed < s->n_events)
+        return;
+    s->feeding = false;
+    push_stream_replay_end(s->stream);
+    pl_arena_free(s->arena);
+    s->arena = NULL;
+    s->events = NULL;
+}
+
 static void on_replayed(struct pl_task *t)
 {
     struct sse *s = PL_CONTAINER_OF(t, struct sse, task);
@@ -113,26 +149,23 @@ static void on_replayed(struct pl_task *t)
             pl_log_warn("stream of user %lld: replay failed: %s", (long long)s->user,
                         pl_strerror(s->replay_rc));
             push_stream_close(s->stream); /* the client reconnects and resumes */
+            push_stream_replay_end(s->stream);
         } else if (s->too_many) {
             char json[96];
             snprintf(json, sizeof(json), "{\"reason\":\"too_far_behind\",\"position\":%llu}",
                      (unsigned long long)s->current);
             control(s, "reset", json);
+            push_stream_skip_to(s->stream, s->current);
+            push_stream_replay_end(s->stream);
         } else {
-            for (unsigned i = 0; i < s->n_events; i++) {
-                const struct store_event *e = &s->events[i];
-                struct push_event *ev =
-                    push_event_new(e->pos, e->type, e->payload, strlen(e->payload));
-                if (!ev)
-                    break;
-                push_stream_replay_add(s->stream, ev);
-                push_event_unref(ev);
-            }
+            s->feeding = true;
+            feed(s);
         }
-        push_stream_replay_end(s->stream);
     }
-    pl_arena_free(s->arena);
-    s->arena = NULL;
+    if (!s->feeding) {
+        pl_arena_free(s->arena);
+        s->arena = NULL;
+    }
     sse_unref(s);
 }
 
@@ -199,6 +232,10 @@ static void on_open(struct pl_task *t)
         snprintf(json, sizeof(json), "{\"position\":%llu}", (unsigned long long)s->current);
         control(s, "ready", json);
     }
+    /* The client is told it is at `current`: live events the hub has not
+     * delivered yet but that committed before that must not follow. */
+    if (!replay)
+        push_stream_skip_to(s->stream, s->current);
     /* no-store: an event stream is never cached; X-Accel-Buffering: no
      * tells nginx-style proxies not to hold events back. */
     if (http_resp_header(s->req, "Cache-Control", "no-store") < 0 ||

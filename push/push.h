@@ -128,6 +128,11 @@ void push_stream_close(struct push_stream *s);
 /* The transport is done with the stream (client gone or response ended):
  * unregisters it and frees it at the end of the loop iteration. */
 void push_stream_release(struct push_stream *s);
+/* Loop thread: live events at or below pos are dropped from now on (the
+ * client was told it is at pos). */
+void push_stream_skip_to(struct push_stream *s, uint64_t pos);
+/* Bytes that may still be queued before the stream overflows. */
+size_t push_stream_room(const struct push_stream *s);
 /* The highest position queued so far. */
 uint64_t push_stream_position(const struct push_stream *s);
 size_t push_stream_queued_bytes(const struct push_stream *s);

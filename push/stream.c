@@ -234,6 +234,18 @@ void push_stream_release(struct push_stream *s)
     pl_loop_defer(push__hub_loop(s->hub), &s->free_task);
 }
 
+void push_stream_skip_to(struct push_stream *s, uint64_t pos)
+{
+    if (pos > s->last_pos)
+        s->last_pos = pos;
+}
+
+size_t push_stream_room(const struct push_stream *s)
+{
+    size_t cap = push__hub_config(s->hub)->stream_max_bytes;
+    return s->queued_bytes >= cap ? 0 : cap - s->queued_bytes;
+}
+
 uint64_t push_stream_position(const struct push_stream *s)
 {
     return s->last_pos;
