@@ -114,22 +114,20 @@ static void control(struct sse *s, const char *name, const char *json)
 
 /* Hands replayed events to the stream only as it drains: a client far
  * behind must not overflow its own queue with its catch-up before the
- * first byte is sent. Half the cap is the high-water mark, leaving room for
- * live events held back meanwhile. */
+ * first byte is sent. Half the cap is the high-water mark: one more event
+ * never pushes the queue past the cap unless a single event is larger
+ * than half of it, and live events held back meanwhile have room too. */
 static void feed(struct sse *s)
 {
-    size_t high = push_stream_room(s->stream) / 2;
-    size_t added = 0;
-    while (s->fed < s->n_events && added < high) {
+    /* Fill while less than half the cap is queued (queued < cap - queued). */
+    while (s->fed < s->n_events &&
+           push_stream_queued_bytes(s->stream) < push_stream_room(s->stream)) {
         const struct store_event *e = &s->events[s->fed];
         struct push_event *ev = push_event_new(e->pos, e->type, e->payload, strlen(e->payload));
         if (!ev)
             break;
-        size_t len;
-        push_event_frame(ev, &len);
         push_stream_replay_add(s->stream, ev);
         push_event_unref(ev);
-        added += len;
         s->fed++;
     }
     if (s->fed < s->n_events)
@@ -313,7 +311,7 @@ struct sync_wait {
     int64_t user, device;
     uint64_t since, seen;
     unsigned limit;
-    unsigned timeout_ms;
+    uint64_t deadline_ms; /* monotonic */
     bool finishing;
 };
 
@@ -366,11 +364,23 @@ static int sync_answer(struct api_worker *w, struct http_req *req, int64_t user,
     return (int)n + (reset ? 1 : 0);
 }
 
+static void sync_wait_open(struct pl_task *t);
+
+/* A wake only says something happened for the user (or anywhere, for the
+ * race check): if the read finds nothing visible and time is left, wait
+ * again instead of answering early. */
 static void sync_requery(struct api_worker *w, void *arg)
 {
     struct sync_wait *sw = arg;
     uint64_t seen;
     int rc = sync_answer(w, sw->req, sw->user, sw->since, sw->limit, &seen);
+    if (rc == 0 && pl_now_ms() + 10 < sw->deadline_ms) {
+        sw->seen = seen;
+        sw->finishing = false;
+        sw->task.run = sync_wait_open;
+        pl_loop_post(sw->env->loop, &sw->task);
+        return;
+    }
     if (rc < 0)
         api_problem_send(sw->req, rc, NULL);
     http_req_complete(sw->req);
@@ -413,7 +423,9 @@ static void sync_wait_open(struct pl_task *t)
         free(sw);
         return;
     }
-    pl_loop_timer_start(sw->env->loop, &sw->timer, sw->timeout_ms, sync_trigger, sw);
+    uint64_t now = pl_now_ms();
+    pl_loop_timer_start(sw->env->loop, &sw->timer,
+                        sw->deadline_ms > now ? sw->deadline_ms - now : 0, sync_trigger, sw);
     /* An event delivered between our read and this registration would not
      * wake us: if the hub moved past what the read saw, look again now. */
     if (push_hub_position(sw->env->hub) > sw->seen)
@@ -465,7 +477,7 @@ static int sync_get(struct api_call *c)
                              .since = since,
                              .seen = seen,
                              .limit = (unsigned)limit,
-                             .timeout_ms = (unsigned)timeout};
+                             .deadline_ms = pl_now_ms() + timeout};
     sw->task.run = sync_wait_open;
     pl_loop_post(c->env->loop, &sw->task);
     return API_DEFERRED;
