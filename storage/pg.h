@@ -204,6 +204,9 @@ PL_MUST_CHECK int store_pg__exec(struct store_pg *pg, const struct store_pg__stm
 
 /* Parses a bigint column; PL_EINTERNAL when it is not one. */
 PL_MUST_CHECK int store_pg__get_i64(const struct pg_result *r, int row, int col, int64_t *out);
+/* Parses column col of every row (bigint) into an arena array. */
+PL_MUST_CHECK int store_pg__get_i64_column(struct pl_arena *a, const struct pg_result *r, int col,
+                                           int64_t **out, unsigned *n);
 /* Parses a bigint[] column into an arena array. */
 PL_MUST_CHECK int store_pg__get_i64_array(struct pl_arena *a, const struct pg_result *r, int row,
                                           int col, int64_t **out, unsigned *n);

@@ -76,10 +76,11 @@ static int run(struct store_pg *pg, int id, const char *const *vals, PGresult **
     return store_pg__exec(pg, &store_pg__event_stmts[id], vals, NULL, NULL, r);
 }
 
-static int single_u64(struct store_pg *pg, int id, uint64_t *out)
+/* Runs a statement that returns one bigint. */
+static int single_u64(struct store_pg *pg, int id, const char *const *vals, uint64_t *out)
 {
     PGresult *r;
-    int rc = run(pg, id, NULL, &r);
+    int rc = run(pg, id, vals, &r);
     if (rc < 0)
         return rc;
     int64_t v = 0;
@@ -94,25 +95,17 @@ int store_pg_positions_take(struct store_pg *pg, unsigned n, uint64_t *first)
     char nb[16];
     snprintf(nb, sizeof(nb), "%u", n);
     const char *vals[] = {nb};
-    PGresult *r;
-    int rc = run(pg, POS_TAKE, vals, &r);
-    if (rc < 0)
-        return rc;
-    int64_t v = 0;
-    rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 0, &v) : PL_EINTERNAL;
-    PQclear(r);
-    *first = (uint64_t)v;
-    return rc;
+    return single_u64(pg, POS_TAKE, vals, first);
 }
 
 int store_pg_position_current(struct store_pg *pg, uint64_t *pos)
 {
-    return single_u64(pg, POS_CURRENT, pos);
+    return single_u64(pg, POS_CURRENT, NULL, pos);
 }
 
 int store_pg_position_oldest(struct store_pg *pg, uint64_t *pos)
 {
-    return single_u64(pg, POS_OLDEST, pos);
+    return single_u64(pg, POS_OLDEST, NULL, pos);
 }
 
 /* Copies rows (pos, type, payload[, users]) into an arena array. */
@@ -185,15 +178,8 @@ int store_pg_member_ids(struct store_pg *pg, struct pl_arena *a, int64_t convers
     int rc = run(pg, MEMBER_IDS, vals, &r);
     if (rc < 0)
         return rc;
-    int rows = PQntuples(r);
-    int64_t *v = pl_arena_alloc(a, (size_t)(rows ? rows : 1) * sizeof(*v));
-    for (int i = 0; v && rc == 0 && i < rows; i++)
-        rc = store_pg__get_i64(r, i, 0, &v[i]);
+    rc = store_pg__get_i64_column(a, r, 0, ids, n);
     PQclear(r);
-    if (!v)
-        return PL_ENOMEM;
-    *ids = v;
-    *n = (unsigned)rows;
     return rc;
 }
 

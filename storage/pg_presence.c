@@ -40,15 +40,8 @@ int store_pg_contacts(struct store_pg *pg, struct pl_arena *a, int64_t user, int
     int rc = store_pg__exec(pg, &store_pg__presence_stmts[CONTACTS], vals, NULL, NULL, &r);
     if (rc < 0)
         return rc;
-    int rows = PQntuples(r);
-    int64_t *v = pl_arena_alloc(a, (size_t)(rows ? rows : 1) * sizeof(*v));
-    for (int i = 0; v && rc == 0 && i < rows; i++)
-        rc = store_pg__get_i64(r, i, 0, &v[i]);
+    rc = store_pg__get_i64_column(a, r, 0, ids, n);
     PQclear(r);
-    if (!v)
-        return PL_ENOMEM;
-    *ids = v;
-    *n = (unsigned)rows;
     return rc;
 }
 

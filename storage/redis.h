@@ -66,6 +66,11 @@ PL_MUST_CHECK int store_redis__command(struct store_redis *r, void **reply, cons
 PL_MUST_CHECK int store_redis__command_argv(struct store_redis *r, void **reply, int argc,
                                             const char **argv, const size_t *lens);
 
+/* Splits "host:port" or "[v6addr]:port" into a heap host (free()) and a
+ * port; a path starting with '/' is a unix socket, returned whole with port
+ * 0. Returns 0, PL_EINVAL or PL_ENOMEM. */
+PL_MUST_CHECK int store_redis__parse_addr(const char *addr, char **host, int *port);
+
 /* Frees a reply from store_redis__command(). NULL is fine. */
 void store_redis_reply_free(void *reply);
 

@@ -63,20 +63,19 @@ static void note_up(const struct store_redis *r)
         pl_log_info("redis %s reachable again", r->addr);
 }
 
-/* Splits "host:port" or "[v6addr]:port" into r->host and r->port; a path
- * starting with '/' is kept whole with port 0. */
-static int parse_addr(struct store_redis *r, const char *addr)
+int store_redis__parse_addr(const char *addr, char **host, int *port)
 {
     if (addr[0] == '/') {
-        r->host = strdup(addr);
-        return r->host ? 0 : PL_ENOMEM;
+        *port = 0;
+        *host = strdup(addr);
+        return *host ? 0 : PL_ENOMEM;
     }
     const char *colon = strrchr(addr, ':');
     if (!colon || colon == addr)
         return PL_EINVAL;
     char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (colon[1] < '0' || colon[1] > '9' || *end || port < 1 || port > 65535)
+    long p = strtol(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end || p < 1 || p > 65535)
         return PL_EINVAL;
     const char *h = addr;
     size_t n = (size_t)(colon - addr);
@@ -86,9 +85,14 @@ static int parse_addr(struct store_redis *r, const char *addr)
         h++;
         n -= 2;
     }
-    r->host = strndup(h, n);
-    r->port = (int)port;
-    return r->host ? 0 : PL_ENOMEM;
+    *host = strndup(h, n);
+    *port = (int)p;
+    return *host ? 0 : PL_ENOMEM;
+}
+
+static int parse_addr(struct store_redis *r, const char *addr)
+{
+    return store_redis__parse_addr(addr, &r->host, &r->port);
 }
 
 int store_redis_new(const struct store_redis_config *cfg, struct store_redis **out)

@@ -178,26 +178,6 @@ static void connect_conn(struct conn *c)
     add_write(c);
 }
 
-static int parse_addr(struct store_relay *r, const char *addr)
-{
-    if (addr[0] == '/') {
-        r->host = strdup(addr);
-        return r->host ? 0 : PL_ENOMEM;
-    }
-    const char *colon = strrchr(addr, ':');
-    if (!colon || colon == addr)
-        return PL_EINVAL;
-    r->port = atoi(colon + 1);
-    if (r->port <= 0 || r->port > 65535)
-        return PL_EINVAL;
-    size_t n = (size_t)(colon - addr);
-    if (addr[0] == '[' && n >= 2 && addr[n - 1] == ']') /* [::1]:6379 */
-        r->host = strndup(addr + 1, n - 2);
-    else
-        r->host = strndup(addr, n);
-    return r->host ? 0 : PL_ENOMEM;
-}
-
 int store_relay_new(struct pl_loop *loop, const struct store_redis_config *cfg, const char *channel,
                     store_relay_msg_cb *cb, void *ctx, struct store_relay **out)
 {
@@ -205,7 +185,7 @@ int store_relay_new(struct pl_loop *loop, const struct store_redis_config *cfg, 
     if (!r)
         return PL_ENOMEM;
     *r = (struct store_relay){.loop = loop, .cb = cb, .ctx = ctx};
-    int rc = parse_addr(r, cfg->addr);
+    int rc = store_redis__parse_addr(cfg->addr, &r->host, &r->port);
     if (rc == 0 && !(r->channel = strdup(channel)))
         rc = PL_ENOMEM;
     if (rc < 0) {
