@@ -21,6 +21,7 @@
  *   lg_h2.c     h2c with prior knowledge on nghttp2's client API, many streams per connection
  *   lg_sse.c    the text/event-stream parser both transports feed
  *   lg_hist.c   a log-linear latency histogram (HdrHistogram's bucket layout, simplified)
+ *   lg_cpu.c    CPU use of parleyd, PostgreSQL, Redis and ourselves per measured window
  *   lg_setup.c  users, sessions, conversations, event streams (not timed)
  *   lg_run.c    the timed phases: open-loop rate, closed-loop saturation, idle RSS
  *   loadgen.c   options, the scenarios in order, RESULT lines
@@ -188,8 +189,9 @@ struct lg_opts {
     unsigned send_conns, send_streams, streams_per_conn, setup_conns;
     unsigned msg_bytes;
     const char *prefix, *password, *idle_steps;
-    const char *on_measure; /* shell command run once, when the first measured window opens */
-    const char *cpu_watch;  /* "name=pid[+],...": processes whose CPU use is reported */
+    const char *on_measure;  /* shell command run once, when the first measured window opens */
+    const char *cpu_watch;   /* "name=pid[+],...": processes whose CPU use is reported */
+    const char *after_setup; /* shell command run between the data setup and the streams */
     int server_pid;
     unsigned src_addrs, setup_timeout, settle;
     uint64_t seed;
@@ -245,7 +247,8 @@ PL_MUST_CHECK int lg_setup_group(struct lg_bench *b, unsigned members);
  * users, and waits for their `ready` events. */
 PL_MUST_CHECK int lg_setup_streams(struct lg_bench *b, unsigned total, unsigned n_users);
 
-/* lg_cpu.c: CPU ticks of the --cpu-watch processes, then our own. */
+/* lg_cpu.c: CPU ticks of the --cpu-watch processes, then our own; the
+ * machine's busy ticks in the last slot. */
 #define LG_CPU_MAX 8
 void lg_cpu_sample(struct lg_bench *b, uint64_t *out);
 /* Prints " cpu_<name>=<percent of one CPU>" for each, over secs. */

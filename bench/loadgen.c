@@ -44,6 +44,8 @@ static const char usage[] =
     "  --setup-timeout S         deadline of each setup step (300)\n"
     "  --cpu-watch N=PID[+],...  report CPU use of these processes over each measured window\n"
     "                            (a + adds the pid's children, e.g. a postmaster's backends)\n"
+    "  --after-setup CMD         run `sh -c CMD` to completion after users and conversations\n"
+    "                            exist, before streams open (e.g. ANALYZE)\n"
     "  --on-measure CMD          run `sh -c CMD` in the background when the first measured\n"
     "                            window opens (e.g. a perf record of parleyd)\n"
     "  --seed N --verbose\n";
@@ -76,6 +78,7 @@ enum {
     O_VERBOSE,
     O_HOOK,
     O_CPU,
+    O_AFTER,
     O_HELP
 };
 
@@ -108,6 +111,7 @@ static const struct option longopts[] = {
     {"help", 0, 0, O_HELP},
     {"on-measure", 1, 0, O_HOOK},
     {"cpu-watch", 1, 0, O_CPU},
+    {"after-setup", 1, 0, O_AFTER},
     {0, 0, 0, 0},
 };
 
@@ -207,6 +211,7 @@ static void parse(int argc, char **argv, struct lg_opts *o, bool *send_conns_set
         case O_VERBOSE: lg.verbose = true; break;
         case O_HOOK: o->on_measure = optarg; break;
         case O_CPU: o->cpu_watch = optarg; break;
+        case O_AFTER: o->after_setup = optarg; break;
         case 'h':
         case O_HELP: fputs(usage, stdout); exit(0);
         default: goto bad;
@@ -267,49 +272,62 @@ static void run_phases(struct lg_bench *b)
     }
 }
 
+/* Waits up to timeout_s for child pid, then stops it. Returns its exit
+ * status, or -1 when it had to be stopped. */
+static int reap(int pid, unsigned timeout_s)
+{
+    int st = 0;
+    for (unsigned i = 0; i < timeout_s * 10; i++) {
+        if (waitpid(pid, &st, WNOHANG) != 0)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        usleep(100000);
+    }
+    fprintf(stderr, "loadgen: command %d still running after %u s; stopping it\n", pid, timeout_s);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+/* The end of the data setup: frees the setup pool and runs --after-setup
+ * (to completion, at most 5 minutes) before any stream opens. */
+static int setup_done(struct lg_bench *b)
+{
+    lg_client_free(b->setup);
+    b->setup = NULL;
+    if (!b->o.after_setup)
+        return 0;
+    fflush(NULL);
+    int pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", b->o.after_setup, (char *)NULL);
+        _exit(127);
+    }
+    int st = pid > 0 ? reap(pid, 300) : -1;
+    if (st != 0)
+        fprintf(stderr, "loadgen: --after-setup command failed (%d)\n", st);
+    return st == 0 ? 0 : PL_EINTERNAL;
+}
+
 static int run(struct lg_bench *b)
 {
     const struct lg_opts *o = &b->o;
     int rc;
     if (strcmp(o->scenario, "1:1") == 0) {
-        if ((rc = lg_setup_users(b, o->users & ~1u)) < 0 || (rc = lg_setup_direct(b)) < 0)
-            return rc;
-        lg_client_free(b->setup);
-        b->setup = NULL;
-        if ((rc = lg_setup_streams(b, b->n_users, b->n_users)) < 0)
+        if ((rc = lg_setup_users(b, o->users & ~1u)) < 0 || (rc = lg_setup_direct(b)) < 0 ||
+            (rc = setup_done(b)) < 0 || (rc = lg_setup_streams(b, b->n_users, b->n_users)) < 0)
             return rc;
         run_phases(b);
     } else if (strcmp(o->scenario, "fanout") == 0) {
-        if ((rc = lg_setup_users(b, o->members)) < 0 || (rc = lg_setup_group(b, o->members)) < 0)
-            return rc;
-        lg_client_free(b->setup);
-        b->setup = NULL;
-        if ((rc = lg_setup_streams(b, b->n_users, b->n_users)) < 0)
+        if ((rc = lg_setup_users(b, o->members)) < 0 || (rc = lg_setup_group(b, o->members)) < 0 ||
+            (rc = setup_done(b)) < 0 || (rc = lg_setup_streams(b, b->n_users, b->n_users)) < 0)
             return rc;
         run_phases(b);
     } else {
-        if ((rc = lg_setup_users(b, o->users)) < 0)
+        if ((rc = lg_setup_users(b, o->users)) < 0 || (rc = setup_done(b)) < 0)
             return rc;
-        lg_client_free(b->setup);
-        b->setup = NULL;
         return lg_run_idle(b);
     }
     return 0;
-}
-
-/* Waits up to a minute for the --on-measure command, then stops it. */
-static void reap_hook(int pid)
-{
-    if (pid <= 0)
-        return;
-    for (int i = 0; i < 600; i++) {
-        if (waitpid(pid, NULL, WNOHANG) != 0)
-            return;
-        usleep(100000);
-    }
-    fprintf(stderr, "loadgen: --on-measure command still running after 60 s; stopping it\n");
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
 }
 
 int main(int argc, char **argv)
@@ -359,7 +377,8 @@ int main(int argc, char **argv)
                 (unsigned long long)(b.streams->conn_opened + b.send->conn_opened),
                 (unsigned long long)(b.streams->conn_failed + b.send->conn_failed));
     lg_deinit();
-    reap_hook(b.hook_pid);
+    if (b.hook_pid > 0)
+        (void)reap(b.hook_pid, 60);
     free(b.users);
     return rc < 0 ? 1 : 0;
 }

@@ -13,8 +13,10 @@
 
 /*
  * Everything here runs inside one pltest case (a forked child) on its main
- * thread. Functions that say "fails the case" end it through pltest_fail()
- * with a message; the others return a code for tests that expect trouble.
+ * thread, except pt_client_*(), the JSON helpers and pt_now_ms() /
+ * pt_sleep_ms(), which sender threads may use (each with its own client).
+ * Functions that say "fails the case" end it through pltest_fail() with a
+ * message; the others return a code for tests that expect trouble.
  *
  * Environment (./scripts/test sets it up; meson sets PARLEY_TEST_BIN):
  *   PARLEY_TEST_BIN        the parleyd binary to run
