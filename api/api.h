@@ -23,7 +23,6 @@
 
 struct api_config {
     struct crypto_pwhash_params pwhash;
-    unsigned retry_after_s;      /* Retry-After on 503 when a dependency is down */
     unsigned group_max_members;  /* members per group (422 past it) */
     unsigned presence_timeout_s; /* online while the last heartbeat is younger */
     unsigned sync_max_wait_ms;   /* longest /v1/sync long-poll */

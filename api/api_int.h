@@ -125,6 +125,8 @@ int api_metrics_get(struct api_call *c);
 int api_openapi_get(struct api_call *c);
 int api_problem_doc_get(struct api_call *c);
 
+/* True for a username: 3 to 32 of a-z, 0-9, '_' and '.' (users.c). */
+bool api__valid_username(const char *s);
 /* True for 1..max_chars characters of UTF-8 without control characters. */
 bool api__valid_display_text(const char *s, size_t max_chars);
 

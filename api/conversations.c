@@ -81,7 +81,7 @@ static bool plausible_ref(const char *s)
     size_t n = strlen(s);
     if (n >= 1 && n <= 18 && strspn(s, "0123456789") == n)
         return true;
-    return n >= 3 && n <= 32 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.") == n;
+    return api__valid_username(s);
 }
 
 /* ---- shared by the conversation files ---- */

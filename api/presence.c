@@ -155,15 +155,12 @@ int api_presence_heartbeat(struct api_call *c)
 int api_typing_post(struct api_call *c)
 {
     int64_t conv;
-    const char *id = http_req_param(c->req, 0);
-    char *end;
-    conv = strtoll(id, &end, 10);
-    if (*end || conv <= 0)
-        return PL_ENOTFOUND;
+    int rc = api__conversation_id(c, &conv);
+    if (rc < 0)
+        return rc;
     int64_t *ids;
     unsigned n;
-    int rc = store_pg_member_ids(c->w->pg, c->a, conv, &ids, &n);
-    if (rc < 0)
+    if ((rc = store_pg_member_ids(c->w->pg, c->a, conv, &ids, &n)) < 0)
         return rc;
     /* The member list doubles as the membership check. */
     unsigned k = 0;
@@ -171,7 +168,7 @@ int api_typing_post(struct api_call *c)
         if (ids[i] != c->user_id)
             ids[k++] = ids[i];
     if (k == n)
-        return PL_ENOTFOUND;
+        return api__conversation_not_found(c);
     const char *json =
         pl_arena_sprintf(c->a, "{\"conversation_id\":%lld,\"user_id\":%lld,\"expires_in_ms\":%d}",
                          (long long)conv, (long long)c->user_id, TYPING_TTL_MS);

@@ -26,7 +26,7 @@ void api__gen_user(yajl_gen g, const struct store_user *u)
     yajl_gen_map_close(g);
 }
 
-static bool valid_username(const char *s)
+bool api__valid_username(const char *s)
 {
     size_t n = strlen(s);
     if (n < USERNAME_MIN || n > USERNAME_MAX)
@@ -67,7 +67,7 @@ int api_users_create(struct api_call *c)
     int rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields));
     if (rc < 0)
         return rc;
-    if (username && !valid_username(username))
+    if (username && !api__valid_username(username))
         api_errors_add(&c->errs, "/username", "must be 3 to 32 characters of a-z, 0-9, _ and .");
     if (password && (strlen(password) < PASSWORD_MIN || strlen(password) > PASSWORD_MAX))
         api_errors_add(&c->errs, "/password", "must be 8 to 1024 bytes long");

@@ -50,14 +50,8 @@ enum http_proto {
 const char *http_req_method(const struct http_req *req);
 /* The percent-decoded path without the query, e.g. "/v1/users". */
 const char *http_req_path(const struct http_req *req);
-/* The raw request target as sent (path and query, undecoded). */
-const char *http_req_target(const struct http_req *req);
 /* The first query parameter called name, percent-decoded, or NULL. */
 const char *http_req_query(const struct http_req *req, const char *name);
-/* Calls fn for every query parameter in order; stops when fn returns
- * nonzero and returns that value. */
-int http_req_query_each(const struct http_req *req,
-                        int (*fn)(void *ctx, const char *name, const char *value), void *ctx);
 /* The first header called name (case-insensitive), or NULL. Names of
  * HTTP/2 pseudo-headers are not visible here. */
 const char *http_req_header(const struct http_req *req, const char *name);
@@ -85,10 +79,7 @@ const char *http_req_peer(const struct http_req *req);
  * api/problem.c chooses statuses. */
 int http_req_error(const struct http_req *req);
 
-/* Opaque slots for the layers above: the dispatcher's route and the
- * authenticated principal. http/ never looks at them. */
-void http_req_set_user(struct http_req *req, void *user);
-void *http_req_user(const struct http_req *req);
+/* The dispatcher's route, an opaque slot: http/ never looks at it. */
 void http_req_set_route(struct http_req *req, int route_idx, const char *route_name);
 int http_req_route(const struct http_req *req);
 const char *http_req_route_name(const struct http_req *req);
@@ -106,8 +97,6 @@ PL_MUST_CHECK int http_resp_header(struct http_req *req, const char *name, const
 void http_resp_set(struct http_req *req, int status, const char *content_type, const char *body,
                    size_t len);
 int http_resp_status(const struct http_req *req);
-/* Bytes of the response body. */
-size_t http_resp_len(const struct http_req *req);
 
 /* Any thread: the response is ready; hands the request back to its loop.
  * The caller loses access to the request. */
@@ -139,8 +128,6 @@ void http_resp_stream(struct http_req *req, int status, const char *content_type
                       const struct http_stream_ops *ops, void *ctx);
 /* Loop thread only: bytes are ready; the transport will call read() again. */
 void http_stream_wake(struct http_req *req);
-/* The loop that owns the request's connection (streams use it to wake). */
-struct pl_loop *http_req_loop(const struct http_req *req);
 
 /* ---- the server ---- */
 

@@ -58,7 +58,6 @@ struct http_req {
     unsigned n_params;
     struct pl_buf body;
 
-    void *user;
     int route_idx;
     const char *route_name;
 

@@ -294,10 +294,6 @@ const char *http_req_path(const struct http_req *req)
 {
     return req->path;
 }
-const char *http_req_target(const struct http_req *req)
-{
-    return req->target;
-}
 struct pl_arena *http_req_arena(struct http_req *req)
 {
     return req->arena;
@@ -322,14 +318,6 @@ int http_req_error(const struct http_req *req)
 {
     return req->error;
 }
-void http_req_set_user(struct http_req *req, void *user)
-{
-    req->user = user;
-}
-void *http_req_user(const struct http_req *req)
-{
-    return req->user;
-}
 int http_req_route(const struct http_req *req)
 {
     return req->route_idx;
@@ -342,10 +330,6 @@ int http_resp_status(const struct http_req *req)
 {
     return req->status;
 }
-size_t http_resp_len(const struct http_req *req)
-{
-    return req->resp_len;
-}
 size_t http_resp_bytes_sent(const struct http_req *req)
 {
     return req->bytes_sent;
@@ -353,10 +337,6 @@ size_t http_resp_bytes_sent(const struct http_req *req)
 uint64_t http_req_elapsed_us(const struct http_req *req)
 {
     return pl_now_us() - req->start_us;
-}
-struct pl_loop *http_req_loop(const struct http_req *req)
-{
-    return req->srv->loop;
 }
 
 void http_req_set_route(struct http_req *req, int route_idx, const char *route_name)
@@ -383,17 +363,6 @@ const char *http_req_query(const struct http_req *req, const char *name)
         if (strcmp(req->query[i].name, name) == 0)
             return req->query[i].value;
     return NULL;
-}
-
-int http_req_query_each(const struct http_req *req,
-                        int (*fn)(void *ctx, const char *name, const char *value), void *ctx)
-{
-    for (unsigned i = 0; i < req->n_query; i++) {
-        int rc = fn(ctx, req->query[i].name, req->query[i].value);
-        if (rc)
-            return rc;
-    }
-    return 0;
 }
 
 const char *http_req_header(const struct http_req *req, const char *name)

@@ -50,11 +50,6 @@ void push_event_unref(struct push_event *ev)
         free(ev);
 }
 
-uint64_t push_event_pos(const struct push_event *ev)
-{
-    return ev->pos;
-}
-
 const char *push_event_frame(const struct push_event *ev, size_t *len)
 {
     *len = ev->len;

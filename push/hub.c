@@ -373,8 +373,3 @@ unsigned push_hub_users(const struct push_hub *hub, int64_t *out, unsigned max)
             out[n++] = u->id;
     return n;
 }
-
-bool push_hub_has_user(const struct push_hub *hub, int64_t user_id)
-{
-    return find_user(hub, user_id) != NULL;
-}

@@ -37,7 +37,6 @@ struct push_event *push_event_new(uint64_t pos, const char *name, const char *da
 struct push_event *push_event_raw(const char *frame, size_t len);
 void push_event_ref(struct push_event *ev);
 void push_event_unref(struct push_event *ev);
-uint64_t push_event_pos(const struct push_event *ev);
 const char *push_event_frame(const struct push_event *ev, size_t *len);
 
 /* ---- the hub (hub.c): one per loop ---- */
@@ -89,8 +88,6 @@ unsigned push_hub_user_count(const struct push_hub *hub);
 /* Loop thread: copies up to max ids of users holding streams; returns how
  * many were copied. */
 unsigned push_hub_users(const struct push_hub *hub, int64_t *out, unsigned max);
-/* Loop thread: true when the user holds a stream on this hub. */
-bool push_hub_has_user(const struct push_hub *hub, int64_t user_id);
 
 /* ---- streams (stream.c): loop thread only ---- */
 
@@ -133,8 +130,6 @@ void push_stream_release(struct push_stream *s);
 void push_stream_skip_to(struct push_stream *s, uint64_t pos);
 /* Bytes that may still be queued before the stream overflows. */
 size_t push_stream_room(const struct push_stream *s);
-/* The highest position queued so far. */
-uint64_t push_stream_position(const struct push_stream *s);
 size_t push_stream_queued_bytes(const struct push_stream *s);
 bool push_stream_closed(const struct push_stream *s);
 

@@ -246,11 +246,6 @@ size_t push_stream_room(const struct push_stream *s)
     return s->queued_bytes >= cap ? 0 : cap - s->queued_bytes;
 }
 
-uint64_t push_stream_position(const struct push_stream *s)
-{
-    return s->last_pos;
-}
-
 size_t push_stream_queued_bytes(const struct push_stream *s)
 {
     return s->queued_bytes;

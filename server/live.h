@@ -30,7 +30,6 @@ void srv_live_close_all(struct srv_live *l);
 void srv_live_detach_pool(struct srv_live *l);
 /* Loop thread; after the transports are gone. */
 void srv_live_free(struct srv_live *l);
-struct push_hub *srv_live_hub(struct srv_live *l);
 
 struct srv_live_stats {
     unsigned streams, users;

@@ -120,7 +120,6 @@ static int start(struct srv *s)
 {
     s->api_cfg = (struct api_config){
         .pwhash = {.opslimit = s->cfg.pwhash_opslimit, .memlimit = s->cfg.pwhash_memlimit},
-        .retry_after_s = 2,
         .group_max_members = s->cfg.group_max_members,
         .presence_timeout_s = s->cfg.presence_timeout_s,
         .sync_max_wait_ms = s->cfg.sync_max_wait_ms,

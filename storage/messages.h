@@ -202,9 +202,8 @@ PL_MUST_CHECK int store_pg_message_receipts(struct store_pg *pg, struct pl_arena
 /* The 11 columns store_pg__message_row() reads, for message alias m. */
 #define STORE_MSG_COLS(m)                                                                          \
     m ".id, " m ".conversation_id, " m ".seq, " m ".sender_id, " m ".sender_device_id, " m         \
-      ".client_msg_id, " m ".kind, " m ".body, COALESCE(" m ".reply_to, 0), to_char(" m            \
-      ".created_at AT TIME ZONE 'UTC', "                                                           \
-      "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), " STORE_MSG_STATUS_SQL(m)
+      ".client_msg_id, " m ".kind, " m ".body, COALESCE(" m                                        \
+      ".reply_to, 0), " STORE_PG_TS(m ".created_at") ", " STORE_MSG_STATUS_SQL(m)
 
 #define STORE_MSG_NCOLS 11
 

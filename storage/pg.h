@@ -202,6 +202,12 @@ PL_MUST_CHECK int store_pg__exec(struct store_pg *pg, const struct store_pg__stm
                                  const char *const *values, const int *lengths, const int *formats,
                                  struct pg_result **res);
 
+/* The API's timestamp form (RFC 3339, UTC, milliseconds) for a SQL
+ * expression. Formatting in SQL keeps the session's TimeZone and
+ * DateStyle settings out of the picture. */
+#define STORE_PG_TS(expr)                                                                          \
+    "to_char(" expr " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
 /* Parses a bigint column; PL_EINTERNAL when it is not one. */
 PL_MUST_CHECK int store_pg__get_i64(const struct pg_result *r, int row, int col, int64_t *out);
 /* Parses column col of every row (bigint) into an arena array. */

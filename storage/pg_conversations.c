@@ -10,7 +10,7 @@
 
 /* RFC 3339 with milliseconds, formatted in SQL so that the session's
  * TimeZone and DateStyle settings play no part. */
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define TS(col) STORE_PG_TS(col)
 
 /* The list's sort key in exact integer microseconds: extract() returns a
  * numeric since PostgreSQL 14, so the cursor round-trips without the

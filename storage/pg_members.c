@@ -10,8 +10,8 @@
 
 #define MEMBER_SELECT                                                                              \
     "SELECT m.user_id, u.username, u.display_name, m.role,"                                        \
-    " to_char(m.joined_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"                \
-    " FROM members m JOIN users u ON u.id = m.user_id WHERE m.conversation_id = $1::bigint"
+    " " STORE_PG_TS("m.joined_at") " FROM members m JOIN users u ON u.id = m.user_id WHERE "       \
+                                   "m.conversation_id = $1::bigint"
 
 enum {
     MEMBER_ROLE,

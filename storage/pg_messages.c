@@ -26,7 +26,7 @@
  *    which PostgreSQL's json type accepts verbatim.
  */
 
-#define TS_UTC(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define TS_UTC(x) STORE_PG_TS(x)
 
 /* One parameter stays far below PostgreSQL's 1 GiB limit on a value. */
 #define PARAM_MAX ((size_t)512 << 20)

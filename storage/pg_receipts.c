@@ -7,7 +7,7 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 
-#define TS_UTC(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define TS_UTC(x) STORE_PG_TS(x)
 
 enum {
     RECEIPT_SERIALIZE,

@@ -13,9 +13,7 @@
 
 PL_LOG_TOPIC("store");
 
-/* RFC 3339 with milliseconds, as the API promises. Formatting in SQL keeps
- * the session's TimeZone and DateStyle settings out of the picture. */
-#define CREATED_AT "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define CREATED_AT STORE_PG_TS("created_at")
 #define USER_COLS "id, username, display_name, " CREATED_AT ", last_seen_visibility"
 
 enum {
