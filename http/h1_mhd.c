@@ -23,6 +23,8 @@
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 PL_LOG_TOPIC("h1");
@@ -38,6 +40,7 @@ struct h1 {
      * them listed and resume them all at shutdown. */
     struct h1_req *suspended;
     bool adding_tls; /* set around MHD_add_connection for the TLS relay */
+    bool stopping;
 };
 
 /* Per-connection state, hung on MHD's socket context. */
@@ -56,6 +59,8 @@ struct h1_req {
     bool peer_gone;     /* the client closed while the stream was parked */
     struct pl_io watch; /* the socket, watched for hang-up while parked */
     bool watching;
+    int detached_fd;            /* >= 0: an event stream that h1_stream.c will serve */
+    bool queued;                /* the response went to MHD_queue_response() */
     struct h1_req *prev, *next; /* on h->suspended while suspended */
 };
 
@@ -194,6 +199,7 @@ static enum MHD_Result queue_response(struct http_req *req)
     if (!r)
         return MHD_NO;
     add_headers(r, req);
+    hr->queued = true;
     enum MHD_Result ok = MHD_queue_response(hr->conn, (unsigned)req->status, r);
     MHD_destroy_response(r);
     if (!req->stream_ops)
@@ -201,11 +207,51 @@ static enum MHD_Result queue_response(struct http_req *req)
     return ok;
 }
 
+/*
+ * Takes an event stream out of libmicrohttpd (see h1_stream.c for why).
+ * MHD has no API to give up a connection other than the 101 upgrade, so,
+ * while the connection is suspended (MHD has removed its socket from its
+ * epoll set), we keep a duplicate of the socket and put a fresh unconnected
+ * socket under MHD's descriptor number. MHD is then told to drop the
+ * connection: its shutdown() and close() hit the stand-in, and once
+ * on_completed() confirms MHD let go, h1_stream.c serves the real socket.
+ * Any failure leaves the stream to MHD, as before.
+ */
+static bool detach(struct h1_req *hr)
+{
+    const struct http_req *req = hr->req;
+    if (!req->resp_ctype || strncmp(req->resp_ctype, "text/event-stream", 17) != 0)
+        return false;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(hr->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return false;
+    int fd = ci->connect_fd, domain = AF_INET;
+    socklen_t dl = sizeof(domain);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0)
+        return false;
+    int mine = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (mine < 0)
+        return false;
+    int standin = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (standin < 0 || dup3(standin, fd, O_CLOEXEC) < 0) {
+        if (standin >= 0)
+            close(standin);
+        close(mine);
+        return false;
+    }
+    close(standin);
+    hr->detached_fd = mine;
+    return true;
+}
+
 static void resume(struct http_req *req)
 {
     struct h1_req *hr = req->tctx;
     if (!hr->suspended)
         return;
+    if (req->state == HTTP_REQ_STREAMING && hr->detached_fd < 0 && !hr->queued && !hr->h->stopping)
+        (void)detach(hr);
     hr->suspended = false;
     unlist(hr);
     MHD_resume_connection(hr->conn);
@@ -246,6 +292,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     hr->h = h;
     hr->req = req;
     hr->conn = conn;
+    hr->detached_fd = -1;
     req->tctx = hr;
     /* Keep the raw target; the method arrives with the access handler. */
     req->target = pl_arena_strdup(req->arena, uri);
@@ -311,6 +358,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     case HTTP_REQ_COMPLETE:
     case HTTP_REQ_STREAMING:
         *upload_size = 0;
+        if (hr->detached_fd >= 0)
+            return MHD_NO; /* let go of the stand-in socket (see detach()) */
         if (req->status == 0)
             return MHD_NO; /* no response was set: close rather than hang */
         return queue_response(req);
@@ -321,12 +370,22 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct h1 *h = cls;
     struct http_req *req = *con_cls;
-    (void)cls;
     (void)conn;
     if (!req)
         return;
     *con_cls = NULL;
+    struct h1_req *hr = req->tctx;
+    if (hr && hr->detached_fd >= 0) {
+        int fd = hr->detached_fd;
+        hr->detached_fd = -1;
+        if (!h->stopping && h1__stream_start(h->srv, req, fd) == 0)
+            return;
+        close(fd);
+        http__req_finish(req, false);
+        return;
+    }
     http__req_finish(req, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 }
 
@@ -404,6 +463,7 @@ void h1__free(struct h1 *h)
      * resumed, because MHD_stop_daemon() aborts while any connection is
      * suspended. Requests cannot be parked for a worker here: the pool
      * has drained before the transports are freed. */
+    h->stopping = true;
     while (h->suspended) {
         struct http_req *req = h->suspended->req;
         h->suspended->ending = true;

@@ -164,6 +164,12 @@ void h1__free(struct h1 *h);
 /* Hands an accepted socket to libmicrohttpd, which owns it from now on.
  * tls marks sockets that carry decrypted TLS traffic from the relay. */
 int h1__conn_add(struct h1 *h, int fd, const struct sockaddr *addr, socklen_t len, bool tls);
+/* ---- HTTP/1.1 event streams outside libmicrohttpd (h1_stream.c) ---- */
+/* Serves req's streamed response (status, headers, then chunks) on fd, a
+ * socket libmicrohttpd no longer uses, and closes it when the stream ends.
+ * Returns 0 when fd and req were taken (the stream may already be over),
+ * or a negative code, leaving both to the caller. */
+int h1__stream_start(struct http_server *s, struct http_req *req, int fd);
 
 /* ---- HTTP/2 via nghttp2 (h2_session.c) ---- */
 /* Starts an h2 session on conn's socket (and SSL), which the session owns
