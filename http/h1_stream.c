@@ -24,6 +24,8 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +259,12 @@ int h1__stream_start(struct http_server *s, struct http_req *req, int fd)
     hs->req = req;
     hs->proto = req->proto;
     hs->pump.run = on_pump;
+    /* libmicrohttpd corks and uncorks as it sends; an event must leave at
+     * once, whatever state it left the socket in (TLS relay sockets are
+     * AF_UNIX and refuse both, harmlessly). */
+    int one = 1, zero = 0;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     int rc = pl_loop_io_add(s->loop, &hs->conn.io, fd, EPOLLIN | EPOLLRDHUP, on_io, hs);
     if (rc < 0) {
         free(hs);
