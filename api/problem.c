@@ -51,6 +51,9 @@ static const struct kind kinds[] = {
      "The request body is larger than the server accepts (the max_body setting)."},
     {PL_EMEDIATYPE, 415, "unsupported-media-type", "Unsupported media type",
      "The body must be sent as application/json."},
+    {PL_EENCODING, 415, "unsupported-encoding", "Unsupported content coding",
+     "The body's Content-Encoding is not one the server decodes; send it uncompressed or with "
+     "Content-Encoding: br (the Accept-Encoding response header lists what is accepted)."},
     {PL_EINVAL, 422, "validation-failed", "Validation failed",
      "The JSON is well formed but some members are missing, unknown, of the wrong type or out "
      "of range; the errors member lists each one with a JSON Pointer."},
@@ -123,6 +126,8 @@ static void add_headers(struct http_req *req, const struct kind *k, const struct
                                                 : "Bearer realm=\"parley\"");
     if (k->status == 405 && p->allow)
         rc |= http_resp_header(req, "Allow", p->allow);
+    if (k->rc == PL_EENCODING)
+        rc |= http_resp_header(req, "Accept-Encoding", "br, identity");
     if (k->status == 429)
         rc |= http_resp_header(req, "Retry-After", "1");
     if (k->status == 503)

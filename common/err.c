@@ -23,6 +23,7 @@ static const char *const texts[] = {
     [-1001 - PL_EHDRTOOBIG] = "headers too large",
     [-1001 - PL_EBUSY] = "queue full",
     [-1001 - PL_EINTERNAL] = "internal error",
+    [-1001 - PL_EENCODING] = "unsupported content coding",
 };
 
 const char *pl_strerror(int rc)

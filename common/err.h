@@ -31,7 +31,8 @@ enum pl_err {
     PL_EHDRTOOBIG = -1015, /* request headers over their limit */
     PL_EBUSY = -1016,      /* a bounded queue is full */
     PL_EINTERNAL = -1017,  /* a bug or an unexpected reply from a dependency */
-    PL_ERR_LAST_ = -1018   /* one past the last code */
+    PL_EENCODING = -1018,  /* unsupported Content-Encoding */
+    PL_ERR_LAST_ = -1019   /* one past the last code */
 };
 
 /* Text for any code: a project code, a negative errno, or 0. Never NULL;

@@ -143,6 +143,15 @@ struct http_limits {
     unsigned max_conns;      /* open connections per server */
 };
 
+/* brotli for event streams (responses are always compressed when it pays). */
+struct http_br_config {
+    unsigned stream_quality; /* 0..11; memory per stream grows steeply from 2 */
+    unsigned stream_max;     /* compressed streams open at once; 0 = never compress */
+};
+
+/* Compressed event streams open now (all servers), for /metrics. */
+unsigned http_br_streams(void);
+
 struct http_server_ops {
     unsigned version; /* HTTP_SERVER_OPS_VERSION */
     /* Loop thread: a complete request arrived. The callee owns the duty to
@@ -162,6 +171,7 @@ struct http_server_config {
     const char *tls_cert; /* PEM paths */
     const char *tls_key;
     struct http_limits limits;
+    struct http_br_config br;
 };
 
 /* Binds both ports and starts serving on loop. cfg is copied; ops and ctx

@@ -164,6 +164,22 @@ void h1__free(struct h1 *h);
 /* Hands an accepted socket to libmicrohttpd, which owns it from now on.
  * tls marks sockets that carry decrypted TLS traffic from the relay. */
 int h1__conn_add(struct h1 *h, int fd, const struct sockaddr *addr, socklen_t len, bool tls);
+/* ---- brotli (compress.c) ---- */
+/* Responses smaller than this go out as they are. */
+#define HTTP_BR_MIN_BODY 1024
+/* True when the request's Accept-Encoding takes br. */
+bool http__accepts_br(const struct http_req *req);
+/* Any thread, when the response is complete: compresses a compressible
+ * body for a client that takes br; adds Vary. */
+void http__compress_response(struct http_req *req);
+/* After http_resp_stream(): wraps an event stream in a flushing encoder
+ * for a client that takes br (within the configured bound). */
+void http__compress_stream(struct http_req *req);
+/* Decodes a Content-Encoding: br body in place, bounded by max_body.
+ * 0, PL_EENCODING (a coding other than br/identity), PL_ETOOBIG,
+ * PL_EMALFORMED (corrupt data) or PL_ENOMEM. */
+int http__decode_body(struct http_req *req);
+
 /* ---- HTTP/1.1 event streams outside libmicrohttpd (h1_stream.c) ---- */
 /* Serves req's streamed response (status, headers, then chunks) on fd, a
  * socket libmicrohttpd no longer uses, and closes it when the stream ends.

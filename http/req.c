@@ -214,6 +214,8 @@ int http__req_body_append(struct http_req *req, const void *p, size_t n)
 
 void http__req_dispatch(struct http_req *req)
 {
+    if (!req->error)
+        req->error = http__decode_body(req);
     req->state = HTTP_REQ_DISPATCHED;
     req->srv->ops->on_request(req->srv->ctx, req);
 }
@@ -235,6 +237,7 @@ static void on_complete_task(struct pl_task *t)
 
 void http_req_complete(struct http_req *req)
 {
+    http__compress_response(req);
     req->task.run = on_complete_task;
     pl_loop_post(req->srv->loop, &req->task);
 }
@@ -424,6 +427,7 @@ void http_resp_stream(struct http_req *req, int status, const char *content_type
     http_resp_set(req, status, content_type, NULL, 0);
     req->stream_ops = ops;
     req->stream_ctx = ctx;
+    http__compress_stream(req);
 }
 
 void http_stream_wake(struct http_req *req)

@@ -90,6 +90,12 @@ static const struct setting table[] = {
      OFF(stream_max_bytes), "unsent bytes an event stream may queue before it is closed"},
     {"event_retention", "PARLEY_EVENT_RETENTION", T_UINT, "604800", 60, 31536000,
      OFF(event_retention_s), "seconds events are kept for resuming streams"},
+    {"sse_br_quality", "PARLEY_SSE_BR_QUALITY", T_UINT, "5", 0, 11, OFF(http_br.stream_quality),
+     "brotli quality of compressed event streams (memory per stream: ~7 KiB at 0-1, ~270 KiB "
+     "from 2)"},
+    {"sse_br_max_streams", "PARLEY_SSE_BR_MAX_STREAMS", T_UINT, "1000", 0, 1000000,
+     OFF(http_br.stream_max),
+     "compressed event streams open at once; past it streams go uncompressed (0 = never)"},
     {"writer_batch", "PARLEY_WRITER_BATCH", T_UINT, "256", 1, 10000, OFF(writer_batch),
      "most message sends committed in one transaction (group commit)"},
     {"writer_queue", "PARLEY_WRITER_QUEUE", T_UINT, "16384", 1, 1000000, OFF(writer_queue),

@@ -21,6 +21,7 @@ struct srv_config {
     unsigned pg_connect_timeout_s, redis_timeout_ms;
     unsigned workers, queue_max;
     struct http_limits http;
+    struct http_br_config http_br;
     unsigned long long pwhash_opslimit;
     size_t pwhash_memlimit;
     unsigned group_max_members;

@@ -107,6 +107,7 @@ static void http_config(const struct srv *s, struct http_server_config *hc)
         .tls_cert = s->cfg.tls_cert,
         .tls_key = s->cfg.tls_key,
         .limits = s->cfg.http,
+        .br = s->cfg.http_br,
     };
 }
 
