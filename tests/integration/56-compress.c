@@ -209,35 +209,39 @@ struct curl_sse {
     char hdr_path[64];
 };
 
-static void curl_sse_open(struct curl_sse *c, struct pt_server *s, enum pt_proto p,
-                          const char *token)
+/* p selects the transport; tls_h1 asks for HTTP/1.1 over TLS (the relay
+ * into libmicrohttpd) instead; compressed adds --compressed. */
+static void curl_sse_start(struct curl_sse *c, struct pt_server *s, enum pt_proto p,
+                           const char *token, int tls_h1, int compressed)
 {
     char url[128], auth[200];
-    if (p == PT_H2)
+    if (p == PT_H2 || tls_h1)
         snprintf(url, sizeof(url), "https://127.0.0.1:%u/v1/events", pt_server_tls_port(s));
     else
         snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/events", pt_server_port(s));
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-    snprintf(c->hdr_path, sizeof(c->hdr_path), "/tmp/pt-br-hdr-%d", (int)getpid());
+    static int seq;
+    snprintf(c->hdr_path, sizeof(c->hdr_path), "/tmp/pt-br-hdr-%d-%d", (int)getpid(), ++seq);
     const char *cert = getenv("PARLEY_TEST_TLS_CERT");
     const char *argv[20];
     int n = 0;
     argv[n++] = "curl";
     argv[n++] = "-sSN";
-    argv[n++] = "--compressed";
+    if (compressed)
+        argv[n++] = "--compressed";
     argv[n++] = "-D";
     argv[n++] = c->hdr_path;
     argv[n++] = "-H";
     argv[n++] = auth;
     if (p == PT_H2C)
         argv[n++] = "--http2-prior-knowledge";
-    if (p == PT_H2) {
-        argv[n++] = "--http2";
+    if (p == PT_H2 || tls_h1) {
+        argv[n++] = tls_h1 ? "--http1.1" : "--http2";
         argv[n++] = "--cacert";
         argv[n++] = cert ? cert : "";
-    }
-    if (p == PT_H1)
+    } else if (p == PT_H1) {
         argv[n++] = "--http1.1";
+    }
     argv[n++] = url;
     argv[n] = NULL;
     int pipefd[2];
@@ -252,6 +256,12 @@ static void curl_sse_open(struct curl_sse *c, struct pt_server *s, enum pt_proto
         pltest_fail(__FILE__, __LINE__, "cannot run curl: %s", strerror(rc));
     c->fd = pipefd[0];
     c->len = 0;
+}
+
+static void curl_sse_open(struct curl_sse *c, struct pt_server *s, enum pt_proto p,
+                          const char *token)
+{
+    curl_sse_start(c, s, p, token, 0, 1);
 }
 
 /* Reads curl's decoded output until it contains needle; fails the case
@@ -337,5 +347,32 @@ PLTEST_PROTO(br_event_streams_are_bounded)
     PL_ASSERT(!strcasestr(h, "content-encoding"));
     PL_ASSERT(has_token(strcasestr(h, "vary:"), "accept-encoding"));
     curl_sse_close(&c);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* HTTP/1.1 over TLS goes through the relay into libmicrohttpd; its event
+ * streams are then served outside libmicrohttpd like cleartext ones. */
+PLTEST(h1_over_tls_event_streams_plain_and_compressed)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    struct pt_user a, b;
+    PT_USER_NEW(s, PT_H1, "tla", &a);
+    PT_USER_NEW(s, PT_H1, "tlb", &b);
+    int64_t conv = PT_DIRECT(s, PT_H1, &a, b.id, 201);
+    struct curl_sse plain, br;
+    curl_sse_start(&plain, s, PT_H2, b.token, 1, 0);
+    curl_sse_wait(&plain, "event: ready", 10000);
+    PL_ASSERT(!strcasestr(slurp(plain.hdr_path), "content-encoding"));
+    PL_ASSERT(strcasestr(slurp(plain.hdr_path), "HTTP/1.1 200"));
+    /* Served by h1_stream.c, which closes the connection after a stream. */
+    PL_ASSERT(strcasestr(slurp(plain.hdr_path), "connection: close"));
+    curl_sse_start(&br, s, PT_H2, b.token, 1, 1);
+    curl_sse_wait(&br, "event: ready", 10000);
+    PL_ASSERT(strcasestr(slurp(br.hdr_path), "content-encoding: br"));
+    PT_SEND(s, PT_H1, &a, conv, "over the relay");
+    curl_sse_wait(&plain, "over the relay", 10000);
+    curl_sse_wait(&br, "over the relay", 10000);
+    curl_sse_close(&plain);
+    curl_sse_close(&br);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
