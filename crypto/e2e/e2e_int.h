@@ -97,6 +97,12 @@ struct e2e_session *e2e__session_alloc(void);
 /* KDF_RK: (rk, ck) = HKDF(salt = rk, ikm = dh_out, "parley-ratchet-v1", 64). */
 void e2e__kdf_rk(uint8_t rk[32], const uint8_t dh_out[32], uint8_t ck[32]);
 
+/* X3DH as the initiator from an explicit ephemeral secret: SK (32 bytes).
+ * Does not check the signed prekey's signature. */
+PL_MUST_CHECK int e2e__x3dh_initiator_secret(const struct e2e_identity *me,
+                                             const struct e2e_bundle *b, const uint8_t ek_sk[32],
+                                             uint8_t sk[32]);
+
 /* Decrypts a ratchet message (E2E_RATCHET_HDRBYTES header + AEAD) into s,
  * which may be left half-updated on failure: callers pass a scratch copy. */
 PL_MUST_CHECK int e2e__ratchet_decrypt(struct e2e_session *s, const uint8_t *msg, size_t len,

@@ -45,8 +45,8 @@ const uint8_t *e2e_session_peer_identity(const struct e2e_session *s)
 }
 
 /* The initiator's half: every DH and the KDF, from explicit secrets. */
-static int initiator_secret(const struct e2e_identity *me, const struct e2e_bundle *b,
-                            const uint8_t ek_sk[32], uint8_t sk[32])
+int e2e__x3dh_initiator_secret(const struct e2e_identity *me, const struct e2e_bundle *b,
+                               const uint8_t ek_sk[32], uint8_t sk[32])
 {
     uint8_t ik_a[32], ik_b[32], dh[4][32];
     int rc = e2e__identity_dh_secret(me, ik_a);
@@ -84,7 +84,7 @@ int e2e_session_initiate(const struct e2e_identity *me, const struct e2e_bundle 
     if (!(s = e2e__session_alloc()))
         return PL_ENOMEM;
     e2e__x25519_keypair(s->base_key, ek_sk);
-    if ((rc = initiator_secret(me, peer, ek_sk, sk)) < 0)
+    if ((rc = e2e__x3dh_initiator_secret(me, peer, ek_sk, sk)) < 0)
         goto fail;
 
     memcpy(s->ad, e2e_identity_public(me), 32);
