@@ -192,6 +192,11 @@ int e2e_session_decrypt(struct e2e_session *s, const uint8_t *msg, size_t len, u
         if (s->initiator || sodium_memcmp(in.identity_key, s->peer_ik, 32) != 0 ||
             sodium_memcmp(in.base_key, s->base_key, 32) != 0)
             return E2E_ENEWSESSION;
+        /* The rest of the X3DH header is not covered by the AEAD here (it
+         * only fed SK when the session began), so it must repeat exactly:
+         * a modified header is refused like a modified ciphertext. */
+        if (in.spk_id != s->spk_id || (uint8_t)in.has_opk != s->has_opk || in.opk_id != s->opk_id)
+            return E2E_EAUTH;
         msg += E2E_PREKEY_HDRBYTES;
         len -= E2E_PREKEY_HDRBYTES;
     } else if (t != E2E_MSG_RATCHET) {
