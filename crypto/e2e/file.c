@@ -11,12 +11,12 @@
  *   "PLF1" || secretstream header (24) || chunk*
  * Every chunk is crypto_secretstream_xchacha20poly1305_push() of up to
  * E2E_FILE_CHUNK plaintext bytes (so E2E_FILE_CHUNK + 17 bytes on the
- * wire, only the last may be shorter); the last carries TAG_FINAL, and an
- * empty final chunk ends a file whose size is a multiple of the chunk
- * size. secretstream chains its state through every chunk, so reordered,
- * dropped or repeated chunks fail authentication, and a missing FINAL tag
- * exposes truncation. The digest is SHA-256 over the whole ciphertext, so
- * a receiver can check a download before it decrypts anything.
+ * wire, only the last may be shorter); the last carries TAG_FINAL, also
+ * when it is full (the encryptor peeks one byte ahead to know), and an
+ * empty file is a single empty final chunk. secretstream chains its state through every chunk, so
+ * reordered, dropped or repeated chunks fail authentication, and a missing FINAL tag exposes
+ * truncation. The digest is SHA-256 over the whole ciphertext, so a receiver can check a download
+ * before it decrypts anything.
  *
  * Memory is two chunk buffers whatever the file size.
  */
@@ -61,7 +61,6 @@ static int encrypt_chunks(FILE *in, FILE *out, crypto_secretstream_xchacha20poly
         if (n < 0)
             return (int)n;
         /* A chunk is final when the next read finds nothing more. */
-        long next = 0;
         size_t have = (size_t)n;
         uint8_t tag = 0;
         if (have < E2E_FILE_CHUNK) {
@@ -81,8 +80,7 @@ static int encrypt_chunks(FILE *in, FILE *out, crypto_secretstream_xchacha20poly
         int rc = write_all(out, b->ct, (size_t)clen, h);
         if (rc < 0 || tag)
             return rc;
-        next = read_full(in, b->pt, E2E_FILE_CHUNK);
-        n = next;
+        n = read_full(in, b->pt, E2E_FILE_CHUNK);
     }
 }
 
