@@ -379,7 +379,19 @@ static void on_req_wake(struct http_req *req)
     h2__schedule(ss);
 }
 
-const struct http__req_ops h2__req_ops = {.send = on_req_send, .wake = on_req_wake};
+/* The handler read n bytes of a streamed body: reopen that much window. */
+static void on_req_body_resume(struct http_req *req, size_t n)
+{
+    struct h2_stream *st = req->tctx;
+    struct h2_session *ss = st->sess;
+    if (ss->closed || !ss->ng)
+        return;
+    (void)nghttp2_session_consume(ss->ng, st->id, n);
+    h2__schedule(ss);
+}
+
+const struct http__req_ops h2__req_ops = {
+    .send = on_req_send, .wake = on_req_wake, .body_resume = on_req_body_resume};
 
 int h2__on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 {
