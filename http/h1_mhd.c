@@ -186,7 +186,10 @@ static enum MHD_Result queue_response(struct http_req *req)
 {
     struct h1_req *hr = req->tctx;
     struct MHD_Response *r;
-    if (req->stream_ops)
+    if (req->stream_ops && req->stream_len_set) /* a download: larger reads */
+        r = MHD_create_response_from_callback(req->stream_len, 64 * 1024, on_stream_read, req,
+                                              NULL);
+    else if (req->stream_ops)
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, on_stream_read, req,
                                               NULL);
     else

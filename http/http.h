@@ -126,6 +126,10 @@ struct http_stream_ops {
  * on_close(). */
 void http_resp_stream(struct http_req *req, int status, const char *content_type,
                       const struct http_stream_ops *ops, void *ctx);
+/* Optional, after http_resp_stream() and before http_req_complete(): the
+ * streamed body is exactly len bytes, announced as Content-Length (file
+ * downloads; read() must then deliver exactly that many). */
+void http_resp_stream_length(struct http_req *req, uint64_t len);
 /* Loop thread only: bytes are ready; the transport will call read() again. */
 void http_stream_wake(struct http_req *req);
 

@@ -79,6 +79,8 @@ struct http_req {
 
     const struct http_stream_ops *stream_ops;
     void *stream_ctx;
+    bool stream_len_set; /* http_resp_stream_length() was called */
+    uint64_t stream_len;
     bool stream_closed;
 };
 

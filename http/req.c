@@ -433,6 +433,12 @@ void http_resp_stream(struct http_req *req, int status, const char *content_type
     req->stream_ctx = ctx;
 }
 
+void http_resp_stream_length(struct http_req *req, uint64_t len)
+{
+    req->stream_len_set = true;
+    req->stream_len = len;
+}
+
 void http_stream_wake(struct http_req *req)
 {
     if (req->state == HTTP_REQ_STREAMING && !req->stream_closed && req->ops->wake)

@@ -110,7 +110,7 @@ static const struct setting table[] = {
      OFF(media_max_size), "largest media upload in bytes (413 past it)"},
     {"media_url_ttl", "PARLEY_MEDIA_URL_TTL", T_UINT, "3600", 10, 604800, OFF(media_url_ttl_s),
      "seconds a presigned upload URL stays valid (download URLs: a tenth, at least 60)"},
-    {"media_pending_ttl", "PARLEY_MEDIA_PENDING_TTL", T_UINT, "86400", 10, 31536000,
+    {"media_pending_ttl", "PARLEY_MEDIA_PENDING_TTL", T_UINT, "86400", 1, 31536000,
      OFF(media_pending_ttl_s), "seconds before an upload no message references is deleted"},
     {"log", "PARLEY_LOG", T_STR, "info", 0, 0, OFF(log),
      "log levels: level or topic:level list, e.g. info,h2:debug"},
