@@ -348,6 +348,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     case HTTP_REQ_COMPLETE:
     case HTTP_REQ_STREAMING:
+        /* libmicrohttpd takes a response only before the body or after
+         * all of it, so a handler that answered a streamed upload early
+         * (413, 403) has the rest of the body read and dropped first. */
+        if (req->body_pipe && *upload_size) {
+            *upload_size = 0;
+            return MHD_YES;
+        }
         *upload_size = 0;
         if (req->status == 0)
             return MHD_NO; /* no response was set: close rather than hang */

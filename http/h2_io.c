@@ -359,13 +359,26 @@ static int submit_response(struct h2_stream *st)
 /* The response is ready (req.c calls this from the completion task, so
  * never from inside nghttp2). The session and stream are alive: had
  * either closed, the request would have been orphaned instead. */
-static void on_req_send(struct http_req *req)
+void h2__stream_reply(struct h2_stream *st)
 {
-    struct h2_stream *st = req->tctx;
     struct h2_session *ss = st->sess;
     if (submit_response(st) < 0)
         (void)nghttp2_submit_rst_stream(ss->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
     h2__schedule(ss);
+}
+
+static void on_req_send(struct http_req *req)
+{
+    struct h2_stream *st = req->tctx;
+    /* A streamed upload answered before its end: clients (curl) treat the
+     * RST_STREAM that would have to follow the response as a failure, so
+     * the rest of the body is taken and dropped, and the answer goes out
+     * at END_STREAM (h2_session.c). */
+    if (req->body_pipe && !st->remote_done) {
+        st->reply_held = true;
+        return;
+    }
+    h2__stream_reply(st);
 }
 
 static void on_req_wake(struct http_req *req)

@@ -320,6 +320,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
             stream_dispatch(st);
         else
             http__body_end(st->req);
+        if (st->reply_held) {
+            st->reply_held = false;
+            h2__stream_reply(st);
+        }
     }
     return 0;
 }
