@@ -183,6 +183,33 @@ static int media_not_found(struct api_call *c)
     return PL_ENOTFOUND;
 }
 
+/* ?redirect=false: the URL as JSON, for clients that cannot follow a
+ * redirect (or want the metadata first). */
+static int reply_download(struct api_call *c, const struct store_media *m, const char *url,
+                          int64_t exp)
+{
+    char exp_s[32];
+    format_time(exp_s, sizeof(exp_s), exp);
+    yajl_gen g = api__gen_new();
+    if (!g)
+        return PL_ENOMEM;
+    yajl_gen_map_open(g);
+    api__gen_int(g, "media_id", m->id);
+    api__gen_str(g, "url", url);
+    api__gen_str(g, "expires_at", exp_s);
+    api__gen_str(g, "content_type", m->content_type);
+    api__gen_int(g, "size", (long long)m->size);
+    if (m->filename)
+        api__gen_str(g, "filename", m->filename);
+    yajl_gen_map_close(g);
+    int rc = http_resp_header(c->req, "Cache-Control", "private, no-store");
+    if (rc < 0) {
+        yajl_gen_free(g);
+        return rc;
+    }
+    return api__reply_json(c, 200, g);
+}
+
 static int media_get(struct api_call *c)
 {
     int64_t id;
@@ -202,11 +229,13 @@ static int media_get(struct api_call *c)
         return PL_ENOTFOUND;
     }
     unsigned ttl = PL_MAX(c->env->cfg->media_url_ttl_s / 10, (unsigned)DOWNLOAD_TTL_MIN_S);
+    int64_t exp = (int64_t)time(NULL) + ttl;
     char url[BLOB_URL_MAX];
-    rc = store_blob_presign(c->env->blobs, "GET", m.blob_key, 0, NULL, (int64_t)time(NULL) + ttl,
-                            url);
-    if (rc < 0)
+    if ((rc = store_blob_presign(c->env->blobs, "GET", m.blob_key, 0, NULL, exp, url)) < 0)
         return rc;
+    const char *redirect = http_req_query(c->req, "redirect");
+    if (redirect && strcmp(redirect, "false") == 0)
+        return reply_download(c, &m, url, exp);
     if ((rc = http_resp_header(c->req, "Location", url)) < 0 ||
         (rc = http_resp_header(c->req, "Cache-Control", "private, no-store")) < 0)
         return rc;

@@ -247,7 +247,15 @@ PLTEST_PROTO(media_round_trip)
     PL_ASSERT_INT_EQ(pt_json_int(pt_json(&r), "messages", "0", "media", "size", NULL), (int64_t)n);
     pt_resp_free(&r);
 
-    expect_download(s, proto, &b, up.id, "video/mp4", buf, n);       /* now a member may */
+    expect_download(s, proto, &b, up.id, "video/mp4", buf, n); /* now a member may */
+    snprintf(path, sizeof(path), "/v1/media/%" PRId64 "?redirect=false", up.id);
+    pt_get(s, proto, path, b.token, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    PL_ASSERT_INT_EQ(pt_json_int(pt_json(&r), "size", NULL), (int64_t)n);
+    PL_ASSERT_STR_EQ(pt_json_str(pt_json(&r), "content_type", NULL), "video/mp4");
+    PL_ASSERT_STR_EQ(pt_json_str(pt_json(&r), "filename", NULL), "f.bin");
+    PL_ASSERT(strncmp(pt_json_str(pt_json(&r), "url", NULL), "/v1/blobs/m/", 12) == 0);
+    pt_resp_free(&r);
     PL_ASSERT_INT_EQ(media_location(s, proto, &c, up.id, loc), 404); /* others never */
     PL_ASSERT_INT_EQ(media_location(s, proto, &c, up.id + 100000, loc), 404);
     free(buf);
