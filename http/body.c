@@ -28,7 +28,7 @@
 /* Report consumption to the transport in steps of this much, or when the
  * ring runs empty, so WINDOW_UPDATE frames stay few but the client never
  * waits for a window that is already free. */
-#define BODY_ACK_STEP (128 * 1024)
+#define BODY_ACK_STEP (256 * 1024)
 
 struct http__body {
     pthread_mutex_t mu;

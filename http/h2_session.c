@@ -311,6 +311,12 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
         if (http__body_want_stream(st->req)) {
             (void)nghttp2_session_set_local_window_size(ng, NGHTTP2_FLAG_NONE, st->id,
                                                         HTTP_BODY_WINDOW);
+            /* The connection window must not be the smaller one, or an
+             * upload waits for WINDOW_UPDATEs it need not wait for. Every
+             * stream's own window still bounds what it may send. */
+            if (nghttp2_session_get_effective_local_window_size(ng) < 2 * HTTP_BODY_WINDOW)
+                (void)nghttp2_session_set_local_window_size(ng, NGHTTP2_FLAG_NONE, 0,
+                                                            2 * HTTP_BODY_WINDOW);
             stream_dispatch(st);
         }
     }

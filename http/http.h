@@ -149,7 +149,7 @@ void http_stream_wake(struct http_req *req);
  * limit. A handler may complete the request before reading everything
  * (413, 403): the rest of the body is then discarded.
  */
-#define HTTP_BODY_WINDOW (1024 * 1024)
+#define HTTP_BODY_WINDOW (2 * 1024 * 1024)
 
 /* True when the request's body is streamed (http_req_body() is empty). */
 bool http_req_body_streamed(const struct http_req *req);

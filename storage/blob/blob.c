@@ -114,9 +114,14 @@ int store_blob_writer_open(struct blob_store *s, const char *key, uint64_t size,
         w->check_hash = true;
         memcpy(w->want, sha256, BLOB_SHA256_BYTES);
     }
-    crypto_hash_sha256_init(&w->hash);
-    int rc = s->ops->writer_open(s, key, w);
+    /* libsodium's SHA-256 is portable C (a few hundred MB/s); OpenSSL's
+     * runs at GB/s with SHA-NI, which is what keeps a 100 MiB upload fast. */
+    w->hash = EVP_MD_CTX_new();
+    int rc = w->hash && EVP_DigestInit_ex(w->hash, EVP_sha256(), NULL) == 1 ? 0 : PL_ENOMEM;
+    if (rc == 0)
+        rc = s->ops->writer_open(s, key, w);
     if (rc < 0) {
+        EVP_MD_CTX_free(w->hash);
         free(w);
         return rc;
     }
@@ -131,7 +136,8 @@ int store_blob_writer_write(struct blob_writer *w, const void *buf, size_t len)
     int rc = w->s->ops->writer_write(w, buf, len);
     if (rc < 0)
         return rc;
-    crypto_hash_sha256_update(&w->hash, buf, len);
+    if (EVP_DigestUpdate(w->hash, buf, len) != 1)
+        return PL_EINTERNAL;
     w->written += len;
     return 0;
 }
@@ -146,24 +152,30 @@ void store_blob_writer_abort(struct blob_writer *w)
     if (!w)
         return;
     w->s->ops->writer_discard(w);
+    EVP_MD_CTX_free(w->hash);
     free(w);
 }
 
 int store_blob_writer_finish(struct blob_writer *w, uint8_t digest[BLOB_SHA256_BYTES])
 {
-    uint8_t got[BLOB_SHA256_BYTES];
-    crypto_hash_sha256_final(&w->hash, got);
+    uint8_t got[EVP_MAX_MD_SIZE];
+    unsigned got_len = 0;
+    int rc = EVP_DigestFinal_ex(w->hash, got, &got_len) == 1 && got_len == BLOB_SHA256_BYTES
+                 ? 0
+                 : PL_EINTERNAL;
     if (digest)
-        memcpy(digest, got, sizeof(got));
-    int rc = 0;
-    if (w->written != w->size)
+        memcpy(digest, got, BLOB_SHA256_BYTES);
+    if (rc < 0)
+        ;
+    else if (w->written != w->size)
         rc = PL_EINVAL;
-    else if (w->check_hash && sodium_memcmp(got, w->want, sizeof(got)) != 0)
+    else if (w->check_hash && sodium_memcmp(got, w->want, BLOB_SHA256_BYTES) != 0)
         rc = PL_EMALFORMED;
     if (rc == 0)
         rc = w->s->ops->writer_commit(w);
     if (rc < 0)
         w->s->ops->writer_discard(w);
+    EVP_MD_CTX_free(w->hash);
     free(w);
     return rc;
 }

@@ -6,6 +6,7 @@
 
 #include "storage/blob.h"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 /*
@@ -51,7 +52,7 @@ struct blob_writer {
     uint64_t size, written;
     bool check_hash;
     uint8_t want[BLOB_SHA256_BYTES];
-    crypto_hash_sha256_state hash;
+    EVP_MD_CTX *hash; /* OpenSSL's SHA-256 uses the CPU's SHA extensions */
     int fd;
     char tmp[4096];
 };
