@@ -4,11 +4,11 @@
 
 /*
  * The transport (loop thread) pushes body bytes into a ring buffer of
- * HTTP_BODY_WINDOW bytes; the handler (worker thread) pulls them out with
+ * RING_BYTES bytes; the handler (worker thread) pulls them out with
  * http_req_body_read(), blocking on a condition variable while the ring is
  * empty. The ring never grows: a full ring makes the transport pause
  * (HTTP/1.1) and HTTP/2 cannot overflow it because the stream's window
- * equals the ring's size and is only reopened for bytes the reader took.
+ * is half the ring and is only reopened for bytes the reader took.
  *
  * The reader reports what it took back to the loop through one task,
  * posted at most once at a time: the transport then resumes the connection
@@ -24,6 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* The ring holds twice the window an HTTP/2 stream is granted: a client
+ * that sent its first request before it acknowledged our SETTINGS may
+ * legitimately send up to the window plus the difference between our
+ * initial window and the default one (nghttp2 applies that difference to
+ * open streams when the ACK arrives). HTTP/1.1 pauses at the ring's end. */
+#define RING_BYTES (2 * (size_t)HTTP_BODY_WINDOW)
 
 /* Report consumption to the transport in steps of this much, or when the
  * ring runs empty, so WINDOW_UPDATE frames stay few but the client never
@@ -51,7 +58,7 @@ bool http__body_want_stream(struct http_req *req)
     if (req->error || !ops->stream_body || !ops->stream_body(req->srv->ctx, req))
         return false;
     struct http__body *b = calloc(1, sizeof(*b));
-    char *ring = malloc(HTTP_BODY_WINDOW);
+    char *ring = malloc(RING_BYTES);
     if (!b || !ring) {
         free(b);
         free(ring);
@@ -89,9 +96,9 @@ size_t http__body_push(struct http_req *req, const void *p, size_t n)
         pthread_mutex_unlock(&b->mu);
         return n; /* nobody will read it */
     }
-    size_t take = PL_MIN(n, HTTP_BODY_WINDOW - b->len);
-    size_t tail = (b->head + b->len) % HTTP_BODY_WINDOW;
-    size_t first = PL_MIN(take, HTTP_BODY_WINDOW - tail);
+    size_t take = PL_MIN(n, RING_BYTES - b->len);
+    size_t tail = (b->head + b->len) % RING_BYTES;
+    size_t first = PL_MIN(take, RING_BYTES - tail);
     memcpy(b->ring + tail, p, first);
     memcpy(b->ring, (const char *)p + first, take - first);
     bool was_empty = b->len == 0;
@@ -195,10 +202,10 @@ ssize_t http_req_body_read(struct http_req *req, void *buf, size_t max)
         return rc;
     }
     size_t n = PL_MIN(max, b->len);
-    size_t first = PL_MIN(n, HTTP_BODY_WINDOW - b->head);
+    size_t first = PL_MIN(n, RING_BYTES - b->head);
     memcpy(buf, b->ring + b->head, first);
     memcpy((char *)buf + first, b->ring, n - first);
-    b->head = (b->head + n) % HTTP_BODY_WINDOW;
+    b->head = (b->head + n) % RING_BYTES;
     b->len -= n;
     b->unacked += n;
     bool post = !b->task_posted && !b->eof && (b->unacked >= BODY_ACK_STEP || b->len == 0);

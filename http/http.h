@@ -141,7 +141,8 @@ void http_stream_wake(struct http_req *req);
  * in chunks: the server's stream_body() hook answers true once the headers
  * are in, the transport dispatches the request at once, and the handler
  * pulls the body on its worker thread with http_req_body_read(). Between
- * the two, at most HTTP_BODY_WINDOW bytes wait in memory: past that the
+ * the two, at most 2 * HTTP_BODY_WINDOW bytes wait in memory (an HTTP/2
+ * stream is granted HTTP_BODY_WINDOW; see body.c for the slack): past that the
  * transport stops taking bytes from the client (HTTP/1.1: the connection
  * is suspended; HTTP/2: the stream's WINDOW_UPDATE is held back until the
  * handler has read the data), so a slow disk slows the client down instead

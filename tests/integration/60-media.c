@@ -577,3 +577,19 @@ PLTEST_PROTO(media_sweep)
     expect_download(s, proto, &b, kept.id, "image/png", buf, sizeof(buf));
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
+
+/* Many times the upload window, so the transport pauses and resumes the
+ * client over and over (MHD suspension, h2 WINDOW_UPDATEs). */
+PLTEST_PROTO(media_large_upload)
+{
+    struct pt_server *s = start(NULL);
+    struct pt_user a;
+    PT_USER_NEW(s, proto, "ml", &a);
+    size_t n = 24 * 1024 * 1024 + 7;
+    char *buf = malloc(n);
+    fill_random(buf, n);
+    struct upload up = upload(s, proto, &a, "application/octet-stream", buf, n);
+    expect_download(s, proto, &a, up.id, "application/octet-stream", buf, n);
+    free(buf);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
