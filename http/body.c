@@ -50,6 +50,7 @@ struct http__body {
     int error;        /* PL_ECANCELED once the client left */
     unsigned timeout_s;
     struct pl_task task;
+    struct http__body *prev, *next; /* on srv->bodies (loop thread) */
 };
 
 bool http__body_want_stream(struct http_req *req)
@@ -74,6 +75,10 @@ bool http__body_want_stream(struct http_req *req)
     b->req = req;
     b->ring = ring;
     b->timeout_s = req->srv->cfg.limits.idle_timeout_s;
+    b->next = req->srv->bodies;
+    if (b->next)
+        b->next->prev = b;
+    req->srv->bodies = b;
     req->body_pipe = b;
     return true;
 }
@@ -82,6 +87,12 @@ void http__body_free(struct http__body *b)
 {
     if (!b)
         return;
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        b->req->srv->bodies = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);
     free(b->ring);
@@ -217,4 +228,10 @@ ssize_t http_req_body_read(struct http_req *req, void *buf, size_t max)
         pl_loop_post(req->srv->loop, &b->task);
     }
     return (ssize_t)n;
+}
+
+void http_server_cancel_bodies(struct http_server *s)
+{
+    for (struct http__body *b = s->bodies; b; b = b->next)
+        settle(b->req, false, PL_ECANCELED);
 }

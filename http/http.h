@@ -208,6 +208,10 @@ struct http_server_config {
 PL_MUST_CHECK int http_server_new(struct pl_loop *loop, const struct http_server_config *cfg,
                                   const struct http_server_ops *ops, void *ctx,
                                   struct http_server **out);
+/* Loop thread, at shutdown before the workers are joined: every handler
+ * blocked in http_req_body_read() gets PL_ECANCELED at once, so no worker
+ * waits for upload bytes that will never come. */
+void http_server_cancel_bodies(struct http_server *s);
 /* Stops accepting and closes every connection. Loop thread only. */
 void http_server_free(struct http_server *s);
 /* The bound ports (useful with port 0). */

@@ -119,6 +119,7 @@ struct http_server {
     unsigned conns[HTTP_PROTO_N];
     unsigned total_conns;
     uint64_t next_req_id;
+    struct http__body *bodies; /* streamed bodies in progress (body.c) */
 };
 
 /* ---- requests (req.c) ---- */

@@ -195,6 +195,8 @@ static void stop(struct srv *s)
     if (s->loop)
         pl_loop_drain(s->loop);
     srv_live_detach_pool(s->live);
+    if (s->http)
+        http_server_cancel_bodies(s->http); /* uploads would hold workers */
     srv_pool_free(s->pool);
     s->pool = NULL;
     /* After the pool (no handler submits any more) and before the drains

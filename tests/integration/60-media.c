@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* A fixed URL secret, so the test can sign URLs the way the server does
  * (expired ones, ones for another key). */
@@ -592,4 +593,38 @@ PLTEST_PROTO(media_large_upload)
     expect_download(s, proto, &a, up.id, "application/octet-stream", buf, n);
     free(buf);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* A handler waiting for upload bytes must not hold up shutdown. */
+PLTEST(media_shutdown_during_upload)
+{
+    struct pt_server *s = start(NULL);
+    struct pt_user a;
+    PT_USER_NEW(s, PT_H1, "mx", &a);
+    char buf[4096];
+    fill_random(buf, sizeof(buf));
+    struct upload up = reserve(s, PT_H1, &a, "image/png", buf, sizeof(buf));
+    int fd = pt_connect(s);
+    char req[1024];
+    int n = snprintf(req, sizeof(req),
+                     "PUT %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n", up.url,
+                     sizeof(buf));
+    PL_ASSERT(write(fd, req, (size_t)n) == n);
+    PL_ASSERT(write(fd, buf, 100) == 100);
+    /* Wait until a worker is busy with it (the upload handler). */
+    uint64_t deadline = pt_now_ms() + 10000;
+    bool busy = false;
+    while (!busy && pt_now_ms() < deadline) {
+        struct pt_resp r;
+        pt_get(s, PT_H1, "/metrics", NULL, &r);
+        busy = strstr(r.body, "parley_worker_busy 1") != NULL;
+        pt_resp_free(&r);
+        if (!busy)
+            pt_sleep_ms(50);
+    }
+    PL_ASSERT(busy);
+    /* Without the cancel the worker would wait out the 60 s idle timeout
+     * and pt_server_stop() would have to kill parleyd after 10 s. */
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+    close(fd);
 }
