@@ -301,7 +301,8 @@ int http__decode_body(struct http_req *req)
         ce++, n--;
     if (token_is(ce, n, "identity") || n == 0)
         return 0;
-    if (!token_is(ce, n, "br"))
+    /* Streamed bodies (uploads) are stored as sent: blobs are opaque. */
+    if (!token_is(ce, n, "br") || http_req_body_streamed(req))
         return PL_EENCODING;
     size_t max = req->srv->cfg.limits.max_body;
     struct pl_buf out;
