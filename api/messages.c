@@ -70,7 +70,7 @@ static int read_send(struct api_call *c, int64_t conv, struct store_send *s)
     if (kind && strcmp(kind, "text") != 0 && !is_e2e)
         api_errors_add(&c->errs, "/kind", "must be \"text\" or \"e2e\"");
     if (is_e2e && s->body)
-        api_errors_add(&c->errs, "/text", "an e2e message has no text");
+        api_errors_add(&c->errs, "/kind", "kind \"e2e\" carries an e2e envelope, not text");
     if (is_e2e && !e2e)
         api_errors_add(&c->errs, "/e2e", "is required for kind \"e2e\"");
     if (!is_e2e && e2e)
