@@ -82,15 +82,16 @@ const struct store_pg__stmt store_pg__key_stmts[] = {
     /* First row: the encryption and whether the caller is a member (even
      * with no keyed device anywhere); then one row per keyed device. */
     [E2E_AUDIENCE] = {"e2e_audience",
-                      "SELECT c.encryption, 0::bigint, 0::bigint FROM conversations c"
-                      " JOIN members me ON me.conversation_id = c.id AND me.user_id = $2::bigint"
-                      " WHERE c.id = $1::bigint"
-                      " UNION ALL (SELECT '', k.user_id, k.device_id FROM members m"
+                      "SELECT x.enc, x.u, x.d FROM ("
+                      " SELECT 0 AS k, c.encryption AS enc, 0::bigint AS u, 0::bigint AS d"
+                      " FROM conversations c JOIN members me ON me.conversation_id = c.id"
+                      " AND me.user_id = $2::bigint WHERE c.id = $1::bigint"
+                      " UNION ALL SELECT 1, '', k.user_id, k.device_id FROM members m"
                       " JOIN " ACTIVE_KEYS " ON k.user_id = m.user_id"
                       " WHERE m.conversation_id = $1::bigint"
                       " AND EXISTS (SELECT 1 FROM members me WHERE me.conversation_id ="
                       " $1::bigint AND me.user_id = $2::bigint)"
-                      " ORDER BY 2, 3)",
+                      ") x ORDER BY x.k, x.u, x.d",
                       2, true},
     [E2E_INSERT] = {"e2e_insert",
                     "WITH ct AS (INSERT INTO e2e_ciphertexts (conversation_id, seq, device_id,"
@@ -298,8 +299,8 @@ int store_pg_e2e_audience(struct store_pg *pg, struct pl_arena *a, int64_t conve
     if (rc < 0)
         return rc;
     int rows = PQntuples(r);
-    /* The UNION ALL keeps the first branch's row first: its encryption
-     * is never empty, the device rows' always are. */
+    /* The header row sorts first: its encryption is never empty, the
+     * device rows' always are. */
     if (rows == 0 || !*PQgetvalue(r, 0, 0)) {
         PQclear(r);
         return PL_ENOTFOUND;
