@@ -4,6 +4,7 @@
 #include "api_int.h"
 
 #include "storage/keys.h"
+#include "storage/media.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -99,8 +100,26 @@ static void read_media(struct api_call *c, const struct api_json *v, struct stor
             api_errors_add(&c->errs, "/e2e/media_ids", "must be media ids (integers >= 1)");
             return;
         }
-        e->media_ids[e->n_media++] = id;
+        bool dup = false;
+        for (unsigned k = 0; k < e->n_media && !dup; k++)
+            dup = e->media_ids[k] == id;
+        if (!dup)
+            e->media_ids[e->n_media++] = id;
     }
+}
+
+/* The media an e2e message references must be ready uploads of the
+ * sender, as for media messages (api/media_msg.c): members may download
+ * what a message references, so it must not name someone else's upload. */
+static int check_media(struct api_call *c, const struct store_e2e_send *e)
+{
+    unsigned ok = 0;
+    int rc = e->n_media ? store_pg_media_count_sendable(c->w->pg, e->media_ids, e->n_media,
+                                                        c->user_id, &ok)
+                        : 0;
+    if (rc < 0 || ok == e->n_media)
+        return rc;
+    return api__fail_field(c, "/e2e/media_ids", "must name completed uploads of yours");
 }
 
 /* The members every viewer shares, as the message body. */
@@ -234,7 +253,7 @@ int api__e2e_read_send(struct api_call *c, int64_t conv, const struct api_json *
         return rc;
     if (strcmp(encryption, "e2e") != 0)
         return api__fail_field(c, "/kind", "kind \"e2e\" is only for e2e conversations");
-    if ((rc = check_devices(c, e, aud, n_aud, group != NULL)) < 0)
+    if ((rc = check_media(c, e)) < 0 || (rc = check_devices(c, e, aud, n_aud, group != NULL)) < 0)
         return rc;
     if (group)
         e->bytes += group->len;

@@ -29,6 +29,8 @@ void api__gen_message(yajl_gen g, const struct store_message *m)
     if (e2e) {
         api__gen_key(g, "text"); /* the server has no text to show */
         yajl_gen_null(g);
+    } else if (strcmp(m->kind, "media") == 0) {
+        api__gen_media_body(g, m->body);
     } else {
         api__gen_str(g, "text", m->body);
     }
@@ -52,13 +54,14 @@ void api__gen_message(yajl_gen g, const struct store_message *m)
 static int read_send(struct api_call *c, int64_t conv, struct store_send *s)
 {
     const char *kind = NULL;
-    const struct api_json *reply = NULL, *e2e = NULL;
+    const struct api_json *reply = NULL, *media = NULL, *e2e = NULL;
     const struct api_field fields[] = {
         {"client_msg_id", API_FIELD_STRING, true, &s->client_msg_id},
         {"kind", API_FIELD_STRING, true, &kind},
         {"text", API_FIELD_STRING, false, &s->body},
         {"reply_to", API_FIELD_ANY, false, &reply},
         {"e2e", API_FIELD_ANY, false, &e2e},
+        {"media", API_FIELD_ANY, false, &media},
     };
     int rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields));
     if (rc < 0)
@@ -67,14 +70,21 @@ static int read_send(struct api_call *c, int64_t conv, struct store_send *s)
         api_errors_add(&c->errs, "/client_msg_id",
                        "must be 1 to 64 characters without control characters");
     bool is_e2e = kind && strcmp(kind, "e2e") == 0;
-    if (kind && strcmp(kind, "text") != 0 && !is_e2e)
-        api_errors_add(&c->errs, "/kind", "must be \"text\" or \"e2e\"");
+    bool is_media = kind && strcmp(kind, "media") == 0;
+    if (kind && strcmp(kind, "text") != 0 && !is_media && !is_e2e)
+        api_errors_add(&c->errs, "/kind", "must be \"text\", \"media\" or \"e2e\"");
     if (is_e2e && s->body)
         api_errors_add(&c->errs, "/kind", "kind \"e2e\" carries an e2e envelope, not text");
     if (is_e2e && !e2e)
         api_errors_add(&c->errs, "/e2e", "is required for kind \"e2e\"");
     if (!is_e2e && e2e)
         api_errors_add(&c->errs, "/e2e", "is only for kind \"e2e\"");
+    if (is_media && s->body)
+        api_errors_add(&c->errs, "/kind", "kind \"media\" carries a media object, not text");
+    else if (is_media && (rc = api__media_msg_read(c, media, s)) < 0)
+        return rc;
+    if (media && !is_media)
+        api_errors_add(&c->errs, "/media", "is only allowed for kind \"media\"");
     if (kind && !strcmp(kind, "text") && !s->body)
         api_errors_add(&c->errs, "/text", "is required for kind \"text\"");
     if (s->body && (!*s->body || strlen(s->body) > TEXT_MAX))
@@ -85,7 +95,8 @@ static int read_send(struct api_call *c, int64_t conv, struct store_send *s)
         return api__fail_validation(c);
     if (is_e2e)
         return api__e2e_read_send(c, conv, e2e, s);
-    s->kind = "text";
+    if (!is_media)
+        s->kind = "text";
     return 0;
 }
 
@@ -99,6 +110,8 @@ static int messages_post(struct api_call *c)
     if (!job)
         return PL_ENOMEM;
     if ((rc = read_send(c, conv, &job->s)) < 0)
+        return rc;
+    if (strcmp(job->s.kind, "media") == 0 && (rc = api__media_msg_check(c, &job->s)) < 0)
         return rc;
     job->req = c->req;
     job->s.conversation_id = conv;

@@ -33,6 +33,8 @@ static const struct api_route_def *const tables[] = {
     api__conversation_routes,
     api__message_routes,
     api__stream_routes,
+    api__media_routes,
+    api__blob_routes,
     /* keys.c: the e2e key directory */
     api__key_routes,
 };
@@ -138,6 +140,18 @@ enum api_route_result api_route(const struct api_env *env, struct http_req *req)
         return API_ROUTE_WORKER;
     finish(&c, infos[idx].fn(&c));
     return API_ROUTE_DONE;
+}
+
+bool api_route_streams_body(const struct api_env *env, struct http_req *req)
+{
+    (void)env;
+    const char *params[HTTP_MAX_PARAMS];
+    unsigned n_params = 0;
+    char allow[64];
+    struct pl_arena *a = http_req_arena(req);
+    int idx = http_router_match(routes, n_routes, http_req_method(req), http_req_path(req), a,
+                                params, &n_params, allow, sizeof(allow));
+    return idx >= 0 && (infos[idx].flags & API_STREAM_BODY);
 }
 
 void api_handle(struct api_worker *w, struct http_req *req)

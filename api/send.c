@@ -121,47 +121,34 @@ static void reject_kinds(struct store_send *const *s, unsigned n)
 
 /* The e2e rows of the batch's NEW sends, written before the positions are
  * taken (their foreign keys to the messages are deferred). */
-static int insert_e2e(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
-                      unsigned n)
+static int insert_e2e(struct store_pg *pg, struct store_send *const *s, unsigned n)
 {
-    struct pl_buf ct, media;
     size_t cap = 0;
-    bool any = false;
     for (unsigned i = 0; i < n; i++)
-        if (s[i]->outcome == STORE_SEND_NEW && s[i]->e2e) {
-            cap += s[i]->e2e->bytes + (s[i]->e2e->n + s[i]->e2e->n_media) * 128;
-            any = true;
-        }
-    if (!any)
+        if (s[i]->outcome == STORE_SEND_NEW && s[i]->e2e)
+            cap += s[i]->e2e->bytes + (size_t)s[i]->e2e->n * 128;
+    if (cap == 0)
         return 0;
+    struct pl_buf ct;
     pl_buf_init(&ct, cap + 16);
-    pl_buf_init(&media, cap + 16);
     int rc = pl_buf_append(&ct, "[", 1);
-    if (rc == 0)
-        rc = pl_buf_append(&media, "[", 1);
-    bool first_ct = true, first_m = true;
+    bool first = true;
     for (unsigned i = 0; i < n && rc == 0; i++) {
         const struct store_send *x = s[i];
         if (x->outcome != STORE_SEND_NEW || !x->e2e)
             continue;
-        for (unsigned k = 0; k < x->e2e->n && rc == 0; k++, first_ct = false)
+        for (unsigned k = 0; k < x->e2e->n && rc == 0; k++, first = false)
             rc = pl_buf_printf(&ct,
                                "%s{\"c\":%" PRId64 ",\"s\":%" PRId64 ",\"d\":%" PRId64
                                ",\"t\":\"%s\",\"x\":\"%s\"}",
-                               first_ct ? "" : ",", x->conversation_id, x->msg.seq,
+                               first ? "" : ",", x->conversation_id, x->msg.seq,
                                x->e2e->r[k].device_id, x->e2e->r[k].type, x->e2e->r[k].ciphertext);
-        for (unsigned k = 0; k < x->e2e->n_media && rc == 0; k++, first_m = false)
-            rc = pl_buf_printf(&media, "%s{\"c\":%" PRId64 ",\"s\":%" PRId64 ",\"m\":%" PRId64 "}",
-                               first_m ? "" : ",", x->conversation_id, x->msg.seq,
-                               x->e2e->media_ids[k]);
     }
-    if (rc == 0 && (rc = pl_buf_append(&ct, "]", 2)) == 0)
-        rc = pl_buf_append(&media, "]", 2); /* with the NUL */
     if (rc == 0)
-        rc = store_pg_e2e_insert(pg, pl_buf_head(&ct), pl_buf_head(&media));
+        rc = pl_buf_append(&ct, "]", 2); /* with the NUL */
+    if (rc == 0)
+        rc = store_pg_e2e_insert(pg, pl_buf_head(&ct));
     pl_buf_deinit(&ct);
-    pl_buf_deinit(&media);
-    (void)a;
     return rc;
 }
 
@@ -178,7 +165,7 @@ static int run_tx(struct store_pg *pg, struct pl_arena *a, struct store_send *co
     if ((rc = store_pg_send_lock(pg, a, s, n)) == 0 &&
         (rc = store_pg_send_check(pg, a, s, n)) == 0 && (reject_kinds(s, n), true) &&
         (rc = store_pg_send_assign(pg, a, s, n, n_new)) == 0 && *n_new &&
-        (rc = insert_e2e(pg, a, s, n)) == 0) {
+        (rc = insert_e2e(pg, s, n)) == 0) {
         if ((rc = store_pg_positions_take(pg, *n_new, &first)) == 0 &&
             (rc = build_payloads(a, s, n, first, out)) == 0)
             rc = store_pg_send_insert(pg, s, n);

@@ -42,6 +42,7 @@ struct h2_stream {
     bool answered;    /* response submitted */
     bool deferred;    /* the stream reader returned "nothing now" */
     bool eof_sent;    /* we sent END_STREAM: the response went out whole */
+    bool reply_held;  /* streamed upload answered early: reply at END_STREAM */
 };
 
 struct h2_session {
@@ -89,6 +90,9 @@ int h2__send_pending(struct h2_session *ss);
 /* Socket readiness and the session timer (idle timeout, GOAWAY linger). */
 void h2__on_io(void *ctx, uint32_t events);
 void h2__on_timer(void *ctx);
+/* Submits the response of st's completed request (also from nghttp2
+ * callbacks) and schedules a pump. */
+void h2__stream_reply(struct h2_stream *st);
 /* nghttp2 on_frame_send callback: counts body bytes and notes END_STREAM. */
 int h2__on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud);
 

@@ -322,7 +322,9 @@ static int submit_response(struct h2_stream *st)
     nghttp2_nv *nva = pl_arena_alloc(req->arena, (3 + req->n_resp_headers) * sizeof(*nva));
     int status = req->status >= 100 && req->status <= 999 ? req->status : 500;
     char *code = pl_arena_sprintf(req->arena, "%d", status);
-    char *clen = pl_arena_sprintf(req->arena, "%zu", req->resp_len);
+    char *clen = req->stream_len_set
+                     ? pl_arena_sprintf(req->arena, "%llu", (unsigned long long)req->stream_len)
+                     : pl_arena_sprintf(req->arena, "%zu", req->resp_len);
     if (!nva || !code || !clen)
         return PL_ENOMEM;
     bool bodyless = status < 200 || status == 204 || status == 304;
@@ -331,7 +333,7 @@ static int submit_response(struct h2_stream *st)
     nva[n++] = make_nv(":status", code);
     if (req->resp_ctype)
         nva[n++] = make_nv("content-type", req->resp_ctype);
-    if (!req->stream_ops && !bodyless)
+    if ((!req->stream_ops || req->stream_len_set) && !bodyless)
         nva[n++] = make_nv("content-length", clen);
     for (unsigned i = 0; i < req->n_resp_headers; i++) {
         const struct http_hdr *h = &req->resp_headers[i];
@@ -357,13 +359,26 @@ static int submit_response(struct h2_stream *st)
 /* The response is ready (req.c calls this from the completion task, so
  * never from inside nghttp2). The session and stream are alive: had
  * either closed, the request would have been orphaned instead. */
-static void on_req_send(struct http_req *req)
+void h2__stream_reply(struct h2_stream *st)
 {
-    struct h2_stream *st = req->tctx;
     struct h2_session *ss = st->sess;
     if (submit_response(st) < 0)
         (void)nghttp2_submit_rst_stream(ss->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
     h2__schedule(ss);
+}
+
+static void on_req_send(struct http_req *req)
+{
+    struct h2_stream *st = req->tctx;
+    /* A streamed upload answered before its end: clients (curl) treat the
+     * RST_STREAM that would have to follow the response as a failure, so
+     * the rest of the body is taken and dropped, and the answer goes out
+     * at END_STREAM (h2_session.c). */
+    if (req->body_pipe && !st->remote_done) {
+        st->reply_held = true;
+        return;
+    }
+    h2__stream_reply(st);
 }
 
 static void on_req_wake(struct http_req *req)
@@ -379,7 +394,19 @@ static void on_req_wake(struct http_req *req)
     h2__schedule(ss);
 }
 
-const struct http__req_ops h2__req_ops = {.send = on_req_send, .wake = on_req_wake};
+/* The handler read n bytes of a streamed body: reopen that much window. */
+static void on_req_body_resume(struct http_req *req, size_t n)
+{
+    struct h2_stream *st = req->tctx;
+    struct h2_session *ss = st->sess;
+    if (ss->closed || !ss->ng)
+        return;
+    (void)nghttp2_session_consume(ss->ng, st->id, n);
+    h2__schedule(ss);
+}
+
+const struct http__req_ops h2__req_ops = {
+    .send = on_req_send, .wake = on_req_wake, .body_resume = on_req_body_resume};
 
 int h2__on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 {

@@ -87,11 +87,11 @@ PL_MUST_CHECK int store_pg_e2e_audience(struct store_pg *pg, struct pl_arena *a,
                                         unsigned *n);
 
 /* Inside the send transaction, before the messages are inserted (the
- * foreign keys are deferred): rows_json is a JSON array of {"c":
- * conversation_id, "s": seq, "d": device_id, "t": type, "x": ciphertext};
- * media_json of {"c", "s", "m": media_id}. Either may be NULL. */
-PL_MUST_CHECK int store_pg_e2e_insert(struct store_pg *pg, const char *rows_json,
-                                      const char *media_json);
+ * foreign key is deferred): rows_json is a JSON array of {"c":
+ * conversation_id, "s": seq, "d": device_id, "t": type, "x": ciphertext}.
+ * (Media references are recorded by a trigger on the message row, from
+ * its body's media_ids: migration 0005.) */
+PL_MUST_CHECK int store_pg_e2e_insert(struct store_pg *pg, const char *rows_json);
 
 /* One device's ciphertext of a message. */
 struct store_e2e_ct {

@@ -62,6 +62,7 @@ static const struct store_pg__stmt *const stmt_tables[] = {
     store_pg__conversation_stmts,
     store_pg__member_stmts,
     store_pg__key_stmts,
+    store_pg__media_stmts,
 };
 
 void store_pg__count_error(void)

@@ -94,14 +94,10 @@ const struct store_pg__stmt store_pg__key_stmts[] = {
                       ") x ORDER BY x.k, x.u, x.d",
                       2, true},
     [E2E_INSERT] = {"e2e_insert",
-                    "WITH ct AS (INSERT INTO e2e_ciphertexts (conversation_id, seq, device_id,"
-                    "   type, ciphertext) SELECT c, s, d, t, x FROM"
-                    "   json_to_recordset(COALESCE($1::json, '[]')) AS j(c bigint, s bigint,"
-                    "   d bigint, t text, x text))"
-                    " INSERT INTO e2e_media (media_id, conversation_id, seq)"
-                    " SELECT DISTINCT m, c, s FROM json_to_recordset(COALESCE($2::json, '[]'))"
-                    " AS j(c bigint, s bigint, m bigint)",
-                    2, false},
+                    "INSERT INTO e2e_ciphertexts (conversation_id, seq, device_id, type,"
+                    " ciphertext) SELECT c, s, d, t, x FROM json_to_recordset($1::json)"
+                    " AS j(c bigint, s bigint, d bigint, t text, x text)",
+                    1, false},
     [E2E_FOR_DEVICE] = {"e2e_for_device",
                         "SELECT seq, type, ciphertext FROM e2e_ciphertexts"
                         " WHERE conversation_id = $1::bigint AND device_id = $2::bigint"
@@ -320,9 +316,9 @@ int store_pg_e2e_audience(struct store_pg *pg, struct pl_arena *a, int64_t conve
     return rc;
 }
 
-int store_pg_e2e_insert(struct store_pg *pg, const char *rows_json, const char *media_json)
+int store_pg_e2e_insert(struct store_pg *pg, const char *rows_json)
 {
-    const char *vals[] = {rows_json, media_json};
+    const char *vals[] = {rows_json};
     return run_void(pg, E2E_INSERT, vals);
 }
 

@@ -47,13 +47,24 @@ CREATE TABLE e2e_ciphertexts (
 );
 CREATE INDEX e2e_ciphertexts_by_device ON e2e_ciphertexts (device_id, conversation_id, seq);
 
--- Clear-text media references of e2e messages, so that members may
--- download the (client-encrypted) blobs.
-CREATE TABLE e2e_media (
-  media_id bigint NOT NULL,
-  conversation_id bigint NOT NULL,
-  seq bigint NOT NULL,
-  PRIMARY KEY (media_id, conversation_id, seq),
-  FOREIGN KEY (conversation_id, seq) REFERENCES messages (conversation_id, seq)
-    ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED
-);
+-- Clear-text media references of e2e messages ({"media_ids": [...]} in
+-- the body): members may download those (client-encrypted) blobs, exactly
+-- as for media messages (media_refs, migration 0003).
+CREATE FUNCTION media_refs_from_e2e_message() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  ids bigint[] := ARRAY(SELECT jsonb_array_elements_text(NEW.body::jsonb->'media_ids')::bigint);
+BEGIN
+  IF cardinality(ids) = 0 THEN
+    RETURN NULL;
+  END IF;
+  INSERT INTO media_refs (media_id, conversation_id, message_id, seq)
+    SELECT DISTINCT i, NEW.conversation_id, NEW.id, NEW.seq FROM unnest(ids) AS i
+    ON CONFLICT DO NOTHING;
+  UPDATE media SET expires_at = NULL
+    WHERE id = ANY(ids) AND expires_at IS NOT NULL;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER messages_e2e_media_refs AFTER INSERT ON messages
+  FOR EACH ROW WHEN (NEW.kind = 'e2e') EXECUTE FUNCTION media_refs_from_e2e_message();

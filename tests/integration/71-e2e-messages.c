@@ -3,6 +3,10 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "harness_e2e.h"
 
+#include <ftw.h>
+#include <inttypes.h>
+#include <sys/stat.h>
+
 /*
  * Each device must only ever see its own ciphertext: on its stream (live
  * and replayed), in /v1/sync and in history. The tests give every device
@@ -181,16 +185,16 @@ PLTEST_PROTO(every_device_sees_only_its_own_ciphertext)
         check_event(re, dev[i], &f.a1, type[i], ct[i], all, 3, NULL);
         pt_sse_close(re);
     }
-    /* Media references are clear text for every member. */
+    /* Another sender, another projection. */
     send_e2e(s, proto, &f.b2, conv, "e2e-2",
              (struct rcpt[]){
                  {&f.a1, "message", ct[1]}, {&f.a2, "message", ct[2]}, {&f.b1, "message", ct[3]}},
-             3, NULL, "[5,6]", &resp);
+             3, NULL, NULL, &resp);
     PT_ASSERT_STATUS(&resp, 201);
     pt_resp_free(&resp);
     struct pt_sse_event ev;
     PT_SSE_EXPECT(st[0], "message.created", PT_EV_MS, &ev);
-    PL_ASSERT_INT_EQ(pt_json_int(ev.json, "message", "e2e", "media_ids", "1", NULL), 6);
+    PL_ASSERT_INT_EQ(pt_json_int(ev.json, "message", "e2e", "sender_device", NULL), f.b2.device);
     PL_ASSERT_STR_EQ(pt_json_str(ev.json, "message", "e2e", "ciphertext", NULL), ct[1]);
     pt_sse_event_free(&ev);
     for (int i = 0; i < 4; i++) {
@@ -452,6 +456,105 @@ PLTEST_PROTO(receipts_typing_and_presence_work_in_e2e_conversations)
     pt_resp_free(&r);
     pt_sse_close(sa);
     pt_sse_close(sb);
+    free(ct);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* ---- media references ---- */
+
+static char data_dir[64];
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static void rm_data_dir(void)
+{
+    if (data_dir[0])
+        nftw(data_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Reserves and uploads n random bytes as u (the ciphertext of a file, as
+ * far as the server can tell); returns the media id. */
+static int64_t upload_blob(struct pt_server *s, enum pt_proto p, const struct pt_user *u, size_t n)
+{
+    unsigned char *buf = malloc(n);
+    uint8_t h[32];
+    char sha[65];
+    PL_ASSERT(buf);
+    randombytes_buf(buf, n);
+    crypto_hash_sha256(h, buf, n);
+    sodium_bin2hex(sha, sizeof(sha), h, sizeof(h));
+    struct pt_resp r;
+    pt_reqf(s, p, "POST", u->token, &r, "/v1/media",
+            "{\"content_type\":\"application/octet-stream\",\"size\":%zu,\"sha256\":\"%s\"}", n,
+            sha);
+    PT_ASSERT_STATUS(&r, 201);
+    int64_t id = pt_json_int(pt_json(&r), "media_id", NULL);
+    char url[512];
+    snprintf(url, sizeof(url), "%s", pt_json_str(pt_json(&r), "upload_url", NULL));
+    pt_resp_free(&r);
+    PL_ASSERT_INT_EQ(
+        pt_req(s, p, "PUT", url, NULL, "application/octet-stream", (const char *)buf, n, &r), 0);
+    PT_ASSERT_STATUS(&r, 204);
+    pt_resp_free(&r);
+    free(buf);
+    return id;
+}
+
+static long media_status(struct pt_server *s, enum pt_proto p, const struct pt_user *u, int64_t id)
+{
+    char path[64];
+    struct pt_resp r;
+    snprintf(path, sizeof(path), "/v1/media/%" PRId64, id);
+    pt_get(s, p, path, u->token, &r);
+    long st = r.status;
+    if (st != 302)
+        PT_ASSERT_PROBLEM(&r, 404, "not-found");
+    pt_resp_free(&r);
+    return st;
+}
+
+PLTEST_PROTO(media_ids_let_members_download)
+{
+    PL_ASSERT(sodium_init() >= 0);
+    strcpy(data_dir, "/tmp/pl-e2e-XXXXXX");
+    PL_ASSERT(mkdtemp(data_dir) != NULL);
+    atexit(rm_data_dir);
+    const char *args[] = {"--data-dir", data_dir, NULL};
+    struct pt_server *s = PT_SERVER_START(args);
+    struct pt_user a, b, c;
+    PT_USER_NEW(s, proto, "e2e_med_a", &a);
+    PT_USER_NEW(s, proto, "e2e_med_b", &b);
+    PT_USER_NEW(s, proto, "e2e_med_c", &c);
+    struct pt_keys k;
+    pt_keys_new(&k, 1);
+    pt_keys_upload(s, proto, &a, &k, 1, 1);
+    pt_keys_upload(s, proto, &b, &k, 1, 1);
+    int64_t conv = pt_e2e_direct(s, proto, &a, b.id, 201);
+    int64_t id = upload_blob(s, proto, &a, 4096);
+    PL_ASSERT_INT_EQ(media_status(s, proto, &b, id), 404);
+    char *ct = pt_random_ct(64);
+    char media[64];
+    struct pt_resp r;
+    /* Only the sender's own completed uploads. */
+    send_e2e(s, proto, &a, conv, "med-0", (struct rcpt[]){{&b, "prekey", ct}}, 1, NULL,
+             "[999999999]", &r);
+    expect_422_at(&r, "/e2e/media_ids");
+    pt_resp_free(&r);
+    snprintf(media, sizeof(media), "[%" PRId64 "]", id);
+    send_e2e(s, proto, &b, conv, "med-1", (struct rcpt[]){{&a, "prekey", ct}}, 1, NULL, media, &r);
+    expect_422_at(&r, "/e2e/media_ids");
+    pt_resp_free(&r);
+    send_e2e(s, proto, &a, conv, "med-2", (struct rcpt[]){{&b, "prekey", ct}}, 1, NULL, media, &r);
+    PT_ASSERT_STATUS(&r, 201);
+    PL_ASSERT_INT_EQ(pt_json_int(pt_json(&r), "e2e", "media_ids", "0", NULL), id);
+    pt_resp_free(&r);
+    /* Now a member may download it; anyone else still may not. */
+    PL_ASSERT_INT_EQ(media_status(s, proto, &b, id), 302);
+    PL_ASSERT_INT_EQ(media_status(s, proto, &c, id), 404);
     free(ct);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
