@@ -29,8 +29,14 @@ static const struct api_route_def core_routes[] = {
 };
 
 static const struct api_route_def *const tables[] = {
-    core_routes,        api__conversation_routes, api__message_routes,
-    api__stream_routes, api__media_routes,        api__blob_routes,
+    core_routes,
+    api__conversation_routes,
+    api__message_routes,
+    api__stream_routes,
+    api__media_routes,
+    api__blob_routes,
+    /* keys.c: the e2e key directory */
+    api__key_routes,
 };
 
 #define MAX_ROUTES 96
