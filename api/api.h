@@ -109,6 +109,16 @@ PL_MUST_CHECK int api_init(void);
  * online, and sweeps and announces the ones whose heartbeat expired. */
 void api_presence_tick(struct api_worker *w, const int64_t *users, unsigned n);
 
+/* Any thread, pure: the message.created payload json (len bytes) as the
+ * device device_id may see it. An e2e message's event carries every
+ * recipient device's ciphertext (api/e2e.c); each device gets only its
+ * own. Returns 0 when json needs no projection (use it as is); 1 with
+ * *out a malloc'd, NUL-terminated projection of *out_len bytes (free
+ * it); PL_EINVAL when json is a malformed e2e payload; PL_ENOMEM. */
+int api_e2e_project(const char *json, size_t len, int64_t device_id, char **out, size_t *out_len);
+/* True when json is an e2e payload that must be projected per device. */
+bool api_e2e_is_enveloped(const char *json, size_t len);
+
 /* Route names for metrics labels, indexed like the route table. */
 size_t api_route_count(void);
 const char *api_route_name(size_t i);

@@ -58,6 +58,7 @@ struct api_route_def {
 extern const struct api_route_def api__conversation_routes[]; /* conversations.c */
 extern const struct api_route_def api__message_routes[];      /* messages.c */
 extern const struct api_route_def api__stream_routes[];       /* events.c */
+extern const struct api_route_def api__key_routes[];          /* keys.c */
 
 /* ---- auth.c ---- */
 /* Authenticates the bearer token of c->req; fills user_id / device_id.
@@ -228,6 +229,25 @@ int api_typing_post(struct api_call *c);
 /* Refreshes the user's heartbeat and announces it when it came online.
  * Failures (Redis down) are ignored: presence is best effort. */
 void api__presence_touch(struct api_worker *w, int64_t user);
+
+/* ---- e2e (e2e.c, e2e_send.c, keys.c) ---- */
+
+/* A ciphertext's largest decoded size. */
+#define API_E2E_CT_MAX (128 * 1024)
+/* True when s is canonical base64url without padding that decodes to min
+ * to max bytes; stores the size in *n (may be NULL). */
+bool api__b64_check(const char *s, size_t min, size_t max, size_t *n);
+/* Decodes s (checked) into exactly size bytes; false otherwise. */
+bool api__b64_decode(const char *s, unsigned char *out, size_t size);
+/* Writes the "e2e" member of an e2e Message: the shared members of its
+ * body plus the viewer's type and ciphertext (null when m has none). */
+void api__gen_e2e(yajl_gen g, const struct store_message *m);
+/* Reads the "e2e" member v of a send to conversation conv into s (kind,
+ * body, e2e): validates the envelope, checks the conversation is an e2e
+ * one the caller belongs to (404 / 422) and the device set (409
+ * devices-changed). The problem is set on failure. */
+int api__e2e_read_send(struct api_call *c, int64_t conv, const struct api_json *v,
+                       struct store_send *s);
 
 /* Writes a user object (users.c), used by sessions and /v1/me. */
 void api__gen_user(yajl_gen g, const struct store_user *u);

@@ -56,6 +56,7 @@ static int reply_created(struct api_call *c, int status, const struct store_conv
 
 struct direct {
     int64_t other;
+    const char *encryption;
     bool created;
     struct store_conv cv;
 };
@@ -65,7 +66,7 @@ static int direct_tx(struct api_call *c, void *arg, struct api_emit *em)
     struct direct *d = arg;
     struct store_pg *pg = c->w->pg;
     int64_t id;
-    int rc = store_pg_conv_open_direct(pg, c->user_id, d->other, &id, &d->created);
+    int rc = store_pg_conv_open_direct(pg, c->user_id, d->other, d->encryption, &id, &d->created);
     if (rc == 0)
         rc = store_pg_conv_get(pg, c->a, c->user_id, id, &d->cv);
     if (rc < 0 || !d->created)
@@ -77,12 +78,12 @@ static int direct_tx(struct api_call *c, void *arg, struct api_emit *em)
     return emit_created(c, em, &theirs, d->other);
 }
 
-static int create_direct(struct api_call *c, const struct api_json *user)
+static int create_direct(struct api_call *c, const struct api_json *user, const char *encryption)
 {
     const char *ref = json_ref(c, user);
     if (!ref)
         return api__fail_field(c, "/user", "must be a user id or a username");
-    struct direct d = {0};
+    struct direct d = {.encryption = encryption};
     int rc = api__resolve_user(c, ref, &d.other);
     if (rc == PL_ENOTFOUND)
         return api__fail_field(c, "/user", "no such user");
@@ -99,6 +100,7 @@ static int create_direct(struct api_call *c, const struct api_json *user)
 
 struct group {
     const char *title;
+    const char *encryption;
     int64_t *ids; /* the other members: unique, without the creator */
     unsigned n;
     struct store_conv cv;
@@ -148,7 +150,7 @@ static int group_tx(struct api_call *c, void *arg, struct api_emit *em)
     struct group *gr = arg;
     struct store_pg *pg = c->w->pg;
     int64_t id;
-    int rc = store_pg_conv_create_group(pg, gr->title, c->user_id, gr->n + 1, &id);
+    int rc = store_pg_conv_create_group(pg, gr->title, gr->encryption, c->user_id, gr->n + 1, &id);
     if (rc == 0)
         rc = store_pg_members_add(pg, id, &c->user_id, 1, STORE_ROLE_ADMIN);
     if (rc == 0)
@@ -158,7 +160,8 @@ static int group_tx(struct api_call *c, void *arg, struct api_emit *em)
     return rc < 0 ? rc : emit_created(c, em, &gr->cv, 0);
 }
 
-static int create_group(struct api_call *c, const char *title, const struct api_json *members)
+static int create_group(struct api_call *c, const char *title, const struct api_json *members,
+                        const char *encryption)
 {
     if (!api__valid_display_text(title, TITLE_MAX))
         api_errors_add(&c->errs, "/title",
@@ -167,7 +170,7 @@ static int create_group(struct api_call *c, const char *title, const struct api_
         api_errors_add(&c->errs, "/members", "must be an array of user ids or usernames");
     if (c->errs.n)
         return api__fail_validation(c);
-    struct group gr = {.title = title};
+    struct group gr = {.title = title, .encryption = encryption};
     int rc = resolve_members(c, members, &gr);
     if (rc < 0)
         return rc;
@@ -183,13 +186,14 @@ static int create_group(struct api_call *c, const char *title, const struct api_
 
 int api_conversations_create(struct api_call *c)
 {
-    const char *kind = NULL, *title = NULL;
+    const char *kind = NULL, *title = NULL, *encryption = "none";
     const struct api_json *user = NULL, *members = NULL;
     const struct api_field fields[] = {
         {"kind", API_FIELD_STRING, true, &kind},
         {"user", API_FIELD_ANY, false, &user},
         {"title", API_FIELD_STRING, false, &title},
         {"members", API_FIELD_ANY, false, &members},
+        {"encryption", API_FIELD_STRING, false, &encryption},
     };
     int rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields));
     if (rc < 0)
@@ -208,7 +212,10 @@ int api_conversations_create(struct api_call *c)
         api_errors_add(&c->errs, "/user", "only direct conversations take a user");
     if (group && !title)
         api_errors_add(&c->errs, "/title", "is required");
+    if (strcmp(encryption, "none") != 0 && strcmp(encryption, "e2e") != 0)
+        api_errors_add(&c->errs, "/encryption", "must be \"none\" or \"e2e\"");
     if (c->errs.n)
         return api__fail_validation(c);
-    return direct ? create_direct(c, user) : create_group(c, title, members);
+    return direct ? create_direct(c, user, encryption)
+                  : create_group(c, title, members, encryption);
 }

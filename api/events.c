@@ -57,6 +57,22 @@ static void sse_unref(struct sse *s)
     free(s);
 }
 
+/* A stored event's payload as device may see it: e2e messages carry
+ * every device's ciphertext and are projected (api/e2e.c), exactly as the
+ * hub does for live events. *owned is set when the result must be freed.
+ * NULL when out of memory or malformed. */
+static const char *payload_for(const struct store_event *e, int64_t device, size_t *len,
+                               char **owned)
+{
+    size_t n = strlen(e->payload);
+    *owned = NULL;
+    *len = n;
+    if (strcmp(e->type, "message.created") != 0)
+        return e->payload;
+    int rc = api_e2e_project(e->payload, n, device, owned, len);
+    return rc == 0 ? e->payload : rc == 1 ? *owned : NULL;
+}
+
 /* ---- the transport side: pull bytes from the push stream ---- */
 
 static void feed(struct sse *s);
@@ -123,7 +139,11 @@ static void feed(struct sse *s)
     while (s->fed < s->n_events &&
            push_stream_queued_bytes(s->stream) < push_stream_room(s->stream)) {
         const struct store_event *e = &s->events[s->fed];
-        struct push_event *ev = push_event_new(e->pos, e->type, e->payload, strlen(e->payload));
+        size_t len;
+        char *owned;
+        const char *data = payload_for(e, s->device, &len, &owned);
+        struct push_event *ev = data ? push_event_new(e->pos, e->type, data, len) : NULL;
+        free(owned);
         if (!ev)
             break;
         push_stream_replay_add(s->stream, ev);
@@ -315,7 +335,7 @@ struct sync_wait {
     bool finishing;
 };
 
-static void gen_events(yajl_gen g, const struct store_event *ev, unsigned n)
+static void gen_events(yajl_gen g, const struct store_event *ev, unsigned n, int64_t device)
 {
     api__gen_key(g, "events");
     yajl_gen_array_open(g);
@@ -324,8 +344,16 @@ static void gen_events(yajl_gen g, const struct store_event *ev, unsigned n)
         api__gen_int(g, "id", (long long)ev[i].pos);
         api__gen_str(g, "event", ev[i].type);
         api__gen_key(g, "data");
-        /* The payload is JSON we generated and stored: splice it as is. */
-        yajl_gen_number(g, ev[i].payload, strlen(ev[i].payload));
+        /* The payload is JSON we generated and stored: splice it as is
+         * (projected for the device when it is an e2e message). */
+        size_t len;
+        char *owned;
+        const char *data = payload_for(&ev[i], device, &len, &owned);
+        if (data)
+            yajl_gen_number(g, data, len);
+        else
+            yajl_gen_null(g);
+        free(owned);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
@@ -333,8 +361,8 @@ static void gen_events(yajl_gen g, const struct store_event *ev, unsigned n)
 
 /* Answers a sync from PostgreSQL. Returns the number of events sent, or a
  * negative code (no response set). */
-static int sync_answer(struct api_worker *w, struct http_req *req, int64_t user, uint64_t since,
-                       unsigned limit, uint64_t *seen)
+static int sync_answer(struct api_worker *w, struct http_req *req, int64_t user, int64_t device,
+                       uint64_t since, unsigned limit, uint64_t *seen)
 {
     struct api_call c = {.req = req, .w = w, .env = w->env, .a = http_req_arena(req)};
     uint64_t current, oldest;
@@ -354,7 +382,7 @@ static int sync_answer(struct api_worker *w, struct http_req *req, int64_t user,
     if (!g)
         return PL_ENOMEM;
     yajl_gen_map_open(g);
-    gen_events(g, ev, n);
+    gen_events(g, ev, n, device);
     api__gen_int(g, "position", (long long)next);
     api__gen_key(g, "reset");
     yajl_gen_bool(g, reset);
@@ -373,7 +401,7 @@ static void sync_requery(struct api_worker *w, void *arg)
 {
     struct sync_wait *sw = arg;
     uint64_t seen;
-    int rc = sync_answer(w, sw->req, sw->user, sw->since, sw->limit, &seen);
+    int rc = sync_answer(w, sw->req, sw->user, sw->device, sw->since, sw->limit, &seen);
     if (rc == 0 && pl_now_ms() + 10 < sw->deadline_ms) {
         sw->seen = seen;
         sw->finishing = false;
@@ -464,7 +492,7 @@ static int sync_get(struct api_call *c)
         return PL_EMALFORMED;
     }
     uint64_t seen;
-    int n = sync_answer(c->w, c->req, c->user_id, since, (unsigned)limit, &seen);
+    int n = sync_answer(c->w, c->req, c->user_id, c->device_id, since, (unsigned)limit, &seen);
     if (n != 0 || timeout == 0)
         return n < 0 ? n : 0;
     struct sync_wait *sw = calloc(1, sizeof(*sw));

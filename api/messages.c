@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include "storage/keys.h"
 #include "storage/messages.h"
 
 #include <string.h>
@@ -24,7 +25,13 @@ void api__gen_message(yajl_gen g, const struct store_message *m)
     api__gen_int(g, "sender_device_id", m->sender_device_id);
     api__gen_str(g, "client_msg_id", m->client_msg_id);
     api__gen_str(g, "kind", m->kind);
-    api__gen_str(g, "text", m->body);
+    bool e2e = strcmp(m->kind, "e2e") == 0;
+    if (e2e) {
+        api__gen_key(g, "text"); /* the server has no text to show */
+        yajl_gen_null(g);
+    } else {
+        api__gen_str(g, "text", m->body);
+    }
     api__gen_key(g, "reply_to");
     if (m->reply_to)
         yajl_gen_integer(g, m->reply_to);
@@ -32,6 +39,9 @@ void api__gen_message(yajl_gen g, const struct store_message *m)
         yajl_gen_null(g);
     api__gen_str(g, "created_at", m->created_at);
     api__gen_str(g, "status", status_names[m->status]);
+    /* Last: e2e payloads end with it (see api/e2e.c). */
+    if (e2e)
+        api__gen_e2e(g, m);
     yajl_gen_map_close(g);
 }
 
@@ -39,15 +49,16 @@ void api__gen_message(yajl_gen g, const struct store_message *m)
 
 /* Reads and checks the body into job->s. Media and e2e messages will
  * carry a JSON document in body; the job and the row already allow it. */
-static int read_send(struct api_call *c, struct store_send *s)
+static int read_send(struct api_call *c, int64_t conv, struct store_send *s)
 {
     const char *kind = NULL;
-    const struct api_json *reply = NULL;
+    const struct api_json *reply = NULL, *e2e = NULL;
     const struct api_field fields[] = {
         {"client_msg_id", API_FIELD_STRING, true, &s->client_msg_id},
         {"kind", API_FIELD_STRING, true, &kind},
         {"text", API_FIELD_STRING, false, &s->body},
         {"reply_to", API_FIELD_ANY, false, &reply},
+        {"e2e", API_FIELD_ANY, false, &e2e},
     };
     int rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields));
     if (rc < 0)
@@ -55,8 +66,15 @@ static int read_send(struct api_call *c, struct store_send *s)
     if (s->client_msg_id && !api__valid_display_text(s->client_msg_id, CLIENT_MSG_ID_MAX))
         api_errors_add(&c->errs, "/client_msg_id",
                        "must be 1 to 64 characters without control characters");
-    if (kind && strcmp(kind, "text") != 0)
-        api_errors_add(&c->errs, "/kind", "must be \"text\"");
+    bool is_e2e = kind && strcmp(kind, "e2e") == 0;
+    if (kind && strcmp(kind, "text") != 0 && !is_e2e)
+        api_errors_add(&c->errs, "/kind", "must be \"text\" or \"e2e\"");
+    if (is_e2e && s->body)
+        api_errors_add(&c->errs, "/kind", "kind \"e2e\" carries an e2e envelope, not text");
+    if (is_e2e && !e2e)
+        api_errors_add(&c->errs, "/e2e", "is required for kind \"e2e\"");
+    if (!is_e2e && e2e)
+        api_errors_add(&c->errs, "/e2e", "is only for kind \"e2e\"");
     if (kind && !strcmp(kind, "text") && !s->body)
         api_errors_add(&c->errs, "/text", "is required for kind \"text\"");
     if (s->body && (!*s->body || strlen(s->body) > TEXT_MAX))
@@ -65,6 +83,8 @@ static int read_send(struct api_call *c, struct store_send *s)
         api_errors_add(&c->errs, "/reply_to", "must be the seq of a message (an integer >= 1)");
     if (c->errs.n)
         return api__fail_validation(c);
+    if (is_e2e)
+        return api__e2e_read_send(c, conv, e2e, s);
     s->kind = "text";
     return 0;
 }
@@ -78,7 +98,7 @@ static int messages_post(struct api_call *c)
     struct api_send *job = pl_arena_zalloc(c->a, sizeof(*job));
     if (!job)
         return PL_ENOMEM;
-    if ((rc = read_send(c, &job->s)) < 0)
+    if ((rc = read_send(c, conv, &job->s)) < 0)
         return rc;
     job->req = c->req;
     job->s.conversation_id = conv;
@@ -131,6 +151,35 @@ static int read_page(struct api_call *c, struct store_msg_page *page)
     return 0;
 }
 
+/* Fills the calling device's own ciphertext into the page's e2e messages
+ * (one query, only when the page has any). */
+static int project_page(struct api_call *c, int64_t conv, struct store_message *m, unsigned n)
+{
+    int64_t *seqs = pl_arena_alloc(c->a, (n ? n : 1) * sizeof(*seqs));
+    if (!seqs)
+        return PL_ENOMEM;
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(m[i].kind, "e2e") == 0)
+            seqs[k++] = m[i].seq;
+    if (k == 0)
+        return 0;
+    struct store_e2e_ct *ct;
+    unsigned n_ct;
+    int rc = store_pg_e2e_for_device(c->w->pg, c->a, conv, c->device_id, seqs, k, &ct, &n_ct);
+    if (rc < 0)
+        return rc;
+    /* Both are ascending by seq. */
+    for (unsigned i = 0, j = 0; i < n && j < n_ct; i++) {
+        if (m[i].seq != ct[j].seq)
+            continue;
+        m[i].e2e_type = ct[j].type;
+        m[i].e2e_ciphertext = ct[j].ciphertext;
+        j++;
+    }
+    return 0;
+}
+
 static int messages_list(struct api_call *c)
 {
     int64_t conv;
@@ -146,7 +195,7 @@ static int messages_list(struct api_call *c)
     rc = store_pg_messages_list(c->w->pg, c->a, conv, c->user_id, &page, &m, &n, &more);
     if (rc == PL_ENOTFOUND)
         return api__conversation_not_found(c);
-    if (rc < 0)
+    if (rc < 0 || (rc = project_page(c, conv, m, n)) < 0)
         return rc;
     yajl_gen g = api__gen_new();
     if (!g)

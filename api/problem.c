@@ -47,6 +47,12 @@ static const struct kind kinds[] = {
      "does."},
     {PL_ECONFLICT, 409, "conflict", "Conflict",
      "The request conflicts with existing state, for example a username that is already taken."},
+    {PL_ECONFLICT, 409, "devices-changed", "Devices changed",
+     "An e2e message must be addressed to every active keyed device of every member (the "
+     "sender's other devices included, the sending device excluded); with a group ciphertext, "
+     "only to member devices. missing_devices and extra_devices list the differences: fetch the "
+     "device lists and bundles again, start the missing sessions and retry with the same "
+     "client_msg_id."},
     {PL_ETOOBIG, 413, "body-too-large", "Content too large",
      "The request body is larger than the server accepts (the max_body setting)."},
     {PL_EMEDIATYPE, 415, "unsupported-media-type", "Unsupported media type",
@@ -166,6 +172,11 @@ void api_problem_sendx(struct http_req *req, const struct api_problem *p)
         yajl_gen_string(g, (const unsigned char *)"checks", 6);
         yajl_gen_number(g, p->checks_json, strlen(p->checks_json));
     }
+    for (size_t i = 0; i < PL_ARRAY_LEN(p->ext_key); i++)
+        if (p->ext_key[i] && p->ext_json[i]) {
+            yajl_gen_string(g, (const unsigned char *)p->ext_key[i], strlen(p->ext_key[i]));
+            yajl_gen_number(g, p->ext_json[i], strlen(p->ext_json[i]));
+        }
     yajl_gen_map_close(g);
     const unsigned char *buf;
     size_t len;

@@ -18,6 +18,10 @@ struct api_problem {
     const char *checks_json;         /* readiness: a raw JSON object text */
     const char *allow;               /* 405: the Allow header */
     bool invalid_token;              /* 401: the token was present but bad */
+    /* Extension members: ext_json[i] (raw JSON text, borrowed) under
+     * ext_key[i]; unused slots are NULL. */
+    const char *ext_key[2];
+    const char *ext_json[2];
 };
 
 /* Fills req's response with an RFC 9457 document for rc (status, type,

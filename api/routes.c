@@ -33,6 +33,8 @@ static const struct api_route_def *const tables[] = {
     api__conversation_routes,
     api__message_routes,
     api__stream_routes,
+    /* keys.c: the e2e key directory */
+    api__key_routes,
 };
 
 #define MAX_ROUTES 96

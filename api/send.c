@@ -4,6 +4,9 @@
 #include "api_int.h"
 
 #include "storage/events.h"
+#include "storage/keys.h"
+
+#include "common/buf.h"
 
 #include "common/log.h"
 #include "common/loop.h"
@@ -44,6 +47,25 @@ struct out_json {
     size_t len;
 };
 
+/* The leading "e2e_for" member of an e2e message's payload: every
+ * recipient device's ciphertext, which the stream, the replay and sync
+ * project per device (api/e2e.c). Base64url and digits need no JSON
+ * escaping. Arena string "{"e2e_for":{...},", or NULL on OOM. */
+static const char *e2e_for(struct pl_arena *a, const struct store_e2e_send *e)
+{
+    struct pl_buf b;
+    pl_buf_init(&b, e->bytes + (size_t)e->n * 48 + 64);
+    int rc = pl_buf_append(&b, "{\"e2e_for\":{", 12);
+    for (unsigned i = 0; i < e->n && rc == 0; i++)
+        rc = pl_buf_printf(&b, "%s\"%" PRId64 "\":[\"%s\",\"%s\"]", i ? "," : "", e->r[i].device_id,
+                           e->r[i].type, e->r[i].ciphertext);
+    if (rc == 0)
+        rc = pl_buf_append(&b, "},", 2);
+    const char *out = rc == 0 ? pl_arena_strndup(a, pl_buf_head(&b), b.len) : NULL;
+    pl_buf_deinit(&b);
+    return out;
+}
+
 /* Builds the message JSON (status "sent") and the message.created payload
  * of every NEW send, numbering them from position `first` in batch order. */
 static int build_payloads(struct pl_arena *a, struct store_send *const *s, unsigned n,
@@ -66,12 +88,80 @@ static int build_payloads(struct pl_arena *a, struct store_send *const *s, unsig
         yajl_gen_get_buf(g, &buf, &len);
         out[i].msg = pl_arena_memdup(a, buf, len);
         out[i].len = len;
-        x->payload = pl_arena_sprintf(a, "{\"conversation_id\":%" PRId64 ",\"message\":%.*s}",
-                                      x->conversation_id, (int)len, (const char *)buf);
+        const char *head = x->e2e ? e2e_for(a, x->e2e) : "{";
+        x->payload =
+            head ? pl_arena_sprintf(a, "%s\"conversation_id\":%" PRId64 ",\"message\":%.*s}", head,
+                                    x->conversation_id, (int)len, (const char *)buf)
+                 : NULL;
         if (!out[i].msg || !x->payload)
             rc = PL_ENOMEM;
     }
     yajl_gen_free(g);
+    return rc;
+}
+
+/* An e2e conversation takes only kind "e2e" (the handler already refused
+ * "e2e" elsewhere, but only the writer's lock reads every conversation's
+ * encryption without an extra round trip). */
+static void reject_kinds(struct store_send *const *s, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct store_send *x = s[i];
+        if (x->outcome == STORE_SEND_DUPLICATE && s[x->dup_of]->outcome == STORE_SEND_REJECTED) {
+            x->outcome = STORE_SEND_REJECTED;
+            x->rc = s[x->dup_of]->rc;
+        }
+        bool new = x->outcome == STORE_SEND_NEW || x->outcome == STORE_SEND_DUPLICATE;
+        if (new && (x->e2e != NULL) != x->conv_e2e) {
+            x->outcome = STORE_SEND_REJECTED;
+            x->rc = PL_EFORBIDDEN;
+        }
+    }
+}
+
+/* The e2e rows of the batch's NEW sends, written before the positions are
+ * taken (their foreign keys to the messages are deferred). */
+static int insert_e2e(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
+                      unsigned n)
+{
+    struct pl_buf ct, media;
+    size_t cap = 0;
+    bool any = false;
+    for (unsigned i = 0; i < n; i++)
+        if (s[i]->outcome == STORE_SEND_NEW && s[i]->e2e) {
+            cap += s[i]->e2e->bytes + (s[i]->e2e->n + s[i]->e2e->n_media) * 128;
+            any = true;
+        }
+    if (!any)
+        return 0;
+    pl_buf_init(&ct, cap + 16);
+    pl_buf_init(&media, cap + 16);
+    int rc = pl_buf_append(&ct, "[", 1);
+    if (rc == 0)
+        rc = pl_buf_append(&media, "[", 1);
+    bool first_ct = true, first_m = true;
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        const struct store_send *x = s[i];
+        if (x->outcome != STORE_SEND_NEW || !x->e2e)
+            continue;
+        for (unsigned k = 0; k < x->e2e->n && rc == 0; k++, first_ct = false)
+            rc = pl_buf_printf(&ct,
+                               "%s{\"c\":%" PRId64 ",\"s\":%" PRId64 ",\"d\":%" PRId64
+                               ",\"t\":\"%s\",\"x\":\"%s\"}",
+                               first_ct ? "" : ",", x->conversation_id, x->msg.seq,
+                               x->e2e->r[k].device_id, x->e2e->r[k].type, x->e2e->r[k].ciphertext);
+        for (unsigned k = 0; k < x->e2e->n_media && rc == 0; k++, first_m = false)
+            rc = pl_buf_printf(&media, "%s{\"c\":%" PRId64 ",\"s\":%" PRId64 ",\"m\":%" PRId64 "}",
+                               first_m ? "" : ",", x->conversation_id, x->msg.seq,
+                               x->e2e->media_ids[k]);
+    }
+    if (rc == 0 && (rc = pl_buf_append(&ct, "]", 2)) == 0)
+        rc = pl_buf_append(&media, "]", 2); /* with the NUL */
+    if (rc == 0)
+        rc = store_pg_e2e_insert(pg, pl_buf_head(&ct), pl_buf_head(&media));
+    pl_buf_deinit(&ct);
+    pl_buf_deinit(&media);
+    (void)a;
     return rc;
 }
 
@@ -86,8 +176,9 @@ static int run_tx(struct store_pg *pg, struct pl_arena *a, struct store_send *co
     uint64_t first;
     *n_new = 0;
     if ((rc = store_pg_send_lock(pg, a, s, n)) == 0 &&
-        (rc = store_pg_send_check(pg, a, s, n)) == 0 &&
-        (rc = store_pg_send_assign(pg, a, s, n, n_new)) == 0 && *n_new) {
+        (rc = store_pg_send_check(pg, a, s, n)) == 0 && (reject_kinds(s, n), true) &&
+        (rc = store_pg_send_assign(pg, a, s, n, n_new)) == 0 && *n_new &&
+        (rc = insert_e2e(pg, a, s, n)) == 0) {
         if ((rc = store_pg_positions_take(pg, *n_new, &first)) == 0 &&
             (rc = build_payloads(a, s, n, first, out)) == 0)
             rc = store_pg_send_insert(pg, s, n);
@@ -125,6 +216,8 @@ static int reject(struct api_call *c, int rc)
     case PL_EINVAL:
         api_errors_add(&c->errs, "/reply_to", "is not the seq of a message in this conversation");
         return api__fail_validation(c);
+    case PL_EFORBIDDEN:
+        return api__fail_field(c, "/kind", "an e2e conversation takes only kind \"e2e\"");
     case PL_ECONFLICT:
         api_problem_send(c->req, rc,
                          "this device already used client_msg_id for a message in another "
@@ -211,13 +304,20 @@ static int commit_some(struct api_worker *w, struct api_send *const *jobs, unsig
     return rc;
 }
 
+/* What a send adds to the statements' parameters (see TX_TEXT_BYTES); an
+ * e2e send's ciphertexts travel twice too (rows and payload). */
+static size_t send_bytes(const struct store_send *s)
+{
+    return strlen(s->body) + (s->e2e ? s->e2e->bytes : 0);
+}
+
 int api_send_commit(struct api_worker *w, struct api_send *const *jobs, unsigned n)
 {
     int rc = 0;
     for (unsigned i = 0, k; i < n; i += k) {
-        size_t bytes = strlen(jobs[i]->s.body);
+        size_t bytes = send_bytes(&jobs[i]->s);
         for (k = 1; i + k < n; k++) {
-            size_t more = strlen(jobs[i + k]->s.body);
+            size_t more = send_bytes(&jobs[i + k]->s);
             if (bytes + more > TX_TEXT_BYTES)
                 break;
             bytes += more;

@@ -14,7 +14,8 @@
 #define PASSWORD_MAX 1024
 #define DISPLAY_NAME_MAX 64
 
-void api__gen_user(yajl_gen g, const struct store_user *u)
+/* device_id 0 leaves the member out (only /v1/me has a calling device). */
+static void gen_user(yajl_gen g, const struct store_user *u, int64_t device_id)
 {
     yajl_gen_map_open(g);
     api__gen_int(g, "id", u->id);
@@ -23,7 +24,14 @@ void api__gen_user(yajl_gen g, const struct store_user *u)
     api__gen_str(g, "created_at", u->created_at);
     if (u->last_seen_visibility)
         api__gen_str(g, "last_seen_visibility", u->last_seen_visibility);
+    if (device_id)
+        api__gen_int(g, "device_id", device_id);
     yajl_gen_map_close(g);
+}
+
+void api__gen_user(yajl_gen g, const struct store_user *u)
+{
+    gen_user(g, u, 0);
 }
 
 bool api__valid_username(const char *s)
@@ -102,7 +110,12 @@ int api_me_get(struct api_call *c)
     int rc = store_pg_user_get(c->w->pg, c->a, c->user_id, &u);
     if (rc < 0)
         return rc;
-    return reply_user(c, 200, &u);
+    /* The user, plus the calling device (e2e clients address devices). */
+    yajl_gen g = api__gen_new();
+    if (!g)
+        return PL_ENOMEM;
+    gen_user(g, &u, c->device_id);
+    return api__reply_json(c, 200, g);
 }
 
 int api_me_patch(struct api_call *c)

@@ -52,6 +52,10 @@ const char *http_req_method(const struct http_req *req);
 const char *http_req_path(const struct http_req *req);
 /* The first query parameter called name, percent-decoded, or NULL. */
 const char *http_req_query(const struct http_req *req, const char *name);
+/* Calls fn for every query parameter in order; stops when fn returns
+ * nonzero and returns that value (repeated parameters, e.g. ?device=1&device=2). */
+int http_req_query_each(const struct http_req *req,
+                        int (*fn)(void *ctx, const char *name, const char *value), void *ctx);
 /* The first header called name (case-insensitive), or NULL. Names of
  * HTTP/2 pseudo-headers are not visible here. */
 const char *http_req_header(const struct http_req *req, const char *name);

@@ -365,6 +365,17 @@ const char *http_req_query(const struct http_req *req, const char *name)
     return NULL;
 }
 
+int http_req_query_each(const struct http_req *req,
+                        int (*fn)(void *ctx, const char *name, const char *value), void *ctx)
+{
+    for (unsigned i = 0; i < req->n_query; i++) {
+        int rc = fn(ctx, req->query[i].name, req->query[i].value);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 const char *http_req_header(const struct http_req *req, const char *name)
 {
     for (unsigned i = 0; i < req->n_headers; i++)

@@ -50,6 +50,8 @@ struct push_hub {
     struct pl_timer gap_timer;
     push_gap_cb *gap_cb;
     void *gap_ctx;
+    push_project_cb *project_cb;
+    void *project_ctx;
 };
 
 static struct push_event *keepalive_ev;
@@ -203,6 +205,12 @@ void push_hub_on_gap(struct push_hub *hub, push_gap_cb *cb, void *ctx)
     hub->gap_ctx = ctx;
 }
 
+void push_hub_on_project(struct push_hub *hub, push_project_cb *cb, void *ctx)
+{
+    hub->project_cb = cb;
+    hub->project_ctx = ctx;
+}
+
 void push_hub_set_position(struct push_hub *hub, uint64_t pos)
 {
     hub->next_pos = pos + 1;
@@ -221,8 +229,22 @@ static void fan_out(struct push_hub *hub, struct delivery *d)
             continue;
         /* enqueue may close a stream but never unlinks it, so the list
          * stays walkable. */
-        for (struct push_stream *s = u->streams; s; s = s->next)
-            push_stream_enqueue(s, d->ev);
+        for (struct push_stream *s = u->streams; s; s = s->next) {
+            if (!d->ev->per_device || !hub->project_cb) {
+                push_stream_enqueue(s, d->ev);
+                continue;
+            }
+            /* The projection keeps the position: the stream's resume
+             * point moves exactly as with the shared event. */
+            struct push_event *p =
+                hub->project_cb(hub->project_ctx, d->ev, s->user_id, s->device_id);
+            if (!p) {
+                push_stream_close(s);
+                continue;
+            }
+            push_stream_enqueue(s, p);
+            push_event_unref(p);
+        }
     }
     push_event_unref(d->ev);
     free(d);

@@ -38,6 +38,14 @@ struct push_event *push_event_raw(const char *frame, size_t len);
 void push_event_ref(struct push_event *ev);
 void push_event_unref(struct push_event *ev);
 const char *push_event_frame(const struct push_event *ev, size_t *len);
+/* Marks an event (before it is published) as one the hub must not queue
+ * as is: each stream gets the hub's projection of it for its device (an
+ * e2e message carries every device's ciphertext; a device may only see
+ * its own). */
+void push_event_set_per_device(struct push_event *ev);
+uint64_t push_event_pos(const struct push_event *ev);
+/* The value of an event's data: line (len bytes, not NUL-terminated). */
+const char *push_event_data(const struct push_event *ev, size_t *len);
 
 /* ---- the hub (hub.c): one per loop ---- */
 
@@ -54,11 +62,22 @@ struct push_hub_config {
  * publishes them. Until then, later events wait. */
 typedef void push_gap_cb(void *ctx, uint64_t from, uint64_t to);
 
+/* Called on the loop thread for each stream a per-device event goes to:
+ * returns the event that device may see (a new reference, or a new
+ * reference to ev itself), or NULL when it cannot be built (out of
+ * memory, malformed), which closes that stream so that its client
+ * resumes. CPU only: it must not block. */
+typedef struct push_event *push_project_cb(void *ctx, struct push_event *ev, int64_t user_id,
+                                           int64_t device_id);
+
 PL_MUST_CHECK int push_hub_new(struct pl_loop *loop, const struct push_hub_config *cfg,
                                struct push_hub **out);
 /* Closes every stream (their transports see the end) and frees the hub. */
 void push_hub_free(struct push_hub *hub);
 void push_hub_on_gap(struct push_hub *hub, push_gap_cb *cb, void *ctx);
+/* Sets the projection of per-device events (without one they are queued
+ * as they are). */
+void push_hub_on_project(struct push_hub *hub, push_project_cb *cb, void *ctx);
 /* Loop thread: the last position already committed before this node started
  * listening; delivery continues from pos + 1. */
 void push_hub_set_position(struct push_hub *hub, uint64_t pos);

@@ -9,6 +9,8 @@
 struct push_event {
     int refs; /* atomic: events are built on workers and released on loops */
     uint64_t pos;
+    bool per_device; /* fanned out through the hub's projection */
+    size_t data_off; /* where the data: line's value starts in frame */
     size_t len;
     char frame[]; /* the SSE bytes */
 };

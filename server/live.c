@@ -51,6 +51,41 @@ struct outgoing {
     int64_t users[];
 };
 
+/* ---- e2e messages: each device sees only its own ciphertext ---- */
+
+/* Marks an e2e message.created event for per-device projection. Every
+ * path into the hub (local publish, relay, gap fill) goes through here. */
+static struct push_event *event_new(uint64_t pos, const char *type, const char *json, size_t len)
+{
+    struct push_event *ev = push_event_new(pos, type, json, len);
+    if (ev && strcmp(type, "message.created") == 0 && api_e2e_is_enveloped(json, len))
+        push_event_set_per_device(ev);
+    return ev;
+}
+
+/* The hub's projection (loop thread): string work on one payload, no
+ * storage. The payload of the shared event is never queued anywhere. */
+static struct push_event *project(void *ctx, struct push_event *ev, int64_t user, int64_t device)
+{
+    (void)ctx;
+    size_t len, n;
+    const char *data = push_event_data(ev, &len);
+    char *out;
+    int rc = api_e2e_project(data, len, device, &out, &n);
+    if (rc == 0) {
+        push_event_ref(ev);
+        return ev;
+    }
+    if (rc < 0) {
+        pl_log_warn("event %llu for user %lld: cannot project: %s",
+                    (unsigned long long)push_event_pos(ev), (long long)user, pl_strerror(rc));
+        return NULL;
+    }
+    struct push_event *p = push_event_new(push_event_pos(ev), "message.created", out, n);
+    free(out);
+    return p;
+}
+
 static char *encode_frame(const char *node, uint64_t pos, const char *type, const char *json,
                           size_t len, const int64_t *users, unsigned n, size_t *out_len)
 {
@@ -85,7 +120,7 @@ static void publish(void *ctx, uint64_t pos, const char *type, const char *json,
 {
     struct srv_live *l = ctx;
     struct outgoing *o = malloc(sizeof(*o) + (size_t)n_users * sizeof(int64_t));
-    struct push_event *ev = o ? push_event_new(pos, type, json, len) : NULL;
+    struct push_event *ev = o ? event_new(pos, type, json, len) : NULL;
     if (!ev) {
         /* Out of memory: streams that miss the event get it on resume; a
          * positioned event is also refetched by the hub's gap filler. */
@@ -136,7 +171,7 @@ static void on_relay(void *ctx, const char *data, size_t len)
         users[n++] = strtoll(u, &stop, 10);
         u = stop + 1;
     }
-    struct push_event *ev = push_event_new(pos, type, p, (size_t)(end - p));
+    struct push_event *ev = event_new(pos, type, p, (size_t)(end - p));
     if (ev && push_hub_deliver(l->hub, ev, users, n) < 0)
         pl_log_warn("relayed event %llu not delivered: out of memory", (unsigned long long)pos);
     free(users);
@@ -189,7 +224,7 @@ static void on_gap_done(struct pl_task *t)
 static void deliver_local(struct srv_live *l, uint64_t pos, const char *type, const char *json,
                           const int64_t *users, unsigned n)
 {
-    struct push_event *ev = push_event_new(pos, type, json, strlen(json));
+    struct push_event *ev = event_new(pos, type, json, strlen(json));
     if (!ev || push_hub_publish(l->hub, ev, users, n) < 0)
         pl_log_warn("gap event %llu not delivered: out of memory", (unsigned long long)pos);
 }
@@ -328,6 +363,7 @@ int srv_live_new(const struct srv_config *cfg, struct pl_loop *loop, struct srv_
     }
     push_hub_set_position(l->hub, pos);
     push_hub_on_gap(l->hub, on_gap, l);
+    push_hub_on_project(l->hub, project, l);
     l->node = env->node_id;
     struct store_redis_config rc_ = {.addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms};
     if ((rc = store_relay_new(loop, &rc_, RELAY_CHANNEL, on_relay, l, &l->relay)) < 0)

@@ -107,17 +107,19 @@ PL_MUST_CHECK int store_pg_member_get(struct store_pg *pg, struct pl_arena *a,
 /* ---- writes (inside a transaction) ---- */
 
 /* Creates a group with member_count preset; add its members with
- * store_pg_members_add(). title is borrowed. Sets *id. */
+ * store_pg_members_add(). title and encryption ("none" or "e2e") are
+ * borrowed. Sets *id. */
 PL_MUST_CHECK int store_pg_conv_create_group(struct store_pg *pg, const char *title,
-                                             int64_t created_by, unsigned member_count,
-                                             int64_t *id);
+                                             const char *encryption, int64_t created_by,
+                                             unsigned member_count, int64_t *id);
 
 /* Returns the direct conversation of users a and b (a != b), creating it
  * with both as members when there is none. *created tells which. When
  * two callers race, one creates and the other waits for its commit and
- * then finds it (the unique direct_key decides). */
+ * then finds it (the unique direct_key decides). A pair has one
+ * conversation per encryption ("none" or "e2e", borrowed). */
 PL_MUST_CHECK int store_pg_conv_open_direct(struct store_pg *pg, int64_t created_by, int64_t other,
-                                            int64_t *id, bool *created);
+                                            const char *encryption, int64_t *id, bool *created);
 
 /* What store_pg_conv_lock() reads under the lock. */
 struct store_conv_lock {

@@ -21,6 +21,25 @@ struct store_message {
     int64_t reply_to; /* a seq, or 0 for none */
     const char *created_at;
     enum store_msg_status status;
+    /* kind "e2e": the viewing device's ciphertext and its type ("prekey"
+     * or "message"), or NULL when none was addressed to it. Not read by
+     * the queries here (see storage/keys.h). */
+    const char *e2e_type, *e2e_ciphertext;
+};
+
+/* The per-device part of an e2e send: one ciphertext per recipient device
+ * and the clear-text media references. Strings borrowed. */
+struct store_e2e_recipient {
+    int64_t device_id;
+    const char *type;       /* "prekey" or "message" */
+    const char *ciphertext; /* base64url, validated by api/ */
+};
+struct store_e2e_send {
+    struct store_e2e_recipient *r;
+    unsigned n;
+    int64_t *media_ids;
+    unsigned n_media;
+    size_t bytes; /* the ciphertexts' total length */
 };
 
 /* ---- Sending: the steps of one group commit ------------------------------
@@ -57,10 +76,13 @@ struct store_send {
     int64_t conversation_id;
     int64_t sender_id;
     int64_t sender_device_id;
-    const char *client_msg_id; /* the idempotency key, per device */
-    const char *kind;          /* "text"; later "media", "e2e" */
-    const char *body;          /* the text, or a JSON document for other kinds */
-    int64_t reply_to;          /* a seq, or 0 for none */
+    const char *client_msg_id;        /* the idempotency key, per device */
+    const char *kind;                 /* "text"; later "media", "e2e" */
+    const char *body;                 /* the text, or a JSON document for other kinds */
+    int64_t reply_to;                 /* a seq, or 0 for none */
+    const struct store_e2e_send *e2e; /* kind "e2e" only, else NULL */
+    /* Set by store_pg_send_lock(): the conversation is an e2e one. */
+    bool conv_e2e;
 
     enum store_send_outcome outcome; /* set by store_pg_send_check() */
     /* REJECTED: PL_ENOTFOUND (the sender is not a member, or there is no
@@ -77,8 +99,8 @@ struct store_send {
 
 /* Locks the rows of every conversation the batch sends to (FOR NO KEY
  * UPDATE, in id order, so that concurrent writers on other nodes never
- * deadlock), until the transaction ends. Membership changes take the same
- * lock, so what store_pg_send_check() reads next stays true until commit. */
+ * deadlock), until the transaction ends, and sets each send's conv_e2e. Membership changes take the
+ * same lock, so what store_pg_send_check() reads next stays true until commit. */
 PL_MUST_CHECK int store_pg_send_lock(struct store_pg *pg, struct pl_arena *a,
                                      struct store_send *const *s, unsigned n);
 

@@ -83,18 +83,19 @@ const struct store_pg__stmt store_pg__conversation_stmts[] = {
                                      " AND (" ACTIVITY_US ", c.id) < ($3::bigint, $4::bigint)"
                                      " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $2::int",
                          4, true},
-    [CONV_CREATE_GROUP] = {"conv_create_group",
-                           "INSERT INTO conversations (kind, title, created_by, member_count)"
-                           " VALUES ('group', $1, $2::bigint, $3::int) RETURNING id",
-                           3, false},
+    [CONV_CREATE_GROUP] =
+        {"conv_create_group",
+         "INSERT INTO conversations (kind, title, created_by, member_count, encryption)"
+         " VALUES ('group', $1, $2::bigint, $3::int, $4) RETURNING id",
+         4, false},
     /* A concurrent insert of the same key makes this wait for that
      * transaction: after its commit this does nothing and the next
      * statement (a fresh snapshot) finds the row. */
     [CONV_CREATE_DIRECT] = {"conv_create_direct",
-                            "INSERT INTO conversations (kind, direct_key, created_by, member_count)"
-                            " VALUES ('direct', $1, $2::bigint, 2)"
+                            "INSERT INTO conversations (kind, direct_key, created_by, member_count,"
+                            " encryption) VALUES ('direct', $1, $2::bigint, 2, $3)"
                             " ON CONFLICT (direct_key) DO NOTHING RETURNING id",
-                            2, false},
+                            3, false},
     [CONV_BY_DIRECT_KEY] = {"conv_by_direct_key",
                             "SELECT id FROM conversations WHERE direct_key = $1", 1, false},
     [CONV_LOCK] = {"conv_lock",
@@ -299,27 +300,30 @@ static int single_id(struct store_pg *pg, int stmt, const char *const *vals, int
     return rc;
 }
 
-int store_pg_conv_create_group(struct store_pg *pg, const char *title, int64_t created_by,
-                               unsigned member_count, int64_t *id)
+int store_pg_conv_create_group(struct store_pg *pg, const char *title, const char *encryption,
+                               int64_t created_by, unsigned member_count, int64_t *id)
 {
     char cb[24], nb[16];
     snprintf(cb, sizeof(cb), "%" PRId64, created_by);
     snprintf(nb, sizeof(nb), "%u", member_count);
-    const char *vals[] = {title, cb, nb};
+    const char *vals[] = {title, cb, nb, encryption};
     int rc = single_id(pg, CONV_CREATE_GROUP, vals, id);
     return rc == 0 && *id == 0 ? PL_EINTERNAL : rc;
 }
 
-int store_pg_conv_open_direct(struct store_pg *pg, int64_t created_by, int64_t other, int64_t *id,
-                              bool *created)
+int store_pg_conv_open_direct(struct store_pg *pg, int64_t created_by, int64_t other,
+                              const char *encryption, int64_t *id, bool *created)
 {
     if (created_by == other)
         return PL_EINVAL;
     char key[48], cb[24];
-    snprintf(key, sizeof(key), "%" PRId64 ":%" PRId64, PL_MIN(created_by, other),
-             PL_MAX(created_by, other));
+    /* A pair has one conversation per encryption: "a:b" (plain; the key
+     * predates E2E) and "a:b:e2e". */
+    bool e2e = strcmp(encryption, "e2e") == 0;
+    snprintf(key, sizeof(key), "%" PRId64 ":%" PRId64 "%s", PL_MIN(created_by, other),
+             PL_MAX(created_by, other), e2e ? ":e2e" : "");
     snprintf(cb, sizeof(cb), "%" PRId64, created_by);
-    const char *vals[] = {key, cb};
+    const char *vals[] = {key, cb, encryption};
     /* Looking first is the common case and keeps a failed INSERT from
      * burning an identity value on every repeated call. */
     *created = false;

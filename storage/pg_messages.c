@@ -46,7 +46,7 @@ enum {
 
 const struct store_pg__stmt store_pg__message_stmts[] = {
     [SEND_LOCK] = {"send_lock",
-                   "SELECT id FROM conversations WHERE id = ANY($1::bigint[])"
+                   "SELECT id, encryption = 'e2e' FROM conversations WHERE id = ANY($1::bigint[])"
                    " ORDER BY id FOR NO KEY UPDATE",
                    1, false},
     /* Per send, in batch order: is the sender a member, is reply_to a
@@ -211,8 +211,16 @@ int store_pg_send_lock(struct store_pg *pg, struct pl_arena *a, struct store_sen
     if ((rc = i64_array(&b, ids, n_ids)) == 0) {
         const char *vals[] = {pl_buf_head(&b)};
         PGresult *r;
-        if ((rc = run(pg, SEND_LOCK, vals, &r)) == 0)
+        if ((rc = run(pg, SEND_LOCK, vals, &r)) == 0) {
+            for (int row = 0; row < PQntuples(r) && rc == 0; row++) {
+                int64_t id;
+                rc = store_pg__get_i64(r, row, 0, &id);
+                for (unsigned i = 0; i < n && rc == 0; i++)
+                    if (s[i]->conversation_id == id)
+                        s[i]->conv_e2e = get_bool(r, row, 1);
+            }
             PQclear(r);
+        }
     }
     pl_buf_deinit(&b);
     return rc;

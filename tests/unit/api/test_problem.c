@@ -34,7 +34,8 @@ PLTEST(every_slug_is_explained)
                            "body-too-large",     "unsupported-media-type",
                            "validation-failed",  "rate-limited",
                            "headers-too-large",  "unavailable",
-                           "overloaded",         "internal"};
+                           "overloaded",         "internal",
+                           "devices-changed"};
     for (size_t i = 0; i < PL_ARRAY_LEN(slugs); i++)
         PL_ASSERT(api_problem_explain(slugs[i]) != NULL);
     PL_ASSERT(api_problem_explain("no-such-problem") == NULL);

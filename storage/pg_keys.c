@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - the E2E key directory and e2e ciphertexts in PostgreSQL.    */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "keys.h"
+
+#include "common/buf.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    KEYS_LOCK,
+    KEYS_PUT,
+    KEYS_DROP_PREKEYS,
+    PREKEYS_ADD,
+    PREKEYS_COUNT,
+    DEVICES_KEYED,
+    BUNDLES_TAKE,
+    KEYS_PEERS,
+    E2E_AUDIENCE,
+    E2E_INSERT,
+    E2E_FOR_DEVICE,
+};
+
+/* Active keyed devices: keys uploaded, device not logged out. */
+#define ACTIVE_KEYS "device_keys k JOIN devices v ON v.id = k.device_id AND v.revoked_at IS NULL"
+
+const struct store_pg__stmt store_pg__key_stmts[] = {
+    [KEYS_LOCK] = {"keys_lock",
+                   "SELECT identity_key FROM device_keys WHERE device_id = $1::bigint FOR UPDATE",
+                   1, false},
+    [KEYS_PUT] = {"keys_put",
+                  "INSERT INTO device_keys (device_id, user_id, identity_key, signed_prekey_id,"
+                  " signed_prekey, signed_prekey_sig) VALUES ($1::bigint, $2::bigint, $3,"
+                  " $4::bigint, $5, $6) ON CONFLICT (device_id) DO UPDATE SET"
+                  " identity_key = EXCLUDED.identity_key,"
+                  " signed_prekey_id = EXCLUDED.signed_prekey_id,"
+                  " signed_prekey = EXCLUDED.signed_prekey,"
+                  " signed_prekey_sig = EXCLUDED.signed_prekey_sig, updated_at = now()",
+                  6, false},
+    [KEYS_DROP_PREKEYS] = {"keys_drop_prekeys",
+                           "DELETE FROM one_time_prekeys WHERE device_id = $1::bigint", 1, false},
+    [PREKEYS_ADD] = {"prekeys_add",
+                     "INSERT INTO one_time_prekeys (device_id, key_id, public_key)"
+                     " SELECT $1::bigint, x.id, x.k FROM json_to_recordset($2::json)"
+                     " AS x(id bigint, k text)",
+                     2, false},
+    [PREKEYS_COUNT] =
+        {"prekeys_count",
+         "SELECT (SELECT count(*) FROM one_time_prekeys WHERE device_id = $1::bigint),"
+         " k.signed_prekey_id FROM device_keys k WHERE k.device_id = $1::bigint",
+         1, true},
+    [DEVICES_KEYED] = {"devices_keyed",
+                       "SELECT k.device_id, k.identity_key FROM " ACTIVE_KEYS
+                       " WHERE k.user_id = $1::bigint ORDER BY k.device_id",
+                       1, true},
+    /* One prekey per device, each locked with SKIP LOCKED: a concurrent
+     * fetch that finds a device's first prekey taken moves on to its next
+     * one instead of waiting, and never returns the same one. */
+    [BUNDLES_TAKE] = {"bundles_take",
+                      "WITH d AS (SELECT k.* FROM " ACTIVE_KEYS " WHERE k.user_id = $1::bigint"
+                      "   AND k.device_id <> $2::bigint"
+                      "   AND (cardinality($3::bigint[]) = 0 OR k.device_id = ANY($3::bigint[]))),"
+                      " pick AS (SELECT d.device_id, (SELECT p.key_id FROM one_time_prekeys p"
+                      "   WHERE p.device_id = d.device_id ORDER BY p.key_id LIMIT 1"
+                      "   FOR UPDATE SKIP LOCKED) AS key_id FROM d),"
+                      " t AS (DELETE FROM one_time_prekeys o USING pick"
+                      "   WHERE o.device_id = pick.device_id AND o.key_id = pick.key_id"
+                      "   RETURNING o.device_id, o.key_id, o.public_key)"
+                      " SELECT d.device_id, d.identity_key, d.signed_prekey_id, d.signed_prekey,"
+                      "  d.signed_prekey_sig, t.key_id, t.public_key"
+                      " FROM d LEFT JOIN t ON t.device_id = d.device_id ORDER BY d.device_id",
+                      3, false},
+    [KEYS_PEERS] = {"keys_peers",
+                    "SELECT DISTINCT o.user_id FROM members me JOIN members o"
+                    " ON o.conversation_id = me.conversation_id AND o.user_id <> me.user_id"
+                    " WHERE me.user_id = $1::bigint ORDER BY 1",
+                    1, true},
+    /* First row: the encryption and whether the caller is a member (even
+     * with no keyed device anywhere); then one row per keyed device. */
+    [E2E_AUDIENCE] = {"e2e_audience",
+                      "SELECT x.enc, x.u, x.d FROM ("
+                      " SELECT 0 AS k, c.encryption AS enc, 0::bigint AS u, 0::bigint AS d"
+                      " FROM conversations c JOIN members me ON me.conversation_id = c.id"
+                      " AND me.user_id = $2::bigint WHERE c.id = $1::bigint"
+                      " UNION ALL SELECT 1, '', k.user_id, k.device_id FROM members m"
+                      " JOIN " ACTIVE_KEYS " ON k.user_id = m.user_id"
+                      " WHERE m.conversation_id = $1::bigint"
+                      " AND EXISTS (SELECT 1 FROM members me WHERE me.conversation_id ="
+                      " $1::bigint AND me.user_id = $2::bigint)"
+                      ") x ORDER BY x.k, x.u, x.d",
+                      2, true},
+    [E2E_INSERT] = {"e2e_insert",
+                    "WITH ct AS (INSERT INTO e2e_ciphertexts (conversation_id, seq, device_id,"
+                    "   type, ciphertext) SELECT c, s, d, t, x FROM"
+                    "   json_to_recordset(COALESCE($1::json, '[]')) AS j(c bigint, s bigint,"
+                    "   d bigint, t text, x text))"
+                    " INSERT INTO e2e_media (media_id, conversation_id, seq)"
+                    " SELECT DISTINCT m, c, s FROM json_to_recordset(COALESCE($2::json, '[]'))"
+                    " AS j(c bigint, s bigint, m bigint)",
+                    2, false},
+    [E2E_FOR_DEVICE] = {"e2e_for_device",
+                        "SELECT seq, type, ciphertext FROM e2e_ciphertexts"
+                        " WHERE conversation_id = $1::bigint AND device_id = $2::bigint"
+                        " AND seq = ANY($3::bigint[]) ORDER BY seq",
+                        3, true},
+    {NULL, NULL, 0, false},
+};
+
+static int run(struct store_pg *pg, int id, const char *const *vals, PGresult **r)
+{
+    return store_pg__exec(pg, &store_pg__key_stmts[id], vals, NULL, NULL, r);
+}
+
+static int run_void(struct store_pg *pg, int id, const char *const *vals)
+{
+    PGresult *r;
+    int rc = run(pg, id, vals, &r);
+    if (rc == 0)
+        PQclear(r);
+    return rc;
+}
+
+/* "{1,2,3}" in the arena. */
+static const char *i64_array(struct pl_arena *a, const int64_t *v, unsigned n)
+{
+    struct pl_buf b;
+    pl_buf_init(&b, (size_t)n * 24 + 16);
+    int rc = pl_buf_append(&b, "{", 1);
+    for (unsigned i = 0; i < n && rc == 0; i++)
+        rc = pl_buf_printf(&b, "%s%" PRId64, i ? "," : "", v[i]);
+    if (rc == 0)
+        rc = pl_buf_append(&b, "}", 1);
+    const char *out = rc == 0 ? pl_arena_strndup(a, pl_buf_head(&b), b.len) : NULL;
+    pl_buf_deinit(&b);
+    return out;
+}
+
+int store_pg_keys_lock(struct store_pg *pg, struct pl_arena *a, int64_t device_id,
+                       const char **identity)
+{
+    char db[24];
+    snprintf(db, sizeof(db), "%" PRId64, device_id);
+    const char *vals[] = {db};
+    PGresult *r;
+    int rc = run(pg, KEYS_LOCK, vals, &r);
+    if (rc < 0)
+        return rc;
+    *identity = NULL;
+    if (PQntuples(r) == 1 && !(*identity = store_pg__get_str(a, r, 0, 0)))
+        rc = PL_ENOMEM;
+    PQclear(r);
+    return rc;
+}
+
+int store_pg_keys_put(struct store_pg *pg, int64_t device_id, int64_t user_id, const char *identity,
+                      const struct store_spk *spk, bool replace_prekeys)
+{
+    char db[24], ub[24], sb[16];
+    snprintf(db, sizeof(db), "%" PRId64, device_id);
+    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
+    snprintf(sb, sizeof(sb), "%" PRIu32, spk->id);
+    const char *vals[] = {db, ub, identity, sb, spk->public_key, spk->signature};
+    int rc = run_void(pg, KEYS_PUT, vals);
+    if (rc == 0 && replace_prekeys)
+        rc = run_void(pg, KEYS_DROP_PREKEYS, vals);
+    return rc;
+}
+
+int store_pg_prekeys_add(struct store_pg *pg, int64_t device_id, const char *rows_json)
+{
+    char db[24];
+    snprintf(db, sizeof(db), "%" PRId64, device_id);
+    const char *vals[] = {db, rows_json};
+    return run_void(pg, PREKEYS_ADD, vals);
+}
+
+int store_pg_prekeys_count(struct store_pg *pg, int64_t device_id, int64_t *count, int64_t *spk_id,
+                           bool *has_keys)
+{
+    char db[24];
+    snprintf(db, sizeof(db), "%" PRId64, device_id);
+    const char *vals[] = {db};
+    PGresult *r;
+    int rc = run(pg, PREKEYS_COUNT, vals, &r);
+    if (rc < 0)
+        return rc;
+    *has_keys = PQntuples(r) == 1;
+    *count = *spk_id = 0;
+    if (*has_keys && (rc = store_pg__get_i64(r, 0, 0, count)) == 0)
+        rc = store_pg__get_i64(r, 0, 1, spk_id);
+    PQclear(r);
+    return rc;
+}
+
+int store_pg_devices_keyed(struct store_pg *pg, struct pl_arena *a, int64_t user_id,
+                           struct store_device_key **out, unsigned *n)
+{
+    char ub[24];
+    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
+    const char *vals[] = {ub};
+    PGresult *r;
+    int rc = run(pg, DEVICES_KEYED, vals, &r);
+    if (rc < 0)
+        return rc;
+    unsigned rows = (unsigned)PQntuples(r);
+    struct store_device_key *d = pl_arena_zalloc(a, (rows ? rows : 1) * sizeof(*d));
+    rc = d ? 0 : PL_ENOMEM;
+    for (unsigned i = 0; i < rows && rc == 0; i++) {
+        d[i].user_id = user_id;
+        rc = store_pg__get_i64(r, (int)i, 0, &d[i].device_id);
+        if (rc == 0 && !(d[i].identity_key = store_pg__get_str(a, r, (int)i, 1)))
+            rc = PL_ENOMEM;
+    }
+    PQclear(r);
+    *out = d;
+    *n = rows;
+    return rc;
+}
+
+static int bundle_row(struct pl_arena *a, const PGresult *r, int row, struct store_device_key *d)
+{
+    int64_t spk_id = 0, otpk_id = 0;
+    int rc = store_pg__get_i64(r, row, 0, &d->device_id);
+    if (rc == 0)
+        rc = store_pg__get_i64(r, row, 2, &spk_id);
+    d->has_otpk = !PQgetisnull(r, row, 5);
+    if (rc == 0 && d->has_otpk)
+        rc = store_pg__get_i64(r, row, 5, &otpk_id);
+    if (rc < 0)
+        return rc;
+    d->spk.id = (uint32_t)spk_id;
+    d->otpk.id = (uint32_t)otpk_id;
+    d->identity_key = store_pg__get_str(a, r, row, 1);
+    d->spk.public_key = store_pg__get_str(a, r, row, 3);
+    d->spk.signature = store_pg__get_str(a, r, row, 4);
+    d->otpk.public_key = d->has_otpk ? store_pg__get_str(a, r, row, 6) : "";
+    if (!d->identity_key || !d->spk.public_key || !d->spk.signature || !d->otpk.public_key)
+        return PL_ENOMEM;
+    return 0;
+}
+
+int store_pg_bundles_take(struct store_pg *pg, struct pl_arena *a, int64_t user_id,
+                          int64_t skip_device, const int64_t *only, unsigned n_only,
+                          struct store_device_key **out, unsigned *n)
+{
+    char ub[24], sb[24];
+    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
+    snprintf(sb, sizeof(sb), "%" PRId64, skip_device);
+    const char *arr = i64_array(a, only, n_only);
+    if (!arr)
+        return PL_ENOMEM;
+    const char *vals[] = {ub, sb, arr};
+    PGresult *r;
+    int rc = run(pg, BUNDLES_TAKE, vals, &r);
+    if (rc < 0)
+        return rc;
+    unsigned rows = (unsigned)PQntuples(r);
+    struct store_device_key *d = pl_arena_zalloc(a, (rows ? rows : 1) * sizeof(*d));
+    rc = d ? 0 : PL_ENOMEM;
+    for (unsigned i = 0; i < rows && rc == 0; i++) {
+        d[i].user_id = user_id;
+        rc = bundle_row(a, r, (int)i, &d[i]);
+    }
+    PQclear(r);
+    *out = d;
+    *n = rows;
+    return rc;
+}
+
+int store_pg_keys_peers(struct store_pg *pg, struct pl_arena *a, int64_t user_id, int64_t **out,
+                        unsigned *n)
+{
+    char ub[24];
+    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
+    const char *vals[] = {ub};
+    PGresult *r;
+    int rc = run(pg, KEYS_PEERS, vals, &r);
+    if (rc < 0)
+        return rc;
+    rc = store_pg__get_i64_column(a, r, 0, out, n);
+    PQclear(r);
+    return rc;
+}
+
+int store_pg_e2e_audience(struct store_pg *pg, struct pl_arena *a, int64_t conversation_id,
+                          int64_t user_id, const char **encryption, struct store_device_key **out,
+                          unsigned *n)
+{
+    char cb[24], ub[24];
+    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
+    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
+    const char *vals[] = {cb, ub};
+    PGresult *r;
+    int rc = run(pg, E2E_AUDIENCE, vals, &r);
+    if (rc < 0)
+        return rc;
+    int rows = PQntuples(r);
+    /* The header row sorts first: its encryption is never empty, the
+     * device rows' always are. */
+    if (rows == 0 || !*PQgetvalue(r, 0, 0)) {
+        PQclear(r);
+        return PL_ENOTFOUND;
+    }
+    *encryption = store_pg__get_str(a, r, 0, 0);
+    unsigned m = (unsigned)rows - 1;
+    struct store_device_key *d = pl_arena_zalloc(a, (m ? m : 1) * sizeof(*d));
+    rc = d && *encryption ? 0 : PL_ENOMEM;
+    for (unsigned i = 0; i < m && rc == 0; i++) {
+        rc = store_pg__get_i64(r, (int)i + 1, 1, &d[i].user_id);
+        if (rc == 0)
+            rc = store_pg__get_i64(r, (int)i + 1, 2, &d[i].device_id);
+    }
+    PQclear(r);
+    *out = d;
+    *n = m;
+    return rc;
+}
+
+int store_pg_e2e_insert(struct store_pg *pg, const char *rows_json, const char *media_json)
+{
+    const char *vals[] = {rows_json, media_json};
+    return run_void(pg, E2E_INSERT, vals);
+}
+
+int store_pg_e2e_for_device(struct store_pg *pg, struct pl_arena *a, int64_t conversation_id,
+                            int64_t device_id, const int64_t *seqs, unsigned n,
+                            struct store_e2e_ct **out, unsigned *n_out)
+{
+    char cb[24], db[24];
+    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
+    snprintf(db, sizeof(db), "%" PRId64, device_id);
+    const char *arr = i64_array(a, seqs, n);
+    if (!arr)
+        return PL_ENOMEM;
+    const char *vals[] = {cb, db, arr};
+    PGresult *r;
+    int rc = run(pg, E2E_FOR_DEVICE, vals, &r);
+    if (rc < 0)
+        return rc;
+    unsigned rows = (unsigned)PQntuples(r);
+    struct store_e2e_ct *x = pl_arena_zalloc(a, (rows ? rows : 1) * sizeof(*x));
+    rc = x ? 0 : PL_ENOMEM;
+    for (unsigned i = 0; i < rows && rc == 0; i++) {
+        rc = store_pg__get_i64(r, (int)i, 0, &x[i].seq);
+        x[i].type = store_pg__get_str(a, r, (int)i, 1);
+        x[i].ciphertext = store_pg__get_str(a, r, (int)i, 2);
+        if (rc == 0 && (!x[i].type || !x[i].ciphertext))
+            rc = PL_ENOMEM;
+    }
+    PQclear(r);
+    *out = x;
+    *n_out = rows;
+    return rc;
+}
