@@ -26,6 +26,7 @@ enum cli_tag {
     CLI_T_SPK = 'S',      /* key: ""; value: id(4) pub priv sig */
     CLI_T_OPK = 'O',      /* key: decimal id; value: pub priv */
     CLI_T_SESSION = 'X',  /* key: "user:device"; value: e2e_session_serialize() */
+    CLI_T_PIN = 'P',      /* key: "user:device"; value: the identity key last seen */
 };
 
 struct cli_rec {
@@ -44,7 +45,8 @@ struct cli {
     struct cli_rec *recs;
     size_t nrecs;
     int dirty;
-    void *curl;
+    void *curl;     /* the event stream's handle */
+    void *curl_req; /* requests' handle */
 };
 
 /* Prints "parley: msg" to stderr and exits 1. */

@@ -206,6 +206,8 @@ int main(int argc, char **argv)
         return 2;
     }
     curl_easy_cleanup(c.curl);
+    if (c.curl_req)
+        curl_easy_cleanup(c.curl_req);
     curl_global_cleanup();
     return 0;
 }

@@ -372,6 +372,31 @@ static void print_json(long long conv, long long seq, long long sender, int e2e,
     yajl_gen_free(g);
 }
 
+/* A device's identity key appeared or changed. The first key seen for a
+ * device is pinned silently; a different one later is announced, since
+ * the safety number with that user is no longer what was verified. */
+static void key_changed(struct cli *c, yajl_val ev)
+{
+    char key[48];
+    uint8_t ik[32];
+    size_t n;
+    long long uid = cli_jint(ev, "user_id"), dev = cli_jint(ev, "device_id");
+    const char *b64 = cli_jstr(ev, "identity_key");
+    if (!b64 || cli_unb64(b64, ik, sizeof(ik), &n) < 0 || n != 32)
+        return;
+    snprintf(key, sizeof(key), "%lld:%lld", uid, dev);
+    struct cli_rec *pin = cli_rec_get(c, CLI_T_PIN, key);
+    if (pin && (pin->len != 32 || memcmp(pin->val, ik, 32) != 0)) {
+        if (c->json)
+            printf("{\"event\":\"safety_number_changed\",\"user_id\":%lld,\"device_id\":%lld}\n",
+                   uid, dev);
+        else
+            printf("safety number with user %lld changed (device %lld)\n", uid, dev);
+        fflush(stdout);
+    }
+    cli_rec_set(c, CLI_T_PIN, key, ik, 32);
+}
+
 static int on_event(struct cli *c, const char *type, const char *data, const char *id, void *ctx)
 {
     struct listen *l = ctx;
@@ -402,9 +427,7 @@ static int on_event(struct cli *c, const char *type, const char *data, const cha
         }
         free(text);
     } else if (strcmp(type, "keys.changed") == 0) {
-        printf("safety number with user %lld changed (device %lld)\n", cli_jint(ev, "user_id"),
-               cli_jint(ev, "device_id"));
-        fflush(stdout);
+        key_changed(c, ev);
     }
     yajl_tree_free(ev);
     if (id && *id)
@@ -419,7 +442,10 @@ void cli_listen(struct cli *c, long count, long timeout_s)
 {
     struct listen l = {count, 0};
     (void)cli_me_id(c);
-    int rc = cli_stream(c, cli_conf(c, "last_event_id"), timeout_s, on_event, &l);
+    /* Without a position yet, replay from the start: messages sent to this
+     * device before its first listen are still delivered (offline). */
+    const char *pos = cli_conf(c, "last_event_id");
+    int rc = cli_stream(c, pos ? pos : "0", timeout_s, on_event, &l);
     if (rc == 1 && count > 0 && l.got < count)
         cli_die("timed out after %ld of %ld messages", l.got, count);
 }

@@ -28,10 +28,9 @@ static size_t on_body(char *data, size_t size, size_t n, void *ctx)
     return k;
 }
 
-static CURL *handle(struct cli *c, const char *path, struct curl_slist **hdrs)
+static CURL *handle(struct cli *c, CURL *h, const char *path, struct curl_slist **hdrs)
 {
     char url[2048], auth[256];
-    CURL *h = c->curl;
     curl_easy_reset(h);
     snprintf(url, sizeof(url), "%s%s", c->server, path);
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -55,7 +54,11 @@ long cli_http(struct cli *c, const char *method, const char *path, const char *b
     struct body b = {0};
     long status = 0;
     char err[CURL_ERROR_SIZE] = "";
-    CURL *h = handle(c, path, &hdrs);
+    /* Requests get their own handle: they may run inside a stream's
+     * callback, while the stream's handle is busy. */
+    if (!c->curl_req && !(c->curl_req = curl_easy_init()))
+        cli_die("out of memory");
+    CURL *h = handle(c, c->curl_req, path, &hdrs);
     if (body) {
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -168,7 +171,7 @@ int cli_stream(struct cli *c, const char *last_id, long timeout_s, cli_event_cb 
     struct curl_slist *hdrs;
     struct sse s = {.c = c, .cb = cb, .ctx = ctx};
     char hdr[128];
-    CURL *h = handle(c, "/v1/events", &hdrs);
+    CURL *h = handle(c, c->curl, "/v1/events", &hdrs);
     if (last_id && *last_id) {
         snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s", last_id);
         hdrs = curl_slist_append(hdrs, hdr);
