@@ -54,6 +54,7 @@ static struct e2e_session *session_for(struct cli *c, struct e2e_identity *me, l
     char key[48], path[128];
     yajl_val res;
     snprintf(key, sizeof(key), "%lld:%lld", uid, dev);
+    cli_rec_set(c, CLI_T_PIN, key, ik, 32);
     struct e2e_session *s = session_load(c, key);
     if (s && sodium_memcmp(e2e_session_peer_identity(s), ik, 32) == 0)
         return s;
@@ -324,6 +325,7 @@ static int decrypt_msg(struct cli *c, yajl_val msg, char **text)
     }
     if (rc == 0) {
         session_store(c, key, s);
+        cli_rec_set(c, CLI_T_PIN, key, e2e_session_peer_identity(s), 32);
         char *js = strndup((const char *)pt, ptlen);
         yajl_val doc = js ? yajl_tree_parse(js, NULL, 0) : NULL;
         free(js);
@@ -372,21 +374,27 @@ static void print_json(long long conv, long long seq, long long sender, int e2e,
     yajl_gen_free(g);
 }
 
-/* A device's identity key appeared or changed. The first key seen for a
- * device is pinned silently; a different one later is announced, since
- * the safety number with that user is no longer what was verified. */
+/* A device's identity key appeared or changed. The keys first seen for a
+ * user are pinned silently; a new or changed device key of a user already
+ * pinned is announced, since the safety number with that user is no longer
+ * the one that was verified. */
 static void key_changed(struct cli *c, yajl_val ev)
 {
-    char key[48];
+    char key[48], prefix[32];
     uint8_t ik[32];
     size_t n;
     long long uid = cli_jint(ev, "user_id"), dev = cli_jint(ev, "device_id");
     const char *b64 = cli_jstr(ev, "identity_key");
-    if (!b64 || cli_unb64(b64, ik, sizeof(ik), &n) < 0 || n != 32)
+    if (!b64 || cli_unb64(b64, ik, sizeof(ik), &n) < 0 || n != 32 || uid == cli_me_id(c))
         return;
     snprintf(key, sizeof(key), "%lld:%lld", uid, dev);
+    snprintf(prefix, sizeof(prefix), "%lld:", uid);
+    int known = 0;
+    for (size_t i = 0; i < c->nrecs; i++)
+        if (c->recs[i].tag == CLI_T_PIN && strncmp(c->recs[i].key, prefix, strlen(prefix)) == 0)
+            known = 1;
     struct cli_rec *pin = cli_rec_get(c, CLI_T_PIN, key);
-    if (pin && (pin->len != 32 || memcmp(pin->val, ik, 32) != 0)) {
+    if (known && (!pin || pin->len != 32 || memcmp(pin->val, ik, 32) != 0)) {
         if (c->json)
             printf("{\"event\":\"safety_number_changed\",\"user_id\":%lld,\"device_id\":%lld}\n",
                    uid, dev);
@@ -413,7 +421,9 @@ static int on_event(struct cli *c, const char *type, const char *data, const cha
             rc = decrypt_msg(c, msg, &text);
         else if (cli_jstr(msg, "text"))
             text = strdup(cli_jstr(msg, "text"));
-        if (sender != me && (text || rc < 0)) {
+        /* Our own other devices' sends arrive too (each with its copy). */
+        int own = sender == me && cli_jint(msg, "sender_device_id") == cli_conf_int(c, "device_id");
+        if (!own && (text || rc < 0)) {
             if (rc < 0)
                 fprintf(stderr, "parley: message %lld in conversation %lld: %s\n", seq, conv,
                         e2e_strerror(rc));
