@@ -21,12 +21,15 @@
 
 /* One state record: a tag, a key and bytes. */
 enum cli_tag {
-    CLI_T_CONF = 'C',     /* key: setting name; value: text */
-    CLI_T_IDENTITY = 'I', /* key: ""; value: the 32-byte seed */
-    CLI_T_SPK = 'S',      /* key: ""; value: id(4) pub priv sig */
-    CLI_T_OPK = 'O',      /* key: decimal id; value: pub priv */
-    CLI_T_SESSION = 'X',  /* key: "user:device"; value: e2e_session_serialize() */
-    CLI_T_PIN = 'P',      /* key: "user:device"; value: the identity key last seen */
+    CLI_T_CONF = 'C',      /* key: setting name; value: text */
+    CLI_T_IDENTITY = 'I',  /* key: ""; value: the 32-byte seed */
+    CLI_T_SPK = 'S',       /* key: ""; value: id(4) pub priv sig */
+    CLI_T_OPK = 'O',       /* key: decimal id; value: pub priv */
+    CLI_T_SESSION = 'X',   /* key: "user:device"; value: e2e_session_serialize() */
+    CLI_T_PIN = 'P',       /* key: "user:device"; value: the identity key last seen */
+    CLI_T_OWNKEY = 'K',    /* key: conversation id; value: our sender key */
+    CLI_T_DISTRIB = 'D',   /* key: conversation id; value: "uid:dev," devices that have it */
+    CLI_T_MEMBERKEY = 'M', /* key: "conv:uid:dev"; value: a member device's sender key */
 };
 
 struct cli_rec {
@@ -84,7 +87,34 @@ char *cli_b64(const uint8_t *b, size_t n);                         /* malloc'd *
 int cli_unb64(const char *s, uint8_t *out, size_t cap, size_t *n); /* 0 or -1 */
 char *cli_urlenc(const char *s);                                   /* malloc'd */
 
-/* ---- E2E (e2e.c) ---- */
+/* ---- E2E (e2e.c, msg.c, group.c) ---- */
+#define CLI_MAX_DEVS 256
+
+struct target {
+    long long uid, dev;
+    uint8_t ik[32];
+};
+
+#include <yajl/yajl_gen.h>
+char *cli_gen_done(yajl_gen g); /* the generated text, malloc'd; frees g */
+/* Appends the devices of user `who` (id or name), except this one, to t
+ * from index n; returns the new count. */
+size_t cli_devices(struct cli *c, const char *who, struct target *t, size_t n);
+/* The pairwise session with a device (stored, or started from its bundle);
+ * free with e2e_session_free after cli_session_store. */
+struct e2e_session *cli_session_for(struct cli *c, struct e2e_identity *me, long long uid,
+                                    long long dev, const uint8_t ik[32]);
+void cli_session_store(struct cli *c, const char *key, struct e2e_session *s);
+/* Encrypts pt for one device and appends {device_id, type, ciphertext}. */
+void cli_gen_recipient(struct cli *c, yajl_gen g, struct e2e_identity *me, const struct target *t,
+                       const char *pt);
+void cli_group_send(struct cli *c, long long conv, const char *text);
+/* Group part of a received message: applies a distribution found in the
+ * pairwise plaintext doc (may be NULL) and decrypts the group ciphertext.
+ * Returns 0 and *text, or a negative code. */
+int cli_group_receive(struct cli *c, long long conv, long long uid, long long dev, yajl_val doc,
+                      const char *group_b64, char **text);
+int cli_group_cmd(struct cli *c, int argc, char **argv);
 struct e2e_identity *cli_identity(struct cli *c); /* dies without one */
 void cli_keys_upload(struct cli *c, int first, int n_opks);
 void cli_keys_status(struct cli *c);

@@ -18,7 +18,8 @@ static const char usage[] =
     "  login USERNAME         log this device in and publish its keys\n"
     "  logout                 end this device's session and delete its state\n"
     "  chats                  list conversations\n"
-    "  send [--plain] USER TEXT   send TEXT (end-to-end encrypted unless --plain)\n"
+    "  send [--plain] USER|#GROUP TEXT  send TEXT (end-to-end encrypted unless --plain)\n"
+    "  group create TITLE USER... | group add ID USER | group remove ID USER\n"
     "  listen [--count N] [--timeout S]  print incoming messages, acknowledge delivery\n"
     "  verify USER            print the safety number with USER\n"
     "  keys                   one-time prekey status; replenish when low\n"
@@ -154,6 +155,8 @@ static int run(struct cli *c, int argc, char **argv)
         cli_listen(c, count, timeout);
     } else if (!strcmp(cmd, "verify") && argc == 2) {
         cli_verify(c, argv[1]);
+    } else if (!strcmp(cmd, "group")) {
+        return cli_group_cmd(c, argc, argv);
     } else if (!strcmp(cmd, "keys") && argc == 1) {
         cli_keys_status(c);
     } else {

@@ -11,9 +11,8 @@
 #include <string.h>
 
 #define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
-#define MAX_DEVS 64
 
-static char *gen_done(yajl_gen g)
+char *cli_gen_done(yajl_gen g)
 {
     const unsigned char *buf;
     size_t len;
@@ -36,7 +35,7 @@ static struct e2e_session *session_load(struct cli *c, const char *key)
     return s;
 }
 
-static void session_store(struct cli *c, const char *key, struct e2e_session *s)
+void cli_session_store(struct cli *c, const char *key, struct e2e_session *s)
 {
     uint8_t *b;
     size_t n;
@@ -48,8 +47,8 @@ static void session_store(struct cli *c, const char *key, struct e2e_session *s)
 
 /* A session with (uid, dev) whose identity key is ik: the stored one, or a
  * new one from a fetched bundle. */
-static struct e2e_session *session_for(struct cli *c, struct e2e_identity *me, long long uid,
-                                       long long dev, const uint8_t ik[32])
+struct e2e_session *cli_session_for(struct cli *c, struct e2e_identity *me, long long uid,
+                                    long long dev, const uint8_t ik[32])
 {
     char key[48], path[128];
     yajl_val res;
@@ -111,7 +110,7 @@ static long long conversation_for(struct cli *c, const char *user, int plain)
     GEN_STR(g, "encryption");
     GEN_STR(g, plain ? "none" : "e2e");
     yajl_gen_map_close(g);
-    char *b = gen_done(g);
+    char *b = cli_gen_done(g);
     long st = cli_http(c, "POST", "/v1/conversations", b, &res);
     free(b);
     cli_expect(st, res, 200, 201, "starting the chat");
@@ -122,48 +121,69 @@ static long long conversation_for(struct cli *c, const char *user, int plain)
     return id;
 }
 
-struct target {
-    long long uid, dev;
-    uint8_t ik[32];
-};
+size_t cli_devices(struct cli *c, const char *who, struct target *t, size_t n)
+{
+    char path[512];
+    yajl_val res;
+    long long mydev = cli_conf_int(c, "device_id");
+    char *u = cli_urlenc(who);
+    snprintf(path, sizeof(path), "/v1/users/%s/devices", u);
+    free(u);
+    long st = cli_http(c, "GET", path, NULL, &res);
+    cli_expect(st, res, 200, 200, "listing devices");
+    yajl_val devs = cli_jget(res, "devices");
+    for (size_t i = 0; YAJL_IS_ARRAY(devs) && i < devs->u.array.len && n < CLI_MAX_DEVS; i++) {
+        yajl_val d = devs->u.array.values[i];
+        size_t len;
+        t[n].uid = cli_jint(res, "user_id");
+        t[n].dev = cli_jint(d, "device_id");
+        const char *ik = cli_jstr(d, "identity_key");
+        if (t[n].dev == mydev || !ik || cli_unb64(ik, t[n].ik, 32, &len) < 0 || len != 32)
+            continue;
+        n++;
+    }
+    yajl_tree_free(res);
+    return n;
+}
 
 /* Every device that must get a copy: the peer's and our own others. */
 static size_t targets(struct cli *c, const char *user, struct target *t)
 {
-    size_t n = 0;
-    const char *who[2] = {user, cli_conf(c, "username")};
-    long long mydev = cli_conf_int(c, "device_id");
-    for (int w = 0; w < 2; w++) {
-        char path[512];
-        yajl_val res;
-        char *u = cli_urlenc(who[w]);
-        snprintf(path, sizeof(path), "/v1/users/%s/devices", u);
-        free(u);
-        long st = cli_http(c, "GET", path, NULL, &res);
-        cli_expect(st, res, 200, 200, "listing devices");
-        yajl_val devs = cli_jget(res, "devices");
-        for (size_t i = 0; YAJL_IS_ARRAY(devs) && i < devs->u.array.len && n < MAX_DEVS; i++) {
-            yajl_val d = devs->u.array.values[i];
-            size_t len;
-            t[n].uid = cli_jint(res, "user_id");
-            t[n].dev = cli_jint(d, "device_id");
-            const char *ik = cli_jstr(d, "identity_key");
-            if (t[n].dev == mydev || !ik || cli_unb64(ik, t[n].ik, 32, &len) < 0 || len != 32)
-                continue;
-            n++;
-        }
-        yajl_tree_free(res);
-    }
-    return n;
+    return cli_devices(c, cli_conf(c, "username"), t, cli_devices(c, user, t, 0));
+}
+
+void cli_gen_recipient(struct cli *c, yajl_gen g, struct e2e_identity *me, const struct target *t,
+                       const char *pt)
+{
+    char key[48];
+    uint8_t *m;
+    size_t mlen;
+    enum e2e_msg_type type;
+    struct e2e_session *s = cli_session_for(c, me, t->uid, t->dev, t->ik);
+    if (e2e_session_encrypt(s, (const uint8_t *)pt, strlen(pt), &m, &mlen, &type) < 0)
+        cli_die("cannot encrypt");
+    snprintf(key, sizeof(key), "%lld:%lld", t->uid, t->dev);
+    cli_session_store(c, key, s);
+    e2e_session_free(s);
+    char *b64 = cli_b64(m, mlen);
+    e2e_buf_free(m, mlen);
+    yajl_gen_map_open(g);
+    GEN_STR(g, "device_id");
+    yajl_gen_integer(g, t->dev);
+    GEN_STR(g, "type");
+    GEN_STR(g, type == E2E_MSG_PREKEY ? "prekey" : "message");
+    GEN_STR(g, "ciphertext");
+    GEN_STR(g, b64);
+    yajl_gen_map_close(g);
+    free(b64);
 }
 
 static char *e2e_body(struct cli *c, const char *user, const char *cmid, const char *text)
 {
-    struct target t[MAX_DEVS];
+    struct target t[CLI_MAX_DEVS];
     struct e2e_identity *me = cli_identity(c);
     size_t n = targets(c, user, t);
     yajl_gen g = yajl_gen_alloc(NULL), p = yajl_gen_alloc(NULL);
-    char key[48];
 
     /* The plaintext every device gets: a small JSON document, so files and
      * sender keys can travel the same way later. */
@@ -171,7 +191,7 @@ static char *e2e_body(struct cli *c, const char *user, const char *cmid, const c
     GEN_STR(p, "text");
     GEN_STR(p, text);
     yajl_gen_map_close(p);
-    char *pt = gen_done(p);
+    char *pt = cli_gen_done(p);
 
     yajl_gen_map_open(g);
     GEN_STR(g, "client_msg_id");
@@ -182,35 +202,15 @@ static char *e2e_body(struct cli *c, const char *user, const char *cmid, const c
     yajl_gen_map_open(g);
     GEN_STR(g, "recipients");
     yajl_gen_array_open(g);
-    for (size_t i = 0; i < n; i++) {
-        struct e2e_session *s = session_for(c, me, t[i].uid, t[i].dev, t[i].ik);
-        uint8_t *m;
-        size_t mlen;
-        enum e2e_msg_type type;
-        if (e2e_session_encrypt(s, (const uint8_t *)pt, strlen(pt), &m, &mlen, &type) < 0)
-            cli_die("cannot encrypt");
-        snprintf(key, sizeof(key), "%lld:%lld", t[i].uid, t[i].dev);
-        session_store(c, key, s);
-        e2e_session_free(s);
-        char *b64 = cli_b64(m, mlen);
-        e2e_buf_free(m, mlen);
-        yajl_gen_map_open(g);
-        GEN_STR(g, "device_id");
-        yajl_gen_integer(g, t[i].dev);
-        GEN_STR(g, "type");
-        GEN_STR(g, type == E2E_MSG_PREKEY ? "prekey" : "message");
-        GEN_STR(g, "ciphertext");
-        GEN_STR(g, b64);
-        yajl_gen_map_close(g);
-        free(b64);
-    }
+    for (size_t i = 0; i < n; i++)
+        cli_gen_recipient(c, g, me, &t[i], pt);
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
     sodium_memzero(pt, strlen(pt));
     free(pt);
     e2e_identity_free(me);
-    return gen_done(g);
+    return cli_gen_done(g);
 }
 
 static char *plain_body(const char *cmid, const char *text)
@@ -224,7 +224,7 @@ static char *plain_body(const char *cmid, const char *text)
     GEN_STR(g, "text");
     GEN_STR(g, text);
     yajl_gen_map_close(g);
-    return gen_done(g);
+    return cli_gen_done(g);
 }
 
 void cli_send(struct cli *c, const char *user, const char *text, int plain)
@@ -234,6 +234,10 @@ void cli_send(struct cli *c, const char *user, const char *text, int plain)
     yajl_val res = NULL;
     long st = 0;
     (void)cli_me_id(c);
+    if (user[0] == '#') {
+        cli_group_send(c, atoll(user + 1), text);
+        return;
+    }
     randombytes_buf(rnd, sizeof(rnd));
     sodium_bin2hex(cmid, sizeof(cmid), rnd, sizeof(rnd));
     long long conv = conversation_for(c, user, plain);
@@ -299,14 +303,10 @@ static int respond(struct cli *c, struct e2e_identity *me, const uint8_t *m, siz
     return rc;
 }
 
-static int decrypt_msg(struct cli *c, yajl_val msg, char **text)
+/* Decrypts our pairwise ciphertext from (uid, dev) into a parsed JSON doc. */
+static int pairwise(struct cli *c, long long uid, long long dev, const char *ct, yajl_val *doc)
 {
-    yajl_val e = cli_jget(msg, "e2e");
-    const char *ct = cli_jstr(e, "ciphertext");
-    long long uid = cli_jint(msg, "sender"), dev = cli_jint(e, "sender_device");
     char key[48];
-    if (!ct)
-        return 1; /* not addressed to this device (or our own send) */
     size_t cap = strlen(ct), len;
     uint8_t *m = malloc(cap + 1), *pt = NULL;
     size_t ptlen = 0;
@@ -324,19 +324,39 @@ static int decrypt_msg(struct cli *c, yajl_val msg, char **text)
         rc = respond(c, me, m, len, &s, &pt, &ptlen);
     }
     if (rc == 0) {
-        session_store(c, key, s);
+        cli_session_store(c, key, s);
         cli_rec_set(c, CLI_T_PIN, key, e2e_session_peer_identity(s), 32);
         char *js = strndup((const char *)pt, ptlen);
-        yajl_val doc = js ? yajl_tree_parse(js, NULL, 0) : NULL;
+        *doc = js ? yajl_tree_parse(js, NULL, 0) : NULL;
         free(js);
-        const char *t = cli_jstr(doc, "text");
-        *text = strdup(t ? t : "");
-        yajl_tree_free(doc);
         e2e_buf_free(pt, ptlen);
+        if (!*doc)
+            rc = PL_EMALFORMED;
     }
     e2e_session_free(s);
     e2e_identity_free(me);
     free(m);
+    return rc;
+}
+
+/* 0 and *text, 1 when nothing was addressed to this device, or < 0. */
+static int decrypt_msg(struct cli *c, long long conv, yajl_val msg, char **text)
+{
+    yajl_val e = cli_jget(msg, "e2e"), doc = NULL;
+    const char *ct = cli_jstr(e, "ciphertext"), *group = cli_jstr(e, "group");
+    long long uid = cli_jint(msg, "sender"), dev = cli_jint(e, "sender_device");
+    int rc = 1;
+    if (uid == cli_me_id(c) && dev == cli_conf_int(c, "device_id"))
+        return 1; /* our own send */
+    if (ct && (rc = pairwise(c, uid, dev, ct, &doc)) < 0)
+        return rc;
+    if (group) {
+        rc = cli_group_receive(c, conv, uid, dev, doc, group, text);
+    } else if (cli_jstr(doc, "text")) {
+        *text = strdup(cli_jstr(doc, "text"));
+        rc = 0;
+    }
+    yajl_tree_free(doc);
     return rc;
 }
 
@@ -418,7 +438,7 @@ static int on_event(struct cli *c, const char *type, const char *data, const cha
         char *text = NULL;
         int rc = 0;
         if (kind && strcmp(kind, "e2e") == 0)
-            rc = decrypt_msg(c, msg, &text);
+            rc = decrypt_msg(c, conv, msg, &text);
         else if (cli_jstr(msg, "text"))
             text = strdup(cli_jstr(msg, "text"));
         /* Our own other devices' sends arrive too (each with its copy). */

@@ -246,6 +246,61 @@ PLTEST_PROTO(cli_safety_number_change)
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
+static void name_of(char *buf, size_t n, const char *what)
+{
+    unique(buf, n, what);
+    for (char *p = buf; *p; p++)
+        *p = *p == '-' ? '_' : *p;
+}
+
+/* A group of four: everyone reads the first message; after D is removed
+ * the senders rotate their sender keys, B and C read what follows and D
+ * receives nothing; no plaintext reaches the database. */
+PLTEST_PROTO(cli_group_of_four_remove_member)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    struct dev d[4];
+    char names[4][64], m1[96], m2[96], m3[96], gid[32], *out;
+    static const char *const tags[4] = {"ga", "gb", "gc", "gd"};
+    setup(s, proto);
+    srand((unsigned)getpid() * 13u);
+    for (int i = 0; i < 4; i++) {
+        name_of(names[i], sizeof(names[i]), tags[i]);
+        dev_init(&d[i], tags[i], "group password 1");
+        RUN_OK(&d[i], "register", names[i]);
+    }
+    PL_ASSERT_INT_EQ(
+        run(&d[0], &out, "group", "create", "four", names[1], names[2], names[3], NULL), 0);
+    long long id = 0;
+    PL_ASSERT(sscanf(out, "group %lld created", &id) == 1 && id > 0);
+    free(out);
+    snprintf(gid, sizeof(gid), "#%lld", id);
+
+    unique(m1, sizeof(m1), "group secret one");
+    RUN_OK(&d[0], "send", gid, m1);
+    const char *t1[] = {m1};
+    for (int i = 1; i < 4; i++)
+        expect_listen(&d[i], 1, t1);
+
+    char idnum[24];
+    snprintf(idnum, sizeof(idnum), "%lld", id);
+    RUN_OK(&d[0], "group", "remove", idnum, names[3]);
+    unique(m2, sizeof(m2), "group secret two");
+    RUN_OK(&d[0], "send", gid, m2);
+    unique(m3, sizeof(m3), "group secret three");
+    RUN_OK(&d[1], "send", gid, m3);
+    const char *t23[] = {m2, m3}, *t2[] = {m2}, *t3[] = {m3};
+    expect_listen(&d[2], 2, t23);
+    expect_listen(&d[1], 1, t2);
+    expect_listen(&d[0], 1, t3);
+    PL_ASSERT_INT_EQ(run(&d[3], &out, "listen", "--count", "1", "--timeout", "3", NULL), 1);
+    PL_ASSERT(strstr(out, m2) == NULL && strstr(out, m3) == NULL);
+    free(out);
+    const char *secrets[] = {m1, m2, m3};
+    scan_db(secrets, 3);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
 /* Failures exit non-zero with a message: no server, wrong password. */
 PLTEST(cli_failures_exit_nonzero)
 {
