@@ -30,6 +30,7 @@ enum cli_tag {
     CLI_T_OWNKEY = 'K',    /* key: conversation id; value: our sender key */
     CLI_T_DISTRIB = 'D',   /* key: conversation id; value: "uid:dev," devices that have it */
     CLI_T_MEMBERKEY = 'M', /* key: "conv:uid:dev"; value: a member device's sender key */
+    CLI_T_LOG = 'L',       /* key: "conv:seq"; value: "sender<TAB>text" (local history) */
 };
 
 struct cli_rec {
@@ -115,6 +116,13 @@ void cli_group_send(struct cli *c, long long conv, const char *text);
 int cli_group_receive(struct cli *c, long long conv, long long uid, long long dev, yajl_val doc,
                       const char *group_b64, char **text);
 int cli_group_cmd(struct cli *c, int argc, char **argv);
+
+/* ---- local history (history.c) ---- */
+void cli_log_add(struct cli *c, long long conv, long long seq, long long sender, const char *text);
+long long cli_chat_id(struct cli *c, const char *chat); /* "#id" or a user name */
+void cli_history(struct cli *c, const char *chat);
+void cli_read(struct cli *c, const char *chat);
+void cli_search(struct cli *c, int nwords, char **words);
 struct e2e_identity *cli_identity(struct cli *c); /* dies without one */
 void cli_keys_upload(struct cli *c, int first, int n_opks);
 void cli_keys_status(struct cli *c);

@@ -183,8 +183,10 @@ void cli_group_send(struct cli *c, long long conv, const char *text)
         yajl_tree_free(res);
         res = NULL;
     }
-    if (st == 201 || st == 200)
+    if (st == 201 || st == 200) {
         cli_rec_set(c, CLI_T_DISTRIB, id, list, strlen(list));
+        cli_log_add(c, conv, cli_jint(res, "seq"), cli_me_id(c), text);
+    }
     free(list);
     cli_state_save(c);
     cli_expect(st, res, 201, 200, "sending");

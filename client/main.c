@@ -21,6 +21,8 @@ static const char usage[] =
     "  send [--plain] USER|#GROUP TEXT  send TEXT (end-to-end encrypted unless --plain)\n"
     "  group create TITLE USER... | group add ID USER | group remove ID USER\n"
     "  listen [--count N] [--timeout S]  print incoming messages, acknowledge delivery\n"
+    "  history CHAT | read CHAT   this device's history of CHAT (USER or #ID); read marks it read\n"
+    "  search WORDS...        search this device's history (E2E chats are searched locally)\n"
     "  verify USER            print the safety number with USER\n"
     "  keys                   one-time prekey status; replenish when low\n"
     "Environment: PARLEY_SERVER, PARLEY_PASSWORD, PARLEY_PASSPHRASE, PARLEY_HOME\n";
@@ -155,6 +157,12 @@ static int run(struct cli *c, int argc, char **argv)
         cli_listen(c, count, timeout);
     } else if (!strcmp(cmd, "verify") && argc == 2) {
         cli_verify(c, argv[1]);
+    } else if (!strcmp(cmd, "history") && argc == 2) {
+        cli_history(c, argv[1]);
+    } else if (!strcmp(cmd, "read") && argc == 2) {
+        cli_read(c, argv[1]);
+    } else if (!strcmp(cmd, "search") && argc >= 2) {
+        cli_search(c, argc - 1, argv + 1);
     } else if (!strcmp(cmd, "group")) {
         return cli_group_cmd(c, argc, argv);
     } else if (!strcmp(cmd, "keys") && argc == 1) {

@@ -253,6 +253,8 @@ void cli_send(struct cli *c, const char *user, const char *text, int plain)
         yajl_tree_free(res);
         res = NULL;
     }
+    if (st == 201 || st == 200)
+        cli_log_add(c, conv, cli_jint(res, "seq"), cli_me_id(c), text);
     cli_state_save(c); /* ratchets moved even when the server refused */
     cli_expect(st, res, 201, 200, "sending");
     if (c->json)
@@ -452,6 +454,8 @@ static int on_event(struct cli *c, const char *type, const char *data, const cha
             else
                 printf("[%lld] %lld: %s\n", conv, sender, text);
             fflush(stdout);
+            if (text)
+                cli_log_add(c, conv, seq, sender, text);
             ack(c, conv, seq);
             l->got++;
         }

@@ -190,6 +190,18 @@ PLTEST_PROTO(cli_two_users_two_devices)
     expect_listen(&b2, 2, t12);
     expect_listen(&a2, 2, t12);
 
+    /* Local history and search: the server cannot serve E2E text. */
+    char *h;
+    PL_ASSERT_INT_EQ(run(&a1, &h, "history", bob, NULL), 0);
+    PL_ASSERT(strstr(h, m1) && strstr(h, m2));
+    free(h);
+    PL_ASSERT_INT_EQ(run(&b2, &h, "search", "reply", "SECRET", NULL), 0);
+    PL_ASSERT(strstr(h, m2) && !strstr(h, m1));
+    free(h);
+    PL_ASSERT_INT_EQ(run(&b1, &h, "read", alice, NULL), 0);
+    PL_ASSERT(strstr(h, m1) != NULL);
+    free(h);
+
     PL_ASSERT_INT_EQ(run(&a1, &va, "verify", bob, NULL), 0);
     PL_ASSERT_INT_EQ(run(&b2, &vb, "verify", alice, NULL), 0);
     PL_ASSERT_INT_EQ(strlen(va), 72); /* 12 groups of 5 digits, 2 lines */
