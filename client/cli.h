@@ -23,7 +23,7 @@
 enum cli_tag {
     CLI_T_CONF = 'C',      /* key: setting name; value: text */
     CLI_T_IDENTITY = 'I',  /* key: ""; value: the 32-byte seed */
-    CLI_T_SPK = 'S',       /* key: ""; value: id(4) pub priv sig */
+    CLI_T_SPK = 'S',       /* key: decimal id; value: id(4) pub priv sig (current and previous) */
     CLI_T_OPK = 'O',       /* key: decimal id; value: pub priv */
     CLI_T_SESSION = 'X',   /* key: "user:device"; value: e2e_session_serialize() */
     CLI_T_PIN = 'P',       /* key: "user:device"; value: the identity key last seen */
@@ -124,8 +124,8 @@ void cli_history(struct cli *c, const char *chat);
 void cli_read(struct cli *c, const char *chat);
 void cli_search(struct cli *c, int nwords, char **words);
 struct e2e_identity *cli_identity(struct cli *c); /* dies without one */
-void cli_keys_upload(struct cli *c, int first, int n_opks);
-void cli_keys_status(struct cli *c);
+void cli_keys_upload(struct cli *c, int first, int rotate, int n_opks);
+void cli_keys_status(struct cli *c, int force_rotate);
 long long cli_me_id(struct cli *c);
 void cli_verify(struct cli *c, const char *user);
 void cli_send(struct cli *c, const char *user, const char *text, int plain);

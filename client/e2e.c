@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 
@@ -22,6 +23,14 @@ static char *gen_done(yajl_gen g)
     if (!s)
         cli_die("out of memory");
     return s;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
 }
 
 static void gen_b64(yajl_gen g, const char *key, const uint8_t *b, size_t n)
@@ -53,7 +62,7 @@ long long cli_me_id(struct cli *c)
 
 /* Uploads keys: on the first upload a new identity and signed prekey, and
  * n_opks one-time prekeys with fresh ids. */
-void cli_keys_upload(struct cli *c, int first, int n_opks)
+void cli_keys_upload(struct cli *c, int first, int rotate, int n_opks)
 {
     struct e2e_identity *id;
     struct e2e_signed_prekey spk;
@@ -62,24 +71,40 @@ void cli_keys_upload(struct cli *c, int first, int n_opks)
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_val res;
 
+    int new_spk = first || rotate;
     if (first) {
-        if (e2e_identity_new(&id) < 0 || e2e_signed_prekey_generate(id, 1, &spk) < 0)
+        if (e2e_identity_new(&id) < 0)
             cli_die("cannot make keys");
         e2e_identity_seed(id, seed);
         cli_rec_set(c, CLI_T_IDENTITY, "", seed, 32);
         sodium_memzero(seed, sizeof(seed));
-        rec[0] = 0, rec[1] = 0, rec[2] = 0, rec[3] = 1;
-        memcpy(rec + 4, spk.key.pub, 32);
-        memcpy(rec + 36, spk.key.priv, 32);
-        memcpy(rec + 68, spk.sig, 64);
-        cli_rec_set(c, CLI_T_SPK, "", rec, sizeof(rec));
-        sodium_memzero(rec, sizeof(rec));
     } else {
         id = cli_identity(c);
     }
+    if (new_spk) {
+        /* Signed prekeys are rotated; the previous one is kept so prekey
+         * messages already on their way still open, older ones go. */
+        long long prev = cli_conf_int(c, "spk_id"), spk_id = prev + 1;
+        if (e2e_signed_prekey_generate(id, (uint32_t)spk_id, &spk) < 0)
+            cli_die("cannot make keys");
+        put_be32(rec, (uint32_t)spk_id);
+        memcpy(rec + 4, spk.key.pub, 32);
+        memcpy(rec + 36, spk.key.priv, 32);
+        memcpy(rec + 68, spk.sig, 64);
+        snprintf(key, sizeof(key), "%lld", spk_id);
+        cli_rec_set(c, CLI_T_SPK, key, rec, sizeof(rec));
+        sodium_memzero(rec, sizeof(rec));
+        snprintf(key, sizeof(key), "%lld", prev - 1);
+        cli_rec_del(c, CLI_T_SPK, key);
+        snprintf(key, sizeof(key), "%lld", spk_id);
+        cli_conf_set(c, "spk_id", key);
+        snprintf(key, sizeof(key), "%lld", (long long)time(NULL));
+        cli_conf_set(c, "spk_time", key);
+    }
     yajl_gen_map_open(g);
-    if (first) {
+    if (first)
         gen_b64(g, "identity_key", e2e_identity_public(id), 32);
+    if (new_spk) {
         GEN_STR(g, "signed_prekey");
         yajl_gen_map_open(g);
         GEN_STR(g, "id");
@@ -121,7 +146,7 @@ void cli_keys_upload(struct cli *c, int first, int n_opks)
     cli_state_save(c);
 }
 
-void cli_keys_status(struct cli *c)
+void cli_keys_status(struct cli *c, int force_rotate)
 {
     char path[96];
     yajl_val res;
@@ -131,15 +156,21 @@ void cli_keys_status(struct cli *c)
     long long n = cli_jint(res, "one_time_prekeys");
     yajl_tree_free(res);
     int added = 0;
+    /* Rotate the signed prekey weekly, or when asked to. */
+    int rotate = force_rotate || time(NULL) - cli_conf_int(c, "spk_time") > 7 * 24 * 3600;
+    if (rotate && n >= 20)
+        cli_keys_upload(c, 0, 1, 0);
     if (n < 20) {
-        cli_keys_upload(c, 0, 100 - (int)n);
+        cli_keys_upload(c, 0, rotate, 100 - (int)n);
         added = 100 - (int)n;
     }
     if (c->json)
-        printf("{\"one_time_prekeys\":%lld,\"uploaded\":%d}\n", n + added, added);
+        printf("{\"one_time_prekeys\":%lld,\"uploaded\":%d,\"signed_prekey_id\":%lld}\n", n + added,
+               added, cli_conf_int(c, "spk_id"));
     else
-        printf("one-time prekeys on the server: %lld%s\n", n + added,
-               added ? " (replenished)" : "");
+        printf("one-time prekeys on the server: %lld%s; signed prekey %lld%s\n", n + added,
+               added ? " (replenished)" : "", cli_conf_int(c, "spk_id"),
+               rotate ? " (rotated)" : "");
 }
 
 /* The identity keys of a user's devices (GET /v1/users/{u}/devices). */

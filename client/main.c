@@ -24,7 +24,7 @@ static const char usage[] =
     "  history CHAT | read CHAT   this device's history of CHAT (USER or #ID); read marks it read\n"
     "  search WORDS...        search this device's history (E2E chats are searched locally)\n"
     "  verify USER            print the safety number with USER\n"
-    "  keys                   one-time prekey status; replenish when low\n"
+    "  keys [--rotate]        prekey status; replenish one-time prekeys, rotate the signed prekey\n"
     "Environment: PARLEY_SERVER, PARLEY_PASSWORD, PARLEY_PASSPHRASE, PARLEY_HOME\n";
 
 _Noreturn void cli_die(const char *fmt, ...)
@@ -92,7 +92,7 @@ static void login(struct cli *c, const char *user, const char *pw)
     snprintf(num, sizeof(num), "%lld", uid);
     cli_conf_set(c, "user_id", num);
     yajl_tree_free(res);
-    cli_keys_upload(c, 1, 100); /* saves the state */
+    cli_keys_upload(c, 1, 0, 100); /* saves the state */
     if (c->json)
         printf("{\"username\":\"%s\",\"user_id\":%lld,\"device_id\":%lld}\n", user, uid, dev);
     else
@@ -165,8 +165,8 @@ static int run(struct cli *c, int argc, char **argv)
         cli_search(c, argc - 1, argv + 1);
     } else if (!strcmp(cmd, "group")) {
         return cli_group_cmd(c, argc, argv);
-    } else if (!strcmp(cmd, "keys") && argc == 1) {
-        cli_keys_status(c);
+    } else if (!strcmp(cmd, "keys") && (argc == 1 || (argc == 2 && !strcmp(argv[1], "--rotate")))) {
+        cli_keys_status(c, argc == 2);
     } else {
         return -1;
     }

@@ -281,7 +281,8 @@ static int respond(struct cli *c, struct e2e_identity *me, const uint8_t *m, siz
     int rc = e2e_prekey_msg_parse(m, len, &in);
     if (rc < 0)
         return rc;
-    struct cli_rec *r = cli_rec_get(c, CLI_T_SPK, "");
+    snprintf(key, sizeof(key), "%u", in.spk_id);
+    struct cli_rec *r = cli_rec_get(c, CLI_T_SPK, key);
     if (!r || r->len != 132)
         return PL_ENOTFOUND;
     spk.id = (uint32_t)r->val[0] << 24 | (uint32_t)r->val[1] << 16 | (uint32_t)r->val[2] << 8 |

@@ -233,6 +233,12 @@ PLTEST_PROTO(cli_safety_number_change)
     dev_init(&b, "b", "bob password 22");
     RUN_OK(&a, "register", alice);
     RUN_OK(&b, "register", bob);
+    /* A rotated signed prekey is the one Alice's X3DH uses; Bob still
+     * finds its secret half. */
+    PL_ASSERT_INT_EQ(run(&b, &out, "keys", "--rotate", NULL), 0);
+    if (!strstr(out, "signed prekey 2 (rotated)"))
+        pltest_fail(__FILE__, __LINE__, "keys --rotate: %s", out);
+    free(out);
     unique(m1, sizeof(m1), "before the change");
     RUN_OK(&a, "send", bob, m1);
     const char *t1[] = {m1};
