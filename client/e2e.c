@@ -18,7 +18,7 @@ static char *gen_done(yajl_gen g)
     const unsigned char *buf;
     size_t len;
     yajl_gen_get_buf(g, &buf, &len);
-    char *s = strndup((const char *)buf, len);
+    char *s = cli_strndup((const char *)buf, len);
     yajl_gen_free(g);
     if (!s)
         cli_die("out of memory");

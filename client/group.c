@@ -230,7 +230,7 @@ int cli_group_receive(struct cli *c, long long conv, long long uid, long long de
     free(m);
     if (rc == 0) {
         store_key(c, CLI_T_MEMBERKEY, key, k);
-        char *js = strndup((const char *)pt, ptlen);
+        char *js = cli_strndup((const char *)pt, ptlen);
         yajl_val d = js ? yajl_tree_parse(js, NULL, 0) : NULL;
         free(js);
         const char *t = cli_jstr(d, "text");

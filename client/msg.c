@@ -17,7 +17,7 @@ char *cli_gen_done(yajl_gen g)
     const unsigned char *buf;
     size_t len;
     yajl_gen_get_buf(g, &buf, &len);
-    char *s = strndup((const char *)buf, len);
+    char *s = cli_strndup((const char *)buf, len);
     yajl_gen_free(g);
     if (!s)
         cli_die("out of memory");
@@ -329,7 +329,7 @@ static int pairwise(struct cli *c, long long uid, long long dev, const char *ct,
     if (rc == 0) {
         cli_session_store(c, key, s);
         cli_rec_set(c, CLI_T_PIN, key, e2e_session_peer_identity(s), 32);
-        char *js = strndup((const char *)pt, ptlen);
+        char *js = cli_strndup((const char *)pt, ptlen);
         *doc = js ? yajl_tree_parse(js, NULL, 0) : NULL;
         free(js);
         e2e_buf_free(pt, ptlen);

@@ -238,6 +238,17 @@ int cli_unb64(const char *s, uint8_t *out, size_t cap, size_t *n)
                : -1;
 }
 
+char *cli_strndup(const void *p, size_t n)
+{
+    /* Not strndup(): the bytes need not be NUL-terminated anywhere. */
+    char *s = malloc(n + 1);
+    if (!s)
+        cli_die("out of memory");
+    memcpy(s, p, n);
+    s[n] = 0;
+    return s;
+}
+
 char *cli_urlenc(const char *s)
 {
     char *e = curl_easy_escape(NULL, s, 0), *r;

@@ -53,7 +53,7 @@ static void parse(struct cli *c, const uint8_t *p, size_t len)
         off += 5;
         if (len - off < (size_t)kl + 4)
             cli_die("state file damaged");
-        char *key = strndup((const char *)p + off, kl);
+        char *key = cli_strndup((const char *)p + off, kl);
         off += kl;
         uint32_t vl = get32(p + off);
         off += 4;
