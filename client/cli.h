@@ -86,7 +86,7 @@ long long cli_jint(yajl_val v, const char *k);
 const char *cli_jstr(yajl_val v, const char *k);
 char *cli_b64(const uint8_t *b, size_t n);                         /* malloc'd */
 int cli_unb64(const char *s, uint8_t *out, size_t cap, size_t *n); /* 0 or -1 */
-/* The results of these three are malloc'd; they die on ENOMEM. */
+/* Both return malloc'd strings and die on ENOMEM. */
 char *cli_urlenc(const char *s);
 char *cli_strndup(const void *p, size_t n); /* n bytes + NUL (p need not hold a NUL) */
 
