@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - the parley command-line client: shared declarations.        */
+/* Copyright (c) 2026 Parley developers                                 */
+#ifndef PL_CLIENT_CLI_H
+#define PL_CLIENT_CLI_H
+
+#include "crypto/e2e.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <yajl/yajl_tree.h>
+
+/*
+ * The CLI is one process per command. Its state lives in $PARLEY_HOME
+ * (default ~/.parley) as one vault file, state.vault, sealed under the
+ * passphrase (PARLEY_PASSPHRASE, else PARLEY_PASSWORD): the token, the
+ * device's identity seed and prekeys, and every pairwise session. It is
+ * loaded at start and written back (atomically, by rename) after a command
+ * changed it.
+ */
+
+/* One state record: a tag, a key and bytes. */
+enum cli_tag {
+    CLI_T_CONF = 'C',      /* key: setting name; value: text */
+    CLI_T_IDENTITY = 'I',  /* key: ""; value: the 32-byte seed */
+    CLI_T_SPK = 'S',       /* key: decimal id; value: id(4) pub priv sig (current and previous) */
+    CLI_T_OPK = 'O',       /* key: decimal id; value: pub priv */
+    CLI_T_SESSION = 'X',   /* key: "user:device"; value: e2e_session_serialize() */
+    CLI_T_PIN = 'P',       /* key: "user:device"; value: the identity key last seen */
+    CLI_T_OWNKEY = 'K',    /* key: conversation id; value: our sender key */
+    CLI_T_DISTRIB = 'D',   /* key: conversation id; value: "uid:dev," devices that have it */
+    CLI_T_MEMBERKEY = 'M', /* key: "conv:uid:dev"; value: a member device's sender key */
+    CLI_T_LOG = 'L',       /* key: "conv:seq"; value: "sender<TAB>text" (local history) */
+};
+
+struct cli_rec {
+    uint8_t tag;
+    char *key;
+    uint8_t *val;
+    size_t len;
+};
+
+struct cli {
+    char *home;       /* $PARLEY_HOME */
+    char *server;     /* base URL, no trailing slash */
+    int http11;       /* --http1.1 */
+    int json;         /* --json output */
+    const char *pass; /* vault passphrase (borrowed from the environment) */
+    struct cli_rec *recs;
+    size_t nrecs;
+    int dirty;
+    void *curl;     /* the event stream's handle */
+    void *curl_req; /* requests' handle */
+};
+
+/* Prints "parley: msg" to stderr and exits 1. */
+_Noreturn void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- state (state.c) ---- */
+int cli_state_load(struct cli *c);  /* 0, or 1 when there is no state yet */
+void cli_state_save(struct cli *c); /* dies on failure */
+void cli_state_wipe(struct cli *c);
+struct cli_rec *cli_rec_get(struct cli *c, uint8_t tag, const char *key);
+void cli_rec_set(struct cli *c, uint8_t tag, const char *key, const void *val, size_t len);
+void cli_rec_del(struct cli *c, uint8_t tag, const char *key);
+const char *cli_conf(struct cli *c, const char *key); /* NULL when unset */
+void cli_conf_set(struct cli *c, const char *key, const char *val);
+long long cli_conf_int(struct cli *c, const char *key);
+
+/* ---- HTTP (net.c) ---- */
+/* Sends a request with the token (when logged in) and a JSON body (may be
+ * NULL); returns the HTTP status and the parsed JSON body in *out (NULL
+ * when empty; free with yajl_tree_free). Dies on transport errors. */
+long cli_http(struct cli *c, const char *method, const char *path, const char *body, yajl_val *out);
+/* Dies with the problem's title/detail unless status is one of ok1/ok2. */
+void cli_expect(long status, yajl_val body, long ok1, long ok2, const char *what);
+/* Streams GET /v1/events, calling on_event(type, data JSON, id) for each
+ * event until it returns nonzero or the stream ends. */
+typedef int cli_event_cb(struct cli *c, const char *type, const char *data, const char *id,
+                         void *ctx);
+int cli_stream(struct cli *c, const char *last_id, long timeout_s, cli_event_cb *cb, void *ctx);
+
+/* JSON helpers. */
+yajl_val cli_jget(yajl_val v, const char *k);
+long long cli_jint(yajl_val v, const char *k);
+const char *cli_jstr(yajl_val v, const char *k);
+char *cli_b64(const uint8_t *b, size_t n);                         /* malloc'd */
+int cli_unb64(const char *s, uint8_t *out, size_t cap, size_t *n); /* 0 or -1 */
+/* Both return malloc'd strings and die on ENOMEM. */
+char *cli_urlenc(const char *s);
+char *cli_strndup(const void *p, size_t n); /* n bytes + NUL (p need not hold a NUL) */
+
+/* ---- E2E (e2e.c, msg.c, group.c) ---- */
+#define CLI_MAX_DEVS 256
+
+struct target {
+    long long uid, dev;
+    uint8_t ik[32];
+};
+
+#include <yajl/yajl_gen.h>
+char *cli_gen_done(yajl_gen g); /* the generated text, malloc'd; frees g */
+/* Appends the devices of user `who` (id or name), except this one, to t
+ * from index n; returns the new count. */
+size_t cli_devices(struct cli *c, const char *who, struct target *t, size_t n);
+/* The pairwise session with a device (stored, or started from its bundle);
+ * free with e2e_session_free after cli_session_store. */
+struct e2e_session *cli_session_for(struct cli *c, struct e2e_identity *me, long long uid,
+                                    long long dev, const uint8_t ik[32]);
+void cli_session_store(struct cli *c, const char *key, struct e2e_session *s);
+/* Encrypts pt for one device and appends {device_id, type, ciphertext}. */
+void cli_gen_recipient(struct cli *c, yajl_gen g, struct e2e_identity *me, const struct target *t,
+                       const char *pt);
+void cli_group_send(struct cli *c, long long conv, const char *text);
+/* Group part of a received message: applies a distribution found in the
+ * pairwise plaintext doc (may be NULL) and decrypts the group ciphertext.
+ * Returns 0 and *text, or a negative code. */
+int cli_group_receive(struct cli *c, long long conv, long long uid, long long dev, yajl_val doc,
+                      const char *group_b64, char **text);
+int cli_group_cmd(struct cli *c, int argc, char **argv);
+
+/* ---- local history (history.c) ---- */
+void cli_log_add(struct cli *c, long long conv, long long seq, long long sender, const char *text);
+long long cli_chat_id(struct cli *c, const char *chat); /* "#id" or a user name */
+void cli_history(struct cli *c, const char *chat);
+void cli_read(struct cli *c, const char *chat);
+void cli_search(struct cli *c, int nwords, char **words);
+struct e2e_identity *cli_identity(struct cli *c); /* dies without one */
+void cli_keys_upload(struct cli *c, int first, int rotate, int n_opks);
+void cli_keys_status(struct cli *c, int force_rotate);
+long long cli_me_id(struct cli *c);
+void cli_verify(struct cli *c, const char *user);
+void cli_send(struct cli *c, const char *user, const char *text, int plain);
+void cli_listen(struct cli *c, long count, long timeout_s);
+
+#endif

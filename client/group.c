@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - the CLI's groups: sender keys, distribution and rotation.   */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "client/cli.h"
+
+#include <sodium.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Per group (conversation id) the state holds our own sender key
+ * (CLI_T_OWNKEY), the devices it was distributed to (CLI_T_DISTRIB, text
+ * "uid:dev," entries) and one receiving state per member device
+ * (CLI_T_MEMBERKEY, key "conv:uid:dev"). Before each send the member
+ * devices are listed: a device that is no longer among them means a member
+ * left or was removed, and the key is replaced before anything else is
+ * encrypted (rotation); devices that have not had the current key get its
+ * distribution message through their pairwise session, in the same
+ * envelope as the group ciphertext.
+ */
+#define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
+
+static size_t member_devices(struct cli *c, long long conv, struct target *t)
+{
+    char path[96], id[24];
+    yajl_val res;
+    size_t n = 0;
+    snprintf(path, sizeof(path), "/v1/conversations/%lld", conv);
+    long st = cli_http(c, "GET", path, NULL, &res);
+    cli_expect(st, res, 200, 200, "reading the group");
+    yajl_val ms = cli_jget(res, "members");
+    for (size_t i = 0; YAJL_IS_ARRAY(ms) && i < ms->u.array.len; i++) {
+        snprintf(id, sizeof(id), "%lld", cli_jint(ms->u.array.values[i], "user_id"));
+        n = cli_devices(c, id, t, n);
+    }
+    yajl_tree_free(res);
+    return n;
+}
+
+static int listed(const char *list, long long uid, long long dev)
+{
+    char item[48];
+    snprintf(item, sizeof(item), "%lld:%lld,", uid, dev);
+    for (const char *p = list; p && (p = strstr(p, item)); p++)
+        if (p == list || p[-1] == ',')
+            return 1;
+    return 0;
+}
+
+/* True when a device the key went to is not a member device any more. */
+static int someone_left(const char *list, const struct target *t, size_t n)
+{
+    for (const char *p = list; p && *p;) {
+        long long uid, dev;
+        int used, found = 0;
+        if (sscanf(p, "%lld:%lld,%n", &uid, &dev, &used) != 2)
+            return 1;
+        for (size_t i = 0; i < n && !found; i++)
+            found = t[i].uid == uid && t[i].dev == dev;
+        if (!found)
+            return 1;
+        p += used;
+    }
+    return 0;
+}
+
+static struct e2e_sender_key *own_key(struct cli *c, const char *conv, const struct target *t,
+                                      size_t n)
+{
+    struct cli_rec *k = cli_rec_get(c, CLI_T_OWNKEY, conv),
+                   *d = cli_rec_get(c, CLI_T_DISTRIB, conv);
+    struct e2e_sender_key *sk;
+    if (k && !someone_left(d ? (const char *)d->val : "", t, n)) {
+        if (e2e_sender_key_deserialize(k->val, k->len, &sk) < 0)
+            cli_die("sender key of group %s is damaged", conv);
+        return sk;
+    }
+    if (e2e_sender_key_new(&sk) < 0)
+        cli_die("out of memory");
+    cli_rec_set(c, CLI_T_DISTRIB, conv, "", 0);
+    return sk;
+}
+
+static void store_key(struct cli *c, uint8_t tag, const char *key, struct e2e_sender_key *k)
+{
+    uint8_t *b;
+    size_t n;
+    if (e2e_sender_key_serialize(k, &b, &n) < 0)
+        cli_die("out of memory");
+    cli_rec_set(c, tag, key, b, n);
+    e2e_buf_free(b, n);
+}
+
+static char *body(struct cli *c, const char *cmid, const char *conv, const char *text,
+                  char **newlist)
+{
+    struct target t[CLI_MAX_DEVS];
+    size_t n = member_devices(c, atoll(conv), t);
+    struct e2e_sender_key *k = own_key(c, conv, t, n);
+    struct cli_rec *d = cli_rec_get(c, CLI_T_DISTRIB, conv);
+    struct e2e_identity *me = cli_identity(c);
+    uint8_t skdm[E2E_SKDM_BYTES], *m;
+    size_t mlen, cap = (d ? d->len : 0) + 48 * n + 1;
+    yajl_gen g = yajl_gen_alloc(NULL), p = yajl_gen_alloc(NULL);
+
+    *newlist = calloc(1, cap);
+    if (d)
+        memcpy(*newlist, d->val, d->len);
+    if (e2e_sender_key_distribution(k, skdm) < 0)
+        cli_die("cannot distribute the sender key");
+    char *b64 = cli_b64(skdm, sizeof(skdm));
+    yajl_gen_map_open(p);
+    GEN_STR(p, "skdm");
+    GEN_STR(p, b64);
+    yajl_gen_map_close(p);
+    char *pt = cli_gen_done(p);
+    free(b64);
+
+    yajl_gen_map_open(g);
+    GEN_STR(g, "client_msg_id");
+    GEN_STR(g, cmid);
+    GEN_STR(g, "kind");
+    GEN_STR(g, "e2e");
+    GEN_STR(g, "e2e");
+    yajl_gen_map_open(g);
+    GEN_STR(g, "recipients");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < n; i++) {
+        if (listed(*newlist, t[i].uid, t[i].dev))
+            continue;
+        cli_gen_recipient(c, g, me, &t[i], pt);
+        size_t used = strlen(*newlist);
+        snprintf(*newlist + used, cap - used, "%lld:%lld,", t[i].uid, t[i].dev);
+    }
+    yajl_gen_array_close(g);
+    sodium_memzero(pt, strlen(pt));
+    free(pt);
+
+    /* The message itself, once for everyone. */
+    p = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(p);
+    GEN_STR(p, "text");
+    GEN_STR(p, text);
+    yajl_gen_map_close(p);
+    pt = cli_gen_done(p);
+    if (e2e_sender_key_encrypt(k, (const uint8_t *)pt, strlen(pt), &m, &mlen) < 0)
+        cli_die("cannot encrypt");
+    sodium_memzero(pt, strlen(pt));
+    free(pt);
+    store_key(c, CLI_T_OWNKEY, conv, k);
+    b64 = cli_b64(m, mlen);
+    e2e_buf_free(m, mlen);
+    GEN_STR(g, "group");
+    GEN_STR(g, b64);
+    free(b64);
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+    e2e_sender_key_free(k);
+    e2e_identity_free(me);
+    return cli_gen_done(g);
+}
+
+void cli_group_send(struct cli *c, long long conv, const char *text)
+{
+    char cmid[33], path[96], id[24];
+    uint8_t rnd[16];
+    yajl_val res = NULL;
+    long st = 0;
+    char *list = NULL;
+    randombytes_buf(rnd, sizeof(rnd));
+    sodium_bin2hex(cmid, sizeof(cmid), rnd, sizeof(rnd));
+    snprintf(id, sizeof(id), "%lld", conv);
+    snprintf(path, sizeof(path), "/v1/conversations/%lld/messages", conv);
+    for (int attempt = 0; attempt < 4; attempt++) {
+        free(list);
+        char *b = body(c, cmid, id, text, &list);
+        st = cli_http(c, "POST", path, b, &res);
+        free(b);
+        if (st != 409)
+            break;
+        yajl_tree_free(res);
+        res = NULL;
+    }
+    if (st == 201 || st == 200) {
+        cli_rec_set(c, CLI_T_DISTRIB, id, list, strlen(list));
+        cli_log_add(c, conv, cli_jint(res, "seq"), cli_me_id(c), text);
+    }
+    free(list);
+    cli_state_save(c);
+    cli_expect(st, res, 201, 200, "sending");
+    if (c->json)
+        printf("{\"conversation_id\":%lld,\"seq\":%lld,\"client_msg_id\":\"%s\"}\n", conv,
+               cli_jint(res, "seq"), cmid);
+    else
+        printf("sent to group %lld (seq %lld)\n", conv, cli_jint(res, "seq"));
+    yajl_tree_free(res);
+}
+
+int cli_group_receive(struct cli *c, long long conv, long long uid, long long dev, yajl_val doc,
+                      const char *group_b64, char **text)
+{
+    char key[80];
+    struct cli_rec *r;
+    struct e2e_sender_key *k;
+    int rc;
+    snprintf(key, sizeof(key), "%lld:%lld:%lld", conv, uid, dev);
+    const char *skdm = cli_jstr(doc, "skdm");
+    if (skdm) {
+        uint8_t b[E2E_SKDM_BYTES];
+        size_t n;
+        if (cli_unb64(skdm, b, sizeof(b), &n) < 0 || e2e_sender_key_from_distribution(b, n, &k) < 0)
+            return PL_EMALFORMED;
+        store_key(c, CLI_T_MEMBERKEY, key, k);
+        e2e_sender_key_free(k);
+    }
+    if (!(r = cli_rec_get(c, CLI_T_MEMBERKEY, key)))
+        return E2E_ENOKEY;
+    if ((rc = e2e_sender_key_deserialize(r->val, r->len, &k)) < 0)
+        return rc;
+    size_t cap = strlen(group_b64), len, ptlen;
+    uint8_t *m = malloc(cap + 1), *pt;
+    if (!m || cli_unb64(group_b64, m, cap, &len) < 0) {
+        free(m);
+        e2e_sender_key_free(k);
+        return PL_EMALFORMED;
+    }
+    rc = e2e_sender_key_decrypt(k, m, len, &pt, &ptlen);
+    free(m);
+    if (rc == 0) {
+        store_key(c, CLI_T_MEMBERKEY, key, k);
+        char *js = cli_strndup((const char *)pt, ptlen);
+        yajl_val d = js ? yajl_tree_parse(js, NULL, 0) : NULL;
+        free(js);
+        const char *t = cli_jstr(d, "text");
+        *text = strdup(t ? t : "");
+        yajl_tree_free(d);
+        e2e_buf_free(pt, ptlen);
+    }
+    e2e_sender_key_free(k);
+    return rc;
+}
+
+/* group create TITLE USER... | group add ID USER | group remove ID USER */
+int cli_group_cmd(struct cli *c, int argc, char **argv)
+{
+    char path[512], id[24];
+    yajl_val res;
+    long st;
+    if (argc >= 3 && !strcmp(argv[1], "create")) {
+        yajl_gen g = yajl_gen_alloc(NULL);
+        yajl_gen_map_open(g);
+        GEN_STR(g, "kind");
+        GEN_STR(g, "group");
+        GEN_STR(g, "title");
+        GEN_STR(g, argv[2]);
+        GEN_STR(g, "encryption");
+        GEN_STR(g, "e2e");
+        GEN_STR(g, "members");
+        yajl_gen_array_open(g);
+        for (int i = 3; i < argc; i++)
+            GEN_STR(g, argv[i]);
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+        char *b = cli_gen_done(g);
+        st = cli_http(c, "POST", "/v1/conversations", b, &res);
+        free(b);
+        cli_expect(st, res, 201, 200, "creating the group");
+        printf(c->json ? "{\"conversation_id\":%lld}\n" : "group %lld created\n",
+               cli_jint(res, "id"));
+        yajl_tree_free(res);
+        return 0;
+    }
+    if (argc != 4 || (strcmp(argv[1], "add") && strcmp(argv[1], "remove")))
+        return -1;
+    int add = !strcmp(argv[1], "add");
+    char *u = cli_urlenc(argv[3]);
+    snprintf(path, sizeof(path), "/v1/conversations/%lld/members/%s", atoll(argv[2]), u);
+    free(u);
+    st = cli_http(c, add ? "PUT" : "DELETE", path, NULL, &res);
+    cli_expect(st, res, add ? 201 : 204, 200, add ? "adding the member" : "removing the member");
+    yajl_tree_free(res);
+    if (!add) {
+        /* Rotate at once: our next message must not be readable by them. */
+        snprintf(id, sizeof(id), "%lld", atoll(argv[2]));
+        cli_rec_del(c, CLI_T_OWNKEY, id);
+        cli_rec_del(c, CLI_T_DISTRIB, id);
+        cli_state_save(c);
+    }
+    printf("%s %s\n", add ? "added" : "removed", argv[3]);
+    return 0;
+}

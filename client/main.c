@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - parley(1): the command-line client with end-to-end crypto.  */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "client/cli.h"
+
+#include <curl/curl.h>
+#include <yajl/yajl_gen.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: parley [--server URL] [--http1.1] [--json] COMMAND [ARGS]\n"
+    "  register USERNAME      create an account, log this device in, publish keys\n"
+    "  login USERNAME         log this device in and publish its keys\n"
+    "  logout                 end this device's session and delete its state\n"
+    "  chats                  list conversations\n"
+    "  send [--plain] USER|#GROUP TEXT  send TEXT (end-to-end encrypted unless --plain)\n"
+    "  group create TITLE USER... | group add ID USER | group remove ID USER\n"
+    "  listen [--count N] [--timeout S]  print incoming messages, acknowledge delivery\n"
+    "  history CHAT | read CHAT   this device's history of CHAT (USER or #ID); read marks it read\n"
+    "  search WORDS...        search this device's history (E2E chats are searched locally)\n"
+    "  verify USER            print the safety number with USER\n"
+    "  keys [--rotate]        prekey status; replenish one-time prekeys, rotate the signed prekey\n"
+    "Environment: PARLEY_SERVER, PARLEY_PASSWORD, PARLEY_PASSPHRASE, PARLEY_HOME\n";
+
+_Noreturn void cli_die(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("parley: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+static const char *password(void)
+{
+    const char *p = getenv("PARLEY_PASSWORD");
+    if (p)
+        return p;
+    if (!isatty(0))
+        cli_die("set PARLEY_PASSWORD or run from a terminal");
+    p = getpass("Password: ");
+    return p ? strdup(p) : NULL;
+}
+
+static char *json_creds(const char *user, const char *pw, int session)
+{
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(g);
+    yajl_gen_string(g, (const unsigned char *)"username", 8);
+    yajl_gen_string(g, (const unsigned char *)user, strlen(user));
+    yajl_gen_string(g, (const unsigned char *)"password", 8);
+    yajl_gen_string(g, (const unsigned char *)pw, strlen(pw));
+    if (session) {
+        yajl_gen_string(g, (const unsigned char *)"device_name", 11);
+        yajl_gen_string(g, (const unsigned char *)"parley-cli", 10);
+    }
+    yajl_gen_map_close(g);
+    yajl_gen_get_buf(g, &buf, &len);
+    char *s = cli_strndup((const char *)buf, len);
+    yajl_gen_free(g);
+    return s;
+}
+
+static void login(struct cli *c, const char *user, const char *pw)
+{
+    yajl_val res;
+    char num[24];
+    if (cli_conf(c, "token"))
+        cli_die("already logged in as %s (parley logout first)", cli_conf(c, "username"));
+    char *body = json_creds(user, pw, 1);
+    long st = cli_http(c, "POST", "/v1/sessions", body, &res);
+    free(body);
+    cli_expect(st, res, 201, 200, "login");
+    const char *tok = cli_jstr(res, "token");
+    long long dev = cli_jint(res, "device_id"), uid = cli_jint(cli_jget(res, "user"), "id");
+    if (!tok || dev <= 0 || uid <= 0)
+        cli_die("login: unexpected answer");
+    cli_conf_set(c, "token", tok);
+    cli_conf_set(c, "server", c->server);
+    cli_conf_set(c, "username", user);
+    snprintf(num, sizeof(num), "%lld", dev);
+    cli_conf_set(c, "device_id", num);
+    snprintf(num, sizeof(num), "%lld", uid);
+    cli_conf_set(c, "user_id", num);
+    yajl_tree_free(res);
+    cli_keys_upload(c, 1, 0, 100); /* saves the state */
+    if (c->json)
+        printf("{\"username\":\"%s\",\"user_id\":%lld,\"device_id\":%lld}\n", user, uid, dev);
+    else
+        printf("logged in as %s (user %lld, device %lld)\n", user, uid, dev);
+}
+
+static void chats(struct cli *c)
+{
+    yajl_val res;
+    long st = cli_http(c, "GET", "/v1/conversations", NULL, &res);
+    cli_expect(st, res, 200, 200, "listing chats");
+    yajl_val list = cli_jget(res, "conversations");
+    for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+        yajl_val v = list->u.array.values[i];
+        const char *title = cli_jstr(v, "title"), *enc = cli_jstr(v, "encryption");
+        printf("%lld\t%s\t%s\t%s\n", cli_jint(v, "id"),
+               cli_jstr(v, "kind") ? cli_jstr(v, "kind") : "", enc ? enc : "none",
+               title ? title : "");
+    }
+    yajl_tree_free(res);
+}
+
+static int run(struct cli *c, int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    if (!strcmp(cmd, "register") && argc == 2) {
+        const char *pw = password();
+        yajl_val res;
+        char *body = json_creds(argv[1], pw, 0);
+        long st = cli_http(c, "POST", "/v1/users", body, &res);
+        free(body);
+        cli_expect(st, res, 201, 201, "register");
+        yajl_tree_free(res);
+        login(c, argv[1], pw);
+    } else if (!strcmp(cmd, "login") && argc == 2) {
+        login(c, argv[1], password());
+    } else if (!strcmp(cmd, "logout") && argc == 1) {
+        yajl_val res;
+        long st = cli_http(c, "DELETE", "/v1/sessions/current", NULL, &res);
+        yajl_tree_free(res);
+        if (st != 204 && st != 401)
+            cli_die("logout failed: HTTP %ld", st);
+        cli_state_wipe(c);
+        puts("logged out");
+    } else if (!strcmp(cmd, "chats") && argc == 1) {
+        chats(c);
+    } else if (!strcmp(cmd, "send") && argc >= 3) {
+        int plain = !strcmp(argv[1], "--plain");
+        if (argc != 3 + plain)
+            return -1;
+        cli_send(c, argv[1 + plain], argv[2 + plain], plain);
+    } else if (!strcmp(cmd, "listen")) {
+        long count = 0, timeout = 0;
+        for (int i = 1; i < argc; i++) {
+            if (!strcmp(argv[i], "--count") && i + 1 < argc)
+                count = atol(argv[++i]);
+            else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
+                timeout = atol(argv[++i]);
+            else
+                return -1;
+        }
+        cli_listen(c, count, timeout);
+    } else if (!strcmp(cmd, "verify") && argc == 2) {
+        cli_verify(c, argv[1]);
+    } else if (!strcmp(cmd, "history") && argc == 2) {
+        cli_history(c, argv[1]);
+    } else if (!strcmp(cmd, "read") && argc == 2) {
+        cli_read(c, argv[1]);
+    } else if (!strcmp(cmd, "search") && argc >= 2) {
+        cli_search(c, argc - 1, argv + 1);
+    } else if (!strcmp(cmd, "group")) {
+        return cli_group_cmd(c, argc, argv);
+    } else if (!strcmp(cmd, "keys") && (argc == 1 || (argc == 2 && !strcmp(argv[1], "--rotate")))) {
+        cli_keys_status(c, argc == 2);
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli c = {0};
+    int i = 1;
+    const char *server = getenv("PARLEY_SERVER");
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
+        if (!strcmp(argv[i], "--server") && i + 1 < argc)
+            server = argv[++i];
+        else if (!strcmp(argv[i], "--http1.1"))
+            c.http11 = 1;
+        else if (!strcmp(argv[i], "--json"))
+            c.json = 1;
+        else
+            break;
+    }
+    if (i >= argc || !strcmp(argv[i], "--help")) {
+        fputs(usage, i >= argc ? stderr : stdout);
+        return i >= argc ? 2 : 0;
+    }
+    if (e2e_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+        !(c.curl = curl_easy_init()))
+        cli_die("cannot initialise libsodium or libcurl");
+    const char *home = getenv("PARLEY_HOME"), *h = getenv("HOME");
+    char buf[4096];
+    if (!home) {
+        snprintf(buf, sizeof(buf), "%s/.parley", h ? h : ".");
+        home = buf;
+    }
+    c.home = strdup(home);
+    c.pass = getenv("PARLEY_PASSPHRASE") ? getenv("PARLEY_PASSPHRASE") : getenv("PARLEY_PASSWORD");
+    int fresh = cli_state_load(&c);
+    if (!server)
+        server = fresh ? NULL : cli_conf(&c, "server");
+    if (!server)
+        cli_die("no server: use --server URL or PARLEY_SERVER");
+    c.server = strdup(server);
+    size_t n = strlen(c.server);
+    while (n && c.server[n - 1] == '/')
+        c.server[--n] = 0;
+    int rc = run(&c, argc - i, argv + i) < 0 ? 2 : 0;
+    if (rc)
+        fputs(usage, stderr);
+    /* Everything is released, so leak checkers see a clean exit. */
+    for (size_t k = 0; k < c.nrecs; k++) {
+        free(c.recs[k].key);
+        e2e_buf_free(c.recs[k].val, c.recs[k].len);
+    }
+    free(c.recs);
+    free(c.home);
+    free(c.server);
+    curl_easy_cleanup(c.curl);
+    if (c.curl_req)
+        curl_easy_cleanup(c.curl_req);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - the CLI's HTTP: libcurl requests, SSE stream, JSON helpers. */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "client/cli.h"
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+struct body {
+    char *p;
+    size_t len;
+};
+
+static size_t on_body(char *data, size_t size, size_t n, void *ctx)
+{
+    struct body *b = ctx;
+    size_t k = size * n;
+    char *p = realloc(b->p, b->len + k + 1);
+    if (!p)
+        return 0;
+    memcpy(p + b->len, data, k);
+    b->p = p;
+    b->len += k;
+    p[b->len] = 0;
+    return k;
+}
+
+static CURL *handle(struct cli *c, CURL *h, const char *path, struct curl_slist **hdrs)
+{
+    char url[2048], auth[256];
+    curl_easy_reset(h);
+    snprintf(url, sizeof(url), "%s%s", c->server, path);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
+                     c->http11 ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS);
+    const char *ca = getenv("PARLEY_CA_FILE");
+    if (ca)
+        curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+    *hdrs = curl_slist_append(NULL, "Accept: application/json, text/event-stream");
+    const char *tok = cli_conf(c, "token");
+    if (tok) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
+        *hdrs = curl_slist_append(*hdrs, auth);
+    }
+    return h;
+}
+
+long cli_http(struct cli *c, const char *method, const char *path, const char *body, yajl_val *out)
+{
+    struct curl_slist *hdrs;
+    struct body b = {0};
+    long status = 0;
+    char err[CURL_ERROR_SIZE] = "";
+    /* Requests get their own handle: they may run inside a stream's
+     * callback, while the stream's handle is busy. */
+    if (!c->curl_req && !(c->curl_req = curl_easy_init()))
+        cli_die("out of memory");
+    CURL *h = handle(c, c->curl_req, path, &hdrs);
+    if (body) {
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    }
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    CURLcode rc = curl_easy_perform(h);
+    curl_slist_free_all(hdrs);
+    if (rc != CURLE_OK)
+        cli_die("%s %s: %s", method, path, err[0] ? err : curl_easy_strerror(rc));
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    *out = b.len ? yajl_tree_parse(b.p, NULL, 0) : NULL;
+    free(b.p);
+    return status;
+}
+
+void cli_expect(long status, yajl_val body, long ok1, long ok2, const char *what)
+{
+    if (status == ok1 || status == ok2)
+        return;
+    const char *title = cli_jstr(body, "title"), *detail = cli_jstr(body, "detail");
+    cli_die("%s failed: HTTP %ld%s%s%s%s", what, status, title ? " " : "", title ? title : "",
+            detail ? ": " : "", detail ? detail : "");
+}
+
+/* ---- SSE ---- */
+
+struct sse {
+    struct cli *c;
+    cli_event_cb *cb;
+    void *ctx;
+    char *buf;
+    size_t len;
+    char type[64], id[64];
+    char *data;
+    size_t dlen;
+    int stop;
+};
+
+/* One line of the stream (without its end): fields accumulate until an
+ * empty line dispatches the event. */
+static void sse_line(struct sse *s, char *line)
+{
+    if (!*line) {
+        if (s->data && !s->stop)
+            s->stop = s->cb(s->c, s->type[0] ? s->type : "message", s->data, s->id, s->ctx);
+        free(s->data);
+        s->data = NULL;
+        s->dlen = 0;
+        s->type[0] = 0;
+        return;
+    }
+    char *v = strchr(line, ':');
+    if (v == line)
+        return; /* a comment (keep-alive) */
+    if (v) {
+        *v++ = 0;
+        if (*v == ' ')
+            v++;
+    } else {
+        v = line + strlen(line);
+    }
+    if (strcmp(line, "event") == 0) {
+        snprintf(s->type, sizeof(s->type), "%s", v);
+    } else if (strcmp(line, "id") == 0) {
+        snprintf(s->id, sizeof(s->id), "%s", v);
+    } else if (strcmp(line, "data") == 0) {
+        size_t n = strlen(v);
+        char *d = realloc(s->data, s->dlen + n + 2);
+        if (!d)
+            cli_die("out of memory");
+        if (s->dlen)
+            d[s->dlen++] = '\n';
+        memcpy(d + s->dlen, v, n + 1);
+        s->data = d;
+        s->dlen += n;
+    }
+}
+
+static size_t on_stream(char *data, size_t size, size_t n, void *ctx)
+{
+    struct sse *s = ctx;
+    size_t k = size * n;
+    char *p = realloc(s->buf, s->len + k + 1);
+    if (!p)
+        return 0;
+    memcpy(p + s->len, data, k);
+    s->buf = p;
+    s->len += k;
+    p[s->len] = 0;
+    char *start = p, *nl;
+    while (!s->stop && (nl = memchr(start, '\n', (size_t)(p + s->len - start)))) {
+        *nl = 0;
+        if (nl > start && nl[-1] == '\r')
+            nl[-1] = 0;
+        sse_line(s, start);
+        start = nl + 1;
+    }
+    s->len -= (size_t)(start - p);
+    memmove(p, start, s->len);
+    return s->stop ? 0 : k; /* 0 aborts the transfer once the callback is done */
+}
+
+int cli_stream(struct cli *c, const char *last_id, long timeout_s, cli_event_cb *cb, void *ctx)
+{
+    struct curl_slist *hdrs;
+    struct sse s = {.c = c, .cb = cb, .ctx = ctx};
+    char hdr[128];
+    CURL *h = handle(c, c->curl, "/v1/events", &hdrs);
+    if (last_id && *last_id) {
+        snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s", last_id);
+        hdrs = curl_slist_append(hdrs, hdr);
+    }
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_stream);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    if (timeout_s > 0)
+        curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+    CURLcode rc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdrs);
+    free(s.buf);
+    free(s.data);
+    if (s.stop)
+        return 0;
+    if (status && status != 200)
+        cli_die("event stream: HTTP %ld", status);
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+        return 1;
+    cli_die("event stream: %s", curl_easy_strerror(rc));
+}
+
+/* ---- JSON and encodings ---- */
+
+yajl_val cli_jget(yajl_val v, const char *k)
+{
+    if (!YAJL_IS_OBJECT(v))
+        return NULL;
+    for (size_t i = 0; i < v->u.object.len; i++)
+        if (strcmp(v->u.object.keys[i], k) == 0)
+            return v->u.object.values[i];
+    return NULL;
+}
+
+long long cli_jint(yajl_val v, const char *k)
+{
+    yajl_val x = cli_jget(v, k);
+    return YAJL_IS_INTEGER(x) ? YAJL_GET_INTEGER(x) : -1;
+}
+
+const char *cli_jstr(yajl_val v, const char *k)
+{
+    yajl_val x = cli_jget(v, k);
+    return YAJL_IS_STRING(x) ? YAJL_GET_STRING(x) : NULL;
+}
+
+char *cli_b64(const uint8_t *b, size_t n)
+{
+    size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char *s = malloc(cap);
+    if (!s)
+        cli_die("out of memory");
+    sodium_bin2base64(s, cap, b, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return s;
+}
+
+int cli_unb64(const char *s, uint8_t *out, size_t cap, size_t *n)
+{
+    return sodium_base642bin(out, cap, s, strlen(s), NULL, n, NULL,
+                             sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0
+               ? 0
+               : -1;
+}
+
+char *cli_strndup(const void *p, size_t n)
+{
+    /* Not strndup(): the bytes need not be NUL-terminated anywhere. */
+    char *s = malloc(n + 1);
+    if (!s)
+        cli_die("out of memory");
+    memcpy(s, p, n);
+    s[n] = 0;
+    return s;
+}
+
+char *cli_urlenc(const char *s)
+{
+    char *e = curl_easy_escape(NULL, s, 0), *r;
+    if (!e || !(r = strdup(e)))
+        cli_die("out of memory");
+    curl_free(e);
+    return r;
+}

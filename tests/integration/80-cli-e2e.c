@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - integration: the parley CLI end to end against parleyd.     */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "harness.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/*
+ * Each case drives the built `parley` binary (PARLEY_TEST_CLI) as separate
+ * processes, one PARLEY_HOME per device, against a real parleyd: h1 uses
+ * http:// with --http1.1, h2 uses https:// (ALPN h2, the harness's
+ * certificate as CA). h2c has no CLI flag (libcurl speaks h2 to http://
+ * only with prior knowledge), so that variant runs HTTP/1.1 without the
+ * flag, which is what the CLI does by default for http:// URLs.
+ */
+
+struct dev {
+    char home[512];
+    const char *password;
+};
+
+static char tmpdir[256];
+static char server_url[128];
+static int http11;
+
+static void setup(struct pt_server *s, enum pt_proto p)
+{
+    const char *cli = getenv("PARLEY_TEST_CLI");
+    if (!cli)
+        PL_SKIP("PARLEY_TEST_CLI is not set");
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/parley-cli-XXXXXX");
+    PL_ASSERT(mkdtemp(tmpdir) != NULL);
+    if (p == PT_H2) {
+        snprintf(server_url, sizeof(server_url), "https://127.0.0.1:%u", pt_server_tls_port(s));
+        PL_ASSERT(getenv("PARLEY_TEST_TLS_CERT") != NULL);
+        setenv("PARLEY_CA_FILE", getenv("PARLEY_TEST_TLS_CERT"), 1);
+    } else {
+        snprintf(server_url, sizeof(server_url), "http://127.0.0.1:%u", pt_server_port(s));
+    }
+    http11 = p == PT_H1;
+    setenv("PARLEY_VAULT_COST", "low", 1);
+}
+
+static void dev_init(struct dev *d, const char *name, const char *password)
+{
+    snprintf(d->home, sizeof(d->home), "%s/%s", tmpdir, name);
+    d->password = password;
+}
+
+/* Runs parley with args (NULL-terminated) as device d; returns the exit
+ * status and the output (stdout) in out (malloc'd). */
+static int run(const struct dev *d, char **out, ...)
+{
+    const char *argv[32];
+    int n = 0, fds[2];
+    va_list ap;
+    argv[n++] = getenv("PARLEY_TEST_CLI");
+    argv[n++] = "--server";
+    argv[n++] = server_url;
+    if (http11)
+        argv[n++] = "--http1.1";
+    va_start(ap, out);
+    for (const char *a; (a = va_arg(ap, const char *)) && n < 31;)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    PL_ASSERT_INT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    PL_ASSERT(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        setenv("PARLEY_HOME", d->home, 1);
+        setenv("PARLEY_PASSWORD", d->password, 1);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    ssize_t r;
+    while ((r = read(fds[0], buf + len, cap - len - 1)) > 0) {
+        len += (size_t)r;
+        if (cap - len < 2)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[len] = 0;
+    close(fds[0]);
+    int st;
+    PL_ASSERT(waitpid(pid, &st, 0) == pid);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#define RUN_OK(d, ...)                                                                             \
+    do {                                                                                           \
+        int rc_ = run((d), NULL, __VA_ARGS__, NULL);                                               \
+        if (rc_ != 0)                                                                              \
+            pltest_fail(__FILE__, __LINE__, "parley exited %d", rc_);                              \
+    } while (0)
+
+/* Listens until n messages arrived and asserts each text appears. */
+static void expect_listen(const struct dev *d, int n, const char *const *texts)
+{
+    char *out, count[8];
+    snprintf(count, sizeof(count), "%d", n);
+    int rc = run(d, &out, "listen", "--count", count, "--timeout", "20", NULL);
+    if (rc != 0)
+        pltest_fail(__FILE__, __LINE__, "listen exited %d: %s", rc, out);
+    for (int i = 0; i < n; i++)
+        if (!strstr(out, texts[i]))
+            pltest_fail(__FILE__, __LINE__, "%s did not get \"%s\": %s", d->home, texts[i], out);
+    free(out);
+}
+
+/* Dumps the whole database as text and fails when a plaintext appears. */
+static void scan_db(const char *const *secrets, int n)
+{
+    char cmd[1024];
+    const char *pg = getenv("PARLEY_TEST_PG");
+    PL_ASSERT(pg != NULL);
+    snprintf(cmd, sizeof(cmd), "pg_dump --data-only '%s'", pg);
+    FILE *f = popen(cmd, "r");
+    PL_ASSERT(f != NULL);
+    size_t cap = 1 << 20, len = 0, r;
+    char *buf = malloc(cap);
+    while ((r = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += r;
+        if (cap - len < 2)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[len] = 0;
+    PL_ASSERT_INT_EQ(pclose(f), 0);
+    PL_ASSERT(strstr(buf, "COPY public.messages") != NULL); /* the dump is real */
+    for (int i = 0; i < n; i++)
+        if (strstr(buf, secrets[i]))
+            pltest_fail(__FILE__, __LINE__, "plaintext \"%s\" found in PostgreSQL", secrets[i]);
+    free(buf);
+}
+
+static void unique(char *buf, size_t n, const char *what)
+{
+    snprintf(buf, n, "%s-%ld-%d", what, (long)getpid(), rand());
+}
+
+/* Alice and Bob with two devices each exchange messages both ways; the
+ * second devices listen only afterwards (offline delivery); the safety
+ * numbers match; nothing readable reaches the database. */
+PLTEST_PROTO(cli_two_users_two_devices)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    struct dev a1, a2, b1, b2;
+    char alice[64], bob[64], m1[96], m2[96], *va, *vb;
+    setup(s, proto);
+    srand((unsigned)getpid());
+    unique(alice, sizeof(alice), "alice");
+    unique(bob, sizeof(bob), "bob");
+    for (char *p = alice; *p; p++)
+        *p = *p == '-' ? '_' : *p;
+    for (char *p = bob; *p; p++)
+        *p = *p == '-' ? '_' : *p;
+    dev_init(&a1, "a1", "alice password 1");
+    dev_init(&a2, "a2", "alice password 1");
+    dev_init(&b1, "b1", "bob password 22");
+    dev_init(&b2, "b2", "bob password 22");
+    RUN_OK(&a1, "register", alice);
+    RUN_OK(&a2, "login", alice);
+    RUN_OK(&b1, "register", bob);
+    RUN_OK(&b2, "login", bob);
+
+    unique(m1, sizeof(m1), "first secret from alice");
+    RUN_OK(&a1, "send", bob, m1);
+    const char *t1[] = {m1};
+    expect_listen(&b1, 1, t1);
+    unique(m2, sizeof(m2), "reply secret from bob");
+    RUN_OK(&b1, "send", alice, m2);
+    const char *t2[] = {m2};
+    expect_listen(&a1, 1, t2);
+    /* The second devices were offline: both messages wait for them. */
+    const char *t12[] = {m1, m2};
+    expect_listen(&b2, 2, t12);
+    expect_listen(&a2, 2, t12);
+
+    /* Local history and search: the server cannot serve E2E text. */
+    char *h;
+    PL_ASSERT_INT_EQ(run(&a1, &h, "history", bob, NULL), 0);
+    PL_ASSERT(strstr(h, m1) && strstr(h, m2));
+    free(h);
+    PL_ASSERT_INT_EQ(run(&b2, &h, "search", "reply", "SECRET", NULL), 0);
+    PL_ASSERT(strstr(h, m2) && !strstr(h, m1));
+    free(h);
+    PL_ASSERT_INT_EQ(run(&b1, &h, "read", alice, NULL), 0);
+    PL_ASSERT(strstr(h, m1) != NULL);
+    free(h);
+
+    PL_ASSERT_INT_EQ(run(&a1, &va, "verify", bob, NULL), 0);
+    PL_ASSERT_INT_EQ(run(&b2, &vb, "verify", alice, NULL), 0);
+    PL_ASSERT_INT_EQ(strlen(va), 72); /* 12 groups of 5 digits, 2 lines */
+    PL_ASSERT_STR_EQ(va, vb);
+    free(va);
+    free(vb);
+    const char *secrets[] = {m1, m2};
+    scan_db(secrets, 2);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* Bob logs out and in again: a new device with a new identity key. Alice
+ * is told the safety number changed, the number differs, and messaging
+ * goes on with the new device. */
+PLTEST_PROTO(cli_safety_number_change)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    struct dev a, b;
+    char alice[64], bob[64], m1[96], m2[96], *v1, *v2, *out;
+    setup(s, proto);
+    srand((unsigned)getpid() * 7u);
+    unique(alice, sizeof(alice), "al");
+    unique(bob, sizeof(bob), "bo");
+    for (char *p = alice; *p; p++)
+        *p = *p == '-' ? '_' : *p;
+    for (char *p = bob; *p; p++)
+        *p = *p == '-' ? '_' : *p;
+    dev_init(&a, "a", "alice password 1");
+    dev_init(&b, "b", "bob password 22");
+    RUN_OK(&a, "register", alice);
+    RUN_OK(&b, "register", bob);
+    /* A rotated signed prekey is the one Alice's X3DH uses; Bob still
+     * finds its secret half. */
+    PL_ASSERT_INT_EQ(run(&b, &out, "keys", "--rotate", NULL), 0);
+    if (!strstr(out, "signed prekey 2 (rotated)"))
+        pltest_fail(__FILE__, __LINE__, "keys --rotate: %s", out);
+    free(out);
+    unique(m1, sizeof(m1), "before the change");
+    RUN_OK(&a, "send", bob, m1);
+    const char *t1[] = {m1};
+    expect_listen(&b, 1, t1);
+    PL_ASSERT_INT_EQ(run(&a, &v1, "verify", bob, NULL), 0);
+    /* Alice's stream position is now past her own send. */
+    PL_ASSERT(run(&a, NULL, "listen", "--count", "1", "--timeout", "2", NULL) != 0);
+
+    RUN_OK(&b, "logout");
+    RUN_OK(&b, "login", bob);
+    unique(m2, sizeof(m2), "after the change");
+    RUN_OK(&b, "send", alice, m2);
+    PL_ASSERT_INT_EQ(run(&a, &out, "listen", "--count", "1", "--timeout", "20", NULL), 0);
+    if (!strstr(out, "safety number with user") || !strstr(out, m2))
+        pltest_fail(__FILE__, __LINE__, "no change notice or message: %s", out);
+    free(out);
+    PL_ASSERT_INT_EQ(run(&a, &v2, "verify", bob, NULL), 0);
+    PL_ASSERT(strcmp(v1, v2) != 0);
+    free(v1);
+    free(v2);
+    const char *secrets[] = {m1, m2};
+    scan_db(secrets, 2);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+static void name_of(char *buf, size_t n, const char *what)
+{
+    unique(buf, n, what);
+    for (char *p = buf; *p; p++)
+        *p = *p == '-' ? '_' : *p;
+}
+
+/* A group of four: everyone reads the first message; after D is removed
+ * the senders rotate their sender keys, B and C read what follows and D
+ * receives nothing; no plaintext reaches the database. */
+PLTEST_PROTO(cli_group_of_four_remove_member)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    struct dev d[4];
+    char names[4][64], m1[96], m2[96], m3[96], gid[32], *out;
+    static const char *const tags[4] = {"ga", "gb", "gc", "gd"};
+    setup(s, proto);
+    srand((unsigned)getpid() * 13u);
+    for (int i = 0; i < 4; i++) {
+        name_of(names[i], sizeof(names[i]), tags[i]);
+        dev_init(&d[i], tags[i], "group password 1");
+        RUN_OK(&d[i], "register", names[i]);
+    }
+    PL_ASSERT_INT_EQ(
+        run(&d[0], &out, "group", "create", "four", names[1], names[2], names[3], NULL), 0);
+    long long id = 0;
+    PL_ASSERT(sscanf(out, "group %lld created", &id) == 1 && id > 0);
+    free(out);
+    snprintf(gid, sizeof(gid), "#%lld", id);
+
+    unique(m1, sizeof(m1), "group secret one");
+    RUN_OK(&d[0], "send", gid, m1);
+    const char *t1[] = {m1};
+    for (int i = 1; i < 4; i++)
+        expect_listen(&d[i], 1, t1);
+
+    char idnum[24];
+    snprintf(idnum, sizeof(idnum), "%lld", id);
+    RUN_OK(&d[0], "group", "remove", idnum, names[3]);
+    unique(m2, sizeof(m2), "group secret two");
+    RUN_OK(&d[0], "send", gid, m2);
+    unique(m3, sizeof(m3), "group secret three");
+    RUN_OK(&d[1], "send", gid, m3);
+    const char *t23[] = {m2, m3}, *t2[] = {m2}, *t3[] = {m3};
+    expect_listen(&d[2], 2, t23);
+    expect_listen(&d[1], 1, t2);
+    expect_listen(&d[0], 1, t3);
+    PL_ASSERT_INT_EQ(run(&d[3], &out, "listen", "--count", "1", "--timeout", "3", NULL), 1);
+    PL_ASSERT(strstr(out, m2) == NULL && strstr(out, m3) == NULL);
+    free(out);
+    const char *secrets[] = {m1, m2, m3};
+    scan_db(secrets, 3);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* Failures exit non-zero with a message: no server, wrong password. */
+PLTEST(cli_failures_exit_nonzero)
+{
+    struct dev d;
+    const char *cli = getenv("PARLEY_TEST_CLI");
+    if (!cli)
+        PL_SKIP("PARLEY_TEST_CLI is not set");
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/parley-cli-XXXXXX");
+    PL_ASSERT(mkdtemp(tmpdir) != NULL);
+    snprintf(server_url, sizeof(server_url), "http://127.0.0.1:1");
+    dev_init(&d, "x", "whatever password");
+    PL_ASSERT_INT_EQ(run(&d, NULL, "login", "nobody", NULL), 1);
+    PL_ASSERT_INT_EQ(run(&d, NULL, "send", "bob", "hi", NULL), 1); /* not logged in */
+    PL_ASSERT_INT_EQ(run(&d, NULL, "frobnicate", NULL), 2);
+}
