@@ -58,6 +58,7 @@ struct api_route_def {
 extern const struct api_route_def api__conversation_routes[]; /* conversations.c */
 extern const struct api_route_def api__message_routes[];      /* messages.c */
 extern const struct api_route_def api__stream_routes[];       /* events.c */
+extern const struct api_route_def api__search_routes[];       /* search.c */
 
 /* ---- auth.c ---- */
 /* Authenticates the bearer token of c->req; fills user_id / device_id.

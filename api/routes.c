@@ -33,6 +33,7 @@ static const struct api_route_def *const tables[] = {
     api__conversation_routes,
     api__message_routes,
     api__stream_routes,
+    api__search_routes,
 };
 
 #define MAX_ROUTES 96

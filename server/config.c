@@ -94,6 +94,8 @@ static const struct setting table[] = {
      "most message sends committed in one transaction (group commit)"},
     {"writer_queue", "PARLEY_WRITER_QUEUE", T_UINT, "16384", 1, 1000000, OFF(writer_queue),
      "sends waiting for the writer before new ones get 503"},
+    {"search_config", "PARLEY_SEARCH_CONFIG", T_STR, "simple", 0, 0, OFF(search_config),
+     "PostgreSQL text search configuration of /v1/search: simple or english"},
     {"node_id", "PARLEY_NODE_ID", T_STR, "", 0, 0, OFF(node_id),
      "this node's name in presence and relays (default: host name and pid)"},
     {"port_file", "PARLEY_PORT_FILE", T_STR, "", 0, 0, OFF(port_file),

@@ -30,6 +30,7 @@ struct srv_config {
     size_t stream_max_bytes;
     unsigned event_retention_s;
     unsigned writer_batch, writer_queue;
+    char *search_config;
     char *node_id;
     char *port_file;
     char *log;

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "common/log.h"
+#include "storage/search.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -84,12 +85,25 @@ static int write_port_file(const struct srv *s)
     return 0;
 }
 
+/* Makes search_config the deployment's search configuration (re-indexing
+ * the history when it changed). */
+static int configure_search(const struct srv_config *cfg)
+{
+    int rc = store_pg_search_configure(cfg->pg, cfg->search_config);
+    if (rc == PL_EINVAL)
+        pl_log_error("search_config: PostgreSQL has no text search configuration '%s'",
+                     cfg->search_config);
+    return rc;
+}
+
 /* Applies migrations, waiting for a database that is still starting. */
 static int migrate(const struct srv_config *cfg)
 {
     uint64_t deadline = pl_now_ms() + MIGRATE_WAIT_MS;
     for (;;) {
         int rc = store_pg_migrate(cfg->pg);
+        if (rc == 0)
+            rc = configure_search(cfg);
         if (rc != PL_EUNAVAIL || pl_now_ms() >= deadline)
             return rc;
         pl_log_warn("PostgreSQL is not reachable yet; retrying migrations");
