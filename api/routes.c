@@ -29,11 +29,8 @@ static const struct api_route_def core_routes[] = {
 };
 
 static const struct api_route_def *const tables[] = {
-    core_routes,
-    api__conversation_routes,
-    api__message_routes,
-    api__stream_routes,
-    api__search_routes,
+    core_routes,        api__conversation_routes, api__message_routes,
+    api__stream_routes, api__search_routes,
 };
 
 #define MAX_ROUTES 96

@@ -173,8 +173,10 @@ int store_pg_search_configure(const char *conninfo, const char *config)
     bool same = false;
     if ((rc = exec_on(c, "begin", "BEGIN", 0, NULL, NULL)) < 0)
         goto done;
-    rc = exec_on(c, "read", "SELECT config = $1::text::regconfig FROM search_settings"
-                 " WHERE id = 1 FOR UPDATE", 1, vals, &r);
+    rc = exec_on(c, "read",
+                 "SELECT config = $1::text::regconfig FROM search_settings"
+                 " WHERE id = 1 FOR UPDATE",
+                 1, vals, &r);
     if (rc < 0)
         goto done;
     same = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
