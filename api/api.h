@@ -5,10 +5,13 @@
 #define PL_API_H
 
 #include "crypto/crypto.h"
+#include "crypto/urlsig.h"
 #include "push/push.h"
 #include "http/http.h"
 #include "storage/pg.h"
 #include "storage/redis.h"
+
+struct blob_store;
 
 #include "common/buf.h"
 
@@ -23,9 +26,13 @@
 
 struct api_config {
     struct crypto_pwhash_params pwhash;
-    unsigned group_max_members;  /* members per group (422 past it) */
-    unsigned presence_timeout_s; /* online while the last heartbeat is younger */
-    unsigned sync_max_wait_ms;   /* longest /v1/sync long-poll */
+    unsigned group_max_members;   /* members per group (422 past it) */
+    unsigned presence_timeout_s;  /* online while the last heartbeat is younger */
+    unsigned sync_max_wait_ms;    /* longest /v1/sync long-poll */
+    uint64_t media_max_size;      /* largest upload (413 past it) */
+    unsigned media_url_ttl_s;     /* presigned upload URLs; downloads get a tenth */
+    unsigned media_pending_ttl_s; /* unreferenced uploads are swept after this */
+    unsigned upload_slots;        /* uploads streaming at once (each holds a worker) */
 };
 
 struct api_worker;
@@ -62,6 +69,10 @@ struct api_env {
     void *close_ctx;
     /* This node's name, for presence. */
     const char *node_id;
+    /* Media and archive objects (storage/blob.h); thread-safe. */
+    struct blob_store *blobs;
+    /* Signs and checks the URLs parleyd serves for the fs blob store. */
+    const struct crypto_urlsig_key *url_key;
 };
 
 /* One per worker thread; the connections are used by that thread only. */
@@ -79,6 +90,14 @@ enum api_route_result {
 /* Loop thread. Matches the route, stores it on the request, and answers
  * what needs no worker. */
 enum api_route_result api_route(const struct api_env *env, struct http_req *req);
+
+/* Loop thread, when a request's headers are in: true when its route takes
+ * the body streamed (uploads; see http_req_body_read). */
+bool api_route_streams_body(const struct api_env *env, struct http_req *req);
+
+/* Worker: deletes up to limit expired, unreferenced uploads (rows, then
+ * blobs). Returns how many went, or a negative code. */
+int api_media_sweep(struct api_worker *w, unsigned limit);
 
 /* Worker thread: runs the routed request to completion (always completes). */
 void api_handle(struct api_worker *w, struct http_req *req);

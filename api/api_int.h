@@ -40,6 +40,9 @@ enum api_route_flags {
      * Authorization header. Only for the stream routes, since tokens in
      * URLs end up in logs and histories. */
     API_AUTH_ANY = 1u << 2,
+    /* The body is not buffered: the handler reads it with
+     * http_req_body_read() (uploads of up to media_max_size). */
+    API_STREAM_BODY = 1u << 3,
 };
 
 struct api_route_info {
@@ -59,6 +62,22 @@ extern const struct api_route_def api__conversation_routes[]; /* conversations.c
 extern const struct api_route_def api__message_routes[];      /* messages.c */
 extern const struct api_route_def api__stream_routes[];       /* events.c */
 extern const struct api_route_def api__search_routes[];       /* search.c */
+extern const struct api_route_def api__media_routes[];        /* media.c */
+extern const struct api_route_def api__blob_routes[];         /* blobs.c */
+
+/* ---- media messages (media_msg.c) ---- */
+/* Checks the "media" member of a send (kind "media") and writes the
+ * message body (the canonical Media JSON) into s->body; field errors go to
+ * c->errs. Returns 0 or PL_ENOMEM. */
+int api__media_msg_read(struct api_call *c, const struct api_json *media, struct store_send *s);
+/* Worker: the media a send references must be ready uploads of the
+ * sender. Returns 0, PL_EINVAL (422 set) or a storage code. */
+int api__media_msg_check(struct api_call *c, const struct store_send *s);
+/* True for an RFC 9110 media type ("image/png; q=x") of at most 255
+ * printable ASCII characters (media.c). */
+bool api__valid_content_type(const char *s);
+/* Writes "media": {...} from a media message's stored body. */
+void api__gen_media_body(yajl_gen g, const char *body);
 
 /* ---- auth.c ---- */
 /* Authenticates the bearer token of c->req; fills user_id / device_id.

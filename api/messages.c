@@ -24,7 +24,10 @@ void api__gen_message(yajl_gen g, const struct store_message *m)
     api__gen_int(g, "sender_device_id", m->sender_device_id);
     api__gen_str(g, "client_msg_id", m->client_msg_id);
     api__gen_str(g, "kind", m->kind);
-    api__gen_str(g, "text", m->body);
+    if (strcmp(m->kind, "media") == 0)
+        api__gen_media_body(g, m->body);
+    else
+        api__gen_str(g, "text", m->body);
     api__gen_key(g, "reply_to");
     if (m->reply_to)
         yajl_gen_integer(g, m->reply_to);
@@ -42,12 +45,13 @@ void api__gen_message(yajl_gen g, const struct store_message *m)
 static int read_send(struct api_call *c, struct store_send *s)
 {
     const char *kind = NULL;
-    const struct api_json *reply = NULL;
+    const struct api_json *reply = NULL, *media = NULL;
     const struct api_field fields[] = {
         {"client_msg_id", API_FIELD_STRING, true, &s->client_msg_id},
         {"kind", API_FIELD_STRING, true, &kind},
         {"text", API_FIELD_STRING, false, &s->body},
         {"reply_to", API_FIELD_ANY, false, &reply},
+        {"media", API_FIELD_ANY, false, &media},
     };
     int rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields));
     if (rc < 0)
@@ -55,8 +59,15 @@ static int read_send(struct api_call *c, struct store_send *s)
     if (s->client_msg_id && !api__valid_display_text(s->client_msg_id, CLIENT_MSG_ID_MAX))
         api_errors_add(&c->errs, "/client_msg_id",
                        "must be 1 to 64 characters without control characters");
-    if (kind && strcmp(kind, "text") != 0)
-        api_errors_add(&c->errs, "/kind", "must be \"text\"");
+    bool is_media = kind && strcmp(kind, "media") == 0;
+    if (kind && strcmp(kind, "text") != 0 && !is_media)
+        api_errors_add(&c->errs, "/kind", "must be \"text\" or \"media\"");
+    if (is_media && s->body)
+        api_errors_add(&c->errs, "/text", "is not allowed for kind \"media\"");
+    else if (is_media && (rc = api__media_msg_read(c, media, s)) < 0)
+        return rc;
+    if (media && !is_media)
+        api_errors_add(&c->errs, "/media", "is only allowed for kind \"media\"");
     if (kind && !strcmp(kind, "text") && !s->body)
         api_errors_add(&c->errs, "/text", "is required for kind \"text\"");
     if (s->body && (!*s->body || strlen(s->body) > TEXT_MAX))
@@ -65,7 +76,8 @@ static int read_send(struct api_call *c, struct store_send *s)
         api_errors_add(&c->errs, "/reply_to", "must be the seq of a message (an integer >= 1)");
     if (c->errs.n)
         return api__fail_validation(c);
-    s->kind = "text";
+    if (!is_media)
+        s->kind = "text";
     return 0;
 }
 
@@ -79,6 +91,8 @@ static int messages_post(struct api_call *c)
     if (!job)
         return PL_ENOMEM;
     if ((rc = read_send(c, &job->s)) < 0)
+        return rc;
+    if (strcmp(job->s.kind, "media") == 0 && (rc = api__media_msg_check(c, &job->s)) < 0)
         return rc;
     job->req = c->req;
     job->s.conversation_id = conv;

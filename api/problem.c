@@ -69,6 +69,19 @@ static const struct kind kinds[] = {
     {PL_EINTERNAL, 500, "internal", "Internal server error",
      "The server failed unexpectedly. The request_id member identifies the failure in the "
      "server's log."},
+    /* Media and blob URLs; found by slug, so the generic rows above stay
+     * the ones their codes map to. */
+    {PL_ETOOBIG, 413, "media-too-large", "Media too large",
+     "The upload is larger than the server accepts (the media_max_size setting) or larger than "
+     "the size its upload URL was signed for."},
+    {PL_EFORBIDDEN, 403, "bad-signature", "Invalid or expired URL",
+     "The presigned URL's signature does not match what it is used for (another method, blob, "
+     "size, content type or expiry) or the URL has expired. Ask for a new one."},
+    {PL_EINVAL, 422, "upload-mismatch", "Upload does not match",
+     "The uploaded bytes do not have the size or the SHA-256 declared when the upload was "
+     "requested. Nothing was kept; upload again."},
+    {PL_EINVAL, 416, "range-not-satisfiable", "Range not satisfiable",
+     "The Range header names no byte of the object; Content-Range gives its size."},
 };
 
 static const struct kind *kind_for(int rc, const char *slug)

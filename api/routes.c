@@ -29,8 +29,8 @@ static const struct api_route_def core_routes[] = {
 };
 
 static const struct api_route_def *const tables[] = {
-    core_routes,        api__conversation_routes, api__message_routes,
-    api__stream_routes, api__search_routes,
+    core_routes,       api__conversation_routes, api__message_routes, api__stream_routes,
+    api__media_routes, api__blob_routes,         api__search_routes,
 };
 
 #define MAX_ROUTES 96
@@ -134,6 +134,18 @@ enum api_route_result api_route(const struct api_env *env, struct http_req *req)
         return API_ROUTE_WORKER;
     finish(&c, infos[idx].fn(&c));
     return API_ROUTE_DONE;
+}
+
+bool api_route_streams_body(const struct api_env *env, struct http_req *req)
+{
+    (void)env;
+    const char *params[HTTP_MAX_PARAMS];
+    unsigned n_params = 0;
+    char allow[64];
+    struct pl_arena *a = http_req_arena(req);
+    int idx = http_router_match(routes, n_routes, http_req_method(req), http_req_path(req), a,
+                                params, &n_params, allow, sizeof(allow));
+    return idx >= 0 && (infos[idx].flags & API_STREAM_BODY);
 }
 
 void api_handle(struct api_worker *w, struct http_req *req)

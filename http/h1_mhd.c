@@ -56,6 +56,7 @@ struct h1_req {
     bool peer_gone;     /* the client closed while the stream was parked */
     struct pl_io watch; /* the socket, watched for hang-up while parked */
     bool watching;
+    bool body_paused;           /* suspended because the body pipe is full */
     struct h1_req *prev, *next; /* on h->suspended while suspended */
 };
 
@@ -185,7 +186,10 @@ static enum MHD_Result queue_response(struct http_req *req)
 {
     struct h1_req *hr = req->tctx;
     struct MHD_Response *r;
-    if (req->stream_ops)
+    if (req->stream_ops && req->stream_len_set) /* a download: larger reads */
+        r = MHD_create_response_from_callback(req->stream_len, 64 * 1024, on_stream_read, req,
+                                              NULL);
+    else if (req->stream_ops)
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, on_stream_read, req,
                                               NULL);
     else
@@ -212,7 +216,19 @@ static void resume(struct http_req *req)
     kick(hr->h);
 }
 
-static const struct http__req_ops h1_req_ops = {.send = resume, .wake = resume};
+/* The handler read some of a streamed body: take more from the client. */
+static void on_body_resume(struct http_req *req, size_t n)
+{
+    struct h1_req *hr = req->tctx;
+    (void)n;
+    if (hr->body_paused) {
+        hr->body_paused = false;
+        resume(req);
+    }
+}
+
+static const struct http__req_ops h1_req_ops = {
+    .send = resume, .wake = resume, .body_resume = on_body_resume};
 
 static void on_peer_hup(void *ctx, uint32_t events)
 {
@@ -273,6 +289,8 @@ static void begin_request(struct h1 *h, struct http_req *req, struct MHD_Connect
     struct h1_conn *hc = ci ? ci->socket_context : NULL;
     if (hc && !http__bucket_take(&hc->bucket, &h->srv->cfg.limits, pl_loop_now(h->srv->loop)))
         req->error = PL_ERATE;
+    if (http__body_want_stream(req))
+        return; /* the handler judges the size of a streamed body */
     const char *cl = http_req_header(req, "content-length");
     if (cl && strtoull(cl, NULL, 10) > h->srv->cfg.limits.max_body)
         req->error = PL_ETOOBIG;
@@ -293,6 +311,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     case HTTP_REQ_READING:
         if (!req->method) {
             begin_request(h, req, conn, method);
+            if (!req->error && req->body_pipe) {
+                http__req_dispatch(req); /* the body follows through the pipe */
+                return MHD_YES;
+            }
             if (!req->error)
                 return MHD_YES; /* the body, if any, comes next */
         } else if (*upload_size) {
@@ -307,7 +329,23 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         http__req_dispatch(req);
         suspend(hr);
         return MHD_YES;
-    case HTTP_REQ_DISPATCHED: *upload_size = 0; return MHD_YES;
+    case HTTP_REQ_DISPATCHED:
+        if (http__body_open(req)) {
+            if (*upload_size) {
+                *upload_size -= http__body_push(req, upload, *upload_size);
+                if (*upload_size) { /* the pipe is full: wait for the handler */
+                    hr->body_paused = true;
+                    suspend(hr);
+                }
+                return MHD_YES;
+            }
+            http__body_end(req);
+        }
+        *upload_size = 0;
+        /* Wait for the handler's response without being polled. */
+        if (!hr->suspended)
+            suspend(hr);
+        return MHD_YES;
     case HTTP_REQ_COMPLETE:
     case HTTP_REQ_STREAMING:
         *upload_size = 0;

@@ -322,7 +322,9 @@ static int submit_response(struct h2_stream *st)
     nghttp2_nv *nva = pl_arena_alloc(req->arena, (3 + req->n_resp_headers) * sizeof(*nva));
     int status = req->status >= 100 && req->status <= 999 ? req->status : 500;
     char *code = pl_arena_sprintf(req->arena, "%d", status);
-    char *clen = pl_arena_sprintf(req->arena, "%zu", req->resp_len);
+    char *clen = req->stream_len_set
+                     ? pl_arena_sprintf(req->arena, "%llu", (unsigned long long)req->stream_len)
+                     : pl_arena_sprintf(req->arena, "%zu", req->resp_len);
     if (!nva || !code || !clen)
         return PL_ENOMEM;
     bool bodyless = status < 200 || status == 204 || status == 304;
@@ -331,7 +333,7 @@ static int submit_response(struct h2_stream *st)
     nva[n++] = make_nv(":status", code);
     if (req->resp_ctype)
         nva[n++] = make_nv("content-type", req->resp_ctype);
-    if (!req->stream_ops && !bodyless)
+    if ((!req->stream_ops || req->stream_len_set) && !bodyless)
         nva[n++] = make_nv("content-length", clen);
     for (unsigned i = 0; i < req->n_resp_headers; i++) {
         const struct http_hdr *h = &req->resp_headers[i];
@@ -379,7 +381,19 @@ static void on_req_wake(struct http_req *req)
     h2__schedule(ss);
 }
 
-const struct http__req_ops h2__req_ops = {.send = on_req_send, .wake = on_req_wake};
+/* The handler read n bytes of a streamed body: reopen that much window. */
+static void on_req_body_resume(struct http_req *req, size_t n)
+{
+    struct h2_stream *st = req->tctx;
+    struct h2_session *ss = st->sess;
+    if (ss->closed || !ss->ng)
+        return;
+    (void)nghttp2_session_consume(ss->ng, st->id, n);
+    h2__schedule(ss);
+}
+
+const struct http__req_ops h2__req_ops = {
+    .send = on_req_send, .wake = on_req_wake, .body_resume = on_req_body_resume};
 
 int h2__on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 {

@@ -113,6 +113,10 @@ static void stream_unlink(struct h2_session *ss, struct h2_stream *st)
 static void stream_finish(struct h2_session *ss, struct h2_stream *st, bool sent)
 {
     stream_unlink(ss, st);
+    /* Streamed body bytes nobody will read still hold connection window. */
+    size_t unread = http__body_close(st->req);
+    if (ss->ng && unread)
+        (void)nghttp2_session_consume_connection(ss->ng, unread);
     if (ss->ng)
         (void)nghttp2_session_set_stream_user_data(ss->ng, st->id, NULL);
     http__req_finish(st->req, sent);
@@ -299,13 +303,23 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     struct h2_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
     if (!st)
         return 0;
-    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
-        on_request_headers(st) < 0)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        if (on_request_headers(st) < 0)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        /* An upload route takes its body as it comes: its window grows to
+         * the pipe's size and is reopened only as the handler reads. */
+        if (http__body_want_stream(st->req)) {
+            (void)nghttp2_session_set_local_window_size(ng, NGHTTP2_FLAG_NONE, st->id,
+                                                        HTTP_BODY_WINDOW);
+            stream_dispatch(st);
+        }
+    }
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
         st->remote_done = true;
         if (!st->dispatched)
             stream_dispatch(st);
+        else
+            http__body_end(st->req);
     }
     return 0;
 }
@@ -316,6 +330,18 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id, 
     (void)flags;
     (void)ud;
     struct h2_stream *st = nghttp2_session_get_stream_user_data(ng, stream_id);
+    /* Window updates are ours to send (NO_AUTO_WINDOW_UPDATE): a streamed
+     * body's bytes are acknowledged as its handler reads them (body.c and
+     * h2_io.c), every other DATA byte at once. */
+    if (st && st->dispatched && http__body_open(st->req)) {
+        size_t took = http__body_push(st->req, data, len);
+        if (took < len) { /* more than the window we granted */
+            (void)nghttp2_session_consume(ng, stream_id, len - took);
+            http__body_fail(st->req, PL_EMALFORMED);
+        }
+        return 0;
+    }
+    (void)nghttp2_session_consume(ng, stream_id, len);
     /* Once dispatched, the request (and its body) belong to the handler;
      * more DATA from a client we already answered is dropped. */
     if (!st || st->dispatched)
@@ -403,6 +429,9 @@ static int session_setup(struct h2_session *ss)
      * us queue acknowledgements faster than it reads them is cut off by
      * nghttp2 once this many are pending. */
     nghttp2_option_set_max_outbound_ack(opt, 1000);
+    /* Flow control is driven by what handlers consume (streamed uploads);
+     * see on_data_chunk. */
+    nghttp2_option_set_no_auto_window_update(opt, 1);
     rv = nghttp2_session_server_new2(&ss->ng, cb, ss, opt);
     if (rv != 0)
         goto out;

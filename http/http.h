@@ -126,8 +126,39 @@ struct http_stream_ops {
  * on_close(). */
 void http_resp_stream(struct http_req *req, int status, const char *content_type,
                       const struct http_stream_ops *ops, void *ctx);
+/* Optional, after http_resp_stream() and before http_req_complete(): the
+ * streamed body is exactly len bytes, announced as Content-Length (file
+ * downloads; read() must then deliver exactly that many). */
+void http_resp_stream_length(struct http_req *req, uint64_t len);
 /* Loop thread only: bytes are ready; the transport will call read() again. */
 void http_stream_wake(struct http_req *req);
+
+/* ---- streamed request bodies (uploads) ---- */
+
+/*
+ * A request body normally arrives whole (up to max_body) before
+ * on_request(). A route meant for large uploads instead asks for its body
+ * in chunks: the server's stream_body() hook answers true once the headers
+ * are in, the transport dispatches the request at once, and the handler
+ * pulls the body on its worker thread with http_req_body_read(). Between
+ * the two, at most HTTP_BODY_WINDOW bytes wait in memory: past that the
+ * transport stops taking bytes from the client (HTTP/1.1: the connection
+ * is suspended; HTTP/2: the stream's WINDOW_UPDATE is held back until the
+ * handler has read the data), so a slow disk slows the client down instead
+ * of filling memory. max_body does not apply; the handler enforces its own
+ * limit. A handler may complete the request before reading everything
+ * (413, 403): the rest of the body is then discarded.
+ */
+#define HTTP_BODY_WINDOW (1024 * 1024)
+
+/* True when the request's body is streamed (http_req_body() is empty). */
+bool http_req_body_streamed(const struct http_req *req);
+/* Worker thread holding the request: blocks until body bytes are available
+ * and copies up to max of them into buf. Returns the count, 0 at the end of
+ * the body, PL_ECANCELED when the client went away or reset the stream,
+ * PL_ETIMEDOUT when no byte arrived for idle_timeout seconds, PL_EINVAL
+ * when the body is not streamed. Never call it on a loop thread. */
+ssize_t http_req_body_read(struct http_req *req, void *buf, size_t max);
 
 /* ---- the server ---- */
 
@@ -151,6 +182,12 @@ struct http_server_ops {
     /* Loop thread: the response was sent or the client vanished (sent is
      * false). For logs and metrics; the request is freed right after. */
     void (*on_done)(void *ctx, struct http_req *req, bool sent);
+    /* Loop thread, optional: the request's headers are complete (method,
+     * path, query and headers readable; no body yet). Return true to have
+     * its body streamed (see http_req_body_read) and the request
+     * dispatched to on_request() right away. Not called for requests the
+     * transport already refused (http_req_error() set). */
+    bool (*stream_body)(void *ctx, struct http_req *req);
 };
 #define HTTP_SERVER_OPS_VERSION 1
 

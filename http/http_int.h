@@ -32,7 +32,14 @@ struct http__req_ops {
     void (*send)(struct http_req *req);
     /* A streamed response has new bytes. */
     void (*wake)(struct http_req *req);
+    /* A streamed request body: the handler took consumed bytes since the
+     * last call, so the transport may take that much more from the client
+     * (resume a paused connection, send WINDOW_UPDATE). Also called with
+     * the unread rest when the request completes. */
+    void (*body_resume)(struct http_req *req, size_t consumed);
 };
+
+struct http__body; /* the pipe of a streamed request body (body.c) */
 
 struct http_req {
     struct pl_task task; /* posts the completion to the loop */
@@ -57,6 +64,7 @@ struct http_req {
     const char *params[HTTP_MAX_PARAMS];
     unsigned n_params;
     struct pl_buf body;
+    struct http__body *body_pipe; /* set when the body is streamed */
 
     int route_idx;
     const char *route_name;
@@ -71,6 +79,8 @@ struct http_req {
 
     const struct http_stream_ops *stream_ops;
     void *stream_ctx;
+    bool stream_len_set; /* http_resp_stream_length() was called */
+    uint64_t stream_len;
     bool stream_closed;
 };
 
@@ -134,6 +144,28 @@ void http__req_dispatch(struct http_req *req);
  * reports on_done and frees it, unless it is still dispatched, in which
  * case it is marked orphaned and freed when it completes. */
 void http__req_finish(struct http_req *req, bool sent);
+/* ---- streamed request bodies (body.c) ---- */
+/* Loop thread, once the headers are complete and before any body byte:
+ * asks the server's stream_body() hook and, when it wants the body
+ * streamed, sets up the pipe. Returns true when the body is streamed (the
+ * transport then dispatches the request at once). */
+bool http__body_want_stream(struct http_req *req);
+/* Loop thread: body bytes from the client. Returns how many were taken
+ * (fewer than n when the pipe is full: pause and offer the rest after
+ * body_resume). After the request completed, bytes are taken and dropped. */
+size_t http__body_push(struct http_req *req, const void *p, size_t n);
+/* Loop thread: the body is complete. */
+void http__body_end(struct http_req *req);
+/* Loop thread: the client is gone; a blocked reader gets PL_ECANCELED. */
+void http__body_fail(struct http_req *req, int code);
+/* True when the body is streamed and has not ended yet. */
+bool http__body_open(const struct http_req *req);
+/* Loop thread, when the request completes: closes the pipe and returns the
+ * bytes taken from the client but never acknowledged to it (so an HTTP/2
+ * transport can give the flow-control window back). */
+size_t http__body_close(struct http_req *req);
+void http__body_free(struct http__body *b);
+
 /* Status line, headers and reason phrase helpers. */
 bool http__valid_header_value(const char *s);
 

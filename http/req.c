@@ -49,6 +49,7 @@ void http__req_free(struct http_req *req)
     if (!req)
         return;
     pl_buf_deinit(&req->body);
+    http__body_free(req->body_pipe);
     pl_arena_free(req->arena);
 }
 
@@ -221,6 +222,11 @@ void http__req_dispatch(struct http_req *req)
 static void on_complete_task(struct pl_task *t)
 {
     struct http_req *req = PL_CONTAINER_OF(t, struct http_req, task);
+    /* A streamed body the handler did not read to the end: stop taking
+     * it, and give the transport back what the pipe held. */
+    size_t rest = http__body_close(req);
+    if (rest && !req->orphaned && req->ops->body_resume)
+        req->ops->body_resume(req, rest);
     if (req->orphaned) {
         /* The client left while a worker held the request. */
         if (req->stream_ops && req->stream_ops->on_close)
@@ -243,6 +249,7 @@ void http__req_finish(struct http_req *req, bool sent)
 {
     if (req->state == HTTP_REQ_DISPATCHED) {
         req->orphaned = true;
+        http__body_fail(req, PL_ECANCELED); /* wakes a handler blocked on the body */
         return;
     }
     if (req->stream_ops && !req->stream_closed) {
@@ -424,6 +431,12 @@ void http_resp_stream(struct http_req *req, int status, const char *content_type
     http_resp_set(req, status, content_type, NULL, 0);
     req->stream_ops = ops;
     req->stream_ctx = ctx;
+}
+
+void http_resp_stream_length(struct http_req *req, uint64_t len)
+{
+    req->stream_len_set = true;
+    req->stream_len = len;
 }
 
 void http_stream_wake(struct http_req *req)

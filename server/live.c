@@ -32,6 +32,7 @@ struct srv_live {
     struct push_hub *hub;
     struct pl_timer presence_timer;
     struct pl_timer prune_timer;
+    struct pl_timer sweep_timer;
     struct pl_task gap_done;
     bool gap_pending;
 };
@@ -291,6 +292,29 @@ static void on_prune_timer(void *ctx)
     pl_loop_timer_start(l->loop, &l->prune_timer, PRUNE_PERIOD_MS, on_prune_timer, l);
 }
 
+/* Expired uploads: the sweep runs at half their lifetime, at least every
+ * ten minutes, and deletes at most a batch per run. */
+#define SWEEP_BATCH 500
+
+static uint64_t sweep_period_ms(const struct srv_live *l)
+{
+    uint64_t ms = l->cfg->media_pending_ttl_s * 500ull;
+    return PL_MAX(PL_MIN(ms, 10 * 60 * 1000ull), 500ull);
+}
+
+static void sweep_job(struct api_worker *w, void *arg)
+{
+    (void)arg;
+    (void)api_media_sweep(w, SWEEP_BATCH);
+}
+
+static void on_sweep_timer(void *ctx)
+{
+    struct srv_live *l = ctx;
+    (void)run(l, sweep_job, l);
+    pl_loop_timer_start(l->loop, &l->sweep_timer, sweep_period_ms(l), on_sweep_timer, l);
+}
+
 /* ---- setup ---- */
 
 static int read_position(const struct srv_config *cfg, uint64_t *pos)
@@ -342,6 +366,7 @@ int srv_live_new(const struct srv_config *cfg, struct pl_loop *loop, struct srv_
     env->run_ctx = l;
     pl_loop_timer_start(loop, &l->presence_timer, presence_period_ms(l), on_presence_timer, l);
     pl_loop_timer_start(loop, &l->prune_timer, 5000, on_prune_timer, l);
+    pl_loop_timer_start(loop, &l->sweep_timer, sweep_period_ms(l), on_sweep_timer, l);
     *out = l;
     return 0;
 }
@@ -364,6 +389,7 @@ void srv_live_free(struct srv_live *l)
         return;
     pl_loop_timer_stop(l->loop, &l->presence_timer);
     pl_loop_timer_stop(l->loop, &l->prune_timer);
+    pl_loop_timer_stop(l->loop, &l->sweep_timer);
     store_relay_free(l->relay);
     push_hub_free(l->hub);
     free(l);

@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "config.h"
 #include "live.h"
+#include "media.h"
 #include "metrics.h"
 #include "pool.h"
 #include "writer.h"
@@ -37,6 +38,7 @@ struct srv {
     char node_id[128];
     struct srv_metrics *metrics;
     struct http_server *http;
+    struct srv_media media;
 };
 
 static struct pl_loop *signal_loop;
@@ -59,6 +61,12 @@ static void on_request(void *ctx, struct http_req *req)
     int rc = srv_pool_submit(s->pool, req);
     if (rc < 0)
         api_reject(&s->env, req, rc);
+}
+
+static bool on_stream_body(void *ctx, struct http_req *req)
+{
+    struct srv *s = ctx;
+    return api_route_streams_body(&s->env, req);
 }
 
 static void on_done(void *ctx, struct http_req *req, bool sent)
@@ -128,6 +136,7 @@ static const struct http_server_ops http_ops = {
     .version = HTTP_SERVER_OPS_VERSION,
     .on_request = on_request,
     .on_done = on_done,
+    .stream_body = on_stream_body,
 };
 
 static int start(struct srv *s)
@@ -137,6 +146,11 @@ static int start(struct srv *s)
         .group_max_members = s->cfg.group_max_members,
         .presence_timeout_s = s->cfg.presence_timeout_s,
         .sync_max_wait_ms = s->cfg.sync_max_wait_ms,
+        .media_max_size = s->cfg.media_max_size,
+        .media_url_ttl_s = s->cfg.media_url_ttl_s,
+        .media_pending_ttl_s = s->cfg.media_pending_ttl_s,
+        /* Each streaming upload holds a worker; keep half for the rest. */
+        .upload_slots = s->cfg.workers > 1 ? s->cfg.workers / 2 : 1,
     };
     s->env = (struct api_env){.cfg = &s->api_cfg, .render_metrics = srv_metrics_render};
     if (!*s->cfg.node_id) {
@@ -150,8 +164,12 @@ static int start(struct srv *s)
     int rc = api_init();
     if (rc == 0)
         rc = srv_metrics_new(&s->metrics);
+    if (rc == 0)
+        rc = srv_media_init(&s->cfg, &s->media);
     if (rc < 0)
         return rc;
+    s->env.blobs = s->media.blobs;
+    s->env.url_key = &s->media.key;
     s->env.metrics_ctx = s->metrics;
     if ((rc = pl_loop_new(&s->loop)) < 0)
         return rc;
@@ -209,6 +227,7 @@ static void stop(struct srv *s)
         pl_loop_drain(s->loop);
     pl_loop_free(s->loop);
     srv_metrics_free(s->metrics);
+    srv_media_deinit(&s->media);
 }
 
 static int serve(struct srv *s)

@@ -189,6 +189,7 @@ extern const struct store_pg__stmt store_pg__receipt_stmts[];
 extern const struct store_pg__stmt store_pg__presence_stmts[];
 extern const struct store_pg__stmt store_pg__conversation_stmts[]; /* pg_conversations.c */
 extern const struct store_pg__stmt store_pg__member_stmts[];       /* pg_members.c */
+extern const struct store_pg__stmt store_pg__media_stmts[];        /* pg_media.c */
 extern const struct store_pg__stmt store_pg__search_stmts[];       /* pg_search.c */
 
 /* Runs the prepared statement st with nparams parameters: values[i] with

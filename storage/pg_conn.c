@@ -61,6 +61,7 @@ static const struct store_pg__stmt *const stmt_tables[] = {
     store_pg__presence_stmts,
     store_pg__conversation_stmts,
     store_pg__member_stmts,
+    store_pg__media_stmts,
     store_pg__search_stmts,
 };
 

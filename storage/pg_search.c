@@ -34,7 +34,7 @@ const struct store_pg__stmt store_pg__search_stmts[] = {
                 "WITH q AS (SELECT s.config AS cfg, websearch_to_tsquery(s.config, $1::text) AS q"
                 "   FROM search_settings s WHERE s.id = 1),"
                 " hits AS (SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at,"
-                "   m.body, " RANK_SQL " AS score"
+                "   message_search_text(m.kind, m.body) AS body, " RANK_SQL " AS score"
                 "   FROM q, members mb JOIN messages m ON m.conversation_id = mb.conversation_id"
                 "   AND m.seq > mb.joined_seq"
                 "   WHERE mb.user_id = $2::bigint"
@@ -187,8 +187,8 @@ int store_pg_search_configure(const char *conninfo, const char *config)
                      vals, NULL);
         if (rc == 0)
             rc = exec_on(c, "reindex",
-                         "UPDATE messages SET tsv = to_tsvector($1::text::regconfig, body)"
-                         " WHERE kind = 'text'",
+                         "UPDATE messages SET tsv = to_tsvector($1::text::regconfig,"
+                         " message_search_text(kind, body)) WHERE tsv IS NOT NULL",
                          1, vals, NULL);
     }
     if (rc == 0)

@@ -8,7 +8,8 @@
 
 /*
  * Messages are indexed by PostgreSQL as they are inserted (a trigger fills
- * messages.tsv for kind "text"; e2e messages are never indexed). Queries
+ * messages.tsv from the text of kind "text" and the caption of kind
+ * "media"; e2e messages are never indexed). Queries
  * go through websearch_to_tsquery(), which accepts any text without a
  * syntax error: quoted phrases, OR, -exclusion; anything else is words.
  *

@@ -22,9 +22,18 @@ CREATE TABLE search_settings (
 INSERT INTO search_settings VALUES (1, 'simple');
 
 -- NULL for messages that are not indexed: kind 'e2e' (the server holds
--- only ciphertext) and, until the media slice defines where a caption
--- lives, kind 'media'.
+-- only ciphertext).
 ALTER TABLE messages ADD COLUMN tsv tsvector;
+
+-- The searchable text of a message: the text of kind 'text', the caption
+-- of kind 'media' (its body is the Media JSON document), nothing for 'e2e'.
+-- Also what search snippets are cut from.
+CREATE FUNCTION message_search_text(kind text, body text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE kind WHEN 'text' THEN body
+                   WHEN 'media' THEN COALESCE(body::jsonb ->> 'caption', '')
+                   ELSE NULL END
+$$;
 
 -- A trigger rather than a generated column: a generated column may only
 -- use immutable expressions, so it could not follow search_settings.
@@ -32,11 +41,8 @@ ALTER TABLE messages ADD COLUMN tsv tsvector;
 -- PostgreSQL as the rows are inserted.
 CREATE FUNCTION messages_tsv() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  -- HOOK (media captions): once media messages carry a caption, add
-  -- WHEN 'media' THEN to_tsvector(<config>, <caption>) here.
-  NEW.tsv := CASE NEW.kind
-    WHEN 'text' THEN to_tsvector((SELECT config FROM search_settings WHERE id = 1), NEW.body)
-    ELSE NULL END;
+  NEW.tsv := to_tsvector((SELECT config FROM search_settings WHERE id = 1),
+                         message_search_text(NEW.kind, NEW.body));
   RETURN NEW;
 END
 $$;

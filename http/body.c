@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - streamed request bodies: a bounded pipe from loop to worker. */
+/* Copyright (c) 2026 Parley developers                                 */
+
+/*
+ * The transport (loop thread) pushes body bytes into a ring buffer of
+ * HTTP_BODY_WINDOW bytes; the handler (worker thread) pulls them out with
+ * http_req_body_read(), blocking on a condition variable while the ring is
+ * empty. The ring never grows: a full ring makes the transport pause
+ * (HTTP/1.1) and HTTP/2 cannot overflow it because the stream's window
+ * equals the ring's size and is only reopened for bytes the reader took.
+ *
+ * The reader reports what it took back to the loop through one task,
+ * posted at most once at a time: the transport then resumes the connection
+ * or sends WINDOW_UPDATE. Tasks run in the order they were posted, and the
+ * handler completes the request after its last read, so the report always
+ * runs before the completion and never sees a freed request. A request
+ * whose client left (orphaned) ignores reports.
+ */
+#include "http_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Report consumption to the transport in steps of this much, or when the
+ * ring runs empty, so WINDOW_UPDATE frames stay few but the client never
+ * waits for a window that is already free. */
+#define BODY_ACK_STEP (128 * 1024)
+
+struct http__body {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct http_req *req;
+    char *ring;
+    size_t head, len;
+    size_t unacked;   /* taken by the reader, not yet reported */
+    bool task_posted; /* the report task is queued */
+    bool eof;         /* the client sent the whole body */
+    bool closed;      /* the request completed: drop further bytes */
+    int error;        /* PL_ECANCELED once the client left */
+    unsigned timeout_s;
+    struct pl_task task;
+};
+
+bool http__body_want_stream(struct http_req *req)
+{
+    const struct http_server_ops *ops = req->srv->ops;
+    if (req->error || !ops->stream_body || !ops->stream_body(req->srv->ctx, req))
+        return false;
+    struct http__body *b = calloc(1, sizeof(*b));
+    char *ring = malloc(HTTP_BODY_WINDOW);
+    if (!b || !ring) {
+        free(b);
+        free(ring);
+        req->error = PL_ENOMEM;
+        return false;
+    }
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    b->req = req;
+    b->ring = ring;
+    b->timeout_s = req->srv->cfg.limits.idle_timeout_s;
+    req->body_pipe = b;
+    return true;
+}
+
+void http__body_free(struct http__body *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+    free(b->ring);
+    free(b);
+}
+
+size_t http__body_push(struct http_req *req, const void *p, size_t n)
+{
+    struct http__body *b = req->body_pipe;
+    pthread_mutex_lock(&b->mu);
+    if (b->closed || b->eof || b->error) {
+        pthread_mutex_unlock(&b->mu);
+        return n; /* nobody will read it */
+    }
+    size_t take = PL_MIN(n, HTTP_BODY_WINDOW - b->len);
+    size_t tail = (b->head + b->len) % HTTP_BODY_WINDOW;
+    size_t first = PL_MIN(take, HTTP_BODY_WINDOW - tail);
+    memcpy(b->ring + tail, p, first);
+    memcpy(b->ring, (const char *)p + first, take - first);
+    bool was_empty = b->len == 0;
+    b->len += take;
+    pthread_mutex_unlock(&b->mu);
+    if (was_empty && take)
+        pthread_cond_signal(&b->cv);
+    return take;
+}
+
+static void settle(struct http_req *req, bool eof, int error)
+{
+    struct http__body *b = req->body_pipe;
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    if (eof)
+        b->eof = true;
+    if (error && !b->error)
+        b->error = error;
+    pthread_mutex_unlock(&b->mu);
+    pthread_cond_broadcast(&b->cv);
+}
+
+void http__body_end(struct http_req *req)
+{
+    settle(req, true, 0);
+}
+
+void http__body_fail(struct http_req *req, int code)
+{
+    settle(req, false, code);
+}
+
+bool http__body_open(const struct http_req *req)
+{
+    struct http__body *b = req->body_pipe;
+    if (!b)
+        return false;
+    pthread_mutex_lock(&b->mu);
+    bool open = !b->eof && !b->error && !b->closed;
+    pthread_mutex_unlock(&b->mu);
+    return open;
+}
+
+size_t http__body_close(struct http_req *req)
+{
+    struct http__body *b = req->body_pipe;
+    if (!b)
+        return 0;
+    pthread_mutex_lock(&b->mu);
+    size_t n = b->unacked + b->len;
+    b->unacked = b->len = 0;
+    b->closed = true;
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
+
+static void on_report(struct pl_task *t)
+{
+    struct http__body *b = PL_CONTAINER_OF(t, struct http__body, task);
+    pthread_mutex_lock(&b->mu);
+    size_t n = b->unacked;
+    b->unacked = 0;
+    b->task_posted = false;
+    bool closed = b->closed;
+    pthread_mutex_unlock(&b->mu);
+    struct http_req *req = b->req;
+    if (n && !closed && !req->orphaned && req->ops->body_resume)
+        req->ops->body_resume(req, n);
+}
+
+bool http_req_body_streamed(const struct http_req *req)
+{
+    return req->body_pipe != NULL;
+}
+
+static int wait_for_bytes(struct http__body *b)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += b->timeout_s ? b->timeout_s : 60;
+    while (b->len == 0 && !b->eof && !b->error && !b->closed)
+        if (pthread_cond_timedwait(&b->cv, &b->mu, &dl) == ETIMEDOUT && b->len == 0 && !b->eof &&
+            !b->error && !b->closed)
+            return PL_ETIMEDOUT;
+    return 0;
+}
+
+ssize_t http_req_body_read(struct http_req *req, void *buf, size_t max)
+{
+    struct http__body *b = req->body_pipe;
+    if (!b)
+        return PL_EINVAL;
+    pthread_mutex_lock(&b->mu);
+    int rc = wait_for_bytes(b);
+    if (rc == 0 && b->len == 0)
+        rc = b->error ? b->error : b->closed ? PL_ECANCELED : 0; /* 0: the end */
+    if (rc < 0 || b->len == 0) {
+        pthread_mutex_unlock(&b->mu);
+        return rc;
+    }
+    size_t n = PL_MIN(max, b->len);
+    size_t first = PL_MIN(n, HTTP_BODY_WINDOW - b->head);
+    memcpy(buf, b->ring + b->head, first);
+    memcpy((char *)buf + first, b->ring, n - first);
+    b->head = (b->head + n) % HTTP_BODY_WINDOW;
+    b->len -= n;
+    b->unacked += n;
+    bool post = !b->task_posted && !b->eof && (b->unacked >= BODY_ACK_STEP || b->len == 0);
+    if (post)
+        b->task_posted = true;
+    pthread_mutex_unlock(&b->mu);
+    if (post) {
+        b->task.run = on_report;
+        pl_loop_post(req->srv->loop, &b->task);
+    }
+    return (ssize_t)n;
+}

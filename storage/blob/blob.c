@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - blob storage: keys, argument checks, hashing, backend pick.  */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "blob_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * Everything backends have in common lives here, so each backend is only
+ * the I/O: key validation (the one gate between client strings and the
+ * store), size accounting and the SHA-256 check of writers.
+ */
+
+static const struct blob_backend_ops *const backends[] = {&store_blob__fs_ops};
+
+static bool prefix_ok(const char *p, size_t n)
+{
+    if (n < 1 || n > 8)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 'a' || p[i] > 'z')
+            return false;
+    return true;
+}
+
+int store_blob_key_new(const char *prefix, char out[BLOB_KEY_MAX])
+{
+    out[0] = '\0';
+    if (!prefix || !prefix_ok(prefix, strlen(prefix)))
+        return PL_EINVAL;
+    uint8_t rnd[16];
+    randombytes_buf(rnd, sizeof(rnd));
+    size_t n = strlen(prefix);
+    memcpy(out, prefix, n);
+    out[n++] = '/';
+    sodium_bin2hex(out + n, BLOB_KEY_MAX - n, rnd, sizeof(rnd));
+    return 0;
+}
+
+bool store_blob_key_valid(const char *key)
+{
+    if (!key)
+        return false;
+    const char *slash = strchr(key, '/');
+    if (!slash || !prefix_ok(key, (size_t)(slash - key)))
+        return false;
+    const char *h = slash + 1;
+    size_t n = 0;
+    for (; h[n]; n++)
+        if (!((h[n] >= '0' && h[n] <= '9') || (h[n] >= 'a' && h[n] <= 'f')))
+            return false;
+    return n == 32;
+}
+
+int store_blob_new(const struct blob_config *cfg, struct blob_store **out)
+{
+    *out = NULL;
+    const char *name = cfg->backend && *cfg->backend ? cfg->backend : "fs";
+    const struct blob_backend_ops *ops = NULL;
+    for (size_t i = 0; i < PL_ARRAY_LEN(backends); i++)
+        if (!strcmp(backends[i]->name, name))
+            ops = backends[i];
+    if (!ops || sodium_init() < 0)
+        return PL_EINVAL;
+    struct blob_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return PL_ENOMEM;
+    s->ops = ops;
+    s->sign = cfg->sign;
+    s->sign_ctx = cfg->sign_ctx;
+    s->url_base = strdup(cfg->url_base ? cfg->url_base : "");
+    int rc = s->url_base ? ops->open(cfg, s) : PL_ENOMEM;
+    if (rc < 0) {
+        free(s->url_base);
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_blob_free(struct blob_store *s)
+{
+    if (!s)
+        return;
+    s->ops->close(s);
+    free(s->url_base);
+    free(s);
+}
+
+bool store_blob_serves_urls(const struct blob_store *s)
+{
+    return s->ops->serves_urls;
+}
+
+int store_blob_writer_open(struct blob_store *s, const char *key, uint64_t size,
+                           const uint8_t *sha256, struct blob_writer **out)
+{
+    *out = NULL;
+    if (!store_blob_key_valid(key))
+        return PL_EINVAL;
+    struct blob_writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return PL_ENOMEM;
+    w->s = s;
+    w->fd = -1;
+    w->size = size;
+    strcpy(w->key, key);
+    if (sha256) {
+        w->check_hash = true;
+        memcpy(w->want, sha256, BLOB_SHA256_BYTES);
+    }
+    crypto_hash_sha256_init(&w->hash);
+    int rc = s->ops->writer_open(s, key, w);
+    if (rc < 0) {
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+int store_blob_writer_write(struct blob_writer *w, const void *buf, size_t len)
+{
+    if (len > w->size - w->written)
+        return PL_ETOOBIG;
+    int rc = w->s->ops->writer_write(w, buf, len);
+    if (rc < 0)
+        return rc;
+    crypto_hash_sha256_update(&w->hash, buf, len);
+    w->written += len;
+    return 0;
+}
+
+uint64_t store_blob_writer_written(const struct blob_writer *w)
+{
+    return w->written;
+}
+
+void store_blob_writer_abort(struct blob_writer *w)
+{
+    if (!w)
+        return;
+    w->s->ops->writer_discard(w);
+    free(w);
+}
+
+int store_blob_writer_finish(struct blob_writer *w, uint8_t digest[BLOB_SHA256_BYTES])
+{
+    uint8_t got[BLOB_SHA256_BYTES];
+    crypto_hash_sha256_final(&w->hash, got);
+    if (digest)
+        memcpy(digest, got, sizeof(got));
+    int rc = 0;
+    if (w->written != w->size)
+        rc = PL_EINVAL;
+    else if (w->check_hash && sodium_memcmp(got, w->want, sizeof(got)) != 0)
+        rc = PL_EMALFORMED;
+    if (rc == 0)
+        rc = w->s->ops->writer_commit(w);
+    if (rc < 0)
+        w->s->ops->writer_discard(w);
+    free(w);
+    return rc;
+}
+
+int store_blob_put_buf(struct blob_store *s, const char *key, const void *buf, size_t len,
+                       const uint8_t *sha256)
+{
+    struct blob_writer *w;
+    int rc = store_blob_writer_open(s, key, len, sha256, &w);
+    if (rc < 0)
+        return rc;
+    if ((rc = store_blob_writer_write(w, buf, len)) < 0) {
+        store_blob_writer_abort(w);
+        return rc;
+    }
+    return store_blob_writer_finish(w, NULL);
+}
+
+int store_blob_put_file(struct blob_store *s, const char *key, const char *path,
+                        const uint8_t *sha256)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    off_t end = lseek(fd, 0, SEEK_END);
+    if (end < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    struct blob_writer *w;
+    int rc = store_blob_writer_open(s, key, (uint64_t)end, sha256, &w);
+    if (rc < 0)
+        goto out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : 0;
+            break;
+        }
+        if ((rc = store_blob_writer_write(w, buf, (size_t)n)) < 0)
+            break;
+    }
+    if (rc < 0)
+        store_blob_writer_abort(w);
+    else
+        rc = store_blob_writer_finish(w, NULL);
+out:
+    close(fd);
+    return rc;
+}
+
+int store_blob_reader_open(struct blob_store *s, const char *key, struct blob_reader **out,
+                           struct blob_stat *st)
+{
+    *out = NULL;
+    if (!store_blob_key_valid(key))
+        return PL_EINVAL;
+    struct blob_reader *r = calloc(1, sizeof(*r));
+    if (!r)
+        return PL_ENOMEM;
+    r->s = s;
+    r->fd = -1;
+    int rc = s->ops->reader_open(s, key, r, st);
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+ssize_t store_blob_reader_pread(struct blob_reader *r, void *buf, size_t len, uint64_t off)
+{
+    return r->s->ops->reader_pread(r, buf, len, off);
+}
+
+void store_blob_reader_close(struct blob_reader *r)
+{
+    if (!r)
+        return;
+    r->s->ops->reader_close(r);
+    free(r);
+}
+
+int store_blob_read_all(struct blob_store *s, const char *key, size_t max, void **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    struct blob_reader *r;
+    struct blob_stat st;
+    int rc = store_blob_reader_open(s, key, &r, &st);
+    if (rc < 0)
+        return rc;
+    if (st.size > max) {
+        store_blob_reader_close(r);
+        return PL_ETOOBIG;
+    }
+    char *b = malloc(st.size ? st.size : 1);
+    size_t got = 0;
+    rc = b ? 0 : PL_ENOMEM;
+    while (rc == 0 && got < st.size) {
+        ssize_t n = store_blob_reader_pread(r, b + got, st.size - got, got);
+        if (n <= 0)
+            rc = n < 0 ? (int)n : PL_EINTERNAL; /* shrank under us */
+        else
+            got += (size_t)n;
+    }
+    store_blob_reader_close(r);
+    if (rc < 0) {
+        free(b);
+        return rc;
+    }
+    *buf = b;
+    *len = got;
+    return 0;
+}
+
+int store_blob_stat(struct blob_store *s, const char *key, struct blob_stat *st)
+{
+    if (!store_blob_key_valid(key))
+        return PL_EINVAL;
+    return s->ops->stat(s, key, st);
+}
+
+int store_blob_delete(struct blob_store *s, const char *key)
+{
+    if (!store_blob_key_valid(key))
+        return PL_EINVAL;
+    return s->ops->del(s, key);
+}
+
+int store_blob_list(struct blob_store *s, const char *prefix, blob_list_cb *cb, void *ctx)
+{
+    size_t n = prefix ? strlen(prefix) : 0;
+    if (!prefix || n < 2 || prefix[n - 1] != '/' || !prefix_ok(prefix, n - 1))
+        return PL_EINVAL;
+    return s->ops->list(s, prefix, cb, ctx);
+}
+
+int store_blob_presign(struct blob_store *s, const char *method, const char *key, uint64_t size,
+                       const char *content_type, int64_t expires, char out[BLOB_URL_MAX])
+{
+    out[0] = '\0';
+    if (!store_blob_key_valid(key) || !method || (strcmp(method, "GET") && strcmp(method, "PUT")))
+        return PL_EINVAL;
+    return s->ops->presign(s, method, key, size, content_type, expires, out, BLOB_URL_MAX);
+}

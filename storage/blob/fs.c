@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - blob storage on the local filesystem.                       */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "blob_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * Layout under the root directory:
+ *   <prefix>/<first two hex digits>/<32 hex digits>   published objects
+ *   tmp/<random>.part                                 writes in progress
+ * The two-digit fan-out keeps directories small with millions of objects.
+ * A writer fills a file in tmp/ (same filesystem, so publishing is a
+ * link), fsyncs it, and publishes it with link(2), which unlike rename(2)
+ * refuses to replace an existing object; then the temporary name goes and
+ * the directory is fsynced so the object survives a crash once finish()
+ * has returned. Objects are immutable, so the ETag is the key's random
+ * part and needs no I/O.
+ */
+
+struct fs {
+    char *root;
+};
+
+#define TMP_STALE_S 3600
+
+static int path_of(const struct blob_store *s, const char *key, char *out, size_t cap, bool dir)
+{
+    const struct fs *fs = s->impl;
+    const char *hex = strchr(key, '/') + 1;
+    int n =
+        dir ? snprintf(out, cap, "%s/%.*s/%.2s", fs->root, (int)(hex - key - 1), key, hex)
+            : snprintf(out, cap, "%s/%.*s/%.2s/%s", fs->root, (int)(hex - key - 1), key, hex, hex);
+    return n < 0 || (size_t)n >= cap ? PL_EINVAL : 0;
+}
+
+static int mkdir_p(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int rc = mkdir(path, 0750);
+        *p = '/';
+        if (rc < 0 && errno != EEXIST)
+            return -errno;
+    }
+    if (mkdir(path, 0750) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static int fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+static void fill_stat(const char *key, const struct stat *sb, struct blob_stat *st)
+{
+    st->size = (uint64_t)sb->st_size;
+    st->mtime = (int64_t)sb->st_mtime;
+    snprintf(st->etag, sizeof(st->etag), "\"%s\"", strchr(key, '/') + 1);
+}
+
+static int fs_open(const struct blob_config *cfg, struct blob_store *s)
+{
+    if (!cfg->dir || !*cfg->dir)
+        return PL_EINVAL;
+    struct fs *fs = calloc(1, sizeof(*fs));
+    char tmp[PATH_MAX];
+    if (!fs || !(fs->root = strdup(cfg->dir))) {
+        free(fs);
+        return PL_ENOMEM;
+    }
+    int rc = PL_EINVAL;
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s/tmp", fs->root) < sizeof(tmp))
+        rc = mkdir_p(tmp);
+    if (rc < 0) {
+        free(fs->root);
+        free(fs);
+        return rc;
+    }
+    s->impl = fs;
+    return 0;
+}
+
+static void fs_close(struct blob_store *s)
+{
+    struct fs *fs = s->impl;
+    free(fs->root);
+    free(fs);
+}
+
+static int fs_writer_open(struct blob_store *s, const char *key, struct blob_writer *w)
+{
+    const struct fs *fs = s->impl;
+    char final[PATH_MAX];
+    struct stat sb;
+    int rc = path_of(s, key, final, sizeof(final), false);
+    if (rc < 0)
+        return rc;
+    if (stat(final, &sb) == 0)
+        return PL_ECONFLICT;
+    uint8_t rnd[12];
+    char hex[sizeof(rnd) * 2 + 1];
+    randombytes_buf(rnd, sizeof(rnd));
+    sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+    if ((size_t)snprintf(w->tmp, sizeof(w->tmp), "%s/tmp/%s.part", fs->root, hex) >= sizeof(w->tmp))
+        return PL_EINVAL;
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    return w->fd < 0 ? -errno : 0;
+}
+
+static int fs_writer_write(struct blob_writer *w, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(w->fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int fs_writer_commit(struct blob_writer *w)
+{
+    char dir[PATH_MAX], final[PATH_MAX];
+    int rc = path_of(w->s, w->key, dir, sizeof(dir), true);
+    if (rc == 0)
+        rc = path_of(w->s, w->key, final, sizeof(final), false);
+    if (rc == 0 && fsync(w->fd) < 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = mkdir_p(dir);
+    if (rc == 0 && link(w->tmp, final) < 0)
+        rc = errno == EEXIST ? PL_ECONFLICT : -errno;
+    if (rc < 0)
+        return rc; /* the caller discards the temporary file */
+    close(w->fd);
+    w->fd = -1;
+    unlink(w->tmp);
+    return fsync_dir(dir);
+}
+
+static void fs_writer_discard(struct blob_writer *w)
+{
+    if (w->fd >= 0) {
+        close(w->fd);
+        w->fd = -1;
+        unlink(w->tmp);
+    }
+}
+
+static int fs_reader_open(struct blob_store *s, const char *key, struct blob_reader *r,
+                          struct blob_stat *st)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+    int rc = path_of(s, key, path, sizeof(path), false);
+    if (rc < 0)
+        return rc;
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0)
+        return errno == ENOENT ? PL_ENOTFOUND : -errno;
+    if (fstat(r->fd, &sb) < 0) {
+        rc = -errno;
+        close(r->fd);
+        return rc;
+    }
+    if (st)
+        fill_stat(key, &sb, st);
+    return 0;
+}
+
+static ssize_t fs_reader_pread(struct blob_reader *r, void *buf, size_t len, uint64_t off)
+{
+    for (;;) {
+        ssize_t n = pread(r->fd, buf, len, (off_t)off);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+static void fs_reader_close(struct blob_reader *r)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+}
+
+static int fs_stat(struct blob_store *s, const char *key, struct blob_stat *st)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+    int rc = path_of(s, key, path, sizeof(path), false);
+    if (rc < 0)
+        return rc;
+    if (stat(path, &sb) < 0)
+        return errno == ENOENT ? PL_ENOTFOUND : -errno;
+    fill_stat(key, &sb, st);
+    return 0;
+}
+
+static int fs_del(struct blob_store *s, const char *key)
+{
+    char path[PATH_MAX];
+    int rc = path_of(s, key, path, sizeof(path), false);
+    if (rc < 0)
+        return rc;
+    return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* Removes temporary files a crashed writer left behind. */
+static void sweep_tmp(const struct fs *fs)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/tmp", fs->root);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        struct stat sb;
+        if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &sb, 0) < 0)
+            continue;
+        if (S_ISREG(sb.st_mode) && now - sb.st_mtime > TMP_STALE_S)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
+static int list_fanout(const char *dir, const char *prefix, blob_list_cb *cb, void *ctx)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    int rc = 0;
+    struct dirent *e;
+    char key[BLOB_KEY_MAX];
+    while (rc == 0 && (e = readdir(d))) {
+        struct stat sb;
+        if ((size_t)snprintf(key, sizeof(key), "%s%s", prefix, e->d_name) >= sizeof(key) ||
+            !store_blob_key_valid(key) || fstatat(dirfd(d), e->d_name, &sb, 0) < 0 ||
+            !S_ISREG(sb.st_mode))
+            continue;
+        struct blob_stat st;
+        fill_stat(key, &sb, &st);
+        rc = cb(ctx, key, &st);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int fs_list(struct blob_store *s, const char *prefix, blob_list_cb *cb, void *ctx)
+{
+    const struct fs *fs = s->impl;
+    sweep_tmp(fs);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/%.*s", fs->root, (int)strlen(prefix) - 1, prefix);
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        if (strlen(e->d_name) != 2 || !strchr("0123456789abcdef", e->d_name[0]) ||
+            !strchr("0123456789abcdef", e->d_name[1]))
+            continue;
+        char sub[PATH_MAX];
+        if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name) < sizeof(sub))
+            rc = list_fanout(sub, prefix, cb, ctx);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int fs_presign(struct blob_store *s, const char *method, const char *key, uint64_t size,
+                      const char *content_type, int64_t expires, char *out, size_t cap)
+{
+    if (!s->sign)
+        return PL_EUNAVAIL;
+    char sig[128];
+    int rc = s->sign(s->sign_ctx, method, key, size, content_type, expires, sig, sizeof(sig));
+    if (rc < 0)
+        return rc;
+    int n =
+        snprintf(out, cap, "%s/v1/blobs/%s?exp=%" PRId64 "&sig=%s", s->url_base, key, expires, sig);
+    return n < 0 || (size_t)n >= cap ? PL_ETOOBIG : 0;
+}
+
+const struct blob_backend_ops store_blob__fs_ops = {
+    .name = "fs",
+    .serves_urls = true,
+    .open = fs_open,
+    .close = fs_close,
+    .writer_open = fs_writer_open,
+    .writer_write = fs_writer_write,
+    .writer_commit = fs_writer_commit,
+    .writer_discard = fs_writer_discard,
+    .reader_open = fs_reader_open,
+    .reader_pread = fs_reader_pread,
+    .reader_close = fs_reader_close,
+    .stat = fs_stat,
+    .del = fs_del,
+    .list = fs_list,
+    .presign = fs_presign,
+};
