@@ -219,6 +219,10 @@ typedef int api_tx_fn(struct api_call *c, void *arg, struct api_emit *em);
  * fn's / the storage's code (rolled back). */
 int api__tx_emit(struct api_call *c, api_tx_fn *fn, void *arg);
 
+/* Sends the Conversation with its "archive" summary (archive.c). */
+int api__reply_conversation_archive(struct api_call *c, const struct store_conv *cv,
+                                    const struct store_member *members, unsigned n_members);
+
 /* Writes a Message object (messages.c). */
 struct store_message;
 void api__gen_message(yajl_gen g, const struct store_message *m);

@@ -3,6 +3,8 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "search.h"
 
+#include "archive.h"
+
 #include "common/log.h"
 
 #include <inttypes.h>
@@ -12,7 +14,7 @@
 
 PL_LOG_TOPIC("store");
 
-enum { SEARCH, SCOPE };
+enum { SEARCH, HEADLINE, SCOPE };
 
 /*
  * The plan this query is written for (check with EXPLAIN ANALYZE, see
@@ -29,29 +31,46 @@ enum { SEARCH, SCOPE };
 #define RANK_SQL                                                                                   \
     "ln(ts_rank_cd(m.tsv, q.q) + 1e-6) + extract(epoch FROM m.created_at)::float8 / 2592000"
 
+#define HIT_WHERE                                                                                  \
+    " WHERE mb.user_id = $2::bigint AND ($3::bigint = 0 OR mb.conversation_id = $3::bigint)"       \
+    " AND m.tsv IS NOT NULL AND m.tsv @@ q.q AND ($4::bigint = 0 OR m.id < $4::bigint)"
+#define HEADLINE_SQL(text)                                                                         \
+    "ts_headline(q.cfg, replace(replace(replace(" text ", '&', '&amp;'), '<', '&lt;'), '>',"       \
+    " '&gt;'), q.q, 'StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=8,"                   \
+    " MaxFragments=2, FragmentDelimiter=\" … \"')"
+
 const struct store_pg__stmt store_pg__search_stmts[] = {
-    [SEARCH] = {"search",
-                "WITH q AS (SELECT s.config AS cfg, websearch_to_tsquery(s.config, $1::text) AS q"
-                "   FROM search_settings s WHERE s.id = 1),"
-                " hits AS (SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at,"
-                "   message_search_text(m.kind, m.body) AS body, " RANK_SQL " AS score"
-                "   FROM q, members mb JOIN messages m ON m.conversation_id = mb.conversation_id"
-                "   AND m.seq > mb.joined_seq"
-                "   WHERE mb.user_id = $2::bigint"
-                "   AND ($3::bigint = 0 OR mb.conversation_id = $3::bigint)"
-                "   AND m.tsv IS NOT NULL AND m.tsv @@ q.q"
-                "   AND ($4::bigint = 0 OR m.id < $4::bigint)),"
-                " page AS (SELECT * FROM hits WHERE $5::float8 IS NULL"
-                "   OR (score, id) < ($5::float8, $6::bigint)"
-                "   ORDER BY score DESC, id DESC LIMIT $7::int)"
-                " SELECT p.id, p.conversation_id, p.seq, p.sender_id, " STORE_PG_TS(
-                    "p.created_at") ", p.score::text,"
-                                    " ts_headline(q.cfg, replace(replace(replace(p.body, '&', "
-                                    "'&amp;'), '<', '&lt;'), '>', '&gt;'), q.q,"
-                                    " 'StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=8,"
-                                    " MaxFragments=2, FragmentDelimiter=\" … \"')"
-                                    " FROM page p, q ORDER BY p.score DESC, p.id DESC",
-                7, true},
+    /* Hot and archived messages alike: an archived hit has no text here,
+     * so it carries its segment's key and gets its headline from
+     * HEADLINE once its text is read from the segment. */
+    [SEARCH] =
+        {"search",
+         "WITH q AS (SELECT s.config AS cfg, websearch_to_tsquery(s.config, $1::text) AS q"
+         "   FROM search_settings s WHERE s.id = 1),"
+         " hits AS (SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at,"
+         "   message_search_text(m.kind, m.body) AS body, NULL::text AS seg,"
+         "   " RANK_SQL " AS score"
+         "   FROM q, members mb JOIN messages m ON m.conversation_id = mb.conversation_id"
+         "   AND m.seq > mb.joined_seq" HIT_WHERE " UNION ALL"
+         "  SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at, NULL,"
+         "   s.blob_key, " RANK_SQL " FROM q, members mb JOIN archived_messages m"
+         "   ON m.conversation_id = mb.conversation_id AND m.seq > mb.joined_seq"
+         "   JOIN archive_segments s ON s.id = m.segment_id" HIT_WHERE "),"
+         " page AS (SELECT * FROM hits WHERE $5::float8 IS NULL"
+         "   OR (score, id) < ($5::float8, $6::bigint)"
+         "   ORDER BY score DESC, id DESC LIMIT $7::int)"
+         " SELECT p.id, p.conversation_id, p.seq, p.sender_id, " STORE_PG_TS(
+             "p.created_at") ", p.score::text,"
+                             " CASE WHEN p.seg IS NULL THEN " HEADLINE_SQL(
+                                 "p.body") " END, p.seg"
+                                           " FROM page p, q ORDER BY p.score DESC, p.id DESC",
+         7, true},
+    [HEADLINE] = {"search_headline",
+                  "SELECT " HEADLINE_SQL(
+                      "$2::text") " FROM (SELECT s.config AS cfg,"
+                                  " websearch_to_tsquery(s.config, $1::text) AS q"
+                                  " FROM search_settings s WHERE s.id = 1) q",
+                  2, true},
     [SCOPE] = {"search_scope",
                "SELECT v.encryption = 'e2e' FROM members mb JOIN conversations v"
                " ON v.id = mb.conversation_id"
@@ -73,8 +92,34 @@ static int read_hit(struct pl_arena *a, const PGresult *r, int row, struct store
         return rc;
     h->created_at = store_pg__get_str(a, r, row, 4);
     h->score = store_pg__get_str(a, r, row, 5);
+    if (PQgetisnull(r, row, 6)) {
+        h->snippet = NULL;
+        h->_segment = store_pg__get_str(a, r, row, 7);
+        return h->created_at && h->score && h->_segment ? 0 : PL_ENOMEM;
+    }
     h->snippet = store_pg__get_str(a, r, row, 6);
     return h->created_at && h->score && h->snippet ? 0 : PL_ENOMEM;
+}
+
+/* The snippet of an archived hit: its text from the segment, the
+ * headline from PostgreSQL (the same one a hot hit gets). */
+static int archived_snippet(struct store_pg *pg, struct pl_arena *a, const char *q,
+                            struct store_search_hit *h)
+{
+    struct store_message m = {.seq = h->seq};
+    const char *text = NULL;
+    int rc = store_archive_fill(a, h->_segment, h->seq, &m);
+    if (rc == 0)
+        rc = store_archive_search_text(a, &m, &text);
+    if (rc < 0)
+        return rc;
+    const char *vals[] = {q, text ? text : ""};
+    PGresult *r;
+    if ((rc = store_pg__exec(pg, &store_pg__search_stmts[HEADLINE], vals, NULL, NULL, &r)) < 0)
+        return rc;
+    h->snippet = PQntuples(r) == 1 ? store_pg__get_str(a, r, 0, 0) : "";
+    PQclear(r);
+    return h->snippet ? 0 : PL_ENOMEM;
 }
 
 int store_pg_search(struct store_pg *pg, struct pl_arena *a, const struct store_search_query *q,
@@ -106,6 +151,9 @@ int store_pg_search(struct store_pg *pg, struct pl_arena *a, const struct store_
     for (unsigned i = 0; i < keep && rc == 0; i++)
         rc = read_hit(a, r, (int)i, &h[i]);
     PQclear(r);
+    for (unsigned i = 0; i < keep && rc == 0; i++)
+        if (!h[i].snippet)
+            rc = archived_snippet(pg, a, q->q, &h[i]);
     *out = h;
     *n = keep;
     *has_more = rows > q->limit;

@@ -34,6 +34,7 @@ struct store_search_hit {
     const char *created_at; /* RFC 3339 UTC with ms */
     const char *snippet;    /* HTML-escaped text, matches in <mark>...</mark> */
     const char *score;      /* the rank as PostgreSQL printed it (for cursors) */
+    const char *_segment;   /* internal: the segment of an archived hit */
 };
 
 /* The hits of q in rank order (best first); *out is an arena array and

@@ -51,3 +51,41 @@ CREATE TRIGGER messages_tsv BEFORE INSERT OR UPDATE OF kind, body ON messages
 
 CREATE INDEX messages_search ON messages USING gin (conversation_id, tsv)
   WHERE tsv IS NOT NULL;
+
+-- ---- Archive ----------------------------------------------------------------
+-- Old messages are packed per conversation into brotli-compressed segments
+-- of JSON lines in blob storage ("a/" keys; server/archive.c). Each
+-- segment is recorded here in the same transaction that moves its
+-- messages from messages to archived_messages, so a message is always in
+-- exactly one of the two.
+CREATE TABLE archive_segments (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  conversation_id bigint NOT NULL REFERENCES conversations ON DELETE CASCADE,
+  first_seq bigint NOT NULL,
+  last_seq bigint NOT NULL,
+  message_count int NOT NULL CHECK (message_count > 0),
+  blob_key text NOT NULL UNIQUE,
+  raw_bytes bigint NOT NULL,
+  stored_bytes bigint NOT NULL,
+  sha256 bytea NOT NULL CHECK (length(sha256) = 32),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  CHECK (first_seq <= last_seq)
+);
+CREATE INDEX archive_segments_by_conversation ON archive_segments (conversation_id, first_seq);
+
+-- What stays in PostgreSQL of an archived message: what permissions, ticks,
+-- ordering and search need. The rest (text, client ids, reply_to) is read
+-- from the segment.
+CREATE TABLE archived_messages (
+  conversation_id bigint NOT NULL,
+  seq bigint NOT NULL,
+  id bigint NOT NULL UNIQUE,
+  sender_id bigint NOT NULL,
+  created_at timestamptz NOT NULL,
+  segment_id bigint NOT NULL REFERENCES archive_segments ON DELETE CASCADE,
+  tsv tsvector,
+  PRIMARY KEY (conversation_id, seq)
+);
+CREATE INDEX archived_messages_search ON archived_messages USING gin (conversation_id, tsv)
+  WHERE tsv IS NOT NULL;
+CREATE INDEX archived_messages_segment ON archived_messages (segment_id);
