@@ -98,6 +98,8 @@ static const struct setting table[] = {
      "seconds after which messages are archived into compressed segments"},
     {"archive_interval", "PARLEY_ARCHIVE_INTERVAL", T_UINT, "3600", 0, 31536000,
      OFF(archive_interval_s), "seconds between archive passes inside parleyd (0 = never)"},
+    {"archive_only", "PARLEY_ARCHIVE_ONLY", T_STR, "", 0, 0, OFF(archive_only),
+     "archive only these conversation ids (comma-separated; empty = all)"},
     {"archive_crash_at", "PARLEY_ARCHIVE_CRASH_AT", T_STR, "", 0, 0, OFF(archive_crash_at),
      "testing: exit at archive step written, verified or committed"},
     {"search_config", "PARLEY_SEARCH_CONFIG", T_STR, "simple", 0, 0, OFF(search_config),

@@ -33,6 +33,7 @@ struct srv_config {
     char *search_config;
     unsigned archive_after_s, archive_interval_s;
     char *archive_crash_at;
+    char *archive_only;
     char *node_id;
     char *port_file;
     char *data_dir, *blob_dir, *public_url, *url_secret;
