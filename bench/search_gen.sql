@@ -66,7 +66,7 @@ FROM members WHERE conversation_id IN (SELECT id FROM gc) GROUP BY conversation_
 SET jit = off;
 CREATE TEMP TABLE gb AS
 SELECT w.g, string_agg(v.word, ' ' ORDER BY w.k) AS body
-FROM (SELECT g, k, least(5000, 1 + floor(exp(random() * ln(5000)))::int) AS r
+FROM (SELECT g, k, least(5000, floor(exp(random() * ln(5001)))::int) AS r
       FROM generate_series(1, :messages) g
       CROSS JOIN LATERAL generate_series(1, 3 + (g * 7) % 17) k) w
 JOIN vocab v ON v.rank = w.r GROUP BY w.g;
