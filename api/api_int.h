@@ -62,6 +62,7 @@ extern const struct api_route_def api__conversation_routes[]; /* conversations.c
 extern const struct api_route_def api__message_routes[];      /* messages.c */
 extern const struct api_route_def api__stream_routes[];       /* events.c */
 extern const struct api_route_def api__key_routes[];          /* keys.c */
+extern const struct api_route_def api__search_routes[];       /* search.c */
 extern const struct api_route_def api__media_routes[];        /* media.c */
 extern const struct api_route_def api__blob_routes[];         /* blobs.c */
 
@@ -218,6 +219,10 @@ typedef int api_tx_fn(struct api_call *c, void *arg, struct api_emit *em);
  * the position lock), commits, then publishes the events. Returns 0 or
  * fn's / the storage's code (rolled back). */
 int api__tx_emit(struct api_call *c, api_tx_fn *fn, void *arg);
+
+/* Sends the Conversation with its "archive" summary (archive.c). */
+int api__reply_conversation_archive(struct api_call *c, const struct store_conv *cv,
+                                    const struct store_member *members, unsigned n_members);
 
 /* Writes a Message object (messages.c). */
 struct store_message;

@@ -333,7 +333,7 @@ int api_conversations_get(struct api_call *c)
     unsigned n;
     if ((rc = store_pg_members_list(c->w->pg, c->a, id, &m, &n)) < 0)
         return rc;
-    return api__reply_conversation(c, 200, &cv, m, n);
+    return api__reply_conversation_archive(c, &cv, m, n);
 }
 
 /* ---- PATCH /v1/conversations/{id} ---- */

@@ -37,6 +37,7 @@ static const struct api_route_def *const tables[] = {
     api__blob_routes,
     /* keys.c: the e2e key directory */
     api__key_routes,
+    api__search_routes,
 };
 
 #define MAX_ROUTES 96

@@ -100,6 +100,16 @@ static const struct setting table[] = {
      "most message sends committed in one transaction (group commit)"},
     {"writer_queue", "PARLEY_WRITER_QUEUE", T_UINT, "16384", 1, 1000000, OFF(writer_queue),
      "sends waiting for the writer before new ones get 503"},
+    {"archive_after", "PARLEY_ARCHIVE_AFTER", T_UINT, "604800", 0, 315360000, OFF(archive_after_s),
+     "seconds after which messages are archived into compressed segments"},
+    {"archive_interval", "PARLEY_ARCHIVE_INTERVAL", T_UINT, "3600", 0, 31536000,
+     OFF(archive_interval_s), "seconds between archive passes inside parleyd (0 = never)"},
+    {"archive_only", "PARLEY_ARCHIVE_ONLY", T_STR, "", 0, 0, OFF(archive_only),
+     "archive only these conversation ids (comma-separated; empty = all)"},
+    {"archive_crash_at", "PARLEY_ARCHIVE_CRASH_AT", T_STR, "", 0, 0, OFF(archive_crash_at),
+     "testing: exit at archive step written, verified or committed"},
+    {"search_config", "PARLEY_SEARCH_CONFIG", T_STR, "simple", 0, 0, OFF(search_config),
+     "PostgreSQL text search configuration of /v1/search: simple or english"},
     {"node_id", "PARLEY_NODE_ID", T_STR, "", 0, 0, OFF(node_id),
      "this node's name in presence and relays (default: host name and pid)"},
     {"port_file", "PARLEY_PORT_FILE", T_STR, "", 0, 0, OFF(port_file),
@@ -260,8 +270,9 @@ static int load_flags(struct srv_config *cfg, int argc, char **argv, bool config
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {
-            if (!strcmp(a, "serve") || !strcmp(a, "migrate")) {
+            if (!strcmp(a, "serve") || !strcmp(a, "migrate") || !strcmp(a, "archive")) {
                 *cmd = !strcmp(a, "migrate") ? SRV_CMD_MIGRATE : *cmd;
+                *cmd = !strcmp(a, "archive") ? SRV_CMD_ARCHIVE : *cmd;
                 continue;
             }
             fprintf(err, "parleyd: unknown command '%s' (try --help)\n", a);
@@ -339,9 +350,10 @@ void srv_config_deinit(struct srv_config *cfg)
 
 void srv_config_usage(FILE *out)
 {
-    fprintf(out, "usage: parleyd [serve|migrate] [--setting value ...]\n\n"
+    fprintf(out, "usage: parleyd [serve|migrate|archive] [--setting value ...]\n\n"
                  "  serve     run the server (default)\n"
                  "  migrate   apply database migrations and exit\n"
+                 "  archive   archive old history into compressed segments once and exit\n"
                  "  --help    this text;  --version  the version\n\n"
                  "Settings: flag, environment variable, default, range. Precedence:\n"
                  "flags > environment > config file (\"name = value\" lines) > default.\n\n");

@@ -31,6 +31,10 @@ struct srv_config {
     size_t stream_max_bytes;
     unsigned event_retention_s;
     unsigned writer_batch, writer_queue;
+    char *search_config;
+    unsigned archive_after_s, archive_interval_s;
+    char *archive_crash_at;
+    char *archive_only;
     char *node_id;
     char *port_file;
     char *data_dir, *blob_dir, *public_url, *url_secret;
@@ -41,7 +45,7 @@ struct srv_config {
     bool access_log;
 };
 
-enum srv_command { SRV_CMD_SERVE, SRV_CMD_MIGRATE, SRV_CMD_HELP, SRV_CMD_VERSION };
+enum srv_command { SRV_CMD_SERVE, SRV_CMD_MIGRATE, SRV_CMD_ARCHIVE, SRV_CMD_HELP, SRV_CMD_VERSION };
 
 /* Applies, in increasing precedence: defaults, the config file (config
  * setting, from PARLEY_CONFIG or --config), PARLEY_* environment variables,

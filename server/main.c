@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "config.h"
 #include "live.h"
+#include "archive.h"
 #include "media.h"
 #include "metrics.h"
 #include "pool.h"
@@ -10,6 +11,8 @@
 
 #include "api/api.h"
 #include "common/log.h"
+#include "storage/archive.h"
+#include "storage/search.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -38,6 +41,7 @@ struct srv {
     struct srv_metrics *metrics;
     struct http_server *http;
     struct srv_media media;
+    struct srv_archive_timer *archiver;
 };
 
 static struct pl_loop *signal_loop;
@@ -92,12 +96,25 @@ static int write_port_file(const struct srv *s)
     return 0;
 }
 
+/* Makes search_config the deployment's search configuration (re-indexing
+ * the history when it changed). */
+static int configure_search(const struct srv_config *cfg)
+{
+    int rc = store_pg_search_configure(cfg->pg, cfg->search_config);
+    if (rc == PL_EINVAL)
+        pl_log_error("search_config: PostgreSQL has no text search configuration '%s'",
+                     cfg->search_config);
+    return rc;
+}
+
 /* Applies migrations, waiting for a database that is still starting. */
 static int migrate(const struct srv_config *cfg)
 {
     uint64_t deadline = pl_now_ms() + MIGRATE_WAIT_MS;
     for (;;) {
         int rc = store_pg_migrate(cfg->pg);
+        if (rc == 0)
+            rc = configure_search(cfg);
         if (rc != PL_EUNAVAIL || pl_now_ms() >= deadline)
             return rc;
         pl_log_warn("PostgreSQL is not reachable yet; retrying migrations");
@@ -157,6 +174,10 @@ static int start(struct srv *s)
         return rc;
     s->env.blobs = s->media.blobs;
     s->env.url_key = &s->media.key;
+    /* Before the workers: history pages read archived segments. */
+    store_archive_set_blobs(s->media.blobs);
+    if ((rc = srv_archive_timer_new(&s->cfg, s->media.blobs, &s->archiver)) < 0)
+        return rc;
     s->env.metrics_ctx = s->metrics;
     if ((rc = pl_loop_new(&s->loop)) < 0)
         return rc;
@@ -193,6 +214,8 @@ static void stop(struct srv *s)
     /* Streams and long-polls end first, while workers and transports
      * still exist to answer them. */
     srv_live_close_all(s->live);
+    srv_archive_timer_free(s->archiver);
+    s->archiver = NULL;
     if (s->loop)
         pl_loop_drain(s->loop);
     srv_live_detach_pool(s->live);
@@ -217,6 +240,28 @@ static void stop(struct srv *s)
     pl_loop_free(s->loop);
     srv_metrics_free(s->metrics);
     srv_media_deinit(&s->media);
+}
+
+/* `parleyd archive`: one pass, then exit. */
+static int archive_once(struct srv *s)
+{
+    int rc = migrate(&s->cfg);
+    if (rc == 0)
+        rc = srv_media_init(&s->cfg, &s->media);
+    if (rc < 0)
+        return rc;
+    store_archive_set_blobs(s->media.blobs);
+    struct srv_archive_stats st;
+    rc = srv_archive_run(&s->cfg, s->media.blobs, &st);
+    if (rc < 0)
+        pl_log_error("archive failed: %s", pl_strerror(rc));
+    else
+        printf("archived %u messages in %u segments: %llu bytes raw, %llu stored; "
+               "%u orphan segments removed\n",
+               st.messages, st.segments, (unsigned long long)st.raw_bytes,
+               (unsigned long long)st.stored_bytes, st.orphans);
+    srv_media_deinit(&s->media);
+    return rc;
 }
 
 static int serve(struct srv *s)
@@ -263,7 +308,9 @@ int main(int argc, char **argv)
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN); /* a dead peer is an EPIPE, not a crash */
-        rc = cmd == SRV_CMD_MIGRATE ? migrate(&s.cfg) : serve(&s);
+        rc = cmd == SRV_CMD_MIGRATE   ? migrate(&s.cfg)
+             : cmd == SRV_CMD_ARCHIVE ? archive_once(&s)
+                                      : serve(&s);
         if (cmd == SRV_CMD_MIGRATE && rc == 0)
             pl_log_info("migrations are up to date");
         rc = rc < 0 ? 1 : 0;

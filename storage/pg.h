@@ -191,6 +191,8 @@ extern const struct store_pg__stmt store_pg__conversation_stmts[]; /* pg_convers
 extern const struct store_pg__stmt store_pg__member_stmts[];       /* pg_members.c */
 extern const struct store_pg__stmt store_pg__key_stmts[];          /* pg_keys.c */
 extern const struct store_pg__stmt store_pg__media_stmts[];        /* pg_media.c */
+extern const struct store_pg__stmt store_pg__search_stmts[];       /* pg_search.c */
+extern const struct store_pg__stmt store_pg__archive_stmts[];      /* pg_archive.c */
 
 /* Runs the prepared statement st with nparams parameters: values[i] with
  * lengths[i] bytes in format formats[i] (0 text, NUL-terminated; 1 binary).

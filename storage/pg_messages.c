@@ -3,6 +3,8 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "messages.h"
 
+#include "archive.h"
+
 #include "common/buf.h"
 
 #include <inttypes.h>
@@ -41,6 +43,22 @@ enum {
     PAGE_DESC,
 };
 
+/* A page of history over messages and archived_messages (0004): each
+ * branch is limited on its own (an index range scan each), then merged. */
+#define ARCHIVED_COLS(m)                                                                           \
+    m ".id, " m ".conversation_id, " m ".seq, " m                                                  \
+      ".sender_id, 0, '', '', '', 0, " STORE_PG_TS(m ".created_at") ", " STORE_MSG_STATUS_SQL(m)
+#define PAGE_SQL(dir, dir2)                                                                        \
+    "SELECT * FROM ((SELECT " STORE_MSG_COLS(                                                      \
+        "m") ", NULL::text FROM messages m"                                                        \
+             " WHERE m.conversation_id = $1::bigint AND m.seq > $2::bigint AND m.seq < $3::bigint" \
+             " ORDER BY m.seq" dir " LIMIT $4::int) UNION ALL (SELECT " ARCHIVED_COLS(             \
+                 "m") ", s.blob_key FROM archived_messages m JOIN archive_segments s"              \
+                      " ON s.id = m.segment_id WHERE m.conversation_id = $1::bigint AND m.seq > "  \
+                      "$2::bigint"                                                                 \
+                      " AND m.seq < $3::bigint ORDER BY m.seq" dir                                 \
+                      " LIMIT $4::int)) x ORDER BY 3" dir2 " LIMIT $4::int"
+
 /* The check's columns before the message columns of the stored message. */
 #define CHECK_NCOLS 5
 
@@ -58,7 +76,9 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
          "   AS x(i int, c bigint, u bigint, d bigint, m text, r bigint)),"
          " k AS (SELECT j.*, mb.user_id IS NOT NULL AS member,"
          "   (j.r = 0 OR EXISTS (SELECT 1 FROM messages p WHERE p.conversation_id = j.c"
-         "     AND p.seq = j.r AND p.seq > mb.joined_seq)) AS reply_ok, e.id AS eid"
+         "     AND p.seq = j.r AND p.seq > mb.joined_seq) OR EXISTS (SELECT 1"
+         "     FROM archived_messages p WHERE p.conversation_id = j.c AND p.seq = j.r"
+         "     AND p.seq > mb.joined_seq)) AS reply_ok, e.id AS eid"
          "   FROM j LEFT JOIN members mb ON mb.conversation_id = j.c AND mb.user_id = j.u"
          "   LEFT JOIN messages e ON e.sender_device_id = j.d AND e.client_msg_id = j.m)"
          " SELECT k.i, k.member, k.reply_ok, k.eid IS NOT NULL,"
@@ -94,18 +114,11 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
                        "SELECT joined_seq FROM members"
                        " WHERE conversation_id = $1::bigint AND user_id = $2::bigint",
                        2, true},
-    [PAGE_ASC] = {"messages_page_asc",
-                  "SELECT " STORE_MSG_COLS(
-                      "m") " FROM messages m"
-                           " WHERE m.conversation_id = $1::bigint AND m.seq > $2::bigint"
-                           " AND m.seq < $3::bigint ORDER BY m.seq LIMIT $4::int",
-                  4, true},
-    [PAGE_DESC] = {"messages_page_desc",
-                   "SELECT " STORE_MSG_COLS(
-                       "m") " FROM messages m"
-                            " WHERE m.conversation_id = $1::bigint AND m.seq > $2::bigint"
-                            " AND m.seq < $3::bigint ORDER BY m.seq DESC LIMIT $4::int",
-                   4, true},
+    /* Hot and archived messages in one page: an archived row carries the
+     * key of its segment (last column), from which the caller fills in
+     * what PostgreSQL no longer keeps (store_archive_fill). */
+    [PAGE_ASC] = {"messages_page_asc", PAGE_SQL("", ""), 4, true},
+    [PAGE_DESC] = {"messages_page_desc", PAGE_SQL(" DESC", " DESC"), 4, true},
     {NULL, NULL, 0, false},
 };
 
@@ -464,8 +477,12 @@ int store_pg_messages_list(struct store_pg *pg, struct pl_arena *a, int64_t conv
     unsigned rows = (unsigned)PQntuples(r), keep = PL_MIN(rows, page->limit);
     struct store_message *m = pl_arena_alloc(a, (keep ? keep : 1) * sizeof(*m));
     rc = m ? 0 : PL_ENOMEM;
-    for (unsigned i = 0; i < keep && rc == 0; i++)
-        rc = store_pg__message_row(a, r, (int)i, 0, &m[desc ? keep - 1 - i : i]);
+    for (unsigned i = 0; i < keep && rc == 0; i++) {
+        struct store_message *x = &m[desc ? keep - 1 - i : i];
+        rc = store_pg__message_row(a, r, (int)i, 0, x);
+        if (rc == 0 && !PQgetisnull(r, (int)i, STORE_MSG_NCOLS))
+            rc = store_archive_fill(a, PQgetvalue(r, (int)i, STORE_MSG_NCOLS), x->seq, x);
+    }
     PQclear(r);
     *out = m;
     *n = keep;

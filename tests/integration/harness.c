@@ -585,7 +585,7 @@ static struct curl_slist *build_headers(const char *token, const char *content_t
 
 void pt__curl_transport(CURL *c, const struct pt_server *s, enum pt_proto p, const char *path)
 {
-    char url[2048];
+    char url[65536]; /* room for 10 KiB search queries, percent-encoded */
     if (p == PT_H2) {
         snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", s->tls_port, path);
         curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - full-text search: the query, its scope, the configuration.  */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "search.h"
+
+#include "archive.h"
+
+#include "common/log.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <string.h>
+
+PL_LOG_TOPIC("store");
+
+enum { SEARCH, HEADLINE, SCOPE };
+
+/*
+ * The plan this query is written for (check with EXPLAIN ANALYZE, see
+ * bench/README.md): the caller's member rows (members_by_user), then for
+ * each of its conversations one bitmap scan of messages_search, the GIN
+ * index on (conversation_id, tsv), so only matches the caller may read are
+ * ever fetched and ranked. The seq > joined_seq condition hides what was
+ * sent before the caller joined; a removed member has no row and sees
+ * nothing. Only the page's rows get a headline, which is the costly part.
+ *
+ * The body is HTML-escaped before ts_headline() so the snippet can be
+ * shown as HTML with its <mark> tags and nothing else.
+ */
+#define RANK_SQL                                                                                   \
+    "ln(ts_rank_cd(m.tsv, q.q) + 1e-6) + extract(epoch FROM m.created_at)::float8 / 2592000"
+
+#define HIT_WHERE                                                                                  \
+    " WHERE mb.user_id = $2::bigint AND ($3::bigint = 0 OR mb.conversation_id = $3::bigint)"       \
+    " AND m.tsv IS NOT NULL AND m.tsv @@ q.q AND ($4::bigint = 0 OR m.id < $4::bigint)"
+#define HEADLINE_SQL(text)                                                                         \
+    "ts_headline(q.cfg, replace(replace(replace(" text ", '&', '&amp;'), '<', '&lt;'), '>',"       \
+    " '&gt;'), q.q, 'StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=8,"                   \
+    " MaxFragments=2, FragmentDelimiter=\" … \"')"
+
+const struct store_pg__stmt store_pg__search_stmts[] = {
+    /* Hot and archived messages alike: an archived hit has no text here,
+     * so it carries its segment's key and gets its headline from
+     * HEADLINE once its text is read from the segment. */
+    [SEARCH] =
+        {"search",
+         "WITH q AS (SELECT s.config AS cfg, websearch_to_tsquery(s.config, $1::text) AS q"
+         "   FROM search_settings s WHERE s.id = 1),"
+         " hits AS (SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at,"
+         "   message_search_text(m.kind, m.body) AS body, NULL::text AS seg,"
+         "   " RANK_SQL " AS score"
+         "   FROM q, members mb JOIN messages m ON m.conversation_id = mb.conversation_id"
+         "   AND m.seq > mb.joined_seq" HIT_WHERE " UNION ALL"
+         "  SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at, NULL,"
+         "   s.blob_key, " RANK_SQL " FROM q, members mb JOIN archived_messages m"
+         "   ON m.conversation_id = mb.conversation_id AND m.seq > mb.joined_seq"
+         "   JOIN archive_segments s ON s.id = m.segment_id" HIT_WHERE "),"
+         " page AS (SELECT * FROM hits WHERE $5::float8 IS NULL"
+         "   OR (score, id) < ($5::float8, $6::bigint)"
+         "   ORDER BY score DESC, id DESC LIMIT $7::int)"
+         " SELECT p.id, p.conversation_id, p.seq, p.sender_id, " STORE_PG_TS(
+             "p.created_at") ", p.score::text,"
+                             " CASE WHEN p.seg IS NULL THEN " HEADLINE_SQL(
+                                 "p.body") " END, p.seg"
+                                           " FROM page p, q ORDER BY p.score DESC, p.id DESC",
+         7, true},
+    [HEADLINE] = {"search_headline",
+                  "SELECT " HEADLINE_SQL(
+                      "$2::text") " FROM (SELECT s.config AS cfg,"
+                                  " websearch_to_tsquery(s.config, $1::text) AS q"
+                                  " FROM search_settings s WHERE s.id = 1) q",
+                  2, true},
+    [SCOPE] = {"search_scope",
+               "SELECT v.encryption = 'e2e' FROM members mb JOIN conversations v"
+               " ON v.id = mb.conversation_id"
+               " WHERE mb.conversation_id = $1::bigint AND mb.user_id = $2::bigint",
+               2, true},
+    {NULL, NULL, 0, false},
+};
+
+static int read_hit(struct pl_arena *a, const PGresult *r, int row, struct store_search_hit *h)
+{
+    int rc = store_pg__get_i64(r, row, 0, &h->id);
+    if (rc == 0)
+        rc = store_pg__get_i64(r, row, 1, &h->conversation_id);
+    if (rc == 0)
+        rc = store_pg__get_i64(r, row, 2, &h->seq);
+    if (rc == 0)
+        rc = store_pg__get_i64(r, row, 3, &h->sender_id);
+    if (rc < 0)
+        return rc;
+    h->created_at = store_pg__get_str(a, r, row, 4);
+    h->score = store_pg__get_str(a, r, row, 5);
+    if (PQgetisnull(r, row, 6)) {
+        h->snippet = NULL;
+        h->_segment = store_pg__get_str(a, r, row, 7);
+        return h->created_at && h->score && h->_segment ? 0 : PL_ENOMEM;
+    }
+    h->snippet = store_pg__get_str(a, r, row, 6);
+    return h->created_at && h->score && h->snippet ? 0 : PL_ENOMEM;
+}
+
+/* The snippet of an archived hit: its text from the segment, the
+ * headline from PostgreSQL (the same one a hot hit gets). */
+static int archived_snippet(struct store_pg *pg, struct pl_arena *a, const char *q,
+                            struct store_search_hit *h)
+{
+    struct store_message m = {.seq = h->seq};
+    const char *text = NULL;
+    int rc = store_archive_fill(a, h->_segment, h->seq, &m);
+    if (rc == 0)
+        rc = store_archive_search_text(a, &m, &text);
+    if (rc < 0)
+        return rc;
+    const char *vals[] = {q, text ? text : ""};
+    PGresult *r;
+    if ((rc = store_pg__exec(pg, &store_pg__search_stmts[HEADLINE], vals, NULL, NULL, &r)) < 0)
+        return rc;
+    h->snippet = PQntuples(r) == 1 ? store_pg__get_str(a, r, 0, 0) : "";
+    PQclear(r);
+    return h->snippet ? 0 : PL_ENOMEM;
+}
+
+int store_pg_search(struct store_pg *pg, struct pl_arena *a, const struct store_search_query *q,
+                    struct store_search_hit **out, unsigned *n, bool *has_more)
+{
+    char ub[24], cb[24], bb[24], ab[24], lim[16];
+    snprintf(ub, sizeof(ub), "%" PRId64, q->user_id);
+    snprintf(cb, sizeof(cb), "%" PRId64, q->conversation_id);
+    snprintf(bb, sizeof(bb), "%" PRId64, q->before_id);
+    snprintf(ab, sizeof(ab), "%" PRId64, q->after_id);
+    snprintf(lim, sizeof(lim), "%u", q->limit + 1); /* one more tells whether there is more */
+    const char *vals[] = {q->q, ub, cb, bb, q->after_score, q->after_score ? ab : NULL, lim};
+    PGresult *r;
+    int rc = store_pg__exec(pg, &store_pg__search_stmts[SEARCH], vals, NULL, NULL, &r);
+    if (rc == PL_EINVAL) {
+        /* websearch_to_tsquery() has no syntax errors, but PostgreSQL may
+         * still refuse a value of the query (class 22: a word or a query
+         * past its internal limits). Such a query can match nothing. */
+        *out = NULL;
+        *n = 0;
+        *has_more = false;
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    unsigned rows = (unsigned)PQntuples(r), keep = PL_MIN(rows, q->limit);
+    struct store_search_hit *h = pl_arena_zalloc(a, (keep ? keep : 1) * sizeof(*h));
+    rc = h ? 0 : PL_ENOMEM;
+    for (unsigned i = 0; i < keep && rc == 0; i++)
+        rc = read_hit(a, r, (int)i, &h[i]);
+    PQclear(r);
+    for (unsigned i = 0; i < keep && rc == 0; i++)
+        if (!h[i].snippet)
+            rc = archived_snippet(pg, a, q->q, &h[i]);
+    *out = h;
+    *n = keep;
+    *has_more = rows > q->limit;
+    return rc;
+}
+
+int store_pg_search_scope(struct store_pg *pg, int64_t conversation_id, int64_t user_id, bool *e2e)
+{
+    char cb[24], ub[24];
+    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
+    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
+    const char *vals[] = {cb, ub};
+    PGresult *r;
+    int rc = store_pg__exec(pg, &store_pg__search_stmts[SCOPE], vals, NULL, NULL, &r);
+    if (rc < 0)
+        return rc;
+    rc = PQntuples(r) == 1 ? 0 : PL_ENOTFOUND;
+    if (rc == 0)
+        *e2e = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return rc;
+}
+
+/* ---- the deployment's configuration ---- */
+
+/* Runs sql with the parameters on c; 0 or the failure's code (logged). */
+static int exec_on(PGconn *c, const char *what, const char *sql, int n, const char *const *vals,
+                   PGresult **out)
+{
+    PGresult *r = PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        if (out)
+            *out = r;
+        else
+            PQclear(r);
+        return 0;
+    }
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    int rc = PQstatus(c) == CONNECTION_BAD ? PL_EUNAVAIL : PL_EINTERNAL;
+    if (rc == PL_EINTERNAL && state && strcmp(state, "42704") == 0)
+        rc = PL_EINVAL; /* undefined_object: no such text search configuration */
+    else
+        pl_log_error("search configuration: %s failed: %s", what,
+                     r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    PQclear(r);
+    return rc;
+}
+
+/* Re-indexing rewrites every text message once; it happens only when an
+ * operator changes search_config. It runs under the row lock of
+ * search_settings, so two nodes starting together do it once. The insert
+ * trigger reads search_settings without that lock: a node still running
+ * with the old setting indexes its new messages with the old
+ * configuration, so every node must be restarted with the same setting
+ * (README, "Search"). */
+int store_pg_search_configure(const char *conninfo, const char *config)
+{
+    PGconn *c;
+    int rc = store_pg__connect(conninfo, "10", NULL, &c);
+    if (rc < 0)
+        return rc;
+    const char *vals[] = {config};
+    PGresult *r = NULL;
+    bool same = false;
+    if ((rc = exec_on(c, "begin", "BEGIN", 0, NULL, NULL)) < 0)
+        goto done;
+    rc = exec_on(c, "read",
+                 "SELECT config = $1::text::regconfig FROM search_settings"
+                 " WHERE id = 1 FOR UPDATE",
+                 1, vals, &r);
+    if (rc < 0)
+        goto done;
+    same = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!same) {
+        pl_log_info("search configuration becomes '%s': indexing the history again", config);
+        rc = exec_on(c, "update", "UPDATE search_settings SET config = $1::text::regconfig", 1,
+                     vals, NULL);
+        if (rc == 0)
+            rc = exec_on(c, "reindex",
+                         "UPDATE messages SET tsv = to_tsvector($1::text::regconfig,"
+                         " message_search_text(kind, body)) WHERE tsv IS NOT NULL",
+                         1, vals, NULL);
+    }
+    if (rc == 0)
+        rc = exec_on(c, "commit", "COMMIT", 0, NULL, NULL);
+done:
+    PQfinish(c);
+    return rc;
+}
