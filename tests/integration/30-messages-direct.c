@@ -323,8 +323,7 @@ PLTEST_PROTO(text_limits_and_kinds)
         const char *body, *pointer;
     } bad[] = {
         {"{\"client_msg_id\":\"k1\",\"kind\":\"text\",\"text\":\"\"}", "/text"},
-        {"{\"client_msg_id\":\"k2\",\"kind\":\"media\",\"text\":\"x\"}",
-         "/text"}, /* media takes no text */
+        {"{\"client_msg_id\":\"k2\",\"kind\":\"media\",\"text\":\"x\"}", "/kind"},
         {"{\"client_msg_id\":\"k3\",\"kind\":\"e2e\",\"text\":\"x\"}", "/kind"},
         {"{\"client_msg_id\":\"k4\",\"kind\":\"sticker\",\"text\":\"x\"}", "/kind"},
         {"{\"kind\":\"text\",\"text\":\"x\"}", "/client_msg_id"},
