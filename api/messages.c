@@ -63,7 +63,7 @@ static int read_send(struct api_call *c, struct store_send *s)
     if (kind && strcmp(kind, "text") != 0 && !is_media)
         api_errors_add(&c->errs, "/kind", "must be \"text\" or \"media\"");
     if (is_media && s->body)
-        api_errors_add(&c->errs, "/text", "is not allowed for kind \"media\"");
+        api_errors_add(&c->errs, "/kind", "kind \"media\" carries a media object, not text");
     else if (is_media && (rc = api__media_msg_read(c, media, s)) < 0)
         return rc;
     if (media && !is_media)
