@@ -468,7 +468,7 @@ static int blob_get(struct api_call *c)
             return rc;
         }
     }
-    if (st.size == 0 || strcmp(http_req_method(c->req), "HEAD") == 0) {
+    if (st.size == 0) {
         store_blob_reader_close(r);
         http_resp_set(c->req, ranged ? 206 : 200, ctype, "", 0);
         return 0;

@@ -271,6 +271,11 @@ int api_media_sweep(struct api_worker *w, unsigned limit)
         gone++;
     }
     pl_arena_free(a);
+    /* Temporary files of uploads a crash cut short; a live upload writes
+     * at least every idle_timeout, so an hour is far beyond it. */
+    int tmp = w->env->blobs ? store_blob_gc(w->env->blobs, 3600) : 0;
+    if (tmp > 0)
+        pl_log_info("removed %d abandoned upload files", tmp);
     if (gone)
         pl_log_info("swept %u expired uploads", gone);
     return rc < 0 ? rc : (int)gone;

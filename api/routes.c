@@ -44,14 +44,21 @@ static const struct api_route_def *const tables[] = {
 static struct http_route routes[MAX_ROUTES];
 static struct api_route_info infos[MAX_ROUTES];
 static size_t n_routes;
+/* The routes that stream their body, matched for every request when its
+ * headers arrive: kept apart so that check costs a handful of compares. */
+#define MAX_STREAM_ROUTES 8
+static struct http_route stream_routes[MAX_STREAM_ROUTES];
+static size_t n_stream_routes;
 
 int api_init(void)
 {
-    n_routes = 0;
+    n_routes = n_stream_routes = 0;
     for (size_t t = 0; t < PL_ARRAY_LEN(tables); t++)
         for (const struct api_route_def *d = tables[t]; d->method; d++) {
-            if (n_routes == MAX_ROUTES)
+            if (n_routes == MAX_ROUTES || n_stream_routes == MAX_STREAM_ROUTES)
                 return PL_EINTERNAL;
+            if (d->flags & API_STREAM_BODY)
+                stream_routes[n_stream_routes++] = (struct http_route){d->method, d->pattern};
             routes[n_routes] = (struct http_route){d->method, d->pattern};
             infos[n_routes++] = (struct api_route_info){d->fn, d->flags};
         }
@@ -150,9 +157,9 @@ bool api_route_streams_body(const struct api_env *env, struct http_req *req)
     unsigned n_params = 0;
     char allow[64];
     struct pl_arena *a = http_req_arena(req);
-    int idx = http_router_match(routes, n_routes, http_req_method(req), http_req_path(req), a,
-                                params, &n_params, allow, sizeof(allow));
-    return idx >= 0 && (infos[idx].flags & API_STREAM_BODY);
+    return n_stream_routes &&
+           http_router_match(stream_routes, n_stream_routes, http_req_method(req),
+                             http_req_path(req), a, params, &n_params, allow, sizeof(allow)) >= 0;
 }
 
 void api_handle(struct api_worker *w, struct http_req *req)

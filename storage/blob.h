@@ -151,12 +151,17 @@ PL_MUST_CHECK int store_blob_stat(struct blob_store *s, const char *key, struct 
 PL_MUST_CHECK int store_blob_delete(struct blob_store *s, const char *key);
 
 /* Calls cb for every object whose key starts with prefix ("m/"), in no
- * particular order, until cb returns non-zero (which is returned). The
- * fs backend also removes temporary files older than an hour left behind
- * by a crash. Returns 0, the callback's value, or -errno. */
+ * particular order, until cb returns non-zero (which is returned).
+ * Returns 0, the callback's value, or -errno. */
 typedef int blob_list_cb(void *ctx, const char *key, const struct blob_stat *st);
 PL_MUST_CHECK int store_blob_list(struct blob_store *s, const char *prefix, blob_list_cb *cb,
                                   void *ctx);
+
+/* Removes what writers abandoned (a crash between open and finish) more
+ * than max_age_s seconds ago: temporary files for fs, incomplete
+ * multipart uploads for S3. Call it now and then from a worker. Returns
+ * how many went, or -errno. */
+PL_MUST_CHECK int store_blob_gc(struct blob_store *s, unsigned max_age_s);
 
 /* Writes a presigned URL for method ("GET" or "PUT") on key into out,
  * valid until expires (seconds since the epoch). size and content_type

@@ -319,6 +319,11 @@ int store_blob_list(struct blob_store *s, const char *prefix, blob_list_cb *cb, 
     return s->ops->list(s, prefix, cb, ctx);
 }
 
+int store_blob_gc(struct blob_store *s, unsigned max_age_s)
+{
+    return s->ops->gc ? s->ops->gc(s, max_age_s) : 0;
+}
+
 int store_blob_presign(struct blob_store *s, const char *method, const char *key, uint64_t size,
                        const char *content_type, int64_t expires, char out[BLOB_URL_MAX])
 {

@@ -33,6 +33,7 @@ struct blob_backend_ops {
     int (*stat)(struct blob_store *s, const char *key, struct blob_stat *st);
     int (*del)(struct blob_store *s, const char *key);
     int (*list)(struct blob_store *s, const char *prefix, blob_list_cb *cb, void *ctx);
+    int (*gc)(struct blob_store *s, unsigned max_age_s);
     int (*presign)(struct blob_store *s, const char *method, const char *key, uint64_t size,
                    const char *content_type, int64_t expires, char *out, size_t cap);
 };

@@ -32,8 +32,6 @@ struct fs {
     char *root;
 };
 
-#define TMP_STALE_S 3600
-
 static int path_of(const struct blob_store *s, const char *key, char *out, size_t cap, bool dir)
 {
     const struct fs *fs = s->impl;
@@ -230,24 +228,29 @@ static int fs_del(struct blob_store *s, const char *key)
     return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
-/* Removes temporary files a crashed writer left behind. */
-static void sweep_tmp(const struct fs *fs)
+/* Removes temporary files a crashed writer left behind. A live writer
+ * keeps writing, so its file's mtime stays fresh. */
+static int fs_gc(struct blob_store *s, unsigned max_age_s)
 {
+    const struct fs *fs = s->impl;
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/tmp", fs->root);
     DIR *d = opendir(path);
     if (!d)
-        return;
+        return errno == ENOENT ? 0 : -errno;
     time_t now = time(NULL);
     struct dirent *e;
+    int n = 0;
     while ((e = readdir(d))) {
         struct stat sb;
         if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &sb, 0) < 0)
             continue;
-        if (S_ISREG(sb.st_mode) && now - sb.st_mtime > TMP_STALE_S)
-            unlinkat(dirfd(d), e->d_name, 0);
+        if (S_ISREG(sb.st_mode) && now - sb.st_mtime >= (time_t)max_age_s &&
+            unlinkat(dirfd(d), e->d_name, 0) == 0)
+            n++;
     }
     closedir(d);
+    return n;
 }
 
 static int list_fanout(const char *dir, const char *prefix, blob_list_cb *cb, void *ctx)
@@ -275,7 +278,6 @@ static int list_fanout(const char *dir, const char *prefix, blob_list_cb *cb, vo
 static int fs_list(struct blob_store *s, const char *prefix, blob_list_cb *cb, void *ctx)
 {
     const struct fs *fs = s->impl;
-    sweep_tmp(fs);
     char dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s/%.*s", fs->root, (int)strlen(prefix) - 1, prefix);
     DIR *d = opendir(dir);
@@ -324,5 +326,6 @@ const struct blob_backend_ops store_blob__fs_ops = {
     .stat = fs_stat,
     .del = fs_del,
     .list = fs_list,
+    .gc = fs_gc,
     .presign = fs_presign,
 };

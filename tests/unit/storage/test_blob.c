@@ -268,3 +268,20 @@ PLTEST(blob_presign)
     cfg.backend = "nfs";
     PL_ASSERT_INT_EQ(store_blob_new(&cfg, &s), PL_EINVAL);
 }
+
+PLTEST(blob_gc_removes_abandoned_temporaries)
+{
+    struct blob_store *s = open_store();
+    char key[BLOB_KEY_MAX];
+    PL_ASSERT_INT_EQ(store_blob_key_new("m", key), 0);
+    struct blob_writer *w;
+    PL_ASSERT_INT_EQ(store_blob_writer_open(s, key, 10, NULL, &w), 0);
+    PL_ASSERT_INT_EQ(store_blob_writer_write(w, "abc", 3), 0);
+    PL_ASSERT_INT_EQ(tmp_files(), 1);
+    PL_ASSERT_INT_EQ(store_blob_gc(s, 3600), 0); /* young: kept */
+    PL_ASSERT_INT_EQ(tmp_files(), 1);
+    PL_ASSERT_INT_EQ(store_blob_gc(s, 0), 1);
+    PL_ASSERT_INT_EQ(tmp_files(), 0);
+    store_blob_writer_abort(w); /* its file is gone already: harmless */
+    store_blob_free(s);
+}
