@@ -114,7 +114,10 @@ const struct store_pg__stmt store_pg__receipt_stmts[] = {
                     "  (SELECT l.at FROM receipt_log l WHERE l.conversation_id = o.conversation_id"
                     "    AND l.user_id = o.user_id AND l.type = 'read' AND l.up_to_seq >= m.seq"
                     "    AND l.at >= o.joined_at ORDER BY l.up_to_seq, l.at LIMIT 1) AS r"
-                    " FROM members me JOIN messages m ON m.conversation_id = me.conversation_id"
+                    /* Archived messages have their ticks too (see archive.c). */
+                    " FROM members me JOIN (SELECT conversation_id, seq, sender_id FROM messages"
+                    "  UNION ALL SELECT conversation_id, seq, sender_id FROM archived_messages) m"
+                    "  ON m.conversation_id = me.conversation_id"
                     "  AND m.seq = $3::bigint AND m.seq > me.joined_seq"
                     " LEFT JOIN members o ON o.conversation_id = m.conversation_id"
                     "  AND o.user_id <> m.sender_id AND o.joined_seq < m.seq"

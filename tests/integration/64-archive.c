@@ -132,6 +132,9 @@ static char *snapshot(struct env *e, enum pt_proto p, const struct pt_user *u, i
         "/v1/conversations/%lld/messages?limit=7",
         "/v1/conversations/%lld/messages?before=20&limit=6",
         "/v1/conversations/%lld/messages?after=3&limit=9",
+        /* Ticks of archived messages read the same (watermarks stay hot). */
+        "/v1/conversations/%lld/messages/2/receipts",
+        "/v1/conversations/%lld/messages/5/receipts",
         "/v1/search?q=%%22archived+walrus%%22&conversation_id=%lld",
         "/v1/search?q=walrus+or+narwhal&limit=5&conversation_id=%lld",
         "/v1/search?q=caption+-zebra&conversation_id=%lld",
