@@ -44,6 +44,13 @@ static CURL *prepare(struct cli *c, CURL *h, const char *path, int auth, struct 
                      c->http11 ? CURL_HTTP_VERSION_1_1
                      : c->h2c  ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
                                : CURL_HTTP_VERSION_2TLS);
+    if (c->h2c) {
+        /* libcurl before 8.0 (Debian 12: 7.88) fails every second request
+         * on a reused prior-knowledge connection ("Error in the HTTP2
+         * framing layer", curl issue 10634): one connection per request. */
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+    }
     const char *ca = getenv("PARLEY_CA_FILE");
     if (ca)
         curl_easy_setopt(h, CURLOPT_CAINFO, ca);
