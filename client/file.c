@@ -236,10 +236,7 @@ void cli_send_file(struct cli *c, const char *to, const char *path, int plain)
         fclose(ct);
     }
     fclose(in);
-    if (to[0] == '#')
-        cli_group_send(c, atoll(to + 1), &m);
-    else
-        cli_send(c, to, &m, plain);
+    cli_send(c, to, &m, plain); /* groups too */
     sodium_free(f);
 }
 

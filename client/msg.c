@@ -246,13 +246,14 @@ void cli_send(struct cli *c, const char *user, const struct cli_msg *m, int plai
     yajl_val res = NULL;
     long st = 0;
     (void)cli_me_id(c);
-    if (user[0] == '#') {
+    if (user[0] == '#' && !plain) {
         cli_group_send(c, atoll(user + 1), m);
         return;
     }
     randombytes_buf(rnd, sizeof(rnd));
     sodium_bin2hex(cmid, sizeof(cmid), rnd, sizeof(rnd));
-    long long conv = conversation_for(c, user, plain);
+    /* "#id --plain": a plain group (or any chat) the server can read. */
+    long long conv = user[0] == '#' ? atoll(user + 1) : conversation_for(c, user, plain);
     snprintf(path, sizeof(path), "/v1/conversations/%lld/messages", conv);
     /* A 409 devices-changed means our device list was stale: list again,
      * start sessions with new devices, and retry with the same id. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@ struct dev {
 static char tmpdir[256];
 static char server_url[128];
 static int http11, h2c;
+static long last_maxrss_kb; /* peak RSS of the last parley run */
 
 static void setup(struct pt_server *s, enum pt_proto p)
 {
@@ -100,7 +102,9 @@ static int run(const struct dev *d, char **out, ...)
     buf[len] = 0;
     close(fds[0]);
     int st;
-    PL_ASSERT(waitpid(pid, &st, 0) == pid);
+    struct rusage ru;
+    PL_ASSERT(wait4(pid, &st, 0, &ru) == pid);
+    last_maxrss_kb = ru.ru_maxrss;
     if (out)
         *out = buf;
     else
@@ -463,12 +467,20 @@ PLTEST_PROTO(cli_file_round_trip)
     unique(marker, sizeof(marker), "PLAINTEXT-FILE-MARKER");
     snprintf(path, sizeof(path), "%s/holiday video.mp4", tmpdir);
     make_file(path, size, marker, sha);
+    /* Neither side holds the file in memory: their peak RSS stays far below
+     * its size (checked without the sanitizers, whose shadow memory and
+     * quarantine dwarf a 5 MiB file). */
+    long rss_cap_kb = getenv("ASAN_OPTIONS") ? 0 : (long)(size / 1024 / 2);
     PL_ASSERT_INT_EQ(run(&a, &out, "send", "--file", path, bob, NULL), 0);
     PL_ASSERT(strstr(out, "sent to") != NULL);
     free(out);
+    if (rss_cap_kb && last_maxrss_kb > rss_cap_kb)
+        pltest_fail(__FILE__, __LINE__, "send --file peaked at %ld KiB", last_maxrss_kb);
     int rc = run(&b, &out, "listen", "--count", "1", "--timeout", "40", NULL);
     if (rc != 0)
         pltest_fail(__FILE__, __LINE__, "listen exited %d: %s", rc, out);
+    if (rss_cap_kb && last_maxrss_kb > rss_cap_kb)
+        pltest_fail(__FILE__, __LINE__, "listen peaked at %ld KiB", last_maxrss_kb);
     char *saved = saved_path(out);
     free(out);
     if (!strstr(saved, "/b/files/holiday video.mp4"))
@@ -503,11 +515,96 @@ PLTEST_PROTO(cli_file_round_trip)
     PL_ASSERT_MEM_EQ(got, sha, 32);
     free(saved);
 
+    /* A group (sender key): the file reaches the other member. */
+    char gmarker[96], gpath[300], gid[32];
+    unique(gmarker, sizeof(gmarker), "GROUP-FILE-MARKER");
+    snprintf(gpath, sizeof(gpath), "%s/minutes.pdf", tmpdir);
+    make_file(gpath, 300000, gmarker, sha);
+    PL_ASSERT_INT_EQ(run(&a, &out, "group", "create", "files", bob, NULL), 0);
+    long long id = 0;
+    PL_ASSERT(sscanf(out, "group %lld created", &id) == 1 && id > 0);
+    free(out);
+    snprintf(gid, sizeof(gid), "#%lld", id);
+    RUN_OK(&a, "send", "--file", gpath, gid);
+    rc = run(&b, &out, "listen", "--count", "1", "--timeout", "20", NULL);
+    if (rc != 0)
+        pltest_fail(__FILE__, __LINE__, "listen exited %d: %s", rc, out);
+    saved = saved_path(out);
+    free(out);
+    PL_ASSERT(strstr(saved, "/b/files/minutes.pdf") != NULL);
+    PL_ASSERT_INT_EQ(hash_scan(saved, NULL, got), 300000);
+    PL_ASSERT_MEM_EQ(got, sha, 32);
+    free(saved);
+
     /* An E2E upload declares no file name either. */
-    const char *secrets[] = {marker, "holiday video"};
-    scan_db(secrets, 2);
-    /* The ciphertext is in the blob store, and nothing readable is. */
+    const char *secrets[] = {marker, gmarker, "holiday video", "minutes.pdf"};
+    scan_db(secrets, 4);
+    /* The ciphertexts are in the blob store, and nothing readable is. */
     PL_ASSERT(scan_dir(data, marker) >= (long long)size);
+    scan_dir(data, gmarker);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+    rm_tree(data);
+    rm_tree(tmpdir);
+}
+
+static const char *tamper_dir;
+static long long tamper_size;
+static int tampered;
+
+/* Flips a byte in the middle of every blob of the given size. */
+static int on_tamper(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    if (type != FTW_F || !S_ISREG(sb->st_mode) || sb->st_size != tamper_size ||
+        !strstr(path, "/blobs/"))
+        return 0;
+    FILE *f = fopen(path, "r+b");
+    PL_ASSERT(f != NULL);
+    PL_ASSERT_INT_EQ(fseek(f, (long)(tamper_size / 2), SEEK_SET), 0);
+    int ch = fgetc(f);
+    PL_ASSERT(ch != EOF);
+    PL_ASSERT_INT_EQ(fseek(f, (long)(tamper_size / 2), SEEK_SET), 0);
+    PL_ASSERT(fputc(ch ^ 0x40, f) != EOF);
+    PL_ASSERT_INT_EQ(fclose(f), 0);
+    tampered++;
+    return 0;
+}
+
+/* A ciphertext altered in the blob store: the receiver refuses it (digest)
+ * and keeps no file. */
+PLTEST(cli_file_tampered_is_refused)
+{
+    char data[300], marker[96], path[300], files[600], alice[64], bob[64], *out;
+    uint8_t sha[32];
+    struct dev a, b;
+    srand((unsigned)getpid() * 19u);
+    snprintf(data, sizeof(data), "/tmp/parley-cli-data-XXXXXX");
+    PL_ASSERT(mkdtemp(data) != NULL);
+    const char *args[] = {"--data-dir", data, NULL};
+    struct pt_server *s = PT_SERVER_START(args);
+    setup(s, PT_H1);
+    name_of(alice, sizeof(alice), "ta");
+    name_of(bob, sizeof(bob), "tb");
+    dev_init(&a, "a", "alice password 1");
+    dev_init(&b, "b", "bob password 22");
+    RUN_OK(&a, "register", alice);
+    RUN_OK(&b, "register", bob);
+    unique(marker, sizeof(marker), "TAMPERED-MARKER");
+    snprintf(path, sizeof(path), "%s/contract.txt", tmpdir);
+    make_file(path, 1000000, marker, sha);
+    RUN_OK(&a, "send", "--file", path, bob);
+    /* 16 chunks of 17 bytes overhead, the 28-byte header. */
+    tamper_size = 1000000 + 28 + 16 * 17;
+    tamper_dir = data;
+    tampered = 0;
+    PL_ASSERT_INT_EQ(nftw(tamper_dir, on_tamper, 16, FTW_PHYS), 0);
+    PL_ASSERT_INT_EQ(tampered, 1);
+    PL_ASSERT_INT_EQ(run(&b, &out, "listen", "--count", "1", "--timeout", "20", NULL), 0);
+    if (strstr(out, "saved to"))
+        pltest_fail(__FILE__, __LINE__, "a tampered file was kept: %s", out);
+    free(out);
+    snprintf(files, sizeof(files), "%s/files/contract.txt", b.home);
+    PL_ASSERT(access(files, F_OK) != 0);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
     rm_tree(data);
     rm_tree(tmpdir);
