@@ -159,7 +159,8 @@ void cli_send_file(struct cli *c, const char *to, const char *path, int plain);
 /* A received file: the payload's "file" object (e2e) or a plain message's
  * "media" object. Downloads it (streaming), checks the digest, decrypts to
  * the output directory. Returns 0 and the saved path (malloc'd) in *path,
- * or a negative code after printing why to stderr. */
+ * or a negative code (E2E_EDIGEST, E2E_EAUTH, PL_ENOTFOUND, -errno...)
+ * after printing why to stderr; nothing is left on disk then. */
 int cli_file_receive(struct cli *c, yajl_val file, int e2e, char **path);
 
 /* ---- local history (history.c) ---- */

@@ -292,7 +292,7 @@ static const char *out_dir(struct cli *c, char *buf, size_t cap)
     return buf;
 }
 
-/* Downloads media id into f while hashing; 0, or -1 after a message. */
+/* Downloads media id into f while hashing; 0, or < 0 after a message. */
 static int download(struct cli *c, long long id, long long cap, FILE *f, uint8_t sha[32])
 {
     char path[64];
@@ -303,11 +303,11 @@ static int download(struct cli *c, long long id, long long cap, FILE *f, uint8_t
     crypto_hash_sha256_final(&s.h, sha);
     if (st != 200) {
         fprintf(stderr, "parley: downloading media %lld: HTTP %ld\n", id, st);
-        return -1;
+        return st == 404 ? PL_ENOTFOUND : PL_EUNAVAIL;
     }
     if (fflush(f) != 0) {
         fprintf(stderr, "parley: media %lld: %s\n", id, strerror(errno));
-        return -1;
+        return -EIO;
     }
     return 0;
 }
@@ -324,7 +324,7 @@ int cli_file_receive(struct cli *c, yajl_val file, int e2e, char **path)
     char dirbuf[4096], name[256];
     uint8_t *keys = sodium_malloc(64), sha[32];
     long long id = cli_jint(file, "media_id"), size = cli_jint(file, "size");
-    int fd = -1, rc = -1;
+    int fd = -1, rc = PL_EMALFORMED;
     FILE *tmp = NULL, *out = NULL;
     *path = NULL;
     if (!keys)
@@ -337,6 +337,7 @@ int cli_file_receive(struct cli *c, yajl_val file, int e2e, char **path)
     const char *dir = out_dir(c, dirbuf, sizeof(dirbuf));
     safe_name(name, sizeof(name), cli_jstr(file, e2e ? "name" : "filename"));
     if (!(*path = create_unique(dir, name, &fd)) || !(out = fdopen(fd, "wb"))) {
+        rc = errno ? -errno : -EIO;
         fprintf(stderr, "parley: cannot create a file in %s: %s\n", dir, strerror(errno));
         goto done;
     }
@@ -349,22 +350,25 @@ int cli_file_receive(struct cli *c, yajl_val file, int e2e, char **path)
      * 28-byte header: bound the download by what the sender announced. */
     long long cap = size >= 0 ? size + 28 + 17 * (size / E2E_FILE_CHUNK + 1) : 0;
     tmp = temp_file(dir);
-    if (download(c, id, cap, tmp, sha) < 0)
+    if ((rc = download(c, id, cap, tmp, sha)) < 0)
         goto done;
     if (sodium_memcmp(sha, keys + 32, 32) != 0) {
+        rc = E2E_EDIGEST;
         fprintf(stderr, "parley: media %lld: the digest does not match; discarded\n", id);
         goto done;
     }
-    if (fseeko(tmp, 0, SEEK_SET) < 0 || (rc = e2e_file_decrypt(tmp, out, keys, keys + 32)) < 0) {
+    if (fseeko(tmp, 0, SEEK_SET) < 0)
+        rc = errno ? -errno : -EIO;
+    else
+        rc = e2e_file_decrypt(tmp, out, keys, keys + 32);
+    if (rc < 0)
         fprintf(stderr, "parley: media %lld: cannot decrypt: %s\n", id, e2e_strerror(rc));
-        rc = -1;
-    }
 done:
     if (tmp)
         fclose(tmp);
     if (out && fclose(out) != 0 && rc == 0) {
+        rc = errno ? -errno : -EIO;
         fprintf(stderr, "parley: writing %s: %s\n", *path, strerror(errno));
-        rc = -1;
     }
     if (fd >= 0)
         close(fd);
@@ -374,5 +378,5 @@ done:
         *path = NULL;
     }
     sodium_free(keys);
-    return rc < 0 ? -1 : 0;
+    return rc < 0 ? rc : 0;
 }

@@ -468,14 +468,10 @@ static int payload(struct cli *c, long long conv, yajl_val msg, int e2e, char **
     }
     const char *t = cli_jstr(e2e ? doc : msg, "text");
     if (YAJL_IS_OBJECT(f)) {
-        if ((rc = cli_file_receive(c, f, e2e, file)) < 0) {
-            rc = PL_EMALFORMED; /* why was printed already */
-        } else if (asprintf(text, "file %s saved to %s",
-                            cli_jstr(f, e2e ? "name" : "filename")
-                                ? cli_jstr(f, e2e ? "name" : "filename")
-                                : "",
-                            *file) < 0) {
-            cli_die("out of memory");
+        if ((rc = cli_file_receive(c, f, e2e, file)) == 0) {
+            const char *base = strrchr(*file, '/');
+            if (asprintf(text, "file %s saved to %s", base ? base + 1 : *file, *file) < 0)
+                cli_die("out of memory");
         }
     } else if (t) {
         *text = strdup(t);
