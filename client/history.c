@@ -148,15 +148,43 @@ static void print_hit(struct cli *c, long long conv, long long seq, long long se
     free(s);
 }
 
-/* GET /v1/search for the plain chats: the number of hits printed, or -1
- * when the server has no search (404), so everything is searched locally. */
+/* A server snippet for a terminal: the <mark> tags dropped, the HTML
+ * escapes (&amp; &lt; &gt; &quot; &#39;) undone; malloc'd. */
+static char *plain_snippet(const char *s)
+{
+    static const struct {
+        const char *from, *to;
+    } subst[] = {{"<mark>", ""}, {"</mark>", ""},  {"&amp;", "&"}, {"&lt;", "<"},
+                 {"&gt;", ">"},  {"&quot;", "\""}, {"&#39;", "'"}, {"&#x27;", "'"}};
+    char *out = cli_strndup(s, strlen(s)), *w = out;
+    while (*s) {
+        size_t k = 0, n = sizeof(subst) / sizeof(subst[0]);
+        while (k < n && strncmp(s, subst[k].from, strlen(subst[k].from)) != 0)
+            k++;
+        if (k < n) {
+            for (const char *t = subst[k].to; *t;)
+                *w++ = *t++;
+            s += strlen(subst[k].from);
+        } else {
+            *w++ = *s++;
+        }
+    }
+    *w = 0;
+    return out;
+}
+
+/* GET /v1/search for the plain chats, following next_cursor for up to
+ * CLI_SEARCH_PAGES pages: the number of hits printed, or -1 when the
+ * server has no search (404), so everything is searched locally. */
+#define CLI_SEARCH_PAGES 10
+
 static long server_search(struct cli *c, int nwords, char **words)
 {
     size_t len = 1;
     for (int w = 0; w < nwords; w++)
         len += strlen(words[w]) + 1;
-    char *q = calloc(1, len), path[2048];
-    yajl_val res;
+    char *q = calloc(1, len), *cursor = NULL;
+    long n = 0;
     if (!q)
         cli_die("out of memory");
     for (int w = 0; w < nwords; w++) {
@@ -166,25 +194,41 @@ static long server_search(struct cli *c, int nwords, char **words)
     }
     char *e = cli_urlenc(q);
     free(q);
-    snprintf(path, sizeof(path), "/v1/search?q=%s&limit=100", e);
-    free(e);
-    long st = cli_http(c, "GET", path, NULL, &res);
-    if (st == 404) {
+    for (int page = 0; page < CLI_SEARCH_PAGES; page++) {
+        char *path, *ce = cursor ? cli_urlenc(cursor) : NULL;
+        yajl_val res;
+        if (asprintf(&path, "/v1/search?q=%s&limit=100%s%s", e, ce ? "&cursor=" : "",
+                     ce ? ce : "") < 0)
+            cli_die("out of memory");
+        free(ce);
+        long st = cli_http(c, "GET", path, NULL, &res);
+        free(path);
+        if (st == 404 && page == 0) {
+            yajl_tree_free(res);
+            free(e);
+            return -1;
+        }
+        cli_expect(st, res, 200, 200, "searching");
+        yajl_val hits = cli_jget(res, "hits");
+        for (size_t i = 0; YAJL_IS_ARRAY(hits) && i < hits->u.array.len; i++, n++) {
+            yajl_val h = hits->u.array.values[i];
+            const char *snip = cli_jstr(h, "snippet");
+            /* --json keeps the snippet as the server sent it (HTML, <mark>). */
+            char *text = c->json ? NULL : plain_snippet(snip ? snip : "");
+            print_hit(c, cli_jint(h, "conversation_id"), cli_jint(h, "seq"), cli_jint(h, "sender"),
+                      text ? text : (snip ? snip : ""), 0);
+            free(text);
+        }
+        free(cursor);
+        cursor = cli_jstr(res, "next_cursor") ? strdup(cli_jstr(res, "next_cursor")) : NULL;
         yajl_tree_free(res);
-        return -1;
+        if (!cursor)
+            break;
     }
-    cli_expect(st, res, 200, 200, "searching");
-    yajl_val hits = cli_jget(res, "hits");
-    long n = 0;
-    for (size_t i = 0; YAJL_IS_ARRAY(hits) && i < hits->u.array.len; i++, n++) {
-        yajl_val h = hits->u.array.values[i];
-        const char *snip = cli_jstr(h, "snippet");
-        print_hit(c, cli_jint(h, "conversation_id"), cli_jint(h, "seq"), cli_jint(h, "sender"),
-                  snip ? snip : "", 0);
-    }
-    if (cli_jstr(res, "next_cursor") && !c->json)
+    if (cursor && !c->json)
         fprintf(stderr, "parley: more server results (first %ld shown)\n", n);
-    yajl_tree_free(res);
+    free(cursor);
+    free(e);
     return n;
 }
 

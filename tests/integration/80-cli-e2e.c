@@ -610,6 +610,51 @@ PLTEST(cli_file_tampered_is_refused)
     rm_tree(tmpdir);
 }
 
+/* search: plain chats through GET /v1/search when the server has it (an
+ * unauthenticated probe is 401 then, 404 before), E2E chats from the local
+ * history; each hit once. */
+PLTEST(cli_search_server_and_local)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    struct pt_resp r;
+    struct dev a, b;
+    char alice[64], bob[64], word[32], plain[96], secret[96], *out;
+    setup(s, PT_H1);
+    srand((unsigned)getpid() * 23u);
+    name_of(alice, sizeof(alice), "sa");
+    name_of(bob, sizeof(bob), "sb");
+    dev_init(&a, "a", "alice password 1");
+    dev_init(&b, "b", "bob password 22");
+    RUN_OK(&a, "register", alice);
+    RUN_OK(&b, "register", bob);
+    snprintf(word, sizeof(word), "quokka%d", rand() % 100000);
+    snprintf(plain, sizeof(plain), "a plain %s in the open", word);
+    snprintf(secret, sizeof(secret), "a secret %s under wraps", word);
+    RUN_OK(&a, "send", "--plain", bob, plain);
+    RUN_OK(&a, "send", bob, secret);
+    PL_ASSERT_INT_EQ(pt_req(s, PT_H1, "GET", "/v1/search?q=x", NULL, NULL, NULL, 0, &r), 0);
+    int server = r.status != 404;
+    pt_resp_free(&r);
+
+    PL_ASSERT_INT_EQ(run(&a, &out, "--json", "search", word, NULL), 0);
+    char *p1 = strstr(out, "in the open"), *p2 = strstr(out, secret);
+    if (!p1 || !p2)
+        pltest_fail(__FILE__, __LINE__, "search missed a message: %s", out);
+    PL_ASSERT(strstr(p1 + 1, "in the open") == NULL); /* once */
+    PL_ASSERT(strstr(p2 + 1, secret) == NULL);
+    if (server && !strstr(out, "\"snippet\":\"a plain <mark>"))
+        pltest_fail(__FILE__, __LINE__, "the plain hit did not come from the server: %s", out);
+    if (!server && strstr(out, "snippet"))
+        pltest_fail(__FILE__, __LINE__, "a snippet without server search: %s", out);
+    free(out);
+    /* Text output: the snippet without its markup. */
+    PL_ASSERT_INT_EQ(run(&a, &out, "search", word, NULL), 0);
+    PL_ASSERT(strstr(out, plain) != NULL && strstr(out, "<mark>") == NULL);
+    free(out);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+    rm_tree(tmpdir);
+}
+
 /* Failures exit non-zero with a message: no server, wrong password. */
 PLTEST(cli_failures_exit_nonzero)
 {
