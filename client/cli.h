@@ -41,11 +41,13 @@ struct cli_rec {
 };
 
 struct cli {
-    char *home;       /* $PARLEY_HOME */
-    char *server;     /* base URL, no trailing slash */
-    int http11;       /* --http1.1 */
-    int json;         /* --json output */
-    const char *pass; /* vault passphrase (borrowed from the environment) */
+    char *home;          /* $PARLEY_HOME */
+    char *server;        /* base URL, no trailing slash */
+    int http11;          /* --http1.1 */
+    int h2c;             /* --http2-prior-knowledge */
+    const char *out_dir; /* --out-dir: where received files go (default home/files) */
+    int json;            /* --json output */
+    const char *pass;    /* vault passphrase (borrowed from the environment) */
     struct cli_rec *recs;
     size_t nrecs;
     int dirty;
@@ -72,6 +74,15 @@ long long cli_conf_int(struct cli *c, const char *key);
  * NULL); returns the HTTP status and the parsed JSON body in *out (NULL
  * when empty; free with yajl_tree_free). Dies on transport errors. */
 long cli_http(struct cli *c, const char *method, const char *path, const char *body, yajl_val *out);
+/* A request whose body streams from in (size bytes; NULL: no body) and
+ * whose response body streams to sink (which returns < 0 to abort). url is
+ * a path on the server or an absolute URL; auth: send the token. Follows
+ * redirects; no overall timeout, only a stall limit. Returns the HTTP
+ * status; dies on transport errors. */
+typedef int cli_sink_cb(void *ctx, const void *p, size_t n);
+#include <stdio.h>
+long cli_http_stream(struct cli *c, const char *method, const char *url, int auth, FILE *in,
+                     long long size, const char *ctype, cli_sink_cb *sink, void *ctx);
 /* Dies with the problem's title/detail unless status is one of ok1/ok2. */
 void cli_expect(long status, yajl_val body, long ok1, long ok2, const char *what);
 /* Streams GET /v1/events, calling on_event(type, data JSON, id) for each
@@ -111,13 +122,46 @@ void cli_session_store(struct cli *c, const char *key, struct e2e_session *s);
 /* Encrypts pt for one device and appends {device_id, type, ciphertext}. */
 void cli_gen_recipient(struct cli *c, yajl_gen g, struct e2e_identity *me, const struct target *t,
                        const char *pt);
-void cli_group_send(struct cli *c, long long conv, const char *text);
+struct cli_msg;
+void cli_group_send(struct cli *c, long long conv, const struct cli_msg *m);
 /* Group part of a received message: applies a distribution found in the
  * pairwise plaintext doc (may be NULL) and decrypts the group ciphertext.
- * Returns 0 and *text, or a negative code. */
+ * Returns 0 and the payload document in *out (yajl_tree_free), or a
+ * negative code. */
 int cli_group_receive(struct cli *c, long long conv, long long uid, long long dev, yajl_val doc,
-                      const char *group_b64, char **text);
+                      const char *group_b64, yajl_val *out);
 int cli_group_cmd(struct cli *c, int argc, char **argv);
+
+/* ---- files and payloads (file.c) ---- */
+/* An uploaded file, as a message announces it. */
+struct cli_file {
+    long long media_id;
+    long long size;     /* plaintext bytes */
+    uint8_t key[32];    /* E2E: the secretstream key */
+    uint8_t digest[32]; /* E2E: SHA-256 of the uploaded ciphertext */
+    char name[256];     /* base name, no directories */
+    char mime[128];
+};
+/* What one send carries: text, or (file != NULL) an uploaded file. */
+struct cli_msg {
+    const char *text;
+    const struct cli_file *file;
+};
+/* The E2E plaintext payload of m (PROTOCOL.md, "Client message payload");
+ * malloc'd, wipe before free. */
+char *cli_payload_json(const struct cli_msg *m);
+/* Appends "media_ids": [...] to an open e2e envelope map when m has a file. */
+void cli_gen_media_ids(yajl_gen g, const struct cli_msg *m);
+/* The line the local log keeps for m (malloc'd). */
+char *cli_msg_summary(const struct cli_msg *m);
+/* parley send --file: encrypt (unless plain), upload, send. */
+void cli_send_file(struct cli *c, const char *to, const char *path, int plain);
+/* A received file: the payload's "file" object (e2e) or a plain message's
+ * "media" object. Downloads it (streaming), checks the digest, decrypts to
+ * the output directory. Returns 0 and the saved path (malloc'd) in *path,
+ * or a negative code (E2E_EDIGEST, E2E_EAUTH, PL_ENOTFOUND, -errno...)
+ * after printing why to stderr; nothing is left on disk then. */
+int cli_file_receive(struct cli *c, yajl_val file, int e2e, char **path);
 
 /* ---- local history (history.c) ---- */
 void cli_log_add(struct cli *c, long long conv, long long seq, long long sender, const char *text);
@@ -130,7 +174,7 @@ void cli_keys_upload(struct cli *c, int first, int rotate, int n_opks);
 void cli_keys_status(struct cli *c, int force_rotate);
 long long cli_me_id(struct cli *c);
 void cli_verify(struct cli *c, const char *user);
-void cli_send(struct cli *c, const char *user, const char *text, int plain);
+void cli_send(struct cli *c, const char *user, const struct cli_msg *m, int plain);
 void cli_listen(struct cli *c, long count, long timeout_s);
 
 #endif

@@ -93,7 +93,7 @@ static void store_key(struct cli *c, uint8_t tag, const char *key, struct e2e_se
     e2e_buf_free(b, n);
 }
 
-static char *body(struct cli *c, const char *cmid, const char *conv, const char *text,
+static char *body(struct cli *c, const char *cmid, const char *conv, const struct cli_msg *msg,
                   char **newlist)
 {
     struct target t[CLI_MAX_DEVS];
@@ -139,12 +139,7 @@ static char *body(struct cli *c, const char *cmid, const char *conv, const char 
     free(pt);
 
     /* The message itself, once for everyone. */
-    p = yajl_gen_alloc(NULL);
-    yajl_gen_map_open(p);
-    GEN_STR(p, "text");
-    GEN_STR(p, text);
-    yajl_gen_map_close(p);
-    pt = cli_gen_done(p);
+    pt = cli_payload_json(msg);
     if (e2e_sender_key_encrypt(k, (const uint8_t *)pt, strlen(pt), &m, &mlen) < 0)
         cli_die("cannot encrypt");
     sodium_memzero(pt, strlen(pt));
@@ -155,6 +150,7 @@ static char *body(struct cli *c, const char *cmid, const char *conv, const char 
     GEN_STR(g, "group");
     GEN_STR(g, b64);
     free(b64);
+    cli_gen_media_ids(g, msg);
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
     e2e_sender_key_free(k);
@@ -162,7 +158,7 @@ static char *body(struct cli *c, const char *cmid, const char *conv, const char 
     return cli_gen_done(g);
 }
 
-void cli_group_send(struct cli *c, long long conv, const char *text)
+void cli_group_send(struct cli *c, long long conv, const struct cli_msg *m)
 {
     char cmid[33], path[96], id[24];
     uint8_t rnd[16];
@@ -175,7 +171,7 @@ void cli_group_send(struct cli *c, long long conv, const char *text)
     snprintf(path, sizeof(path), "/v1/conversations/%lld/messages", conv);
     for (int attempt = 0; attempt < 4; attempt++) {
         free(list);
-        char *b = body(c, cmid, id, text, &list);
+        char *b = body(c, cmid, id, m, &list);
         st = cli_http(c, "POST", path, b, &res);
         free(b);
         if (st != 409)
@@ -185,7 +181,9 @@ void cli_group_send(struct cli *c, long long conv, const char *text)
     }
     if (st == 201 || st == 200) {
         cli_rec_set(c, CLI_T_DISTRIB, id, list, strlen(list));
-        cli_log_add(c, conv, cli_jint(res, "seq"), cli_me_id(c), text);
+        char *line = cli_msg_summary(m);
+        cli_log_add(c, conv, cli_jint(res, "seq"), cli_me_id(c), line);
+        free(line);
     }
     free(list);
     cli_state_save(c);
@@ -199,7 +197,7 @@ void cli_group_send(struct cli *c, long long conv, const char *text)
 }
 
 int cli_group_receive(struct cli *c, long long conv, long long uid, long long dev, yajl_val doc,
-                      const char *group_b64, char **text)
+                      const char *group_b64, yajl_val *out)
 {
     char key[80];
     struct cli_rec *r;
@@ -231,12 +229,12 @@ int cli_group_receive(struct cli *c, long long conv, long long uid, long long de
     if (rc == 0) {
         store_key(c, CLI_T_MEMBERKEY, key, k);
         char *js = cli_strndup((const char *)pt, ptlen);
-        yajl_val d = js ? yajl_tree_parse(js, NULL, 0) : NULL;
+        *out = yajl_tree_parse(js, NULL, 0);
+        sodium_memzero(js, ptlen);
         free(js);
-        const char *t = cli_jstr(d, "text");
-        *text = strdup(t ? t : "");
-        yajl_tree_free(d);
         e2e_buf_free(pt, ptlen);
+        if (!*out)
+            rc = PL_EMALFORMED;
     }
     e2e_sender_key_free(k);
     return rc;

@@ -13,16 +13,18 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: parley [--server URL] [--http1.1] [--json] COMMAND [ARGS]\n"
+    "usage: parley [--server URL] [--http1.1 | --http2-prior-knowledge] [--json] COMMAND [ARGS]\n"
     "  register USERNAME      create an account, log this device in, publish keys\n"
     "  login USERNAME         log this device in and publish its keys\n"
     "  logout                 end this device's session and delete its state\n"
     "  chats                  list conversations\n"
     "  send [--plain] USER|#GROUP TEXT  send TEXT (end-to-end encrypted unless --plain)\n"
+    "  send [--plain] --file PATH USER|#GROUP  send a file (encrypted and uploaded)\n"
     "  group create TITLE USER... | group add ID USER | group remove ID USER\n"
-    "  listen [--count N] [--timeout S]  print incoming messages, acknowledge delivery\n"
+    "  listen [--count N] [--timeout S] [--out-dir DIR]  print incoming messages, acknowledge\n"
+    "                         delivery; received files go to DIR (default $PARLEY_HOME/files)\n"
     "  history CHAT | read CHAT   this device's history of CHAT (USER or #ID); read marks it read\n"
-    "  search WORDS...        search this device's history (E2E chats are searched locally)\n"
+    "  search WORDS...        server search for plain chats, this device's history for E2E ones\n"
     "  verify USER            print the safety number with USER\n"
     "  keys [--rotate]        prekey status; replenish one-time prekeys, rotate the signed prekey\n"
     "Environment: PARLEY_SERVER, PARLEY_PASSWORD, PARLEY_PASSPHRASE, PARLEY_HOME\n";
@@ -99,19 +101,47 @@ static void login(struct cli *c, const char *user, const char *pw)
         printf("logged in as %s (user %lld, device %lld)\n", user, uid, dev);
 }
 
+#define JSTR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
+
 static void chats(struct cli *c)
 {
     yajl_val res;
     long st = cli_http(c, "GET", "/v1/conversations", NULL, &res);
     cli_expect(st, res, 200, 200, "listing chats");
     yajl_val list = cli_jget(res, "conversations");
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_array_open(g);
     for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
         yajl_val v = list->u.array.values[i];
-        const char *title = cli_jstr(v, "title"), *enc = cli_jstr(v, "encryption");
-        printf("%lld\t%s\t%s\t%s\n", cli_jint(v, "id"),
-               cli_jstr(v, "kind") ? cli_jstr(v, "kind") : "", enc ? enc : "none",
-               title ? title : "");
+        const char *title = cli_jstr(v, "title"), *enc = cli_jstr(v, "encryption"),
+                   *kind = cli_jstr(v, "kind"), *peer = cli_jstr(cli_jget(v, "peer"), "username");
+        if (!c->json) {
+            printf("%lld\t%s\t%s\t%s\n", cli_jint(v, "id"), kind ? kind : "", enc ? enc : "none",
+                   title ? title : (peer ? peer : ""));
+            continue;
+        }
+        /* --json: one array of {id, kind, encryption, title, peer, last_seq}. */
+        yajl_gen_map_open(g);
+        JSTR(g, "id");
+        yajl_gen_integer(g, cli_jint(v, "id"));
+        JSTR(g, "kind");
+        kind ? JSTR(g, kind) : yajl_gen_null(g);
+        JSTR(g, "encryption");
+        JSTR(g, enc ? enc : "none");
+        JSTR(g, "title");
+        title ? JSTR(g, title) : yajl_gen_null(g);
+        JSTR(g, "peer");
+        peer ? JSTR(g, peer) : yajl_gen_null(g);
+        JSTR(g, "last_seq");
+        cli_jint(v, "last_seq") >= 0 ? yajl_gen_integer(g, cli_jint(v, "last_seq"))
+                                     : yajl_gen_null(g);
+        yajl_gen_map_close(g);
     }
+    yajl_gen_array_close(g);
+    char *out = cli_gen_done(g);
+    if (c->json)
+        printf("%s\n", out);
+    free(out);
     yajl_tree_free(res);
 }
 
@@ -137,13 +167,28 @@ static int run(struct cli *c, int argc, char **argv)
             cli_die("logout failed: HTTP %ld", st);
         cli_state_wipe(c);
         puts("logged out");
-    } else if (!strcmp(cmd, "chats") && argc == 1) {
+    } else if (!strcmp(cmd, "chats") && (argc == 1 || (argc == 2 && !strcmp(argv[1], "--json")))) {
+        c->json |= argc == 2;
         chats(c);
     } else if (!strcmp(cmd, "send") && argc >= 3) {
-        int plain = !strcmp(argv[1], "--plain");
-        if (argc != 3 + plain)
+        int plain = 0, i = 1;
+        const char *file = NULL;
+        for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
+            if (!strcmp(argv[i], "--plain"))
+                plain = 1;
+            else if (!strcmp(argv[i], "--file") && i + 1 < argc)
+                file = argv[++i];
+            else
+                return -1;
+        }
+        if (file && argc == i + 1) {
+            cli_send_file(c, argv[i], file, plain);
+        } else if (!file && argc == i + 2) {
+            struct cli_msg m = {argv[i + 1], NULL};
+            cli_send(c, argv[i], &m, plain);
+        } else {
             return -1;
-        cli_send(c, argv[1 + plain], argv[2 + plain], plain);
+        }
     } else if (!strcmp(cmd, "listen")) {
         long count = 0, timeout = 0;
         for (int i = 1; i < argc; i++) {
@@ -151,6 +196,8 @@ static int run(struct cli *c, int argc, char **argv)
                 count = atol(argv[++i]);
             else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
                 timeout = atol(argv[++i]);
+            else if (!strcmp(argv[i], "--out-dir") && i + 1 < argc)
+                c->out_dir = argv[++i];
             else
                 return -1;
         }
@@ -183,6 +230,8 @@ int main(int argc, char **argv)
             server = argv[++i];
         else if (!strcmp(argv[i], "--http1.1"))
             c.http11 = 1;
+        else if (!strcmp(argv[i], "--http2-prior-knowledge"))
+            c.h2c = 1;
         else if (!strcmp(argv[i], "--json"))
             c.json = 1;
         else

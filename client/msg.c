@@ -178,20 +178,16 @@ void cli_gen_recipient(struct cli *c, yajl_gen g, struct e2e_identity *me, const
     free(b64);
 }
 
-static char *e2e_body(struct cli *c, const char *user, const char *cmid, const char *text)
+static char *e2e_body(struct cli *c, const char *user, const char *cmid, const struct cli_msg *msg)
 {
     struct target t[CLI_MAX_DEVS];
     struct e2e_identity *me = cli_identity(c);
     size_t n = targets(c, user, t);
-    yajl_gen g = yajl_gen_alloc(NULL), p = yajl_gen_alloc(NULL);
+    yajl_gen g = yajl_gen_alloc(NULL);
 
-    /* The plaintext every device gets: a small JSON document, so files and
-     * sender keys can travel the same way later. */
-    yajl_gen_map_open(p);
-    GEN_STR(p, "text");
-    GEN_STR(p, text);
-    yajl_gen_map_close(p);
-    char *pt = cli_gen_done(p);
+    /* The plaintext every device gets: a small JSON document (PROTOCOL.md,
+     * "Client message payload"): a text, a file, or a sender key. */
+    char *pt = cli_payload_json(msg);
 
     yajl_gen_map_open(g);
     GEN_STR(g, "client_msg_id");
@@ -205,6 +201,7 @@ static char *e2e_body(struct cli *c, const char *user, const char *cmid, const c
     for (size_t i = 0; i < n; i++)
         cli_gen_recipient(c, g, me, &t[i], pt);
     yajl_gen_array_close(g);
+    cli_gen_media_ids(g, msg);
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
     sodium_memzero(pt, strlen(pt));
@@ -213,39 +210,55 @@ static char *e2e_body(struct cli *c, const char *user, const char *cmid, const c
     return cli_gen_done(g);
 }
 
-static char *plain_body(const char *cmid, const char *text)
+static char *plain_body(const char *cmid, const struct cli_msg *m)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_map_open(g);
     GEN_STR(g, "client_msg_id");
     GEN_STR(g, cmid);
     GEN_STR(g, "kind");
-    GEN_STR(g, "text");
-    GEN_STR(g, "text");
-    GEN_STR(g, text);
+    if (m->file) {
+        GEN_STR(g, "media");
+        GEN_STR(g, "media");
+        yajl_gen_map_open(g);
+        GEN_STR(g, "media_id");
+        yajl_gen_integer(g, m->file->media_id);
+        GEN_STR(g, "mime");
+        GEN_STR(g, m->file->mime);
+        GEN_STR(g, "size");
+        yajl_gen_integer(g, m->file->size);
+        GEN_STR(g, "filename");
+        GEN_STR(g, m->file->name);
+        yajl_gen_map_close(g);
+    } else {
+        GEN_STR(g, "text");
+        GEN_STR(g, "text");
+        GEN_STR(g, m->text);
+    }
     yajl_gen_map_close(g);
     return cli_gen_done(g);
 }
 
-void cli_send(struct cli *c, const char *user, const char *text, int plain)
+void cli_send(struct cli *c, const char *user, const struct cli_msg *m, int plain)
 {
     char cmid[33], path[96];
     uint8_t rnd[16];
     yajl_val res = NULL;
     long st = 0;
     (void)cli_me_id(c);
-    if (user[0] == '#') {
-        cli_group_send(c, atoll(user + 1), text);
+    if (user[0] == '#' && !plain) {
+        cli_group_send(c, atoll(user + 1), m);
         return;
     }
     randombytes_buf(rnd, sizeof(rnd));
     sodium_bin2hex(cmid, sizeof(cmid), rnd, sizeof(rnd));
-    long long conv = conversation_for(c, user, plain);
+    /* "#id --plain": a plain group (or any chat) the server can read. */
+    long long conv = user[0] == '#' ? atoll(user + 1) : conversation_for(c, user, plain);
     snprintf(path, sizeof(path), "/v1/conversations/%lld/messages", conv);
     /* A 409 devices-changed means our device list was stale: list again,
      * start sessions with new devices, and retry with the same id. */
     for (int attempt = 0; attempt < 4; attempt++) {
-        char *body = plain ? plain_body(cmid, text) : e2e_body(c, user, cmid, text);
+        char *body = plain ? plain_body(cmid, m) : e2e_body(c, user, cmid, m);
         st = cli_http(c, "POST", path, body, &res);
         free(body);
         if (st != 409 || plain)
@@ -253,8 +266,11 @@ void cli_send(struct cli *c, const char *user, const char *text, int plain)
         yajl_tree_free(res);
         res = NULL;
     }
-    if (st == 201 || st == 200)
-        cli_log_add(c, conv, cli_jint(res, "seq"), cli_me_id(c), text);
+    if (st == 201 || st == 200) {
+        char *line = cli_msg_summary(m);
+        cli_log_add(c, conv, cli_jint(res, "seq"), cli_me_id(c), line);
+        free(line);
+    }
     cli_state_save(c); /* ratchets moved even when the server refused */
     cli_expect(st, res, 201, 200, "sending");
     if (c->json)
@@ -342,8 +358,9 @@ static int pairwise(struct cli *c, long long uid, long long dev, const char *ct,
     return rc;
 }
 
-/* 0 and *text, 1 when nothing was addressed to this device, or < 0. */
-static int decrypt_msg(struct cli *c, long long conv, yajl_val msg, char **text)
+/* 0 and the payload document in *out, 1 when nothing was addressed to this
+ * device, or < 0. */
+static int decrypt_msg(struct cli *c, long long conv, yajl_val msg, yajl_val *out)
 {
     yajl_val e = cli_jget(msg, "e2e"), doc = NULL;
     const char *ct = cli_jstr(e, "ciphertext"), *group = cli_jstr(e, "group");
@@ -354,12 +371,14 @@ static int decrypt_msg(struct cli *c, long long conv, yajl_val msg, char **text)
     if (ct && (rc = pairwise(c, uid, dev, ct, &doc)) < 0)
         return rc;
     if (group) {
-        rc = cli_group_receive(c, conv, uid, dev, doc, group, text);
-    } else if (cli_jstr(doc, "text")) {
-        *text = strdup(cli_jstr(doc, "text"));
+        rc = cli_group_receive(c, conv, uid, dev, doc, group, out);
+        yajl_tree_free(doc);
+    } else if (cli_jstr(doc, "text") || YAJL_IS_OBJECT(cli_jget(doc, "file"))) {
+        *out = doc;
         rc = 0;
+    } else {
+        yajl_tree_free(doc); /* a sender key alone, or nothing we know */
     }
-    yajl_tree_free(doc);
     return rc;
 }
 
@@ -375,7 +394,8 @@ static void ack(struct cli *c, long long conv, long long seq)
         fprintf(stderr, "parley: delivered receipt: HTTP %ld\n", st);
 }
 
-static void print_json(long long conv, long long seq, long long sender, int e2e, const char *text)
+static void print_json(long long conv, long long seq, long long sender, int e2e, const char *text,
+                       const char *file)
 {
     const unsigned char *buf;
     size_t len;
@@ -391,6 +411,10 @@ static void print_json(long long conv, long long seq, long long sender, int e2e,
     yajl_gen_bool(g, e2e);
     GEN_STR(g, "text");
     GEN_STR(g, text);
+    if (file) {
+        GEN_STR(g, "file");
+        GEN_STR(g, file);
+    }
     yajl_gen_map_close(g);
     yajl_gen_get_buf(g, &buf, &len);
     printf("%.*s\n", (int)len, buf);
@@ -428,6 +452,34 @@ static void key_changed(struct cli *c, yajl_val ev)
     cli_rec_set(c, CLI_T_PIN, key, ik, 32);
 }
 
+/* What a received message says: its text, or for a file (downloaded,
+ * checked and decrypted here) a line naming where it was saved. Returns 0
+ * (and *text, NULL for nothing to show) or a negative code. */
+static int payload(struct cli *c, long long conv, yajl_val msg, int e2e, char **text, char **file)
+{
+    yajl_val doc = NULL, f = NULL;
+    int rc = 0;
+    if (e2e) {
+        if ((rc = decrypt_msg(c, conv, msg, &doc)) != 0)
+            return rc < 0 ? rc : 0;
+        f = cli_jget(doc, "file");
+    } else {
+        f = cli_jget(msg, "media");
+    }
+    const char *t = cli_jstr(e2e ? doc : msg, "text");
+    if (YAJL_IS_OBJECT(f)) {
+        if ((rc = cli_file_receive(c, f, e2e, file)) == 0) {
+            const char *base = strrchr(*file, '/');
+            if (asprintf(text, "file %s saved to %s", base ? base + 1 : *file, *file) < 0)
+                cli_die("out of memory");
+        }
+    } else if (t) {
+        *text = strdup(t);
+    }
+    yajl_tree_free(doc);
+    return rc;
+}
+
 static int on_event(struct cli *c, const char *type, const char *data, const char *id, void *ctx)
 {
     struct listen *l = ctx;
@@ -438,20 +490,18 @@ static int on_event(struct cli *c, const char *type, const char *data, const cha
         long long conv = cli_jint(ev, "conversation_id"), seq = cli_jint(msg, "seq");
         long long sender = cli_jint(msg, "sender"), me = cli_me_id(c);
         const char *kind = cli_jstr(msg, "kind");
-        char *text = NULL;
-        int rc = 0;
-        if (kind && strcmp(kind, "e2e") == 0)
-            rc = decrypt_msg(c, conv, msg, &text);
-        else if (cli_jstr(msg, "text"))
-            text = strdup(cli_jstr(msg, "text"));
+        char *text = NULL, *file = NULL;
+        int rc = 0, e2e = kind && strcmp(kind, "e2e") == 0;
         /* Our own other devices' sends arrive too (each with its copy). */
         int own = sender == me && cli_jint(msg, "sender_device_id") == cli_conf_int(c, "device_id");
+        if (!own)
+            rc = payload(c, conv, msg, e2e, &text, &file);
         if (!own && (text || rc < 0)) {
             if (rc < 0)
                 fprintf(stderr, "parley: message %lld in conversation %lld: %s\n", seq, conv,
                         e2e_strerror(rc));
             else if (c->json)
-                print_json(conv, seq, sender, kind && !strcmp(kind, "e2e"), text);
+                print_json(conv, seq, sender, e2e, text, file);
             else
                 printf("[%lld] %lld: %s\n", conv, sender, text);
             fflush(stdout);
@@ -461,6 +511,7 @@ static int on_event(struct cli *c, const char *type, const char *data, const cha
             l->got++;
         }
         free(text);
+        free(file);
     } else if (strcmp(type, "keys.changed") == 0) {
         key_changed(c, ev);
     }

@@ -28,24 +28,111 @@ static size_t on_body(char *data, size_t size, size_t n, void *ctx)
     return k;
 }
 
-static CURL *handle(struct cli *c, CURL *h, const char *path, struct curl_slist **hdrs)
+/* Prepares h for path (on the server) or an absolute URL; auth: send the
+ * token when there is one. */
+static CURL *prepare(struct cli *c, CURL *h, const char *path, int auth, struct curl_slist **hdrs)
 {
-    char url[2048], auth[256];
+    char url[4096], bearer[256];
     curl_easy_reset(h);
-    snprintf(url, sizeof(url), "%s%s", c->server, path);
+    if (strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0)
+        snprintf(url, sizeof(url), "%s", path);
+    else
+        snprintf(url, sizeof(url), "%s%s", c->server, path);
     curl_easy_setopt(h, CURLOPT_URL, url);
+    /* --http2-prior-knowledge: h2 without upgrade or ALPN (h2c on http://). */
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
-                     c->http11 ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS);
+                     c->http11 ? CURL_HTTP_VERSION_1_1
+                     : c->h2c  ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+                               : CURL_HTTP_VERSION_2TLS);
+    if (c->h2c) {
+        /* libcurl before 8.0 (Debian 12: 7.88) fails every second request
+         * on a reused prior-knowledge connection ("Error in the HTTP2
+         * framing layer", curl issue 10634): one connection per request. */
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+    }
     const char *ca = getenv("PARLEY_CA_FILE");
     if (ca)
         curl_easy_setopt(h, CURLOPT_CAINFO, ca);
     *hdrs = curl_slist_append(NULL, "Accept: application/json, text/event-stream");
-    const char *tok = cli_conf(c, "token");
+    const char *tok = auth ? cli_conf(c, "token") : NULL;
     if (tok) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
-        *hdrs = curl_slist_append(*hdrs, auth);
+        snprintf(bearer, sizeof(bearer), "Authorization: Bearer %s", tok);
+        *hdrs = curl_slist_append(*hdrs, bearer);
     }
     return h;
+}
+
+static CURL *handle(struct cli *c, CURL *h, const char *path, struct curl_slist **hdrs)
+{
+    return prepare(c, h, path, 1, hdrs);
+}
+
+struct xfer {
+    FILE *in;
+    cli_sink_cb *sink;
+    void *ctx;
+    int failed;
+};
+
+static size_t on_read(char *buf, size_t size, size_t n, void *ctx)
+{
+    struct xfer *x = ctx;
+    size_t r = fread(buf, 1, size * n, x->in);
+    if (r == 0 && ferror(x->in))
+        return CURL_READFUNC_ABORT;
+    return r;
+}
+
+static size_t on_write(char *data, size_t size, size_t n, void *ctx)
+{
+    struct xfer *x = ctx;
+    if (x->sink(x->ctx, data, size * n) < 0) {
+        x->failed = 1;
+        return 0;
+    }
+    return size * n;
+}
+
+long cli_http_stream(struct cli *c, const char *method, const char *url, int auth, FILE *in,
+                     long long size, const char *ctype, cli_sink_cb *sink, void *ctx)
+{
+    struct curl_slist *hdrs;
+    struct xfer x = {in, sink, ctx, 0};
+    char err[CURL_ERROR_SIZE] = "", ct[160];
+    long status = 0;
+    if (!c->curl_req && !(c->curl_req = curl_easy_init()))
+        cli_die("out of memory");
+    CURL *h = prepare(c, c->curl_req, url, auth, &hdrs);
+    if (in) {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, &x);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+        hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
+        if (ctype) {
+            snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
+            hdrs = curl_slist_append(hdrs, ct);
+        }
+    }
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
+    /* Big files take as long as they take; a stalled transfer does not. */
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    CURLcode rc = curl_easy_perform(h);
+    curl_slist_free_all(hdrs);
+    if (x.failed)
+        cli_die("%s %s: cannot write the received bytes", method, url);
+    if (rc != CURLE_OK)
+        cli_die("%s %s: %s", method, url, err[0] ? err : curl_easy_strerror(rc));
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    return status;
 }
 
 long cli_http(struct cli *c, const char *method, const char *path, const char *body, yajl_val *out)

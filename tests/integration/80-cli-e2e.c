@@ -3,10 +3,17 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "harness.h"
 
+#include <sodium.h>
+
+#include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,9 +21,7 @@
  * Each case drives the built `parley` binary (PARLEY_TEST_CLI) as separate
  * processes, one PARLEY_HOME per device, against a real parleyd: h1 uses
  * http:// with --http1.1, h2 uses https:// (ALPN h2, the harness's
- * certificate as CA). h2c has no CLI flag (libcurl speaks h2 to http://
- * only with prior knowledge), so that variant runs HTTP/1.1 without the
- * flag, which is what the CLI does by default for http:// URLs.
+ * certificate as CA), h2c uses http:// with --http2-prior-knowledge.
  */
 
 struct dev {
@@ -26,7 +31,8 @@ struct dev {
 
 static char tmpdir[256];
 static char server_url[128];
-static int http11;
+static int http11, h2c;
+static long last_maxrss_kb; /* peak RSS of the last parley run */
 
 static void setup(struct pt_server *s, enum pt_proto p)
 {
@@ -43,6 +49,7 @@ static void setup(struct pt_server *s, enum pt_proto p)
         snprintf(server_url, sizeof(server_url), "http://127.0.0.1:%u", pt_server_port(s));
     }
     http11 = p == PT_H1;
+    h2c = p == PT_H2C;
     setenv("PARLEY_VAULT_COST", "low", 1);
 }
 
@@ -64,6 +71,8 @@ static int run(const struct dev *d, char **out, ...)
     argv[n++] = server_url;
     if (http11)
         argv[n++] = "--http1.1";
+    if (h2c)
+        argv[n++] = "--http2-prior-knowledge";
     va_start(ap, out);
     for (const char *a; (a = va_arg(ap, const char *)) && n < 31;)
         argv[n++] = a;
@@ -93,7 +102,9 @@ static int run(const struct dev *d, char **out, ...)
     buf[len] = 0;
     close(fds[0]);
     int st;
-    PL_ASSERT(waitpid(pid, &st, 0) == pid);
+    struct rusage ru;
+    PL_ASSERT(wait4(pid, &st, 0, &ru) == pid);
+    last_maxrss_kb = ru.ru_maxrss;
     if (out)
         *out = buf;
     else
@@ -317,6 +328,332 @@ PLTEST_PROTO(cli_group_of_four_remove_member)
     const char *secrets[] = {m1, m2, m3};
     scan_db(secrets, 3);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* ---- files ---- */
+
+/* Writes size pseudo-random bytes to path, with marker written at several
+ * offsets (start, thirds, a chunk boundary, the end); returns its SHA-256. */
+static void make_file(const char *path, size_t size, const char *marker, uint8_t sha[32])
+{
+    static uint8_t buf[1 << 16];
+    crypto_hash_sha256_state h;
+    size_t mlen = strlen(marker);
+    size_t at[] = {0, size / 3, 2 * (size / 3), 65536 - mlen / 2, size - mlen};
+    uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+    FILE *f = fopen(path, "wb");
+    PL_ASSERT(f != NULL);
+    crypto_hash_sha256_init(&h);
+    for (size_t off = 0; off < size;) {
+        size_t n = size - off < sizeof(buf) ? size - off : sizeof(buf);
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+            buf[i] = (uint8_t)(x >> 24);
+        }
+        for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) /* markers crossing this buffer */
+            for (size_t j = 0; j < mlen; j++)
+                if (at[k] + j >= off && at[k] + j < off + n)
+                    buf[at[k] + j - off] = (uint8_t)marker[j];
+        crypto_hash_sha256_update(&h, buf, n);
+        PL_ASSERT_INT_EQ(fwrite(buf, 1, n, f), n);
+        off += n;
+    }
+    PL_ASSERT_INT_EQ(fclose(f), 0);
+    crypto_hash_sha256_final(&h, sha);
+}
+
+/* Streams a file through SHA-256 and, when marker is set, fails if it
+ * contains marker; returns the byte count. */
+static long long hash_scan(const char *path, const char *marker, uint8_t sha[32])
+{
+    static uint8_t buf[(1 << 20) + 256];
+    crypto_hash_sha256_state h;
+    size_t keep = 0, mlen = marker ? strlen(marker) : 0, r;
+    long long total = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        pltest_fail(__FILE__, __LINE__, "cannot open %s: %s", path, strerror(errno));
+    crypto_hash_sha256_init(&h);
+    while ((r = fread(buf + keep, 1, (1 << 20), f)) > 0) {
+        crypto_hash_sha256_update(&h, buf + keep, r);
+        total += (long long)r;
+        size_t have = keep + r;
+        if (mlen && memmem(buf, have, marker, mlen))
+            pltest_fail(__FILE__, __LINE__, "plaintext marker found in %s", path);
+        /* Keep the tail, so a marker across two reads is still seen. */
+        keep = mlen && have >= mlen - 1 ? mlen - 1 : 0;
+        memmove(buf, buf + have - keep, keep);
+    }
+    fclose(f);
+    if (sha)
+        crypto_hash_sha256_final(&h, sha);
+    return total;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb, (void)type, (void)ftw;
+    return remove(path);
+}
+
+static void rm_tree(const char *dir)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static const char *scan_marker;
+static int scanned_files;
+static long long scanned_bytes;
+
+static int on_blob(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    if (type == FTW_F && S_ISREG(sb->st_mode)) {
+        scanned_bytes += hash_scan(path, scan_marker, NULL);
+        scanned_files++;
+    }
+    return 0;
+}
+
+/* Every file under dir (the blob store, its temporaries and the rest of
+ * parleyd's data dir); returns the bytes scanned. */
+static long long scan_dir(const char *dir, const char *marker)
+{
+    scan_marker = marker;
+    scanned_files = 0;
+    scanned_bytes = 0;
+    PL_ASSERT_INT_EQ(nftw(dir, on_blob, 16, FTW_PHYS), 0);
+    return scanned_bytes;
+}
+
+/* Where the CLI saved a file: after "saved to " in its text output, or the
+ * "file" member of its --json output (malloc'd). */
+static char *saved_path(const char *out)
+{
+    const char *p = strstr(out, "\"file\":\"");
+    if (p)
+        return strndup(p + 8, strcspn(p + 8, "\""));
+    if (!(p = strstr(out, "saved to ")))
+        pltest_fail(__FILE__, __LINE__, "no file saved: %s", out);
+    p += 9;
+    return strndup(p, strcspn(p, "\n"));
+}
+
+/* Alice sends Bob an encrypted file through the CLI (50 MiB; 5 MiB under
+ * the sanitizers, where everything runs several times slower); Bob's
+ * listen downloads, checks and decrypts it to the same SHA-256; neither
+ * PostgreSQL nor any file parleyd keeps holds the plaintext markers. A
+ * plain (--plain) file goes the media-message way. */
+PLTEST_PROTO(cli_file_round_trip)
+{
+    char data[300], marker[96], path[300], plain_path[300], alice[64], bob[64], *out;
+    uint8_t sha[32], got[32];
+    struct dev a, b;
+    /* ASAN_OPTIONS is set by the meson "sanitize" test setup. */
+    size_t size = getenv("ASAN_OPTIONS") ? (size_t)5 << 20 : (size_t)50 << 20;
+    srand((unsigned)getpid() * 17u);
+    snprintf(data, sizeof(data), "/tmp/parley-cli-data-XXXXXX");
+    PL_ASSERT(mkdtemp(data) != NULL);
+    const char *args[] = {"--data-dir", data, NULL};
+    struct pt_server *s = PT_SERVER_START(args);
+    setup(s, proto);
+    name_of(alice, sizeof(alice), "fa");
+    name_of(bob, sizeof(bob), "fb");
+    dev_init(&a, "a", "alice password 1");
+    dev_init(&b, "b", "bob password 22");
+    RUN_OK(&a, "register", alice);
+    RUN_OK(&b, "register", bob);
+
+    unique(marker, sizeof(marker), "PLAINTEXT-FILE-MARKER");
+    snprintf(path, sizeof(path), "%s/holiday video.mp4", tmpdir);
+    make_file(path, size, marker, sha);
+    /* Neither side holds the file in memory: their peak RSS stays far below
+     * its size (checked without the sanitizers, whose shadow memory and
+     * quarantine dwarf a 5 MiB file). */
+    long rss_cap_kb = getenv("ASAN_OPTIONS") ? 0 : (long)(size / 1024 / 2);
+    PL_ASSERT_INT_EQ(run(&a, &out, "send", "--file", path, bob, NULL), 0);
+    PL_ASSERT(strstr(out, "sent to") != NULL);
+    free(out);
+    if (rss_cap_kb && last_maxrss_kb > rss_cap_kb)
+        pltest_fail(__FILE__, __LINE__, "send --file peaked at %ld KiB", last_maxrss_kb);
+    int rc = run(&b, &out, "listen", "--count", "1", "--timeout", "40", NULL);
+    if (rc != 0)
+        pltest_fail(__FILE__, __LINE__, "listen exited %d: %s", rc, out);
+    if (rss_cap_kb && last_maxrss_kb > rss_cap_kb)
+        pltest_fail(__FILE__, __LINE__, "listen peaked at %ld KiB", last_maxrss_kb);
+    char *saved = saved_path(out);
+    free(out);
+    if (!strstr(saved, "/b/files/holiday video.mp4"))
+        pltest_fail(__FILE__, __LINE__, "saved as %s", saved);
+    PL_ASSERT_INT_EQ(hash_scan(saved, NULL, got), (long long)size);
+    PL_ASSERT_MEM_EQ(got, sha, 32);
+    free(saved);
+    /* The local history names the file; the chat list says it is E2E. */
+    PL_ASSERT_INT_EQ(run(&b, &out, "history", alice, NULL), 0);
+    PL_ASSERT(strstr(out, "holiday video.mp4") != NULL);
+    free(out);
+    PL_ASSERT_INT_EQ(run(&a, &out, "chats", "--json", NULL), 0);
+    PL_ASSERT(out[0] == '[' && strstr(out, "\"encryption\":\"e2e\"") != NULL);
+    free(out);
+
+    /* A plain chat: the bytes as they are, a "media" message. */
+    snprintf(plain_path, sizeof(plain_path), "%s/notes.txt", tmpdir);
+    make_file(plain_path, 100000, "not secret", sha);
+    RUN_OK(&a, "send", "--plain", "--file", plain_path, bob);
+    char outdir[300];
+    snprintf(outdir, sizeof(outdir), "%s/inbox", tmpdir);
+    PL_ASSERT_INT_EQ(mkdir(outdir, 0700), 0);
+    rc = run(&b, &out, "--json", "listen", "--count", "1", "--timeout", "20", "--out-dir", outdir,
+             NULL);
+    if (rc != 0)
+        pltest_fail(__FILE__, __LINE__, "listen exited %d: %s", rc, out);
+    PL_ASSERT(strstr(out, "\"e2e\":false") != NULL);
+    saved = saved_path(out);
+    free(out);
+    PL_ASSERT(strncmp(saved, outdir, strlen(outdir)) == 0);
+    PL_ASSERT_INT_EQ(hash_scan(saved, NULL, got), 100000);
+    PL_ASSERT_MEM_EQ(got, sha, 32);
+    free(saved);
+
+    /* A group (sender key): the file reaches the other member. */
+    char gmarker[96], gpath[300], gid[32];
+    unique(gmarker, sizeof(gmarker), "GROUP-FILE-MARKER");
+    snprintf(gpath, sizeof(gpath), "%s/minutes.pdf", tmpdir);
+    make_file(gpath, 300000, gmarker, sha);
+    PL_ASSERT_INT_EQ(run(&a, &out, "group", "create", "files", bob, NULL), 0);
+    long long id = 0;
+    PL_ASSERT(sscanf(out, "group %lld created", &id) == 1 && id > 0);
+    free(out);
+    snprintf(gid, sizeof(gid), "#%lld", id);
+    RUN_OK(&a, "send", "--file", gpath, gid);
+    rc = run(&b, &out, "listen", "--count", "1", "--timeout", "20", NULL);
+    if (rc != 0)
+        pltest_fail(__FILE__, __LINE__, "listen exited %d: %s", rc, out);
+    saved = saved_path(out);
+    free(out);
+    PL_ASSERT(strstr(saved, "/b/files/minutes.pdf") != NULL);
+    PL_ASSERT_INT_EQ(hash_scan(saved, NULL, got), 300000);
+    PL_ASSERT_MEM_EQ(got, sha, 32);
+    free(saved);
+
+    /* An E2E upload declares no file name either. */
+    const char *secrets[] = {marker, gmarker, "holiday video", "minutes.pdf"};
+    scan_db(secrets, 4);
+    /* The ciphertexts are in the blob store, and nothing readable is. */
+    PL_ASSERT(scan_dir(data, marker) >= (long long)size);
+    scan_dir(data, gmarker);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+    rm_tree(data);
+    rm_tree(tmpdir);
+}
+
+static const char *tamper_dir;
+static long long tamper_size;
+static int tampered;
+
+/* Flips a byte in the middle of every blob of the given size. */
+static int on_tamper(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    if (type != FTW_F || !S_ISREG(sb->st_mode) || sb->st_size != tamper_size ||
+        !strstr(path, "/blobs/"))
+        return 0;
+    FILE *f = fopen(path, "r+b");
+    PL_ASSERT(f != NULL);
+    PL_ASSERT_INT_EQ(fseek(f, (long)(tamper_size / 2), SEEK_SET), 0);
+    int ch = fgetc(f);
+    PL_ASSERT(ch != EOF);
+    PL_ASSERT_INT_EQ(fseek(f, (long)(tamper_size / 2), SEEK_SET), 0);
+    PL_ASSERT(fputc(ch ^ 0x40, f) != EOF);
+    PL_ASSERT_INT_EQ(fclose(f), 0);
+    tampered++;
+    return 0;
+}
+
+/* A ciphertext altered in the blob store: the receiver refuses it (digest)
+ * and keeps no file. */
+PLTEST(cli_file_tampered_is_refused)
+{
+    char data[300], marker[96], path[300], files[600], alice[64], bob[64], *out;
+    uint8_t sha[32];
+    struct dev a, b;
+    srand((unsigned)getpid() * 19u);
+    snprintf(data, sizeof(data), "/tmp/parley-cli-data-XXXXXX");
+    PL_ASSERT(mkdtemp(data) != NULL);
+    const char *args[] = {"--data-dir", data, NULL};
+    struct pt_server *s = PT_SERVER_START(args);
+    setup(s, PT_H1);
+    name_of(alice, sizeof(alice), "ta");
+    name_of(bob, sizeof(bob), "tb");
+    dev_init(&a, "a", "alice password 1");
+    dev_init(&b, "b", "bob password 22");
+    RUN_OK(&a, "register", alice);
+    RUN_OK(&b, "register", bob);
+    unique(marker, sizeof(marker), "TAMPERED-MARKER");
+    snprintf(path, sizeof(path), "%s/contract.txt", tmpdir);
+    make_file(path, 1000000, marker, sha);
+    RUN_OK(&a, "send", "--file", path, bob);
+    /* 16 chunks of 17 bytes overhead, the 28-byte header. */
+    tamper_size = 1000000 + 28 + 16 * 17;
+    tamper_dir = data;
+    tampered = 0;
+    PL_ASSERT_INT_EQ(nftw(tamper_dir, on_tamper, 16, FTW_PHYS), 0);
+    PL_ASSERT_INT_EQ(tampered, 1);
+    PL_ASSERT_INT_EQ(run(&b, &out, "listen", "--count", "1", "--timeout", "20", NULL), 0);
+    if (strstr(out, "saved to"))
+        pltest_fail(__FILE__, __LINE__, "a tampered file was kept: %s", out);
+    free(out);
+    snprintf(files, sizeof(files), "%s/files/contract.txt", b.home);
+    PL_ASSERT(access(files, F_OK) != 0);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+    rm_tree(data);
+    rm_tree(tmpdir);
+}
+
+/* search: plain chats through GET /v1/search when the server has it (an
+ * unauthenticated probe is 401 then, 404 before), E2E chats from the local
+ * history; each hit once. */
+PLTEST(cli_search_server_and_local)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    struct pt_resp r;
+    struct dev a, b;
+    char alice[64], bob[64], word[32], plain[96], secret[96], *out;
+    setup(s, PT_H1);
+    srand((unsigned)getpid() * 23u);
+    name_of(alice, sizeof(alice), "sa");
+    name_of(bob, sizeof(bob), "sb");
+    dev_init(&a, "a", "alice password 1");
+    dev_init(&b, "b", "bob password 22");
+    RUN_OK(&a, "register", alice);
+    RUN_OK(&b, "register", bob);
+    snprintf(word, sizeof(word), "quokka%d", rand() % 100000);
+    snprintf(plain, sizeof(plain), "a plain %s in the open", word);
+    snprintf(secret, sizeof(secret), "a secret %s under wraps", word);
+    RUN_OK(&a, "send", "--plain", bob, plain);
+    RUN_OK(&a, "send", bob, secret);
+    PL_ASSERT_INT_EQ(pt_req(s, PT_H1, "GET", "/v1/search?q=x", NULL, NULL, NULL, 0, &r), 0);
+    int server = r.status != 404;
+    pt_resp_free(&r);
+
+    PL_ASSERT_INT_EQ(run(&a, &out, "--json", "search", word, NULL), 0);
+    char *p1 = strstr(out, "in the open"), *p2 = strstr(out, secret);
+    if (!p1 || !p2)
+        pltest_fail(__FILE__, __LINE__, "search missed a message: %s", out);
+    PL_ASSERT(strstr(p1 + 1, "in the open") == NULL); /* once */
+    PL_ASSERT(strstr(p2 + 1, secret) == NULL);
+    if (server && (!strstr(out, "\"snippet\":\"") || !strstr(out, "<mark>quokka")))
+        pltest_fail(__FILE__, __LINE__, "the plain hit did not come from the server: %s", out);
+    if (!server && strstr(out, "snippet"))
+        pltest_fail(__FILE__, __LINE__, "a snippet without server search: %s", out);
+    free(out);
+    /* Text output: the snippet without its markup. */
+    PL_ASSERT_INT_EQ(run(&a, &out, "search", word, NULL), 0);
+    snprintf(plain, sizeof(plain), "plain %s in the open", word);
+    PL_ASSERT(strstr(out, plain) != NULL && strstr(out, "<mark>") == NULL);
+    free(out);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+    rm_tree(tmpdir);
 }
 
 /* Failures exit non-zero with a message: no server, wrong password. */
