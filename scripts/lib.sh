@@ -64,11 +64,14 @@ PL_APT_PKGS=(build-essential meson ninja-build pkg-config git
   libmicrohttpd-dev libnghttp2-dev libpq-dev libhiredis-dev libsodium-dev libbrotli-dev
   libyajl-dev libssl-dev libcurl4-openssl-dev
   postgresql redis-server curl nghttp2-client openssl clang-format)
+# Only the test suite needs these (browser tests: Debian's Chromium).
+PL_APT_TEST_PKGS=(chromium)
 
-# pl_deps: install only the Debian packages that are missing. The system PostgreSQL and Redis
-# services that the packages may start are left alone; ours run on other ports and data dirs.
+# pl_deps [EXTRA_PKGS...]: install only the Debian packages that are missing (PL_APT_PKGS and
+# the extra ones). The system PostgreSQL and Redis services that the packages may start are left
+# alone; ours run on other ports and data dirs.
 pl_deps() {
-  local pkgs=("${PL_APT_PKGS[@]}") missing=() p st
+  local pkgs=("${PL_APT_PKGS[@]}" "$@") missing=() p st
   # Node may come from elsewhere (nvm, NodeSource); only fall back to Debian's when absent.
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
   command -v npm >/dev/null 2>&1 || pkgs+=(npm)
