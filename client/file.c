@@ -126,7 +126,9 @@ static void safe_name(char *out, size_t cap, const char *claimed)
 static FILE *temp_file(const char *dir)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/.tmp-XXXXXX", dir);
+    int n = snprintf(path, sizeof(path), "%s/.tmp-XXXXXX", dir);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        cli_die("directory name too long: %s", dir);
     int fd = mkstemp(path);
     if (fd < 0)
         cli_die("cannot create a temporary file in %s: %s", dir, strerror(errno));
