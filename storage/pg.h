@@ -222,6 +222,9 @@ PL_MUST_CHECK int store_pg__get_i64_array(struct pl_arena *a, const struct pg_re
                                           int col, int64_t **out, unsigned *n);
 /* Copies a text column into the arena; NULL when out of memory. */
 const char *store_pg__get_str(struct pl_arena *a, const struct pg_result *r, int row, int col);
+/* v[0..n) as a bigint[] literal ("{1,2,3}") in the arena, for a parameter;
+ * NULL when out of memory. */
+char *store_pg__i64_array(struct pl_arena *a, const int64_t *v, unsigned n);
 
 /* Adds one to the counter store_pg_errors() reads. Any thread. */
 void store_pg__count_error(void);

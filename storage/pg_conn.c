@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,4 +440,17 @@ int store_pg_ping(struct store_pg *pg)
         return PL_EUNAVAIL;
     PQclear(r);
     return 0;
+}
+
+char *store_pg__i64_array(struct pl_arena *a, const int64_t *v, unsigned n)
+{
+    char *out = pl_arena_alloc(a, (size_t)n * 21 + 3), *o = out;
+    if (!out)
+        return NULL;
+    *o++ = '{';
+    for (unsigned i = 0; i < n; i++)
+        o += sprintf(o, i ? ",%" PRId64 : "%" PRId64, v[i]);
+    *o++ = '}';
+    *o = '\0';
+    return out;
 }

@@ -120,21 +120,6 @@ static int run_void(struct store_pg *pg, int id, const char *const *vals)
     return rc;
 }
 
-/* "{1,2,3}" in the arena. */
-static const char *i64_array(struct pl_arena *a, const int64_t *v, unsigned n)
-{
-    struct pl_buf b;
-    pl_buf_init(&b, (size_t)n * 24 + 16);
-    int rc = pl_buf_append(&b, "{", 1);
-    for (unsigned i = 0; i < n && rc == 0; i++)
-        rc = pl_buf_printf(&b, "%s%" PRId64, i ? "," : "", v[i]);
-    if (rc == 0)
-        rc = pl_buf_append(&b, "}", 1);
-    const char *out = rc == 0 ? pl_arena_strndup(a, pl_buf_head(&b), b.len) : NULL;
-    pl_buf_deinit(&b);
-    return out;
-}
-
 int store_pg_keys_lock(struct store_pg *pg, struct pl_arena *a, int64_t device_id,
                        const char **identity)
 {
@@ -246,7 +231,7 @@ int store_pg_bundles_take(struct store_pg *pg, struct pl_arena *a, int64_t user_
     char ub[24], sb[24];
     snprintf(ub, sizeof(ub), "%" PRId64, user_id);
     snprintf(sb, sizeof(sb), "%" PRId64, skip_device);
-    const char *arr = i64_array(a, only, n_only);
+    const char *arr = store_pg__i64_array(a, only, n_only);
     if (!arr)
         return PL_ENOMEM;
     const char *vals[] = {ub, sb, arr};
@@ -329,7 +314,7 @@ int store_pg_e2e_for_device(struct store_pg *pg, struct pl_arena *a, int64_t con
     char cb[24], db[24];
     snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
     snprintf(db, sizeof(db), "%" PRId64, device_id);
-    const char *arr = i64_array(a, seqs, n);
+    const char *arr = store_pg__i64_array(a, seqs, n);
     if (!arr)
         return PL_ENOMEM;
     const char *vals[] = {cb, db, arr};

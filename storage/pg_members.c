@@ -134,20 +134,6 @@ int store_pg_member_get(struct store_pg *pg, struct pl_arena *a, int64_t convers
     return rc;
 }
 
-/* "{1,2,3}": a bigint[] literal, in the arena. */
-static char *i64_array(struct pl_arena *a, const int64_t *v, unsigned n)
-{
-    char *out = pl_arena_alloc(a, (size_t)n * 21 + 3), *o = out;
-    if (!out)
-        return NULL;
-    *o++ = '{';
-    for (unsigned i = 0; i < n; i++)
-        o += sprintf(o, i ? ",%" PRId64 : "%" PRId64, v[i]);
-    *o++ = '}';
-    *o = '\0';
-    return out;
-}
-
 int store_pg_members_add(struct store_pg *pg, int64_t conversation_id, const int64_t *user_ids,
                          unsigned n, enum store_role role)
 {
@@ -158,7 +144,7 @@ int store_pg_members_add(struct store_pg *pg, int64_t conversation_id, const int
     /* The literal can be large (a group created with a thousand members);
      * it lives only for this call, so it gets an arena of its own. */
     struct pl_arena *a = pl_arena_new();
-    char *ids = a ? i64_array(a, user_ids, n) : NULL;
+    char *ids = a ? store_pg__i64_array(a, user_ids, n) : NULL;
     if (!ids) {
         pl_arena_free(a);
         return PL_ENOMEM;
