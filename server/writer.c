@@ -115,7 +115,8 @@ int srv_writer_new(const struct srv_config *cfg, const struct api_env *env, stru
     w->ring = calloc(w->cap, sizeof(*w->ring));
     w->batch = calloc(w->batch_max, sizeof(*w->batch));
     struct store_pg_config pgc = {.conninfo = cfg->pg,
-                                  .connect_timeout_s = cfg->pg_connect_timeout_s};
+                                  .connect_timeout_s = cfg->pg_connect_timeout_s,
+                                  .key_lookups_only = true};
     int rc = w->ring && w->batch ? store_pg_new(&pgc, &w->api.pg) : PL_ENOMEM;
     if (rc == 0) {
         rc = -pthread_create(&w->thread, NULL, writer_main, w);

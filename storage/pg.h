@@ -38,6 +38,15 @@ struct store_pg;
 struct store_pg_config {
     const char *conninfo;       /* libpq conninfo or URI; copied by store_pg_new() */
     unsigned connect_timeout_s; /* 0 picks 5 s */
+    /* For a connection that only ever finds rows by key (the group-commit
+     * writer): the session runs with enable_seqscan off. Its statements
+     * are prepared once and their generic plans are cached; planned while
+     * a table was empty (a fresh database, stale statistics), a lookup
+     * becomes a sequential scan that stays cached as the table grows, until
+     * autovacuum's next ANALYZE. Without seq scans the plan is an index
+     * probe whatever the statistics say (tables without a usable index are
+     * still scanned). */
+    bool key_lookups_only;
 };
 
 /* Creates a connection object without doing any I/O. *out is the caller's;

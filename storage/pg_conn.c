@@ -30,6 +30,7 @@ struct store_pg {
     char *conninfo;
     char connect_timeout[16]; /* libpq wants the keyword value as a string */
     PGconn *conn;             /* NULL while disconnected */
+    bool no_seqscan;          /* store_pg_config.key_lookups_only */
     bool in_tx;               /* between store_pg_tx_begin and its end */
     bool failed;              /* the last connect attempt failed ... */
     uint64_t failed_at_ms;    /* ... at this monotonic time */
@@ -125,6 +126,7 @@ int store_pg_new(const struct store_pg_config *cfg, struct store_pg **out)
     }
     snprintf(pg->connect_timeout, sizeof(pg->connect_timeout), "%u",
              cfg->connect_timeout_s ? cfg->connect_timeout_s : DEFAULT_CONNECT_TIMEOUT_S);
+    pg->no_seqscan = cfg->key_lookups_only;
     *out = pg;
     return 0;
 }
@@ -218,6 +220,12 @@ static int pg_connect(struct store_pg *pg)
     }
     PGconn *c;
     int rc = store_pg__connect(pg->conninfo, pg->connect_timeout, "5000", &c);
+    if (rc == 0 && pg->no_seqscan) {
+        PGresult *r = PQexec(c, "SET enable_seqscan = off");
+        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+            rc = PQstatus(c) == CONNECTION_BAD ? PL_EUNAVAIL : PL_EINTERNAL;
+        PQclear(r);
+    }
     if (rc == 0)
         rc = prepare_all(c);
     if (rc < 0) {

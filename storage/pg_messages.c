@@ -72,19 +72,26 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
      * which send of the batch is the first acceptable one with that key. */
     [SEND_CHECK] =
         {"send_check",
+         /* Lookups per send as scalar subqueries, so they are index probes:
+          * json_to_recordset has no statistics, and as joins the planner
+          * hashed the whole members table for every batch. */
          "WITH j AS (SELECT * FROM json_to_recordset($1::json)"
          "   AS x(i int, c bigint, u bigint, d bigint, m text, r bigint)),"
-         " k AS (SELECT j.*, mb.user_id IS NOT NULL AS member,"
-         "   (j.r = 0 OR EXISTS (SELECT 1 FROM messages p WHERE p.conversation_id = j.c"
-         "     AND p.seq = j.r AND p.seq > mb.joined_seq) OR EXISTS (SELECT 1"
-         "     FROM archived_messages p WHERE p.conversation_id = j.c AND p.seq = j.r"
-         "     AND p.seq > mb.joined_seq)) AS reply_ok, e.id AS eid"
-         "   FROM j LEFT JOIN members mb ON mb.conversation_id = j.c AND mb.user_id = j.u"
-         "   LEFT JOIN messages e ON e.sender_device_id = j.d AND e.client_msg_id = j.m)"
+         " jm AS (SELECT j.*, (SELECT mb.joined_seq FROM members mb"
+         "     WHERE mb.conversation_id = j.c AND mb.user_id = j.u) AS jseq,"
+         "   (SELECT e.id FROM messages e WHERE e.sender_device_id = j.d"
+         "     AND e.client_msg_id = j.m) AS eid FROM j),"
+         " k AS (SELECT jm.*, jm.jseq IS NOT NULL AS member,"
+         "   (jm.r = 0 OR EXISTS (SELECT 1 FROM messages p WHERE p.conversation_id = jm.c"
+         "     AND p.seq = jm.r AND p.seq > jm.jseq) OR EXISTS (SELECT 1"
+         "     FROM archived_messages p WHERE p.conversation_id = jm.c AND p.seq = jm.r"
+         "     AND p.seq > jm.jseq)) AS reply_ok FROM jm)"
          " SELECT k.i, k.member, k.reply_ok, k.eid IS NOT NULL,"
          "  COALESCE(min(k.i) FILTER (WHERE k.member AND k.reply_ok AND k.eid IS NULL)"
          "   OVER (PARTITION BY k.d, k.m), -1), " STORE_MSG_COLS(
-             "e") " FROM k LEFT JOIN messages e ON e.id = k.eid ORDER BY k.i",
+             "e") " FROM k LEFT JOIN LATERAL (SELECT * FROM messages e WHERE e.id = k.eid OFFSET "
+                  "0) e"
+                  " ON true ORDER BY k.i",
          1, true},
     /* The audience is read under the conversation lock taken by SEND_LOCK,
      * so nobody joins or leaves between it and the commit. */
