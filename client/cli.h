@@ -109,8 +109,13 @@ struct target {
     uint8_t ik[32];
 };
 
+#include <string.h>
 #include <yajl/yajl_gen.h>
+#define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 char *cli_gen_done(yajl_gen g); /* the generated text, malloc'd; frees g */
+/* Opens an e2e send body up to its recipients array:
+ * {"client_msg_id": cmid, "kind": "e2e", "e2e": {"recipients": [ */
+void cli_gen_e2e_open(yajl_gen g, const char *cmid);
 /* Appends the devices of user `who` (id or name), except this one, to t
  * from index n; returns the new count. */
 size_t cli_devices(struct cli *c, const char *who, struct target *t, size_t n);

@@ -11,20 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
-
-static char *gen_done(yajl_gen g)
-{
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(g, &buf, &len);
-    char *s = cli_strndup((const char *)buf, len);
-    yajl_gen_free(g);
-    if (!s)
-        cli_die("out of memory");
-    return s;
-}
-
 static void put_be32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);
@@ -136,7 +122,7 @@ void cli_keys_upload(struct cli *c, int first, int rotate, int n_opks)
     yajl_gen_map_close(g);
     snprintf(key, sizeof(key), "%lld", next);
     cli_conf_set(c, "next_opk_id", key);
-    char *body = gen_done(g);
+    char *body = cli_gen_done(g);
     snprintf(path, sizeof(path), "/v1/devices/%lld/keys", cli_conf_int(c, "device_id"));
     long st = cli_http(c, "PUT", path, body, &res);
     free(body);

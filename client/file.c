@@ -25,7 +25,6 @@
  * into the output directory. Plain chats upload and download the bytes as
  * they are.
  */
-#define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 
 static void gen_kv(yajl_gen g, const char *k, const char *v)
 {

@@ -20,7 +20,6 @@
  * distribution message through their pairwise session, in the same
  * envelope as the group ciphertext.
  */
-#define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 
 static size_t member_devices(struct cli *c, long long conv, struct target *t)
 {
@@ -118,15 +117,7 @@ static char *body(struct cli *c, const char *cmid, const char *conv, const struc
     char *pt = cli_gen_done(p);
     free(b64);
 
-    yajl_gen_map_open(g);
-    GEN_STR(g, "client_msg_id");
-    GEN_STR(g, cmid);
-    GEN_STR(g, "kind");
-    GEN_STR(g, "e2e");
-    GEN_STR(g, "e2e");
-    yajl_gen_map_open(g);
-    GEN_STR(g, "recipients");
-    yajl_gen_array_open(g);
+    cli_gen_e2e_open(g, cmid);
     for (size_t i = 0; i < n; i++) {
         if (listed(*newlist, t[i].uid, t[i].dev))
             continue;

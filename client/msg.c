@@ -10,7 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
+void cli_gen_e2e_open(yajl_gen g, const char *cmid)
+{
+    yajl_gen_map_open(g);
+    GEN_STR(g, "client_msg_id");
+    GEN_STR(g, cmid);
+    GEN_STR(g, "kind");
+    GEN_STR(g, "e2e");
+    GEN_STR(g, "e2e");
+    yajl_gen_map_open(g);
+    GEN_STR(g, "recipients");
+    yajl_gen_array_open(g);
+}
 
 char *cli_gen_done(yajl_gen g)
 {
@@ -189,15 +200,7 @@ static char *e2e_body(struct cli *c, const char *user, const char *cmid, const s
      * "Client message payload"): a text, a file, or a sender key. */
     char *pt = cli_payload_json(msg);
 
-    yajl_gen_map_open(g);
-    GEN_STR(g, "client_msg_id");
-    GEN_STR(g, cmid);
-    GEN_STR(g, "kind");
-    GEN_STR(g, "e2e");
-    GEN_STR(g, "e2e");
-    yajl_gen_map_open(g);
-    GEN_STR(g, "recipients");
-    yajl_gen_array_open(g);
+    cli_gen_e2e_open(g, cmid);
     for (size_t i = 0; i < n; i++)
         cli_gen_recipient(c, g, me, &t[i], pt);
     yajl_gen_array_close(g);

@@ -4,7 +4,6 @@
 #include "harness_chat.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -18,28 +17,14 @@
  * (expired ones, ones for another key). */
 #define SECRET "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
-static char data_dir[64];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
-static void rm_data_dir(void)
-{
-    if (data_dir[0])
-        nftw(data_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+static const char *data_dir;
 
 /* Starts parleyd with a private data dir and the known secret, plus
  * extra (two more "--flag", "value" pairs at most). */
 static struct pt_server *start(const char *const *extra)
 {
     PL_ASSERT(sodium_init() >= 0);
-    strcpy(data_dir, "/tmp/pl-media-XXXXXX");
-    PL_ASSERT(mkdtemp(data_dir) != NULL);
-    atexit(rm_data_dir);
+    data_dir = pt_temp_dir("media");
     const char *args[16] = {"--data-dir", data_dir, "--url-secret", SECRET};
     size_t n = 4;
     for (size_t i = 0; extra && extra[i] && n < 15; i++)

@@ -27,8 +27,7 @@ struct env {
 
 static void start(struct env *e)
 {
-    snprintf(e->dir, sizeof(e->dir), "/tmp/pt-archive-XXXXXX");
-    PL_ASSERT(mkdtemp(e->dir) != NULL);
+    snprintf(e->dir, sizeof(e->dir), "%s", pt_temp_dir("archive"));
     const char *args[] = {"--data-dir", e->dir, "--archive-interval", "0", NULL};
     e->s = PT_SERVER_START(args);
 }

@@ -3,7 +3,6 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "harness_e2e.h"
 
-#include <ftw.h>
 #include <inttypes.h>
 #include <sys/stat.h>
 
@@ -462,20 +461,6 @@ PLTEST_PROTO(receipts_typing_and_presence_work_in_e2e_conversations)
 
 /* ---- media references ---- */
 
-static char data_dir[64];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
-static void rm_data_dir(void)
-{
-    if (data_dir[0])
-        nftw(data_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* Reserves and uploads n random bytes as u (the ciphertext of a file, as
  * far as the server can tell); returns the media id. */
 static int64_t upload_blob(struct pt_server *s, enum pt_proto p, const struct pt_user *u, size_t n)
@@ -520,10 +505,7 @@ static long media_status(struct pt_server *s, enum pt_proto p, const struct pt_u
 PLTEST_PROTO(media_ids_let_members_download)
 {
     PL_ASSERT(sodium_init() >= 0);
-    strcpy(data_dir, "/tmp/pl-e2e-XXXXXX");
-    PL_ASSERT(mkdtemp(data_dir) != NULL);
-    atexit(rm_data_dir);
-    const char *args[] = {"--data-dir", data_dir, NULL};
+    const char *args[] = {"--data-dir", pt_temp_dir("e2e"), NULL};
     struct pt_server *s = PT_SERVER_START(args);
     struct pt_user a, b, c;
     PT_USER_NEW(s, proto, "e2e_med_a", &a);

@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -935,4 +936,34 @@ int64_t pt_login(struct pt_server *s, enum pt_proto p, const char *username, con
     strcpy(out_token, token);
     pt_resp_free(&r);
     return device;
+}
+
+/* ---- private directories ---- */
+
+static char temp_dirs[8][128];
+static unsigned n_temp_dirs;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static void rm_temp_dirs(void)
+{
+    for (unsigned i = 0; i < n_temp_dirs; i++)
+        nftw(temp_dirs[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *pt_temp_dir(const char *tag)
+{
+    PL_ASSERT(n_temp_dirs < sizeof(temp_dirs) / sizeof(temp_dirs[0]));
+    const char *tmp = env_or_null("TMPDIR");
+    char *d = temp_dirs[n_temp_dirs];
+    snprintf(d, sizeof(temp_dirs[0]), "%s/pt-%s-XXXXXX", tmp ? tmp : "/tmp", tag);
+    if (!mkdtemp(d))
+        pltest_fail(__FILE__, __LINE__, "mkdtemp %s: %s", d, strerror(errno));
+    if (n_temp_dirs++ == 0)
+        atexit(rm_temp_dirs);
+    return d;
 }

@@ -77,6 +77,11 @@ const char *pt_server_log(const struct pt_server *s);
 /* A blocking TCP socket connected to the cleartext port (h1 and h2c), for
  * tests that speak raw protocol. Fails the case when it cannot connect. */
 int pt_connect(const struct pt_server *s);
+/* A new private directory ($TMPDIR or /tmp, named after tag), removed with
+ * everything in it when the case's process exits; e.g. for --data-dir.
+ * Fails the case when it cannot be made. Static storage, at most 8 per
+ * process. */
+const char *pt_temp_dir(const char *tag);
 
 /* ---- HTTP requests (libcurl) ---- */
 
