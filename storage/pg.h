@@ -214,6 +214,11 @@ extern const struct store_pg__stmt store_pg__archive_stmts[];      /* pg_archive
 PL_MUST_CHECK int store_pg__exec(struct store_pg *pg, const struct store_pg__stmt *st,
                                  const char *const *values, const int *lengths, const int *formats,
                                  struct pg_result **res);
+/* Runs st with the parameters a and b; *out is the boolean in the first
+ * column of its one row. 0, PL_ENOTFOUND when there is no row, or a
+ * store_pg__exec() code. */
+PL_MUST_CHECK int store_pg__exec_bool(struct store_pg *pg, const struct store_pg__stmt *st,
+                                      int64_t a, int64_t b, bool *out);
 
 /* The API's timestamp form (RFC 3339, UTC, milliseconds) for a SQL
  * expression. Formatting in SQL keeps the session's TimeZone and

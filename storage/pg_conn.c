@@ -462,3 +462,21 @@ char *store_pg__i64_array(struct pl_arena *a, const int64_t *v, unsigned n)
     *o = '\0';
     return out;
 }
+
+int store_pg__exec_bool(struct store_pg *pg, const struct store_pg__stmt *st, int64_t a, int64_t b,
+                        bool *out)
+{
+    char ab[24], bb[24];
+    snprintf(ab, sizeof(ab), "%" PRId64, a);
+    snprintf(bb, sizeof(bb), "%" PRId64, b);
+    const char *vals[] = {ab, bb};
+    PGresult *r;
+    int rc = store_pg__exec(pg, st, vals, NULL, NULL, &r);
+    if (rc < 0)
+        return rc;
+    rc = PQntuples(r) == 1 ? 0 : PL_ENOTFOUND;
+    if (rc == 0)
+        *out = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return rc;
+}

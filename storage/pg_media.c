@@ -159,37 +159,19 @@ int store_pg_media_delete_expired(struct store_pg *pg, int64_t id)
 
 int store_pg_media_can_read(struct store_pg *pg, int64_t id, int64_t user_id, bool *ok)
 {
-    char ib[24], ub[24];
-    snprintf(ib, sizeof(ib), "%" PRId64, id);
-    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
-    const char *vals[] = {ib, ub};
-    PGresult *r;
-    int rc = store_pg__exec(pg, &store_pg__media_stmts[CAN_READ], vals, NULL, NULL, &r);
-    if (rc < 0)
-        return rc;
-    *ok = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    return 0;
-}
-
-/* "{1,2,3}" for a bigint[] parameter, in the arena. */
-static char *id_array(struct pl_arena *a, const int64_t *ids, unsigned n)
-{
-    char *s = pl_arena_alloc(a, (size_t)n * 21 + 3), *p = s;
-    if (!s)
-        return NULL;
-    *p++ = '{';
-    for (unsigned i = 0; i < n; i++)
-        p += sprintf(p, "%s%" PRId64, i ? "," : "", ids[i]);
-    strcpy(p, "}");
-    return s;
+    int rc = store_pg__exec_bool(pg, &store_pg__media_stmts[CAN_READ], id, user_id, ok);
+    if (rc == PL_ENOTFOUND) {
+        *ok = false; /* no row: no such media */
+        rc = 0;
+    }
+    return rc;
 }
 
 int store_pg_media_count_sendable(struct store_pg *pg, const int64_t *ids, unsigned n,
                                   int64_t user_id, unsigned *count)
 {
     struct pl_arena *a = pl_arena_new();
-    char ub[24], *arr = a ? id_array(a, ids, n) : NULL;
+    char ub[24], *arr = a ? store_pg__i64_array(a, ids, n) : NULL;
     *count = 0;
     if (!arr) {
         pl_arena_free(a);
@@ -215,7 +197,7 @@ int store_pg_media_refs_add(struct store_pg *pg, const int64_t *ids, unsigned n,
     if (n == 0)
         return 0;
     struct pl_arena *a = pl_arena_new();
-    char cb[24], mb[24], sb[24], *arr = a ? id_array(a, ids, n) : NULL;
+    char cb[24], mb[24], sb[24], *arr = a ? store_pg__i64_array(a, ids, n) : NULL;
     if (!arr) {
         pl_arena_free(a);
         return PL_ENOMEM;

@@ -47,19 +47,7 @@ int store_pg_contacts(struct store_pg *pg, struct pl_arena *a, int64_t user, int
 
 int store_pg_last_seen_visible(struct store_pg *pg, int64_t viewer, int64_t user, bool *visible)
 {
-    char vb[24], ub[24];
-    snprintf(vb, sizeof(vb), "%" PRId64, viewer);
-    snprintf(ub, sizeof(ub), "%" PRId64, user);
-    const char *vals[] = {vb, ub};
-    PGresult *r;
-    int rc = store_pg__exec(pg, &store_pg__presence_stmts[VISIBLE], vals, NULL, NULL, &r);
-    if (rc < 0)
-        return rc;
-    rc = PQntuples(r) == 1 ? 0 : PL_ENOTFOUND;
-    if (rc == 0)
-        *visible = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    return rc;
+    return store_pg__exec_bool(pg, &store_pg__presence_stmts[VISIBLE], viewer, user, visible);
 }
 
 int store_pg_last_seen_setting(struct store_pg *pg, int64_t user, const char **setting)

@@ -162,19 +162,7 @@ int store_pg_search(struct store_pg *pg, struct pl_arena *a, const struct store_
 
 int store_pg_search_scope(struct store_pg *pg, int64_t conversation_id, int64_t user_id, bool *e2e)
 {
-    char cb[24], ub[24];
-    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
-    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
-    const char *vals[] = {cb, ub};
-    PGresult *r;
-    int rc = store_pg__exec(pg, &store_pg__search_stmts[SCOPE], vals, NULL, NULL, &r);
-    if (rc < 0)
-        return rc;
-    rc = PQntuples(r) == 1 ? 0 : PL_ENOTFOUND;
-    if (rc == 0)
-        *e2e = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    return rc;
+    return store_pg__exec_bool(pg, &store_pg__search_stmts[SCOPE], conversation_id, user_id, e2e);
 }
 
 /* ---- the deployment's configuration ---- */
