@@ -224,19 +224,26 @@ static int bundle_row(struct pl_arena *a, const PGresult *r, int row, struct sto
     return 0;
 }
 
+/* Runs statement id with the parameters ($1 x, $2 y, $3 v as a bigint[]). */
+static int run_ids(struct store_pg *pg, struct pl_arena *a, int id, int64_t x, int64_t y,
+                   const int64_t *v, unsigned n, PGresult **r)
+{
+    char xb[24], yb[24];
+    snprintf(xb, sizeof(xb), "%" PRId64, x);
+    snprintf(yb, sizeof(yb), "%" PRId64, y);
+    const char *arr = store_pg__i64_array(a, v, n);
+    if (!arr)
+        return PL_ENOMEM;
+    const char *vals[] = {xb, yb, arr};
+    return run(pg, id, vals, r);
+}
+
 int store_pg_bundles_take(struct store_pg *pg, struct pl_arena *a, int64_t user_id,
                           int64_t skip_device, const int64_t *only, unsigned n_only,
                           struct store_device_key **out, unsigned *n)
 {
-    char ub[24], sb[24];
-    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
-    snprintf(sb, sizeof(sb), "%" PRId64, skip_device);
-    const char *arr = store_pg__i64_array(a, only, n_only);
-    if (!arr)
-        return PL_ENOMEM;
-    const char *vals[] = {ub, sb, arr};
     PGresult *r;
-    int rc = run(pg, BUNDLES_TAKE, vals, &r);
+    int rc = run_ids(pg, a, BUNDLES_TAKE, user_id, skip_device, only, n_only, &r);
     if (rc < 0)
         return rc;
     unsigned rows = (unsigned)PQntuples(r);
@@ -311,15 +318,8 @@ int store_pg_e2e_for_device(struct store_pg *pg, struct pl_arena *a, int64_t con
                             int64_t device_id, const int64_t *seqs, unsigned n,
                             struct store_e2e_ct **out, unsigned *n_out)
 {
-    char cb[24], db[24];
-    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
-    snprintf(db, sizeof(db), "%" PRId64, device_id);
-    const char *arr = store_pg__i64_array(a, seqs, n);
-    if (!arr)
-        return PL_ENOMEM;
-    const char *vals[] = {cb, db, arr};
     PGresult *r;
-    int rc = run(pg, E2E_FOR_DEVICE, vals, &r);
+    int rc = run_ids(pg, a, E2E_FOR_DEVICE, conversation_id, device_id, seqs, n, &r);
     if (rc < 0)
         return rc;
     unsigned rows = (unsigned)PQntuples(r);

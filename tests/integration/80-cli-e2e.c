@@ -29,7 +29,7 @@ struct dev {
     const char *password;
 };
 
-static char tmpdir[256];
+static const char *tmpdir; /* the devices' homes and test files (pt_temp_dir) */
 static char server_url[128];
 static int http11, h2c;
 static long last_maxrss_kb; /* peak RSS of the last parley run */
@@ -39,8 +39,7 @@ static void setup(struct pt_server *s, enum pt_proto p)
     const char *cli = getenv("PARLEY_TEST_CLI");
     if (!cli)
         PL_SKIP("PARLEY_TEST_CLI is not set");
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/parley-cli-XXXXXX");
-    PL_ASSERT(mkdtemp(tmpdir) != NULL);
+    tmpdir = pt_temp_dir("cli");
     if (p == PT_H2) {
         snprintf(server_url, sizeof(server_url), "https://127.0.0.1:%u", pt_server_tls_port(s));
         PL_ASSERT(getenv("PARLEY_TEST_TLS_CERT") != NULL);
@@ -390,17 +389,6 @@ static long long hash_scan(const char *path, const char *marker, uint8_t sha[32]
     return total;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb, (void)type, (void)ftw;
-    return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static const char *scan_marker;
 static int scanned_files;
 static long long scanned_bytes;
@@ -446,14 +434,13 @@ static char *saved_path(const char *out)
  * plain (--plain) file goes the media-message way. */
 PLTEST_PROTO(cli_file_round_trip)
 {
-    char data[300], marker[96], path[300], plain_path[300], alice[64], bob[64], *out;
+    char marker[96], path[300], plain_path[300], alice[64], bob[64], *out;
     uint8_t sha[32], got[32];
     struct dev a, b;
     /* ASAN_OPTIONS is set by the meson "sanitize" test setup. */
     size_t size = getenv("ASAN_OPTIONS") ? (size_t)5 << 20 : (size_t)50 << 20;
     srand((unsigned)getpid() * 17u);
-    snprintf(data, sizeof(data), "/tmp/parley-cli-data-XXXXXX");
-    PL_ASSERT(mkdtemp(data) != NULL);
+    const char *data = pt_temp_dir("cli-data");
     const char *args[] = {"--data-dir", data, NULL};
     struct pt_server *s = PT_SERVER_START(args);
     setup(s, proto);
@@ -543,8 +530,6 @@ PLTEST_PROTO(cli_file_round_trip)
     PL_ASSERT(scan_dir(data, marker) >= (long long)size);
     scan_dir(data, gmarker);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
-    rm_tree(data);
-    rm_tree(tmpdir);
 }
 
 static const char *tamper_dir;
@@ -574,12 +559,11 @@ static int on_tamper(const char *path, const struct stat *sb, int type, struct F
  * and keeps no file. */
 PLTEST(cli_file_tampered_is_refused)
 {
-    char data[300], marker[96], path[300], files[600], alice[64], bob[64], *out;
+    char marker[96], path[300], files[600], alice[64], bob[64], *out;
     uint8_t sha[32];
     struct dev a, b;
     srand((unsigned)getpid() * 19u);
-    snprintf(data, sizeof(data), "/tmp/parley-cli-data-XXXXXX");
-    PL_ASSERT(mkdtemp(data) != NULL);
+    const char *data = pt_temp_dir("cli-data");
     const char *args[] = {"--data-dir", data, NULL};
     struct pt_server *s = PT_SERVER_START(args);
     setup(s, PT_H1);
@@ -606,8 +590,6 @@ PLTEST(cli_file_tampered_is_refused)
     snprintf(files, sizeof(files), "%s/files/contract.txt", b.home);
     PL_ASSERT(access(files, F_OK) != 0);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
-    rm_tree(data);
-    rm_tree(tmpdir);
 }
 
 /* search: plain chats through GET /v1/search when the server has it (an
@@ -653,7 +635,6 @@ PLTEST(cli_search_server_and_local)
     PL_ASSERT(strstr(out, plain) != NULL && strstr(out, "<mark>") == NULL);
     free(out);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
-    rm_tree(tmpdir);
 }
 
 /* Failures exit non-zero with a message: no server, wrong password. */
@@ -663,8 +644,7 @@ PLTEST(cli_failures_exit_nonzero)
     const char *cli = getenv("PARLEY_TEST_CLI");
     if (!cli)
         PL_SKIP("PARLEY_TEST_CLI is not set");
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/parley-cli-XXXXXX");
-    PL_ASSERT(mkdtemp(tmpdir) != NULL);
+    tmpdir = pt_temp_dir("cli");
     snprintf(server_url, sizeof(server_url), "http://127.0.0.1:1");
     dev_init(&d, "x", "whatever password");
     PL_ASSERT_INT_EQ(run(&d, NULL, "login", "nobody", NULL), 1);
