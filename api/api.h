@@ -25,7 +25,7 @@ struct blob_store;
  */
 
 struct api_config {
-    struct crypto_pwhash_params pwhash;
+    struct pcrypto_pwhash_params pwhash;
     unsigned group_max_members;   /* members per group (422 past it) */
     unsigned presence_timeout_s;  /* online while the last heartbeat is younger */
     unsigned sync_max_wait_ms;    /* longest /v1/sync long-poll */
@@ -72,7 +72,7 @@ struct api_env {
     /* Media and archive objects (storage/blob.h); thread-safe. */
     struct blob_store *blobs;
     /* Signs and checks the URLs parleyd serves for the fs blob store. */
-    const struct crypto_urlsig_key *url_key;
+    const struct pcrypto_urlsig_key *url_key;
 };
 
 /* One per worker thread; the connections are used by that thread only. */

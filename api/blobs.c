@@ -76,8 +76,8 @@ static int check_sig(struct api_call *c, const char *method, const char *key, ui
     char *end = NULL;
     long long exp = e ? strtoll(e, &end, 10) : 0;
     if (!e || !*e || *end || !c->env->url_key ||
-        crypto_urlsig_verify(c->env->url_key, method, key, size, type, exp, (int64_t)time(NULL),
-                             sig) < 0)
+        pcrypto_urlsig_verify(c->env->url_key, method, key, size, type, exp, (int64_t)time(NULL),
+                              sig) < 0)
         return problem(c, PL_EFORBIDDEN, "bad-signature",
                        "the URL's signature is invalid or it has expired");
     return 0;

@@ -299,7 +299,7 @@ int main(int argc, char **argv)
     } else if (pl_log_configure(s.cfg.log) < 0) {
         fprintf(stderr, "parleyd: log: '%s' is not a valid level list\n", s.cfg.log);
         rc = 2;
-    } else if (crypto_init() < 0) {
+    } else if (pcrypto_init() < 0) {
         fprintf(stderr, "parleyd: libsodium failed to initialise\n");
         rc = 1;
     } else {

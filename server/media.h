@@ -11,7 +11,7 @@
 
 /* Startup state of media: the URL-signing key and the blob store. */
 struct srv_media {
-    struct crypto_urlsig_key key;
+    struct pcrypto_urlsig_key key;
     struct blob_store *blobs;
 };
 

@@ -95,7 +95,7 @@ struct store_user {
 };
 
 /* Inserts a user. username must match ^[a-z0-9_.]{3,32}$ (the table
- * checks it too); pwhash is a crypto_password_hash() string. All strings
+ * checks it too); pwhash is a pcrypto_password_hash() string. All strings
  * are borrowed for the call. On success *out is filled, its strings
  * allocated from a (valid until the arena is freed).
  * Returns 0; PL_ECONFLICT when the username exists; PL_EINVAL when the
@@ -119,7 +119,7 @@ PL_MUST_CHECK int store_pg_user_get(struct store_pg *pg, struct pl_arena *a, int
 
 /* Records a new device (one login) for user_id with its display name
  * (borrowed) and the 32-byte BLAKE2b hash of its token (borrowed; see
- * crypto_token_new()). The token itself is never stored. Sets *device_id.
+ * pcrypto_token_init()). The token itself is never stored. Sets *device_id.
  * Returns 0; PL_ENOTFOUND when the user does not exist (anymore);
  * PL_ECONFLICT when the hash is already stored (never in practice);
  * or a common code above. */
