@@ -11,7 +11,7 @@
 #include "storage/pg.h"
 #include "storage/redis.h"
 
-struct blob_store;
+struct store_blob;
 
 #include "common/buf.h"
 
@@ -70,7 +70,7 @@ struct api_env {
     /* This node's name, for presence. */
     const char *node_id;
     /* Media and archive objects (storage/blob.h); thread-safe. */
-    struct blob_store *blobs;
+    struct store_blob *blobs;
     /* Signs and checks the URLs parleyd serves for the fs blob store. */
     const struct pcrypto_urlsig_key *url_key;
 };

@@ -91,11 +91,11 @@ int srv_media_init(const struct srv_config *cfg, struct srv_media *m)
                            : snprintf(dir, sizeof(dir), "%s/blobs", cfg->data_dir);
     if (n < 0 || (size_t)n >= sizeof(dir))
         return PL_EINVAL;
-    struct blob_config bc = {.backend = "fs",
-                             .dir = dir,
-                             .url_base = cfg->public_url,
-                             .sign = sign,
-                             .sign_ctx = &m->key};
+    struct store_blob_config bc = {.backend = "fs",
+                                   .dir = dir,
+                                   .url_base = cfg->public_url,
+                                   .sign = sign,
+                                   .sign_ctx = &m->key};
     if ((rc = store_blob_new(&bc, &m->blobs)) < 0)
         pl_log_error("cannot open the blob store in %s: %s", dir, pl_strerror(rc));
     return rc;

@@ -12,7 +12,7 @@
 /* Startup state of media: the URL-signing key and the blob store. */
 struct srv_media {
     struct pcrypto_urlsig_key key;
-    struct blob_store *blobs;
+    struct store_blob *blobs;
 };
 
 /*
