@@ -8,10 +8,12 @@
 #include "crypto/urlsig.h"
 #include "push/push.h"
 #include "http/http.h"
-#include "storage/pg.h"
-#include "storage/redis.h"
 
+/* Storage handles are only named here; the .c files of api/ and server/ include the
+ * storage headers they call. */
 struct store_blob;
+struct store_pg;
+struct store_redis;
 
 #include "common/buf.h"
 

@@ -4,6 +4,8 @@
 #include "api_int.h"
 
 #include "common/embedded.h"
+#include "storage/pg.h"
+#include "storage/redis.h"
 
 #include <string.h>
 
