@@ -3,7 +3,6 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
-#include <sodium.h>
 #include <string.h>
 
 #define DEVICE_NAME_MAX 64
@@ -87,7 +86,7 @@ int api_sessions_create(struct api_call *c)
                                 &device_id);
     if (rc == 0)
         rc = reply_session(c, token, device_id, &u);
-    sodium_memzero(token, sizeof(token));
+    pcrypto_wipe(token, sizeof(token));
     return rc;
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Parley - password hashing (argon2id) and bearer session tokens.      */
+/* Parley - passwords, session tokens, public E2E material (libsodium).  */
 /* Copyright (c) 2026 Parley developers                                 */
 #ifndef PL_CRYPTO_H
 #define PL_CRYPTO_H
@@ -87,5 +87,42 @@ PL_MUST_CHECK int pcrypto_token_init(char out[PCRYPTO_TOKEN_STRLEN + 1],
  * trailing bits (a non-canonical encoding no server could have issued).
  * On failure hash is zeroed. */
 PL_MUST_CHECK int pcrypto_token_hash(const char *token, uint8_t hash[PCRYPTO_TOKEN_HASHBYTES]);
+
+/* ---- Public E2E material ------------------------------------------------ */
+
+#define PCRYPTO_SIGN_PKBYTES 32 /* Ed25519 public key */
+#define PCRYPTO_SIGN_BYTES 64   /* Ed25519 detached signature */
+
+/* Decodes the len characters at s (borrowed), canonical base64url without
+ * padding, into out (cap bytes, the caller's) and sets *n (may be NULL) to
+ * the decoded size. Canonical means: only A-Z a-z 0-9 - _, no '=', no
+ * whitespace, no one-character tail and zero spare bits, so each byte
+ * string has exactly one accepted spelling. Any thread.
+ * Returns 0; PL_EMALFORMED when s is NULL or not canonical; PL_ETOOBIG when
+ * it would decode to more than cap bytes. */
+PL_MUST_CHECK int pcrypto_b64url_decode(const char *s, size_t len, uint8_t *out, size_t cap,
+                                        size_t *n);
+
+/* pcrypto_b64url_decode() into a scratch buffer of its own, for callers
+ * that only validate: sets *n (may be NULL) to the decoded size. Any thread.
+ * Returns 0; PL_EMALFORMED; PL_ETOOBIG when it would decode to more than
+ * max bytes; PL_ENOMEM. */
+PL_MUST_CHECK int pcrypto_b64url_check(const char *s, size_t len, size_t max, size_t *n);
+
+/* Checks a signed prekey: sig must be identity's Ed25519 signature over
+ * "parley-spk-v1" || be32(spk_id) || spk_pub (crypto/PROTOCOL.md). All
+ * buffers are borrowed. Any thread.
+ * Returns 0 when it verifies; PL_EUNAUTH otherwise (also for a malformed
+ * public key). */
+PL_MUST_CHECK int pcrypto_spk_verify(const uint8_t identity[PCRYPTO_SIGN_PKBYTES], uint32_t spk_id,
+                                     const uint8_t spk_pub[PCRYPTO_SIGN_PKBYTES],
+                                     const uint8_t sig[PCRYPTO_SIGN_BYTES]);
+
+/* Writes the SHA-256 of len bytes at p (borrowed) into out. Any thread. */
+void pcrypto_sha256(uint8_t out[32], const void *p, size_t len);
+
+/* Overwrites n bytes at p with zeros in a way the compiler cannot drop
+ * (secrets on the stack, such as a token before its frame goes). */
+void pcrypto_wipe(void *p, size_t n);
 
 #endif

@@ -2,12 +2,12 @@
 /* Parley - the history archiver: `parleyd archive` and its timer.      */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "archive.h"
+#include "crypto/crypto.h"
 
 #include "common/log.h"
 #include "storage/archive.h"
 
 #include <pthread.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -102,7 +102,7 @@ static int verify(struct pass *p, const char *key, const uint8_t sha[32], unsign
     if (rc < 0)
         return rc;
     uint8_t got[32];
-    crypto_hash_sha256(got, blob, len);
+    pcrypto_sha256(got, blob, len);
     char *raw = NULL;
     size_t raw_len = 0;
     unsigned n = 0;
@@ -142,7 +142,7 @@ static int write_segment(struct pass *p, const struct store_message *m, unsigned
         goto done;
     seg.blob_key = key;
     seg.stored_bytes = zlen;
-    crypto_hash_sha256(seg.sha256, z, zlen);
+    pcrypto_sha256(seg.sha256, z, zlen);
     if ((rc = store_blob_put_buf(p->blobs, key, z, zlen, seg.sha256)) < 0)
         goto done;
     crash_point(p, "written");
