@@ -54,7 +54,9 @@ static const struct kind kinds[] = {
      "device lists and bundles again, start the missing sessions and retry with the same "
      "client_msg_id."},
     {PL_ETOOBIG, 413, "body-too-large", "Content too large",
-     "The request body is larger than the server accepts (the max_body setting)."},
+     "The request body is larger than the server accepts (the max_body setting), or a JSON "
+     "object in it has more than 256 members or an array more than 16384 items (parsing stops "
+     "there)."},
     {PL_EMEDIATYPE, 415, "unsupported-media-type", "Unsupported media type",
      "The body must be sent as application/json."},
     {PL_EENCODING, 415, "unsupported-encoding", "Unsupported content coding",
