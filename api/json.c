@@ -85,7 +85,8 @@ static struct api_json *add_node(struct builder *b, enum api_json_type t)
         return v;
     }
     struct api_json *parent = b->stack[b->depth - 1];
-    if (parent->n >= (parent->type == API_JSON_OBJECT ? API_JSON_MAX_MEMBERS : API_JSON_MAX_ITEMS)) {
+    if (parent->n >=
+        (parent->type == API_JSON_OBJECT ? API_JSON_MAX_MEMBERS : API_JSON_MAX_ITEMS)) {
         b->too_many = true; /* yajl stops at the first callback returning 0 */
         return NULL;
     }
@@ -385,8 +386,9 @@ int api_json_bind(struct pl_arena *a, const struct api_json *obj, const struct a
         /* Each field may appear once and nothing else may, so past this
          * many members there are more errors than we report: refuse without
          * looking at the members, whatever their number. */
-        api_errors_add(errs, "",
-                       pl_arena_sprintf(a, "has %u members; at most %u are allowed here", obj->n, n));
+        api_errors_add(
+            errs, "",
+            pl_arena_sprintf(a, "has %u members; at most %u are allowed here", obj->n, n));
         return 0;
     }
     bool *dup = pl_arena_zalloc(a, (obj->n ? obj->n : 1) * sizeof(*dup));

@@ -120,6 +120,9 @@ static const struct setting table[] = {
      "filesystem blob store root (default: data_dir/blobs)"},
     {"public_url", "PARLEY_PUBLIC_URL", T_STR, "", 0, 0, OFF(public_url),
      "scheme://host[:port] put in front of presigned URLs (default: relative URLs)"},
+    {"blob_base_url", "PARLEY_BLOB_BASE_URL", T_STR, "", 0, 0, OFF(blob_base_url),
+     "scheme://host[:port] of a separate origin for blob upload/download URLs (default: "
+     "public_url)"},
     {"url_secret", "PARLEY_URL_SECRET", T_STR, "", 0, 0, OFF(url_secret),
      "64 hex digits signing presigned URLs (default: generated into data_dir/url_secret)"},
     {"media_max_size", "PARLEY_MEDIA_MAX_SIZE", T_SIZE, "104857600", 1, 1ull << 40,
@@ -302,8 +305,19 @@ static int load_flags(struct srv_config *cfg, int argc, char **argv, bool config
     return 0;
 }
 
+static bool origin_ok(const char *url)
+{
+    return !*url || ((strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
+                     !strpbrk(strchr(url, ':') + 3, "/?#") && url[strlen(url) - 1] != ':');
+}
+
 static int cross_checks(const struct srv_config *cfg, FILE *err)
 {
+    if (!origin_ok(cfg->blob_base_url)) {
+        fprintf(err, "parleyd: blob_base_url must look like scheme://host[:port] (http or "
+                     "https, no path)\n");
+        return PL_EINVAL;
+    }
     if (!*cfg->tls_cert != !*cfg->tls_key) {
         fprintf(err, "parleyd: tls_cert and tls_key must be given together\n");
         return PL_EINVAL;

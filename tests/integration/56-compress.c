@@ -154,8 +154,8 @@ PLTEST_PROTO(br_wide_json_object_is_refused_early)
     PL_ASSERT(strstr(pt_json_str(pt_json(&r), "detail", NULL), "members") != NULL);
     pt_resp_free(&r);
     /* The same object uncompressed, and one of 300 members: refused alike. */
-    PL_ASSERT_INT_EQ(
-        pt_req(s, proto, "POST", "/v1/users", NULL, "application/json", json, n, &r), 0);
+    PL_ASSERT_INT_EQ(pt_req(s, proto, "POST", "/v1/users", NULL, "application/json", json, n, &r),
+                     0);
     PT_ASSERT_PROBLEM(&r, 413, "body-too-large");
     pt_resp_free(&r);
     n = 0;
@@ -163,8 +163,8 @@ PLTEST_PROTO(br_wide_json_object_is_refused_early)
     for (unsigned i = 0; i < 300; i++)
         n += (size_t)snprintf(json + n, cap - n, "%s\"k%u\":0", i ? "," : "", i);
     json[n++] = '}';
-    PL_ASSERT_INT_EQ(
-        pt_req(s, proto, "POST", "/v1/users", NULL, "application/json", json, n, &r), 0);
+    PL_ASSERT_INT_EQ(pt_req(s, proto, "POST", "/v1/users", NULL, "application/json", json, n, &r),
+                     0);
     PT_ASSERT_PROBLEM(&r, 413, "body-too-large");
     pt_resp_free(&r);
     /* 40 members (under the cap, over the schema): one 422 error on "". */
@@ -173,8 +173,8 @@ PLTEST_PROTO(br_wide_json_object_is_refused_early)
     for (unsigned i = 0; i < 40; i++)
         n += (size_t)snprintf(json + n, cap - n, "%s\"k%u\":0", i ? "," : "", i);
     json[n++] = '}';
-    PL_ASSERT_INT_EQ(
-        pt_req(s, proto, "POST", "/v1/users", NULL, "application/json", json, n, &r), 0);
+    PL_ASSERT_INT_EQ(pt_req(s, proto, "POST", "/v1/users", NULL, "application/json", json, n, &r),
+                     0);
     PT_ASSERT_PROBLEM(&r, 422, "validation-failed");
     pt_resp_free(&r);
     free(json);
