@@ -16,6 +16,8 @@ struct srv_config {
     char *bind;
     unsigned port, tls_port;
     char *tls_cert, *tls_key;
+    char *admin_bind, *metrics_token;
+    unsigned admin_port;
     char *pg;
     char *redis;
     unsigned pg_connect_timeout_s, redis_timeout_ms;

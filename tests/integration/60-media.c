@@ -667,7 +667,7 @@ PLTEST(media_shutdown_during_upload)
     bool busy = false;
     while (!busy && pt_now_ms() < deadline) {
         struct pt_resp r;
-        pt_get(s, PT_H1, "/metrics", NULL, &r);
+        pt_get(s, PT_H1, "/metrics", PT_METRICS_TOKEN, &r);
         busy = strstr(r.body, "parley_worker_busy 1") != NULL;
         pt_resp_free(&r);
         if (!busy)
