@@ -35,6 +35,9 @@ struct api_config {
     unsigned media_url_ttl_s;     /* presigned upload URLs; downloads get a tenth */
     unsigned media_pending_ttl_s; /* unreferenced uploads are swept after this */
     unsigned upload_slots;        /* uploads streaming at once (each holds a worker) */
+    /* /metrics on the public listeners needs "Authorization: Bearer
+     * <metrics_token>"; empty: only the admin listener serves it. */
+    const char *metrics_token;
 };
 
 struct api_worker;
@@ -121,8 +124,9 @@ void api_reject(const struct api_env *env, struct http_req *req, int rc);
  * last transaction that failed. */
 int api_send_commit(struct api_worker *w, struct api_send *const *jobs, unsigned n);
 
-/* Builds the route table. Call once at startup, before anything else in
- * api/. Returns 0 or PL_EINTERNAL (more routes than the table holds). */
+/* Builds the route table and compresses the static documents. Call once at
+ * startup, before anything else in api/. Returns 0, PL_ENOMEM or
+ * PL_EINTERNAL (more routes than the table holds). */
 PL_MUST_CHECK int api_init(void);
 
 /* Worker: the periodic presence chore. Refreshes the heartbeat of users
