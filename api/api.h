@@ -102,7 +102,7 @@ bool api_route_streams_body(const struct api_env *env, struct http_req *req);
 
 /* Worker: deletes up to limit expired, unreferenced uploads (rows, then
  * blobs). Returns how many went, or a negative code. */
-int api_media_sweep(struct api_worker *w, unsigned limit);
+PL_MUST_CHECK int api_media_sweep(struct api_worker *w, unsigned limit);
 
 /* Worker thread: runs the routed request to completion (always completes). */
 void api_handle(struct api_worker *w, struct http_req *req);
@@ -122,7 +122,7 @@ void api_reject(const struct api_env *env, struct http_req *req, int rc);
  * batch of more than a few MiB of text is split into several
  * transactions. Returns 0 when everything committed, or the code of the
  * last transaction that failed. */
-int api_send_commit(struct api_worker *w, struct api_send *const *jobs, unsigned n);
+PL_MUST_CHECK int api_send_commit(struct api_worker *w, struct api_send *const *jobs, unsigned n);
 
 /* Builds the route table and compresses the static documents. Call once at
  * startup, before anything else in api/. Returns 0, PL_ENOMEM or
@@ -140,7 +140,8 @@ void api_presence_tick(struct api_worker *w, const int64_t *users, unsigned n);
  * own. Returns 0 when json needs no projection (use it as is); 1 with
  * *out a malloc'd, NUL-terminated projection of *out_len bytes (free
  * it); PL_EINVAL when json is a malformed e2e payload; PL_ENOMEM. */
-int api_e2e_project(const char *json, size_t len, int64_t device_id, char **out, size_t *out_len);
+PL_MUST_CHECK int api_e2e_project(const char *json, size_t len, int64_t device_id, char **out,
+                                  size_t *out_len);
 /* True when json is an e2e payload that must be projected per device. */
 bool api_e2e_is_enveloped(const char *json, size_t len);
 

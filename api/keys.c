@@ -394,8 +394,8 @@ static int keys_get(struct api_call *c)
     if (rc < 0)
         return rc;
     struct device_filter f = {.c = c};
-    http_req_query_each(c->req, on_query, &f);
-    if (f.bad) {
+    /* on_query stops the walk (non-zero) exactly when it marks f bad. */
+    if (http_req_query_each(c->req, on_query, &f) != 0 || f.bad) {
         api_problem_send(c->req, PL_EMALFORMED, "device must be device ids (at most 64)");
         return PL_EMALFORMED;
     }

@@ -503,7 +503,10 @@ static void on_session_shutdown(struct http__conn *c)
     if (!ss->closed) {
         if (!ss->draining)
             (void)nghttp2_session_terminate_session(ss->ng, NGHTTP2_NO_ERROR);
-        (void)h2__send_pending(ss);
+        /* One non-blocking attempt; at shutdown a client that does not
+         * read loses its GOAWAY, not its data. */
+        if (h2__send_pending(ss) < 0)
+            pl_log_debug("%s: GOAWAY not written at shutdown", ss->conn.peer);
         teardown(ss);
     }
     free(ss);

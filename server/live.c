@@ -340,7 +340,10 @@ static uint64_t sweep_period_ms(const struct srv_live *l)
 static void sweep_job(struct api_worker *w, void *arg)
 {
     (void)arg;
-    (void)api_media_sweep(w, SWEEP_BATCH);
+    /* The next timer tick tries again; a failure is only worth a line. */
+    int rc = api_media_sweep(w, SWEEP_BATCH);
+    if (rc < 0)
+        pl_log_warn("media sweep failed: %s", pl_strerror(rc));
 }
 
 static void on_sweep_timer(void *ctx)
