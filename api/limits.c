@@ -37,7 +37,7 @@ PL_LOG_TOPIC("limits");
  * not depend on Redis at all.
  */
 struct kind {
-    const char *name;  /* metrics label and Redis key part */
+    const char *name;   /* metrics label and Redis key part */
     uint64_t window_ms; /* fixed-window kinds */
 };
 
@@ -121,8 +121,7 @@ int api__limit_refuse(struct api_call *c, enum api_limit_kind k, const char *slu
     return PL_ERATE;
 }
 
-int api__limit_window(struct api_call *c, enum api_limit_kind k, const char *subject,
-                      uint64_t cost)
+int api__limit_window(struct api_call *c, enum api_limit_kind k, const char *subject, uint64_t cost)
 {
     uint64_t limit = limit_of(&c->env->cfg->limits, k), retry_ms;
     if (limit == 0 || !c->w)

@@ -38,8 +38,8 @@ int api__pwhash_defer(struct api_call *c, api_pw_fn *fn, void *arg)
     if (!j)
         return PL_ENOMEM;
     *j = (struct pwjob){.c = *c, .fn = fn, .arg = arg};
-    int rc = c->env->pwhash_run ? c->env->pwhash_run(c->env->pwhash_ctx, on_pwjob, j)
-                                : PL_ECANCELED;
+    int rc =
+        c->env->pwhash_run ? c->env->pwhash_run(c->env->pwhash_ctx, on_pwjob, j) : PL_ECANCELED;
     if (rc == 0)
         return API_DEFERRED;
     if (rc == PL_EBUSY) {
@@ -86,8 +86,7 @@ static int change_hashed(struct api_call *c, void *arg)
     }
     api__login_result(c, pc->account, true);
     char hash[CRYPTO_PWHASH_STRBYTES];
-    if ((rc = crypto_password_hash(&c->env->cfg->pwhash, pc->new_pw, strlen(pc->new_pw), hash)) <
-        0)
+    if ((rc = crypto_password_hash(&c->env->cfg->pwhash, pc->new_pw, strlen(pc->new_pw), hash)) < 0)
         return rc;
     int64_t *revoked;
     unsigned n;

@@ -189,8 +189,8 @@ int api_sessions_list(struct api_call *c)
 {
     struct store_session *s;
     unsigned n;
-    int rc = store_pg_sessions_list(c->w->pg, c->a, c->user_id,
-                                    c->env->cfg->limits.session_ttl_s, &s, &n);
+    int rc = store_pg_sessions_list(c->w->pg, c->a, c->user_id, c->env->cfg->limits.session_ttl_s,
+                                    &s, &n);
     if (rc < 0)
         return rc;
     yajl_gen g = api__gen_new();

@@ -207,9 +207,9 @@ static void on_close_device(struct pl_task *t)
     char dev[24];
     int n = snprintf(dev, sizeof(dev), "%lld", (long long)c->device);
     size_t len;
-    char *frame = c->l->relay ? encode_frame(c->l->node, 0, CLOSE_TYPE, dev, (size_t)n, &c->user,
-                                             1, &len)
-                              : NULL;
+    char *frame = c->l->relay
+                      ? encode_frame(c->l->node, 0, CLOSE_TYPE, dev, (size_t)n, &c->user, 1, &len)
+                      : NULL;
     if (frame)
         (void)!store_relay_publish(c->l->relay, frame, len); /* counted as dropped */
     free(frame);

@@ -38,8 +38,8 @@ PL_MUST_CHECK int store_redis_limit_window(struct store_redis *r, const char *ke
  * (a successful login). now_ms is the caller's wall clock (every node's
  * clock is assumed close; a skew of a second shifts a block by as much).
  * Return 0 or the codes of store_redis_limit_window(). */
-PL_MUST_CHECK int store_redis_backoff_check(struct store_redis *r, const char *key,
-                                            uint64_t now_ms, uint64_t *retry_ms);
+PL_MUST_CHECK int store_redis_backoff_check(struct store_redis *r, const char *key, uint64_t now_ms,
+                                            uint64_t *retry_ms);
 PL_MUST_CHECK int store_redis_backoff_fail(struct store_redis *r, const char *key, uint64_t now_ms,
                                            unsigned threshold, uint64_t base_ms, uint64_t max_ms,
                                            uint64_t forget_ms);

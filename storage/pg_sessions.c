@@ -22,15 +22,15 @@ enum {
 #define AGE(p) "now() - make_interval(secs => " p "::double precision)"
 
 const struct store_pg__stmt store_pg__session_stmts[] = {
-    [SESS_LOCK_USER] = {"sess_lock_user", "SELECT 1 FROM users WHERE id = $1::bigint FOR UPDATE",
-                        1, false},
+    [SESS_LOCK_USER] = {"sess_lock_user", "SELECT 1 FROM users WHERE id = $1::bigint FOR UPDATE", 1,
+                        false},
     [SESS_EXPIRE] = {"sess_expire",
                      "UPDATE devices SET revoked_at = now() WHERE user_id = $1::bigint"
                      " AND revoked_at IS NULL AND last_active_at <= " AGE("$2"),
                      2, false},
-    [SESS_COUNT] = {"sess_count",
-                    "SELECT count(*) FROM devices WHERE user_id = $1::bigint AND revoked_at IS NULL",
-                    1, true},
+    [SESS_COUNT] =
+        {"sess_count",
+         "SELECT count(*) FROM devices WHERE user_id = $1::bigint AND revoked_at IS NULL", 1, true},
     [SESS_INSERT] = {"sess_insert",
                      "INSERT INTO devices (user_id, name, token_hash, user_agent, protocol)"
                      " VALUES ($1::bigint, $2, $3::bytea, $4, $5) RETURNING id",
@@ -42,18 +42,21 @@ const struct store_pg__stmt store_pg__session_stmts[] = {
     [SESS_AUTH] = {"sess_auth",
                    "WITH d AS (SELECT id, user_id, last_active_at FROM devices"
                    " WHERE token_hash = $1::bytea AND revoked_at IS NULL"
-                   " AND last_active_at > " AGE("$2") "),"
-                   " t AS (UPDATE devices SET last_active_at = now() FROM d"
-                   " WHERE devices.id = d.id AND d.last_active_at <= " AGE("$3") " RETURNING 1)"
-                   " SELECT id, user_id FROM d",
+                   " AND last_active_at > " AGE(
+                       "$2") "),"
+                             " t AS (UPDATE devices SET last_active_at = now() FROM d"
+                             " WHERE devices.id = d.id AND d.last_active_at <= " AGE(
+                                 "$3") " RETURNING 1)"
+                                       " SELECT id, user_id FROM d",
                    3, true},
-    [SESS_LIST] = {"sess_list",
-                   "SELECT id, name, " STORE_PG_TS("created_at") ", " STORE_PG_TS(
-                       "last_active_at") ", user_agent, protocol FROM devices"
-                                         " WHERE user_id = $1::bigint AND revoked_at IS NULL"
-                                         " AND last_active_at > " AGE("$2")
-                                         " ORDER BY last_active_at DESC, id DESC LIMIT 1000",
-                   2, true},
+    [SESS_LIST] =
+        {"sess_list",
+         "SELECT id, name, " STORE_PG_TS("created_at") ", " STORE_PG_TS(
+             "last_active_at") ", user_agent, protocol FROM devices"
+                               " WHERE user_id = $1::bigint AND revoked_at IS NULL"
+                               " AND last_active_at > " AGE(
+                                   "$2") " ORDER BY last_active_at DESC, id DESC LIMIT 1000",
+         2, true},
     [SESS_REVOKE] = {"sess_revoke",
                      "UPDATE devices SET revoked_at = now()"
                      " WHERE id = $2::bigint AND user_id = $1::bigint AND revoked_at IS NULL",
@@ -85,8 +88,8 @@ static int run(struct store_pg *pg, int id, const char *const *vals)
 }
 
 /* Inside the transaction: the lock, the sweep, the count, the insert. */
-static int create_locked(struct store_pg *pg, const struct store_session_new *in,
-                         const char *uid, int64_t *device_id)
+static int create_locked(struct store_pg *pg, const struct store_session_new *in, const char *uid,
+                         int64_t *device_id)
 {
     char ttl[16];
     snprintf(ttl, sizeof(ttl), "%u", in->ttl_s);
@@ -164,8 +167,8 @@ static const char *opt_str(struct pl_arena *a, const PGresult *r, int row, int c
     return PQgetisnull(r, row, col) ? NULL : store_pg__get_str(a, r, row, col);
 }
 
-int store_pg_sessions_list(struct store_pg *pg, struct pl_arena *a, int64_t user_id,
-                           unsigned ttl_s, struct store_session **out, unsigned *n)
+int store_pg_sessions_list(struct store_pg *pg, struct pl_arena *a, int64_t user_id, unsigned ttl_s,
+                           struct store_session **out, unsigned *n)
 {
     char uid[24], ttl[16];
     snprintf(uid, sizeof(uid), "%" PRId64, user_id);
@@ -228,8 +231,7 @@ int store_pg_user_pwhash(struct store_pg *pg, struct pl_arena *a, int64_t user_i
 }
 
 int store_pg_password_set(struct store_pg *pg, struct pl_arena *a, int64_t user_id,
-                          int64_t keep_device, const char *pwhash, int64_t **revoked,
-                          unsigned *n)
+                          int64_t keep_device, const char *pwhash, int64_t **revoked, unsigned *n)
 {
     char uid[24], did[24];
     snprintf(uid, sizeof(uid), "%" PRId64, user_id);

@@ -205,9 +205,8 @@ int store_redis_streams_close(struct store_redis *r, int64_t user, const char *n
     return streams_set(r, user, node, -1, 0, now_ms, lease_ms);
 }
 
-int store_redis_streams_refresh(struct store_redis *r, const int64_t *users,
-                                const unsigned *counts, unsigned n, const char *node,
-                                uint64_t now_ms, uint64_t lease_ms)
+int store_redis_streams_refresh(struct store_redis *r, const int64_t *users, const unsigned *counts,
+                                unsigned n, const char *node, uint64_t now_ms, uint64_t lease_ms)
 {
     if (n == 0)
         return 0;

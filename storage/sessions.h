@@ -15,11 +15,11 @@
 
 struct store_session_new {
     int64_t user_id;
-    const char *name;       /* device name; borrowed */
+    const char *name;          /* device name; borrowed */
     const uint8_t *token_hash; /* 32 bytes; borrowed */
-    const char *user_agent; /* may be NULL; borrowed */
-    const char *protocol;   /* "HTTP/1.1", "HTTP/2"; may be NULL; borrowed */
-    unsigned max_devices;   /* live sessions the user may have */
+    const char *user_agent;    /* may be NULL; borrowed */
+    const char *protocol;      /* "HTTP/1.1", "HTTP/2"; may be NULL; borrowed */
+    unsigned max_devices;      /* live sessions the user may have */
     unsigned ttl_s;
 };
 
@@ -50,8 +50,7 @@ struct store_session {
 /* The user's live sessions, newest use first, at most 1000; strings from
  * a. Returns 0 or a store_pg__exec() code. */
 PL_MUST_CHECK int store_pg_sessions_list(struct store_pg *pg, struct pl_arena *a, int64_t user_id,
-                                         unsigned ttl_s, struct store_session **out,
-                                         unsigned *n);
+                                         unsigned ttl_s, struct store_session **out, unsigned *n);
 
 /* Revokes session device_id of user_id. Returns 0; PL_ENOTFOUND when the
  * user has no such live session; or a store_pg__exec() code. */
@@ -66,7 +65,7 @@ PL_MUST_CHECK int store_pg_user_pwhash(struct store_pg *pg, struct pl_arena *a, 
  * every other live session (all but keep_device). *revoked (from a) gets
  * the revoked ids. Returns 0 or a store_pg__exec() code. */
 PL_MUST_CHECK int store_pg_password_set(struct store_pg *pg, struct pl_arena *a, int64_t user_id,
-                                        int64_t keep_device, const char *pwhash,
-                                        int64_t **revoked, unsigned *n);
+                                        int64_t keep_device, const char *pwhash, int64_t **revoked,
+                                        unsigned *n);
 
 #endif

@@ -76,8 +76,8 @@ PLTEST_PROTO(failed_logins_back_off_per_account)
  * 429 may come sooner, never later. */
 PLTEST_PROTO(failed_logins_back_off_per_address)
 {
-    const char *const args[] = {"--login-fail-ip", "3", "--login-fail-account", "0",
-                                "--limit-exempt",  "",  NULL};
+    const char *const args[] = {
+        "--login-fail-ip", "3", "--login-fail-account", "0", "--limit-exempt", "", NULL};
     struct pt_server *s = PT_SERVER_START(args);
     char name[PT_USERNAME_MAX];
     pt_user_register(s, proto, "ipthrottle", name);
@@ -111,8 +111,8 @@ PLTEST_PROTO(registrations_are_limited_per_address)
     for (i = 0; i < 4; i++) {
         char name[PT_USERNAME_MAX];
         snprintf(name, sizeof(name), "reg%d_%08x", i, (unsigned)(pt_now_ms() * 7919 + (unsigned)i));
-        pt_reqf(s, proto, "POST", NULL, &r, "/v1/users", "{\"username\":\"%s\",\"password\":\"%s\"}",
-                name, PT_PASSWORD);
+        pt_reqf(s, proto, "POST", NULL, &r, "/v1/users",
+                "{\"username\":\"%s\",\"password\":\"%s\"}", name, PT_PASSWORD);
         if (r.status == 429)
             break;
         PT_ASSERT_STATUS(&r, 201);
@@ -143,11 +143,10 @@ static void *login_main(void *arg)
     struct login_thread *t = arg;
     struct pt_client *c = pt_client_new(t->s, t->p);
     char body[256];
-    snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", t->name,
-             PT_PASSWORD);
+    snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", t->name, PT_PASSWORD);
     struct pt_resp r;
-    if (pt_client_req(c, "POST", "/v1/sessions", NULL, "application/json", body, strlen(body),
-                      NULL, &r) == 0) {
+    if (pt_client_req(c, "POST", "/v1/sessions", NULL, "application/json", body, strlen(body), NULL,
+                      &r) == 0) {
         t->status = r.status;
         if (r.status == 503) {
             const char *ra = pt_resp_header(&r, "Retry-After");
@@ -168,9 +167,16 @@ static void *login_main(void *arg)
  * succeed, and the API answers other requests meanwhile. */
 PLTEST_PROTO(password_hashing_has_its_own_bounded_pool)
 {
-    const char *const args[] = {"--pwhash-threads", "1",        "--pwhash-queue", "1",
-                                "--pwhash-opslimit", "3",       "--pwhash-memlimit",
-                                "33554432",          "--log",   "warn",
+    const char *const args[] = {"--pwhash-threads",
+                                "1",
+                                "--pwhash-queue",
+                                "1",
+                                "--pwhash-opslimit",
+                                "3",
+                                "--pwhash-memlimit",
+                                "33554432",
+                                "--log",
+                                "warn",
                                 NULL};
     struct pt_server *s = PT_SERVER_START(args);
     struct pt_user u;
@@ -194,8 +200,7 @@ PLTEST_PROTO(password_hashing_has_its_own_bounded_pool)
         else if (t[i].status == 503 && strcmp(t[i].slug, "hashing-busy") == 0 && t[i].retry_ok)
             busy++;
         else
-            pltest_fail(__FILE__, __LINE__, "login %d: status %ld (%s)", i, t[i].status,
-                        t[i].slug);
+            pltest_fail(__FILE__, __LINE__, "login %d: status %ld (%s)", i, t[i].status, t[i].slug);
     }
     PL_ASSERT(ok >= 1);
     PL_ASSERT(busy >= 1);

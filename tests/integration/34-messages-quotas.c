@@ -114,8 +114,8 @@ PLTEST_PROTO(group_creations_are_limited)
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
-static long media_request(struct pt_server *s, enum pt_proto p, const struct pt_user *u,
-                          long size, struct pt_resp *r)
+static long media_request(struct pt_server *s, enum pt_proto p, const struct pt_user *u, long size,
+                          struct pt_resp *r)
 {
     pt_reqf(s, p, "POST", u->token, r, "/v1/media",
             "{\"content_type\":\"image/png\",\"size\":%ld,\"sha256\":\"%s\"}", size, SHA_ZERO);

@@ -74,8 +74,7 @@ PLTEST_PROTO(bundle_fetches_are_limited_per_requester)
  * keys_target_per_min. */
 PLTEST_PROTO(bundle_fetches_are_limited_per_target)
 {
-    const char *const args[] = {"--keys-fetch-per-min", "100", "--keys-target-per-min", "2",
-                                NULL};
+    const char *const args[] = {"--keys-fetch-per-min", "100", "--keys-target-per-min", "2", NULL};
     struct pt_server *s = PT_SERVER_START(args);
     struct pt_user a, b, c;
     PT_USER_NEW(s, proto, "drain_t", &b);
@@ -124,9 +123,8 @@ PLTEST_PROTO(devices_per_user_are_capped)
     PL_ASSERT(strstr(r.body, "/v1/sessions/"));
     pt_resp_free(&r);
     /* The device list others see stays at three. */
-    PL_ASSERT_INT_EQ(pt_req(s, proto, "DELETE", "/v1/sessions/current", a3.token, NULL, NULL, 0,
-                            &r),
-                     0);
+    PL_ASSERT_INT_EQ(
+        pt_req(s, proto, "DELETE", "/v1/sessions/current", a3.token, NULL, NULL, 0, &r), 0);
     PT_ASSERT_STATUS(&r, 204);
     pt_resp_free(&r);
     PL_ASSERT_INT_EQ(login_status(s, proto, &a, &r), 201);
