@@ -43,6 +43,9 @@ enum api_route_flags {
     /* The body is not buffered: the handler reads it with
      * http_req_body_read() (uploads of up to media_max_size). */
     API_STREAM_BODY = 1u << 3,
+    /* Served on the admin listener too (/healthz, /readyz, /metrics); every
+     * other route answers 404 there. */
+    API_OPS = 1u << 4,
 };
 
 struct api_route_info {
@@ -85,6 +88,68 @@ void api__gen_media_body(yajl_gen g, const char *body);
 /* Authenticates the bearer token of c->req; fills user_id / device_id.
  * Returns 0, PL_EUNAUTH (problem already set), or PL_EUNAVAIL. */
 PL_MUST_CHECK int api__auth(struct api_call *c, bool allow_cookie_query);
+
+/* ---- limits and quotas (limits.c) ---- */
+enum api_limit_kind {
+    API_LIMIT_LOGIN_ACCOUNT,
+    API_LIMIT_LOGIN_IP,
+    API_LIMIT_REGISTER_IP,
+    API_LIMIT_PWHASH_BUSY,
+    API_LIMIT_DEVICES,
+    API_LIMIT_KEYS_REQUESTER,
+    API_LIMIT_KEYS_TARGET,
+    API_LIMIT_STREAMS,
+    API_LIMIT_SENDS,
+    API_LIMIT_SEARCHES,
+    API_LIMIT_GROUPS,
+    API_LIMIT_MEDIA_BYTES,
+    API_LIMIT__COUNT
+};
+/* Worker. Adds cost to the fixed window of kind k for subject (a user id
+ * or an address). Returns 0 (allowed, or Redis unreachable: fail-open,
+ * counted) or PL_ERATE with the 429 quota-exceeded problem and its
+ * Retry-After set. */
+PL_MUST_CHECK int api__limit_window(struct api_call *c, enum api_limit_kind k, const char *subject,
+                                    uint64_t cost);
+/* api__limit_window() for a user id. */
+PL_MUST_CHECK int api__limit_user(struct api_call *c, enum api_limit_kind k, int64_t user,
+                                  uint64_t cost);
+/* Sets a 429 problem of slug with Retry-After from retry_ms, counts a
+ * refusal of k; returns PL_ERATE. detail is borrowed. */
+PL_MUST_CHECK int api__limit_refuse(struct api_call *c, enum api_limit_kind k, const char *slug,
+                                    uint64_t retry_ms, const char *detail);
+/* Counts one refusal of k (for limits enforced elsewhere). Any thread. */
+void api__limit_count(enum api_limit_kind k);
+/* True when addr is in the limit_exempt list. */
+bool api__addr_exempt(const struct api_env *env, const char *addr);
+/* Worker. Login backoff for account (a username, or "#<id>") and the
+ * caller's address: 0, or PL_ERATE with 429 login-throttled set. */
+PL_MUST_CHECK int api__login_check(struct api_call *c, const char *account);
+/* Worker: records a failed (ok false) or successful login attempt. */
+void api__login_result(struct api_call *c, const char *account, bool ok);
+/* Worker: counts an event stream of c's user opening on this node: 0, or
+ * PL_ERATE (429 set) when the user has quota_streams open on all nodes. */
+PL_MUST_CHECK int api__streams_open(struct api_call *c);
+/* Worker: a stream api__streams_open() counted has closed. */
+void api__streams_closed(struct api_worker *w, int64_t user);
+
+/* ---- password hashing off the workers (password.c) ---- */
+/* The rest of a handler, run on a password-hashing thread with c->w that
+ * thread's worker (own connections); returns like a handler. */
+typedef int api_pw_fn(struct api_call *c, void *arg);
+/* Hands c's request to the hashing pool to run fn(c, arg) there and
+ * complete it. arg must live in the request's arena. Returns
+ * API_DEFERRED; PL_EBUSY with the 503 hashing-busy problem set when the
+ * pool's queue is full; PL_ECANCELED when shutting down. */
+PL_MUST_CHECK int api__pwhash_defer(struct api_call *c, api_pw_fn *fn, void *arg);
+/* Ends the event streams of c's user's sessions ids[0..n) on every node. */
+void api__close_devices(struct api_call *c, const int64_t *ids, unsigned n);
+#define API_PASSWORD_MIN 8
+/* argon2 takes any length, but hashing megabytes per login attempt would
+ * hand attackers a cheap way to burn CPU. */
+#define API_PASSWORD_MAX 1024
+/* True for a password of API_PASSWORD_MIN..API_PASSWORD_MAX bytes. */
+bool api__valid_password(const char *pw);
 
 /* ---- persisted events (emit.c) ---- */
 
@@ -137,8 +202,10 @@ void api__gen_key(yajl_gen g, const char *key);
 
 /* ---- handlers ---- */
 api_handler_fn api_users_create, api_me_get, api_me_patch, api_sessions_create,
-    api_sessions_delete_current, api_health_live, api_health_ready, api_metrics_get,
-    api_openapi_get, api_problem_doc_get;
+    api_sessions_delete_current, api_sessions_list, api_sessions_delete, api_me_password_put,
+    api_health_live, api_health_ready, api_metrics_get, api_openapi_get, api_problem_doc_get;
+/* Startup (api_init): compresses the static documents once. */
+PL_MUST_CHECK int api__docs_init(void);
 
 /* True for a username: 3 to 32 of a-z, 0-9, '_' and '.' (users.c). */
 bool api__valid_username(const char *s);

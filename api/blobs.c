@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 PL_LOG_TOPIC("blobs");
@@ -369,9 +370,40 @@ static bool etag_matches(const char *h, const char *etag)
     return false;
 }
 
-static int download_headers(struct api_call *c, const struct store_blob_stat *st)
+/*
+ * Uploaded bytes are the uploader's, not ours: a text/html or image/svg+xml
+ * blob opened in a browser from the API's origin would run its script with
+ * the API's cookies and storage. So every download carries nosniff (no
+ * guessing a type we did not send), a sandbox CSP (a document opened anyway
+ * gets a unique origin and no script), and Content-Disposition: attachment,
+ * except for media types a browser only ever renders as inert pixels or
+ * sound. SVG, HTML, XML, PDF and everything else download as files. The
+ * blob_base_url setting additionally puts blobs on an origin of their own.
+ */
+static const char *const inline_types[] = {
+    "image/jpeg", "image/png",  "image/webp", "image/gif", "image/avif", "video/mp4", "video/webm",
+    "video/ogg",  "audio/mpeg", "audio/ogg",  "audio/mp4", "audio/webm", "audio/aac", "audio/wav",
+};
+
+static bool inline_type(const char *ctype)
 {
-    int rc = http_resp_header(c->req, "ETag", st->etag);
+    size_t n = strcspn(ctype, "; \t");
+    for (size_t i = 0; i < PL_ARRAY_LEN(inline_types); i++)
+        if (strlen(inline_types[i]) == n && strncasecmp(ctype, inline_types[i], n) == 0)
+            return true;
+    return false;
+}
+
+static int download_headers(struct api_call *c, const struct store_blob_stat *st, const char *ctype)
+{
+    int rc = http_resp_header(c->req, "X-Content-Type-Options", "nosniff");
+    if (rc == 0)
+        rc = http_resp_header(c->req, "Content-Security-Policy", "sandbox; default-src 'none'");
+    if (rc == 0)
+        rc = http_resp_header(c->req, "Content-Disposition",
+                              inline_type(ctype) ? "inline" : "attachment");
+    if (rc == 0)
+        rc = http_resp_header(c->req, "ETag", st->etag);
     if (rc == 0)
         rc = http_resp_header(c->req, "Cache-Control", "private, max-age=31536000, immutable");
     if (rc == 0)
@@ -442,7 +474,7 @@ static int blob_get(struct api_call *c)
     if (rc < 0)
         return rc;
     const char *ctype = content_type_of(c, key);
-    if ((rc = download_headers(c, &st)) < 0 ||
+    if ((rc = download_headers(c, &st, ctype)) < 0 ||
         etag_matches(http_req_header(c->req, "if-none-match"), st.etag)) {
         store_blob_reader_free(r);
         if (rc == 0)

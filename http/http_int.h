@@ -64,6 +64,8 @@ struct http_req {
     const char *params[HTTP_MAX_PARAMS];
     unsigned n_params;
     struct pl_buf body;
+    bool body_decoded;            /* http_req_decode_body() ran */
+    bool resp_precompressed;      /* http_resp_set_doc(): never compress again */
     struct http__body *body_pipe; /* set when the body is streamed */
 
     int route_idx;

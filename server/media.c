@@ -93,7 +93,8 @@ int srv_media_init(const struct srv_config *cfg, struct srv_media *m)
         return PL_EINVAL;
     struct store_blob_config bc = {.backend = "fs",
                                    .dir = dir,
-                                   .url_base = cfg->public_url,
+                                   .url_base =
+                                       *cfg->blob_base_url ? cfg->blob_base_url : cfg->public_url,
                                    .sign = sign,
                                    .sign_ctx = &m->key};
     if ((rc = store_blob_new(&bc, &m->blobs)) < 0)

@@ -283,6 +283,29 @@ static int render_writer(struct srv_writer *w, struct pl_buf *out)
     return rc;
 }
 
+/* Abuse limits and quotas (api/limits.c): what each refused, and what it
+ * let through unchecked because Redis was unreachable (fail-open). */
+static int render_limits(struct pl_buf *out)
+{
+    static const char *const names[] = {"parley_limit_rejected_total",
+                                        "parley_limit_unchecked_total"};
+    static const char *const helps[] = {
+        "Requests refused by an abuse limit or quota (429, 409 too-many-devices, 503 "
+        "hashing-busy).",
+        "Limit checks skipped because Redis was unreachable (the request was let through)."};
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        rc = pl_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", names[k], helps[k], names[k]);
+        for (size_t i = 0; i < api_limit_count() && rc == 0; i++) {
+            uint64_t v[2];
+            api_limit_stats(i, &v[0], &v[1]);
+            rc = pl_buf_printf(out, "%s{limit=\"%s\"} %llu\n", names[k], api_limit_name(i),
+                               (unsigned long long)v[k]);
+        }
+    }
+    return rc;
+}
+
 int srv_metrics_render(void *ctx, struct pl_buf *out)
 {
     const struct srv_metrics *m = ctx;
@@ -293,5 +316,7 @@ int srv_metrics_render(void *ctx, struct pl_buf *out)
         rc = parts[i](m, out);
     if (rc == 0 && m->writer)
         rc = render_writer(m->writer, out);
+    if (rc == 0)
+        rc = render_limits(out);
     return rc;
 }

@@ -20,8 +20,6 @@ enum {
     USER_CREATE,
     USER_GET_BY_NAME,
     USER_GET,
-    DEVICE_CREATE,
-    DEVICE_AUTH,
     DEVICE_REVOKE,
     USER_UPDATE,
 };
@@ -36,14 +34,6 @@ const struct store_pg__stmt store_pg__user_stmts[] = {
     [USER_GET_BY_NAME] = {"user_get_by_name",
                           "SELECT " USER_COLS ", pwhash FROM users WHERE username = $1", 1, true},
     [USER_GET] = {"user_get", "SELECT " USER_COLS " FROM users WHERE id = $1::bigint", 1, true},
-    [DEVICE_CREATE] = {"device_create",
-                       "INSERT INTO devices (user_id, name, token_hash)"
-                       " VALUES ($1::bigint, $2, $3::bytea) RETURNING id",
-                       3, false},
-    [DEVICE_AUTH] = {"device_auth",
-                     "SELECT id, user_id FROM devices"
-                     " WHERE token_hash = $1::bytea AND revoked_at IS NULL",
-                     1, true},
     [DEVICE_REVOKE] = {"device_revoke",
                        "UPDATE devices SET revoked_at = now()"
                        " WHERE id = $1::bigint AND revoked_at IS NULL",
@@ -117,46 +107,6 @@ int store_pg_user_get(struct store_pg *pg, struct pl_arena *a, int64_t id, struc
         return PL_EINVAL;
     struct store_pg__args p;
     return user_row(pg, a, USER_GET, STORE_PG__ARGS(&p, id), out, NULL);
-}
-
-int store_pg_device_create(struct store_pg *pg, int64_t user_id, const char *name,
-                           const uint8_t token_hash[32], int64_t *device_id)
-{
-    if (!name || !token_hash || !device_id)
-        return PL_EINVAL;
-    struct store_pg__args p;
-    STORE_PG__ARGS(&p, user_id);
-    /* The hash goes as a binary parameter: 32 raw bytes, no hex escaping. */
-    const char *vals[] = {p.v[0], name, (const char *)token_hash};
-    const int lens[] = {0, 0, 32};
-    const int fmts[] = {0, 0, 1};
-    PGresult *r;
-    int rc = exec(pg, DEVICE_CREATE, vals, lens, fmts, &r);
-    if (rc < 0)
-        return rc;
-    rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 0, device_id) : PL_EINTERNAL;
-    PQclear(r);
-    return rc;
-}
-
-int store_pg_device_auth(struct store_pg *pg, const uint8_t token_hash[32], int64_t *user_id,
-                         int64_t *device_id)
-{
-    if (!token_hash || !user_id || !device_id)
-        return PL_EINVAL;
-    const char *vals[] = {(const char *)token_hash};
-    const int lens[] = {32};
-    const int fmts[] = {1};
-    PGresult *r;
-    int rc = exec(pg, DEVICE_AUTH, vals, lens, fmts, &r);
-    if (rc < 0)
-        return rc;
-    if (PQntuples(r) == 0)
-        rc = PL_EUNAUTH;
-    else if ((rc = store_pg__get_i64(r, 0, 0, device_id)) == 0)
-        rc = store_pg__get_i64(r, 0, 1, user_id);
-    PQclear(r);
-    return rc;
 }
 
 int store_pg_device_revoke(struct store_pg *pg, int64_t device_id)
