@@ -124,7 +124,7 @@ struct http_doc {
     size_t br_len;
 };
 /* Startup: fills d for body (borrowed, must outlive d) and compresses it
- * at the highest quality. Returns 0 or PL_ENOMEM. Free with
+ * once (brotli quality 7). Returns 0 or PL_ENOMEM. Free with
  * http_doc_deinit(). */
 PL_MUST_CHECK int http_doc_init(struct http_doc *d, const char *ctype, const char *body,
                                 size_t len);
