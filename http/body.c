@@ -155,6 +155,17 @@ bool http__body_open(const struct http_req *req)
     return open;
 }
 
+bool http__body_held(const struct http_req *req)
+{
+    struct http__body *b = req->body_pipe;
+    if (!b)
+        return false;
+    pthread_mutex_lock(&b->mu);
+    bool held = b->len > 0;
+    pthread_mutex_unlock(&b->mu);
+    return held;
+}
+
 size_t http__body_close(struct http_req *req)
 {
     struct http__body *b = req->body_pipe;

@@ -209,6 +209,20 @@ struct http_limits {
     unsigned h2_max_resets;  /* client RST_STREAMs per second before GOAWAY */
     unsigned idle_timeout_s; /* connection idle timeout */
     unsigned max_conns;      /* open connections per server */
+    /* Slow clients (see deadline.c): a request's headers must be complete
+     * header_timeout_s after its first line (h1) or HEADERS frame (h2);
+     * its body must bring at least max(1, body_min_rate * body_timeout_s)
+     * bytes in every body_timeout_s window, except while the server itself
+     * holds the client back. Past either, the request is cut. 0 = off. */
+    unsigned header_timeout_s;
+    unsigned body_timeout_s;
+    unsigned body_min_rate; /* bytes per second */
+    /* Open connections per client address; past it a new connection is
+     * closed at once. 0 = unlimited. Addresses in conn_ip_exempt (a
+     * comma-separated list of exact addresses, e.g. a local reverse proxy)
+     * are not counted. */
+    unsigned max_conns_per_ip;
+    char *conn_ip_exempt;
 };
 
 /* brotli for event streams (responses are always compressed when it pays). */
