@@ -196,6 +196,23 @@ bool http_req_body_streamed(const struct http_req *req);
  * PL_ETIMEDOUT when no byte arrived for idle_timeout seconds, PL_EINVAL
  * when the body is not streamed. Never call it on a loop thread. */
 ssize_t http_req_body_read(struct http_req *req, void *buf, size_t max);
+/*
+ * The same body without holding a worker while the client is slow: after
+ * http_req_body_async(), ready(ctx) is called whenever bytes, the end of
+ * the body or an error wait and the callee is not already being served;
+ * the callee (typically a job it hands to a worker) reads with
+ * http_req_body_read_nowait() until that returns -EAGAIN, which arms the
+ * next ready() call. ready() runs on the loop thread, or on the caller of
+ * http_req_body_async() when something is already waiting; it must not
+ * block. ctx is borrowed until the request completes. Call it once, from
+ * the thread holding the request, as the handler's last step.
+ */
+void http_req_body_async(struct http_req *req, void (*ready)(void *ctx), void *ctx);
+/* Any thread serving a ready() call: like http_req_body_read() but never
+ * waits: -EAGAIN when nothing is there yet (ready() follows when there
+ * is). 0 at the end of the body; PL_ECANCELED, PL_EMALFORMED (h2: more
+ * than the window) or a deadline's PL_ECANCELED when the client is gone. */
+ssize_t http_req_body_read_nowait(struct http_req *req, void *buf, size_t max);
 
 /* ---- the server ---- */
 

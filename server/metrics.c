@@ -3,6 +3,8 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "metrics.h"
 
+#include "api/api.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +200,10 @@ static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
             rc = gauge(out, "parley_worker_queue_rejected_total", "counter",
                        "Requests refused because the queue was full.", st.rejected);
     }
+    if (rc == 0)
+        rc = gauge(out, "parley_uploads_active", "gauge",
+                   "Media uploads in progress (they hold a worker only while writing).",
+                   api_uploads_active());
     if (rc == 0 && m->live) {
         struct srv_live_stats ls;
         srv_live_stats(m->live, &ls);
