@@ -54,8 +54,9 @@ const char *http_req_path(const struct http_req *req);
 const char *http_req_query(const struct http_req *req, const char *name);
 /* Calls fn for every query parameter in order; stops when fn returns
  * nonzero and returns that value (repeated parameters, e.g. ?device=1&device=2). */
-int http_req_query_each(const struct http_req *req,
-                        int (*fn)(void *ctx, const char *name, const char *value), void *ctx);
+PL_MUST_CHECK int http_req_query_each(const struct http_req *req,
+                                      int (*fn)(void *ctx, const char *name, const char *value),
+                                      void *ctx);
 /* The first header called name (case-insensitive), or NULL. Names of
  * HTTP/2 pseudo-headers are not visible here. */
 const char *http_req_header(const struct http_req *req, const char *name);
@@ -195,7 +196,7 @@ bool http_req_body_streamed(const struct http_req *req);
  * the body, PL_ECANCELED when the client went away or reset the stream,
  * PL_ETIMEDOUT when no byte arrived for idle_timeout seconds, PL_EINVAL
  * when the body is not streamed. Never call it on a loop thread. */
-ssize_t http_req_body_read(struct http_req *req, void *buf, size_t max);
+PL_MUST_CHECK ssize_t http_req_body_read(struct http_req *req, void *buf, size_t max);
 /*
  * The same body without holding a worker while the client is slow: after
  * http_req_body_async(), ready(ctx) is called whenever bytes, the end of
@@ -212,7 +213,7 @@ void http_req_body_async(struct http_req *req, void (*ready)(void *ctx), void *c
  * waits: -EAGAIN when nothing is there yet (ready() follows when there
  * is). 0 at the end of the body; PL_ECANCELED, PL_EMALFORMED (h2: more
  * than the window) or a deadline's PL_ECANCELED when the client is gone. */
-ssize_t http_req_body_read_nowait(struct http_req *req, void *buf, size_t max);
+PL_MUST_CHECK ssize_t http_req_body_read_nowait(struct http_req *req, void *buf, size_t max);
 
 /* ---- the server ---- */
 

@@ -37,6 +37,7 @@ struct srv {
     struct api_env env;
     struct pl_loop *loop;
     struct srv_pool *pool;
+    struct srv_pool *pwpool; /* password hashing */
     struct srv_writer *writer;
     struct srv_live *live;
     char node_id[128];
@@ -143,6 +144,11 @@ static void http_config(const struct srv *s, struct http_server_config *hc)
     };
 }
 
+static int pwhash_run(void *ctx, void (*fn)(struct api_worker *w, void *arg), void *arg)
+{
+    return srv_pool_run(ctx, fn, arg);
+}
+
 static const struct http_server_ops http_ops = {
     .version = HTTP_SERVER_OPS_VERSION,
     .on_request = on_request,
@@ -154,6 +160,7 @@ static int start(struct srv *s)
 {
     s->api_cfg = (struct api_config){
         .pwhash = {.opslimit = s->cfg.pwhash_opslimit, .memlimit = s->cfg.pwhash_memlimit},
+        .limits = s->cfg.limits,
         .group_max_members = s->cfg.group_max_members,
         .presence_timeout_s = s->cfg.presence_timeout_s,
         .sync_max_wait_ms = s->cfg.sync_max_wait_ms,
@@ -198,6 +205,14 @@ static int start(struct srv *s)
     }
     s->env.send = srv_writer_submit;
     s->env.send_ctx = s->writer;
+    /* Password hashing gets threads of its own (api/password.c). */
+    if ((rc = srv_pool_new_n(&s->cfg, &s->env, s->cfg.pwhash_threads, s->cfg.pwhash_queue,
+                             &s->pwpool)) < 0) {
+        pl_log_error("cannot start password hashing threads: %s", pl_strerror(rc));
+        return rc;
+    }
+    s->env.pwhash_run = pwhash_run;
+    s->env.pwhash_ctx = s->pwpool;
     if ((rc = srv_pool_new(&s->cfg, &s->env, &s->pool)) < 0) {
         pl_log_error("cannot start workers: %s", pl_strerror(rc));
         return rc;
@@ -248,6 +263,10 @@ static void stop(struct srv *s)
     srv_live_detach_pool(s->live);
     srv_pool_free(s->pool);
     s->pool = NULL;
+    /* After the workers, which hand logins to it; its jobs hand nothing
+     * back, so every deferred login is still answered. */
+    srv_pool_free(s->pwpool);
+    s->pwpool = NULL;
     /* After the pool (no handler submits any more) and before the drains
      * (its answers go through the loop): queued sends still commit. */
     srv_writer_free(s->writer);
@@ -325,7 +344,7 @@ int main(int argc, char **argv)
     } else if (pl_log_configure(s.cfg.log) < 0) {
         fprintf(stderr, "parleyd: log: '%s' is not a valid level list\n", s.cfg.log);
         rc = 2;
-    } else if (crypto_init() < 0) {
+    } else if (pcrypto_init() < 0) {
         fprintf(stderr, "parleyd: libsodium failed to initialise\n");
         rc = 1;
     } else {
