@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sodium.h>
@@ -491,5 +493,51 @@ PLTEST(per_ip_connection_cap_refuses_the_next_one)
         PL_ASSERT(pt_now_ms() < deadline);
     for (int i = 0; i < 3; i++)
         close(fds[i]);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* The same slowloris over TLS (HTTP/1.1 via ALPN): the TLS relay hands
+ * the plaintext to libmicrohttpd, whose header deadline closes it. */
+PLTEST(h1_over_tls_partial_headers_are_closed)
+{
+    const char *args[] = {"--header-timeout", "2", NULL};
+    struct pt_server *s = PT_SERVER_START(args);
+    signal(SIGPIPE, SIG_IGN); /* a write after the server hung up must not kill us */
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    PL_ASSERT(ctx != NULL);
+    static const unsigned char alpn[] = "\x08http/1.1";
+    PL_ASSERT_INT_EQ(SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1), 0);
+    int fd = connect_port(pt_server_tls_port(s));
+    SSL *ssl = SSL_new(ctx);
+    PL_ASSERT(ssl != NULL);
+    SSL_set_fd(ssl, fd);
+    PL_ASSERT_INT_EQ(SSL_connect(ssl), 1);
+    const char *start = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    PL_ASSERT(SSL_write(ssl, start, (int)strlen(start)) == (int)strlen(start));
+    bool closed = false;
+    uint64_t deadline = pt_now_ms() + 15000;
+    for (int i = 0; !closed && pt_now_ms() < deadline; i++) {
+        char line[32];
+        int n = snprintf(line, sizeof(line), "X-%d: %d\r\n", i, i);
+        if (SSL_write(ssl, line, n) != n) {
+            closed = true;
+            break;
+        }
+        /* The client's pace: wait up to 300 ms for the server to hang up. */
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 300) > 0) {
+            char buf[256];
+            int r = SSL_read(ssl, buf, sizeof(buf));
+            closed = r <= 0;
+        }
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    PL_ASSERT(closed);
+    struct pt_resp r;
+    pt_get(s, PT_H2, "/healthz", NULL, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    pt_resp_free(&r);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }

@@ -63,7 +63,7 @@ PLTEST_PROTO(failed_logins_back_off_per_account)
     PT_ASSERT_PROBLEM(&r, 401, "invalid-credentials");
     pt_resp_free(&r);
     struct pt_resp m;
-    pt_get(s, proto, "/metrics", NULL, &m);
+    pt_get(s, proto, "/metrics", PT_METRICS_TOKEN, &m);
     PL_ASSERT(strstr(m.body, "parley_limit_rejected_total{limit=\"login_account\"}"));
     PL_ASSERT(!strstr(m.body, "parley_limit_rejected_total{limit=\"login_account\"} 0\n"));
     pt_resp_free(&m);
@@ -204,7 +204,7 @@ PLTEST_PROTO(password_hashing_has_its_own_bounded_pool)
     }
     PL_ASSERT(ok >= 1);
     PL_ASSERT(busy >= 1);
-    pt_get(s, proto, "/metrics", NULL, &r);
+    pt_get(s, proto, "/metrics", PT_METRICS_TOKEN, &r);
     PL_ASSERT(strstr(r.body, "parley_limit_rejected_total{limit=\"pwhash_busy\"}"));
     PL_ASSERT(!strstr(r.body, "parley_limit_rejected_total{limit=\"pwhash_busy\"} 0\n"));
     pt_resp_free(&r);
