@@ -123,10 +123,17 @@ void api__limit_count(enum api_limit_kind k);
 /* True when addr is in the limit_exempt list. */
 bool api__addr_exempt(const struct api_env *env, const char *addr);
 /* Worker. Login backoff for account (a username, or "#<id>") and the
- * caller's address: 0, or PL_ERATE with 429 login-throttled set. */
+ * caller's address: 0 with the attempt counted as a failure until
+ * api__login_result() says otherwise, or PL_ERATE with 429
+ * login-throttled set (nothing counted). */
 PL_MUST_CHECK int api__login_check(struct api_call *c, const char *account);
-/* Worker: records a failed (ok false) or successful login attempt. */
-void api__login_result(struct api_call *c, const char *account, bool ok);
+enum api_login_outcome {
+    API_LOGIN_FAILED,    /* wrong password or unknown account */
+    API_LOGIN_OK,        /* the password was right */
+    API_LOGIN_UNCHECKED, /* the password was never checked (busy, storage down) */
+};
+/* Worker (any with Redis): settles an attempt api__login_check() let in. */
+void api__login_result(struct api_call *c, const char *account, enum api_login_outcome outcome);
 /* Worker: counts an event stream of c's user opening on this node: 0, or
  * PL_ERATE (429 set) when the user has quota_streams open on all nodes. */
 PL_MUST_CHECK int api__streams_open(struct api_call *c);
