@@ -3,11 +3,14 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include <errno.h>
+
 #include "storage/blob.h"
 #include "storage/media.h"
 
 #include "common/log.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -116,6 +119,15 @@ static int check_upload_headers(struct api_call *c, const struct store_media *m)
 }
 
 /* Streams the body into a blob writer; publishes only when it verifies. */
+/* A full disk (chaos case disk-full) is a 507 the client can retry with
+ * the same URL; the writer removed its partial file. Other codes pass. */
+static int disk_full(struct api_call *c, int rc)
+{
+    if (rc == -ENOSPC || rc == -EDQUOT)
+        api_problem_send(c->req, rc, "the blob store is full; nothing was kept");
+    return rc;
+}
+
 static int receive(struct api_call *c, const struct store_media *m)
 {
     struct blob_writer *w;
@@ -139,9 +151,11 @@ static int receive(struct api_call *c, const struct store_media *m)
         store_blob_writer_abort(w);
         if (rc == PL_ETOOBIG)
             return too_big(c, m->size);
-        return rc;
+        return disk_full(c, rc);
     }
     rc = store_blob_writer_finish(w, NULL);
+    if (rc == -ENOSPC || rc == -EDQUOT)
+        return disk_full(c, rc);
     if (rc == PL_EINVAL)
         return problem(c, PL_EINVAL, "upload-mismatch",
                        pl_arena_sprintf(c->a,

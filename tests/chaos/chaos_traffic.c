@@ -152,6 +152,12 @@ static void on_event(struct lg_req *r, const char *ev, const char *data, size_t 
     struct chaos *c = r->ctx;
     struct chaos_stream *s = &c->st[r->tag];
     if (strcmp(ev, "ready") == 0) {
+        /* A fresh stream starts at the position ready names: resuming
+         * from there replays whatever it missed while away. */
+        const char *p = memmem(data, len, "\"position\":", 11);
+        int64_t pos = p ? strtoll(p + 11, NULL, 10) : 0;
+        if (pos > s->last_id)
+            s->last_id = pos;
         if (!s->ready) {
             c->ready_total++;
             s->ready_ms = chaos_ms();
@@ -163,6 +169,13 @@ static void on_event(struct lg_req *r, const char *ev, const char *data, size_t 
     if (strcmp(ev, "message.created") != 0 || !msg_index(c, data, len, &i))
         return;
     c->events++;
+    /* A resumed stream gets no ready event: its first event shows it is
+     * established again (and caught up from where it was). */
+    if (!s->ready) {
+        s->ready = true;
+        s->ready_ms = chaos_ms();
+        c->ready_total++;
+    }
     uint64_t bit = 1ull << (i % 64);
     if (s->seen[i / 64] & bit)
         c->dup_events++;
