@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -15,7 +16,11 @@ struct pl_loop {
     int epfd;
     int wakefd;
     struct pl_io wake_io;
-    volatile int stopping; /* written from signal handlers and other threads */
+    /* Set from signal handlers and from other threads, read by the loop.
+     * volatile sig_atomic_t would do for a handler on the loop's own
+     * thread only; a store from another thread needs an atomic. A
+     * lock-free atomic_int is also async-signal-safe (C11 7.14.1.1). */
+    atomic_int stopping;
     uint64_t now;
 
     pthread_mutex_t lock; /* guards posted and wake_pending */
@@ -27,6 +32,8 @@ struct pl_loop {
     struct pl_timer **heap; /* 1-based binary min-heap on due_ms */
     unsigned heap_len, heap_cap;
 };
+
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "pl_loop_stop() must be async-signal-safe");
 
 uint64_t pl_now_ms(void)
 {
@@ -70,6 +77,7 @@ int pl_loop_new(struct pl_loop **out)
     struct pl_loop *l = calloc(1, sizeof(*l));
     if (!l)
         return -ENOMEM;
+    atomic_init(&l->stopping, 0);
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     l->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->epfd < 0 || l->wakefd < 0) {
@@ -291,14 +299,14 @@ void pl_loop_drain(struct pl_loop *l)
 void pl_loop_stop(struct pl_loop *l)
 {
     uint64_t one = 1;
-    l->stopping = 1;
+    atomic_store_explicit(&l->stopping, 1, memory_order_release);
     (void)!write(l->wakefd, &one, sizeof(one));
 }
 
 int pl_loop_run(struct pl_loop *l)
 {
     struct epoll_event evs[128];
-    while (!l->stopping) {
+    while (!atomic_load_explicit(&l->stopping, memory_order_acquire)) {
         int n = epoll_wait(l->epfd, evs, (int)PL_ARRAY_LEN(evs), next_timeout(l));
         if (n < 0 && errno != EINTR)
             return -errno;

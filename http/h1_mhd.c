@@ -320,8 +320,14 @@ static enum MHD_Result on_header(void *cls, enum MHD_ValueKind kind, const char 
 {
     struct http_req *req = cls;
     (void)kind;
-    http__req_add_header(req, key, strlen(key), value ? value : "", value ? strlen(value) : 0);
-    return req->error == PL_EHDRTOOBIG ? MHD_NO : MHD_YES;
+    /* Too many or too large headers are already recorded in req->error
+     * (431). Out of memory is recorded too, so the request is answered 503
+     * rather than run without a header. */
+    int rc =
+        http__req_add_header(req, key, strlen(key), value ? value : "", value ? strlen(value) : 0);
+    if (rc == PL_ENOMEM && !req->error)
+        req->error = PL_ENOMEM;
+    return req->error == PL_EHDRTOOBIG || req->error == PL_ENOMEM ? MHD_NO : MHD_YES;
 }
 
 /* First call for a request: method, headers, limits known before the body. */
@@ -329,7 +335,11 @@ static void begin_request(struct h1 *h, struct http_req *req, struct MHD_Connect
                           const char *method)
 {
     const char *target = req->target ? req->target : "/";
-    http__req_set_line(req, method, strlen(method), target, strlen(target));
+    /* A malformed target is recorded in req->error by http__req_set_line;
+     * out of memory is recorded here, and both are answered at dispatch. */
+    if (http__req_set_line(req, method, strlen(method), target, strlen(target)) == PL_ENOMEM &&
+        !req->error)
+        req->error = PL_ENOMEM;
     MHD_get_connection_values(conn, MHD_HEADER_KIND, on_header, req);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -365,9 +375,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             if (!req->error)
                 return MHD_YES; /* the body, if any, comes next */
         } else if (*upload_size) {
-            http__req_body_append(req, upload, *upload_size);
+            /* Over max_body sets req->error (413); out of memory is
+             * recorded so the request is answered 503, not run short. */
+            if (http__req_body_append(req, upload, *upload_size) == PL_ENOMEM && !req->error)
+                req->error = PL_ENOMEM;
             *upload_size = 0;
-            if (req->error != PL_ETOOBIG)
+            if (req->error != PL_ETOOBIG && req->error != PL_ENOMEM)
                 return MHD_YES;
         }
         /* Body complete, or an early error that the dispatcher answers
@@ -377,7 +390,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         suspend(hr);
         return MHD_YES;
     case HTTP_REQ_DISPATCHED:
-        if (http__body_open(req)) {
+        if (http__body_is_open(req)) {
             if (*upload_size) {
                 *upload_size -= http__body_push(req, upload, *upload_size);
                 if (*upload_size) { /* the pipe is full: wait for the handler */

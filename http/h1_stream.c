@@ -217,9 +217,10 @@ static void on_io(void *ctx, uint32_t events)
 static void on_shutdown(struct http__conn *c)
 {
     struct h1_stream *hs = (struct h1_stream *)c;
-    /* Best effort: the terminating chunk, then close. */
-    if (!hs->out && !hs->ended)
-        (void)http__conn_write(c, "0\r\n\r\n", 5);
+    /* Best effort: the terminating chunk, then close. A failed or short
+     * write only means the client sees the stream cut instead of ended. */
+    if (!hs->out && !hs->ended && http__conn_write(c, "0\r\n\r\n", 5) != 5)
+        pl_log_debug("%s: stream closed without its last chunk", c->peer);
     finish(hs, true);
 }
 

@@ -86,7 +86,7 @@ void h2__pump(struct h2_session *ss, bool readable);
 void h2__schedule(struct h2_session *ss);
 /* Pulls frames from nghttp2 and writes them until the socket or nghttp2
  * has no more; returns 0 or a negative code (the session must close). */
-int h2__send_pending(struct h2_session *ss);
+PL_MUST_CHECK int h2__send_pending(struct h2_session *ss);
 /* Socket readiness and the session timer (idle timeout, GOAWAY linger). */
 void h2__on_io(void *ctx, uint32_t events);
 void h2__on_timer(void *ctx);
