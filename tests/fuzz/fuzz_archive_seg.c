@@ -39,16 +39,16 @@ static void read_segment(char *raw, size_t len)
  * binary search, line parse). */
 static void through_store(const uint8_t *p, size_t n, uint8_t seq)
 {
-    static struct blob_store *blobs;
+    static struct store_blob *blobs;
     if (!blobs) {
         char dir[] = "/tmp/parley-fuzz-archive-XXXXXX";
-        struct blob_config cfg = {.dir = mkdtemp(dir)};
+        struct store_blob_config cfg = {.dir = mkdtemp(dir)};
         if (!cfg.dir || store_blob_new(&cfg, &blobs) < 0)
             abort();
         store_archive_set_blobs(blobs);
     }
-    char key[BLOB_KEY_MAX];
-    if (store_blob_key_new("a", key) < 0 || store_blob_put_buf(blobs, key, p, n, NULL) < 0)
+    char key[STORE_BLOB_KEY_MAX];
+    if (store_blob_key_init("a", key) < 0 || store_blob_put_buf(blobs, key, p, n, NULL) < 0)
         return;
     struct pl_arena *a = pl_arena_new();
     int64_t seqs[] = {0, 1, 2, seq};

@@ -39,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t chunk = (size_t)fuzz_byte(&in) + 1;
     unsigned n = 0;
     struct sse s = {.cb = on_ev, .ctx = &n};
+    pl_buf_init(&s.buf, BODY_MAX);
     while (in.left) {
         size_t k = in.left < chunk ? in.left : chunk;
         char tmp[256];
@@ -49,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (took != k)
             break;
     }
-    free(s.buf);
+    pl_buf_deinit(&s.buf);
     free(s.data);
     return 0;
 }

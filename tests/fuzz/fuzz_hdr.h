@@ -14,7 +14,7 @@
 
 int fuzz_hdr_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to);
 bool fuzz_hdr_etag(const char *h, const char *etag);
-bool fuzz_hdr_blob_key(struct api_call *c, char key[BLOB_KEY_MAX]);
+bool fuzz_hdr_blob_key(struct api_call *c, char key[STORE_BLOB_KEY_MAX]);
 const char *fuzz_hdr_cookie(struct api_call *c, const char *name);
 bool fuzz_hdr_search_cursor(struct api_call *c, const char *s);
 bool fuzz_hdr_last_event_id(const char *s, uint64_t *out);

@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *params[2] = {path ? path : "", slash ? slash + 1 : ""};
     http_req_set_params(req, params, 2);
     struct api_call c = {.req = req, .a = http_req_arena(req)};
-    char key[BLOB_KEY_MAX];
+    char key[STORE_BLOB_KEY_MAX];
     (void)fuzz_hdr_blob_key(&c, key);
     values(&c, &in);
 out:

@@ -15,7 +15,7 @@ bool fuzz_hdr_etag(const char *h, const char *etag)
     return etag_matches(h, etag);
 }
 
-bool fuzz_hdr_blob_key(struct api_call *c, char key[BLOB_KEY_MAX])
+bool fuzz_hdr_blob_key(struct api_call *c, char key[STORE_BLOB_KEY_MAX])
 {
     return key_of(c, key);
 }
