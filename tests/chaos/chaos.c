@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <yajl/yajl_tree.h>
 
 static const char usage[] =
     "usage: chaos CASE [options] -- PARLEYD ARGS...\n"
@@ -310,6 +311,86 @@ static void on_aux(struct lg_req *r)
         c->st_4xx++;
 }
 
+/* Media in the soak: reserve (POST /v1/media), upload to the presigned
+ * URL (PUT, 204), then ask for it (GET /v1/media/{id}: a 302 to a
+ * download URL, or 200). Each step's callback starts the next. */
+#define SOAK_MEDIA_BYTES 32768
+
+static char *media_body(size_t *len)
+{
+    char *b = malloc(SOAK_MEDIA_BYTES);
+    if (!b)
+        abort();
+    memset(b, 'm', SOAK_MEDIA_BYTES);
+    b[0] = '"';
+    b[SOAK_MEDIA_BYTES - 1] = '"';
+    *len = SOAK_MEDIA_BYTES;
+    return b;
+}
+
+static void on_media_get(struct lg_req *r)
+{
+    struct chaos *c = r->ctx;
+    if (r->status == -ECANCELED)
+        return;
+    if (r->status == 302 || r->status == 200)
+        c->media_ok++;
+    else
+        c->st_5xx++, fprintf(stderr, "chaos: media get: %d\n", r->status);
+}
+
+static void on_media_put(struct lg_req *r)
+{
+    struct chaos *c = r->ctx;
+    if (r->status == -ECANCELED)
+        return;
+    if (r->status != 204) {
+        c->st_5xx++;
+        fprintf(stderr, "chaos: media put: %d %.*s\n", r->status, (int)PL_MIN(r->resp.len, 200),
+                pl_buf_head(&r->resp));
+        return;
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/v1/media/%" PRIu64, r->tag);
+    lg_client_submit(c->aux,
+                     lg_req_new("GET", path, c->b.users[0].token, NULL, 0, on_media_get, c));
+}
+
+static void on_media_reserved(struct lg_req *r)
+{
+    struct chaos *c = r->ctx;
+    if (r->status == -ECANCELED)
+        return;
+    yajl_val t = NULL;
+    if (r->status == 201 && pl_buf_append(&r->resp, "", 1) == 0)
+        t = yajl_tree_parse(pl_buf_head(&r->resp), NULL, 0);
+    const char *up[] = {"upload_url", NULL}, *ip[] = {"media_id", NULL};
+    yajl_val url = t ? yajl_tree_get(t, up, yajl_t_string) : NULL;
+    yajl_val id = t ? yajl_tree_get(t, ip, yajl_t_number) : NULL;
+    if (!url || !id) {
+        c->st_5xx++;
+        fprintf(stderr, "chaos: media reserve: %d\n", r->status);
+    } else {
+        size_t len;
+        char *body = media_body(&len);
+        struct lg_req *put =
+            lg_req_new("PUT", YAJL_GET_STRING(url), NULL, body, len, on_media_put, c);
+        put->tag = (uint64_t)YAJL_GET_INTEGER(id);
+        lg_client_submit(c->aux, put);
+    }
+    yajl_tree_free(t);
+}
+
+static void soak_media(struct chaos *c)
+{
+    char *body = NULL;
+    if (asprintf(&body, "{\"content_type\":\"application/json\",\"size\":%d}",
+                 SOAK_MEDIA_BYTES) < 0)
+        abort();
+    lg_client_submit(c->aux, lg_req_new("POST", "/v1/media", c->b.users[0].token, body,
+                                        strlen(body), on_media_reserved, c));
+}
+
 /* One step of the soak's other traffic: a group message, a search, and a
  * stream cut by the client (it resumes from its last event). */
 static void soak_extra(struct chaos *c, unsigned k)
@@ -325,6 +406,8 @@ static void soak_extra(struct chaos *c, unsigned k)
     }
     snprintf(path, sizeof(path), "/v1/search?q=chaos%%20%u&limit=5", k % 50);
     lg_client_submit(c->aux, lg_req_new("GET", path, u->token, NULL, 0, on_aux, c));
+    if (k % 5 == 0)
+        soak_media(c);
     struct chaos_stream *s = &c->st[lg_rand(&c->b) % c->n_st];
     if (s->req && s->ready && s->req->conn)
         lg_conn_fail(s->req->conn, -ECONNRESET);
@@ -358,8 +441,8 @@ static int case_soak(struct chaos *c)
     rc = report(c, NULL);
     int st = server_stop(c);
     printf("CHAOS soak-rss: rss_warm_kib=%ld rss_max_kib=%ld rss_end_kib=%ld flat=%s "
-           "aux_5xx=%" PRIu64 " exit_status=%d\n",
-           rss_warm, rss_max, rss_end, flat ? "yes" : "no", c->st_5xx, st);
+           "media_ok=%" PRIu64 " other_failures=%" PRIu64 " exit_status=%d\n",
+           rss_warm, rss_max, rss_end, flat ? "yes" : "no", c->media_ok, c->st_5xx, st);
     return rc == 0 && flat && st == 0 && c->st_5xx == 0 ? 0 : PL_EINTERNAL;
 }
 

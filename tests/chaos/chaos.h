@@ -61,7 +61,7 @@ struct chaos {
     uint64_t t0_ms;
     /* counters */
     uint64_t acked, dup, retried, st_503, st_5xx, st_4xx, st_net, drops, reopened, ready_total;
-    uint64_t events, dup_events, other_fail;
+    uint64_t events, dup_events, other_fail, media_ok;
     bool stop_sending;
 };
 
