@@ -397,8 +397,7 @@ static void soak_media(struct chaos *c)
         free(b);
     }
     char *body = NULL;
-    if (asprintf(&body,
-                 "{\"content_type\":\"application/json\",\"size\":%d,\"sha256\":\"%s\"}",
+    if (asprintf(&body, "{\"content_type\":\"application/json\",\"size\":%d,\"sha256\":\"%s\"}",
                  SOAK_MEDIA_BYTES, hex) < 0)
         abort();
     lg_client_submit(c->aux, lg_req_new("POST", "/v1/media", c->b.users[0].token, body,
@@ -460,7 +459,11 @@ static int case_soak(struct chaos *c)
     int st = server_stop(c);
     printf("CHAOS soak-rss: rss_warm_kib=%ld rss_max_kib=%ld rss_end_kib=%ld flat=%s "
            "media_ok=%" PRIu64 " other_failures=%" PRIu64 " exit_status=%d\n",
-           rss_warm, rss_max, rss_end, !judge_rss ? "not-judged" : flat ? "yes" : "no", c->media_ok, c->st_5xx, st);
+           rss_warm, rss_max, rss_end,
+           !judge_rss ? "not-judged"
+           : flat     ? "yes"
+                      : "no",
+           c->media_ok, c->st_5xx, st);
     return rc == 0 && (flat || !judge_rss) && st == 0 && c->st_5xx == 0 ? 0 : PL_EINTERNAL;
 }
 
