@@ -55,7 +55,7 @@ struct api_config {
     uint64_t media_max_size;      /* largest upload (413 past it) */
     unsigned media_url_ttl_s;     /* presigned upload URLs; downloads get a tenth */
     unsigned media_pending_ttl_s; /* unreferenced uploads are swept after this */
-    unsigned upload_slots;        /* uploads streaming at once (each holds a worker) */
+    unsigned upload_slots;        /* uploads streaming at once (each holds a 4 MiB pipe) */
     /* /metrics on the public listeners needs "Authorization: Bearer
      * <metrics_token>"; empty: only the admin listener serves it. */
     const char *metrics_token;
@@ -125,6 +125,9 @@ enum api_route_result api_route(const struct api_env *env, struct http_req *req)
 /* Loop thread, when a request's headers are in: true when its route takes
  * the body streamed (uploads; see http_req_body_read). */
 bool api_route_streams_body(const struct api_env *env, struct http_req *req);
+
+/* Uploads in progress (holding an upload slot). Any thread. */
+unsigned api_uploads_active(void);
 
 /* Worker: deletes up to limit expired, unreferenced uploads (rows, then
  * blobs). Returns how many went, or a negative code. */

@@ -36,13 +36,14 @@ struct h2_stream {
     size_t mlen, plen;
     char *cookie; /* cookie crumbs joined with "; " (RFC 9113 8.2.3) */
     size_t cookie_len;
-    size_t body_off;  /* bytes of resp_body handed to nghttp2 */
-    bool dispatched;  /* handed to on_request: its body is no longer ours */
-    bool remote_done; /* the client sent END_STREAM */
-    bool answered;    /* response submitted */
-    bool deferred;    /* the stream reader returned "nothing now" */
-    bool eof_sent;    /* we sent END_STREAM: the response went out whole */
-    bool reply_held;  /* streamed upload answered early: reply at END_STREAM */
+    size_t body_off;    /* bytes of resp_body handed to nghttp2 */
+    bool dispatched;    /* handed to on_request: its body is no longer ours */
+    bool remote_done;   /* the client sent END_STREAM */
+    bool answered;      /* response submitted */
+    bool deferred;      /* the stream reader returned "nothing now" */
+    bool eof_sent;      /* we sent END_STREAM: the response went out whole */
+    bool reply_held;    /* streamed upload answered early: reply at END_STREAM */
+    struct http__rx rx; /* deadlines for the request's headers and body */
 };
 
 struct h2_session {
@@ -58,8 +59,9 @@ struct h2_session {
     struct pl_buf out; /* frames nghttp2 produced that the socket refused */
     struct h2_stream *streams;
     unsigned n_streams;
-    uint64_t last_active_ms; /* last read, or when the last stream closed */
-    uint64_t last_write_ms;  /* last time the socket took bytes */
+    struct pl_timer rx_timer; /* checks the receiving streams' deadlines */
+    uint64_t last_active_ms;  /* last read, or when the last stream closed */
+    uint64_t last_write_ms;   /* last time the socket took bytes */
 
     /* Abuse accounting; see h2_session.c for the reasons. */
     uint64_t window_ms; /* start of the current one-second window */

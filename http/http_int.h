@@ -41,6 +41,29 @@ struct http__req_ops {
 
 struct http__body; /* the pipe of a streamed request body (body.c) */
 
+/* ---- deadlines for what the client sends (deadline.c) ---- */
+enum http__rx_phase {
+    HTTP_RX_IDLE,    /* HTTP/1.1: between requests, waiting for a request line */
+    HTTP_RX_HEADERS, /* the request line or HEADERS frame came; headers still due */
+    HTTP_RX_BODY,    /* the body is arriving */
+    HTTP_RX_DONE,    /* everything arrived: no deadline */
+};
+struct http__rx {
+    enum http__rx_phase phase;
+    uint64_t since_ms;     /* start of the phase, or of the current body window */
+    uint64_t window_bytes; /* body bytes in the current window */
+};
+/* Enters phase at now_ms (loop time). */
+void http__rx_set(struct http__rx *rx, enum http__rx_phase phase, uint64_t now_ms);
+/* Counts body bytes that arrived. */
+void http__rx_bytes(struct http__rx *rx, size_t n);
+/* Returns PL_ETIMEDOUT when the client missed its deadline (cut the
+ * request), else 0 and in *next_ms when to check again (0: no deadline
+ * pending). held: the server is holding the client back right now (a
+ * streamed body's pipe is not drained), so the body window restarts. */
+int http__rx_check(struct http__rx *rx, const struct http_limits *lim, uint64_t now, bool held,
+                   uint64_t *next_ms);
+
 struct http_req {
     struct pl_task task; /* posts the completion to the loop */
     struct http_server *srv;
@@ -121,7 +144,8 @@ struct http_server {
     unsigned conns[HTTP_PROTO_N];
     unsigned total_conns;
     uint64_t next_req_id;
-    struct http__body *bodies; /* streamed bodies in progress (body.c) */
+    struct http__body *bodies;         /* streamed bodies in progress (body.c) */
+    struct http__ip_node **ip_buckets; /* open connections per address (ipcount.c) */
 };
 
 /* ---- requests (req.c) ---- */
@@ -163,6 +187,9 @@ void http__body_end(struct http_req *req);
 void http__body_fail(struct http_req *req, int code);
 /* True when the body is streamed and has not ended yet. */
 bool http__body_is_open(const struct http_req *req);
+/* True when a streamed body's pipe holds bytes the handler has not read:
+ * the client is waiting for us, not the other way round. */
+bool http__body_held(const struct http_req *req);
 /* Loop thread, when the request completes: closes the pipe and returns the
  * bytes taken from the client but never acknowledged to it (so an HTTP/2
  * transport can give the flow-control window back). */
@@ -184,11 +211,17 @@ bool http__bucket_take(struct http__bucket *b, const struct http_limits *lim, ui
 /* Formats a socket address as text ("127.0.0.1", "::1"). */
 void http__format_peer(const struct sockaddr *sa, char *out, size_t n);
 
-/* ---- connection accounting (server.c) ---- */
-/* Adds delta to the open connections of proto p and to the total that
- * max_conns bounds; p == HTTP_PROTO_N counts sockets whose protocol is
- * not known yet (sniffing, TLS handshake). */
-void http__conn_count(struct http_server *s, enum http_proto p, int delta);
+/* ---- connection accounting (server.c, ipcount.c) ---- */
+/* Adds delta to the open connections of proto p, to the total that
+ * max_conns bounds, and to those of the client address peer (text, as
+ * http__format_peer() writes it; may be NULL); p == HTTP_PROTO_N counts
+ * sockets whose protocol is not known yet (sniffing, TLS handshake). */
+void http__conn_count(struct http_server *s, enum http_proto p, const char *peer, int delta);
+/* Open connections of peer, and whether max_conns_per_ip skips it. */
+unsigned http__ip_conns(struct http_server *s, const char *peer);
+bool http__ip_exempt(const struct http_server *s, const char *peer);
+void http__ip_count(struct http_server *s, const char *peer, int delta);
+void http__ip_free(struct http_server *s);
 /* Links c on its server's list of live connections (see on_shutdown). */
 void http__conn_link(struct http__conn *c, void (*on_shutdown)(struct http__conn *c));
 void http__conn_unlink(struct http__conn *c);

@@ -27,6 +27,8 @@ PL_LOG_TOPIC("server");
 /* How long startup waits for PostgreSQL to accept the migrations: long
  * enough for a database that is still starting next to us. */
 #define MIGRATE_WAIT_MS 30000
+/* Uploads streaming at once: at most 128 MiB of upload pipes. */
+#define UPLOAD_SLOTS 32
 
 /* Everything the loop-thread callbacks need. */
 struct srv {
@@ -166,8 +168,10 @@ static int start(struct srv *s)
         .media_url_ttl_s = s->cfg.media_url_ttl_s,
         .media_pending_ttl_s = s->cfg.media_pending_ttl_s,
         .metrics_token = s->cfg.metrics_token,
-        /* Each streaming upload holds a worker; keep half for the rest. */
-        .upload_slots = s->cfg.workers > 1 ? s->cfg.workers / 2 : 1,
+        /* Uploads hold no worker while they wait for the client (a job
+         * writes what arrived); what bounds them is their pipes' memory,
+         * 4 MiB each. */
+        .upload_slots = UPLOAD_SLOTS,
     };
     s->env = (struct api_env){.cfg = &s->api_cfg, .render_metrics = srv_metrics_render};
     if (!*s->cfg.node_id) {
@@ -252,9 +256,11 @@ static void stop(struct srv *s)
     s->archiver = NULL;
     if (s->loop)
         pl_loop_drain(s->loop);
-    srv_live_detach_pool(s->live);
+    /* Uploads waiting for their clients end now: their last job (which
+     * aborts the blob writer and answers) still finds the pool. */
     if (s->http)
-        http_server_cancel_bodies(s->http); /* uploads would hold workers */
+        http_server_cancel_bodies(s->http);
+    srv_live_detach_pool(s->live);
     srv_pool_free(s->pool);
     s->pool = NULL;
     /* After the workers, which hand logins to it; its jobs hand nothing

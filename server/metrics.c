@@ -2,6 +2,7 @@
 /* Parley - Prometheus counters for requests, connections, the pool.    */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "metrics.h"
+#include "api/api.h"
 #include "storage/pg.h"
 #include "storage/redis.h"
 
@@ -244,6 +245,9 @@ static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
     if (rc == 0 && m->live)
         rc = render_live(m->live, out);
     const struct metric_row errors[] = {
+        {"parley_uploads_active", "gauge",
+         "Media uploads in progress (they hold a worker only while writing).",
+         api_uploads_active()},
         {"parley_pg_errors_total", "counter", "Failed PostgreSQL operations.", store_pg_errors()},
         {"parley_redis_errors_total", "counter", "Failed Redis operations.", store_redis_errors()},
     };

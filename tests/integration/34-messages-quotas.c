@@ -24,7 +24,7 @@ static void expect_quota(struct pt_resp *r, const char *name)
 static void expect_counted(struct pt_server *s, enum pt_proto p, const char *limit)
 {
     struct pt_resp m;
-    pt_get(s, p, "/metrics", NULL, &m);
+    pt_get(s, p, "/metrics", PT_METRICS_TOKEN, &m);
     char line[96];
     snprintf(line, sizeof(line), "parley_limit_rejected_total{limit=\"%s\"} ", limit);
     const char *at = strstr(m.body, line);
