@@ -25,7 +25,7 @@ struct api_call {
     struct api_errors errs;
 };
 
-typedef int api_handler_fn(struct api_call *c);
+typedef PL_MUST_CHECK int api_handler_fn(struct api_call *c);
 
 /* A handler's return value meaning "the request was handed on (to the
  * writer or to the loop) and will be completed there": api_handle() must
@@ -123,10 +123,17 @@ void api__limit_count(enum api_limit_kind k);
 /* True when addr is in the limit_exempt list. */
 bool api__addr_exempt(const struct api_env *env, const char *addr);
 /* Worker. Login backoff for account (a username, or "#<id>") and the
- * caller's address: 0, or PL_ERATE with 429 login-throttled set. */
+ * caller's address: 0 with the attempt counted as a failure until
+ * api__login_result() says otherwise, or PL_ERATE with 429
+ * login-throttled set (nothing counted). */
 PL_MUST_CHECK int api__login_check(struct api_call *c, const char *account);
-/* Worker: records a failed (ok false) or successful login attempt. */
-void api__login_result(struct api_call *c, const char *account, bool ok);
+enum api_login_outcome {
+    API_LOGIN_FAILED,    /* wrong password or unknown account */
+    API_LOGIN_OK,        /* the password was right */
+    API_LOGIN_UNCHECKED, /* the password was never checked (busy, storage down) */
+};
+/* Worker (any with Redis): settles an attempt api__login_check() let in. */
+void api__login_result(struct api_call *c, const char *account, enum api_login_outcome outcome);
 /* Worker: counts an event stream of c's user opening on this node: 0, or
  * PL_ERATE (429 set) when the user has quota_streams open on all nodes. */
 PL_MUST_CHECK int api__streams_open(struct api_call *c);
@@ -201,21 +208,11 @@ void api__gen_int(yajl_gen g, const char *key, long long v);
 void api__gen_key(yajl_gen g, const char *key);
 
 /* ---- handlers ---- */
-PL_MUST_CHECK int api_users_create(struct api_call *c);
-PL_MUST_CHECK int api_me_get(struct api_call *c);
-PL_MUST_CHECK int api_me_patch(struct api_call *c);
-PL_MUST_CHECK int api_sessions_create(struct api_call *c);
-PL_MUST_CHECK int api_sessions_delete_current(struct api_call *c);
-PL_MUST_CHECK int api_sessions_list(struct api_call *c);
-PL_MUST_CHECK int api_sessions_delete(struct api_call *c);
-PL_MUST_CHECK int api_me_password_put(struct api_call *c);
-PL_MUST_CHECK int api_health_live(struct api_call *c);
-PL_MUST_CHECK int api_health_ready(struct api_call *c);
-PL_MUST_CHECK int api_metrics_get(struct api_call *c);
-PL_MUST_CHECK int api_openapi_get(struct api_call *c);
+api_handler_fn api_users_create, api_me_get, api_me_patch, api_sessions_create,
+    api_sessions_delete_current, api_sessions_list, api_sessions_delete, api_me_password_put,
+    api_health_live, api_health_ready, api_metrics_get, api_openapi_get, api_problem_doc_get;
 /* Startup (api_init): compresses the static documents once. */
 PL_MUST_CHECK int api__docs_init(void);
-PL_MUST_CHECK int api_problem_doc_get(struct api_call *c);
 
 /* True for a username: 3 to 32 of a-z, 0-9, '_' and '.' (users.c). */
 bool api__valid_username(const char *s);
@@ -236,12 +233,8 @@ PL_MUST_CHECK int api__resolve_user(struct api_call *c, const char *id_or_name, 
 struct store_conv;
 struct store_conv_lock;
 struct store_member;
-PL_MUST_CHECK int api_conversations_create(struct api_call *c);
-PL_MUST_CHECK int api_conversations_list(struct api_call *c);
-PL_MUST_CHECK int api_conversations_get(struct api_call *c);
-PL_MUST_CHECK int api_conversations_update(struct api_call *c);
-PL_MUST_CHECK int api_members_put(struct api_call *c);
-PL_MUST_CHECK int api_members_delete(struct api_call *c);
+api_handler_fn api_conversations_create, api_conversations_list, api_conversations_get,
+    api_conversations_update, api_members_put, api_members_delete;
 
 /* True for a positive decimal integer (digits only) that fits int64_t. */
 bool api__parse_id(const char *s, int64_t *out);
@@ -312,8 +305,7 @@ struct api_send {
 };
 
 /* Receipts (receipts.c); routed by messages.c. */
-PL_MUST_CHECK int api__receipts_post(struct api_call *c);
-PL_MUST_CHECK int api__receipts_get(struct api_call *c);
+api_handler_fn api__receipts_post, api__receipts_get;
 
 /* Completes a request a handler deferred (any thread), exactly as
  * api_handle() would have with the handler's result rc: the problem for a
@@ -321,9 +313,7 @@ PL_MUST_CHECK int api__receipts_get(struct api_call *c);
 void api__finish(struct api_call *c, int rc);
 
 /* presence.c */
-PL_MUST_CHECK int api_presence_get(struct api_call *c);
-PL_MUST_CHECK int api_presence_heartbeat(struct api_call *c);
-PL_MUST_CHECK int api_typing_post(struct api_call *c);
+api_handler_fn api_presence_get, api_presence_heartbeat, api_typing_post;
 /* Refreshes the user's heartbeat and announces it when it came online.
  * Failures (Redis down) are ignored: presence is best effort. */
 void api__presence_touch(struct api_worker *w, int64_t user);

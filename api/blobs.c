@@ -3,12 +3,13 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include <errno.h>
+
 #include "storage/blob.h"
 #include "storage/media.h"
 
 #include "common/log.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -117,6 +118,15 @@ static int check_upload_headers(struct api_call *c, const struct store_media *m)
     return 0;
 }
 
+/* A full disk (chaos case disk-full) is a 507 the client can retry with
+ * the same URL; the writer removed its partial file. Other codes pass. */
+static int disk_full(struct api_call *c, int rc)
+{
+    if (rc == -ENOSPC || rc == -EDQUOT)
+        api_problem_send(c->req, rc, "the blob store is full; nothing was kept");
+    return rc;
+}
+
 /*
  * An upload in progress. The handler checks the URL and the headers and
  * opens the blob writer on its worker, then lets go of the worker: each
@@ -148,9 +158,13 @@ static int upload_verdict(struct upload *up, int rc)
     const struct store_media *m = &up->m;
     if (rc < 0) {
         store_blob_writer_abort(up->w);
-        return rc == PL_ETOOBIG ? too_big(c, m->size) : rc;
+        if (rc == PL_ETOOBIG)
+            return too_big(c, m->size);
+        return disk_full(c, rc);
     }
     rc = store_blob_writer_finish(up->w, NULL);
+    if (rc == -ENOSPC || rc == -EDQUOT)
+        return disk_full(c, rc);
     if (rc == PL_EINVAL)
         return problem(c, PL_EINVAL, "upload-mismatch",
                        pl_arena_sprintf(c->a,

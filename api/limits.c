@@ -188,49 +188,60 @@ static void login_keys(const struct api_env *env, const char *account, const cha
         snprintf(ip_key, 96, "pl:lim:login:ip:%.64s", addr);
 }
 
+static struct store_backoff backoff(const struct api_limits *l, unsigned threshold)
+{
+    return (struct store_backoff){.threshold = threshold,
+                                  .base_ms = l->login_backoff_ms,
+                                  .max_ms = (uint64_t)l->login_backoff_max_s * 1000,
+                                  .forget_ms = 3600 * 1000};
+}
+
 int api__login_check(struct api_call *c, const char *account)
 {
+    const struct api_limits *l = &c->env->cfg->limits;
     char ak[96], ik[96];
     login_keys(c->env, account, http_req_peer(c->req), ak, ik);
-    const char *keys[] = {ak, ik};
-    const enum api_limit_kind k[] = {API_LIMIT_LOGIN_ACCOUNT, API_LIMIT_LOGIN_IP};
+    /* The address first: when it is blocked the account is not charged. */
+    const char *keys[] = {ik, ak};
+    const struct store_backoff b[] = {backoff(l, l->login_fail_ip),
+                                      backoff(l, l->login_fail_account)};
+    const enum api_limit_kind k[] = {API_LIMIT_LOGIN_IP, API_LIMIT_LOGIN_ACCOUNT};
     for (int i = 0; i < 2; i++) {
         uint64_t retry_ms;
         if (!keys[i][0])
             continue;
-        int rc = store_redis_backoff_check(c->w->redis, keys[i], now_ms(), &retry_ms);
-        if (rc == PL_ERATE)
+        int rc = store_redis_backoff_attempt(c->w->redis, keys[i], now_ms(), &b[i], &retry_ms);
+        if (rc == PL_ERATE) {
+            if (i == 1 && ik[0] && store_redis_backoff_forgive(c->w->redis, ik) < 0)
+                fail_open(API_LIMIT_LOGIN_IP, PL_EUNAVAIL);
             return api__limit_refuse(c, k[i], "login-throttled", retry_ms,
-                                     i == 0 ? "too many failed logins for this account; wait "
+                                     i == 1 ? "too many failed logins for this account; wait "
                                               "Retry-After seconds"
                                             : "too many failed logins from this address; wait "
                                               "Retry-After seconds");
+        }
         if (rc < 0)
             fail_open(k[i], rc);
     }
     return 0;
 }
 
-void api__login_result(struct api_call *c, const char *account, bool ok)
+void api__login_result(struct api_call *c, const char *account, enum api_login_outcome outcome)
 {
-    const struct api_limits *l = &c->env->cfg->limits;
     char ak[96], ik[96];
     login_keys(c->env, account, http_req_peer(c->req), ak, ik);
     int rc = 0;
-    if (ok) {
-        /* Only the account's record is forgotten: an attacker logging in
-         * to an account of their own must not reset their address. */
-        if (ak[0])
-            rc = store_redis_backoff_clear(c->w->redis, ak);
-    } else {
-        uint64_t max_ms = (uint64_t)l->login_backoff_max_s * 1000, forget = 3600 * 1000ull;
-        if (ak[0])
-            rc = store_redis_backoff_fail(c->w->redis, ak, now_ms(), l->login_fail_account,
-                                          l->login_backoff_ms, max_ms, forget);
-        if (ik[0] && rc == 0)
-            rc = store_redis_backoff_fail(c->w->redis, ik, now_ms(), l->login_fail_ip,
-                                          l->login_backoff_ms, max_ms, forget);
-    }
+    /* A failure was counted when the attempt started. */
+    if (outcome == API_LOGIN_FAILED)
+        return;
+    /* A success forgets the account's record, but only takes this attempt
+     * back from the address's: an attacker logging in to an account of
+     * their own must not wipe out their failures elsewhere. */
+    if (ak[0])
+        rc = outcome == API_LOGIN_OK ? store_redis_backoff_clear(c->w->redis, ak)
+                                     : store_redis_backoff_forgive(c->w->redis, ak);
+    if (ik[0] && rc == 0)
+        rc = store_redis_backoff_forgive(c->w->redis, ik);
     if (rc < 0)
         fail_open(API_LIMIT_LOGIN_ACCOUNT, rc);
 }

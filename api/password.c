@@ -78,13 +78,15 @@ static int change_hashed(struct api_call *c, void *arg)
     struct pwchange *pc = arg;
     const char *stored;
     int rc = store_pg_user_pwhash(c->w->pg, c->a, c->user_id, &stored);
-    if (rc < 0)
+    if (rc < 0) {
+        api__login_result(c, pc->account, API_LOGIN_UNCHECKED);
         return rc;
+    }
     if (pcrypto_password_verify(stored, pc->old_pw, strlen(pc->old_pw)) < 0) {
-        api__login_result(c, pc->account, false);
+        api__login_result(c, pc->account, API_LOGIN_FAILED);
         return wrong_password(c);
     }
-    api__login_result(c, pc->account, true);
+    api__login_result(c, pc->account, API_LOGIN_OK);
     char hash[PCRYPTO_PWHASH_STRBYTES];
     if ((rc = pcrypto_password_hash(&c->env->cfg->pwhash, pc->new_pw, strlen(pc->new_pw), hash)) <
         0)
@@ -123,5 +125,7 @@ int api_me_password_put(struct api_call *c)
     snprintf(pc->account, sizeof(pc->account), "#%lld", (long long)c->user_id);
     if ((rc = api__login_check(c, pc->account)) < 0)
         return rc;
-    return api__pwhash_defer(c, change_hashed, pc);
+    if ((rc = api__pwhash_defer(c, change_hashed, pc)) < 0)
+        api__login_result(c, pc->account, API_LOGIN_UNCHECKED);
+    return rc;
 }

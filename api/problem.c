@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
@@ -77,6 +78,14 @@ static const struct kind kinds[] = {
      "The server's work queue is full. Nothing was changed; retry after Retry-After seconds."},
     {PL_ETIMEDOUT, 503, "timeout", "Timed out",
      "The operation did not finish in time. It may or may not have taken effect."},
+    /* A full blob disk is the server's trouble, but not a bug: the client
+     * may retry later (RFC 4918's 507 says exactly this). */
+    {-ENOSPC, 507, "insufficient-storage", "Insufficient storage",
+     "The server's storage for uploads is full. Nothing was kept; retry after Retry-After "
+     "seconds."},
+    {-EDQUOT, 507, "insufficient-storage", "Insufficient storage",
+     "The server's storage for uploads is full. Nothing was kept; retry after Retry-After "
+     "seconds."},
     {PL_EINTERNAL, 500, "internal", "Internal server error",
      "The server failed unexpectedly. The request_id member identifies the failure in the "
      "server's log."},
@@ -193,8 +202,12 @@ static void add_headers(struct http_req *req, const struct kind *k, const struct
     if (k->rc == PL_EENCODING)
         rc |= http_resp_header(req, "Accept-Encoding", "br, identity");
     char ra[16];
-    snprintf(ra, sizeof(ra), "%u", p->retry_after ? p->retry_after : k->status == 429 ? 1 : 2);
-    if (k->status == 429 || k->status == 503)
+    snprintf(ra, sizeof(ra), "%u",
+             p->retry_after     ? p->retry_after
+             : k->status == 429 ? 1
+             : k->status == 507 ? 60
+                                : 2);
+    if (k->status == 429 || k->status == 503 || k->status == 507)
         rc |= http_resp_header(req, "Retry-After", ra);
     if (rc)
         pl_log_warn("req %llu: could not add problem headers",

@@ -32,16 +32,18 @@ static int check_credentials(struct api_call *c, const char *username, const cha
     int rc = store_pg_user_get_by_name(c->w->pg, c->a, username, u, &hash);
     if (rc == PL_ENOTFOUND) {
         pcrypto_password_burn(&c->env->cfg->pwhash, password, pwlen);
-        api__login_result(c, account, false);
+        api__login_result(c, account, API_LOGIN_FAILED);
         return bad_credentials(c);
     }
-    if (rc < 0)
+    if (rc < 0) {
+        api__login_result(c, account, API_LOGIN_UNCHECKED);
         return rc;
+    }
     if (pcrypto_password_verify(hash, password, pwlen) < 0) {
-        api__login_result(c, account, false);
+        api__login_result(c, account, API_LOGIN_FAILED);
         return bad_credentials(c);
     }
-    api__login_result(c, account, true);
+    api__login_result(c, account, API_LOGIN_OK);
     return 0;
 }
 
@@ -157,7 +159,9 @@ int api_sessions_create(struct api_call *c)
     l->account = api__valid_username(l->username) ? l->username : "-";
     if ((rc = api__login_check(c, l->account)) < 0)
         return rc;
-    return api__pwhash_defer(c, login_hashed, l);
+    if ((rc = api__pwhash_defer(c, login_hashed, l)) < 0)
+        api__login_result(c, l->account, API_LOGIN_UNCHECKED);
+    return rc;
 }
 
 int api_sessions_delete_current(struct api_call *c)

@@ -29,7 +29,11 @@
 
 PL_LOG_TOPIC("http");
 
-#define LISTEN_BACKLOG 1024
+/* A reconnect storm (every stream of a node dropped at once) sends
+ * thousands of SYNs together; a short queue drops them and each client
+ * waits a full SYN retransmit (1 s, then 3 s). The kernel caps this at
+ * net.core.somaxconn. */
+#define LISTEN_BACKLOG 8192
 /* A client that connects and says nothing holds a socket; ten seconds is
  * long enough for any real client's first packet. */
 #define SNIFF_TIMEOUT_MS 10000

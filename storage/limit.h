@@ -30,19 +30,25 @@
 PL_MUST_CHECK int store_redis_limit_window(struct store_redis *r, const char *key, uint64_t limit,
                                            uint64_t window_ms, uint64_t cost, uint64_t *retry_ms);
 
-/* Exponential backoff after failures (logins). key holds a failure count
- * and a "blocked until" time. check: PL_ERATE with *retry_ms while
- * blocked, else 0. fail: counts one failure; from the threshold-th on,
- * blocks for base_ms * 2^(failures - threshold), at most max_ms. The
- * record is forgotten forget_ms after the last failure. clear: forgets it
- * (a successful login). now_ms is the caller's wall clock (every node's
- * clock is assumed close; a skew of a second shifts a block by as much).
+/* Exponential backoff after failures (logins). key holds a count and a
+ * "blocked until" time. attempt: PL_ERATE with *retry_ms while blocked
+ * (nothing counted); else counts the attempt as a failure and returns 0.
+ * From the threshold-th on, a counted attempt blocks the key for
+ * base_ms * 2^(count - threshold), at most max_ms; the record is
+ * forgotten forget_ms after the last attempt. forgive: takes back one
+ * counted attempt that was not a failure (a successful login from this
+ * address, or a check that never ran). clear: forgets the record (a
+ * successful login to this account). now_ms is the caller's wall clock
+ * (nodes' clocks are assumed close; a skew shifts a block by as much).
  * Return 0 or the codes of store_redis_limit_window(). */
-PL_MUST_CHECK int store_redis_backoff_check(struct store_redis *r, const char *key, uint64_t now_ms,
-                                            uint64_t *retry_ms);
-PL_MUST_CHECK int store_redis_backoff_fail(struct store_redis *r, const char *key, uint64_t now_ms,
-                                           unsigned threshold, uint64_t base_ms, uint64_t max_ms,
-                                           uint64_t forget_ms);
+struct store_backoff {
+    unsigned threshold;
+    uint64_t base_ms, max_ms, forget_ms;
+};
+PL_MUST_CHECK int store_redis_backoff_attempt(struct store_redis *r, const char *key,
+                                              uint64_t now_ms, const struct store_backoff *b,
+                                              uint64_t *retry_ms);
+PL_MUST_CHECK int store_redis_backoff_forgive(struct store_redis *r, const char *key);
 PL_MUST_CHECK int store_redis_backoff_clear(struct store_redis *r, const char *key);
 
 /* Open event streams per user across nodes: one hash per user, a field

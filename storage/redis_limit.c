@@ -29,17 +29,16 @@ static const char window_lua[] =
     "else redis.call('INCRBY', KEYS[1], string.format('%d', cost)) end\n"
     "return 0\n";
 
-static const char backoff_check_lua[] =
-    "local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')\n"
-    "local now = tonumber(ARGV[1])\n"
-    "if u > now then return u - now end\n"
-    "return 0\n";
-
-/* The exponent is capped so 2^k stays a small exact number. */
-static const char backoff_fail_lua[] =
-    "local n = redis.call('HINCRBY', KEYS[1], 'n', 1)\n"
+/* An attempt is counted as a failure when it starts and forgiven when it
+ * turns out not to be one: a burst of parallel guesses is counted before
+ * any of them is verified. The exponent is capped so 2^k stays a small
+ * exact number. */
+static const char backoff_attempt_lua[] =
     "local now, th, base, mx, forget = tonumber(ARGV[1]), tonumber(ARGV[2]),\n"
     "  tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+    "local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')\n"
+    "if u > now then return u - now end\n"
+    "local n = redis.call('HINCRBY', KEYS[1], 'n', 1)\n"
     "local d = 0\n"
     "if n >= th then\n"
     "  d = base * 2 ^ math.min(n - th, 40)\n"
@@ -47,7 +46,13 @@ static const char backoff_fail_lua[] =
     "  redis.call('HSET', KEYS[1], 'until', string.format('%d', now + d))\n"
     "end\n"
     "redis.call('PEXPIRE', KEYS[1], string.format('%d', forget + d))\n"
-    "return n\n";
+    "return 0\n";
+
+static const char backoff_forgive_lua[] = "if redis.call('EXISTS', KEYS[1]) == 1 and\n"
+                                          "   redis.call('HINCRBY', KEYS[1], 'n', -1) <= 0 then\n"
+                                          "  redis.call('DEL', KEYS[1])\n"
+                                          "end\n"
+                                          "return 0\n";
 
 static const char streams_open_lua[] =
     "local now, node, max, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]),\n"
@@ -136,14 +141,15 @@ int store_redis_limit_window(struct store_redis *r, const char *key, uint64_t li
     return 0;
 }
 
-int store_redis_backoff_check(struct store_redis *r, const char *key, uint64_t now_ms,
-                              uint64_t *retry_ms)
+int store_redis_backoff_attempt(struct store_redis *r, const char *key, uint64_t now_ms,
+                                const struct store_backoff *b, uint64_t *retry_ms)
 {
-    char a[24];
-    const char *args[] = {NUM(a, now_ms)};
+    char a[24], t[24], c[24], d[24], e[24];
+    const char *args[] = {NUM(a, now_ms), NUM(t, b->threshold), NUM(c, b->base_ms),
+                          NUM(d, b->max_ms), NUM(e, b->forget_ms)};
     long long left = 0;
     *retry_ms = 0;
-    int rc = eval(r, backoff_check_lua, key, 1, args, &left);
+    int rc = eval(r, backoff_attempt_lua, key, 5, args, &left);
     if (rc < 0)
         return rc;
     if (left > 0) {
@@ -153,15 +159,10 @@ int store_redis_backoff_check(struct store_redis *r, const char *key, uint64_t n
     return 0;
 }
 
-int store_redis_backoff_fail(struct store_redis *r, const char *key, uint64_t now_ms,
-                             unsigned threshold, uint64_t base_ms, uint64_t max_ms,
-                             uint64_t forget_ms)
+int store_redis_backoff_forgive(struct store_redis *r, const char *key)
 {
-    char a[24], b[24], c[24], d[24], e[24];
-    const char *args[] = {NUM(a, now_ms), NUM(b, threshold), NUM(c, base_ms), NUM(d, max_ms),
-                          NUM(e, forget_ms)};
-    long long n;
-    return eval(r, backoff_fail_lua, key, 5, args, &n);
+    long long ignored;
+    return eval(r, backoff_forgive_lua, key, 0, NULL, &ignored);
 }
 
 int store_redis_backoff_clear(struct store_redis *r, const char *key)

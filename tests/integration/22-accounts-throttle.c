@@ -133,6 +133,7 @@ struct login_thread {
     struct pt_server *s;
     enum pt_proto p;
     const char *name;
+    const char *password; /* PT_PASSWORD when NULL */
     long status;
     char slug[64];
     int retry_ok;
@@ -143,12 +144,13 @@ static void *login_main(void *arg)
     struct login_thread *t = arg;
     struct pt_client *c = pt_client_new(t->s, t->p);
     char body[256];
-    snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", t->name, PT_PASSWORD);
+    snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", t->name,
+             t->password ? t->password : PT_PASSWORD);
     struct pt_resp r;
     if (pt_client_req(c, "POST", "/v1/sessions", NULL, "application/json", body, strlen(body), NULL,
                       &r) == 0) {
         t->status = r.status;
-        if (r.status == 503) {
+        if (r.status == 503 || r.status == 429) {
             const char *ra = pt_resp_header(&r, "Retry-After");
             t->retry_ok = ra && atoi(ra) >= 1;
             const char *type = strstr(r.body, "/problems/");
@@ -167,6 +169,8 @@ static void *login_main(void *arg)
  * succeed, and the API answers other requests meanwhile. */
 PLTEST_PROTO(password_hashing_has_its_own_bounded_pool)
 {
+    /* Eight logins of one account at once would also trip its backoff
+     * (attempts count until they succeed): that is not what is tested. */
     const char *const args[] = {"--pwhash-threads",
                                 "1",
                                 "--pwhash-queue",
@@ -175,8 +179,8 @@ PLTEST_PROTO(password_hashing_has_its_own_bounded_pool)
                                 "3",
                                 "--pwhash-memlimit",
                                 "33554432",
-                                "--log",
-                                "warn",
+                                "--login-fail-account",
+                                "0",
                                 NULL};
     struct pt_server *s = PT_SERVER_START(args);
     struct pt_user u;
@@ -208,5 +212,41 @@ PLTEST_PROTO(password_hashing_has_its_own_bounded_pool)
     PL_ASSERT(strstr(r.body, "parley_limit_rejected_total{limit=\"pwhash_busy\"}"));
     PL_ASSERT(!strstr(r.body, "parley_limit_rejected_total{limit=\"pwhash_busy\"} 0\n"));
     pt_resp_free(&r);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* Guesses sent in parallel are counted when they start, not when their
+ * (slow) hash finishes: of eight at once with a threshold of three, at
+ * most three are checked at all. */
+PLTEST_PROTO(parallel_guesses_are_counted_before_they_are_checked)
+{
+    const char *const args[] = {"--login-fail-account",
+                                "3",
+                                "--pwhash-opslimit",
+                                "3",
+                                "--pwhash-memlimit",
+                                "33554432",
+                                NULL};
+    struct pt_server *s = PT_SERVER_START(args);
+    char name[PT_USERNAME_MAX];
+    pt_user_register(s, proto, "burst", name);
+    struct login_thread t[LOGINS];
+    pthread_t th[LOGINS];
+    for (int i = 0; i < LOGINS; i++) {
+        t[i] = (struct login_thread){.s = s, .p = proto, .name = name, .password = "a wrong one"};
+        PL_ASSERT_INT_EQ(pthread_create(&th[i], NULL, login_main, &t[i]), 0);
+    }
+    int checked = 0, throttled = 0;
+    for (int i = 0; i < LOGINS; i++) {
+        pthread_join(th[i], NULL);
+        if (t[i].status == 401)
+            checked++;
+        else if (t[i].status == 429 && strcmp(t[i].slug, "login-throttled") == 0 && t[i].retry_ok)
+            throttled++;
+        else
+            pltest_fail(__FILE__, __LINE__, "guess %d: status %ld (%s)", i, t[i].status, t[i].slug);
+    }
+    PL_ASSERT(checked <= 3);
+    PL_ASSERT_INT_EQ(checked + throttled, LOGINS);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }

@@ -65,6 +65,8 @@ PLTEST_PROTO(bundle_fetches_are_limited_per_requester)
     PL_ASSERT_INT_EQ(prekeys_left(s, proto, &b), 7);
     struct pt_resp m;
     pt_get(s, proto, "/metrics", PT_METRICS_TOKEN, &m);
+    PT_ASSERT_STATUS(&m, 200);
+    PL_ASSERT(strstr(m.body, "parley_limit_rejected_total{limit=\"keys_requester\"} "));
     PL_ASSERT(!strstr(m.body, "parley_limit_rejected_total{limit=\"keys_requester\"} 0\n"));
     pt_resp_free(&m);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
@@ -131,6 +133,8 @@ PLTEST_PROTO(devices_per_user_are_capped)
     pt_resp_free(&r);
     struct pt_resp m;
     pt_get(s, proto, "/metrics", PT_METRICS_TOKEN, &m);
+    PT_ASSERT_STATUS(&m, 200);
+    PL_ASSERT(strstr(m.body, "parley_limit_rejected_total{limit=\"devices\"} "));
     PL_ASSERT(!strstr(m.body, "parley_limit_rejected_total{limit=\"devices\"} 0\n"));
     pt_resp_free(&m);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
