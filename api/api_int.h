@@ -63,6 +63,7 @@ extern const struct api_route_def api__message_routes[];      /* messages.c */
 extern const struct api_route_def api__stream_routes[];       /* events.c */
 extern const struct api_route_def api__key_routes[];          /* keys.c */
 extern const struct api_route_def api__search_routes[];       /* search.c */
+extern const struct api_route_def api__user_routes[];         /* user_lookup.c */
 extern const struct api_route_def api__media_routes[];        /* media.c */
 extern const struct api_route_def api__blob_routes[];         /* blobs.c */
 
@@ -253,6 +254,9 @@ int api_typing_post(struct api_call *c);
 /* Refreshes the user's heartbeat and announces it when it came online.
  * Failures (Redis down) are ignored: presence is best effort. */
 void api__presence_touch(struct api_worker *w, int64_t user);
+/* Writes user's Presence object, as the caller may see it (last_seen by
+ * the user's privacy setting), to g. Returns 0 or a storage code. */
+int api__gen_presence(struct api_call *c, yajl_gen g, int64_t user);
 
 /* ---- e2e (e2e.c, e2e_send.c, keys.c) ---- */
 

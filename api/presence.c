@@ -157,15 +157,11 @@ void api_presence_tick(struct api_worker *w, const int64_t *users, unsigned n)
     }
 }
 
-int api_presence_get(struct api_call *c)
+int api__gen_presence(struct api_call *c, yajl_gen g, int64_t user)
 {
-    int64_t user;
-    int rc = api__resolve_user(c, http_req_param(c->req, 0), &user);
-    if (rc < 0)
-        return rc;
-    /* PL_ENOTFOUND for unknown users comes from the lookup. */
     bool visible = false;
-    if ((rc = store_pg_last_seen_visible(c->w->pg, c->user_id, user, &visible)) < 0)
+    int rc = store_pg_last_seen_visible(c->w->pg, c->user_id, user, &visible);
+    if (rc < 0)
         return rc;
     uint64_t hb = 0, durable = 0;
     rc = store_redis_presence_get(c->w->redis, user, &hb);
@@ -173,9 +169,6 @@ int api_presence_get(struct api_call *c)
      * knows when they were last seen. */
     if (rc < 0 && store_pg_last_seen_get(c->w->pg, user, &durable) < 0)
         durable = 0;
-    yajl_gen g = api__gen_new();
-    if (!g)
-        return PL_ENOMEM;
     char seen[48];
     if (durable)
         format_ms(durable, seen);
@@ -188,6 +181,23 @@ int api_presence_get(struct api_call *c)
         bool online = pl_wall_ms() - hb < (uint64_t)c->env->cfg->presence_timeout_s * 1000;
         format_ms(hb, seen);
         gen_presence(g, user, online ? "online" : "offline", online, visible ? seen : NULL);
+    }
+    return 0;
+}
+
+int api_presence_get(struct api_call *c)
+{
+    int64_t user;
+    /* PL_ENOTFOUND for unknown users comes from the lookup. */
+    int rc = api__resolve_user(c, http_req_param(c->req, 0), &user);
+    if (rc < 0)
+        return rc;
+    yajl_gen g = api__gen_new();
+    if (!g)
+        return PL_ENOMEM;
+    if ((rc = api__gen_presence(c, g, user)) < 0) {
+        yajl_gen_free(g);
+        return rc;
     }
     return api__reply_json(c, 200, g);
 }

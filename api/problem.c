@@ -64,8 +64,8 @@ static const struct kind kinds[] = {
      "The JSON is well formed but some members are missing, unknown, of the wrong type or out "
      "of range; the errors member lists each one with a JSON Pointer."},
     {PL_ERATE, 429, "rate-limited", "Too many requests",
-     "This connection sent requests faster than the server allows; wait for Retry-After "
-     "seconds."},
+     "This connection (or, for user searches, this account) sent requests faster than the "
+     "server allows; wait for Retry-After seconds."},
     {PL_EHDRTOOBIG, 431, "headers-too-large", "Request header fields too large",
      "The request has too many header fields or they are too large in total."},
     {PL_EUNAVAIL, 503, "unavailable", "Service unavailable",
