@@ -6,6 +6,7 @@
 #include "common/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
 
@@ -161,6 +162,25 @@ static void add_headers(struct http_req *req, const struct kind *k, const struct
 static const char oom_doc[] =
     "{\"type\":\"/problems/overloaded\",\"title\":\"Server overloaded\",\"status\":503}";
 
+/* The request path as a URI reference: the transports hand the path over
+ * percent-decoded, so a space or a non-ASCII byte would otherwise make
+ * "instance" an invalid URI. Encodes every byte outside RFC 3986's pchar
+ * set and "/" (the "%" of an encoding included). Heap string, or NULL
+ * when out of memory. */
+static char *instance_of(const char *path)
+{
+    static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                             "-._~!$&'()*+,;=:@/";
+    size_t n = strlen(path);
+    char *out = malloc(3 * n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *q = (const unsigned char *)path; *q; q++)
+        o += strchr(ok, *q) ? (size_t)sprintf(o, "%c", *q) : (size_t)sprintf(o, "%%%02X", *q);
+    *o = '\0';
+    return out;
+}
+
 void api_problem_sendx(struct http_req *req, const struct api_problem *p)
 {
     const struct kind *k = kind_for(p->rc, p->slug);
@@ -178,7 +198,9 @@ void api_problem_sendx(struct http_req *req, const struct api_problem *p)
     yajl_gen_string(g, (const unsigned char *)"status", 6);
     yajl_gen_integer(g, k->status);
     gen_kv(g, "detail", p->detail ? p->detail : k->explain);
-    gen_kv(g, "instance", http_req_path(req) ? http_req_path(req) : "/");
+    char *instance = http_req_path(req) ? instance_of(http_req_path(req)) : NULL;
+    gen_kv(g, "instance", instance ? instance : "/");
+    free(instance);
     gen_kv(g, "request_id", rid);
     if (p->offset >= 0) {
         yajl_gen_string(g, (const unsigned char *)"offset", 6);

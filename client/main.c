@@ -288,6 +288,11 @@ int main(int argc, char **argv)
     const char *server = getenv("PARLEY_SERVER");
     argc = take_options(&c, argc, argv, &server, &help, &version);
     /* Help and the version need neither a server nor any state. */
+    if (help && !version) {
+        if (cli_help(stdout, i < argc ? argv[i] : NULL) < 0)
+            cli_usage_die(argv[i]);
+        return CLI_EXIT_OK;
+    }
     if (version || (i < argc && !strcmp(argv[i], "version"))) {
         printf("parley %s\n", cli_version);
         return CLI_EXIT_OK;
@@ -297,11 +302,6 @@ int main(int argc, char **argv)
             cli_usage_die("help");
         if (cli_help(stdout, argc > i + 1 ? argv[i + 1] : NULL) < 0)
             cli_usage_die(argv[i + 1]);
-        return CLI_EXIT_OK;
-    }
-    if (help) {
-        if (cli_help(stdout, i < argc ? argv[i] : NULL) < 0)
-            cli_usage_die(argv[i]);
         return CLI_EXIT_OK;
     }
     if (i >= argc) {
