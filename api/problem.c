@@ -6,7 +6,6 @@
 #include "common/log.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
 
@@ -55,7 +54,9 @@ static const struct kind kinds[] = {
      "device lists and bundles again, start the missing sessions and retry with the same "
      "client_msg_id."},
     {PL_ETOOBIG, 413, "body-too-large", "Content too large",
-     "The request body is larger than the server accepts (the max_body setting)."},
+     "The request body is larger than the server accepts (the max_body setting), or a JSON "
+     "object in it has more than 256 members or an array more than 16384 items (parsing stops "
+     "there)."},
     {PL_EMEDIATYPE, 415, "unsupported-media-type", "Unsupported media type",
      "The body must be sent as application/json."},
     {PL_EENCODING, 415, "unsupported-encoding", "Unsupported content coding",
@@ -118,6 +119,29 @@ const char *api_problem_explain(const char *slug)
     return NULL;
 }
 
+/* The request path as a URI reference: the path the transport gives us is
+ * percent-decoded, so bytes that may not appear in a URI (CR, LF, space,
+ * controls, non-ASCII) are encoded again. */
+static const char *instance_of(struct http_req *req)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const char *path = http_req_path(req) ? http_req_path(req) : "/";
+    char *out = pl_arena_alloc(http_req_arena(req), strlen(path) * 3 + 1), *o = out;
+    if (!out)
+        return "/";
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p > 0x20 && *p < 0x7f && !strchr("\"<>\\^`{|}%[]#?", *p)) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 static void gen_kv(yajl_gen g, const char *k, const char *v)
 {
     yajl_gen_string(g, (const unsigned char *)k, strlen(k));
@@ -162,25 +186,6 @@ static void add_headers(struct http_req *req, const struct kind *k, const struct
 static const char oom_doc[] =
     "{\"type\":\"/problems/overloaded\",\"title\":\"Server overloaded\",\"status\":503}";
 
-/* The request path as a URI reference: the transports hand the path over
- * percent-decoded, so a space or a non-ASCII byte would otherwise make
- * "instance" an invalid URI. Encodes every byte outside RFC 3986's pchar
- * set and "/" (the "%" of an encoding included). Heap string, or NULL
- * when out of memory. */
-static char *instance_of(const char *path)
-{
-    static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                             "-._~!$&'()*+,;=:@/";
-    size_t n = strlen(path);
-    char *out = malloc(3 * n + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (const unsigned char *q = (const unsigned char *)path; *q; q++)
-        o += strchr(ok, *q) ? (size_t)sprintf(o, "%c", *q) : (size_t)sprintf(o, "%%%02X", *q);
-    *o = '\0';
-    return out;
-}
-
 void api_problem_sendx(struct http_req *req, const struct api_problem *p)
 {
     const struct kind *k = kind_for(p->rc, p->slug);
@@ -198,9 +203,7 @@ void api_problem_sendx(struct http_req *req, const struct api_problem *p)
     yajl_gen_string(g, (const unsigned char *)"status", 6);
     yajl_gen_integer(g, k->status);
     gen_kv(g, "detail", p->detail ? p->detail : k->explain);
-    char *instance = http_req_path(req) ? instance_of(http_req_path(req)) : NULL;
-    gen_kv(g, "instance", instance ? instance : "/");
-    free(instance);
+    gen_kv(g, "instance", instance_of(req));
     gen_kv(g, "request_id", rid);
     if (p->offset >= 0) {
         yajl_gen_string(g, (const unsigned char *)"offset", 6);
