@@ -69,7 +69,10 @@ struct e2e_session *cli_session_for(struct cli *c, struct e2e_identity *me, long
     if (s && sodium_memcmp(e2e_session_peer_identity(s), ik, 32) == 0)
         return s;
     if (s) {
-        fprintf(stderr, "parley: safety number with user %lld changed (device %lld)\n", uid, dev);
+        fprintf(stderr,
+                "parley: safety number with %s changed (device %lld); `parley verify %s` "
+                "shows the new one\n",
+                cli_user_name(c, uid), dev, cli_user_name(c, uid));
         e2e_session_free(s);
     }
     snprintf(path, sizeof(path), "/v1/users/%lld/keys?device=%lld", uid, dev);
@@ -454,7 +457,9 @@ static void key_changed(struct cli *c, yajl_val ev)
             printf("{\"event\":\"safety_number_changed\",\"user_id\":%lld,\"device_id\":%lld}\n",
                    uid, dev);
         else
-            printf("safety number with user %lld changed (device %lld)\n", uid, dev);
+            printf("safety number with %s changed (device %lld); `parley verify %s` shows "
+                   "the new one\n",
+                   cli_user_name(c, uid), dev, cli_user_name(c, uid));
         fflush(stdout);
     }
     cli_rec_set(c, CLI_T_PIN, key, ik, 32);
@@ -506,7 +511,7 @@ static int on_event(struct cli *c, const char *type, const char *data, const cha
             rc = payload(c, conv, msg, e2e, &text, &file);
         if (!own && (text || rc < 0)) {
             if (rc < 0)
-                fprintf(stderr, "parley: message %lld in conversation %lld: %s\n", seq, conv,
+                fprintf(stderr, "parley: message %lld in %s: %s\n", seq, cli_chat_name(c, conv),
                         e2e_strerror(rc));
             else if (c->json)
                 print_json(c, conv, seq, sender, e2e, text, file);
