@@ -256,9 +256,10 @@ void api__finish(struct api_call *c, int rc);
 int api_presence_get(struct api_call *c);
 int api_presence_heartbeat(struct api_call *c);
 int api_typing_post(struct api_call *c);
-/* Refreshes the user's heartbeat and announces it when it came online.
- * Failures (Redis down) are ignored: presence is best effort. */
-void api__presence_touch(struct api_worker *w, int64_t user);
+/* Refreshes the user's heartbeat and announces it when it came online;
+ * returns whether it did. Failures (Redis down) are ignored (false):
+ * presence is best effort. */
+bool api__presence_touch(struct api_worker *w, int64_t user);
 /* Writes user's Presence object, as the caller may see it (last_seen by
  * the user's privacy setting), to g. Returns 0 or a storage code. */
 int api__gen_presence(struct api_call *c, yajl_gen g, int64_t user);

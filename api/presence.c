@@ -98,16 +98,20 @@ static void seen_save(struct api_worker *w, const int64_t *users, unsigned n, ui
         }
 }
 
-void api__presence_touch(struct api_worker *w, int64_t user)
+bool api__presence_touch(struct api_worker *w, int64_t user)
 {
     bool came_online = false;
     uint64_t now = pl_wall_ms();
     if (store_redis_presence_touch(w->redis, &user, 1, w->env->node_id, now, &came_online) < 0)
-        return; /* Redis down: presence is "unknown" until it is back */
-    /* A heartbeat-only client has no stream for the tick to refresh. */
-    seen_save(w, &user, 1, now, came_online ? 0 : SEEN_REFRESH_MS);
-    if (came_online)
+        return false; /* Redis down: presence is "unknown" until it is back */
+    /* Coming online is a transition: written at once. While the user
+     * stays online, the tick's sweep (streams) or the heartbeats refresh
+     * it, so a stream that opens while another is open costs no write. */
+    if (came_online) {
+        seen_save(w, &user, 1, now, 0);
         announce(w, user, true, now);
+    }
+    return came_online;
 }
 
 /* True once per SEEN_SWEEP_MS for the whole process, whichever worker
@@ -204,7 +208,10 @@ int api_presence_get(struct api_call *c)
 
 int api_presence_heartbeat(struct api_call *c)
 {
-    api__presence_touch(c->w, c->user_id);
+    /* A heartbeat-only client has no stream for the tick to refresh: its
+     * heartbeats refresh the durable copy, at most once a minute. */
+    if (!api__presence_touch(c->w, c->user_id))
+        seen_save(c->w, &c->user_id, 1, pl_wall_ms(), SEEN_REFRESH_MS);
     api__reply_raw(c, 204, NULL, "", 0);
     return 0;
 }

@@ -3,8 +3,12 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "harness_chat.h"
 
+#include <libpq-fe.h>
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* presence_timeout is 2 s; the server sweeps a few times per timeout. */
 #define OFFLINE_MS 6000
@@ -43,6 +47,44 @@ static void wait_status(struct pt_server *s, const struct pt_user *b, int64_t a,
     }
 }
 
+/* Milliseconds since the epoch of "2026-12-06T02:53:50.594Z". */
+static long long ts_ms(const char *ts)
+{
+    struct tm tm = {0};
+    int ms = 0;
+    PL_ASSERT(sscanf(ts, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                     &tm.tm_min, &tm.tm_sec, &ms) == 7);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (long long)timegm(&tm) * 1000 + ms;
+}
+
+/* Waits until PostgreSQL holds user's last seen as ts: the API shows
+ * Redis's value, which the sweeper copies a moment later. */
+static void wait_durable(int64_t user, const char *ts)
+{
+    PGconn *db = PQconnectdb(getenv("PARLEY_TEST_PG"));
+    PL_ASSERT(PQstatus(db) == CONNECTION_OK);
+    char sql[160], want[24];
+    snprintf(sql, sizeof(sql),
+             "SELECT (extract(epoch FROM last_seen_at) * 1000)::bigint FROM users WHERE id = %lld",
+             (long long)user);
+    snprintf(want, sizeof(want), "%lld", ts_ms(ts));
+    uint64_t deadline = pt_now_ms() + OFFLINE_MS;
+    for (;;) {
+        PGresult *r = PQexec(db, sql);
+        int done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                   strcmp(PQgetvalue(r, 0, 0), want) == 0;
+        PQclear(r);
+        if (done)
+            break;
+        if (pt_now_ms() >= deadline)
+            pltest_fail(__FILE__, __LINE__, "last seen %s never reached PostgreSQL", ts);
+        pt_sleep_ms(100);
+    }
+    PQfinish(db);
+}
+
 /* Stops parleyd, restarts Redis (which keeps no data) and starts a new
  * parleyd on the same database. */
 static struct pt_server *restart_all(struct pt_server *s)
@@ -69,6 +111,7 @@ PLTEST(last_seen_survives_redis_and_parleyd_restarts)
     pt_sse_close(sse);
     wait_status(s, &b, a.id, "offline", before);
     PL_ASSERT(before[0]);
+    wait_durable(a.id, before);
 
     s = restart_all(s);
     presence(s, &b, a.id, st, seen);
