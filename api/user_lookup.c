@@ -3,8 +3,6 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
-#include "storage/presence.h"
-
 #include "common/log.h"
 
 #include <ctype.h>
@@ -19,13 +17,11 @@ PL_LOG_TOPIC("api");
  * privacy setting allows. The prefix search is the address book: it
  * lists only people the caller already shares a conversation with, so it
  * cannot be used to enumerate accounts, and it is rate-limited per user
- * (a fixed window counted in Redis, shared by every node).
+ * (quota_user_searches_per_min, counted in Redis by api/limits.c).
  */
 #define PREFIX_MAX 32
 #define PREFIX_LIMIT_DEFAULT 20
 #define PREFIX_LIMIT_MAX 50
-#define PREFIX_RATE_MAX 30
-#define PREFIX_RATE_WINDOW_MS 10000
 
 static void gen_profile(yajl_gen g, const struct store_user *u)
 {
@@ -67,21 +63,6 @@ static int bad_query(struct api_call *c, const char *detail)
     return PL_EMALFORMED;
 }
 
-/* 0 when the caller may search again now; the 429 is sent otherwise.
- * Redis down lets the search through: the limit protects against
- * scraping, and the search is bounded to one's contacts anyway. */
-static int rate_check(struct api_call *c)
-{
-    char key[48];
-    long long n = 0;
-    snprintf(key, sizeof(key), "rate:user_prefix:%lld", (long long)c->user_id);
-    if (store_redis_rate_hit(c->w->redis, key, PREFIX_RATE_WINDOW_MS, &n) < 0 ||
-        n <= PREFIX_RATE_MAX)
-        return 0;
-    api_problem_send(c->req, PL_ERATE, "too many user searches; wait a few seconds");
-    return PL_ERATE;
-}
-
 static int prefix_search(struct api_call *c)
 {
     const char *p = http_req_query(c->req, "prefix"), *ls = http_req_query(c->req, "limit");
@@ -98,7 +79,7 @@ static int prefix_search(struct api_call *c)
         return bad_query(c, "prefix may hold only the characters of a username: a-z 0-9 _ .");
     if (ls && (!api__parse_id(ls, &limit) || limit > PREFIX_LIMIT_MAX))
         return bad_query(c, "limit must be an integer from 1 to 50");
-    int rc = rate_check(c);
+    int rc = api__limit_user(c, API_LIMIT_USER_SEARCHES, c->user_id, 1);
     if (rc < 0)
         return rc;
     struct store_user *users;

@@ -207,9 +207,9 @@ static int sessions_list(struct cli *c)
         for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
             yajl_val v = list->u.array.values[i];
             yajl_val cur = cli_jget(v, "current");
-            printf("session %-8lld device %-8lld created %s, last used %s%s\n", cli_jint(v, "id"),
-                   cli_jint(v, "device_id"),
-                   cli_time_str(cli_time_parse(cli_jstr(v, "created_at")), tb),
+            const char *name = cli_jstr(v, "device_name");
+            printf("session %-8lld %-16s created %s, last used %s%s\n", cli_jint(v, "id"),
+                   name ? name : "", cli_time_str(cli_time_parse(cli_jstr(v, "created_at")), tb),
                    cli_time_str(cli_time_parse(cli_jstr(v, "last_used_at")), ub),
                    YAJL_IS_TRUE(cur) ? "  (this device)" : "");
         }

@@ -47,13 +47,6 @@ PL_MUST_CHECK int store_redis_ping(struct store_redis *r);
  * thread (relaxed atomic). */
 uint64_t store_redis_errors(void);
 
-/* Counts one hit on the fixed window `key` (borrowed) that starts with its
- * first hit and lasts window_ms; *count is the number of hits in the
- * window so far, this one included. Any worker's connection. Returns 0,
- * PL_EUNAVAIL or PL_EINTERNAL. */
-PL_MUST_CHECK int store_redis_rate_hit(struct store_redis *r, const char *key, unsigned window_ms,
-                                       long long *count);
-
 /* ---- Internal to storage/ ------------------------------------------------ */
 
 /* Sends one command built by hiredis from fmt (redisCommand syntax: %s and

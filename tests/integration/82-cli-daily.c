@@ -443,13 +443,42 @@ PLTEST_PROTO(cli_daily_names_json_and_commands)
     PL_ASSERT(YAJL_IS_ARRAY(v) && v->u.array.len == 1);
     yajl_tree_free(v);
     out_free(&o);
-    /* The sessions API comes with another change: either it lists this
-     * device's session, or the CLI says the server lacks it. */
+    /* sessions: a second device of a's is listed, then revoked from the
+     * first; the revoked one is told to log in again. */
+    char ha2[600];
+    snprintf(ha2, sizeof(ha2), "%s/a2", tmpdir);
+    o = RUN(ha2, "login", a);
+    EXPECT_RC(o, 0);
+    out_free(&o);
     o = RUN(ha, "sessions");
-    if (o.rc == 0)
-        EXPECT_IN(o.out, "(this device)");
-    else
-        EXPECT_IN(o.err, "session management");
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "(this device)");
+    out_free(&o);
+    o = RUN(ha2, "--json", "sessions");
+    EXPECT_RC(o, 0);
+    v = parse(o.out, __LINE__);
+    PL_ASSERT(YAJL_IS_ARRAY(v) && v->u.array.len == 2);
+    long long other = 0;
+    for (size_t i = 0; i < v->u.array.len; i++) {
+        const char *idk[] = {"id", NULL}, *ck[] = {"current", NULL};
+        yajl_val e = v->u.array.values[i];
+        if (YAJL_IS_TRUE(yajl_tree_get(e, ck, yajl_t_true)))
+            other = YAJL_GET_INTEGER(yajl_tree_get(e, idk, yajl_t_number));
+    }
+    yajl_tree_free(v);
+    out_free(&o);
+    PL_ASSERT(other > 0);
+    char sid[24];
+    snprintf(sid, sizeof(sid), "%lld", other);
+    o = RUN(ha, "sessions", "revoke", sid);
+    EXPECT_RC(o, 0);
+    out_free(&o);
+    o = RUN(ha2, "chats");
+    EXPECT_RC(o, 1);
+    EXPECT_IN(o.err, "parley login");
+    out_free(&o);
+    o = RUN(ha, "sessions", "revoke", "999999999");
+    EXPECT_RC(o, 3);
     out_free(&o);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
