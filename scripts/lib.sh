@@ -155,12 +155,15 @@ pl_build() {
 # ---------------------------------------------------------------------------------------------
 # Ports
 
-# pl_port_busy PORT: true when PORT is in any use on this machine: a listener on any address, or
-# a connection of any state whose local port it is (an outgoing connection holding an ephemeral
-# port makes a later bind fail just the same).
+# pl_port_busy PORT: true when PORT is in use on this machine: a listener on any address, or a
+# live connection whose local port it is (an outgoing connection holding PORT as its ephemeral
+# port makes a later bind fail just the same). Sockets that are only closing (FIN-WAIT,
+# TIME-WAIT, ...) do not count: servers bind with SO_REUSEADDR past them, and a service killed a
+# moment ago (scripts/chaos) leaves them behind.
 pl_port_busy() {
   if command -v ss >/dev/null 2>&1; then
-    [[ -n $(ss -Htan "sport = :$1" 2>/dev/null) ]]
+    [[ -n $(ss -Htan state listening state established state syn-sent state syn-recv \
+      state close-wait "sport = :$1" 2>/dev/null) ]]
   else
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
   fi
