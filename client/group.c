@@ -76,7 +76,7 @@ static struct e2e_sender_key *own_key(struct cli *c, const char *conv, const str
             cli_die("sender key of group %s is damaged", conv);
         return sk;
     }
-    if (e2e_sender_key_new(&sk) < 0)
+    if (e2e_sender_key_new((uint64_t)atoll(conv), (uint64_t)cli_conf_int(c, "device_id"), &sk) < 0)
         cli_die("out of memory");
     cli_rec_set(c, CLI_T_DISTRIB, conv, "", 0);
     return sk;
@@ -199,7 +199,7 @@ int cli_group_receive(struct cli *c, long long conv, long long uid, long long de
     if (skdm) {
         uint8_t b[E2E_SKDM_BYTES];
         size_t n;
-        if (cli_unb64(skdm, b, sizeof(b), &n) < 0 || e2e_sender_key_from_distribution(b, n, &k) < 0)
+        if (cli_unb64(skdm, b, sizeof(b), &n) < 0 || e2e_sender_key_from_distribution(b, n, (uint64_t)conv, (uint64_t)dev, &k) < 0)
             return PL_EMALFORMED;
         store_key(c, CLI_T_MEMBERKEY, key, k);
         e2e_sender_key_free(k);
@@ -215,7 +215,7 @@ int cli_group_receive(struct cli *c, long long conv, long long uid, long long de
         e2e_sender_key_free(k);
         return PL_EMALFORMED;
     }
-    rc = e2e_sender_key_decrypt(k, m, len, &pt, &ptlen);
+    rc = e2e_sender_key_decrypt(k, (uint64_t)conv, (uint64_t)dev, m, len, &pt, &ptlen);
     free(m);
     if (rc == 0) {
         store_key(c, CLI_T_MEMBERKEY, key, k);
