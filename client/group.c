@@ -199,7 +199,8 @@ int cli_group_receive(struct cli *c, long long conv, long long uid, long long de
     if (skdm) {
         uint8_t b[E2E_SKDM_BYTES];
         size_t n;
-        if (cli_unb64(skdm, b, sizeof(b), &n) < 0 || e2e_sender_key_from_distribution(b, n, (uint64_t)conv, (uint64_t)dev, &k) < 0)
+        if (cli_unb64(skdm, b, sizeof(b), &n) < 0 ||
+            e2e_sender_key_from_distribution(b, n, (uint64_t)conv, (uint64_t)dev, &k) < 0)
             return PL_EMALFORMED;
         store_key(c, CLI_T_MEMBERKEY, key, k);
         e2e_sender_key_free(k);

@@ -202,8 +202,8 @@ PL_MUST_CHECK int e2e_sender_key_distribution(const struct e2e_sender_key *k,
  * sender_device. E2E_ECONTEXT when the message names another conversation
  * or device (moved by the server, or forged by another member);
  * E2E_EVERSION for a version-1 (73-byte) distribution. */
-PL_MUST_CHECK int e2e_sender_key_from_distribution(const uint8_t *msg, size_t len,
-                                                   uint64_t conv_id, uint64_t sender_device,
+PL_MUST_CHECK int e2e_sender_key_from_distribution(const uint8_t *msg, size_t len, uint64_t conv_id,
+                                                   uint64_t sender_device,
                                                    struct e2e_sender_key **out);
 uint32_t e2e_sender_key_id(const struct e2e_sender_key *k);
 /* Encrypts and signs one group message (PL_EINVAL on a receiving state). */

@@ -281,7 +281,8 @@ void vec_run_senderkey(struct vec *v)
     const char *rt = vec_in_str(v, "rotated_plaintext_text");
     OK(v, e2e_sender_key_encrypt(rotated, (const uint8_t *)rt, strlen(rt), &rm, &rmlen));
     vec_out(v, "rotated_message", rm, rmlen);
-    VEC_CHECK_TRUE(v, e2e_sender_key_decrypt(member, conv, dev, rm, rmlen, &pt, &ptlen) == E2E_ENOKEY);
+    VEC_CHECK_TRUE(v,
+                   e2e_sender_key_decrypt(member, conv, dev, rm, rmlen, &pt, &ptlen) == E2E_ENOKEY);
     OK(v, e2e_sender_key_from_distribution(skdm, sizeof(skdm), conv, dev, &member2));
     OK(v, e2e_sender_key_decrypt(member2, conv, dev, rm, rmlen, &pt, &ptlen));
     VEC_CHECK_TRUE(v, ptlen == strlen(rt) && memcmp(pt, rt, ptlen) == 0);

@@ -67,7 +67,8 @@ PLTEST(e2e_group_removed_member_cannot_read)
     PL_ASSERT_INT_EQ(e2e_sender_key_encrypt(own2, (const uint8_t *)"without d", 9, &m, &mlen), 0);
     for (int i = 1; i < 3; i++)
         group_plain(recv2[i], m, mlen, "without d");
-    PL_ASSERT_INT_EQ(e2e_sender_key_decrypt(recv[3], G_CONV, G_DEV, m, mlen, &pt, &ptlen), E2E_ENOKEY);
+    PL_ASSERT_INT_EQ(e2e_sender_key_decrypt(recv[3], G_CONV, G_DEV, m, mlen, &pt, &ptlen),
+                     E2E_ENOKEY);
     /* Even told the new key id, D's old chain and signing key fail. */
     uint8_t *forged = malloc(mlen);
     memcpy(forged, m, mlen);
@@ -102,7 +103,8 @@ PLTEST(e2e_group_member_cannot_forge)
     PL_ASSERT_INT_EQ(e2e_init(), 0);
     PL_ASSERT_INT_EQ(e2e_sender_key_new(G_CONV, G_DEV, &own), 0);
     PL_ASSERT_INT_EQ(e2e_sender_key_distribution(own, skdm), 0);
-    PL_ASSERT_INT_EQ(e2e_sender_key_from_distribution(skdm, sizeof(skdm), G_CONV, G_DEV, &member), 0);
+    PL_ASSERT_INT_EQ(e2e_sender_key_from_distribution(skdm, sizeof(skdm), G_CONV, G_DEV, &member),
+                     0);
     PL_ASSERT_INT_EQ(e2e_sender_key_new(G_CONV, G_DEV, &mallory), 0);
     /* A receiving state cannot encrypt. */
     PL_ASSERT_INT_EQ(e2e_sender_key_encrypt(member, (const uint8_t *)"x", 1, &m, &mlen), PL_EINVAL);
@@ -112,7 +114,8 @@ PLTEST(e2e_group_member_cannot_forge)
     m[2] = (uint8_t)(id >> 16);
     m[3] = (uint8_t)(id >> 8);
     m[4] = (uint8_t)id;
-    PL_ASSERT_INT_EQ(e2e_sender_key_decrypt(member, G_CONV, G_DEV, m, mlen, &pt, &ptlen), E2E_EBADSIG);
+    PL_ASSERT_INT_EQ(e2e_sender_key_decrypt(member, G_CONV, G_DEV, m, mlen, &pt, &ptlen),
+                     E2E_EBADSIG);
     e2e_buf_free(m, mlen);
     e2e_sender_key_free(own);
     e2e_sender_key_free(member);
@@ -130,7 +133,8 @@ PLTEST(e2e_group_property_orders_drops_replays_tamper)
     PL_ASSERT_INT_EQ(e2e_init(), 0);
     PL_ASSERT_INT_EQ(e2e_sender_key_new(G_CONV, G_DEV, &own), 0);
     PL_ASSERT_INT_EQ(e2e_sender_key_distribution(own, skdm), 0);
-    PL_ASSERT_INT_EQ(e2e_sender_key_from_distribution(skdm, sizeof(skdm), G_CONV, G_DEV, &member), 0);
+    PL_ASSERT_INT_EQ(e2e_sender_key_from_distribution(skdm, sizeof(skdm), G_CONV, G_DEV, &member),
+                     0);
     for (int round = 0; round < 150; round++) {
         uint32_t n = 1 + prng_below(&seed, 16), order[16];
         uint8_t *m[16], *pt;
@@ -156,7 +160,8 @@ PLTEST(e2e_group_property_orders_drops_replays_tamper)
             PL_ASSERT(e2e_sender_key_decrypt(member, G_CONV, G_DEV, bad, mlen[i], &pt, &ptlen) < 0);
             free(bad);
             group_plain(member, m[i], mlen[i], text[i]);
-            PL_ASSERT(e2e_sender_key_decrypt(member, G_CONV, G_DEV, m[i], mlen[i], &pt, &ptlen) < 0);
+            PL_ASSERT(e2e_sender_key_decrypt(member, G_CONV, G_DEV, m[i], mlen[i], &pt, &ptlen) <
+                      0);
         }
         for (uint32_t i = 0; i < n; i++)
             e2e_buf_free(m[i], mlen[i]);
@@ -173,18 +178,20 @@ PLTEST(e2e_group_skip_bound_and_serialize)
     PL_ASSERT_INT_EQ(e2e_init(), 0);
     PL_ASSERT_INT_EQ(e2e_sender_key_new(G_CONV, G_DEV, &own), 0);
     PL_ASSERT_INT_EQ(e2e_sender_key_distribution(own, skdm), 0);
-    PL_ASSERT_INT_EQ(e2e_sender_key_from_distribution(skdm, sizeof(skdm), G_CONV, G_DEV, &member), 0);
+    PL_ASSERT_INT_EQ(e2e_sender_key_from_distribution(skdm, sizeof(skdm), G_CONV, G_DEV, &member),
+                     0);
     for (int i = 0; i < E2E_MAX_SKIP + 2; i++)
         PL_ASSERT_INT_EQ(e2e_sender_key_encrypt(own, (const uint8_t *)"m", 1, &m[i], &mlen[i]), 0);
-    PL_ASSERT_INT_EQ(
-        e2e_sender_key_decrypt(member, G_CONV, G_DEV, m[E2E_MAX_SKIP + 1], mlen[E2E_MAX_SKIP + 1], &pt, &ptlen),
-        E2E_ETOOMANYSKIP);
+    PL_ASSERT_INT_EQ(e2e_sender_key_decrypt(member, G_CONV, G_DEV, m[E2E_MAX_SKIP + 1],
+                                            mlen[E2E_MAX_SKIP + 1], &pt, &ptlen),
+                     E2E_ETOOMANYSKIP);
     group_plain(member, m[E2E_MAX_SKIP], mlen[E2E_MAX_SKIP], "m");
     PL_ASSERT_INT_EQ(e2e_sender_key_serialize(member, &buf, &len), 0);
     PL_ASSERT_INT_EQ(e2e_sender_key_deserialize(buf, len, &copy), 0);
     group_plain(copy, m[3], mlen[3], "m");
     group_plain(copy, m[E2E_MAX_SKIP + 1], mlen[E2E_MAX_SKIP + 1], "m");
-    PL_ASSERT_INT_EQ(e2e_sender_key_decrypt(copy, G_CONV, G_DEV, m[3], mlen[3], &pt, &ptlen), E2E_EREPLAY);
+    PL_ASSERT_INT_EQ(e2e_sender_key_decrypt(copy, G_CONV, G_DEV, m[3], mlen[3], &pt, &ptlen),
+                     E2E_EREPLAY);
     e2e_buf_free(buf, len);
     /* Our own key survives a round trip too and keeps encrypting. */
     PL_ASSERT_INT_EQ(e2e_sender_key_serialize(own, &buf, &len), 0);
