@@ -31,28 +31,14 @@ void cli_log_add(struct cli *c, long long conv, long long seq, long long sender,
     free(v);
 }
 
-static int cmp_rec(const void *a, const void *b)
-{
-    const struct cli_rec *x = *(const struct cli_rec *const *)a,
-                         *y = *(const struct cli_rec *const *)b;
-    return strcmp(x->key, y->key);
-}
-
-/* The log records of conv (all when conv is 0), sorted; free the array. */
+/* The log records of conv (all when conv is 0), sorted by key; free the
+ * array. */
 static size_t log_list(struct cli *c, long long conv, struct cli_rec ***out)
 {
-    char prefix[32];
-    size_t n = 0;
-    snprintf(prefix, sizeof(prefix), "%lld:", conv);
-    *out = malloc((c->nrecs + 1) * sizeof(**out));
-    if (!*out)
-        cli_die("out of memory");
-    for (size_t i = 0; i < c->nrecs; i++)
-        if (c->recs[i].tag == CLI_T_LOG &&
-            (!conv || strncmp(c->recs[i].key, prefix, strlen(prefix)) == 0))
-            (*out)[n++] = &c->recs[i];
-    qsort(*out, n, sizeof(**out), cmp_rec);
-    return n;
+    char prefix[32] = "";
+    if (conv)
+        snprintf(prefix, sizeof(prefix), "%lld:", conv);
+    return cli_rec_list(c, CLI_T_LOG, prefix, out);
 }
 
 static void print_rec(struct cli *c, const struct cli_rec *r)
@@ -60,7 +46,9 @@ static void print_rec(struct cli *c, const struct cli_rec *r)
     long long conv = atoll(r->key), seq = atoll(strchr(r->key, ':') + 1);
     const char *tab = strchr((const char *)r->val, '\t');
     long long sender = atoll((const char *)r->val);
-    printf("[%lld #%lld] %lld: %s\n", conv, seq, sender, tab ? tab + 1 : "");
+    char *text = cli_safe(tab ? tab + 1 : "");
+    printf("[%lld #%lld] %lld: %s\n", conv, seq, sender, text);
+    free(text);
     (void)c;
 }
 
@@ -89,8 +77,10 @@ long long cli_chat_id(struct cli *c, const char *chat)
             id = cli_jint(v, "id");
     }
     yajl_tree_free(res);
-    if (id <= 0)
-        cli_die("no chat with %s", chat);
+    if (id <= 0) {
+        char *name = cli_safe(chat);
+        cli_die("no chat with %s", name);
+    }
     return id;
 }
 
@@ -129,7 +119,9 @@ static void print_hit(struct cli *c, long long conv, long long seq, long long se
                       const char *text, int local)
 {
     if (!c->json) {
-        printf("[%lld #%lld] %lld: %s\n", conv, seq, sender, text);
+        char *safe = cli_safe(text);
+        printf("[%lld #%lld] %lld: %s\n", conv, seq, sender, safe);
+        free(safe);
         return;
     }
     yajl_gen g = yajl_gen_alloc(NULL);

@@ -16,18 +16,23 @@ static const char usage[] =
     "usage: parley [--server URL] [--http1.1 | --http2-prior-knowledge] [--json] COMMAND [ARGS]\n"
     "  register USERNAME      create an account, log this device in, publish keys\n"
     "  login USERNAME         log this device in and publish its keys\n"
-    "  logout                 end this device's session and delete its state\n"
+    "  logout [--wipe]        end this device's session and delete its keys; the local\n"
+    "                         history stays (--wipe deletes it too)\n"
     "  chats                  list conversations\n"
     "  send [--plain] USER|#GROUP TEXT  send TEXT (end-to-end encrypted unless --plain)\n"
     "  send [--plain] --file PATH USER|#GROUP  send a file (encrypted and uploaded)\n"
     "  group create TITLE USER... | group add ID USER | group remove ID USER\n"
     "  listen [--count N] [--timeout S] [--out-dir DIR]  print incoming messages, acknowledge\n"
-    "                         delivery; received files go to DIR (default $PARLEY_HOME/files)\n"
+    "                         delivery; received files go to DIR (default $PARLEY_HOME/files);\n"
+    "                         reconnects by itself (resuming where it was); Ctrl-C stops it\n"
     "  history CHAT | read CHAT   this device's history of CHAT (USER or #ID); read marks it read\n"
     "  search WORDS...        server search for plain chats, this device's history for E2E ones\n"
-    "  verify USER            print the safety number with USER\n"
+    "  verify [--accept] USER print the safety number with USER; --accept trusts USER's\n"
+    "                         current devices after \"safety number changed\"\n"
     "  keys [--rotate]        prekey status; replenish one-time prekeys, rotate the signed prekey\n"
-    "Environment: PARLEY_SERVER, PARLEY_PASSWORD, PARLEY_PASSPHRASE, PARLEY_HOME\n";
+    "Environment: PARLEY_SERVER, PARLEY_PASSWORD (the account password), PARLEY_PASSPHRASE\n"
+    "(protects this device's keys and history in PARLEY_HOME; not the account password),\n"
+    "PARLEY_HOME (default ~/.parley), PARLEY_CA_FILE\n";
 
 _Noreturn void cli_die(const char *fmt, ...)
 {
@@ -49,6 +54,26 @@ static const char *password(void)
         cli_die("set PARLEY_PASSWORD or run from a terminal");
     p = getpass("Password: ");
     return p ? strdup(p) : NULL;
+}
+
+/* The store's passphrase: PARLEY_PASSPHRASE, else asked on the terminal
+ * (twice when the store is new). */
+static const char *passphrase(const char *home, int fresh)
+{
+    const char *p = getenv("PARLEY_PASSPHRASE");
+    char prompt[4300];
+    if (p)
+        return p;
+    if (!isatty(0))
+        return NULL; /* cli_store_open says what to set */
+    snprintf(prompt, sizeof(prompt), "Passphrase for %s (protects this device's keys): ", home);
+    char *a = getpass(prompt), *first = a ? strdup(a) : NULL;
+    if (first && fresh) {
+        char *b = getpass("Repeat the passphrase: ");
+        if (!b || strcmp(first, b) != 0)
+            cli_die("the passphrases differ");
+    }
+    return first;
 }
 
 static char *json_creds(const char *user, const char *pw, int session)
@@ -78,6 +103,14 @@ static void login(struct cli *c, const char *user, const char *pw)
     char num[24];
     if (cli_conf(c, "token"))
         cli_die("already logged in as %s (parley logout first)", cli_conf(c, "username"));
+    if (strcmp(c->pass, pw) == 0)
+        cli_die("the passphrase must not be the account password (the server sees the "
+                "password): set PARLEY_PASSPHRASE to something else");
+    const char *owner = cli_conf(c, "owner");
+    if (owner && strcmp(owner, user) != 0)
+        cli_die("%s holds the local history of %s: use another PARLEY_HOME, or `parley logout "
+                "--wipe` first",
+                c->home, owner);
     char *body = json_creds(user, pw, 1);
     long st = cli_http(c, "POST", "/v1/sessions", body, &res);
     free(body);
@@ -86,15 +119,18 @@ static void login(struct cli *c, const char *user, const char *pw)
     long long dev = cli_jint(res, "device_id"), uid = cli_jint(cli_jget(res, "user"), "id");
     if (!tok || dev <= 0 || uid <= 0)
         cli_die("login: unexpected answer");
+    cli_tx_begin(c);
     cli_conf_set(c, "token", tok);
+    cli_conf_set(c, "owner", user);
     cli_conf_set(c, "server", c->server);
     cli_conf_set(c, "username", user);
     snprintf(num, sizeof(num), "%lld", dev);
     cli_conf_set(c, "device_id", num);
     snprintf(num, sizeof(num), "%lld", uid);
     cli_conf_set(c, "user_id", num);
+    cli_tx_commit(c);
     yajl_tree_free(res);
-    cli_keys_upload(c, 1, 0, 100); /* saves the state */
+    cli_keys_upload(c, 1, 0, 100);
     if (c->json)
         printf("{\"username\":\"%s\",\"user_id\":%lld,\"device_id\":%lld}\n", user, uid, dev);
     else
@@ -159,14 +195,21 @@ static int run(struct cli *c, int argc, char **argv)
         login(c, argv[1], pw);
     } else if (!strcmp(cmd, "login") && argc == 2) {
         login(c, argv[1], password());
-    } else if (!strcmp(cmd, "logout") && argc == 1) {
+    } else if (!strcmp(cmd, "logout") && (argc == 1 || (argc == 2 && !strcmp(argv[1], "--wipe")))) {
         yajl_val res;
         long st = cli_http(c, "DELETE", "/v1/sessions/current", NULL, &res);
         yajl_tree_free(res);
         if (st != 204 && st != 401)
             cli_die("logout failed: HTTP %ld", st);
-        cli_state_wipe(c);
-        puts("logged out");
+        cli_state_wipe_keys(c);
+        if (argc == 2) {
+            cli_store_wipe(c);
+            puts("logged out; this device's keys and local history are deleted");
+        } else {
+            printf("logged out; this device's keys are deleted, its local history is kept in %s "
+                   "(`parley logout --wipe` deletes it too)\n",
+                   c->home);
+        }
     } else if (!strcmp(cmd, "chats") && (argc == 1 || (argc == 2 && !strcmp(argv[1], "--json")))) {
         c->json |= argc == 2;
         chats(c);
@@ -203,7 +246,9 @@ static int run(struct cli *c, int argc, char **argv)
         }
         cli_listen(c, count, timeout);
     } else if (!strcmp(cmd, "verify") && argc == 2) {
-        cli_verify(c, argv[1]);
+        cli_verify(c, argv[1], 0);
+    } else if (!strcmp(cmd, "verify") && argc == 3 && !strcmp(argv[1], "--accept")) {
+        cli_verify(c, argv[2], 1);
     } else if (!strcmp(cmd, "history") && argc == 2) {
         cli_history(c, argv[1]);
     } else if (!strcmp(cmd, "read") && argc == 2) {
@@ -251,8 +296,14 @@ int main(int argc, char **argv)
         home = buf;
     }
     c.home = strdup(home);
-    c.pass = getenv("PARLEY_PASSPHRASE") ? getenv("PARLEY_PASSPHRASE") : getenv("PARLEY_PASSWORD");
-    int fresh = cli_state_load(&c);
+    /* register and login make the store; everything else needs one. */
+    int makes = !strcmp(argv[i], "register") || !strcmp(argv[i], "login");
+    char db[4200];
+    snprintf(db, sizeof(db), "%s/parley.db", c.home);
+    c.pass = passphrase(c.home, makes && access(db, F_OK) != 0);
+    int fresh = cli_store_open(&c, makes);
+    if (fresh && !makes)
+        cli_die("not logged in (run parley login USER; PARLEY_HOME is %s)", c.home);
     if (!server)
         server = fresh ? NULL : cli_conf(&c, "server");
     if (!server)
@@ -265,11 +316,7 @@ int main(int argc, char **argv)
     if (rc)
         fputs(usage, stderr);
     /* Everything is released, so leak checkers see a clean exit. */
-    for (size_t k = 0; k < c.nrecs; k++) {
-        free(c.recs[k].key);
-        e2e_buf_free(c.recs[k].val, c.recs[k].len);
-    }
-    free(c.recs);
+    cli_store_close(&c);
     free(c.home);
     free(c.server);
     curl_easy_cleanup(c.curl);

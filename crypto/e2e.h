@@ -253,7 +253,8 @@ PL_MUST_CHECK int e2e_safety_number(const char *id_a, const uint8_t *keys_a, siz
 
 /* ---- Secrets at rest ------------------------------------------------------- */
 
-/* argon2id cost; e2e_vault_params_default() gives libsodium's INTERACTIVE. */
+/* argon2id cost; e2e_vault_params_default() gives libsodium's MODERATE
+ * (3 passes, 256 MiB). */
 struct e2e_vault_params {
     unsigned long long opslimit;
     size_t memlimit;
@@ -267,5 +268,24 @@ PL_MUST_CHECK int e2e_vault_seal(const char *pass, size_t passlen, const struct 
 /* Opens a vault; E2E_EPASSPHRASE on a wrong passphrase or damage. */
 PL_MUST_CHECK int e2e_vault_open(const char *pass, size_t passlen, const uint8_t *in, size_t len,
                                  uint8_t **pt, size_t *ptlen);
+
+/* A store key for many sealed records (PROTOCOL.md, "Secrets at rest"):
+ * key = crypto_pwhash argon2id13 (pass, salt, p). PL_EMALFORMED when p is
+ * outside libsodium's MIN..SENSITIVE limits, PL_ENOMEM. Wipe key after use. */
+#define E2E_VAULT_SALTBYTES 16
+PL_MUST_CHECK int e2e_vault_key_derive(const char *pass, size_t passlen,
+                                       const uint8_t salt[E2E_VAULT_SALTBYTES],
+                                       const struct e2e_vault_params *p, uint8_t key[32]);
+/* One record: nonce (24, random) || XChaCha20-Poly1305(pt, ad) into *out
+ * (free with e2e_buf_free). ad names the record (table, key), so a sealed
+ * value moved to another record fails to open. */
+PL_MUST_CHECK int e2e_vault_record_seal(const uint8_t key[32], const uint8_t *ad, size_t adlen,
+                                        const uint8_t *pt, size_t len, uint8_t **out,
+                                        size_t *outlen);
+/* Opens a record: *pt (free with e2e_buf_free; one spare byte after *ptlen
+ * may be set to 0 by the caller). E2E_EPASSPHRASE on a wrong key, damage
+ * or a record moved; PL_EMALFORMED when too short. */
+PL_MUST_CHECK int e2e_vault_record_open(const uint8_t key[32], const uint8_t *ad, size_t adlen,
+                                        const uint8_t *in, size_t len, uint8_t **pt, size_t *ptlen);
 
 #endif

@@ -86,6 +86,10 @@ static int run(const struct dev *d, char **out, ...)
         close(fds[1]);
         setenv("PARLEY_HOME", d->home, 1);
         setenv("PARLEY_PASSWORD", d->password, 1);
+        /* The store's passphrase is not the account password. */
+        char pass[128];
+        snprintf(pass, sizeof(pass), "store passphrase for %s", d->password);
+        setenv("PARLEY_PASSPHRASE", pass, 1);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
