@@ -81,7 +81,7 @@ void cli_store_close(struct cli *c);
 void cli_tx_begin(struct cli *c);
 void cli_tx_commit(struct cli *c);
 /* Logout: deletes keys, sessions, pins, token; keeps the local history
- * (and the names of chats and their owner). */
+ * (and the names of chats, their owner and the stream position). */
 void cli_state_wipe_keys(struct cli *c);
 /* logout --wipe: closes the store and deletes its files. */
 void cli_store_wipe(struct cli *c);

@@ -152,8 +152,10 @@ static void chats(struct cli *c)
         const char *title = cli_jstr(v, "title"), *enc = cli_jstr(v, "encryption"),
                    *kind = cli_jstr(v, "kind"), *peer = cli_jstr(cli_jget(v, "peer"), "username");
         if (!c->json) {
+            char *name = cli_safe(title ? title : (peer ? peer : ""));
             printf("%lld\t%s\t%s\t%s\n", cli_jint(v, "id"), kind ? kind : "", enc ? enc : "none",
-                   title ? title : (peer ? peer : ""));
+                   name);
+            free(name);
             continue;
         }
         /* --json: one array of {id, kind, encryption, title, peer, last_seq}. */
