@@ -24,22 +24,23 @@
 
 /* One state record: a tag, a key and bytes. */
 enum cli_tag {
-    CLI_T_CONF = 'C',      /* key: setting name; value: text */
-    CLI_T_CHECK = 'c',     /* key: ""; a known text, to tell a wrong passphrase */
-    CLI_T_IDENTITY = 'I',  /* key: ""; value: the 32-byte seed */
-    CLI_T_SPK = 'S',       /* key: decimal id; value: id(4) pub priv sig (current and previous) */
-    CLI_T_OPK = 'O',       /* key: decimal id; value: pub priv */
-    CLI_T_SESSION = 'X',   /* key: "user:device"; value: e2e_session_serialize() */
-    CLI_T_PIN = 'P',       /* key: "user:device"; value: the trusted identity key (32) */
-    CLI_T_PENDING = 'Q',   /* key: "user:device"; value: an identity key not accepted yet */
-    CLI_T_LISTED = 'U',    /* key: user id; the user's devices were listed (pinned) once */
-    CLI_T_NAME = 'N',      /* key: user id; value: username */
-    CLI_T_OWNKEY = 'K',    /* key: conversation id; value: our sender key */
-    CLI_T_DISTRIB = 'D',   /* key: conversation id; value: "uid:dev," devices that have it */
-    CLI_T_MEMBERKEY = 'M', /* key: "conv:uid:dev"; value: a member device's sender key */
-    CLI_T_LOG = 'L',       /* key: "conv:seq"; value: "sender<TAB>text" (local history) */
-    CLI_T_OUTBOX = 'W',    /* key: client_msg_id; value: a send not yet answered (outbox.c) */
-    CLI_T_HELD = 'H',      /* key: "conv:seq"; value: a message event held until accepted */
+    CLI_T_CONF = 'C',       /* key: setting name; value: text */
+    CLI_T_CHECK = 'c',      /* key: ""; a known text, to tell a wrong passphrase */
+    CLI_T_IDENTITY = 'I',   /* key: ""; value: the 32-byte seed */
+    CLI_T_SPK = 'S',        /* key: decimal id; value: id(4) pub priv sig (current and previous) */
+    CLI_T_OPK = 'O',        /* key: decimal id; value: pub priv */
+    CLI_T_SESSION = 'X',    /* key: "user:device"; value: e2e_session_serialize() */
+    CLI_T_OLDSESSION = 'Y', /* key: "user:device:k"; an earlier session (listen.c) */
+    CLI_T_PIN = 'P',        /* key: "user:device"; value: the trusted identity key (32) */
+    CLI_T_PENDING = 'Q',    /* key: "user:device"; value: an identity key not accepted yet */
+    CLI_T_LISTED = 'U',     /* key: user id; the user's devices were listed (pinned) once */
+    CLI_T_NAME = 'N',       /* key: user id; value: username */
+    CLI_T_OWNKEY = 'K',     /* key: conversation id; value: our sender key */
+    CLI_T_DISTRIB = 'D',    /* key: conversation id; value: "uid:dev," devices that have it */
+    CLI_T_MEMBERKEY = 'M',  /* key: "conv:uid:dev"; value: a member device's sender key */
+    CLI_T_LOG = 'L',        /* key: "conv:seq"; value: "sender<TAB>text" (local history) */
+    CLI_T_OUTBOX = 'W',     /* key: client_msg_id; value: a send not yet answered (outbox.c) */
+    CLI_T_HELD = 'H',       /* key: "conv:seq"; value: a message event held until accepted */
 };
 
 struct cli_rec {

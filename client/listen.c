@@ -64,6 +64,62 @@ static int respond(struct cli *c, struct e2e_identity *me, const uint8_t *m, siz
     return rc;
 }
 
+/* Earlier sessions with a device (CLI_T_OLDSESSION "uid:dev:k", k <
+ * OLD_SESSIONS, newest first). When both sides start a session at the
+ * same moment (two processes, two devices), each answers the other's
+ * prekey message and their current sessions differ; as in Signal, a
+ * message that the current session cannot open is tried on the earlier
+ * ones, and the one that opens it becomes current, so the two sides
+ * converge on one session. */
+#define OLD_SESSIONS 4
+
+static void old_key(char *buf, size_t n, const char *key, int k)
+{
+    snprintf(buf, n, "%s:%d", key, k);
+}
+
+/* Makes s current; the session it replaces becomes the newest old one,
+ * and slot `free_slot` (the one s came from, or the oldest) is reused. */
+static void promote(struct cli *c, const char *key, struct e2e_session *s, int free_slot)
+{
+    char k1[64], k2[64];
+    struct cli_rec *cur = cli_rec_get(c, CLI_T_SESSION, key);
+    for (int k = free_slot; k > 0; k--) {
+        old_key(k1, sizeof(k1), key, k - 1);
+        old_key(k2, sizeof(k2), key, k);
+        struct cli_rec *r = cli_rec_get(c, CLI_T_OLDSESSION, k1);
+        if (r)
+            cli_rec_set(c, CLI_T_OLDSESSION, k2, r->val, r->len);
+        else
+            cli_rec_del(c, CLI_T_OLDSESSION, k2);
+    }
+    old_key(k1, sizeof(k1), key, 0);
+    if (cur)
+        cli_rec_set(c, CLI_T_OLDSESSION, k1, cur->val, cur->len);
+    cli_session_store(c, key, s);
+}
+
+/* Tries the earlier sessions; 0 and the promoted one's plaintext. */
+static int try_old(struct cli *c, const char *key, const uint8_t *m, size_t len, uint8_t **pt,
+                   size_t *ptlen)
+{
+    char k1[64];
+    for (int k = 0; k < OLD_SESSIONS; k++) {
+        struct e2e_session *s;
+        old_key(k1, sizeof(k1), key, k);
+        struct cli_rec *r = cli_rec_get(c, CLI_T_OLDSESSION, k1);
+        if (!r || e2e_session_deserialize(r->val, r->len, &s) < 0)
+            continue;
+        int rc = e2e_session_decrypt(s, m, len, pt, ptlen);
+        if (rc == 0)
+            promote(c, key, s, k);
+        e2e_session_free(s);
+        if (rc == 0)
+            return 0;
+    }
+    return E2E_EAUTH;
+}
+
 /* Decrypts our pairwise ciphertext from (uid, dev) into a parsed JSON doc.
  * Inside the message's transaction. */
 static int pairwise(struct cli *c, long long uid, long long dev, const uint8_t *m, size_t len,
@@ -76,13 +132,17 @@ static int pairwise(struct cli *c, long long uid, long long dev, const uint8_t *
     struct e2e_identity *me = cli_identity(c);
     struct e2e_session *s = cli_session_load(c, key);
     int rc = s ? e2e_session_decrypt(s, m, len, &pt, &ptlen) : E2E_ENEWSESSION;
-    if (rc == E2E_ENEWSESSION && e2e_msg_type_of(m, len) == E2E_MSG_PREKEY) {
+    if (rc == 0)
+        cli_session_store(c, key, s);
+    else if (rc != E2E_EVERSION && try_old(c, key, m, len, &pt, &ptlen) == 0)
+        rc = 0;
+    else if (rc == E2E_ENEWSESSION && e2e_msg_type_of(m, len) == E2E_MSG_PREKEY) {
         e2e_session_free(s);
         s = NULL;
-        rc = respond(c, me, m, len, &s, &pt, &ptlen);
+        if ((rc = respond(c, me, m, len, &s, &pt, &ptlen)) == 0)
+            promote(c, key, s, OLD_SESSIONS - 1);
     }
     if (rc == 0) {
-        cli_session_store(c, key, s);
         char *js = cli_strndup((const char *)pt, ptlen);
         *doc = yajl_tree_parse(js, NULL, 0);
         sodium_memzero(js, ptlen);

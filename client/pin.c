@@ -129,13 +129,32 @@ static size_t user_keys(struct cli *c, const char *user, uint8_t **keys, long lo
     return k;
 }
 
+/* Deletes the sessions (tag: current or earlier ones) with uid's devices
+ * whose peer identity is not the pinned one. */
+static void forget_unpinned(struct cli *c, uint8_t tag, const char *prefix)
+{
+    struct cli_rec **r;
+    char key[48];
+    size_t n = cli_rec_list(c, tag, prefix, &r);
+    for (size_t i = 0; i < n; i++) {
+        struct e2e_session *s = NULL;
+        long long uid = 0, dev = 0;
+        sscanf(r[i]->key, "%lld:%lld", &uid, &dev);
+        struct cli_rec *pin = cli_rec_get(c, CLI_T_PIN, dev_key(key, sizeof(key), uid, dev));
+        if (e2e_session_deserialize(r[i]->val, r[i]->len, &s) < 0 || !pin ||
+            memcmp(e2e_session_peer_identity(s), pin->val, 32) != 0)
+            cli_rec_del(c, tag, r[i]->key);
+        e2e_session_free(s);
+    }
+    free(r);
+}
+
 /* verify --accept: pins every current device of the user, forgets the
  * pending keys and every session whose peer key is no longer pinned. */
 static void accept(struct cli *c, long long uid, const uint8_t *keys, const long long *devs,
                    size_t n)
 {
     char key[48], prefix[32];
-    struct cli_rec **r;
     cli_tx_begin(c);
     for (size_t i = 0; i < n; i++) {
         dev_key(key, sizeof(key), uid, devs[i]);
@@ -144,16 +163,8 @@ static void accept(struct cli *c, long long uid, const uint8_t *keys, const long
     }
     cli_pin_listed(c, uid);
     snprintf(prefix, sizeof(prefix), "%lld:", uid);
-    size_t ns = cli_rec_list(c, CLI_T_SESSION, prefix, &r);
-    for (size_t i = 0; i < ns; i++) {
-        struct e2e_session *s;
-        struct cli_rec *pin = cli_rec_get(c, CLI_T_PIN, r[i]->key);
-        if (e2e_session_deserialize(r[i]->val, r[i]->len, &s) < 0 || !pin ||
-            memcmp(e2e_session_peer_identity(s), pin->val, 32) != 0)
-            cli_rec_del(c, CLI_T_SESSION, r[i]->key);
-        e2e_session_free(s);
-    }
-    free(r);
+    forget_unpinned(c, CLI_T_SESSION, prefix);
+    forget_unpinned(c, CLI_T_OLDSESSION, prefix);
     cli_tx_commit(c);
 }
 

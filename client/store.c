@@ -213,8 +213,9 @@ void cli_rec_del(struct cli *c, uint8_t tag, const char *key)
 void cli_state_wipe_keys(struct cli *c)
 {
     cli_tx_begin(c);
-    sqlite3_stmt *st = prep(c, "DELETE FROM recs WHERE tag NOT IN (?1, ?2) AND "
-                               "NOT (tag = ?3 AND (key LIKE 'conv:%' OR key IN ('owner', 'last_event_id')))");
+    sqlite3_stmt *st =
+        prep(c, "DELETE FROM recs WHERE tag NOT IN (?1, ?2) AND "
+                "NOT (tag = ?3 AND (key LIKE 'conv:%' OR key IN ('owner', 'last_event_id')))");
     sqlite3_bind_int(st, 1, CLI_T_LOG);
     sqlite3_bind_int(st, 2, CLI_T_NAME);
     sqlite3_bind_int(st, 3, CLI_T_CONF);

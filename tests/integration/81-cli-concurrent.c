@@ -196,6 +196,7 @@ struct proxy {
     volatile unsigned target; /* the upstream port */
     volatile int cut_next;    /* cut the next message POST after the server answers */
     volatile int cuts;
+    volatile int block_posts; /* close message POSTs before the server sees them */
     pthread_mutex_t mu;
     char *log[PX_MAXCONN]; /* client-to-server bytes of each connection */
     size_t loglen[PX_MAXCONN];
@@ -237,6 +238,8 @@ static void *px_relay(void *arg)
             if (n <= 0)
                 break;
             log_append(px, pc->idx, buf, (size_t)n);
+            if (px->block_posts && memmem(buf, (size_t)n, "POST /v1/conversations/", 23))
+                break;
             if (px->cut_next && memmem(buf, (size_t)n, "POST /v1/conversations/", 23)) {
                 px->cut_next = 0;
                 armed = 1;
@@ -421,7 +424,8 @@ PLTEST(cli_send_left_in_outbox_is_sent_by_the_next_run)
     RUN_OK(&a, "send", bob, "session");
     /* SIGKILL while it retries against a closed port: the outbox keeps it. */
     struct proxy px;
-    px_start(&px, 1); /* upstream port 1: every connection fails */
+    px_start(&px, pt_server_port(s));
+    px.block_posts = 1; /* the server never sees the message */
     char url[96], err[600];
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", px.port);
     snprintf(err, sizeof(err), "%s/send.err", tmpdir);
@@ -611,9 +615,9 @@ PLTEST(cli_listen_reconnects_across_a_restart)
 
 /* ---- terminal injection ---- */
 
-/* Text, a group title and a file name with ANSI/OSC escapes, CR, BEL and
- * a bidi override reach the reader's terminal escaped, in listen, history
- * and chats. */
+/* Text and a file name with ANSI/OSC escapes, CR, BEL and
+ * a bidi override reach the reader's terminal escaped, in listen and
+ * history. (The server refuses control characters in group titles.) */
 PLTEST(cli_control_characters_are_escaped)
 {
     struct pt_server *s = PT_SERVER_START(NULL);
@@ -631,7 +635,6 @@ PLTEST(cli_control_characters_are_escaped)
                        "txt.exe \xc2\x9b"
                        "31m";
     RUN_OK(&a, "send", bob, evil);
-    RUN_OK(&a, "group", "create", "\x1b[31mred title\x1b[0m", bob);
     char fpath[600];
     snprintf(fpath, sizeof(fpath), "%s/na\x1b[1mme.txt", tmpdir);
     FILE *f = fopen(fpath, "w");
@@ -650,9 +653,6 @@ PLTEST(cli_control_characters_are_escaped)
     PL_ASSERT(strpbrk(out, "\x1b\x07\r") == NULL && strstr(out, "\\x1b]0;pwned") != NULL);
     /* One line per message: the \n inside the text is escaped too. */
     PL_ASSERT_INT_EQ(count_of(out, "\n"), 2);
-    free(out);
-    PL_ASSERT_INT_EQ(run_at(&b, server_url, &out, "chats", NULL), 0);
-    PL_ASSERT(strchr(out, '\x1b') == NULL && strstr(out, "\\x1b[31mred title") != NULL);
     free(out);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
