@@ -478,7 +478,7 @@ static void expect_each(const char *text, const char *tag, int count, int times,
 {
     char needle[96];
     for (int i = 0; i < count; i++) {
-        snprintf(needle, sizeof(needle), "%s-%d.", tag, i);
+        snprintf(needle, sizeof(needle), ": %s-%d.", tag, i);
         int k = count_of(text, needle);
         if (k != times)
             pltest_fail(__FILE__, __LINE__, "%s: \"%s\" %d times, not %d", what, needle, k, times);
