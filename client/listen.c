@@ -213,19 +213,17 @@ static void ack(struct cli *c, long long conv, long long seq)
     yajl_val res;
     snprintf(path, sizeof(path), "/v1/conversations/%lld/receipts", conv);
     snprintf(body, sizeof(body), "{\"type\":\"delivered\",\"up_to_seq\":%lld}", seq);
-    long st = cli_http_try(c, "POST", path, body, &res, NULL, err);
+    long st = cli_http_send(c, "POST", path, body, &res, NULL, err);
     yajl_tree_free(res);
     if (st != 200)
         fprintf(stderr, "parley: delivered receipt: %s\n", st < 0 ? err : "refused");
 }
 
-static void print_msg(struct cli *c, long long conv, long long seq, long long sender, int e2e,
-                      const char *text, const char *file)
+static void print_msg(struct cli *c, long long conv, long long seq, long long sender, long long ms,
+                      int e2e, const char *text, const char *file)
 {
     if (!c->json) {
-        char *safe = cli_safe(text);
-        printf("[%lld] %lld: %s\n", conv, sender, safe);
-        free(safe);
+        cli_out_msg(c, conv, seq, sender, ms, text, NULL, 1); /* escapes control characters */
         fflush(stdout);
         return;
     }
@@ -237,6 +235,10 @@ static void print_msg(struct cli *c, long long conv, long long seq, long long se
     yajl_gen_integer(g, seq);
     GEN_STR(g, "sender");
     yajl_gen_integer(g, sender);
+    GEN_STR(g, "sender_name");
+    GEN_STR(g, cli_user_name(c, sender));
+    GEN_STR(g, "chat");
+    GEN_STR(g, cli_chat_name(c, conv));
     GEN_STR(g, "e2e");
     yajl_gen_bool(g, e2e);
     GEN_STR(g, "text");
@@ -287,7 +289,7 @@ static int on_message(struct cli *c, yajl_val ev, const char *data)
 {
     yajl_val msg = cli_jget(ev, "message"), doc = NULL;
     long long conv = cli_jint(ev, "conversation_id"), seq = cli_jint(msg, "seq");
-    long long sender = cli_jint(msg, "sender");
+    long long sender = cli_jint(msg, "sender"), ms = cli_time_parse(cli_jstr(msg, "created_at"));
     const char *kind = cli_jstr(msg, "kind"), *t;
     char *text = NULL, *file = NULL;
     int rc = 0, e2e = kind && strcmp(kind, "e2e") == 0;
@@ -301,13 +303,13 @@ static int on_message(struct cli *c, yajl_val ev, const char *data)
         hold(c, conv, seq, data);
     } else if (rc >= 0 && (t = cli_jstr(e2e ? doc : msg, "text"))) {
         text = strdup(t);
-        cli_log_add(c, conv, seq, sender, text);
+        cli_log_add_at(c, conv, seq, sender, ms, text);
     }
     cli_tx_commit(c); /* the history line and the moved session together */
     yajl_val f = e2e ? cli_jget(doc, "file") : cli_jget(msg, "media");
     if (!text && rc == 0 && YAJL_IS_OBJECT(f) && (rc = fetch_file(c, f, e2e, &text, &file)) == 0) {
         cli_tx_begin(c);
-        cli_log_add(c, conv, seq, sender, text);
+        cli_log_add_at(c, conv, seq, sender, ms, text);
         cli_tx_commit(c);
     }
     yajl_tree_free(doc);
@@ -319,10 +321,10 @@ static int on_message(struct cli *c, yajl_val ev, const char *data)
         return 0;
     }
     if (rc < 0)
-        fprintf(stderr, "parley: message %lld in conversation %lld: %s\n", seq, conv,
+        fprintf(stderr, "parley: message %lld in %s: %s\n", seq, cli_chat_name(c, conv),
                 e2e_strerror(rc));
     else if (text)
-        print_msg(c, conv, seq, sender, e2e, text, file);
+        print_msg(c, conv, seq, sender, ms, e2e, text, file);
     int shown = text != NULL || rc < 0;
     if (shown)
         ack(c, conv, seq);

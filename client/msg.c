@@ -166,7 +166,6 @@ size_t cli_devices(struct cli *c, const char *who, struct target *t, size_t n)
     long long uid = cli_jint(res, "user_id");
     /* One transaction: the first listing of a user pins all its devices. */
     cli_tx_begin(c);
-    cli_user_name_set(c, uid, who);
     for (size_t i = 0; YAJL_IS_ARRAY(devs) && i < devs->u.array.len && n < CLI_MAX_DEVS; i++) {
         yajl_val d = devs->u.array.values[i];
         size_t len;
@@ -325,7 +324,8 @@ void cli_send(struct cli *c, const char *user, const struct cli_msg *m, int plai
         printf("{\"conversation_id\":%lld,\"seq\":%lld,\"client_msg_id\":\"%s\",\"repeat\":%s}\n",
                conv, cli_jint(res, "seq"), cmid, st == 200 ? "true" : "false");
     else
-        printf("sent to %s (conversation %lld, seq %lld)\n", name, conv, cli_jint(res, "seq"));
+        printf("sent to %s%s (conversation %lld, seq %lld)\n", name,
+               plain && user[0] != '#' ? " (plain)" : "", conv, cli_jint(res, "seq"));
     free(name);
     yajl_tree_free(res);
 }

@@ -2,6 +2,7 @@
 /* Parley - the CLI's HTTP: libcurl requests, SSE stream, JSON helpers. */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "client/cli.h"
+#include "common/buf.h"
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -11,23 +12,24 @@
 #include <string.h>
 #include <strings.h>
 
-struct body {
-    char *p;
-    size_t len;
-};
+/* Largest JSON answer and longest unfinished stream line the CLI holds. */
+#define BODY_MAX (64u * 1024 * 1024)
+
+/* Appends k bytes to b and writes a NUL after them (not counted in len),
+ * so the data can be read as a string. 0, or a pl_buf code. */
+static int append_str(struct pl_buf *b, const char *data, size_t k)
+{
+    int rc = pl_buf_append(b, data, k);
+    char *end = rc == 0 ? pl_buf_reserve(b, 1, &rc) : NULL;
+    if (end)
+        *end = 0;
+    return rc;
+}
 
 static size_t on_body(char *data, size_t size, size_t n, void *ctx)
 {
-    struct body *b = ctx;
     size_t k = size * n;
-    char *p = realloc(b->p, b->len + k + 1);
-    if (!p)
-        return 0;
-    memcpy(p + b->len, data, k);
-    b->p = p;
-    b->len += k;
-    p[b->len] = 0;
-    return k;
+    return append_str(ctx, data, k) == 0 ? k : 0; /* 0 fails the transfer */
 }
 
 /* Prepares h for path (on the server) or an absolute URL; auth: send the
@@ -147,14 +149,18 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx)
     return k;
 }
 
-long cli_http_try(struct cli *c, const char *method, const char *path, const char *body,
-                  yajl_val *out, long *retry_after, char err[256])
+/* The client of the last request, for cli_expect()'s advice. */
+static struct cli *last_cli;
+
+/* One request; -1 (and the reason in err) when the server was not reached. */
+static long request(struct cli *c, const char *method, const char *path, const char *body,
+                    yajl_val *out, long *retry_after, char err[CURL_ERROR_SIZE])
 {
     struct curl_slist *hdrs;
-    struct body b = {0};
+    struct pl_buf b;
+    pl_buf_init(&b, BODY_MAX);
     long status = 0, ra = -1;
-    char cerr[CURL_ERROR_SIZE] = "";
-    *out = NULL;
+    last_cli = c;
     /* Requests get their own handle: they may run inside a stream's
      * callback, while the stream's handle is busy. */
     if (!c->curl_req && !(c->curl_req = curl_easy_init()))
@@ -170,30 +176,50 @@ long cli_http_try(struct cli *c, const char *method, const char *path, const cha
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &ra);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
     CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(hdrs);
     if (retry_after)
         *retry_after = ra;
+    *out = NULL;
     if (rc != CURLE_OK) {
-        if (err)
-            snprintf(err, 256, "%s %s: %s", method, path, cerr[0] ? cerr : curl_easy_strerror(rc));
-        free(b.p);
+        if (!err[0])
+            snprintf(err, CURL_ERROR_SIZE, "%s", curl_easy_strerror(rc));
+        pl_buf_deinit(&b);
         return -1;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    *out = b.len ? yajl_tree_parse(b.p, NULL, 0) : NULL;
-    free(b.p);
+    *out = b.len ? yajl_tree_parse(pl_buf_head(&b), NULL, 0) : NULL;
+    pl_buf_deinit(&b);
     return status;
+}
+
+long cli_http_send(struct cli *c, const char *method, const char *path, const char *body,
+                   yajl_val *out, long *retry_after, char err[256])
+{
+    char cerr[CURL_ERROR_SIZE] = "";
+    long st = request(c, method, path, body, out, retry_after, cerr);
+    if (st < 0 && err)
+        snprintf(err, 256, "%s %s: %s", method, path, cerr);
+    return st;
+}
+
+long cli_http_try(struct cli *c, const char *method, const char *path, const char *body,
+                  yajl_val *out)
+{
+    char err[CURL_ERROR_SIZE] = "";
+    return request(c, method, path, body, out, NULL, err);
 }
 
 long cli_http(struct cli *c, const char *method, const char *path, const char *body, yajl_val *out)
 {
-    char err[256];
-    long st = cli_http_try(c, method, path, body, out, NULL, err);
+    char err[CURL_ERROR_SIZE] = "";
+    long st = request(c, method, path, body, out, NULL, err);
     if (st < 0)
-        cli_die("%s", err);
+        cli_die("cannot reach %s (%s %s: %s); is parleyd running there? Use --server URL or "
+                "PARLEY_SERVER to pick another server",
+                c->server, method, path, err);
     return st;
 }
 
@@ -202,8 +228,14 @@ void cli_expect(long status, yajl_val body, long ok1, long ok2, const char *what
     if (status == ok1 || status == ok2)
         return;
     const char *title = cli_jstr(body, "title"), *detail = cli_jstr(body, "detail");
-    cli_die("%s failed: HTTP %ld%s%s%s%s", what, status, title ? " " : "", title ? title : "",
-            detail ? ": " : "", detail ? detail : "");
+    /* A token the server no longer takes: say how to get a new one. */
+    if (status == 401 && last_cli && cli_conf(last_cli, "token"))
+        cli_die("%s failed: this device's session is no longer valid (logged out elsewhere?); "
+                "run `parley logout`, then `parley login %s`",
+                what, cli_conf(last_cli, "username") ? cli_conf(last_cli, "username") : "USERNAME");
+    cli_die_code(status == 404 ? CLI_EXIT_NOTFOUND : CLI_EXIT_ERROR, "%s failed: HTTP %ld%s%s%s%s",
+                 what, status, title ? " " : "", title ? title : "", detail ? ": " : "",
+                 detail ? detail : "");
 }
 
 /* ---- SSE ---- */
@@ -212,8 +244,7 @@ struct sse {
     struct cli *c;
     cli_event_cb *cb;
     void *ctx;
-    char *buf;
-    size_t len;
+    struct pl_buf buf; /* bytes after the last complete line */
     char type[64], id[64];
     char *data;
     size_t dlen;
@@ -268,23 +299,18 @@ static size_t on_stream(char *data, size_t size, size_t n, void *ctx)
 {
     struct sse *s = ctx;
     size_t k = size * n;
-    char *p = realloc(s->buf, s->len + k + 1);
-    if (!p)
+    if (append_str(&s->buf, data, k) < 0)
         return 0;
-    memcpy(p + s->len, data, k);
-    s->buf = p;
-    s->len += k;
-    p[s->len] = 0;
-    char *start = p, *nl;
-    while (!s->stop && (nl = memchr(start, '\n', (size_t)(p + s->len - start)))) {
+    /* Lines are cut in place: the buffer is ours and NUL-terminated. */
+    char *p = (char *)pl_buf_head(&s->buf), *start = p, *nl;
+    while (!s->stop && (nl = memchr(start, '\n', (size_t)(p + s->buf.len - start)))) {
         *nl = 0;
         if (nl > start && nl[-1] == '\r')
             nl[-1] = 0;
         sse_line(s, start);
         start = nl + 1;
     }
-    s->len -= (size_t)(start - p);
-    memmove(p, start, s->len);
+    pl_buf_consume(&s->buf, (size_t)(start - p));
     return s->stop ? 0 : k; /* 0 aborts the transfer once the callback is done */
 }
 
@@ -302,6 +328,7 @@ int cli_stream(struct cli *c, const char *last_id, long timeout_s, cli_event_cb 
 {
     struct curl_slist *hdrs;
     struct sse s = {.c = c, .cb = cb, .ctx = ctx, .end = end};
+    pl_buf_init(&s.buf, BODY_MAX);
     char hdr[128];
     long ra = -1;
     CURL *h = handle(c, c->curl, "/v1/events", &hdrs);
@@ -323,7 +350,7 @@ int cli_stream(struct cli *c, const char *last_id, long timeout_s, cli_event_cb 
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(hdrs);
-    free(s.buf);
+    pl_buf_deinit(&s.buf);
     free(s.data);
     end->status = status;
     end->retry_after_s = ra;

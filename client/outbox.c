@@ -153,7 +153,7 @@ long cli_outbox_post(struct cli *c, const char *cmid, yajl_val *res)
     long st, delay_ms = 250, ra;
     time_t start = time(NULL);
     for (int attempt = 0;; attempt++) {
-        st = cli_http_try(c, "POST", path, body, res, &ra, err);
+        st = cli_http_send(c, "POST", path, body, res, &ra, err);
         if (st >= 200 && st < 500 && st != 429)
             break;
         /* Not answered, or answered "later": the same bytes again. */

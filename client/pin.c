@@ -24,29 +24,6 @@ static char *dev_key(char *buf, size_t n, long long uid, long long dev)
     return buf;
 }
 
-const char *cli_user_name(struct cli *c, long long uid)
-{
-    static char buf[300];
-    char key[24];
-    snprintf(key, sizeof(key), "%lld", uid);
-    struct cli_rec *r = cli_rec_get(c, CLI_T_NAME, key);
-    if (r)
-        snprintf(buf, sizeof(buf), "%s", (const char *)r->val);
-    else
-        snprintf(buf, sizeof(buf), "user %lld", uid);
-    return buf;
-}
-
-void cli_user_name_set(struct cli *c, long long uid, const char *name)
-{
-    char key[24];
-    snprintf(key, sizeof(key), "%lld", uid);
-    struct cli_rec *r = cli_rec_get(c, CLI_T_NAME, key);
-    if (name && uid > 0 && name[0] && !(name[0] >= '0' && name[0] <= '9') &&
-        (!r || strcmp((const char *)r->val, name) != 0))
-        cli_rec_set(c, CLI_T_NAME, key, name, strlen(name));
-}
-
 /* "safety number with NAME changed", once per new key, on stdout while
  * listening (the reader's screen) and on stderr otherwise. */
 static void notice(struct cli *c, long long uid, long long dev, int is_new)
@@ -177,7 +154,6 @@ void cli_verify(struct cli *c, const char *user, int do_accept)
     size_t nt = user_keys(c, user, &theirs, &their_id, devs);
     if (!nm || !nt)
         cli_die("%s has no device with keys", nm ? user : "you");
-    cli_user_name_set(c, their_id, user);
     snprintf(a, sizeof(a), "%lld", my_id);
     snprintf(b, sizeof(b), "%lld", their_id);
     if (e2e_safety_number(a, mine, nm, b, theirs, nt, digits, qr) < 0)
