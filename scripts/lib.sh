@@ -73,7 +73,7 @@ pl_lock() {
 
 PL_APT_PKGS=(build-essential meson ninja-build pkg-config git
   libmicrohttpd-dev libnghttp2-dev libpq-dev libhiredis-dev libsodium-dev libbrotli-dev
-  libyajl-dev libssl-dev libcurl4-openssl-dev
+  libyajl-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
   postgresql redis-server curl nghttp2-client openssl clang-format)
 # Only the test suite needs these (browser tests: Debian's Chromium; scripts/fuzz: clang and
 # its libFuzzer runtime).
