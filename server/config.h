@@ -38,6 +38,7 @@ struct srv_config {
     char *node_id;
     char *port_file;
     char *data_dir, *blob_dir, *public_url, *url_secret;
+    char *web_dir;
     size_t media_max_size;
     unsigned media_url_ttl_s, media_pending_ttl_s;
     char *log;
