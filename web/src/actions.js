@@ -98,6 +98,8 @@ export async function openConversation(id, focusSeq = null) {
   }
   loadDetail(id);
   markRead(id);
+  const c = state.convs.get(id);
+  if (c && c.peer) loadPresence(c.peer.id);
 }
 
 export function closeConversation() {
@@ -257,6 +259,7 @@ export const handlers = {
     const c = d.conversation;
     if (c.peer) rememberUser(c.peer);
     if (!state.convs.has(c.id)) state.convs.set(c.id, { unread_count: 0, last_message: null, my_role: 'member', ...c });
+    if (c.peer) loadPresence(c.peer.id);
     changed();
     subscribePresence();
   },

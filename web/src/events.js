@@ -14,8 +14,11 @@ let stopped = false;
 
 function conn(patch) { set({ conn: { ...state.conn, ...patch } }); }
 
+// EventSource's lastEventId carries over to events without an id: only persisted kinds have one.
+const EPHEMERAL = new Set(['presence', 'typing']);
+
 function dispatch(type, data, id) {
-  if (id != null && id !== '') {
+  if (!EPHEMERAL.has(type) && id != null && id !== '') {
     const n = Number(id);
     if (lastId != null && n <= lastId) return; // replayed twice: already applied
     lastId = n;

@@ -2,6 +2,7 @@
 // Parley web - the app shell: sign-in, or the chat list beside the open conversation.
 import { render } from 'preact';
 import { html } from './ui/html.js';
+import { Icon } from './ui/icons.js';
 import { useStore, set, state } from './store.js';
 import { loadMe, openConversation, updateTitle } from './actions.js';
 import { start } from './events.js';
@@ -26,8 +27,8 @@ function Shell() {
         <header class="side-head">
           <h1 class="brand">Parley</h1>
           <div class="row">
-            <button class="icon" onClick=${() => set({ dialog: 'search' })} aria-label="Search messages" title="Search">🔍</button>
-            <button class="icon" onClick=${() => set({ dialog: 'settings' })} aria-label="Settings" title="Settings">⚙</button>
+            <button class="icon" onClick=${() => set({ dialog: 'search' })} aria-label="Search messages" title="Search"><${Icon} name="search" /></button>
+            <button class="icon" onClick=${() => set({ dialog: 'settings' })} aria-label="Settings" title="Settings"><${Icon} name="settings" /></button>
           </div>
         </header>
         <div class="side-actions row">

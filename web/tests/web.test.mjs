@@ -11,7 +11,7 @@ import { chromium } from 'playwright-core';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rmSync } from 'node:fs';
-import { env, startServer, stopServer } from './lib.mjs';
+import { env, startServer, stopServer, outDir } from './lib.mjs';
 import { cases } from './cases.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -47,6 +47,10 @@ try {
     } catch (e) {
       console.log(`FAIL ${name}: ${e.stack || e.message}`);
       failed++;
+      let i = 0;
+      for (const c of contexts)
+        for (const p of c.pages())
+          await p.screenshot({ path: join(outDir(), `FAILED-${name.replace(/\W+/g, '-')}-${i++}.png`) }).catch(() => {});
     } finally {
       for (const c of contexts) await c.close().catch(() => {});
     }

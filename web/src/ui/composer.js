@@ -2,6 +2,7 @@
 // Parley web - the message box: Enter sends, Shift+Enter is a new line, Esc drops the reply;
 // Attach uploads a file with a progress bar and a cancel button.
 import { useRef, useState } from 'preact/hooks';
+import { Icon } from './icons.js';
 import { html, preview } from './html.js';
 import { userName } from '../store.js';
 import { sendText, sendMedia, typing, stoppedTyping } from '../actions.js';
@@ -72,7 +73,7 @@ export function Composer({ convId, replyTo, setReplyTo }) {
         <button onClick=${up.cancel}>Cancel upload</button></div>`}
       ${err && html`<p class="error" role="alert">${err}</p>`}
       <div class="row">
-        <button class="icon" onClick=${() => fileRef.current.click()} aria-label="Attach" title="Attach">📎</button>
+        <button class="icon" onClick=${() => fileRef.current.click()} aria-label="Attach" title="Attach"><${Icon} name="attach" /></button>
         <input type="file" ref=${fileRef} onChange=${attach} hidden aria-hidden="true" tabindex="-1" />
         <textarea ref=${boxRef} aria-label="Message" placeholder="Type a message" rows="1" value=${text}
           onInput=${(e) => { setText(e.target.value); if (e.target.value) typing(convId); }}

@@ -4,6 +4,7 @@
 // needed) and trims the bottom, and the other way round, keeping the message under the viewport's
 // top edge where it was, so the DOM stays bounded however long the history.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { Icon } from './icons.js';
 import { html, dayOf, lastSeenText } from './html.js';
 import { useStore, state, set, sortedMsgs, convMsgs, convTitle, userName } from '../store.js';
 import { loadEarlier, closeConversation, markRead, typingNames } from '../actions.js';
@@ -130,7 +131,7 @@ export function Conversation({ id }) {
   return html`
     <section class="conversation" aria-label=${`Conversation with ${convTitle(c)}`}>
       <header class="conv-head">
-        <button class="icon back" onClick=${closeConversation} aria-label="Back to chats">←</button>
+        <button class="icon back" onClick=${closeConversation} aria-label="Back to chats"><${Icon} name="back" /></button>
         <div class="conv-title">
           <h2>${convTitle(c)}</h2>
           <p class="presence" aria-live="polite">${sub}</p>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Parley web - a modal panel: Esc or the close button closes it; focus moves into it.
 import { useEffect, useRef } from 'preact/hooks';
+import { Icon } from './icons.js';
 import { html } from './html.js';
 import { set } from '../store.js';
 
@@ -19,7 +20,7 @@ export function Dialog({ title, children, wide }) {
     <div class="overlay" onClick=${(e) => { if (e.target === e.currentTarget) set({ dialog: null }); }}>
       <div class=${`dialog ${wide ? 'wide' : ''}`} role="dialog" aria-modal="true" aria-labelledby=${id} ref=${ref}>
         <header><h2 id=${id}>${title}</h2>
-          <button class="icon close" onClick=${() => set({ dialog: null })} aria-label="Close">✕</button></header>
+          <button class="icon close" onClick=${() => set({ dialog: null })} aria-label="Close"><${Icon} name="close" /></button></header>
         ${children}
       </div>
     </div>`;

@@ -40,8 +40,8 @@ export function lastSeenText(p) {
 export function preview(m) {
   if (!m) return '';
   if (m.kind === 'text') return m.text || '';
-  if (m.kind === 'media') return `📎 ${m.media && (m.media.caption || m.media.filename) || 'Attachment'}`;
-  return '🔒 Encrypted message';
+  if (m.kind === 'media') return `Attachment: ${m.media && (m.media.caption || m.media.filename) || 'Attachment'}`;
+  return 'Encrypted message';
 }
 
 // The server's search snippet is HTML-escaped text with <mark> around matches. It is split into

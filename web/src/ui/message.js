@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Parley web - one message bubble: sender, reply quote, text or media, time, ticks.
+import { Icon } from './icons.js';
 import { html, timeOf, preview } from './html.js';
 import { state, userName, convMsgs } from '../store.js';
 
@@ -20,7 +21,7 @@ function Media({ m }) {
       alt=${md.caption || name} width=${md.width && Math.min(md.width, 280)} /></a>`;
   else if (INLINE_VIDEO.test(mime)) body = html`<video class="thumb" src=${src} controls preload="metadata"></video>`;
   else if (INLINE_AUDIO.test(mime)) body = html`<audio src=${src} controls preload="none"></audio>`;
-  else body = html`<span class="file">📄 ${name}${md.size ? ` · ${Math.ceil(md.size / 1024)} KB` : ''}</span>`;
+  else body = html`<span class="file"><${Icon} name="file" /> ${name}${md.size ? ` · ${Math.ceil(md.size / 1024)} KB` : ''}</span>`;
   return html`<div class="media">${body}
     <a class="download" href=${src} download=${name}>Download ${name}</a>
     ${md.caption && html`<p class="text">${md.caption}</p>`}</div>`;
@@ -42,12 +43,12 @@ export function Message({ m, group, focus, onReply }) {
         ${m.reply_to && html`<${Quote} convId=${m.conversation_id} seq=${m.reply_to} />`}
         ${m.kind === 'text' && html`<p class="text">${m.text}</p>`}
         ${m.kind === 'media' && html`<${Media} m=${m} />`}
-        ${m.kind === 'e2e' && html`<p class="text muted">🔒 Encrypted message (not readable on this device)</p>`}
+        ${m.kind === 'e2e' && html`<p class="text muted">Encrypted message (not readable on this device)</p>`}
         <span class="meta">
           <time datetime=${m.created_at}>${timeOf(m.created_at)}</time>
           ${mine && html`<span class=${`ticks ${m.status}`} role="img" aria-label=${m.status}>${TICKS[m.status] || '✓'}</span>`}
         </span>
       </div>
-      <button class="reply-btn" onClick=${() => onReply(m)} aria-label=${`Reply to message ${m.seq}`}>↩</button>
+      <button class="reply-btn" onClick=${() => onReply(m)} aria-label=${`Reply to message ${m.seq}`}><${Icon} name="reply" /></button>
     </div>`;
 }
