@@ -175,7 +175,12 @@ export async function markRead(id) {
   const theirs = list.some((x) => x.sender !== state.me.id && x.seq > (readSent.get(id) || 0));
   readSent.set(id, last);
   if (!theirs) return;
-  try { await post(`/v1/conversations/${id}/receipts`, { type: 'read', up_to_seq: last }); } catch { readSent.delete(id); }
+  try {
+    await post(`/v1/conversations/${id}/receipts`, { type: 'read', up_to_seq: last });
+  } catch {
+    readSent.delete(id); // e.g. offline: try again shortly
+    setTimeout(() => markRead(id), 3000);
+  }
 }
 
 const deliveredSent = new Map();

@@ -6,7 +6,7 @@
 // offline.
 import { get } from './api.js';
 import { state, set } from './store.js';
-import { handlers, loadConversations, loadLatest } from './actions.js';
+import { handlers, loadConversations, loadLatest, markRead } from './actions.js';
 
 const KINDS = Object.keys(handlers);
 let es = null, lastId = null, failures = 0, everOpened = false, timer = null, countdown = null;
@@ -34,6 +34,7 @@ async function resync() {
     const m = state.msgs.get(id);
     if (m.loaded) await loadLatest(id);
   }
+  if (state.open) markRead(state.open);
 }
 
 export function start() {
@@ -93,7 +94,10 @@ function open() {
 }
 
 function online() {
-  if (state.conn.state !== 'online') conn({ state: 'online', retryIn: 0 });
+  if (state.conn.state !== 'online') {
+    conn({ state: 'online', retryIn: 0 });
+    if (state.open) markRead(state.open);
+  }
   failures = 0;
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Parley web tests - the cases, each a function of the shared context (browser, server, pages).
 // Copyright (c) 2026 Parley developers
-import { uname, signUp, newChat, send, waitTick, openChat, online } from './lib.mjs';
+import { uname, signUp, newChat, send, waitTick, openChat, online, expectCount, startServer, stopServer } from './lib.mjs';
 
 export const cases = [];
 const test = (name, fn) => cases.push([name, fn]);
@@ -96,4 +96,119 @@ test('typing both ways and presence', async (ctx) => {
   // Ben leaves: Ann sees him go offline (presence timeout is 5 s in the tests).
   await b.close();
   await a.locator('.conv-head .presence').getByText(/last seen/).waitFor({ timeout: 20000 });
+});
+
+test('media: upload with progress and cancel, image inline, download compared byte for byte', async (ctx) => {
+  const origin = ctx.origins.h2();
+  const a = await ctx.newPage(), b = await ctx.newPage();
+  const an = uname('ma'), bn = uname('mb');
+  await signUp(a, origin, an);
+  await signUp(b, origin, bn);
+  await newChat(a, bn);
+  await openChat(b, an);
+  // Watch for the progress bar: a fast loopback upload may show it only briefly.
+  await a.evaluate(() => {
+    window.sawProgress = false;
+    new MutationObserver(() => {
+      if (document.querySelector('progress[aria-label="Upload progress"]')) window.sawProgress = true;
+    }).observe(document.body, { childList: true, subtree: true });
+  });
+  const bytes = Buffer.alloc(3 * 1024 * 1024 + 17);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + (i >> 8)) & 0xff;
+  // First an upload that is cancelled: the cancel button stops it and nothing is sent.
+  await a.route('**/v1/blobs/**', async (route) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.continue().catch(() => {}); // cancelled meanwhile
+  });
+  await a.locator('input[type=file]').setInputFiles({ name: 'cancelled.bin', mimeType: 'application/octet-stream', buffer: bytes });
+  await a.getByRole('button', { name: 'Cancel upload' }).click();
+  await a.getByRole('progressbar', { name: 'Upload progress' }).waitFor({ state: 'detached' });
+  await a.unroute('**/v1/blobs/**');
+  await a.locator('input[type=file]').setInputFiles({ name: 'data.bin', mimeType: 'application/octet-stream', buffer: bytes });
+  await b.getByRole('link', { name: 'Download data.bin' }).waitFor();
+  if (!(await a.evaluate(() => window.sawProgress))) throw new Error('no progress bar was shown');
+  if (await b.getByText('cancelled.bin').count()) throw new Error('the cancelled upload was sent');
+  const [dl] = await Promise.all([b.waitForEvent('download'), b.getByRole('link', { name: 'Download data.bin' }).click()]);
+  const got = await (await import('node:fs/promises')).readFile(await dl.path());
+  if (!got.equals(bytes)) throw new Error(`downloaded ${got.length} bytes that differ from the ${bytes.length} sent`);
+  // A PNG is shown inline.
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAYAAABytg0kAAAAFklEQVR4AWP4z8Dwn4GBgYGJgYEBAB0bAgGm6dFrAAAAAElFTkSuQmCC', 'base64');
+  await a.locator('input[type=file]').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: png });
+  const img = b.getByRole('log').getByRole('img', { name: 'dot.png' });
+  await img.waitFor();
+  await b.waitForFunction(() => [...document.querySelectorAll('img.thumb')].some((i) => i.complete && i.naturalWidth === 2));
+});
+
+test('search: highlighted snippet, the hit opens the conversation at the message', async (ctx) => {
+  const origin = ctx.origins.h1();
+  const a = await ctx.newPage(), b = await ctx.newPage();
+  const an = uname('sa'), bn = uname('sb');
+  await signUp(a, origin, an);
+  await signUp(b, origin, bn);
+  await newChat(a, bn);
+  const word = `zebra${Math.random().toString(36).slice(2, 8)}`;
+  await send(a, `the <b>quick</b> ${word} jumps & runs`);
+  for (let i = 0; i < 70; i++) await send(a, `filler ${i}`);
+  await b.getByRole('button', { name: 'Search messages' }).click();
+  await b.getByLabel('Search', { exact: true }).fill(word);
+  await b.getByLabel('Search', { exact: true }).press('Enter');
+  const hit = b.getByRole('dialog').getByRole('button', { name: new RegExp(word) });
+  await hit.waitFor();
+  // The match is a <mark> element, and the user's <b> stayed text.
+  if ((await hit.locator('mark').first().textContent()) !== word) throw new Error('no <mark> around the match');
+  if (await hit.locator('b').count()) throw new Error('user text became markup');
+  await hit.click();
+  const msg = b.getByRole('log').getByText(`the <b>quick</b> ${word} jumps & runs`, { exact: true });
+  await msg.waitFor();
+  await b.locator('.msg.focus').waitFor();
+  const box = await msg.boundingBox();
+  const vp = b.viewportSize();
+  if (!box || box.y < 0 || box.y > vp.height) throw new Error('the hit is not scrolled into view');
+});
+
+test('offline user gets everything on return, exactly once', async (ctx) => {
+  const origin = ctx.origins.h2();
+  const a = await ctx.newPage(), b = await ctx.newPage();
+  const an = uname('oa'), bn = uname('ob');
+  await signUp(a, origin, an);
+  await signUp(b, origin, bn);
+  await newChat(a, bn);
+  await send(a, 'before you left');
+  await openChat(b, an);
+  await b.goto('about:blank'); // Ben closes the tab
+  for (let i = 1; i <= 5; i++) await send(a, `while away ${i}`);
+  await waitTick(a, 'sent');
+  await b.goto(`${origin}/`);
+  await online(b);
+  await waitTick(a, 'delivered'); // his device has them before he looks
+  await openChat(b, an);
+  for (let i = 1; i <= 5; i++) await expectCount(b, `while away ${i}`, 1, 40000);
+  await expectCount(b, 'before you left', 1);
+  await waitTick(a, 'read', 20000);
+});
+
+test('parleyd restarted mid-conversation: every message arrives exactly once', async (ctx) => {
+  const origin = ctx.origins.h1();
+  const a = await ctx.newPage(), b = await ctx.newPage();
+  const an = uname('ra'), bn = uname('rb');
+  await signUp(a, origin, an);
+  await signUp(b, origin, bn);
+  await newChat(a, bn);
+  await openChat(b, an);
+  for (let i = 1; i <= 3; i++) await send(a, `before restart ${i}`);
+  for (let i = 1; i <= 3; i++) await expectCount(b, `before restart ${i}`, 1);
+  const ports = { port: ctx.srv.port, tls: ctx.srv.tls };
+  await stopServer(ctx.srv);
+  await b.getByRole('status').getByText(/Reconnecting/).waitFor();
+  ctx.srv = await startServer(ctx.webDir, ports, ctx.srv.dir);
+  await online(a);
+  await online(b);
+  for (let i = 1; i <= 3; i++) await send(a, `after restart ${i}`);
+  for (let i = 1; i <= 3; i++) {
+    await expectCount(b, `after restart ${i}`, 1, 40000);
+    await expectCount(b, `before restart ${i}`, 1);
+  }
+  // And the other way.
+  await send(b, 'still here');
+  await expectCount(a, 'still here', 1, 20000);
 });

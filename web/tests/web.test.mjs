@@ -22,6 +22,7 @@ for (const n of ['PARLEY_TEST_BIN', 'PARLEY_TEST_PG', 'PARLEY_TEST_REDIS', 'PARL
     process.exit(1);
   }
 }
+process.on('unhandledRejection', (e) => console.error(`unhandled: ${e && e.message}`));
 const webDir = env.PARLEY_WEB_DIST || join(here, '..', 'dist');
 let passed = 0, failed = 0, srv = null, browser = null;
 try {
@@ -41,7 +42,9 @@ try {
       return c.newPage();
     };
     try {
-      await fn(ctx);
+      let timer;
+      const limit = new Promise((_, rej) => { timer = setTimeout(() => rej(new Error('case took over 120 s')), 120000); });
+      await Promise.race([fn(ctx), limit]).finally(() => clearTimeout(timer));
       console.log(`ok   ${name} (${Date.now() - t0} ms)`);
       passed++;
     } catch (e) {
