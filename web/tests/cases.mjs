@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Parley web tests - the cases, each a function of the shared context (browser, server, pages).
 // Copyright (c) 2026 Parley developers
-import { uname, signUp, newChat, send, waitTick, openChat, online, expectCount, startServer, stopServer } from './lib.mjs';
+import { uname, signUp, newChat, send, waitTick, openChat, online, expectCount, startServer, stopServer, outDir } from './lib.mjs';
 
 export const cases = [];
 const test = (name, fn) => cases.push([name, fn]);
@@ -43,7 +43,7 @@ test('group of three: create, messages to all, add and remove, rename', async (c
   await a.getByLabel('Group name').fill('Tea club');
   await a.getByLabel('Members (usernames, separated by commas)').fill(bn);
   await a.getByRole('button', { name: 'Create group' }).click();
-  await a.getByRole('log').waitFor();
+  await a.getByRole('heading', { name: 'Tea club', exact: true }).waitFor();
   await send(a, 'welcome to tea');
   await openChat(b, 'Tea club');
   await b.getByRole('log').getByText('welcome to tea', { exact: true }).waitFor();
@@ -211,4 +211,79 @@ test('parleyd restarted mid-conversation: every message arrives exactly once', a
   // And the other way.
   await send(b, 'still here');
   await expectCount(a, 'still here', 1, 20000);
+});
+
+// Every screen: axe-core finds no serious or critical violation (light and dark), and a
+// screenshot per screen at phone and desktop width, light and dark, lands in the output dir.
+test('every screen: axe-core clean, screenshots phone/desktop light/dark', async (ctx) => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { createRequire } = await import('node:module');
+  const axeSrc = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  const origin = ctx.origins.h2();
+  const a = await ctx.newPage(), b = await ctx.newPage();
+  const an = uname('xa'), bn = uname('xb');
+  const shots = outDir();
+  const problems = [];
+  const check = async (page, screen) => {
+    for (const scheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const [w, h, kind] of [[390, 844, 'phone'], [1280, 800, 'desktop']]) {
+        await page.setViewportSize({ width: w, height: h });
+        await page.screenshot({ path: join(shots, `${screen}-${kind}-${scheme}.png`) });
+        if (kind === 'phone') continue;
+        // axe runs in the page through DevTools evaluation, which the CSP does not govern.
+        if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axeSrc);
+        const v = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] }))
+          .violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')
+          .map((x) => `${x.id} (${x.impact}): ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`));
+        for (const x of v) problems.push(`${screen} ${scheme}: ${x}`);
+      }
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+  };
+  await a.goto(`${origin}/`);
+  await a.getByRole('button', { name: 'Sign in' }).waitFor();
+  await check(a, '01-sign-in');
+  await signUp(a, origin, an);
+  await check(a, '02-chat-list-empty');
+  await signUp(b, origin, bn);
+  await newChat(a, bn);
+  await send(a, 'Hi! This is what a conversation looks like.');
+  await openChat(b, an);
+  await send(b, 'And a reply, with ticks on the other side.');
+  await a.getByRole('log').getByText('And a reply, with ticks on the other side.').waitFor();
+  await waitTick(a, 'read');
+  await a.getByRole('button', { name: 'New group' }).click();
+  await check(a, '04-new-group');
+  await a.getByLabel('Group name').fill('Design review');
+  await a.getByLabel('Members (usernames, separated by commas)').fill(bn);
+  await a.getByRole('button', { name: 'Create group' }).click();
+  await a.getByRole('heading', { name: 'Design review', exact: true }).waitFor();
+  await send(a, 'Group chats show who said what.');
+  await b.getByRole('navigation', { name: 'Chats' }).getByRole('button', { name: /Design review/ }).waitFor();
+  await a.setViewportSize({ width: 1280, height: 800 });
+  await openChat(a, bn);
+  await check(a, '03-conversation');
+  await a.getByRole('button', { name: 'New chat' }).click();
+  await check(a, '05-new-chat');
+  await a.keyboard.press('Escape');
+  await openChat(a, 'Design review');
+  await check(a, '06-group-conversation');
+  await a.getByRole('button', { name: 'Group info' }).click();
+  await a.getByRole('dialog').getByText(`@${bn}`).waitFor();
+  await check(a, '07-group-info');
+  await a.keyboard.press('Escape');
+  await a.getByRole('button', { name: 'Search messages' }).click();
+  await a.getByLabel('Search', { exact: true }).fill('conversation');
+  await a.getByLabel('Search', { exact: true }).press('Enter');
+  await a.getByRole('dialog').locator('mark').first().waitFor();
+  await check(a, '08-search');
+  await a.keyboard.press('Escape');
+  await a.getByRole('button', { name: 'Settings' }).click();
+  await check(a, '09-settings');
+  await a.keyboard.press('Escape');
+  await a.keyboard.press('Escape'); // closes the conversation
+  await check(a, '10-chat-list');
+  if (problems.length) throw new Error(`axe:\n  ${problems.join('\n  ')}`);
 });

@@ -63,6 +63,7 @@ export async function newChat(page, other) {
   await page.getByRole('button', { name: 'New chat' }).click();
   await page.getByLabel('Username of the person').fill(other);
   await page.getByRole('button', { name: 'Start chat' }).click();
+  await page.getByRole('heading', { name: other, exact: true }).waitFor();
   await page.getByRole('log').waitFor();
 }
 
@@ -83,6 +84,7 @@ export async function waitTick(page, name, timeout = 10000) {
 
 export async function openChat(page, title) {
   await page.getByRole('navigation', { name: 'Chats' }).getByRole('button', { name: new RegExp(title) }).click();
+  await page.getByRole('heading', { name: title, exact: true }).waitFor();
   await page.getByRole('log').waitFor();
 }
 
