@@ -287,3 +287,36 @@ test('every screen: axe-core clean, screenshots phone/desktop light/dark', async
   await check(a, '10-chat-list');
   if (problems.length) throw new Error(`axe:\n  ${problems.join('\n  ')}`);
 });
+
+test('EventSource blocked: long-polls /v1/sync; reply quoting; unread count in the title', async (ctx) => {
+  const origin = ctx.origins.h1();
+  const a = await ctx.newPage(), b = await ctx.newPage();
+  const an = uname('fa'), bn = uname('fb');
+  await signUp(a, origin, an);
+  // Ben's network breaks every event stream (a buffering proxy): the app must long-poll.
+  await b.route('**/v1/events**', (route) => route.abort());
+  await b.goto(`${origin}/`);
+  await b.getByLabel('Username', { exact: true }).fill(bn);
+  await b.getByLabel('Password', { exact: true }).fill('correct horse battery staple');
+  await b.getByRole('button', { name: 'Sign up' }).click();
+  await b.waitForFunction(() => window.parley.state.conn.mode === 'sync' && window.parley.state.conn.state === 'online',
+    null, { timeout: 30000 });
+  await newChat(a, bn);
+  await send(a, 'first, over long-polling');
+  await send(a, 'second one');
+  // Unread count in Ben's title while the chat is closed.
+  await b.waitForFunction(() => document.title === '(2) Parley', null, { timeout: 30000 });
+  await openChat(b, an);
+  await b.getByRole('log').getByText('second one', { exact: true }).waitFor();
+  await b.waitForFunction(() => document.title === 'Parley');
+  await waitTick(a, 'read', 30000);
+  // Ben replies to the first message, quoting it; Esc would drop the quote.
+  await b.getByRole('log').getByText('first, over long-polling', { exact: true }).hover();
+  await b.getByRole('button', { name: /^Reply to message 1$/ }).click();
+  await b.getByText(/^Replying to/).waitFor();
+  await b.getByLabel('Message', { exact: true }).fill('quoted reply');
+  await b.getByLabel('Message', { exact: true }).press('Enter');
+  const mine = a.getByRole('log').locator('.msg', { hasText: 'quoted reply' });
+  await mine.waitFor();
+  await mine.locator('blockquote').getByText('first, over long-polling').waitFor();
+});
