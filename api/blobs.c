@@ -3,6 +3,8 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include <errno.h>
+
 #include "storage/blob.h"
 #include "storage/media.h"
 
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 PL_LOG_TOPIC("blobs");
@@ -25,11 +28,11 @@ PL_LOG_TOPIC("blobs");
  * requested. The blob key is rebuilt from the two path segments and
  * checked by the store, so no client path reaches the filesystem.
  *
- * Uploads stream (API_STREAM_BODY): the handler pulls the body from the
- * transport in chunks and writes it to a temporary file through a blob
- * writer, which publishes it only when size and SHA-256 match. It holds
- * its worker for the whole upload, so at most upload_slots uploads run at
- * once and the rest get 503.
+ * Uploads stream (API_STREAM_BODY): the body goes from the transport to a
+ * temporary file through a blob writer, which publishes it only when size
+ * and SHA-256 match. A worker is used only while bytes are there to write
+ * (see struct upload); at most upload_slots uploads run at once (each
+ * holds a pipe of 2 * HTTP_BODY_WINDOW) and the rest get 503.
  *
  * Downloads use the streaming response: the loop thread copies from one
  * of two buffers while a worker fills the other with pread(), so the loop
@@ -43,11 +46,11 @@ PL_LOG_TOPIC("blobs");
 static atomic_uint uploads_active;
 
 /* The blob key from the route's two segments; false when not a key. */
-static bool key_of(struct api_call *c, char key[BLOB_KEY_MAX])
+static bool key_of(struct api_call *c, char key[STORE_BLOB_KEY_MAX])
 {
     const char *p = http_req_param(c->req, 0), *n = http_req_param(c->req, 1);
     size_t lp = p ? strlen(p) : 0, ln = n ? strlen(n) : 0;
-    if (!p || !n || lp + ln + 2 > BLOB_KEY_MAX)
+    if (!p || !n || lp + ln + 2 > STORE_BLOB_KEY_MAX)
         return false;
     memcpy(key, p, lp);
     key[lp] = '/';
@@ -76,8 +79,8 @@ static int check_sig(struct api_call *c, const char *method, const char *key, ui
     char *end = NULL;
     long long exp = e ? strtoll(e, &end, 10) : 0;
     if (!e || !*e || *end || !c->env->url_key ||
-        crypto_urlsig_verify(c->env->url_key, method, key, size, type, exp, (int64_t)time(NULL),
-                             sig) < 0)
+        pcrypto_urlsig_verify(c->env->url_key, method, key, size, type, exp, (int64_t)time(NULL),
+                              sig) < 0)
         return problem(c, PL_EFORBIDDEN, "bad-signature",
                        "the URL's signature is invalid or it has expired");
     return 0;
@@ -115,33 +118,53 @@ static int check_upload_headers(struct api_call *c, const struct store_media *m)
     return 0;
 }
 
-/* Streams the body into a blob writer; publishes only when it verifies. */
-static int receive(struct api_call *c, const struct store_media *m)
+/* A full disk (chaos case disk-full) is a 507 the client can retry with
+ * the same URL; the writer removed its partial file. Other codes pass. */
+static int disk_full(struct api_call *c, int rc)
 {
-    struct blob_writer *w;
-    int rc = store_blob_writer_open(c->env->blobs, m->blob_key, m->size, m->sha256, &w);
-    if (rc == PL_ECONFLICT)
-        api_problem_send(c->req, rc, "this object was uploaded already");
-    if (rc < 0)
-        return rc;
-    char *buf = malloc(UPLOAD_CHUNK);
-    rc = buf ? 0 : PL_ENOMEM;
-    while (rc == 0) {
-        ssize_t n = http_req_body_read(c->req, buf, UPLOAD_CHUNK);
-        if (n <= 0) {
-            rc = (int)n;
-            break;
-        }
-        rc = store_blob_writer_write(w, buf, (size_t)n);
-    }
-    free(buf);
+    if (rc == -ENOSPC || rc == -EDQUOT)
+        api_problem_send(c->req, rc, "the blob store is full; nothing was kept");
+    return rc;
+}
+
+/*
+ * An upload in progress. The handler checks the URL and the headers and
+ * opens the blob writer on its worker, then lets go of the worker: each
+ * time body bytes wait (http_req_body_async), a job drains them into the
+ * writer on whichever worker is free and returns when the pipe is empty.
+ * So a client sending slowly holds a 4 MiB pipe and an upload slot, never
+ * a thread; back-pressure is unchanged (the transport stops reading while
+ * the pipe is full). The last job verifies, publishes and answers.
+ */
+struct upload {
+    struct api_call c; /* a copy: the handler's own lives on its stack */
+    struct store_media m;
+    struct store_blob_writer *w;
+    char *buf;
+    char key[STORE_BLOB_KEY_MAX];
+};
+
+static void upload_free(struct upload *up)
+{
+    free(up->buf);
+    up->buf = NULL;
+    atomic_fetch_sub(&uploads_active, 1);
+}
+
+/* Maps the writer's verdict to the answer and completes the request. */
+static int upload_verdict(struct upload *up, int rc)
+{
+    struct api_call *c = &up->c;
+    const struct store_media *m = &up->m;
     if (rc < 0) {
-        store_blob_writer_abort(w);
+        store_blob_writer_abort(up->w);
         if (rc == PL_ETOOBIG)
             return too_big(c, m->size);
-        return rc;
+        return disk_full(c, rc);
     }
-    rc = store_blob_writer_finish(w, NULL);
+    rc = store_blob_writer_finish(up->w, NULL);
+    if (rc == -ENOSPC || rc == -EDQUOT)
+        return disk_full(c, rc);
     if (rc == PL_EINVAL)
         return problem(c, PL_EINVAL, "upload-mismatch",
                        pl_arena_sprintf(c->a,
@@ -153,12 +176,88 @@ static int receive(struct api_call *c, const struct store_media *m)
                        "the body's SHA-256 differs from the declared one; nothing was kept");
     if (rc == PL_ECONFLICT)
         api_problem_send(c->req, rc, "this object was uploaded already");
-    return rc;
+    if (rc < 0)
+        return rc;
+    if ((rc = store_pg_media_mark_ready(c->w->pg, m->id)) < 0) {
+        /* Swept meanwhile: keep no bytes for a row that is gone. */
+        if (rc == PL_ENOTFOUND && store_blob_delete(c->env->blobs, up->key) < 0)
+            pl_log_warn("media %" PRId64 ": cannot delete orphaned blob", m->id);
+        return rc == PL_ENOTFOUND ? not_found(c) : rc;
+    }
+    struct store_blob_stat st;
+    if (store_blob_stat(c->env->blobs, up->key, &st) == 0 &&
+        (rc = http_resp_header(c->req, "ETag", st.etag)) < 0)
+        return rc;
+    http_resp_set(c->req, 204, NULL, "", 0);
+    return 0;
+}
+
+static void upload_end(struct upload *up, int rc)
+{
+    rc = upload_verdict(up, rc);
+    upload_free(up);
+    api__finish(&up->c, rc);
+}
+
+/* Worker: moves what waits in the pipe to the writer. */
+static void upload_job(struct api_worker *w, void *arg)
+{
+    struct upload *up = arg;
+    up->c.w = w;
+    for (;;) {
+        ssize_t n = http_req_body_read_nowait(up->c.req, up->buf, UPLOAD_CHUNK);
+        if (n == -EAGAIN)
+            return; /* the next bytes call upload_ready() again */
+        int rc = n > 0 ? store_blob_writer_write(up->w, up->buf, (size_t)n) : (int)n;
+        if (rc < 0 || n == 0) {
+            upload_end(up, rc);
+            return;
+        }
+    }
+}
+
+/* Loop (or the handler's worker, once): bytes, the end or an error wait. */
+static void upload_ready(void *ctx)
+{
+    struct upload *up = ctx;
+    int rc = up->c.env->run(up->c.env->run_ctx, upload_job, up);
+    if (rc == 0)
+        return;
+    /* No worker takes jobs (queue full, or shutting down): end the upload
+     * here. Aborting the writer removes its temporary file, the one bit of
+     * disk work a loop thread may then do. */
+    pl_log_warn("upload %" PRId64 ": no worker for the body: %s", up->m.id, pl_strerror(rc));
+    store_blob_writer_abort(up->w);
+    upload_free(up);
+    api_problem_send(up->c.req, rc, "the server is busy; retry the upload");
+    api__finish(&up->c, rc);
+}
+
+/* Opens the writer and hands the body over to upload_job(). */
+static int receive(struct api_call *c, const struct store_media *m, const char *key)
+{
+    struct upload *up = pl_arena_zalloc(c->a, sizeof(*up));
+    if (!up)
+        return PL_ENOMEM;
+    int rc = store_blob_writer_new(c->env->blobs, m->blob_key, m->size, m->sha256, &up->w);
+    if (rc == PL_ECONFLICT)
+        api_problem_send(c->req, rc, "this object was uploaded already");
+    if (rc < 0)
+        return rc;
+    if (!(up->buf = malloc(UPLOAD_CHUNK))) {
+        store_blob_writer_abort(up->w);
+        return PL_ENOMEM;
+    }
+    up->c = *c;
+    up->m = *m;
+    snprintf(up->key, sizeof(up->key), "%s", key);
+    http_req_body_async(c->req, upload_ready, up);
+    return API_DEFERRED;
 }
 
 static int blob_put(struct api_call *c)
 {
-    char key[BLOB_KEY_MAX];
+    char key[STORE_BLOB_KEY_MAX];
     struct store_media m;
     if (!key_of(c, key) || !c->env->blobs || !store_blob_serves_urls(c->env->blobs))
         return not_found(c);
@@ -180,22 +279,15 @@ static int blob_put(struct api_call *c)
         api_problem_send(c->req, PL_EBUSY, "too many uploads at once; retry shortly");
         return PL_EBUSY;
     }
-    rc = receive(c, &m);
-    atomic_fetch_sub(&uploads_active, 1);
-    if (rc < 0)
-        return rc;
-    if ((rc = store_pg_media_mark_ready(c->w->pg, m.id)) < 0) {
-        /* Swept meanwhile: keep no bytes for a row that is gone. */
-        if (rc == PL_ENOTFOUND && store_blob_delete(c->env->blobs, key) < 0)
-            pl_log_warn("media %" PRId64 ": cannot delete orphaned blob", m.id);
-        return rc == PL_ENOTFOUND ? not_found(c) : rc;
-    }
-    struct blob_stat st;
-    if (store_blob_stat(c->env->blobs, key, &st) == 0 &&
-        (rc = http_resp_header(c->req, "ETag", st.etag)) < 0)
-        return rc;
-    http_resp_set(c->req, 204, NULL, "", 0);
-    return 0;
+    /* From here the slot is the upload's: upload_free() gives it back. */
+    if ((rc = receive(c, &m, key)) < 0)
+        atomic_fetch_sub(&uploads_active, 1);
+    return rc;
+}
+
+unsigned api_uploads_active(void)
+{
+    return atomic_load(&uploads_active);
 }
 
 /* ---- GET: download ---- */
@@ -205,7 +297,7 @@ enum dl_state { DL_EMPTY, DL_FILLING, DL_READY };
 struct dl {
     struct http_req *req;
     const struct api_env *env;
-    struct blob_reader *r;
+    struct store_blob_reader *r;
     uint64_t next_off, end; /* the next byte to fetch; one past the last */
     char *buf[2];
     size_t len[2], pos[2];
@@ -221,7 +313,7 @@ struct dl {
 
 static void dl_free(struct dl *d)
 {
-    store_blob_reader_close(d->r);
+    store_blob_reader_free(d->r);
     free(d->buf[0]);
     free(d->buf[1]);
     free(d);
@@ -369,9 +461,40 @@ static bool etag_matches(const char *h, const char *etag)
     return false;
 }
 
-static int download_headers(struct api_call *c, const struct blob_stat *st)
+/*
+ * Uploaded bytes are the uploader's, not ours: a text/html or image/svg+xml
+ * blob opened in a browser from the API's origin would run its script with
+ * the API's cookies and storage. So every download carries nosniff (no
+ * guessing a type we did not send), a sandbox CSP (a document opened anyway
+ * gets a unique origin and no script), and Content-Disposition: attachment,
+ * except for media types a browser only ever renders as inert pixels or
+ * sound. SVG, HTML, XML, PDF and everything else download as files. The
+ * blob_base_url setting additionally puts blobs on an origin of their own.
+ */
+static const char *const inline_types[] = {
+    "image/jpeg", "image/png",  "image/webp", "image/gif", "image/avif", "video/mp4", "video/webm",
+    "video/ogg",  "audio/mpeg", "audio/ogg",  "audio/mp4", "audio/webm", "audio/aac", "audio/wav",
+};
+
+static bool inline_type(const char *ctype)
 {
-    int rc = http_resp_header(c->req, "ETag", st->etag);
+    size_t n = strcspn(ctype, "; \t");
+    for (size_t i = 0; i < PL_ARRAY_LEN(inline_types); i++)
+        if (strlen(inline_types[i]) == n && strncasecmp(ctype, inline_types[i], n) == 0)
+            return true;
+    return false;
+}
+
+static int download_headers(struct api_call *c, const struct store_blob_stat *st, const char *ctype)
+{
+    int rc = http_resp_header(c->req, "X-Content-Type-Options", "nosniff");
+    if (rc == 0)
+        rc = http_resp_header(c->req, "Content-Security-Policy", "sandbox; default-src 'none'");
+    if (rc == 0)
+        rc = http_resp_header(c->req, "Content-Disposition",
+                              inline_type(ctype) ? "inline" : "attachment");
+    if (rc == 0)
+        rc = http_resp_header(c->req, "ETag", st->etag);
     if (rc == 0)
         rc = http_resp_header(c->req, "Cache-Control", "private, max-age=31536000, immutable");
     if (rc == 0)
@@ -380,8 +503,8 @@ static int download_headers(struct api_call *c, const struct blob_stat *st)
 }
 
 /* Streams [from, to] of the open reader r (taken over). */
-static int start_download(struct api_call *c, struct blob_reader *r, int status, const char *ctype,
-                          uint64_t from, uint64_t to)
+static int start_download(struct api_call *c, struct store_blob_reader *r, int status,
+                          const char *ctype, uint64_t from, uint64_t to)
 {
     struct dl *d = calloc(1, sizeof(*d));
     if (d) {
@@ -392,7 +515,7 @@ static int start_download(struct api_call *c, struct blob_reader *r, int status,
         if (d)
             d->r = r;
         else
-            store_blob_reader_close(r);
+            store_blob_reader_free(r);
         if (d)
             dl_free(d);
         return PL_ENOMEM;
@@ -429,22 +552,22 @@ static const char *content_type_of(struct api_call *c, const char *key)
 
 static int blob_get(struct api_call *c)
 {
-    char key[BLOB_KEY_MAX];
+    char key[STORE_BLOB_KEY_MAX];
     if (!key_of(c, key) || !c->env->blobs || !store_blob_serves_urls(c->env->blobs))
         return not_found(c);
     int rc = check_sig(c, "GET", key, 0, "");
     if (rc < 0)
         return rc;
-    struct blob_reader *r;
-    struct blob_stat st;
-    if ((rc = store_blob_reader_open(c->env->blobs, key, &r, &st)) == PL_ENOTFOUND)
+    struct store_blob_reader *r;
+    struct store_blob_stat st;
+    if ((rc = store_blob_reader_new(c->env->blobs, key, &r, &st)) == PL_ENOTFOUND)
         return not_found(c);
     if (rc < 0)
         return rc;
     const char *ctype = content_type_of(c, key);
-    if ((rc = download_headers(c, &st)) < 0 ||
+    if ((rc = download_headers(c, &st, ctype)) < 0 ||
         etag_matches(http_req_header(c->req, "if-none-match"), st.etag)) {
-        store_blob_reader_close(r);
+        store_blob_reader_free(r);
         if (rc == 0)
             http_resp_set(c->req, 304, NULL, "", 0);
         return rc;
@@ -456,7 +579,7 @@ static int blob_get(struct api_call *c)
                      : 0;
     char cr[80];
     if (ranged < 0) {
-        store_blob_reader_close(r);
+        store_blob_reader_free(r);
         snprintf(cr, sizeof(cr), "bytes */%" PRIu64, st.size);
         problem(c, PL_EINVAL, "range-not-satisfiable", "the range lies past the object's end");
         return http_resp_header(c->req, "Content-Range", cr) < 0 ? PL_ENOMEM : PL_EINVAL;
@@ -464,12 +587,12 @@ static int blob_get(struct api_call *c)
     if (ranged) {
         snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, from, to, st.size);
         if ((rc = http_resp_header(c->req, "Content-Range", cr)) < 0) {
-            store_blob_reader_close(r);
+            store_blob_reader_free(r);
             return rc;
         }
     }
     if (st.size == 0) {
-        store_blob_reader_close(r);
+        store_blob_reader_free(r);
         http_resp_set(c->req, ranged ? 206 : 200, ctype, "", 0);
         return 0;
     }

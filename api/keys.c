@@ -7,7 +7,6 @@
 #include "storage/keys.h"
 
 #include <inttypes.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +21,6 @@
 #define OTPK_MAX 100 /* one-time prekeys per call */
 #define KEY_BYTES 32
 #define SIG_BYTES 64
-#define SPK_LABEL "parley-spk-v1"
 
 struct key_upload {
     const char *identity; /* NULL: keep the stored one */
@@ -146,17 +144,11 @@ static int read_otpks(struct api_call *c, const struct api_json *v, struct key_u
  * validated base64url already). */
 static bool spk_signed(const char *identity, const struct store_spk *spk)
 {
-    unsigned char pk[KEY_BYTES], sig[SIG_BYTES], msg[sizeof(SPK_LABEL) - 1 + 4 + KEY_BYTES];
-    size_t o = sizeof(SPK_LABEL) - 1;
-    memcpy(msg, SPK_LABEL, o);
-    msg[o++] = (unsigned char)(spk->id >> 24);
-    msg[o++] = (unsigned char)(spk->id >> 16);
-    msg[o++] = (unsigned char)(spk->id >> 8);
-    msg[o++] = (unsigned char)spk->id;
+    uint8_t pk[KEY_BYTES], pub[KEY_BYTES], sig[SIG_BYTES];
     return api__b64_decode(identity, pk, sizeof(pk)) &&
-           api__b64_decode(spk->public_key, msg + o, KEY_BYTES) &&
+           api__b64_decode(spk->public_key, pub, sizeof(pub)) &&
            api__b64_decode(spk->signature, sig, sizeof(sig)) &&
-           crypto_sign_verify_detached(sig, msg, sizeof(msg), pk) == 0;
+           pcrypto_spk_verify(pk, spk->id, pub, sig) == 0;
 }
 
 /* Queues keys.changed for the device's user and every user sharing a
@@ -402,11 +394,17 @@ static int keys_get(struct api_call *c)
     if (rc < 0)
         return rc;
     struct device_filter f = {.c = c};
-    http_req_query_each(c->req, on_query, &f);
-    if (f.bad) {
+    /* on_query stops the walk (non-zero) exactly when it marks f bad. */
+    if (http_req_query_each(c->req, on_query, &f) != 0 || f.bad) {
         api_problem_send(c->req, PL_EMALFORMED, "device must be device ids (at most 64)");
         return PL_EMALFORMED;
     }
+    /* Each fetch hands out one-time prekeys: bound how fast one requester
+     * can take them, and how fast anyone's can be taken by all requesters
+     * together (many accounts draining one target). */
+    if ((rc = api__limit_user(c, API_LIMIT_KEYS_REQUESTER, c->user_id, 1)) < 0 ||
+        (rc = api__limit_user(c, API_LIMIT_KEYS_TARGET, user, 1)) < 0)
+        return rc;
     struct store_device_key *d;
     unsigned n;
     if ((rc = store_pg_bundles_take(c->w->pg, c->a, user, c->device_id, f.ids, f.n, &d, &n)) < 0)

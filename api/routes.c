@@ -15,14 +15,17 @@ PL_LOG_TOPIC("api");
  * adding endpoints never means editing a shared list; api_init() joins them
  * in this order, which is also the order of /metrics labels. */
 static const struct api_route_def core_routes[] = {
-    {"GET", "/healthz", api_health_live, API_INLINE},
-    {"GET", "/readyz", api_health_ready, 0},
-    {"GET", "/metrics", api_metrics_get, API_INLINE},
+    {"GET", "/healthz", api_health_live, API_INLINE | API_OPS},
+    {"GET", "/readyz", api_health_ready, API_OPS},
+    {"GET", "/metrics", api_metrics_get, API_INLINE | API_OPS},
     {"GET", "/openapi.yaml", api_openapi_get, API_INLINE},
     {"GET", "/problems/{slug}", api_problem_doc_get, API_INLINE},
     {"POST", "/v1/users", api_users_create, 0},
     {"POST", "/v1/sessions", api_sessions_create, 0},
     {"DELETE", "/v1/sessions/current", api_sessions_delete_current, API_AUTH},
+    {"GET", "/v1/sessions", api_sessions_list, API_AUTH},
+    {"DELETE", "/v1/sessions/{id}", api_sessions_delete, API_AUTH},
+    {"PUT", "/v1/me/password", api_me_password_put, API_AUTH},
     {"GET", "/v1/me", api_me_get, API_AUTH},
     {"PATCH", "/v1/me", api_me_patch, API_AUTH},
     {NULL, NULL, NULL, 0},
@@ -63,7 +66,7 @@ int api_init(void)
             routes[n_routes] = (struct http_route){d->method, d->pattern};
             infos[n_routes++] = (struct api_route_info){d->fn, d->flags};
         }
-    return 0;
+    return api__docs_init();
 }
 
 size_t api_route_count(void)
@@ -139,6 +142,9 @@ enum api_route_result api_route(const struct api_env *env, struct http_req *req)
     char allow[64];
     int idx = http_router_match(routes, n_routes, http_req_method(req), http_req_path(req), c.a,
                                 params, &n_params, allow, sizeof(allow));
+    /* The admin listener is for operators' probes and scrapes only. */
+    if (idx >= 0 && http_req_admin(req) && !(infos[idx].flags & API_OPS))
+        idx = PL_ENOTFOUND;
     if (idx < 0) {
         answer_unrouted(&c, idx, allow);
         return API_ROUTE_DONE;
@@ -171,6 +177,11 @@ void api_handle(struct api_worker *w, struct http_req *req)
     int rc = 0;
     if (info->flags & (API_AUTH | API_AUTH_ANY))
         rc = api__auth(&c, (info->flags & API_AUTH_ANY) != 0);
+    /* A compressed body is decoded here, on the worker, after the token
+     * was checked: the loop never decodes, and an unauthenticated client
+     * cannot make a worker decode for routes that need a token. */
+    if (rc == 0 && (rc = http_req_decode_body(req)) < 0)
+        api_problem_send(req, rc, rc == PL_EMALFORMED ? "the br body is corrupt" : NULL);
     if (rc == 0)
         rc = info->fn(&c);
     finish(&c, rc);

@@ -54,8 +54,9 @@ const char *http_req_path(const struct http_req *req);
 const char *http_req_query(const struct http_req *req, const char *name);
 /* Calls fn for every query parameter in order; stops when fn returns
  * nonzero and returns that value (repeated parameters, e.g. ?device=1&device=2). */
-int http_req_query_each(const struct http_req *req,
-                        int (*fn)(void *ctx, const char *name, const char *value), void *ctx);
+PL_MUST_CHECK int http_req_query_each(const struct http_req *req,
+                                      int (*fn)(void *ctx, const char *name, const char *value),
+                                      void *ctx);
 /* The first header called name (case-insensitive), or NULL. Names of
  * HTTP/2 pseudo-headers are not visible here. */
 const char *http_req_header(const struct http_req *req, const char *name);
@@ -93,6 +94,18 @@ const char *http_req_route_name(const struct http_req *req);
 /* Captured path parameters, set by the router. */
 void http_req_set_params(struct http_req *req, const char *const *params, unsigned n);
 
+/* True when the request came through an operator (admin) listener, one
+ * started with http_server_config.admin. */
+bool http_req_admin(const struct http_req *req);
+/* Worker thread holding the request, never the loop: decodes a body sent
+ * with Content-Encoding: br in place, into a buffer bounded by max_body (a
+ * decompression bomb stops at max_body + 1 bytes). Returns 0 (nothing to
+ * decode, identity, or decoded; calling it again does nothing),
+ * PL_EENCODING (a coding other than br/identity, or br on a streamed body),
+ * PL_ETOOBIG, PL_EMALFORMED (corrupt data) or PL_ENOMEM. Until it is called
+ * http_req_body() returns the bytes as sent. */
+PL_MUST_CHECK int http_req_decode_body(struct http_req *req);
+
 /* ---- writing the response ---- */
 
 /* Adds a response header; both strings are copied into the arena.
@@ -104,6 +117,26 @@ PL_MUST_CHECK int http_resp_header(struct http_req *req, const char *name, const
 void http_resp_set(struct http_req *req, int status, const char *content_type, const char *body,
                    size_t len);
 int http_resp_status(const struct http_req *req);
+
+/* A static document (the OpenAPI description...) with its brotli form,
+ * compressed once at startup so no request compresses it again. */
+struct http_doc {
+    const char *ctype;
+    const char *body; /* borrowed: static storage */
+    size_t len;
+    char *br; /* owned; NULL when compression did not pay */
+    size_t br_len;
+};
+/* Startup: fills d for body (borrowed, must outlive d) and compresses it
+ * once (brotli quality 7). Returns 0 or PL_ENOMEM. Free with
+ * http_doc_deinit(). */
+PL_MUST_CHECK int http_doc_init(struct http_doc *d, const char *ctype, const char *body,
+                                size_t len);
+void http_doc_deinit(struct http_doc *d);
+/* Any thread: answers with d (borrowed for the request's life): the
+ * brotli form for clients that take br, the plain one otherwise, with
+ * Vary: Accept-Encoding; nothing is compressed per request. */
+void http_resp_set_doc(struct http_req *req, int status, const struct http_doc *d);
 
 /* Any thread: the response is ready; hands the request back to its loop.
  * The caller loses access to the request. */
@@ -166,7 +199,24 @@ bool http_req_body_streamed(const struct http_req *req);
  * the body, PL_ECANCELED when the client went away or reset the stream,
  * PL_ETIMEDOUT when no byte arrived for idle_timeout seconds, PL_EINVAL
  * when the body is not streamed. Never call it on a loop thread. */
-ssize_t http_req_body_read(struct http_req *req, void *buf, size_t max);
+PL_MUST_CHECK ssize_t http_req_body_read(struct http_req *req, void *buf, size_t max);
+/*
+ * The same body without holding a worker while the client is slow: after
+ * http_req_body_async(), ready(ctx) is called whenever bytes, the end of
+ * the body or an error wait and the callee is not already being served;
+ * the callee (typically a job it hands to a worker) reads with
+ * http_req_body_read_nowait() until that returns -EAGAIN, which arms the
+ * next ready() call. ready() runs on the loop thread, or on the caller of
+ * http_req_body_async() when something is already waiting; it must not
+ * block. ctx is borrowed until the request completes. Call it once, from
+ * the thread holding the request, as the handler's last step.
+ */
+void http_req_body_async(struct http_req *req, void (*ready)(void *ctx), void *ctx);
+/* Any thread serving a ready() call: like http_req_body_read() but never
+ * waits: -EAGAIN when nothing is there yet (ready() follows when there
+ * is). 0 at the end of the body; PL_ECANCELED, PL_EMALFORMED (h2: more
+ * than the window) or a deadline's PL_ECANCELED when the client is gone. */
+PL_MUST_CHECK ssize_t http_req_body_read_nowait(struct http_req *req, void *buf, size_t max);
 
 /* ---- the server ---- */
 
@@ -180,6 +230,20 @@ struct http_limits {
     unsigned h2_max_resets;  /* client RST_STREAMs per second before GOAWAY */
     unsigned idle_timeout_s; /* connection idle timeout */
     unsigned max_conns;      /* open connections per server */
+    /* Slow clients (see deadline.c): a request's headers must be complete
+     * header_timeout_s after its first line (h1) or HEADERS frame (h2);
+     * its body must bring at least max(1, body_min_rate * body_timeout_s)
+     * bytes in every body_timeout_s window, except while the server itself
+     * holds the client back. Past either, the request is cut. 0 = off. */
+    unsigned header_timeout_s;
+    unsigned body_timeout_s;
+    unsigned body_min_rate; /* bytes per second */
+    /* Open connections per client address; past it a new connection is
+     * closed at once. 0 = unlimited. Addresses in conn_ip_exempt (a
+     * comma-separated list of exact addresses, e.g. a local reverse proxy)
+     * are not counted. */
+    unsigned max_conns_per_ip;
+    char *conn_ip_exempt;
 };
 
 /* brotli for event streams (responses are always compressed when it pays). */
@@ -217,6 +281,7 @@ struct http_server_config {
     const char *tls_key;
     struct http_limits limits;
     struct http_br_config br;
+    bool admin; /* an operator listener: http_req_admin() is true */
 };
 
 /* Binds both ports and starts serving on loop. cfg is copied; ops and ctx

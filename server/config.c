@@ -49,6 +49,14 @@ static const struct setting table[] = {
     {"tls_cert", "PARLEY_TLS_CERT", T_STR, "", 0, 0, OFF(tls_cert),
      "PEM certificate chain; no TLS listener when empty"},
     {"tls_key", "PARLEY_TLS_KEY", T_STR, "", 0, 0, OFF(tls_key), "PEM private key"},
+    {"admin_bind", "PARLEY_ADMIN_BIND", T_STR, "127.0.0.1", 0, 0, OFF(admin_bind),
+     "address of the admin listener"},
+    {"admin_port", "PARLEY_ADMIN_PORT", T_UINT, "0", 0, 65535, OFF(admin_port),
+     "admin listener port (HTTP/1.1 and h2c): /metrics without a token, /healthz, /readyz "
+     "(0 = none)"},
+    {"metrics_token", "PARLEY_METRICS_TOKEN", T_STR, "", 0, 0, OFF(metrics_token),
+     "bearer token that opens /metrics on the public ports (empty: only the admin listener "
+     "serves it)"},
     {"pg", "PARLEY_PG", T_STR, "postgresql:///parley", 0, 0, OFF(pg),
      "PostgreSQL connection string (libpq conninfo or URI)"},
     {"pg_connect_timeout", "PARLEY_PG_CONNECT_TIMEOUT", T_UINT, "2", 1, 60,
@@ -77,12 +85,61 @@ static const struct setting table[] = {
      "client stream resets per second before GOAWAY (Rapid Reset)"},
     {"idle_timeout", "PARLEY_IDLE_TIMEOUT", T_UINT, "60", 1, 86400, OFF(http.idle_timeout_s),
      "seconds before an idle connection is closed"},
+    {"header_timeout", "PARLEY_HEADER_TIMEOUT", T_UINT, "20", 0, 3600, OFF(http.header_timeout_s),
+     "seconds a request's headers may take to arrive (HTTP/1.1 and h2; 0 = no limit)"},
+    {"body_timeout", "PARLEY_BODY_TIMEOUT", T_UINT, "20", 0, 3600, OFF(http.body_timeout_s),
+     "window in seconds over which a request body must keep body_min_rate (0 = no limit)"},
+    {"body_min_rate", "PARLEY_BODY_MIN_RATE", T_UINT, "500", 0, 1000000000, OFF(http.body_min_rate),
+     "bytes per second a request body must average over each body_timeout window"},
+    {"max_conns_per_ip", "PARLEY_MAX_CONNS_PER_IP", T_UINT, "1024", 0, 10000000,
+     OFF(http.max_conns_per_ip), "open connections per client address (0 = unlimited)"},
+    {"conn_ip_exempt", "PARLEY_CONN_IP_EXEMPT", T_STR, "127.0.0.1,::1", 0, 0,
+     OFF(http.conn_ip_exempt),
+     "client addresses max_conns_per_ip does not apply to (comma-separated; e.g. a local proxy)"},
     {"max_conns", "PARLEY_MAX_CONNS", T_UINT, "200000", 1, 10000000, OFF(http.max_conns),
      "open connections per listener"},
     {"pwhash_opslimit", "PARLEY_PWHASH_OPSLIMIT", T_U64, "2", 1, 64, OFF(pwhash_opslimit),
      "argon2id passes per password hash"},
     {"pwhash_memlimit", "PARLEY_PWHASH_MEMLIMIT", T_SIZE, "67108864", 8 * KIB, 4096 * MIB,
      OFF(pwhash_memlimit), "argon2id memory per password hash in bytes"},
+    {"pwhash_threads", "PARLEY_PWHASH_THREADS", T_UINT, "2", 1, 64, OFF(pwhash_threads),
+     "threads that hash passwords (logins, registrations), apart from the workers"},
+    {"pwhash_queue", "PARLEY_PWHASH_QUEUE", T_UINT, "64", 1, 100000, OFF(pwhash_queue),
+     "password hashes waiting for a hashing thread before new ones get 503"},
+    {"login_fail_account", "PARLEY_LOGIN_FAIL_ACCOUNT", T_UINT, "5", 0, 1000000,
+     OFF(limits.login_fail_account),
+     "failed logins of one account before backoff starts (429; 0 = never)"},
+    {"login_fail_ip", "PARLEY_LOGIN_FAIL_IP", T_UINT, "20", 0, 1000000, OFF(limits.login_fail_ip),
+     "failed logins from one address before backoff starts (429; 0 = never)"},
+    {"login_backoff_ms", "PARLEY_LOGIN_BACKOFF_MS", T_UINT, "1000", 1, 3600000,
+     OFF(limits.login_backoff_ms), "first backoff after the threshold; doubles per failure"},
+    {"login_backoff_max", "PARLEY_LOGIN_BACKOFF_MAX", T_UINT, "900", 1, 86400,
+     OFF(limits.login_backoff_max_s), "longest login backoff in seconds"},
+    {"register_per_ip", "PARLEY_REGISTER_PER_IP", T_UINT, "10", 0, 1000000,
+     OFF(limits.register_per_ip), "registrations per address per hour (429; 0 = unlimited)"},
+    {"limit_exempt", "PARLEY_LIMIT_EXEMPT", T_STR, "127.0.0.1,::1", 0, 0, OFF(limits.exempt),
+     "comma-separated client addresses that per-address limits skip (local tools, benches)"},
+    {"session_ttl", "PARLEY_SESSION_TTL", T_UINT, "2592000", 1, 315360000,
+     OFF(limits.session_ttl_s), "seconds of inactivity after which a session expires"},
+    {"max_devices", "PARLEY_MAX_DEVICES", T_UINT, "16", 1, 100000, OFF(limits.max_devices),
+     "active sessions (devices) per user (409 past it)"},
+    {"keys_fetch_per_min", "PARLEY_KEYS_FETCH_PER_MIN", T_UINT, "300", 0, 1000000,
+     OFF(limits.keys_fetch_per_min),
+     "prekey bundle fetches per requesting user per minute (429; 0 = unlimited)"},
+    {"keys_target_per_min", "PARLEY_KEYS_TARGET_PER_MIN", T_UINT, "120", 0, 1000000,
+     OFF(limits.keys_target_per_min),
+     "prekey bundle fetches of one target user per minute, all requesters (429; 0 = unlimited)"},
+    {"quota_streams", "PARLEY_QUOTA_STREAMS", T_UINT, "32", 0, 100000, OFF(limits.streams),
+     "open event streams per user on all nodes (429; 0 = unlimited)"},
+    {"quota_sends_per_s", "PARLEY_QUOTA_SENDS_PER_S", T_UINT, "20", 0, 1000000,
+     OFF(limits.sends_per_s), "message sends per user per second (429; 0 = unlimited)"},
+    {"quota_searches_per_s", "PARLEY_QUOTA_SEARCHES_PER_S", T_UINT, "5", 0, 1000000,
+     OFF(limits.searches_per_s), "searches per user per second (429; 0 = unlimited)"},
+    {"quota_groups_per_hour", "PARLEY_QUOTA_GROUPS_PER_HOUR", T_UINT, "50", 0, 1000000,
+     OFF(limits.groups_per_hour), "group creations per user per hour (429; 0 = unlimited)"},
+    {"quota_media_bytes_per_day", "PARLEY_QUOTA_MEDIA_BYTES_PER_DAY", T_SIZE, "2147483648", 0,
+     1ull << 50, OFF(limits.media_bytes_per_day),
+     "media bytes a user may upload per day (429; 0 = unlimited)"},
     {"group_max_members", "PARLEY_GROUP_MAX_MEMBERS", T_UINT, "1024", 2, 100000,
      OFF(group_max_members), "members per group conversation (422 past it)"},
     {"presence_timeout", "PARLEY_PRESENCE_TIMEOUT", T_UINT, "60", 2, 3600, OFF(presence_timeout_s),
@@ -118,13 +175,16 @@ static const struct setting table[] = {
     {"node_id", "PARLEY_NODE_ID", T_STR, "", 0, 0, OFF(node_id),
      "this node's name in presence and relays (default: host name and pid)"},
     {"port_file", "PARLEY_PORT_FILE", T_STR, "", 0, 0, OFF(port_file),
-     "after binding, write \"PORT TLS_PORT\" to this file"},
+     "after binding, write \"PORT TLS_PORT\" (and ADMIN_PORT when there is one) to this file"},
     {"data_dir", "PARLEY_DATA", T_STR, "./var", 0, 0, OFF(data_dir),
      "data directory: blobs and the generated url_secret live under it"},
     {"blob_dir", "PARLEY_BLOB_DIR", T_STR, "", 0, 0, OFF(blob_dir),
      "filesystem blob store root (default: data_dir/blobs)"},
     {"public_url", "PARLEY_PUBLIC_URL", T_STR, "", 0, 0, OFF(public_url),
      "scheme://host[:port] put in front of presigned URLs (default: relative URLs)"},
+    {"blob_base_url", "PARLEY_BLOB_BASE_URL", T_STR, "", 0, 0, OFF(blob_base_url),
+     "scheme://host[:port] of a separate origin for blob upload/download URLs (default: "
+     "public_url)"},
     {"url_secret", "PARLEY_URL_SECRET", T_STR, "", 0, 0, OFF(url_secret),
      "64 hex digits signing presigned URLs (default: generated into data_dir/url_secret)"},
     {"media_max_size", "PARLEY_MEDIA_MAX_SIZE", T_SIZE, "104857600", 1, 1ull << 40,
@@ -309,8 +369,19 @@ static int load_flags(struct srv_config *cfg, int argc, char **argv, bool config
     return 0;
 }
 
+static bool origin_ok(const char *url)
+{
+    return !*url || ((strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
+                     !strpbrk(strchr(url, ':') + 3, "/?#") && url[strlen(url) - 1] != ':');
+}
+
 static int cross_checks(const struct srv_config *cfg, FILE *err)
 {
+    if (!origin_ok(cfg->blob_base_url)) {
+        fprintf(err, "parleyd: blob_base_url must look like scheme://host[:port] (http or "
+                     "https, no path)\n");
+        return PL_EINVAL;
+    }
     if (!*cfg->tls_cert != !*cfg->tls_key) {
         fprintf(err, "parleyd: tls_cert and tls_key must be given together\n");
         return PL_EINVAL;

@@ -4,6 +4,7 @@
 #ifndef PL_SRV_CONFIG_H
 #define PL_SRV_CONFIG_H
 
+#include "api/api.h"
 #include "http/http.h"
 
 #include <stdbool.h>
@@ -16,6 +17,8 @@ struct srv_config {
     char *bind;
     unsigned port, tls_port;
     char *tls_cert, *tls_key;
+    char *admin_bind, *metrics_token;
+    unsigned admin_port;
     char *pg;
     char *redis;
     unsigned pg_connect_timeout_s, redis_timeout_ms;
@@ -24,6 +27,8 @@ struct srv_config {
     struct http_br_config http_br;
     unsigned long long pwhash_opslimit;
     size_t pwhash_memlimit;
+    unsigned pwhash_threads, pwhash_queue;
+    struct api_limits limits;
     unsigned group_max_members;
     unsigned presence_timeout_s;
     unsigned sync_max_wait_ms;
@@ -39,6 +44,7 @@ struct srv_config {
     char *port_file;
     char *data_dir, *blob_dir, *public_url, *url_secret;
     char *web_dir;
+    char *blob_base_url;
     size_t media_max_size;
     unsigned media_url_ttl_s, media_pending_ttl_s;
     char *log;

@@ -28,6 +28,8 @@ PL_LOG_TOPIC("server");
 /* How long startup waits for PostgreSQL to accept the migrations: long
  * enough for a database that is still starting next to us. */
 #define MIGRATE_WAIT_MS 30000
+/* Uploads streaming at once: at most 128 MiB of upload pipes. */
+#define UPLOAD_SLOTS 32
 
 /* Everything the loop-thread callbacks need. */
 struct srv {
@@ -36,11 +38,13 @@ struct srv {
     struct api_env env;
     struct pl_loop *loop;
     struct srv_pool *pool;
+    struct srv_pool *pwpool; /* password hashing */
     struct srv_writer *writer;
     struct srv_live *live;
     char node_id[128];
     struct srv_metrics *metrics;
     struct http_server *http;
+    struct http_server *admin; /* the admin listener, or NULL */
     struct srv_media media;
     struct srv_archive_timer *archiver;
     struct api_web web;
@@ -92,7 +96,11 @@ static int write_port_file(const struct srv *s)
     FILE *f = fopen(tmp, "w");
     if (!f)
         return -errno;
-    fprintf(f, "%u %u\n", http_server_port(s->http), http_server_tls_port(s->http));
+    if (s->admin)
+        fprintf(f, "%u %u %u\n", http_server_port(s->http), http_server_tls_port(s->http),
+                http_server_port(s->admin));
+    else
+        fprintf(f, "%u %u\n", http_server_port(s->http), http_server_tls_port(s->http));
     if (fclose(f) != 0 || rename(tmp, s->cfg.port_file) != 0)
         return -errno;
     return 0;
@@ -138,6 +146,11 @@ static void http_config(const struct srv *s, struct http_server_config *hc)
     };
 }
 
+static int pwhash_run(void *ctx, void (*fn)(struct api_worker *w, void *arg), void *arg)
+{
+    return srv_pool_run(ctx, fn, arg);
+}
+
 static const struct http_server_ops http_ops = {
     .version = HTTP_SERVER_OPS_VERSION,
     .on_request = on_request,
@@ -149,14 +162,18 @@ static int start(struct srv *s)
 {
     s->api_cfg = (struct api_config){
         .pwhash = {.opslimit = s->cfg.pwhash_opslimit, .memlimit = s->cfg.pwhash_memlimit},
+        .limits = s->cfg.limits,
         .group_max_members = s->cfg.group_max_members,
         .presence_timeout_s = s->cfg.presence_timeout_s,
         .sync_max_wait_ms = s->cfg.sync_max_wait_ms,
         .media_max_size = s->cfg.media_max_size,
         .media_url_ttl_s = s->cfg.media_url_ttl_s,
         .media_pending_ttl_s = s->cfg.media_pending_ttl_s,
-        /* Each streaming upload holds a worker; keep half for the rest. */
-        .upload_slots = s->cfg.workers > 1 ? s->cfg.workers / 2 : 1,
+        .metrics_token = s->cfg.metrics_token,
+        /* Uploads hold no worker while they wait for the client (a job
+         * writes what arrived); what bounds them is their pipes' memory,
+         * 4 MiB each. */
+        .upload_slots = UPLOAD_SLOTS,
     };
     s->env = (struct api_env){.cfg = &s->api_cfg, .render_metrics = srv_metrics_render};
     if (!*s->cfg.node_id) {
@@ -193,6 +210,14 @@ static int start(struct srv *s)
     }
     s->env.send = srv_writer_submit;
     s->env.send_ctx = s->writer;
+    /* Password hashing gets threads of its own (api/password.c). */
+    if ((rc = srv_pool_new_n(&s->cfg, &s->env, s->cfg.pwhash_threads, s->cfg.pwhash_queue,
+                             &s->pwpool)) < 0) {
+        pl_log_error("cannot start password hashing threads: %s", pl_strerror(rc));
+        return rc;
+    }
+    s->env.pwhash_run = pwhash_run;
+    s->env.pwhash_ctx = s->pwpool;
     if ((rc = srv_pool_new(&s->cfg, &s->env, &s->pool)) < 0) {
         pl_log_error("cannot start workers: %s", pl_strerror(rc));
         return rc;
@@ -204,6 +229,19 @@ static int start(struct srv *s)
     if ((rc = http_server_new(s->loop, &hc, &http_ops, s, &s->http)) < 0) {
         pl_log_error("cannot listen on %s: %s", s->cfg.bind, pl_strerror(rc));
         return rc;
+    }
+    if (s->cfg.admin_port) {
+        /* Operators' listener: cleartext only, same handlers, but only the
+         * API_OPS routes answer there (and /metrics needs no token). */
+        hc.bind = s->cfg.admin_bind;
+        hc.port = s->cfg.admin_port;
+        hc.tls = false;
+        hc.admin = true;
+        if ((rc = http_server_new(s->loop, &hc, &http_ops, s, &s->admin)) < 0) {
+            pl_log_error("cannot listen on %s:%u (admin_port): %s", s->cfg.admin_bind,
+                         s->cfg.admin_port, pl_strerror(rc));
+            return rc;
+        }
     }
     srv_metrics_sources(s->metrics, s->http, s->pool, s->live, s->writer);
     if ((rc = write_port_file(s)) < 0)
@@ -223,11 +261,17 @@ static void stop(struct srv *s)
     s->archiver = NULL;
     if (s->loop)
         pl_loop_drain(s->loop);
-    srv_live_detach_pool(s->live);
+    /* Uploads waiting for their clients end now: their last job (which
+     * aborts the blob writer and answers) still finds the pool. */
     if (s->http)
-        http_server_cancel_bodies(s->http); /* uploads would hold workers */
+        http_server_cancel_bodies(s->http);
+    srv_live_detach_pool(s->live);
     srv_pool_free(s->pool);
     s->pool = NULL;
+    /* After the workers, which hand logins to it; its jobs hand nothing
+     * back, so every deferred login is still answered. */
+    srv_pool_free(s->pwpool);
+    s->pwpool = NULL;
     /* After the pool (no handler submits any more) and before the drains
      * (its answers go through the loop): queued sends still commit. */
     srv_writer_free(s->writer);
@@ -236,6 +280,7 @@ static void stop(struct srv *s)
         srv_metrics_sources(s->metrics, NULL, NULL, NULL, NULL);
     if (s->loop)
         pl_loop_drain(s->loop);
+    http_server_free(s->admin);
     http_server_free(s->http);
     if (s->loop)
         pl_loop_drain(s->loop);
@@ -305,7 +350,7 @@ int main(int argc, char **argv)
     } else if (pl_log_configure(s.cfg.log) < 0) {
         fprintf(stderr, "parleyd: log: '%s' is not a valid level list\n", s.cfg.log);
         rc = 2;
-    } else if (crypto_init() < 0) {
+    } else if (pcrypto_init() < 0) {
         fprintf(stderr, "parleyd: libsodium failed to initialise\n");
         rc = 1;
     } else {
