@@ -20,7 +20,11 @@ export async function startServer(webDir, ports = { port: 0, tls: 0 }, dir = nul
     '--port-file', portFile, '--tls-cert', env.PARLEY_TEST_TLS_CERT, '--tls-key', env.PARLEY_TEST_TLS_KEY,
     '--pg', env.PARLEY_TEST_PG, '--redis', env.PARLEY_TEST_REDIS, '--data-dir', dir,
     '--web-dir', webDir, '--pwhash-opslimit', '1', '--pwhash-memlimit', '8192', '--log', 'warn',
-    '--presence-timeout', '5', '--conn-rate', '0'];
+    '--presence-timeout', '5', '--conn-rate', '0',
+    // Per-user quotas off, as in the integration harness: tests act faster than people.
+    '--quota-streams', '0', '--quota-sends-per-s', '0', '--quota-searches-per-s', '0',
+    '--quota-groups-per-hour', '0', '--quota-media-bytes-per-day', '0',
+    '--keys-fetch-per-min', '0', '--keys-target-per-min', '0'];
   const proc = spawn(env.PARLEY_TEST_BIN, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 400; i++) {
     if (proc.exitCode !== null) throw new Error(`parleyd exited with ${proc.exitCode}`);
