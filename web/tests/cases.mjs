@@ -320,3 +320,30 @@ test('EventSource blocked: long-polls /v1/sync; reply quoting; unread count in t
   await mine.waitFor();
   await mine.locator('blockquote').getByText('first, over long-polling').waitFor();
 });
+
+test('settings: display name, last-seen privacy, devices with one ended', async (ctx) => {
+  const origin = ctx.origins.h2();
+  const a = await ctx.newPage(), a2 = await ctx.newPage();
+  const an = uname('da');
+  await signUp(a, origin, an);
+  // The same account signs in from a second browser.
+  await a2.goto(`${origin}/`);
+  await a2.getByLabel('Username', { exact: true }).fill(an);
+  await a2.getByLabel('Password', { exact: true }).fill('correct horse battery staple');
+  await a2.getByRole('button', { name: 'Sign in' }).click();
+  await online(a2);
+  await a.getByRole('button', { name: 'Settings' }).click();
+  await a.getByLabel('Display name').fill('Ann Example');
+  await a.getByLabel('Who sees my last seen').selectOption('nobody');
+  await a.getByRole('button', { name: 'Save' }).click();
+  await a.getByRole('dialog').getByText('Saved.').waitFor();
+  const devices = a.getByRole('list', { name: 'Devices' });
+  await devices.getByRole('listitem').nth(1).waitFor();
+  await devices.getByRole('button', { name: /^End session/ }).click();
+  await devices.getByRole('listitem').nth(1).waitFor({ state: 'detached' });
+  // The ended browser is signed out: its next request is refused.
+  const r = await a2.evaluate(() => fetch('/v1/me').then((x) => x.status));
+  if (r !== 401) throw new Error(`the ended session still works: ${r}`);
+  const me = await a.evaluate(() => fetch('/v1/me').then((x) => x.json()));
+  if (me.display_name !== 'Ann Example' || me.last_seen_visibility !== 'nobody') throw new Error(JSON.stringify(me));
+});

@@ -12,7 +12,20 @@ export function timeOf(iso) {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
+const dayCache = new Map();
 export function dayOf(iso) {
+  const d = new Date(iso), t = new Date();
+  const key = `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}|${t.getFullYear()}-${t.getMonth()}-${t.getDate()}`;
+  let v = dayCache.get(key);
+  if (v === undefined) {
+    if (dayCache.size > 1000) dayCache.clear();
+    v = dayName(iso);
+    dayCache.set(key, v);
+  }
+  return v;
+}
+
+function dayName(iso) {
   const d = new Date(iso);
   const today = new Date();
   const y = new Date(today);

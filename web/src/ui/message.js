@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Parley web - one message bubble: sender, reply quote, text or media, time, ticks.
 import { Icon } from './icons.js';
+import { Component } from 'preact';
 import { html, timeOf, preview } from './html.js';
 import { state, userName, convMsgs } from '../store.js';
 
@@ -34,7 +35,7 @@ function Quote({ convId, seq }) {
     <span class="quote-text">${q ? preview(q) : `#${seq}`}</span></blockquote>`;
 }
 
-export function Message({ m, group, focus, onReply }) {
+function render({ m, group, focus, onReply }) {
   const mine = m.sender === state.me.id;
   return html`
     <div class=${`msg ${mine ? 'mine' : 'theirs'} ${focus ? 'focus' : ''}`} data-seq=${m.seq} id=${`m-${m.seq}`}>
@@ -51,4 +52,18 @@ export function Message({ m, group, focus, onReply }) {
       </div>
       <button class="reply-btn" onClick=${() => onReply(m)} aria-label=${`Reply to message ${m.seq}`}><${Icon} name="reply" /></button>
     </div>`;
+}
+
+// Rows re-render only when their message, its tick or the focus changed: a scroll that moves
+// the window diffs ~60 new rows, not all of them. (The tick is compared by value because
+// message.status events update messages in place.)
+export class Message extends Component {
+  shouldComponentUpdate(n) {
+    const p = this.props;
+    return n.m !== p.m || n.m.status !== this.status || n.focus !== p.focus || n.group !== p.group;
+  }
+  render(props) {
+    this.status = props.m.status;
+    return render(props);
+  }
 }
