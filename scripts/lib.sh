@@ -152,6 +152,23 @@ pl_build() {
   }
 }
 
+# pl_web_build: install the web client's pinned npm packages (web/package-lock.json) and build
+# web/dist, which parleyd reads at startup. Returns non-zero, after saying so, when Node/npm or
+# the build fail; parleyd still builds and runs without it (/ then answers 503).
+pl_web_build() {
+  local d=$PL_ROOT/web
+  command -v npm >/dev/null 2>&1 || {
+    pl_warn "npm not found: the web client is not built (parleyd serves 503 at /)"
+    return 1
+  }
+  pl_say "web client: npm ci && node build.mjs"
+  (cd "$d" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error &&
+    node build.mjs) || {
+    pl_warn "the web client did not build (see above); parleyd serves 503 at /"
+    return 1
+  }
+}
+
 # ---------------------------------------------------------------------------------------------
 # Ports
 
