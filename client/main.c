@@ -367,7 +367,9 @@ int main(int argc, char **argv)
     c.pass = passphrase(c.home, makes && access(db, F_OK) != 0);
     int fresh = cli_store_open(&c, makes);
     if (fresh && !makes)
-        cli_die("not logged in (run parley login USER; PARLEY_HOME is %s)", c.home);
+        cli_die("not logged in: run parley --server URL login USER (or set PARLEY_SERVER); "
+                "PARLEY_HOME is %s",
+                c.home);
     if (!server)
         server = fresh ? NULL : cli_conf(&c, "server");
     if (!server)
