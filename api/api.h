@@ -28,6 +28,10 @@ struct api_config {
     struct crypto_pwhash_params pwhash;
     unsigned group_max_members;   /* members per group (422 past it) */
     unsigned presence_timeout_s;  /* online while the last heartbeat is younger */
+    unsigned presence_subs_max;   /* users one device may subscribe to (422 past it) */
+    unsigned presence_sub_ttl_s;  /* a subscription lasts at most this long */
+    unsigned typing_max_members;  /* no typing events in larger groups */
+    unsigned typing_interval_ms;  /* at most one typing event per user and chat per interval */
     unsigned sync_max_wait_ms;    /* longest /v1/sync long-poll */
     uint64_t media_max_size;      /* largest upload (413 past it) */
     unsigned media_url_ttl_s;     /* presigned upload URLs; downloads get a tenth */
@@ -67,6 +71,14 @@ struct api_env {
      * node. */
     void (*close_device)(void *ctx, int64_t user_id, int64_t device_id);
     void *close_ctx;
+    /* Any thread: sends the presence event json to the streams of the n
+     * (users[i], devices[i]) on node (this node or another). */
+    void (*presence_send)(void *ctx, const char *node, const char *json, size_t len,
+                          const int64_t *users, const int64_t *devices, unsigned n);
+    /* Loop thread: an event stream of the device closed (its presence
+     * subscriptions end with its last stream). */
+    void (*stream_closed)(void *ctx, int64_t user, int64_t device);
+    void *presence_ctx;
     /* This node's name, for presence. */
     const char *node_id;
     /* Media and archive objects (storage/blob.h); thread-safe. */
@@ -127,6 +139,11 @@ PL_MUST_CHECK int api_init(void);
  * (those holding streams on this node), announces the ones that came
  * online, and sweeps and announces the ones whose heartbeat expired. */
 void api_presence_tick(struct api_worker *w, const int64_t *users, unsigned n);
+/* Most devices one api_presence_streams_closed() call takes. */
+#define API_PRESENCE_CLOSED_MAX 4096
+/* Worker: the devices' last streams on this node closed; the ones with no
+ * stream left anywhere lose their presence subscriptions. */
+void api_presence_streams_closed(struct api_worker *w, const int64_t *devices, unsigned n);
 
 /* Any thread, pure: the message.created payload json (len bytes) as the
  * device device_id may see it. An e2e message's event carries every

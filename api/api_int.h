@@ -250,6 +250,16 @@ void api__finish(struct api_call *c, int rc);
 int api_presence_get(struct api_call *c);
 int api_presence_heartbeat(struct api_call *c);
 int api_typing_post(struct api_call *c);
+int api_presence_subs_put(struct api_call *c);
+int api_presence_subs_get(struct api_call *c);
+int api_presence_subs_delete(struct api_call *c);
+/* Writes a Presence object for a user the caller may see: hb_ms is the
+ * last heartbeat, 0 for never seen, UINT64_MAX for unknown (Redis down). */
+void api__gen_presence(struct api_call *c, yajl_gen g, int64_t user, uint64_t hb_ms);
+/* Writes the Presence of a user whose setting hides it from the caller. */
+void api__gen_presence_hidden(yajl_gen g, int64_t user);
+/* RFC 3339 UTC with milliseconds. */
+void api__format_ms(uint64_t ms, char out[48]);
 /* Refreshes the user's heartbeat and announces it when it came online.
  * Failures (Redis down) are ignored: presence is best effort. */
 void api__presence_touch(struct api_worker *w, int64_t user);

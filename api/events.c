@@ -4,6 +4,7 @@
 #include "api_int.h"
 
 #include "storage/events.h"
+#include "storage/presence.h"
 
 #include "common/log.h"
 
@@ -91,6 +92,8 @@ static void sse_on_close(void *ctx, int status)
     struct sse *s = ctx;
     (void)status;
     s->gone = true;
+    if (s->env->stream_closed)
+        s->env->stream_closed(s->env->presence_ctx, s->user, s->device);
     push_stream_release(s->stream);
     sse_unref(s);
 }
@@ -315,6 +318,9 @@ static int events_open(struct api_call *c)
     if (last && (!parse_pos(last, &s->after) || s->after > current || s->after + 1 < oldest))
         s->reset = true;
     api__presence_touch(c->w, c->user_id);
+    /* Presence transitions for this device's subscriptions come here now
+     * (storage/presence.h); Redis down: they reach it once it is back. */
+    (void)!store_redis_psub_stream_open(c->w->redis, c->device_id, c->env->node_id);
     s->task.run = on_open;
     pl_loop_post(c->env->loop, &s->task);
     return API_DEFERRED;
@@ -516,6 +522,9 @@ const struct api_route_def api__stream_routes[] = {
     {"GET", "/v1/sync", sync_get, API_AUTH_ANY},
     {"GET", "/v1/users/{user}/presence", api_presence_get, API_AUTH},
     {"POST", "/v1/presence/heartbeat", api_presence_heartbeat, API_AUTH},
+    {"PUT", "/v1/presence/subscriptions", api_presence_subs_put, API_AUTH},
+    {"GET", "/v1/presence/subscriptions", api_presence_subs_get, API_AUTH},
+    {"DELETE", "/v1/presence/subscriptions", api_presence_subs_delete, API_AUTH},
     {"POST", "/v1/conversations/{id}/typing", api_typing_post, API_AUTH},
     {NULL, NULL, NULL, 0},
 };

@@ -215,6 +215,21 @@ static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
         if (rc == 0)
             rc = gauge(out, "parley_relay_dropped_total", "counter",
                        "Events not relayed because Redis was unavailable.", ls.relay_dropped);
+        if (rc == 0)
+            rc = gauge(out, "parley_presence_events_total", "counter",
+                       "Presence events queued on this node's streams (one per subscribed "
+                       "stream and transition).",
+                       ls.presence_events);
+        if (rc == 0)
+            rc = gauge(out, "parley_presence_frames_sent_total", "counter",
+                       "Presence frames published to other nodes holding subscribers.",
+                       ls.presence_frames_out);
+        if (rc == 0)
+            rc = gauge(out, "parley_presence_frames_received_total", "counter",
+                       "Presence frames received from other nodes.", ls.presence_frames_in);
+        if (rc == 0)
+            rc = gauge(out, "parley_presence_frames_lost_total", "counter",
+                       "Presence frames not published (Redis down).", ls.presence_frames_lost);
     }
     if (rc == 0)
         rc = gauge(out, "parley_pg_errors_total", "counter", "Failed PostgreSQL operations.",
