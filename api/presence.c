@@ -116,8 +116,8 @@ static void announce(struct api_worker *w, int64_t user, bool online, uint64_t h
                 users[j - i] = subs[j].user;
                 devices[j - i] = subs[j].device;
             }
-            w->env->presence_send(w->env->presence_ctx, subs[i].node, (const char *)buf, len,
-                                  users, devices, j - i);
+            w->env->presence_send(w->env->presence_ctx, subs[i].node, (const char *)buf, len, users,
+                                  devices, j - i);
         }
         yajl_gen_free(g);
     }
@@ -216,10 +216,10 @@ void api__format_ms(uint64_t ms, char out[48])
 void api_presence_streams_closed(struct api_worker *w, const int64_t *devices, unsigned n)
 {
     unsigned cleared = 0;
-    if (n && store_redis_psub_streams_closed(w->redis, w->env->node_id, devices, n, &cleared) == 0 &&
+    if (n &&
+        store_redis_psub_streams_closed(w->redis, w->env->node_id, devices, n, &cleared) == 0 &&
         cleared)
-        pl_log_debug("%u devices without streams left lost their presence subscriptions",
-                     cleared);
+        pl_log_debug("%u devices without streams left lost their presence subscriptions", cleared);
 }
 
 int api_presence_heartbeat(struct api_call *c)

@@ -81,8 +81,7 @@ static int resolve(struct api_call *c, const struct api_json *arr, int64_t **ids
         return api__fail_field(c, "/users", "must be an array of user ids or usernames");
     if (arr->n > max)
         return api__fail_field(
-            c, "/users",
-            pl_arena_sprintf(c->a, "a device may subscribe to at most %u users", max));
+            c, "/users", pl_arena_sprintf(c->a, "a device may subscribe to at most %u users", max));
     const char **refs = pl_arena_alloc(c->a, (arr->n ? arr->n : 1) * sizeof(*refs));
     *ids = pl_arena_alloc(c->a, (arr->n ? arr->n : 1) * sizeof(**ids));
     if (!refs || !*ids)

@@ -396,8 +396,8 @@ unsigned push_hub_users(const struct push_hub *hub, int64_t *out, unsigned max)
     return n;
 }
 
-unsigned push_hub_deliver_devices(struct push_hub *hub, struct push_event *ev,
-                                  const int64_t *users, const int64_t *devices, unsigned n)
+unsigned push_hub_deliver_devices(struct push_hub *hub, struct push_event *ev, const int64_t *users,
+                                  const int64_t *devices, unsigned n)
 {
     unsigned queued = 0;
     for (unsigned i = 0; i < n; i++) {

@@ -39,10 +39,10 @@ void srv_presence_stream_closed(struct srv_presence *p, int64_t user, int64_t de
 unsigned srv_presence_take_closed(struct srv_presence *p, int64_t *out, unsigned max);
 
 struct srv_presence_stats {
-    uint64_t events;       /* presence events queued on this node's streams */
-    uint64_t frames_out;   /* frames published to other nodes */
-    uint64_t frames_in;    /* frames received from other nodes */
-    uint64_t frames_lost;  /* frames not published (Redis down, out of memory) */
+    uint64_t events;      /* presence events queued on this node's streams */
+    uint64_t frames_out;  /* frames published to other nodes */
+    uint64_t frames_in;   /* frames received from other nodes */
+    uint64_t frames_lost; /* frames not published (Redis down, out of memory) */
 };
 /* Loop thread. */
 void srv_presence_stats(const struct srv_presence *p, struct srv_presence_stats *out);

@@ -29,14 +29,15 @@ const struct store_pg__stmt store_pg__presence_stmts[] = {
                  1, true},
     /* The same rule as VISIBLE for many viewers at once. Issue 12 (blocking)
      * adds its condition here: never a viewer the user blocked. */
-    [VIEWERS] = {"presence_viewers",
-                 "SELECT v FROM users u, unnest($2::bigint[]) AS v"
-                 " WHERE u.id = $1::bigint AND (v = u.id"
-                 " OR u.last_seen_visibility = 'everyone'"
-                 " OR (u.last_seen_visibility = 'contacts' AND EXISTS ("
-                 "   SELECT 1 FROM members a JOIN members b ON a.conversation_id = b.conversation_id"
-                 "   WHERE a.user_id = u.id AND b.user_id = v)))",
-                 2, true},
+    [VIEWERS] =
+        {"presence_viewers",
+         "SELECT v FROM users u, unnest($2::bigint[]) AS v"
+         " WHERE u.id = $1::bigint AND (v = u.id"
+         " OR u.last_seen_visibility = 'everyone'"
+         " OR (u.last_seen_visibility = 'contacts' AND EXISTS ("
+         "   SELECT 1 FROM members a JOIN members b ON a.conversation_id = b.conversation_id"
+         "   WHERE a.user_id = u.id AND b.user_id = v)))",
+         2, true},
     /* The other way round: which of many users show themselves to one
      * viewer. Issue 12: and who did not block the viewer. */
     [SHOWN] = {"presence_shown",

@@ -72,7 +72,11 @@ PL_MUST_CHECK int store_redis_psub_clear(struct store_redis *r, int64_t user, in
  * has none or it expired). */
 PL_MUST_CHECK int store_redis_psub_get(struct store_redis *r, struct pl_arena *a, int64_t device,
                                        int64_t **targets, unsigned *n, uint64_t *expires_ms);
-/* A stream of device opened on node. */
+/* A stream of device opened on node. A node that stops (or dies) before
+ * its presence chore reported its closed streams leaves its name in the
+ * device's node set: the device's subscriptions then last until their TTL
+ * rather than until its last stream, and transitions for it are published
+ * to that node's channel, where nobody listens. */
 PL_MUST_CHECK int store_redis_psub_stream_open(struct store_redis *r, int64_t device,
                                                const char *node);
 /* The last streams of devices (n at most STORE_PSUB_BATCH) on node

@@ -39,23 +39,23 @@
     "  return redis.call('DEL', dk)\n"                                                             \
     "end\n"
 
-static const char set_lua[] =
-    CLEAR_LUA "local user, dev, now, exp = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])\n"
-              "clear(dev)\n"
-              "if #ARGV < 5 then return 0 end\n"
-              "local member, list = user .. ':' .. dev, {}\n"
-              "for i = 5, #ARGV do\n"
-              "  local tk = 'psub:t:' .. ARGV[i]\n"
-              "  redis.call('ZREMRANGEBYSCORE', tk, '-inf', now)\n"
-              "  redis.call('ZADD', tk, exp, member)\n"
-              "  local ttl = redis.call('PTTL', tk)\n"
-              "  if ttl < 0 or now + ttl < exp then redis.call('PEXPIREAT', tk, exp) end\n"
-              "  list[#list + 1] = ARGV[i]\n"
-              "end\n"
-              "local dk = 'psub:d:' .. dev\n"
-              "redis.call('HSET', dk, 'user', user, 'exp', exp, 'targets', table.concat(list, ','))\n"
-              "redis.call('PEXPIREAT', dk, exp)\n"
-              "return #list\n";
+static const char set_lua[] = CLEAR_LUA
+    "local user, dev, now, exp = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "clear(dev)\n"
+    "if #ARGV < 5 then return 0 end\n"
+    "local member, list = user .. ':' .. dev, {}\n"
+    "for i = 5, #ARGV do\n"
+    "  local tk = 'psub:t:' .. ARGV[i]\n"
+    "  redis.call('ZREMRANGEBYSCORE', tk, '-inf', now)\n"
+    "  redis.call('ZADD', tk, exp, member)\n"
+    "  local ttl = redis.call('PTTL', tk)\n"
+    "  if ttl < 0 or now + ttl < exp then redis.call('PEXPIREAT', tk, exp) end\n"
+    "  list[#list + 1] = ARGV[i]\n"
+    "end\n"
+    "local dk = 'psub:d:' .. dev\n"
+    "redis.call('HSET', dk, 'user', user, 'exp', exp, 'targets', table.concat(list, ','))\n"
+    "redis.call('PEXPIREAT', dk, exp)\n"
+    "return #list\n";
 
 static char *i64s(const int64_t *v, unsigned n, const char **argv)
 {
@@ -162,8 +162,8 @@ static const char closed_lua[] = CLEAR_LUA "local node, cleared = ARGV[1], 0\n"
                                            "end\n"
                                            "return cleared\n";
 
-int store_redis_psub_streams_closed(struct store_redis *r, const char *node,
-                                    const int64_t *devices, unsigned n, unsigned *cleared)
+int store_redis_psub_streams_closed(struct store_redis *r, const char *node, const int64_t *devices,
+                                    unsigned n, unsigned *cleared)
 {
     *cleared = 0;
     if (n == 0)
@@ -269,7 +269,8 @@ int store_redis_presence_get_many(struct store_redis *r, const int64_t *users, u
         return rc;
     redisReply *rep = v;
     for (unsigned i = 0; i < n; i++) {
-        redisReply *e = rep->type == REDIS_REPLY_ARRAY && i < rep->elements ? rep->element[i] : NULL;
+        redisReply *e =
+            rep->type == REDIS_REPLY_ARRAY && i < rep->elements ? rep->element[i] : NULL;
         hb_ms[i] = e && e->type == REDIS_REPLY_STRING ? strtoull(e->str, NULL, 10) : 0;
     }
     store_redis_reply_free(v);

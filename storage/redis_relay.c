@@ -231,8 +231,7 @@ int store_relay_publish(struct store_relay *r, const char *data, size_t len)
     return store_relay_publish_to(r, r->channel, data, len);
 }
 
-int store_relay_publish_to(struct store_relay *r, const char *channel, const char *data,
-                           size_t len)
+int store_relay_publish_to(struct store_relay *r, const char *channel, const char *data, size_t len)
 {
     struct conn *c = &r->pub;
     if (!c->connected) {
