@@ -182,4 +182,13 @@ void cli_verify(struct cli *c, const char *user);
 void cli_send(struct cli *c, const char *user, const struct cli_msg *m, int plain);
 void cli_listen(struct cli *c, long count, long timeout_s);
 
+/* ---- presence (presence.c) ---- */
+/* Subscribes this device to the presence of CHAT's other members and
+ * prints their current state; listen then prints their transitions. */
+void cli_presence_watch(struct cli *c, const char *chat);
+/* Renews the subscription when half its lifetime has passed. */
+void cli_presence_renew(struct cli *c);
+/* Prints a presence event (or Presence object) about a watched user. */
+void cli_presence_event(struct cli *c, yajl_val ev);
+
 #endif

@@ -21,8 +21,9 @@ static const char usage[] =
     "  send [--plain] USER|#GROUP TEXT  send TEXT (end-to-end encrypted unless --plain)\n"
     "  send [--plain] --file PATH USER|#GROUP  send a file (encrypted and uploaded)\n"
     "  group create TITLE USER... | group add ID USER | group remove ID USER\n"
-    "  listen [--count N] [--timeout S] [--out-dir DIR]  print incoming messages, acknowledge\n"
-    "                         delivery; received files go to DIR (default $PARLEY_HOME/files)\n"
+    "  listen [--count N] [--timeout S] [--out-dir DIR] [--chat CHAT]  print incoming\n"
+    "                         messages, acknowledge delivery; received files go to DIR (default\n"
+    "                         $PARLEY_HOME/files); --chat CHAT also shows its members' presence\n"
     "  history CHAT | read CHAT   this device's history of CHAT (USER or #ID); read marks it read\n"
     "  search WORDS...        server search for plain chats, this device's history for E2E ones\n"
     "  verify USER            print the safety number with USER\n"
@@ -198,6 +199,8 @@ static int run(struct cli *c, int argc, char **argv)
                 timeout = atol(argv[++i]);
             else if (!strcmp(argv[i], "--out-dir") && i + 1 < argc)
                 c->out_dir = argv[++i];
+            else if (!strcmp(argv[i], "--chat") && i + 1 < argc)
+                cli_presence_watch(c, argv[++i]);
             else
                 return -1;
         }

@@ -517,7 +517,10 @@ static int on_event(struct cli *c, const char *type, const char *data, const cha
         free(file);
     } else if (strcmp(type, "keys.changed") == 0) {
         key_changed(c, ev);
+    } else if (strcmp(type, "presence") == 0) {
+        cli_presence_event(c, ev); /* listen --chat */
     }
+    cli_presence_renew(c);
     yajl_tree_free(ev);
     if (id && *id)
         cli_conf_set(c, "last_event_id", id);
