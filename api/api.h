@@ -8,10 +8,12 @@
 #include "crypto/urlsig.h"
 #include "push/push.h"
 #include "http/http.h"
-#include "storage/pg.h"
-#include "storage/redis.h"
 
-struct blob_store;
+/* Storage handles are only named here; the .c files of api/ and server/ include the
+ * storage headers they call. */
+struct store_blob;
+struct store_pg;
+struct store_redis;
 
 #include "common/buf.h"
 
@@ -25,7 +27,7 @@ struct blob_store;
  */
 
 struct api_config {
-    struct crypto_pwhash_params pwhash;
+    struct pcrypto_pwhash_params pwhash;
     unsigned group_max_members;   /* members per group (422 past it) */
     unsigned presence_timeout_s;  /* online while the last heartbeat is younger */
     unsigned presence_subs_max;   /* users one device may subscribe to (422 past it) */
@@ -37,6 +39,9 @@ struct api_config {
     unsigned media_url_ttl_s;     /* presigned upload URLs; downloads get a tenth */
     unsigned media_pending_ttl_s; /* unreferenced uploads are swept after this */
     unsigned upload_slots;        /* uploads streaming at once (each holds a worker) */
+    /* /metrics on the public listeners needs "Authorization: Bearer
+     * <metrics_token>"; empty: only the admin listener serves it. */
+    const char *metrics_token;
 };
 
 struct api_worker;
@@ -82,9 +87,9 @@ struct api_env {
     /* This node's name, for presence. */
     const char *node_id;
     /* Media and archive objects (storage/blob.h); thread-safe. */
-    struct blob_store *blobs;
+    struct store_blob *blobs;
     /* Signs and checks the URLs parleyd serves for the fs blob store. */
-    const struct crypto_urlsig_key *url_key;
+    const struct pcrypto_urlsig_key *url_key;
 };
 
 /* One per worker thread; the connections are used by that thread only. */
@@ -131,8 +136,9 @@ void api_reject(const struct api_env *env, struct http_req *req, int rc);
  * last transaction that failed. */
 int api_send_commit(struct api_worker *w, struct api_send *const *jobs, unsigned n);
 
-/* Builds the route table. Call once at startup, before anything else in
- * api/. Returns 0 or PL_EINTERNAL (more routes than the table holds). */
+/* Builds the route table and compresses the static documents. Call once at
+ * startup, before anything else in api/. Returns 0, PL_ENOMEM or
+ * PL_EINTERNAL (more routes than the table holds). */
 PL_MUST_CHECK int api_init(void);
 
 /* Worker: the periodic presence chore. Refreshes the heartbeat of users

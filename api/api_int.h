@@ -43,6 +43,9 @@ enum api_route_flags {
     /* The body is not buffered: the handler reads it with
      * http_req_body_read() (uploads of up to media_max_size). */
     API_STREAM_BODY = 1u << 3,
+    /* Served on the admin listener too (/healthz, /readyz, /metrics); every
+     * other route answers 404 there. */
+    API_OPS = 1u << 4,
 };
 
 struct api_route_info {
@@ -144,6 +147,8 @@ int api_health_live(struct api_call *c);
 int api_health_ready(struct api_call *c);
 int api_metrics_get(struct api_call *c);
 int api_openapi_get(struct api_call *c);
+/* Startup (api_init): compresses the static documents once. */
+int api__docs_init(void);
 int api_problem_doc_get(struct api_call *c);
 
 /* True for a username: 3 to 32 of a-z, 0-9, '_' and '.' (users.c). */

@@ -27,8 +27,8 @@ static const char *cookie_value(struct api_call *c, const char *name)
 
 static int auth_token(struct api_call *c, const char *token, struct api_problem *bad)
 {
-    uint8_t hash[CRYPTO_TOKEN_HASHBYTES];
-    int rc = crypto_token_hash(token, hash);
+    uint8_t hash[PCRYPTO_TOKEN_HASHBYTES];
+    int rc = pcrypto_token_hash(token, hash);
     if (rc == 0)
         rc = store_pg_device_auth(c->w->pg, hash, &c->user_id, &c->device_id);
     if (rc == PL_EUNAUTH)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 PL_LOG_TOPIC("blobs");
@@ -43,11 +44,11 @@ PL_LOG_TOPIC("blobs");
 static atomic_uint uploads_active;
 
 /* The blob key from the route's two segments; false when not a key. */
-static bool key_of(struct api_call *c, char key[BLOB_KEY_MAX])
+static bool key_of(struct api_call *c, char key[STORE_BLOB_KEY_MAX])
 {
     const char *p = http_req_param(c->req, 0), *n = http_req_param(c->req, 1);
     size_t lp = p ? strlen(p) : 0, ln = n ? strlen(n) : 0;
-    if (!p || !n || lp + ln + 2 > BLOB_KEY_MAX)
+    if (!p || !n || lp + ln + 2 > STORE_BLOB_KEY_MAX)
         return false;
     memcpy(key, p, lp);
     key[lp] = '/';
@@ -76,8 +77,8 @@ static int check_sig(struct api_call *c, const char *method, const char *key, ui
     char *end = NULL;
     long long exp = e ? strtoll(e, &end, 10) : 0;
     if (!e || !*e || *end || !c->env->url_key ||
-        crypto_urlsig_verify(c->env->url_key, method, key, size, type, exp, (int64_t)time(NULL),
-                             sig) < 0)
+        pcrypto_urlsig_verify(c->env->url_key, method, key, size, type, exp, (int64_t)time(NULL),
+                              sig) < 0)
         return problem(c, PL_EFORBIDDEN, "bad-signature",
                        "the URL's signature is invalid or it has expired");
     return 0;
@@ -118,8 +119,8 @@ static int check_upload_headers(struct api_call *c, const struct store_media *m)
 /* Streams the body into a blob writer; publishes only when it verifies. */
 static int receive(struct api_call *c, const struct store_media *m)
 {
-    struct blob_writer *w;
-    int rc = store_blob_writer_open(c->env->blobs, m->blob_key, m->size, m->sha256, &w);
+    struct store_blob_writer *w;
+    int rc = store_blob_writer_new(c->env->blobs, m->blob_key, m->size, m->sha256, &w);
     if (rc == PL_ECONFLICT)
         api_problem_send(c->req, rc, "this object was uploaded already");
     if (rc < 0)
@@ -158,7 +159,7 @@ static int receive(struct api_call *c, const struct store_media *m)
 
 static int blob_put(struct api_call *c)
 {
-    char key[BLOB_KEY_MAX];
+    char key[STORE_BLOB_KEY_MAX];
     struct store_media m;
     if (!key_of(c, key) || !c->env->blobs || !store_blob_serves_urls(c->env->blobs))
         return not_found(c);
@@ -190,7 +191,7 @@ static int blob_put(struct api_call *c)
             pl_log_warn("media %" PRId64 ": cannot delete orphaned blob", m.id);
         return rc == PL_ENOTFOUND ? not_found(c) : rc;
     }
-    struct blob_stat st;
+    struct store_blob_stat st;
     if (store_blob_stat(c->env->blobs, key, &st) == 0 &&
         (rc = http_resp_header(c->req, "ETag", st.etag)) < 0)
         return rc;
@@ -205,7 +206,7 @@ enum dl_state { DL_EMPTY, DL_FILLING, DL_READY };
 struct dl {
     struct http_req *req;
     const struct api_env *env;
-    struct blob_reader *r;
+    struct store_blob_reader *r;
     uint64_t next_off, end; /* the next byte to fetch; one past the last */
     char *buf[2];
     size_t len[2], pos[2];
@@ -221,7 +222,7 @@ struct dl {
 
 static void dl_free(struct dl *d)
 {
-    store_blob_reader_close(d->r);
+    store_blob_reader_free(d->r);
     free(d->buf[0]);
     free(d->buf[1]);
     free(d);
@@ -369,9 +370,40 @@ static bool etag_matches(const char *h, const char *etag)
     return false;
 }
 
-static int download_headers(struct api_call *c, const struct blob_stat *st)
+/*
+ * Uploaded bytes are the uploader's, not ours: a text/html or image/svg+xml
+ * blob opened in a browser from the API's origin would run its script with
+ * the API's cookies and storage. So every download carries nosniff (no
+ * guessing a type we did not send), a sandbox CSP (a document opened anyway
+ * gets a unique origin and no script), and Content-Disposition: attachment,
+ * except for media types a browser only ever renders as inert pixels or
+ * sound. SVG, HTML, XML, PDF and everything else download as files. The
+ * blob_base_url setting additionally puts blobs on an origin of their own.
+ */
+static const char *const inline_types[] = {
+    "image/jpeg", "image/png",  "image/webp", "image/gif", "image/avif", "video/mp4", "video/webm",
+    "video/ogg",  "audio/mpeg", "audio/ogg",  "audio/mp4", "audio/webm", "audio/aac", "audio/wav",
+};
+
+static bool inline_type(const char *ctype)
 {
-    int rc = http_resp_header(c->req, "ETag", st->etag);
+    size_t n = strcspn(ctype, "; \t");
+    for (size_t i = 0; i < PL_ARRAY_LEN(inline_types); i++)
+        if (strlen(inline_types[i]) == n && strncasecmp(ctype, inline_types[i], n) == 0)
+            return true;
+    return false;
+}
+
+static int download_headers(struct api_call *c, const struct store_blob_stat *st, const char *ctype)
+{
+    int rc = http_resp_header(c->req, "X-Content-Type-Options", "nosniff");
+    if (rc == 0)
+        rc = http_resp_header(c->req, "Content-Security-Policy", "sandbox; default-src 'none'");
+    if (rc == 0)
+        rc = http_resp_header(c->req, "Content-Disposition",
+                              inline_type(ctype) ? "inline" : "attachment");
+    if (rc == 0)
+        rc = http_resp_header(c->req, "ETag", st->etag);
     if (rc == 0)
         rc = http_resp_header(c->req, "Cache-Control", "private, max-age=31536000, immutable");
     if (rc == 0)
@@ -380,8 +412,8 @@ static int download_headers(struct api_call *c, const struct blob_stat *st)
 }
 
 /* Streams [from, to] of the open reader r (taken over). */
-static int start_download(struct api_call *c, struct blob_reader *r, int status, const char *ctype,
-                          uint64_t from, uint64_t to)
+static int start_download(struct api_call *c, struct store_blob_reader *r, int status,
+                          const char *ctype, uint64_t from, uint64_t to)
 {
     struct dl *d = calloc(1, sizeof(*d));
     if (d) {
@@ -392,7 +424,7 @@ static int start_download(struct api_call *c, struct blob_reader *r, int status,
         if (d)
             d->r = r;
         else
-            store_blob_reader_close(r);
+            store_blob_reader_free(r);
         if (d)
             dl_free(d);
         return PL_ENOMEM;
@@ -429,22 +461,22 @@ static const char *content_type_of(struct api_call *c, const char *key)
 
 static int blob_get(struct api_call *c)
 {
-    char key[BLOB_KEY_MAX];
+    char key[STORE_BLOB_KEY_MAX];
     if (!key_of(c, key) || !c->env->blobs || !store_blob_serves_urls(c->env->blobs))
         return not_found(c);
     int rc = check_sig(c, "GET", key, 0, "");
     if (rc < 0)
         return rc;
-    struct blob_reader *r;
-    struct blob_stat st;
-    if ((rc = store_blob_reader_open(c->env->blobs, key, &r, &st)) == PL_ENOTFOUND)
+    struct store_blob_reader *r;
+    struct store_blob_stat st;
+    if ((rc = store_blob_reader_new(c->env->blobs, key, &r, &st)) == PL_ENOTFOUND)
         return not_found(c);
     if (rc < 0)
         return rc;
     const char *ctype = content_type_of(c, key);
-    if ((rc = download_headers(c, &st)) < 0 ||
+    if ((rc = download_headers(c, &st, ctype)) < 0 ||
         etag_matches(http_req_header(c->req, "if-none-match"), st.etag)) {
-        store_blob_reader_close(r);
+        store_blob_reader_free(r);
         if (rc == 0)
             http_resp_set(c->req, 304, NULL, "", 0);
         return rc;
@@ -456,7 +488,7 @@ static int blob_get(struct api_call *c)
                      : 0;
     char cr[80];
     if (ranged < 0) {
-        store_blob_reader_close(r);
+        store_blob_reader_free(r);
         snprintf(cr, sizeof(cr), "bytes */%" PRIu64, st.size);
         problem(c, PL_EINVAL, "range-not-satisfiable", "the range lies past the object's end");
         return http_resp_header(c->req, "Content-Range", cr) < 0 ? PL_ENOMEM : PL_EINVAL;
@@ -464,12 +496,12 @@ static int blob_get(struct api_call *c)
     if (ranged) {
         snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, from, to, st.size);
         if ((rc = http_resp_header(c->req, "Content-Range", cr)) < 0) {
-            store_blob_reader_close(r);
+            store_blob_reader_free(r);
             return rc;
         }
     }
     if (st.size == 0) {
-        store_blob_reader_close(r);
+        store_blob_reader_free(r);
         http_resp_set(c->req, ranged ? 206 : 200, ctype, "", 0);
         return 0;
     }

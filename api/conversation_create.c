@@ -168,6 +168,11 @@ static int create_group(struct api_call *c, const char *title, const struct api_
                        "must be 1 to 128 characters without control characters");
     if (members && members->type != API_JSON_ARRAY)
         api_errors_add(&c->errs, "/members", "must be an array of user ids or usernames");
+    /* Refused before any name is resolved: the cap bounds the lookup. */
+    else if (members && members->n > c->env->cfg->group_max_members)
+        api_errors_add(&c->errs, "/members",
+                       pl_arena_sprintf(c->a, "a group has at most %u members, you included",
+                                        c->env->cfg->group_max_members));
     if (c->errs.n)
         return api__fail_validation(c);
     struct group gr = {.title = title, .encryption = encryption};

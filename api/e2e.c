@@ -4,7 +4,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
-#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,25 +30,8 @@
 
 bool api__b64_check(const char *s, size_t min, size_t max, size_t *n)
 {
-    size_t len = s ? strlen(s) : 0;
-    /* Every 4 characters carry 3 bytes; a tail of 1 character is never
-     * valid. */
-    if (len == 0 || len % 4 == 1 || len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0) > max)
-        return false;
-    size_t bytes = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
-    if (bytes < min)
-        return false;
-    unsigned char *buf = malloc(bytes ? bytes : 1);
-    if (!buf)
-        return false;
     size_t got = 0;
-    const char *end = NULL;
-    /* libsodium refuses non-zero padding bits, so a value has exactly one
-     * spelling and stored keys compare as strings. */
-    int rc = sodium_base642bin(buf, bytes, s, len, NULL, &got, &end,
-                               sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    free(buf);
-    if (rc != 0 || end != s + len || got != bytes)
+    if (!s || pcrypto_b64url_check(s, strlen(s), max, &got) < 0 || got < min || got == 0)
         return false;
     if (n)
         *n = got;
@@ -58,11 +41,7 @@ bool api__b64_check(const char *s, size_t min, size_t max, size_t *n)
 bool api__b64_decode(const char *s, unsigned char *out, size_t size)
 {
     size_t got = 0;
-    const char *end = NULL;
-    size_t len = strlen(s);
-    return sodium_base642bin(out, size, s, len, NULL, &got, &end,
-                             sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 &&
-           end == s + len && got == size;
+    return pcrypto_b64url_decode(s, strlen(s), out, size, &got) == 0 && got == size;
 }
 
 void api__gen_e2e(yajl_gen g, const struct store_message *m)

@@ -4,10 +4,25 @@
 #include "api_int.h"
 
 #include "common/embedded.h"
+#include "storage/pg.h"
+#include "storage/redis.h"
 
+#include <sodium.h>
 #include <string.h>
+#include <strings.h>
 
 extern const struct pl_embedded api_openapi_spec[];
+
+/* The OpenAPI document, compressed once at startup: it is about 160 KiB
+ * and was brotli-compressed on the loop thread for every request. */
+static struct http_doc openapi_doc;
+
+int api__docs_init(void)
+{
+    const struct pl_embedded *spec = &api_openapi_spec[0];
+    http_doc_deinit(&openapi_doc);
+    return http_doc_init(&openapi_doc, "application/yaml", (const char *)spec->data, spec->len);
+}
 
 int api_health_live(struct api_call *c)
 {
@@ -41,8 +56,28 @@ int api_health_ready(struct api_call *c)
     return PL_EUNAVAIL;
 }
 
+/* /metrics reveals traffic, users online and internals: on the public
+ * listeners it needs the metrics_token; on the admin listener (loopback by
+ * default) it is open. Anyone else learns nothing, not even that it exists. */
+static bool metrics_allowed(struct api_call *c)
+{
+    if (http_req_admin(c->req))
+        return true;
+    const char *want = c->env->cfg->metrics_token;
+    const char *h = http_req_header(c->req, "authorization");
+    if (!want || !*want || !h || strncasecmp(h, "Bearer ", 7) != 0)
+        return false;
+    h += 7;
+    size_t n = strlen(want);
+    return strlen(h) == n && sodium_memcmp(h, want, n) == 0;
+}
+
 int api_metrics_get(struct api_call *c)
 {
+    if (!metrics_allowed(c)) {
+        api_problem_send(c->req, PL_ENOTFOUND, "no such endpoint");
+        return PL_ENOTFOUND;
+    }
     struct pl_buf out;
     pl_buf_init(&out, 4 * 1024 * 1024);
     int rc = c->env->render_metrics(c->env->metrics_ctx, &out);
@@ -59,8 +94,7 @@ int api_metrics_get(struct api_call *c)
 
 int api_openapi_get(struct api_call *c)
 {
-    const struct pl_embedded *spec = &api_openapi_spec[0];
-    api__reply_raw(c, 200, "application/yaml", spec->data, spec->len);
+    http_resp_set_doc(c->req, 200, &openapi_doc);
     return 0;
 }
 

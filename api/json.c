@@ -22,8 +22,17 @@ struct builder {
     unsigned depth;
     struct api_json *root;
     const char *pending_key;
-    bool too_deep, oom, bad_utf8;
+    bool too_deep, too_many, oom, bad_utf8;
 };
+
+/* Unit tests define API_JSON_TEST_HOOKS to count the key comparisons that
+ * duplicate detection makes (a structural proof that it is not quadratic). */
+#ifdef API_JSON_TEST_HOOKS
+static unsigned long json_key_cmps;
+#define COUNT_KEY_CMP() (json_key_cmps++)
+#else
+#define COUNT_KEY_CMP() ((void)0)
+#endif
 
 /* yajl's own UTF-8 check lets overlong forms (C0 AF for '/') through, and
  * its \u escapes can decode to lone surrogates. Every decoded string and
@@ -76,6 +85,11 @@ static struct api_json *add_node(struct builder *b, enum api_json_type t)
         return v;
     }
     struct api_json *parent = b->stack[b->depth - 1];
+    if (parent->n >=
+        (parent->type == API_JSON_OBJECT ? API_JSON_MAX_MEMBERS : API_JSON_MAX_ITEMS)) {
+        b->too_many = true; /* yajl stops at the first callback returning 0 */
+        return NULL;
+    }
     if (parent->type == API_JSON_OBJECT) {
         v->key = b->pending_key;
         b->pending_key = NULL;
@@ -109,7 +123,9 @@ static int on_scalar(struct builder *b, enum api_json_type t, const unsigned cha
         return 0;
     }
     struct api_json *v = add_node(b, t);
-    if (!v || !(v->str = pl_arena_strndup(b->a, (const char *)s, len))) {
+    if (!v)
+        return 0;
+    if (!(v->str = pl_arena_strndup(b->a, (const char *)s, len))) {
         b->oom = true;
         return 0;
     }
@@ -220,6 +236,11 @@ int api_json_parse(struct pl_arena *a, const char *buf, size_t len, struct api_j
         if (b.too_deep) {
             snprintf(err->msg, sizeof(err->msg), "nesting deeper than %d levels",
                      API_JSON_MAX_DEPTH);
+        } else if (b.too_many) {
+            rc = PL_ETOOBIG;
+            snprintf(err->msg, sizeof(err->msg),
+                     "an object has more than %d members or an array more than %d items",
+                     API_JSON_MAX_MEMBERS, API_JSON_MAX_ITEMS);
         } else if (b.bad_utf8) {
             copy_msg(err, "a string is not valid UTF-8");
         } else {
@@ -320,15 +341,66 @@ static const struct api_field *find_field(const struct api_field *fields, unsign
     return NULL;
 }
 
+/* A member's name and position, for duplicate detection. */
+struct member_ref {
+    const char *key;
+    unsigned idx;
+};
+
+/* Orders by name, then by position, so the first of a run of equal names
+ * is the one that appeared first (qsort is not stable). */
+static int cmp_member(const void *pa, const void *pb)
+{
+    const struct member_ref *a = pa, *b = pb;
+    COUNT_KEY_CMP();
+    int c = strcmp(a->key, b->key);
+    if (c)
+        return c;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* Marks in dup[i] every member i whose name an earlier member already had.
+ * The scan this replaces looked each member up by name, O(n^2) in the
+ * member count; sorting is O(n log n). */
+static int find_dups(struct pl_arena *a, const struct api_json *obj, bool *dup)
+{
+    struct member_ref *r = pl_arena_alloc(a, (obj->n ? obj->n : 1) * sizeof(*r));
+    if (!r)
+        return PL_ENOMEM;
+    unsigned n = 0;
+    for (const struct api_json *m = obj->first; m && n < obj->n; m = m->next, n++)
+        r[n] = (struct member_ref){m->key, n};
+    qsort(r, n, sizeof(*r), cmp_member);
+    for (unsigned k = 1; k < n; k++) {
+        COUNT_KEY_CMP();
+        if (strcmp(r[k - 1].key, r[k].key) == 0)
+            dup[r[k].idx] = true;
+    }
+    return 0;
+}
+
 int api_json_bind(struct pl_arena *a, const struct api_json *obj, const struct api_field *fields,
                   unsigned n, struct api_errors *errs)
 {
-    for (const struct api_json *v = obj->first; v; v = v->next) {
+    if (obj->n > n + API_MAX_FIELD_ERRORS) {
+        /* Each field may appear once and nothing else may, so past this
+         * many members there are more errors than we report: refuse without
+         * looking at the members, whatever their number. */
+        api_errors_add(
+            errs, "",
+            pl_arena_sprintf(a, "has %u members; at most %u are allowed here", obj->n, n));
+        return 0;
+    }
+    bool *dup = pl_arena_zalloc(a, (obj->n ? obj->n : 1) * sizeof(*dup));
+    if (!dup || find_dups(a, obj, dup) < 0)
+        return PL_ENOMEM;
+    unsigned idx = 0;
+    for (const struct api_json *v = obj->first; v; v = v->next, idx++) {
         const struct api_field *f = find_field(fields, n, v->key);
         const char *ptr = api_json_pointer(a, v->key);
         if (!ptr)
             return PL_ENOMEM;
-        if (api_json_get(obj, v->key) != v) {
+        if (dup[idx]) {
             api_errors_add(errs, ptr, "appears more than once");
         } else if (!f) {
             api_errors_add(errs, ptr, "unknown field");
@@ -343,7 +415,7 @@ int api_json_bind(struct pl_arena *a, const struct api_json *obj, const struct a
         }
     }
     for (unsigned i = 0; i < n; i++) {
-        const struct api_json *v = api_json_get(obj, fields[i].name);
+        const struct api_json *v = fields[i].required ? api_json_get(obj, fields[i].name) : NULL;
         if (fields[i].required && (!v || v->type == API_JSON_NULL)) {
             const char *ptr = api_json_pointer(a, fields[i].name);
             if (!ptr)

@@ -13,6 +13,13 @@
 /* Deeper documents are refused: nothing we accept nests more than a few
  * levels, and a bound keeps hostile input from costing memory or stack. */
 #define API_JSON_MAX_DEPTH 32
+/* Members per object and items per array that the parser accepts. No
+ * schema of ours has more than a few dozen members, and the longest arrays
+ * we take (group members, e2e recipients) are bounded lower by their own
+ * handlers; the caps stop a hostile 1 MiB body of 100,000 members at the
+ * first member past them, before any work per member is done. */
+#define API_JSON_MAX_MEMBERS 256
+#define API_JSON_MAX_ITEMS 16384
 
 enum api_json_type {
     API_JSON_NULL,
@@ -42,7 +49,9 @@ struct api_json_error {
 
 /* Parses a whole document. Returns 0 and the root in *out, PL_EMALFORMED
  * (invalid JSON, invalid UTF-8, trailing data, nesting over the limit, empty
- * input) with err filled, or PL_ENOMEM. Any thread. */
+ * input) with err filled, PL_ETOOBIG (an object with more than
+ * API_JSON_MAX_MEMBERS members or an array with more than API_JSON_MAX_ITEMS
+ * items; parsing stops there) with err filled, or PL_ENOMEM. Any thread. */
 PL_MUST_CHECK int api_json_parse(struct pl_arena *a, const char *buf, size_t len,
                                  struct api_json **out, struct api_json_error *err);
 
@@ -83,8 +92,11 @@ struct api_field {
 };
 
 /* Binds obj's members to fields. Unknown members, missing required ones,
- * wrong types and (for strings) NUL bytes are recorded in errs with JSON
- * pointers; a null value counts as absent. Returns 0 or PL_ENOMEM. */
+ * wrong types, repeated names and (for strings) NUL bytes are recorded in
+ * errs with JSON pointers; a null value counts as absent. An object with
+ * more than n + API_MAX_FIELD_ERRORS members cannot be valid and is refused
+ * with one error on "" before any member is looked at. Repeated names are found by
+ * sorting (O(n log n)). Returns 0 or PL_ENOMEM. */
 PL_MUST_CHECK int api_json_bind(struct pl_arena *a, const struct api_json *obj,
                                 const struct api_field *fields, unsigned n,
                                 struct api_errors *errs);

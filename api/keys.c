@@ -7,7 +7,6 @@
 #include "storage/keys.h"
 
 #include <inttypes.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +21,6 @@
 #define OTPK_MAX 100 /* one-time prekeys per call */
 #define KEY_BYTES 32
 #define SIG_BYTES 64
-#define SPK_LABEL "parley-spk-v1"
 
 struct key_upload {
     const char *identity; /* NULL: keep the stored one */
@@ -146,17 +144,11 @@ static int read_otpks(struct api_call *c, const struct api_json *v, struct key_u
  * validated base64url already). */
 static bool spk_signed(const char *identity, const struct store_spk *spk)
 {
-    unsigned char pk[KEY_BYTES], sig[SIG_BYTES], msg[sizeof(SPK_LABEL) - 1 + 4 + KEY_BYTES];
-    size_t o = sizeof(SPK_LABEL) - 1;
-    memcpy(msg, SPK_LABEL, o);
-    msg[o++] = (unsigned char)(spk->id >> 24);
-    msg[o++] = (unsigned char)(spk->id >> 16);
-    msg[o++] = (unsigned char)(spk->id >> 8);
-    msg[o++] = (unsigned char)spk->id;
+    uint8_t pk[KEY_BYTES], pub[KEY_BYTES], sig[SIG_BYTES];
     return api__b64_decode(identity, pk, sizeof(pk)) &&
-           api__b64_decode(spk->public_key, msg + o, KEY_BYTES) &&
+           api__b64_decode(spk->public_key, pub, sizeof(pub)) &&
            api__b64_decode(spk->signature, sig, sizeof(sig)) &&
-           crypto_sign_verify_detached(sig, msg, sizeof(msg), pk) == 0;
+           pcrypto_spk_verify(pk, spk->id, pub, sig) == 0;
 }
 
 /* Queues keys.changed for the device's user and every user sharing a

@@ -140,8 +140,8 @@ static int media_create(struct api_call *c)
         return rc;
     if (!c->env->blobs)
         return PL_EUNAVAIL;
-    char key[BLOB_KEY_MAX], url[BLOB_URL_MAX], exp_s[32];
-    if ((rc = store_blob_key_new("m", key)) < 0)
+    char key[STORE_BLOB_KEY_MAX], url[STORE_BLOB_URL_MAX], exp_s[32];
+    if ((rc = store_blob_key_init("m", key)) < 0)
         return rc;
     in.uploader_id = c->user_id;
     in.uploader_device_id = c->device_id;
@@ -230,7 +230,7 @@ static int media_get(struct api_call *c)
     }
     unsigned ttl = PL_MAX(c->env->cfg->media_url_ttl_s / 10, (unsigned)DOWNLOAD_TTL_MIN_S);
     int64_t exp = (int64_t)time(NULL) + ttl;
-    char url[BLOB_URL_MAX];
+    char url[STORE_BLOB_URL_MAX];
     if ((rc = store_blob_presign(c->env->blobs, "GET", m.blob_key, 0, NULL, exp, url)) < 0)
         return rc;
     const char *redirect = http_req_query(c->req, "redirect");

@@ -54,7 +54,9 @@ static const struct kind kinds[] = {
      "device lists and bundles again, start the missing sessions and retry with the same "
      "client_msg_id."},
     {PL_ETOOBIG, 413, "body-too-large", "Content too large",
-     "The request body is larger than the server accepts (the max_body setting)."},
+     "The request body is larger than the server accepts (the max_body setting), or a JSON "
+     "object in it has more than 256 members or an array more than 16384 items (parsing stops "
+     "there)."},
     {PL_EMEDIATYPE, 415, "unsupported-media-type", "Unsupported media type",
      "The body must be sent as application/json."},
     {PL_EENCODING, 415, "unsupported-encoding", "Unsupported content coding",
@@ -115,6 +117,29 @@ const char *api_problem_explain(const char *slug)
         if (strcmp(kinds[i].slug, slug) == 0)
             return kinds[i].explain;
     return NULL;
+}
+
+/* The request path as a URI reference: the path the transport gives us is
+ * percent-decoded, so bytes that may not appear in a URI (CR, LF, space,
+ * controls, non-ASCII) are encoded again. */
+static const char *instance_of(struct http_req *req)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const char *path = http_req_path(req) ? http_req_path(req) : "/";
+    char *out = pl_arena_alloc(http_req_arena(req), strlen(path) * 3 + 1), *o = out;
+    if (!out)
+        return "/";
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p > 0x20 && *p < 0x7f && !strchr("\"<>\\^`{|}%[]#?", *p)) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
 }
 
 static void gen_kv(yajl_gen g, const char *k, const char *v)
@@ -178,7 +203,7 @@ void api_problem_sendx(struct http_req *req, const struct api_problem *p)
     yajl_gen_string(g, (const unsigned char *)"status", 6);
     yajl_gen_integer(g, k->status);
     gen_kv(g, "detail", p->detail ? p->detail : k->explain);
-    gen_kv(g, "instance", http_req_path(req) ? http_req_path(req) : "/");
+    gen_kv(g, "instance", instance_of(req));
     gen_kv(g, "request_id", rid);
     if (p->offset >= 0) {
         yajl_gen_string(g, (const unsigned char *)"offset", 6);

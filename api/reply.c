@@ -76,6 +76,12 @@ int api__body_object(struct api_call *c, const struct api_json **out)
         api_problem_sendx(c->req, &p);
         return rc;
     }
+    if (rc == PL_ETOOBIG) {
+        char detail[240];
+        snprintf(detail, sizeof(detail), "at byte %zu: %s", err.offset, err.msg);
+        api_problem_send(c->req, rc, detail);
+        return rc;
+    }
     if (rc < 0)
         return rc;
     if (root->type != API_JSON_OBJECT) {

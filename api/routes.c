@@ -15,9 +15,9 @@ PL_LOG_TOPIC("api");
  * adding endpoints never means editing a shared list; api_init() joins them
  * in this order, which is also the order of /metrics labels. */
 static const struct api_route_def core_routes[] = {
-    {"GET", "/healthz", api_health_live, API_INLINE},
-    {"GET", "/readyz", api_health_ready, 0},
-    {"GET", "/metrics", api_metrics_get, API_INLINE},
+    {"GET", "/healthz", api_health_live, API_INLINE | API_OPS},
+    {"GET", "/readyz", api_health_ready, API_OPS},
+    {"GET", "/metrics", api_metrics_get, API_INLINE | API_OPS},
     {"GET", "/openapi.yaml", api_openapi_get, API_INLINE},
     {"GET", "/problems/{slug}", api_problem_doc_get, API_INLINE},
     {"POST", "/v1/users", api_users_create, 0},
@@ -62,7 +62,7 @@ int api_init(void)
             routes[n_routes] = (struct http_route){d->method, d->pattern};
             infos[n_routes++] = (struct api_route_info){d->fn, d->flags};
         }
-    return 0;
+    return api__docs_init();
 }
 
 size_t api_route_count(void)
@@ -138,6 +138,9 @@ enum api_route_result api_route(const struct api_env *env, struct http_req *req)
     char allow[64];
     int idx = http_router_match(routes, n_routes, http_req_method(req), http_req_path(req), c.a,
                                 params, &n_params, allow, sizeof(allow));
+    /* The admin listener is for operators' probes and scrapes only. */
+    if (idx >= 0 && http_req_admin(req) && !(infos[idx].flags & API_OPS))
+        idx = PL_ENOTFOUND;
     if (idx < 0) {
         answer_unrouted(&c, idx, allow);
         return API_ROUTE_DONE;
@@ -170,6 +173,11 @@ void api_handle(struct api_worker *w, struct http_req *req)
     int rc = 0;
     if (info->flags & (API_AUTH | API_AUTH_ANY))
         rc = api__auth(&c, (info->flags & API_AUTH_ANY) != 0);
+    /* A compressed body is decoded here, on the worker, after the token
+     * was checked: the loop never decodes, and an unauthenticated client
+     * cannot make a worker decode for routes that need a token. */
+    if (rc == 0 && (rc = http_req_decode_body(req)) < 0)
+        api_problem_send(req, rc, rc == PL_EMALFORMED ? "the br body is corrupt" : NULL);
     if (rc == 0)
         rc = info->fn(&c);
     finish(&c, rc);

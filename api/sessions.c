@@ -3,7 +3,6 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
-#include <sodium.h>
 #include <string.h>
 
 #define DEVICE_NAME_MAX 64
@@ -27,12 +26,12 @@ static int check_credentials(struct api_call *c, const char *username, const cha
     size_t pwlen = strlen(password);
     int rc = store_pg_user_get_by_name(c->w->pg, c->a, username, u, &hash);
     if (rc == PL_ENOTFOUND) {
-        crypto_password_burn(&c->env->cfg->pwhash, password, pwlen);
+        pcrypto_password_burn(&c->env->cfg->pwhash, password, pwlen);
         return bad_credentials(c);
     }
     if (rc < 0)
         return rc;
-    if (crypto_password_verify(hash, password, pwlen) < 0)
+    if (pcrypto_password_verify(hash, password, pwlen) < 0)
         return bad_credentials(c);
     return 0;
 }
@@ -78,16 +77,16 @@ int api_sessions_create(struct api_call *c)
     struct store_user u;
     if ((rc = check_credentials(c, username, password, &u)) < 0)
         return rc;
-    char token[CRYPTO_TOKEN_STRLEN + 1];
-    uint8_t hash[CRYPTO_TOKEN_HASHBYTES];
-    if ((rc = crypto_token_new(token, hash)) < 0)
+    char token[PCRYPTO_TOKEN_STRLEN + 1];
+    uint8_t hash[PCRYPTO_TOKEN_HASHBYTES];
+    if ((rc = pcrypto_token_init(token, hash)) < 0)
         return rc;
     int64_t device_id;
     rc = store_pg_device_create(c->w->pg, u.id, device ? device : "unnamed device", hash,
                                 &device_id);
     if (rc == 0)
         rc = reply_session(c, token, device_id, &u);
-    sodium_memzero(token, sizeof(token));
+    pcrypto_wipe(token, sizeof(token));
     return rc;
 }
 

@@ -85,8 +85,8 @@ int api_users_create(struct api_call *c)
     if (c->errs.n)
         return api__fail_validation(c);
 
-    char hash[CRYPTO_PWHASH_STRBYTES];
-    if ((rc = crypto_password_hash(&c->env->cfg->pwhash, password, strlen(password), hash)) < 0)
+    char hash[PCRYPTO_PWHASH_STRBYTES];
+    if ((rc = pcrypto_password_hash(&c->env->cfg->pwhash, password, strlen(password), hash)) < 0)
         return rc;
     struct store_user u;
     rc = store_pg_user_create(c->w->pg, c->a, username, display ? display : username, hash, &u);

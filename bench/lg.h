@@ -152,12 +152,12 @@ PL_MUST_CHECK int lg_h1_recv(struct lg_conn *cn, const char *p, size_t n);
 PL_MUST_CHECK int lg_h1_eof(struct lg_conn *cn);
 
 /* lg_h2.c */
-PL_MUST_CHECK int lg_h2_open(struct lg_conn *cn);
+PL_MUST_CHECK int lg_h2_init(struct lg_conn *cn);
 PL_MUST_CHECK int lg_h2_submit(struct lg_conn *cn, struct lg_req *r);
 PL_MUST_CHECK int lg_h2_recv(struct lg_conn *cn, const char *p, size_t n);
 /* Moves frames nghttp2 wants to send into cn->out. */
 PL_MUST_CHECK int lg_h2_fill(struct lg_conn *cn);
-void lg_h2_free(struct lg_conn *cn);
+void lg_h2_deinit(struct lg_conn *cn);
 
 /* lg_sse.c */
 void lg_sse_init(struct lg_sse *s);

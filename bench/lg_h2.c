@@ -97,7 +97,7 @@ static int init_callbacks(void)
     return 0;
 }
 
-int lg_h2_open(struct lg_conn *cn)
+int lg_h2_init(struct lg_conn *cn)
 {
     int rc = init_callbacks();
     if (rc < 0)
@@ -118,7 +118,7 @@ int lg_h2_open(struct lg_conn *cn)
     return 0;
 }
 
-void lg_h2_free(struct lg_conn *cn)
+void lg_h2_deinit(struct lg_conn *cn)
 {
     nghttp2_session_del(cn->ng);
     cn->ng = NULL;

@@ -147,7 +147,7 @@ static struct lg_conn *conn_open(struct lg_client *c)
         goto fail_fd;
     cn->events = ev.events;
     cn->connecting = true;
-    if (c->proto == LG_H2 && lg_h2_open(cn) < 0) {
+    if (c->proto == LG_H2 && lg_h2_init(cn) < 0) {
         epoll_ctl(lg.epfd, EPOLL_CTL_DEL, cn->fd, NULL);
         goto fail_fd;
     }
@@ -175,7 +175,7 @@ fail:
 static void conn_free(struct lg_conn *cn)
 {
     if (cn->ng)
-        lg_h2_free(cn);
+        lg_h2_deinit(cn);
     pl_buf_deinit(&cn->out);
     pl_buf_deinit(&cn->in);
     free(cn);

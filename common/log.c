@@ -69,6 +69,39 @@ bool pl_log_enabled(struct pl_log_topic *t, int lvl)
     return lvl <= cur;
 }
 
+char *pl_log_escape(char *out, size_t cap, const char *in)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        bool esc = *p <= 0x20 || *p >= 0x7f || *p == '\\' || *p == '"';
+        size_t need = esc ? 4 : 1;
+        if (o + need >= cap)
+            break;
+        if (esc) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        } else {
+            out[o++] = (char)*p;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Control characters in a formatted message (a user-supplied string that a
+ * caller forgot to escape) are rewritten in place as '?' rather than
+ * expanded, so no message can end its line early, forge another, or send
+ * terminal escapes to whoever reads the log. Tabs are kept. */
+static void neutralize(char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+            s[i] = '?';
+}
+
 void pl_log_write(struct pl_log_topic *t, int lvl, const char *fmt, ...)
 {
     char line[2048];
@@ -85,6 +118,7 @@ void pl_log_write(struct pl_log_topic *t, int lvl, const char *fmt, ...)
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
     va_end(ap);
     size_t len = (size_t)n + (m < 0 ? 0 : PL_MIN((size_t)m, sizeof(line) - (size_t)n - 2));
+    neutralize(line + n, len - (size_t)n);
     line[len++] = '\n';
     /* One fwrite per line: stdio locks the stream, so lines stay whole. */
     fwrite(line, 1, len, stderr);

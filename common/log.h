@@ -27,7 +27,15 @@ PL_MUST_CHECK int pl_log_configure(const char *spec);
 /* True when a message at lvl would be written for topic t. Any thread. */
 bool pl_log_enabled(struct pl_log_topic *t, int lvl);
 
-/* Writes one line to stderr. Any thread; lines never interleave. */
+/* Copies in into out (cap > 0 bytes, always NUL-terminated, truncated to
+ * fit) with every byte that could forge or break a log line escaped as
+ * \xNN: control characters (CR, LF, ESC...), DEL, space, backslash, double
+ * quote and bytes >= 0x80. For request data (paths, methods) written into
+ * space-separated log fields. Returns out. Any thread. */
+char *pl_log_escape(char *out, size_t cap, const char *in);
+
+/* Writes one line to stderr. Any thread; lines never interleave. Control
+ * characters in the formatted message (other than tab) become '?'. */
 void pl_log_write(struct pl_log_topic *t, int lvl, const char *fmt, ...) PL_PRINTF(3, 4);
 
 /* The level check comes first, so arguments are not evaluated when the

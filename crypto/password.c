@@ -12,18 +12,18 @@
 
 PL_LOG_TOPIC("crypto");
 
-_Static_assert(CRYPTO_PWHASH_STRBYTES == crypto_pwhash_STRBYTES, "hash buffer size");
+_Static_assert(PCRYPTO_PWHASH_STRBYTES == crypto_pwhash_STRBYTES, "hash buffer size");
 
-/* The dummy hash crypto_password_burn() verifies against, and the cost it
+/* The dummy hash pcrypto_password_burn() verifies against, and the cost it
  * was made with. A mutex rather than pthread_once because the hash depends
  * on the caller's parameters: pthread_once's routine takes none, and a
  * dummy built at another cost would make "unknown user" measurably faster
  * or slower than "wrong password", which is what the burn exists to hide. */
 static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct crypto_pwhash_params dummy_params;
-static char dummy_hash[CRYPTO_PWHASH_STRBYTES];
+static struct pcrypto_pwhash_params dummy_params;
+static char dummy_hash[PCRYPTO_PWHASH_STRBYTES];
 
-int crypto_init(void)
+int pcrypto_init(void)
 {
     /* sodium_init() returns 1 when already initialized, which is fine. */
     if (sodium_init() < 0) {
@@ -33,7 +33,7 @@ int crypto_init(void)
     return 0;
 }
 
-static bool params_valid(const struct crypto_pwhash_params *p)
+static bool params_valid(const struct pcrypto_pwhash_params *p)
 {
     return p && p->opslimit >= crypto_pwhash_argon2id_OPSLIMIT_MIN &&
            p->opslimit <= crypto_pwhash_argon2id_OPSLIMIT_MAX &&
@@ -41,8 +41,8 @@ static bool params_valid(const struct crypto_pwhash_params *p)
            p->memlimit <= crypto_pwhash_argon2id_MEMLIMIT_MAX;
 }
 
-int crypto_password_hash(const struct crypto_pwhash_params *p, const char *pw, size_t len,
-                         char out[CRYPTO_PWHASH_STRBYTES])
+int pcrypto_password_hash(const struct pcrypto_pwhash_params *p, const char *pw, size_t len,
+                          char out[PCRYPTO_PWHASH_STRBYTES])
 {
     out[0] = '\0';
     if (!params_valid(p) || (!pw && len > 0) || len > crypto_pwhash_PASSWD_MAX)
@@ -57,13 +57,13 @@ int crypto_password_hash(const struct crypto_pwhash_params *p, const char *pw, s
     return 0;
 }
 
-int crypto_password_verify(const char *hash, const char *pw, size_t len)
+int pcrypto_password_verify(const char *hash, const char *pw, size_t len)
 {
     if (!hash || (!pw && len > 0))
         return PL_EUNAUTH;
     /* libsodium reads the string up to its NUL; refuse anything that does
      * not fit the buffer a valid hash would occupy. */
-    if (!memchr(hash, '\0', CRYPTO_PWHASH_STRBYTES))
+    if (!memchr(hash, '\0', PCRYPTO_PWHASH_STRBYTES))
         return PL_EUNAUTH;
     if (crypto_pwhash_str_verify(hash, pw ? pw : "", len) == 0)
         return 0;
@@ -71,8 +71,8 @@ int crypto_password_verify(const char *hash, const char *pw, size_t len)
 }
 
 /* Makes sure dummy_hash holds a hash at cost *p. Called with dummy_lock
- * held. Returns 0 or the crypto_password_hash() code. */
-static int dummy_refresh(const struct crypto_pwhash_params *p)
+ * held. Returns 0 or the pcrypto_password_hash() code. */
+static int dummy_refresh(const struct pcrypto_pwhash_params *p)
 {
     if (dummy_hash[0] && dummy_params.opslimit == p->opslimit &&
         dummy_params.memlimit == p->memlimit)
@@ -80,7 +80,7 @@ static int dummy_refresh(const struct crypto_pwhash_params *p)
     /* The dummy password is random so no real password can match it. */
     unsigned char secret[24];
     randombytes_buf(secret, sizeof(secret));
-    int rc = crypto_password_hash(p, (const char *)secret, sizeof(secret), dummy_hash);
+    int rc = pcrypto_password_hash(p, (const char *)secret, sizeof(secret), dummy_hash);
     sodium_memzero(secret, sizeof(secret));
     if (rc < 0)
         return rc;
@@ -88,9 +88,9 @@ static int dummy_refresh(const struct crypto_pwhash_params *p)
     return 0;
 }
 
-void crypto_password_burn(const struct crypto_pwhash_params *p, const char *pw, size_t len)
+void pcrypto_password_burn(const struct pcrypto_pwhash_params *p, const char *pw, size_t len)
 {
-    char copy[CRYPTO_PWHASH_STRBYTES];
+    char copy[PCRYPTO_PWHASH_STRBYTES];
     if (!params_valid(p))
         return;
     /* Only the check and the copy happen under the lock, so concurrent
@@ -104,10 +104,10 @@ void crypto_password_burn(const struct crypto_pwhash_params *p, const char *pw, 
     if (rc < 0) {
         /* Could not build the dummy (out of memory): hashing pw costs the
          * same as verifying it, so the timing still matches. */
-        int hrc = crypto_password_hash(p, pw, len, copy);
+        int hrc = pcrypto_password_hash(p, pw, len, copy);
         (void)hrc; /* the outcome is irrelevant; only the time spent counts */
     } else {
-        int vrc = crypto_password_verify(copy, pw, len);
+        int vrc = pcrypto_password_verify(copy, pw, len);
         (void)vrc; /* never matches: the dummy's password is random */
     }
     sodium_memzero(copy, sizeof(copy));

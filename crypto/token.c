@@ -22,29 +22,29 @@
  * comparison is needed there.
  */
 
-#define PREFIX_LEN (sizeof(CRYPTO_TOKEN_PREFIX) - 1)
+#define PREFIX_LEN (sizeof(PCRYPTO_TOKEN_PREFIX) - 1)
 #define RAW_BYTES 32
-#define B64_LEN (CRYPTO_TOKEN_STRLEN - PREFIX_LEN)
+#define B64_LEN (PCRYPTO_TOKEN_STRLEN - PREFIX_LEN)
 
-_Static_assert(CRYPTO_TOKEN_HASHBYTES == crypto_generichash_BYTES, "BLAKE2b-256");
+_Static_assert(PCRYPTO_TOKEN_HASHBYTES == crypto_generichash_BYTES, "BLAKE2b-256");
 _Static_assert(sodium_base64_ENCODED_LEN(RAW_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING) ==
                    B64_LEN + 1,
                "token length");
 
-static void hash_string(const char *token, uint8_t hash[CRYPTO_TOKEN_HASHBYTES])
+static void hash_string(const char *token, uint8_t hash[PCRYPTO_TOKEN_HASHBYTES])
 {
     /* crypto_generichash only fails for out-of-range sizes, and these are
      * constants checked above. */
-    int rc = crypto_generichash(hash, CRYPTO_TOKEN_HASHBYTES, (const unsigned char *)token,
-                                CRYPTO_TOKEN_STRLEN, NULL, 0);
+    int rc = crypto_generichash(hash, PCRYPTO_TOKEN_HASHBYTES, (const unsigned char *)token,
+                                PCRYPTO_TOKEN_STRLEN, NULL, 0);
     (void)rc;
 }
 
-int crypto_token_new(char out[CRYPTO_TOKEN_STRLEN + 1], uint8_t hash[CRYPTO_TOKEN_HASHBYTES])
+int pcrypto_token_init(char out[PCRYPTO_TOKEN_STRLEN + 1], uint8_t hash[PCRYPTO_TOKEN_HASHBYTES])
 {
     unsigned char raw[RAW_BYTES];
     randombytes_buf(raw, sizeof(raw));
-    memcpy(out, CRYPTO_TOKEN_PREFIX, PREFIX_LEN);
+    memcpy(out, PCRYPTO_TOKEN_PREFIX, PREFIX_LEN);
     sodium_bin2base64(out + PREFIX_LEN, B64_LEN + 1, raw, sizeof(raw),
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof(raw));
@@ -58,13 +58,13 @@ static bool is_b64url(char c)
            c == '_';
 }
 
-int crypto_token_hash(const char *token, uint8_t hash[CRYPTO_TOKEN_HASHBYTES])
+int pcrypto_token_hash(const char *token, uint8_t hash[PCRYPTO_TOKEN_HASHBYTES])
 {
-    memset(hash, 0, CRYPTO_TOKEN_HASHBYTES);
-    if (!token || strnlen(token, CRYPTO_TOKEN_STRLEN + 1) != CRYPTO_TOKEN_STRLEN ||
-        memcmp(token, CRYPTO_TOKEN_PREFIX, PREFIX_LEN) != 0)
+    memset(hash, 0, PCRYPTO_TOKEN_HASHBYTES);
+    if (!token || strnlen(token, PCRYPTO_TOKEN_STRLEN + 1) != PCRYPTO_TOKEN_STRLEN ||
+        memcmp(token, PCRYPTO_TOKEN_PREFIX, PREFIX_LEN) != 0)
         return PL_EUNAUTH;
-    for (size_t i = PREFIX_LEN; i < CRYPTO_TOKEN_STRLEN; i++)
+    for (size_t i = PREFIX_LEN; i < PCRYPTO_TOKEN_STRLEN; i++)
         if (!is_b64url(token[i]))
             return PL_EUNAUTH;
     /* 43 characters hold 258 bits; libsodium's decoder rejects the two

@@ -14,12 +14,12 @@
  * (checked), so two different field lists never share a canonical string. */
 #define URLSIG_PREFIX "parley-url-v1\n"
 
-void crypto_urlsig_key_new(struct crypto_urlsig_key *key)
+void pcrypto_urlsig_key_init(struct pcrypto_urlsig_key *key)
 {
     randombytes_buf(key->k, sizeof(key->k));
 }
 
-int crypto_urlsig_key_parse(const char *hex, struct crypto_urlsig_key *key)
+int pcrypto_urlsig_key_parse(const char *hex, struct pcrypto_urlsig_key *key)
 {
     size_t bin_len = 0;
     const char *end = NULL;
@@ -34,10 +34,10 @@ int crypto_urlsig_key_parse(const char *hex, struct crypto_urlsig_key *key)
     return 0;
 }
 
-void crypto_urlsig_key_format(const struct crypto_urlsig_key *key,
-                              char out[CRYPTO_URLSIG_KEYHEX + 1])
+void pcrypto_urlsig_key_format(const struct pcrypto_urlsig_key *key,
+                               char out[PCRYPTO_URLSIG_KEYHEX + 1])
 {
-    sodium_bin2hex(out, CRYPTO_URLSIG_KEYHEX + 1, key->k, sizeof(key->k));
+    sodium_bin2hex(out, PCRYPTO_URLSIG_KEYHEX + 1, key->k, sizeof(key->k));
 }
 
 static bool field_ok(const char *s)
@@ -45,7 +45,7 @@ static bool field_ok(const char *s)
     return s && !strchr(s, '\n');
 }
 
-static int mac(const struct crypto_urlsig_key *key, const char *method, const char *blob_key,
+static int mac(const struct pcrypto_urlsig_key *key, const char *method, const char *blob_key,
                uint64_t size, const char *type, int64_t expires,
                uint8_t out[crypto_auth_hmacsha256_BYTES])
 {
@@ -70,12 +70,12 @@ static int mac(const struct crypto_urlsig_key *key, const char *method, const ch
     return 0;
 }
 
-int crypto_urlsig_sign(const struct crypto_urlsig_key *key, const char *method,
-                       const char *blob_key, uint64_t size, const char *type, int64_t expires,
-                       char *out, size_t cap)
+int pcrypto_urlsig_sign(const struct pcrypto_urlsig_key *key, const char *method,
+                        const char *blob_key, uint64_t size, const char *type, int64_t expires,
+                        char *out, size_t cap)
 {
     uint8_t m[crypto_auth_hmacsha256_BYTES];
-    if (cap < CRYPTO_URLSIG_STRLEN + 1)
+    if (cap < PCRYPTO_URLSIG_STRLEN + 1)
         return PL_EINVAL;
     int rc = mac(key, method, blob_key, size, type, expires, m);
     if (rc < 0)
@@ -84,16 +84,16 @@ int crypto_urlsig_sign(const struct crypto_urlsig_key *key, const char *method,
     return 0;
 }
 
-int crypto_urlsig_verify(const struct crypto_urlsig_key *key, const char *method,
-                         const char *blob_key, uint64_t size, const char *type, int64_t expires,
-                         int64_t now, const char *sig)
+int pcrypto_urlsig_verify(const struct pcrypto_urlsig_key *key, const char *method,
+                          const char *blob_key, uint64_t size, const char *type, int64_t expires,
+                          int64_t now, const char *sig)
 {
     uint8_t want[crypto_auth_hmacsha256_BYTES], got[crypto_auth_hmacsha256_BYTES];
     size_t len = 0;
     const char *end = NULL;
-    if (!sig || strlen(sig) != CRYPTO_URLSIG_STRLEN || now > expires)
+    if (!sig || strlen(sig) != PCRYPTO_URLSIG_STRLEN || now > expires)
         return PL_EFORBIDDEN;
-    if (sodium_base642bin(got, sizeof(got), sig, CRYPTO_URLSIG_STRLEN, NULL, &len, &end,
+    if (sodium_base642bin(got, sizeof(got), sig, PCRYPTO_URLSIG_STRLEN, NULL, &len, &end,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
         len != sizeof(got) || *end)
         return PL_EFORBIDDEN;

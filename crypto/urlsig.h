@@ -19,38 +19,38 @@
  * (size and expiry in decimal; GET URLs use size 0 and an empty type),
  * written in base64url without padding (43 characters). Nodes that share
  * url_secret accept each other's URLs. Every function is safe from any
- * thread once crypto_init() has returned 0.
+ * thread once pcrypto_init() has returned 0.
  */
 
-#define CRYPTO_URLSIG_KEYBYTES 32
-#define CRYPTO_URLSIG_KEYHEX (CRYPTO_URLSIG_KEYBYTES * 2)
-#define CRYPTO_URLSIG_STRLEN 43
+#define PCRYPTO_URLSIG_KEYBYTES 32
+#define PCRYPTO_URLSIG_KEYHEX (PCRYPTO_URLSIG_KEYBYTES * 2)
+#define PCRYPTO_URLSIG_STRLEN 43
 
-struct crypto_urlsig_key {
-    uint8_t k[CRYPTO_URLSIG_KEYBYTES];
+struct pcrypto_urlsig_key {
+    uint8_t k[PCRYPTO_URLSIG_KEYBYTES];
 };
 
 /* Draws a new random key. */
-void crypto_urlsig_key_new(struct crypto_urlsig_key *key);
+void pcrypto_urlsig_key_init(struct pcrypto_urlsig_key *key);
 /* Parses 64 hex digits (borrowed; surrounding whitespace allowed) into key.
  * Returns 0 or PL_EINVAL. */
-PL_MUST_CHECK int crypto_urlsig_key_parse(const char *hex, struct crypto_urlsig_key *key);
+PL_MUST_CHECK int pcrypto_urlsig_key_parse(const char *hex, struct pcrypto_urlsig_key *key);
 /* Writes the key as 64 lowercase hex digits and a NUL. */
-void crypto_urlsig_key_format(const struct crypto_urlsig_key *key,
-                              char out[CRYPTO_URLSIG_KEYHEX + 1]);
+void pcrypto_urlsig_key_format(const struct pcrypto_urlsig_key *key,
+                               char out[PCRYPTO_URLSIG_KEYHEX + 1]);
 
 /* Writes the NUL-terminated signature for the fields (borrowed; type may
- * be NULL for "") into out (cap bytes, at least CRYPTO_URLSIG_STRLEN + 1).
+ * be NULL for "") into out (cap bytes, at least PCRYPTO_URLSIG_STRLEN + 1).
  * Returns 0; PL_EINVAL when a field contains a newline or cap is short. */
-PL_MUST_CHECK int crypto_urlsig_sign(const struct crypto_urlsig_key *key, const char *method,
-                                     const char *blob_key, uint64_t size, const char *type,
-                                     int64_t expires, char *out, size_t cap);
+PL_MUST_CHECK int pcrypto_urlsig_sign(const struct pcrypto_urlsig_key *key, const char *method,
+                                      const char *blob_key, uint64_t size, const char *type,
+                                      int64_t expires, char *out, size_t cap);
 /* Checks sig (borrowed; may be NULL) against the fields, in constant time,
  * and that now (seconds since the epoch) is not past expires. Returns 0;
  * PL_EFORBIDDEN for a missing, malformed or wrong signature or an expired
  * URL (callers answer all of these alike). */
-PL_MUST_CHECK int crypto_urlsig_verify(const struct crypto_urlsig_key *key, const char *method,
-                                       const char *blob_key, uint64_t size, const char *type,
-                                       int64_t expires, int64_t now, const char *sig);
+PL_MUST_CHECK int pcrypto_urlsig_verify(const struct pcrypto_urlsig_key *key, const char *method,
+                                        const char *blob_key, uint64_t size, const char *type,
+                                        int64_t expires, int64_t now, const char *sig);
 
 #endif

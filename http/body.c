@@ -144,7 +144,7 @@ void http__body_fail(struct http_req *req, int code)
     settle(req, false, code);
 }
 
-bool http__body_open(const struct http_req *req)
+bool http__body_is_open(const struct http_req *req)
 {
     struct http__body *b = req->body_pipe;
     if (!b)

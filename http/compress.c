@@ -18,9 +18,12 @@
  *   quality 0-1, about 270 KiB from quality 2 up); so the quality is a
  *   setting and the number of compressed streams is bounded: past the bound
  *   streams go out uncompressed, which is always correct.
- * - Request bodies with Content-Encoding: br are decoded at dispatch into a
- *   buffer bounded by max_body: a decompression bomb stops at the limit
- *   (413) without allocating beyond it.
+ * - Request bodies with Content-Encoding: br are decoded on the worker
+ *   (http_req_decode_body), never on the loop, into a buffer bounded by
+ *   max_body: a decompression bomb stops at the limit (413) without
+ *   allocating beyond it.
+ * - Static documents (http_doc) are compressed once at startup at the
+ *   highest quality; a request for one compresses nothing.
  */
 #include "http_int.h"
 
@@ -126,8 +129,9 @@ static bool has_resp_header(const struct http_req *req, const char *name)
 
 void http__compress_response(struct http_req *req)
 {
-    if (req->stream_ops || req->resp_len < HTTP_BR_MIN_BODY || !compressible(req->resp_ctype) ||
-        req->status == 206 || has_resp_header(req, "content-encoding"))
+    if (req->resp_precompressed || req->stream_ops || req->resp_len < HTTP_BR_MIN_BODY ||
+        !compressible(req->resp_ctype) || req->status == 206 ||
+        has_resp_header(req, "content-encoding"))
         return;
     if (http_resp_header(req, "Vary", "Accept-Encoding") < 0)
         return;
@@ -146,6 +150,47 @@ void http__compress_response(struct http_req *req)
         return;
     req->resp_body = (const char *)out;
     req->resp_len = n;
+}
+
+/* ---- static documents ---- */
+
+int http_doc_init(struct http_doc *d, const char *ctype, const char *body, size_t len)
+{
+    *d = (struct http_doc){.ctype = ctype, .body = body, .len = len};
+    if (len < HTTP_BR_MIN_BODY)
+        return 0;
+    size_t cap = BrotliEncoderMaxCompressedSize(len);
+    uint8_t *out = cap ? malloc(cap) : NULL;
+    if (!out)
+        return PL_ENOMEM;
+    size_t n = cap;
+    if (!BrotliEncoderCompress(BROTLI_MAX_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, len,
+                               (const uint8_t *)body, &n, out) ||
+        n >= len) {
+        free(out);
+        return 0;
+    }
+    d->br = (char *)out;
+    d->br_len = n;
+    return 0;
+}
+
+void http_doc_deinit(struct http_doc *d)
+{
+    free(d->br);
+    d->br = NULL;
+}
+
+void http_resp_set_doc(struct http_req *req, int status, const struct http_doc *d)
+{
+    req->resp_precompressed = true;
+    bool head = strcmp(req->method ? req->method : "", "HEAD") == 0;
+    if (d->br && http_resp_header(req, "Vary", "Accept-Encoding") == 0 && !head &&
+        http__accepts_br(req) && http_resp_header(req, "Content-Encoding", "br") == 0) {
+        http_resp_set(req, status, d->ctype, d->br, d->br_len);
+        return;
+    }
+    http_resp_set(req, status, d->ctype, d->body, d->len);
 }
 
 /* ---- event streams ---- */

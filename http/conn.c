@@ -25,7 +25,7 @@
 PL_LOG_TOPIC("http");
 
 /* After a fatal TLS error OpenSSL must not be asked to send close_notify;
- * quiet shutdown makes the later SSL_shutdown() in http__conn_close() a
+ * quiet shutdown makes the later SSL_shutdown() in http__conn_deinit() a
  * no-op. */
 static ssize_t ssl_failed(struct http__conn *c, int err)
 {
@@ -106,7 +106,7 @@ ssize_t http__conn_write(struct http__conn *c, const void *buf, size_t n)
     return ssl_result(c, r, false);
 }
 
-void http__conn_close(struct http__conn *c)
+void http__conn_deinit(struct http__conn *c)
 {
     if (c->ssl) {
         /* Best effort: one non-blocking attempt to send close_notify. A

@@ -377,7 +377,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         suspend(hr);
         return MHD_YES;
     case HTTP_REQ_DISPATCHED:
-        if (http__body_open(req)) {
+        if (http__body_is_open(req)) {
             if (*upload_size) {
                 *upload_size -= http__body_push(req, upload, *upload_size);
                 if (*upload_size) { /* the pipe is full: wait for the handler */

@@ -343,7 +343,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id, 
     /* Window updates are ours to send (NO_AUTO_WINDOW_UPDATE): a streamed
      * body's bytes are acknowledged as its handler reads them (body.c and
      * h2_io.c), every other DATA byte at once. */
-    if (st && st->dispatched && http__body_open(st->req)) {
+    if (st && st->dispatched && http__body_is_open(st->req)) {
         size_t took = http__body_push(st->req, data, len);
         if (took < len) { /* more than the window we granted */
             (void)nghttp2_session_consume(ng, stream_id, len - took);
@@ -474,7 +474,7 @@ static void teardown(struct h2_session *ss)
     /* Safe here: never called from inside an nghttp2 callback. */
     nghttp2_session_del(ss->ng);
     ss->ng = NULL;
-    http__conn_close(&ss->conn);
+    http__conn_deinit(&ss->conn);
     pl_buf_deinit(&ss->out);
     http__conn_count(s, ss->proto, -1);
 }
@@ -514,7 +514,7 @@ int h2__session_start(struct http__conn *conn, enum http_proto proto)
     struct http_server *s = conn->srv;
     struct h2_session *ss = calloc(1, sizeof(*ss));
     if (!ss) {
-        http__conn_close(conn);
+        http__conn_deinit(conn);
         return PL_ENOMEM;
     }
     ss->conn = *conn;
@@ -533,7 +533,7 @@ int h2__session_start(struct http__conn *conn, enum http_proto proto)
         rc = pl_loop_io_add(s->loop, &ss->conn.io, ss->conn.fd, EPOLLIN, h2__on_io, ss);
     if (rc < 0) {
         nghttp2_session_del(ss->ng);
-        http__conn_close(&ss->conn);
+        http__conn_deinit(&ss->conn);
         free(ss);
         return rc;
     }

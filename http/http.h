@@ -90,6 +90,18 @@ const char *http_req_route_name(const struct http_req *req);
 /* Captured path parameters, set by the router. */
 void http_req_set_params(struct http_req *req, const char *const *params, unsigned n);
 
+/* True when the request came through an operator (admin) listener, one
+ * started with http_server_config.admin. */
+bool http_req_admin(const struct http_req *req);
+/* Worker thread holding the request, never the loop: decodes a body sent
+ * with Content-Encoding: br in place, into a buffer bounded by max_body (a
+ * decompression bomb stops at max_body + 1 bytes). Returns 0 (nothing to
+ * decode, identity, or decoded; calling it again does nothing),
+ * PL_EENCODING (a coding other than br/identity, or br on a streamed body),
+ * PL_ETOOBIG, PL_EMALFORMED (corrupt data) or PL_ENOMEM. Until it is called
+ * http_req_body() returns the bytes as sent. */
+PL_MUST_CHECK int http_req_decode_body(struct http_req *req);
+
 /* ---- writing the response ---- */
 
 /* Adds a response header; both strings are copied into the arena.
@@ -101,6 +113,26 @@ PL_MUST_CHECK int http_resp_header(struct http_req *req, const char *name, const
 void http_resp_set(struct http_req *req, int status, const char *content_type, const char *body,
                    size_t len);
 int http_resp_status(const struct http_req *req);
+
+/* A static document (the OpenAPI description...) with its brotli form,
+ * compressed once at startup so no request compresses it again. */
+struct http_doc {
+    const char *ctype;
+    const char *body; /* borrowed: static storage */
+    size_t len;
+    char *br; /* owned; NULL when compression did not pay */
+    size_t br_len;
+};
+/* Startup: fills d for body (borrowed, must outlive d) and compresses it
+ * at the highest quality. Returns 0 or PL_ENOMEM. Free with
+ * http_doc_deinit(). */
+PL_MUST_CHECK int http_doc_init(struct http_doc *d, const char *ctype, const char *body,
+                                size_t len);
+void http_doc_deinit(struct http_doc *d);
+/* Any thread: answers with d (borrowed for the request's life): the
+ * brotli form for clients that take br, the plain one otherwise, with
+ * Vary: Accept-Encoding; nothing is compressed per request. */
+void http_resp_set_doc(struct http_req *req, int status, const struct http_doc *d);
 
 /* Any thread: the response is ready; hands the request back to its loop.
  * The caller loses access to the request. */
@@ -214,6 +246,7 @@ struct http_server_config {
     const char *tls_key;
     struct http_limits limits;
     struct http_br_config br;
+    bool admin; /* an operator listener: http_req_admin() is true */
 };
 
 /* Binds both ports and starts serving on loop. cfg is copied; ops and ctx

@@ -64,6 +64,8 @@ struct http_req {
     const char *params[HTTP_MAX_PARAMS];
     unsigned n_params;
     struct pl_buf body;
+    bool body_decoded;            /* http_req_decode_body() ran */
+    bool resp_precompressed;      /* http_resp_set_doc(): never compress again */
     struct http__body *body_pipe; /* set when the body is streamed */
 
     int route_idx;
@@ -160,7 +162,7 @@ void http__body_end(struct http_req *req);
 /* Loop thread: the client is gone; a blocked reader gets PL_ECANCELED. */
 void http__body_fail(struct http_req *req, int code);
 /* True when the body is streamed and has not ended yet. */
-bool http__body_open(const struct http_req *req);
+bool http__body_is_open(const struct http_req *req);
 /* Loop thread, when the request completes: closes the pipe and returns the
  * bytes taken from the client but never acknowledged to it (so an HTTP/2
  * transport can give the flow-control window back). */
@@ -241,6 +243,6 @@ int tls__accept(struct http_server *s, int fd, const struct sockaddr *addr, sock
 ssize_t http__conn_read(struct http__conn *c, void *buf, size_t n);
 ssize_t http__conn_write(struct http__conn *c, const void *buf, size_t n);
 /* Closes the socket and frees SSL; the struct itself is the owner's. */
-void http__conn_close(struct http__conn *c);
+void http__conn_deinit(struct http__conn *c);
 
 #endif

@@ -215,8 +215,9 @@ int http__req_body_append(struct http_req *req, const void *p, size_t n)
 
 void http__req_dispatch(struct http_req *req)
 {
-    if (!req->error)
-        req->error = http__decode_body(req);
+    /* A compressed body is decoded later, on the worker
+     * (http_req_decode_body): decoding up to max_body bytes is CPU work
+     * that the loop must not do for every connection it serves. */
     req->state = HTTP_REQ_DISPATCHED;
     req->srv->ops->on_request(req->srv->ctx, req);
 }
@@ -323,6 +324,17 @@ uint64_t http_req_id(const struct http_req *req)
 const char *http_req_peer(const struct http_req *req)
 {
     return req->peer;
+}
+bool http_req_admin(const struct http_req *req)
+{
+    return req->srv->cfg.admin;
+}
+int http_req_decode_body(struct http_req *req)
+{
+    if (req->body_decoded)
+        return 0;
+    req->body_decoded = true;
+    return http__decode_body(req);
 }
 int http_req_error(const struct http_req *req)
 {

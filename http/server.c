@@ -112,7 +112,7 @@ static void sniff_detach(struct sniff *sn)
 static void sniff_close(struct sniff *sn)
 {
     sniff_detach(sn);
-    http__conn_close(&sn->conn);
+    http__conn_deinit(&sn->conn);
     pl_loop_defer(sn->conn.srv->loop, &sn->free_task);
 }
 
@@ -120,7 +120,7 @@ static void on_sniff_shutdown(struct http__conn *c)
 {
     struct sniff *sn = PL_CONTAINER_OF(c, struct sniff, conn);
     sniff_detach(sn);
-    http__conn_close(&sn->conn);
+    http__conn_deinit(&sn->conn);
     free(sn);
 }
 

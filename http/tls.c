@@ -180,7 +180,7 @@ static void teardown(struct tls_conn *t)
     if (t->pending)
         http__conn_count(s, HTTP_PROTO_N, -1);
     t->pending = false;
-    http__conn_close(&t->conn);
+    http__conn_deinit(&t->conn);
     if (t->pair_fd >= 0)
         close(t->pair_fd);
     t->pair_fd = -1;
@@ -503,7 +503,7 @@ int tls__accept(struct http_server *s, int fd, const struct sockaddr *addr, sock
     t->free_task.run = on_tls_free;
     int rc = pl_loop_io_add(s->loop, &t->conn.io, fd, EPOLLIN, on_tls_io, t);
     if (rc < 0) {
-        http__conn_close(&t->conn);
+        http__conn_deinit(&t->conn);
         free(t);
         return rc;
     }

@@ -2,12 +2,12 @@
 /* Parley - the history archiver: `parleyd archive` and its timer.      */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "archive.h"
+#include "crypto/crypto.h"
 
 #include "common/log.h"
 #include "storage/archive.h"
 
 #include <pthread.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,7 +40,7 @@ PL_LOG_TOPIC("archive");
 
 struct pass {
     const struct srv_config *cfg;
-    struct blob_store *blobs;
+    struct store_blob *blobs;
     struct store_pg *pg;
     struct srv_archive_stats *st;
 };
@@ -55,11 +55,11 @@ static void crash_point(const struct pass *p, const char *step)
 
 struct sweep {
     struct pass *p;
-    char (*keys)[BLOB_KEY_MAX];
+    char (*keys)[STORE_BLOB_KEY_MAX];
     unsigned n, cap;
 };
 
-static int on_blob(void *ctx, const char *key, const struct blob_stat *bs)
+static int on_blob(void *ctx, const char *key, const struct store_blob_stat *bs)
 {
     struct sweep *sw = ctx;
     (void)bs;
@@ -71,7 +71,7 @@ static int on_blob(void *ctx, const char *key, const struct blob_stat *bs)
         sw->keys = k;
         sw->cap = cap;
     }
-    snprintf(sw->keys[sw->n++], BLOB_KEY_MAX, "%s", key);
+    snprintf(sw->keys[sw->n++], STORE_BLOB_KEY_MAX, "%s", key);
     return 0;
 }
 
@@ -102,7 +102,7 @@ static int verify(struct pass *p, const char *key, const uint8_t sha[32], unsign
     if (rc < 0)
         return rc;
     uint8_t got[32];
-    crypto_hash_sha256(got, blob, len);
+    pcrypto_sha256(got, blob, len);
     char *raw = NULL;
     size_t raw_len = 0;
     unsigned n = 0;
@@ -133,16 +133,16 @@ static int write_segment(struct pass *p, const struct store_message *m, unsigned
         .count = n,
         .raw_bytes = raw_len,
     };
-    char key[BLOB_KEY_MAX];
+    char key[STORE_BLOB_KEY_MAX];
     int64_t *seqs = malloc(n * sizeof(*seqs));
     int rc = seqs ? store_archive_compress(raw, raw_len, &z, &zlen) : PL_ENOMEM;
     if (rc == 0)
-        rc = store_blob_key_new("a", key);
+        rc = store_blob_key_init("a", key);
     if (rc < 0)
         goto done;
     seg.blob_key = key;
     seg.stored_bytes = zlen;
-    crypto_hash_sha256(seg.sha256, z, zlen);
+    pcrypto_sha256(seg.sha256, z, zlen);
     if ((rc = store_blob_put_buf(p->blobs, key, z, zlen, seg.sha256)) < 0)
         goto done;
     crash_point(p, "written");
@@ -239,7 +239,7 @@ static int run_locked(struct pass *p)
     return rc;
 }
 
-int srv_archive_run(const struct srv_config *cfg, struct blob_store *blobs,
+int srv_archive_run(const struct srv_config *cfg, struct store_blob *blobs,
                     struct srv_archive_stats *st)
 {
     *st = (struct srv_archive_stats){0};
@@ -271,7 +271,7 @@ int srv_archive_run(const struct srv_config *cfg, struct blob_store *blobs,
 
 struct srv_archive_timer {
     const struct srv_config *cfg;
-    struct blob_store *blobs;
+    struct store_blob *blobs;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -301,7 +301,7 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
-int srv_archive_timer_new(const struct srv_config *cfg, struct blob_store *blobs,
+int srv_archive_timer_new(const struct srv_config *cfg, struct store_blob *blobs,
                           struct srv_archive_timer **out)
 {
     *out = NULL;

@@ -24,14 +24,14 @@ struct srv_archive_stats {
  * returns 0 at once having done nothing. Returns 0 or a negative code
  * (the pass stops at the first failure; what committed stays committed).
  */
-PL_MUST_CHECK int srv_archive_run(const struct srv_config *cfg, struct blob_store *blobs,
+PL_MUST_CHECK int srv_archive_run(const struct srv_config *cfg, struct store_blob *blobs,
                                   struct srv_archive_stats *st);
 
 /* The in-server timer: a thread that runs a pass every archive_interval
  * seconds (0: never). Free with srv_archive_timer_free(), which wakes and
  * joins the thread (a pass in progress finishes its segment first). */
 struct srv_archive_timer;
-PL_MUST_CHECK int srv_archive_timer_new(const struct srv_config *cfg, struct blob_store *blobs,
+PL_MUST_CHECK int srv_archive_timer_new(const struct srv_config *cfg, struct store_blob *blobs,
                                         struct srv_archive_timer **out);
 void srv_archive_timer_free(struct srv_archive_timer *t);
 

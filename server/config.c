@@ -44,6 +44,14 @@ static const struct setting table[] = {
     {"tls_cert", "PARLEY_TLS_CERT", T_STR, "", 0, 0, OFF(tls_cert),
      "PEM certificate chain; no TLS listener when empty"},
     {"tls_key", "PARLEY_TLS_KEY", T_STR, "", 0, 0, OFF(tls_key), "PEM private key"},
+    {"admin_bind", "PARLEY_ADMIN_BIND", T_STR, "127.0.0.1", 0, 0, OFF(admin_bind),
+     "address of the admin listener"},
+    {"admin_port", "PARLEY_ADMIN_PORT", T_UINT, "0", 0, 65535, OFF(admin_port),
+     "admin listener port (HTTP/1.1 and h2c): /metrics without a token, /healthz, /readyz "
+     "(0 = none)"},
+    {"metrics_token", "PARLEY_METRICS_TOKEN", T_STR, "", 0, 0, OFF(metrics_token),
+     "bearer token that opens /metrics on the public ports (empty: only the admin listener "
+     "serves it)"},
     {"pg", "PARLEY_PG", T_STR, "postgresql:///parley", 0, 0, OFF(pg),
      "PostgreSQL connection string (libpq conninfo or URI)"},
     {"pg_connect_timeout", "PARLEY_PG_CONNECT_TIMEOUT", T_UINT, "2", 1, 60,
@@ -122,13 +130,16 @@ static const struct setting table[] = {
     {"node_id", "PARLEY_NODE_ID", T_STR, "", 0, 0, OFF(node_id),
      "this node's name in presence and relays (default: host name and pid)"},
     {"port_file", "PARLEY_PORT_FILE", T_STR, "", 0, 0, OFF(port_file),
-     "after binding, write \"PORT TLS_PORT\" to this file"},
+     "after binding, write \"PORT TLS_PORT\" (and ADMIN_PORT when there is one) to this file"},
     {"data_dir", "PARLEY_DATA", T_STR, "./var", 0, 0, OFF(data_dir),
      "data directory: blobs and the generated url_secret live under it"},
     {"blob_dir", "PARLEY_BLOB_DIR", T_STR, "", 0, 0, OFF(blob_dir),
      "filesystem blob store root (default: data_dir/blobs)"},
     {"public_url", "PARLEY_PUBLIC_URL", T_STR, "", 0, 0, OFF(public_url),
      "scheme://host[:port] put in front of presigned URLs (default: relative URLs)"},
+    {"blob_base_url", "PARLEY_BLOB_BASE_URL", T_STR, "", 0, 0, OFF(blob_base_url),
+     "scheme://host[:port] of a separate origin for blob upload/download URLs (default: "
+     "public_url)"},
     {"url_secret", "PARLEY_URL_SECRET", T_STR, "", 0, 0, OFF(url_secret),
      "64 hex digits signing presigned URLs (default: generated into data_dir/url_secret)"},
     {"media_max_size", "PARLEY_MEDIA_MAX_SIZE", T_SIZE, "104857600", 1, 1ull << 40,
@@ -311,8 +322,19 @@ static int load_flags(struct srv_config *cfg, int argc, char **argv, bool config
     return 0;
 }
 
+static bool origin_ok(const char *url)
+{
+    return !*url || ((strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
+                     !strpbrk(strchr(url, ':') + 3, "/?#") && url[strlen(url) - 1] != ':');
+}
+
 static int cross_checks(const struct srv_config *cfg, FILE *err)
 {
+    if (!origin_ok(cfg->blob_base_url)) {
+        fprintf(err, "parleyd: blob_base_url must look like scheme://host[:port] (http or "
+                     "https, no path)\n");
+        return PL_EINVAL;
+    }
     if (!*cfg->tls_cert != !*cfg->tls_key) {
         fprintf(err, "parleyd: tls_cert and tls_key must be given together\n");
         return PL_EINVAL;

@@ -16,6 +16,8 @@ struct srv_config {
     char *bind;
     unsigned port, tls_port;
     char *tls_cert, *tls_key;
+    char *admin_bind, *metrics_token;
+    unsigned admin_port;
     char *pg;
     char *redis;
     unsigned pg_connect_timeout_s, redis_timeout_ms;
@@ -40,6 +42,7 @@ struct srv_config {
     char *node_id;
     char *port_file;
     char *data_dir, *blob_dir, *public_url, *url_secret;
+    char *blob_base_url;
     size_t media_max_size;
     unsigned media_url_ttl_s, media_pending_ttl_s;
     char *log;

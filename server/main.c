@@ -40,6 +40,7 @@ struct srv {
     char node_id[128];
     struct srv_metrics *metrics;
     struct http_server *http;
+    struct http_server *admin; /* the admin listener, or NULL */
     struct srv_media media;
     struct srv_archive_timer *archiver;
 };
@@ -90,7 +91,11 @@ static int write_port_file(const struct srv *s)
     FILE *f = fopen(tmp, "w");
     if (!f)
         return -errno;
-    fprintf(f, "%u %u\n", http_server_port(s->http), http_server_tls_port(s->http));
+    if (s->admin)
+        fprintf(f, "%u %u %u\n", http_server_port(s->http), http_server_tls_port(s->http),
+                http_server_port(s->admin));
+    else
+        fprintf(f, "%u %u\n", http_server_port(s->http), http_server_tls_port(s->http));
     if (fclose(f) != 0 || rename(tmp, s->cfg.port_file) != 0)
         return -errno;
     return 0;
@@ -157,6 +162,7 @@ static int start(struct srv *s)
         .media_max_size = s->cfg.media_max_size,
         .media_url_ttl_s = s->cfg.media_url_ttl_s,
         .media_pending_ttl_s = s->cfg.media_pending_ttl_s,
+        .metrics_token = s->cfg.metrics_token,
         /* Each streaming upload holds a worker; keep half for the rest. */
         .upload_slots = s->cfg.workers > 1 ? s->cfg.workers / 2 : 1,
     };
@@ -204,6 +210,19 @@ static int start(struct srv *s)
         pl_log_error("cannot listen on %s: %s", s->cfg.bind, pl_strerror(rc));
         return rc;
     }
+    if (s->cfg.admin_port) {
+        /* Operators' listener: cleartext only, same handlers, but only the
+         * API_OPS routes answer there (and /metrics needs no token). */
+        hc.bind = s->cfg.admin_bind;
+        hc.port = s->cfg.admin_port;
+        hc.tls = false;
+        hc.admin = true;
+        if ((rc = http_server_new(s->loop, &hc, &http_ops, s, &s->admin)) < 0) {
+            pl_log_error("cannot listen on %s:%u (admin_port): %s", s->cfg.admin_bind,
+                         s->cfg.admin_port, pl_strerror(rc));
+            return rc;
+        }
+    }
     srv_metrics_sources(s->metrics, s->http, s->pool, s->live, s->writer);
     if ((rc = write_port_file(s)) < 0)
         pl_log_error("cannot write port file %s: %s", s->cfg.port_file, pl_strerror(rc));
@@ -235,6 +254,7 @@ static void stop(struct srv *s)
         srv_metrics_sources(s->metrics, NULL, NULL, NULL, NULL);
     if (s->loop)
         pl_loop_drain(s->loop);
+    http_server_free(s->admin);
     http_server_free(s->http);
     if (s->loop)
         pl_loop_drain(s->loop);
@@ -303,7 +323,7 @@ int main(int argc, char **argv)
     } else if (pl_log_configure(s.cfg.log) < 0) {
         fprintf(stderr, "parleyd: log: '%s' is not a valid level list\n", s.cfg.log);
         rc = 2;
-    } else if (crypto_init() < 0) {
+    } else if (pcrypto_init() < 0) {
         fprintf(stderr, "parleyd: libsodium failed to initialise\n");
         rc = 1;
     } else {

@@ -15,9 +15,9 @@
 
 PL_LOG_TOPIC("server");
 
-static int read_key_file(const char *path, struct crypto_urlsig_key *key)
+static int read_key_file(const char *path, struct pcrypto_urlsig_key *key)
 {
-    char buf[CRYPTO_URLSIG_KEYHEX + 8] = {0};
+    char buf[PCRYPTO_URLSIG_KEYHEX + 8] = {0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
@@ -25,18 +25,18 @@ static int read_key_file(const char *path, struct crypto_urlsig_key *key)
     close(fd);
     if (n < 0)
         return -errno;
-    return crypto_urlsig_key_parse(buf, key);
+    return pcrypto_urlsig_key_parse(buf, key);
 }
 
 /* Writes a fresh key to a temporary file and links it into place, so two
  * nodes starting at once on a shared data_dir end up with the same key:
  * the loser of link() reads the winner's file. */
-static int create_key_file(const char *path, struct crypto_urlsig_key *key)
+static int create_key_file(const char *path, struct pcrypto_urlsig_key *key)
 {
-    char tmp[PATH_MAX + 32], hex[CRYPTO_URLSIG_KEYHEX + 2];
+    char tmp[PATH_MAX + 32], hex[PCRYPTO_URLSIG_KEYHEX + 2];
     snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
-    crypto_urlsig_key_new(key);
-    crypto_urlsig_key_format(key, hex);
+    pcrypto_urlsig_key_init(key);
+    pcrypto_urlsig_key_format(key, hex);
     strcat(hex, "\n");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -49,10 +49,10 @@ static int create_key_file(const char *path, struct crypto_urlsig_key *key)
     return rc;
 }
 
-static int load_key(const struct srv_config *cfg, struct crypto_urlsig_key *key)
+static int load_key(const struct srv_config *cfg, struct pcrypto_urlsig_key *key)
 {
     if (*cfg->url_secret) {
-        if (crypto_urlsig_key_parse(cfg->url_secret, key) == 0)
+        if (pcrypto_urlsig_key_parse(cfg->url_secret, key) == 0)
             return 0;
         pl_log_error("url_secret must be 64 hex digits");
         return PL_EINVAL;
@@ -78,7 +78,7 @@ static int load_key(const struct srv_config *cfg, struct crypto_urlsig_key *key)
 static int sign(void *ctx, const char *method, const char *key, uint64_t size,
                 const char *content_type, int64_t expires, char *sig, size_t cap)
 {
-    return crypto_urlsig_sign(ctx, method, key, size, content_type, expires, sig, cap);
+    return pcrypto_urlsig_sign(ctx, method, key, size, content_type, expires, sig, cap);
 }
 
 int srv_media_init(const struct srv_config *cfg, struct srv_media *m)
@@ -91,11 +91,12 @@ int srv_media_init(const struct srv_config *cfg, struct srv_media *m)
                            : snprintf(dir, sizeof(dir), "%s/blobs", cfg->data_dir);
     if (n < 0 || (size_t)n >= sizeof(dir))
         return PL_EINVAL;
-    struct blob_config bc = {.backend = "fs",
-                             .dir = dir,
-                             .url_base = cfg->public_url,
-                             .sign = sign,
-                             .sign_ctx = &m->key};
+    struct store_blob_config bc = {.backend = "fs",
+                                   .dir = dir,
+                                   .url_base =
+                                       *cfg->blob_base_url ? cfg->blob_base_url : cfg->public_url,
+                                   .sign = sign,
+                                   .sign_ctx = &m->key};
     if ((rc = store_blob_new(&bc, &m->blobs)) < 0)
         pl_log_error("cannot open the blob store in %s: %s", dir, pl_strerror(rc));
     return rc;

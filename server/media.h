@@ -11,8 +11,8 @@
 
 /* Startup state of media: the URL-signing key and the blob store. */
 struct srv_media {
-    struct crypto_urlsig_key key;
-    struct blob_store *blobs;
+    struct pcrypto_urlsig_key key;
+    struct store_blob *blobs;
 };
 
 /*

@@ -2,6 +2,8 @@
 /* Parley - Prometheus counters for requests, connections, the pool.    */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "metrics.h"
+#include "storage/pg.h"
+#include "storage/redis.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,6 +4,8 @@
 #include "pool.h"
 
 #include "common/log.h"
+#include "storage/pg.h"
+#include "storage/redis.h"
 
 #include <pthread.h>
 #include <stdlib.h>

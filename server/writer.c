@@ -4,6 +4,7 @@
 #include "writer.h"
 
 #include "common/log.h"
+#include "storage/pg.h"
 
 #include <pthread.h>
 #include <stdlib.h>

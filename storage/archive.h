@@ -52,7 +52,7 @@ PL_MUST_CHECK int store_archive_check(const char *raw, size_t len, unsigned *cou
 /* The blob store segments live in. Set once at startup before any read
  * (borrowed for the process' lifetime); without it archived messages
  * cannot be read (PL_EUNAVAIL). */
-void store_archive_set_blobs(struct blob_store *blobs);
+void store_archive_set_blobs(struct store_blob *blobs);
 
 /* Fills the fields of *m that PostgreSQL does not keep (sender_device_id,
  * client_msg_id, kind, body, reply_to; strings from a) from message seq of

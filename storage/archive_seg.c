@@ -203,7 +203,7 @@ int store_archive_check(const char *raw, size_t len, unsigned *count)
 
 /* One decompressed segment and where each of its lines starts, by seq. */
 struct seg {
-    char key[BLOB_KEY_MAX];
+    char key[STORE_BLOB_KEY_MAX];
     char *raw;
     size_t len;
     int64_t *seqs; /* ascending */
@@ -216,9 +216,9 @@ struct seg {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct seg *cache[CACHE_SLOTS];
 static uint64_t cache_clock;
-static struct blob_store *seg_blobs;
+static struct store_blob *seg_blobs;
 
-void store_archive_set_blobs(struct blob_store *blobs)
+void store_archive_set_blobs(struct store_blob *blobs)
 {
     seg_blobs = blobs;
 }

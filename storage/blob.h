@@ -17,7 +17,7 @@
  * see only this header; the backend sits behind a vtable (storage/blob/
  * blob_int.h) chosen by store_blob_new() from the configuration.
  *
- * Keys. store_blob_key_new() draws 128 random bits and writes them as 32
+ * Keys. store_blob_key_init() draws 128 random bits and writes them as 32
  * lowercase hex digits after a short prefix naming the kind of object:
  * "m/" for media, "a/" for archive segments ("m/0f3a...", 34 characters).
  * Every entry point first checks the key with store_blob_key_valid() and
@@ -54,41 +54,41 @@
  *     PUT handler. Handlers never change: they call store_blob_presign()
  *     and follow the URL it returns.
  */
-struct blob_store;
-struct blob_writer;
-struct blob_reader;
+struct store_blob;
+struct store_blob_writer;
+struct store_blob_reader;
 
-#define BLOB_KEY_MAX 48  /* longest key, NUL included */
-#define BLOB_URL_MAX 512 /* longest presigned URL, NUL included */
-#define BLOB_SHA256_BYTES 32
-#define BLOB_ETAG_MAX 48 /* quoted strong ETag, NUL included */
+#define STORE_BLOB_KEY_MAX 48  /* longest key, NUL included */
+#define STORE_BLOB_URL_MAX 512 /* longest presigned URL, NUL included */
+#define STORE_BLOB_SHA256_BYTES 32
+#define STORE_BLOB_ETAG_MAX 48 /* quoted strong ETag, NUL included */
 
 /* Signs a presigned fs URL: writes a NUL-terminated signature (URL-safe
  * characters only) of at most cap bytes over the given fields into sig.
  * Any thread. Returns 0 or a negative code. */
-typedef int blob_sign_cb(void *ctx, const char *method, const char *key, uint64_t size,
-                         const char *content_type, int64_t expires, char *sig, size_t cap);
+typedef int store_blob_sign_cb(void *ctx, const char *method, const char *key, uint64_t size,
+                               const char *content_type, int64_t expires, char *sig, size_t cap);
 
-struct blob_config {
-    const char *backend;  /* "fs" (the only one so far); NULL means "fs" */
-    const char *dir;      /* fs: root directory, created if missing */
-    const char *url_base; /* fs: prefix of presigned URLs, "" for relative URLs */
-    blob_sign_cb *sign;   /* fs: signs presigned URLs; NULL disables presign */
-    void *sign_ctx;       /* borrowed for the store's lifetime */
+struct store_blob_config {
+    const char *backend;      /* "fs" (the only one so far); NULL means "fs" */
+    const char *dir;          /* fs: root directory, created if missing */
+    const char *url_base;     /* fs: prefix of presigned URLs, "" for relative URLs */
+    store_blob_sign_cb *sign; /* fs: signs presigned URLs; NULL disables presign */
+    void *sign_ctx;           /* borrowed for the store's lifetime */
 };
 
-struct blob_stat {
+struct store_blob_stat {
     uint64_t size;
-    int64_t mtime;            /* seconds since the epoch */
-    char etag[BLOB_ETAG_MAX]; /* strong validator, quoted: "\"...\"" */
+    int64_t mtime;                  /* seconds since the epoch */
+    char etag[STORE_BLOB_ETAG_MAX]; /* strong validator, quoted: "\"...\"" */
 };
 
 /* ---- keys (any thread, no I/O) ---- */
 
 /* Writes prefix (1..8 lowercase letters, without the '/') + '/' + 32 random
  * hex digits into out. Returns 0 or PL_EINVAL for a bad prefix. */
-PL_MUST_CHECK int store_blob_key_new(const char *prefix, char out[BLOB_KEY_MAX]);
-/* True when key has exactly the shape store_blob_key_new() produces. */
+PL_MUST_CHECK int store_blob_key_init(const char *prefix, char out[STORE_BLOB_KEY_MAX]);
+/* True when key has exactly the shape store_blob_key_init() produces. */
 bool store_blob_key_valid(const char *key);
 
 /* ---- the store ---- */
@@ -97,79 +97,80 @@ bool store_blob_key_valid(const char *key);
  * borrowed). Returns 0, PL_EINVAL for an unknown backend or a missing
  * setting, or -errno when the directory cannot be created. Free with
  * store_blob_free(). */
-PL_MUST_CHECK int store_blob_new(const struct blob_config *cfg, struct blob_store **out);
-void store_blob_free(struct blob_store *s);
+PL_MUST_CHECK int store_blob_new(const struct store_blob_config *cfg, struct store_blob **out);
+void store_blob_free(struct store_blob *s);
 /* True when parleyd itself must serve the presigned URLs (fs backend). */
-bool store_blob_serves_urls(const struct blob_store *s);
+bool store_blob_serves_urls(const struct store_blob *s);
 
 /* Stores len bytes from buf (borrowed) under key, atomically. sha256, when
  * not NULL, must match the data. Returns 0; PL_EINVAL (bad key);
  * PL_ECONFLICT when an object with this key exists; PL_EMALFORMED when the
  * hash does not match (nothing is kept); -errno for I/O errors. */
-PL_MUST_CHECK int store_blob_put_buf(struct blob_store *s, const char *key, const void *buf,
+PL_MUST_CHECK int store_blob_put_buf(struct store_blob *s, const char *key, const void *buf,
                                      size_t len, const uint8_t *sha256);
 /* The same, from the local file at path (borrowed; read, not moved). */
-PL_MUST_CHECK int store_blob_put_file(struct blob_store *s, const char *key, const char *path,
+PL_MUST_CHECK int store_blob_put_file(struct store_blob *s, const char *key, const char *path,
                                       const uint8_t *sha256);
 
 /* Streaming writer for an object of exactly size bytes whose SHA-256, when
  * sha256 is not NULL, must match (copied). Returns 0 and *out; PL_EINVAL;
  * PL_ECONFLICT when the key exists; -errno. Finish or abort exactly once. */
-PL_MUST_CHECK int store_blob_writer_open(struct blob_store *s, const char *key, uint64_t size,
-                                         const uint8_t *sha256, struct blob_writer **out);
+PL_MUST_CHECK int store_blob_writer_new(struct store_blob *s, const char *key, uint64_t size,
+                                        const uint8_t *sha256, struct store_blob_writer **out);
 /* Appends len bytes (borrowed). Returns 0; PL_ETOOBIG when the total would
  * pass the declared size (the writer stays open; abort it); -errno. */
-PL_MUST_CHECK int store_blob_writer_write(struct blob_writer *w, const void *buf, size_t len);
+PL_MUST_CHECK int store_blob_writer_write(struct store_blob_writer *w, const void *buf, size_t len);
 /* Bytes accepted so far. */
-uint64_t store_blob_writer_written(const struct blob_writer *w);
+uint64_t store_blob_writer_written(const struct store_blob_writer *w);
 /* Verifies size and hash, then publishes the object and frees the writer.
  * Returns 0; PL_EINVAL when fewer bytes than declared arrived;
  * PL_EMALFORMED when the hash differs; PL_ECONFLICT when the key appeared
  * meanwhile; -errno. On failure nothing is kept and the writer is freed.
  * When digest is not NULL it receives the SHA-256 of the data. */
-PL_MUST_CHECK int store_blob_writer_finish(struct blob_writer *w,
-                                           uint8_t digest[BLOB_SHA256_BYTES]);
+PL_MUST_CHECK int store_blob_writer_finish(struct store_blob_writer *w,
+                                           uint8_t digest[STORE_BLOB_SHA256_BYTES]);
 /* Drops the temporary data and frees the writer. */
-void store_blob_writer_abort(struct blob_writer *w);
+void store_blob_writer_abort(struct store_blob_writer *w);
 
 /* Opens key for reading and fills *st. Returns 0; PL_EINVAL;
- * PL_ENOTFOUND; -errno. Close with store_blob_reader_close(). */
-PL_MUST_CHECK int store_blob_reader_open(struct blob_store *s, const char *key,
-                                         struct blob_reader **out, struct blob_stat *st);
+ * PL_ENOTFOUND; -errno. Close with store_blob_reader_free(). */
+PL_MUST_CHECK int store_blob_reader_new(struct store_blob *s, const char *key,
+                                        struct store_blob_reader **out, struct store_blob_stat *st);
 /* Reads up to len bytes at offset off into buf. Returns the count (0 at
  * the end) or -errno. */
-ssize_t store_blob_reader_pread(struct blob_reader *r, void *buf, size_t len, uint64_t off);
-void store_blob_reader_close(struct blob_reader *r);
+ssize_t store_blob_reader_pread(struct store_blob_reader *r, void *buf, size_t len, uint64_t off);
+void store_blob_reader_free(struct store_blob_reader *r);
 /* Reads the whole object into a heap buffer (free() it) of at most max
  * bytes. Returns 0; PL_ETOOBIG over max; PL_ENOTFOUND; -errno. */
-PL_MUST_CHECK int store_blob_read_all(struct blob_store *s, const char *key, size_t max, void **buf,
+PL_MUST_CHECK int store_blob_read_all(struct store_blob *s, const char *key, size_t max, void **buf,
                                       size_t *len);
 
 /* Fills *st for key. Returns 0, PL_EINVAL, PL_ENOTFOUND or -errno. */
-PL_MUST_CHECK int store_blob_stat(struct blob_store *s, const char *key, struct blob_stat *st);
+PL_MUST_CHECK int store_blob_stat(struct store_blob *s, const char *key,
+                                  struct store_blob_stat *st);
 /* Removes key. Returns 0 (also when it did not exist), PL_EINVAL, -errno. */
-PL_MUST_CHECK int store_blob_delete(struct blob_store *s, const char *key);
+PL_MUST_CHECK int store_blob_delete(struct store_blob *s, const char *key);
 
 /* Calls cb for every object whose key starts with prefix ("m/"), in no
  * particular order, until cb returns non-zero (which is returned).
  * Returns 0, the callback's value, or -errno. */
-typedef int blob_list_cb(void *ctx, const char *key, const struct blob_stat *st);
-PL_MUST_CHECK int store_blob_list(struct blob_store *s, const char *prefix, blob_list_cb *cb,
+typedef int store_blob_list_cb(void *ctx, const char *key, const struct store_blob_stat *st);
+PL_MUST_CHECK int store_blob_list(struct store_blob *s, const char *prefix, store_blob_list_cb *cb,
                                   void *ctx);
 
 /* Removes what writers abandoned (a crash between open and finish) more
  * than max_age_s seconds ago: temporary files for fs, incomplete
  * multipart uploads for S3. Call it now and then from a worker. Returns
  * how many went, or -errno. */
-PL_MUST_CHECK int store_blob_gc(struct blob_store *s, unsigned max_age_s);
+PL_MUST_CHECK int store_blob_gc(struct store_blob *s, unsigned max_age_s);
 
 /* Writes a presigned URL for method ("GET" or "PUT") on key into out,
  * valid until expires (seconds since the epoch). size and content_type
  * (borrowed; may be NULL for GET) are bound into a PUT signature. Returns
  * 0; PL_EINVAL; PL_ETOOBIG when the URL does not fit; PL_EUNAVAIL when the
  * store has no signer. */
-PL_MUST_CHECK int store_blob_presign(struct blob_store *s, const char *method, const char *key,
+PL_MUST_CHECK int store_blob_presign(struct store_blob *s, const char *method, const char *key,
                                      uint64_t size, const char *content_type, int64_t expires,
-                                     char out[BLOB_URL_MAX]);
+                                     char out[STORE_BLOB_URL_MAX]);
 
 #endif

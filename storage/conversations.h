@@ -164,9 +164,4 @@ PL_MUST_CHECK int store_pg_conv_touch(struct store_pg *pg, int64_t conversation_
 PL_MUST_CHECK int store_pg_conv_set_title(struct store_pg *pg, int64_t conversation_id,
                                           const char *title);
 
-/* ---- Internal to storage/ ---- */
-
-/* Parses a role column ("admin", "member"; anything else is NONE). */
-enum store_role store_pg__role_parse(const char *s);
-
 #endif

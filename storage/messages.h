@@ -205,32 +205,4 @@ PL_MUST_CHECK int store_pg_message_receipts(struct store_pg *pg, struct pl_arena
                                             int64_t conversation_id, int64_t viewer_id, int64_t seq,
                                             struct store_receipt **out, unsigned *n);
 
-/* ---- Internal to storage/: one definition of the columns and of the
- * aggregate tick, used by every query that returns messages. ---- */
-
-/* The aggregate status of message alias m: over the members other than
- * the sender who could see it (joined before it), "read" when all have read
- * it, "delivered" when all have it, else "sent" (also with nobody else). */
-#define STORE_MSG_STATUS_SQL(m)                                                                    \
-    "CASE WHEN NOT EXISTS (SELECT 1 FROM members o WHERE o.conversation_id = " m                   \
-    ".conversation_id AND o.user_id <> " m ".sender_id AND o.joined_seq < " m ".seq) THEN 0"       \
-    " WHEN NOT EXISTS (SELECT 1 FROM members o WHERE o.conversation_id = " m                       \
-    ".conversation_id AND o.user_id <> " m ".sender_id AND o.joined_seq < " m                      \
-    ".seq AND o.read_seq < " m ".seq) THEN 2"                                                      \
-    " WHEN NOT EXISTS (SELECT 1 FROM members o WHERE o.conversation_id = " m                       \
-    ".conversation_id AND o.user_id <> " m ".sender_id AND o.joined_seq < " m                      \
-    ".seq AND o.delivered_seq < " m ".seq) THEN 1 ELSE 0 END"
-
-/* The 11 columns store_pg__message_row() reads, for message alias m. */
-#define STORE_MSG_COLS(m)                                                                          \
-    m ".id, " m ".conversation_id, " m ".seq, " m ".sender_id, " m ".sender_device_id, " m         \
-      ".client_msg_id, " m ".kind, " m ".body, COALESCE(" m                                        \
-      ".reply_to, 0), " STORE_PG_TS(m ".created_at") ", " STORE_MSG_STATUS_SQL(m)
-
-#define STORE_MSG_NCOLS 11
-
-/* Reads STORE_MSG_COLS starting at column col of row. */
-PL_MUST_CHECK int store_pg__message_row(struct pl_arena *a, const struct pg_result *r, int row,
-                                        int col, struct store_message *out);
-
 #endif

@@ -2,6 +2,7 @@
 /* Parley - the archive job's statements and the archive summary.      */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "archive.h"
+#include "pg_int.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>

@@ -2,6 +2,7 @@
 /* Parley - per-worker PostgreSQL connection: connect, prepare, run.    */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "pg.h"
+#include "pg_int.h"
 
 #include "common/log.h"
 #include "common/loop.h"

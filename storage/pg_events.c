@@ -2,6 +2,7 @@
 /* Parley - persisted events and stream positions in PostgreSQL.        */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "events.h"
+#include "pg_int.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>

@@ -2,6 +2,7 @@
 /* Parley - the E2E key directory and e2e ciphertexts in PostgreSQL.    */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "keys.h"
+#include "pg_int.h"
 
 #include "common/buf.h"
 

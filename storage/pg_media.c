@@ -2,6 +2,7 @@
 /* Parley - media uploads in PostgreSQL.                                */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "media.h"
+#include "pg_int.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>

@@ -2,6 +2,7 @@
 /* Parley - conversation members in PostgreSQL.                         */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "conversations.h"
+#include "pg_int.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>

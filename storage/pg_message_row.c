@@ -2,6 +2,7 @@
 /* Parley - reading the shared message columns.                         */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "messages.h"
+#include "pg_int.h"
 
 #include <libpq-fe.h>
 

@@ -2,6 +2,7 @@
 /* Parley - messages: the group commit's statements, and history pages. */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "messages.h"
+#include "pg_int.h"
 
 #include "archive.h"
 

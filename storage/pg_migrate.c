@@ -2,6 +2,7 @@
 /* Parley - schema migrations compiled into the binary.                 */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "pg.h"
+#include "pg_int.h"
 
 #include "common/embedded.h"
 #include "common/log.h"

@@ -2,6 +2,7 @@
 /* Parley - presence audiences and last-seen privacy in PostgreSQL.     */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "presence.h"
+#include "pg_int.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>

@@ -2,6 +2,7 @@
 /* Parley - receipts: per-member watermarks, their log, aggregate moves. */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "messages.h"
+#include "pg_int.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>

@@ -2,6 +2,7 @@
 /* Parley - full-text search: the query, its scope, the configuration.  */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "search.h"
+#include "pg_int.h"
 
 #include "archive.h"
 

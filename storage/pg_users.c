@@ -2,6 +2,7 @@
 /* Parley - users and devices (login sessions) in PostgreSQL.           */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "pg.h"
+#include "pg_int.h"
 
 #include "common/log.h"
 

@@ -328,8 +328,10 @@ int main(int argc, char **argv)
         default: skipped++; break;
         }
     }
-    /* A mistyped filter must not look like a green run. */
-    int status = failed ? 1 : 0;
+    /* A mistyped filter must not look like a green run, and neither may a
+     * run in which nothing ran: when every case skipped, exit with meson's
+     * skip status so the summary shows a skip, not a pass. */
+    int status = failed ? 1 : run > 0 && skipped == run ? 77 : 0;
     if (run == 0 && argc > 1) {
         fprintf(stderr, "pltest: no case matches the filters given\n");
         status = 1;

@@ -24,7 +24,8 @@
  *   ok - name | FAIL - name (reason) | skip - name (reason)
  * and as the last line:
  *   pltest: N passed, N failed, N skipped
- * The exit status is 1 when any case failed, else 0.
+ * The exit status is 1 when any case failed, 77 (meson's "skipped") when
+ * every case that ran skipped, else 0. A skip always names its reason.
  *
  * Assertions may be used from any thread of the child; a failing one
  * prints file:line and the values to stderr and ends the child with

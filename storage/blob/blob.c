@@ -15,7 +15,7 @@
  * store), size accounting and the SHA-256 check of writers.
  */
 
-static const struct blob_backend_ops *const backends[] = {&store_blob__fs_ops};
+static const struct store_blob__ops *const backends[] = {&store_blob__fs_ops};
 
 static bool prefix_ok(const char *p, size_t n)
 {
@@ -27,7 +27,7 @@ static bool prefix_ok(const char *p, size_t n)
     return true;
 }
 
-int store_blob_key_new(const char *prefix, char out[BLOB_KEY_MAX])
+int store_blob_key_init(const char *prefix, char out[STORE_BLOB_KEY_MAX])
 {
     out[0] = '\0';
     if (!prefix || !prefix_ok(prefix, strlen(prefix)))
@@ -37,7 +37,7 @@ int store_blob_key_new(const char *prefix, char out[BLOB_KEY_MAX])
     size_t n = strlen(prefix);
     memcpy(out, prefix, n);
     out[n++] = '/';
-    sodium_bin2hex(out + n, BLOB_KEY_MAX - n, rnd, sizeof(rnd));
+    sodium_bin2hex(out + n, STORE_BLOB_KEY_MAX - n, rnd, sizeof(rnd));
     return 0;
 }
 
@@ -56,24 +56,24 @@ bool store_blob_key_valid(const char *key)
     return n == 32;
 }
 
-int store_blob_new(const struct blob_config *cfg, struct blob_store **out)
+int store_blob_new(const struct store_blob_config *cfg, struct store_blob **out)
 {
     *out = NULL;
     const char *name = cfg->backend && *cfg->backend ? cfg->backend : "fs";
-    const struct blob_backend_ops *ops = NULL;
+    const struct store_blob__ops *ops = NULL;
     for (size_t i = 0; i < PL_ARRAY_LEN(backends); i++)
         if (!strcmp(backends[i]->name, name))
             ops = backends[i];
     if (!ops || sodium_init() < 0)
         return PL_EINVAL;
-    struct blob_store *s = calloc(1, sizeof(*s));
+    struct store_blob *s = calloc(1, sizeof(*s));
     if (!s)
         return PL_ENOMEM;
     s->ops = ops;
     s->sign = cfg->sign;
     s->sign_ctx = cfg->sign_ctx;
     s->url_base = strdup(cfg->url_base ? cfg->url_base : "");
-    int rc = s->url_base ? ops->open(cfg, s) : PL_ENOMEM;
+    int rc = s->url_base ? ops->init(cfg, s) : PL_ENOMEM;
     if (rc < 0) {
         free(s->url_base);
         free(s);
@@ -83,27 +83,27 @@ int store_blob_new(const struct blob_config *cfg, struct blob_store **out)
     return 0;
 }
 
-void store_blob_free(struct blob_store *s)
+void store_blob_free(struct store_blob *s)
 {
     if (!s)
         return;
-    s->ops->close(s);
+    s->ops->deinit(s);
     free(s->url_base);
     free(s);
 }
 
-bool store_blob_serves_urls(const struct blob_store *s)
+bool store_blob_serves_urls(const struct store_blob *s)
 {
     return s->ops->serves_urls;
 }
 
-int store_blob_writer_open(struct blob_store *s, const char *key, uint64_t size,
-                           const uint8_t *sha256, struct blob_writer **out)
+int store_blob_writer_new(struct store_blob *s, const char *key, uint64_t size,
+                          const uint8_t *sha256, struct store_blob_writer **out)
 {
     *out = NULL;
     if (!store_blob_key_valid(key))
         return PL_EINVAL;
-    struct blob_writer *w = calloc(1, sizeof(*w));
+    struct store_blob_writer *w = calloc(1, sizeof(*w));
     if (!w)
         return PL_ENOMEM;
     w->s = s;
@@ -112,14 +112,14 @@ int store_blob_writer_open(struct blob_store *s, const char *key, uint64_t size,
     strcpy(w->key, key);
     if (sha256) {
         w->check_hash = true;
-        memcpy(w->want, sha256, BLOB_SHA256_BYTES);
+        memcpy(w->want, sha256, STORE_BLOB_SHA256_BYTES);
     }
     /* libsodium's SHA-256 is portable C (a few hundred MB/s); OpenSSL's
      * runs at GB/s with SHA-NI, which is what keeps a 100 MiB upload fast. */
     w->hash = EVP_MD_CTX_new();
     int rc = w->hash && EVP_DigestInit_ex(w->hash, EVP_sha256(), NULL) == 1 ? 0 : PL_ENOMEM;
     if (rc == 0)
-        rc = s->ops->writer_open(s, key, w);
+        rc = s->ops->writer_init(s, key, w);
     if (rc < 0) {
         EVP_MD_CTX_free(w->hash);
         free(w);
@@ -129,7 +129,7 @@ int store_blob_writer_open(struct blob_store *s, const char *key, uint64_t size,
     return 0;
 }
 
-int store_blob_writer_write(struct blob_writer *w, const void *buf, size_t len)
+int store_blob_writer_write(struct store_blob_writer *w, const void *buf, size_t len)
 {
     if (len > w->size - w->written)
         return PL_ETOOBIG;
@@ -142,12 +142,12 @@ int store_blob_writer_write(struct blob_writer *w, const void *buf, size_t len)
     return 0;
 }
 
-uint64_t store_blob_writer_written(const struct blob_writer *w)
+uint64_t store_blob_writer_written(const struct store_blob_writer *w)
 {
     return w->written;
 }
 
-void store_blob_writer_abort(struct blob_writer *w)
+void store_blob_writer_abort(struct store_blob_writer *w)
 {
     if (!w)
         return;
@@ -156,20 +156,20 @@ void store_blob_writer_abort(struct blob_writer *w)
     free(w);
 }
 
-int store_blob_writer_finish(struct blob_writer *w, uint8_t digest[BLOB_SHA256_BYTES])
+int store_blob_writer_finish(struct store_blob_writer *w, uint8_t digest[STORE_BLOB_SHA256_BYTES])
 {
     uint8_t got[EVP_MAX_MD_SIZE];
     unsigned got_len = 0;
-    int rc = EVP_DigestFinal_ex(w->hash, got, &got_len) == 1 && got_len == BLOB_SHA256_BYTES
+    int rc = EVP_DigestFinal_ex(w->hash, got, &got_len) == 1 && got_len == STORE_BLOB_SHA256_BYTES
                  ? 0
                  : PL_EINTERNAL;
     if (digest)
-        memcpy(digest, got, BLOB_SHA256_BYTES);
+        memcpy(digest, got, STORE_BLOB_SHA256_BYTES);
     if (rc < 0)
         ;
     else if (w->written != w->size)
         rc = PL_EINVAL;
-    else if (w->check_hash && sodium_memcmp(got, w->want, BLOB_SHA256_BYTES) != 0)
+    else if (w->check_hash && sodium_memcmp(got, w->want, STORE_BLOB_SHA256_BYTES) != 0)
         rc = PL_EMALFORMED;
     if (rc == 0)
         rc = w->s->ops->writer_commit(w);
@@ -180,11 +180,11 @@ int store_blob_writer_finish(struct blob_writer *w, uint8_t digest[BLOB_SHA256_B
     return rc;
 }
 
-int store_blob_put_buf(struct blob_store *s, const char *key, const void *buf, size_t len,
+int store_blob_put_buf(struct store_blob *s, const char *key, const void *buf, size_t len,
                        const uint8_t *sha256)
 {
-    struct blob_writer *w;
-    int rc = store_blob_writer_open(s, key, len, sha256, &w);
+    struct store_blob_writer *w;
+    int rc = store_blob_writer_new(s, key, len, sha256, &w);
     if (rc < 0)
         return rc;
     if ((rc = store_blob_writer_write(w, buf, len)) < 0) {
@@ -194,7 +194,7 @@ int store_blob_put_buf(struct blob_store *s, const char *key, const void *buf, s
     return store_blob_writer_finish(w, NULL);
 }
 
-int store_blob_put_file(struct blob_store *s, const char *key, const char *path,
+int store_blob_put_file(struct store_blob *s, const char *key, const char *path,
                         const uint8_t *sha256)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -206,8 +206,8 @@ int store_blob_put_file(struct blob_store *s, const char *key, const char *path,
         close(fd);
         return e;
     }
-    struct blob_writer *w;
-    int rc = store_blob_writer_open(s, key, (uint64_t)end, sha256, &w);
+    struct store_blob_writer *w;
+    int rc = store_blob_writer_new(s, key, (uint64_t)end, sha256, &w);
     if (rc < 0)
         goto out;
     char buf[65536];
@@ -231,18 +231,18 @@ out:
     return rc;
 }
 
-int store_blob_reader_open(struct blob_store *s, const char *key, struct blob_reader **out,
-                           struct blob_stat *st)
+int store_blob_reader_new(struct store_blob *s, const char *key, struct store_blob_reader **out,
+                          struct store_blob_stat *st)
 {
     *out = NULL;
     if (!store_blob_key_valid(key))
         return PL_EINVAL;
-    struct blob_reader *r = calloc(1, sizeof(*r));
+    struct store_blob_reader *r = calloc(1, sizeof(*r));
     if (!r)
         return PL_ENOMEM;
     r->s = s;
     r->fd = -1;
-    int rc = s->ops->reader_open(s, key, r, st);
+    int rc = s->ops->reader_init(s, key, r, st);
     if (rc < 0) {
         free(r);
         return rc;
@@ -251,30 +251,30 @@ int store_blob_reader_open(struct blob_store *s, const char *key, struct blob_re
     return 0;
 }
 
-ssize_t store_blob_reader_pread(struct blob_reader *r, void *buf, size_t len, uint64_t off)
+ssize_t store_blob_reader_pread(struct store_blob_reader *r, void *buf, size_t len, uint64_t off)
 {
     return r->s->ops->reader_pread(r, buf, len, off);
 }
 
-void store_blob_reader_close(struct blob_reader *r)
+void store_blob_reader_free(struct store_blob_reader *r)
 {
     if (!r)
         return;
-    r->s->ops->reader_close(r);
+    r->s->ops->reader_deinit(r);
     free(r);
 }
 
-int store_blob_read_all(struct blob_store *s, const char *key, size_t max, void **buf, size_t *len)
+int store_blob_read_all(struct store_blob *s, const char *key, size_t max, void **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;
-    struct blob_reader *r;
-    struct blob_stat st;
-    int rc = store_blob_reader_open(s, key, &r, &st);
+    struct store_blob_reader *r;
+    struct store_blob_stat st;
+    int rc = store_blob_reader_new(s, key, &r, &st);
     if (rc < 0)
         return rc;
     if (st.size > max) {
-        store_blob_reader_close(r);
+        store_blob_reader_free(r);
         return PL_ETOOBIG;
     }
     char *b = malloc(st.size ? st.size : 1);
@@ -287,7 +287,7 @@ int store_blob_read_all(struct blob_store *s, const char *key, size_t max, void 
         else
             got += (size_t)n;
     }
-    store_blob_reader_close(r);
+    store_blob_reader_free(r);
     if (rc < 0) {
         free(b);
         return rc;
@@ -297,21 +297,21 @@ int store_blob_read_all(struct blob_store *s, const char *key, size_t max, void 
     return 0;
 }
 
-int store_blob_stat(struct blob_store *s, const char *key, struct blob_stat *st)
+int store_blob_stat(struct store_blob *s, const char *key, struct store_blob_stat *st)
 {
     if (!store_blob_key_valid(key))
         return PL_EINVAL;
     return s->ops->stat(s, key, st);
 }
 
-int store_blob_delete(struct blob_store *s, const char *key)
+int store_blob_delete(struct store_blob *s, const char *key)
 {
     if (!store_blob_key_valid(key))
         return PL_EINVAL;
     return s->ops->del(s, key);
 }
 
-int store_blob_list(struct blob_store *s, const char *prefix, blob_list_cb *cb, void *ctx)
+int store_blob_list(struct store_blob *s, const char *prefix, store_blob_list_cb *cb, void *ctx)
 {
     size_t n = prefix ? strlen(prefix) : 0;
     if (!prefix || n < 2 || prefix[n - 1] != '/' || !prefix_ok(prefix, n - 1))
@@ -319,16 +319,16 @@ int store_blob_list(struct blob_store *s, const char *prefix, blob_list_cb *cb, 
     return s->ops->list(s, prefix, cb, ctx);
 }
 
-int store_blob_gc(struct blob_store *s, unsigned max_age_s)
+int store_blob_gc(struct store_blob *s, unsigned max_age_s)
 {
     return s->ops->gc ? s->ops->gc(s, max_age_s) : 0;
 }
 
-int store_blob_presign(struct blob_store *s, const char *method, const char *key, uint64_t size,
-                       const char *content_type, int64_t expires, char out[BLOB_URL_MAX])
+int store_blob_presign(struct store_blob *s, const char *method, const char *key, uint64_t size,
+                       const char *content_type, int64_t expires, char out[STORE_BLOB_URL_MAX])
 {
     out[0] = '\0';
     if (!store_blob_key_valid(key) || !method || (strcmp(method, "GET") && strcmp(method, "PUT")))
         return PL_EINVAL;
-    return s->ops->presign(s, method, key, size, content_type, expires, out, BLOB_URL_MAX);
+    return s->ops->presign(s, method, key, size, content_type, expires, out, STORE_BLOB_URL_MAX);
 }

@@ -15,55 +15,55 @@
  * backend (S3, ...) means one new file with one of these tables and one
  * line in blob.c's backend list; nothing above storage/ changes.
  */
-struct blob_backend_ops {
+struct store_blob__ops {
     const char *name;
     bool serves_urls;
-    int (*open)(const struct blob_config *cfg, struct blob_store *s);
-    void (*close)(struct blob_store *s);
-    int (*writer_open)(struct blob_store *s, const char *key, struct blob_writer *w);
-    int (*writer_write)(struct blob_writer *w, const void *buf, size_t len);
+    int (*init)(const struct store_blob_config *cfg, struct store_blob *s);
+    void (*deinit)(struct store_blob *s);
+    int (*writer_init)(struct store_blob *s, const char *key, struct store_blob_writer *w);
+    int (*writer_write)(struct store_blob_writer *w, const void *buf, size_t len);
     /* Publishes the verified data under the key; the common code has
      * already checked size and hash. */
-    int (*writer_commit)(struct blob_writer *w);
-    void (*writer_discard)(struct blob_writer *w);
-    int (*reader_open)(struct blob_store *s, const char *key, struct blob_reader *r,
-                       struct blob_stat *st);
-    ssize_t (*reader_pread)(struct blob_reader *r, void *buf, size_t len, uint64_t off);
-    void (*reader_close)(struct blob_reader *r);
-    int (*stat)(struct blob_store *s, const char *key, struct blob_stat *st);
-    int (*del)(struct blob_store *s, const char *key);
-    int (*list)(struct blob_store *s, const char *prefix, blob_list_cb *cb, void *ctx);
-    int (*gc)(struct blob_store *s, unsigned max_age_s);
-    int (*presign)(struct blob_store *s, const char *method, const char *key, uint64_t size,
+    int (*writer_commit)(struct store_blob_writer *w);
+    void (*writer_discard)(struct store_blob_writer *w);
+    int (*reader_init)(struct store_blob *s, const char *key, struct store_blob_reader *r,
+                       struct store_blob_stat *st);
+    ssize_t (*reader_pread)(struct store_blob_reader *r, void *buf, size_t len, uint64_t off);
+    void (*reader_deinit)(struct store_blob_reader *r);
+    int (*stat)(struct store_blob *s, const char *key, struct store_blob_stat *st);
+    int (*del)(struct store_blob *s, const char *key);
+    int (*list)(struct store_blob *s, const char *prefix, store_blob_list_cb *cb, void *ctx);
+    int (*gc)(struct store_blob *s, unsigned max_age_s);
+    int (*presign)(struct store_blob *s, const char *method, const char *key, uint64_t size,
                    const char *content_type, int64_t expires, char *out, size_t cap);
 };
 
-struct blob_store {
-    const struct blob_backend_ops *ops;
-    blob_sign_cb *sign;
+struct store_blob {
+    const struct store_blob__ops *ops;
+    store_blob_sign_cb *sign;
     void *sign_ctx;
     char *url_base;
     void *impl; /* the backend's own state */
 };
 
 /* Common writer state; backends keep theirs in impl. */
-struct blob_writer {
-    struct blob_store *s;
-    char key[BLOB_KEY_MAX];
+struct store_blob_writer {
+    struct store_blob *s;
+    char key[STORE_BLOB_KEY_MAX];
     uint64_t size, written;
     bool check_hash;
-    uint8_t want[BLOB_SHA256_BYTES];
+    uint8_t want[STORE_BLOB_SHA256_BYTES];
     EVP_MD_CTX *hash; /* OpenSSL's SHA-256 uses the CPU's SHA extensions */
     int fd;
     char tmp[4096];
 };
 
-struct blob_reader {
-    struct blob_store *s;
+struct store_blob_reader {
+    struct store_blob *s;
     int fd;
     void *impl;
 };
 
-extern const struct blob_backend_ops store_blob__fs_ops;
+extern const struct store_blob__ops store_blob__fs_ops;
 
 #endif

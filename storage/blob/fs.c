@@ -32,7 +32,7 @@ struct fs {
     char *root;
 };
 
-static int path_of(const struct blob_store *s, const char *key, char *out, size_t cap, bool dir)
+static int path_of(const struct store_blob *s, const char *key, char *out, size_t cap, bool dir)
 {
     const struct fs *fs = s->impl;
     const char *hex = strchr(key, '/') + 1;
@@ -68,14 +68,14 @@ static int fsync_dir(const char *path)
     return rc;
 }
 
-static void fill_stat(const char *key, const struct stat *sb, struct blob_stat *st)
+static void fill_stat(const char *key, const struct stat *sb, struct store_blob_stat *st)
 {
     st->size = (uint64_t)sb->st_size;
     st->mtime = (int64_t)sb->st_mtime;
     snprintf(st->etag, sizeof(st->etag), "\"%s\"", strchr(key, '/') + 1);
 }
 
-static int fs_open(const struct blob_config *cfg, struct blob_store *s)
+static int fs_init(const struct store_blob_config *cfg, struct store_blob *s)
 {
     if (!cfg->dir || !*cfg->dir)
         return PL_EINVAL;
@@ -97,14 +97,14 @@ static int fs_open(const struct blob_config *cfg, struct blob_store *s)
     return 0;
 }
 
-static void fs_close(struct blob_store *s)
+static void fs_deinit(struct store_blob *s)
 {
     struct fs *fs = s->impl;
     free(fs->root);
     free(fs);
 }
 
-static int fs_writer_open(struct blob_store *s, const char *key, struct blob_writer *w)
+static int fs_writer_init(struct store_blob *s, const char *key, struct store_blob_writer *w)
 {
     const struct fs *fs = s->impl;
     char final[PATH_MAX];
@@ -124,7 +124,7 @@ static int fs_writer_open(struct blob_store *s, const char *key, struct blob_wri
     return w->fd < 0 ? -errno : 0;
 }
 
-static int fs_writer_write(struct blob_writer *w, const void *buf, size_t len)
+static int fs_writer_write(struct store_blob_writer *w, const void *buf, size_t len)
 {
     const char *p = buf;
     while (len > 0) {
@@ -139,7 +139,7 @@ static int fs_writer_write(struct blob_writer *w, const void *buf, size_t len)
     return 0;
 }
 
-static int fs_writer_commit(struct blob_writer *w)
+static int fs_writer_commit(struct store_blob_writer *w)
 {
     char dir[PATH_MAX], final[PATH_MAX];
     int rc = path_of(w->s, w->key, dir, sizeof(dir), true);
@@ -159,7 +159,7 @@ static int fs_writer_commit(struct blob_writer *w)
     return fsync_dir(dir);
 }
 
-static void fs_writer_discard(struct blob_writer *w)
+static void fs_writer_discard(struct store_blob_writer *w)
 {
     if (w->fd >= 0) {
         close(w->fd);
@@ -168,8 +168,8 @@ static void fs_writer_discard(struct blob_writer *w)
     }
 }
 
-static int fs_reader_open(struct blob_store *s, const char *key, struct blob_reader *r,
-                          struct blob_stat *st)
+static int fs_reader_init(struct store_blob *s, const char *key, struct store_blob_reader *r,
+                          struct store_blob_stat *st)
 {
     char path[PATH_MAX];
     struct stat sb;
@@ -189,7 +189,7 @@ static int fs_reader_open(struct blob_store *s, const char *key, struct blob_rea
     return 0;
 }
 
-static ssize_t fs_reader_pread(struct blob_reader *r, void *buf, size_t len, uint64_t off)
+static ssize_t fs_reader_pread(struct store_blob_reader *r, void *buf, size_t len, uint64_t off)
 {
     for (;;) {
         ssize_t n = pread(r->fd, buf, len, (off_t)off);
@@ -200,13 +200,13 @@ static ssize_t fs_reader_pread(struct blob_reader *r, void *buf, size_t len, uin
     }
 }
 
-static void fs_reader_close(struct blob_reader *r)
+static void fs_reader_deinit(struct store_blob_reader *r)
 {
     if (r->fd >= 0)
         close(r->fd);
 }
 
-static int fs_stat(struct blob_store *s, const char *key, struct blob_stat *st)
+static int fs_stat(struct store_blob *s, const char *key, struct store_blob_stat *st)
 {
     char path[PATH_MAX];
     struct stat sb;
@@ -219,7 +219,7 @@ static int fs_stat(struct blob_store *s, const char *key, struct blob_stat *st)
     return 0;
 }
 
-static int fs_del(struct blob_store *s, const char *key)
+static int fs_del(struct store_blob *s, const char *key)
 {
     char path[PATH_MAX];
     int rc = path_of(s, key, path, sizeof(path), false);
@@ -230,7 +230,7 @@ static int fs_del(struct blob_store *s, const char *key)
 
 /* Removes temporary files a crashed writer left behind. A live writer
  * keeps writing, so its file's mtime stays fresh. */
-static int fs_gc(struct blob_store *s, unsigned max_age_s)
+static int fs_gc(struct store_blob *s, unsigned max_age_s)
 {
     const struct fs *fs = s->impl;
     char path[PATH_MAX];
@@ -253,21 +253,21 @@ static int fs_gc(struct blob_store *s, unsigned max_age_s)
     return n;
 }
 
-static int list_fanout(const char *dir, const char *prefix, blob_list_cb *cb, void *ctx)
+static int list_fanout(const char *dir, const char *prefix, store_blob_list_cb *cb, void *ctx)
 {
     DIR *d = opendir(dir);
     if (!d)
         return errno == ENOENT ? 0 : -errno;
     int rc = 0;
     struct dirent *e;
-    char key[BLOB_KEY_MAX];
+    char key[STORE_BLOB_KEY_MAX];
     while (rc == 0 && (e = readdir(d))) {
         struct stat sb;
         if ((size_t)snprintf(key, sizeof(key), "%s%s", prefix, e->d_name) >= sizeof(key) ||
             !store_blob_key_valid(key) || fstatat(dirfd(d), e->d_name, &sb, 0) < 0 ||
             !S_ISREG(sb.st_mode))
             continue;
-        struct blob_stat st;
+        struct store_blob_stat st;
         fill_stat(key, &sb, &st);
         rc = cb(ctx, key, &st);
     }
@@ -275,7 +275,7 @@ static int list_fanout(const char *dir, const char *prefix, blob_list_cb *cb, vo
     return rc;
 }
 
-static int fs_list(struct blob_store *s, const char *prefix, blob_list_cb *cb, void *ctx)
+static int fs_list(struct store_blob *s, const char *prefix, store_blob_list_cb *cb, void *ctx)
 {
     const struct fs *fs = s->impl;
     char dir[PATH_MAX];
@@ -297,7 +297,7 @@ static int fs_list(struct blob_store *s, const char *prefix, blob_list_cb *cb, v
     return rc;
 }
 
-static int fs_presign(struct blob_store *s, const char *method, const char *key, uint64_t size,
+static int fs_presign(struct store_blob *s, const char *method, const char *key, uint64_t size,
                       const char *content_type, int64_t expires, char *out, size_t cap)
 {
     if (!s->sign)
@@ -311,18 +311,18 @@ static int fs_presign(struct blob_store *s, const char *method, const char *key,
     return n < 0 || (size_t)n >= cap ? PL_ETOOBIG : 0;
 }
 
-const struct blob_backend_ops store_blob__fs_ops = {
+const struct store_blob__ops store_blob__fs_ops = {
     .name = "fs",
     .serves_urls = true,
-    .open = fs_open,
-    .close = fs_close,
-    .writer_open = fs_writer_open,
+    .init = fs_init,
+    .deinit = fs_deinit,
+    .writer_init = fs_writer_init,
     .writer_write = fs_writer_write,
     .writer_commit = fs_writer_commit,
     .writer_discard = fs_writer_discard,
-    .reader_open = fs_reader_open,
+    .reader_init = fs_reader_init,
     .reader_pread = fs_reader_pread,
-    .reader_close = fs_reader_close,
+    .reader_deinit = fs_reader_deinit,
     .stat = fs_stat,
     .del = fs_del,
     .list = fs_list,

@@ -61,7 +61,7 @@ PLTEST_PROTO(metrics_are_prometheus_text)
     pt_get(s, proto, "/healthz", NULL, &r);
     PT_ASSERT_STATUS(&r, 200);
     pt_resp_free(&r);
-    pt_get(s, proto, "/metrics", NULL, &r);
+    pt_get(s, proto, "/metrics", PT_METRICS_TOKEN, &r);
     PT_ASSERT_STATUS(&r, 200);
     assert_ctype(&r, "text/plain");
     PL_ASSERT(strstr(r.body, "# TYPE parley_http_requests_total counter"));

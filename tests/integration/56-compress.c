@@ -130,6 +130,61 @@ PLTEST_PROTO(br_responses_decode_to_the_same_json)
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
+/* Issue 9, item 1: about 1 MiB of distinct keys, a few KB brotli-compressed,
+ * sent without logging in. The parser stops at its member cap: 413 with a
+ * problem document, and the server answers the next request as usual. */
+PLTEST_PROTO(br_wide_json_object_is_refused_early)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    size_t cap = 1048000, n = 0;
+    char *json = malloc(cap + 32);
+    PL_ASSERT(json);
+    json[n++] = '{';
+    for (unsigned i = 0; n < cap - 32; i++)
+        n += (size_t)snprintf(json + n, cap + 32 - n, "%s\"k%u\":0", i ? "," : "", i);
+    json[n++] = '}';
+    size_t zl;
+    char *z = brotli(json, n, &zl);
+    PL_ASSERT(zl < n / 10); /* the point of the attack: cheap to send */
+    static const char *const ce_br[] = {"Content-Encoding: br", NULL};
+    struct pt_resp r;
+    PL_ASSERT_INT_EQ(
+        pt_req_h(s, proto, "POST", "/v1/users", NULL, "application/json", z, zl, ce_br, &r), 0);
+    PT_ASSERT_PROBLEM(&r, 413, "body-too-large");
+    PL_ASSERT(strstr(pt_json_str(pt_json(&r), "detail", NULL), "members") != NULL);
+    pt_resp_free(&r);
+    /* The same object uncompressed, and one of 300 members: refused alike. */
+    PL_ASSERT_INT_EQ(pt_req(s, proto, "POST", "/v1/users", NULL, "application/json", json, n, &r),
+                     0);
+    PT_ASSERT_PROBLEM(&r, 413, "body-too-large");
+    pt_resp_free(&r);
+    n = 0;
+    json[n++] = '{';
+    for (unsigned i = 0; i < 300; i++)
+        n += (size_t)snprintf(json + n, cap - n, "%s\"k%u\":0", i ? "," : "", i);
+    json[n++] = '}';
+    PL_ASSERT_INT_EQ(pt_req(s, proto, "POST", "/v1/users", NULL, "application/json", json, n, &r),
+                     0);
+    PT_ASSERT_PROBLEM(&r, 413, "body-too-large");
+    pt_resp_free(&r);
+    /* 40 members (under the cap, over the schema): one 422 error on "". */
+    n = 0;
+    json[n++] = '{';
+    for (unsigned i = 0; i < 40; i++)
+        n += (size_t)snprintf(json + n, cap - n, "%s\"k%u\":0", i ? "," : "", i);
+    json[n++] = '}';
+    PL_ASSERT_INT_EQ(pt_req(s, proto, "POST", "/v1/users", NULL, "application/json", json, n, &r),
+                     0);
+    PT_ASSERT_PROBLEM(&r, 422, "validation-failed");
+    pt_resp_free(&r);
+    free(json);
+    free(z);
+    pt_get(s, proto, "/healthz", NULL, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    pt_resp_free(&r);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
 PLTEST_PROTO(br_request_bodies)
 {
     const char *const args[] = {"--max-body", "65536", NULL};

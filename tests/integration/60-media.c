@@ -383,6 +383,72 @@ PLTEST_PROTO(media_oversize)
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
+/* Issue 9, item 2: what an uploader stored must not run as a page of the
+ * API's origin. Script-capable types download as attachments; every
+ * download is nosniff and sandboxed; inert images and video play inline. */
+static void expect_disposition(struct pt_server *s, enum pt_proto p, const struct pt_user *u,
+                               const char *ctype, const char *want)
+{
+    static const char html[] = "<html><script>alert(document.cookie)</script></html>";
+    struct upload up = upload(s, p, u, ctype, html, sizeof(html) - 1);
+    char loc[512];
+    PL_ASSERT_INT_EQ(media_location(s, p, u, up.id, loc), 302);
+    struct pt_resp r;
+    pt_get(s, p, loc, NULL, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    const char *v = pt_resp_header(&r, "X-Content-Type-Options");
+    PL_ASSERT(v && strcmp(v, "nosniff") == 0);
+    v = pt_resp_header(&r, "Content-Security-Policy");
+    PL_ASSERT(v && strstr(v, "sandbox") != NULL);
+    v = pt_resp_header(&r, "Content-Disposition");
+    if (!v || strncmp(v, want, strlen(want)) != 0)
+        pltest_fail(__FILE__, __LINE__, "%s: Content-Disposition %s, want %s", ctype,
+                    v ? v : "(none)", want);
+    pt_resp_free(&r);
+}
+
+PLTEST_PROTO(media_downloads_cannot_script_the_api_origin)
+{
+    struct pt_server *s = start(NULL);
+    struct pt_user a;
+    PT_USER_NEW(s, proto, "mx", &a);
+    expect_disposition(s, proto, &a, "text/html", "attachment");
+    expect_disposition(s, proto, &a, "image/svg+xml", "attachment");
+    expect_disposition(s, proto, &a, "application/xhtml+xml", "attachment");
+    expect_disposition(s, proto, &a, "application/octet-stream", "attachment");
+    expect_disposition(s, proto, &a, "image/png", "inline");
+    expect_disposition(s, proto, &a, "video/mp4", "inline");
+    expect_disposition(s, proto, &a, "audio/mpeg", "inline");
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* blob_base_url: upload and download URLs point at another origin. */
+PLTEST(media_blob_base_url_is_a_separate_origin)
+{
+    const char *args[] = {"--blob-base-url", "https://blobs.example.net:8443", NULL};
+    struct pt_server *s = start(args);
+    struct pt_user a;
+    PT_USER_NEW(s, PT_H1, "mz", &a);
+    char sha[65];
+    sha256_hex("hello", 5, sha);
+    struct pt_resp r;
+    post_media(s, PT_H1, &a, "image/png", 5, sha, &r);
+    PT_ASSERT_STATUS(&r, 201);
+    const char *url = pt_json_str(pt_json(&r), "upload_url", NULL);
+    PL_ASSERT(url && strncmp(url, "https://blobs.example.net:8443/v1/blobs/m/", 42) == 0);
+    /* The URL's path still works here (the other origin may be this node). */
+    char path[512];
+    snprintf(path, sizeof(path), "%s", url + strlen("https://blobs.example.net:8443"));
+    pt_resp_free(&r);
+    put(s, PT_H1, path, "image/png", "hello", 5, &r);
+    PT_ASSERT_STATUS(&r, 204);
+    pt_resp_free(&r);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+    /* A value with a path is refused at startup. */
+    const char *bad[] = {"--blob-base-url", "https://blobs.example.net/x", NULL};
+    PL_ASSERT(pt_server_start(bad) == NULL);
+}
+
 PLTEST_PROTO(media_wrong_hash)
 {
     struct pt_server *s = start(NULL);
@@ -601,7 +667,7 @@ PLTEST(media_shutdown_during_upload)
     bool busy = false;
     while (!busy && pt_now_ms() < deadline) {
         struct pt_resp r;
-        pt_get(s, PT_H1, "/metrics", NULL, &r);
+        pt_get(s, PT_H1, "/metrics", PT_METRICS_TOKEN, &r);
         busy = strstr(r.body, "parley_worker_busy 1") != NULL;
         pt_resp_free(&r);
         if (!busy)

@@ -263,7 +263,7 @@ struct pt_server *pt_server_start(const char *const *extra_args)
         "--tls-cert", cert, "--tls-key", key,
         "--pg", pg, "--redis", redis,
         "--pwhash-opslimit", "1", "--pwhash-memlimit", "8192",
-        "--workers", "4",
+        "--workers", "4", "--metrics-token", PT_METRICS_TOKEN,
     };
     /* clang-format on */
     size_t argc = 0;

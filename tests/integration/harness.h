@@ -36,6 +36,9 @@
 #define PT_PASSWORD "correct horse battery staple"
 #define PT_USERNAME_MAX 33 /* 32 characters and the NUL */
 #define PT_TOKEN_MAX 128
+/* Every server the harness starts takes this as its metrics_token: send it
+ * as the bearer token of GET /metrics. */
+#define PT_METRICS_TOKEN "pt-metrics-token"
 /* pt_json_int() for a missing member or one that is not an integer. */
 #define PT_JSON_MISSING INT64_MIN
 
@@ -44,7 +47,8 @@
 struct pt_server;
 
 /* Starts parleyd on free loopback ports with the harness's database,
- * Redis and TLS material, cheap password hashing and 4 workers, plus
+ * Redis and TLS material, cheap password hashing, 4 workers and
+ * PT_METRICS_TOKEN, plus
  * extra_args (a NULL-terminated list, or NULL), e.g. {"--max-body",
  * "1024", NULL}. Its output goes to a log file in a private temp dir.
  * Waits up to 20 s for the port file and for GET /healthz to answer 200.

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Parley - unit tests for api/json.c: parsing, limits, binding.        */
 /* Copyright (c) 2026 Parley developers                                 */
+/* Counts the key comparisons of duplicate detection (json_key_cmps). */
+#define API_JSON_TEST_HOOKS 1
 #include "api/json.c"
 
 #include "pltest.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,4 +192,101 @@ PLTEST(parse_survives_allocation_failure_at_every_step)
         pl_arena_free(a);
     }
     PL_ASSERT(failures > 5);
+}
+
+/* A 1 MiB object of distinct keys ({"k0":0,"k1":0,...}) as an attacker would
+ * send it. Caller frees. */
+static char *wide_object(unsigned members, size_t *len)
+{
+    size_t cap = (size_t)members * 24 + 16, n = 0;
+    char *s = malloc(cap);
+    PL_ASSERT(s != NULL);
+    s[n++] = '{';
+    for (unsigned i = 0; i < members; i++)
+        n += (size_t)snprintf(s + n, cap - n, "%s\"k%u\":0", i ? "," : "", i);
+    s[n++] = '}';
+    s[n] = '\0';
+    *len = n;
+    return s;
+}
+
+/* The parser stops at the first member past the cap: a 100,000-member body
+ * is refused after reading about 257 members, so its cost does not grow
+ * with its size (no timing needed to see that). */
+PLTEST(parse_stops_at_member_and_item_caps)
+{
+    size_t len;
+    char *doc = wide_object(100000, &len);
+    PL_ASSERT(len > 1000000);
+    struct pl_arena *a = pl_arena_new();
+    struct api_json *root = NULL;
+    struct api_json_error err;
+    PL_ASSERT_INT_EQ(api_json_parse(a, doc, len, &root, &err), PL_ETOOBIG);
+    PL_ASSERT(strstr(err.msg, "members") != NULL);
+    /* The member past the cap starts within the first 257 * 10 bytes. */
+    PL_ASSERT(err.offset < (API_JSON_MAX_MEMBERS + 1) * 10);
+    /* ...and nothing past it was built: the arena holds a few hundred nodes. */
+    PL_ASSERT(pl_arena_used(a) < (API_JSON_MAX_MEMBERS + 1) * (sizeof(struct api_json) + 64));
+    pl_arena_free(a);
+    free(doc);
+    /* Exactly at the cap is fine. */
+    doc = wide_object(API_JSON_MAX_MEMBERS, &len);
+    PL_ASSERT_INT_EQ(parse_err(doc, len, &err), 0);
+    free(doc);
+    /* Arrays: one item past the cap is refused, the cap itself accepted. */
+    size_t alen = 2 + 2 * (API_JSON_MAX_ITEMS + 1);
+    char *arr = malloc(alen + 1);
+    PL_ASSERT(arr != NULL);
+    arr[0] = '[';
+    for (unsigned i = 0; i <= API_JSON_MAX_ITEMS; i++) {
+        arr[1 + 2 * i] = '0';
+        arr[2 + 2 * i] = ',';
+    }
+    arr[alen - 2] = ']'; /* replaces the comma after the last item */
+    PL_ASSERT_INT_EQ(parse_err(arr, alen - 1, &err), PL_ETOOBIG);
+    arr[alen - 4] = ']'; /* one item fewer */
+    PL_ASSERT_INT_EQ(parse_err(arr, alen - 3, &err), 0);
+    free(arr);
+}
+
+/* Duplicate detection sorts: for n members it makes about n log2 n key
+ * comparisons, where the scan it replaced made about n^2 / 2. The object
+ * is built by hand, past the parser's cap, to make the difference large. */
+PLTEST(duplicate_detection_is_n_log_n)
+{
+    enum { N = 20000 };
+    struct pl_arena *a = pl_arena_new();
+    struct api_json *obj = pl_arena_zalloc(a, sizeof(*obj));
+    obj->type = API_JSON_OBJECT;
+    for (unsigned i = 0; i < N; i++) {
+        struct api_json *m = pl_arena_zalloc(a, sizeof(*m));
+        /* Every key twice (k0, k0, k1, k1 ... reversed halves). */
+        m->key = pl_arena_sprintf(a, "k%u", i < N / 2 ? i : N - 1 - i);
+        m->type = API_JSON_NULL;
+        if (obj->last)
+            obj->last->next = m;
+        else
+            obj->first = m;
+        obj->last = m;
+        obj->n++;
+    }
+    bool *dup = pl_arena_zalloc(a, N * sizeof(*dup));
+    json_key_cmps = 0;
+    PL_ASSERT_INT_EQ(find_dups(a, obj, dup), 0);
+    unsigned ndup = 0;
+    for (unsigned i = 0; i < N; i++)
+        ndup += dup[i];
+    PL_ASSERT_INT_EQ(ndup, N / 2);
+    PL_ASSERT(!dup[0] && dup[N - 1]); /* the later one of each pair is marked */
+    /* 20000 * log2(20000) ~ 286,000; the quadratic scan: 200,000,000. */
+    PL_ASSERT(json_key_cmps < 2ul * N * 15);
+    /* Binding such an object is refused before any member is compared. */
+    const struct api_field f[] = {{"k1", API_FIELD_ANY, false, &(const struct api_json *){0}}};
+    struct api_errors errs = {0};
+    json_key_cmps = 0;
+    PL_ASSERT_INT_EQ(api_json_bind(a, obj, f, 1, &errs), 0);
+    PL_ASSERT_INT_EQ(errs.n, 1);
+    PL_ASSERT_STR_EQ(errs.e[0].pointer, "");
+    PL_ASSERT_INT_EQ(json_key_cmps, 0);
+    pl_arena_free(a);
 }

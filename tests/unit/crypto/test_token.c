@@ -14,34 +14,34 @@ static int is_b64url(char c)
            c == '_';
 }
 
-static void new_token(char tok[CRYPTO_TOKEN_STRLEN + 1], uint8_t hash[CRYPTO_TOKEN_HASHBYTES])
+static void new_token(char tok[PCRYPTO_TOKEN_STRLEN + 1], uint8_t hash[PCRYPTO_TOKEN_HASHBYTES])
 {
-    PL_ASSERT_INT_EQ(crypto_init(), 0);
-    PL_ASSERT_INT_EQ(crypto_token_new(tok, hash), 0);
+    PL_ASSERT_INT_EQ(pcrypto_init(), 0);
+    PL_ASSERT_INT_EQ(pcrypto_token_init(tok, hash), 0);
 }
 
 PLTEST(token_format)
 {
-    char tok[CRYPTO_TOKEN_STRLEN + 1];
-    uint8_t hash[CRYPTO_TOKEN_HASHBYTES];
+    char tok[PCRYPTO_TOKEN_STRLEN + 1];
+    uint8_t hash[PCRYPTO_TOKEN_HASHBYTES];
     for (int i = 0; i < 200; i++) {
         new_token(tok, hash);
-        PL_ASSERT_INT_EQ(strlen(tok), CRYPTO_TOKEN_STRLEN);
+        PL_ASSERT_INT_EQ(strlen(tok), PCRYPTO_TOKEN_STRLEN);
         PL_ASSERT(memcmp(tok, "pl_", 3) == 0);
-        for (int j = 3; j < CRYPTO_TOKEN_STRLEN; j++)
+        for (int j = 3; j < PCRYPTO_TOKEN_STRLEN; j++)
             PL_ASSERT(is_b64url(tok[j]));
     }
 }
 
 PLTEST(token_hash_matches_new)
 {
-    char tok[CRYPTO_TOKEN_STRLEN + 1];
-    uint8_t h1[CRYPTO_TOKEN_HASHBYTES], h2[CRYPTO_TOKEN_HASHBYTES], h3[CRYPTO_TOKEN_HASHBYTES];
+    char tok[PCRYPTO_TOKEN_STRLEN + 1];
+    uint8_t h1[PCRYPTO_TOKEN_HASHBYTES], h2[PCRYPTO_TOKEN_HASHBYTES], h3[PCRYPTO_TOKEN_HASHBYTES];
     new_token(tok, h1);
-    PL_ASSERT_INT_EQ(crypto_token_hash(tok, h2), 0);
-    PL_ASSERT_MEM_EQ(h1, h2, CRYPTO_TOKEN_HASHBYTES);
-    PL_ASSERT_INT_EQ(crypto_token_hash(tok, h3), 0);
-    PL_ASSERT_MEM_EQ(h2, h3, CRYPTO_TOKEN_HASHBYTES);
+    PL_ASSERT_INT_EQ(pcrypto_token_hash(tok, h2), 0);
+    PL_ASSERT_MEM_EQ(h1, h2, PCRYPTO_TOKEN_HASHBYTES);
+    PL_ASSERT_INT_EQ(pcrypto_token_hash(tok, h3), 0);
+    PL_ASSERT_MEM_EQ(h2, h3, PCRYPTO_TOKEN_HASHBYTES);
 }
 
 PLTEST(token_hash_known_value)
@@ -54,22 +54,22 @@ PLTEST(token_hash_known_value)
                                      0x69, 0xb6, 0x21, 0x39, 0x92, 0xa3, 0xe2, 0x3b,
                                      0xe5, 0xbf, 0x10, 0x98, 0x30, 0xbd, 0x7e, 0x6d,
                                      0x71, 0xcc, 0xe4, 0xdf, 0xdc, 0x65, 0x9d, 0xee};
-    uint8_t h[CRYPTO_TOKEN_HASHBYTES];
-    PL_ASSERT_INT_EQ(crypto_init(), 0);
-    PL_ASSERT_INT_EQ(crypto_token_hash(tok, h), 0);
+    uint8_t h[PCRYPTO_TOKEN_HASHBYTES];
+    PL_ASSERT_INT_EQ(pcrypto_init(), 0);
+    PL_ASSERT_INT_EQ(pcrypto_token_hash(tok, h), 0);
     PL_ASSERT_MEM_EQ(h, want, sizeof(want));
 }
 
 PLTEST(token_distinct_tokens_distinct_hashes)
 {
-    char a[CRYPTO_TOKEN_STRLEN + 1], b[CRYPTO_TOKEN_STRLEN + 1];
-    uint8_t ha[CRYPTO_TOKEN_HASHBYTES], hb[CRYPTO_TOKEN_HASHBYTES];
+    char a[PCRYPTO_TOKEN_STRLEN + 1], b[PCRYPTO_TOKEN_STRLEN + 1];
+    uint8_t ha[PCRYPTO_TOKEN_HASHBYTES], hb[PCRYPTO_TOKEN_HASHBYTES];
     new_token(a, ha);
     memcpy(b, a, sizeof(b));
     /* Flip one character to another valid one. */
     b[10] = b[10] == 'A' ? 'B' : 'A';
-    PL_ASSERT_INT_EQ(crypto_token_hash(b, hb), 0);
-    PL_ASSERT(memcmp(ha, hb, CRYPTO_TOKEN_HASHBYTES) != 0);
+    PL_ASSERT_INT_EQ(pcrypto_token_hash(b, hb), 0);
+    PL_ASSERT(memcmp(ha, hb, PCRYPTO_TOKEN_HASHBYTES) != 0);
 }
 
 static int cmp_tok(const void *x, const void *y)
@@ -80,8 +80,8 @@ static int cmp_tok(const void *x, const void *y)
 PLTEST(token_unique_across_draws)
 {
     enum { N = 1000 };
-    static char toks[N][CRYPTO_TOKEN_STRLEN + 1];
-    uint8_t hash[CRYPTO_TOKEN_HASHBYTES];
+    static char toks[N][PCRYPTO_TOKEN_STRLEN + 1];
+    uint8_t hash[PCRYPTO_TOKEN_HASHBYTES];
     for (int i = 0; i < N; i++)
         new_token(toks[i], hash);
     qsort(toks, N, sizeof(toks[0]), cmp_tok);
@@ -91,17 +91,17 @@ PLTEST(token_unique_across_draws)
 
 static void expect_rejected(const char *tok)
 {
-    uint8_t h[CRYPTO_TOKEN_HASHBYTES];
+    uint8_t h[PCRYPTO_TOKEN_HASHBYTES];
     memset(h, 0xAA, sizeof(h));
-    PL_ASSERT_INT_EQ(crypto_token_hash(tok, h), PL_EUNAUTH);
-    static const uint8_t zero[CRYPTO_TOKEN_HASHBYTES];
+    PL_ASSERT_INT_EQ(pcrypto_token_hash(tok, h), PL_EUNAUTH);
+    static const uint8_t zero[PCRYPTO_TOKEN_HASHBYTES];
     PL_ASSERT_MEM_EQ(h, zero, sizeof(zero));
 }
 
 PLTEST(token_malformed_rejected)
 {
-    char tok[CRYPTO_TOKEN_STRLEN + 1], bad[CRYPTO_TOKEN_STRLEN + 2];
-    uint8_t hash[CRYPTO_TOKEN_HASHBYTES];
+    char tok[PCRYPTO_TOKEN_STRLEN + 1], bad[PCRYPTO_TOKEN_STRLEN + 2];
+    uint8_t hash[PCRYPTO_TOKEN_HASHBYTES];
     new_token(tok, hash);
 
     expect_rejected(NULL);
@@ -118,11 +118,11 @@ PLTEST(token_malformed_rejected)
     expect_rejected(bad);
 
     memcpy(bad, tok, sizeof(tok)); /* one short */
-    bad[CRYPTO_TOKEN_STRLEN - 1] = '\0';
+    bad[PCRYPTO_TOKEN_STRLEN - 1] = '\0';
     expect_rejected(bad);
     memcpy(bad, tok, sizeof(tok)); /* one long */
-    bad[CRYPTO_TOKEN_STRLEN] = 'A';
-    bad[CRYPTO_TOKEN_STRLEN + 1] = '\0';
+    bad[PCRYPTO_TOKEN_STRLEN] = 'A';
+    bad[PCRYPTO_TOKEN_STRLEN + 1] = '\0';
     expect_rejected(bad);
 
     /* Characters outside base64url: standard base64's '+' and '/',
@@ -141,10 +141,10 @@ PLTEST(token_noncanonical_rejected)
      * never issues spare bits set, so 'B' (000001) in the last place is
      * not a token, while 'E' (000100) is. */
     char tok[] = "pl_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-    uint8_t h[CRYPTO_TOKEN_HASHBYTES];
-    PL_ASSERT_INT_EQ(crypto_init(), 0);
-    tok[CRYPTO_TOKEN_STRLEN - 1] = 'E';
-    PL_ASSERT_INT_EQ(crypto_token_hash(tok, h), 0);
-    tok[CRYPTO_TOKEN_STRLEN - 1] = 'B';
+    uint8_t h[PCRYPTO_TOKEN_HASHBYTES];
+    PL_ASSERT_INT_EQ(pcrypto_init(), 0);
+    tok[PCRYPTO_TOKEN_STRLEN - 1] = 'E';
+    PL_ASSERT_INT_EQ(pcrypto_token_hash(tok, h), 0);
+    tok[PCRYPTO_TOKEN_STRLEN - 1] = 'B';
     expect_rejected(tok);
 }

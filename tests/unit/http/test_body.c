@@ -150,7 +150,7 @@ PLTEST(body_fail_wakes_reader)
     /* Bytes that arrived before the failure are still delivered. */
     PL_ASSERT_INT_EQ(rd.got, 3);
     PL_ASSERT_INT_EQ(rd.last, PL_ECANCELED);
-    PL_ASSERT(!http__body_open(req));
+    PL_ASSERT(!http__body_is_open(req));
     pl_loop_drain(loop);
     http__req_free(req);
     pl_loop_free(loop);

@@ -50,13 +50,13 @@ static const char *const bodies[] = {
 
 /* Builds, compresses and stores a segment of the bodies above (seq 1..n)
  * in a fresh store; returns its key in key. */
-static struct blob_store *store_segment(char key[BLOB_KEY_MAX])
+static struct store_blob *store_segment(char key[STORE_BLOB_KEY_MAX])
 {
     strcpy(root, "/tmp/pl-arch-XXXXXX");
     PL_ASSERT(mkdtemp(root) != NULL);
     atexit(cleanup);
-    struct blob_store *s;
-    struct blob_config cfg = {.dir = root};
+    struct store_blob *s;
+    struct store_blob_config cfg = {.dir = root};
     PL_ASSERT_INT_EQ(store_blob_new(&cfg, &s), 0);
     struct pl_buf raw;
     pl_buf_init(&raw, STORE_ARCHIVE_SEG_RAW_MAX);
@@ -71,7 +71,7 @@ static struct blob_store *store_segment(char key[BLOB_KEY_MAX])
     size_t zlen;
     PL_ASSERT_INT_EQ(store_archive_compress(pl_buf_head(&raw), raw.len, &z, &zlen), 0);
     PL_ASSERT(zlen < raw.len);
-    PL_ASSERT_INT_EQ(store_blob_key_new("a", key), 0);
+    PL_ASSERT_INT_EQ(store_blob_key_init("a", key), 0);
     PL_ASSERT_INT_EQ(store_blob_put_buf(s, key, z, zlen, NULL), 0);
     free(z);
     pl_buf_deinit(&raw);
@@ -80,8 +80,8 @@ static struct blob_store *store_segment(char key[BLOB_KEY_MAX])
 
 PLTEST(segment_round_trip)
 {
-    char key[BLOB_KEY_MAX];
-    struct blob_store *s = store_segment(key);
+    char key[STORE_BLOB_KEY_MAX];
+    struct store_blob *s = store_segment(key);
     store_archive_set_blobs(s);
     struct pl_arena *a = pl_arena_new();
     for (size_t i = 0; i < PL_ARRAY_LEN(bodies); i++) {

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - PostgreSQL internals shared by storage/pg_*.c only.         */
+/* Copyright (c) 2026 Parley developers                                 */
+#ifndef PL_STORAGE_PG_INT_H
+#define PL_STORAGE_PG_INT_H
+
+/*
+ * Private to storage/: only the .c files in storage/ include this header (the include
+ * check in scripts/check-includes enforces it). Everything here is named
+ * store_pg__* (or STORE_PG_/STORE_MSG_ for SQL fragments); callers outside
+ * storage/ see the contracts in storage/pg.h and its siblings.
+ */
+
+#include "storage/conversations.h"
+#include "storage/messages.h"
+#include "storage/pg.h"
+
+#include "common/arena.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* libpq's types, named by their struct tags so that this header does not
+ * need libpq-fe.h (PGconn and PGresult are typedefs of them). */
+struct pg_conn;
+struct pg_result;
+
+/* Opens a connection to conninfo (borrowed) with application_name
+ * "parleyd" (unless conninfo sets its own), connect_timeout (seconds, as a
+ * string) and, when statement_timeout is not NULL, that statement_timeout
+ * (milliseconds, as a string; our constant, never input). NOTICEs go to
+ * the debug log. On success *out is the caller's: close with PQfinish().
+ * Logs an outage once per transition. Blocking; any thread.
+ * Returns 0; PL_EUNAVAIL when the server cannot be reached; PL_ENOMEM;
+ * PL_EINTERNAL when the session setting is refused. */
+PL_MUST_CHECK int store_pg__connect(const char *conninfo, const char *connect_timeout,
+                                    const char *statement_timeout, struct pg_conn **out);
+
+/* A statement prepared on every (re)connect. Files define them in
+ * NULL-terminated tables registered in pg_conn.c. read_only marks
+ * statements that are safe to run twice: they are retried once on a fresh
+ * connection when the first one turns out dead mid-call. */
+struct store_pg__stmt {
+    const char *name;
+    const char *sql;
+    int nparams;
+    bool read_only;
+};
+
+extern const struct store_pg__stmt store_pg__user_stmts[];
+extern const struct store_pg__stmt store_pg__event_stmts[];
+extern const struct store_pg__stmt store_pg__message_stmts[];
+extern const struct store_pg__stmt store_pg__receipt_stmts[];
+extern const struct store_pg__stmt store_pg__presence_stmts[];
+extern const struct store_pg__stmt store_pg__conversation_stmts[]; /* pg_conversations.c */
+extern const struct store_pg__stmt store_pg__member_stmts[];       /* pg_members.c */
+extern const struct store_pg__stmt store_pg__key_stmts[];          /* pg_keys.c */
+extern const struct store_pg__stmt store_pg__media_stmts[];        /* pg_media.c */
+extern const struct store_pg__stmt store_pg__search_stmts[];       /* pg_search.c */
+extern const struct store_pg__stmt store_pg__archive_stmts[];      /* pg_archive.c */
+
+/* Runs the prepared statement st with nparams parameters: values[i] with
+ * lengths[i] bytes in format formats[i] (0 text, NUL-terminated; 1 binary).
+ * lengths and formats may be NULL when every parameter is text. Results
+ * come back in text format. All arrays are borrowed. On success *res is
+ * the caller's: free it with PQclear().
+ * Returns 0; PL_ECONFLICT (unique violation), PL_ENOTFOUND (foreign key
+ * violation), PL_EINVAL (check/not-null violation, bad value), or a common
+ * code above. */
+PL_MUST_CHECK int store_pg__exec(struct store_pg *pg, const struct store_pg__stmt *st,
+                                 const char *const *values, const int *lengths, const int *formats,
+                                 struct pg_result **res);
+/* Runs st with the parameters a and b; *out is the boolean in the first
+ * column of its one row. 0, PL_ENOTFOUND when there is no row, or a
+ * store_pg__exec() code. */
+PL_MUST_CHECK int store_pg__exec_bool(struct store_pg *pg, const struct store_pg__stmt *st,
+                                      int64_t a, int64_t b, bool *out);
+
+/* The API's timestamp form (RFC 3339, UTC, milliseconds) for a SQL
+ * expression. Formatting in SQL keeps the session's TimeZone and
+ * DateStyle settings out of the picture. */
+#define STORE_PG_TS(expr)                                                                          \
+    "to_char(" expr " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* Parses a bigint column; PL_EINTERNAL when it is not one. */
+PL_MUST_CHECK int store_pg__get_i64(const struct pg_result *r, int row, int col, int64_t *out);
+/* Parses column col of every row (bigint) into an arena array. */
+PL_MUST_CHECK int store_pg__get_i64_column(struct pl_arena *a, const struct pg_result *r, int col,
+                                           int64_t **out, unsigned *n);
+/* Parses a bigint[] column into an arena array. */
+PL_MUST_CHECK int store_pg__get_i64_array(struct pl_arena *a, const struct pg_result *r, int row,
+                                          int col, int64_t **out, unsigned *n);
+/* Copies a text column into the arena; NULL when out of memory. */
+const char *store_pg__get_str(struct pl_arena *a, const struct pg_result *r, int row, int col);
+/* v[0..n) as a bigint[] literal ("{1,2,3}") in the arena, for a parameter;
+ * NULL when out of memory. */
+char *store_pg__i64_array(struct pl_arena *a, const int64_t *v, unsigned n);
+
+/* Adds one to the counter store_pg_errors() reads. Any thread. */
+void store_pg__count_error(void);
+
+/* ---- rows ---- */
+
+/* Parses a role column ("admin", "member"; anything else is NONE). */
+enum store_role store_pg__role_parse(const char *s);
+
+/* One definition of the message columns and of the aggregate tick, used
+ * by every query that returns messages. */
+
+/* The aggregate status of message alias m: over the members other than
+ * the sender who could see it (joined before it), "read" when all have read
+ * it, "delivered" when all have it, else "sent" (also with nobody else). */
+#define STORE_MSG_STATUS_SQL(m)                                                                    \
+    "CASE WHEN NOT EXISTS (SELECT 1 FROM members o WHERE o.conversation_id = " m                   \
+    ".conversation_id AND o.user_id <> " m ".sender_id AND o.joined_seq < " m ".seq) THEN 0"       \
+    " WHEN NOT EXISTS (SELECT 1 FROM members o WHERE o.conversation_id = " m                       \
+    ".conversation_id AND o.user_id <> " m ".sender_id AND o.joined_seq < " m                      \
+    ".seq AND o.read_seq < " m ".seq) THEN 2"                                                      \
+    " WHEN NOT EXISTS (SELECT 1 FROM members o WHERE o.conversation_id = " m                       \
+    ".conversation_id AND o.user_id <> " m ".sender_id AND o.joined_seq < " m                      \
+    ".seq AND o.delivered_seq < " m ".seq) THEN 1 ELSE 0 END"
+
+/* The 11 columns store_pg__message_row() reads, for message alias m. */
+#define STORE_MSG_COLS(m)                                                                          \
+    m ".id, " m ".conversation_id, " m ".seq, " m ".sender_id, " m ".sender_device_id, " m         \
+      ".client_msg_id, " m ".kind, " m ".body, COALESCE(" m                                        \
+      ".reply_to, 0), " STORE_PG_TS(m ".created_at") ", " STORE_MSG_STATUS_SQL(m)
+
+#define STORE_MSG_NCOLS 11
+
+/* Reads STORE_MSG_COLS starting at column col of row. */
+PL_MUST_CHECK int store_pg__message_row(struct pl_arena *a, const struct pg_result *r, int row,
+                                        int col, struct store_message *out);
+
+#endif
