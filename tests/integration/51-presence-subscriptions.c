@@ -372,7 +372,7 @@ PLTEST_PROTO(typing_is_capped_by_group_size_and_rate_limited)
 static long long metric(struct pt_server *s, const char *name)
 {
     struct pt_resp r;
-    pt_get(s, PT_H1, "/metrics", NULL, &r);
+    pt_get(s, PT_H1, "/metrics", PT_METRICS_TOKEN, &r);
     PT_ASSERT_STATUS(&r, 200);
     long long v = -1;
     size_t n = strlen(name);
