@@ -145,6 +145,9 @@ PL_MUST_CHECK int api_init(void);
  * (those holding streams on this node), announces the ones that came
  * online, and sweeps and announces the ones whose heartbeat expired. */
 void api_presence_tick(struct api_worker *w, const int64_t *users, unsigned n);
+/* Any thread: presence transitions announced by this node, and the
+ * subscribed streams' devices they went to (the sum of their audiences). */
+void api_presence_counters(uint64_t *transitions, uint64_t *audience);
 /* Most devices one api_presence_streams_closed() call takes. */
 #define API_PRESENCE_CLOSED_MAX 4096
 /* Worker: the devices' last streams on this node closed; the ones with no

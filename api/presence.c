@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,16 @@ static void gen_presence(yajl_gen g, int64_t user, const char *status, int onlin
     else
         yajl_gen_null(g);
     yajl_gen_map_close(g);
+}
+
+/* For /metrics and bench/: transitions announced, and subscribed devices
+ * they were sent to (after privacy), across this node's workers. */
+static _Atomic uint64_t n_transitions, n_audience;
+
+void api_presence_counters(uint64_t *transitions, uint64_t *audience)
+{
+    *transitions = atomic_load_explicit(&n_transitions, memory_order_relaxed);
+    *audience = atomic_load_explicit(&n_audience, memory_order_relaxed);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -96,10 +107,12 @@ static void announce(struct api_worker *w, int64_t user, bool online, uint64_t h
     struct pl_arena *a = pl_arena_new();
     struct store_psub *subs;
     unsigned n = 0;
+    atomic_fetch_add_explicit(&n_transitions, 1, memory_order_relaxed);
     if (!a || audience(w, a, user, &subs, &n) < 0 || n == 0) {
         pl_arena_free(a);
         return;
     }
+    atomic_fetch_add_explicit(&n_audience, n, memory_order_relaxed);
     int64_t *users = pl_arena_alloc(a, n * sizeof(*users));
     int64_t *devices = pl_arena_alloc(a, n * sizeof(*devices));
     yajl_gen g = users && devices ? api__gen_new() : NULL;

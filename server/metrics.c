@@ -222,6 +222,16 @@ static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
                        "Presence events queued on this node's streams (one per subscribed "
                        "stream and transition).",
                        ls.presence_events);
+        uint64_t tr, au;
+        api_presence_counters(&tr, &au);
+        if (rc == 0)
+            rc = gauge(out, "parley_presence_transitions_total", "counter",
+                       "Presence transitions (online, offline) this node announced.", tr);
+        if (rc == 0)
+            rc = gauge(out, "parley_presence_audience_total", "counter",
+                       "Subscribed devices those transitions were sent to, after privacy, on "
+                       "every node.",
+                       au);
         if (rc == 0)
             rc = gauge(out, "parley_presence_frames_sent_total", "counter",
                        "Presence frames published to other nodes holding subscribers.",
