@@ -231,6 +231,32 @@ static void replay_job(struct api_worker *w, void *arg)
 
 /* ---- step 2: on the loop ---- */
 
+struct psub_open {
+    int64_t device;
+    const char *node;
+};
+
+/* Presence transitions for the device's subscriptions come to this node
+ * from now on (storage/presence.h). Written only once the hub knows the
+ * stream: a transition that finds this node in the index is then always
+ * delivered to it. Redis down: the stream gets them after a reconnect. */
+static void psub_open_job(struct api_worker *w, void *arg)
+{
+    struct psub_open *p = arg;
+    (void)!store_redis_psub_stream_open(w->redis, p->device, p->node);
+    free(p);
+}
+
+static void psub_open(struct sse *s)
+{
+    struct psub_open *p = malloc(sizeof(*p));
+    if (!p)
+        return;
+    *p = (struct psub_open){s->device, s->env->node_id};
+    if (s->env->run(s->env->run_ctx, psub_open_job, p) < 0)
+        free(p);
+}
+
 static void on_open(struct pl_task *t)
 {
     struct sse *s = PL_CONTAINER_OF(t, struct sse, task);
@@ -242,6 +268,7 @@ static void on_open(struct pl_task *t)
         free(s);
         return;
     }
+    psub_open(s);
     raw(s, RETRY_FRAME);
     char json[96];
     if (s->reset) {
@@ -318,9 +345,6 @@ static int events_open(struct api_call *c)
     if (last && (!parse_pos(last, &s->after) || s->after > current || s->after + 1 < oldest))
         s->reset = true;
     api__presence_touch(c->w, c->user_id);
-    /* Presence transitions for this device's subscriptions come here now
-     * (storage/presence.h); Redis down: they reach it once it is back. */
-    (void)!store_redis_psub_stream_open(c->w->redis, c->device_id, c->env->node_id);
     s->task.run = on_open;
     pl_loop_post(c->env->loop, &s->task);
     return API_DEFERRED;

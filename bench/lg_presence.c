@@ -64,8 +64,8 @@ static long index_of(int64_t id)
 static bool watches(unsigned r, unsigned u)
 {
     struct lg_bench *b = P.b;
-    unsigned d = (u + b->n_users - r) % b->n_users;
-    return d && d % b->sub_stride == 0 && d / b->sub_stride <= b->subs;
+    unsigned d = (u + b->n_users - r) % b->n_users + b->sub_stride - 1;
+    return d % b->sub_stride == 0 && d / b->sub_stride >= 1 && d / b->sub_stride <= b->subs;
 }
 
 static void on_event(struct lg_req *r, const char *ev, const char *data, size_t len)
@@ -225,7 +225,8 @@ static void burst_tick(void *ctx)
 static void bounds(struct lg_bench *b, unsigned u, uint64_t *lo, uint64_t *hi)
 {
     for (unsigned k = 1; k <= b->subs; k++) {
-        unsigned v = (u + b->n_users - k * b->sub_stride % b->n_users) % b->n_users;
+        unsigned off = (k * b->sub_stride - (b->sub_stride - 1)) % b->n_users;
+        unsigned v = (u + b->n_users - off) % b->n_users;
         if (P.t_ready[v] && P.t_ready[v] < P.t_sent[u])
             (*lo)++;
         if (P.t_sent[v] && P.t_sent[v] < P.t_ready[u])

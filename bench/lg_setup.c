@@ -283,7 +283,9 @@ int lg_setup_group(struct lg_bench *b, unsigned members)
 
 /* ---- presence subscriptions -------------------------------------------- */
 
-/* Op i: user i subscribes to users i + stride*k (k = 1..subs, mod n). */
+/* Op i: user i subscribes to users i + stride*k - (stride-1) (k = 1..subs,
+ * mod n): the next subs users for stride 1, the next subs at odd offsets
+ * for stride 2. */
 static int subs_start(struct batch *bt, unsigned i)
 {
     struct lg_bench *b = bt->b;
@@ -292,7 +294,7 @@ static int subs_start(struct batch *bt, unsigned i)
     int rc = pl_buf_printf(&body, "{\"users\":[");
     for (unsigned k = 1; rc == 0 && k <= b->subs; k++)
         rc = pl_buf_printf(&body, "%s%" PRId64, k > 1 ? "," : "",
-                           b->users[(i + b->sub_stride * k) % b->n_users].id);
+                           b->users[(i + b->sub_stride * k - (b->sub_stride - 1)) % b->n_users].id);
     if (rc == 0)
         rc = pl_buf_append(&body, "]}", 3);
     if (rc < 0) {
