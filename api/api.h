@@ -26,8 +26,29 @@ struct store_redis;
  * failure code into a problem document and completes the request.
  */
 
+/* Abuse limits and per-user quotas (api/limits.c). A limit of 0 turns that
+ * one off. Counters live in Redis so they hold across nodes. */
+struct api_limits {
+    unsigned login_fail_account;  /* failed logins per account before backoff */
+    unsigned login_fail_ip;       /* failed logins per address before backoff */
+    unsigned login_backoff_ms;    /* first backoff; doubles per further failure */
+    unsigned login_backoff_max_s; /* longest backoff */
+    unsigned register_per_ip;     /* registrations per address per hour */
+    char *exempt;                 /* addresses per-address limits skip ("a,b") */
+    unsigned session_ttl_s;       /* inactivity after which a session expires */
+    unsigned max_devices;         /* active sessions per user */
+    unsigned keys_fetch_per_min;  /* bundle fetches per requester per minute */
+    unsigned keys_target_per_min; /* bundle fetches of one target per minute */
+    unsigned streams;             /* open event streams per user */
+    unsigned sends_per_s;         /* message sends per user per second */
+    unsigned searches_per_s;      /* searches per user per second */
+    unsigned groups_per_hour;     /* group creations per user per hour */
+    size_t media_bytes_per_day;   /* declared upload bytes per user per day */
+};
+
 struct api_config {
     struct pcrypto_pwhash_params pwhash;
+    struct api_limits limits;
     unsigned group_max_members;   /* members per group (422 past it) */
     unsigned presence_timeout_s;  /* online while the last heartbeat is younger */
     unsigned presence_subs_max;   /* users one device may subscribe to (422 past it) */
@@ -38,7 +59,7 @@ struct api_config {
     uint64_t media_max_size;      /* largest upload (413 past it) */
     unsigned media_url_ttl_s;     /* presigned upload URLs; downloads get a tenth */
     unsigned media_pending_ttl_s; /* unreferenced uploads are swept after this */
-    unsigned upload_slots;        /* uploads streaming at once (each holds a worker) */
+    unsigned upload_slots;        /* uploads streaming at once (each holds a 4 MiB pipe) */
     /* /metrics on the public listeners needs "Authorization: Bearer
      * <metrics_token>"; empty: only the admin listener serves it. */
     const char *metrics_token;
@@ -84,6 +105,11 @@ struct api_env {
      * subscriptions end with its last stream). */
     void (*stream_closed)(void *ctx, int64_t user, int64_t device);
     void *presence_ctx;
+    /* Any thread: runs fn on a password-hashing thread (its own bounded
+     * pool, with its own connections), so argon2 never holds an API
+     * worker. Returns 0, or PL_EBUSY/PL_ECANCELED (fn not called). */
+    int (*pwhash_run)(void *ctx, void (*fn)(struct api_worker *w, void *arg), void *arg);
+    void *pwhash_ctx;
     /* This node's name, for presence. */
     const char *node_id;
     /* Media and archive objects (storage/blob.h); thread-safe. */
@@ -112,9 +138,12 @@ enum api_route_result api_route(const struct api_env *env, struct http_req *req)
  * the body streamed (uploads; see http_req_body_read). */
 bool api_route_streams_body(const struct api_env *env, struct http_req *req);
 
+/* Uploads in progress (holding an upload slot). Any thread. */
+unsigned api_uploads_active(void);
+
 /* Worker: deletes up to limit expired, unreferenced uploads (rows, then
  * blobs). Returns how many went, or a negative code. */
-int api_media_sweep(struct api_worker *w, unsigned limit);
+PL_MUST_CHECK int api_media_sweep(struct api_worker *w, unsigned limit);
 
 /* Worker thread: runs the routed request to completion (always completes). */
 void api_handle(struct api_worker *w, struct http_req *req);
@@ -134,7 +163,7 @@ void api_reject(const struct api_env *env, struct http_req *req, int rc);
  * batch of more than a few MiB of text is split into several
  * transactions. Returns 0 when everything committed, or the code of the
  * last transaction that failed. */
-int api_send_commit(struct api_worker *w, struct api_send *const *jobs, unsigned n);
+PL_MUST_CHECK int api_send_commit(struct api_worker *w, struct api_send *const *jobs, unsigned n);
 
 /* Builds the route table and compresses the static documents. Call once at
  * startup, before anything else in api/. Returns 0, PL_ENOMEM or
@@ -160,9 +189,22 @@ void api_presence_streams_closed(struct api_worker *w, const int64_t *devices, u
  * own. Returns 0 when json needs no projection (use it as is); 1 with
  * *out a malloc'd, NUL-terminated projection of *out_len bytes (free
  * it); PL_EINVAL when json is a malformed e2e payload; PL_ENOMEM. */
-int api_e2e_project(const char *json, size_t len, int64_t device_id, char **out, size_t *out_len);
+PL_MUST_CHECK int api_e2e_project(const char *json, size_t len, int64_t device_id, char **out,
+                                  size_t *out_len);
 /* True when json is an e2e payload that must be projected per device. */
 bool api_e2e_is_enveloped(const char *json, size_t len);
+
+/* Limits and quotas, for /metrics: the number of kinds, and for kind i
+ * its name, the requests it refused and the checks skipped because Redis
+ * was unreachable (fail-open). Any thread. */
+size_t api_limit_count(void);
+const char *api_limit_name(size_t i);
+void api_limit_stats(size_t i, uint64_t *rejected, uint64_t *unchecked);
+
+/* Worker: refreshes this node's count of open event streams of each user
+ * in users (counts[i] streams) in the cross-node streams quota. */
+void api_streams_refresh(struct api_worker *w, const int64_t *users, const unsigned *counts,
+                         unsigned n);
 
 /* Route names for metrics labels, indexed like the route table. */
 size_t api_route_count(void);

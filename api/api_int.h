@@ -25,7 +25,7 @@ struct api_call {
     struct api_errors errs;
 };
 
-typedef int api_handler_fn(struct api_call *c);
+typedef PL_MUST_CHECK int api_handler_fn(struct api_call *c);
 
 /* A handler's return value meaning "the request was handed on (to the
  * writer or to the loop) and will be completed there": api_handle() must
@@ -73,10 +73,11 @@ extern const struct api_route_def api__blob_routes[];         /* blobs.c */
 /* Checks the "media" member of a send (kind "media") and writes the
  * message body (the canonical Media JSON) into s->body; field errors go to
  * c->errs. Returns 0 or PL_ENOMEM. */
-int api__media_msg_read(struct api_call *c, const struct api_json *media, struct store_send *s);
+PL_MUST_CHECK int api__media_msg_read(struct api_call *c, const struct api_json *media,
+                                      struct store_send *s);
 /* Worker: the media a send references must be ready uploads of the
  * sender. Returns 0, PL_EINVAL (422 set) or a storage code. */
-int api__media_msg_check(struct api_call *c, const struct store_send *s);
+PL_MUST_CHECK int api__media_msg_check(struct api_call *c, const struct store_send *s);
 /* True for an RFC 9110 media type ("image/png; q=x") of at most 255
  * printable ASCII characters (media.c). */
 bool api__valid_content_type(const char *s);
@@ -86,7 +87,76 @@ void api__gen_media_body(yajl_gen g, const char *body);
 /* ---- auth.c ---- */
 /* Authenticates the bearer token of c->req; fills user_id / device_id.
  * Returns 0, PL_EUNAUTH (problem already set), or PL_EUNAVAIL. */
-int api__auth(struct api_call *c, bool allow_cookie_query);
+PL_MUST_CHECK int api__auth(struct api_call *c, bool allow_cookie_query);
+
+/* ---- limits and quotas (limits.c) ---- */
+enum api_limit_kind {
+    API_LIMIT_LOGIN_ACCOUNT,
+    API_LIMIT_LOGIN_IP,
+    API_LIMIT_REGISTER_IP,
+    API_LIMIT_PWHASH_BUSY,
+    API_LIMIT_DEVICES,
+    API_LIMIT_KEYS_REQUESTER,
+    API_LIMIT_KEYS_TARGET,
+    API_LIMIT_STREAMS,
+    API_LIMIT_SENDS,
+    API_LIMIT_SEARCHES,
+    API_LIMIT_GROUPS,
+    API_LIMIT_MEDIA_BYTES,
+    API_LIMIT__COUNT
+};
+/* Worker. Adds cost to the fixed window of kind k for subject (a user id
+ * or an address). Returns 0 (allowed, or Redis unreachable: fail-open,
+ * counted) or PL_ERATE with the 429 quota-exceeded problem and its
+ * Retry-After set. */
+PL_MUST_CHECK int api__limit_window(struct api_call *c, enum api_limit_kind k, const char *subject,
+                                    uint64_t cost);
+/* api__limit_window() for a user id. */
+PL_MUST_CHECK int api__limit_user(struct api_call *c, enum api_limit_kind k, int64_t user,
+                                  uint64_t cost);
+/* Sets a 429 problem of slug with Retry-After from retry_ms, counts a
+ * refusal of k; returns PL_ERATE. detail is borrowed. */
+PL_MUST_CHECK int api__limit_refuse(struct api_call *c, enum api_limit_kind k, const char *slug,
+                                    uint64_t retry_ms, const char *detail);
+/* Counts one refusal of k (for limits enforced elsewhere). Any thread. */
+void api__limit_count(enum api_limit_kind k);
+/* True when addr is in the limit_exempt list. */
+bool api__addr_exempt(const struct api_env *env, const char *addr);
+/* Worker. Login backoff for account (a username, or "#<id>") and the
+ * caller's address: 0 with the attempt counted as a failure until
+ * api__login_result() says otherwise, or PL_ERATE with 429
+ * login-throttled set (nothing counted). */
+PL_MUST_CHECK int api__login_check(struct api_call *c, const char *account);
+enum api_login_outcome {
+    API_LOGIN_FAILED,    /* wrong password or unknown account */
+    API_LOGIN_OK,        /* the password was right */
+    API_LOGIN_UNCHECKED, /* the password was never checked (busy, storage down) */
+};
+/* Worker (any with Redis): settles an attempt api__login_check() let in. */
+void api__login_result(struct api_call *c, const char *account, enum api_login_outcome outcome);
+/* Worker: counts an event stream of c's user opening on this node: 0, or
+ * PL_ERATE (429 set) when the user has quota_streams open on all nodes. */
+PL_MUST_CHECK int api__streams_open(struct api_call *c);
+/* Worker: a stream api__streams_open() counted has closed. */
+void api__streams_closed(struct api_worker *w, int64_t user);
+
+/* ---- password hashing off the workers (password.c) ---- */
+/* The rest of a handler, run on a password-hashing thread with c->w that
+ * thread's worker (own connections); returns like a handler. */
+typedef int api_pw_fn(struct api_call *c, void *arg);
+/* Hands c's request to the hashing pool to run fn(c, arg) there and
+ * complete it. arg must live in the request's arena. Returns
+ * API_DEFERRED; PL_EBUSY with the 503 hashing-busy problem set when the
+ * pool's queue is full; PL_ECANCELED when shutting down. */
+PL_MUST_CHECK int api__pwhash_defer(struct api_call *c, api_pw_fn *fn, void *arg);
+/* Ends the event streams of c's user's sessions ids[0..n) on every node. */
+void api__close_devices(struct api_call *c, const int64_t *ids, unsigned n);
+#define API_PASSWORD_MIN 8
+/* argon2 takes any length, but hashing megabytes per login attempt would
+ * hand attackers a cheap way to burn CPU. */
+#define API_PASSWORD_MAX 1024
+/* True for a password of API_PASSWORD_MIN..API_PASSWORD_MAX bytes. */
+bool api__valid_password(const char *pw);
 
 /* ---- persisted events (emit.c) ---- */
 
@@ -109,10 +179,10 @@ struct api_emit {
     unsigned n;
 };
 /* Returns 0 or PL_ENOMEM when more than API_EMIT_MAX are queued. */
-int api__emit(struct api_emit *e, const char *type, int64_t conversation_id, int64_t target_user_id,
-              const char *payload);
+PL_MUST_CHECK int api__emit(struct api_emit *e, const char *type, int64_t conversation_id,
+                            int64_t target_user_id, const char *payload);
 /* Inside the open transaction on c->w->pg. */
-int api__emit_store(struct api_call *c, struct api_emit *e);
+PL_MUST_CHECK int api__emit_store(struct api_call *c, struct api_emit *e);
 /* After commit. */
 void api__emit_publish(struct api_call *c, const struct api_emit *e);
 
@@ -121,35 +191,28 @@ void api__emit_publish(struct api_call *c, const struct api_emit *e);
  * NULL when out of memory. */
 yajl_gen api__gen_new(void);
 /* Sends the generated JSON with status and frees g. Returns 0 or PL_ENOMEM. */
-int api__reply_json(struct api_call *c, int status, yajl_gen g);
+PL_MUST_CHECK int api__reply_json(struct api_call *c, int status, yajl_gen g);
 /* Sends a static or arena-owned body. */
 void api__reply_raw(struct api_call *c, int status, const char *ctype, const char *body,
                     size_t len);
 /* Checks Content-Type (415) and parses the body as a JSON object (400/422).
  * On failure the problem is already set and the code is returned. */
-int api__body_object(struct api_call *c, const struct api_json **out);
+PL_MUST_CHECK int api__body_object(struct api_call *c, const struct api_json **out);
 /* api__body_object + api_json_bind: field errors land in c->errs (the
  * caller adds its own checks, then calls api__fail_validation if any). */
-int api__bind_body(struct api_call *c, const struct api_field *fields, unsigned n);
+PL_MUST_CHECK int api__bind_body(struct api_call *c, const struct api_field *fields, unsigned n);
 /* Sends 422 with c->errs and returns PL_EINVAL. */
-int api__fail_validation(struct api_call *c);
+PL_MUST_CHECK int api__fail_validation(struct api_call *c);
 void api__gen_str(yajl_gen g, const char *key, const char *val);
 void api__gen_int(yajl_gen g, const char *key, long long v);
 void api__gen_key(yajl_gen g, const char *key);
 
 /* ---- handlers ---- */
-int api_users_create(struct api_call *c);
-int api_me_get(struct api_call *c);
-int api_me_patch(struct api_call *c);
-int api_sessions_create(struct api_call *c);
-int api_sessions_delete_current(struct api_call *c);
-int api_health_live(struct api_call *c);
-int api_health_ready(struct api_call *c);
-int api_metrics_get(struct api_call *c);
-int api_openapi_get(struct api_call *c);
+api_handler_fn api_users_create, api_me_get, api_me_patch, api_sessions_create,
+    api_sessions_delete_current, api_sessions_list, api_sessions_delete, api_me_password_put,
+    api_health_live, api_health_ready, api_metrics_get, api_openapi_get, api_problem_doc_get;
 /* Startup (api_init): compresses the static documents once. */
-int api__docs_init(void);
-int api_problem_doc_get(struct api_call *c);
+PL_MUST_CHECK int api__docs_init(void);
 
 /* True for a username: 3 to 32 of a-z, 0-9, '_' and '.' (users.c). */
 bool api__valid_username(const char *s);
@@ -159,41 +222,38 @@ bool api__valid_display_text(const char *s, size_t max_chars);
 /* Membership of the caller in conversation_id (conversations.c): 0 and the
  * role; PL_ENOTFOUND (problem set: 404, so that non-members cannot learn
  * that the conversation exists); or a storage code. */
-int api__require_member(struct api_call *c, int64_t conversation_id, bool *is_admin);
+PL_MUST_CHECK int api__require_member(struct api_call *c, int64_t conversation_id, bool *is_admin);
 /* Parses a {user} path parameter / "user" value: an integer id or a
  * username; all digits (up to 18) is an id (conversations.c). Does not set
  * a problem. 0, PL_ENOTFOUND, or a storage code. */
-int api__resolve_user(struct api_call *c, const char *id_or_name, int64_t *user_id);
+PL_MUST_CHECK int api__resolve_user(struct api_call *c, const char *id_or_name, int64_t *user_id);
 
 /* ---- conversations and members (conversations.c, conversation_create.c,
  * members.c) ---- */
 struct store_conv;
 struct store_conv_lock;
 struct store_member;
-int api_conversations_create(struct api_call *c);
-int api_conversations_list(struct api_call *c);
-int api_conversations_get(struct api_call *c);
-int api_conversations_update(struct api_call *c);
-int api_members_put(struct api_call *c);
-int api_members_delete(struct api_call *c);
+api_handler_fn api_conversations_create, api_conversations_list, api_conversations_get,
+    api_conversations_update, api_members_put, api_members_delete;
 
 /* True for a positive decimal integer (digits only) that fits int64_t. */
 bool api__parse_id(const char *s, int64_t *out);
 /* The {id} path parameter (the route's first) as a conversation id.
  * Returns 0, or PL_ENOTFOUND with the 404 problem set when malformed. */
-int api__conversation_id(struct api_call *c, int64_t *id);
+PL_MUST_CHECK int api__conversation_id(struct api_call *c, int64_t *id);
 /* Sets the 404 "no such conversation" problem; returns PL_ENOTFOUND. */
-int api__conversation_not_found(struct api_call *c);
+PL_MUST_CHECK int api__conversation_not_found(struct api_call *c);
 /* api__resolve_user() for n references at once (one query): ids[i] is 0
  * for an unknown one. Entries of refs that cannot name a user are
  * replaced by "". Returns 0 or a storage code. */
-int api__resolve_users(struct api_call *c, const char **refs, unsigned n, int64_t *ids);
+PL_MUST_CHECK int api__resolve_users(struct api_call *c, const char **refs, unsigned n,
+                                     int64_t *ids);
 /* Inside a transaction: locks the conversation for a membership or title
  * change. 0; PL_ENOTFOUND (404 set) when there is no such conversation
  * or the caller is not a member; PL_EINVAL (422 set, with direct_detail)
  * for a direct conversation; or a storage code. */
-int api__conv_lock_group(struct api_call *c, int64_t id, struct store_conv_lock *lk,
-                         const char *direct_detail);
+PL_MUST_CHECK int api__conv_lock_group(struct api_call *c, int64_t id, struct store_conv_lock *lk,
+                                       const char *direct_detail);
 
 /* GET /v1/conversations cursors: "<last activity in us>.<id>". */
 void api__conv_cursor_format(char *buf, size_t size, int64_t activity_us, int64_t id);
@@ -207,14 +267,15 @@ void api__gen_conversation(yajl_gen g, const struct store_conv *cv, bool viewer,
                            const struct store_member *members, unsigned n_members);
 void api__gen_member(yajl_gen g, const struct store_member *m);
 /* Sends the Conversation as the caller sees it. */
-int api__reply_conversation(struct api_call *c, int status, const struct store_conv *cv,
-                            const struct store_member *members, unsigned n_members);
+PL_MUST_CHECK int api__reply_conversation(struct api_call *c, int status,
+                                          const struct store_conv *cv,
+                                          const struct store_member *members, unsigned n_members);
 /* The generated JSON as a NUL-terminated arena string; frees g. NULL when
  * out of memory. */
 const char *api__gen_take(struct api_call *c, yajl_gen g);
 /* Sets a 422 with one field error (pointer "" for the whole request) and
  * detail as the problem's detail; returns PL_EINVAL. */
-int api__fail_field(struct api_call *c, const char *pointer, const char *detail);
+PL_MUST_CHECK int api__fail_field(struct api_call *c, const char *pointer, const char *detail);
 
 /* A state change run by api__tx_emit(): does its writes on c->w->pg and
  * queues its events on em. A failure (with or without a problem set)
@@ -223,11 +284,12 @@ typedef int api_tx_fn(struct api_call *c, void *arg, struct api_emit *em);
 /* Begins a transaction, runs fn, stores the events (last, since that takes
  * the position lock), commits, then publishes the events. Returns 0 or
  * fn's / the storage's code (rolled back). */
-int api__tx_emit(struct api_call *c, api_tx_fn *fn, void *arg);
+PL_MUST_CHECK int api__tx_emit(struct api_call *c, api_tx_fn *fn, void *arg);
 
 /* Sends the Conversation with its "archive" summary (archive.c). */
-int api__reply_conversation_archive(struct api_call *c, const struct store_conv *cv,
-                                    const struct store_member *members, unsigned n_members);
+PL_MUST_CHECK int api__reply_conversation_archive(struct api_call *c, const struct store_conv *cv,
+                                                  const struct store_member *members,
+                                                  unsigned n_members);
 
 /* Writes a Message object (messages.c). */
 struct store_message;
@@ -243,8 +305,7 @@ struct api_send {
 };
 
 /* Receipts (receipts.c); routed by messages.c. */
-int api__receipts_post(struct api_call *c);
-int api__receipts_get(struct api_call *c);
+api_handler_fn api__receipts_post, api__receipts_get;
 
 /* Completes a request a handler deferred (any thread), exactly as
  * api_handle() would have with the handler's result rc: the problem for a
@@ -252,12 +313,8 @@ int api__receipts_get(struct api_call *c);
 void api__finish(struct api_call *c, int rc);
 
 /* presence.c */
-int api_presence_get(struct api_call *c);
-int api_presence_heartbeat(struct api_call *c);
-int api_typing_post(struct api_call *c);
-int api_presence_subs_put(struct api_call *c);
-int api_presence_subs_get(struct api_call *c);
-int api_presence_subs_delete(struct api_call *c);
+api_handler_fn api_presence_get, api_presence_heartbeat, api_typing_post;
+api_handler_fn api_presence_subs_put, api_presence_subs_get, api_presence_subs_delete;
 /* Writes a Presence object for a user the caller may see: hb_ms is the
  * last heartbeat, 0 for never seen, UINT64_MAX for unknown (Redis down). */
 void api__gen_presence(struct api_call *c, yajl_gen g, int64_t user, uint64_t hb_ms);
@@ -285,8 +342,8 @@ void api__gen_e2e(yajl_gen g, const struct store_message *m);
  * body, e2e): validates the envelope, checks the conversation is an e2e
  * one the caller belongs to (404 / 422) and the device set (409
  * devices-changed). The problem is set on failure. */
-int api__e2e_read_send(struct api_call *c, int64_t conv, const struct api_json *v,
-                       struct store_send *s);
+PL_MUST_CHECK int api__e2e_read_send(struct api_call *c, int64_t conv, const struct api_json *v,
+                                     struct store_send *s);
 
 /* Writes a user object (users.c), used by sessions and /v1/me. */
 void api__gen_user(yajl_gen g, const struct store_user *u);

@@ -3,12 +3,15 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include "storage/sessions.h"
+
 #include <string.h>
 #include <strings.h>
 
 /* The token is looked up on every request rather than cached, so that
- * DELETE /v1/sessions/current takes effect at once on every node; the
- * lookup is one indexed read of a hash. */
+ * a logout or revocation takes effect at once on every node; the lookup is
+ * one indexed read of a hash. A session unused for session_ttl seconds is
+ * not found any more. */
 /* The value of cookie name in a Cookie header, copied into the arena. */
 static const char *cookie_value(struct api_call *c, const char *name)
 {
@@ -29,8 +32,11 @@ static int auth_token(struct api_call *c, const char *token, struct api_problem 
 {
     uint8_t hash[PCRYPTO_TOKEN_HASHBYTES];
     int rc = pcrypto_token_hash(token, hash);
+    /* Recording each use costs a write, so it is written at most once a
+     * minute (sooner with a short session_ttl, which needs the precision). */
+    unsigned ttl = c->env->cfg->limits.session_ttl_s, touch = PL_MIN(60u, ttl / 4);
     if (rc == 0)
-        rc = store_pg_device_auth(c->w->pg, hash, &c->user_id, &c->device_id);
+        rc = store_pg_session_auth(c->w->pg, hash, ttl, touch, &c->user_id, &c->device_id);
     if (rc == PL_EUNAUTH)
         api_problem_sendx(c->req, bad);
     return rc;

@@ -3,6 +3,8 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include <errno.h>
+
 #include "storage/blob.h"
 #include "storage/media.h"
 
@@ -26,11 +28,11 @@ PL_LOG_TOPIC("blobs");
  * requested. The blob key is rebuilt from the two path segments and
  * checked by the store, so no client path reaches the filesystem.
  *
- * Uploads stream (API_STREAM_BODY): the handler pulls the body from the
- * transport in chunks and writes it to a temporary file through a blob
- * writer, which publishes it only when size and SHA-256 match. It holds
- * its worker for the whole upload, so at most upload_slots uploads run at
- * once and the rest get 503.
+ * Uploads stream (API_STREAM_BODY): the body goes from the transport to a
+ * temporary file through a blob writer, which publishes it only when size
+ * and SHA-256 match. A worker is used only while bytes are there to write
+ * (see struct upload); at most upload_slots uploads run at once (each
+ * holds a pipe of 2 * HTTP_BODY_WINDOW) and the rest get 503.
  *
  * Downloads use the streaming response: the loop thread copies from one
  * of two buffers while a worker fills the other with pread(), so the loop
@@ -116,33 +118,53 @@ static int check_upload_headers(struct api_call *c, const struct store_media *m)
     return 0;
 }
 
-/* Streams the body into a blob writer; publishes only when it verifies. */
-static int receive(struct api_call *c, const struct store_media *m)
+/* A full disk (chaos case disk-full) is a 507 the client can retry with
+ * the same URL; the writer removed its partial file. Other codes pass. */
+static int disk_full(struct api_call *c, int rc)
 {
+    if (rc == -ENOSPC || rc == -EDQUOT)
+        api_problem_send(c->req, rc, "the blob store is full; nothing was kept");
+    return rc;
+}
+
+/*
+ * An upload in progress. The handler checks the URL and the headers and
+ * opens the blob writer on its worker, then lets go of the worker: each
+ * time body bytes wait (http_req_body_async), a job drains them into the
+ * writer on whichever worker is free and returns when the pipe is empty.
+ * So a client sending slowly holds a 4 MiB pipe and an upload slot, never
+ * a thread; back-pressure is unchanged (the transport stops reading while
+ * the pipe is full). The last job verifies, publishes and answers.
+ */
+struct upload {
+    struct api_call c; /* a copy: the handler's own lives on its stack */
+    struct store_media m;
     struct store_blob_writer *w;
-    int rc = store_blob_writer_new(c->env->blobs, m->blob_key, m->size, m->sha256, &w);
-    if (rc == PL_ECONFLICT)
-        api_problem_send(c->req, rc, "this object was uploaded already");
-    if (rc < 0)
-        return rc;
-    char *buf = malloc(UPLOAD_CHUNK);
-    rc = buf ? 0 : PL_ENOMEM;
-    while (rc == 0) {
-        ssize_t n = http_req_body_read(c->req, buf, UPLOAD_CHUNK);
-        if (n <= 0) {
-            rc = (int)n;
-            break;
-        }
-        rc = store_blob_writer_write(w, buf, (size_t)n);
-    }
-    free(buf);
+    char *buf;
+    char key[STORE_BLOB_KEY_MAX];
+};
+
+static void upload_free(struct upload *up)
+{
+    free(up->buf);
+    up->buf = NULL;
+    atomic_fetch_sub(&uploads_active, 1);
+}
+
+/* Maps the writer's verdict to the answer and completes the request. */
+static int upload_verdict(struct upload *up, int rc)
+{
+    struct api_call *c = &up->c;
+    const struct store_media *m = &up->m;
     if (rc < 0) {
-        store_blob_writer_abort(w);
+        store_blob_writer_abort(up->w);
         if (rc == PL_ETOOBIG)
             return too_big(c, m->size);
-        return rc;
+        return disk_full(c, rc);
     }
-    rc = store_blob_writer_finish(w, NULL);
+    rc = store_blob_writer_finish(up->w, NULL);
+    if (rc == -ENOSPC || rc == -EDQUOT)
+        return disk_full(c, rc);
     if (rc == PL_EINVAL)
         return problem(c, PL_EINVAL, "upload-mismatch",
                        pl_arena_sprintf(c->a,
@@ -154,7 +176,83 @@ static int receive(struct api_call *c, const struct store_media *m)
                        "the body's SHA-256 differs from the declared one; nothing was kept");
     if (rc == PL_ECONFLICT)
         api_problem_send(c->req, rc, "this object was uploaded already");
-    return rc;
+    if (rc < 0)
+        return rc;
+    if ((rc = store_pg_media_mark_ready(c->w->pg, m->id)) < 0) {
+        /* Swept meanwhile: keep no bytes for a row that is gone. */
+        if (rc == PL_ENOTFOUND && store_blob_delete(c->env->blobs, up->key) < 0)
+            pl_log_warn("media %" PRId64 ": cannot delete orphaned blob", m->id);
+        return rc == PL_ENOTFOUND ? not_found(c) : rc;
+    }
+    struct store_blob_stat st;
+    if (store_blob_stat(c->env->blobs, up->key, &st) == 0 &&
+        (rc = http_resp_header(c->req, "ETag", st.etag)) < 0)
+        return rc;
+    http_resp_set(c->req, 204, NULL, "", 0);
+    return 0;
+}
+
+static void upload_end(struct upload *up, int rc)
+{
+    rc = upload_verdict(up, rc);
+    upload_free(up);
+    api__finish(&up->c, rc);
+}
+
+/* Worker: moves what waits in the pipe to the writer. */
+static void upload_job(struct api_worker *w, void *arg)
+{
+    struct upload *up = arg;
+    up->c.w = w;
+    for (;;) {
+        ssize_t n = http_req_body_read_nowait(up->c.req, up->buf, UPLOAD_CHUNK);
+        if (n == -EAGAIN)
+            return; /* the next bytes call upload_ready() again */
+        int rc = n > 0 ? store_blob_writer_write(up->w, up->buf, (size_t)n) : (int)n;
+        if (rc < 0 || n == 0) {
+            upload_end(up, rc);
+            return;
+        }
+    }
+}
+
+/* Loop (or the handler's worker, once): bytes, the end or an error wait. */
+static void upload_ready(void *ctx)
+{
+    struct upload *up = ctx;
+    int rc = up->c.env->run(up->c.env->run_ctx, upload_job, up);
+    if (rc == 0)
+        return;
+    /* No worker takes jobs (queue full, or shutting down): end the upload
+     * here. Aborting the writer removes its temporary file, the one bit of
+     * disk work a loop thread may then do. */
+    pl_log_warn("upload %" PRId64 ": no worker for the body: %s", up->m.id, pl_strerror(rc));
+    store_blob_writer_abort(up->w);
+    upload_free(up);
+    api_problem_send(up->c.req, rc, "the server is busy; retry the upload");
+    api__finish(&up->c, rc);
+}
+
+/* Opens the writer and hands the body over to upload_job(). */
+static int receive(struct api_call *c, const struct store_media *m, const char *key)
+{
+    struct upload *up = pl_arena_zalloc(c->a, sizeof(*up));
+    if (!up)
+        return PL_ENOMEM;
+    int rc = store_blob_writer_new(c->env->blobs, m->blob_key, m->size, m->sha256, &up->w);
+    if (rc == PL_ECONFLICT)
+        api_problem_send(c->req, rc, "this object was uploaded already");
+    if (rc < 0)
+        return rc;
+    if (!(up->buf = malloc(UPLOAD_CHUNK))) {
+        store_blob_writer_abort(up->w);
+        return PL_ENOMEM;
+    }
+    up->c = *c;
+    up->m = *m;
+    snprintf(up->key, sizeof(up->key), "%s", key);
+    http_req_body_async(c->req, upload_ready, up);
+    return API_DEFERRED;
 }
 
 static int blob_put(struct api_call *c)
@@ -181,22 +279,15 @@ static int blob_put(struct api_call *c)
         api_problem_send(c->req, PL_EBUSY, "too many uploads at once; retry shortly");
         return PL_EBUSY;
     }
-    rc = receive(c, &m);
-    atomic_fetch_sub(&uploads_active, 1);
-    if (rc < 0)
-        return rc;
-    if ((rc = store_pg_media_mark_ready(c->w->pg, m.id)) < 0) {
-        /* Swept meanwhile: keep no bytes for a row that is gone. */
-        if (rc == PL_ENOTFOUND && store_blob_delete(c->env->blobs, key) < 0)
-            pl_log_warn("media %" PRId64 ": cannot delete orphaned blob", m.id);
-        return rc == PL_ENOTFOUND ? not_found(c) : rc;
-    }
-    struct store_blob_stat st;
-    if (store_blob_stat(c->env->blobs, key, &st) == 0 &&
-        (rc = http_resp_header(c->req, "ETag", st.etag)) < 0)
-        return rc;
-    http_resp_set(c->req, 204, NULL, "", 0);
-    return 0;
+    /* From here the slot is the upload's: upload_free() gives it back. */
+    if ((rc = receive(c, &m, key)) < 0)
+        atomic_fetch_sub(&uploads_active, 1);
+    return rc;
+}
+
+unsigned api_uploads_active(void)
+{
+    return atomic_load(&uploads_active);
 }
 
 /* ---- GET: download ---- */

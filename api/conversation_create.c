@@ -184,6 +184,8 @@ static int create_group(struct api_call *c, const char *title, const struct api_
         return api__fail_field(
             c, "/members",
             pl_arena_sprintf(c->a, "a group has at most %u members, you included", max));
+    if ((rc = api__limit_user(c, API_LIMIT_GROUPS, c->user_id, 1)) < 0)
+        return rc;
     if ((rc = api__tx_emit(c, group_tx, &gr)) < 0)
         return rc;
     return reply_created(c, 201, &gr.cv);

@@ -48,7 +48,31 @@ struct sse {
     bool feeding;
     int replay_rc;
     bool too_many;
+    bool counted; /* holds a place in the user's streams quota */
 };
+
+static void streams_closed_job(struct api_worker *w, void *arg)
+{
+    int64_t *user = arg;
+    api__streams_closed(w, *user);
+    free(user);
+}
+
+/* Gives the stream's place in the quota back (on a worker: it is a Redis
+ * call). When no worker takes it, the next presence refresh corrects the
+ * count. */
+static void uncount(struct sse *s)
+{
+    if (!s->counted)
+        return;
+    s->counted = false;
+    int64_t *user = malloc(sizeof(*user));
+    if (!user)
+        return;
+    *user = s->user;
+    if (s->env->run(s->env->run_ctx, streams_closed_job, user) < 0)
+        free(user);
+}
 
 static void sse_unref(struct sse *s)
 {
@@ -94,6 +118,7 @@ static void sse_on_close(void *ctx, int status)
     s->gone = true;
     if (s->env->stream_closed)
         s->env->stream_closed(s->env->presence_ctx, s->user, s->device);
+    uncount(s);
     push_stream_release(s->stream);
     sse_unref(s);
 }
@@ -265,6 +290,7 @@ static void on_open(struct pl_task *t)
     if (!s->stream) {
         api_problem_send(s->req, PL_ENOMEM, NULL);
         http_req_complete(s->req);
+        uncount(s);
         free(s);
         return;
     }
@@ -330,15 +356,20 @@ static int events_open(struct api_call *c)
     int rc = positions(c, &current, &oldest);
     if (rc < 0)
         return rc;
+    if ((rc = api__streams_open(c)) < 0)
+        return rc;
     struct sse *s = calloc(1, sizeof(*s));
-    if (!s)
+    if (!s) {
+        api__streams_closed(c->w, c->user_id);
         return PL_ENOMEM;
+    }
     *s = (struct sse){.req = c->req,
                       .env = c->env,
                       .user = c->user_id,
                       .device = c->device_id,
                       .current = current,
-                      .resuming = last != NULL};
+                      .resuming = last != NULL,
+                      .counted = c->env->cfg->limits.streams != 0};
     /* A position we cannot replay from exactly (malformed, from the future,
      * or older than what is kept) gets an explicit reset, never a silent
      * skip: the client refetches state over REST. */

@@ -6,8 +6,8 @@
 #include "common/embedded.h"
 #include "storage/pg.h"
 #include "storage/redis.h"
+#include "crypto/crypto.h"
 
-#include <sodium.h>
 #include <string.h>
 #include <strings.h>
 
@@ -69,7 +69,7 @@ static bool metrics_allowed(struct api_call *c)
         return false;
     h += 7;
     size_t n = strlen(want);
-    return strlen(h) == n && sodium_memcmp(h, want, n) == 0;
+    return strlen(h) == n && pcrypto_equal(h, want, n);
 }
 
 int api_metrics_get(struct api_call *c)

@@ -394,11 +394,17 @@ static int keys_get(struct api_call *c)
     if (rc < 0)
         return rc;
     struct device_filter f = {.c = c};
-    http_req_query_each(c->req, on_query, &f);
-    if (f.bad) {
+    /* on_query stops the walk (non-zero) exactly when it marks f bad. */
+    if (http_req_query_each(c->req, on_query, &f) != 0 || f.bad) {
         api_problem_send(c->req, PL_EMALFORMED, "device must be device ids (at most 64)");
         return PL_EMALFORMED;
     }
+    /* Each fetch hands out one-time prekeys: bound how fast one requester
+     * can take them, and how fast anyone's can be taken by all requesters
+     * together (many accounts draining one target). */
+    if ((rc = api__limit_user(c, API_LIMIT_KEYS_REQUESTER, c->user_id, 1)) < 0 ||
+        (rc = api__limit_user(c, API_LIMIT_KEYS_TARGET, user, 1)) < 0)
+        return rc;
     struct store_device_key *d;
     unsigned n;
     if ((rc = store_pg_bundles_take(c->w->pg, c->a, user, c->device_id, f.ids, f.n, &d, &n)) < 0)

@@ -140,6 +140,10 @@ static int media_create(struct api_call *c)
         return rc;
     if (!c->env->blobs)
         return PL_EUNAVAIL;
+    /* The declared size counts when the URL is handed out: the upload
+     * cannot exceed it (the URL is signed for that size). */
+    if ((rc = api__limit_user(c, API_LIMIT_MEDIA_BYTES, c->user_id, (uint64_t)u.size)) < 0)
+        return rc;
     char key[STORE_BLOB_KEY_MAX], url[STORE_BLOB_URL_MAX], exp_s[32];
     if ((rc = store_blob_key_init("m", key)) < 0)
         return rc;

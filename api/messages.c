@@ -113,6 +113,8 @@ static int messages_post(struct api_call *c)
         return rc;
     if (strcmp(job->s.kind, "media") == 0 && (rc = api__media_msg_check(c, &job->s)) < 0)
         return rc;
+    if ((rc = api__limit_user(c, API_LIMIT_SENDS, c->user_id, 1)) < 0)
+        return rc;
     job->req = c->req;
     job->s.conversation_id = conv;
     job->s.sender_id = c->user_id;

@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
@@ -77,6 +78,14 @@ static const struct kind kinds[] = {
      "The server's work queue is full. Nothing was changed; retry after Retry-After seconds."},
     {PL_ETIMEDOUT, 503, "timeout", "Timed out",
      "The operation did not finish in time. It may or may not have taken effect."},
+    /* A full blob disk is the server's trouble, but not a bug: the client
+     * may retry later (RFC 4918's 507 says exactly this). */
+    {-ENOSPC, 507, "insufficient-storage", "Insufficient storage",
+     "The server's storage for uploads is full. Nothing was kept; retry after Retry-After "
+     "seconds."},
+    {-EDQUOT, 507, "insufficient-storage", "Insufficient storage",
+     "The server's storage for uploads is full. Nothing was kept; retry after Retry-After "
+     "seconds."},
     {PL_EINTERNAL, 500, "internal", "Internal server error",
      "The server failed unexpectedly. The request_id member identifies the failure in the "
      "server's log."},
@@ -91,6 +100,26 @@ static const struct kind kinds[] = {
     {PL_EINVAL, 422, "upload-mismatch", "Upload does not match",
      "The uploaded bytes do not have the size or the SHA-256 declared when the upload was "
      "requested. Nothing was kept; upload again."},
+    /* Abuse limits and quotas (api/limits.c). */
+    {PL_ERATE, 429, "login-throttled", "Too many failed logins",
+     "Too many logins with a wrong password for this account, or from this address, in a short "
+     "time. Each further failure doubles the wait (up to login_backoff_max); retry after "
+     "Retry-After seconds. A successful login resets the account's count."},
+    {PL_ERATE, 429, "quota-exceeded", "Quota exceeded",
+     "The caller used up one of its quotas (event streams, sends or searches per second, group "
+     "creations per hour, media bytes per day, prekey bundle fetches per minute, registrations "
+     "per address per hour); detail names it. Nothing was changed; retry after Retry-After "
+     "seconds."},
+    {PL_ECONFLICT, 409, "too-many-devices", "Too many devices",
+     "The account already has as many active sessions (devices) as the server allows (the "
+     "max_devices setting). Log out one of them (GET /v1/sessions lists them, DELETE "
+     "/v1/sessions/{id} ends one) and log in again."},
+    {PL_EFORBIDDEN, 403, "wrong-password", "Wrong password",
+     "The current password given to change the password is not the account's password. Nothing "
+     "was changed."},
+    {PL_EBUSY, 503, "hashing-busy", "Password hashing busy",
+     "Too many logins, registrations or password changes are waiting for a password-hashing "
+     "thread (the pwhash_queue setting). Nothing was changed; retry after Retry-After seconds."},
     {PL_EINVAL, 416, "range-not-satisfiable", "Range not satisfiable",
      "The Range header names no byte of the object; Content-Range gives its size."},
 };
@@ -172,10 +201,14 @@ static void add_headers(struct http_req *req, const struct kind *k, const struct
         rc |= http_resp_header(req, "Allow", p->allow);
     if (k->rc == PL_EENCODING)
         rc |= http_resp_header(req, "Accept-Encoding", "br, identity");
-    if (k->status == 429)
-        rc |= http_resp_header(req, "Retry-After", "1");
-    if (k->status == 503)
-        rc |= http_resp_header(req, "Retry-After", "2");
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%u",
+             p->retry_after     ? p->retry_after
+             : k->status == 429 ? 1
+             : k->status == 507 ? 60
+                                : 2);
+    if (k->status == 429 || k->status == 503 || k->status == 507)
+        rc |= http_resp_header(req, "Retry-After", ra);
     if (rc)
         pl_log_warn("req %llu: could not add problem headers",
                     (unsigned long long)http_req_id(req));

@@ -18,6 +18,7 @@ struct api_problem {
     const char *checks_json;         /* readiness: a raw JSON object text */
     const char *allow;               /* 405: the Allow header */
     bool invalid_token;              /* 401: the token was present but bad */
+    unsigned retry_after;            /* 429/503: Retry-After seconds (0: the default) */
     /* Extension members: ext_json[i] (raw JSON text, borrowed) under
      * ext_key[i]; unused slots are NULL. */
     const char *ext_key[2];

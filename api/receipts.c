@@ -125,7 +125,7 @@ static int reply_watermarks(struct api_call *c, int64_t conv, const struct store
 static int check_receipt(struct api_call *c, int rc, int64_t up_to, int64_t last_seq)
 {
     if (rc == PL_ENOTFOUND) {
-        api__conversation_not_found(c);
+        rc = api__conversation_not_found(c);
     } else if (rc == 0 && up_to > last_seq) {
         api_errors_add(
             &c->errs, "/up_to_seq",

@@ -137,6 +137,9 @@ static int search_get(struct api_call *c)
     int rc = read_query(c, &q);
     if (rc == 0 && q.conversation_id)
         rc = check_scope(c, q.conversation_id);
+    /* Each search is a full-text query over the caller's history. */
+    if (rc == 0)
+        rc = api__limit_user(c, API_LIMIT_SEARCHES, c->user_id, 1);
     if (rc < 0)
         return rc;
     struct store_search_hit *h;

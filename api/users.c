@@ -8,10 +8,6 @@
 
 #define USERNAME_MIN 3
 #define USERNAME_MAX 32
-#define PASSWORD_MIN 8
-/* argon2 takes any length, but hashing megabytes per login attempt would
- * hand attackers a cheap way to burn CPU. */
-#define PASSWORD_MAX 1024
 #define DISPLAY_NAME_MAX 64
 
 /* device_id 0 leaves the member out (only /v1/me has a calling device). */
@@ -32,6 +28,12 @@ static void gen_user(yajl_gen g, const struct store_user *u, int64_t device_id)
 void api__gen_user(yajl_gen g, const struct store_user *u)
 {
     gen_user(g, u, 0);
+}
+
+bool api__valid_password(const char *pw)
+{
+    size_t n = strlen(pw);
+    return n >= API_PASSWORD_MIN && n <= API_PASSWORD_MAX;
 }
 
 bool api__valid_username(const char *s)
@@ -64,35 +66,24 @@ static int reply_user(struct api_call *c, int status, const struct store_user *u
     return api__reply_json(c, status, g);
 }
 
-int api_users_create(struct api_call *c)
+struct registration {
+    const char *username, *password, *display;
+};
+
+/* Hashing thread: hash the password, insert the user. */
+static int register_hashed(struct api_call *c, void *arg)
 {
-    const char *username = NULL, *password = NULL, *display = NULL;
-    const struct api_field fields[] = {
-        {"username", API_FIELD_STRING, true, &username},
-        {"password", API_FIELD_STRING, true, &password},
-        {"display_name", API_FIELD_STRING, false, &display},
-    };
-    int rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields));
+    struct registration *g = arg;
+    char hash[PCRYPTO_PWHASH_STRBYTES];
+    int rc = pcrypto_password_hash(&c->env->cfg->pwhash, g->password, strlen(g->password), hash);
     if (rc < 0)
         return rc;
-    if (username && !api__valid_username(username))
-        api_errors_add(&c->errs, "/username", "must be 3 to 32 characters of a-z, 0-9, _ and .");
-    if (password && (strlen(password) < PASSWORD_MIN || strlen(password) > PASSWORD_MAX))
-        api_errors_add(&c->errs, "/password", "must be 8 to 1024 bytes long");
-    if (display && !api__valid_display_text(display, DISPLAY_NAME_MAX))
-        api_errors_add(&c->errs, "/display_name",
-                       "must be 1 to 64 characters without control characters");
-    if (c->errs.n)
-        return api__fail_validation(c);
-
-    char hash[PCRYPTO_PWHASH_STRBYTES];
-    if ((rc = pcrypto_password_hash(&c->env->cfg->pwhash, password, strlen(password), hash)) < 0)
-        return rc;
     struct store_user u;
-    rc = store_pg_user_create(c->w->pg, c->a, username, display ? display : username, hash, &u);
+    rc = store_pg_user_create(c->w->pg, c->a, g->username, g->display ? g->display : g->username,
+                              hash, &u);
     if (rc == PL_ECONFLICT) {
         api_problem_send(c->req, rc,
-                         pl_arena_sprintf(c->a, "the username '%s' is already taken", username));
+                         pl_arena_sprintf(c->a, "the username '%s' is already taken", g->username));
         return rc;
     }
     if (rc < 0)
@@ -102,6 +93,37 @@ int api_users_create(struct api_call *c)
     if ((rc = http_resp_header(c->req, "Location", loc)) < 0)
         return rc;
     return reply_user(c, 201, &u);
+}
+
+int api_users_create(struct api_call *c)
+{
+    struct registration *g = pl_arena_zalloc(c->a, sizeof(*g));
+    if (!g)
+        return PL_ENOMEM;
+    const struct api_field fields[] = {
+        {"username", API_FIELD_STRING, true, &g->username},
+        {"password", API_FIELD_STRING, true, &g->password},
+        {"display_name", API_FIELD_STRING, false, &g->display},
+    };
+    int rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields));
+    if (rc < 0)
+        return rc;
+    if (g->username && !api__valid_username(g->username))
+        api_errors_add(&c->errs, "/username", "must be 3 to 32 characters of a-z, 0-9, _ and .");
+    if (g->password && !api__valid_password(g->password))
+        api_errors_add(&c->errs, "/password", "must be 8 to 1024 bytes long");
+    if (g->display && !api__valid_display_text(g->display, DISPLAY_NAME_MAX))
+        api_errors_add(&c->errs, "/display_name",
+                       "must be 1 to 64 characters without control characters");
+    if (c->errs.n)
+        return api__fail_validation(c);
+    /* Accounts per address; a valid request counts even if the name turns
+     * out taken, so probing names costs the same budget. */
+    const char *peer = http_req_peer(c->req);
+    if (peer && !api__addr_exempt(c->env, peer) &&
+        (rc = api__limit_window(c, API_LIMIT_REGISTER_IP, peer, 1)) < 0)
+        return rc;
+    return api__pwhash_defer(c, register_hashed, g);
 }
 
 int api_me_get(struct api_call *c)

@@ -2,6 +2,7 @@
 /* Parley - the CLI's HTTP: libcurl requests, SSE stream, JSON helpers. */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "client/cli.h"
+#include "common/buf.h"
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -9,23 +10,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct body {
-    char *p;
-    size_t len;
-};
+/* Largest JSON answer and longest unfinished stream line the CLI holds. */
+#define BODY_MAX (64u * 1024 * 1024)
+
+/* Appends k bytes to b and writes a NUL after them (not counted in len),
+ * so the data can be read as a string. 0, or a pl_buf code. */
+static int append_str(struct pl_buf *b, const char *data, size_t k)
+{
+    int rc = pl_buf_append(b, data, k);
+    char *end = rc == 0 ? pl_buf_reserve(b, 1, &rc) : NULL;
+    if (end)
+        *end = 0;
+    return rc;
+}
 
 static size_t on_body(char *data, size_t size, size_t n, void *ctx)
 {
-    struct body *b = ctx;
     size_t k = size * n;
-    char *p = realloc(b->p, b->len + k + 1);
-    if (!p)
-        return 0;
-    memcpy(p + b->len, data, k);
-    b->p = p;
-    b->len += k;
-    p[b->len] = 0;
-    return k;
+    return append_str(ctx, data, k) == 0 ? k : 0; /* 0 fails the transfer */
 }
 
 /* Prepares h for path (on the server) or an absolute URL; auth: send the
@@ -138,7 +140,8 @@ long cli_http_stream(struct cli *c, const char *method, const char *url, int aut
 long cli_http(struct cli *c, const char *method, const char *path, const char *body, yajl_val *out)
 {
     struct curl_slist *hdrs;
-    struct body b = {0};
+    struct pl_buf b;
+    pl_buf_init(&b, BODY_MAX);
     long status = 0;
     char err[CURL_ERROR_SIZE] = "";
     /* Requests get their own handle: they may run inside a stream's
@@ -161,8 +164,8 @@ long cli_http(struct cli *c, const char *method, const char *path, const char *b
     if (rc != CURLE_OK)
         cli_die("%s %s: %s", method, path, err[0] ? err : curl_easy_strerror(rc));
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    *out = b.len ? yajl_tree_parse(b.p, NULL, 0) : NULL;
-    free(b.p);
+    *out = b.len ? yajl_tree_parse(pl_buf_head(&b), NULL, 0) : NULL;
+    pl_buf_deinit(&b);
     return status;
 }
 
@@ -181,8 +184,7 @@ struct sse {
     struct cli *c;
     cli_event_cb *cb;
     void *ctx;
-    char *buf;
-    size_t len;
+    struct pl_buf buf; /* bytes after the last complete line */
     char type[64], id[64];
     char *data;
     size_t dlen;
@@ -233,23 +235,18 @@ static size_t on_stream(char *data, size_t size, size_t n, void *ctx)
 {
     struct sse *s = ctx;
     size_t k = size * n;
-    char *p = realloc(s->buf, s->len + k + 1);
-    if (!p)
+    if (append_str(&s->buf, data, k) < 0)
         return 0;
-    memcpy(p + s->len, data, k);
-    s->buf = p;
-    s->len += k;
-    p[s->len] = 0;
-    char *start = p, *nl;
-    while (!s->stop && (nl = memchr(start, '\n', (size_t)(p + s->len - start)))) {
+    /* Lines are cut in place: the buffer is ours and NUL-terminated. */
+    char *p = (char *)pl_buf_head(&s->buf), *start = p, *nl;
+    while (!s->stop && (nl = memchr(start, '\n', (size_t)(p + s->buf.len - start)))) {
         *nl = 0;
         if (nl > start && nl[-1] == '\r')
             nl[-1] = 0;
         sse_line(s, start);
         start = nl + 1;
     }
-    s->len -= (size_t)(start - p);
-    memmove(p, start, s->len);
+    pl_buf_consume(&s->buf, (size_t)(start - p));
     return s->stop ? 0 : k; /* 0 aborts the transfer once the callback is done */
 }
 
@@ -257,6 +254,7 @@ int cli_stream(struct cli *c, const char *last_id, long timeout_s, cli_event_cb 
 {
     struct curl_slist *hdrs;
     struct sse s = {.c = c, .cb = cb, .ctx = ctx};
+    pl_buf_init(&s.buf, BODY_MAX);
     char hdr[128];
     CURL *h = handle(c, c->curl, "/v1/events", &hdrs);
     if (last_id && *last_id) {
@@ -272,7 +270,7 @@ int cli_stream(struct cli *c, const char *last_id, long timeout_s, cli_event_cb 
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(hdrs);
-    free(s.buf);
+    pl_buf_deinit(&s.buf);
     free(s.data);
     if (s.stop)
         return 0;

@@ -31,7 +31,9 @@ char *pl_buf_reserve(struct pl_buf *b, size_t n, int *rc)
         *rc = PL_ETOOBIG;
         return NULL;
     }
-    if (b->off + b->len + n <= b->cap)
+    /* An empty buffer has no storage yet (data NULL, cap 0): even a
+     * zero-byte reservation allocates, since NULL + 0 is undefined. */
+    if (b->data && b->off + b->len + n <= b->cap)
         return b->data + b->off + b->len;
     /* Reclaim consumed space first; grow only when that is not enough. */
     if (b->off) {
@@ -44,7 +46,7 @@ char *pl_buf_reserve(struct pl_buf *b, size_t n, int *rc)
     while (cap < b->len + n)
         cap *= 2;
     if (cap > b->max)
-        cap = b->max;
+        cap = b->max ? b->max : 1; /* a zero-byte buffer still gets storage */
     char *d = realloc(b->data, cap);
     if (!d) {
         *rc = PL_ENOMEM;

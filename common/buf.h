@@ -31,7 +31,7 @@ char *pl_buf_reserve(struct pl_buf *b, size_t n, int *rc);
 void pl_buf_commit(struct pl_buf *b, size_t n);
 static inline const char *pl_buf_head(const struct pl_buf *b)
 {
-    return b->data + b->off;
+    return b->data ? b->data + b->off : NULL; /* NULL + 0 is undefined behaviour */
 }
 /* Drops n bytes from the front (n <= len). */
 void pl_buf_consume(struct pl_buf *b, size_t n);

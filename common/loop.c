@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -15,7 +16,11 @@ struct pl_loop {
     int epfd;
     int wakefd;
     struct pl_io wake_io;
-    volatile int stopping; /* written from signal handlers and other threads */
+    /* Set from signal handlers and from other threads, read by the loop.
+     * volatile sig_atomic_t would do for a handler on the loop's own
+     * thread only; a store from another thread needs an atomic. A
+     * lock-free atomic_int is also async-signal-safe (C11 7.14.1.1). */
+    atomic_int stopping;
     uint64_t now;
 
     pthread_mutex_t lock; /* guards posted and wake_pending */
@@ -24,9 +29,11 @@ struct pl_loop {
 
     struct pl_task *deferred_head, **deferred_tail;
 
-    struct pl_timer **heap; /* 1-based binary min-heap on due_ms */
-    unsigned heap_len, heap_cap;
+    struct pl_timer *heap_root; /* intrusive min-heap of armed timers */
+    unsigned heap_len;
 };
+
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "pl_loop_stop() must be async-signal-safe");
 
 uint64_t pl_now_ms(void)
 {
@@ -70,6 +77,7 @@ int pl_loop_new(struct pl_loop **out)
     struct pl_loop *l = calloc(1, sizeof(*l));
     if (!l)
         return -ENOMEM;
+    atomic_init(&l->stopping, 0);
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     l->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->epfd < 0 || l->wakefd < 0) {
@@ -101,7 +109,6 @@ void pl_loop_free(struct pl_loop *l)
     close(l->epfd);
     close(l->wakefd);
     pthread_mutex_destroy(&l->lock);
-    free(l->heap);
     free(l);
 }
 
@@ -135,91 +142,150 @@ void pl_loop_io_del(struct pl_loop *l, struct pl_io *io)
     io->fd = -1;
 }
 
-/* ---- timers: binary heap ---- */
+/* ---- timers: an intrusive binary min-heap on due_ms ----
+ *
+ * The heap's links live in the timers themselves (libuv's timer heap is
+ * built the same way), so arming a timer never allocates: a loop that
+ * runs out of memory still keeps every timeout. The tree is complete: the
+ * node at 1-based index i has children 2i and 2i + 1, and the bits of an
+ * index below its leading 1, read from the top, are the left (0) / right
+ * (1) turns from the root to that node. */
 
-static void heap_set(struct pl_loop *l, unsigned i, struct pl_timer *t)
+static bool earlier(const struct pl_timer *a, const struct pl_timer *b)
 {
-    l->heap[i] = t;
-    t->heap_idx = i;
+    return a->due_ms < b->due_ms;
 }
 
-static void heap_up(struct pl_loop *l, unsigned i)
+/* The link that holds (or will hold) the node at 1-based index i. */
+static struct pl_timer **slot_of(struct pl_loop *l, unsigned i, struct pl_timer **parent)
 {
-    struct pl_timer *t = l->heap[i];
-    while (i > 1 && l->heap[i / 2]->due_ms > t->due_ms) {
-        heap_set(l, i, l->heap[i / 2]);
-        i /= 2;
+    unsigned depth = 0;
+    while (i >> (depth + 1))
+        depth++;
+    struct pl_timer **link = &l->heap_root;
+    *parent = NULL;
+    while (depth--) {
+        *parent = *link;
+        link = (i >> depth) & 1 ? &(*link)->heap_right : &(*link)->heap_left;
     }
-    heap_set(l, i, t);
+    return link;
 }
 
-static void heap_down(struct pl_loop *l, unsigned i)
+/* Points whatever held old (its parent's link, or the root) at new. */
+static void relink(struct pl_loop *l, struct pl_timer *parent, struct pl_timer *old,
+                   struct pl_timer *new)
 {
-    struct pl_timer *t = l->heap[i];
+    if (!parent)
+        l->heap_root = new;
+    else if (parent->heap_left == old)
+        parent->heap_left = new;
+    else
+        parent->heap_right = new;
+}
+
+/* Moves child up one level, exchanging places with its parent p. */
+static void swap_with_parent(struct pl_loop *l, struct pl_timer *p, struct pl_timer *child)
+{
+    struct pl_timer *grand = p->heap_parent;
+    struct pl_timer *cl = child->heap_left, *cr = child->heap_right;
+    if (p->heap_left == child) {
+        child->heap_left = p;
+        child->heap_right = p->heap_right;
+    } else {
+        child->heap_right = p;
+        child->heap_left = p->heap_left;
+    }
+    child->heap_parent = grand;
+    relink(l, grand, p, child);
+    p->heap_parent = child;
+    p->heap_left = cl;
+    p->heap_right = cr;
+    struct pl_timer *kids[] = {child->heap_left, child->heap_right};
+    for (int k = 0; k < 2; k++)
+        if (kids[k])
+            kids[k]->heap_parent = child;
+    if (cl)
+        cl->heap_parent = p;
+    if (cr)
+        cr->heap_parent = p;
+}
+
+static void sift_up(struct pl_loop *l, struct pl_timer *t)
+{
+    while (t->heap_parent && earlier(t, t->heap_parent))
+        swap_with_parent(l, t->heap_parent, t);
+}
+
+static void sift_down(struct pl_loop *l, struct pl_timer *t)
+{
     for (;;) {
-        unsigned c = i * 2;
-        if (c > l->heap_len)
-            break;
-        if (c + 1 <= l->heap_len && l->heap[c + 1]->due_ms < l->heap[c]->due_ms)
-            c++;
-        if (l->heap[c]->due_ms >= t->due_ms)
-            break;
-        heap_set(l, i, l->heap[c]);
-        i = c;
+        struct pl_timer *least = t;
+        if (t->heap_left && earlier(t->heap_left, least))
+            least = t->heap_left;
+        if (t->heap_right && earlier(t->heap_right, least))
+            least = t->heap_right;
+        if (least == t)
+            return;
+        swap_with_parent(l, t, least);
     }
-    heap_set(l, i, t);
 }
 
 void pl_loop_timer_stop(struct pl_loop *l, struct pl_timer *t)
 {
-    unsigned i = t->heap_idx;
-    if (!i)
+    if (!t->armed)
         return;
-    t->heap_idx = 0;
-    struct pl_timer *last = l->heap[l->heap_len--];
-    if (last == t)
-        return;
-    heap_set(l, i, last);
-    heap_up(l, i);
-    heap_down(l, last->heap_idx);
+    t->armed = false;
+    /* The last node of the tree takes t's place, then finds its level. */
+    struct pl_timer *parent;
+    struct pl_timer **last_link = slot_of(l, l->heap_len, &parent);
+    struct pl_timer *last = *last_link;
+    *last_link = NULL;
+    l->heap_len--;
+    if (last != t) {
+        last->heap_parent = t->heap_parent;
+        last->heap_left = t->heap_left;
+        last->heap_right = t->heap_right;
+        relink(l, t->heap_parent, t, last);
+        if (last->heap_left)
+            last->heap_left->heap_parent = last;
+        if (last->heap_right)
+            last->heap_right->heap_parent = last;
+        sift_down(l, last);
+        sift_up(l, last);
+    }
+    t->heap_parent = t->heap_left = t->heap_right = NULL;
 }
 
 void pl_loop_timer_start(struct pl_loop *l, struct pl_timer *t, uint64_t ms, pl_timer_cb *cb,
                          void *ctx)
 {
     pl_loop_timer_stop(l, t);
-    if (l->heap_len + 1 >= l->heap_cap) {
-        unsigned cap = l->heap_cap ? l->heap_cap * 2 : 64;
-        struct pl_timer **h = realloc(l->heap, cap * sizeof(*h));
-        /* Timers are armed by objects that already exist; failing here would
-         * leave them without timeouts, which is worse than stopping. */
-        if (!h)
-            abort();
-        l->heap = h;
-        l->heap_cap = cap;
-    }
     t->due_ms = pl_now_ms() + ms;
     t->cb = cb;
     t->ctx = ctx;
-    l->heap[++l->heap_len] = t;
-    heap_up(l, l->heap_len);
+    t->armed = true;
+    t->heap_left = t->heap_right = NULL;
+    struct pl_timer *parent;
+    *slot_of(l, ++l->heap_len, &parent) = t;
+    t->heap_parent = parent;
+    sift_up(l, t);
 }
 
 static int next_timeout(struct pl_loop *l)
 {
     if (l->posted_head || l->deferred_head)
         return 0;
-    if (!l->heap_len)
+    if (!l->heap_root)
         return -1;
-    uint64_t due = l->heap[1]->due_ms, now = pl_now_ms();
+    uint64_t due = l->heap_root->due_ms, now = pl_now_ms();
     return due <= now ? 0 : (int)PL_MIN(due - now, 60000u);
 }
 
 static void run_timers(struct pl_loop *l)
 {
     uint64_t now = l->now;
-    while (l->heap_len && l->heap[1]->due_ms <= now) {
-        struct pl_timer *t = l->heap[1];
+    while (l->heap_root && l->heap_root->due_ms <= now) {
+        struct pl_timer *t = l->heap_root;
         pl_loop_timer_stop(l, t);
         t->cb(t->ctx);
     }
@@ -291,14 +357,14 @@ void pl_loop_drain(struct pl_loop *l)
 void pl_loop_stop(struct pl_loop *l)
 {
     uint64_t one = 1;
-    l->stopping = 1;
+    atomic_store_explicit(&l->stopping, 1, memory_order_release);
     (void)!write(l->wakefd, &one, sizeof(one));
 }
 
 int pl_loop_run(struct pl_loop *l)
 {
     struct epoll_event evs[128];
-    while (!l->stopping) {
+    while (!atomic_load_explicit(&l->stopping, memory_order_acquire)) {
         int n = epoll_wait(l->epfd, evs, (int)PL_ARRAY_LEN(evs), next_timeout(l));
         if (n < 0 && errno != EINTR)
             return -errno;

@@ -37,8 +37,10 @@ struct pl_io {
 };
 
 struct pl_timer {
-    uint64_t due_ms;   /* monotonic */
-    unsigned heap_idx; /* 0 = not armed */
+    uint64_t due_ms; /* monotonic */
+    /* The loop's heap links (zeroed: not armed). */
+    struct pl_timer *heap_parent, *heap_left, *heap_right;
+    bool armed;
     pl_timer_cb *cb;
     void *ctx;
 };
@@ -77,7 +79,7 @@ void pl_loop_timer_start(struct pl_loop *l, struct pl_timer *t, uint64_t ms, pl_
 void pl_loop_timer_stop(struct pl_loop *l, struct pl_timer *t);
 static inline bool pl_timer_armed(const struct pl_timer *t)
 {
-    return t->heap_idx != 0;
+    return t->armed;
 }
 
 /* Any thread: queues t to run on the loop thread and wakes the loop. */

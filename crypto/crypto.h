@@ -6,6 +6,7 @@
 
 #include "common/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -124,5 +125,9 @@ void pcrypto_sha256(uint8_t out[32], const void *p, size_t len);
 /* Overwrites n bytes at p with zeros in a way the compiler cannot drop
  * (secrets on the stack, such as a token before its frame goes). */
 void pcrypto_wipe(void *p, size_t n);
+
+/* Compares n bytes at a and b (both borrowed) in time that depends only on
+ * n, for secrets such as tokens. True when they are equal. Any thread. */
+bool pcrypto_equal(const void *a, const void *b, size_t n);
 
 #endif

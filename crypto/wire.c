@@ -90,3 +90,8 @@ void pcrypto_wipe(void *p, size_t n)
 {
     sodium_memzero(p, n);
 }
+
+bool pcrypto_equal(const void *a, const void *b, size_t n)
+{
+    return sodium_memcmp(a, b, n) == 0;
+}

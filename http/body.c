@@ -49,6 +49,11 @@ struct http__body {
     bool closed;      /* the request completed: drop further bytes */
     int error;        /* PL_ECANCELED once the client left */
     unsigned timeout_s;
+    /* Asynchronous readers (http_req_body_async): ready() is due when
+     * armed and something waits. */
+    void (*ready)(void *ctx);
+    void *ready_ctx;
+    bool armed;
     struct pl_task task;
     struct http__body *prev, *next; /* on srv->bodies (loop thread) */
 };
@@ -99,6 +104,16 @@ void http__body_free(struct http__body *b)
     free(b);
 }
 
+/* With the lock held: true (and disarmed) when an asynchronous reader is
+ * waiting to be told that something is there. */
+static bool disarm(struct http__body *b)
+{
+    if (!b->armed)
+        return false;
+    b->armed = false;
+    return true;
+}
+
 size_t http__body_push(struct http_req *req, const void *p, size_t n)
 {
     struct http__body *b = req->body_pipe;
@@ -114,9 +129,12 @@ size_t http__body_push(struct http_req *req, const void *p, size_t n)
     memcpy(b->ring, (const char *)p + first, take - first);
     bool was_empty = b->len == 0;
     b->len += take;
+    bool call = take && disarm(b);
     pthread_mutex_unlock(&b->mu);
     if (was_empty && take)
         pthread_cond_signal(&b->cv);
+    if (call)
+        b->ready(b->ready_ctx);
     return take;
 }
 
@@ -130,8 +148,11 @@ static void settle(struct http_req *req, bool eof, int error)
         b->eof = true;
     if (error && !b->error)
         b->error = error;
+    bool call = disarm(b);
     pthread_mutex_unlock(&b->mu);
     pthread_cond_broadcast(&b->cv);
+    if (call)
+        b->ready(b->ready_ctx);
 }
 
 void http__body_end(struct http_req *req)
@@ -153,6 +174,17 @@ bool http__body_is_open(const struct http_req *req)
     bool open = !b->eof && !b->error && !b->closed;
     pthread_mutex_unlock(&b->mu);
     return open;
+}
+
+bool http__body_held(const struct http_req *req)
+{
+    struct http__body *b = req->body_pipe;
+    if (!b)
+        return false;
+    pthread_mutex_lock(&b->mu);
+    bool held = b->len > 0;
+    pthread_mutex_unlock(&b->mu);
+    return held;
 }
 
 size_t http__body_close(struct http_req *req)
@@ -199,19 +231,10 @@ static int wait_for_bytes(struct http__body *b)
     return 0;
 }
 
-ssize_t http_req_body_read(struct http_req *req, void *buf, size_t max)
+/* With the lock held and bytes in the ring: copies them out, and reports
+ * the consumption to the loop in steps (see BODY_ACK_STEP). Unlocks. */
+static ssize_t take_locked(struct http_req *req, struct http__body *b, void *buf, size_t max)
 {
-    struct http__body *b = req->body_pipe;
-    if (!b)
-        return PL_EINVAL;
-    pthread_mutex_lock(&b->mu);
-    int rc = wait_for_bytes(b);
-    if (rc == 0 && b->len == 0)
-        rc = b->error ? b->error : b->closed ? PL_ECANCELED : 0; /* 0: the end */
-    if (rc < 0 || b->len == 0) {
-        pthread_mutex_unlock(&b->mu);
-        return rc;
-    }
     size_t n = PL_MIN(max, b->len);
     size_t first = PL_MIN(n, RING_BYTES - b->head);
     memcpy(buf, b->ring + b->head, first);
@@ -228,6 +251,53 @@ ssize_t http_req_body_read(struct http_req *req, void *buf, size_t max)
         pl_loop_post(req->srv->loop, &b->task);
     }
     return (ssize_t)n;
+}
+
+ssize_t http_req_body_read(struct http_req *req, void *buf, size_t max)
+{
+    struct http__body *b = req->body_pipe;
+    if (!b)
+        return PL_EINVAL;
+    pthread_mutex_lock(&b->mu);
+    int rc = wait_for_bytes(b);
+    if (rc == 0 && b->len == 0)
+        rc = b->error ? b->error : b->closed ? PL_ECANCELED : 0; /* 0: the end */
+    if (rc < 0 || b->len == 0) {
+        pthread_mutex_unlock(&b->mu);
+        return rc;
+    }
+    return take_locked(req, b, buf, max);
+}
+
+ssize_t http_req_body_read_nowait(struct http_req *req, void *buf, size_t max)
+{
+    struct http__body *b = req->body_pipe;
+    if (!b)
+        return PL_EINVAL;
+    pthread_mutex_lock(&b->mu);
+    if (b->len == 0) {
+        int rc = b->error ? b->error : b->closed ? PL_ECANCELED : b->eof ? 0 : -EAGAIN;
+        b->armed = rc == -EAGAIN; /* the next push or settle calls ready() */
+        pthread_mutex_unlock(&b->mu);
+        return rc;
+    }
+    return take_locked(req, b, buf, max);
+}
+
+void http_req_body_async(struct http_req *req, void (*ready)(void *ctx), void *ctx)
+{
+    struct http__body *b = req->body_pipe;
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->ready = ready;
+    b->ready_ctx = ctx;
+    /* Something may have arrived while the handler started: call now. */
+    bool now = b->len || b->eof || b->error || b->closed;
+    b->armed = !now;
+    pthread_mutex_unlock(&b->mu);
+    if (now)
+        ready(ctx);
 }
 
 void http_server_cancel_bodies(struct http_server *s)

@@ -47,6 +47,12 @@ struct h1 {
 struct h1_conn {
     struct http__bucket bucket;
     bool tls;
+    char peer[64];
+    struct h1 *h;
+    struct MHD_Connection *conn;
+    struct http__rx rx;    /* deadlines for what the client sends (deadline.c) */
+    struct h1_req *cur;    /* the request being received, or NULL */
+    struct pl_timer timer; /* the next deadline check */
 };
 
 /* Per-request transport state. */
@@ -153,6 +159,63 @@ static void on_readable(void *ctx, uint32_t events)
 {
     (void)events;
     run_mhd(ctx);
+}
+
+/* ---- deadlines for what the client sends (deadline.c) ---- */
+
+static struct h1_conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Ends a connection whose client missed a deadline. MHD has no call for
+ * that, so the socket is shut down under it: its next read sees the end,
+ * and it closes the connection (and fails a request still in progress, so
+ * a handler reading a streamed body gets PL_ECANCELED). */
+static void cut(struct h1_conn *hc)
+{
+    static const char *const what[] = {"request line", "headers", "body", ""};
+    pl_log_debug("%s: %s too slow; closing the connection", hc->peer, what[hc->rx.phase]);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(hc->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci)
+        (void)shutdown(ci->connect_fd, SHUT_RDWR);
+    http__rx_set(&hc->rx, HTTP_RX_DONE, 0);
+    kick(hc->h);
+}
+
+static void on_rx_timer(void *ctx);
+
+/* Checks the connection's deadline now and arms the timer for the next. */
+static void rx_arm(struct h1_conn *hc)
+{
+    struct pl_loop *loop = hc->h->srv->loop;
+    const struct http_req *req = hc->cur ? hc->cur->req : NULL;
+    bool held = req && (hc->cur->body_paused || http__body_held(req));
+    uint64_t next = 0;
+    if (http__rx_check(&hc->rx, &hc->h->srv->cfg.limits, pl_loop_now(loop), held, &next) < 0) {
+        pl_loop_timer_stop(loop, &hc->timer);
+        cut(hc);
+    } else if (next) {
+        pl_loop_timer_start(loop, &hc->timer, next, on_rx_timer, hc);
+    } else {
+        pl_loop_timer_stop(loop, &hc->timer);
+    }
+}
+
+static void on_rx_timer(void *ctx)
+{
+    rx_arm(ctx);
+}
+
+static void rx_enter(struct h1_conn *hc, enum http__rx_phase phase)
+{
+    if (!hc)
+        return;
+    http__rx_set(&hc->rx, phase, pl_loop_now(hc->h->srv->loop));
+    rx_arm(hc);
 }
 
 /* ---- sending ---- */
@@ -312,6 +375,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     req->tctx = hr;
     /* Keep the raw target; the method arrives with the access handler. */
     req->target = pl_arena_strdup(req->arena, uri);
+    rx_enter(hc, HTTP_RX_HEADERS);
     return req;
 }
 
@@ -320,8 +384,14 @@ static enum MHD_Result on_header(void *cls, enum MHD_ValueKind kind, const char 
 {
     struct http_req *req = cls;
     (void)kind;
-    http__req_add_header(req, key, strlen(key), value ? value : "", value ? strlen(value) : 0);
-    return req->error == PL_EHDRTOOBIG ? MHD_NO : MHD_YES;
+    /* Too many or too large headers are already recorded in req->error
+     * (431). Out of memory is recorded too, so the request is answered 503
+     * rather than run without a header. */
+    int rc =
+        http__req_add_header(req, key, strlen(key), value ? value : "", value ? strlen(value) : 0);
+    if (rc == PL_ENOMEM && !req->error)
+        req->error = PL_ENOMEM;
+    return req->error == PL_EHDRTOOBIG || req->error == PL_ENOMEM ? MHD_NO : MHD_YES;
 }
 
 /* First call for a request: method, headers, limits known before the body. */
@@ -329,13 +399,19 @@ static void begin_request(struct h1 *h, struct http_req *req, struct MHD_Connect
                           const char *method)
 {
     const char *target = req->target ? req->target : "/";
-    http__req_set_line(req, method, strlen(method), target, strlen(target));
+    /* A malformed target is recorded in req->error by http__req_set_line;
+     * out of memory is recorded here, and both are answered at dispatch. */
+    if (http__req_set_line(req, method, strlen(method), target, strlen(target)) == PL_ENOMEM &&
+        !req->error)
+        req->error = PL_ENOMEM;
     MHD_get_connection_values(conn, MHD_HEADER_KIND, on_header, req);
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct h1_conn *hc = ci ? ci->socket_context : NULL;
+    struct h1_conn *hc = conn_of(conn);
     if (hc && !http__bucket_take(&hc->bucket, &h->srv->cfg.limits, pl_loop_now(h->srv->loop)))
         req->error = PL_ERATE;
+    if (hc) {
+        hc->cur = req->tctx;
+        rx_enter(hc, HTTP_RX_BODY);
+    }
     if (http__body_want_stream(req))
         return; /* the handler judges the size of a streamed body */
     const char *cl = http_req_header(req, "content-length");
@@ -365,21 +441,32 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             if (!req->error)
                 return MHD_YES; /* the body, if any, comes next */
         } else if (*upload_size) {
-            http__req_body_append(req, upload, *upload_size);
+            struct h1_conn *hc = conn_of(conn);
+            if (hc)
+                http__rx_bytes(&hc->rx, *upload_size);
+            /* Over max_body sets req->error (413); out of memory is
+             * recorded so the request is answered 503, not run short. */
+            if (http__req_body_append(req, upload, *upload_size) == PL_ENOMEM && !req->error)
+                req->error = PL_ENOMEM;
             *upload_size = 0;
-            if (req->error != PL_ETOOBIG)
+            if (req->error != PL_ETOOBIG && req->error != PL_ENOMEM)
                 return MHD_YES;
         }
         /* Body complete, or an early error that the dispatcher answers
          * without reading the rest (MHD closes the connection after the
          * response when a body is left unread). */
+        rx_enter(conn_of(conn), HTTP_RX_DONE);
         http__req_dispatch(req);
         suspend(hr);
         return MHD_YES;
     case HTTP_REQ_DISPATCHED:
         if (http__body_is_open(req)) {
             if (*upload_size) {
-                *upload_size -= http__body_push(req, upload, *upload_size);
+                size_t took = http__body_push(req, upload, *upload_size);
+                struct h1_conn *hc = conn_of(conn);
+                if (hc)
+                    http__rx_bytes(&hc->rx, took);
+                *upload_size -= took;
                 if (*upload_size) { /* the pipe is full: wait for the handler */
                     hr->body_paused = true;
                     suspend(hr);
@@ -387,6 +474,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 return MHD_YES;
             }
             http__body_end(req);
+            rx_enter(conn_of(conn), HTTP_RX_DONE);
         }
         *upload_size = 0;
         /* Wait for the handler's response without being polled. */
@@ -417,11 +505,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct h1 *h = cls;
     struct http_req *req = *con_cls;
-    (void)conn;
     if (!req)
         return;
     *con_cls = NULL;
     struct h1_req *hr = req->tctx;
+    struct h1_conn *hc = conn_of(conn);
+    if (hc) {
+        hc->cur = NULL;
+        if (!h->stopping)
+            rx_enter(hc, HTTP_RX_IDLE); /* keep-alive: the next request line is due */
+    }
     if (hr && hr->detached_fd >= 0) {
         int fd = hr->detached_fd;
         hr->detached_fd = -1;
@@ -438,16 +531,27 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                           enum MHD_ConnectionNotificationCode toe)
 {
     struct h1 *h = cls;
-    (void)conn;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         struct h1_conn *hc = calloc(1, sizeof(*hc));
-        if (hc)
+        if (hc) {
             hc->tls = h->adding_tls;
+            hc->h = h;
+            hc->conn = conn;
+            const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+            if (ci && ci->client_addr)
+                http__format_peer(ci->client_addr, hc->peer, sizeof(hc->peer));
+        }
         *socket_context = hc;
-        http__conn_count(h->srv, h->adding_tls ? HTTP_PROTO_H1_TLS : HTTP_PROTO_H1, 1);
+        rx_enter(hc, HTTP_RX_IDLE);
+        http__conn_count(h->srv, h->adding_tls ? HTTP_PROTO_H1_TLS : HTTP_PROTO_H1,
+                         hc ? hc->peer : NULL, 1);
     } else {
         struct h1_conn *hc = *socket_context;
-        http__conn_count(h->srv, hc && hc->tls ? HTTP_PROTO_H1_TLS : HTTP_PROTO_H1, -1);
+        if (hc)
+            pl_loop_timer_stop(h->srv->loop, &hc->timer);
+        http__conn_count(h->srv, hc && hc->tls ? HTTP_PROTO_H1_TLS : HTTP_PROTO_H1,
+                         hc ? hc->peer : NULL, -1);
         free(hc);
         *socket_context = NULL;
     }

@@ -62,7 +62,7 @@ static void finish(struct h1_stream *hs, bool sent)
     pl_loop_io_del(hs->conn.srv->loop, &hs->conn.io);
     http__conn_unlink(&hs->conn);
     close(hs->conn.fd);
-    http__conn_count(hs->conn.srv, hs->proto, -1);
+    http__conn_count(hs->conn.srv, hs->proto, hs->conn.peer, -1);
     free(hs->out);
     hs->out = NULL;
     if (!hs->pump_pending)
@@ -217,9 +217,10 @@ static void on_io(void *ctx, uint32_t events)
 static void on_shutdown(struct http__conn *c)
 {
     struct h1_stream *hs = (struct h1_stream *)c;
-    /* Best effort: the terminating chunk, then close. */
-    if (!hs->out && !hs->ended)
-        (void)http__conn_write(c, "0\r\n\r\n", 5);
+    /* Best effort: the terminating chunk, then close. A failed or short
+     * write only means the client sees the stream cut instead of ended. */
+    if (!hs->out && !hs->ended && http__conn_write(c, "0\r\n\r\n", 5) != 5)
+        pl_log_debug("%s: stream closed without its last chunk", c->peer);
     finish(hs, true);
 }
 
@@ -271,7 +272,7 @@ int h1__stream_start(struct http_server *s, struct http_req *req, int fd)
         return rc;
     }
     http__conn_link(&hs->conn, on_shutdown);
-    http__conn_count(s, hs->proto, 1);
+    http__conn_count(s, hs->proto, hs->conn.peer, 1);
     req->ops = &stream_ops;
     req->tctx = hs;
     size_t before = req->bytes_sent;

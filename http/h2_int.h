@@ -36,13 +36,14 @@ struct h2_stream {
     size_t mlen, plen;
     char *cookie; /* cookie crumbs joined with "; " (RFC 9113 8.2.3) */
     size_t cookie_len;
-    size_t body_off;  /* bytes of resp_body handed to nghttp2 */
-    bool dispatched;  /* handed to on_request: its body is no longer ours */
-    bool remote_done; /* the client sent END_STREAM */
-    bool answered;    /* response submitted */
-    bool deferred;    /* the stream reader returned "nothing now" */
-    bool eof_sent;    /* we sent END_STREAM: the response went out whole */
-    bool reply_held;  /* streamed upload answered early: reply at END_STREAM */
+    size_t body_off;    /* bytes of resp_body handed to nghttp2 */
+    bool dispatched;    /* handed to on_request: its body is no longer ours */
+    bool remote_done;   /* the client sent END_STREAM */
+    bool answered;      /* response submitted */
+    bool deferred;      /* the stream reader returned "nothing now" */
+    bool eof_sent;      /* we sent END_STREAM: the response went out whole */
+    bool reply_held;    /* streamed upload answered early: reply at END_STREAM */
+    struct http__rx rx; /* deadlines for the request's headers and body */
 };
 
 struct h2_session {
@@ -58,8 +59,9 @@ struct h2_session {
     struct pl_buf out; /* frames nghttp2 produced that the socket refused */
     struct h2_stream *streams;
     unsigned n_streams;
-    uint64_t last_active_ms; /* last read, or when the last stream closed */
-    uint64_t last_write_ms;  /* last time the socket took bytes */
+    struct pl_timer rx_timer; /* checks the receiving streams' deadlines */
+    uint64_t last_active_ms;  /* last read, or when the last stream closed */
+    uint64_t last_write_ms;   /* last time the socket took bytes */
 
     /* Abuse accounting; see h2_session.c for the reasons. */
     uint64_t window_ms; /* start of the current one-second window */
@@ -86,7 +88,7 @@ void h2__pump(struct h2_session *ss, bool readable);
 void h2__schedule(struct h2_session *ss);
 /* Pulls frames from nghttp2 and writes them until the socket or nghttp2
  * has no more; returns 0 or a negative code (the session must close). */
-int h2__send_pending(struct h2_session *ss);
+PL_MUST_CHECK int h2__send_pending(struct h2_session *ss);
 /* Socket readiness and the session timer (idle timeout, GOAWAY linger). */
 void h2__on_io(void *ctx, uint32_t events);
 void h2__on_timer(void *ctx);

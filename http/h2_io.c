@@ -174,7 +174,10 @@ void h2__pump(struct h2_session *ss, bool readable)
     if (rc == 0)
         rc = h2__send_pending(ss);
     if (rc == PL_EMALFORMED) {
-        (void)h2__send_pending(ss); /* best effort: the GOAWAY nghttp2 queued */
+        /* Best effort: the GOAWAY nghttp2 queued; the session closes next
+         * whatever the write does. */
+        if (h2__send_pending(ss) < 0)
+            pl_log_debug("%s: GOAWAY not written", ss->conn.peer);
         h2__session_close(ss, "protocol error");
         return;
     }

@@ -83,6 +83,56 @@ static void roll_window(struct h2_session *ss)
     }
 }
 
+/* ---- deadlines (deadline.c): half-open streams ---- */
+
+/* How often a session with streams still receiving checks them: the
+ * deadlines are whole seconds, so one check a second is exact enough. */
+#define RX_TICK_MS 1000
+
+static void on_rx_tick(void *ctx);
+
+/*
+ * (e) Half-open requests. HEADERS without END_STREAM and then silence kept
+ * a stream (and, for an upload, a worker) forever; so did a body trickling
+ * in a byte at a time. Each stream still receiving is checked once a second
+ * against header_timeout / body_timeout / body_min_rate and reset with
+ * CANCEL when late. Resetting ends the request like a client reset: a
+ * handler reading its body gets PL_ECANCELED.
+ */
+static void rx_tick_arm(struct h2_session *ss)
+{
+    if (!pl_timer_armed(&ss->rx_timer))
+        pl_loop_timer_start(loop_of(ss), &ss->rx_timer, RX_TICK_MS, on_rx_tick, ss);
+}
+
+static void on_rx_tick(void *ctx)
+{
+    struct h2_session *ss = ctx;
+    if (ss->closed || ss->draining)
+        return;
+    uint64_t now = pl_loop_now(loop_of(ss));
+    bool pending = false, reset = false;
+    for (struct h2_stream *st = ss->streams; st; st = st->next) {
+        if (st->rx.phase == HTTP_RX_DONE || st->remote_done)
+            continue;
+        bool held = st->dispatched && http__body_held(st->req);
+        uint64_t next = 0;
+        if (http__rx_check(&st->rx, limits_of(ss), now, held, &next) < 0) {
+            pl_log_debug("%s: stream %d: request %s too slow; resetting", ss->conn.peer, st->id,
+                         st->rx.phase == HTTP_RX_HEADERS ? "headers" : "body");
+            http__rx_set(&st->rx, HTTP_RX_DONE, now);
+            (void)nghttp2_submit_rst_stream(ss->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+            reset = true;
+        } else if (next) {
+            pending = true;
+        }
+    }
+    if (pending)
+        rx_tick_arm(ss);
+    if (reset)
+        h2__schedule(ss);
+}
+
 /* ---- streams ---- */
 
 static void stream_link(struct h2_session *ss, struct h2_stream *st)
@@ -164,6 +214,8 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     }
     stream_link(ss, st);
     ss->opened++;
+    http__rx_set(&st->rx, HTTP_RX_HEADERS, pl_loop_now(loop_of(ss)));
+    rx_tick_arm(ss);
     rate_check(ss, req);
     return 0;
 }
@@ -306,6 +358,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
         if (on_request_headers(st) < 0)
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        http__rx_set(&st->rx, HTTP_RX_BODY, pl_loop_now(loop_of(st->sess)));
         /* An upload route takes its body as it comes: its window grows to
          * the pipe's size and is reopened only as the handler reads. */
         if (http__body_want_stream(st->req)) {
@@ -322,6 +375,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     }
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
         st->remote_done = true;
+        st->rx.phase = HTTP_RX_DONE;
         if (!st->dispatched)
             stream_dispatch(st);
         else
@@ -340,6 +394,8 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id, 
     (void)flags;
     (void)ud;
     struct h2_stream *st = nghttp2_session_get_stream_user_data(ng, stream_id);
+    if (st)
+        http__rx_bytes(&st->rx, len);
     /* Window updates are ours to send (NO_AUTO_WINDOW_UPDATE): a streamed
      * body's bytes are acknowledged as its handler reads them (body.c and
      * h2_io.c), every other DATA byte at once. */
@@ -468,6 +524,7 @@ static void teardown(struct h2_session *ss)
     if (ss->conn.io.cb)
         pl_loop_io_del(s->loop, &ss->conn.io);
     pl_loop_timer_stop(s->loop, &ss->conn.timer);
+    pl_loop_timer_stop(s->loop, &ss->rx_timer);
     http__conn_unlink(&ss->conn);
     while (ss->streams)
         stream_finish(ss, ss->streams, false);
@@ -476,7 +533,7 @@ static void teardown(struct h2_session *ss)
     ss->ng = NULL;
     http__conn_deinit(&ss->conn);
     pl_buf_deinit(&ss->out);
-    http__conn_count(s, ss->proto, -1);
+    http__conn_count(s, ss->proto, ss->conn.peer, -1);
 }
 
 static void on_session_free(struct pl_task *t)
@@ -503,7 +560,10 @@ static void on_session_shutdown(struct http__conn *c)
     if (!ss->closed) {
         if (!ss->draining)
             (void)nghttp2_session_terminate_session(ss->ng, NGHTTP2_NO_ERROR);
-        (void)h2__send_pending(ss);
+        /* One non-blocking attempt; at shutdown a client that does not
+         * read loses its GOAWAY, not its data. */
+        if (h2__send_pending(ss) < 0)
+            pl_log_debug("%s: GOAWAY not written at shutdown", ss->conn.peer);
         teardown(ss);
     }
     free(ss);
@@ -537,7 +597,7 @@ int h2__session_start(struct http__conn *conn, enum http_proto proto)
         free(ss);
         return rc;
     }
-    http__conn_count(s, proto, 1);
+    http__conn_count(s, proto, ss->conn.peer, 1);
     http__conn_link(&ss->conn, on_session_shutdown);
     if (limits_of(ss)->idle_timeout_s)
         pl_loop_timer_start(s->loop, &ss->conn.timer, limits_of(ss)->idle_timeout_s * 1000ull,

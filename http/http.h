@@ -54,8 +54,9 @@ const char *http_req_path(const struct http_req *req);
 const char *http_req_query(const struct http_req *req, const char *name);
 /* Calls fn for every query parameter in order; stops when fn returns
  * nonzero and returns that value (repeated parameters, e.g. ?device=1&device=2). */
-int http_req_query_each(const struct http_req *req,
-                        int (*fn)(void *ctx, const char *name, const char *value), void *ctx);
+PL_MUST_CHECK int http_req_query_each(const struct http_req *req,
+                                      int (*fn)(void *ctx, const char *name, const char *value),
+                                      void *ctx);
 /* The first header called name (case-insensitive), or NULL. Names of
  * HTTP/2 pseudo-headers are not visible here. */
 const char *http_req_header(const struct http_req *req, const char *name);
@@ -124,7 +125,7 @@ struct http_doc {
     size_t br_len;
 };
 /* Startup: fills d for body (borrowed, must outlive d) and compresses it
- * at the highest quality. Returns 0 or PL_ENOMEM. Free with
+ * once (brotli quality 7). Returns 0 or PL_ENOMEM. Free with
  * http_doc_deinit(). */
 PL_MUST_CHECK int http_doc_init(struct http_doc *d, const char *ctype, const char *body,
                                 size_t len);
@@ -195,7 +196,24 @@ bool http_req_body_streamed(const struct http_req *req);
  * the body, PL_ECANCELED when the client went away or reset the stream,
  * PL_ETIMEDOUT when no byte arrived for idle_timeout seconds, PL_EINVAL
  * when the body is not streamed. Never call it on a loop thread. */
-ssize_t http_req_body_read(struct http_req *req, void *buf, size_t max);
+PL_MUST_CHECK ssize_t http_req_body_read(struct http_req *req, void *buf, size_t max);
+/*
+ * The same body without holding a worker while the client is slow: after
+ * http_req_body_async(), ready(ctx) is called whenever bytes, the end of
+ * the body or an error wait and the callee is not already being served;
+ * the callee (typically a job it hands to a worker) reads with
+ * http_req_body_read_nowait() until that returns -EAGAIN, which arms the
+ * next ready() call. ready() runs on the loop thread, or on the caller of
+ * http_req_body_async() when something is already waiting; it must not
+ * block. ctx is borrowed until the request completes. Call it once, from
+ * the thread holding the request, as the handler's last step.
+ */
+void http_req_body_async(struct http_req *req, void (*ready)(void *ctx), void *ctx);
+/* Any thread serving a ready() call: like http_req_body_read() but never
+ * waits: -EAGAIN when nothing is there yet (ready() follows when there
+ * is). 0 at the end of the body; PL_ECANCELED, PL_EMALFORMED (h2: more
+ * than the window) or a deadline's PL_ECANCELED when the client is gone. */
+PL_MUST_CHECK ssize_t http_req_body_read_nowait(struct http_req *req, void *buf, size_t max);
 
 /* ---- the server ---- */
 
@@ -209,6 +227,20 @@ struct http_limits {
     unsigned h2_max_resets;  /* client RST_STREAMs per second before GOAWAY */
     unsigned idle_timeout_s; /* connection idle timeout */
     unsigned max_conns;      /* open connections per server */
+    /* Slow clients (see deadline.c): a request's headers must be complete
+     * header_timeout_s after its first line (h1) or HEADERS frame (h2);
+     * its body must bring at least max(1, body_min_rate * body_timeout_s)
+     * bytes in every body_timeout_s window, except while the server itself
+     * holds the client back. Past either, the request is cut. 0 = off. */
+    unsigned header_timeout_s;
+    unsigned body_timeout_s;
+    unsigned body_min_rate; /* bytes per second */
+    /* Open connections per client address; past it a new connection is
+     * closed at once. 0 = unlimited. Addresses in conn_ip_exempt (a
+     * comma-separated list of exact addresses, e.g. a local reverse proxy)
+     * are not counted. */
+    unsigned max_conns_per_ip;
+    char *conn_ip_exempt;
 };
 
 /* brotli for event streams (responses are always compressed when it pays). */

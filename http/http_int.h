@@ -41,6 +41,29 @@ struct http__req_ops {
 
 struct http__body; /* the pipe of a streamed request body (body.c) */
 
+/* ---- deadlines for what the client sends (deadline.c) ---- */
+enum http__rx_phase {
+    HTTP_RX_IDLE,    /* HTTP/1.1: between requests, waiting for a request line */
+    HTTP_RX_HEADERS, /* the request line or HEADERS frame came; headers still due */
+    HTTP_RX_BODY,    /* the body is arriving */
+    HTTP_RX_DONE,    /* everything arrived: no deadline */
+};
+struct http__rx {
+    enum http__rx_phase phase;
+    uint64_t since_ms;     /* start of the phase, or of the current body window */
+    uint64_t window_bytes; /* body bytes in the current window */
+};
+/* Enters phase at now_ms (loop time). */
+void http__rx_set(struct http__rx *rx, enum http__rx_phase phase, uint64_t now_ms);
+/* Counts body bytes that arrived. */
+void http__rx_bytes(struct http__rx *rx, size_t n);
+/* Returns PL_ETIMEDOUT when the client missed its deadline (cut the
+ * request), else 0 and in *next_ms when to check again (0: no deadline
+ * pending). held: the server is holding the client back right now (a
+ * streamed body's pipe is not drained), so the body window restarts. */
+int http__rx_check(struct http__rx *rx, const struct http_limits *lim, uint64_t now, bool held,
+                   uint64_t *next_ms);
+
 struct http_req {
     struct pl_task task; /* posts the completion to the loop */
     struct http_server *srv;
@@ -121,7 +144,8 @@ struct http_server {
     unsigned conns[HTTP_PROTO_N];
     unsigned total_conns;
     uint64_t next_req_id;
-    struct http__body *bodies; /* streamed bodies in progress (body.c) */
+    struct http__body *bodies;         /* streamed bodies in progress (body.c) */
+    struct http__ip_node **ip_buckets; /* open connections per address (ipcount.c) */
 };
 
 /* ---- requests (req.c) ---- */
@@ -133,14 +157,14 @@ struct http_req *http__req_new(struct http_server *s, enum http_proto proto, con
 void http__req_free(struct http_req *req);
 /* Stores method and target; parses path and query (percent-decoding).
  * Returns 0, PL_EMALFORMED (sets req->error too) or PL_ENOMEM. */
-int http__req_set_line(struct http_req *req, const char *method, size_t mlen, const char *target,
-                       size_t tlen);
+PL_MUST_CHECK int http__req_set_line(struct http_req *req, const char *method, size_t mlen,
+                                     const char *target, size_t tlen);
 /* Adds a request header, enforcing max_headers / max_header_bytes (sets
  * req->error = PL_EHDRTOOBIG and returns it). Names are lowercased. */
-int http__req_add_header(struct http_req *req, const char *name, size_t nlen, const char *value,
-                         size_t vlen);
+PL_MUST_CHECK int http__req_add_header(struct http_req *req, const char *name, size_t nlen,
+                                       const char *value, size_t vlen);
 /* Appends body bytes; past max_body sets req->error = PL_ETOOBIG. */
-int http__req_body_append(struct http_req *req, const void *p, size_t n);
+PL_MUST_CHECK int http__req_body_append(struct http_req *req, const void *p, size_t n);
 /* Hands a fully read request to the server's on_request. */
 void http__req_dispatch(struct http_req *req);
 /* Loop thread: the transport finished with the request (sent or failed):
@@ -163,6 +187,9 @@ void http__body_end(struct http_req *req);
 void http__body_fail(struct http_req *req, int code);
 /* True when the body is streamed and has not ended yet. */
 bool http__body_is_open(const struct http_req *req);
+/* True when a streamed body's pipe holds bytes the handler has not read:
+ * the client is waiting for us, not the other way round. */
+bool http__body_held(const struct http_req *req);
 /* Loop thread, when the request completes: closes the pipe and returns the
  * bytes taken from the client but never acknowledged to it (so an HTTP/2
  * transport can give the flow-control window back). */
@@ -184,21 +211,28 @@ bool http__bucket_take(struct http__bucket *b, const struct http_limits *lim, ui
 /* Formats a socket address as text ("127.0.0.1", "::1"). */
 void http__format_peer(const struct sockaddr *sa, char *out, size_t n);
 
-/* ---- connection accounting (server.c) ---- */
-/* Adds delta to the open connections of proto p and to the total that
- * max_conns bounds; p == HTTP_PROTO_N counts sockets whose protocol is
- * not known yet (sniffing, TLS handshake). */
-void http__conn_count(struct http_server *s, enum http_proto p, int delta);
+/* ---- connection accounting (server.c, ipcount.c) ---- */
+/* Adds delta to the open connections of proto p, to the total that
+ * max_conns bounds, and to those of the client address peer (text, as
+ * http__format_peer() writes it; may be NULL); p == HTTP_PROTO_N counts
+ * sockets whose protocol is not known yet (sniffing, TLS handshake). */
+void http__conn_count(struct http_server *s, enum http_proto p, const char *peer, int delta);
+/* Open connections of peer, and whether max_conns_per_ip skips it. */
+unsigned http__ip_conns(struct http_server *s, const char *peer);
+bool http__ip_exempt(const struct http_server *s, const char *peer);
+void http__ip_count(struct http_server *s, const char *peer, int delta);
+void http__ip_free(struct http_server *s);
 /* Links c on its server's list of live connections (see on_shutdown). */
 void http__conn_link(struct http__conn *c, void (*on_shutdown)(struct http__conn *c));
 void http__conn_unlink(struct http__conn *c);
 
 /* ---- HTTP/1.1 via libmicrohttpd (h1_mhd.c) ---- */
-int h1__new(struct http_server *s, struct h1 **out);
+PL_MUST_CHECK int h1__new(struct http_server *s, struct h1 **out);
 void h1__free(struct h1 *h);
 /* Hands an accepted socket to libmicrohttpd, which owns it from now on.
  * tls marks sockets that carry decrypted TLS traffic from the relay. */
-int h1__conn_add(struct h1 *h, int fd, const struct sockaddr *addr, socklen_t len, bool tls);
+PL_MUST_CHECK int h1__conn_add(struct h1 *h, int fd, const struct sockaddr *addr, socklen_t len,
+                               bool tls);
 /* ---- brotli (compress.c) ---- */
 /* Responses smaller than this go out as they are. */
 #define HTTP_BR_MIN_BODY 1024
@@ -213,14 +247,14 @@ void http__compress_stream(struct http_req *req);
 /* Decodes a Content-Encoding: br body in place, bounded by max_body.
  * 0, PL_EENCODING (a coding other than br/identity), PL_ETOOBIG,
  * PL_EMALFORMED (corrupt data) or PL_ENOMEM. */
-int http__decode_body(struct http_req *req);
+PL_MUST_CHECK int http__decode_body(struct http_req *req);
 
 /* ---- HTTP/1.1 event streams outside libmicrohttpd (h1_stream.c) ---- */
 /* Serves req's streamed response (status, headers, then chunks) on fd, a
  * socket libmicrohttpd no longer uses, and closes it when the stream ends.
  * Returns 0 when fd and req were taken (the stream may already be over),
  * or a negative code, leaving both to the caller. */
-int h1__stream_start(struct http_server *s, struct http_req *req, int fd);
+PL_MUST_CHECK int h1__stream_start(struct http_server *s, struct http_req *req, int fd);
 
 /* ---- HTTP/2 via nghttp2 (h2_session.c) ---- */
 /* Starts an h2 session on conn's socket (and SSL), which the session owns
@@ -228,20 +262,21 @@ int h1__stream_start(struct http_server *s, struct http_req *req, int fd);
  * have unregistered conn->io, stopped conn->timer and unlinked conn, and
  * frees its own storage afterwards. Bytes already read off the socket
  * (none, for now) are not supported. Returns 0 or PL_ENOMEM. */
-int h2__session_start(struct http__conn *conn, enum http_proto proto);
+PL_MUST_CHECK int h2__session_start(struct http__conn *conn, enum http_proto proto);
 
 /* ---- TLS (tls.c) ---- */
-int tls__ctx_new(struct http_server *s);
+PL_MUST_CHECK int tls__ctx_new(struct http_server *s);
 void tls__ctx_free(struct http_server *s);
 /* Starts the handshake on an accepted socket; afterwards ALPN picks h2 or
  * the HTTP/1.1 relay. Takes ownership of fd. */
-int tls__accept(struct http_server *s, int fd, const struct sockaddr *addr, socklen_t len);
+PL_MUST_CHECK int tls__accept(struct http_server *s, int fd, const struct sockaddr *addr,
+                              socklen_t len);
 
 /* ---- connection I/O shared by h2 and the TLS relay (conn.c) ---- */
 /* Returns bytes (>0), 0 at EOF, -EAGAIN when it would block (check
  * conn->want_write for TLS renegotiation), or another negative errno. */
-ssize_t http__conn_read(struct http__conn *c, void *buf, size_t n);
-ssize_t http__conn_write(struct http__conn *c, const void *buf, size_t n);
+PL_MUST_CHECK ssize_t http__conn_read(struct http__conn *c, void *buf, size_t n);
+PL_MUST_CHECK ssize_t http__conn_write(struct http__conn *c, const void *buf, size_t n);
 /* Closes the socket and frees SSL; the struct itself is the owner's. */
 void http__conn_deinit(struct http__conn *c);
 

@@ -513,6 +513,7 @@ const char *http_status_text(int status)
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
+    case 507: return "Insufficient Storage";
     case 504: return "Gateway Timeout";
     default: return "Unknown";
     }

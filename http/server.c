@@ -29,7 +29,11 @@
 
 PL_LOG_TOPIC("http");
 
-#define LISTEN_BACKLOG 1024
+/* A reconnect storm (every stream of a node dropped at once) sends
+ * thousands of SYNs together; a short queue drops them and each client
+ * waits a full SYN retransmit (1 s, then 3 s). The kernel caps this at
+ * net.core.somaxconn. */
+#define LISTEN_BACKLOG 8192
 /* A client that connects and says nothing holds a socket; ten seconds is
  * long enough for any real client's first packet. */
 #define SNIFF_TIMEOUT_MS 10000
@@ -44,7 +48,7 @@ struct server {
     struct http__conn *live; /* head of the live connection list */
     struct pl_timer accept_timer;
     bool closing;
-    char *bind, *tls_cert, *tls_key; /* copies of the config strings */
+    char *bind, *tls_cert, *tls_key, *ip_exempt; /* copies of the config strings */
 };
 
 /* A cleartext socket waiting for enough bytes to pick a protocol. */
@@ -58,8 +62,9 @@ static struct server *server_of(struct http_server *s)
     return PL_CONTAINER_OF(s, struct server, pub);
 }
 
-void http__conn_count(struct http_server *s, enum http_proto p, int delta)
+void http__conn_count(struct http_server *s, enum http_proto p, const char *peer, int delta)
 {
+    http__ip_count(s, peer, delta);
     if (p < HTTP_PROTO_N)
         s->conns[p] = (unsigned)((int)s->conns[p] + delta);
     s->total_conns = (unsigned)((int)s->total_conns + delta);
@@ -106,7 +111,7 @@ static void sniff_detach(struct sniff *sn)
     pl_loop_io_del(s->loop, &sn->conn.io);
     pl_loop_timer_stop(s->loop, &sn->conn.timer);
     http__conn_unlink(&sn->conn);
-    http__conn_count(s, HTTP_PROTO_N, -1);
+    http__conn_count(s, HTTP_PROTO_N, sn->conn.peer, -1);
 }
 
 static void sniff_close(struct sniff *sn)
@@ -200,7 +205,7 @@ static int sniff_start(struct http_server *s, int fd, const struct sockaddr_stor
         free(sn);
         return rc;
     }
-    http__conn_count(s, HTTP_PROTO_N, 1);
+    http__conn_count(s, HTTP_PROTO_N, sn->conn.peer, 1);
     http__conn_link(&sn->conn, on_sniff_shutdown);
     pl_loop_timer_start(s->loop, &sn->conn.timer, SNIFF_TIMEOUT_MS, on_sniff_timeout, sn);
     return 0;
@@ -238,6 +243,19 @@ static void accept_one(struct http_server *s, int fd, bool tls, struct sockaddr_
         pl_log_debug("connection limit %u reached; closing new socket", s->cfg.limits.max_conns);
         close(fd);
         return;
+    }
+    /* One address may not hold every descriptor: past max_conns_per_ip its
+     * new connections are closed at once (a reverse proxy's address goes
+     * in conn_ip_exempt). */
+    unsigned per_ip = s->cfg.limits.max_conns_per_ip;
+    if (per_ip) {
+        char peer[64];
+        http__format_peer((struct sockaddr *)addr, peer, sizeof(peer));
+        if (http__ip_conns(s, peer) >= per_ip && !http__ip_exempt(s, peer)) {
+            pl_log_debug("%s: %u connections from this address; closing new socket", peer, per_ip);
+            close(fd);
+            return;
+        }
     }
     int one = 1;
     if (addr->ss_family != AF_UNIX)
@@ -381,6 +399,7 @@ int http_server_new(struct pl_loop *loop, const struct http_server_config *cfg,
     s->cfg.bind = sv->bind = dup_opt(cfg->bind, &oom);
     s->cfg.tls_cert = sv->tls_cert = dup_opt(cfg->tls_cert, &oom);
     s->cfg.tls_key = sv->tls_key = dup_opt(cfg->tls_key, &oom);
+    s->cfg.limits.conn_ip_exempt = sv->ip_exempt = dup_opt(cfg->limits.conn_ip_exempt, &oom);
     s->ops = ops;
     s->ctx = ctx;
     s->fd_plain = s->fd_tls = -1;
@@ -424,6 +443,8 @@ void http_server_free(struct http_server *s)
     }
     h1__free(s->h1);
     tls__ctx_free(s);
+    http__ip_free(s);
+    free(sv->ip_exempt);
     free(sv->bind);
     free(sv->tls_cert);
     free(sv->tls_key);

@@ -178,7 +178,7 @@ static void teardown(struct tls_conn *t)
     pl_loop_timer_stop(s->loop, &t->conn.timer);
     http__conn_unlink(&t->conn);
     if (t->pending)
-        http__conn_count(s, HTTP_PROTO_N, -1);
+        http__conn_count(s, HTTP_PROTO_N, t->conn.peer, -1);
     t->pending = false;
     http__conn_deinit(&t->conn);
     if (t->pair_fd >= 0)
@@ -400,7 +400,7 @@ static void relay_start(struct tls_conn *t)
     }
     t->pair_fd = sv[0];
     /* From here libmicrohttpd counts the connection as HTTP/1.1 over TLS. */
-    http__conn_count(s, HTTP_PROTO_N, -1);
+    http__conn_count(s, HTTP_PROTO_N, t->conn.peer, -1);
     t->pending = false;
     t->relaying = true;
     if (h1__conn_add(s->h1, sv[1], (struct sockaddr *)&t->conn.addr, t->conn.addrlen, true) < 0 ||
@@ -425,7 +425,7 @@ static void handshake_done(struct tls_conn *t)
     if (alpn_len == 2 && memcmp(alpn, "h2", 2) == 0) {
         pl_loop_io_del(s->loop, &t->conn.io);
         http__conn_unlink(&t->conn);
-        http__conn_count(s, HTTP_PROTO_N, -1);
+        http__conn_count(s, HTTP_PROTO_N, t->conn.peer, -1);
         t->pending = false;
         /* The session copies the connection and owns socket and SSL from
          * here on, even when it fails to start. */
@@ -508,7 +508,7 @@ int tls__accept(struct http_server *s, int fd, const struct sockaddr *addr, sock
         return rc;
     }
     t->pending = true;
-    http__conn_count(s, HTTP_PROTO_N, 1);
+    http__conn_count(s, HTTP_PROTO_N, t->conn.peer, 1);
     http__conn_link(&t->conn, on_tls_shutdown);
     pl_loop_timer_start(s->loop, &t->conn.timer, HANDSHAKE_TIMEOUT_MS, on_tls_timeout, t);
     return 0;

@@ -389,10 +389,19 @@ unsigned push_hub_user_count(const struct push_hub *hub)
 
 unsigned push_hub_users(const struct push_hub *hub, int64_t *out, unsigned max)
 {
+    return push_hub_users_streams(hub, out, NULL, max);
+}
+
+unsigned push_hub_users_streams(const struct push_hub *hub, int64_t *out, unsigned *counts,
+                                unsigned max)
+{
     unsigned n = 0;
     for (unsigned i = 0; i < hub->n_buckets && n < max; i++)
-        for (struct user *u = hub->buckets[i]; u && n < max; u = u->next)
+        for (struct user *u = hub->buckets[i]; u && n < max; u = u->next) {
+            if (counts)
+                counts[n] = u->n;
             out[n++] = u->id;
+        }
     return n;
 }
 

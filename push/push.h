@@ -115,6 +115,10 @@ unsigned push_hub_user_count(const struct push_hub *hub);
 /* Loop thread: copies up to max ids of users holding streams; returns how
  * many were copied. */
 unsigned push_hub_users(const struct push_hub *hub, int64_t *out, unsigned max);
+/* The same, and each user's number of open streams into counts (may be
+ * NULL), index for index. */
+unsigned push_hub_users_streams(const struct push_hub *hub, int64_t *out, unsigned *counts,
+                                unsigned max);
 
 /* ---- streams (stream.c): loop thread only ---- */
 

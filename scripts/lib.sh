@@ -64,8 +64,9 @@ PL_APT_PKGS=(build-essential meson ninja-build pkg-config git
   libmicrohttpd-dev libnghttp2-dev libpq-dev libhiredis-dev libsodium-dev libbrotli-dev
   libyajl-dev libssl-dev libcurl4-openssl-dev
   postgresql redis-server curl nghttp2-client openssl clang-format)
-# Only the test suite needs these (browser tests: Debian's Chromium).
-PL_APT_TEST_PKGS=(chromium)
+# Only the test suite needs these (browser tests: Debian's Chromium; scripts/fuzz: clang and
+# its libFuzzer runtime).
+PL_APT_TEST_PKGS=(chromium clang libclang-rt-14-dev)
 
 # pl_deps [EXTRA_PKGS...]: install only the Debian packages that are missing (PL_APT_PKGS and
 # the extra ones). The system PostgreSQL and Redis services that the packages may start are left
@@ -353,6 +354,16 @@ pl_pg_stop() {
   }
 }
 
+# pl_pg_kill: crash the cluster as a kill -9 would (immediate shutdown: no checkpoint, WAL
+# replay at the next start), for scripts/chaos.
+pl_pg_kill() {
+  pl_pg_up || return 0
+  pl_as_pg "$PL_PGBIN/pg_ctl" -D "$PL_PGDATA" -m immediate -w -t 60 stop >/dev/null || {
+    pl_warn "pg_ctl stop -m immediate failed; see $PL_PGLOG"
+    return 1
+  }
+}
+
 # pl_pg_createdb NAME: create database NAME unless it exists.
 pl_pg_createdb() {
   local have
@@ -445,6 +456,14 @@ pl_wait_gone() {
   done
   pl_warn "pid $pid did not exit within $2 s; killing it"
   kill -KILL "$pid" 2>/dev/null || true
+}
+
+pl_redis_kill() {
+  local pid
+  pid=$(pl_redis_pid) || return 0
+  kill -KILL "$pid" 2>/dev/null || true
+  pl_wait_gone "$pid" 10
+  rm -f "$PL_REDIS_PIDFILE"
 }
 
 pl_redis_stop() {

@@ -4,6 +4,7 @@
 #ifndef PL_SRV_CONFIG_H
 #define PL_SRV_CONFIG_H
 
+#include "api/api.h"
 #include "http/http.h"
 
 #include <stdbool.h>
@@ -26,6 +27,8 @@ struct srv_config {
     struct http_br_config http_br;
     unsigned long long pwhash_opslimit;
     size_t pwhash_memlimit;
+    unsigned pwhash_threads, pwhash_queue;
+    struct api_limits limits;
     unsigned group_max_members;
     unsigned presence_timeout_s;
     unsigned presence_subs_max, presence_sub_ttl_s;

@@ -22,6 +22,10 @@ PL_LOG_TOPIC("live");
 #define GAP_WAIT_MS 200
 
 #define RELAY_CHANNEL "parley:events"
+/* A revocation crosses nodes as a relay frame of its own type: position 0,
+ * the user as the audience and the device as the payload. Hubs never see
+ * it as an event. */
+#define CLOSE_TYPE "!close"
 
 struct srv_live {
     const struct srv_config *cfg;
@@ -161,6 +165,14 @@ static void on_relay(void *ctx, const char *data, size_t len)
         return;
     memcpy(type, line[2], n_line[2]);
     type[n_line[2]] = '\0';
+    if (strcmp(type, CLOSE_TYPE) == 0) {
+        char dev[24];
+        size_t dn = PL_MIN((size_t)(end - p), sizeof(dev) - 1);
+        memcpy(dev, p, dn);
+        dev[dn] = '\0';
+        push_hub_close_device(l->hub, strtoll(line[3], NULL, 10), strtoll(dev, NULL, 10));
+        return;
+    }
     uint64_t pos = strtoull(line[1], NULL, 10);
     unsigned cap = 1;
     for (size_t i = 0; i < n_line[3]; i++)
@@ -190,6 +202,19 @@ static void on_close_device(struct pl_task *t)
 {
     struct close_req *c = PL_CONTAINER_OF(t, struct close_req, task);
     push_hub_close_device(c->l->hub, c->user, c->device);
+    /* A stolen token's stream on another node ends too. With Redis down
+     * the frame is lost, but the token is already dead in PostgreSQL:
+     * that stream gets nothing it could not have read before and ends
+     * at its next authentication (a reconnect). */
+    char dev[24];
+    int n = snprintf(dev, sizeof(dev), "%lld", (long long)c->device);
+    size_t len;
+    char *frame = c->l->relay
+                      ? encode_frame(c->l->node, 0, CLOSE_TYPE, dev, (size_t)n, &c->user, 1, &len)
+                      : NULL;
+    if (frame)
+        (void)!store_relay_publish(c->l->relay, frame, len); /* counted as dropped */
+    free(frame);
     free(c);
 }
 
@@ -293,7 +318,8 @@ static void on_gap(void *ctx, uint64_t from, uint64_t to)
 
 struct presence_job {
     unsigned n, n_closed;
-    int64_t *closed; /* devices whose last stream here closed */
+    unsigned *counts; /* streams per user, after users[] */
+    int64_t *closed;  /* devices whose last stream here closed, after counts */
     int64_t users[];
 };
 
@@ -302,6 +328,9 @@ static void presence_job(struct api_worker *w, void *arg)
     struct presence_job *p = arg;
     api_presence_tick(w, p->users, p->n);
     api_presence_streams_closed(w, p->closed, p->n_closed);
+    /* The same period keeps this node's share of the cross-node streams
+     * quota alive and true (a missed close is corrected here). */
+    api_streams_refresh(w, p->users, p->counts, p->n);
     free(p);
 }
 
@@ -314,11 +343,13 @@ static void on_presence_timer(void *ctx)
 {
     struct srv_live *l = ctx;
     unsigned n = push_hub_user_count(l->hub);
-    struct presence_job *p =
-        malloc(sizeof(*p) + ((size_t)n + API_PRESENCE_CLOSED_MAX) * sizeof(int64_t));
+    struct presence_job *p = malloc(sizeof(*p) + (size_t)n * (sizeof(int64_t) + sizeof(unsigned)) +
+                                    API_PRESENCE_CLOSED_MAX * sizeof(int64_t) + sizeof(int64_t));
     if (p) {
-        p->n = push_hub_users(l->hub, p->users, n);
-        p->closed = p->users + n;
+        p->counts = (unsigned *)(p->users + n);
+        p->n = push_hub_users_streams(l->hub, p->users, p->counts, n);
+        /* int64_t alignment after the counts */
+        p->closed = (int64_t *)(((uintptr_t)(p->counts + n) + 7) & ~(uintptr_t)7);
         p->n_closed = srv_presence_take_closed(l->presence, p->closed, API_PRESENCE_CLOSED_MAX);
         if (run(l, presence_job, p) < 0)
             free(p); /* busy: the next tick catches up (closes run out by TTL) */
@@ -360,7 +391,10 @@ static uint64_t sweep_period_ms(const struct srv_live *l)
 static void sweep_job(struct api_worker *w, void *arg)
 {
     (void)arg;
-    (void)api_media_sweep(w, SWEEP_BATCH);
+    /* The next timer tick tries again; a failure is only worth a line. */
+    int rc = api_media_sweep(w, SWEEP_BATCH);
+    if (rc < 0)
+        pl_log_warn("media sweep failed: %s", pl_strerror(rc));
 }
 
 static void on_sweep_timer(void *ctx)

@@ -27,6 +27,8 @@ PL_LOG_TOPIC("server");
 /* How long startup waits for PostgreSQL to accept the migrations: long
  * enough for a database that is still starting next to us. */
 #define MIGRATE_WAIT_MS 30000
+/* Uploads streaming at once: at most 128 MiB of upload pipes. */
+#define UPLOAD_SLOTS 32
 
 /* Everything the loop-thread callbacks need. */
 struct srv {
@@ -35,6 +37,7 @@ struct srv {
     struct api_env env;
     struct pl_loop *loop;
     struct srv_pool *pool;
+    struct srv_pool *pwpool; /* password hashing */
     struct srv_writer *writer;
     struct srv_live *live;
     char node_id[128];
@@ -141,6 +144,11 @@ static void http_config(const struct srv *s, struct http_server_config *hc)
     };
 }
 
+static int pwhash_run(void *ctx, void (*fn)(struct api_worker *w, void *arg), void *arg)
+{
+    return srv_pool_run(ctx, fn, arg);
+}
+
 static const struct http_server_ops http_ops = {
     .version = HTTP_SERVER_OPS_VERSION,
     .on_request = on_request,
@@ -152,6 +160,7 @@ static int start(struct srv *s)
 {
     s->api_cfg = (struct api_config){
         .pwhash = {.opslimit = s->cfg.pwhash_opslimit, .memlimit = s->cfg.pwhash_memlimit},
+        .limits = s->cfg.limits,
         .group_max_members = s->cfg.group_max_members,
         .presence_timeout_s = s->cfg.presence_timeout_s,
         .presence_subs_max = s->cfg.presence_subs_max,
@@ -163,8 +172,10 @@ static int start(struct srv *s)
         .media_url_ttl_s = s->cfg.media_url_ttl_s,
         .media_pending_ttl_s = s->cfg.media_pending_ttl_s,
         .metrics_token = s->cfg.metrics_token,
-        /* Each streaming upload holds a worker; keep half for the rest. */
-        .upload_slots = s->cfg.workers > 1 ? s->cfg.workers / 2 : 1,
+        /* Uploads hold no worker while they wait for the client (a job
+         * writes what arrived); what bounds them is their pipes' memory,
+         * 4 MiB each. */
+        .upload_slots = UPLOAD_SLOTS,
     };
     s->env = (struct api_env){.cfg = &s->api_cfg, .render_metrics = srv_metrics_render};
     if (!*s->cfg.node_id) {
@@ -198,6 +209,14 @@ static int start(struct srv *s)
     }
     s->env.send = srv_writer_submit;
     s->env.send_ctx = s->writer;
+    /* Password hashing gets threads of its own (api/password.c). */
+    if ((rc = srv_pool_new_n(&s->cfg, &s->env, s->cfg.pwhash_threads, s->cfg.pwhash_queue,
+                             &s->pwpool)) < 0) {
+        pl_log_error("cannot start password hashing threads: %s", pl_strerror(rc));
+        return rc;
+    }
+    s->env.pwhash_run = pwhash_run;
+    s->env.pwhash_ctx = s->pwpool;
     if ((rc = srv_pool_new(&s->cfg, &s->env, &s->pool)) < 0) {
         pl_log_error("cannot start workers: %s", pl_strerror(rc));
         return rc;
@@ -241,11 +260,17 @@ static void stop(struct srv *s)
     s->archiver = NULL;
     if (s->loop)
         pl_loop_drain(s->loop);
-    srv_live_detach_pool(s->live);
+    /* Uploads waiting for their clients end now: their last job (which
+     * aborts the blob writer and answers) still finds the pool. */
     if (s->http)
-        http_server_cancel_bodies(s->http); /* uploads would hold workers */
+        http_server_cancel_bodies(s->http);
+    srv_live_detach_pool(s->live);
     srv_pool_free(s->pool);
     s->pool = NULL;
+    /* After the workers, which hand logins to it; its jobs hand nothing
+     * back, so every deferred login is still answered. */
+    srv_pool_free(s->pwpool);
+    s->pwpool = NULL;
     /* After the pool (no handler submits any more) and before the drains
      * (its answers go through the loop): queued sends still commit. */
     srv_writer_free(s->writer);

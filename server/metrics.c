@@ -2,6 +2,7 @@
 /* Parley - Prometheus counters for requests, connections, the pool.    */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "metrics.h"
+#include "api/api.h"
 #include "storage/pg.h"
 #include "storage/redis.h"
 
@@ -169,108 +170,121 @@ static int render_hists(const struct srv_metrics *m, struct pl_buf *out)
     return rc;
 }
 
-static int gauge(struct pl_buf *out, const char *name, const char *type, const char *help,
-                 unsigned long long v)
+/* One single-value metric: its exposition is HELP, TYPE and the value. */
+struct metric_row {
+    const char *name;
+    const char *type; /* "gauge" or "counter" */
+    const char *help;
+    unsigned long long v;
+};
+
+/* Writes rows[0..n) in order; stops at the first failure (out of room). */
+static int render_rows(struct pl_buf *out, const struct metric_row *rows, size_t n)
 {
-    return pl_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
-                         v);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = pl_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", rows[i].name, rows[i].help,
+                           rows[i].name, rows[i].type, rows[i].name, rows[i].v);
+    return rc;
 }
 
-static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
+static int render_connections(const struct srv_metrics *m, struct pl_buf *out)
 {
     static const char *const protos[HTTP_PROTO_N] = {"h1", "h1_tls", "h2c", "h2"};
-    int rc = gauge(out, "parley_http_in_flight", "gauge", "Requests being handled.", m->in_flight);
-    if (rc == 0 && m->http) {
-        rc = pl_buf_printf(out, "# HELP parley_http_connections Open connections.\n"
+    int rc = pl_buf_printf(out, "# HELP parley_http_connections Open connections.\n"
                                 "# TYPE parley_http_connections gauge\n");
-        for (int p = 0; p < HTTP_PROTO_N && rc == 0; p++)
-            rc = pl_buf_printf(out, "parley_http_connections{proto=\"%s\"} %u\n", protos[p],
-                               http_server_conns(m->http, (enum http_proto)p));
-    }
-    if (rc == 0 && m->pool) {
-        struct srv_pool_stats st;
-        srv_pool_stats(m->pool, &st);
-        rc = gauge(out, "parley_workers", "gauge", "Worker threads.", st.workers);
-        if (rc == 0)
-            rc = gauge(out, "parley_worker_busy", "gauge", "Workers running a handler.", st.busy);
-        if (rc == 0)
-            rc = gauge(out, "parley_worker_queue_depth", "gauge", "Requests waiting for a worker.",
-                       st.queued);
-        if (rc == 0)
-            rc = gauge(out, "parley_worker_queue_rejected_total", "counter",
-                       "Requests refused because the queue was full.", st.rejected);
-    }
-    if (rc == 0 && m->live) {
-        struct srv_live_stats ls;
-        srv_live_stats(m->live, &ls);
-        rc = gauge(out, "parley_sse_streams", "gauge", "Open event streams and long-polls.",
-                   ls.streams);
-        if (rc == 0)
-            rc = gauge(out, "parley_sse_users", "gauge", "Users with an open stream here.",
-                       ls.users);
-        if (rc == 0)
-            rc = gauge(out, "parley_stream_position", "gauge",
-                       "Last stream position delivered by this node.", ls.position);
-        if (rc == 0)
-            rc = gauge(out, "parley_relay_received_total", "counter",
-                       "Events received from other nodes through Redis.", ls.relay_received);
-        if (rc == 0)
-            rc = gauge(out, "parley_relay_dropped_total", "counter",
-                       "Events not relayed because Redis was unavailable.", ls.relay_dropped);
-        if (rc == 0)
-            rc = gauge(out, "parley_presence_events_total", "counter",
-                       "Presence events queued on this node's streams (one per subscribed "
-                       "stream and transition).",
-                       ls.presence_events);
-        uint64_t tr, au;
-        api_presence_counters(&tr, &au);
-        if (rc == 0)
-            rc = gauge(out, "parley_presence_transitions_total", "counter",
-                       "Presence transitions (online, offline) this node announced.", tr);
-        if (rc == 0)
-            rc = gauge(out, "parley_presence_audience_total", "counter",
-                       "Subscribed devices those transitions were sent to, after privacy, on "
-                       "every node.",
-                       au);
-        if (rc == 0)
-            rc = gauge(out, "parley_presence_frames_sent_total", "counter",
-                       "Presence frames published to other nodes holding subscribers.",
-                       ls.presence_frames_out);
-        if (rc == 0)
-            rc = gauge(out, "parley_presence_frames_received_total", "counter",
-                       "Presence frames received from other nodes.", ls.presence_frames_in);
-        if (rc == 0)
-            rc = gauge(out, "parley_presence_frames_lost_total", "counter",
-                       "Presence frames not published (Redis down).", ls.presence_frames_lost);
-    }
-    if (rc == 0)
-        rc = gauge(out, "parley_pg_errors_total", "counter", "Failed PostgreSQL operations.",
-                   store_pg_errors());
-    if (rc == 0)
-        rc = gauge(out, "parley_redis_errors_total", "counter", "Failed Redis operations.",
-                   store_redis_errors());
+    for (int p = 0; p < HTTP_PROTO_N && rc == 0; p++)
+        rc = pl_buf_printf(out, "parley_http_connections{proto=\"%s\"} %u\n", protos[p],
+                           http_server_conns(m->http, (enum http_proto)p));
     return rc;
+}
+
+static int render_pool(struct srv_pool *pool, struct pl_buf *out)
+{
+    struct srv_pool_stats st;
+    srv_pool_stats(pool, &st);
+    const struct metric_row rows[] = {
+        {"parley_workers", "gauge", "Worker threads.", st.workers},
+        {"parley_worker_busy", "gauge", "Workers running a handler.", st.busy},
+        {"parley_worker_queue_depth", "gauge", "Requests waiting for a worker.", st.queued},
+        {"parley_worker_queue_rejected_total", "counter",
+         "Requests refused because the queue was full.", st.rejected},
+    };
+    return render_rows(out, rows, PL_ARRAY_LEN(rows));
+}
+
+static int render_live(const struct srv_live *live, struct pl_buf *out)
+{
+    struct srv_live_stats ls;
+    srv_live_stats(live, &ls);
+    uint64_t tr, au;
+    api_presence_counters(&tr, &au);
+    const struct metric_row rows[] = {
+        {"parley_sse_streams", "gauge", "Open event streams and long-polls.", ls.streams},
+        {"parley_sse_users", "gauge", "Users with an open stream here.", ls.users},
+        {"parley_stream_position", "gauge", "Last stream position delivered by this node.",
+         ls.position},
+        {"parley_relay_received_total", "counter",
+         "Events received from other nodes through Redis.", ls.relay_received},
+        {"parley_relay_dropped_total", "counter",
+         "Events not relayed because Redis was unavailable.", ls.relay_dropped},
+        {"parley_presence_transitions_total", "counter",
+         "Presence transitions (online, offline) this node announced.", tr},
+        {"parley_presence_audience_total", "counter",
+         "Subscribed devices those transitions were sent to, after privacy, on every node.", au},
+        {"parley_presence_events_total", "counter",
+         "Presence events queued on this node's streams (one per subscribed stream and "
+         "transition).",
+         ls.presence_events},
+        {"parley_presence_frames_sent_total", "counter",
+         "Presence frames published to other nodes holding subscribers.", ls.presence_frames_out},
+        {"parley_presence_frames_received_total", "counter",
+         "Presence frames received from other nodes.", ls.presence_frames_in},
+        {"parley_presence_frames_lost_total", "counter",
+         "Presence frames not published (Redis down).", ls.presence_frames_lost},
+    };
+    return render_rows(out, rows, PL_ARRAY_LEN(rows));
+}
+
+/* The in-flight gauge, then each part this node has (tests run without
+ * some of them), then the storage error counters. */
+static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
+{
+    const struct metric_row in_flight[] = {
+        {"parley_http_in_flight", "gauge", "Requests being handled.", m->in_flight},
+    };
+    int rc = render_rows(out, in_flight, PL_ARRAY_LEN(in_flight));
+    if (rc == 0 && m->http)
+        rc = render_connections(m, out);
+    if (rc == 0 && m->pool)
+        rc = render_pool(m->pool, out);
+    if (rc == 0 && m->live)
+        rc = render_live(m->live, out);
+    const struct metric_row errors[] = {
+        {"parley_uploads_active", "gauge",
+         "Media uploads in progress (they hold a worker only while writing).",
+         api_uploads_active()},
+        {"parley_pg_errors_total", "counter", "Failed PostgreSQL operations.", store_pg_errors()},
+        {"parley_redis_errors_total", "counter", "Failed Redis operations.", store_redis_errors()},
+    };
+    return rc == 0 ? render_rows(out, errors, PL_ARRAY_LEN(errors)) : rc;
 }
 
 static int render_writer(struct srv_writer *w, struct pl_buf *out)
 {
     struct srv_writer_stats st;
     srv_writer_stats(w, &st);
-    int rc = gauge(out, "parley_writer_batches_total", "counter",
-                   "Group-commit transactions attempted.", st.batches);
-    if (rc == 0)
-        rc = gauge(out, "parley_writer_failed_batches_total", "counter",
-                   "Group-commit transactions that failed (every send got a problem).",
-                   st.failed_batches);
-    if (rc == 0)
-        rc =
-            gauge(out, "parley_writer_sends_total", "counter", "Message sends answered.", st.sends);
-    if (rc == 0)
-        rc = gauge(out, "parley_writer_queue_depth", "gauge", "Sends waiting for the writer.",
-                   st.queued);
-    if (rc == 0)
-        rc = gauge(out, "parley_writer_queue_rejected_total", "counter",
-                   "Sends refused because the writer's queue was full.", st.rejected);
+    const struct metric_row rows[] = {
+        {"parley_writer_batches_total", "counter", "Group-commit transactions attempted.",
+         st.batches},
+        {"parley_writer_failed_batches_total", "counter",
+         "Group-commit transactions that failed (every send got a problem).", st.failed_batches},
+        {"parley_writer_sends_total", "counter", "Message sends answered.", st.sends},
+        {"parley_writer_queue_depth", "gauge", "Sends waiting for the writer.", st.queued},
+        {"parley_writer_queue_rejected_total", "counter",
+         "Sends refused because the writer's queue was full.", st.rejected},
+    };
+    int rc = render_rows(out, rows, PL_ARRAY_LEN(rows));
     if (rc == 0)
         rc = pl_buf_printf(out, "# HELP parley_writer_batch_size Sends per transaction.\n"
                                 "# TYPE parley_writer_batch_size histogram\n");
@@ -289,15 +303,40 @@ static int render_writer(struct srv_writer *w, struct pl_buf *out)
     return rc;
 }
 
+/* Abuse limits and quotas (api/limits.c): what each refused, and what it
+ * let through unchecked because Redis was unreachable (fail-open). */
+static int render_limits(struct pl_buf *out)
+{
+    static const char *const names[] = {"parley_limit_rejected_total",
+                                        "parley_limit_unchecked_total"};
+    static const char *const helps[] = {
+        "Requests refused by an abuse limit or quota (429, 409 too-many-devices, 503 "
+        "hashing-busy).",
+        "Limit checks skipped because Redis was unreachable (the request was let through)."};
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        rc = pl_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", names[k], helps[k], names[k]);
+        for (size_t i = 0; i < api_limit_count() && rc == 0; i++) {
+            uint64_t v[2];
+            api_limit_stats(i, &v[0], &v[1]);
+            rc = pl_buf_printf(out, "%s{limit=\"%s\"} %llu\n", names[k], api_limit_name(i),
+                               (unsigned long long)v[k]);
+        }
+    }
+    return rc;
+}
+
 int srv_metrics_render(void *ctx, struct pl_buf *out)
 {
     const struct srv_metrics *m = ctx;
-    int rc = render_requests(m, out);
-    if (rc == 0)
-        rc = render_hists(m, out);
-    if (rc == 0)
-        rc = render_runtime(m, out);
+    int (*const parts[])(const struct srv_metrics *,
+                         struct pl_buf *) = {render_requests, render_hists, render_runtime};
+    int rc = 0;
+    for (size_t i = 0; i < PL_ARRAY_LEN(parts) && rc == 0; i++)
+        rc = parts[i](m, out);
     if (rc == 0 && m->writer)
         rc = render_writer(m->writer, out);
+    if (rc == 0)
+        rc = render_limits(out);
     return rc;
 }

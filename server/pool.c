@@ -117,13 +117,19 @@ static int worker_init(struct worker *w, struct srv_pool *p, const struct srv_co
 
 int srv_pool_new(const struct srv_config *cfg, const struct api_env *env, struct srv_pool **out)
 {
+    return srv_pool_new_n(cfg, env, cfg->workers, cfg->queue_max, out);
+}
+
+int srv_pool_new_n(const struct srv_config *cfg, const struct api_env *env, unsigned workers,
+                   unsigned queue_max, struct srv_pool **out)
+{
     struct srv_pool *p = calloc(1, sizeof(*p));
     if (!p)
         return PL_ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
-    p->cap = cfg->queue_max;
-    p->n = cfg->workers;
+    p->cap = queue_max;
+    p->n = workers;
     p->ring = calloc(p->cap, sizeof(*p->ring));
     p->workers = calloc(p->n, sizeof(*p->workers));
     int rc = p->ring && p->workers ? 0 : PL_ENOMEM;

@@ -27,6 +27,10 @@ struct srv_pool_stats {
  * are opened lazily, so a dead PostgreSQL does not stop startup. */
 PL_MUST_CHECK int srv_pool_new(const struct srv_config *cfg, const struct api_env *env,
                                struct srv_pool **out);
+/* The same with workers threads and a queue of queue_max (the password-
+ * hashing pool: pwhash_threads, pwhash_queue). */
+PL_MUST_CHECK int srv_pool_new_n(const struct srv_config *cfg, const struct api_env *env,
+                                 unsigned workers, unsigned queue_max, struct srv_pool **out);
 /* Any thread: queues req for a worker. Returns 0, or PL_EBUSY when the queue
  * is full / PL_ECANCELED when stopping (the caller answers the request). */
 PL_MUST_CHECK int srv_pool_submit(struct srv_pool *p, struct http_req *req);

@@ -117,23 +117,9 @@ PL_MUST_CHECK int store_pg_user_get_by_name(struct store_pg *pg, struct pl_arena
 PL_MUST_CHECK int store_pg_user_get(struct store_pg *pg, struct pl_arena *a, int64_t id,
                                     struct store_user *out);
 
-/* Records a new device (one login) for user_id with its display name
- * (borrowed) and the 32-byte BLAKE2b hash of its token (borrowed; see
- * pcrypto_token_init()). The token itself is never stored. Sets *device_id.
- * Returns 0; PL_ENOTFOUND when the user does not exist (anymore);
- * PL_ECONFLICT when the hash is already stored (never in practice);
- * or a common code above. */
-PL_MUST_CHECK int store_pg_device_create(struct store_pg *pg, int64_t user_id, const char *name,
-                                         const uint8_t token_hash[32], int64_t *device_id);
+/* Sessions (devices): storage/sessions.h. */
 
-/* Finds the live (not revoked) device whose token hashes to token_hash
- * (borrowed) and sets *user_id and *device_id. Read-only.
- * Returns 0; PL_EUNAUTH when no live device has this hash; or a common
- * code above. */
-PL_MUST_CHECK int store_pg_device_auth(struct store_pg *pg, const uint8_t token_hash[32],
-                                       int64_t *user_id, int64_t *device_id);
-
-/* Marks the device revoked now; store_pg_device_auth() stops finding it
+/* Marks the device revoked now; store_pg_session_auth() stops finding it
  * as soon as this returns. Not retried (it is a write).
  * Returns 0; PL_ENOTFOUND when no live device has this id (unknown or
  * already revoked); or a common code above. */

@@ -88,16 +88,9 @@ int store_pg_archive_lock(struct store_pg *pg, bool take, bool *got)
 int store_pg_archive_conversations(struct store_pg *pg, struct pl_arena *a, int64_t older_than_s,
                                    int64_t **ids, unsigned *n)
 {
-    char ob[24];
-    snprintf(ob, sizeof(ob), "%" PRId64, older_than_s);
-    const char *vals[] = {"1", ob};
-    PGresult *r;
-    int rc = run(pg, CONVS, vals, &r);
-    if (rc < 0)
-        return rc;
-    rc = store_pg__get_i64_column(a, r, 0, ids, n);
-    PQclear(r);
-    return rc;
+    struct store_pg__args p;
+    STORE_PG__ARGS(&p, 1, older_than_s);
+    return store_pg__exec_ids(pg, a, &store_pg__archive_stmts[CONVS], p.v, ids, n);
 }
 
 int store_pg_archive_candidates(struct store_pg *pg, struct pl_arena *a, int64_t conversation_id,

@@ -68,6 +68,7 @@ static const struct store_pg__stmt *const stmt_tables[] = {
     store_pg__media_stmts,
     store_pg__search_stmts,
     store_pg__archive_stmts,
+    store_pg__session_stmts,
 };
 
 void store_pg__count_error(void)
@@ -362,23 +363,6 @@ int store_pg__get_i64(const struct pg_result *r, int row, int col, int64_t *out)
         return PL_EINTERNAL;
     }
     *out = v;
-    return 0;
-}
-
-int store_pg__get_i64_column(struct pl_arena *a, const struct pg_result *r, int col, int64_t **out,
-                             unsigned *n)
-{
-    int rows = PQntuples(r);
-    int64_t *v = pl_arena_alloc(a, (size_t)(rows ? rows : 1) * sizeof(*v));
-    if (!v)
-        return PL_ENOMEM;
-    for (int i = 0; i < rows; i++) {
-        int rc = store_pg__get_i64(r, i, col, &v[i]);
-        if (rc < 0)
-            return rc;
-    }
-    *out = v;
-    *n = (unsigned)rows;
     return 0;
 }
 

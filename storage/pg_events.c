@@ -172,16 +172,9 @@ int store_pg_events_range(struct store_pg *pg, struct pl_arena *a, uint64_t from
 int store_pg_member_ids(struct store_pg *pg, struct pl_arena *a, int64_t conversation_id,
                         int64_t **ids, unsigned *n)
 {
-    char cb[24];
-    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
-    const char *vals[] = {cb};
-    PGresult *r;
-    int rc = run(pg, MEMBER_IDS, vals, &r);
-    if (rc < 0)
-        return rc;
-    rc = store_pg__get_i64_column(a, r, 0, ids, n);
-    PQclear(r);
-    return rc;
+    struct store_pg__args p;
+    return store_pg__exec_ids(pg, a, &store_pg__event_stmts[MEMBER_IDS],
+                              STORE_PG__ARGS(&p, conversation_id), ids, n);
 }
 
 int store_pg_events_prune(struct store_pg *pg, unsigned keep_s, uint64_t *n)

@@ -58,6 +58,7 @@ extern const struct store_pg__stmt store_pg__key_stmts[];          /* pg_keys.c 
 extern const struct store_pg__stmt store_pg__media_stmts[];        /* pg_media.c */
 extern const struct store_pg__stmt store_pg__search_stmts[];       /* pg_search.c */
 extern const struct store_pg__stmt store_pg__archive_stmts[];      /* pg_archive.c */
+extern const struct store_pg__stmt store_pg__session_stmts[];      /* pg_sessions.c */
 
 /* Runs the prepared statement st with nparams parameters: values[i] with
  * lengths[i] bytes in format formats[i] (0 text, NUL-terminated; 1 binary).
@@ -84,9 +85,6 @@ PL_MUST_CHECK int store_pg__exec_bool(struct store_pg *pg, const struct store_pg
 
 /* Parses a bigint column; PL_EINTERNAL when it is not one. */
 PL_MUST_CHECK int store_pg__get_i64(const struct pg_result *r, int row, int col, int64_t *out);
-/* Parses column col of every row (bigint) into an arena array. */
-PL_MUST_CHECK int store_pg__get_i64_column(struct pl_arena *a, const struct pg_result *r, int col,
-                                           int64_t **out, unsigned *n);
 /* Parses a bigint[] column into an arena array. */
 PL_MUST_CHECK int store_pg__get_i64_array(struct pl_arena *a, const struct pg_result *r, int row,
                                           int col, int64_t **out, unsigned *n);
@@ -99,6 +97,52 @@ char *store_pg__i64_array(struct pl_arena *a, const int64_t *v, unsigned n);
 /* Adds one to the counter store_pg_errors() reads. Any thread. */
 void store_pg__count_error(void);
 
+/* ---- row mapping (pg_rows.c) ---- */
+
+#define STORE_PG__ARGS_MAX 4
+
+/* Text parameters for bigint ids: one buffer per id, on the caller's stack. */
+struct store_pg__args {
+    char num[STORE_PG__ARGS_MAX][24];
+    const char *v[STORE_PG__ARGS_MAX];
+};
+
+/* Formats ids[0..n) (n <= STORE_PG__ARGS_MAX) into p and returns p->v,
+ * ready for store_pg__exec(); entries past n are NULL, so a caller may set
+ * p->v[n] to a text parameter of its own. STORE_PG__ARGS(p, a, b) is the
+ * same for a list of ids. */
+const char *const *store_pg__args(struct store_pg__args *p, const int64_t *ids, unsigned n);
+#define STORE_PG__ARGS(p, ...)                                                                     \
+    store_pg__args((p), (const int64_t[]){__VA_ARGS__},                                            \
+                   sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
+
+/* Fills item (zeroed, of the size given to the caller below) from row row
+ * of r; strings go into a. ctx is the caller's. Returns 0 or a code. */
+typedef int store_pg__row_cb(struct pl_arena *a, const struct pg_result *r, int row, void *item,
+                             void *ctx);
+
+/* Runs st with values (borrowed), maps every row with fn into an arena
+ * array of size-byte items and clears the result. On success *out (never
+ * NULL, even for no rows) and *n; on failure neither is touched.
+ * Returns 0, fn's code, PL_ENOMEM or a store_pg__exec() code. */
+PL_MUST_CHECK int store_pg__exec_rows(struct store_pg *pg, struct pl_arena *a,
+                                      const struct store_pg__stmt *st, const char *const *values,
+                                      size_t size, store_pg__row_cb *fn, void *ctx, void **out,
+                                      unsigned *n);
+
+/* The same for a statement that returns at most one row of interest: maps
+ * its first row into out. Returns 0; PL_ENOTFOUND when there is none; fn's
+ * code; or a store_pg__exec() code. */
+PL_MUST_CHECK int store_pg__exec_row(struct store_pg *pg, struct pl_arena *a,
+                                     const struct store_pg__stmt *st, const char *const *values,
+                                     store_pg__row_cb *fn, void *ctx, void *out);
+
+/* store_pg__exec_rows() for a statement whose first column is a bigint:
+ * *out is an arena array of *n ids. */
+PL_MUST_CHECK int store_pg__exec_ids(struct store_pg *pg, struct pl_arena *a,
+                                     const struct store_pg__stmt *st, const char *const *values,
+                                     int64_t **out, unsigned *n);
+
 /* ---- rows ---- */
 
 /* Parses a role column ("admin", "member"; anything else is NONE). */
@@ -110,21 +154,27 @@ enum store_role store_pg__role_parse(const char *s);
 /* The aggregate status of message alias m: over the members other than
  * the sender who could see it (joined before it), "read" when all have read
  * it, "delivered" when all have it, else "sent" (also with nobody else). */
-#define STORE_MSG_STATUS_SQL(m)                                                                    \
-    "CASE WHEN NOT EXISTS (SELECT 1 FROM members o WHERE o.conversation_id = " m                   \
-    ".conversation_id AND o.user_id <> " m ".sender_id AND o.joined_seq < " m ".seq) THEN 0"       \
-    " WHEN NOT EXISTS (SELECT 1 FROM members o WHERE o.conversation_id = " m                       \
-    ".conversation_id AND o.user_id <> " m ".sender_id AND o.joined_seq < " m                      \
-    ".seq AND o.read_seq < " m ".seq) THEN 2"                                                      \
-    " WHEN NOT EXISTS (SELECT 1 FROM members o WHERE o.conversation_id = " m                       \
-    ".conversation_id AND o.user_id <> " m ".sender_id AND o.joined_seq < " m                      \
-    ".seq AND o.delivered_seq < " m ".seq) THEN 1 ELSE 0 END"
+// clang-format off
+#define STORE_MSG_STATUS_SQL(m)                                                 \
+    "CASE WHEN NOT EXISTS (SELECT 1 FROM members o"                             \
+    " WHERE o.conversation_id = " m ".conversation_id"                          \
+    " AND o.user_id <> " m ".sender_id AND o.joined_seq < " m ".seq) THEN 0"    \
+    " WHEN NOT EXISTS (SELECT 1 FROM members o"                                 \
+    " WHERE o.conversation_id = " m ".conversation_id"                          \
+    " AND o.user_id <> " m ".sender_id AND o.joined_seq < " m ".seq"            \
+    " AND o.read_seq < " m ".seq) THEN 2"                                       \
+    " WHEN NOT EXISTS (SELECT 1 FROM members o"                                 \
+    " WHERE o.conversation_id = " m ".conversation_id"                          \
+    " AND o.user_id <> " m ".sender_id AND o.joined_seq < " m ".seq"            \
+    " AND o.delivered_seq < " m ".seq) THEN 1 ELSE 0 END"
 
 /* The 11 columns store_pg__message_row() reads, for message alias m. */
-#define STORE_MSG_COLS(m)                                                                          \
-    m ".id, " m ".conversation_id, " m ".seq, " m ".sender_id, " m ".sender_device_id, " m         \
-      ".client_msg_id, " m ".kind, " m ".body, COALESCE(" m                                        \
-      ".reply_to, 0), " STORE_PG_TS(m ".created_at") ", " STORE_MSG_STATUS_SQL(m)
+#define STORE_MSG_COLS(m)                                                       \
+    m ".id, " m ".conversation_id, " m ".seq, " m ".sender_id, "                \
+    m ".sender_device_id, " m ".client_msg_id, " m ".kind, " m ".body, "        \
+    "COALESCE(" m ".reply_to, 0), " STORE_PG_TS(m ".created_at") ", "           \
+    STORE_MSG_STATUS_SQL(m)
+// clang-format on
 
 #define STORE_MSG_NCOLS 11
 

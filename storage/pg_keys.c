@@ -124,9 +124,8 @@ static int run_void(struct store_pg *pg, int id, const char *const *vals)
 int store_pg_keys_lock(struct store_pg *pg, struct pl_arena *a, int64_t device_id,
                        const char **identity)
 {
-    char db[24];
-    snprintf(db, sizeof(db), "%" PRId64, device_id);
-    const char *vals[] = {db};
+    struct store_pg__args p;
+    const char *const *vals = STORE_PG__ARGS(&p, device_id);
     PGresult *r;
     int rc = run(pg, KEYS_LOCK, vals, &r);
     if (rc < 0)
@@ -154,18 +153,18 @@ int store_pg_keys_put(struct store_pg *pg, int64_t device_id, int64_t user_id, c
 
 int store_pg_prekeys_add(struct store_pg *pg, int64_t device_id, const char *rows_json)
 {
-    char db[24];
-    snprintf(db, sizeof(db), "%" PRId64, device_id);
-    const char *vals[] = {db, rows_json};
+    struct store_pg__args p;
+    STORE_PG__ARGS(&p, device_id);
+    p.v[1] = rows_json;
+    const char *const *vals = p.v;
     return run_void(pg, PREKEYS_ADD, vals);
 }
 
 int store_pg_prekeys_count(struct store_pg *pg, int64_t device_id, int64_t *count, int64_t *spk_id,
                            bool *has_keys)
 {
-    char db[24];
-    snprintf(db, sizeof(db), "%" PRId64, device_id);
-    const char *vals[] = {db};
+    struct store_pg__args p;
+    const char *const *vals = STORE_PG__ARGS(&p, device_id);
     PGresult *r;
     int rc = run(pg, PREKEYS_COUNT, vals, &r);
     if (rc < 0)
@@ -178,33 +177,31 @@ int store_pg_prekeys_count(struct store_pg *pg, int64_t device_id, int64_t *coun
     return rc;
 }
 
-int store_pg_devices_keyed(struct store_pg *pg, struct pl_arena *a, int64_t user_id,
-                           struct store_device_key **out, unsigned *n)
+/* ctx: the user id the rows belong to. */
+static int keyed_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)
 {
-    char ub[24];
-    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
-    const char *vals[] = {ub};
-    PGresult *r;
-    int rc = run(pg, DEVICES_KEYED, vals, &r);
-    if (rc < 0)
-        return rc;
-    unsigned rows = (unsigned)PQntuples(r);
-    struct store_device_key *d = pl_arena_zalloc(a, (rows ? rows : 1) * sizeof(*d));
-    rc = d ? 0 : PL_ENOMEM;
-    for (unsigned i = 0; i < rows && rc == 0; i++) {
-        d[i].user_id = user_id;
-        rc = store_pg__get_i64(r, (int)i, 0, &d[i].device_id);
-        if (rc == 0 && !(d[i].identity_key = store_pg__get_str(a, r, (int)i, 1)))
-            rc = PL_ENOMEM;
-    }
-    PQclear(r);
-    *out = d;
-    *n = rows;
+    struct store_device_key *d = item;
+    d->user_id = *(const int64_t *)ctx;
+    int rc = store_pg__get_i64(r, row, 0, &d->device_id);
+    if (rc == 0 && !(d->identity_key = store_pg__get_str(a, r, row, 1)))
+        rc = PL_ENOMEM;
     return rc;
 }
 
-static int bundle_row(struct pl_arena *a, const PGresult *r, int row, struct store_device_key *d)
+int store_pg_devices_keyed(struct store_pg *pg, struct pl_arena *a, int64_t user_id,
+                           struct store_device_key **out, unsigned *n)
 {
+    struct store_pg__args p;
+    return store_pg__exec_rows(pg, a, &store_pg__key_stmts[DEVICES_KEYED],
+                               STORE_PG__ARGS(&p, user_id), sizeof(**out), keyed_row, &user_id,
+                               (void **)out, n);
+}
+
+/* ctx: the user id the rows belong to. */
+static int bundle_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)
+{
+    struct store_device_key *d = item;
+    d->user_id = *(const int64_t *)ctx;
     int64_t spk_id = 0, otpk_id = 0;
     int rc = store_pg__get_i64(r, row, 0, &d->device_id);
     if (rc == 0)
@@ -225,64 +222,41 @@ static int bundle_row(struct pl_arena *a, const PGresult *r, int row, struct sto
     return 0;
 }
 
-/* Runs statement id with the parameters ($1 x, $2 y, $3 v as a bigint[]). */
-static int run_ids(struct store_pg *pg, struct pl_arena *a, int id, int64_t x, int64_t y,
-                   const int64_t *v, unsigned n, PGresult **r)
+/* The parameters ($1 x, $2 y, $3 v as a bigint[]) in p, the array in a;
+ * NULL when out of memory. */
+static const char *const *ids_args(struct store_pg__args *p, struct pl_arena *a, int64_t x,
+                                   int64_t y, const int64_t *v, unsigned n)
 {
-    char xb[24], yb[24];
-    snprintf(xb, sizeof(xb), "%" PRId64, x);
-    snprintf(yb, sizeof(yb), "%" PRId64, y);
-    const char *arr = store_pg__i64_array(a, v, n);
-    if (!arr)
-        return PL_ENOMEM;
-    const char *vals[] = {xb, yb, arr};
-    return run(pg, id, vals, r);
+    STORE_PG__ARGS(p, x, y);
+    return (p->v[2] = store_pg__i64_array(a, v, n)) ? p->v : NULL;
 }
 
 int store_pg_bundles_take(struct store_pg *pg, struct pl_arena *a, int64_t user_id,
                           int64_t skip_device, const int64_t *only, unsigned n_only,
                           struct store_device_key **out, unsigned *n)
 {
-    PGresult *r;
-    int rc = run_ids(pg, a, BUNDLES_TAKE, user_id, skip_device, only, n_only, &r);
-    if (rc < 0)
-        return rc;
-    unsigned rows = (unsigned)PQntuples(r);
-    struct store_device_key *d = pl_arena_zalloc(a, (rows ? rows : 1) * sizeof(*d));
-    rc = d ? 0 : PL_ENOMEM;
-    for (unsigned i = 0; i < rows && rc == 0; i++) {
-        d[i].user_id = user_id;
-        rc = bundle_row(a, r, (int)i, &d[i]);
-    }
-    PQclear(r);
-    *out = d;
-    *n = rows;
-    return rc;
+    struct store_pg__args p;
+    const char *const *vals = ids_args(&p, a, user_id, skip_device, only, n_only);
+    if (!vals)
+        return PL_ENOMEM;
+    return store_pg__exec_rows(pg, a, &store_pg__key_stmts[BUNDLES_TAKE], vals, sizeof(**out),
+                               bundle_row, &user_id, (void **)out, n);
 }
 
 int store_pg_keys_peers(struct store_pg *pg, struct pl_arena *a, int64_t user_id, int64_t **out,
                         unsigned *n)
 {
-    char ub[24];
-    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
-    const char *vals[] = {ub};
-    PGresult *r;
-    int rc = run(pg, KEYS_PEERS, vals, &r);
-    if (rc < 0)
-        return rc;
-    rc = store_pg__get_i64_column(a, r, 0, out, n);
-    PQclear(r);
-    return rc;
+    struct store_pg__args p;
+    return store_pg__exec_ids(pg, a, &store_pg__key_stmts[KEYS_PEERS], STORE_PG__ARGS(&p, user_id),
+                              out, n);
 }
 
 int store_pg_e2e_audience(struct store_pg *pg, struct pl_arena *a, int64_t conversation_id,
                           int64_t user_id, const char **encryption, struct store_device_key **out,
                           unsigned *n)
 {
-    char cb[24], ub[24];
-    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
-    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
-    const char *vals[] = {cb, ub};
+    struct store_pg__args p;
+    const char *const *vals = STORE_PG__ARGS(&p, conversation_id, user_id);
     PGresult *r;
     int rc = run(pg, E2E_AUDIENCE, vals, &r);
     if (rc < 0)
@@ -315,26 +289,23 @@ int store_pg_e2e_insert(struct store_pg *pg, const char *rows_json)
     return run_void(pg, E2E_INSERT, vals);
 }
 
+static int ct_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)
+{
+    struct store_e2e_ct *x = item;
+    int rc = store_pg__get_i64(r, row, 0, &x->seq);
+    x->type = store_pg__get_str(a, r, row, 1);
+    x->ciphertext = store_pg__get_str(a, r, row, 2);
+    return rc == 0 && (!x->type || !x->ciphertext) ? PL_ENOMEM : rc;
+}
+
 int store_pg_e2e_for_device(struct store_pg *pg, struct pl_arena *a, int64_t conversation_id,
                             int64_t device_id, const int64_t *seqs, unsigned n,
                             struct store_e2e_ct **out, unsigned *n_out)
 {
-    PGresult *r;
-    int rc = run_ids(pg, a, E2E_FOR_DEVICE, conversation_id, device_id, seqs, n, &r);
-    if (rc < 0)
-        return rc;
-    unsigned rows = (unsigned)PQntuples(r);
-    struct store_e2e_ct *x = pl_arena_zalloc(a, (rows ? rows : 1) * sizeof(*x));
-    rc = x ? 0 : PL_ENOMEM;
-    for (unsigned i = 0; i < rows && rc == 0; i++) {
-        rc = store_pg__get_i64(r, (int)i, 0, &x[i].seq);
-        x[i].type = store_pg__get_str(a, r, (int)i, 1);
-        x[i].ciphertext = store_pg__get_str(a, r, (int)i, 2);
-        if (rc == 0 && (!x[i].type || !x[i].ciphertext))
-            rc = PL_ENOMEM;
-    }
-    PQclear(r);
-    *out = x;
-    *n_out = rows;
-    return rc;
+    struct store_pg__args p;
+    const char *const *vals = ids_args(&p, a, conversation_id, device_id, seqs, n);
+    if (!vals)
+        return PL_ENOMEM;
+    return store_pg__exec_rows(pg, a, &store_pg__key_stmts[E2E_FOR_DEVICE], vals, sizeof(**out),
+                               ct_row, NULL, (void **)out, n_out);
 }

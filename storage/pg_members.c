@@ -4,7 +4,6 @@
 #include "conversations.h"
 #include "pg_int.h"
 
-#include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,10 +66,10 @@ const struct store_pg__stmt store_pg__member_stmts[] = {
 static int run2(struct store_pg *pg, int stmt, int64_t conversation_id, int64_t user_id,
                 const char *arg, PGresult **r)
 {
-    char cb[24], ub[24];
-    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
-    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
-    const char *vals[] = {cb, ub, arg};
+    struct store_pg__args p;
+    STORE_PG__ARGS(&p, conversation_id, user_id);
+    p.v[2] = arg;
+    const char *const *vals = p.v;
     return store_pg__exec(pg, &store_pg__member_stmts[stmt], vals, NULL, NULL, r);
 }
 
@@ -89,8 +88,9 @@ int store_pg_member_role(struct store_pg *pg, int64_t conversation_id, int64_t u
     return rc;
 }
 
-static int read_member(struct pl_arena *a, const PGresult *r, int row, struct store_member *m)
+static int read_member(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)
 {
+    struct store_member *m = item;
     int rc = store_pg__get_i64(r, row, 0, &m->user_id);
     if (rc < 0)
         return rc;
@@ -104,35 +104,18 @@ static int read_member(struct pl_arena *a, const PGresult *r, int row, struct st
 int store_pg_members_list(struct store_pg *pg, struct pl_arena *a, int64_t conversation_id,
                           struct store_member **out, unsigned *n)
 {
-    char cb[24];
-    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
-    const char *vals[] = {cb};
-    PGresult *r;
-    int rc = store_pg__exec(pg, &store_pg__member_stmts[MEMBERS_LIST], vals, NULL, NULL, &r);
-    if (rc < 0)
-        return rc;
-    int rows = PQntuples(r);
-    struct store_member *v = pl_arena_alloc(a, (size_t)(rows ? rows : 1) * sizeof(*v));
-    for (int i = 0; v && rc == 0 && i < rows; i++)
-        rc = read_member(a, r, i, &v[i]);
-    PQclear(r);
-    if (!v)
-        return PL_ENOMEM;
-    *out = v;
-    *n = (unsigned)rows;
-    return rc;
+    struct store_pg__args p;
+    return store_pg__exec_rows(pg, a, &store_pg__member_stmts[MEMBERS_LIST],
+                               STORE_PG__ARGS(&p, conversation_id), sizeof(**out), read_member,
+                               NULL, (void **)out, n);
 }
 
 int store_pg_member_get(struct store_pg *pg, struct pl_arena *a, int64_t conversation_id,
                         int64_t user_id, struct store_member *out)
 {
-    PGresult *r;
-    int rc = run2(pg, MEMBER_GET, conversation_id, user_id, NULL, &r);
-    if (rc < 0)
-        return rc;
-    rc = PQntuples(r) == 0 ? PL_ENOTFOUND : read_member(a, r, 0, out);
-    PQclear(r);
-    return rc;
+    struct store_pg__args p;
+    return store_pg__exec_row(pg, a, &store_pg__member_stmts[MEMBER_GET],
+                              STORE_PG__ARGS(&p, conversation_id, user_id), read_member, NULL, out);
 }
 
 int store_pg_members_add(struct store_pg *pg, int64_t conversation_id, const int64_t *user_ids,
@@ -150,9 +133,11 @@ int store_pg_members_add(struct store_pg *pg, int64_t conversation_id, const int
         pl_arena_free(a);
         return PL_ENOMEM;
     }
-    char cb[24];
-    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
-    const char *vals[] = {cb, ids, store_pg_role_name(role)};
+    struct store_pg__args p;
+    STORE_PG__ARGS(&p, conversation_id);
+    p.v[1] = ids;
+    p.v[2] = store_pg_role_name(role);
+    const char *const *vals = p.v;
     PGresult *r;
     int rc = store_pg__exec(pg, &store_pg__member_stmts[MEMBERS_ADD], vals, NULL, NULL, &r);
     pl_arena_free(a);
@@ -192,9 +177,8 @@ int store_pg_member_remove(struct store_pg *pg, int64_t conversation_id, int64_t
 
 int store_pg_member_promote_oldest(struct store_pg *pg, int64_t conversation_id, int64_t *promoted)
 {
-    char cb[24];
-    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
-    const char *vals[] = {cb};
+    struct store_pg__args p;
+    const char *const *vals = STORE_PG__ARGS(&p, conversation_id);
     PGresult *r;
     int rc = store_pg__exec(pg, &store_pg__member_stmts[MEMBER_PROMOTE], vals, NULL, NULL, &r);
     if (rc < 0)

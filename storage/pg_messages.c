@@ -45,20 +45,29 @@ enum {
 };
 
 /* A page of history over messages and archived_messages (0004): each
- * branch is limited on its own (an index range scan each), then merged. */
-#define ARCHIVED_COLS(m)                                                                           \
-    m ".id, " m ".conversation_id, " m ".seq, " m                                                  \
-      ".sender_id, 0, '', '', '', 0, " STORE_PG_TS(m ".created_at") ", " STORE_MSG_STATUS_SQL(m)
-#define PAGE_SQL(dir, dir2)                                                                        \
-    "SELECT * FROM ((SELECT " STORE_MSG_COLS(                                                      \
-        "m") ", NULL::text FROM messages m"                                                        \
-             " WHERE m.conversation_id = $1::bigint AND m.seq > $2::bigint AND m.seq < $3::bigint" \
-             " ORDER BY m.seq" dir " LIMIT $4::int) UNION ALL (SELECT " ARCHIVED_COLS(             \
-                 "m") ", s.blob_key FROM archived_messages m JOIN archive_segments s"              \
-                      " ON s.id = m.segment_id WHERE m.conversation_id = $1::bigint AND m.seq > "  \
-                      "$2::bigint"                                                                 \
-                      " AND m.seq < $3::bigint ORDER BY m.seq" dir                                 \
-                      " LIMIT $4::int)) x ORDER BY 3" dir2 " LIMIT $4::int"
+ * branch is limited on its own (an index range scan each), then merged.
+ * The SQL below is laid out by hand; clang-format would fold it around the
+ * macro arguments. */
+// clang-format off
+#define ARCHIVED_COLS(m)                                                        \
+    m ".id, " m ".conversation_id, " m ".seq, " m ".sender_id,"                 \
+    " 0, '', '', '', 0, " STORE_PG_TS(m ".created_at") ", "                     \
+    STORE_MSG_STATUS_SQL(m)
+#define PAGE_SQL(dir, dir2)                                                     \
+    "SELECT * FROM ("                                                           \
+      "(SELECT " STORE_MSG_COLS("m") ", NULL::text"                             \
+      " FROM messages m"                                                        \
+      " WHERE m.conversation_id = $1::bigint"                                   \
+      " AND m.seq > $2::bigint AND m.seq < $3::bigint"                          \
+      " ORDER BY m.seq" dir " LIMIT $4::int)"                                   \
+      " UNION ALL "                                                             \
+      "(SELECT " ARCHIVED_COLS("m") ", s.blob_key"                              \
+      " FROM archived_messages m JOIN archive_segments s ON s.id = m.segment_id" \
+      " WHERE m.conversation_id = $1::bigint"                                   \
+      " AND m.seq > $2::bigint AND m.seq < $3::bigint"                          \
+      " ORDER BY m.seq" dir " LIMIT $4::int)"                                   \
+    ") x ORDER BY 3" dir2 " LIMIT $4::int"
+// clang-format on
 
 /* The check's columns before the message columns of the stored message. */
 #define CHECK_NCOLS 5
@@ -89,10 +98,13 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
          "     AND p.seq > jm.jseq)) AS reply_ok FROM jm)"
          " SELECT k.i, k.member, k.reply_ok, k.eid IS NOT NULL,"
          "  COALESCE(min(k.i) FILTER (WHERE k.member AND k.reply_ok AND k.eid IS NULL)"
-         "   OVER (PARTITION BY k.d, k.m), -1), " STORE_MSG_COLS(
-             "e") " FROM k LEFT JOIN LATERAL (SELECT * FROM messages e WHERE e.id = k.eid OFFSET "
-                  "0) e"
-                  " ON true ORDER BY k.i",
+         "   OVER (PARTITION BY k.d, k.m), -1), "
+         // clang-format off
+         STORE_MSG_COLS("e")
+         " FROM k LEFT JOIN LATERAL"
+         " (SELECT * FROM messages e WHERE e.id = k.eid OFFSET 0) e ON true"
+         " ORDER BY k.i",
+         // clang-format on
          1, true},
     /* The audience is read under the conversation lock taken by SEND_LOCK,
      * so nobody joins or leaves between it and the commit. */

@@ -4,7 +4,6 @@
 #include "presence.h"
 #include "pg_int.h"
 
-#include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,16 +53,9 @@ const struct store_pg__stmt store_pg__presence_stmts[] = {
 int store_pg_contacts(struct store_pg *pg, struct pl_arena *a, int64_t user, int64_t **ids,
                       unsigned *n)
 {
-    char ub[24];
-    snprintf(ub, sizeof(ub), "%" PRId64, user);
-    const char *vals[] = {ub};
-    PGresult *r;
-    int rc = store_pg__exec(pg, &store_pg__presence_stmts[CONTACTS], vals, NULL, NULL, &r);
-    if (rc < 0)
-        return rc;
-    rc = store_pg__get_i64_column(a, r, 0, ids, n);
-    PQclear(r);
-    return rc;
+    struct store_pg__args p;
+    return store_pg__exec_ids(pg, a, &store_pg__presence_stmts[CONTACTS], STORE_PG__ARGS(&p, user),
+                              ids, n);
 }
 
 int store_pg_last_seen_visible(struct store_pg *pg, int64_t viewer, int64_t user, bool *visible)
@@ -71,23 +63,23 @@ int store_pg_last_seen_visible(struct store_pg *pg, int64_t viewer, int64_t user
     return store_pg__exec_bool(pg, &store_pg__presence_stmts[VISIBLE], viewer, user, visible);
 }
 
-int store_pg_last_seen_setting(struct store_pg *pg, int64_t user, const char **setting)
+/* item: a const char * set to one of the static setting names. */
+static int setting_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)
 {
     static const char *const names[] = {"everyone", "contacts", "nobody"};
-    char ub[24];
-    snprintf(ub, sizeof(ub), "%" PRId64, user);
-    const char *vals[] = {ub};
-    PGresult *r;
-    int rc = store_pg__exec(pg, &store_pg__presence_stmts[SETTING], vals, NULL, NULL, &r);
-    if (rc < 0)
-        return rc;
-    rc = PQntuples(r) == 1 ? 0 : PL_ENOTFOUND;
-    *setting = names[0];
-    for (size_t i = 0; rc == 0 && i < PL_ARRAY_LEN(names); i++)
-        if (strcmp(PQgetvalue(r, 0, 0), names[i]) == 0)
+    const char **setting = item;
+    for (size_t i = 0; i < PL_ARRAY_LEN(names); i++)
+        if (strcmp(PQgetvalue(r, row, 0), names[i]) == 0)
             *setting = names[i];
-    PQclear(r);
-    return rc;
+    return 0;
+}
+
+int store_pg_last_seen_setting(struct store_pg *pg, int64_t user, const char **setting)
+{
+    struct store_pg__args p;
+    *setting = "everyone";
+    return store_pg__exec_row(pg, NULL, &store_pg__presence_stmts[SETTING],
+                              STORE_PG__ARGS(&p, user), setting_row, NULL, setting);
 }
 
 static int one_to_many(struct store_pg *pg, int stmt, struct pl_arena *a, int64_t user,
@@ -97,19 +89,13 @@ static int one_to_many(struct store_pg *pg, int stmt, struct pl_arena *a, int64_
     *n_allowed = 0;
     if (n == 0)
         return 0;
-    char ub[24];
-    snprintf(ub, sizeof(ub), "%" PRId64, user);
+    struct store_pg__args p;
     const char *arr = store_pg__i64_array(a, viewers, n);
     if (!arr)
         return PL_ENOMEM;
-    const char *vals[] = {ub, arr};
-    PGresult *r;
-    int rc = store_pg__exec(pg, &store_pg__presence_stmts[stmt], vals, NULL, NULL, &r);
-    if (rc < 0)
-        return rc;
-    rc = store_pg__get_i64_column(a, r, 0, allowed, n_allowed);
-    PQclear(r);
-    return rc;
+    const char *const *vals = STORE_PG__ARGS(&p, user);
+    p.v[1] = arr;
+    return store_pg__exec_ids(pg, a, &store_pg__presence_stmts[stmt], vals, allowed, n_allowed);
 }
 
 int store_pg_presence_viewers(struct store_pg *pg, struct pl_arena *a, int64_t user,

@@ -5,6 +5,8 @@
 
 #include "pltest.h"
 
+#include <errno.h>
+
 PLTEST(codes_map_to_statuses)
 {
     PL_ASSERT_INT_EQ(api_problem_status(PL_EMALFORMED), 400);
@@ -39,4 +41,13 @@ PLTEST(every_slug_is_explained)
     for (size_t i = 0; i < PL_ARRAY_LEN(slugs); i++)
         PL_ASSERT(api_problem_explain(slugs[i]) != NULL);
     PL_ASSERT(api_problem_explain("no-such-problem") == NULL);
+}
+
+/* The chaos case disk-full: a full blob disk is a 507 with Retry-After,
+ * not an internal error. */
+PLTEST(problem_disk_full_is_507)
+{
+    PL_ASSERT_INT_EQ(api_problem_status(-ENOSPC), 507);
+    PL_ASSERT_INT_EQ(api_problem_status(-EDQUOT), 507);
+    PL_ASSERT_STR_EQ(api_problem_explain("insufficient-storage") != NULL ? "yes" : "no", "yes");
 }

@@ -96,3 +96,25 @@ PLTEST(buf_reserve_commit_reset)
     PL_ASSERT_INT_EQ(rc, 0);
     pl_buf_deinit(&b);
 }
+
+/* Found by the brotli_body fuzzer: an empty body (a buffer that never held
+ * storage) handed to a zero-byte append or reservation computed NULL + 0,
+ * which UBSan reports. Now it gets storage, and the buffer stays usable. */
+PLTEST(buf_zero_byte_reserve_on_empty_buffer)
+{
+    struct pl_buf b;
+    pl_buf_init(&b, 64);
+    int rc = 0;
+    char *w = pl_buf_reserve(&b, 0, &rc);
+    PL_ASSERT(w != NULL);
+    PL_ASSERT_INT_EQ(rc, 0);
+    PL_ASSERT_INT_EQ(pl_buf_append(&b, "", 0), 0);
+    PL_ASSERT_INT_EQ(b.len, 0);
+    PL_ASSERT_INT_EQ(pl_buf_append(&b, "ab", 2), 0);
+    PL_ASSERT_MEM_EQ(pl_buf_head(&b), "ab", 2);
+    pl_buf_deinit(&b);
+    struct pl_buf z;
+    pl_buf_init(&z, 0);
+    PL_ASSERT(pl_buf_reserve(&z, 0, &rc) != NULL);
+    pl_buf_deinit(&z);
+}
