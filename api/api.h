@@ -101,6 +101,9 @@ struct api_env {
      * (users[i], devices[i]) on node (this node or another). */
     void (*presence_send)(void *ctx, const char *node, const char *json, size_t len,
                           const int64_t *users, const int64_t *devices, unsigned n);
+    /* Loop thread: an event stream of the device is registered with the
+     * hub (presence transitions for its subscriptions come here now). */
+    void (*stream_opened)(void *ctx, int64_t user, int64_t device);
     /* Loop thread: an event stream of the device closed (its presence
      * subscriptions end with its last stream). */
     void (*stream_closed)(void *ctx, int64_t user, int64_t device);
@@ -133,6 +136,11 @@ enum api_route_result {
 /* Loop thread. Matches the route, stores it on the request, and answers
  * what needs no worker. */
 enum api_route_result api_route(const struct api_env *env, struct http_req *req);
+
+/* Loop thread, after api_route() asked for a worker: true when the request
+ * opens an event stream and should wait for room in a full worker queue
+ * rather than be refused. */
+bool api_route_waits(const struct http_req *req);
 
 /* Loop thread, when a request's headers are in: true when its route takes
  * the body streamed (uploads; see http_req_body_read). */

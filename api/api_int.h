@@ -46,6 +46,10 @@ enum api_route_flags {
     /* Served on the admin listener too (/healthz, /readyz, /metrics); every
      * other route answers 404 there. */
     API_OPS = 1u << 4,
+    /* Opening an event stream: when the worker queue is full the request
+     * waits for room instead of getting 503 (a reconnect burst of every
+     * client at once must not fail; issue 17). */
+    API_WAITS = 1u << 5,
 };
 
 struct api_route_info {

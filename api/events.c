@@ -256,32 +256,6 @@ static void replay_job(struct api_worker *w, void *arg)
 
 /* ---- step 2: on the loop ---- */
 
-struct psub_open {
-    int64_t device;
-    const char *node;
-};
-
-/* Presence transitions for the device's subscriptions come to this node
- * from now on (storage/presence.h). Written only once the hub knows the
- * stream: a transition that finds this node in the index is then always
- * delivered to it. Redis down: the stream gets them after a reconnect. */
-static void psub_open_job(struct api_worker *w, void *arg)
-{
-    struct psub_open *p = arg;
-    (void)!store_redis_psub_stream_open(w->redis, p->device, p->node);
-    free(p);
-}
-
-static void psub_open(struct sse *s)
-{
-    struct psub_open *p = malloc(sizeof(*p));
-    if (!p)
-        return;
-    *p = (struct psub_open){s->device, s->env->node_id};
-    if (s->env->run(s->env->run_ctx, psub_open_job, p) < 0)
-        free(p);
-}
-
 static void on_open(struct pl_task *t)
 {
     struct sse *s = PL_CONTAINER_OF(t, struct sse, task);
@@ -294,7 +268,8 @@ static void on_open(struct pl_task *t)
         free(s);
         return;
     }
-    psub_open(s);
+    if (s->env->stream_opened)
+        s->env->stream_opened(s->env->presence_ctx, s->user, s->device);
     raw(s, RETRY_FRAME);
     char json[96];
     if (s->reset) {
@@ -573,7 +548,7 @@ static int sync_get(struct api_call *c)
 }
 
 const struct api_route_def api__stream_routes[] = {
-    {"GET", "/v1/events", events_open, API_AUTH_ANY},
+    {"GET", "/v1/events", events_open, API_AUTH_ANY | API_WAITS},
     {"GET", "/v1/sync", sync_get, API_AUTH_ANY},
     {"GET", "/v1/users/{user}/presence", api_presence_get, API_AUTH},
     {"POST", "/v1/presence/heartbeat", api_presence_heartbeat, API_AUTH},

@@ -236,6 +236,13 @@ static void presence_send(void *ctx, const char *node, const char *json, size_t 
     srv_presence_send(l->presence, node, json, len, users, devices, n);
 }
 
+static void stream_opened(void *ctx, int64_t user, int64_t device)
+{
+    struct srv_live *l = ctx;
+    (void)user;
+    srv_presence_stream_opened(l->presence, device);
+}
+
 static void stream_closed(void *ctx, int64_t user, int64_t device)
 {
     struct srv_live *l = ctx;
@@ -460,6 +467,7 @@ int srv_live_new(const struct srv_config *cfg, struct pl_loop *loop, struct srv_
     env->run = run;
     env->run_ctx = l;
     env->presence_send = presence_send;
+    env->stream_opened = stream_opened;
     env->stream_closed = stream_closed;
     env->presence_ctx = l;
     pl_loop_timer_start(loop, &l->presence_timer, presence_period_ms(l), on_presence_timer, l);

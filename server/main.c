@@ -7,6 +7,7 @@
 #include "media.h"
 #include "metrics.h"
 #include "pool.h"
+#include "waitq.h"
 #include "writer.h"
 
 #include "api/api.h"
@@ -46,6 +47,7 @@ struct srv {
     struct http_server *admin; /* the admin listener, or NULL */
     struct srv_media media;
     struct srv_archive_timer *archiver;
+    struct srv_waitq *waitq; /* stream opens waiting for a full worker queue */
 };
 
 static struct pl_loop *signal_loop;
@@ -66,6 +68,8 @@ static void on_request(void *ctx, struct http_req *req)
     if (api_route(&s->env, req) == API_ROUTE_DONE)
         return;
     int rc = srv_pool_submit(s->pool, req);
+    if (rc == PL_EBUSY && s->waitq && api_route_waits(req))
+        rc = srv_waitq_add(s->waitq, req);
     if (rc < 0)
         api_reject(&s->env, req, rc);
 }
@@ -217,7 +221,8 @@ static int start(struct srv *s)
     }
     s->env.pwhash_run = pwhash_run;
     s->env.pwhash_ctx = s->pwpool;
-    if ((rc = srv_pool_new(&s->cfg, &s->env, &s->pool)) < 0) {
+    if ((rc = srv_pool_new(&s->cfg, &s->env, &s->pool)) < 0 ||
+        (rc = srv_waitq_new(s->loop, s->pool, &s->env, s->cfg.http.max_conns, &s->waitq)) < 0) {
         pl_log_error("cannot start workers: %s", pl_strerror(rc));
         return rc;
     }
@@ -256,6 +261,8 @@ static void stop(struct srv *s)
     /* Streams and long-polls end first, while workers and transports
      * still exist to answer them. */
     srv_live_close_all(s->live);
+    srv_waitq_free(s->waitq);
+    s->waitq = NULL;
     srv_archive_timer_free(s->archiver);
     s->archiver = NULL;
     if (s->loop)

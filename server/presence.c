@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "presence.h"
 
+#include "storage/presence.h"
 #include "storage/relay.h"
 
 #include "common/log.h"
@@ -144,6 +145,16 @@ static void on_frame(void *ctx, const char *data, size_t len)
     p->st.frames_in++;
     deliver(p, nl + 1, (size_t)(data + len - nl - 1), ids, ids + cap, n);
     free(ids);
+}
+
+void srv_presence_stream_opened(struct srv_presence *p, int64_t device)
+{
+    /* After the hub registration, on the loop, and in order on one
+     * connection: a transition that finds this node in the index can
+     * only be delivered after the stream exists here. Redis down: the
+     * device gets no transitions until its client reconnects. */
+    if (!p->relay || store_relay_psub_stream_open(p->relay, device, p->node) < 0)
+        p->st.frames_lost++;
 }
 
 void srv_presence_stream_closed(struct srv_presence *p, int64_t user, int64_t device)

@@ -32,6 +32,9 @@ void srv_presence_free(struct srv_presence *p);
 void srv_presence_send(struct srv_presence *p, const char *node, const char *json, size_t len,
                        const int64_t *users, const int64_t *devices, unsigned n);
 
+/* Loop thread: a stream of the device is registered with the hub; from
+ * now on the subscription index sends the device's transitions here. */
+void srv_presence_stream_opened(struct srv_presence *p, int64_t device);
 /* Loop thread: a stream of the device closed. */
 void srv_presence_stream_closed(struct srv_presence *p, int64_t user, int64_t device);
 /* Loop thread: moves up to max devices that closed and hold no stream

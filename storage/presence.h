@@ -79,6 +79,11 @@ PL_MUST_CHECK int store_redis_psub_get(struct store_redis *r, struct pl_arena *a
  * to that node's channel, where nobody listens. */
 PL_MUST_CHECK int store_redis_psub_stream_open(struct store_redis *r, int64_t device,
                                                const char *node);
+/* The same from a loop thread, on a relay's connection: sent without
+ * waiting (the loop never blocks); 0, PL_EUNAVAIL or PL_EBUSY. */
+struct store_relay;
+PL_MUST_CHECK int store_relay_psub_stream_open(struct store_relay *r, int64_t device,
+                                               const char *node);
 /* The last streams of devices (n at most STORE_PSUB_BATCH) on node
  * closed; devices with no stream left on any node lose their sets
  * (*cleared counts them). */

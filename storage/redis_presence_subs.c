@@ -2,6 +2,7 @@
 /* Parley - presence subscriptions: who watches whom, on which node.    */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "presence.h"
+#include "relay.h"
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
@@ -139,6 +140,14 @@ done:
 static const char open_lua[] = "redis.call('SADD', 'psub:dn:' .. ARGV[1], ARGV[2])\n"
                                "redis.call('EXPIRE', 'psub:dn:' .. ARGV[1], 86400)\n"
                                "return 1\n";
+
+int store_relay_psub_stream_open(struct store_relay *r, int64_t device, const char *node)
+{
+    char dev[24];
+    snprintf(dev, sizeof(dev), "%" PRId64, device);
+    const char *argv[] = {"EVAL", open_lua, "0", dev, node};
+    return store_relay_command(r, 5, argv);
+}
 
 int store_redis_psub_stream_open(struct store_redis *r, int64_t device, const char *node)
 {

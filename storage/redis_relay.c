@@ -251,6 +251,21 @@ int store_relay_publish_to(struct store_relay *r, const char *channel, const cha
     return 0;
 }
 
+int store_relay_command(struct store_relay *r, int argc, const char **argv)
+{
+    struct conn *c = &r->pub;
+    if (!c->connected || c->pending >= MAX_PENDING) {
+        r->dropped++;
+        return c->connected ? PL_EBUSY : PL_EUNAVAIL;
+    }
+    if (redisAsyncCommandArgv(c->ac, on_published, c, argc, argv, NULL) != REDIS_OK) {
+        r->dropped++;
+        return PL_EUNAVAIL;
+    }
+    c->pending++;
+    return 0;
+}
+
 void store_relay_stats(const struct store_relay *r, uint64_t *received, uint64_t *dropped)
 {
     *received = r->received;
