@@ -29,21 +29,22 @@ struct store_redis;
 /* Abuse limits and per-user quotas (api/limits.c). A limit of 0 turns that
  * one off. Counters live in Redis so they hold across nodes. */
 struct api_limits {
-    unsigned login_fail_account;  /* failed logins per account before backoff */
-    unsigned login_fail_ip;       /* failed logins per address before backoff */
-    unsigned login_backoff_ms;    /* first backoff; doubles per further failure */
-    unsigned login_backoff_max_s; /* longest backoff */
-    unsigned register_per_ip;     /* registrations per address per hour */
-    char *exempt;                 /* addresses per-address limits skip ("a,b") */
-    unsigned session_ttl_s;       /* inactivity after which a session expires */
-    unsigned max_devices;         /* active sessions per user */
-    unsigned keys_fetch_per_min;  /* bundle fetches per requester per minute */
-    unsigned keys_target_per_min; /* bundle fetches of one target per minute */
-    unsigned streams;             /* open event streams per user */
-    unsigned sends_per_s;         /* message sends per user per second */
-    unsigned searches_per_s;      /* searches per user per second */
-    unsigned groups_per_hour;     /* group creations per user per hour */
-    size_t media_bytes_per_day;   /* declared upload bytes per user per day */
+    unsigned login_fail_account;    /* failed logins per account before backoff */
+    unsigned login_fail_ip;         /* failed logins per address before backoff */
+    unsigned login_backoff_ms;      /* first backoff; doubles per further failure */
+    unsigned login_backoff_max_s;   /* longest backoff */
+    unsigned register_per_ip;       /* registrations per address per hour */
+    char *exempt;                   /* addresses per-address limits skip ("a,b") */
+    unsigned session_ttl_s;         /* inactivity after which a session expires */
+    unsigned max_devices;           /* active sessions per user */
+    unsigned keys_fetch_per_min;    /* bundle fetches per requester per minute */
+    unsigned keys_target_per_min;   /* bundle fetches of one target per minute */
+    unsigned streams;               /* open event streams per user */
+    unsigned sends_per_s;           /* message sends per user per second */
+    unsigned searches_per_s;        /* searches per user per second */
+    unsigned groups_per_hour;       /* group creations per user per hour */
+    size_t media_bytes_per_day;     /* declared upload bytes per user per day */
+    unsigned user_searches_per_min; /* GET /v1/users?prefix= per user per minute */
 };
 
 struct api_config {

@@ -70,6 +70,7 @@ extern const struct api_route_def api__message_routes[];      /* messages.c */
 extern const struct api_route_def api__stream_routes[];       /* events.c */
 extern const struct api_route_def api__key_routes[];          /* keys.c */
 extern const struct api_route_def api__search_routes[];       /* search.c */
+extern const struct api_route_def api__user_routes[];         /* user_lookup.c */
 extern const struct api_route_def api__media_routes[];        /* media.c */
 extern const struct api_route_def api__blob_routes[];         /* blobs.c */
 
@@ -107,6 +108,7 @@ enum api_limit_kind {
     API_LIMIT_SEARCHES,
     API_LIMIT_GROUPS,
     API_LIMIT_MEDIA_BYTES,
+    API_LIMIT_USER_SEARCHES,
     API_LIMIT__COUNT
 };
 /* Worker. Adds cost to the fixed window of kind k for subject (a user id
@@ -321,14 +323,19 @@ api_handler_fn api_presence_get, api_presence_heartbeat, api_typing_post;
 api_handler_fn api_presence_subs_put, api_presence_subs_get, api_presence_subs_delete;
 /* Writes a Presence object for a user the caller may see: hb_ms is the
  * last heartbeat, 0 for never seen, UINT64_MAX for unknown (Redis down). */
-void api__gen_presence(struct api_call *c, yajl_gen g, int64_t user, uint64_t hb_ms);
+void api__gen_presence_hb(struct api_call *c, yajl_gen g, int64_t user, uint64_t hb_ms);
 /* Writes the Presence of a user whose setting hides it from the caller. */
 void api__gen_presence_hidden(yajl_gen g, int64_t user);
 /* RFC 3339 UTC with milliseconds. */
 void api__format_ms(uint64_t ms, char out[48]);
-/* Refreshes the user's heartbeat and announces it when it came online.
- * Failures (Redis down) are ignored: presence is best effort. */
-void api__presence_touch(struct api_worker *w, int64_t user);
+/* Refreshes the user's heartbeat and announces it when it came online;
+ * returns whether it did. Failures (Redis down) are ignored (false):
+ * presence is best effort. */
+bool api__presence_touch(struct api_worker *w, int64_t user);
+/* Writes user's Presence object, as the caller may see it (status
+ * "hidden" and nothing else when the user's privacy setting hides it), to
+ * g. Returns 0 or a storage code. */
+int api__gen_presence(struct api_call *c, yajl_gen g, int64_t user);
 
 /* ---- e2e (e2e.c, e2e_send.c, keys.c) ---- */
 

@@ -54,6 +54,7 @@ static const struct kind kinds[API_LIMIT__COUNT] = {
     [API_LIMIT_SEARCHES] = {"searches", 1000},
     [API_LIMIT_GROUPS] = {"groups", 3600 * 1000},
     [API_LIMIT_MEDIA_BYTES] = {"media_bytes", 86400 * 1000},
+    [API_LIMIT_USER_SEARCHES] = {"user_searches", 60 * 1000},
 };
 
 static _Atomic uint64_t rejected[API_LIMIT__COUNT], unchecked[API_LIMIT__COUNT];
@@ -98,6 +99,7 @@ static uint64_t limit_of(const struct api_limits *l, enum api_limit_kind k)
     case API_LIMIT_SEARCHES: return l->searches_per_s;
     case API_LIMIT_GROUPS: return l->groups_per_hour;
     case API_LIMIT_MEDIA_BYTES: return l->media_bytes_per_day;
+    case API_LIMIT_USER_SEARCHES: return l->user_searches_per_min;
     default: return 0;
     }
 }

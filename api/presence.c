@@ -18,6 +18,13 @@ PL_LOG_TOPIC("presence");
 
 #define TYPING_TTL_MS 5000
 #define SWEEP_MAX 1024
+/* The durable last seen (PostgreSQL) is written on each transition and
+ * refreshed at most once a minute while a user stays online, so a crash or
+ * a Redis restart loses at most a minute of it. */
+#define SEEN_REFRESH_MS 60000
+/* How often a node's presence tick offers its online users for that
+ * refresh; the SQL skips the rows refreshed less than a minute ago. */
+#define SEEN_SWEEP_MS 30000
 
 /* RFC 3339 UTC with milliseconds. */
 static void format_ms(uint64_t ms, char out[48])
@@ -37,7 +44,7 @@ static void gen_presence(yajl_gen g, int64_t user, const char *status, int onlin
     api__gen_str(g, "status", status);
     api__gen_key(g, "online");
     if (online < 0)
-        yajl_gen_null(g); /* unknown or hidden */
+        yajl_gen_null(g);
     else
         yajl_gen_bool(g, online);
     api__gen_key(g, "last_seen");
@@ -137,14 +144,43 @@ static void announce(struct api_worker *w, int64_t user, bool online, uint64_t h
     pl_arena_free(a);
 }
 
-void api__presence_touch(struct api_worker *w, int64_t user)
+/* Writes the durable last seen; a failure only costs freshness. */
+static void seen_save(struct api_worker *w, const int64_t *users, unsigned n, uint64_t ms,
+                      uint64_t min_age_ms)
+{
+    for (unsigned off = 0; off < n; off += 4096)
+        if (store_pg_last_seen_save(w->pg, users + off, PL_MIN(4096u, n - off), ms, min_age_ms) <
+            0) {
+            pl_log_warn("could not save last seen of %u users", n);
+            return;
+        }
+}
+
+bool api__presence_touch(struct api_worker *w, int64_t user)
 {
     bool came_online = false;
     uint64_t now = pl_wall_ms();
     if (store_redis_presence_touch(w->redis, &user, 1, w->env->node_id, now, &came_online) < 0)
-        return; /* Redis down: presence is "unknown" until it is back */
-    if (came_online)
+        return false; /* Redis down: presence is "unknown" until it is back */
+    /* Coming online is a transition: written at once. While the user
+     * stays online, the tick's sweep (streams) or the heartbeats refresh
+     * it, so a stream that opens while another is open costs no write. */
+    if (came_online) {
+        seen_save(w, &user, 1, now, 0);
         announce(w, user, true, now);
+    }
+    return came_online;
+}
+
+/* True once per SEEN_SWEEP_MS for the whole process, whichever worker
+ * runs the tick. */
+static bool seen_sweep_due(uint64_t now)
+{
+    static _Atomic uint64_t last;
+    uint64_t prev = atomic_load_explicit(&last, memory_order_relaxed);
+    return now - prev >= SEEN_SWEEP_MS &&
+           atomic_compare_exchange_strong_explicit(&last, &prev, now, memory_order_relaxed,
+                                                   memory_order_relaxed);
 }
 
 void api_presence_tick(struct api_worker *w, const int64_t *users, unsigned n)
@@ -159,50 +195,82 @@ void api_presence_tick(struct api_worker *w, const int64_t *users, unsigned n)
             0)
             break;
     }
+    bool sweep = seen_sweep_due(now);
     for (unsigned i = 0; i < n; i++)
-        if (came[i])
+        if (came[i]) {
+            if (!sweep)
+                seen_save(w, &users[i], 1, now, 0);
             announce(w, users[i], true, now);
+        }
     free(came);
+    /* One statement per 4096 users refreshes those not written for a
+     * minute (the ones that just came online included). */
+    if (sweep)
+        seen_save(w, users, n, now, SEEN_REFRESH_MS);
     int64_t gone[SWEEP_MAX];
     uint64_t hb[SWEEP_MAX];
     unsigned n_gone = 0;
     uint64_t cutoff = now - (uint64_t)w->env->cfg->presence_timeout_s * 1000;
     if (store_redis_presence_expire(w->redis, cutoff, gone, hb, SWEEP_MAX, &n_gone) < 0)
         return;
-    for (unsigned i = 0; i < n_gone; i++)
+    for (unsigned i = 0; i < n_gone; i++) {
+        seen_save(w, &gone[i], 1, hb[i], 0);
         announce(w, gone[i], false, hb[i]);
+    }
+}
+
+int api__gen_presence(struct api_call *c, yajl_gen g, int64_t user)
+{
+    bool visible = false;
+    int rc = store_pg_last_seen_visible(c->w->pg, c->user_id, user, &visible);
+    if (rc < 0)
+        return rc;
+    if (!visible) {
+        /* The setting covers every field: not even whether the user is
+         * online (issue 9, item 14), and no Redis read to leak timing. */
+        gen_presence(g, user, "hidden", -1, NULL);
+        return 0;
+    }
+    uint64_t hb = 0, durable = 0;
+    rc = store_redis_presence_get(c->w->redis, user, &hb);
+    /* Redis lost the user (restarted) or is down: the durable copy still
+     * knows when they were last seen. */
+    if (rc < 0 && store_pg_last_seen_get(c->w->pg, user, &durable) < 0)
+        durable = 0;
+    char seen[48];
+    if (durable)
+        format_ms(durable, seen);
+    if (rc == PL_ENOTFOUND) {
+        gen_presence(g, user, "offline", 0, durable ? seen : NULL);
+    } else if (rc < 0) {
+        /* Redis down: say we do not know rather than failing the call. */
+        gen_presence(g, user, "unknown", -1, durable ? seen : NULL);
+    } else {
+        bool online = pl_wall_ms() - hb < (uint64_t)c->env->cfg->presence_timeout_s * 1000;
+        format_ms(hb, seen);
+        gen_presence(g, user, online ? "online" : "offline", online, seen);
+    }
+    return 0;
 }
 
 int api_presence_get(struct api_call *c)
 {
     int64_t user;
+    /* PL_ENOTFOUND for unknown users comes from the lookup. */
     int rc = api__resolve_user(c, http_req_param(c->req, 0), &user);
     if (rc < 0)
-        return rc;
-    /* PL_ENOTFOUND for unknown users comes from the lookup. */
-    bool visible = false;
-    if ((rc = store_pg_last_seen_visible(c->w->pg, c->user_id, user, &visible)) < 0)
         return rc;
     yajl_gen g = api__gen_new();
     if (!g)
         return PL_ENOMEM;
-    if (!visible) {
-        /* The setting covers every field: not even whether it is online
-         * (issue 9, item 14), and no Redis read to leak timing. */
-        gen_presence(g, user, "hidden", -1, NULL);
-        return api__reply_json(c, 200, g);
+    if ((rc = api__gen_presence(c, g, user)) < 0) {
+        yajl_gen_free(g);
+        return rc;
     }
-    uint64_t hb = 0;
-    rc = store_redis_presence_get(c->w->redis, user, &hb);
-    if (rc == PL_ENOTFOUND)
-        hb = 0;
-    else if (rc < 0)
-        hb = UINT64_MAX; /* Redis down: say we do not know rather than failing */
-    api__gen_presence(c, g, user, hb);
     return api__reply_json(c, 200, g);
 }
 
-void api__gen_presence(struct api_call *c, yajl_gen g, int64_t user, uint64_t hb_ms)
+void api__gen_presence_hb(struct api_call *c, yajl_gen g, int64_t user, uint64_t hb_ms)
 {
     char seen[48];
     if (hb_ms == UINT64_MAX) {
@@ -237,7 +305,10 @@ void api_presence_streams_closed(struct api_worker *w, const int64_t *devices, u
 
 int api_presence_heartbeat(struct api_call *c)
 {
-    api__presence_touch(c->w, c->user_id);
+    /* A heartbeat-only client has no stream for the tick to refresh: its
+     * heartbeats refresh the durable copy, at most once a minute. */
+    if (!api__presence_touch(c->w, c->user_id))
+        seen_save(c->w, &c->user_id, 1, pl_wall_ms(), SEEN_REFRESH_MS);
     api__reply_raw(c, 204, NULL, "", 0);
     return 0;
 }

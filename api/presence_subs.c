@@ -64,7 +64,7 @@ static int reply_set(struct api_call *c, int status, const int64_t *ids, unsigne
     yajl_gen_array_open(g);
     for (unsigned i = 0; i < n; i++) {
         if (n_shown && bsearch(&ids[i], shown, n_shown, sizeof(*shown), cmp_i64))
-            api__gen_presence(c, g, ids[i], hb[i]);
+            api__gen_presence_hb(c, g, ids[i], hb[i]);
         else
             api__gen_presence_hidden(g, ids[i]);
     }

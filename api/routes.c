@@ -41,6 +41,7 @@ static const struct api_route_def *const tables[] = {
     /* keys.c: the e2e key directory */
     api__key_routes,
     api__search_routes,
+    api__user_routes,
 };
 
 #define MAX_ROUTES 96

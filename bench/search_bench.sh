@@ -9,7 +9,7 @@
 
 # bench_psql ARGS...: psql on the bench database.
 bench_psql() {
-  "$PL_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PARLEY_PG_PORT" -U parley \
+  "$PL_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PL_PGSOCK" -p "$PL_PG_PORT" -U parley \
     -d parley_bench "$@"
 }
 

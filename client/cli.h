@@ -55,8 +55,18 @@ struct cli {
     void *curl_req; /* requests' handle */
 };
 
+/* Exit statuses (parley help lists them). */
+enum cli_exit {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_ERROR = 1,    /* anything that failed */
+    CLI_EXIT_USAGE = 2,    /* a command line parley cannot parse */
+    CLI_EXIT_NOTFOUND = 3, /* no such user, chat, group, session; search without a match */
+};
+
 /* Prints "parley: msg" to stderr and exits 1. */
 _Noreturn void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same with the exit status code (enum cli_exit). */
+_Noreturn void cli_die_code(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- state (state.c) ---- */
 int cli_state_load(struct cli *c);  /* 0, or 1 when there is no state yet */
@@ -83,7 +93,12 @@ typedef int cli_sink_cb(void *ctx, const void *p, size_t n);
 #include <stdio.h>
 long cli_http_stream(struct cli *c, const char *method, const char *url, int auth, FILE *in,
                      long long size, const char *ctype, cli_sink_cb *sink, void *ctx);
-/* Dies with the problem's title/detail unless status is one of ok1/ok2. */
+/* cli_http() that returns -1 instead of dying when the server cannot be
+ * reached (offline use: history, search); *out is NULL then. */
+long cli_http_try(struct cli *c, const char *method, const char *path, const char *body,
+                  yajl_val *out);
+/* Dies with the problem's title/detail unless status is one of ok1/ok2
+ * (404 exits CLI_EXIT_NOTFOUND, 401 says to log in again). */
 void cli_expect(long status, yajl_val body, long ok1, long ok2, const char *what);
 /* Streams GET /v1/events, calling on_event(type, data JSON, id) for each
  * event until it returns nonzero or the stream ends. */
@@ -168,7 +183,64 @@ void cli_send_file(struct cli *c, const char *to, const char *path, int plain);
  * after printing why to stderr; nothing is left on disk then. */
 int cli_file_receive(struct cli *c, yajl_val file, int e2e, char **path);
 
+/* ---- help and version (help.c) ---- */
+/* Prints the help of cmd (NULL: the overview) to f; 0, or -1 when cmd is
+ * not a command. */
+int cli_help(FILE *f, const char *cmd);
+/* True when name is a command (or an alias of one). */
+int cli_is_command(const char *name);
+/* False when cmd surely cannot take nargs arguments (checked before any
+ * server or state is needed, so a usage error is always exit 2). */
+int cli_args_ok(const char *cmd, int nargs);
+/* The one-line usage of cmd and a pointer to `parley help cmd`, to
+ * stderr; exits CLI_EXIT_USAGE. */
+_Noreturn void cli_usage_die(const char *cmd);
+extern const char cli_version[];
+
+/* ---- names, times and chat references (names.c) ---- */
+/* A user's name: ours from the state, others from the chat list or
+ * GET /v1/users/{id}; "user ID" when the server cannot be asked. Borrowed,
+ * valid until exit. */
+const char *cli_user_name(struct cli *c, long long uid);
+/* How a chat is named everywhere: "ann" (E2E direct), "ann (plain)"
+ * (plain direct), "#5 Team" (group); "#ID" when unknown. Borrowed. */
+const char *cli_chat_name(struct cli *c, long long conv);
+/* Resolves a chat argument: "#ID", "NAME" (the E2E direct chat with NAME,
+ * else the plain one), "NAME (plain)", or a group's exact title. plain
+ * forces the plain direct chat. Exits CLI_EXIT_NOTFOUND when there is
+ * none; without a server, only what the state remembers resolves. */
+long long cli_chat_resolve(struct cli *c, const char *chat, int plain);
+/* Keeps the names of conv and sender in the state (saved with the message
+ * that named them), so history and search name them without a server. */
+void cli_names_remember(struct cli *c, long long conv, long long sender);
+/* "12:04" today, "2026-12-05 12:04" before (local time); "--:--" for 0. */
+const char *cli_time_str(long long ms, char buf[32]);
+/* Milliseconds since the epoch of an RFC 3339 UTC time; 0 when malformed. */
+long long cli_time_parse(const char *rfc3339);
+/* One message as a line, or (--json) as an object in the array that
+ * cli_out_begin() opened. chat_ctx: name the chat when it is not obvious
+ * from the sender. */
+void cli_out_begin(struct cli *c);
+void cli_out_msg(struct cli *c, long long conv, long long seq, long long sender, long long ms,
+                 const char *text, const char *snippet, int chat_ctx);
+/* Ends the array (--json); returns how many messages were put out. */
+long cli_out_end(struct cli *c);
+
+/* ---- more commands (cmd_info.c) ---- */
+int cli_cmd_typing(struct cli *c, int argc, char **argv);
+int cli_cmd_presence(struct cli *c, int argc, char **argv);
+int cli_cmd_devices(struct cli *c, int argc, char **argv);
+int cli_cmd_sessions(struct cli *c, int argc, char **argv);
+int cli_cmd_user(struct cli *c, int argc, char **argv);
+/* group info | rename | leave (group_info.c) */
+int cli_group_more(struct cli *c, int argc, char **argv);
+/* A GROUP argument: "#ID", "ID" or a group's exact title. */
+long long cli_group_id(struct cli *c, const char *arg);
+
 /* ---- local history (history.c) ---- */
+/* cli_log_add() with the message's time (ms since the epoch; 0: now). */
+void cli_log_add_at(struct cli *c, long long conv, long long seq, long long sender, long long ms,
+                    const char *text);
 void cli_log_add(struct cli *c, long long conv, long long seq, long long sender, const char *text);
 long long cli_chat_id(struct cli *c, const char *chat); /* "#id" or a user name */
 void cli_history(struct cli *c, const char *chat);

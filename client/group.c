@@ -261,18 +261,21 @@ int cli_group_cmd(struct cli *c, int argc, char **argv)
         yajl_tree_free(res);
         return 0;
     }
-    if (argc != 4 || (strcmp(argv[1], "add") && strcmp(argv[1], "remove")))
+    if (argc >= 2 && strcmp(argv[1], "add") && strcmp(argv[1], "remove"))
+        return cli_group_more(c, argc, argv); /* info, rename, leave */
+    if (argc != 4)
         return -1;
     int add = !strcmp(argv[1], "add");
+    long long gid = cli_group_id(c, argv[2]);
     char *u = cli_urlenc(argv[3]);
-    snprintf(path, sizeof(path), "/v1/conversations/%lld/members/%s", atoll(argv[2]), u);
+    snprintf(path, sizeof(path), "/v1/conversations/%lld/members/%s", gid, u);
     free(u);
     st = cli_http(c, add ? "PUT" : "DELETE", path, NULL, &res);
     cli_expect(st, res, add ? 201 : 204, 200, add ? "adding the member" : "removing the member");
     yajl_tree_free(res);
     if (!add) {
         /* Rotate at once: our next message must not be readable by them. */
-        snprintf(id, sizeof(id), "%lld", atoll(argv[2]));
+        snprintf(id, sizeof(id), "%lld", gid);
         cli_rec_del(c, CLI_T_OWNKEY, id);
         cli_rec_del(c, CLI_T_DISTRIB, id);
         cli_state_save(c);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /*
  * The server cannot read E2E messages, and a message key is gone once used,
@@ -20,13 +21,24 @@
 
 void cli_log_add(struct cli *c, long long conv, long long seq, long long sender, const char *text)
 {
+    cli_log_add_at(c, conv, seq, sender, 0, text);
+}
+
+/* The value is "sender@ms\ttext"; records written before the time was
+ * kept are "sender\ttext" (their time shows as --:--). */
+void cli_log_add_at(struct cli *c, long long conv, long long seq, long long sender, long long ms,
+                    const char *text)
+{
     char key[64];
-    size_t n = strlen(text) + 32;
+    size_t n = strlen(text) + 48;
     char *v = malloc(n);
     if (!v)
         cli_die("out of memory");
+    if (ms <= 0)
+        ms = (long long)time(NULL) * 1000;
     snprintf(key, sizeof(key), "%lld:%020lld", conv, seq);
-    snprintf(v, n, "%lld\t%s", sender, text);
+    snprintf(v, n, "%lld@%lld\t%s", sender, ms, text);
+    cli_names_remember(c, conv, sender);
     cli_rec_set(c, CLI_T_LOG, key, v, strlen(v));
     free(v);
 }
@@ -55,52 +67,41 @@ static size_t log_list(struct cli *c, long long conv, struct cli_rec ***out)
     return n;
 }
 
-static void print_rec(struct cli *c, const struct cli_rec *r)
+/* The sender and time of a log record's value. */
+static long long rec_time(const struct cli_rec *r)
+{
+    const char *v = (const char *)r->val, *at = memchr(v, '@', r->len),
+               *tab = memchr(v, '\t', r->len);
+    return at && (!tab || at < tab) ? atoll(at + 1) : 0;
+}
+
+static void print_rec(struct cli *c, const struct cli_rec *r, int chat_ctx)
 {
     long long conv = atoll(r->key), seq = atoll(strchr(r->key, ':') + 1);
     const char *tab = strchr((const char *)r->val, '\t');
     long long sender = atoll((const char *)r->val);
-    printf("[%lld #%lld] %lld: %s\n", conv, seq, sender, tab ? tab + 1 : "");
-    (void)c;
+    cli_out_msg(c, conv, seq, sender, rec_time(r), tab ? tab + 1 : "", NULL, chat_ctx);
 }
 
-/* A chat argument: "#id", or a user name whose direct chat this device
- * knows (E2E first). */
+/* A chat argument: "#id", a user name (E2E chat first), "NAME (plain)",
+ * or a group title (names.c). */
 long long cli_chat_id(struct cli *c, const char *chat)
 {
-    char key[160];
-    if (chat[0] == '#')
-        return atoll(chat + 1);
-    snprintf(key, sizeof(key), "conv:e2e:%s", chat);
-    long long id = cli_conf_int(c, key);
-    if (id > 0)
-        return id;
-    snprintf(key, sizeof(key), "conv:none:%s", chat);
-    if ((id = cli_conf_int(c, key)) > 0)
-        return id;
-    yajl_val res;
-    long st = cli_http(c, "GET", "/v1/conversations", NULL, &res);
-    cli_expect(st, res, 200, 200, "listing chats");
-    yajl_val list = cli_jget(res, "conversations");
-    for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len && id <= 0; i++) {
-        yajl_val v = list->u.array.values[i];
-        const char *peer = cli_jstr(cli_jget(v, "peer"), "username");
-        if (peer && !strcmp(peer, chat))
-            id = cli_jint(v, "id");
-    }
-    yajl_tree_free(res);
-    if (id <= 0)
-        cli_die("no chat with %s", chat);
-    return id;
+    return cli_chat_resolve(c, chat, 0);
 }
 
 void cli_history(struct cli *c, const char *chat)
 {
     struct cli_rec **r;
-    size_t n = log_list(c, cli_chat_id(c, chat), &r);
+    long long conv = cli_chat_id(c, chat);
+    size_t n = log_list(c, conv, &r);
+    cli_out_begin(c);
     for (size_t i = 0; i < n; i++)
-        print_rec(c, r[i]);
+        print_rec(c, r[i], 0);
+    cli_out_end(c);
     free(r);
+    if (!n && !c->json)
+        fprintf(stderr, "parley: no messages with %s on this device yet\n", cli_chat_name(c, conv));
 }
 
 /* The ids of this account's E2E conversations (the server cannot search
@@ -109,7 +110,7 @@ static size_t e2e_chats(struct cli *c, long long **ids)
 {
     yajl_val res;
     size_t n = 0;
-    long st = cli_http(c, "GET", "/v1/conversations", NULL, &res);
+    long st = cli_http(c, "GET", "/v1/conversations?limit=100", NULL, &res);
     cli_expect(st, res, 200, 200, "listing chats");
     yajl_val list = cli_jget(res, "conversations");
     size_t len = YAJL_IS_ARRAY(list) ? list->u.array.len : 0;
@@ -123,29 +124,6 @@ static size_t e2e_chats(struct cli *c, long long **ids)
     }
     yajl_tree_free(res);
     return n;
-}
-
-static void print_hit(struct cli *c, long long conv, long long seq, long long sender,
-                      const char *text, int local)
-{
-    if (!c->json) {
-        printf("[%lld #%lld] %lld: %s\n", conv, seq, sender, text);
-        return;
-    }
-    yajl_gen g = yajl_gen_alloc(NULL);
-    yajl_gen_map_open(g);
-    yajl_gen_string(g, (const unsigned char *)"conversation_id", 15);
-    yajl_gen_integer(g, conv);
-    yajl_gen_string(g, (const unsigned char *)"seq", 3);
-    yajl_gen_integer(g, seq);
-    yajl_gen_string(g, (const unsigned char *)"sender", 6);
-    yajl_gen_integer(g, sender);
-    yajl_gen_string(g, (const unsigned char *)(local ? "text" : "snippet"), local ? 4 : 7);
-    yajl_gen_string(g, (const unsigned char *)text, strlen(text));
-    yajl_gen_map_close(g);
-    char *s = cli_gen_done(g);
-    printf("%s\n", s);
-    free(s);
 }
 
 /* A server snippet for a terminal: the <mark> tags dropped, the HTML
@@ -174,8 +152,9 @@ static char *plain_snippet(const char *s)
 }
 
 /* GET /v1/search for the plain chats, following next_cursor for up to
- * CLI_SEARCH_PAGES pages: the number of hits printed, or -1 when the
- * server has no search (404), so everything is searched locally. */
+ * CLI_SEARCH_PAGES pages: the number of hits printed, -1 when the server
+ * has no search (404) or -2 when it cannot be reached, so everything is
+ * searched locally. */
 #define CLI_SEARCH_PAGES 10
 
 static long server_search(struct cli *c, int nwords, char **words)
@@ -201,13 +180,15 @@ static long server_search(struct cli *c, int nwords, char **words)
                      ce ? ce : "") < 0)
             cli_die("out of memory");
         free(ce);
-        long st = cli_http(c, "GET", path, NULL, &res);
+        long st = cli_http_try(c, "GET", path, NULL, &res);
         free(path);
-        if (st == 404 && page == 0) {
+        if ((st == 404 || st < 0) && page == 0) {
             yajl_tree_free(res);
             free(e);
-            return -1;
+            return st < 0 ? -2 : -1;
         }
+        if (st < 0)
+            cli_die("cannot reach %s to go on searching", c->server);
         cli_expect(st, res, 200, 200, "searching");
         yajl_val hits = cli_jget(res, "hits");
         for (size_t i = 0; YAJL_IS_ARRAY(hits) && i < hits->u.array.len; i++, n++) {
@@ -215,8 +196,9 @@ static long server_search(struct cli *c, int nwords, char **words)
             const char *snip = cli_jstr(h, "snippet");
             /* --json keeps the snippet as the server sent it (HTML, <mark>). */
             char *text = c->json ? NULL : plain_snippet(snip ? snip : "");
-            print_hit(c, cli_jint(h, "conversation_id"), cli_jint(h, "seq"), cli_jint(h, "sender"),
-                      text ? text : (snip ? snip : ""), 0);
+            cli_out_msg(c, cli_jint(h, "conversation_id"), cli_jint(h, "seq"),
+                        cli_jint(h, "sender"), cli_time_parse(cli_jstr(h, "created_at")),
+                        text ? text : "", c->json ? (snip ? snip : "") : NULL, 1);
             free(text);
         }
         free(cursor);
@@ -245,28 +227,36 @@ void cli_search(struct cli *c, int nwords, char **words)
     struct cli_rec **r;
     long long *e2e = NULL;
     size_t ne2e = 0;
-    long server = server_search(c, nwords, words);
+    cli_out_begin(c);
+    long server = cli_conf(c, "token") ? server_search(c, nwords, words) : -2;
     if (server >= 0)
         ne2e = e2e_chats(c, &e2e);
+    else if (server == -2)
+        fprintf(stderr, "parley: %s cannot be reached; searching this device's history only\n",
+                c->server);
     /* Locally: E2E chats when the server searched the plain ones, else all
      * that this device has seen. */
-    size_t n = log_list(c, 0, &r), hits = server > 0 ? (size_t)server : 0;
+    size_t n = log_list(c, 0, &r);
     for (size_t i = 0; i < n; i++) {
         const char *text = strchr((const char *)r[i]->val, '\t');
         long long conv = atoll(r[i]->key);
         int all = text != NULL && (server < 0 || in_list(e2e, ne2e, conv));
         for (int w = 0; all && w < nwords; w++)
             all = strcasestr(text + 1, words[w]) != NULL;
-        if (all) {
-            print_hit(c, conv, atoll(strchr(r[i]->key, ':') + 1), atoll((const char *)r[i]->val),
-                      text + 1, 1);
-            hits++;
-        }
+        if (all)
+            print_rec(c, r[i], 1);
     }
     free(r);
     free(e2e);
-    if (!hits && !c->json)
-        fprintf(stderr, "parley: no match\n");
+    if (cli_out_end(c) == 0) {
+        size_t len = 1;
+        for (int w = 0; w < nwords; w++)
+            len += strlen(words[w]) + 1;
+        char *q = calloc(1, len);
+        for (int w = 0; q && w < nwords; w++)
+            strcat(strcat(q, w ? " " : ""), words[w]);
+        cli_die_code(CLI_EXIT_NOTFOUND, "no match for \"%s\"", q ? q : "");
+    }
 }
 
 void cli_read(struct cli *c, const char *chat)

@@ -12,24 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char usage[] =
-    "usage: parley [--server URL] [--http1.1 | --http2-prior-knowledge] [--json] COMMAND [ARGS]\n"
-    "  register USERNAME      create an account, log this device in, publish keys\n"
-    "  login USERNAME         log this device in and publish its keys\n"
-    "  logout                 end this device's session and delete its state\n"
-    "  chats                  list conversations\n"
-    "  send [--plain] USER|#GROUP TEXT  send TEXT (end-to-end encrypted unless --plain)\n"
-    "  send [--plain] --file PATH USER|#GROUP  send a file (encrypted and uploaded)\n"
-    "  group create TITLE USER... | group add ID USER | group remove ID USER\n"
-    "  listen [--count N] [--timeout S] [--out-dir DIR] [--chat CHAT]  print incoming\n"
-    "                         messages, acknowledge delivery; received files go to DIR (default\n"
-    "                         $PARLEY_HOME/files); --chat CHAT also shows its members' presence\n"
-    "  history CHAT | read CHAT   this device's history of CHAT (USER or #ID); read marks it read\n"
-    "  search WORDS...        server search for plain chats, this device's history for E2E ones\n"
-    "  verify USER            print the safety number with USER\n"
-    "  keys [--rotate]        prekey status; replenish one-time prekeys, rotate the signed prekey\n"
-    "Environment: PARLEY_SERVER, PARLEY_PASSWORD, PARLEY_PASSPHRASE, PARLEY_HOME\n";
-
 _Noreturn void cli_die(const char *fmt, ...)
 {
     va_list ap;
@@ -38,7 +20,19 @@ _Noreturn void cli_die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    exit(1);
+    exit(CLI_EXIT_ERROR);
+}
+
+_Noreturn void cli_die_code(int code, const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fputs("parley: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(code);
 }
 
 static const char *password(void)
@@ -107,7 +101,7 @@ static void login(struct cli *c, const char *user, const char *pw)
 static void chats(struct cli *c)
 {
     yajl_val res;
-    long st = cli_http(c, "GET", "/v1/conversations", NULL, &res);
+    long st = cli_http(c, "GET", "/v1/conversations?limit=100", NULL, &res);
     cli_expect(st, res, 200, 200, "listing chats");
     yajl_val list = cli_jget(res, "conversations");
     yajl_gen g = yajl_gen_alloc(NULL);
@@ -117,8 +111,12 @@ static void chats(struct cli *c)
         const char *title = cli_jstr(v, "title"), *enc = cli_jstr(v, "encryption"),
                    *kind = cli_jstr(v, "kind"), *peer = cli_jstr(cli_jget(v, "peer"), "username");
         if (!c->json) {
-            printf("%lld\t%s\t%s\t%s\n", cli_jint(v, "id"), kind ? kind : "", enc ? enc : "none",
-                   title ? title : (peer ? peer : ""));
+            long long unread = cli_jint(v, "unread_count");
+            printf("%-24s %-6s %-5s", cli_chat_name(c, cli_jint(v, "id")), kind ? kind : "",
+                   enc && !strcmp(enc, "e2e") ? "e2e" : "plain");
+            if (unread > 0)
+                printf("  %lld unread", unread);
+            putchar('\n');
             continue;
         }
         /* --json: one array of {id, kind, encryption, title, peer, last_seq}. */
@@ -133,6 +131,10 @@ static void chats(struct cli *c)
         title ? JSTR(g, title) : yajl_gen_null(g);
         JSTR(g, "peer");
         peer ? JSTR(g, peer) : yajl_gen_null(g);
+        JSTR(g, "name");
+        JSTR(g, cli_chat_name(c, cli_jint(v, "id")));
+        JSTR(g, "unread_count");
+        yajl_gen_integer(g, cli_jint(v, "unread_count") > 0 ? cli_jint(v, "unread_count") : 0);
         JSTR(g, "last_seq");
         cli_jint(v, "last_seq") >= 0 ? yajl_gen_integer(g, cli_jint(v, "last_seq"))
                                      : yajl_gen_null(g);
@@ -144,6 +146,23 @@ static void chats(struct cli *c)
         printf("%s\n", out);
     free(out);
     yajl_tree_free(res);
+}
+
+/* The commands of issue 15 (cmd_info.c, group_info.c). */
+static int more(struct cli *c, int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    if (!strcmp(cmd, "typing"))
+        return cli_cmd_typing(c, argc, argv);
+    if (!strcmp(cmd, "presence"))
+        return cli_cmd_presence(c, argc, argv);
+    if (!strcmp(cmd, "devices"))
+        return cli_cmd_devices(c, argc, argv);
+    if (!strcmp(cmd, "sessions"))
+        return cli_cmd_sessions(c, argc, argv);
+    if (!strcmp(cmd, "user") || !strcmp(cmd, "users"))
+        return cli_cmd_user(c, argc, argv);
+    return -1;
 }
 
 static int run(struct cli *c, int argc, char **argv)
@@ -168,8 +187,7 @@ static int run(struct cli *c, int argc, char **argv)
             cli_die("logout failed: HTTP %ld", st);
         cli_state_wipe(c);
         puts("logged out");
-    } else if (!strcmp(cmd, "chats") && (argc == 1 || (argc == 2 && !strcmp(argv[1], "--json")))) {
-        c->json |= argc == 2;
+    } else if (!strcmp(cmd, "chats") && argc == 1) {
         chats(c);
     } else if (!strcmp(cmd, "send") && argc >= 3) {
         int plain = 0, i = 1;
@@ -181,6 +199,12 @@ static int run(struct cli *c, int argc, char **argv)
                 file = argv[++i];
             else
                 return -1;
+        }
+        /* "NAME (plain)", as chats names it, is NAME with --plain. */
+        size_t n = i < argc ? strlen(argv[i]) : 0;
+        if (n > 8 && !strcmp(argv[i] + n - 8, " (plain)")) {
+            argv[i][n - 8] = 0;
+            plain = 1;
         }
         if (file && argc == i + 1) {
             cli_send_file(c, argv[i], file, plain);
@@ -218,32 +242,76 @@ static int run(struct cli *c, int argc, char **argv)
     } else if (!strcmp(cmd, "keys") && (argc == 1 || (argc == 2 && !strcmp(argv[1], "--rotate")))) {
         cli_keys_status(c, argc == 2);
     } else {
-        return -1;
+        return more(c, argc, argv);
     }
     return 0;
+}
+
+/* Takes the options that may stand anywhere before `--` out of argv
+ * (--json, --help, --version, and the global ones), and the first `--`
+ * itself, so that no command ever sees them as arguments. Returns the new
+ * argc; *help is set for --help/-h, *version for --version. */
+static int take_options(struct cli *c, int argc, char **argv, const char **server, int *help,
+                        int *version)
+{
+    int n = 1, dashdash = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (dashdash) {
+            argv[n++] = argv[i];
+        } else if (!strcmp(a, "--")) {
+            dashdash = 1;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            *help = 1;
+        } else if (!strcmp(a, "--version")) {
+            *version = 1;
+        } else if (!strcmp(a, "--json")) {
+            c->json = 1;
+        } else if (!strcmp(a, "--http1.1")) {
+            c->http11 = 1;
+        } else if (!strcmp(a, "--http2-prior-knowledge")) {
+            c->h2c = 1;
+        } else if (!strcmp(a, "--server")) {
+            if (i + 1 >= argc)
+                cli_die_code(CLI_EXIT_USAGE, "--server needs a URL");
+            *server = argv[++i];
+        } else {
+            argv[n++] = argv[i];
+        }
+    }
+    argv[n] = NULL;
+    return n;
 }
 
 int main(int argc, char **argv)
 {
     struct cli c = {0};
-    int i = 1;
+    int i = 1, help = 0, version = 0;
     const char *server = getenv("PARLEY_SERVER");
-    for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
-        if (!strcmp(argv[i], "--server") && i + 1 < argc)
-            server = argv[++i];
-        else if (!strcmp(argv[i], "--http1.1"))
-            c.http11 = 1;
-        else if (!strcmp(argv[i], "--http2-prior-knowledge"))
-            c.h2c = 1;
-        else if (!strcmp(argv[i], "--json"))
-            c.json = 1;
-        else
-            break;
+    argc = take_options(&c, argc, argv, &server, &help, &version);
+    /* Help and the version need neither a server nor any state. */
+    if (help && !version) {
+        if (cli_help(stdout, i < argc ? argv[i] : NULL) < 0)
+            cli_usage_die(argv[i]);
+        return CLI_EXIT_OK;
     }
-    if (i >= argc || !strcmp(argv[i], "--help")) {
-        fputs(usage, i >= argc ? stderr : stdout);
-        return i >= argc ? 2 : 0;
+    if (version || (i < argc && !strcmp(argv[i], "version"))) {
+        printf("parley %s\n", cli_version);
+        return CLI_EXIT_OK;
     }
+    if (i < argc && !strcmp(argv[i], "help")) {
+        if (argc > i + 2)
+            cli_usage_die("help");
+        if (cli_help(stdout, argc > i + 1 ? argv[i + 1] : NULL) < 0)
+            cli_usage_die(argv[i + 1]);
+        return CLI_EXIT_OK;
+    }
+    if (i >= argc) {
+        cli_help(stderr, NULL);
+        return CLI_EXIT_USAGE;
+    }
+    if (!cli_is_command(argv[i]) || !cli_args_ok(argv[i], argc - i - 1))
+        cli_usage_die(argv[i]);
     if (e2e_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
         !(c.curl = curl_easy_init()))
         cli_die("cannot initialise libsodium or libcurl");
@@ -259,14 +327,15 @@ int main(int argc, char **argv)
     if (!server)
         server = fresh ? NULL : cli_conf(&c, "server");
     if (!server)
-        cli_die("no server: use --server URL or PARLEY_SERVER");
+        cli_die("no server: pass --server URL or set PARLEY_SERVER (e.g. "
+                "PARLEY_SERVER=http://127.0.0.1:8080)");
     c.server = strdup(server);
     size_t n = strlen(c.server);
     while (n && c.server[n - 1] == '/')
         c.server[--n] = 0;
-    int rc = run(&c, argc - i, argv + i) < 0 ? 2 : 0;
-    if (rc)
-        fputs(usage, stderr);
+    if (run(&c, argc - i, argv + i) < 0)
+        cli_usage_die(argv[i]);
+    int rc = CLI_EXIT_OK;
     /* Everything is released, so leak checkers see a clean exit. */
     for (size_t k = 0; k < c.nrecs; k++) {
         free(c.recs[k].key);

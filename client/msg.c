@@ -69,7 +69,10 @@ struct e2e_session *cli_session_for(struct cli *c, struct e2e_identity *me, long
     if (s && sodium_memcmp(e2e_session_peer_identity(s), ik, 32) == 0)
         return s;
     if (s) {
-        fprintf(stderr, "parley: safety number with user %lld changed (device %lld)\n", uid, dev);
+        fprintf(stderr,
+                "parley: safety number with %s changed (device %lld); `parley verify %s` "
+                "shows the new one\n",
+                cli_user_name(c, uid), dev, cli_user_name(c, uid));
         e2e_session_free(s);
     }
     snprintf(path, sizeof(path), "/v1/users/%lld/keys?device=%lld", uid, dev);
@@ -280,7 +283,8 @@ void cli_send(struct cli *c, const char *user, const struct cli_msg *m, int plai
         printf("{\"conversation_id\":%lld,\"seq\":%lld,\"client_msg_id\":\"%s\"}\n", conv,
                cli_jint(res, "seq"), cmid);
     else
-        printf("sent to %s (conversation %lld, seq %lld)\n", user, conv, cli_jint(res, "seq"));
+        printf("sent to %s%s (conversation %lld, seq %lld)\n", user,
+               plain && user[0] != '#' ? " (plain)" : "", conv, cli_jint(res, "seq"));
     yajl_tree_free(res);
 }
 
@@ -397,8 +401,8 @@ static void ack(struct cli *c, long long conv, long long seq)
         fprintf(stderr, "parley: delivered receipt: HTTP %ld\n", st);
 }
 
-static void print_json(long long conv, long long seq, long long sender, int e2e, const char *text,
-                       const char *file)
+static void print_json(struct cli *c, long long conv, long long seq, long long sender, int e2e,
+                       const char *text, const char *file)
 {
     const unsigned char *buf;
     size_t len;
@@ -410,6 +414,10 @@ static void print_json(long long conv, long long seq, long long sender, int e2e,
     yajl_gen_integer(g, seq);
     GEN_STR(g, "sender");
     yajl_gen_integer(g, sender);
+    GEN_STR(g, "sender_name");
+    GEN_STR(g, cli_user_name(c, sender));
+    GEN_STR(g, "chat");
+    GEN_STR(g, cli_chat_name(c, conv));
     GEN_STR(g, "e2e");
     yajl_gen_bool(g, e2e);
     GEN_STR(g, "text");
@@ -449,7 +457,9 @@ static void key_changed(struct cli *c, yajl_val ev)
             printf("{\"event\":\"safety_number_changed\",\"user_id\":%lld,\"device_id\":%lld}\n",
                    uid, dev);
         else
-            printf("safety number with user %lld changed (device %lld)\n", uid, dev);
+            printf("safety number with %s changed (device %lld); `parley verify %s` shows "
+                   "the new one\n",
+                   cli_user_name(c, uid), dev, cli_user_name(c, uid));
         fflush(stdout);
     }
     cli_rec_set(c, CLI_T_PIN, key, ik, 32);
@@ -501,15 +511,17 @@ static int on_event(struct cli *c, const char *type, const char *data, const cha
             rc = payload(c, conv, msg, e2e, &text, &file);
         if (!own && (text || rc < 0)) {
             if (rc < 0)
-                fprintf(stderr, "parley: message %lld in conversation %lld: %s\n", seq, conv,
+                fprintf(stderr, "parley: message %lld in %s: %s\n", seq, cli_chat_name(c, conv),
                         e2e_strerror(rc));
             else if (c->json)
-                print_json(conv, seq, sender, e2e, text, file);
+                print_json(c, conv, seq, sender, e2e, text, file);
             else
-                printf("[%lld] %lld: %s\n", conv, sender, text);
+                cli_out_msg(c, conv, seq, sender, cli_time_parse(cli_jstr(msg, "created_at")), text,
+                            NULL, 1);
             fflush(stdout);
             if (text)
-                cli_log_add(c, conv, seq, sender, text);
+                cli_log_add_at(c, conv, seq, sender, cli_time_parse(cli_jstr(msg, "created_at")),
+                               text);
             ack(c, conv, seq);
             l->got++;
         }

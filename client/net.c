@@ -137,13 +137,18 @@ long cli_http_stream(struct cli *c, const char *method, const char *url, int aut
     return status;
 }
 
-long cli_http(struct cli *c, const char *method, const char *path, const char *body, yajl_val *out)
+/* The client of the last request, for cli_expect()'s advice. */
+static struct cli *last_cli;
+
+/* One request; -1 (and the reason in err) when the server was not reached. */
+static long request(struct cli *c, const char *method, const char *path, const char *body,
+                    yajl_val *out, char err[CURL_ERROR_SIZE])
 {
     struct curl_slist *hdrs;
     struct pl_buf b;
     pl_buf_init(&b, BODY_MAX);
     long status = 0;
-    char err[CURL_ERROR_SIZE] = "";
+    last_cli = c;
     /* Requests get their own handle: they may run inside a stream's
      * callback, while the stream's handle is busy. */
     if (!c->curl_req && !(c->curl_req = curl_easy_init()))
@@ -161,12 +166,35 @@ long cli_http(struct cli *c, const char *method, const char *path, const char *b
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
     CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(hdrs);
-    if (rc != CURLE_OK)
-        cli_die("%s %s: %s", method, path, err[0] ? err : curl_easy_strerror(rc));
+    *out = NULL;
+    if (rc != CURLE_OK) {
+        if (!err[0])
+            snprintf(err, CURL_ERROR_SIZE, "%s", curl_easy_strerror(rc));
+        pl_buf_deinit(&b);
+        return -1;
+    }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     *out = b.len ? yajl_tree_parse(pl_buf_head(&b), NULL, 0) : NULL;
     pl_buf_deinit(&b);
     return status;
+}
+
+long cli_http_try(struct cli *c, const char *method, const char *path, const char *body,
+                  yajl_val *out)
+{
+    char err[CURL_ERROR_SIZE] = "";
+    return request(c, method, path, body, out, err);
+}
+
+long cli_http(struct cli *c, const char *method, const char *path, const char *body, yajl_val *out)
+{
+    char err[CURL_ERROR_SIZE] = "";
+    long st = request(c, method, path, body, out, err);
+    if (st < 0)
+        cli_die("cannot reach %s (%s %s: %s); is parleyd running there? Use --server URL or "
+                "PARLEY_SERVER to pick another server",
+                c->server, method, path, err);
+    return st;
 }
 
 void cli_expect(long status, yajl_val body, long ok1, long ok2, const char *what)
@@ -174,8 +202,14 @@ void cli_expect(long status, yajl_val body, long ok1, long ok2, const char *what
     if (status == ok1 || status == ok2)
         return;
     const char *title = cli_jstr(body, "title"), *detail = cli_jstr(body, "detail");
-    cli_die("%s failed: HTTP %ld%s%s%s%s", what, status, title ? " " : "", title ? title : "",
-            detail ? ": " : "", detail ? detail : "");
+    /* A token the server no longer takes: say how to get a new one. */
+    if (status == 401 && last_cli && cli_conf(last_cli, "token"))
+        cli_die("%s failed: this device's session is no longer valid (logged out elsewhere?); "
+                "run `parley logout`, then `parley login %s`",
+                what, cli_conf(last_cli, "username") ? cli_conf(last_cli, "username") : "USERNAME");
+    cli_die_code(status == 404 ? CLI_EXIT_NOTFOUND : CLI_EXIT_ERROR, "%s failed: HTTP %ld%s%s%s%s",
+                 what, status, title ? " " : "", title ? title : "", detail ? ": " : "",
+                 detail ? detail : "");
 }
 
 /* ---- SSE ---- */

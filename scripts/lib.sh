@@ -29,20 +29,31 @@ pl_die() {
   exit 1
 }
 
-# pl_env: normalise PARLEY_DATA to an absolute path and set the port defaults. Call it after the
-# caller has chosen PARLEY_DATA and the ports; it exports them, so scripts/svc and parleyd see the
-# same values.
+# pl_env: normalise PARLEY_DATA to an absolute path and choose how PostgreSQL and Redis are
+# reached. Call it after the caller has chosen PARLEY_DATA; it exports what it read, so
+# scripts/svc and parleyd see the same values.
+#
+# By default both listen on Unix sockets in the data dir only (no TCP port at all, so nothing
+# can collide with another program or with an outgoing connection's ephemeral port):
+# pl_pg_conninfo and pl_redis_addr give parleyd the addresses. A caller that needs TCP (e.g. a
+# peer benchmark on another host) sets PARLEY_PG_PORT and/or PARLEY_REDIS_PORT: the service then
+# also listens on 127.0.0.1 at that port, which must be free of any use (pl_port_busy).
+# PL_PG_PORT also names PostgreSQL's socket file (.s.PGSQL.<port>).
 pl_env() {
   : "${PARLEY_DATA:=$PL_ROOT/var}"
-  : "${PARLEY_PG_PORT:=55432}"
-  : "${PARLEY_REDIS_PORT:=56379}"
+  PL_PG_TCP=${PARLEY_PG_PORT:+1}
+  PL_PG_PORT=${PARLEY_PG_PORT:-5432}
+  PL_REDIS_TCP_PORT=${PARLEY_REDIS_PORT:-0}
   local p
-  for p in "$PARLEY_PG_PORT" "$PARLEY_REDIS_PORT"; do
-    if ! [[ $p =~ ^[0-9]+$ ]] || ((p < 1 || p > 65535)); then pl_die "bad port '$p'"; fi
+  for p in "$PL_PG_PORT" "$PL_REDIS_TCP_PORT"; do
+    if ! [[ $p =~ ^[0-9]+$ ]] || ((p > 65535)); then pl_die "bad port '$p'"; fi
   done
+  ((PL_PG_PORT > 0)) || pl_die "bad port '$PL_PG_PORT'"
   mkdir -p "$PARLEY_DATA" || pl_die "cannot create PARLEY_DATA=$PARLEY_DATA"
   PARLEY_DATA=$(cd "$PARLEY_DATA" && pwd -P)
-  export PARLEY_DATA PARLEY_PG_PORT PARLEY_REDIS_PORT
+  export PARLEY_DATA
+  [[ -z ${PARLEY_PG_PORT:-} ]] || export PARLEY_PG_PORT
+  [[ -z ${PARLEY_REDIS_PORT:-} ]] || export PARLEY_REDIS_PORT
   mkdir -p "$PARLEY_DATA/run" "$PARLEY_DATA/log" "$PARLEY_DATA/redis"
   # A short directory of our own outside the data dir, named after it so that several checkouts
   # (and scripts/run next to scripts/test) never share one. See pl_pg_paths for why it exists.
@@ -144,10 +155,12 @@ pl_build() {
 # ---------------------------------------------------------------------------------------------
 # Ports
 
-# pl_port_busy PORT: true when something listens on PORT (any address).
+# pl_port_busy PORT: true when PORT is in any use on this machine: a listener on any address, or
+# a connection of any state whose local port it is (an outgoing connection holding an ephemeral
+# port makes a later bind fail just the same).
 pl_port_busy() {
   if command -v ss >/dev/null 2>&1; then
-    [[ -n $(ss -Htln "sport = :$1" 2>/dev/null) ]]
+    [[ -n $(ss -Htan "sport = :$1" 2>/dev/null) ]]
   else
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
   fi
@@ -293,8 +306,12 @@ pl_pg_prepare() {
   local sock=${PL_PGSOCK//\'/\'\'}
   {
     echo "# Written by scripts/lib.sh at every start; edits are lost."
-    echo "listen_addresses = '127.0.0.1'"
-    echo "port = $PARLEY_PG_PORT"
+    if [[ -n ${PL_PG_TCP:-} ]]; then
+      echo "listen_addresses = '127.0.0.1'"
+    else
+      echo "listen_addresses = ''"
+    fi
+    echo "port = $PL_PG_PORT"
     echo "unix_socket_directories = '$sock'"
     echo "max_connections = 200"
     if [[ -n ${PARLEY_PG_FAST:-} ]]; then
@@ -312,10 +329,22 @@ pl_pg_running() {
   pl_as_pg "$PL_PGBIN/pg_ctl" -D "$PL_PGDATA" status >/dev/null 2>&1
 }
 
-# pl_psql ARGS...: psql as the superuser `parley` over TCP to our cluster.
+# pl_psql ARGS...: psql as the superuser `parley` to our cluster, over its Unix socket.
 pl_psql() {
   PGCONNECT_TIMEOUT=5 PGOPTIONS="-c client_min_messages=warning" \
-    "$PL_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PARLEY_PG_PORT" -U parley "$@"
+    "$PL_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PL_PGSOCK" -p "$PL_PG_PORT" -U parley "$@"
+}
+
+# pl_pg_conninfo DBNAME: the libpq connection string of database DBNAME on our cluster (its Unix
+# socket; pl_pg_paths must have run, as pl_pg_start does).
+pl_pg_conninfo() {
+  echo "host='$PL_PGSOCK' port=$PL_PG_PORT user=parley dbname=$1"
+}
+
+# pl_redis_addr: the address parleyd's PARLEY_REDIS takes for our Redis (its socket path).
+pl_redis_addr() {
+  pl_redis_paths
+  echo "$PL_REDIS_SOCK"
 }
 
 pl_pg_start() {
@@ -325,8 +354,9 @@ pl_pg_start() {
     pl_psql -d postgres -Atc 'SELECT 1' >/dev/null 2>&1 && return 0
     pl_pg_stop || return 1
   fi
-  if pl_port_busy "$PARLEY_PG_PORT"; then
-    pl_warn "port $PARLEY_PG_PORT is taken by another program; set PARLEY_PG_PORT"
+  if [[ -n ${PL_PG_TCP:-} ]] && pl_port_busy "$PL_PG_PORT"; then
+    pl_warn "port $PL_PG_PORT is in use by another program; set another PARLEY_PG_PORT (or" \
+      "unset it: Unix socket only)"
     return 1
   fi
   pl_as_pg "$PL_PGBIN/pg_ctl" -D "$PL_PGDATA" -l "$PL_PGLOG" -w -t 60 start \
@@ -401,12 +431,14 @@ pl_redis_pid() {
 }
 
 pl_redis_ping() {
-  [[ $(redis-cli -h 127.0.0.1 -p "$PARLEY_REDIS_PORT" ping 2>/dev/null || true) == PONG ]]
+  pl_redis_paths
+  [[ $(redis-cli -s "$PL_REDIS_SOCK" ping 2>/dev/null || true) == PONG ]]
 }
 
 # pl_redis_flush: empty every Redis database, so each test run starts from nothing.
 pl_redis_flush() {
-  redis-cli -h 127.0.0.1 -p "$PARLEY_REDIS_PORT" flushall >/dev/null
+  pl_redis_paths
+  redis-cli -s "$PL_REDIS_SOCK" flushall >/dev/null
 }
 
 pl_redis_start() {
@@ -415,12 +447,14 @@ pl_redis_start() {
     pl_redis_ping && return 0
     pl_redis_stop || return 1
   fi
-  if pl_port_busy "$PARLEY_REDIS_PORT"; then
-    pl_warn "port $PARLEY_REDIS_PORT is taken by another program; set PARLEY_REDIS_PORT"
+  if ((PL_REDIS_TCP_PORT)) && pl_port_busy "$PL_REDIS_TCP_PORT"; then
+    pl_warn "port $PL_REDIS_TCP_PORT is in use by another program; set another" \
+      "PARLEY_REDIS_PORT (or unset it: Unix socket only)"
     return 1
   fi
   rm -f "$PL_REDIS_PIDFILE"
-  redis-server --port "$PARLEY_REDIS_PORT" --bind 127.0.0.1 \
+  # --port 0: no TCP listener unless PARLEY_REDIS_PORT asked for one.
+  redis-server --port "$PL_REDIS_TCP_PORT" --bind 127.0.0.1 \
     --unixsocket "$PL_REDIS_SOCK" --unixsocketperm 700 \
     --dir "$PARLEY_DATA/redis" --save '' --appendonly no \
     --daemonize yes --pidfile "$PL_REDIS_PIDFILE" --logfile "$PARLEY_DATA/log/redis.log" \
@@ -433,7 +467,7 @@ pl_redis_start() {
     pl_redis_ping && return 0
     sleep 0.05
   done
-  pl_warn "Redis did not answer PING on port $PARLEY_REDIS_PORT; last lines of its log:"
+  pl_warn "Redis did not answer PING on $PL_REDIS_SOCK; last lines of its log:"
   tail -n 20 "$PARLEY_DATA/log/redis.log" >&2 || true
   return 1
 }

@@ -117,6 +117,14 @@ PL_MUST_CHECK int store_pg_user_get_by_name(struct store_pg *pg, struct pl_arena
 PL_MUST_CHECK int store_pg_user_get(struct store_pg *pg, struct pl_arena *a, int64_t id,
                                     struct store_user *out);
 
+/* Up to limit users sharing at least one conversation with viewer (viewer
+ * left out) whose username starts with prefix (taken literally), by
+ * username. *out is an arena array of *n users (id, username and
+ * display_name only; strings in a). Returns 0 or a store_pg__exec() code. */
+PL_MUST_CHECK int store_pg_users_prefix(struct store_pg *pg, struct pl_arena *a, int64_t viewer,
+                                        const char *prefix, unsigned limit, struct store_user **out,
+                                        unsigned *n);
+
 /* Sessions (devices): storage/sessions.h. */
 
 /* Marks the device revoked now; store_pg_session_auth() stops finding it

@@ -22,18 +22,24 @@
  * One conversation as the member `me` sees it. Column order is what
  * read_conv() expects. The peer is the other member of a direct
  * conversation. The last message is the one at last_seq, when the member
- * may see it (joined before it). unread_count counts every message after
- * the member's read watermark (or join), the member's own included: the
- * spec allows that, and it saves a scan of the messages.
+ * may see it (joined before it). unread_count counts the others' messages
+ * after the member's read watermark (or join): the span after the
+ * watermark less the member's own sends in it, hot or archived. Both
+ * counts walk only the unread span through the (conversation_id, seq)
+ * primary keys, so a read chat costs nothing.
  */
 #define CREATED_AT TS("c.created_at")
 #define UPDATED_AT TS("c.updated_at")
 #define MSG_COLS STORE_MSG_COLS("x")
+#define OWN_UNREAD_IN(t)                                                                           \
+    "(SELECT count(*) FROM " t " o WHERE o.conversation_id = c.id"                                 \
+    " AND o.seq > GREATEST(me.read_seq, me.joined_seq) AND o.sender_id = me.user_id)"
+#define OWN_UNREAD "(" OWN_UNREAD_IN("messages") " + " OWN_UNREAD_IN("archived_messages") ")"
 #define CONV_COLS                                                                                  \
     "c.id, c.kind, c.title, c.encryption, " CREATED_AT ", " UPDATED_AT                             \
     ", c.last_seq, c.member_count, me.role,"                                                       \
-    " GREATEST(0, c.last_seq - GREATEST(me.read_seq, me.joined_seq)), " ACTIVITY_US                \
-    ", p.id, p.username, p.display_name, lm.*"
+    " GREATEST(0, c.last_seq - GREATEST(me.read_seq, me.joined_seq) - " OWN_UNREAD                 \
+    "), " ACTIVITY_US ", p.id, p.username, p.display_name, lm.*"
 #define CONV_PEER                                                                                  \
     " LEFT JOIN LATERAL (SELECT u.id, u.username, u.display_name"                                  \
     "  FROM members o JOIN users u ON u.id = o.user_id"                                            \

@@ -4,11 +4,12 @@
 #include "presence.h"
 #include "pg_int.h"
 
+#include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
 
-enum { CONTACTS, VISIBLE, SETTING, VIEWERS, SHOWN };
+enum { CONTACTS, VISIBLE, SETTING, VIEWERS, SHOWN, SEEN_SAVE, SEEN_GET };
 
 const struct store_pg__stmt store_pg__presence_stmts[] = {
     [CONTACTS] = {"presence_contacts",
@@ -47,6 +48,18 @@ const struct store_pg__stmt store_pg__presence_stmts[] = {
                "   SELECT 1 FROM members a JOIN members b ON a.conversation_id = b.conversation_id"
                "   WHERE a.user_id = u.id AND b.user_id = $1::bigint)))",
                2, true},
+    /* Never backwards; $3 is the least age (ms) a stored value must have
+     * before it is replaced, so the periodic write costs one row write per
+     * user and minute while a transition (0) always lands. */
+    [SEEN_SAVE] = {"presence_seen_save",
+                   "UPDATE users SET last_seen_at = to_timestamp($2::bigint / 1000.0)"
+                   " WHERE id = ANY($1::bigint[]) AND (last_seen_at IS NULL OR last_seen_at"
+                   " <= to_timestamp(($2::bigint - $3::bigint) / 1000.0))",
+                   3, false},
+    [SEEN_GET] = {"presence_seen_get",
+                  "SELECT (extract(epoch FROM last_seen_at) * 1000)::bigint FROM users"
+                  " WHERE id = $1::bigint AND last_seen_at IS NOT NULL",
+                  1, true},
     {NULL, NULL, 0, false},
 };
 
@@ -109,4 +122,41 @@ int store_pg_presence_shown(struct store_pg *pg, struct pl_arena *a, int64_t vie
                             const int64_t *users, unsigned n, int64_t **shown, unsigned *n_shown)
 {
     return one_to_many(pg, SHOWN, a, viewer, users, n, shown, n_shown);
+}
+
+int store_pg_last_seen_save(struct store_pg *pg, const int64_t *users, unsigned n, uint64_t ms,
+                            uint64_t min_age_ms)
+{
+    struct pl_arena *a = pl_arena_new();
+    char *ids = a ? store_pg__i64_array(a, users, n) : NULL;
+    char mb[24], ab[24];
+    if (!ids) {
+        pl_arena_free(a);
+        return PL_ENOMEM;
+    }
+    snprintf(mb, sizeof(mb), "%" PRIu64, ms);
+    snprintf(ab, sizeof(ab), "%" PRIu64, min_age_ms);
+    const char *vals[] = {ids, mb, ab};
+    PGresult *r;
+    int rc = store_pg__exec(pg, &store_pg__presence_stmts[SEEN_SAVE], vals, NULL, NULL, &r);
+    if (rc == 0)
+        PQclear(r);
+    pl_arena_free(a);
+    return rc;
+}
+
+int store_pg_last_seen_get(struct store_pg *pg, int64_t user, uint64_t *ms)
+{
+    char ub[24];
+    snprintf(ub, sizeof(ub), "%" PRId64, user);
+    const char *vals[] = {ub};
+    PGresult *r;
+    int rc = store_pg__exec(pg, &store_pg__presence_stmts[SEEN_GET], vals, NULL, NULL, &r);
+    if (rc < 0)
+        return rc;
+    int64_t v = 0;
+    rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 0, &v) : PL_ENOTFOUND;
+    *ms = v > 0 ? (uint64_t)v : 0;
+    PQclear(r);
+    return rc;
 }

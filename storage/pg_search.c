@@ -35,10 +35,17 @@ enum { SEARCH, HEADLINE, SCOPE };
 #define HIT_WHERE                                                                                  \
     " WHERE mb.user_id = $2::bigint AND ($3::bigint = 0 OR mb.conversation_id = $3::bigint)"       \
     " AND m.tsv IS NOT NULL AND m.tsv @@ q.q AND ($4::bigint = 0 OR m.id < $4::bigint)"
+/* A short message (up to HEADLINE_WHOLE characters) comes back whole,
+ * every match marked: a fragment of it would only drop words. Longer ones
+ * get fragments, and ShortWord=0 keeps short words (the default drops
+ * words of three letters or fewer at a fragment's ends, so "hi Ben" lost
+ * "Ben"). */
+#define HEADLINE_WHOLE "160"
 #define HEADLINE_SQL(text)                                                                         \
     "ts_headline(q.cfg, replace(replace(replace(" text ", '&', '&amp;'), '<', '&lt;'), '>',"       \
-    " '&gt;'), q.q, 'StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=8,"                   \
-    " MaxFragments=2, FragmentDelimiter=\" … \"')"
+    " '&gt;'), q.q, 'StartSel=<mark>, StopSel=</mark>, ' || CASE WHEN length(" text                \
+    ") <= " HEADLINE_WHOLE " THEN 'HighlightAll=true' ELSE 'MaxWords=24, MinWords=8, ShortWord=0," \
+    " MaxFragments=2, FragmentDelimiter=\" … \"' END)"
 
 const struct store_pg__stmt store_pg__search_stmts[] = {
     /* Hot and archived messages alike: an archived hit has no text here,

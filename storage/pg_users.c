@@ -7,9 +7,11 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 PL_LOG_TOPIC("store");
 
@@ -22,6 +24,7 @@ enum {
     USER_GET,
     DEVICE_REVOKE,
     USER_UPDATE,
+    USER_PREFIX,
 };
 
 /* Prepared on every connection by pg_conn.c. Only SELECTs are read_only:
@@ -44,6 +47,16 @@ const struct store_pg__stmt store_pg__user_stmts[] = {
                      " last_seen_visibility = COALESCE($3, last_seen_visibility)"
                      " WHERE id = $1::bigint RETURNING " USER_COLS,
                      3, false},
+    /* The users sharing a conversation with $1 whose name starts with $2
+     * (LIKE-escaped by the caller): a range scan of users_username_prefix,
+     * each candidate checked through members_by_user. */
+    [USER_PREFIX] = {"user_prefix",
+                     "SELECT u.id, u.username, u.display_name FROM users u"
+                     " WHERE u.username LIKE $2 || '%' AND u.id <> $1::bigint AND EXISTS"
+                     " (SELECT 1 FROM members a JOIN members b ON b.conversation_id ="
+                     " a.conversation_id WHERE a.user_id = u.id AND b.user_id = $1::bigint)"
+                     " ORDER BY u.username LIMIT $3::int",
+                     3, true},
     {NULL, NULL, 0, false},
 };
 
@@ -133,4 +146,46 @@ int store_pg_user_update(struct store_pg *pg, struct pl_arena *a, int64_t id,
     p.v[1] = display_name;
     p.v[2] = last_seen_visibility;
     return user_row(pg, a, USER_UPDATE, p.v, out, NULL);
+}
+
+int store_pg_users_prefix(struct store_pg *pg, struct pl_arena *a, int64_t viewer,
+                          const char *prefix, unsigned limit, struct store_user **out, unsigned *n)
+{
+    char vb[24], lb[16];
+    size_t len = strlen(prefix);
+    char *like = pl_arena_alloc(a, 2 * len + 1), *o = like;
+    if (!like)
+        return PL_ENOMEM;
+    for (size_t i = 0; i < len; i++) {
+        if (prefix[i] == '_' || prefix[i] == '%' || prefix[i] == '\\')
+            *o++ = '\\';
+        *o++ = prefix[i];
+    }
+    *o = '\0';
+    snprintf(vb, sizeof(vb), "%" PRId64, viewer);
+    snprintf(lb, sizeof(lb), "%u", limit);
+    const char *vals[] = {vb, like, lb};
+    PGresult *r;
+    int rc = exec(pg, USER_PREFIX, vals, NULL, NULL, &r);
+    if (rc < 0)
+        return rc;
+    int rows = PQntuples(r);
+    *n = 0;
+    *out = pl_arena_alloc(a, (size_t)(rows ? rows : 1) * sizeof(**out));
+    if (!*out)
+        rc = PL_ENOMEM;
+    for (int i = 0; rc == 0 && i < rows; i++) {
+        struct store_user *u = &(*out)[i];
+        *u = (struct store_user){0};
+        if ((rc = store_pg__get_i64(r, i, 0, &u->id)) < 0)
+            break;
+        u->username = pl_arena_strdup(a, PQgetvalue(r, i, 1));
+        u->display_name = pl_arena_strdup(a, PQgetvalue(r, i, 2));
+        if (!u->username || !u->display_name)
+            rc = PL_ENOMEM;
+        else
+            (*n)++;
+    }
+    PQclear(r);
+    return rc;
 }

@@ -115,5 +115,15 @@ PL_MUST_CHECK int store_pg_presence_viewers(struct store_pg *pg, struct pl_arena
 PL_MUST_CHECK int store_pg_presence_shown(struct store_pg *pg, struct pl_arena *a, int64_t viewer,
                                           const int64_t *users, unsigned n, int64_t **shown,
                                           unsigned *n_shown);
+/* Durable last seen (users.last_seen_at), which outlives Redis restarts.
+ * Sets it to ms for each of users[0..n) (borrowed) whose stored value is
+ * unset or at least min_age_ms older; never moves it backwards. Pass 0
+ * for a transition (came online, went offline) and 60000 for the
+ * periodic refresh. Returns 0, PL_ENOMEM or a store_pg__exec() code. */
+PL_MUST_CHECK int store_pg_last_seen_save(struct store_pg *pg, const int64_t *users, unsigned n,
+                                          uint64_t ms, uint64_t min_age_ms);
+/* The durable last seen of user in *ms (epoch ms): 0, PL_ENOTFOUND when
+ * the user was never seen (or does not exist), or a store_pg__exec() code. */
+PL_MUST_CHECK int store_pg_last_seen_get(struct store_pg *pg, int64_t user, uint64_t *ms);
 
 #endif

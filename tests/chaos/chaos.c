@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -48,6 +50,8 @@ int chaos_server_start(struct chaos *c)
     if (pid < 0)
         return -errno;
     if (pid == 0) {
+        /* parleyd must not outlive the driver, however the driver ends. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         FILE *f = freopen(c->log, "a", stdout);
         if (f)
             (void)dup2(fileno(stdout), 2);
@@ -383,9 +387,18 @@ static void on_media_reserved(struct lg_req *r)
 
 static void soak_media(struct chaos *c)
 {
+    static char hex[2 * crypto_hash_sha256_BYTES + 1];
+    if (!hex[0]) {
+        size_t len;
+        char *b = media_body(&len);
+        unsigned char h[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256(h, (const unsigned char *)b, len);
+        sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+        free(b);
+    }
     char *body = NULL;
-    if (asprintf(&body, "{\"content_type\":\"application/json\",\"size\":%d}",
-                 SOAK_MEDIA_BYTES) < 0)
+    if (asprintf(&body, "{\"content_type\":\"application/json\",\"size\":%d,\"sha256\":\"%s\"}",
+                 SOAK_MEDIA_BYTES, hex) < 0)
         abort();
     lg_client_submit(c->aux, lg_req_new("POST", "/v1/media", c->b.users[0].token, body,
                                         strlen(body), on_media_reserved, c));
@@ -438,12 +451,20 @@ static int case_soak(struct chaos *c)
     /* Flat: the end within 10% (plus 8 MiB of allocator slack) of the
      * level reached after warm-up. */
     bool flat = rss_end <= rss_warm + rss_warm / 10 + 8192;
+    /* A soak of a few minutes is mostly warm-up (caches, ASan's quarantine,
+     * PostgreSQL's buffers): it checks errors and leaks, and only reports
+     * RSS; the verdict on RSS needs ten minutes or more. */
+    bool judge_rss = c->soak_s >= 600;
     rc = report(c, NULL);
     int st = server_stop(c);
     printf("CHAOS soak-rss: rss_warm_kib=%ld rss_max_kib=%ld rss_end_kib=%ld flat=%s "
            "media_ok=%" PRIu64 " other_failures=%" PRIu64 " exit_status=%d\n",
-           rss_warm, rss_max, rss_end, flat ? "yes" : "no", c->media_ok, c->st_5xx, st);
-    return rc == 0 && flat && st == 0 && c->st_5xx == 0 ? 0 : PL_EINTERNAL;
+           rss_warm, rss_max, rss_end,
+           !judge_rss ? "not-judged"
+           : flat     ? "yes"
+                      : "no",
+           c->media_ok, c->st_5xx, st);
+    return rc == 0 && (flat || !judge_rss) && st == 0 && c->st_5xx == 0 ? 0 : PL_EINTERNAL;
 }
 
 /* ---- main ------------------------------------------------------------------ */
@@ -511,6 +532,7 @@ int main(int argc, char **argv)
                              .log = "/dev/null"};
     parse(argc, argv, &c);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, SIG_DFL); /* dying is fine: parleyd dies with us (PR_SET_PDEATHSIG) */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;

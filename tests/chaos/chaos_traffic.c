@@ -13,10 +13,11 @@
 /* A send that failed for a reason worth retrying (503, 429, a dropped or
  * refused connection) is sent again, with the same client_msg_id, after
  * RETRY_MS; a stream that ended is reopened from its last event id after
- * REOPEN_MS, or after Retry-After's worth when the server said 503. */
+ * REOPEN_MS, or after Retry-After (plus jitter) when the server said 503. */
 #define RETRY_MS 200
 #define REOPEN_MS 100
-#define REOPEN_BUSY_MS 1000
+#define REOPEN_BUSY_MS 2000   /* parleyd's Retry-After on 503, honoured as browsers would, */
+#define REOPEN_JITTER_MS 1000 /* plus jitter, so the retries do not come back as one wave */
 
 struct retry {
     unsigned idx;
@@ -200,7 +201,9 @@ static void on_stream_done(struct lg_req *r)
     c->drops++;
     if (r->status == 503 || r->status == 429)
         c->st_503++;
-    unsigned wait = r->status == 503 || r->status == 429 ? REOPEN_BUSY_MS : REOPEN_MS;
+    unsigned wait = r->status == 503 || r->status == 429
+                        ? REOPEN_BUSY_MS + (unsigned)(lg_rand(&c->b) % REOPEN_JITTER_MS)
+                        : REOPEN_MS;
     s->reopen_at_ms = (unsigned)(chaos_ms() - c->t0_ms) + wait;
 }
 

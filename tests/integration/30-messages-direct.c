@@ -468,6 +468,24 @@ PLTEST_PROTO(conversation_list_by_recent_activity)
     PL_ASSERT_INT_EQ(ids[2], ac);
     pt_get(s, proto, "/v1/conversations", a.token, &r);
     PL_ASSERT_INT_EQ(pt_json_int(pt_json(&r), "conversations", "2", "unread_count", NULL), 0);
+    /* Own messages are never unread for their sender (issue 15, item 3). */
+    PL_ASSERT_INT_EQ(pt_json_int(pt_json(&r), "conversations", "0", "unread_count", NULL), 0);
+    pt_resp_free(&r);
+    PT_SEND(s, proto, &a, ad, "d2");
+    PT_SEND(s, proto, &d, ad, "d3");
+    char path[64];
+    snprintf(path, sizeof(path), "/v1/conversations/%lld", (long long)ad);
+    pt_get(s, proto, path, a.token, &r);
+    PL_ASSERT_INT_EQ(pt_json_int(pt_json(&r), "unread_count", NULL), 1);
+    pt_resp_free(&r);
+    pt_get(s, proto, path, d.token, &r);
+    PL_ASSERT_INT_EQ(pt_json_int(pt_json(&r), "unread_count", NULL), 2);
+    pt_resp_free(&r);
+    /* A sender's own messages after a read watermark still do not count. */
+    PT_RECEIPT(s, proto, &a, ad, "read", 3);
+    PT_SEND(s, proto, &a, ad, "d4");
+    pt_get(s, proto, path, a.token, &r);
+    PL_ASSERT_INT_EQ(pt_json_int(pt_json(&r), "unread_count", NULL), 0);
     pt_resp_free(&r);
     /* b sees only its own conversation. */
     PL_ASSERT_INT_EQ(list_all(s, proto, &b, 10, ids, 8), 1);

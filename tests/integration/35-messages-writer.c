@@ -87,7 +87,7 @@ struct writer_counts {
 static void read_counts(struct pt_server *s, enum pt_proto p, struct writer_counts *w)
 {
     struct pt_resp r;
-    pt_get(s, p, "/metrics", NULL, &r);
+    pt_get(s, p, "/metrics", PT_METRICS_TOKEN, &r);
     PL_ASSERT_INT_EQ(r.status, 200);
     w->sends = metric(r.body, "parley_writer_sends_total");
     w->batches = metric(r.body, "parley_writer_batches_total");

@@ -136,6 +136,42 @@ PLTEST_PROTO(phrase_or_exclusion_and_snippets)
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
+/* Short messages come back whole, short words included; a long one is cut
+ * into fragments that keep their short words (issue 15, item 6). */
+PLTEST_PROTO(snippets_keep_short_words)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    struct pt_user a, b;
+    PT_USER_NEW(s, proto, "snip_a", &a);
+    PT_USER_NEW(s, proto, "snip_b", &b);
+    int64_t dm = PT_DIRECT(s, proto, &a, b.id, 201);
+    PT_SEND(s, proto, &a, dm, "hi Ben");
+    PT_SEND(s, proto, &b, dm,
+            "one two three four five six seven eight nine ten eleven twelve zebra go by");
+    char long_text[1024] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(long_text, i == 30 ? "a cat is on it " : "word ");
+    PT_SEND(s, proto, &a, dm, long_text);
+    struct pt_resp r;
+    search_raw(s, proto, &a, "hi", NULL, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    PL_ASSERT_STR_EQ(pt_json_str(pt_json(&r), "hits", "0", "snippet", NULL), "<mark>hi</mark> Ben");
+    pt_resp_free(&r);
+    search_raw(s, proto, &a, "zebra", NULL, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    PL_ASSERT_STR_EQ(pt_json_str(pt_json(&r), "hits", "0", "snippet", NULL),
+                     "one two three four five six seven eight nine ten eleven twelve "
+                     "<mark>zebra</mark> go by");
+    pt_resp_free(&r);
+    search_raw(s, proto, &a, "cat", NULL, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    const char *snip = pt_json_str(pt_json(&r), "hits", "0", "snippet", NULL);
+    PL_ASSERT(snip && strstr(snip, "a <mark>cat</mark> is on it"));
+    PL_ASSERT(strlen(snip) < strlen(long_text));
+    pt_resp_free(&r);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
 static long put_member(struct pt_server *s, enum pt_proto p, const struct pt_user *by, int64_t conv,
                        int64_t user, const char *method)
 {

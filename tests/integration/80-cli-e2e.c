@@ -262,7 +262,9 @@ PLTEST_PROTO(cli_safety_number_change)
     unique(m2, sizeof(m2), "after the change");
     RUN_OK(&b, "send", alice, m2);
     PL_ASSERT_INT_EQ(run(&a, &out, "listen", "--count", "1", "--timeout", "20", NULL), 0);
-    if (!strstr(out, "safety number with user") || !strstr(out, m2))
+    char notice[96];
+    snprintf(notice, sizeof(notice), "safety number with %s changed", bob);
+    if (!strstr(out, notice) || !strstr(out, m2))
         pltest_fail(__FILE__, __LINE__, "no change notice or message: %s", out);
     free(out);
     PL_ASSERT_INT_EQ(run(&a, &v2, "verify", bob, NULL), 0);
