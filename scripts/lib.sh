@@ -160,7 +160,11 @@ pl_build() {
 # port makes a later bind fail just the same).
 pl_port_busy() {
   if command -v ss >/dev/null 2>&1; then
-    [[ -n $(ss -Htan "sport = :$1" 2>/dev/null) ]]
+    # Closing connections do not count: a server killed with -9 leaves its side of every
+    # connection (local port = its port) in TIME_WAIT and the like for a while, which does not
+    # stop it from binding again (chaos kill-pg failed on those).
+    [[ -n $(ss -Htan state listening state established state syn-sent state syn-recv \
+      "sport = :$1" 2>/dev/null) ]]
   else
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
   fi
