@@ -66,6 +66,23 @@ struct api_config {
     const char *metrics_token;
 };
 
+/* One file of the web client, read at startup (server/webapp.c). */
+struct api_web_asset {
+    char *name;        /* "index.html" or a content-hashed "app.3f9a….js" */
+    const char *ctype; /* static string */
+    char *body;        /* the bytes, len of them */
+    size_t len;
+    char *br; /* the build's brotli twin, br_len bytes, or NULL */
+    size_t br_len;
+    bool immutable; /* under /assets/: cached forever */
+};
+
+/* The web client's files; owned by server/, read-only while serving. */
+struct api_web {
+    struct api_web_asset *assets;
+    size_t n;
+};
+
 struct api_worker;
 struct api_send; /* a message send handed to the group-commit writer (messages.c) */
 
@@ -120,6 +137,9 @@ struct api_env {
     struct store_blob *blobs;
     /* Signs and checks the URLs parleyd serves for the fs blob store. */
     const struct pcrypto_urlsig_key *url_key;
+    /* The web client served at / (api/web.c), or NULL when it was not
+     * built: / then answers 503 with how to build it. */
+    const struct api_web *web;
 };
 
 /* One per worker thread; the connections are used by that thread only. */

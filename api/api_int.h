@@ -22,6 +22,7 @@ struct api_call {
     struct pl_arena *a;
     int64_t user_id;
     int64_t device_id;
+    bool via_cookie; /* authenticated by the parley_token cookie (web client) */
     struct api_errors errs;
 };
 
@@ -35,10 +36,11 @@ typedef PL_MUST_CHECK int api_handler_fn(struct api_call *c);
 enum api_route_flags {
     API_AUTH = 1u << 0,   /* a valid bearer token is required */
     API_INLINE = 1u << 1, /* cheap and storage-free: runs on the loop thread */
-    /* The token may also come from the parley_token cookie or the
-     * access_token query parameter: browsers' EventSource cannot set an
-     * Authorization header. Only for the stream routes, since tokens in
-     * URLs end up in logs and histories. */
+    /* The token may also come from the access_token query parameter:
+     * browsers' EventSource cannot set an Authorization header. Only for
+     * the stream routes, since tokens in URLs end up in logs and
+     * histories. (The parley_token cookie works on every API_AUTH route,
+     * with the CSRF check of auth.c for state-changing methods.) */
     API_AUTH_ANY = 1u << 2,
     /* The body is not buffered: the handler reads it with
      * http_req_body_read() (uploads of up to media_max_size). */
@@ -71,6 +73,7 @@ extern const struct api_route_def api__stream_routes[];       /* events.c */
 extern const struct api_route_def api__key_routes[];          /* keys.c */
 extern const struct api_route_def api__search_routes[];       /* search.c */
 extern const struct api_route_def api__user_routes[];         /* user_lookup.c */
+extern const struct api_route_def api__web_routes[];          /* web.c */
 extern const struct api_route_def api__media_routes[];        /* media.c */
 extern const struct api_route_def api__blob_routes[];         /* blobs.c */
 
@@ -92,7 +95,11 @@ void api__gen_media_body(yajl_gen g, const char *body);
 /* ---- auth.c ---- */
 /* Authenticates the bearer token of c->req; fills user_id / device_id.
  * Returns 0, PL_EUNAUTH (problem already set), or PL_EUNAVAIL. */
-PL_MUST_CHECK int api__auth(struct api_call *c, bool allow_cookie_query);
+PL_MUST_CHECK int api__auth(struct api_call *c, bool allow_query);
+/* For requests a cookie may authenticate: 0 for GET/HEAD, or when the
+ * request carries X-Parley-CSRF and no cross-site Sec-Fetch-Site; else a
+ * 403 csrf-check-failed problem is set and PL_EFORBIDDEN returned. */
+int api__csrf_check(struct api_call *c);
 
 /* ---- limits and quotas (limits.c) ---- */
 enum api_limit_kind {

@@ -11,7 +11,10 @@
 /* The token is looked up on every request rather than cached, so that
  * a logout or revocation takes effect at once on every node; the lookup is
  * one indexed read of a hash. A session unused for session_ttl seconds is
- * not found any more. */
+ * not found any more. It comes from the
+ * Authorization header, or for the web client from the parley_token cookie
+ * (HttpOnly: the page's scripts never see it), or on the stream routes from
+ * the access_token query parameter. */
 /* The value of cookie name in a Cookie header, copied into the arena. */
 static const char *cookie_value(struct api_call *c, const char *name)
 {
@@ -42,26 +45,62 @@ static int auth_token(struct api_call *c, const char *token, struct api_problem 
     return rc;
 }
 
-int api__auth(struct api_call *c, bool allow_cookie_query)
+/* A cookie rides along with requests that other sites make the browser
+ * send, so a cookie-authenticated request that changes state must prove it
+ * came from our own page: it carries X-Parley-CSRF, a header no other
+ * origin can add without a CORS preflight, which parleyd never grants
+ * (SameSite=Strict already keeps the cookie off cross-site requests in
+ * current browsers; this is the second lock). */
+static bool csrf_ok(struct api_call *c)
 {
-    const char *h = http_req_header(c->req, "authorization");
-    if (!h && allow_cookie_query) {
-        const char *t = http_req_query(c->req, "access_token");
-        if (!t)
-            t = cookie_value(c, "parley_token");
-        if (t) {
-            struct api_problem bad = {.rc = PL_EUNAUTH,
-                                      .offset = -1,
-                                      .invalid_token = true,
-                                      .detail =
-                                          "the access token is malformed, unknown or revoked"};
-            return auth_token(c, t, &bad);
-        }
+    const char *m = http_req_method(c->req);
+    if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+        return true;
+    const char *site = http_req_header(c->req, "sec-fetch-site");
+    if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
+        return false;
+    const char *h = http_req_header(c->req, "x-parley-csrf");
+    return h && *h;
+}
+
+int api__csrf_check(struct api_call *c)
+{
+    if (csrf_ok(c))
+        return 0;
+    struct api_problem p = {.rc = PL_EFORBIDDEN,
+                            .slug = "csrf-check-failed",
+                            .offset = -1,
+                            .detail = "a request authenticated by the session cookie that changes "
+                                      "state must carry the X-Parley-CSRF header"};
+    api_problem_sendx(c->req, &p);
+    return PL_EFORBIDDEN;
+}
+
+static int auth_cookie_or_query(struct api_call *c, bool allow_query)
+{
+    const char *t = allow_query ? http_req_query(c->req, "access_token") : NULL;
+    if (!t && (t = cookie_value(c, "parley_token"))) {
+        c->via_cookie = true;
+        int rc = api__csrf_check(c);
+        if (rc < 0)
+            return rc;
     }
-    if (!h) {
+    if (!t) {
         api_problem_send(c->req, PL_EUNAUTH, "this endpoint needs an Authorization: Bearer token");
         return PL_EUNAUTH;
     }
+    struct api_problem bad = {.rc = PL_EUNAUTH,
+                              .offset = -1,
+                              .invalid_token = true,
+                              .detail = "the access token is malformed, unknown or revoked"};
+    return auth_token(c, t, &bad);
+}
+
+int api__auth(struct api_call *c, bool allow_query)
+{
+    const char *h = http_req_header(c->req, "authorization");
+    if (!h)
+        return auth_cookie_or_query(c, allow_query);
     struct api_problem bad = {.rc = PL_EUNAUTH,
                               .offset = -1,
                               .invalid_token = true,

@@ -41,6 +41,11 @@ static const struct kind kinds[] = {
      "not reveal which usernames exist."},
     {PL_EFORBIDDEN, 403, "forbidden", "Forbidden",
      "The caller is authenticated but not allowed to do this."},
+    {PL_EFORBIDDEN, 403, "csrf-check-failed", "Cross-site request refused",
+     "The request was authenticated by the web client's session cookie and changes state, but "
+     "it did not carry the X-Parley-CSRF header (or the browser said it came from another "
+     "site). The web client adds the header to every request; other clients use a bearer "
+     "token."},
     {PL_ENOTFOUND, 404, "not-found", "Not found",
      "There is no such resource, or the caller may not see it."},
     {PL_EMETHOD, 405, "method-not-allowed", "Method not allowed",

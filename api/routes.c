@@ -42,6 +42,7 @@ static const struct api_route_def *const tables[] = {
     api__key_routes,
     api__search_routes,
     api__user_routes,
+    api__web_routes,
 };
 
 #define MAX_ROUTES 96

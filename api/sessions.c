@@ -47,20 +47,38 @@ static int check_credentials(struct api_call *c, const char *username, const cha
     return 0;
 }
 
-static int reply_session(struct api_call *c, const char *token, int64_t device_id,
+/* The web client's session: the token goes into a cookie its scripts cannot
+ * read (HttpOnly), that is sent over TLS only (Secure; browsers treat
+ * http://localhost and 127.0.0.1 as secure too) and never with requests
+ * other sites start (SameSite=Strict). It lives as long as an unused
+ * session does (session_ttl); the server forgets the session then anyway. */
+static int set_cookie(struct api_call *c, const char *token)
+{
+    const char *v = pl_arena_sprintf(c->a,
+                                     "parley_token=%s; Path=/; HttpOnly; Secure; "
+                                     "SameSite=Strict; Max-Age=%u",
+                                     token, c->env->cfg->limits.session_ttl_s);
+    return v ? http_resp_header(c->req, "Set-Cookie", v) : PL_ENOMEM;
+}
+
+static int reply_session(struct api_call *c, const char *token, bool cookie, int64_t device_id,
                          const struct store_user *u)
 {
+    int rc = cookie ? set_cookie(c, token) : 0;
+    if (rc < 0)
+        return rc;
     yajl_gen g = api__gen_new();
     if (!g)
         return PL_ENOMEM;
     yajl_gen_map_open(g);
-    api__gen_str(g, "token", token);
+    if (!cookie) /* the cookie's token never reaches the page's scripts */
+        api__gen_str(g, "token", token);
     api__gen_int(g, "device_id", device_id);
     api__gen_key(g, "user");
     api__gen_user(g, u);
     yajl_gen_map_close(g);
     /* A response carrying a secret must not land in any cache. */
-    int rc = http_resp_header(c->req, "Cache-Control", "no-store");
+    rc = http_resp_header(c->req, "Cache-Control", "no-store");
     if (rc < 0) {
         yajl_gen_free(g);
         return rc;
@@ -70,6 +88,7 @@ static int reply_session(struct api_call *c, const char *token, int64_t device_i
 
 struct login {
     const char *username, *password, *device;
+    bool cookie; /* the web client: the token goes into an HttpOnly cookie */
     const char *account; /* the throttle's key: the username, or "-" */
 };
 
@@ -129,7 +148,7 @@ static int login_hashed(struct api_call *c, void *arg)
     if (rc == PL_ECONFLICT)
         rc = too_many_devices(c);
     else if (rc == 0)
-        rc = reply_session(c, token, device_id, &u);
+        rc = reply_session(c, token, l->cookie, device_id, &u);
     pcrypto_wipe(token, sizeof(token));
     return rc;
 }
@@ -143,9 +162,13 @@ int api_sessions_create(struct api_call *c)
         {"username", API_FIELD_STRING, true, &l->username},
         {"password", API_FIELD_STRING, true, &l->password},
         {"device_name", API_FIELD_STRING, false, &l->device},
+        {"cookie", API_FIELD_BOOL, false, &l->cookie},
     };
     int rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields));
     if (rc < 0)
+        return rc;
+    /* Login CSRF: another site must not sign the browser into its account. */
+    if (l->cookie && (rc = api__csrf_check(c)) < 0)
         return rc;
     if (l->device && !api__valid_display_text(l->device, DEVICE_NAME_MAX))
         api_errors_add(&c->errs, "/device_name",
@@ -173,6 +196,11 @@ int api_sessions_delete_current(struct api_call *c)
         return rc;
     /* The token is dead; its open streams end now, not at their next use. */
     api__close_devices(c, &c->device_id, 1);
+    if (c->via_cookie &&
+        (rc = http_resp_header(c->req, "Set-Cookie",
+                               "parley_token=; Path=/; HttpOnly; Secure; SameSite=Strict; "
+                               "Max-Age=0")) < 0)
+        return rc;
     api__reply_raw(c, 204, NULL, "", 0);
     return 0;
 }

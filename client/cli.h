@@ -11,34 +11,46 @@
 #include <yajl/yajl_tree.h>
 
 /*
- * The CLI is one process per command. Its state lives in $PARLEY_HOME
- * (default ~/.parley) as one vault file, state.vault, sealed under the
- * passphrase (PARLEY_PASSPHRASE, else PARLEY_PASSWORD): the token, the
- * device's identity seed and prekeys, and every pairwise session. It is
- * loaded at start and written back (atomically, by rename) after a command
- * changed it.
+ * The CLI is one process per command, and several may run on one
+ * PARLEY_HOME at once (a listener in one terminal, sends in another). Its
+ * state is $PARLEY_HOME/parley.db (store.c): SQLite, one row per record,
+ * every value sealed under a key derived from the passphrase
+ * (PARLEY_PASSPHRASE or a prompt; never the account password). Reads go to
+ * the database every time; read-modify-write steps run inside
+ * cli_tx_begin/cli_tx_commit (BEGIN IMMEDIATE). Each ratchet or sender-key
+ * step is committed together with what it produced before anything leaves
+ * the process (crypto/PROTOCOL.md, "Client state rules").
  */
 
 /* One state record: a tag, a key and bytes. */
 enum cli_tag {
-    CLI_T_CONF = 'C',      /* key: setting name; value: text */
-    CLI_T_IDENTITY = 'I',  /* key: ""; value: the 32-byte seed */
-    CLI_T_SPK = 'S',       /* key: decimal id; value: id(4) pub priv sig (current and previous) */
-    CLI_T_OPK = 'O',       /* key: decimal id; value: pub priv */
-    CLI_T_SESSION = 'X',   /* key: "user:device"; value: e2e_session_serialize() */
-    CLI_T_PIN = 'P',       /* key: "user:device"; value: the identity key last seen */
-    CLI_T_OWNKEY = 'K',    /* key: conversation id; value: our sender key */
-    CLI_T_DISTRIB = 'D',   /* key: conversation id; value: "uid:dev," devices that have it */
-    CLI_T_MEMBERKEY = 'M', /* key: "conv:uid:dev"; value: a member device's sender key */
-    CLI_T_LOG = 'L',       /* key: "conv:seq"; value: "sender<TAB>text" (local history) */
+    CLI_T_CONF = 'C',       /* key: setting name; value: text */
+    CLI_T_CHECK = 'c',      /* key: ""; a known text, to tell a wrong passphrase */
+    CLI_T_IDENTITY = 'I',   /* key: ""; value: the 32-byte seed */
+    CLI_T_SPK = 'S',        /* key: decimal id; value: id(4) pub priv sig (current and previous) */
+    CLI_T_OPK = 'O',        /* key: decimal id; value: pub priv */
+    CLI_T_SESSION = 'X',    /* key: "user:device"; value: e2e_session_serialize() */
+    CLI_T_OLDSESSION = 'Y', /* key: "user:device:k"; an earlier session (listen.c) */
+    CLI_T_PIN = 'P',        /* key: "user:device"; value: the trusted identity key (32) */
+    CLI_T_PENDING = 'Q',    /* key: "user:device"; value: an identity key not accepted yet */
+    CLI_T_LISTED = 'U',     /* key: user id; the user's devices were listed (pinned) once */
+    CLI_T_NAME = 'N',       /* key: user id; value: username */
+    CLI_T_OWNKEY = 'K',     /* key: conversation id; value: our sender key */
+    CLI_T_DISTRIB = 'D',    /* key: conversation id; value: "uid:dev," devices that have it */
+    CLI_T_MEMBERKEY = 'M',  /* key: "conv:uid:dev"; value: a member device's sender key */
+    CLI_T_LOG = 'L',        /* key: "conv:seq"; value: "sender<TAB>text" (local history) */
+    CLI_T_OUTBOX = 'W',     /* key: client_msg_id; value: a send not yet answered (outbox.c) */
+    CLI_T_HELD = 'H',       /* key: "conv:seq"; value: a message event held until accepted */
 };
 
 struct cli_rec {
     uint8_t tag;
     char *key;
-    uint8_t *val;
+    uint8_t *val; /* NUL-terminated after len bytes */
     size_t len;
 };
+
+struct cli_store;
 
 struct cli {
     char *home;          /* $PARLEY_HOME */
@@ -47,10 +59,11 @@ struct cli {
     int h2c;             /* --http2-prior-knowledge */
     const char *out_dir; /* --out-dir: where received files go (default home/files) */
     int json;            /* --json output */
-    const char *pass;    /* vault passphrase (borrowed from the environment) */
-    struct cli_rec *recs;
-    size_t nrecs;
-    int dirty;
+    int listening;       /* in `listen`: notices go to stdout */
+    const char *pass;    /* store passphrase (borrowed) */
+    struct cli_store *store;
+    struct cli_rec **recs; /* records handed out since the last cli_recs_release */
+    size_t nrecs, caprecs;
     void *curl;     /* the event stream's handle */
     void *curl_req; /* requests' handle */
 };
@@ -68,16 +81,52 @@ _Noreturn void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 /* The same with the exit status code (enum cli_exit). */
 _Noreturn void cli_die_code(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* ---- state (state.c) ---- */
-int cli_state_load(struct cli *c);  /* 0, or 1 when there is no state yet */
-void cli_state_save(struct cli *c); /* dies on failure */
-void cli_state_wipe(struct cli *c);
+/* ---- state (store.c) ---- */
+/* Opens (create: or creates) the store; 1 when there is none and !create.
+ * Dies on a wrong passphrase. */
+int cli_store_open(struct cli *c, int create);
+void cli_store_close(struct cli *c);
+/* BEGIN IMMEDIATE / COMMIT; nests (only the outermost pair reaches SQLite).
+ * Dying inside leaves the store as it was before the begin. Never hold a
+ * transaction across a network request. */
+void cli_tx_begin(struct cli *c);
+void cli_tx_commit(struct cli *c);
+/* Logout: deletes keys, sessions, pins, token; keeps the local history
+ * (and the names of chats, their owner and the stream position). */
+void cli_state_wipe_keys(struct cli *c);
+/* logout --wipe: closes the store and deletes its files. */
+void cli_store_wipe(struct cli *c);
+/* The record as it is in the store now (NULL when absent). Records are
+ * owned by c and valid until cli_recs_release() or exit. */
 struct cli_rec *cli_rec_get(struct cli *c, uint8_t tag, const char *key);
+/* The records of tag whose key starts with prefix, sorted by key; *out is
+ * malloc'd (free it), the records are c's as above. */
+size_t cli_rec_list(struct cli *c, uint8_t tag, const char *prefix, struct cli_rec ***out);
 void cli_rec_set(struct cli *c, uint8_t tag, const char *key, const void *val, size_t len);
 void cli_rec_del(struct cli *c, uint8_t tag, const char *key);
+/* Frees every record handed out so far (a long listener calls it per event). */
+void cli_recs_release(struct cli *c);
 const char *cli_conf(struct cli *c, const char *key); /* NULL when unset */
 void cli_conf_set(struct cli *c, const char *key, const char *val);
 long long cli_conf_int(struct cli *c, const char *key);
+
+/* ---- terminal output (text.c) ---- */
+/* s with control characters (C0, DEL, C1, bidi overrides) escaped as \n,
+ * \r, \t, \xHH or \u{HHHH}, so that received text cannot move the cursor,
+ * set titles, fake lines or run terminal escapes. malloc'd. */
+char *cli_safe(const char *s);
+
+/* ---- identity pins (pin.c) ---- */
+/* 0 when device (uid, dev) may be used with identity key ik: it is pinned
+ * with ik, or is pinned now (trust on first use: uid's devices were never
+ * listed). Otherwise records ik as pending, says "safety number with USER
+ * changed" (once per key) and returns PL_EFORBIDDEN. Joins or runs a
+ * transaction. */
+int cli_pin_check(struct cli *c, long long uid, long long dev, const uint8_t ik[32]);
+/* Marks uid as listed (call inside the transaction of a full listing). */
+void cli_pin_listed(struct cli *c, long long uid);
+/* verify USER [--accept]: the safety number; accept re-pins USER's devices. */
+void cli_verify(struct cli *c, const char *user, int accept);
 
 /* ---- HTTP (net.c) ---- */
 /* Sends a request with the token (when logged in) and a JSON body (may be
@@ -100,11 +149,28 @@ long cli_http_try(struct cli *c, const char *method, const char *path, const cha
 /* Dies with the problem's title/detail unless status is one of ok1/ok2
  * (404 exits CLI_EXIT_NOTFOUND, 401 says to log in again). */
 void cli_expect(long status, yajl_val body, long ok1, long ok2, const char *what);
+/* cli_http that returns -1 (and the reason in err) on a transport error
+ * instead of dying; *retry_after (may be NULL): the Retry-After seconds,
+ * or -1. */
+long cli_http_send(struct cli *c, const char *method, const char *path, const char *body,
+                   yajl_val *out, long *retry_after, char err[256]);
 /* Streams GET /v1/events, calling on_event(type, data JSON, id) for each
- * event until it returns nonzero or the stream ends. */
+ * event until it returns nonzero, timeout_s passes (0: never), SIGINT or
+ * the stream fails. Returns 0 (callback), 1 (timeout), 2 (interrupted),
+ * or -1 (failed or ended: *end says why and when to come back). Dies on
+ * 401/403. */
 typedef int cli_event_cb(struct cli *c, const char *type, const char *data, const char *id,
                          void *ctx);
-int cli_stream(struct cli *c, const char *last_id, long timeout_s, cli_event_cb *cb, void *ctx);
+struct cli_stream_end {
+    long status;        /* HTTP status, 0 when there was no response */
+    long retry_after_s; /* Retry-After, or -1 */
+    long retry_ms;      /* the last SSE "retry:" field (kept across calls by the caller) */
+    char why[128];
+};
+int cli_stream(struct cli *c, const char *last_id, long timeout_s, cli_event_cb *cb, void *ctx,
+               struct cli_stream_end *end);
+#include <signal.h>
+extern volatile sig_atomic_t cli_interrupted; /* set by listen's SIGINT/SIGTERM handler */
 
 /* JSON helpers. */
 yajl_val cli_jget(yajl_val v, const char *k);
@@ -122,6 +188,8 @@ char *cli_strndup(const void *p, size_t n); /* n bytes + NUL (p need not hold a 
 struct target {
     long long uid, dev;
     uint8_t ik[32];
+    int has_bundle;      /* b was fetched: there was no usable session */
+    struct e2e_bundle b; /* public keys only */
 };
 
 #include <string.h>
@@ -132,16 +200,53 @@ char *cli_gen_done(yajl_gen g); /* the generated text, malloc'd; frees g */
  * {"client_msg_id": cmid, "kind": "e2e", "e2e": {"recipients": [ */
 void cli_gen_e2e_open(yajl_gen g, const char *cmid);
 /* Appends the devices of user `who` (id or name), except this one, to t
- * from index n; returns the new count. */
+ * from index n; returns the new count. Checks every device against its pin
+ * and dies with "safety number with USER changed" when one is not trusted
+ * (nothing may be encrypted to it). */
 size_t cli_devices(struct cli *c, const char *who, struct target *t, size_t n);
-/* The pairwise session with a device (stored, or started from its bundle);
- * free with e2e_session_free after cli_session_store. */
-struct e2e_session *cli_session_for(struct cli *c, struct e2e_identity *me, long long uid,
-                                    long long dev, const uint8_t ik[32]);
+/* Outside any transaction: fetches a bundle for every target without a
+ * session whose peer key is the target's (one network round trip each). */
+void cli_targets_prepare(struct cli *c, struct target *t, size_t n);
+/* The stored session under key "uid:dev", or NULL; free with
+ * e2e_session_free. */
+struct e2e_session *cli_session_load(struct cli *c, const char *key);
 void cli_session_store(struct cli *c, const char *key, struct e2e_session *s);
-/* Encrypts pt for one device and appends {device_id, type, ciphertext}. */
+/* Inside the send's transaction: encrypts pt for one device (its stored
+ * session, or a new one from the prepared bundle), stores the advanced
+ * session and appends {device_id, type, ciphertext}. */
 void cli_gen_recipient(struct cli *c, yajl_gen g, struct e2e_identity *me, const struct target *t,
                        const char *pt);
+
+/* ---- write-ahead sending (outbox.c) ---- */
+/* One send, as stored before it is posted (PROTOCOL.md, "Client state
+ * rules" 1). Strings are borrowed. */
+struct cli_out {
+    const char *cmid;    /* client_msg_id, the record's key */
+    long long conv;      /* POST /v1/conversations/{conv}/messages */
+    const char *body;    /* the exact request body */
+    const char *summary; /* the local history line once it is stored */
+    const char *distrib; /* groups: the devices that got our sender key with it, or NULL */
+    long long key_id;    /* groups: the sender key id distrib belongs to */
+};
+/* Stores the entry; call inside the transaction that advanced the chains. */
+void cli_outbox_put(struct cli *c, const struct cli_out *o);
+/* Posts the stored entry cmid until the server answers (transport errors,
+ * 5xx and 503 are retried with backoff, honouring Retry-After, with the
+ * same body), then settles it: 200/201 store the history line and drop the
+ * entry, 409 and other 4xx drop it. Returns the status and the response
+ * (*res, yajl_tree_free). Dies after ~2 minutes of failures, leaving the
+ * entry for the next run. */
+long cli_outbox_post(struct cli *c, const char *cmid, yajl_val *res);
+/* Posts whatever an earlier process left in the outbox (oldest first). */
+void cli_outbox_flush(struct cli *c);
+/* Serialises this device's sends across processes (flock on
+ * $PARLEY_HOME/send.lock, held until cli_send_unlock or exit): the server
+ * then stores a device's messages in the order they were encrypted, so a
+ * sender-key distribution always precedes the group messages that need
+ * it. wait = 0: returns -1 at once when another process holds it. */
+int cli_send_lock(struct cli *c, int wait);
+void cli_send_unlock(void);
+
 struct cli_msg;
 void cli_group_send(struct cli *c, long long conv, const struct cli_msg *m);
 /* Group part of a received message: applies a distribution found in the
@@ -250,14 +355,18 @@ struct e2e_identity *cli_identity(struct cli *c); /* dies without one */
 void cli_keys_upload(struct cli *c, int first, int rotate, int n_opks);
 void cli_keys_status(struct cli *c, int force_rotate);
 long long cli_me_id(struct cli *c);
-void cli_verify(struct cli *c, const char *user);
 void cli_send(struct cli *c, const char *user, const struct cli_msg *m, int plain);
+/* listen: reconnects with backoff until count messages, the timeout or
+ * SIGINT/SIGTERM (then it exits 0). */
 void cli_listen(struct cli *c, long count, long timeout_s);
 
 /* ---- presence (presence.c) ---- */
 /* Subscribes this device to the presence of CHAT's other members and
  * prints their current state; listen then prints their transitions. */
 void cli_presence_watch(struct cli *c, const char *chat);
+/* The stream dropped: the server ends the set with it, so the next renew
+ * subscribes again. */
+void cli_presence_lapsed(struct cli *c);
 /* Renews the subscription when half its lifetime has passed. */
 void cli_presence_renew(struct cli *c);
 /* Prints a presence event (or Presence object) about a watched user. */

@@ -58,6 +58,9 @@ void cli_keys_upload(struct cli *c, int first, int rotate, int n_opks)
     yajl_val res;
 
     int new_spk = first || rotate;
+    /* The new secrets are stored before their public halves are published:
+     * a prekey message can only name keys we have. */
+    cli_tx_begin(c);
     if (first) {
         if (e2e_identity_new(&id) < 0)
             cli_die("cannot make keys");
@@ -122,6 +125,7 @@ void cli_keys_upload(struct cli *c, int first, int rotate, int n_opks)
     yajl_gen_map_close(g);
     snprintf(key, sizeof(key), "%lld", next);
     cli_conf_set(c, "next_opk_id", key);
+    cli_tx_commit(c);
     char *body = cli_gen_done(g);
     snprintf(path, sizeof(path), "/v1/devices/%lld/keys", cli_conf_int(c, "device_id"));
     long st = cli_http(c, "PUT", path, body, &res);
@@ -129,7 +133,6 @@ void cli_keys_upload(struct cli *c, int first, int rotate, int n_opks)
     cli_expect(st, res, 200, 200, "uploading keys");
     yajl_tree_free(res);
     e2e_identity_free(id);
-    cli_state_save(c);
 }
 
 void cli_keys_status(struct cli *c, int force_rotate)
@@ -157,57 +160,4 @@ void cli_keys_status(struct cli *c, int force_rotate)
         printf("one-time prekeys on the server: %lld%s; signed prekey %lld%s\n", n + added,
                added ? " (replenished)" : "", cli_conf_int(c, "spk_id"),
                rotate ? " (rotated)" : "");
-}
-
-/* The identity keys of a user's devices (GET /v1/users/{u}/devices). */
-static size_t user_keys(struct cli *c, const char *user, uint8_t **keys, long long *uid,
-                        long long *dev_ids)
-{
-    char path[512];
-    yajl_val res;
-    char *u = cli_urlenc(user);
-    snprintf(path, sizeof(path), "/v1/users/%s/devices", u);
-    free(u);
-    long st = cli_http(c, "GET", path, NULL, &res);
-    cli_expect(st, res, 200, 200, "listing devices");
-    yajl_val devs = cli_jget(res, "devices");
-    size_t n = YAJL_IS_ARRAY(devs) ? devs->u.array.len : 0, k = 0;
-    *keys = malloc(n * 32 + 1);
-    *uid = cli_jint(res, "user_id");
-    for (size_t i = 0; i < n && i < 64; i++) {
-        size_t len;
-        const char *ik = cli_jstr(devs->u.array.values[i], "identity_key");
-        if (!ik || cli_unb64(ik, *keys + 32 * k, 32, &len) < 0 || len != 32)
-            continue;
-        if (dev_ids)
-            dev_ids[k] = cli_jint(devs->u.array.values[i], "device_id");
-        k++;
-    }
-    yajl_tree_free(res);
-    return k;
-}
-
-void cli_verify(struct cli *c, const char *user)
-{
-    uint8_t *mine, *theirs, qr[E2E_SAFETY_QR_BYTES];
-    long long my_id, their_id;
-    char a[24], b[24], digits[61];
-    size_t nm = user_keys(c, cli_conf(c, "username"), &mine, &my_id, NULL);
-    size_t nt = user_keys(c, user, &theirs, &their_id, NULL);
-    if (!nm || !nt)
-        cli_die("%s has no device with keys", nm ? user : "you");
-    snprintf(a, sizeof(a), "%lld", my_id);
-    snprintf(b, sizeof(b), "%lld", their_id);
-    if (e2e_safety_number(a, mine, nm, b, theirs, nt, digits, qr) < 0)
-        cli_die("cannot compute the safety number");
-    if (c->json) {
-        char *q = cli_b64(qr, sizeof(qr));
-        printf("{\"user\":\"%s\",\"safety_number\":\"%s\",\"qr\":\"%s\"}\n", user, digits, q);
-        free(q);
-    } else {
-        for (int i = 0; i < 12; i++)
-            printf("%.5s%s", digits + 5 * i, i == 5 ? "\n" : i == 11 ? "\n" : " ");
-    }
-    free(mine);
-    free(theirs);
 }

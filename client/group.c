@@ -76,7 +76,7 @@ static struct e2e_sender_key *own_key(struct cli *c, const char *conv, const str
             cli_die("sender key of group %s is damaged", conv);
         return sk;
     }
-    if (e2e_sender_key_new(&sk) < 0)
+    if (e2e_sender_key_new((uint64_t)atoll(conv), (uint64_t)cli_conf_int(c, "device_id"), &sk) < 0)
         cli_die("out of memory");
     cli_rec_set(c, CLI_T_DISTRIB, conv, "", 0);
     return sk;
@@ -92,21 +92,27 @@ static void store_key(struct cli *c, uint8_t tag, const char *key, struct e2e_se
     e2e_buf_free(b, n);
 }
 
-static char *body(struct cli *c, const char *cmid, const char *conv, const struct cli_msg *msg,
-                  char **newlist)
+/* Encrypts one group message in one transaction with everything it moves
+ * (pairwise sessions for the distributions, our sender key) and the body
+ * in the outbox (write-ahead). */
+static void prepare(struct cli *c, const char *cmid, const char *conv, const struct cli_msg *msg)
 {
-    struct target t[CLI_MAX_DEVS];
+    static struct target t[CLI_MAX_DEVS];
     size_t n = member_devices(c, atoll(conv), t);
+    cli_targets_prepare(c, t, n);
+    uint8_t skdm[E2E_SKDM_BYTES], *m;
+    size_t mlen;
+    yajl_gen g = yajl_gen_alloc(NULL), p = yajl_gen_alloc(NULL);
+
+    cli_tx_begin(c);
     struct e2e_sender_key *k = own_key(c, conv, t, n);
     struct cli_rec *d = cli_rec_get(c, CLI_T_DISTRIB, conv);
     struct e2e_identity *me = cli_identity(c);
-    uint8_t skdm[E2E_SKDM_BYTES], *m;
-    size_t mlen, cap = (d ? d->len : 0) + 48 * n + 1;
-    yajl_gen g = yajl_gen_alloc(NULL), p = yajl_gen_alloc(NULL);
-
-    *newlist = calloc(1, cap);
-    if (d)
-        memcpy(*newlist, d->val, d->len);
+    const char *have = d ? (const char *)d->val : "";
+    size_t cap = 48 * n + 1;
+    char *added = calloc(1, cap);
+    if (!added)
+        cli_die("out of memory");
     if (e2e_sender_key_distribution(k, skdm) < 0)
         cli_die("cannot distribute the sender key");
     char *b64 = cli_b64(skdm, sizeof(skdm));
@@ -119,11 +125,11 @@ static char *body(struct cli *c, const char *cmid, const char *conv, const struc
 
     cli_gen_e2e_open(g, cmid);
     for (size_t i = 0; i < n; i++) {
-        if (listed(*newlist, t[i].uid, t[i].dev))
+        if (listed(have, t[i].uid, t[i].dev))
             continue;
         cli_gen_recipient(c, g, me, &t[i], pt);
-        size_t used = strlen(*newlist);
-        snprintf(*newlist + used, cap - used, "%lld:%lld,", t[i].uid, t[i].dev);
+        size_t used = strlen(added);
+        snprintf(added + used, cap - used, "%lld:%lld,", t[i].uid, t[i].dev);
     }
     yajl_gen_array_close(g);
     sodium_memzero(pt, strlen(pt));
@@ -144,44 +150,38 @@ static char *body(struct cli *c, const char *cmid, const char *conv, const struc
     cli_gen_media_ids(g, msg);
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
+    char *body = cli_gen_done(g), *sum = cli_msg_summary(msg);
+    struct cli_out o = {cmid, atoll(conv), body, sum, added, e2e_sender_key_id(k)};
+    cli_outbox_put(c, &o);
+    cli_tx_commit(c);
+    free(body);
+    free(sum);
+    free(added);
     e2e_sender_key_free(k);
     e2e_identity_free(me);
-    return cli_gen_done(g);
+    cli_recs_release(c);
 }
 
 void cli_group_send(struct cli *c, long long conv, const struct cli_msg *m)
 {
-    char cmid[33], path[96], id[24];
+    char cmid[33], id[24];
     uint8_t rnd[16];
     yajl_val res = NULL;
     long st = 0;
-    char *list = NULL;
     randombytes_buf(rnd, sizeof(rnd));
     sodium_bin2hex(cmid, sizeof(cmid), rnd, sizeof(rnd));
     snprintf(id, sizeof(id), "%lld", conv);
-    snprintf(path, sizeof(path), "/v1/conversations/%lld/messages", conv);
     for (int attempt = 0; attempt < 4; attempt++) {
-        free(list);
-        char *b = body(c, cmid, id, m, &list);
-        st = cli_http(c, "POST", path, b, &res);
-        free(b);
+        prepare(c, cmid, id, m);
+        yajl_tree_free(res);
+        st = cli_outbox_post(c, cmid, &res);
         if (st != 409)
             break;
-        yajl_tree_free(res);
-        res = NULL;
     }
-    if (st == 201 || st == 200) {
-        cli_rec_set(c, CLI_T_DISTRIB, id, list, strlen(list));
-        char *line = cli_msg_summary(m);
-        cli_log_add(c, conv, cli_jint(res, "seq"), cli_me_id(c), line);
-        free(line);
-    }
-    free(list);
-    cli_state_save(c);
     cli_expect(st, res, 201, 200, "sending");
     if (c->json)
-        printf("{\"conversation_id\":%lld,\"seq\":%lld,\"client_msg_id\":\"%s\"}\n", conv,
-               cli_jint(res, "seq"), cmid);
+        printf("{\"conversation_id\":%lld,\"seq\":%lld,\"client_msg_id\":\"%s\",\"repeat\":%s}\n",
+               conv, cli_jint(res, "seq"), cmid, st == 200 ? "true" : "false");
     else
         printf("sent to group %lld (seq %lld)\n", conv, cli_jint(res, "seq"));
     yajl_tree_free(res);
@@ -192,16 +192,30 @@ int cli_group_receive(struct cli *c, long long conv, long long uid, long long de
 {
     char key[80];
     struct cli_rec *r;
-    struct e2e_sender_key *k;
+    struct e2e_sender_key *k, *old;
     int rc;
     snprintf(key, sizeof(key), "%lld:%lld:%lld", conv, uid, dev);
     const char *skdm = cli_jstr(doc, "skdm");
     if (skdm) {
-        uint8_t b[E2E_SKDM_BYTES];
+        uint8_t b[E2E_SKDM_BYTES + 1];
         size_t n;
-        if (cli_unb64(skdm, b, sizeof(b), &n) < 0 || e2e_sender_key_from_distribution(b, n, &k) < 0)
+        if (cli_unb64(skdm, b, sizeof(b), &n) < 0)
             return PL_EMALFORMED;
-        store_key(c, CLI_T_MEMBERKEY, key, k);
+        /* Bound to this conversation and to the device whose pairwise
+         * session carried it (PROTOCOL.md version 2). */
+        if ((rc = e2e_sender_key_from_distribution(b, n, (uint64_t)conv, (uint64_t)dev, &k)) < 0)
+            return rc;
+        /* A repeated distribution of the key we already follow must not
+         * reset it: the state we have can derive every later step and
+         * holds the skipped keys (a reset would reopen used ones). */
+        r = cli_rec_get(c, CLI_T_MEMBERKEY, key);
+        if (!r || e2e_sender_key_deserialize(r->val, r->len, &old) < 0) {
+            store_key(c, CLI_T_MEMBERKEY, key, k);
+        } else {
+            if (e2e_sender_key_id(old) != e2e_sender_key_id(k))
+                store_key(c, CLI_T_MEMBERKEY, key, k);
+            e2e_sender_key_free(old);
+        }
         e2e_sender_key_free(k);
     }
     if (!(r = cli_rec_get(c, CLI_T_MEMBERKEY, key)))
@@ -215,7 +229,7 @@ int cli_group_receive(struct cli *c, long long conv, long long uid, long long de
         e2e_sender_key_free(k);
         return PL_EMALFORMED;
     }
-    rc = e2e_sender_key_decrypt(k, m, len, &pt, &ptlen);
+    rc = e2e_sender_key_decrypt(k, (uint64_t)conv, (uint64_t)dev, m, len, &pt, &ptlen);
     free(m);
     if (rc == 0) {
         store_key(c, CLI_T_MEMBERKEY, key, k);
@@ -276,10 +290,13 @@ int cli_group_cmd(struct cli *c, int argc, char **argv)
     if (!add) {
         /* Rotate at once: our next message must not be readable by them. */
         snprintf(id, sizeof(id), "%lld", gid);
+        cli_tx_begin(c);
         cli_rec_del(c, CLI_T_OWNKEY, id);
         cli_rec_del(c, CLI_T_DISTRIB, id);
-        cli_state_save(c);
+        cli_tx_commit(c);
     }
-    printf("%s %s\n", add ? "added" : "removed", argv[3]);
+    char *who = cli_safe(argv[3]);
+    printf("%s %s\n", add ? "added" : "removed", who);
+    free(who);
     return 0;
 }

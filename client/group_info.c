@@ -98,9 +98,10 @@ static void leave(struct cli *c, long long id)
     yajl_tree_free(res);
     /* Our sender key is of no use any more; the others rotate theirs. */
     snprintf(key, sizeof(key), "%lld", id);
+    cli_tx_begin(c);
     cli_rec_del(c, CLI_T_OWNKEY, key);
     cli_rec_del(c, CLI_T_DISTRIB, key);
-    cli_state_save(c);
+    cli_tx_commit(c);
     printf("left group #%lld\n", id);
 }
 

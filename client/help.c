@@ -29,8 +29,12 @@ static const struct cmd_help cmds[] = {
      "Logs this device in as USERNAME: a new device with its own keys. Contacts see a\n"
      "new device (their safety number with you changes).\n",
      1, 1},
-    {"logout", "logout", "end this device's session",
-     "Ends this device's session on the server (see the README for what stays on disk).\n", 0, 0},
+    {"logout", "logout [--wipe]", "end this device's session; keep its history",
+     "Ends this device's session on the server and deletes its keys, sessions and token\n"
+     "from PARLEY_HOME. The local history stays (the server cannot give end-to-end\n"
+     "history back) and shows again after `parley login` as the same user.\n"
+     "--wipe deletes the local history too.\n",
+     0, 1},
     {"chats", "chats [--json]", "list your chats, with unread counts",
      "Lists your chats: direct chats by the other person's name (\"ann\" for the end-to-end\n"
      "encrypted one, \"ann (plain)\" for a plain one), groups as \"#ID TITLE\", with the\n"
@@ -50,7 +54,10 @@ static const struct cmd_help cmds[] = {
      "$PARLEY_HOME/files) and sends delivery receipts. --count N stops after N messages,\n"
      "--timeout S after S seconds. --chat CHAT also subscribes to the presence of CHAT's\n"
      "members and prints \"* ann is online\" as they come and go. --json: one object per\n"
-     "line.\n",
+     "line. When the connection drops\n"
+     "it says \"reconnecting\" on stderr, waits (the server's retry: or Retry-After, then\n"
+     "backing off up to 30 s) and resumes where it was; Ctrl-C ends it with status 0.\n"
+     "Messages from a device whose safety number changed are held until you accept it.\n",
      0, 8},
     {"history", "history CHAT [--json]", "this device's history of CHAT",
      "Prints the messages this device sent and received in CHAT (a user name, \"NAME\n"
@@ -94,10 +101,12 @@ static const struct cmd_help cmds[] = {
      "Lists your account's sessions (one per logged-in device), or ends session ID,\n"
      "logging that device out. Needs a server that offers GET and DELETE /v1/sessions.\n",
      0, 2},
-    {"verify", "verify USER", "print the safety number with USER",
+    {"verify", "verify [--accept] USER", "print (and accept) the safety number with USER",
      "Prints the 60-digit safety number of your and USER's keys; compare it with USER's\n"
-     "over another channel.\n",
-     1, 1},
+     "over another channel. Keys are pinned on first use: after \"safety number with USER\n"
+     "changed\" (a new device, or a new key), nothing is sent to or decrypted from USER's\n"
+     "new device until you compare the new number and run verify --accept USER.\n",
+     1, 2},
     {"keys", "keys [--rotate]", "prekey status; replenish and rotate prekeys",
      "Shows how many one-time prekeys the server holds for this device, uploads more\n"
      "when they run low, and rotates the signed prekey when it is old (or --rotate).\n",
@@ -124,9 +133,10 @@ static const char footer[] =
     "  PARLEY_HOME        where this device's state lives (default: $HOME/.parley)\n"
     "  HOME               the default PARLEY_HOME's parent\n"
     "  PARLEY_PASSWORD    the account password (asked on the terminal when unset)\n"
-    "  PARLEY_PASSPHRASE  seals the state in PARLEY_HOME (default: PARLEY_PASSWORD)\n"
+    "  PARLEY_PASSPHRASE  seals this device's keys and history in PARLEY_HOME (asked on\n"
+    "                     the terminal when unset); never the account password\n"
     "  PARLEY_CA_FILE     PEM file of CA certificates to trust for https:// servers\n"
-    "  PARLEY_VAULT_COST  \"low\" makes sealing the state cheap (tests only)\n"
+    "  PARLEY_VAULT_COST  \"low\" makes the passphrase hash cheap (test builds only)\n"
     "  TZ                 the time zone of the times shown\n"
     "  http_proxy, https_proxy, all_proxy, no_proxy   proxies (read by libcurl)\n"
     "Exit status: 0 ok, 1 error, 2 usage error, 3 not found (no such user, chat, group or\n"

@@ -43,28 +43,14 @@ void cli_log_add_at(struct cli *c, long long conv, long long seq, long long send
     free(v);
 }
 
-static int cmp_rec(const void *a, const void *b)
-{
-    const struct cli_rec *x = *(const struct cli_rec *const *)a,
-                         *y = *(const struct cli_rec *const *)b;
-    return strcmp(x->key, y->key);
-}
-
-/* The log records of conv (all when conv is 0), sorted; free the array. */
+/* The log records of conv (all when conv is 0), sorted by key; free the
+ * array. */
 static size_t log_list(struct cli *c, long long conv, struct cli_rec ***out)
 {
-    char prefix[32];
-    size_t n = 0;
-    snprintf(prefix, sizeof(prefix), "%lld:", conv);
-    *out = malloc((c->nrecs + 1) * sizeof(**out));
-    if (!*out)
-        cli_die("out of memory");
-    for (size_t i = 0; i < c->nrecs; i++)
-        if (c->recs[i].tag == CLI_T_LOG &&
-            (!conv || strncmp(c->recs[i].key, prefix, strlen(prefix)) == 0))
-            (*out)[n++] = &c->recs[i];
-    qsort(*out, n, sizeof(**out), cmp_rec);
-    return n;
+    char prefix[32] = "";
+    if (conv)
+        snprintf(prefix, sizeof(prefix), "%lld:", conv);
+    return cli_rec_list(c, CLI_T_LOG, prefix, out);
 }
 
 /* The sender and time of a log record's value. */

@@ -46,6 +46,26 @@ static const char *password(void)
     return p ? strdup(p) : NULL;
 }
 
+/* The store's passphrase: PARLEY_PASSPHRASE, else asked on the terminal
+ * (twice when the store is new). */
+static const char *passphrase(const char *home, int fresh)
+{
+    const char *p = getenv("PARLEY_PASSPHRASE");
+    char prompt[4300];
+    if (p)
+        return p;
+    if (!isatty(0))
+        return NULL; /* cli_store_open says what to set */
+    snprintf(prompt, sizeof(prompt), "Passphrase for %s (protects this device's keys): ", home);
+    char *a = getpass(prompt), *first = a ? strdup(a) : NULL;
+    if (first && fresh) {
+        char *b = getpass("Repeat the passphrase: ");
+        if (!b || strcmp(first, b) != 0)
+            cli_die("the passphrases differ");
+    }
+    return first;
+}
+
 static char *json_creds(const char *user, const char *pw, int session)
 {
     const unsigned char *buf;
@@ -73,6 +93,14 @@ static void login(struct cli *c, const char *user, const char *pw)
     char num[24];
     if (cli_conf(c, "token"))
         cli_die("already logged in as %s (parley logout first)", cli_conf(c, "username"));
+    if (strcmp(c->pass, pw) == 0)
+        cli_die("the passphrase must not be the account password (the server sees the "
+                "password): set PARLEY_PASSPHRASE to something else");
+    const char *owner = cli_conf(c, "owner");
+    if (owner && strcmp(owner, user) != 0)
+        cli_die("%s holds the local history of %s: use another PARLEY_HOME, or `parley logout "
+                "--wipe` first",
+                c->home, owner);
     char *body = json_creds(user, pw, 1);
     long st = cli_http(c, "POST", "/v1/sessions", body, &res);
     free(body);
@@ -81,15 +109,18 @@ static void login(struct cli *c, const char *user, const char *pw)
     long long dev = cli_jint(res, "device_id"), uid = cli_jint(cli_jget(res, "user"), "id");
     if (!tok || dev <= 0 || uid <= 0)
         cli_die("login: unexpected answer");
+    cli_tx_begin(c);
     cli_conf_set(c, "token", tok);
+    cli_conf_set(c, "owner", user);
     cli_conf_set(c, "server", c->server);
     cli_conf_set(c, "username", user);
     snprintf(num, sizeof(num), "%lld", dev);
     cli_conf_set(c, "device_id", num);
     snprintf(num, sizeof(num), "%lld", uid);
     cli_conf_set(c, "user_id", num);
+    cli_tx_commit(c);
     yajl_tree_free(res);
-    cli_keys_upload(c, 1, 0, 100); /* saves the state */
+    cli_keys_upload(c, 1, 0, 100);
     if (c->json)
         printf("{\"username\":\"%s\",\"user_id\":%lld,\"device_id\":%lld}\n", user, uid, dev);
     else
@@ -179,14 +210,21 @@ static int run(struct cli *c, int argc, char **argv)
         login(c, argv[1], pw);
     } else if (!strcmp(cmd, "login") && argc == 2) {
         login(c, argv[1], password());
-    } else if (!strcmp(cmd, "logout") && argc == 1) {
+    } else if (!strcmp(cmd, "logout") && (argc == 1 || (argc == 2 && !strcmp(argv[1], "--wipe")))) {
         yajl_val res;
         long st = cli_http(c, "DELETE", "/v1/sessions/current", NULL, &res);
         yajl_tree_free(res);
         if (st != 204 && st != 401)
             cli_die("logout failed: HTTP %ld", st);
-        cli_state_wipe(c);
-        puts("logged out");
+        cli_state_wipe_keys(c);
+        if (argc == 2) {
+            cli_store_wipe(c);
+            puts("logged out; this device's keys and local history are deleted");
+        } else {
+            printf("logged out; this device's keys are deleted, its local history is kept in %s "
+                   "(`parley logout --wipe` deletes it too)\n",
+                   c->home);
+        }
     } else if (!strcmp(cmd, "chats") && argc == 1) {
         chats(c);
     } else if (!strcmp(cmd, "send") && argc >= 3) {
@@ -230,7 +268,9 @@ static int run(struct cli *c, int argc, char **argv)
         }
         cli_listen(c, count, timeout);
     } else if (!strcmp(cmd, "verify") && argc == 2) {
-        cli_verify(c, argv[1]);
+        cli_verify(c, argv[1], 0);
+    } else if (!strcmp(cmd, "verify") && argc == 3 && !strcmp(argv[1], "--accept")) {
+        cli_verify(c, argv[2], 1);
     } else if (!strcmp(cmd, "history") && argc == 2) {
         cli_history(c, argv[1]);
     } else if (!strcmp(cmd, "read") && argc == 2) {
@@ -322,8 +362,16 @@ int main(int argc, char **argv)
         home = buf;
     }
     c.home = strdup(home);
-    c.pass = getenv("PARLEY_PASSPHRASE") ? getenv("PARLEY_PASSPHRASE") : getenv("PARLEY_PASSWORD");
-    int fresh = cli_state_load(&c);
+    /* register and login make the store; everything else needs one. */
+    int makes = !strcmp(argv[i], "register") || !strcmp(argv[i], "login");
+    char db[4200];
+    snprintf(db, sizeof(db), "%s/parley.db", c.home);
+    c.pass = passphrase(c.home, makes && access(db, F_OK) != 0);
+    int fresh = cli_store_open(&c, makes);
+    if (fresh && !makes)
+        cli_die("not logged in: run parley --server URL login USER (or set PARLEY_SERVER); "
+                "PARLEY_HOME is %s",
+                c.home);
     if (!server)
         server = fresh ? NULL : cli_conf(&c, "server");
     if (!server)
@@ -337,11 +385,7 @@ int main(int argc, char **argv)
         cli_usage_die(argv[i]);
     int rc = CLI_EXIT_OK;
     /* Everything is released, so leak checkers see a clean exit. */
-    for (size_t k = 0; k < c.nrecs; k++) {
-        free(c.recs[k].key);
-        e2e_buf_free(c.recs[k].val, c.recs[k].len);
-    }
-    free(c.recs);
+    cli_store_close(&c);
     free(c.home);
     free(c.server);
     curl_easy_cleanup(c.curl);

@@ -328,16 +328,21 @@ void cli_out_msg(struct cli *c, long long conv, long long seq, long long sender,
     }
     /* "[12:04] ann: hi" when the chat is ann's E2E chat with us; else the
      * chat in brackets after the sender ("to" for a direct chat). Works
-     * from the remembered names alone, without a server. */
+     * from the remembered names alone, without a server. What others
+     * chose (text, names, titles) is printed through cli_safe(). */
     const char *chat = cli_chat_name(c, conv);
     size_t wl = strlen(who);
+    char *st = cli_safe(text), *sw = cli_safe(who), *sc = cli_safe(chat);
     cli_time_str(ms, tb);
     if (!chat_ctx || !strcmp(chat, who))
-        printf("[%s] %s: %s\n", tb, who, text);
+        printf("[%s] %s: %s\n", tb, sw, st);
     else if (!strncmp(chat, who, wl) && !strcmp(chat + wl, " (plain)"))
-        printf("[%s] %s (plain): %s\n", tb, who, text);
+        printf("[%s] %s (plain): %s\n", tb, sw, st);
     else
-        printf("[%s] %s (%s%s): %s\n", tb, who, chat[0] == '#' ? "" : "to ", chat, text);
+        printf("[%s] %s (%s%s): %s\n", tb, sw, chat[0] == '#' ? "" : "to ", sc, st);
+    free(st);
+    free(sw);
+    free(sc);
 }
 
 long cli_out_end(struct cli *c)

@@ -7,8 +7,10 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Largest JSON answer and longest unfinished stream line the CLI holds. */
 #define BODY_MAX (64u * 1024 * 1024)
@@ -137,17 +139,27 @@ long cli_http_stream(struct cli *c, const char *method, const char *url, int aut
     return status;
 }
 
+/* Retry-After: delta-seconds (the only form parleyd sends). */
+static size_t on_header(char *data, size_t size, size_t n, void *ctx)
+{
+    long *retry_after = ctx;
+    size_t k = size * n;
+    if (k > 12 && strncasecmp(data, "Retry-After:", 12) == 0)
+        *retry_after = strtol(data + 12, NULL, 10);
+    return k;
+}
+
 /* The client of the last request, for cli_expect()'s advice. */
 static struct cli *last_cli;
 
 /* One request; -1 (and the reason in err) when the server was not reached. */
 static long request(struct cli *c, const char *method, const char *path, const char *body,
-                    yajl_val *out, char err[CURL_ERROR_SIZE])
+                    yajl_val *out, long *retry_after, char err[CURL_ERROR_SIZE])
 {
     struct curl_slist *hdrs;
     struct pl_buf b;
     pl_buf_init(&b, BODY_MAX);
-    long status = 0;
+    long status = 0, ra = -1;
     last_cli = c;
     /* Requests get their own handle: they may run inside a stream's
      * callback, while the stream's handle is busy. */
@@ -162,10 +174,14 @@ static long request(struct cli *c, const char *method, const char *path, const c
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &ra);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
     CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(hdrs);
+    if (retry_after)
+        *retry_after = ra;
     *out = NULL;
     if (rc != CURLE_OK) {
         if (!err[0])
@@ -179,17 +195,27 @@ static long request(struct cli *c, const char *method, const char *path, const c
     return status;
 }
 
+long cli_http_send(struct cli *c, const char *method, const char *path, const char *body,
+                   yajl_val *out, long *retry_after, char err[256])
+{
+    char cerr[CURL_ERROR_SIZE] = "";
+    long st = request(c, method, path, body, out, retry_after, cerr);
+    if (st < 0 && err)
+        snprintf(err, 256, "%s %s: %s", method, path, cerr);
+    return st;
+}
+
 long cli_http_try(struct cli *c, const char *method, const char *path, const char *body,
                   yajl_val *out)
 {
     char err[CURL_ERROR_SIZE] = "";
-    return request(c, method, path, body, out, err);
+    return request(c, method, path, body, out, NULL, err);
 }
 
 long cli_http(struct cli *c, const char *method, const char *path, const char *body, yajl_val *out)
 {
     char err[CURL_ERROR_SIZE] = "";
-    long st = request(c, method, path, body, out, err);
+    long st = request(c, method, path, body, out, NULL, err);
     if (st < 0)
         cli_die("cannot reach %s (%s %s: %s); is parleyd running there? Use --server URL or "
                 "PARLEY_SERVER to pick another server",
@@ -223,6 +249,7 @@ struct sse {
     char *data;
     size_t dlen;
     int stop;
+    struct cli_stream_end *end;
 };
 
 /* One line of the stream (without its end): fields accumulate until an
@@ -252,6 +279,9 @@ static void sse_line(struct sse *s, char *line)
         snprintf(s->type, sizeof(s->type), "%s", v);
     } else if (strcmp(line, "id") == 0) {
         snprintf(s->id, sizeof(s->id), "%s", v);
+    } else if (strcmp(line, "retry") == 0) {
+        if (*v >= '0' && *v <= '9')
+            s->end->retry_ms = strtol(v, NULL, 10); /* the server's reconnection delay */
     } else if (strcmp(line, "data") == 0) {
         size_t n = strlen(v);
         char *d = realloc(s->data, s->dlen + n + 2);
@@ -284,12 +314,23 @@ static size_t on_stream(char *data, size_t size, size_t n, void *ctx)
     return s->stop ? 0 : k; /* 0 aborts the transfer once the callback is done */
 }
 
-int cli_stream(struct cli *c, const char *last_id, long timeout_s, cli_event_cb *cb, void *ctx)
+volatile sig_atomic_t cli_interrupted;
+
+/* Called by libcurl at least once a second: Ctrl-C ends the transfer. */
+static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)ctx, (void)dt, (void)dn, (void)ut, (void)un;
+    return cli_interrupted ? 1 : 0;
+}
+
+int cli_stream(struct cli *c, const char *last_id, long timeout_s, cli_event_cb *cb, void *ctx,
+               struct cli_stream_end *end)
 {
     struct curl_slist *hdrs;
-    struct sse s = {.c = c, .cb = cb, .ctx = ctx};
+    struct sse s = {.c = c, .cb = cb, .ctx = ctx, .end = end};
     pl_buf_init(&s.buf, BODY_MAX);
     char hdr[128];
+    long ra = -1;
     CURL *h = handle(c, c->curl, "/v1/events", &hdrs);
     if (last_id && *last_id) {
         snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s", last_id);
@@ -298,6 +339,11 @@ int cli_stream(struct cli *c, const char *last_id, long timeout_s, cli_event_cb 
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_stream);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &ra);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
     if (timeout_s > 0)
         curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
     CURLcode rc = curl_easy_perform(h);
@@ -306,13 +352,19 @@ int cli_stream(struct cli *c, const char *last_id, long timeout_s, cli_event_cb 
     curl_slist_free_all(hdrs);
     pl_buf_deinit(&s.buf);
     free(s.data);
+    end->status = status;
+    end->retry_after_s = ra;
+    snprintf(end->why, sizeof(end->why), "%s",
+             rc == CURLE_OK ? "the server ended the stream" : curl_easy_strerror(rc));
     if (s.stop)
         return 0;
-    if (status && status != 200)
-        cli_die("event stream: HTTP %ld", status);
-    if (rc == CURLE_OPERATION_TIMEDOUT)
+    if (cli_interrupted)
+        return 2;
+    if (rc == CURLE_OPERATION_TIMEDOUT && status == 200)
         return 1;
-    cli_die("event stream: %s", curl_easy_strerror(rc));
+    if (status == 401 || status == 403)
+        cli_die("event stream: HTTP %ld (log in again)", status);
+    return -1;
 }
 
 /* ---- JSON and encodings ---- */

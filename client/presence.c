@@ -85,6 +85,12 @@ void cli_presence_watch(struct cli *c, const char *chat)
     put_set(c);
 }
 
+void cli_presence_lapsed(struct cli *c)
+{
+    (void)c;
+    watch.renew_at = 0;
+}
+
 void cli_presence_renew(struct cli *c)
 {
     if (watch.on && time(NULL) >= watch.renew_at)

@@ -29,7 +29,7 @@
  * PL_ETOOBIG, or one of the E2E_E* codes below.
  */
 
-#define E2E_PROTOCOL_VERSION 1
+#define E2E_PROTOCOL_VERSION 2
 #define E2E_KEYBYTES 32   /* Ed25519 / X25519 public keys, chain and root keys */
 #define E2E_SIGBYTES 64   /* Ed25519 detached signatures */
 #define E2E_MAX_SKIP 1000 /* skipped message keys kept per session / sender key */
@@ -45,7 +45,8 @@ enum e2e_err {
     E2E_ENOKEY = -1106,       /* sender key id unknown (rotated or never received) */
     E2E_ENEWSESSION = -1107,  /* a prekey message for a different session: respond anew */
     E2E_EPASSPHRASE = -1108,  /* vault: wrong passphrase or damaged file */
-    E2E_EDIGEST = -1109       /* file: ciphertext digest mismatch */
+    E2E_EDIGEST = -1109,      /* file: ciphertext digest mismatch */
+    E2E_ECONTEXT = -1110      /* sender key bound to another conversation or device */
 };
 
 /* Message kinds: the high nibble of every wire message's first byte is
@@ -183,25 +184,38 @@ void e2e_session_free(struct e2e_session *s);
  * (received from its distribution message; can only decrypt). */
 struct e2e_sender_key;
 
-#define E2E_SKDM_BYTES 73
+#define E2E_SKDM_BYTES 89
 
-/* A fresh sender key (random id, chain key and Ed25519 signing key). A new
- * one is made whenever a member leaves or is removed (rotation). */
-PL_MUST_CHECK int e2e_sender_key_new(struct e2e_sender_key **out);
+/* A fresh sender key (random id, chain key and Ed25519 signing key) for
+ * our device sender_device in conversation conv_id: both are bound into
+ * the distribution message and into every message's AD and signature
+ * (PROTOCOL.md, version 2). A new one is made whenever a member leaves or
+ * is removed (rotation). */
+PL_MUST_CHECK int e2e_sender_key_new(uint64_t conv_id, uint64_t sender_device,
+                                     struct e2e_sender_key **out);
 /* The distribution message (E2E_SKDM_BYTES) for the key's current
  * iteration, to send to each member device through the pairwise sessions. */
 PL_MUST_CHECK int e2e_sender_key_distribution(const struct e2e_sender_key *k,
                                               uint8_t out[E2E_SKDM_BYTES]);
-/* A receiving state from a distribution message. */
-PL_MUST_CHECK int e2e_sender_key_from_distribution(const uint8_t *msg, size_t len,
+/* A receiving state from a distribution message that arrived for
+ * conversation conv_id through the pairwise session with device
+ * sender_device. E2E_ECONTEXT when the message names another conversation
+ * or device (moved by the server, or forged by another member);
+ * E2E_EVERSION for a version-1 (73-byte) distribution. */
+PL_MUST_CHECK int e2e_sender_key_from_distribution(const uint8_t *msg, size_t len, uint64_t conv_id,
+                                                   uint64_t sender_device,
                                                    struct e2e_sender_key **out);
 uint32_t e2e_sender_key_id(const struct e2e_sender_key *k);
 /* Encrypts and signs one group message (PL_EINVAL on a receiving state). */
 PL_MUST_CHECK int e2e_sender_key_encrypt(struct e2e_sender_key *k, const uint8_t *pt, size_t len,
                                          uint8_t **out, size_t *outlen);
-/* Verifies and decrypts; atomic. E2E_ENOKEY when the message is under
- * another key id, E2E_EBADSIG, E2E_EAUTH, E2E_EREPLAY, E2E_ETOOMANYSKIP. */
-PL_MUST_CHECK int e2e_sender_key_decrypt(struct e2e_sender_key *k, const uint8_t *msg, size_t len,
+/* Verifies and decrypts a group message that the envelope says device
+ * sender_device sent in conversation conv_id; atomic. E2E_ECONTEXT when
+ * the key belongs to another conversation or device, E2E_ENOKEY when the
+ * message is under another key id, E2E_EBADSIG, E2E_EAUTH, E2E_EREPLAY,
+ * E2E_ETOOMANYSKIP, E2E_EVERSION (another protocol version). */
+PL_MUST_CHECK int e2e_sender_key_decrypt(struct e2e_sender_key *k, uint64_t conv_id,
+                                         uint64_t sender_device, const uint8_t *msg, size_t len,
                                          uint8_t **pt, size_t *ptlen);
 PL_MUST_CHECK int e2e_sender_key_serialize(const struct e2e_sender_key *k, uint8_t **out,
                                            size_t *outlen);
@@ -239,7 +253,8 @@ PL_MUST_CHECK int e2e_safety_number(const char *id_a, const uint8_t *keys_a, siz
 
 /* ---- Secrets at rest ------------------------------------------------------- */
 
-/* argon2id cost; e2e_vault_params_default() gives libsodium's INTERACTIVE. */
+/* argon2id cost; e2e_vault_params_default() gives libsodium's MODERATE
+ * (3 passes, 256 MiB). */
 struct e2e_vault_params {
     unsigned long long opslimit;
     size_t memlimit;
@@ -253,5 +268,24 @@ PL_MUST_CHECK int e2e_vault_seal(const char *pass, size_t passlen, const struct 
 /* Opens a vault; E2E_EPASSPHRASE on a wrong passphrase or damage. */
 PL_MUST_CHECK int e2e_vault_open(const char *pass, size_t passlen, const uint8_t *in, size_t len,
                                  uint8_t **pt, size_t *ptlen);
+
+/* A store key for many sealed records (PROTOCOL.md, "Secrets at rest"):
+ * key = crypto_pwhash argon2id13 (pass, salt, p). PL_EMALFORMED when p is
+ * outside libsodium's MIN..SENSITIVE limits, PL_ENOMEM. Wipe key after use. */
+#define E2E_VAULT_SALTBYTES 16
+PL_MUST_CHECK int e2e_vault_key_derive(const char *pass, size_t passlen,
+                                       const uint8_t salt[E2E_VAULT_SALTBYTES],
+                                       const struct e2e_vault_params *p, uint8_t key[32]);
+/* One record: nonce (24, random) || XChaCha20-Poly1305(pt, ad) into *out
+ * (free with e2e_buf_free). ad names the record (table, key), so a sealed
+ * value moved to another record fails to open. */
+PL_MUST_CHECK int e2e_vault_record_seal(const uint8_t key[32], const uint8_t *ad, size_t adlen,
+                                        const uint8_t *pt, size_t len, uint8_t **out,
+                                        size_t *outlen);
+/* Opens a record: *pt (free with e2e_buf_free; one spare byte after *ptlen
+ * may be set to 0 by the caller). E2E_EPASSPHRASE on a wrong key, damage
+ * or a record moved; PL_EMALFORMED when too short. */
+PL_MUST_CHECK int e2e_vault_record_open(const uint8_t key[32], const uint8_t *ad, size_t adlen,
+                                        const uint8_t *in, size_t len, uint8_t **pt, size_t *ptlen);
 
 #endif

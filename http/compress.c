@@ -108,6 +108,11 @@ bool http__accepts_br(const struct http_req *req)
     return br >= 0 ? br > 0 : star > 0;
 }
 
+bool http_req_accepts_br(const struct http_req *req)
+{
+    return http__accepts_br(req);
+}
+
 static bool compressible(const char *ctype)
 {
     if (!ctype)

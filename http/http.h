@@ -67,6 +67,9 @@ const char *http_req_param(const struct http_req *req, unsigned i);
 /* The request's arena: freed when the transport frees the request. */
 struct pl_arena *http_req_arena(struct http_req *req);
 enum http_proto http_req_proto(const struct http_req *req);
+/* True when the request's Accept-Encoding accepts br (for bodies that
+ * were compressed ahead of time). */
+bool http_req_accepts_br(const struct http_req *req);
 const char *http_req_proto_name(const struct http_req *req);
 /* A per-process unique request id (also sent as X-Request-Id). */
 uint64_t http_req_id(const struct http_req *req);

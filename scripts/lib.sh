@@ -73,7 +73,7 @@ pl_lock() {
 
 PL_APT_PKGS=(build-essential meson ninja-build pkg-config git
   libmicrohttpd-dev libnghttp2-dev libpq-dev libhiredis-dev libsodium-dev libbrotli-dev
-  libyajl-dev libssl-dev libcurl4-openssl-dev
+  libyajl-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
   postgresql redis-server curl nghttp2-client openssl clang-format)
 # Only the test suite needs these (browser tests: Debian's Chromium; scripts/fuzz: clang and
 # its libFuzzer runtime).
@@ -152,19 +152,35 @@ pl_build() {
   }
 }
 
+# pl_web_build: install the web client's pinned npm packages (web/package-lock.json) and build
+# web/dist, which parleyd reads at startup. Returns non-zero, after saying so, when Node/npm or
+# the build fail; parleyd still builds and runs without it (/ then answers 503).
+pl_web_build() {
+  local d=$PL_ROOT/web
+  command -v npm >/dev/null 2>&1 || {
+    pl_warn "npm not found: the web client is not built (parleyd serves 503 at /)"
+    return 1
+  }
+  pl_say "web client: npm ci && node build.mjs"
+  (cd "$d" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error &&
+    node build.mjs) || {
+    pl_warn "the web client did not build (see above); parleyd serves 503 at /"
+    return 1
+  }
+}
+
 # ---------------------------------------------------------------------------------------------
 # Ports
 
-# pl_port_busy PORT: true when PORT is in any use on this machine: a listener on any address, or
-# a connection of any state whose local port it is (an outgoing connection holding an ephemeral
-# port makes a later bind fail just the same).
+# pl_port_busy PORT: true when PORT is in use on this machine: a listener on any address, or a
+# live connection whose local port it is (an outgoing connection holding PORT as its ephemeral
+# port makes a later bind fail just the same). Sockets that are only closing (FIN-WAIT,
+# TIME-WAIT, ...) do not count: servers bind with SO_REUSEADDR past them, and a service killed a
+# moment ago (scripts/chaos) leaves them behind.
 pl_port_busy() {
   if command -v ss >/dev/null 2>&1; then
-    # Closing connections do not count: a server killed with -9 leaves its side of every
-    # connection (local port = its port) in TIME_WAIT and the like for a while, which does not
-    # stop it from binding again (chaos kill-pg failed on those).
     [[ -n $(ss -Htan state listening state established state syn-sent state syn-recv \
-      "sport = :$1" 2>/dev/null) ]]
+      state close-wait "sport = :$1" 2>/dev/null) ]]
   else
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
   fi

@@ -3,6 +3,11 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "config.h"
 
+/* meson passes the source tree's web/dist; a bare compile gets a relative one. */
+#ifndef PL_WEB_DIR_DEFAULT
+#define PL_WEB_DIR_DEFAULT "web/dist"
+#endif
+
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -200,6 +205,8 @@ static const struct setting table[] = {
      "seconds a presigned upload URL stays valid (download URLs: a tenth, at least 60)"},
     {"media_pending_ttl", "PARLEY_MEDIA_PENDING_TTL", T_UINT, "86400", 1, 31536000,
      OFF(media_pending_ttl_s), "seconds before an upload no message references is deleted"},
+    {"web_dir", "PARLEY_WEB_DIR", T_STR, PL_WEB_DIR_DEFAULT, 0, 0, OFF(web_dir),
+     "the built web client (index.html, assets/) served at /; read at startup, empty = none"},
     {"log", "PARLEY_LOG", T_STR, "info", 0, 0, OFF(log),
      "log levels: level or topic:level list, e.g. info,h2:debug"},
     {"access_log", "PARLEY_ACCESS_LOG", T_BOOL, "true", 0, 1, OFF(access_log),

@@ -45,6 +45,7 @@ struct srv_config {
     char *node_id;
     char *port_file;
     char *data_dir, *blob_dir, *public_url, *url_secret;
+    char *web_dir;
     char *blob_base_url;
     size_t media_max_size;
     unsigned media_url_ttl_s, media_pending_ttl_s;

@@ -5,6 +5,7 @@
 #include "live.h"
 #include "archive.h"
 #include "media.h"
+#include "webapp.h"
 #include "metrics.h"
 #include "pool.h"
 #include "waitq.h"
@@ -48,6 +49,7 @@ struct srv {
     struct srv_media media;
     struct srv_archive_timer *archiver;
     struct srv_waitq *waitq; /* stream opens waiting for a full worker queue */
+    struct api_web web;
 };
 
 static struct pl_loop *signal_loop;
@@ -199,6 +201,9 @@ static int start(struct srv *s)
         return rc;
     s->env.blobs = s->media.blobs;
     s->env.url_key = &s->media.key;
+    if ((rc = srv_web_init(s->cfg.web_dir, &s->web)) < 0)
+        return rc;
+    s->env.web = rc == 1 ? &s->web : NULL;
     /* Before the workers: history pages read archived segments. */
     store_archive_set_blobs(s->media.blobs);
     if ((rc = srv_archive_timer_new(&s->cfg, s->media.blobs, &s->archiver)) < 0)
@@ -296,6 +301,7 @@ static void stop(struct srv *s)
     pl_loop_free(s->loop);
     srv_metrics_free(s->metrics);
     srv_media_deinit(&s->media);
+    srv_web_deinit(&s->web);
 }
 
 /* `parleyd archive`: one pass, then exit. */

@@ -113,11 +113,13 @@ const char *e2e_strerror(int rc)
     case E2E_EREPLAY: return "message already decrypted (replay)";
     case E2E_ETOOMANYSKIP: return "too many skipped messages";
     case E2E_EBADSIG: return "signature does not verify";
-    case E2E_EVERSION: return "unknown protocol version or message type";
+    case E2E_EVERSION:
+        return "unsupported protocol version or message type (both sides need protocol version 2)";
     case E2E_ENOKEY: return "unknown sender key";
     case E2E_ENEWSESSION: return "prekey message for another session";
     case E2E_EPASSPHRASE: return "wrong passphrase or damaged secret store";
     case E2E_EDIGEST: return "file digest mismatch";
+    case E2E_ECONTEXT: return "sender key belongs to another conversation or device";
     default: return pl_strerror(rc);
     }
 }

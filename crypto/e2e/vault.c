@@ -19,8 +19,7 @@
 
 struct e2e_vault_params e2e_vault_params_default(void)
 {
-    struct e2e_vault_params p = {crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                                 crypto_pwhash_MEMLIMIT_INTERACTIVE};
+    struct e2e_vault_params p = {crypto_pwhash_OPSLIMIT_MODERATE, crypto_pwhash_MEMLIMIT_MODERATE};
     return p;
 }
 
@@ -94,5 +93,59 @@ int e2e_vault_open(const char *pass, size_t passlen, const uint8_t *in, size_t l
     }
     *pt = p;
     *ptlen = n;
+    return 0;
+}
+
+/* ---- a store key and sealed records (the CLI's SQLite store) ---- */
+
+int e2e_vault_key_derive(const char *pass, size_t passlen, const uint8_t salt[E2E_VAULT_SALTBYTES],
+                         const struct e2e_vault_params *p, uint8_t key[32])
+{
+    if (!pass || !salt || !p || !key)
+        return PL_EINVAL;
+    if (p->opslimit < crypto_pwhash_OPSLIMIT_MIN ||
+        p->opslimit > crypto_pwhash_OPSLIMIT_SENSITIVE ||
+        p->memlimit < crypto_pwhash_MEMLIMIT_MIN || p->memlimit > crypto_pwhash_MEMLIMIT_SENSITIVE)
+        return PL_EMALFORMED;
+    return derive(key, pass, passlen, salt, p->opslimit, p->memlimit);
+}
+
+int e2e_vault_record_seal(const uint8_t key[32], const uint8_t *ad, size_t adlen, const uint8_t *pt,
+                          size_t len, uint8_t **out, size_t *outlen)
+{
+    if (!key || (!ad && adlen) || (!pt && len) || !out || !outlen)
+        return PL_EINVAL;
+    if (len > SIZE_MAX - E2E_NONCEBYTES - E2E_TAGBYTES)
+        return PL_ETOOBIG;
+    size_t total = E2E_NONCEBYTES + len + E2E_TAGBYTES;
+    uint8_t *v = e2e__alloc(total);
+    if (!v)
+        return PL_ENOMEM;
+    randombytes_buf(v, E2E_NONCEBYTES); /* random 192-bit nonces never repeat in practice */
+    crypto_aead_xchacha20poly1305_ietf_encrypt(v + E2E_NONCEBYTES, NULL, pt, len, ad, adlen, NULL,
+                                               v, key);
+    *out = v;
+    *outlen = total;
+    return 0;
+}
+
+int e2e_vault_record_open(const uint8_t key[32], const uint8_t *ad, size_t adlen, const uint8_t *in,
+                          size_t len, uint8_t **pt, size_t *ptlen)
+{
+    unsigned long long n = 0;
+    if (!key || (!ad && adlen) || !in || !pt || !ptlen)
+        return PL_EINVAL;
+    if (len < E2E_NONCEBYTES + E2E_TAGBYTES)
+        return PL_EMALFORMED;
+    uint8_t *p = e2e__alloc(len - E2E_NONCEBYTES - E2E_TAGBYTES + 1);
+    if (!p)
+        return PL_ENOMEM;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(p, &n, NULL, in + E2E_NONCEBYTES,
+                                                   len - E2E_NONCEBYTES, ad, adlen, in, key) != 0) {
+        free(p);
+        return E2E_EPASSPHRASE;
+    }
+    *pt = p;
+    *ptlen = (size_t)n;
     return 0;
 }

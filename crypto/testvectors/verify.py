@@ -68,19 +68,22 @@ for v in json.load(open(D+'x3dh.json'))['vectors']:
     sk=hkdf(b'',b'\xff'*32+b''.join(dhs),b'parley-x3dh-v1',32); assert sk.hex()==o['x3dh_shared_secret'], 'sk'
     ad=ika+ikb; assert ad.hex()==o['x3dh_associated_data']
     rk,cks=kdf_rk(sk, dh(ra,spk)); assert rk.hex()==o['alice_root_key'] and cks.hex()==o['alice_sending_chain_key']
-    m=H(o['first_message']); assert m[0]==0x11 and m[1:33]==ika and m[33:65]==xpub(ek)
-    inner=m[74:]; hdr=inner[:41]; assert hdr[0]==0x12 and hdr[1:33]==xpub(ra)
+    m=H(o['first_message']); assert m[0]==0x21 and m[1:33]==ika and m[33:65]==xpub(ek)
+    inner=m[74:]; hdr=inner[:41]; assert hdr[0]==0x22 and hdr[1:33]==xpub(ra)
     mk,_=kdf_ck(cks); km=hkdf(b'',mk,b'parley-msgkeys-v1',56)
     pt=xopen(km[:32],km[32:],inner[41:],ad+hdr); assert pt.decode()==i['first_plaintext_text']
 print('x3dh ok (independent X25519/Ed25519/HKDF/XChaCha20-Poly1305)')
 v=json.load(open(D+'senderkey.json'))['vectors'][0]; i=v['inputs']; o=v['outputs']
-d=H(o['distribution']); assert d[0]==0x14; ck=d[9:41]; spk=d[41:73]
+conv=H(i['conversation_id']); dev=H(i['sender_device'])
+d=H(o['distribution']); assert len(d)==89 and d[0]==0x24 and d[1:9]==conv and d[9:17]==dev
+ck=d[25:57]; spk=d[57:89]; assert struct.unpack('>I',d[21:25])[0]==0
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 for n in range(3):
-    m=H(o['message%d'%n]); assert m[0]==0x13 and struct.unpack('>I',m[5:9])[0]==n
-    Ed25519PublicKey.from_public_bytes(spk).verify(m[-64:], m[:-64])
+    m=H(o['message%d'%n]); assert m[0]==0x23 and m[1:5]==d[17:21] and struct.unpack('>I',m[5:9])[0]==n
+    ad=conv+dev+m[:9]; ct=m[9:-64]
+    Ed25519PublicKey.from_public_bytes(spk).verify(m[-64:], ad+ct)
     mk,ck=kdf_ck(ck); km=hkdf(b'',mk,b'parley-senderkey-v1',56)
-    assert xopen(km[:32],km[32:],m[9:-64],m[:9]).decode()==i['message%d_plaintext_text'%n]
+    assert xopen(km[:32],km[32:],ct,ad).decode()==i['message%d_plaintext_text'%n]
 print('senderkey ok')
 for v in json.load(open(D+'safety.json'))['vectors']:
     i=v['inputs']; o=v['outputs']

@@ -13,6 +13,12 @@ _Noreturn void cli_die(const char *fmt, ...)
     abort();
 }
 
+_Noreturn void cli_die_code(int code, const char *fmt, ...)
+{
+    (void)code, (void)fmt;
+    abort();
+}
+
 const char *cli_conf(struct cli *c, const char *key)
 {
     (void)c, (void)key;

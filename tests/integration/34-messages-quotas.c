@@ -183,3 +183,40 @@ PLTEST_PROTO(event_streams_per_user_are_limited)
     expect_counted(s, proto, "streams");
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
+
+/* The quotas are counted in Redis, so they hold across nodes: a user with
+ * one stream open on node A gets no second one on node B, and sends on A
+ * and B share one budget. */
+PLTEST_PROTO(quotas_hold_across_nodes)
+{
+    const char *const args[] = {"--quota-streams", "1", "--quota-sends-per-s", "2", NULL};
+    struct pt_server *na = PT_SERVER_START(args), *nb = PT_SERVER_START(args);
+    struct pt_user a, b;
+    PT_USER_NEW(na, proto, "qnodes", &a);
+    PT_USER_NEW(na, proto, "qnodes_peer", &b);
+    struct pt_sse *s1 = PT_SSE_OPEN_READY(na, proto, a.token, NULL);
+    struct pt_sse *s2 = NULL;
+    struct pt_sse_opts o = {.token = a.token};
+    PL_ASSERT_INT_EQ(pt_sse_open_opts(nb, proto, &o, &s2), 0);
+    PL_ASSERT_INT_EQ(pt_sse_status(s2), 429);
+    PL_ASSERT(strstr(pt_sse_body(s2), "quota-exceeded"));
+    pt_sse_close(s2);
+    pt_sse_close(s1);
+    int64_t conv = PT_DIRECT(na, proto, &a, b.id, 201);
+    char path[64];
+    snprintf(path, sizeof(path), "/v1/conversations/%lld/messages", (long long)conv);
+    int refused = 0;
+    for (int i = 0; i < 20; i++) {
+        struct pt_resp r;
+        pt_reqf(i % 2 ? nb : na, proto, "POST", a.token, &r, path,
+                "{\"client_msg_id\":\"n-%d\",\"kind\":\"text\",\"text\":\"hi %d\"}", i, i);
+        if (r.status != 201) {
+            expect_quota(&r, "sends");
+            refused++;
+        }
+        pt_resp_free(&r);
+    }
+    PL_ASSERT(refused > 0);
+    PL_ASSERT_INT_EQ(pt_server_stop(nb), 0);
+    PL_ASSERT_INT_EQ(pt_server_stop(na), 0);
+}

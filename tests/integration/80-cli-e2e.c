@@ -86,6 +86,10 @@ static int run(const struct dev *d, char **out, ...)
         close(fds[1]);
         setenv("PARLEY_HOME", d->home, 1);
         setenv("PARLEY_PASSWORD", d->password, 1);
+        /* The store's passphrase is not the account password. */
+        char pass[160];
+        snprintf(pass, sizeof(pass), "store passphrase for %s", d->password);
+        setenv("PARLEY_PASSPHRASE", pass, 1);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
@@ -257,18 +261,47 @@ PLTEST_PROTO(cli_safety_number_change)
     /* Alice's stream position is now past her own send. */
     PL_ASSERT(run(&a, NULL, "listen", "--count", "1", "--timeout", "2", NULL) != 0);
 
-    RUN_OK(&b, "logout");
+    /* Logout keeps the local history (only keys and the session go). */
+    PL_ASSERT_INT_EQ(run(&b, &out, "logout", NULL), 0);
+    PL_ASSERT(strstr(out, "history is kept") != NULL);
+    free(out);
     RUN_OK(&b, "login", bob);
+    PL_ASSERT_INT_EQ(run(&b, &out, "history", alice, NULL), 0);
+    if (!strstr(out, m1))
+        pltest_fail(__FILE__, __LINE__, "history lost by logout: %s", out);
+    free(out);
     unique(m2, sizeof(m2), "after the change");
     RUN_OK(&b, "send", alice, m2);
-    PL_ASSERT_INT_EQ(run(&a, &out, "listen", "--count", "1", "--timeout", "20", NULL), 0);
-    char notice[96];
+    /* Bob's new device is not trusted by Alice: she is told first, the
+     * message is held undecrypted, and she cannot send to Bob. */
+    char notice[128];
     snprintf(notice, sizeof(notice), "safety number with %s changed", bob);
-    if (!strstr(out, notice) || !strstr(out, m2))
-        pltest_fail(__FILE__, __LINE__, "no change notice or message: %s", out);
+    PL_ASSERT_INT_EQ(run(&a, &out, "listen", "--count", "1", "--timeout", "3", NULL), 1);
+    if (!strstr(out, notice) || strstr(out, m2))
+        pltest_fail(__FILE__, __LINE__, "no change notice, or the message shown: %s", out);
     free(out);
+    PL_ASSERT_INT_EQ(run(&a, NULL, "send", bob, "refused until accepted", NULL), 1);
     PL_ASSERT_INT_EQ(run(&a, &v2, "verify", bob, NULL), 0);
     PL_ASSERT(strcmp(v1, v2) != 0);
+    PL_ASSERT_INT_EQ(run(&a, &out, "verify", "--accept", bob, NULL), 0);
+    PL_ASSERT(strncmp(out, v2, strlen(v2)) == 0 && strstr(out, "accepted") != NULL);
+    free(out);
+    /* Accepted: the held message is decrypted now, and sending works. */
+    const char *t2[] = {m2};
+    expect_listen(&a, 1, t2);
+    RUN_OK(&a, "send", bob, "after accepting");
+    const char *t3[] = {"after accepting"};
+    expect_listen(&b, 1, t3);
+
+    /* A new device of a known contact is refused the same way. */
+    struct dev b2;
+    dev_init(&b2, "b2", "bob password 22");
+    RUN_OK(&b2, "login", bob);
+    PL_ASSERT_INT_EQ(run(&a, NULL, "send", bob, "not to an unknown device", NULL), 1);
+    RUN_OK(&a, "verify", "--accept", bob);
+    RUN_OK(&a, "send", bob, "to both of bob's devices");
+    const char *t4[] = {"to both of bob's devices"};
+    expect_listen(&b2, 1, t4);
     free(v1);
     free(v2);
     const char *secrets[] = {m1, m2};

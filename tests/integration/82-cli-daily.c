@@ -76,10 +76,13 @@ static struct out run_args(const char *home, int with_server, const char *const 
             _exit(126);
         unsetenv("PARLEY_SERVER");
         setenv("PARLEY_HOME", home ? home : nohome, 1);
-        if (home)
+        if (home) {
             setenv("PARLEY_PASSWORD", "daily password 1", 1);
-        else
+            setenv("PARLEY_PASSPHRASE", "daily store passphrase", 1);
+        } else {
             unsetenv("PARLEY_PASSWORD");
+            unsetenv("PARLEY_PASSPHRASE");
+        }
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }

@@ -11,6 +11,11 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The conversation and sending device a test's sender keys are bound to
+ * (the device id uses the high 32 bits, to catch a truncated be64). */
+#define G_CONV 12345u
+#define G_DEV 0x100000002ULL
+
 /* A seeded PRNG (xorshift64*) so every property run is reproducible; the
  * seed is printed on failure through the assertion's message. */
 static inline uint64_t prng_next(uint64_t *s)

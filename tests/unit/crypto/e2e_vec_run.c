@@ -224,7 +224,20 @@ void vec_run_ratchet(struct vec *v)
 
 /* ---- Sender keys -------------------------------------------------------------- */
 
-/* Draws "create_random": key id (4), chain key (32), signing seed (32).
+static uint64_t in_be64(struct vec *v, const char *name)
+{
+    size_t n;
+    const uint8_t *b = vec_in(v, name, &n);
+    uint64_t x = 0;
+    if (n != 8)
+        vec_fail(v, "input %s: %zu bytes, want 8", name, n);
+    for (size_t i = 0; i < 8 && i < n; i++)
+        x = x << 8 | b[i];
+    return x;
+}
+
+/* Inputs "conversation_id" and "sender_device" (be64) bind the key.
+ * Draws "create_random": key id (4), chain key (32), signing seed (32).
  * Messages message0..2 are decrypted by a member in the order 2, 0, 1;
  * then the key is rotated ("rotate_random") and the old state must not
  * read the new message. */
@@ -235,13 +248,14 @@ void vec_run_senderkey(struct vec *v)
     size_t mlen[3], ptlen, rmlen;
     char name[48];
     const char *texts[3];
+    uint64_t conv = in_be64(v, "conversation_id"), dev = in_be64(v, "sender_device");
 
     vec_step_begin(v, "create_random");
-    OK(v, e2e_sender_key_new(&own));
+    OK(v, e2e_sender_key_new(conv, dev, &own));
     vec_step_end(v, "create_random");
     OK(v, e2e_sender_key_distribution(own, skdm));
     vec_out(v, "distribution", skdm, sizeof(skdm));
-    OK(v, e2e_sender_key_from_distribution(skdm, sizeof(skdm), &member));
+    OK(v, e2e_sender_key_from_distribution(skdm, sizeof(skdm), conv, dev, &member));
     for (int i = 0; i < 3; i++) {
         snprintf(name, sizeof(name), "message%d_plaintext_text", i);
         texts[i] = vec_in_str(v, name);
@@ -255,23 +269,27 @@ void vec_run_senderkey(struct vec *v)
     static const int order[3] = {2, 0, 1};
     for (int k = 0; k < 3; k++) {
         int i = order[k];
-        OK(v, e2e_sender_key_decrypt(member, m[i], mlen[i], &pt, &ptlen));
+        OK(v, e2e_sender_key_decrypt(member, conv, dev, m[i], mlen[i], &pt, &ptlen));
         VEC_CHECK_TRUE(v, ptlen == strlen(texts[i]) && memcmp(pt, texts[i], ptlen) == 0);
         e2e_buf_free(pt, ptlen);
     }
     vec_step_begin(v, "rotate_random");
-    OK(v, e2e_sender_key_new(&rotated));
+    OK(v, e2e_sender_key_new(conv, dev, &rotated));
     vec_step_end(v, "rotate_random");
     OK(v, e2e_sender_key_distribution(rotated, skdm));
     vec_out(v, "rotated_distribution", skdm, sizeof(skdm));
     const char *rt = vec_in_str(v, "rotated_plaintext_text");
     OK(v, e2e_sender_key_encrypt(rotated, (const uint8_t *)rt, strlen(rt), &rm, &rmlen));
     vec_out(v, "rotated_message", rm, rmlen);
-    VEC_CHECK_TRUE(v, e2e_sender_key_decrypt(member, rm, rmlen, &pt, &ptlen) == E2E_ENOKEY);
-    OK(v, e2e_sender_key_from_distribution(skdm, sizeof(skdm), &member2));
-    OK(v, e2e_sender_key_decrypt(member2, rm, rmlen, &pt, &ptlen));
+    VEC_CHECK_TRUE(v,
+                   e2e_sender_key_decrypt(member, conv, dev, rm, rmlen, &pt, &ptlen) == E2E_ENOKEY);
+    OK(v, e2e_sender_key_from_distribution(skdm, sizeof(skdm), conv, dev, &member2));
+    OK(v, e2e_sender_key_decrypt(member2, conv, dev, rm, rmlen, &pt, &ptlen));
     VEC_CHECK_TRUE(v, ptlen == strlen(rt) && memcmp(pt, rt, ptlen) == 0);
     e2e_buf_free(pt, ptlen);
+    /* Bound: another conversation or device is refused. */
+    VEC_CHECK_TRUE(v, e2e_sender_key_decrypt(member2, conv + 1, dev, rm, rmlen, &pt, &ptlen) ==
+                          E2E_ECONTEXT);
     for (int i = 0; i < 3; i++)
         e2e_buf_free(m[i], mlen[i]);
     e2e_buf_free(rm, rmlen);

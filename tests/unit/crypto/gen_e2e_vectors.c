@@ -124,7 +124,11 @@ static int gen_ratchet(const char *dir)
 
 static int gen_senderkey(const char *dir)
 {
+    static const uint8_t conv[8] = {0, 0, 0, 0, 0, 0, 0x30, 0x39};   /* 12345 */
+    static const uint8_t device[8] = {0, 0, 0, 0x01, 0, 0, 0, 0x02}; /* 2^32 + 2 */
     struct vec *v = vec_new("sender-key-and-rotation", VEC_GEN);
+    vec_in_set(v, "conversation_id", conv, 8);
+    vec_in_set(v, "sender_device", device, 8);
     vec_in_text(v, "message0_plaintext_text", "group hello");
     vec_in_text(v, "message1_plaintext_text", "second");
     vec_in_text(v, "message2_plaintext_text", "third, read first");

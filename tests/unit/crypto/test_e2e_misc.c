@@ -304,8 +304,10 @@ PLTEST(e2e_keys_signed_prekey_and_identity_seed)
     PL_ASSERT_INT_EQ(e2e_identity_from_seed(seed, &again), 0);
     PL_ASSERT_MEM_EQ(e2e_identity_public(again), ik, 32);
     PL_ASSERT_INT_EQ(e2e_msg_type_of(NULL, 0), PL_EMALFORMED);
-    PL_ASSERT_INT_EQ(e2e_msg_type_of((const uint8_t *)"\x22", 1), E2E_EVERSION);
-    PL_ASSERT_INT_EQ(e2e_msg_type_of((const uint8_t *)"\x15", 1), E2E_EVERSION);
+    /* Version 1 (0x1_) and unknown versions or types are refused. */
+    PL_ASSERT_INT_EQ(e2e_msg_type_of((const uint8_t *)"\x12", 1), E2E_EVERSION);
+    PL_ASSERT_INT_EQ(e2e_msg_type_of((const uint8_t *)"\x32", 1), E2E_EVERSION);
+    PL_ASSERT_INT_EQ(e2e_msg_type_of((const uint8_t *)"\x25", 1), E2E_EVERSION);
     PL_ASSERT_STR_EQ(e2e_strerror(E2E_EREPLAY), "message already decrypted (replay)");
     e2e_identity_free(id);
     e2e_identity_free(again);

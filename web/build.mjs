@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+// Parley - builds the web client into dist/: index.html plus content-hashed, brotli-precompressed
+// assets that parleyd reads at startup (server/webapp.c) and serves at / and /assets/.
+// Copyright (c) 2026 Parley developers
+//
+// Usage: node build.mjs [--outdir DIR]   (default: dist, next to this file)
+import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, constants } from 'node:zlib';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const argOut = process.argv.indexOf('--outdir');
+const out = argOut > 0 ? process.argv[argOut + 1] : join(here, 'dist');
+const tmp = `${out}.tmp`;
+rmSync(tmp, { recursive: true, force: true });
+mkdirSync(join(tmp, 'assets'), { recursive: true });
+
+// esbuild names every output by a hash of its content ([hash]); code split into chunks so the
+// crypto library loads only when a chat needs it.
+const result = await build({
+  entryPoints: { app: join(here, 'src/main.js'), style: join(here, 'src/style.css') },
+  bundle: true,
+  format: 'esm',
+  splitting: true,
+  minify: true,
+  sourcemap: false,
+  target: ['chrome110', 'firefox115', 'safari16'],
+  outdir: join(tmp, 'assets'),
+  entryNames: '[name].[hash]',
+  chunkNames: 'chunk.[hash]',
+  assetNames: '[name].[hash]',
+  metafile: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
+const outputs = Object.keys(result.metafile.outputs).map((p) => p.split('/').pop());
+const js = outputs.find((n) => /^app\.[A-Z0-9]+\.js$/i.test(n));
+const css = outputs.find((n) => /^style\.[A-Z0-9]+\.css$/i.test(n));
+if (!js || !css) throw new Error(`build: no app/style output in ${outputs.join(', ')}`);
+// The style entry also emits an empty JS stub; drop it.
+for (const n of outputs) if (/^style\..*\.js$/.test(n)) rmSync(join(tmp, 'assets', n));
+
+const icon = readFileSync(join(here, 'src/icon.svg'));
+const iconName = `icon.${createHash('sha256').update(icon).digest('hex').slice(0, 10)}.svg`;
+writeFileSync(join(tmp, 'assets', iconName), icon);
+
+const index = readFileSync(join(here, 'src/index.html'), 'utf8')
+  .replaceAll('%APP_JS%', `/assets/${js}`)
+  .replaceAll('%APP_CSS%', `/assets/${css}`)
+  .replaceAll('%ICON%', `/assets/${iconName}`);
+writeFileSync(join(tmp, 'index.html'), index);
+
+// Brotli twins at the best quality: made once here, so the server never compresses them.
+const files = ['index.html', ...readdirSync(join(tmp, 'assets')).map((n) => `assets/${n}`)];
+let raw = 0, br = 0;
+for (const f of files) {
+  const data = readFileSync(join(tmp, f));
+  const z = brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 11,
+    [constants.BROTLI_PARAM_SIZE_HINT]: data.length } });
+  raw += data.length;
+  if (z.length < data.length) {
+    writeFileSync(join(tmp, `${f}.br`), z);
+    br += z.length;
+  } else {
+    br += data.length;
+  }
+}
+rmSync(out, { recursive: true, force: true });
+renameSync(tmp, out);
+console.log(`web: built ${files.length} files into ${out}: ${raw} bytes, ${br} with brotli`);

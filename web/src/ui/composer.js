@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+// Parley web - the message box: Enter sends, Shift+Enter is a new line, Esc drops the reply;
+// Attach uploads a file with a progress bar and a cancel button.
+import { useRef, useState } from 'preact/hooks';
+import { Icon } from './icons.js';
+import { html, preview } from './html.js';
+import { userName } from '../store.js';
+import { sendText, sendMedia, typing, stoppedTyping } from '../actions.js';
+import { post, upload, sha256Hex } from '../api.js';
+
+async function imageSize(file) {
+  if (!/^image\//.test(file.type)) return {};
+  try {
+    const bmp = await createImageBitmap(file);
+    const r = { width: bmp.width, height: bmp.height };
+    bmp.close();
+    return r;
+  } catch { return {}; }
+}
+
+export function Composer({ convId, replyTo, setReplyTo }) {
+  const [text, setText] = useState('');
+  const [up, setUp] = useState(null); // { name, progress, cancel }
+  const [err, setErr] = useState('');
+  const fileRef = useRef(null);
+  const boxRef = useRef(null);
+
+  const send = async () => {
+    const t = text.trim();
+    if (!t) return;
+    setText('');
+    stoppedTyping();
+    const reply = replyTo && replyTo.seq;
+    setReplyTo(null);
+    try { await sendText(convId, t, reply); setErr(''); } catch (e) { setErr(e.message); setText(t); }
+    boxRef.current && boxRef.current.focus();
+  };
+
+  const onKey = (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
+    else if (e.key === 'Escape' && replyTo) { e.stopPropagation(); setReplyTo(null); }
+  };
+
+  const attach = async (e) => {
+    const file = e.target.files && e.target.files[0];
+    e.target.value = '';
+    if (!file) return;
+    setErr('');
+    const type = file.type || 'application/octet-stream';
+    try {
+      const buf = await file.arrayBuffer();
+      const sha = await sha256Hex(buf);
+      const res = await post('/v1/media', { content_type: type, size: file.size, sha256: sha,
+        filename: file.name.slice(0, 255) || 'file' });
+      const u = upload(res.upload_url, file, type, (p) => setUp((o) => o && { ...o, progress: p }));
+      setUp({ name: file.name, progress: 0, cancel: u.cancel });
+      await u.done;
+      setUp(null);
+      await sendMedia(convId, { media_id: res.media_id, mime: type, size: file.size,
+        filename: file.name.slice(0, 255) || 'file', ...(await imageSize(file)) });
+    } catch (x) {
+      setUp(null);
+      if (!x.cancelled) setErr(`Upload failed: ${x.message}`);
+    }
+  };
+
+  return html`
+    <div class="composer">
+      ${replyTo && html`<div class="replying"><span>Replying to ${userName(replyTo.sender)}: ${preview(replyTo).slice(0, 80)}</span>
+        <button class="link" onClick=${() => setReplyTo(null)}>Cancel reply</button></div>`}
+      ${up && html`<div class="uploading"><span>Uploading ${up.name}</span>
+        <progress max="1" value=${up.progress} aria-label="Upload progress"></progress>
+        <button onClick=${up.cancel}>Cancel upload</button></div>`}
+      ${err && html`<p class="error" role="alert">${err}</p>`}
+      <div class="row">
+        <button class="icon" onClick=${() => fileRef.current.click()} aria-label="Attach" title="Attach"><${Icon} name="attach" /></button>
+        <input type="file" ref=${fileRef} onChange=${attach} hidden aria-hidden="true" tabindex="-1" />
+        <textarea ref=${boxRef} aria-label="Message" placeholder="Type a message" rows="1" value=${text}
+          onInput=${(e) => { setText(e.target.value); if (e.target.value) typing(convId); }}
+          onKeyDown=${onKey}></textarea>
+        <button class="primary" onClick=${send} disabled=${!text.trim()}>Send</button>
+      </div>
+    </div>`;
+}

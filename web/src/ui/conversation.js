@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+// Parley web - the open conversation. The log renders a window of at most MAX_DOM messages of
+// the ones held in memory: scrolling near the top widens it upwards (fetching older pages when
+// needed) and trims the bottom, and the other way round, keeping the message under the viewport's
+// top edge where it was, so the DOM stays bounded however long the history.
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { Icon } from './icons.js';
+import { html, dayOf, lastSeenText } from './html.js';
+import { useStore, state, set, sortedMsgs, convMsgs, convTitle, userName } from '../store.js';
+import { loadEarlier, closeConversation, markRead, typingNames } from '../actions.js';
+import { Message } from './message.js';
+import { Composer } from './composer.js';
+
+const MAX_DOM = 240, STEP = 60, EDGE = 300;
+
+function subtitle(c) {
+  const typers = typingNames(c.id);
+  if (typers.length)
+    return c.kind === 'direct' ? 'typing…' : `${typers.map(userName).join(', ')} ${typers.length > 1 ? 'are' : 'is'} typing…`;
+  if (c.kind === 'direct') return c.peer ? lastSeenText(state.presence.get(c.peer.id)) : '';
+  return `${c.member_count || (c.members && c.members.length) || ''} members`;
+}
+
+export function Conversation({ id }) {
+  const s = useStore();
+  const c = s.convs.get(id);
+  const list = sortedMsgs(id);
+  const m = convMsgs(id);
+  const logRef = useRef(null);
+  const anchor = useRef(null);     // { seq, offset } to restore after a window change
+  const [win, setWin] = useState({ start: Math.max(0, list.length - MAX_DOM), end: list.length, stick: true });
+  const [replyTo, setReplyTo] = useState(null);
+  const [flash, setFlash] = useState(null);
+  const loading = useRef(false);
+
+  // Follow new messages while stuck to the bottom; focus a search hit.
+  let { start, end } = win;
+  if (win.stick) { end = list.length; start = Math.max(0, end - MAX_DOM); }
+  end = Math.min(end, list.length);
+  start = Math.min(start, end);
+
+  useEffect(() => {
+    if (s.focusSeq == null) return;
+    const i = list.findIndex((x) => x.seq >= s.focusSeq);
+    if (i < 0) return;
+    const st = Math.max(0, i - STEP), en = Math.min(list.length, st + MAX_DOM);
+    setWin({ start: st, end: en, stick: en === list.length && i > list.length - STEP });
+    setFlash(s.focusSeq);
+    set({ focusSeq: null });
+    requestAnimationFrame(() => {
+      const el = document.getElementById(`m-${list[i].seq}`);
+      if (el) el.scrollIntoView({ block: 'center' });
+    });
+  }, [s.focusSeq, list.length]);
+
+  useLayoutEffect(() => {
+    const log = logRef.current;
+    if (!log) return;
+    if (anchor.current) {
+      const el = log.querySelector(`[data-seq="${anchor.current.seq}"]`);
+      if (el) log.scrollTop = el.offsetTop - anchor.current.offset;
+      anchor.current = null;
+    } else if (win.stick) {
+      log.scrollTop = log.scrollHeight;
+    }
+  });
+
+  useEffect(() => { markRead(id); }, [id, list.length]);
+  useEffect(() => {
+    const onVis = () => markRead(id);
+    document.addEventListener('visibilitychange', onVis);
+    return () => document.removeEventListener('visibilitychange', onVis);
+  }, [id]);
+
+  const remember = () => {
+    const log = logRef.current;
+    for (const el of log.querySelectorAll('.msg')) {
+      if (el.offsetTop + el.offsetHeight > log.scrollTop) {
+        anchor.current = { seq: el.dataset.seq, offset: el.offsetTop - log.scrollTop };
+        return;
+      }
+    }
+  };
+
+  const onScroll = async () => {
+    const log = logRef.current;
+    if (!log || loading.current) return;
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    if (log.scrollTop < EDGE) {
+      if (start > 0) {
+        remember();
+        const st = Math.max(0, start - STEP);
+        setWin({ start: st, end: Math.min(end, st + MAX_DOM), stick: false });
+      } else if (m.hasMore) {
+        loading.current = true;
+        remember();
+        const n = await loadEarlier(id).catch(() => 0);
+        loading.current = false;
+        // The held list grew at the front: the same messages moved n places.
+        if (n) setWin({ start: 0, end: Math.min(end + n, MAX_DOM), stick: false });
+      }
+    } else if (log.scrollHeight - log.scrollTop - log.clientHeight < EDGE && end < list.length) {
+      remember();
+      const en = Math.min(list.length, end + STEP);
+      setWin({ start: Math.max(start, en - MAX_DOM), end: en, stick: false });
+    } else if (atBottom && end === list.length && !win.stick) {
+      setWin({ start, end, stick: true });
+    }
+  };
+
+  useEffect(() => {
+    const onKey = (e) => { if (e.key === 'Escape' && !state.dialog) closeConversation(); };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
+  if (!c) return null;
+  const rows = [];
+  let lastDay = null;
+  for (let i = start; i < end; i++) {
+    const msg = list[i];
+    const day = dayOf(msg.created_at);
+    if (day !== lastDay) {
+      rows.push(html`<div class="day" key=${`d${msg.seq}`} role="separator"><span>${day}</span></div>`);
+      lastDay = day;
+    }
+    rows.push(html`<${Message} key=${msg.seq} m=${msg} group=${c.kind === 'group'} focus=${flash === msg.seq}
+      onReply=${setReplyTo} />`);
+  }
+  const sub = subtitle(c);
+  return html`
+    <section class="conversation" aria-label=${`Conversation with ${convTitle(c)}`}>
+      <header class="conv-head">
+        <button class="icon back" onClick=${closeConversation} aria-label="Back to chats"><${Icon} name="back" /></button>
+        <div class="conv-title">
+          <h2>${convTitle(c)}</h2>
+          <p class="presence" aria-live="polite">${sub}</p>
+        </div>
+        ${c.kind === 'group' && html`<button onClick=${() => set({ dialog: 'group-info' })}>Group info</button>`}
+      </header>
+      <div class="log" role="log" aria-label="Messages" aria-live="polite" ref=${logRef} onScroll=${onScroll} tabindex="0">
+        ${start === 0 && !m.hasMore && html`<p class="start">This is the start of the conversation.</p>`}
+        ${(start > 0 || m.hasMore) && html`<button class="link earlier" onClick=${() => { logRef.current.scrollTop = 0; onScroll(); }}>Load earlier messages</button>`}
+        ${rows}
+      </div>
+      <${Composer} key=${id} convId=${id} replyTo=${replyTo} setReplyTo=${setReplyTo} />
+    </section>`;
+}

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: MIT
+// Parley web - a modal panel: Esc or the close button closes it; focus moves into it.
+import { useEffect, useRef } from 'preact/hooks';
+import { Icon } from './icons.js';
+import { html } from './html.js';
+import { set } from '../store.js';
+
+export function Dialog({ title, children, wide }) {
+  const ref = useRef(null);
+  useEffect(() => {
+    const el = ref.current;
+    const first = el && el.querySelector('input, select, textarea, button:not(.close)');
+    if (first) first.focus();
+    const onKey = (e) => { if (e.key === 'Escape') { e.stopPropagation(); set({ dialog: null }); } };
+    window.addEventListener('keydown', onKey, true);
+    return () => window.removeEventListener('keydown', onKey, true);
+  }, []);
+  const id = `dlg-${title.replace(/\W+/g, '-').toLowerCase()}`;
+  return html`
+    <div class="overlay" onClick=${(e) => { if (e.target === e.currentTarget) set({ dialog: null }); }}>
+      <div class=${`dialog ${wide ? 'wide' : ''}`} role="dialog" aria-modal="true" aria-labelledby=${id} ref=${ref}>
+        <header><h2 id=${id}>${title}</h2>
+          <button class="icon close" onClick=${() => set({ dialog: null })} aria-label="Close"><${Icon} name="close" /></button></header>
+        ${children}
+      </div>
+    </div>`;
+}

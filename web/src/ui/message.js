@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// Parley web - one message bubble: sender, reply quote, text or media, time, ticks.
+import { Icon } from './icons.js';
+import { Component } from 'preact';
+import { html, timeOf, preview } from './html.js';
+import { state, userName, convMsgs } from '../store.js';
+
+const TICKS = { sent: '✓', delivered: '✓✓', read: '✓✓' };
+// Shown inline only for types browsers render without running anything.
+const INLINE_IMG = /^image\/(png|jpeg|gif|webp|avif)$/;
+const INLINE_VIDEO = /^video\/(mp4|webm|ogg)$/;
+const INLINE_AUDIO = /^audio\/(mpeg|ogg|wav|webm|mp4|aac|flac)$/;
+
+function Media({ m }) {
+  const md = m.media || {};
+  const src = `/v1/media/${md.media_id}`;
+  const mime = md.mime || '';
+  const name = md.filename || 'file';
+  let body;
+  if (INLINE_IMG.test(mime))
+    body = html`<a href=${src} target="_blank" rel="noopener noreferrer"><img class="thumb" src=${src} loading="lazy"
+      alt=${md.caption || name} width=${md.width && Math.min(md.width, 280)} /></a>`;
+  else if (INLINE_VIDEO.test(mime)) body = html`<video class="thumb" src=${src} controls preload="metadata"></video>`;
+  else if (INLINE_AUDIO.test(mime)) body = html`<audio src=${src} controls preload="none"></audio>`;
+  else body = html`<span class="file"><${Icon} name="file" /> ${name}${md.size ? ` · ${Math.ceil(md.size / 1024)} KB` : ''}</span>`;
+  return html`<div class="media">${body}
+    <a class="download" href=${src} download=${name}>Download ${name}</a>
+    ${md.caption && html`<p class="text">${md.caption}</p>`}</div>`;
+}
+
+function Quote({ convId, seq }) {
+  const q = convMsgs(convId).bySeq.get(seq);
+  return html`<blockquote class="quote">
+    <span class="quote-who">${q ? userName(q.sender) : 'Earlier message'}</span>
+    <span class="quote-text">${q ? preview(q) : `#${seq}`}</span></blockquote>`;
+}
+
+function render({ m, group, focus, onReply }) {
+  const mine = m.sender === state.me.id;
+  return html`
+    <div class=${`msg ${mine ? 'mine' : 'theirs'} ${focus ? 'focus' : ''}`} data-seq=${m.seq} id=${`m-${m.seq}`}>
+      <div class="bubble">
+        ${group && !mine && html`<span class="who">${userName(m.sender)}</span>`}
+        ${m.reply_to && html`<${Quote} convId=${m.conversation_id} seq=${m.reply_to} />`}
+        ${m.kind === 'text' && html`<p class="text">${m.text}</p>`}
+        ${m.kind === 'media' && html`<${Media} m=${m} />`}
+        ${m.kind === 'e2e' && html`<p class="text muted">Encrypted message (not readable on this device)</p>`}
+        <span class="meta">
+          <time datetime=${m.created_at}>${timeOf(m.created_at)}</time>
+          ${mine && html`<span class=${`ticks ${m.status}`} role="img" aria-label=${m.status}>${TICKS[m.status] || '✓'}</span>`}
+        </span>
+      </div>
+      <button class="reply-btn" onClick=${() => onReply(m)} aria-label=${`Reply to message ${m.seq}`}><${Icon} name="reply" /></button>
+    </div>`;
+}
+
+// Rows re-render only when their message, its tick or the focus changed: a scroll that moves
+// the window diffs ~60 new rows, not all of them. (The tick is compared by value because
+// message.status events update messages in place.)
+export class Message extends Component {
+  shouldComponentUpdate(n) {
+    const p = this.props;
+    return n.m !== p.m || n.m.status !== this.status || n.focus !== p.focus || n.group !== p.group;
+  }
+  render(props) {
+    this.status = props.m.status;
+    return render(props);
+  }
+}

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+// Parley web tests - a real parleyd serving the built client, Debian's Chromium driven by
+// playwright-core, and helpers that find things the way a person does (labels, roles, names).
+// Copyright (c) 2026 Parley developers
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const env = process.env;
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const PASSWORD = 'correct horse battery staple';
+
+// Starts parleyd on the given ports (0: any) and waits for its port file.
+export async function startServer(webDir, ports = { port: 0, tls: 0 }, dir = null) {
+  dir = dir || mkdtempSync(join(tmpdir(), 'pt-web-'));
+  const portFile = join(dir, 'ports');
+  rmSync(portFile, { force: true });
+  const args = ['--bind', '127.0.0.1', '--port', String(ports.port), '--tls-port', String(ports.tls),
+    '--port-file', portFile, '--tls-cert', env.PARLEY_TEST_TLS_CERT, '--tls-key', env.PARLEY_TEST_TLS_KEY,
+    '--pg', env.PARLEY_TEST_PG, '--redis', env.PARLEY_TEST_REDIS, '--data-dir', dir,
+    '--web-dir', webDir, '--pwhash-opslimit', '1', '--pwhash-memlimit', '8192', '--log', 'warn',
+    '--presence-timeout', '5', '--conn-rate', '0',
+    // Per-user quotas off, as in the integration harness: tests act faster than people.
+    '--quota-streams', '0', '--quota-sends-per-s', '0', '--quota-searches-per-s', '0',
+    '--quota-groups-per-hour', '0', '--quota-media-bytes-per-day', '0',
+    '--keys-fetch-per-min', '0', '--keys-target-per-min', '0'];
+  const proc = spawn(env.PARLEY_TEST_BIN, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 400; i++) {
+    if (proc.exitCode !== null) throw new Error(`parleyd exited with ${proc.exitCode}`);
+    if (existsSync(portFile)) {
+      const [port, tls] = readFileSync(portFile, 'utf8').trim().split(/\s+/).map(Number);
+      if (port && tls) return { proc, dir, port, tls };
+    }
+    await sleep(50);
+  }
+  throw new Error('parleyd did not write its port file');
+}
+
+export async function stopServer(srv) {
+  if (srv.proc.exitCode !== null) return;
+  srv.proc.kill('SIGTERM');
+  await new Promise((r) => (srv.proc.exitCode !== null ? r() : srv.proc.on('exit', r)));
+}
+
+let seq = 0;
+export function uname(prefix) {
+  seq++;
+  return `${prefix}${seq}_${Math.random().toString(16).slice(2, 10)}`;
+}
+
+export async function signUp(page, origin, name) {
+  await page.goto(`${origin}/`);
+  await page.getByLabel('Username', { exact: true }).fill(name);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.getByRole('button', { name: 'New chat' }).waitFor();
+  await online(page);
+}
+
+export async function online(page) {
+  await page.waitForFunction(() => window.parley && window.parley.state.conn.state === 'online',
+    null, { timeout: 15000 });
+}
+
+export async function newChat(page, other) {
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.getByLabel('Username of the person').fill(other);
+  await page.getByRole('button', { name: 'Start chat' }).click();
+  await page.getByRole('heading', { name: other, exact: true }).waitFor();
+  await page.getByRole('log').waitFor();
+}
+
+export async function send(page, text) {
+  const box = page.getByLabel('Message', { exact: true });
+  await box.fill(text);
+  await box.press('Enter');
+  await page.getByRole('log').getByText(text, { exact: true }).first().waitFor();
+}
+
+export function myLast(page) {
+  return page.getByRole('log').locator('.msg.mine').last();
+}
+
+export async function waitTick(page, name, timeout = 10000) {
+  await myLast(page).getByRole('img', { name, exact: true }).waitFor({ timeout });
+}
+
+export async function openChat(page, title) {
+  await page.getByRole('navigation', { name: 'Chats' }).getByRole('button', { name: new RegExp(title) }).click();
+  await page.getByRole('heading', { name: title, exact: true }).waitFor();
+  await page.getByRole('log').waitFor();
+}
+
+export function outDir() {
+  const d = env.PARLEY_WEB_TEST_OUT || join(process.cwd(), 'test-output');
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+export async function expectCount(page, text, n, timeout = 10000) {
+  const loc = page.getByRole('log').getByText(text, { exact: true });
+  const t0 = Date.now();
+  for (;;) {
+    const c = await loc.count();
+    if (c === n) return;
+    if (Date.now() - t0 > timeout) throw new Error(`"${text}" shown ${c} times, expected ${n}`);
+    await sleep(100);
+  }
+}

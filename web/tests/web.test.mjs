@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+// Parley web tests - the web client in headless Chromium against a real parleyd: two and three
+// browser contexts, over HTTP/1.1 (cleartext) and h2 (TLS). Prints `web: N passed, N failed`.
+// Copyright (c) 2026 Parley developers
+//
+// Environment (./scripts/test sets it): PARLEY_TEST_BIN, PARLEY_TEST_PG, PARLEY_TEST_REDIS,
+// PARLEY_TEST_TLS_CERT, PARLEY_TEST_TLS_KEY; PARLEY_WEB_DIST (default ../dist);
+// PARLEY_WEB_TEST_OUT for screenshots (default ./test-output); PARLEY_WEB_ONLY=substring runs
+// the matching cases only.
+import { chromium } from 'playwright-core';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
+import { env, startServer, stopServer, outDir } from './lib.mjs';
+import { cases } from './cases.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+for (const n of ['PARLEY_TEST_BIN', 'PARLEY_TEST_PG', 'PARLEY_TEST_REDIS', 'PARLEY_TEST_TLS_CERT', 'PARLEY_TEST_TLS_KEY']) {
+  if (!env[n]) {
+    console.error(`web: ${n} is not set (run through ./scripts/test)`);
+    console.log('web: 0 passed, 1 failed');
+    process.exit(1);
+  }
+}
+process.on('unhandledRejection', (e) => console.error(`unhandled: ${e && e.message}`));
+const webDir = env.PARLEY_WEB_DIST || join(here, '..', 'dist');
+let passed = 0, failed = 0, srv = null, browser = null;
+try {
+  srv = await startServer(webDir);
+  browser = await chromium.launch({ executablePath: env.PARLEY_TEST_CHROMIUM || '/usr/bin/chromium',
+    headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  const ctx = { browser, webDir, get srv() { return srv; }, set srv(s) { srv = s; },
+    origins: { h1: () => `http://127.0.0.1:${srv.port}`, h2: () => `https://127.0.0.1:${srv.tls}` } };
+  for (const [name, fn] of cases) {
+    if (env.PARLEY_WEB_ONLY && !name.includes(env.PARLEY_WEB_ONLY)) continue;
+    const t0 = Date.now();
+    const contexts = [];
+    ctx.newPage = async (opts = {}) => {
+      const c = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true, ...opts });
+      contexts.push(c);
+      return c.newPage();
+    };
+    try {
+      let timer;
+      const limit = new Promise((_, rej) => { timer = setTimeout(() => rej(new Error('case took over 120 s')), 120000); });
+      await Promise.race([fn(ctx), limit]).finally(() => clearTimeout(timer));
+      console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+      passed++;
+    } catch (e) {
+      console.log(`FAIL ${name}: ${e.stack || e.message}`);
+      failed++;
+      let i = 0;
+      for (const c of contexts)
+        for (const p of c.pages())
+          await p.screenshot({ path: join(outDir(), `FAILED-${name.replace(/\W+/g, '-')}-${i++}.png`) }).catch(() => {});
+    } finally {
+      for (const c of contexts) await c.close().catch(() => {});
+    }
+  }
+} catch (e) {
+  console.log(`FAIL setup: ${e.stack || e.message}`);
+  failed++;
+} finally {
+  if (browser) await browser.close();
+  if (srv) {
+    await stopServer(srv);
+    rmSync(srv.dir, { recursive: true, force: true });
+  }
+}
+console.log(`web: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
