@@ -261,6 +261,8 @@ static int run(struct cli *c, int argc, char **argv)
                 timeout = atol(argv[++i]);
             else if (!strcmp(argv[i], "--out-dir") && i + 1 < argc)
                 c->out_dir = argv[++i];
+            else if (!strcmp(argv[i], "--chat") && i + 1 < argc)
+                cli_presence_watch(c, argv[++i]);
             else
                 return -1;
         }
