@@ -17,7 +17,57 @@ const files = {};
 for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
   files[f] = JSON.parse(readFileSync(join(dir, f), 'utf8'));
 }
-const { passed, failed, lines } = await runVectors(e2e, files);
-for (const l of lines) console.log(l);
+let { passed, failed, lines } = await runVectors(e2e, files);
+for (const l of lines) console.log(`node     ${l}`);
+
+// The same vectors in headless Chromium (skipped with PARLEY_E2E_NODE_ONLY=1).
+if (!process.env.PARLEY_E2E_NODE_ONLY) {
+  try {
+    const r = await inChromium(files);
+    for (const l of r.lines) console.log(`chromium ${l}`);
+    passed += r.passed;
+    failed += r.failed;
+  } catch (e) {
+    console.log(`chromium FAIL: ${e.stack || e}`);
+    failed++;
+  }
+}
 console.log(`web-e2e: ${passed} passed, ${failed} failed`);
 process.exit(failed || !passed ? 1 : 0);
+
+async function inChromium(vectorFiles) {
+  const { build } = await import('esbuild');
+  const { chromium } = await import('playwright-core');
+  const out = await build({
+    entryPoints: [join(here, 'e2e-vectors.page.mjs')], bundle: true, format: 'esm', write: false,
+    target: ['chrome110'], logLevel: 'warning',
+  });
+  const js = out.outputFiles[0].text;
+  const origin = 'http://e2e-vectors.test';
+  const browser = await chromium.launch({
+    executablePath: process.env.PARLEY_TEST_CHROMIUM || '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    // Served under the web client's own CSP, so the test also proves the policy lets it run.
+    const csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; object-src 'none'";
+    await page.route(`${origin}/**`, (route) => {
+      const u = new URL(route.request().url());
+      if (u.pathname === '/vectors.js') {
+        return route.fulfill({ contentType: 'text/javascript', body: js,
+          headers: { 'Content-Security-Policy': csp } });
+      }
+      return route.fulfill({ contentType: 'text/html', headers: { 'Content-Security-Policy': csp },
+        body: '<!doctype html><title>e2e vectors</title><script type="module" src="/vectors.js"></script>' });
+    });
+    await page.goto(`${origin}/`);
+    await page.waitForFunction(() => window.parleyE2eReady === true, null, { timeout: 30000 })
+      .catch(() => { throw new Error(`page did not load: ${errors.join('; ')}`); });
+    return await page.evaluate((f) => window.parleyRunVectors(f), vectorFiles);
+  } finally {
+    await browser.close();
+  }
+}
