@@ -32,6 +32,23 @@ if (!process.env.PARLEY_E2E_NODE_ONLY) {
     failed++;
   }
 }
+// Live interop with the CLI over a real parleyd, when run by ./scripts/test (which provides
+// PostgreSQL, Redis, the binaries and a TLS certificate); one case.
+const env = process.env;
+if (env.PARLEY_TEST_PG && env.PARLEY_TEST_BIN && env.PARLEY_TEST_CLI && !env.PARLEY_E2E_NODE_ONLY) {
+  try {
+    const { runInterop } = await import('./e2e-interop.mjs');
+    const lines = await runInterop({ bin: env.PARLEY_TEST_BIN, cli: env.PARLEY_TEST_CLI,
+      webDir: env.PARLEY_WEB_DIST || join(here, '..', 'dist') });
+    for (const l of lines) console.log(`interop  ${l}`);
+    passed++;
+  } catch (e) {
+    console.log(`interop  FAIL ${e.stack || e}`);
+    failed++;
+  }
+} else {
+  console.log('interop  not run (needs PARLEY_TEST_PG, PARLEY_TEST_BIN, PARLEY_TEST_CLI: ./scripts/test)');
+}
 console.log(`web-e2e: ${passed} passed, ${failed} failed`);
 process.exit(failed || !passed ? 1 : 0);
 
