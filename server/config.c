@@ -353,7 +353,10 @@ static int load_flags(struct srv_config *cfg, int argc, char **argv, bool config
             *(a[2] == 'f' ? &cfg->cmd_from : &cfg->cmd_to) = argv[++i];
             continue;
         }
-        if (sub && strncmp(a, "--", 2) != 0) {
+        /* The command word itself is seen again by the second pass. */
+        bool cmd_word =
+            cfg->n_cmd_words == 0 && !strcmp(a, *cmd == SRV_CMD_ADMIN ? "admin" : "analytics");
+        if (sub && strncmp(a, "--", 2) != 0 && !cmd_word) {
             if (cfg->n_cmd_words == PL_ARRAY_LEN(cfg->cmd_words)) {
                 fprintf(err, "parleyd: too many arguments (try --help)\n");
                 return PL_EINVAL;

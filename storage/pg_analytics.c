@@ -97,12 +97,13 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
      * in the window ending on each UTC day of [from, to). */
     [AN_SERIES_ACTIVE] =
         {"an_series_active",
-         "SELECT to_char(g.d, 'YYYY-MM-DD\"T00:00:00.000Z\"'),"
+         "SELECT to_char(s.d, 'YYYY-MM-DD\"T00:00:00.000Z\"'),"
          " (SELECT count(DISTINCT u.user_id) FROM analytics_daily_users u"
-         "  WHERE u.day > g.d - $1::int AND u.day <= g.d)"
-         " FROM generate_series(($2::timestamptz AT TIME ZONE 'UTC')::date,"
+         "  WHERE u.day > s.d - $1::int AND u.day <= s.d)"
+         " FROM (SELECT g::date AS d FROM generate_series("
+         "  ($2::timestamptz AT TIME ZONE 'UTC')::date,"
          "  (($3::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date,"
-         "  interval '1 day') AS g(t), LATERAL (SELECT g.t::date AS d) x ORDER BY g.d",
+         "  interval '1 day') AS g) s ORDER BY s.d",
          3, true},
     [AN_IS_ADMIN] = {"an_is_admin",
                      "SELECT EXISTS (SELECT 1 FROM admins WHERE user_id = $1::bigint)"
