@@ -9,6 +9,7 @@
 #include "webapp.h"
 #include "metrics.h"
 #include "pool.h"
+#include "waitq.h"
 #include "writer.h"
 
 #include "api/api.h"
@@ -50,6 +51,7 @@ struct srv {
     struct srv_archive_timer *archiver;
     struct analytics_config analytics;
     struct analytics_timer *aggregator; /* NULL when analytics_interval is 0 */
+    struct srv_waitq *waitq;            /* stream opens waiting for a full worker queue */
     struct api_web web;
 };
 
@@ -71,6 +73,8 @@ static void on_request(void *ctx, struct http_req *req)
     if (api_route(&s->env, req) == API_ROUTE_DONE)
         return;
     int rc = srv_pool_submit(s->pool, req);
+    if (rc == PL_EBUSY && s->waitq && api_route_waits(req))
+        rc = srv_waitq_add(s->waitq, req);
     if (rc < 0)
         api_reject(&s->env, req, rc);
 }
@@ -168,6 +172,10 @@ static int start(struct srv *s)
         .limits = s->cfg.limits,
         .group_max_members = s->cfg.group_max_members,
         .presence_timeout_s = s->cfg.presence_timeout_s,
+        .presence_subs_max = s->cfg.presence_subs_max,
+        .presence_sub_ttl_s = s->cfg.presence_sub_ttl_s,
+        .typing_max_members = s->cfg.typing_max_members,
+        .typing_interval_ms = s->cfg.typing_interval_ms,
         .sync_max_wait_ms = s->cfg.sync_max_wait_ms,
         .media_max_size = s->cfg.media_max_size,
         .media_url_ttl_s = s->cfg.media_url_ttl_s,
@@ -225,7 +233,8 @@ static int start(struct srv *s)
     }
     s->env.pwhash_run = pwhash_run;
     s->env.pwhash_ctx = s->pwpool;
-    if ((rc = srv_pool_new(&s->cfg, &s->env, &s->pool)) < 0) {
+    if ((rc = srv_pool_new(&s->cfg, &s->env, &s->pool)) < 0 ||
+        (rc = srv_waitq_new(s->loop, s->pool, &s->env, s->cfg.http.max_conns, &s->waitq)) < 0) {
         pl_log_error("cannot start workers: %s", pl_strerror(rc));
         return rc;
     }
@@ -264,6 +273,8 @@ static void stop(struct srv *s)
     /* Streams and long-polls end first, while workers and transports
      * still exist to answer them. */
     srv_live_close_all(s->live);
+    srv_waitq_free(s->waitq);
+    s->waitq = NULL;
     srv_archive_timer_free(s->archiver);
     s->archiver = NULL;
     analytics_timer_free(s->aggregator);
