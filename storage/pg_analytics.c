@@ -24,15 +24,20 @@ enum {
 };
 
 /* The messages of positions ($1, $2] (messages.id is the position of the
- * message's event), counted into their hours, and their senders plus the
+ * message's event), counted into their hours (a message archived before
+ * the aggregator saw it still counts, but its kind is gone: archived rows
+ * are text or media, never e2e, so only messages_media can miss it), and their senders plus the
  * users whose receipts moved into the daily active users; then the
  * checkpoint. One statement, inside the step's transaction. */
 // clang-format off
 #define APPLY_SQL                                                                                  \
     "WITH m AS ("                                                                                  \
     " SELECT m.sender_id, m.kind, c.kind AS ckind, date_trunc('hour', m.created_at, 'UTC') AS h"   \
-    " FROM messages m JOIN conversations c ON c.id = m.conversation_id"                            \
-    " WHERE m.id > $1::bigint AND m.id <= $2::bigint"                                              \
+    " FROM (SELECT conversation_id, sender_id, kind, created_at FROM messages"                     \
+    "  WHERE id > $1::bigint AND id <= $2::bigint"                                                 \
+    "  UNION ALL SELECT conversation_id, sender_id, 'archived', created_at FROM archived_messages"  \
+    "  WHERE id > $1::bigint AND id <= $2::bigint) m"                                              \
+    " JOIN conversations c ON c.id = m.conversation_id"                                            \
     "), hourly AS ("                                                                               \
     " INSERT INTO analytics_hourly (metric, dims, bucket_start, value)"                            \
     " SELECT x.metric, '', m.h, count(*) FROM m CROSS JOIN LATERAL (VALUES"                        \
