@@ -86,6 +86,8 @@ _Noreturn void cli_die_code(int code, const char *fmt, ...) __attribute__((forma
  * Dies on a wrong passphrase. */
 int cli_store_open(struct cli *c, int create);
 void cli_store_close(struct cli *c);
+/* The open SQLite handle, kept where leak checkers look (store.c). */
+extern void *cli__live_db;
 /* BEGIN IMMEDIATE / COMMIT; nests (only the outermost pair reaches SQLite).
  * Dying inside leaves the store as it was before the begin. Never hold a
  * transaction across a network request. */

@@ -154,7 +154,7 @@ static const struct setting table[] = {
      "seconds a presence subscription lasts (it also ends with the device's last stream)"},
     {"typing_max_members", "PARLEY_TYPING_MAX_MEMBERS", T_UINT, "256", 2, 100000,
      OFF(typing_max_members), "no typing events in conversations with more members"},
-    {"typing_interval_ms", "PARLEY_TYPING_INTERVAL_MS", T_UINT, "1000", 0, 60000,
+    {"typing_interval_ms", "PARLEY_TYPING_INTERVAL_MS", T_UINT, "300", 0, 60000,
      OFF(typing_interval_ms), "at most one typing event per user and conversation per interval"},
     {"sync_max_wait_ms", "PARLEY_SYNC_MAX_WAIT_MS", T_UINT, "30000", 0, 300000,
      OFF(sync_max_wait_ms), "longest /v1/sync long-poll"},
