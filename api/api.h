@@ -64,6 +64,9 @@ struct api_config {
     /* /metrics on the public listeners needs "Authorization: Bearer
      * <metrics_token>"; empty: only the admin listener serves it. */
     const char *metrics_token;
+    /* Usernames (comma-separated) that are admins besides the admins
+     * table; others get 404 on /v1/admin/... */
+    const char *admins;
 };
 
 /* One file of the web client, read at startup (server/webapp.c). */

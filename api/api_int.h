@@ -76,6 +76,7 @@ extern const struct api_route_def api__user_routes[];         /* user_lookup.c *
 extern const struct api_route_def api__web_routes[];          /* web.c */
 extern const struct api_route_def api__media_routes[];        /* media.c */
 extern const struct api_route_def api__blob_routes[];         /* blobs.c */
+extern const struct api_route_def api__analytics_routes[];    /* analytics.c */
 
 /* ---- media messages (media_msg.c) ---- */
 /* Checks the "media" member of a send (kind "media") and writes the

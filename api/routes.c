@@ -43,6 +43,7 @@ static const struct api_route_def *const tables[] = {
     api__search_routes,
     api__user_routes,
     api__web_routes,
+    api__analytics_routes,
 };
 
 #define MAX_ROUTES 96

@@ -182,6 +182,14 @@ static const struct setting table[] = {
      "archive only these conversation ids (comma-separated; empty = all)"},
     {"archive_crash_at", "PARLEY_ARCHIVE_CRASH_AT", T_STR, "", 0, 0, OFF(archive_crash_at),
      "testing: exit at archive step written, verified or committed"},
+    {"admins", "PARLEY_ADMINS", T_STR, "", 0, 0, OFF(admins),
+     "usernames (comma-separated) that are admins besides `parleyd admin grant`"},
+    {"analytics_interval", "PARLEY_ANALYTICS_INTERVAL", T_UINT, "1000", 0, 86400000,
+     OFF(analytics_interval_ms), "milliseconds between analytics aggregation passes (0 = never)"},
+    {"analytics_batch", "PARLEY_ANALYTICS_BATCH", T_UINT, "10000", 1, 1000000, OFF(analytics_batch),
+     "event positions per analytics aggregation transaction"},
+    {"analytics_crash_at", "PARLEY_ANALYTICS_CRASH_AT", T_STR, "", 0, 0, OFF(analytics_crash_at),
+     "testing: exit at analytics step applied (before its COMMIT)"},
     {"search_config", "PARLEY_SEARCH_CONFIG", T_STR, "simple", 0, 0, OFF(search_config),
      "PostgreSQL text search configuration of /v1/search: simple or english"},
     {"node_id", "PARLEY_NODE_ID", T_STR, "", 0, 0, OFF(node_id),
@@ -338,6 +346,7 @@ static int load_env(struct srv_config *cfg, FILE *err)
 static int load_flags(struct srv_config *cfg, int argc, char **argv, bool config_only,
                       enum srv_command *cmd, FILE *err)
 {
+    cfg->n_cmd_words = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -348,7 +357,27 @@ static int load_flags(struct srv_config *cfg, int argc, char **argv, bool config
             *cmd = SRV_CMD_VERSION;
             continue;
         }
+        bool sub = *cmd == SRV_CMD_ADMIN || *cmd == SRV_CMD_ANALYTICS;
+        if (sub && (!strcmp(a, "--from") || !strcmp(a, "--to")) && i + 1 < argc) {
+            *(a[2] == 'f' ? &cfg->cmd_from : &cfg->cmd_to) = argv[++i];
+            continue;
+        }
+        /* The command word itself is seen again by the second pass. */
+        bool cmd_word =
+            cfg->n_cmd_words == 0 && !strcmp(a, *cmd == SRV_CMD_ADMIN ? "admin" : "analytics");
+        if (sub && strncmp(a, "--", 2) != 0 && !cmd_word) {
+            if (cfg->n_cmd_words == PL_ARRAY_LEN(cfg->cmd_words)) {
+                fprintf(err, "parleyd: too many arguments (try --help)\n");
+                return PL_EINVAL;
+            }
+            cfg->cmd_words[cfg->n_cmd_words++] = a;
+            continue;
+        }
         if (strncmp(a, "--", 2) != 0) {
+            if (!strcmp(a, "admin") || !strcmp(a, "analytics")) {
+                *cmd = a[1] == 'd' ? SRV_CMD_ADMIN : SRV_CMD_ANALYTICS;
+                continue;
+            }
             if (!strcmp(a, "serve") || !strcmp(a, "migrate") || !strcmp(a, "archive")) {
                 *cmd = !strcmp(a, "migrate") ? SRV_CMD_MIGRATE : *cmd;
                 *cmd = !strcmp(a, "archive") ? SRV_CMD_ARCHIVE : *cmd;
@@ -440,10 +469,13 @@ void srv_config_deinit(struct srv_config *cfg)
 
 void srv_config_usage(FILE *out)
 {
-    fprintf(out, "usage: parleyd [serve|migrate|archive] [--setting value ...]\n\n"
+    fprintf(out, "usage: parleyd [serve|migrate|archive|admin|analytics] [--setting value ...]\n\n"
                  "  serve     run the server (default)\n"
                  "  migrate   apply database migrations and exit\n"
                  "  archive   archive old history into compressed segments once and exit\n"
+                 "  admin grant|revoke USER   make USER an admin, or no longer one\n"
+                 "  analytics run             aggregate the pending events once and exit\n"
+                 "  analytics report --from DATE --to DATE   daily metrics as a table\n"
                  "  --help    this text;  --version  the version\n\n"
                  "Settings: flag, environment variable, default, range. Precedence:\n"
                  "flags > environment > config file (\"name = value\" lines) > default.\n\n");

@@ -42,6 +42,14 @@ struct srv_config {
     unsigned archive_after_s, archive_interval_s;
     char *archive_crash_at;
     char *archive_only;
+    char *admins; /* usernames, comma-separated */
+    unsigned analytics_interval_ms, analytics_batch;
+    char *analytics_crash_at;
+    /* The words after `admin` / `analytics` and the values of --from and
+     * --to; borrowed from argv. */
+    const char *cmd_words[3];
+    unsigned n_cmd_words;
+    const char *cmd_from, *cmd_to;
     char *node_id;
     char *port_file;
     char *data_dir, *blob_dir, *public_url, *url_secret;
@@ -54,7 +62,15 @@ struct srv_config {
     bool access_log;
 };
 
-enum srv_command { SRV_CMD_SERVE, SRV_CMD_MIGRATE, SRV_CMD_ARCHIVE, SRV_CMD_HELP, SRV_CMD_VERSION };
+enum srv_command {
+    SRV_CMD_SERVE,
+    SRV_CMD_MIGRATE,
+    SRV_CMD_ARCHIVE,
+    SRV_CMD_ADMIN,
+    SRV_CMD_ANALYTICS,
+    SRV_CMD_HELP,
+    SRV_CMD_VERSION
+};
 
 /* Applies, in increasing precedence: defaults, the config file (config
  * setting, from PARLEY_CONFIG or --config), PARLEY_* environment variables,

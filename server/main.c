@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "config.h"
 #include "live.h"
+#include "analytics_cmd.h"
 #include "archive.h"
 #include "media.h"
 #include "webapp.h"
@@ -48,7 +49,9 @@ struct srv {
     struct http_server *admin; /* the admin listener, or NULL */
     struct srv_media media;
     struct srv_archive_timer *archiver;
-    struct srv_waitq *waitq; /* stream opens waiting for a full worker queue */
+    struct analytics_config analytics;
+    struct analytics_timer *aggregator; /* NULL when analytics_interval is 0 */
+    struct srv_waitq *waitq;            /* stream opens waiting for a full worker queue */
     struct api_web web;
 };
 
@@ -178,6 +181,7 @@ static int start(struct srv *s)
         .media_url_ttl_s = s->cfg.media_url_ttl_s,
         .media_pending_ttl_s = s->cfg.media_pending_ttl_s,
         .metrics_token = s->cfg.metrics_token,
+        .admins = s->cfg.admins,
         /* Uploads hold no worker while they wait for the client (a job
          * writes what arrived); what bounds them is their pipes' memory,
          * 4 MiB each. */
@@ -207,6 +211,9 @@ static int start(struct srv *s)
     /* Before the workers: history pages read archived segments. */
     store_archive_set_blobs(s->media.blobs);
     if ((rc = srv_archive_timer_new(&s->cfg, s->media.blobs, &s->archiver)) < 0)
+        return rc;
+    srv_analytics_config(&s->cfg, &s->analytics);
+    if ((rc = analytics_timer_new(&s->analytics, &s->aggregator)) < 0)
         return rc;
     s->env.metrics_ctx = s->metrics;
     if ((rc = pl_loop_new(&s->loop)) < 0)
@@ -270,6 +277,8 @@ static void stop(struct srv *s)
     s->waitq = NULL;
     srv_archive_timer_free(s->archiver);
     s->archiver = NULL;
+    analytics_timer_free(s->aggregator);
+    s->aggregator = NULL;
     if (s->loop)
         pl_loop_drain(s->loop);
     /* Uploads waiting for their clients end now: their last job (which
@@ -372,7 +381,10 @@ int main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN); /* a dead peer is an EPIPE, not a crash */
         rc = cmd == SRV_CMD_MIGRATE   ? migrate(&s.cfg)
              : cmd == SRV_CMD_ARCHIVE ? archive_once(&s)
-                                      : serve(&s);
+             : cmd == SRV_CMD_ADMIN   ? srv_admin_cmd(&s.cfg)
+             : cmd == SRV_CMD_ANALYTICS
+                 ? (migrate(&s.cfg) < 0 ? PL_EUNAVAIL : srv_analytics_cmd(&s.cfg))
+                 : serve(&s);
         if (cmd == SRV_CMD_MIGRATE && rc == 0)
             pl_log_info("migrations are up to date");
         rc = rc < 0 ? 1 : 0;

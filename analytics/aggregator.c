@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - the analytics aggregator: event positions into rollups.     */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "aggregator.h"
+
+#include "storage/analytics.h"
+
+#include "common/log.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+PL_LOG_TOPIC("analytics");
+
+/*
+ * Exactly once: each step is one transaction that reads the checkpoint
+ * under a row lock (and a transaction-scoped advisory lock, so only one
+ * node aggregates at a time), adds the messages of the next positions to
+ * the rollups, and moves the checkpoint. Positions are dense and
+ * commit-ordered (docs/architecture.md), so "every position <= checkpoint
+ * is counted" is the whole state: a crash before COMMIT loses the step's
+ * rollups and its checkpoint together, a crash after it keeps both.
+ */
+
+#define CRASH_STATUS 86
+
+static void crash_hook(void *ctx)
+{
+    const struct analytics_config *cfg = ctx;
+    if (cfg->crash_at && strcmp(cfg->crash_at, "applied") == 0) {
+        pl_log_warn("analytics_crash_at=applied: exiting as if killed");
+        _exit(CRASH_STATUS);
+    }
+}
+
+int analytics_aggregate(const struct analytics_config *cfg, struct analytics_pass *out)
+{
+    *out = (struct analytics_pass){0};
+    struct store_pg_config pc = {.conninfo = cfg->conninfo,
+                                 .connect_timeout_s = cfg->connect_timeout_s};
+    struct store_pg *pg;
+    int rc = store_pg_new(&pc, &pg);
+    if (rc < 0)
+        return rc;
+    unsigned batch = cfg->batch ? cfg->batch : 10000;
+    for (;;) {
+        struct store_analytics_step st;
+        rc = store_pg_analytics_step(pg, batch, crash_hook, (void *)cfg, &st);
+        if (rc < 0 || st.busy) {
+            out->busy = st.busy;
+            break;
+        }
+        out->steps++;
+        out->consumed += st.to - st.from;
+        out->checkpoint = st.to;
+        if (st.pending == 0)
+            break;
+    }
+    store_pg_free(pg);
+    return rc;
+}
+
+struct analytics_timer {
+    const struct analytics_config *cfg;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stopping;
+};
+
+static void *timer_main(void *arg)
+{
+    struct analytics_timer *t = arg;
+    pthread_mutex_lock(&t->lock);
+    while (!t->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += t->cfg->interval_ms / 1000;
+        until.tv_nsec += (long)(t->cfg->interval_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!t->stopping && pthread_cond_timedwait(&t->wake, &t->lock, &until) == 0)
+            ;
+        if (t->stopping)
+            break;
+        pthread_mutex_unlock(&t->lock);
+        struct analytics_pass p;
+        int rc = analytics_aggregate(t->cfg, &p);
+        if (rc < 0)
+            pl_log_warn("analytics pass failed: %s", pl_strerror(rc));
+        pthread_mutex_lock(&t->lock);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+int analytics_timer_new(const struct analytics_config *cfg, struct analytics_timer **out)
+{
+    *out = NULL;
+    if (cfg->interval_ms == 0)
+        return 0;
+    struct analytics_timer *t = calloc(1, sizeof(*t));
+    if (!t)
+        return PL_ENOMEM;
+    t->cfg = cfg;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&t->lock, NULL);
+    int rc = pthread_create(&t->thread, NULL, timer_main, t);
+    if (rc != 0) {
+        pthread_cond_destroy(&t->wake);
+        pthread_mutex_destroy(&t->lock);
+        free(t);
+        return -rc;
+    }
+    *out = t;
+    return 0;
+}
+
+void analytics_timer_free(struct analytics_timer *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->lock);
+    t->stopping = true;
+    pthread_cond_signal(&t->wake);
+    pthread_mutex_unlock(&t->lock);
+    pthread_join(t->thread, NULL);
+    pthread_cond_destroy(&t->wake);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}

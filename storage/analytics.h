@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - analytics rollups, checkpoint and admins in PostgreSQL.     */
+/* Copyright (c) 2026 Parley developers                                 */
+#ifndef PL_STORAGE_ANALYTICS_H
+#define PL_STORAGE_ANALYTICS_H
+
+#include "pg.h"
+
+#include "common/arena.h"
+#include "common/err.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What one aggregation step did. */
+struct store_analytics_step {
+    bool busy;        /* another connection holds the aggregation lock */
+    uint64_t from;    /* positions (from, to] were consumed */
+    uint64_t to;      /* the checkpoint after the step */
+    uint64_t pending; /* positions left after it (0: caught up) */
+};
+
+/* Called inside the step's transaction, after the rollups were written and
+ * before COMMIT (a test hook: it may _exit() to simulate a crash). */
+typedef void store_analytics_hook(void *ctx);
+
+/*
+ * One aggregation step, in ONE transaction: takes the deployment-wide
+ * aggregation lock (pg_try_advisory_xact_lock; when another node holds it,
+ * st->busy and nothing happens), locks the checkpoint row, consumes event
+ * positions (checkpoint, checkpoint + max] (never past the committed
+ * stream position: positions are dense and commit-ordered), adds their
+ * messages to the hourly rollups and their senders/receipt movers to the
+ * daily active users, recomputes the registrations of the recent hours,
+ * moves the checkpoint, commits. Blocking; the connection must not be in a
+ * transaction. hook may be NULL. Returns 0 or a negative code (rolled
+ * back: nothing of the step is kept).
+ */
+PL_MUST_CHECK int store_pg_analytics_step(struct store_pg *pg, unsigned max,
+                                          store_analytics_hook *hook, void *ctx,
+                                          struct store_analytics_step *st);
+
+/* One point of a series: t is RFC 3339 UTC (arena). */
+struct store_analytics_point {
+    const char *t;
+    int64_t value;
+};
+
+/*
+ * The series of metric over [from, to) (RFC 3339 or date strings, parsed
+ * by PostgreSQL), one point per hour or per day ("hour" / "day"), missing
+ * buckets as 0. Hourly-rollup metrics ("messages", "registrations", ...)
+ * sum their hours; "dau", "wau" and "mau" (day granularity only) count
+ * distinct active users over 1, 7, 30 days ending on each day. At most
+ * max_points points (PL_ETOOBIG past it). Returns 0, PL_EINVAL for a bad
+ * timestamp, or a code.
+ */
+PL_MUST_CHECK int store_pg_analytics_series(struct store_pg *pg, struct pl_arena *a,
+                                            const char *metric, const char *from, const char *to,
+                                            const char *granularity, unsigned max_points,
+                                            struct store_analytics_point **out, unsigned *n);
+
+/* Whether user is an admin: granted in the admins table, or named in
+ * names (comma-separated usernames, borrowed; may be empty). */
+PL_MUST_CHECK int store_pg_analytics_is_admin(struct store_pg *pg, int64_t user, const char *names,
+                                              bool *out);
+
+/* Grants (grant) or revokes admin for username. PL_ENOTFOUND when there
+ * is no such user. Idempotent. */
+PL_MUST_CHECK int store_pg_analytics_admin_set(struct store_pg *pg, const char *username,
+                                               bool grant);
+
+/* The user's own activity: per ISO week (Monday, RFC 3339) the messages
+ * they sent and received, last `weeks` weeks, newest first. */
+struct store_activity_week {
+    const char *week;
+    int64_t sent, received;
+};
+PL_MUST_CHECK int store_pg_activity_weeks(struct store_pg *pg, struct pl_arena *a, int64_t user,
+                                          unsigned weeks, struct store_activity_week **out,
+                                          unsigned *n);
+
+/* The user's most active conversations over the last 30 days. */
+struct store_activity_conv {
+    int64_t conversation_id;
+    const char *kind; /* "direct" or "group" */
+    int64_t messages; /* by anyone, visible to the user */
+};
+PL_MUST_CHECK int store_pg_activity_top(struct store_pg *pg, struct pl_arena *a, int64_t user,
+                                        unsigned limit, struct store_activity_conv **out,
+                                        unsigned *n);
+
+#endif

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - analytics rollups, checkpoint and admins in PostgreSQL.     */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "analytics.h"
+#include "pg_int.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <string.h>
+
+enum {
+    AN_LOCK,
+    AN_RANGE,
+    AN_APPLY,
+    AN_REGISTRATIONS,
+    AN_SERIES_HOURLY,
+    AN_SERIES_ACTIVE,
+    AN_IS_ADMIN,
+    AN_GRANT,
+    AN_REVOKE,
+    AN_WEEKS,
+    AN_TOP,
+};
+
+/* The messages of positions ($1, $2] (messages.id is the position of the
+ * message's event), counted into their hours (a message archived before
+ * the aggregator saw it still counts, but its kind is gone: archived rows
+ * are text or media, never e2e, so only messages_media can miss it), and their senders plus the
+ * users whose receipts moved into the daily active users; then the
+ * checkpoint. One statement, inside the step's transaction. */
+// clang-format off
+#define APPLY_SQL                                                                                  \
+    "WITH m AS ("                                                                                  \
+    " SELECT m.sender_id, m.kind, c.kind AS ckind, date_trunc('hour', m.created_at, 'UTC') AS h"   \
+    " FROM (SELECT conversation_id, sender_id, kind, created_at FROM messages"                     \
+    "  WHERE id > $1::bigint AND id <= $2::bigint"                                                 \
+    "  UNION ALL SELECT conversation_id, sender_id, 'archived', created_at FROM archived_messages"  \
+    "  WHERE id > $1::bigint AND id <= $2::bigint) m"                                              \
+    " JOIN conversations c ON c.id = m.conversation_id"                                            \
+    "), hourly AS ("                                                                               \
+    " INSERT INTO analytics_hourly (metric, dims, bucket_start, value)"                            \
+    " SELECT x.metric, '', m.h, count(*) FROM m CROSS JOIN LATERAL (VALUES"                        \
+    "  ('messages', true), ('messages_direct', m.ckind = 'direct'),"                               \
+    "  ('messages_group', m.ckind = 'group'), ('messages_media', m.kind = 'media'),"               \
+    "  ('messages_e2e', m.kind = 'e2e')) AS x(metric, hit)"                                        \
+    " WHERE x.hit GROUP BY x.metric, m.h"                                                          \
+    " ON CONFLICT (metric, dims, bucket_start)"                                                    \
+    " DO UPDATE SET value = analytics_hourly.value + EXCLUDED.value RETURNING 1"                   \
+    "), active AS ("                                                                               \
+    " SELECT sender_id AS user_id, (h AT TIME ZONE 'UTC')::date AS day FROM m"                     \
+    " UNION"                                                                                       \
+    " SELECT (e.payload::json->>'user_id')::bigint, (e.created_at AT TIME ZONE 'UTC')::date"       \
+    " FROM events e WHERE e.pos > $1::bigint AND e.pos <= $2::bigint AND e.type = 'receipt'"       \
+    "), dau AS ("                                                                                  \
+    " INSERT INTO analytics_daily_users (day, user_id)"                                            \
+    " SELECT day, user_id FROM active WHERE user_id IS NOT NULL"                                   \
+    " ON CONFLICT DO NOTHING RETURNING 1"                                                          \
+    ")"                                                                                            \
+    " UPDATE analytics_checkpoint SET pos = $2::bigint, updated_at = now()"                        \
+    " WHERE id = 1 AND pos = $1::bigint"                                                           \
+    " RETURNING (SELECT count(*) FROM hourly) + (SELECT count(*) FROM dau)"
+// clang-format on
+
+const struct store_pg__stmt store_pg__analytics_stmts[] = {
+    [AN_LOCK] = {"an_lock", "SELECT pg_try_advisory_xact_lock(hashtext('parley.analytics'))", 0,
+                 false},
+    [AN_RANGE] = {"an_range",
+                  "SELECT c.pos, LEAST(s.pos, c.pos + $1::bigint), s.pos"
+                  " FROM analytics_checkpoint c, stream_state s"
+                  " WHERE c.id = 1 AND s.id = 1 FOR UPDATE OF c",
+                  1, false},
+    [AN_APPLY] = {"an_apply", APPLY_SQL, 2, false},
+    /* Idempotent: each recent hour is set to its full count, so running it
+     * twice, or on two nodes, changes nothing. */
+    [AN_REGISTRATIONS] =
+        {"an_registrations",
+         "WITH r AS (INSERT INTO analytics_hourly (metric, dims, bucket_start, value)"
+         " SELECT 'registrations', '', date_trunc('hour', u.created_at, 'UTC'), count(*)"
+         " FROM users u WHERE u.created_at >= date_trunc('hour',"
+         "  (SELECT reg_until FROM analytics_checkpoint WHERE id = 1), 'UTC') - interval '1 hour'"
+         " GROUP BY 3"
+         " ON CONFLICT (metric, dims, bucket_start) DO UPDATE SET value = EXCLUDED.value"
+         " RETURNING 1)"
+         " UPDATE analytics_checkpoint SET reg_until = now() WHERE id = 1"
+         " RETURNING (SELECT count(*) FROM r)",
+         0, false},
+    /* $1 metric, $2 from, $3 to, $4 'hour' or 'day'. Buckets are UTC. */
+    [AN_SERIES_HOURLY] =
+        {"an_series_hourly",
+         "SELECT " STORE_PG_TS(
+             "g.t") ", COALESCE(sum(h.value), 0)::bigint"
+                    " FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
+                    "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) "
+                    "AS g(t)"
+                    " LEFT JOIN analytics_hourly h ON h.metric = $1::text AND h.dims = ''"
+                    "  AND h.bucket_start >= g.t AND h.bucket_start < g.t + ('1 ' || "
+                    "$4::text)::interval"
+                    " GROUP BY g.t ORDER BY g.t",
+         4, true},
+    /* $1 window in days (1, 7, 30), $2 from, $3 to: distinct users active
+     * in the window ending on each UTC day of [from, to). */
+    [AN_SERIES_ACTIVE] =
+        {"an_series_active",
+         "SELECT to_char(s.d, 'YYYY-MM-DD\"T00:00:00.000Z\"'),"
+         " (SELECT count(DISTINCT u.user_id) FROM analytics_daily_users u"
+         "  WHERE u.day > s.d - $1::int AND u.day <= s.d)"
+         " FROM (SELECT g::date AS d FROM generate_series("
+         "  ($2::timestamptz AT TIME ZONE 'UTC')::date,"
+         "  (($3::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date,"
+         "  interval '1 day') AS g) s ORDER BY s.d",
+         3, true},
+    [AN_IS_ADMIN] = {"an_is_admin",
+                     "SELECT EXISTS (SELECT 1 FROM admins WHERE user_id = $1::bigint)"
+                     " OR EXISTS (SELECT 1 FROM users WHERE id = $1::bigint AND username = ANY("
+                     "  regexp_split_to_array(btrim($2::text), '\\s*,\\s*')))",
+                     2, true},
+    /* One row (the user's id) when the user exists. */
+    [AN_GRANT] = {"an_grant",
+                  "WITH u AS (SELECT id FROM users WHERE username = $1::text),"
+                  " i AS (INSERT INTO admins (user_id) SELECT id FROM u ON CONFLICT DO NOTHING)"
+                  " SELECT id FROM u",
+                  1, false},
+    [AN_REVOKE] = {"an_revoke",
+                   "WITH u AS (SELECT id FROM users WHERE username = $1::text),"
+                   " d AS (DELETE FROM admins WHERE user_id IN (SELECT id FROM u))"
+                   " SELECT id FROM u",
+                   1, false},
+    [AN_WEEKS] =
+        {"an_weeks",
+         "WITH w AS (SELECT generate_series(date_trunc('week', now(), 'UTC')"
+         "  - ($2::int - 1) * interval '1 week', date_trunc('week', now(), 'UTC'),"
+         "  interval '1 week') AS t)"
+         " SELECT " STORE_PG_TS(
+             "w.t") ","
+                    " (SELECT count(*) FROM messages m WHERE m.sender_id = $1::bigint"
+                    "   AND m.created_at >= w.t AND m.created_at < w.t + interval '1 week'),"
+                    " (SELECT count(*) FROM members p JOIN messages m"
+                    "   ON m.conversation_id = p.conversation_id AND m.seq > p.joined_seq"
+                    "  WHERE p.user_id = $1::bigint AND m.sender_id <> $1::bigint"
+                    "   AND m.created_at >= w.t AND m.created_at < w.t + interval '1 week')"
+                    " FROM w ORDER BY w.t DESC",
+         2, true},
+    [AN_TOP] = {"an_top",
+                "SELECT p.conversation_id, c.kind, count(m.*)"
+                " FROM members p JOIN conversations c ON c.id = p.conversation_id"
+                " JOIN messages m ON m.conversation_id = p.conversation_id"
+                "  AND m.seq > p.joined_seq AND m.created_at >= now() - interval '30 days'"
+                " WHERE p.user_id = $1::bigint"
+                " GROUP BY p.conversation_id, c.kind ORDER BY 3 DESC, 1 LIMIT $2::int",
+                2, true},
+    {NULL, NULL, 0, false},
+};
+
+static int run(struct store_pg *pg, int id, const char *const *vals, PGresult **r)
+{
+    return store_pg__exec(pg, &store_pg__analytics_stmts[id], vals, NULL, NULL, r);
+}
+
+/* Runs a statement whose one row's first column is a bool. */
+static int run_bool(struct store_pg *pg, int id, const char *const *vals, bool *out)
+{
+    PGresult *r;
+    int rc = run(pg, id, vals, &r);
+    if (rc < 0)
+        return rc;
+    rc = PQntuples(r) == 1 ? 0 : PL_EINTERNAL;
+    if (rc == 0)
+        *out = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return rc;
+}
+
+static int step_locked(struct store_pg *pg, unsigned max, struct store_analytics_step *st)
+{
+    char nb[24];
+    snprintf(nb, sizeof(nb), "%u", max);
+    const char *vals[] = {nb};
+    PGresult *r;
+    int rc = run(pg, AN_RANGE, vals, &r);
+    if (rc < 0)
+        return rc;
+    int64_t lo = 0, hi = 0, cur = 0;
+    rc = PQntuples(r) == 1 ? 0 : PL_EINTERNAL;
+    if (rc == 0 && (rc = store_pg__get_i64(r, 0, 0, &lo)) == 0 &&
+        (rc = store_pg__get_i64(r, 0, 1, &hi)) == 0)
+        rc = store_pg__get_i64(r, 0, 2, &cur);
+    PQclear(r);
+    if (rc < 0)
+        return rc;
+    st->from = (uint64_t)lo;
+    st->to = (uint64_t)(hi > lo ? hi : lo);
+    st->pending = (uint64_t)cur > st->to ? (uint64_t)cur - st->to : 0;
+    if (hi > lo) {
+        struct store_pg__args p;
+        if ((rc = run(pg, AN_APPLY, STORE_PG__ARGS(&p, lo, hi), &r)) < 0)
+            return rc;
+        rc = PQntuples(r) == 1 ? 0 : PL_ECONFLICT; /* the checkpoint moved under us */
+        PQclear(r);
+        if (rc < 0)
+            return rc;
+    }
+    if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
+        return rc;
+    PQclear(r);
+    return 0;
+}
+
+int store_pg_analytics_step(struct store_pg *pg, unsigned max, store_analytics_hook *hook,
+                            void *ctx, struct store_analytics_step *st)
+{
+    *st = (struct store_analytics_step){0};
+    int rc = store_pg_tx_begin(pg);
+    if (rc < 0)
+        return rc;
+    bool got = false;
+    if ((rc = run_bool(pg, AN_LOCK, NULL, &got)) == 0 && !got)
+        st->busy = true;
+    if (rc == 0 && got)
+        rc = step_locked(pg, max, st);
+    if (rc == 0 && got && hook)
+        hook(ctx);
+    if (rc == 0 && got)
+        return store_pg_tx_commit(pg);
+    store_pg_tx_rollback(pg);
+    return rc;
+}
+
+static int point_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)
+{
+    (void)ctx;
+    struct store_analytics_point *p = item;
+    p->t = store_pg__get_str(a, r, row, 0);
+    if (!p->t)
+        return PL_ENOMEM;
+    return store_pg__get_i64(r, row, 1, &p->value);
+}
+
+/* The window in days of an active-users metric, 0 for a rollup metric. */
+static int active_window(const char *metric)
+{
+    return !strcmp(metric, "dau")   ? 1
+           : !strcmp(metric, "wau") ? 7
+           : !strcmp(metric, "mau") ? 30
+                                    : 0;
+}
+
+int store_pg_analytics_series(struct store_pg *pg, struct pl_arena *a, const char *metric,
+                              const char *from, const char *to, const char *granularity,
+                              unsigned max_points, struct store_analytics_point **out, unsigned *n)
+{
+    int win = active_window(metric);
+    if (win && strcmp(granularity, "day") != 0)
+        return PL_EINVAL;
+    void *rows = NULL;
+    int rc;
+    if (win) {
+        char wb[8];
+        snprintf(wb, sizeof(wb), "%d", win);
+        const char *vals[] = {wb, from, to};
+        rc = store_pg__exec_rows(pg, a, &store_pg__analytics_stmts[AN_SERIES_ACTIVE], vals,
+                                 sizeof(struct store_analytics_point), point_row, NULL, &rows, n);
+    } else {
+        const char *vals[] = {metric, from, to, granularity};
+        rc = store_pg__exec_rows(pg, a, &store_pg__analytics_stmts[AN_SERIES_HOURLY], vals,
+                                 sizeof(struct store_analytics_point), point_row, NULL, &rows, n);
+    }
+    if (rc == 0 && *n > max_points)
+        rc = PL_ETOOBIG;
+    if (rc == 0)
+        *out = rows;
+    return rc;
+}
+
+int store_pg_analytics_is_admin(struct store_pg *pg, int64_t user, const char *names, bool *out)
+{
+    struct store_pg__args p;
+    const char *const *v = STORE_PG__ARGS(&p, user);
+    p.v[1] = names;
+    return run_bool(pg, AN_IS_ADMIN, v, out);
+}
+
+int store_pg_analytics_admin_set(struct store_pg *pg, const char *username, bool grant)
+{
+    const char *vals[] = {username};
+    PGresult *r;
+    int rc = run(pg, grant ? AN_GRANT : AN_REVOKE, vals, &r);
+    if (rc < 0)
+        return rc;
+    rc = PQntuples(r) == 1 ? 0 : PL_ENOTFOUND;
+    PQclear(r);
+    return rc;
+}
+
+static int week_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)
+{
+    (void)ctx;
+    struct store_activity_week *w = item;
+    w->week = store_pg__get_str(a, r, row, 0);
+    if (!w->week)
+        return PL_ENOMEM;
+    int rc = store_pg__get_i64(r, row, 1, &w->sent);
+    return rc < 0 ? rc : store_pg__get_i64(r, row, 2, &w->received);
+}
+
+int store_pg_activity_weeks(struct store_pg *pg, struct pl_arena *a, int64_t user, unsigned weeks,
+                            struct store_activity_week **out, unsigned *n)
+{
+    struct store_pg__args p;
+    void *rows = NULL;
+    int rc = store_pg__exec_rows(pg, a, &store_pg__analytics_stmts[AN_WEEKS],
+                                 STORE_PG__ARGS(&p, user, (int64_t)weeks),
+                                 sizeof(struct store_activity_week), week_row, NULL, &rows, n);
+    if (rc == 0)
+        *out = rows;
+    return rc;
+}
+
+static int top_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)
+{
+    (void)ctx;
+    struct store_activity_conv *cv = item;
+    cv->kind = store_pg__get_str(a, r, row, 1);
+    if (!cv->kind)
+        return PL_ENOMEM;
+    int rc = store_pg__get_i64(r, row, 0, &cv->conversation_id);
+    return rc < 0 ? rc : store_pg__get_i64(r, row, 2, &cv->messages);
+}
+
+int store_pg_activity_top(struct store_pg *pg, struct pl_arena *a, int64_t user, unsigned limit,
+                          struct store_activity_conv **out, unsigned *n)
+{
+    struct store_pg__args p;
+    void *rows = NULL;
+    int rc = store_pg__exec_rows(pg, a, &store_pg__analytics_stmts[AN_TOP],
+                                 STORE_PG__ARGS(&p, user, (int64_t)limit),
+                                 sizeof(struct store_activity_conv), top_row, NULL, &rows, n);
+    if (rc == 0)
+        *out = rows;
+    return rc;
+}
