@@ -52,6 +52,8 @@ struct api_config {
     struct api_limits limits;
     unsigned group_max_members;   /* members per group (422 past it) */
     unsigned presence_timeout_s;  /* online while the last heartbeat is younger */
+    unsigned edit_window_s;       /* a message may be edited this long (409 after) */
+    unsigned delete_window_s;     /* its sender may delete it for everyone this long */
     unsigned sync_max_wait_ms;    /* longest /v1/sync long-poll */
     uint64_t media_max_size;      /* largest upload (413 past it) */
     unsigned media_url_ttl_s;     /* presigned upload URLs; downloads get a tenth */

@@ -303,6 +303,8 @@ PL_MUST_CHECK int api__reply_conversation_archive(struct api_call *c, const stru
 /* Writes a Message object (messages.c). */
 struct store_message;
 void api__gen_message(yajl_gen g, const struct store_message *m);
+/* PATCH and DELETE /v1/conversations/{id}/messages/{seq} (message_edit.c). */
+api_handler_fn api__message_patch, api__message_delete;
 
 /* A message send on its way to the group-commit writer (messages.c builds
  * it, send.c commits it). It lives in the request's arena; from a

@@ -29,6 +29,9 @@ void api__gen_message(yajl_gen g, const struct store_message *m)
     if (e2e) {
         api__gen_key(g, "text"); /* the server has no text to show */
         yajl_gen_null(g);
+    } else if (strcmp(m->kind, "deleted") == 0) {
+        api__gen_key(g, "text"); /* erased for everyone */
+        yajl_gen_null(g);
     } else if (strcmp(m->kind, "media") == 0) {
         api__gen_media_body(g, m->body);
     } else {
@@ -40,6 +43,12 @@ void api__gen_message(yajl_gen g, const struct store_message *m)
     else
         yajl_gen_null(g);
     api__gen_str(g, "created_at", m->created_at);
+    api__gen_key(g, "edited_at");
+    m->edited_at ? yajl_gen_string(g, (const unsigned char *)m->edited_at, strlen(m->edited_at))
+                 : yajl_gen_null(g);
+    api__gen_key(g, "deleted_at");
+    m->deleted_at ? yajl_gen_string(g, (const unsigned char *)m->deleted_at, strlen(m->deleted_at))
+                  : yajl_gen_null(g);
     api__gen_str(g, "status", status_names[m->status]);
     /* Last: e2e payloads end with it (see api/e2e.c). */
     if (e2e)
@@ -232,5 +241,7 @@ const struct api_route_def api__message_routes[] = {
     {"GET", "/v1/conversations/{id}/messages", messages_list, API_AUTH},
     {"POST", "/v1/conversations/{id}/receipts", api__receipts_post, API_AUTH},
     {"GET", "/v1/conversations/{id}/messages/{seq}/receipts", api__receipts_get, API_AUTH},
+    {"PATCH", "/v1/conversations/{id}/messages/{seq}", api__message_patch, API_AUTH},
+    {"DELETE", "/v1/conversations/{id}/messages/{seq}", api__message_delete, API_AUTH},
     {NULL, NULL, NULL, 0},
 };

@@ -31,6 +31,7 @@ struct srv_config {
     struct api_limits limits;
     unsigned group_max_members;
     unsigned presence_timeout_s;
+    unsigned edit_window_s, delete_window_s; /* message edit / delete for everyone */
     unsigned sync_max_wait_ms;
     unsigned sse_keepalive_ms;
     size_t stream_max_bytes;

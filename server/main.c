@@ -165,6 +165,8 @@ static int start(struct srv *s)
         .limits = s->cfg.limits,
         .group_max_members = s->cfg.group_max_members,
         .presence_timeout_s = s->cfg.presence_timeout_s,
+        .edit_window_s = s->cfg.edit_window_s,
+        .delete_window_s = s->cfg.delete_window_s,
         .sync_max_wait_ms = s->cfg.sync_max_wait_ms,
         .media_max_size = s->cfg.media_max_size,
         .media_url_ttl_s = s->cfg.media_url_ttl_s,

@@ -21,6 +21,9 @@ struct store_message {
     int64_t reply_to; /* a seq, or 0 for none */
     const char *created_at;
     enum store_msg_status status;
+    /* RFC 3339 times, or NULL: edited by its sender; deleted for
+     * everyone (kind is then "deleted" and body ""). */
+    const char *edited_at, *deleted_at;
     /* kind "e2e": the viewing device's ciphertext and its type ("prekey"
      * or "message"), or NULL when none was addressed to it. Not read by
      * the queries here (see storage/keys.h). */
@@ -144,6 +147,44 @@ PL_MUST_CHECK int store_pg_messages_list(struct store_pg *pg, struct pl_arena *a
                                          int64_t conversation_id, int64_t viewer_id,
                                          const struct store_msg_page *page,
                                          struct store_message **out, unsigned *n, bool *has_more);
+
+/* ---- Editing and deleting one message (pg_message_edit.c) ----------------
+ * Worker thread, inside a transaction. */
+
+/* A message some member acts on: msg (for an archived one only its
+ * conversation_id, seq, sender_id and kind "archived", or "deleted" when
+ * already erased), how old it is and whether the viewer is an admin. */
+struct store_msg_target {
+    struct store_message msg;
+    int64_t age_us; /* microseconds since it was sent */
+    bool archived;
+    bool viewer_admin;
+};
+
+/* Locks message seq of conversation_id when viewer_id is a member that can
+ * see it and fills *out. Returns 0 or PL_ENOTFOUND. */
+PL_MUST_CHECK int store_pg_message_target(struct store_pg *pg, struct pl_arena *a,
+                                          int64_t conversation_id, int64_t viewer_id, int64_t seq,
+                                          struct store_msg_target *out);
+
+/* Replaces the text of a (locked, hot) message and sets its edited_at;
+ * *out is the message afterwards. */
+PL_MUST_CHECK int store_pg_message_edit(struct store_pg *pg, struct pl_arena *a,
+                                        int64_t conversation_id, int64_t seq, const char *text,
+                                        struct store_message *out);
+
+/* Deletes a (locked) message for everyone: body, media references,
+ * ciphertexts and search entry; the row stays as kind "deleted" (an
+ * archived one gets a tombstone over its segment copy). For a hot message
+ * *out is the whole row afterwards; for an archived one only kind, body
+ * and deleted_at are set. */
+PL_MUST_CHECK int store_pg_message_erase(struct store_pg *pg, struct pl_arena *a,
+                                         int64_t conversation_id, int64_t seq, bool archived,
+                                         struct store_message *out);
+
+/* Hides message seq from user_id's history ("delete for me"). */
+PL_MUST_CHECK int store_pg_message_hide(struct store_pg *pg, int64_t conversation_id,
+                                        int64_t user_id, int64_t seq);
 
 /* ---- Receipts (pg_receipts.c) ---------------------------------------------
  * Receipts are per-member watermarks: delivered_seq and read_seq only move
