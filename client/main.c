@@ -193,6 +193,10 @@ static int more(struct cli *c, int argc, char **argv)
         return cli_cmd_sessions(c, argc, argv);
     if (!strcmp(cmd, "user") || !strcmp(cmd, "users"))
         return cli_cmd_user(c, argc, argv);
+    if (!strcmp(cmd, "edit"))
+        return cli_cmd_edit(c, argc, argv);
+    if (!strcmp(cmd, "delete"))
+        return cli_cmd_delete(c, argc, argv);
     return -1;
 }
 

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - parley edit / delete: change or take back a sent message.  */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "client/cli.h"
+
+#include <yajl/yajl_gen.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A SEQ argument: a message's number in its chat (1, 2, ...). */
+static long long seq_arg(const char *s)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 1)
+        cli_die_code(CLI_EXIT_USAGE, "'%s' is not a message number (an integer >= 1)", s);
+    return v;
+}
+
+/* parley edit CHAT SEQ TEXT: PATCH the message's text (plain chats; the
+ * server refuses messages of e2e chats with 409). */
+int cli_cmd_edit(struct cli *c, int argc, char **argv)
+{
+    if (argc != 4)
+        return -1;
+    long long conv = cli_chat_resolve(c, argv[1], 0), seq = seq_arg(argv[2]);
+    char path[96];
+    snprintf(path, sizeof(path), "/v1/conversations/%lld/messages/%lld", conv, seq);
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(g);
+    yajl_gen_string(g, (const unsigned char *)"text", 4);
+    yajl_gen_string(g, (const unsigned char *)argv[3], strlen(argv[3]));
+    yajl_gen_map_close(g);
+    char *body = cli_gen_done(g);
+    yajl_val res;
+    long st = cli_http(c, "PATCH", path, body, &res);
+    free(body);
+    cli_expect(st, res, 200, 200, "editing the message");
+    if (c->json) {
+        printf("{\"conversation_id\":%lld,\"seq\":%lld,\"edited_at\":\"%s\"}\n", conv, seq,
+               cli_jstr(res, "edited_at") ? cli_jstr(res, "edited_at") : "");
+    } else {
+        printf("edited message %lld in %s\n", seq, cli_chat_name(c, conv));
+    }
+    yajl_tree_free(res);
+    return 0;
+}
+
+/* parley delete [--for-me] CHAT SEQ: for everyone (default) or for me. */
+int cli_cmd_delete(struct cli *c, int argc, char **argv)
+{
+    int for_me = argc == 4 && !strcmp(argv[1], "--for-me");
+    if (argc != 3 && !for_me)
+        return -1;
+    long long conv = cli_chat_resolve(c, argv[1 + for_me], 0), seq = seq_arg(argv[2 + for_me]);
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/conversations/%lld/messages/%lld?for=%s", conv, seq,
+             for_me ? "me" : "everyone");
+    yajl_val res;
+    long st = cli_http(c, "DELETE", path, NULL, &res);
+    cli_expect(st, res, 204, 204, "deleting the message");
+    yajl_tree_free(res);
+    if (c->json)
+        printf("{\"conversation_id\":%lld,\"seq\":%lld,\"for\":\"%s\"}\n", conv, seq,
+               for_me ? "me" : "everyone");
+    else
+        printf("deleted message %lld in %s for %s\n", seq, cli_chat_name(c, conv),
+               for_me ? "you" : "everyone");
+    return 0;
+}
