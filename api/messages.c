@@ -50,6 +50,8 @@ void api__gen_message(yajl_gen g, const struct store_message *m)
     m->deleted_at ? yajl_gen_string(g, (const unsigned char *)m->deleted_at, strlen(m->deleted_at))
                   : yajl_gen_null(g);
     api__gen_str(g, "status", status_names[m->status]);
+    if (m->n_reactions)
+        api__gen_reactions(g, m);
     /* Last: e2e payloads end with it (see api/e2e.c). */
     if (e2e)
         api__gen_e2e(g, m);
@@ -219,7 +221,8 @@ static int messages_list(struct api_call *c)
     rc = store_pg_messages_list(c->w->pg, c->a, conv, c->user_id, &page, &m, &n, &more);
     if (rc == PL_ENOTFOUND)
         return api__conversation_not_found(c);
-    if (rc < 0 || (rc = project_page(c, conv, m, n)) < 0)
+    if (rc < 0 || (rc = project_page(c, conv, m, n)) < 0 ||
+        (rc = api__reactions_attach(c, conv, m, n)) < 0)
         return rc;
     yajl_gen g = api__gen_new();
     if (!g)
@@ -242,6 +245,9 @@ const struct api_route_def api__message_routes[] = {
     {"POST", "/v1/conversations/{id}/receipts", api__receipts_post, API_AUTH},
     {"GET", "/v1/conversations/{id}/messages/{seq}/receipts", api__receipts_get, API_AUTH},
     {"PATCH", "/v1/conversations/{id}/messages/{seq}", api__message_patch, API_AUTH},
+    {"PUT", "/v1/conversations/{id}/messages/{seq}/reactions/{emoji}", api__reaction_put, API_AUTH},
+    {"DELETE", "/v1/conversations/{id}/messages/{seq}/reactions/{emoji}", api__reaction_delete,
+     API_AUTH},
     {"DELETE", "/v1/conversations/{id}/messages/{seq}", api__message_delete, API_AUTH},
     {NULL, NULL, NULL, 0},
 };

@@ -70,3 +70,31 @@ int cli_cmd_delete(struct cli *c, int argc, char **argv)
                for_me ? "you" : "everyone");
     return 0;
 }
+
+/* parley react [--remove] CHAT SEQ EMOJI: one reaction per message. */
+int cli_cmd_react(struct cli *c, int argc, char **argv)
+{
+    int remove = argc == 5 && !strcmp(argv[1], "--remove");
+    if (argc != 4 && !remove)
+        return -1;
+    long long conv = cli_chat_resolve(c, argv[1 + remove], 0), seq = seq_arg(argv[2 + remove]);
+    char *emoji = cli_urlenc(argv[3 + remove]);
+    size_t cap = strlen(emoji) + 96;
+    char *path = malloc(cap);
+    if (!path)
+        cli_die("out of memory");
+    snprintf(path, cap, "/v1/conversations/%lld/messages/%lld/reactions/%s", conv, seq, emoji);
+    yajl_val res;
+    long st = cli_http(c, remove ? "DELETE" : "PUT", path, NULL, &res);
+    free(path);
+    free(emoji);
+    cli_expect(st, res, 204, 204, remove ? "removing the reaction" : "reacting");
+    yajl_tree_free(res);
+    if (c->json)
+        printf("{\"conversation_id\":%lld,\"seq\":%lld,\"removed\":%s}\n", conv, seq,
+               remove ? "true" : "false");
+    else
+        printf("%s %s on message %lld in %s\n", remove ? "removed" : "reacted", argv[3 + remove],
+               seq, cli_chat_name(c, conv));
+    return 0;
+}

@@ -72,6 +72,10 @@ static const struct cmd_help cmds[] = {
      "window, 48 h by default, or any as a group admin): its text and media are erased and\n"
      "the others see \"deleted\". --for-me hides it from your history only.\n",
      2, 3},
+    {"react", "react [--remove] CHAT SEQ EMOJI", "react to a message with one emoji",
+     "Sets your reaction to message number SEQ of CHAT (a plain chat) to EMOJI, replacing\n"
+     "your previous one; --remove takes it back. EMOJI must be a single emoji.\n",
+     3, 4},
     {"read", "read CHAT [--json]", "mark CHAT read and print its history",
      "Sends a read receipt up to the newest message of CHAT, then prints its history.\n", 1, 1},
     {"search", "search WORDS... [--json]", "search your messages",

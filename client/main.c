@@ -197,6 +197,8 @@ static int more(struct cli *c, int argc, char **argv)
         return cli_cmd_edit(c, argc, argv);
     if (!strcmp(cmd, "delete"))
         return cli_cmd_delete(c, argc, argv);
+    if (!strcmp(cmd, "react"))
+        return cli_cmd_react(c, argc, argv);
     return -1;
 }
 

@@ -6,6 +6,8 @@
 
 #include "pg.h"
 
+struct store_reaction;
+
 enum store_msg_status { STORE_MSG_SENT = 0, STORE_MSG_DELIVERED, STORE_MSG_READ };
 
 /* A message as the API shows it. Strings come from the caller's arena. */
@@ -24,6 +26,9 @@ struct store_message {
     /* RFC 3339 times, or NULL: edited by its sender; deleted for
      * everyone (kind is then "deleted" and body ""). */
     const char *edited_at, *deleted_at;
+    /* History only: the message's reactions (arena array, by count). */
+    const struct store_reaction *reactions;
+    unsigned n_reactions;
     /* kind "e2e": the viewing device's ciphertext and its type ("prekey"
      * or "message"), or NULL when none was addressed to it. Not read by
      * the queries here (see storage/keys.h). */
@@ -185,6 +190,35 @@ PL_MUST_CHECK int store_pg_message_erase(struct store_pg *pg, struct pl_arena *a
 /* Hides message seq from user_id's history ("delete for me"). */
 PL_MUST_CHECK int store_pg_message_hide(struct store_pg *pg, int64_t conversation_id,
                                         int64_t user_id, int64_t seq);
+
+/* ---- Reactions (pg_reactions.c) -------------------------------------------
+ * One emoji per user per message. Worker thread. */
+
+/* One emoji on a message: how many reacted with it, and whether the viewer
+ * did. */
+struct store_reaction {
+    int64_t seq;
+    const char *emoji;
+    int64_t count;
+    bool mine;
+};
+
+/* Inside a transaction, after store_pg_message_target(): sets user_id's
+ * reaction to seq (replacing another emoji); *changed is false when it was
+ * that emoji already. */
+PL_MUST_CHECK int store_pg_reaction_set(struct store_pg *pg, int64_t conversation_id, int64_t seq,
+                                        int64_t user_id, const char *emoji, bool *changed);
+/* Removes user_id's reaction emoji from seq; *changed is false when there
+ * was none. */
+PL_MUST_CHECK int store_pg_reaction_delete(struct store_pg *pg, int64_t conversation_id,
+                                           int64_t seq, int64_t user_id, const char *emoji,
+                                           bool *changed);
+/* The reactions of seqs[0..n_seqs) as viewer_id sees them, ascending by
+ * seq (*out an arena array). */
+PL_MUST_CHECK int store_pg_reactions_page(struct store_pg *pg, struct pl_arena *a,
+                                          int64_t conversation_id, int64_t viewer_id,
+                                          const int64_t *seqs, unsigned n_seqs,
+                                          struct store_reaction **out, unsigned *n);
 
 /* ---- Receipts (pg_receipts.c) ---------------------------------------------
  * Receipts are per-member watermarks: delivered_seq and read_seq only move

@@ -50,6 +50,7 @@ struct store_pg__stmt {
 extern const struct store_pg__stmt store_pg__user_stmts[];
 extern const struct store_pg__stmt store_pg__event_stmts[];
 extern const struct store_pg__stmt store_pg__message_edit_stmts[];
+extern const struct store_pg__stmt store_pg__reaction_stmts[];
 extern const struct store_pg__stmt store_pg__message_stmts[];
 extern const struct store_pg__stmt store_pg__receipt_stmts[];
 extern const struct store_pg__stmt store_pg__presence_stmts[];

@@ -52,6 +52,8 @@ const struct store_pg__stmt store_pg__message_edit_stmts[] = {
                "WITH r AS (DELETE FROM media_refs WHERE conversation_id = $1::bigint"
                "   AND seq = $2::bigint),"
                " e AS (DELETE FROM e2e_ciphertexts WHERE conversation_id = $1::bigint"
+               "   AND seq = $2::bigint),"
+               " x AS (DELETE FROM reactions WHERE conversation_id = $1::bigint"
                "   AND seq = $2::bigint)"
                " UPDATE messages m SET kind = 'deleted', body = '', deleted_at = now()"
                " WHERE m.conversation_id = $1::bigint AND m.seq = $2::bigint"

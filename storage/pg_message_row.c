@@ -36,7 +36,9 @@ int store_pg__message_row(struct pl_arena *a, const struct pg_result *r, int row
         return PL_ENOMEM;
     out->edited_at = *edited ? edited : NULL;
     out->deleted_at = *deleted ? deleted : NULL;
-    out->e2e_type = out->e2e_ciphertext = NULL; /* per device: storage/keys.h */
+    out->e2e_type = out->e2e_ciphertext = NULL;
+    out->reactions = NULL; /* history fills them in (api/reactions.c) */
+    out->n_reactions = 0;  /* per device: storage/keys.h */
     if (!out->client_msg_id || !out->kind || !out->body || !out->created_at)
         return PL_ENOMEM;
     return 0;

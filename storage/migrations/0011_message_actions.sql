@@ -24,3 +24,13 @@ CREATE TABLE message_hidden (
   seq bigint NOT NULL,
   PRIMARY KEY (conversation_id, user_id, seq)
 );
+
+-- One reaction (a single emoji) per user per message.
+CREATE TABLE reactions (
+  conversation_id bigint NOT NULL REFERENCES conversations ON DELETE CASCADE,
+  seq bigint NOT NULL,
+  user_id bigint NOT NULL REFERENCES users ON DELETE CASCADE,
+  emoji text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (conversation_id, seq, user_id)
+);

@@ -513,6 +513,18 @@ PLTEST_PROTO(cli_edit_and_delete)
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "edited message 1");
     out_free(&o);
+    o = RUN(hb, "react", cb, "1", "\xF0\x9F\x91\x8D");
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "reacted");
+    out_free(&o);
+    o = RUN(hb, "react", cb, "1", "no");
+    EXPECT_RC(o, 1);
+    EXPECT_IN(o.err, "422");
+    out_free(&o);
+    o = RUN(hb, "react", "--remove", cb, "1", "\xF0\x9F\x91\x8D");
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "removed");
+    out_free(&o);
     o = RUN(hb, "edit", cb, "1", "not yours");
     EXPECT_RC(o, 1);
     EXPECT_IN(o.err, "403");
