@@ -54,6 +54,10 @@ struct api_config {
     unsigned presence_timeout_s;  /* online while the last heartbeat is younger */
     unsigned edit_window_s;       /* a message may be edited this long (409 after) */
     unsigned delete_window_s;     /* its sender may delete it for everyone this long */
+    unsigned presence_subs_max;   /* users one device may subscribe to (422 past it) */
+    unsigned presence_sub_ttl_s;  /* a subscription lasts at most this long */
+    unsigned typing_max_members;  /* no typing events in larger groups */
+    unsigned typing_interval_ms;  /* at most one typing event per user and chat per interval */
     unsigned sync_max_wait_ms;    /* longest /v1/sync long-poll */
     uint64_t media_max_size;      /* largest upload (413 past it) */
     unsigned media_url_ttl_s;     /* presigned upload URLs; downloads get a tenth */
@@ -113,6 +117,17 @@ struct api_env {
      * node. */
     void (*close_device)(void *ctx, int64_t user_id, int64_t device_id);
     void *close_ctx;
+    /* Any thread: sends the presence event json to the streams of the n
+     * (users[i], devices[i]) on node (this node or another). */
+    void (*presence_send)(void *ctx, const char *node, const char *json, size_t len,
+                          const int64_t *users, const int64_t *devices, unsigned n);
+    /* Loop thread: an event stream of the device is registered with the
+     * hub (presence transitions for its subscriptions come here now). */
+    void (*stream_opened)(void *ctx, int64_t user, int64_t device);
+    /* Loop thread: an event stream of the device closed (its presence
+     * subscriptions end with its last stream). */
+    void (*stream_closed)(void *ctx, int64_t user, int64_t device);
+    void *presence_ctx;
     /* Any thread: runs fn on a password-hashing thread (its own bounded
      * pool, with its own connections), so argon2 never holds an API
      * worker. Returns 0, or PL_EBUSY/PL_ECANCELED (fn not called). */
@@ -144,6 +159,11 @@ enum api_route_result {
 /* Loop thread. Matches the route, stores it on the request, and answers
  * what needs no worker. */
 enum api_route_result api_route(const struct api_env *env, struct http_req *req);
+
+/* Loop thread, after api_route() asked for a worker: true when the request
+ * opens an event stream and should wait for room in a full worker queue
+ * rather than be refused. */
+bool api_route_waits(const struct http_req *req);
 
 /* Loop thread, when a request's headers are in: true when its route takes
  * the body streamed (uploads; see http_req_body_read). */
@@ -185,6 +205,14 @@ PL_MUST_CHECK int api_init(void);
  * (those holding streams on this node), announces the ones that came
  * online, and sweeps and announces the ones whose heartbeat expired. */
 void api_presence_tick(struct api_worker *w, const int64_t *users, unsigned n);
+/* Any thread: presence transitions announced by this node, and the
+ * subscribed streams' devices they went to (the sum of their audiences). */
+void api_presence_counters(uint64_t *transitions, uint64_t *audience);
+/* Most devices one api_presence_streams_closed() call takes. */
+#define API_PRESENCE_CLOSED_MAX 4096
+/* Worker: the devices' last streams on this node closed; the ones with no
+ * stream left anywhere lose their presence subscriptions. */
+void api_presence_streams_closed(struct api_worker *w, const int64_t *devices, unsigned n);
 
 /* Any thread, pure: the message.created payload json (len bytes) as the
  * device device_id may see it. An e2e message's event carries every

@@ -48,6 +48,10 @@ enum api_route_flags {
     /* Served on the admin listener too (/healthz, /readyz, /metrics); every
      * other route answers 404 there. */
     API_OPS = 1u << 4,
+    /* Opening an event stream: when the worker queue is full the request
+     * waits for room instead of getting 503 (a reconnect burst of every
+     * client at once must not fail; issue 17). */
+    API_WAITS = 1u << 5,
 };
 
 struct api_route_info {
@@ -334,12 +338,21 @@ void api__finish(struct api_call *c, int rc);
 
 /* presence.c */
 api_handler_fn api_presence_get, api_presence_heartbeat, api_typing_post;
+api_handler_fn api_presence_subs_put, api_presence_subs_get, api_presence_subs_delete;
+/* Writes a Presence object for a user the caller may see: hb_ms is the
+ * last heartbeat, 0 for never seen, UINT64_MAX for unknown (Redis down). */
+void api__gen_presence_hb(struct api_call *c, yajl_gen g, int64_t user, uint64_t hb_ms);
+/* Writes the Presence of a user whose setting hides it from the caller. */
+void api__gen_presence_hidden(yajl_gen g, int64_t user);
+/* RFC 3339 UTC with milliseconds. */
+void api__format_ms(uint64_t ms, char out[48]);
 /* Refreshes the user's heartbeat and announces it when it came online;
  * returns whether it did. Failures (Redis down) are ignored (false):
  * presence is best effort. */
 bool api__presence_touch(struct api_worker *w, int64_t user);
-/* Writes user's Presence object, as the caller may see it (last_seen by
- * the user's privacy setting), to g. Returns 0 or a storage code. */
+/* Writes user's Presence object, as the caller may see it (status
+ * "hidden" and nothing else when the user's privacy setting hides it), to
+ * g. Returns 0 or a storage code. */
 int api__gen_presence(struct api_call *c, yajl_gen g, int64_t user);
 
 /* ---- e2e (e2e.c, e2e_send.c, keys.c) ---- */

@@ -4,6 +4,7 @@
 #include "api_int.h"
 
 #include "storage/events.h"
+#include "storage/presence.h"
 
 #include "common/log.h"
 
@@ -115,6 +116,8 @@ static void sse_on_close(void *ctx, int status)
     struct sse *s = ctx;
     (void)status;
     s->gone = true;
+    if (s->env->stream_closed)
+        s->env->stream_closed(s->env->presence_ctx, s->user, s->device);
     uncount(s);
     push_stream_release(s->stream);
     sse_unref(s);
@@ -265,6 +268,8 @@ static void on_open(struct pl_task *t)
         free(s);
         return;
     }
+    if (s->env->stream_opened)
+        s->env->stream_opened(s->env->presence_ctx, s->user, s->device);
     raw(s, RETRY_FRAME);
     char json[96];
     if (s->reset) {
@@ -543,10 +548,13 @@ static int sync_get(struct api_call *c)
 }
 
 const struct api_route_def api__stream_routes[] = {
-    {"GET", "/v1/events", events_open, API_AUTH_ANY},
+    {"GET", "/v1/events", events_open, API_AUTH_ANY | API_WAITS},
     {"GET", "/v1/sync", sync_get, API_AUTH_ANY},
     {"GET", "/v1/users/{user}/presence", api_presence_get, API_AUTH},
     {"POST", "/v1/presence/heartbeat", api_presence_heartbeat, API_AUTH},
+    {"PUT", "/v1/presence/subscriptions", api_presence_subs_put, API_AUTH},
+    {"GET", "/v1/presence/subscriptions", api_presence_subs_get, API_AUTH},
+    {"DELETE", "/v1/presence/subscriptions", api_presence_subs_delete, API_AUTH},
     {"POST", "/v1/conversations/{id}/typing", api_typing_post, API_AUTH},
     {NULL, NULL, NULL, 0},
 };

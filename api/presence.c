@@ -55,32 +55,90 @@ static void gen_presence(yajl_gen g, int64_t user, const char *status, int onlin
     yajl_gen_map_close(g);
 }
 
-/* Tells the user's contacts that it came online or went offline. Only
- * transitions are announced (the sweeper and ZADD decide them once per
- * deployment), and only streams of online contacts receive them: the hub
- * drops users without streams at no cost. */
+/* For /metrics and bench/: transitions announced, and subscribed devices
+ * they were sent to (after privacy), across this node's workers. */
+static _Atomic uint64_t n_transitions, n_audience;
+
+void api_presence_counters(uint64_t *transitions, uint64_t *audience)
+{
+    *transitions = atomic_load_explicit(&n_transitions, memory_order_relaxed);
+    *audience = atomic_load_explicit(&n_audience, memory_order_relaxed);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_node(const void *a, const void *b)
+{
+    return strcmp(((const struct store_psub *)a)->node, ((const struct store_psub *)b)->node);
+}
+
+/* The subscribers of user whom its privacy setting allows to see it
+ * (store_pg_presence_viewers), sorted by node. */
+static int audience(struct api_worker *w, struct pl_arena *a, int64_t user,
+                    struct store_psub **subs, unsigned *n)
+{
+    int rc = store_redis_psub_audience(w->redis, a, user, pl_wall_ms(), subs, n);
+    if (rc < 0 || *n == 0)
+        return rc;
+    int64_t *viewers = pl_arena_alloc(a, *n * sizeof(*viewers)), *allowed;
+    unsigned n_allowed, k = 0;
+    if (!viewers)
+        return PL_ENOMEM;
+    for (unsigned i = 0; i < *n; i++)
+        viewers[i] = (*subs)[i].user;
+    qsort(viewers, *n, sizeof(*viewers), cmp_i64);
+    unsigned nv = api__ids_unique(viewers, *n, 0);
+    if ((rc = store_pg_presence_viewers(w->pg, a, user, viewers, nv, &allowed, &n_allowed)) < 0)
+        return rc;
+    qsort(allowed, n_allowed, sizeof(*allowed), cmp_i64);
+    for (unsigned i = 0; i < *n; i++)
+        if (n_allowed && bsearch(&(*subs)[i].user, allowed, n_allowed, sizeof(*allowed), cmp_i64))
+            (*subs)[k++] = (*subs)[i];
+    *n = k;
+    qsort(*subs, *n, sizeof(**subs), cmp_node);
+    return 0;
+}
+
+/* Tells the devices subscribed to user (and allowed to see it) that it
+ * came online or went offline: one hand-over per node holding such a
+ * device, none for nodes without. Only transitions are announced (the
+ * sweeper and ZADD decide them once per deployment). Group membership
+ * alone no longer means delivery: a client subscribes to the users it
+ * shows (PUT /v1/presence/subscriptions). */
 static void announce(struct api_worker *w, int64_t user, bool online, uint64_t hb_ms)
 {
     struct pl_arena *a = pl_arena_new();
-    int64_t *contacts;
-    unsigned n;
-    const char *setting;
-    if (!a || store_pg_contacts(w->pg, a, user, &contacts, &n) < 0 || n == 0 ||
-        store_pg_last_seen_setting(w->pg, user, &setting) < 0) {
+    struct store_psub *subs;
+    unsigned n = 0;
+    atomic_fetch_add_explicit(&n_transitions, 1, memory_order_relaxed);
+    if (!a || audience(w, a, user, &subs, &n) < 0 || n == 0) {
         pl_arena_free(a);
         return;
     }
-    /* Recipients are contacts by construction, so only "nobody" hides. */
-    char seen[48];
-    format_ms(hb_ms, seen);
-    yajl_gen g = api__gen_new();
+    atomic_fetch_add_explicit(&n_audience, n, memory_order_relaxed);
+    int64_t *users = pl_arena_alloc(a, n * sizeof(*users));
+    int64_t *devices = pl_arena_alloc(a, n * sizeof(*devices));
+    yajl_gen g = users && devices ? api__gen_new() : NULL;
     if (g) {
-        gen_presence(g, user, online ? "online" : "offline", online,
-                     strcmp(setting, "nobody") == 0 ? NULL : seen);
+        /* Every recipient may see both fields: the setting chose them. */
+        char seen[48];
+        format_ms(hb_ms, seen);
+        gen_presence(g, user, online ? "online" : "offline", online, seen);
         const unsigned char *buf;
         size_t len;
         yajl_gen_get_buf(g, &buf, &len);
-        w->env->publish(w->env->publish_ctx, 0, "presence", (const char *)buf, len, contacts, n);
+        for (unsigned i = 0, j; i < n; i = j) {
+            for (j = i; j < n && strcmp(subs[j].node, subs[i].node) == 0; j++) {
+                users[j - i] = subs[j].user;
+                devices[j - i] = subs[j].device;
+            }
+            w->env->presence_send(w->env->presence_ctx, subs[i].node, (const char *)buf, len, users,
+                                  devices, j - i);
+        }
         yajl_gen_free(g);
     }
     pl_arena_free(a);
@@ -167,6 +225,12 @@ int api__gen_presence(struct api_call *c, yajl_gen g, int64_t user)
     int rc = store_pg_last_seen_visible(c->w->pg, c->user_id, user, &visible);
     if (rc < 0)
         return rc;
+    if (!visible) {
+        /* The setting covers every field: not even whether the user is
+         * online (issue 9, item 14), and no Redis read to leak timing. */
+        gen_presence(g, user, "hidden", -1, NULL);
+        return 0;
+    }
     uint64_t hb = 0, durable = 0;
     rc = store_redis_presence_get(c->w->redis, user, &hb);
     /* Redis lost the user (restarted) or is down: the durable copy still
@@ -177,14 +241,14 @@ int api__gen_presence(struct api_call *c, yajl_gen g, int64_t user)
     if (durable)
         format_ms(durable, seen);
     if (rc == PL_ENOTFOUND) {
-        gen_presence(g, user, "offline", 0, durable && visible ? seen : NULL);
+        gen_presence(g, user, "offline", 0, durable ? seen : NULL);
     } else if (rc < 0) {
         /* Redis down: say we do not know rather than failing the call. */
-        gen_presence(g, user, "unknown", -1, durable && visible ? seen : NULL);
+        gen_presence(g, user, "unknown", -1, durable ? seen : NULL);
     } else {
         bool online = pl_wall_ms() - hb < (uint64_t)c->env->cfg->presence_timeout_s * 1000;
         format_ms(hb, seen);
-        gen_presence(g, user, online ? "online" : "offline", online, visible ? seen : NULL);
+        gen_presence(g, user, online ? "online" : "offline", online, seen);
     }
     return 0;
 }
@@ -204,6 +268,39 @@ int api_presence_get(struct api_call *c)
         return rc;
     }
     return api__reply_json(c, 200, g);
+}
+
+void api__gen_presence_hb(struct api_call *c, yajl_gen g, int64_t user, uint64_t hb_ms)
+{
+    char seen[48];
+    if (hb_ms == UINT64_MAX) {
+        gen_presence(g, user, "unknown", -1, NULL);
+    } else if (hb_ms == 0) {
+        gen_presence(g, user, "offline", 0, NULL);
+    } else {
+        bool online = pl_wall_ms() - hb_ms < (uint64_t)c->env->cfg->presence_timeout_s * 1000;
+        format_ms(hb_ms, seen);
+        gen_presence(g, user, online ? "online" : "offline", online, seen);
+    }
+}
+
+void api__gen_presence_hidden(yajl_gen g, int64_t user)
+{
+    gen_presence(g, user, "hidden", -1, NULL);
+}
+
+void api__format_ms(uint64_t ms, char out[48])
+{
+    format_ms(ms, out);
+}
+
+void api_presence_streams_closed(struct api_worker *w, const int64_t *devices, unsigned n)
+{
+    unsigned cleared = 0;
+    if (n &&
+        store_redis_psub_streams_closed(w->redis, w->env->node_id, devices, n, &cleared) == 0 &&
+        cleared)
+        pl_log_debug("%u devices without streams left lost their presence subscriptions", cleared);
 }
 
 int api_presence_heartbeat(struct api_call *c)
@@ -235,6 +332,18 @@ int api_typing_post(struct api_call *c)
             ids[k++] = ids[i];
     if (k == n)
         return api__conversation_not_found(c);
+    /* In a large group typing is noise that costs every member a wake-up:
+     * not sent (the call still succeeds, so clients need no special case). */
+    bool allowed = n <= c->env->cfg->typing_max_members;
+    /* A client repeats the call while the user types; one event per
+     * interval is enough (it lasts TYPING_TTL_MS). Redis down: send. */
+    if (allowed && store_redis_typing_allow(c->w->redis, conv, c->user_id,
+                                            c->env->cfg->typing_interval_ms, &allowed) < 0)
+        allowed = true;
+    if (!allowed) {
+        api__reply_raw(c, 204, NULL, "", 0);
+        return 0;
+    }
     const char *json =
         pl_arena_sprintf(c->a, "{\"conversation_id\":%lld,\"user_id\":%lld,\"expires_in_ms\":%d}",
                          (long long)conv, (long long)c->user_id, TYPING_TTL_MS);

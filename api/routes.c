@@ -158,6 +158,12 @@ enum api_route_result api_route(const struct api_env *env, struct http_req *req)
     return API_ROUTE_DONE;
 }
 
+bool api_route_waits(const struct http_req *req)
+{
+    int idx = http_req_route(req);
+    return idx >= 0 && (infos[idx].flags & API_WAITS);
+}
+
 bool api_route_streams_body(const struct api_env *env, struct http_req *req)
 {
     (void)env;

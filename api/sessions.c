@@ -88,7 +88,7 @@ static int reply_session(struct api_call *c, const char *token, bool cookie, int
 
 struct login {
     const char *username, *password, *device;
-    bool cookie; /* the web client: the token goes into an HttpOnly cookie */
+    bool cookie;         /* the web client: the token goes into an HttpOnly cookie */
     const char *account; /* the throttle's key: the username, or "-" */
 };
 

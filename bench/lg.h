@@ -194,6 +194,8 @@ struct lg_opts {
     const char *after_setup; /* shell command run between the data setup and the streams */
     int server_pid;
     unsigned src_addrs, setup_timeout, settle;
+    unsigned subs, burst_ms, churn_rate; /* presence scenarios */
+    const char *metrics_token;           /* reads parleyd's presence counters */
     uint64_t seed;
 };
 
@@ -225,6 +227,7 @@ struct lg_bench {
     bool measuring;
     uint64_t msg_seq, rng;
     unsigned streams_opened;
+    unsigned subs, sub_stride; /* presence: each user watches subs users, stride apart */
     int hook_pid;
     char run_tag[16];
 };
@@ -246,6 +249,8 @@ PL_MUST_CHECK int lg_setup_group(struct lg_bench *b, unsigned members);
 /* Opens streams until `total` are open, round-robin over the first n_users
  * users, and waits for their `ready` events. */
 PL_MUST_CHECK int lg_setup_streams(struct lg_bench *b, unsigned total, unsigned n_users);
+/* Every user PUTs its presence subscriptions (b->subs, b->sub_stride). */
+PL_MUST_CHECK int lg_setup_subs(struct lg_bench *b);
 
 /* lg_cpu.c: CPU ticks of the --cpu-watch processes, then our own; the
  * machine's busy ticks in the last slot. */
@@ -261,5 +266,11 @@ PL_MUST_CHECK int lg_run_stream_open(struct lg_bench *b, unsigned u, unsigned tr
  * closed loop keeping `window` messages in flight. Prints a RESULT line. */
 void lg_run_phase(struct lg_bench *b, double rate, unsigned window);
 PL_MUST_CHECK int lg_run_idle(struct lg_bench *b);
+/* VmRSS of pid in KiB, -1 when unreadable. */
+long lg_rss_kib(int pid);
+
+/* lg_presence.c: the presence scenarios (see the file's comment). */
+PL_MUST_CHECK int lg_presence_burst(struct lg_bench *b);
+PL_MUST_CHECK int lg_presence_mixed(struct lg_bench *b);
 
 #endif

@@ -116,7 +116,14 @@ static int on_head(struct lg_conn *cn, int *status)
         return 1;
     *status = st;
     cn->reqs->status = st;
-    if (chunked) {
+    /* 204 and 304 never have a body (RFC 9112 6.3), whatever the headers
+     * say or leave out: waiting for the end of the connection instead would
+     * hang the request until the server's idle timeout. */
+    if (st == 204 || st == 304) {
+        cn->h1 = H1_LEN;
+        cn->h1_left = 0;
+        complete(cn, st);
+    } else if (chunked) {
         cn->h1 = H1_CHUNK_SIZE;
     } else if (clen >= 0) {
         cn->h1 = H1_LEN;

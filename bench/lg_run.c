@@ -323,7 +323,7 @@ void lg_run_phase(struct lg_bench *b, double rate, unsigned window)
 
 /* ---- idle streams ---------------------------------------------------------- */
 
-static long rss_kib(int pid)
+long lg_rss_kib(int pid)
 {
     char path[64], line[256];
     snprintf(path, sizeof(path), "/proc/%d/status", pid);
@@ -342,7 +342,7 @@ static long rss_kib(int pid)
 
 int lg_run_idle(struct lg_bench *b)
 {
-    long base = rss_kib(b->o.server_pid);
+    long base = lg_rss_kib(b->o.server_pid);
     if (base < 0) {
         fprintf(stderr, "loadgen: cannot read VmRSS of pid %d (--server-pid)\n", b->o.server_pid);
         return -ESRCH;
@@ -361,7 +361,7 @@ int lg_run_idle(struct lg_bench *b)
         /* Let the server finish its own bookkeeping (first keep-alive timers,
          * allocator trimming) before reading RSS. */
         (void)lg_loop_run(NULL, NULL, NULL, 100, b->o.settle * 1000ull);
-        long rss = rss_kib(b->o.server_pid);
+        long rss = lg_rss_kib(b->o.server_pid);
         printf("RESULT scenario=idle proto=%s streams=%lu conns=%u rss_before_kib=%ld"
                " rss_kib=%ld bytes_per_stream=%.0f streams_closed=%" PRIu64 "\n",
                b->o.proto == LG_H1 ? "h1" : "h2c", want, b->streams->n_conns, base, rss,

@@ -281,6 +281,51 @@ int lg_setup_group(struct lg_bench *b, unsigned members)
     return batch_run(b, &bt);
 }
 
+/* ---- presence subscriptions -------------------------------------------- */
+
+/* Op i: user i subscribes to users i + stride*k - (stride-1) (k = 1..subs,
+ * mod n): the next subs users for stride 1, the next subs at odd offsets
+ * for stride 2. */
+static int subs_start(struct batch *bt, unsigned i)
+{
+    struct lg_bench *b = bt->b;
+    struct pl_buf body;
+    pl_buf_init(&body, 1u << 16);
+    int rc = pl_buf_printf(&body, "{\"users\":[");
+    for (unsigned k = 1; rc == 0 && k <= b->subs; k++)
+        rc = pl_buf_printf(&body, "%s%" PRId64, k > 1 ? "," : "",
+                           b->users[(i + b->sub_stride * k - (b->sub_stride - 1)) % b->n_users].id);
+    if (rc == 0)
+        rc = pl_buf_append(&body, "]}", 3);
+    if (rc < 0) {
+        pl_buf_deinit(&body);
+        return rc;
+    }
+    struct lg_req *r = lg_req_new("PUT", "/v1/presence/subscriptions", b->users[i].token, body.data,
+                                  strlen(body.data), batch_on_done, bt);
+    if (!r)
+        return PL_ENOMEM;
+    r->tag = i;
+    lg_client_submit(b->setup, r);
+    return 0;
+}
+
+static int subs_finish(struct batch *bt, unsigned i, struct lg_req *r)
+{
+    (void)bt;
+    (void)i;
+    return r->status == 200 ? 0 : retryable(r->status);
+}
+
+int lg_setup_subs(struct lg_bench *b)
+{
+    struct batch bt = {.what = "presence subscriptions",
+                       .n = b->n_users,
+                       .start = subs_start,
+                       .finish = subs_finish};
+    return batch_run(b, &bt);
+}
+
 /* ---- event streams ------------------------------------------------------ */
 
 /* Streams being opened at once. Each open is a request the server

@@ -22,7 +22,7 @@
  */
 
 static const char usage[] =
-    "usage: loadgen --port N --scenario 1:1|fanout|idle [options]\n"
+    "usage: loadgen --port N --scenario 1:1|fanout|idle|presence-burst|presence-mixed [options]\n"
     "  --port N | --port-file F  parleyd's cleartext port (or parleyd's port file)\n"
     "  --proto h1|h2c            HTTP/1.1 (one connection per stream) or h2c (default h1)\n"
     "  --users N                 users, each with one event stream (1:1, idle; 10000)\n"
@@ -48,6 +48,10 @@ static const char usage[] =
     "                            exist, before streams open (e.g. ANALYZE)\n"
     "  --on-measure CMD          run `sh -c CMD` in the background when the first measured\n"
     "                            window opens (e.g. a perf record of parleyd)\n"
+    "  --subs S                  presence: users each user subscribes to (20)\n"
+    "  --burst-ms T              presence-burst: open every stream within T ms (1000)\n"
+    "  --churn-rate R            presence-mixed: users coming online per second (200)\n"
+    "  --metrics-token T         read parleyd's presence counters from /metrics with T\n"
     "  --seed N --verbose\n";
 
 enum {
@@ -79,6 +83,10 @@ enum {
     O_HOOK,
     O_CPU,
     O_AFTER,
+    O_SUBS,
+    O_BURST,
+    O_CHURN,
+    O_MTOKEN,
     O_HELP
 };
 
@@ -112,6 +120,10 @@ static const struct option longopts[] = {
     {"on-measure", 1, 0, O_HOOK},
     {"cpu-watch", 1, 0, O_CPU},
     {"after-setup", 1, 0, O_AFTER},
+    {"subs", 1, 0, O_SUBS},
+    {"burst-ms", 1, 0, O_BURST},
+    {"churn-rate", 1, 0, O_CHURN},
+    {"metrics-token", 1, 0, O_MTOKEN},
     {0, 0, 0, 0},
 };
 
@@ -170,6 +182,9 @@ static void parse(int argc, char **argv, struct lg_opts *o, bool *send_conns_set
                           .src_addrs = 1,
                           .setup_timeout = 300,
                           .settle = 3,
+                          .subs = 20,
+                          .burst_ms = 1000,
+                          .churn_rate = 200,
                           .seed = 0x9e3779b97f4a7c15ull};
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -212,6 +227,10 @@ static void parse(int argc, char **argv, struct lg_opts *o, bool *send_conns_set
         case O_HOOK: o->on_measure = optarg; break;
         case O_CPU: o->cpu_watch = optarg; break;
         case O_AFTER: o->after_setup = optarg; break;
+        case O_SUBS: o->subs = num(optarg, "subs", 1, 10000); break;
+        case O_BURST: o->burst_ms = num(optarg, "burst-ms", 1, 600000); break;
+        case O_CHURN: o->churn_rate = num(optarg, "churn-rate", 1, 100000); break;
+        case O_MTOKEN: o->metrics_token = optarg; break;
         case 'h':
         case O_HELP: fputs(usage, stdout); exit(0);
         default: goto bad;
@@ -322,6 +341,20 @@ static int run(struct lg_bench *b)
             (rc = setup_done(b)) < 0 || (rc = lg_setup_streams(b, b->n_users, b->n_users)) < 0)
             return rc;
         run_phases(b);
+    } else if (strcmp(o->scenario, "presence-burst") == 0) {
+        b->subs = o->subs;
+        b->sub_stride = 1;
+        if ((rc = lg_setup_users(b, o->users)) < 0 || (rc = lg_setup_group(b, o->users)) < 0 ||
+            (rc = lg_setup_subs(b)) < 0 || (rc = setup_done(b)) < 0)
+            return rc;
+        return lg_presence_burst(b);
+    } else if (strcmp(o->scenario, "presence-mixed") == 0) {
+        b->subs = o->subs;
+        b->sub_stride = 2;
+        if ((rc = lg_setup_users(b, o->users & ~1u)) < 0 || (rc = lg_setup_subs(b)) < 0 ||
+            (rc = setup_done(b)) < 0)
+            return rc;
+        return lg_presence_mixed(b);
     } else {
         if ((rc = lg_setup_users(b, o->users)) < 0 || (rc = setup_done(b)) < 0)
             return rc;
@@ -337,7 +370,7 @@ int main(int argc, char **argv)
     parse(argc, argv, &b.o, &send_conns_set);
     struct lg_opts *o = &b.o;
     if (strcmp(o->scenario, "1:1") != 0 && strcmp(o->scenario, "fanout") != 0 &&
-        strcmp(o->scenario, "idle") != 0) {
+        strcmp(o->scenario, "idle") != 0 && strncmp(o->scenario, "presence-", 9) != 0) {
         fputs(usage, stderr);
         return 2;
     }

@@ -364,4 +364,16 @@ void cli_send(struct cli *c, const char *user, const struct cli_msg *m, int plai
  * SIGINT/SIGTERM (then it exits 0). */
 void cli_listen(struct cli *c, long count, long timeout_s);
 
+/* ---- presence (presence.c) ---- */
+/* Subscribes this device to the presence of CHAT's other members and
+ * prints their current state; listen then prints their transitions. */
+void cli_presence_watch(struct cli *c, const char *chat);
+/* The stream dropped: the server ends the set with it, so the next renew
+ * subscribes again. */
+void cli_presence_lapsed(struct cli *c);
+/* Renews the subscription when half its lifetime has passed. */
+void cli_presence_renew(struct cli *c);
+/* Prints a presence event (or Presence object) about a watched user. */
+void cli_presence_event(struct cli *c, yajl_val ev);
+
 #endif

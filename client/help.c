@@ -47,16 +47,18 @@ static const struct cmd_help cmds[] = {
      "the separate plain chat the server can read and search (\"NAME (plain)\").\n"
      "Text that starts with -- goes after a -- argument: parley send ann -- --help\n",
      2, 5},
-    {"listen", "listen [--count N] [--timeout S] [--out-dir DIR] [--json]",
+    {"listen", "listen [--count N] [--timeout S] [--out-dir DIR] [--chat CHAT] [--json]",
      "print incoming messages and acknowledge their delivery",
      "Prints each incoming message as \"[12:04] ann: hi\" (the chat in brackets when it is\n"
      "not the sender's direct chat), decrypts, saves received files to DIR (default\n"
      "$PARLEY_HOME/files) and sends delivery receipts. --count N stops after N messages,\n"
-     "--timeout S after S seconds. --json: one object per line. When the connection drops\n"
+     "--timeout S after S seconds. --chat CHAT also subscribes to the presence of CHAT's\n"
+     "members and prints \"* ann is online\" as they come and go. --json: one object per\n"
+     "line. When the connection drops\n"
      "it says \"reconnecting\" on stderr, waits (the server's retry: or Retry-After, then\n"
      "backing off up to 30 s) and resumes where it was; Ctrl-C ends it with status 0.\n"
      "Messages from a device whose safety number changed are held until you accept it.\n",
-     0, 6},
+     0, 8},
     {"history", "history CHAT [--json]", "this device's history of CHAT",
      "Prints the messages this device sent and received in CHAT (a user name, \"NAME\n"
      "(plain)\", #ID or a group's title), oldest first: \"[12:04] ann: hi\". Works without\n"

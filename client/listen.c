@@ -360,7 +360,10 @@ static int on_event(struct cli *c, const char *type, const char *data, const cha
         l->got += on_message(c, ev, data);
     else if (strcmp(type, "keys.changed") == 0)
         key_changed(c, ev);
+    else if (strcmp(type, "presence") == 0)
+        cli_presence_event(c, ev); /* listen --chat (presence.c) */
     yajl_tree_free(ev);
+    cli_presence_renew(c);
     if (id && *id) {
         snprintf(l->last_id, sizeof(l->last_id), "%s", id);
         /* Several listeners may share the home: keep the furthest position. */
@@ -435,6 +438,7 @@ void cli_listen(struct cli *c, long count, long timeout_s)
         int rc = cli_stream(c, l.last_id, deadline ? left : 0, on_event, &l, &end);
         if (rc == 0 || rc == 1 || cli_interrupted)
             break;
+        cli_presence_lapsed(c); /* the set ended with the stream: again after reconnecting */
         /* Dropped: come back after the server's retry: (or Retry-After on a
          * 503), doubling up to 30 s while it keeps failing, with jitter so
          * that a restarted server is not hit by every client at once. */

@@ -267,6 +267,8 @@ static int run(struct cli *c, int argc, char **argv)
                 timeout = atol(argv[++i]);
             else if (!strcmp(argv[i], "--out-dir") && i + 1 < argc)
                 c->out_dir = argv[++i];
+            else if (!strcmp(argv[i], "--chat") && i + 1 < argc)
+                cli_presence_watch(c, argv[++i]);
             else
                 return -1;
         }
@@ -372,13 +374,13 @@ int main(int argc, char **argv)
     snprintf(db, sizeof(db), "%s/parley.db", c.home);
     c.pass = passphrase(c.home, makes && access(db, F_OK) != 0);
     int fresh = cli_store_open(&c, makes);
-    if (fresh && !makes)
-        cli_die("not logged in (run parley login USER; PARLEY_HOME is %s)", c.home);
     if (!server)
         server = fresh ? NULL : cli_conf(&c, "server");
     if (!server)
         cli_die("no server: pass --server URL or set PARLEY_SERVER (e.g. "
                 "PARLEY_SERVER=http://127.0.0.1:8080)");
+    if (fresh && !makes)
+        cli_die("not logged in (run parley login USER; PARLEY_HOME is %s)", c.home);
     c.server = strdup(server);
     size_t n = strlen(c.server);
     while (n && c.server[n - 1] == '/')

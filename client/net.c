@@ -280,7 +280,7 @@ static void sse_line(struct sse *s, char *line)
     } else if (strcmp(line, "id") == 0) {
         snprintf(s->id, sizeof(s->id), "%s", v);
     } else if (strcmp(line, "retry") == 0) {
-        if (*v >= '0' && *v <= '9')
+        if (*v >= '0' && *v <= '9' && s->end)
             s->end->retry_ms = strtol(v, NULL, 10); /* the server's reconnection delay */
     } else if (strcmp(line, "data") == 0) {
         size_t n = strlen(v);

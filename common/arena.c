@@ -10,8 +10,14 @@
 
 /* 4 KiB chunks cover a typical request (headers, a small JSON body and its
  * reply) in one allocation; larger objects get a chunk of their own so a
- * big body does not waste the tail of a shared chunk. */
+ * big body does not waste the tail of a shared chunk. The first chunk is
+ * smaller: an event stream keeps its request's arena for as long as it is
+ * open, and opening one takes about 1.2 KiB (the request, its headers, the
+ * authentication), so a 4 KiB first chunk was most of an idle stream's
+ * memory (bench/README.md, issue 17). Requests that need more get 4 KiB
+ * chunks after it. */
 #define CHUNK_SIZE 4096
+#define FIRST_CHUNK_SIZE (2048 - sizeof(struct chunk))
 #define ALIGN 16
 
 struct chunk {
@@ -80,7 +86,7 @@ void *pl_arena_alloc(struct pl_arena *a, size_t n)
             a->total += n;
             return big->data;
         }
-        c = chunk_new(CHUNK_SIZE);
+        c = chunk_new(c || n > FIRST_CHUNK_SIZE ? CHUNK_SIZE : FIRST_CHUNK_SIZE);
         if (!c)
             return NULL;
         c->next = a->head;

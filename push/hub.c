@@ -404,3 +404,27 @@ unsigned push_hub_users_streams(const struct push_hub *hub, int64_t *out, unsign
         }
     return n;
 }
+
+unsigned push_hub_deliver_devices(struct push_hub *hub, struct push_event *ev, const int64_t *users,
+                                  const int64_t *devices, unsigned n)
+{
+    unsigned queued = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct user *u = find_user(hub, users[i]);
+        for (struct push_stream *s = u ? u->streams : NULL; s; s = s->next)
+            if (s->device_id == devices[i] && !s->closed) {
+                push_stream_enqueue(s, ev);
+                queued++;
+            }
+    }
+    return queued;
+}
+
+bool push_hub_has_device(const struct push_hub *hub, int64_t user_id, int64_t device_id)
+{
+    struct user *u = find_user(hub, user_id);
+    for (struct push_stream *s = u ? u->streams : NULL; s; s = s->next)
+        if (s->device_id == device_id && !s->released)
+            return true;
+    return false;
+}

@@ -96,6 +96,14 @@ PL_MUST_CHECK int push_hub_publish(struct push_hub *hub, struct push_event *ev,
  * loop's task queue. */
 PL_MUST_CHECK int push_hub_deliver(struct push_hub *hub, struct push_event *ev,
                                    const int64_t *users, unsigned n_users);
+/* Loop thread: queues ev (no position: presence) on the open streams of
+ * the n (users[i], devices[i]) pairs only, not on the users' other
+ * devices. Borrows ev (the caller keeps its reference) and the arrays.
+ * Returns how many streams it was queued on. */
+unsigned push_hub_deliver_devices(struct push_hub *hub, struct push_event *ev, const int64_t *users,
+                                  const int64_t *devices, unsigned n);
+/* Loop thread: whether the device of user holds an open stream here. */
+bool push_hub_has_device(const struct push_hub *hub, int64_t user_id, int64_t device_id);
 /* Loop thread: ends every stream (shutdown); owners see the end and
  * release their streams. */
 void push_hub_close_all(struct push_hub *hub);

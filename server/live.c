@@ -2,6 +2,7 @@
 /* Parley - live delivery on this node: the hub, publishing, presence.  */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "live.h"
+#include "presence.h"
 
 #include "storage/events.h"
 #include "storage/relay.h"
@@ -34,6 +35,7 @@ struct srv_live {
     struct srv_pool *pool;
     struct api_env *env;
     struct push_hub *hub;
+    struct srv_presence *presence;
     struct pl_timer presence_timer;
     struct pl_timer prune_timer;
     struct pl_timer sweep_timer;
@@ -227,6 +229,26 @@ static void close_device(void *ctx, int64_t user, int64_t device)
     pl_loop_post(l->loop, &c->task);
 }
 
+static void presence_send(void *ctx, const char *node, const char *json, size_t len,
+                          const int64_t *users, const int64_t *devices, unsigned n)
+{
+    struct srv_live *l = ctx;
+    srv_presence_send(l->presence, node, json, len, users, devices, n);
+}
+
+static void stream_opened(void *ctx, int64_t user, int64_t device)
+{
+    struct srv_live *l = ctx;
+    (void)user;
+    srv_presence_stream_opened(l->presence, device);
+}
+
+static void stream_closed(void *ctx, int64_t user, int64_t device)
+{
+    struct srv_live *l = ctx;
+    srv_presence_stream_closed(l->presence, user, device);
+}
+
 static int run(void *ctx, void (*fn)(struct api_worker *w, void *arg), void *arg)
 {
     struct srv_live *l = ctx;
@@ -302,8 +324,9 @@ static void on_gap(void *ctx, uint64_t from, uint64_t to)
 /* ---- presence: heartbeats for the users holding streams here ---- */
 
 struct presence_job {
-    unsigned n;
+    unsigned n, n_closed;
     unsigned *counts; /* streams per user, after users[] */
+    int64_t *closed;  /* devices whose last stream here closed, after counts */
     int64_t users[];
 };
 
@@ -311,6 +334,7 @@ static void presence_job(struct api_worker *w, void *arg)
 {
     struct presence_job *p = arg;
     api_presence_tick(w, p->users, p->n);
+    api_presence_streams_closed(w, p->closed, p->n_closed);
     /* The same period keeps this node's share of the cross-node streams
      * quota alive and true (a missed close is corrected here). */
     api_streams_refresh(w, p->users, p->counts, p->n);
@@ -326,12 +350,16 @@ static void on_presence_timer(void *ctx)
 {
     struct srv_live *l = ctx;
     unsigned n = push_hub_user_count(l->hub);
-    struct presence_job *p = malloc(sizeof(*p) + (size_t)n * (sizeof(int64_t) + sizeof(unsigned)));
+    struct presence_job *p = malloc(sizeof(*p) + (size_t)n * (sizeof(int64_t) + sizeof(unsigned)) +
+                                    API_PRESENCE_CLOSED_MAX * sizeof(int64_t) + sizeof(int64_t));
     if (p) {
         p->counts = (unsigned *)(p->users + n);
         p->n = push_hub_users_streams(l->hub, p->users, p->counts, n);
+        /* int64_t alignment after the counts */
+        p->closed = (int64_t *)(((uintptr_t)(p->counts + n) + 7) & ~(uintptr_t)7);
+        p->n_closed = srv_presence_take_closed(l->presence, p->closed, API_PRESENCE_CLOSED_MAX);
         if (run(l, presence_job, p) < 0)
-            free(p); /* busy: the next tick catches up */
+            free(p); /* busy: the next tick catches up (closes run out by TTL) */
     }
     pl_loop_timer_start(l->loop, &l->presence_timer, presence_period_ms(l), on_presence_timer, l);
 }
@@ -422,6 +450,11 @@ int srv_live_new(const struct srv_config *cfg, struct pl_loop *loop, struct srv_
     push_hub_on_gap(l->hub, on_gap, l);
     push_hub_on_project(l->hub, project, l);
     l->node = env->node_id;
+    if ((rc = srv_presence_new(cfg, loop, l->hub, l->node, &l->presence)) < 0) {
+        push_hub_free(l->hub);
+        free(l);
+        return rc;
+    }
     struct store_redis_config rc_ = {.addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms};
     if ((rc = store_relay_new(loop, &rc_, RELAY_CHANNEL, on_relay, l, &l->relay)) < 0)
         pl_log_warn("no relay between nodes (bad Redis address?): %s", pl_strerror(rc));
@@ -433,6 +466,10 @@ int srv_live_new(const struct srv_config *cfg, struct pl_loop *loop, struct srv_
     env->close_ctx = l;
     env->run = run;
     env->run_ctx = l;
+    env->presence_send = presence_send;
+    env->stream_opened = stream_opened;
+    env->stream_closed = stream_closed;
+    env->presence_ctx = l;
     pl_loop_timer_start(loop, &l->presence_timer, presence_period_ms(l), on_presence_timer, l);
     pl_loop_timer_start(loop, &l->prune_timer, 5000, on_prune_timer, l);
     pl_loop_timer_start(loop, &l->sweep_timer, sweep_period_ms(l), on_sweep_timer, l);
@@ -460,6 +497,7 @@ void srv_live_free(struct srv_live *l)
     pl_loop_timer_stop(l->loop, &l->prune_timer);
     pl_loop_timer_stop(l->loop, &l->sweep_timer);
     store_relay_free(l->relay);
+    srv_presence_free(l->presence);
     push_hub_free(l->hub);
     free(l);
 }
@@ -471,4 +509,10 @@ void srv_live_stats(const struct srv_live *l, struct srv_live_stats *out)
                                    .position = push_hub_position(l->hub)};
     if (l->relay)
         store_relay_stats(l->relay, &out->relay_received, &out->relay_dropped);
+    struct srv_presence_stats ps;
+    srv_presence_stats(l->presence, &ps);
+    out->presence_events = ps.events;
+    out->presence_frames_out = ps.frames_out;
+    out->presence_frames_in = ps.frames_in;
+    out->presence_frames_lost = ps.frames_lost;
 }

@@ -35,6 +35,7 @@ struct srv_live_stats {
     unsigned streams, users;
     uint64_t position;
     uint64_t relay_received, relay_dropped;
+    uint64_t presence_events, presence_frames_out, presence_frames_in, presence_frames_lost;
 };
 /* Loop thread. */
 void srv_live_stats(const struct srv_live *l, struct srv_live_stats *out);

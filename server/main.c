@@ -8,6 +8,7 @@
 #include "webapp.h"
 #include "metrics.h"
 #include "pool.h"
+#include "waitq.h"
 #include "writer.h"
 
 #include "api/api.h"
@@ -47,6 +48,7 @@ struct srv {
     struct http_server *admin; /* the admin listener, or NULL */
     struct srv_media media;
     struct srv_archive_timer *archiver;
+    struct srv_waitq *waitq; /* stream opens waiting for a full worker queue */
     struct api_web web;
 };
 
@@ -68,6 +70,8 @@ static void on_request(void *ctx, struct http_req *req)
     if (api_route(&s->env, req) == API_ROUTE_DONE)
         return;
     int rc = srv_pool_submit(s->pool, req);
+    if (rc == PL_EBUSY && s->waitq && api_route_waits(req))
+        rc = srv_waitq_add(s->waitq, req);
     if (rc < 0)
         api_reject(&s->env, req, rc);
 }
@@ -167,6 +171,10 @@ static int start(struct srv *s)
         .presence_timeout_s = s->cfg.presence_timeout_s,
         .edit_window_s = s->cfg.edit_window_s,
         .delete_window_s = s->cfg.delete_window_s,
+        .presence_subs_max = s->cfg.presence_subs_max,
+        .presence_sub_ttl_s = s->cfg.presence_sub_ttl_s,
+        .typing_max_members = s->cfg.typing_max_members,
+        .typing_interval_ms = s->cfg.typing_interval_ms,
         .sync_max_wait_ms = s->cfg.sync_max_wait_ms,
         .media_max_size = s->cfg.media_max_size,
         .media_url_ttl_s = s->cfg.media_url_ttl_s,
@@ -220,7 +228,8 @@ static int start(struct srv *s)
     }
     s->env.pwhash_run = pwhash_run;
     s->env.pwhash_ctx = s->pwpool;
-    if ((rc = srv_pool_new(&s->cfg, &s->env, &s->pool)) < 0) {
+    if ((rc = srv_pool_new(&s->cfg, &s->env, &s->pool)) < 0 ||
+        (rc = srv_waitq_new(s->loop, s->pool, &s->env, s->cfg.http.max_conns, &s->waitq)) < 0) {
         pl_log_error("cannot start workers: %s", pl_strerror(rc));
         return rc;
     }
@@ -259,6 +268,8 @@ static void stop(struct srv *s)
     /* Streams and long-polls end first, while workers and transports
      * still exist to answer them. */
     srv_live_close_all(s->live);
+    srv_waitq_free(s->waitq);
+    s->waitq = NULL;
     srv_archive_timer_free(s->archiver);
     s->archiver = NULL;
     if (s->loop)

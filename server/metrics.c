@@ -217,6 +217,8 @@ static int render_live(const struct srv_live *live, struct pl_buf *out)
 {
     struct srv_live_stats ls;
     srv_live_stats(live, &ls);
+    uint64_t tr, au;
+    api_presence_counters(&tr, &au);
     const struct metric_row rows[] = {
         {"parley_sse_streams", "gauge", "Open event streams and long-polls.", ls.streams},
         {"parley_sse_users", "gauge", "Users with an open stream here.", ls.users},
@@ -226,6 +228,20 @@ static int render_live(const struct srv_live *live, struct pl_buf *out)
          "Events received from other nodes through Redis.", ls.relay_received},
         {"parley_relay_dropped_total", "counter",
          "Events not relayed because Redis was unavailable.", ls.relay_dropped},
+        {"parley_presence_transitions_total", "counter",
+         "Presence transitions (online, offline) this node announced.", tr},
+        {"parley_presence_audience_total", "counter",
+         "Subscribed devices those transitions were sent to, after privacy, on every node.", au},
+        {"parley_presence_events_total", "counter",
+         "Presence events queued on this node's streams (one per subscribed stream and "
+         "transition).",
+         ls.presence_events},
+        {"parley_presence_frames_sent_total", "counter",
+         "Presence frames published to other nodes holding subscribers.", ls.presence_frames_out},
+        {"parley_presence_frames_received_total", "counter",
+         "Presence frames received from other nodes.", ls.presence_frames_in},
+        {"parley_presence_frames_lost_total", "counter",
+         "Presence frames not published (Redis down).", ls.presence_frames_lost},
     };
     return render_rows(out, rows, PL_ARRAY_LEN(rows));
 }

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { CONTACTS, VISIBLE, SETTING, SEEN_SAVE, SEEN_GET };
+enum { CONTACTS, VISIBLE, SETTING, VIEWERS, SHOWN, SEEN_SAVE, SEEN_GET };
 
 const struct store_pg__stmt store_pg__presence_stmts[] = {
     [CONTACTS] = {"presence_contacts",
@@ -28,6 +28,26 @@ const struct store_pg__stmt store_pg__presence_stmts[] = {
                  2, true},
     [SETTING] = {"presence_setting", "SELECT last_seen_visibility FROM users WHERE id = $1::bigint",
                  1, true},
+    /* The same rule as VISIBLE for many viewers at once. Issue 12 (blocking)
+     * adds its condition here: never a viewer the user blocked. */
+    [VIEWERS] =
+        {"presence_viewers",
+         "SELECT v FROM users u, unnest($2::bigint[]) AS v"
+         " WHERE u.id = $1::bigint AND (v = u.id"
+         " OR u.last_seen_visibility = 'everyone'"
+         " OR (u.last_seen_visibility = 'contacts' AND EXISTS ("
+         "   SELECT 1 FROM members a JOIN members b ON a.conversation_id = b.conversation_id"
+         "   WHERE a.user_id = u.id AND b.user_id = v)))",
+         2, true},
+    /* The other way round: which of many users show themselves to one
+     * viewer. Issue 12: and who did not block the viewer. */
+    [SHOWN] = {"presence_shown",
+               "SELECT u.id FROM users u WHERE u.id = ANY($2::bigint[]) AND (u.id = $1::bigint"
+               " OR u.last_seen_visibility = 'everyone'"
+               " OR (u.last_seen_visibility = 'contacts' AND EXISTS ("
+               "   SELECT 1 FROM members a JOIN members b ON a.conversation_id = b.conversation_id"
+               "   WHERE a.user_id = u.id AND b.user_id = $1::bigint)))",
+               2, true},
     /* Never backwards; $3 is the least age (ms) a stored value must have
      * before it is replaced, so the periodic write costs one row write per
      * user and minute while a transition (0) always lands. */
@@ -73,6 +93,35 @@ int store_pg_last_seen_setting(struct store_pg *pg, int64_t user, const char **s
     *setting = "everyone";
     return store_pg__exec_row(pg, NULL, &store_pg__presence_stmts[SETTING],
                               STORE_PG__ARGS(&p, user), setting_row, NULL, setting);
+}
+
+static int one_to_many(struct store_pg *pg, int stmt, struct pl_arena *a, int64_t user,
+                       const int64_t *viewers, unsigned n, int64_t **allowed, unsigned *n_allowed)
+{
+    *allowed = NULL;
+    *n_allowed = 0;
+    if (n == 0)
+        return 0;
+    struct store_pg__args p;
+    const char *arr = store_pg__i64_array(a, viewers, n);
+    if (!arr)
+        return PL_ENOMEM;
+    const char *const *vals = STORE_PG__ARGS(&p, user);
+    p.v[1] = arr;
+    return store_pg__exec_ids(pg, a, &store_pg__presence_stmts[stmt], vals, allowed, n_allowed);
+}
+
+int store_pg_presence_viewers(struct store_pg *pg, struct pl_arena *a, int64_t user,
+                              const int64_t *viewers, unsigned n, int64_t **allowed,
+                              unsigned *n_allowed)
+{
+    return one_to_many(pg, VIEWERS, a, user, viewers, n, allowed, n_allowed);
+}
+
+int store_pg_presence_shown(struct store_pg *pg, struct pl_arena *a, int64_t viewer,
+                            const int64_t *users, unsigned n, int64_t **shown, unsigned *n_shown)
+{
+    return one_to_many(pg, SHOWN, a, viewer, users, n, shown, n_shown);
 }
 
 int store_pg_last_seen_save(struct store_pg *pg, const int64_t *users, unsigned n, uint64_t ms,

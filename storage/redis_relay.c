@@ -228,6 +228,11 @@ static void on_published(redisAsyncContext *ac, void *reply, void *priv)
 
 int store_relay_publish(struct store_relay *r, const char *data, size_t len)
 {
+    return store_relay_publish_to(r, r->channel, data, len);
+}
+
+int store_relay_publish_to(struct store_relay *r, const char *channel, const char *data, size_t len)
+{
     struct conn *c = &r->pub;
     if (!c->connected) {
         r->dropped++;
@@ -237,8 +242,23 @@ int store_relay_publish(struct store_relay *r, const char *data, size_t len)
         r->dropped++;
         return PL_EBUSY;
     }
-    if (redisAsyncCommand(c->ac, on_published, c, "PUBLISH %s %b", r->channel, data, len) !=
+    if (redisAsyncCommand(c->ac, on_published, c, "PUBLISH %s %b", channel, data, len) !=
         REDIS_OK) {
+        r->dropped++;
+        return PL_EUNAVAIL;
+    }
+    c->pending++;
+    return 0;
+}
+
+int store_relay_command(struct store_relay *r, int argc, const char **argv)
+{
+    struct conn *c = &r->pub;
+    if (!c->connected || c->pending >= MAX_PENDING) {
+        r->dropped++;
+        return c->connected ? PL_EBUSY : PL_EUNAVAIL;
+    }
+    if (redisAsyncCommandArgv(c->ac, on_published, c, argc, argv, NULL) != REDIS_OK) {
         r->dropped++;
         return PL_EUNAVAIL;
     }

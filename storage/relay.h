@@ -31,6 +31,13 @@ void store_relay_free(struct store_relay *r);
 /* Publishes data (copied). Returns 0, PL_EUNAVAIL when disconnected, or
  * PL_EBUSY when too many publishes await Redis's reply (bounded memory). */
 PL_MUST_CHECK int store_relay_publish(struct store_relay *r, const char *data, size_t len);
+/* The same on another channel (a node's own presence channel). */
+PL_MUST_CHECK int store_relay_publish_to(struct store_relay *r, const char *channel,
+                                         const char *data, size_t len);
+/* Sends any command on the publishing connection without waiting for or
+ * reading its reply (argv is copied). The same return codes as
+ * store_relay_publish(). */
+PL_MUST_CHECK int store_relay_command(struct store_relay *r, int argc, const char **argv);
 /* Messages received and publishes refused, for /metrics. */
 void store_relay_stats(const struct store_relay *r, uint64_t *received, uint64_t *dropped);
 

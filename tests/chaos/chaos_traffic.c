@@ -327,47 +327,46 @@ void chaos_repeat_check(struct chaos *c, unsigned n)
 
 /* ---- history ------------------------------------------------------------- */
 
-struct hist {
-    struct chaos *c;
-    unsigned pair, pending;
+/* History is read by HIST_WALKERS walkers at once, each paging through
+ * one conversation (after=<last seq>, 200 at a time) and then taking the
+ * next one. */
+#define HIST_WALKERS 8
+
+struct hist;
+struct hist_walk {
+    struct hist *h;
+    unsigned pair; /* UINT32_MAX: take the next conversation */
     int64_t after;
-    uint8_t *count; /* per message index: times found */
-    int rc;
 };
 
-static void hist_next(struct hist *h);
+struct hist {
+    struct chaos *c;
+    uint8_t *count; /* per message index: times found */
+    int rc;
+    unsigned next_pair, busy;
+    struct hist_walk w[HIST_WALKERS];
+};
 
-static void on_page(struct lg_req *r)
+static void hist_next(struct hist_walk *wk);
+
+/* Counts the messages of one page; false when it was the last. */
+static bool hist_page(struct hist_walk *wk, struct lg_req *r)
 {
-    struct hist *h = r->ctx;
-    h->pending = 0;
-    if (r->status != 200) {
-        if (r->status == 503 || r->status < 0) { /* try the page again */
-            hist_next(h);
-            return;
-        }
-        fprintf(stderr, "chaos: history: status %d\n", r->status);
-        h->rc = PL_EINTERNAL;
-        return;
-    }
-    if (pl_buf_append(&r->resp, "", 1) < 0) {
-        h->rc = PL_ENOMEM;
-        return;
-    }
+    struct hist *h = wk->h;
     yajl_val t = yajl_tree_parse(pl_buf_head(&r->resp), NULL, 0);
     const char *mp[] = {"messages", NULL}, *hp[] = {"has_more", NULL};
     yajl_val arr = t ? yajl_tree_get(t, mp, yajl_t_array) : NULL;
     yajl_val more = t ? yajl_tree_get(t, hp, yajl_t_any) : NULL;
     size_t n = arr ? YAJL_GET_ARRAY(arr)->len : 0;
+    char pat[40];
+    int pn = snprintf(pat, sizeof(pat), "ch-%s-", h->c->b.run_tag);
     for (size_t k = 0; k < n; k++) {
         yajl_val m = YAJL_GET_ARRAY(arr)->values[k];
         const char *sp[] = {"seq", NULL}, *cp[] = {"client_msg_id", NULL};
         yajl_val seq = yajl_tree_get(m, sp, yajl_t_number);
         yajl_val cm = yajl_tree_get(m, cp, yajl_t_string);
-        if (seq && YAJL_IS_INTEGER(seq) && YAJL_GET_INTEGER(seq) > h->after)
-            h->after = YAJL_GET_INTEGER(seq);
-        char pat[40];
-        int pn = snprintf(pat, sizeof(pat), "ch-%s-", h->c->b.run_tag);
+        if (seq && YAJL_IS_INTEGER(seq) && YAJL_GET_INTEGER(seq) > wk->after)
+            wk->after = YAJL_GET_INTEGER(seq);
         const char *s = cm ? YAJL_GET_STRING(cm) : NULL;
         if (s && strncmp(s, pat, (size_t)pn) == 0) {
             unsigned long i = strtoul(s + pn, NULL, 10);
@@ -377,50 +376,82 @@ static void on_page(struct lg_req *r)
     }
     bool has_more = more && YAJL_IS_TRUE(more);
     yajl_tree_free(t);
-    if (!has_more) {
-        h->pair += 1;
-        h->after = 0;
-    }
-    hist_next(h);
+    return has_more;
 }
 
-static void hist_next(struct hist *h)
+static void on_page(struct lg_req *r)
 {
-    struct chaos *c = h->c;
-    if (h->rc < 0 || 2 * h->pair + 1 >= c->n_users)
+    struct hist_walk *wk = r->ctx;
+    struct hist *h = wk->h;
+    if (r->status == -ECANCELED)
         return;
-    struct lg_user *u = &c->b.users[2 * h->pair];
+    if (r->status != 200) {
+        if (r->status != 503 && r->status >= 0) { /* 503 or a lost connection: again */
+            fprintf(stderr, "chaos: history: status %d\n", r->status);
+            h->rc = PL_EINTERNAL;
+        }
+    } else if (pl_buf_append(&r->resp, "", 1) < 0) {
+        h->rc = PL_ENOMEM;
+    } else if (!hist_page(wk, r)) {
+        wk->pair = UINT32_MAX;
+    }
+    hist_next(wk);
+}
+
+static void hist_next(struct hist_walk *wk)
+{
+    struct hist *h = wk->h;
+    struct chaos *c = h->c;
+    if (wk->pair == UINT32_MAX) {
+        wk->pair = h->next_pair++;
+        wk->after = 0;
+    }
+    if (h->rc < 0 || 2 * wk->pair + 1 >= c->n_users) {
+        h->busy--;
+        return;
+    }
+    struct lg_user *u = &c->b.users[2 * wk->pair];
     char path[96];
     snprintf(path, sizeof(path),
              "/v1/conversations/%" PRId64 "/messages?after=%" PRId64 "&limit=200", u->conv,
-             h->after);
-    struct lg_req *r = lg_req_new("GET", path, u->token, NULL, 0, on_page, h);
+             wk->after);
+    struct lg_req *r = lg_req_new("GET", path, u->token, NULL, 0, on_page, wk);
     if (!r)
         abort();
-    h->pending = 1;
     lg_client_submit(c->aux, r);
 }
 
 static bool hist_done(void *ctx)
 {
     struct hist *h = ctx;
-    return h->rc < 0 || !h->pending;
+    return h->busy == 0;
 }
 
 int chaos_verify_history(struct chaos *c, uint64_t *found, uint64_t *dups)
 {
-    struct hist h = {.c = c, .count = calloc(c->n_msgs + 1, 1)};
-    if (!h.count)
+    struct hist *h = calloc(1, sizeof(*h));
+    if (!h || !(h->count = calloc(c->n_msgs + 1, 1))) {
+        free(h);
         return PL_ENOMEM;
-    hist_next(&h);
-    int rc = lg_loop_run(hist_done, NULL, &h, 50, 120000);
+    }
+    h->c = c;
+    h->busy = HIST_WALKERS;
+    for (unsigned k = 0; k < HIST_WALKERS; k++) {
+        h->w[k] = (struct hist_walk){h, UINT32_MAX, 0};
+        hist_next(&h->w[k]);
+    }
+    int rc = lg_loop_run(hist_done, NULL, h, 50, 600000);
     *found = *dups = 0;
     for (unsigned i = 0; i < c->n_msgs; i++) {
-        if (c->msgs[i].acked && h.count[i] >= 1)
+        if (c->msgs[i].acked && h->count[i] >= 1)
             (*found)++;
-        if (h.count[i] > 1)
-            *dups += h.count[i] - 1u;
+        if (h->count[i] > 1)
+            *dups += h->count[i] - 1u;
     }
-    free(h.count);
-    return rc < 0 ? rc : h.rc;
+    rc = rc < 0 ? rc : h->rc;
+    free(h->count);
+    free(h);
+    if (rc < 0)
+        fprintf(stderr, "chaos: history not read whole: %s\n", pl_strerror(rc));
+    return rc;
 }

@@ -44,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fuzz_in in = {data, size};
     size_t chunk = (size_t)fuzz_byte(&in) + 1;
     unsigned n = 0;
-    struct sse s = {.cb = on_ev, .ctx = &n};
+    struct cli_stream_end end = {0};
+    struct sse s = {.cb = on_ev, .ctx = &n, .end = &end}; /* end: the retry: field lands there */
     pl_buf_init(&s.buf, BODY_MAX);
     while (in.left) {
         size_t k = in.left < chunk ? in.left : chunk;

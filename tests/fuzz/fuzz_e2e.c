@@ -7,6 +7,10 @@
 
 #include "crypto/e2e.h"
 
+/* The group and the sending device the sender key is bound to. */
+#define CONV 42
+#define DEVICE 7
+
 /* Fixed parties, made once: Alice has a session with Bob (Bob answered,
  * so both ratchets are running), and Bob holds Alice's group sender key.
  * Decryption is atomic, so the fuzzed inputs never change them. */
@@ -43,8 +47,8 @@ static void init_once(void)
     e2e_buf_free(pt, ptlen);
     struct e2e_sender_key *sk;
     uint8_t skdm[E2E_SKDM_BYTES];
-    if (e2e_sender_key_new(&sk) < 0 || e2e_sender_key_distribution(sk, skdm) < 0 ||
-        e2e_sender_key_from_distribution(skdm, sizeof(skdm), &st.sk_recv) < 0)
+    if (e2e_sender_key_new(CONV, DEVICE, &sk) < 0 || e2e_sender_key_distribution(sk, skdm) < 0 ||
+        e2e_sender_key_from_distribution(skdm, sizeof(skdm), CONV, DEVICE, &st.sk_recv) < 0)
         abort();
     e2e_sender_key_free(sk);
 }
@@ -92,11 +96,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 4: {
         struct e2e_sender_key *k = NULL;
-        if (e2e_sender_key_from_distribution(p, n, &k) == 0)
+        if (e2e_sender_key_from_distribution(p, n, CONV, DEVICE, &k) == 0)
             e2e_sender_key_free(k);
         break;
     }
-    case 5: take_pt(e2e_sender_key_decrypt(st.sk_recv, p, n, &pt, &ptlen), pt, ptlen); break;
+    case 5:
+        take_pt(e2e_sender_key_decrypt(st.sk_recv, CONV, DEVICE, p, n, &pt, &ptlen), pt, ptlen);
+        break;
     case 6: {
         struct e2e_sender_key *k = NULL;
         if (e2e_sender_key_deserialize(p, n, &k) == 0)

@@ -50,7 +50,10 @@ static void get_presence(struct pt_server *s, enum pt_proto proto, const struct 
     else if (strcmp(st, "offline") == 0)
         PL_ASSERT_INT_EQ(out->online, 0);
     else
-        PL_ASSERT(strcmp(st, "unknown") == 0 && out->online == -1);
+        PL_ASSERT((strcmp(st, "unknown") == 0 || strcmp(st, "hidden") == 0) && out->online == -1);
+    /* Hidden means every field (issue 9, item 14). */
+    if (strcmp(st, "hidden") == 0)
+        PL_ASSERT_STR_EQ(out->last_seen, "");
     pt_resp_free(&r);
 }
 
@@ -155,6 +158,8 @@ static int sees_last_seen(struct pt_server *s, enum pt_proto proto, const struct
 {
     struct presence p;
     get_presence(s, proto, viewer, user, &p);
+    if (strcmp(p.status, "hidden") == 0)
+        return 0;
     PL_ASSERT_STR_EQ(p.status, "offline");
     return p.last_seen[0] != '\0';
 }
@@ -240,20 +245,33 @@ static void expect_nothing_about(struct pt_sse *sse, int64_t user, int64_t marke
     }
 }
 
-PLTEST_PROTO(presence_events_reach_online_contacts_only)
+static void subscribe(struct pt_server *s, enum pt_proto proto, const struct pt_user *u,
+                      int64_t target)
+{
+    struct pt_resp r;
+    pt_reqf(s, proto, "PUT", u->token, &r, "/v1/presence/subscriptions", "{\"users\":[%lld]}",
+            (long long)target);
+    PT_ASSERT_STATUS(&r, 200);
+    pt_resp_free(&r);
+}
+
+PLTEST_PROTO(presence_events_reach_subscribers_only)
 {
     struct pt_server *s = PT_SERVER_START(fast_presence);
     struct pt_user a, b, c, d;
     PT_USER_NEW(s, proto, "pev_a", &a);
-    PT_USER_NEW(s, proto, "pev_b", &b); /* a's contact */
-    PT_USER_NEW(s, proto, "pev_c", &c); /* online, but no contact of a */
-    PT_USER_NEW(s, proto, "pev_d", &d); /* c's contact, sends the marker */
+    PT_USER_NEW(s, proto, "pev_b", &b); /* a's contact, subscribed to a */
+    PT_USER_NEW(s, proto, "pev_c", &c); /* a's contact too, not subscribed */
+    PT_USER_NEW(s, proto, "pev_d", &d); /* sends the markers */
     int64_t ab = PT_DIRECT(s, proto, &a, b.id, 201);
-    int64_t cd = PT_DIRECT(s, proto, &d, c.id, 201);
+    PT_DIRECT(s, proto, &a, c.id, 201);
+    int64_t members[] = {b.id, c.id};
+    int64_t g = PT_GROUP(s, proto, &d, "Markers", members, 2);
     struct pt_sse *bs = PT_SSE_OPEN_READY(s, proto, b.token, NULL);
     struct pt_sse *cs = PT_SSE_OPEN_READY(s, proto, c.token, NULL);
+    subscribe(s, proto, &b, a.id);
     struct pt_sse *as = PT_SSE_OPEN_READY(s, proto, a.token, NULL);
-    expect_presence(bs, a.id, 1, -1);
+    expect_presence(bs, a.id, 1, 1);
     /* Only transitions are announced: another tab coming and going while
      * a stays online tells b nothing. */
     struct pt_sse *tab = PT_SSE_OPEN_READY(s, proto, a.token, NULL);
@@ -263,13 +281,16 @@ PLTEST_PROTO(presence_events_reach_online_contacts_only)
     expect_nothing_about(bs, a.id, m.id);
     pt_sse_close(as);
     expect_presence(bs, a.id, 0, 1);
-    struct pt_msg marker = PT_SEND(s, proto, &d, cd, "marker");
+    /* c shares a chat with a but did not subscribe: nothing at all. */
+    struct pt_msg marker = PT_SEND(s, proto, &d, g, "marker");
     expect_nothing_about(cs, a.id, marker.id);
-    /* With last seen hidden, the events hide it too. */
+    /* With presence hidden, subscribers get no events either. */
     set_visibility(s, proto, &a, "nobody");
     heartbeat(s, proto, &a);
-    expect_presence(bs, a.id, 1, 0);
-    expect_presence(bs, a.id, 0, 0);
+    struct presence p;
+    wait_online(s, proto, &a, a.id, 0, OFFLINE_MS, &p);
+    marker = PT_SEND(s, proto, &d, g, "marker 2");
+    expect_nothing_about(bs, a.id, marker.id);
     pt_sse_close(bs);
     pt_sse_close(cs);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);

@@ -316,6 +316,38 @@ static void name_of(char *buf, size_t n, const char *what)
         *p = *p == '-' ? '_' : *p;
 }
 
+/* listen --chat subscribes to the chat's members (PUT
+ * /v1/presence/subscriptions) and prints their presence: Alice, online
+ * through a heartbeat of another device, shows up in Bob's listen. */
+PLTEST_PROTO(cli_listen_chat_shows_presence)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    struct dev a, b;
+    char alice[64], bob[64], m1[96], token[PT_TOKEN_MAX], line[160], *out;
+    setup(s, proto);
+    name_of(alice, sizeof(alice), "alp");
+    name_of(bob, sizeof(bob), "bop");
+    dev_init(&a, "a", "alice password 3");
+    dev_init(&b, "b", "bob password 33");
+    RUN_OK(&a, "register", alice);
+    RUN_OK(&b, "register", bob);
+    unique(m1, sizeof(m1), "presence");
+    RUN_OK(&a, "send", "--plain", bob, m1);
+    pt_login(s, proto, alice, "alice password 3", token);
+    struct pt_resp r;
+    PL_ASSERT_INT_EQ(pt_req(s, proto, "POST", "/v1/presence/heartbeat", token, NULL, NULL, 0, &r),
+                     0);
+    PT_ASSERT_STATUS(&r, 204);
+    pt_resp_free(&r);
+    PL_ASSERT_INT_EQ(
+        run(&b, &out, "listen", "--chat", alice, "--count", "1", "--timeout", "20", NULL), 0);
+    snprintf(line, sizeof(line), "* %s is online", alice);
+    if (!strstr(out, line) || !strstr(out, m1))
+        pltest_fail(__FILE__, __LINE__, "no presence line or message: %s", out);
+    free(out);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
 /* A group of four: everyone reads the first message; after D is removed
  * the senders rotate their sender keys, B and C read what follows and D
  * receives nothing; no plaintext reaches the database. */

@@ -197,6 +197,7 @@ struct proxy {
     volatile int cut_next;    /* cut the next message POST after the server answers */
     volatile int cuts;
     volatile int block_posts; /* close message POSTs before the server sees them */
+    int dead;                 /* px_free() ran */
     pthread_mutex_t mu;
     char *log[PX_MAXCONN]; /* client-to-server bytes of each connection */
     size_t loglen[PX_MAXCONN];
@@ -211,6 +212,10 @@ struct px_conn {
 static void log_append(struct proxy *px, int idx, const char *b, size_t n)
 {
     pthread_mutex_lock(&px->mu);
+    if (px->dead) {
+        pthread_mutex_unlock(&px->mu);
+        return;
+    }
     char *p = realloc(px->log[idx], px->loglen[idx] + n + 1);
     memcpy(p + px->loglen[idx], b, n);
     px->loglen[idx] += n;
@@ -303,6 +308,22 @@ static void px_start(struct proxy *px, unsigned target)
     pthread_detach(t);
 }
 
+/* Stops accepting and frees what the proxy logged (connections still open
+ * end with their peers; they log nothing more). */
+static void px_free(struct proxy *px)
+{
+    shutdown(px->lfd, SHUT_RDWR);
+    close(px->lfd);
+    pthread_mutex_lock(&px->mu);
+    for (int i = 0; i < px->nconn; i++) {
+        free(px->log[i]);
+        px->log[i] = NULL;
+        px->loglen[i] = 0;
+    }
+    px->dead = 1;
+    pthread_mutex_unlock(&px->mu);
+}
+
 /* The bodies of every message POST the proxy carried, in order. */
 static int px_posts(struct proxy *px, char **bodies, int max)
 {
@@ -364,7 +385,7 @@ static void setup(struct pt_server *s)
 PLTEST(cli_send_retry_after_commit_is_the_same_message)
 {
     struct pt_server *s = PT_SERVER_START(NULL);
-    struct proxy px;
+    static struct proxy px; /* its threads may outlive the case function */
     struct dev a, b;
     char alice[64], bob[64], url[96], *out, *bodies[8];
     setup(s);
@@ -403,6 +424,7 @@ PLTEST(cli_send_retry_after_commit_is_the_same_message)
     PL_ASSERT_INT_EQ(run_at(&a, server_url, &out, "history", bob, NULL), 0);
     PL_ASSERT_INT_EQ(count_of(out, "cut after commit"), 1);
     free(out);
+    px_free(&px);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
@@ -423,7 +445,7 @@ PLTEST(cli_send_left_in_outbox_is_sent_by_the_next_run)
     RUN_OK(&b, "register", bob);
     RUN_OK(&a, "send", bob, "session");
     /* SIGKILL while it retries against a closed port: the outbox keeps it. */
-    struct proxy px;
+    static struct proxy px; /* its threads may outlive the case function */
     px_start(&px, pt_server_port(s));
     px.block_posts = 1; /* the server never sees the message */
     char url[96], err[600];
@@ -441,6 +463,7 @@ PLTEST(cli_send_left_in_outbox_is_sent_by_the_next_run)
     if (!k || !l || k > l || count_of(out, "kept in the outbox") != 1)
         pltest_fail(__FILE__, __LINE__, "outbox not sent once and first: %s", out);
     free(out);
+    px_free(&px);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
@@ -563,7 +586,7 @@ PLTEST(cli_two_listeners_two_senders_one_home)
 PLTEST(cli_listen_reconnects_across_a_restart)
 {
     struct pt_server *s = PT_SERVER_START(NULL);
-    struct proxy px;
+    static struct proxy px; /* its threads may outlive the case function */
     struct dev a, b;
     char alice[64], bob[64], url[96], out[600], err[600];
     setup(s);
@@ -610,6 +633,7 @@ PLTEST(cli_listen_reconnects_across_a_restart)
     PL_ASSERT(wait_for_text(out, "ping", 20)); /* it is up and streaming */
     kill(l, SIGINT);
     PL_ASSERT_INT_EQ(wait_exit(l), 0);
+    px_free(&px);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 

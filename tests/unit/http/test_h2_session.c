@@ -111,15 +111,12 @@ static void server_start(struct server *s)
     PL_ASSERT_INT_EQ(pl_loop_new(&s->loop), 0);
     /* Generous limits: these cases are about the session, not its limits. */
     struct http_server_config cfg = {.bind = "127.0.0.1"};
-    cfg.limits = (struct http_limits){.max_body = 1 << 20,
-                                      .max_header_bytes = 16384,
-                                      .max_headers = 64,
-                                      .conn_rate = 1000,
-                                      .conn_burst = 1000,
-                                      .h2_max_streams = 100,
-                                      .h2_max_resets = 100,
-                                      .idle_timeout_s = 30,
-                                      .max_conns = 16};
+    struct http_limits *lim = &cfg.limits;
+    lim->max_body = lim->max_conns = 1 << 20;
+    lim->max_header_bytes = 16384;
+    lim->max_headers = lim->h2_max_streams = lim->h2_max_resets = 100;
+    lim->conn_rate = lim->conn_burst = 1000;
+    lim->idle_timeout_s = 30; /* deadlines and per-address caps stay off (0) */
     PL_ASSERT_INT_EQ(http_server_new(s->loop, &cfg, &server_ops, NULL, &s->http), 0);
     PL_ASSERT_INT_EQ(pthread_create(&s->thread, NULL, run_loop, s), 0);
 }
