@@ -316,6 +316,11 @@ PL_MUST_CHECK int api__reactions_attach(struct api_call *c, int64_t conv, struct
                                         unsigned n);
 /* The "reactions" member of a message. */
 void api__gen_reactions(yajl_gen g, const struct store_message *m);
+/* A send with forward_of (forward.c): fills s->kind and s->body from the
+ * message it names when the caller can read it (404 otherwise; 422 for e2e
+ * and deleted ones) and marks it forwarded. */
+PL_MUST_CHECK int api__forward_read(struct api_call *c, const struct api_json *fwd,
+                                    struct store_send *s);
 /* True for one emoji grapheme (reactions.c). */
 bool api__valid_emoji(const char *s);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A SEQ argument: a message's number in its chat (1, 2, ...). */
 static long long seq_arg(const char *s)
@@ -96,5 +97,31 @@ int cli_cmd_react(struct cli *c, int argc, char **argv)
     else
         printf("%s %s on message %lld in %s\n", remove ? "removed" : "reacted", argv[3 + remove],
                seq, cli_chat_name(c, conv));
+    return 0;
+}
+
+/* parley forward FROM SEQ TO: copies message SEQ of chat FROM into chat TO
+ * (plain chats; the server re-uses media and marks the copy forwarded). */
+int cli_cmd_forward(struct cli *c, int argc, char **argv)
+{
+    if (argc != 4)
+        return -1;
+    long long from = cli_chat_resolve(c, argv[1], 0), seq = seq_arg(argv[2]);
+    long long to = cli_chat_resolve(c, argv[3], 0);
+    char path[96], body[256];
+    snprintf(path, sizeof(path), "/v1/conversations/%lld/messages", to);
+    snprintf(body, sizeof(body),
+             "{\"client_msg_id\":\"fwd-%lld-%lld-%lld-%ld\","
+             "\"forward_of\":{\"conversation_id\":%lld,\"seq\":%lld}}",
+             from, seq, to, (long)time(NULL), from, seq);
+    yajl_val res;
+    long st = cli_http(c, "POST", path, body, &res);
+    cli_expect(st, res, 201, 200, "forwarding the message");
+    if (c->json)
+        printf("{\"conversation_id\":%lld,\"seq\":%lld}\n", to, cli_jint(res, "seq"));
+    else
+        printf("forwarded message %lld of %s to %s\n", seq, cli_chat_name(c, from),
+               cli_chat_name(c, to));
+    yajl_tree_free(res);
     return 0;
 }

@@ -74,6 +74,10 @@ static const struct cmd_help cmds[] = {
      "window, 48 h by default, or any as a group admin): its text and media are erased and\n"
      "the others see \"deleted\". --for-me hides it from your history only.\n",
      2, 3},
+    {"forward", "forward FROM SEQ TO", "forward a message into another chat",
+     "Copies message number SEQ of the plain chat FROM into the plain chat TO, marked\n"
+     "forwarded (media is re-used, not uploaded again).\n",
+     3, 3},
     {"react", "react [--remove] CHAT SEQ EMOJI", "react to a message with one emoji",
      "Sets your reaction to message number SEQ of CHAT (a plain chat) to EMOJI, replacing\n"
      "your previous one; --remove takes it back. EMOJI must be a single emoji.\n",

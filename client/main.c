@@ -199,6 +199,8 @@ static int more(struct cli *c, int argc, char **argv)
         return cli_cmd_delete(c, argc, argv);
     if (!strcmp(cmd, "react"))
         return cli_cmd_react(c, argc, argv);
+    if (!strcmp(cmd, "forward"))
+        return cli_cmd_forward(c, argc, argv);
     return -1;
 }
 

@@ -26,6 +26,7 @@ struct store_message {
     /* RFC 3339 times, or NULL: edited by its sender; deleted for
      * everyone (kind is then "deleted" and body ""). */
     const char *edited_at, *deleted_at;
+    bool forwarded; /* a copy sent with forward_of */
     /* History only: the message's reactions (arena array, by count). */
     const struct store_reaction *reactions;
     unsigned n_reactions;
@@ -89,6 +90,7 @@ struct store_send {
     const char *body;                 /* the text, or a JSON document for other kinds */
     int64_t reply_to;                 /* a seq, or 0 for none */
     const struct store_e2e_send *e2e; /* kind "e2e" only, else NULL */
+    bool forwarded;                   /* a forward_of copy (kind and body the original's) */
     /* Set by store_pg_send_lock(): the conversation is an e2e one. */
     bool conv_e2e;
 

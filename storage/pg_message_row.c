@@ -38,7 +38,8 @@ int store_pg__message_row(struct pl_arena *a, const struct pg_result *r, int row
     out->deleted_at = *deleted ? deleted : NULL;
     out->e2e_type = out->e2e_ciphertext = NULL;
     out->reactions = NULL; /* history fills them in (api/reactions.c) */
-    out->n_reactions = 0;  /* per device: storage/keys.h */
+    out->n_reactions = 0;
+    out->forwarded = PQgetvalue(r, row, col + 13)[0] == 't'; /* per device: storage/keys.h */
     if (!out->client_msg_id || !out->kind || !out->body || !out->created_at)
         return PL_ENOMEM;
     return 0;

@@ -53,7 +53,7 @@ enum {
     m ".id, " m ".conversation_id, " m ".seq, " m ".sender_id,"                 \
     " 0, '', '', '', 0, " STORE_PG_TS(m ".created_at") ", "                     \
     STORE_MSG_STATUS_SQL(m) ", '', "                                            \
-    "COALESCE(" STORE_PG_TS(m ".deleted_at") ", '')"
+    "COALESCE(" STORE_PG_TS(m ".deleted_at") ", ''), false"
 /* "Delete for me" (0011): the viewer ($5) does not see what it hid. */
 #define NOT_HIDDEN                                                              \
     " AND NOT EXISTS (SELECT 1 FROM message_hidden h"                           \
@@ -129,10 +129,11 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
      * nothing is escaped twice. */
     [SEND_INSERT] = {"send_insert",
                      "WITH j AS (SELECT * FROM json_to_recordset($1::json) AS x(c bigint, s bigint,"
-                     "   i bigint, u bigint, d bigint, m text, k text, b text, r bigint, p json)),"
+                     "   i bigint, u bigint, d bigint, m text, k text, b text, r bigint, f boolean,"
+                     "   p json)),"
                      " ins AS (INSERT INTO messages (conversation_id, seq, id, sender_id,"
-                     "   sender_device_id, client_msg_id, kind, body, reply_to)"
-                     "   SELECT c, s, i, u, d, m, k, b, NULLIF(r, 0) FROM j)"
+                     "   sender_device_id, client_msg_id, kind, body, reply_to, forwarded)"
+                     "   SELECT c, s, i, u, d, m, k, b, NULLIF(r, 0), f FROM j)"
                      " INSERT INTO events (pos, conversation_id, type, payload)"
                      " SELECT i, c, 'message.created', p::text FROM j",
                      1, false},
@@ -371,6 +372,7 @@ static int assign_row(struct pl_arena *a, const PGresult *r, int row, struct sto
             .kind = x->kind,
             .body = x->body,
             .reply_to = x->reply_to,
+            .forwarded = x->forwarded,
             .created_at = now,
             .status = STORE_MSG_SENT, /* nobody else can have it yet */
         };
@@ -420,9 +422,9 @@ static int insert_row(struct pl_buf *b, const struct store_send *x, bool first)
     const struct store_message *m = &x->msg;
     int rc = pl_buf_printf(b,
                            "%s{\"c\":%" PRId64 ",\"s\":%" PRId64 ",\"i\":%" PRId64 ",\"u\":%" PRId64
-                           ",\"d\":%" PRId64 ",\"r\":%" PRId64 ",\"m\":",
+                           ",\"d\":%" PRId64 ",\"r\":%" PRId64 ",\"f\":%s,\"m\":",
                            first ? "" : ",", m->conversation_id, m->seq, m->id, m->sender_id,
-                           m->sender_device_id, m->reply_to);
+                           m->sender_device_id, m->reply_to, m->forwarded ? "true" : "false");
     if (rc == 0)
         rc = json_str(b, m->client_msg_id);
     if (rc == 0 && (rc = pl_buf_append(b, ",\"k\":", 5)) == 0)

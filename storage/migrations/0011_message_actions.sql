@@ -34,3 +34,7 @@ CREATE TABLE reactions (
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (conversation_id, seq, user_id)
 );
+
+-- Forwarded copies are marked; their media references are the original's
+-- (the media_refs trigger adds this message as one more reference).
+ALTER TABLE messages ADD COLUMN forwarded boolean NOT NULL DEFAULT false;

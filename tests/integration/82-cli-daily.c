@@ -532,6 +532,10 @@ PLTEST_PROTO(cli_edit_and_delete)
     o = RUN(ha, "edit", ca, "x", "bad seq");
     EXPECT_RC(o, 2);
     out_free(&o);
+    o = RUN(hb, "forward", cb, "1", cb);
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "forwarded message 1");
+    out_free(&o);
     o = RUN(hb, "delete", "--for-me", cb, "1");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "for you");
