@@ -8,7 +8,20 @@ export const PAGE = 50;
 
 export async function loadMe() {
   try {
-    const me = await get('/v1/me');
+    // A server too busy to answer in 10 s is asked again rather than waited on forever.
+    let me = null;
+    for (let i = 0; ; i++) {
+      const ac = new AbortController();
+      const t = setTimeout(() => ac.abort(), 10000);
+      try {
+        me = await get('/v1/me', { signal: ac.signal });
+        break;
+      } catch (e) {
+        if (e.name !== 'AbortError' || i >= 5) throw e;
+      } finally {
+        clearTimeout(t);
+      }
+    }
     rememberUser(me);
     set({ me });
     return me;
@@ -72,19 +85,28 @@ export async function loadPresence(userId) {
   } catch { /* unknown stays unknown */ }
 }
 
-// The server sends presence to subscribers (the open chat's members and the direct partners).
-// Until the endpoint exists (404) the server broadcasts to contacts anyway.
+// The server sends `presence` events only for the users this device subscribed to (the open
+// chat's members and the chat list's direct partners). The set ends with the device's last
+// stream and after presence_subscription_ttl, so it is sent again on every (re)connect and
+// every half hour. A server without the endpoint (404) is tolerated.
 let lastSubs = '';
-export async function subscribePresence() {
+let renewTimer = null;
+export async function subscribePresence(force = false) {
   const ids = new Set();
   for (const c of state.convs.values()) if (c.peer) ids.add(c.peer.id);
   const open = state.open && state.convs.get(state.open);
   if (open && open.members) for (const m of open.members) if (m.user_id !== state.me?.id) ids.add(m.user_id);
-  const users = [...ids].sort((a, b) => a - b);
+  const users = [...ids].sort((a, b) => a - b).slice(0, 256);
   const key = users.join(',');
-  if (key === lastSubs) return;
+  if (key === lastSubs && !force) return;
   lastSubs = key;
-  try { await api('PUT', '/v1/presence/subscriptions', { users }); } catch { /* 404: not yet */ }
+  clearTimeout(renewTimer);
+  renewTimer = setTimeout(() => subscribePresence(true), 30 * 60 * 1000);
+  try {
+    const r = await api('PUT', '/v1/presence/subscriptions', { users });
+    for (const p of (r && r.presence) || []) state.presence.set(p.user_id, p);
+    changed();
+  } catch { lastSubs = ''; /* 404 (older server) or offline: the next change retries */ }
 }
 
 export async function openConversation(id, focusSeq = null) {

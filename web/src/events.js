@@ -6,7 +6,7 @@
 // offline.
 import { get } from './api.js';
 import { state, set } from './store.js';
-import { handlers, loadConversations, loadLatest, markRead } from './actions.js';
+import { handlers, loadConversations, loadLatest, markRead, subscribePresence } from './actions.js';
 
 const KINDS = Object.keys(handlers);
 let es = null, lastId = null, failures = 0, everOpened = false, timer = null, countdown = null;
@@ -35,6 +35,7 @@ async function resync() {
     if (m.loaded) await loadLatest(id);
   }
   if (state.open) markRead(state.open);
+  subscribePresence(true);
 }
 
 export function start() {
@@ -97,6 +98,8 @@ function online() {
   if (state.conn.state !== 'online') {
     conn({ state: 'online', retryIn: 0 });
     if (state.open) markRead(state.open);
+    subscribePresence(true); // a resumed stream is a new one: the set ended with the old
+
   }
   failures = 0;
 }

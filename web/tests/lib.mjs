@@ -24,7 +24,9 @@ export async function startServer(webDir, ports = { port: 0, tls: 0 }, dir = nul
     // Per-user quotas off, as in the integration harness: tests act faster than people.
     '--quota-streams', '0', '--quota-sends-per-s', '0', '--quota-searches-per-s', '0',
     '--quota-groups-per-hour', '0', '--quota-media-bytes-per-day', '0',
-    '--keys-fetch-per-min', '0', '--keys-target-per-min', '0'];
+    '--keys-fetch-per-min', '0', '--keys-target-per-min', '0',
+    // One typing event per second per user would hide the second one a fast test sends.
+    '--typing-interval-ms', '0'];
   const proc = spawn(env.PARLEY_TEST_BIN, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 400; i++) {
     if (proc.exitCode !== null) throw new Error(`parleyd exited with ${proc.exitCode}`);
