@@ -52,6 +52,8 @@ struct api_config {
     struct api_limits limits;
     unsigned group_max_members;   /* members per group (422 past it) */
     unsigned presence_timeout_s;  /* online while the last heartbeat is younger */
+    unsigned edit_window_s;       /* a message may be edited this long (409 after) */
+    unsigned delete_window_s;     /* its sender may delete it for everyone this long */
     unsigned presence_subs_max;   /* users one device may subscribe to (422 past it) */
     unsigned presence_sub_ttl_s;  /* a subscription lasts at most this long */
     unsigned typing_max_members;  /* no typing events in larger groups */

@@ -308,6 +308,22 @@ PL_MUST_CHECK int api__reply_conversation_archive(struct api_call *c, const stru
 /* Writes a Message object (messages.c). */
 struct store_message;
 void api__gen_message(yajl_gen g, const struct store_message *m);
+/* PATCH and DELETE /v1/conversations/{id}/messages/{seq} (message_edit.c). */
+api_handler_fn api__message_patch, api__message_delete;
+/* PUT and DELETE .../messages/{seq}/reactions/{emoji} (reactions.c). */
+api_handler_fn api__reaction_put, api__reaction_delete;
+/* Fills the reactions of a history page (one query when n > 0). */
+PL_MUST_CHECK int api__reactions_attach(struct api_call *c, int64_t conv, struct store_message *m,
+                                        unsigned n);
+/* The "reactions" member of a message. */
+void api__gen_reactions(yajl_gen g, const struct store_message *m);
+/* A send with forward_of (forward.c): fills s->kind and s->body from the
+ * message it names when the caller can read it (404 otherwise; 422 for e2e
+ * and deleted ones) and marks it forwarded. */
+PL_MUST_CHECK int api__forward_read(struct api_call *c, const struct api_json *fwd,
+                                    struct store_send *s);
+/* True for one emoji grapheme (reactions.c). */
+bool api__valid_emoji(const char *s);
 
 /* A message send on its way to the group-commit writer (messages.c builds
  * it, send.c commits it). It lives in the request's arena; from a

@@ -29,6 +29,9 @@ void api__gen_message(yajl_gen g, const struct store_message *m)
     if (e2e) {
         api__gen_key(g, "text"); /* the server has no text to show */
         yajl_gen_null(g);
+    } else if (strcmp(m->kind, "deleted") == 0) {
+        api__gen_key(g, "text"); /* erased for everyone */
+        yajl_gen_null(g);
     } else if (strcmp(m->kind, "media") == 0) {
         api__gen_media_body(g, m->body);
     } else {
@@ -40,7 +43,19 @@ void api__gen_message(yajl_gen g, const struct store_message *m)
     else
         yajl_gen_null(g);
     api__gen_str(g, "created_at", m->created_at);
+    api__gen_key(g, "edited_at");
+    m->edited_at ? yajl_gen_string(g, (const unsigned char *)m->edited_at, strlen(m->edited_at))
+                 : yajl_gen_null(g);
+    api__gen_key(g, "deleted_at");
+    m->deleted_at ? yajl_gen_string(g, (const unsigned char *)m->deleted_at, strlen(m->deleted_at))
+                  : yajl_gen_null(g);
     api__gen_str(g, "status", status_names[m->status]);
+    if (m->forwarded) {
+        api__gen_key(g, "forwarded");
+        yajl_gen_bool(g, 1);
+    }
+    if (m->n_reactions)
+        api__gen_reactions(g, m);
     /* Last: e2e payloads end with it (see api/e2e.c). */
     if (e2e)
         api__gen_e2e(g, m);
@@ -54,21 +69,29 @@ void api__gen_message(yajl_gen g, const struct store_message *m)
 static int read_send(struct api_call *c, int64_t conv, struct store_send *s)
 {
     const char *kind = NULL;
-    const struct api_json *reply = NULL, *media = NULL, *e2e = NULL;
+    const struct api_json *reply = NULL, *media = NULL, *e2e = NULL, *fwd = NULL;
     const struct api_field fields[] = {
         {"client_msg_id", API_FIELD_STRING, true, &s->client_msg_id},
-        {"kind", API_FIELD_STRING, true, &kind},
+        {"kind", API_FIELD_STRING, false, &kind},
         {"text", API_FIELD_STRING, false, &s->body},
         {"reply_to", API_FIELD_ANY, false, &reply},
         {"e2e", API_FIELD_ANY, false, &e2e},
         {"media", API_FIELD_ANY, false, &media},
+        {"forward_of", API_FIELD_ANY, false, &fwd},
     };
     int rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields));
     if (rc < 0)
         return rc;
+    if (fwd && (kind || s->body || e2e || media || reply))
+        api_errors_add(&c->errs, "/forward_of",
+                       "comes without kind, text, media, e2e and reply_to");
+    else if (!fwd && !kind)
+        api_errors_add(&c->errs, "/kind", "is required");
     if (s->client_msg_id && !api__valid_display_text(s->client_msg_id, CLIENT_MSG_ID_MAX))
         api_errors_add(&c->errs, "/client_msg_id",
                        "must be 1 to 64 characters without control characters");
+    if (fwd)
+        return c->errs.n ? api__fail_validation(c) : api__forward_read(c, fwd, s);
     bool is_e2e = kind && strcmp(kind, "e2e") == 0;
     bool is_media = kind && strcmp(kind, "media") == 0;
     if (kind && strcmp(kind, "text") != 0 && !is_media && !is_e2e)
@@ -111,7 +134,8 @@ static int messages_post(struct api_call *c)
         return PL_ENOMEM;
     if ((rc = read_send(c, conv, &job->s)) < 0)
         return rc;
-    if (strcmp(job->s.kind, "media") == 0 && (rc = api__media_msg_check(c, &job->s)) < 0)
+    if (!job->s.forwarded && strcmp(job->s.kind, "media") == 0 &&
+        (rc = api__media_msg_check(c, &job->s)) < 0)
         return rc;
     if ((rc = api__limit_user(c, API_LIMIT_SENDS, c->user_id, 1)) < 0)
         return rc;
@@ -210,7 +234,8 @@ static int messages_list(struct api_call *c)
     rc = store_pg_messages_list(c->w->pg, c->a, conv, c->user_id, &page, &m, &n, &more);
     if (rc == PL_ENOTFOUND)
         return api__conversation_not_found(c);
-    if (rc < 0 || (rc = project_page(c, conv, m, n)) < 0)
+    if (rc < 0 || (rc = project_page(c, conv, m, n)) < 0 ||
+        (rc = api__reactions_attach(c, conv, m, n)) < 0)
         return rc;
     yajl_gen g = api__gen_new();
     if (!g)
@@ -232,5 +257,10 @@ const struct api_route_def api__message_routes[] = {
     {"GET", "/v1/conversations/{id}/messages", messages_list, API_AUTH},
     {"POST", "/v1/conversations/{id}/receipts", api__receipts_post, API_AUTH},
     {"GET", "/v1/conversations/{id}/messages/{seq}/receipts", api__receipts_get, API_AUTH},
+    {"PATCH", "/v1/conversations/{id}/messages/{seq}", api__message_patch, API_AUTH},
+    {"PUT", "/v1/conversations/{id}/messages/{seq}/reactions/{emoji}", api__reaction_put, API_AUTH},
+    {"DELETE", "/v1/conversations/{id}/messages/{seq}/reactions/{emoji}", api__reaction_delete,
+     API_AUTH},
+    {"DELETE", "/v1/conversations/{id}/messages/{seq}", api__message_delete, API_AUTH},
     {NULL, NULL, NULL, 0},
 };

@@ -339,6 +339,11 @@ int cli_cmd_presence(struct cli *c, int argc, char **argv);
 int cli_cmd_devices(struct cli *c, int argc, char **argv);
 int cli_cmd_sessions(struct cli *c, int argc, char **argv);
 int cli_cmd_user(struct cli *c, int argc, char **argv);
+/* edit CHAT SEQ TEXT, delete [--for-me] CHAT SEQ (cmd_edit.c) */
+int cli_cmd_edit(struct cli *c, int argc, char **argv);
+int cli_cmd_delete(struct cli *c, int argc, char **argv);
+int cli_cmd_react(struct cli *c, int argc, char **argv);   /* react [--remove] CHAT SEQ EMOJI */
+int cli_cmd_forward(struct cli *c, int argc, char **argv); /* forward FROM SEQ TO */
 /* group info | rename | leave (group_info.c) */
 int cli_group_more(struct cli *c, int argc, char **argv);
 /* A GROUP argument: "#ID", "ID" or a group's exact title. */

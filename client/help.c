@@ -64,6 +64,24 @@ static const struct cmd_help cmds[] = {
      "(plain)\", #ID or a group's title), oldest first: \"[12:04] ann: hi\". Works without\n"
      "a server for chats this device remembers. --json: one array with ids and times.\n",
      1, 1},
+    {"edit", "edit CHAT SEQ TEXT", "change the text of a message you sent",
+     "Replaces the text of your message number SEQ in CHAT (a plain chat: \"NAME\n"
+     "(plain)\", #ID or a group's title). Only within the server's edit window (15 min by\n"
+     "default); the others see it marked edited. Messages of e2e chats cannot be edited yet.\n",
+     3, 3},
+    {"delete", "delete [--for-me] CHAT SEQ", "delete a message for everyone or for you",
+     "Deletes message number SEQ of CHAT for everyone (your own within the server's delete\n"
+     "window, 48 h by default, or any as a group admin): its text and media are erased and\n"
+     "the others see \"deleted\". --for-me hides it from your history only.\n",
+     2, 3},
+    {"forward", "forward FROM SEQ TO", "forward a message into another chat",
+     "Copies message number SEQ of the plain chat FROM into the plain chat TO, marked\n"
+     "forwarded (media is re-used, not uploaded again).\n",
+     3, 3},
+    {"react", "react [--remove] CHAT SEQ EMOJI", "react to a message with one emoji",
+     "Sets your reaction to message number SEQ of CHAT (a plain chat) to EMOJI, replacing\n"
+     "your previous one; --remove takes it back. EMOJI must be a single emoji.\n",
+     3, 4},
     {"read", "read CHAT [--json]", "mark CHAT read and print its history",
      "Sends a read receipt up to the newest message of CHAT, then prints its history.\n", 1, 1},
     {"search", "search WORDS... [--json]", "search your messages",

@@ -193,6 +193,14 @@ static int more(struct cli *c, int argc, char **argv)
         return cli_cmd_sessions(c, argc, argv);
     if (!strcmp(cmd, "user") || !strcmp(cmd, "users"))
         return cli_cmd_user(c, argc, argv);
+    if (!strcmp(cmd, "edit"))
+        return cli_cmd_edit(c, argc, argv);
+    if (!strcmp(cmd, "delete"))
+        return cli_cmd_delete(c, argc, argv);
+    if (!strcmp(cmd, "react"))
+        return cli_cmd_react(c, argc, argv);
+    if (!strcmp(cmd, "forward"))
+        return cli_cmd_forward(c, argc, argv);
     return -1;
 }
 

@@ -31,6 +31,7 @@ struct srv_config {
     struct api_limits limits;
     unsigned group_max_members;
     unsigned presence_timeout_s;
+    unsigned edit_window_s, delete_window_s; /* message edit / delete for everyone */
     unsigned presence_subs_max, presence_sub_ttl_s;
     unsigned typing_max_members, typing_interval_ms;
     unsigned sync_max_wait_ms;

@@ -172,6 +172,8 @@ static int start(struct srv *s)
         .limits = s->cfg.limits,
         .group_max_members = s->cfg.group_max_members,
         .presence_timeout_s = s->cfg.presence_timeout_s,
+        .edit_window_s = s->cfg.edit_window_s,
+        .delete_window_s = s->cfg.delete_window_s,
         .presence_subs_max = s->cfg.presence_subs_max,
         .presence_sub_ttl_s = s->cfg.presence_sub_ttl_s,
         .typing_max_members = s->cfg.typing_max_members,

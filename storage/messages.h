@@ -6,6 +6,8 @@
 
 #include "pg.h"
 
+struct store_reaction;
+
 enum store_msg_status { STORE_MSG_SENT = 0, STORE_MSG_DELIVERED, STORE_MSG_READ };
 
 /* A message as the API shows it. Strings come from the caller's arena. */
@@ -21,6 +23,13 @@ struct store_message {
     int64_t reply_to; /* a seq, or 0 for none */
     const char *created_at;
     enum store_msg_status status;
+    /* RFC 3339 times, or NULL: edited by its sender; deleted for
+     * everyone (kind is then "deleted" and body ""). */
+    const char *edited_at, *deleted_at;
+    bool forwarded; /* a copy sent with forward_of */
+    /* History only: the message's reactions (arena array, by count). */
+    const struct store_reaction *reactions;
+    unsigned n_reactions;
     /* kind "e2e": the viewing device's ciphertext and its type ("prekey"
      * or "message"), or NULL when none was addressed to it. Not read by
      * the queries here (see storage/keys.h). */
@@ -81,6 +90,7 @@ struct store_send {
     const char *body;                 /* the text, or a JSON document for other kinds */
     int64_t reply_to;                 /* a seq, or 0 for none */
     const struct store_e2e_send *e2e; /* kind "e2e" only, else NULL */
+    bool forwarded;                   /* a forward_of copy (kind and body the original's) */
     /* Set by store_pg_send_lock(): the conversation is an e2e one. */
     bool conv_e2e;
 
@@ -144,6 +154,73 @@ PL_MUST_CHECK int store_pg_messages_list(struct store_pg *pg, struct pl_arena *a
                                          int64_t conversation_id, int64_t viewer_id,
                                          const struct store_msg_page *page,
                                          struct store_message **out, unsigned *n, bool *has_more);
+
+/* ---- Editing and deleting one message (pg_message_edit.c) ----------------
+ * Worker thread, inside a transaction. */
+
+/* A message some member acts on: msg (for an archived one only its
+ * conversation_id, seq, sender_id and kind "archived", or "deleted" when
+ * already erased), how old it is and whether the viewer is an admin. */
+struct store_msg_target {
+    struct store_message msg;
+    int64_t age_us; /* microseconds since it was sent */
+    bool archived;
+    bool viewer_admin;
+};
+
+/* Locks message seq of conversation_id when viewer_id is a member that can
+ * see it and fills *out. Returns 0 or PL_ENOTFOUND. */
+PL_MUST_CHECK int store_pg_message_target(struct store_pg *pg, struct pl_arena *a,
+                                          int64_t conversation_id, int64_t viewer_id, int64_t seq,
+                                          struct store_msg_target *out);
+
+/* Replaces the text of a (locked, hot) message and sets its edited_at;
+ * *out is the message afterwards. */
+PL_MUST_CHECK int store_pg_message_edit(struct store_pg *pg, struct pl_arena *a,
+                                        int64_t conversation_id, int64_t seq, const char *text,
+                                        struct store_message *out);
+
+/* Deletes a (locked) message for everyone: body, media references,
+ * ciphertexts and search entry; the row stays as kind "deleted" (an
+ * archived one gets a tombstone over its segment copy). For a hot message
+ * *out is the whole row afterwards; for an archived one only kind, body
+ * and deleted_at are set. */
+PL_MUST_CHECK int store_pg_message_erase(struct store_pg *pg, struct pl_arena *a,
+                                         int64_t conversation_id, int64_t seq, bool archived,
+                                         struct store_message *out);
+
+/* Hides message seq from user_id's history ("delete for me"). */
+PL_MUST_CHECK int store_pg_message_hide(struct store_pg *pg, int64_t conversation_id,
+                                        int64_t user_id, int64_t seq);
+
+/* ---- Reactions (pg_reactions.c) -------------------------------------------
+ * One emoji per user per message. Worker thread. */
+
+/* One emoji on a message: how many reacted with it, and whether the viewer
+ * did. */
+struct store_reaction {
+    int64_t seq;
+    const char *emoji;
+    int64_t count;
+    bool mine;
+};
+
+/* Inside a transaction, after store_pg_message_target(): sets user_id's
+ * reaction to seq (replacing another emoji); *changed is false when it was
+ * that emoji already. */
+PL_MUST_CHECK int store_pg_reaction_set(struct store_pg *pg, int64_t conversation_id, int64_t seq,
+                                        int64_t user_id, const char *emoji, bool *changed);
+/* Removes user_id's reaction emoji from seq; *changed is false when there
+ * was none. */
+PL_MUST_CHECK int store_pg_reaction_delete(struct store_pg *pg, int64_t conversation_id,
+                                           int64_t seq, int64_t user_id, const char *emoji,
+                                           bool *changed);
+/* The reactions of seqs[0..n_seqs) as viewer_id sees them, ascending by
+ * seq (*out an arena array). */
+PL_MUST_CHECK int store_pg_reactions_page(struct store_pg *pg, struct pl_arena *a,
+                                          int64_t conversation_id, int64_t viewer_id,
+                                          const int64_t *seqs, unsigned n_seqs,
+                                          struct store_reaction **out, unsigned *n);
 
 /* ---- Receipts (pg_receipts.c) ---------------------------------------------
  * Receipts are per-member watermarks: delivered_seq and read_seq only move

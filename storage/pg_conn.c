@@ -60,6 +60,8 @@ static const struct store_pg__stmt *const stmt_tables[] = {
     store_pg__user_stmts,
     store_pg__event_stmts,
     store_pg__message_stmts,
+    store_pg__message_edit_stmts,
+    store_pg__reaction_stmts,
     store_pg__receipt_stmts,
     store_pg__presence_stmts,
     store_pg__conversation_stmts,

@@ -49,6 +49,8 @@ struct store_pg__stmt {
 
 extern const struct store_pg__stmt store_pg__user_stmts[];
 extern const struct store_pg__stmt store_pg__event_stmts[];
+extern const struct store_pg__stmt store_pg__message_edit_stmts[];
+extern const struct store_pg__stmt store_pg__reaction_stmts[];
 extern const struct store_pg__stmt store_pg__message_stmts[];
 extern const struct store_pg__stmt store_pg__receipt_stmts[];
 extern const struct store_pg__stmt store_pg__presence_stmts[];
@@ -169,15 +171,17 @@ enum store_role store_pg__role_parse(const char *s);
     " AND o.user_id <> " m ".sender_id AND o.joined_seq < " m ".seq"            \
     " AND o.delivered_seq < " m ".seq) THEN 1 ELSE 0 END"
 
-/* The 11 columns store_pg__message_row() reads, for message alias m. */
+/* The 14 columns store_pg__message_row() reads, for message alias m. */
 #define STORE_MSG_COLS(m)                                                       \
     m ".id, " m ".conversation_id, " m ".seq, " m ".sender_id, "                \
     m ".sender_device_id, " m ".client_msg_id, " m ".kind, " m ".body, "        \
     "COALESCE(" m ".reply_to, 0), " STORE_PG_TS(m ".created_at") ", "           \
-    STORE_MSG_STATUS_SQL(m)
+    STORE_MSG_STATUS_SQL(m) ", "                                                \
+    "COALESCE(" STORE_PG_TS(m ".edited_at") ", ''), "                           \
+    "COALESCE(" STORE_PG_TS(m ".deleted_at") ", ''), " m ".forwarded"
 // clang-format on
 
-#define STORE_MSG_NCOLS 11
+#define STORE_MSG_NCOLS 14
 
 /* Reads STORE_MSG_COLS starting at column col of row. */
 PL_MUST_CHECK int store_pg__message_row(struct pl_arena *a, const struct pg_result *r, int row,

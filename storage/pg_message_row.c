@@ -30,7 +30,16 @@ int store_pg__message_row(struct pl_arena *a, const struct pg_result *r, int row
     out->body = store_pg__get_str(a, r, row, col + 7);
     out->created_at = store_pg__get_str(a, r, row, col + 9);
     out->status = (enum store_msg_status)status;
-    out->e2e_type = out->e2e_ciphertext = NULL; /* per device: storage/keys.h */
+    const char *edited = store_pg__get_str(a, r, row, col + 11);
+    const char *deleted = store_pg__get_str(a, r, row, col + 12);
+    if (!edited || !deleted)
+        return PL_ENOMEM;
+    out->edited_at = *edited ? edited : NULL;
+    out->deleted_at = *deleted ? deleted : NULL;
+    out->e2e_type = out->e2e_ciphertext = NULL;
+    out->reactions = NULL; /* history fills them in (api/reactions.c) */
+    out->n_reactions = 0;
+    out->forwarded = PQgetvalue(r, row, col + 13)[0] == 't'; /* per device: storage/keys.h */
     if (!out->client_msg_id || !out->kind || !out->body || !out->created_at)
         return PL_ENOMEM;
     return 0;

@@ -52,19 +52,25 @@ enum {
 #define ARCHIVED_COLS(m)                                                        \
     m ".id, " m ".conversation_id, " m ".seq, " m ".sender_id,"                 \
     " 0, '', '', '', 0, " STORE_PG_TS(m ".created_at") ", "                     \
-    STORE_MSG_STATUS_SQL(m)
+    STORE_MSG_STATUS_SQL(m) ", '', "                                            \
+    "COALESCE(" STORE_PG_TS(m ".deleted_at") ", ''), false"
+/* "Delete for me" (0011): the viewer ($5) does not see what it hid. */
+#define NOT_HIDDEN                                                              \
+    " AND NOT EXISTS (SELECT 1 FROM message_hidden h"                           \
+    " WHERE h.conversation_id = $1::bigint AND h.user_id = $5::bigint"          \
+    " AND h.seq = m.seq)"
 #define PAGE_SQL(dir, dir2)                                                     \
     "SELECT * FROM ("                                                           \
       "(SELECT " STORE_MSG_COLS("m") ", NULL::text"                             \
       " FROM messages m"                                                        \
       " WHERE m.conversation_id = $1::bigint"                                   \
-      " AND m.seq > $2::bigint AND m.seq < $3::bigint"                          \
+      " AND m.seq > $2::bigint AND m.seq < $3::bigint" NOT_HIDDEN               \
       " ORDER BY m.seq" dir " LIMIT $4::int)"                                   \
       " UNION ALL "                                                             \
       "(SELECT " ARCHIVED_COLS("m") ", s.blob_key"                              \
       " FROM archived_messages m JOIN archive_segments s ON s.id = m.segment_id" \
       " WHERE m.conversation_id = $1::bigint"                                   \
-      " AND m.seq > $2::bigint AND m.seq < $3::bigint"                          \
+      " AND m.seq > $2::bigint AND m.seq < $3::bigint" NOT_HIDDEN               \
       " ORDER BY m.seq" dir " LIMIT $4::int)"                                   \
     ") x ORDER BY 3" dir2 " LIMIT $4::int"
 // clang-format on
@@ -123,10 +129,11 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
      * nothing is escaped twice. */
     [SEND_INSERT] = {"send_insert",
                      "WITH j AS (SELECT * FROM json_to_recordset($1::json) AS x(c bigint, s bigint,"
-                     "   i bigint, u bigint, d bigint, m text, k text, b text, r bigint, p json)),"
+                     "   i bigint, u bigint, d bigint, m text, k text, b text, r bigint, f boolean,"
+                     "   p json)),"
                      " ins AS (INSERT INTO messages (conversation_id, seq, id, sender_id,"
-                     "   sender_device_id, client_msg_id, kind, body, reply_to)"
-                     "   SELECT c, s, i, u, d, m, k, b, NULLIF(r, 0) FROM j)"
+                     "   sender_device_id, client_msg_id, kind, body, reply_to, forwarded)"
+                     "   SELECT c, s, i, u, d, m, k, b, NULLIF(r, 0), f FROM j)"
                      " INSERT INTO events (pos, conversation_id, type, payload)"
                      " SELECT i, c, 'message.created', p::text FROM j",
                      1, false},
@@ -137,8 +144,8 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
     /* Hot and archived messages in one page: an archived row carries the
      * key of its segment (last column), from which the caller fills in
      * what PostgreSQL no longer keeps (store_archive_fill). */
-    [PAGE_ASC] = {"messages_page_asc", PAGE_SQL("", ""), 4, true},
-    [PAGE_DESC] = {"messages_page_desc", PAGE_SQL(" DESC", " DESC"), 4, true},
+    [PAGE_ASC] = {"messages_page_asc", PAGE_SQL("", ""), 5, true},
+    [PAGE_DESC] = {"messages_page_desc", PAGE_SQL(" DESC", " DESC"), 5, true},
     {NULL, NULL, 0, false},
 };
 
@@ -365,6 +372,7 @@ static int assign_row(struct pl_arena *a, const PGresult *r, int row, struct sto
             .kind = x->kind,
             .body = x->body,
             .reply_to = x->reply_to,
+            .forwarded = x->forwarded,
             .created_at = now,
             .status = STORE_MSG_SENT, /* nobody else can have it yet */
         };
@@ -414,9 +422,9 @@ static int insert_row(struct pl_buf *b, const struct store_send *x, bool first)
     const struct store_message *m = &x->msg;
     int rc = pl_buf_printf(b,
                            "%s{\"c\":%" PRId64 ",\"s\":%" PRId64 ",\"i\":%" PRId64 ",\"u\":%" PRId64
-                           ",\"d\":%" PRId64 ",\"r\":%" PRId64 ",\"m\":",
+                           ",\"d\":%" PRId64 ",\"r\":%" PRId64 ",\"f\":%s,\"m\":",
                            first ? "" : ",", m->conversation_id, m->seq, m->id, m->sender_id,
-                           m->sender_device_id, m->reply_to);
+                           m->sender_device_id, m->reply_to, m->forwarded ? "true" : "false");
     if (rc == 0)
         rc = json_str(b, m->client_msg_id);
     if (rc == 0 && (rc = pl_buf_append(b, ",\"k\":", 5)) == 0)
@@ -485,12 +493,13 @@ int store_pg_messages_list(struct store_pg *pg, struct pl_arena *a, int64_t conv
     /* One row more than asked tells whether there is more. A backward
      * page is read newest first and reversed below. */
     bool desc = !page->forward;
-    char cb[24], lo[24], hi[24], lim[16];
+    char cb[24], lo[24], hi[24], lim[16], vw[24];
+    snprintf(vw, sizeof(vw), "%" PRId64, viewer_id);
     snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
     snprintf(lo, sizeof(lo), "%" PRId64, PL_MAX(joined, page->after));
     snprintf(hi, sizeof(hi), "%" PRId64, page->before > 0 ? page->before : INT64_MAX);
     snprintf(lim, sizeof(lim), "%u", page->limit + 1);
-    const char *vals[] = {cb, lo, hi, lim};
+    const char *vals[] = {cb, lo, hi, lim, vw};
     PGresult *r;
     if ((rc = run(pg, desc ? PAGE_DESC : PAGE_ASC, vals, &r)) < 0)
         return rc;
@@ -502,6 +511,10 @@ int store_pg_messages_list(struct store_pg *pg, struct pl_arena *a, int64_t conv
         rc = store_pg__message_row(a, r, (int)i, 0, x);
         if (rc == 0 && !PQgetisnull(r, (int)i, STORE_MSG_NCOLS))
             rc = store_archive_fill(a, PQgetvalue(r, (int)i, STORE_MSG_NCOLS), x->seq, x);
+        if (rc == 0 && x->deleted_at) { /* the tombstone overlays the segment's copy */
+            x->kind = "deleted";
+            x->body = "";
+        }
     }
     PQclear(r);
     *out = m;

@@ -485,3 +485,67 @@ PLTEST_PROTO(cli_daily_names_json_and_commands)
     out_free(&o);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
+
+/* parley edit and parley delete (issue 12) on a plain chat: the sender
+ * edits and deletes, the peer may not edit it but may hide it for itself. */
+PLTEST_PROTO(cli_edit_and_delete)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    char a[40], b[40], ha[600], hb[600], ca[64], cb[64];
+    setup(s, proto);
+    srand((unsigned)getpid() * 37u + (unsigned)proto);
+    unique_name(a, sizeof(a), "eda");
+    unique_name(b, sizeof(b), "edb");
+    snprintf(ha, sizeof(ha), "%s/ea", tmpdir);
+    snprintf(hb, sizeof(hb), "%s/eb", tmpdir);
+    snprintf(ca, sizeof(ca), "%s (plain)", b);
+    snprintf(cb, sizeof(cb), "%s (plain)", a);
+    struct out o = RUN(ha, "register", a);
+    EXPECT_RC(o, 0);
+    out_free(&o);
+    o = RUN(hb, "register", b);
+    EXPECT_RC(o, 0);
+    out_free(&o);
+    o = RUN(ha, "send", "--plain", b, "meet at teh station");
+    EXPECT_RC(o, 0);
+    out_free(&o);
+    o = RUN(ha, "edit", ca, "1", "meet at the station");
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "edited message 1");
+    out_free(&o);
+    o = RUN(hb, "react", cb, "1", "\xF0\x9F\x91\x8D");
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "reacted");
+    out_free(&o);
+    o = RUN(hb, "react", cb, "1", "no");
+    EXPECT_RC(o, 1);
+    EXPECT_IN(o.err, "422");
+    out_free(&o);
+    o = RUN(hb, "react", "--remove", cb, "1", "\xF0\x9F\x91\x8D");
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "removed");
+    out_free(&o);
+    o = RUN(hb, "edit", cb, "1", "not yours");
+    EXPECT_RC(o, 1);
+    EXPECT_IN(o.err, "403");
+    out_free(&o);
+    o = RUN(ha, "edit", ca, "x", "bad seq");
+    EXPECT_RC(o, 2);
+    out_free(&o);
+    o = RUN(hb, "forward", cb, "1", cb);
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "forwarded message 1");
+    out_free(&o);
+    o = RUN(hb, "delete", "--for-me", cb, "1");
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "for you");
+    out_free(&o);
+    o = RUN(ha, "delete", ca, "1", "--json");
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "\"for\":\"everyone\"");
+    out_free(&o);
+    o = RUN(ha, "delete", ca, "7");
+    EXPECT_RC(o, 3);
+    out_free(&o);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
