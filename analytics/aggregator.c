@@ -6,12 +6,11 @@
 #include "storage/analytics.h"
 
 #include "common/log.h"
+#include "common/ticker.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 PL_LOG_TOPIC("analytics");
@@ -66,38 +65,16 @@ int analytics_aggregate(const struct analytics_config *cfg, struct analytics_pas
 
 struct analytics_timer {
     const struct analytics_config *cfg;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    bool stopping;
+    struct pl_ticker *ticker;
 };
 
-static void *timer_main(void *arg)
+static void on_tick(void *ctx)
 {
-    struct analytics_timer *t = arg;
-    pthread_mutex_lock(&t->lock);
-    while (!t->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += t->cfg->interval_ms / 1000;
-        until.tv_nsec += (long)(t->cfg->interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        while (!t->stopping && pthread_cond_timedwait(&t->wake, &t->lock, &until) == 0)
-            ;
-        if (t->stopping)
-            break;
-        pthread_mutex_unlock(&t->lock);
-        struct analytics_pass p;
-        int rc = analytics_aggregate(t->cfg, &p);
-        if (rc < 0)
-            pl_log_warn("analytics pass failed: %s", pl_strerror(rc));
-        pthread_mutex_lock(&t->lock);
-    }
-    pthread_mutex_unlock(&t->lock);
-    return NULL;
+    struct analytics_timer *t = ctx;
+    struct analytics_pass p;
+    int rc = analytics_aggregate(t->cfg, &p);
+    if (rc < 0)
+        pl_log_warn("analytics pass failed: %s", pl_strerror(rc));
 }
 
 int analytics_timer_new(const struct analytics_config *cfg, struct analytics_timer **out)
@@ -109,18 +86,10 @@ int analytics_timer_new(const struct analytics_config *cfg, struct analytics_tim
     if (!t)
         return PL_ENOMEM;
     t->cfg = cfg;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&t->wake, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&t->lock, NULL);
-    int rc = pthread_create(&t->thread, NULL, timer_main, t);
-    if (rc != 0) {
-        pthread_cond_destroy(&t->wake);
-        pthread_mutex_destroy(&t->lock);
+    int rc = pl_ticker_new(cfg->interval_ms, on_tick, t, &t->ticker);
+    if (rc < 0) {
         free(t);
-        return -rc;
+        return rc;
     }
     *out = t;
     return 0;
@@ -130,12 +99,6 @@ void analytics_timer_free(struct analytics_timer *t)
 {
     if (!t)
         return;
-    pthread_mutex_lock(&t->lock);
-    t->stopping = true;
-    pthread_cond_signal(&t->wake);
-    pthread_mutex_unlock(&t->lock);
-    pthread_join(t->thread, NULL);
-    pthread_cond_destroy(&t->wake);
-    pthread_mutex_destroy(&t->lock);
+    pl_ticker_free(t->ticker);
     free(t);
 }

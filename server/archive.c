@@ -5,12 +5,11 @@
 #include "crypto/crypto.h"
 
 #include "common/log.h"
+#include "common/ticker.h"
 #include "storage/archive.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 PL_LOG_TOPIC("archive");
@@ -272,33 +271,16 @@ int srv_archive_run(const struct srv_config *cfg, struct store_blob *blobs,
 struct srv_archive_timer {
     const struct srv_config *cfg;
     struct store_blob *blobs;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    bool stopping;
+    struct pl_ticker *ticker;
 };
 
-static void *timer_main(void *arg)
+static void on_tick(void *ctx)
 {
-    struct srv_archive_timer *t = arg;
-    pthread_mutex_lock(&t->lock);
-    while (!t->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += t->cfg->archive_interval_s;
-        while (!t->stopping && pthread_cond_timedwait(&t->wake, &t->lock, &until) == 0)
-            ;
-        if (t->stopping)
-            break;
-        pthread_mutex_unlock(&t->lock);
-        struct srv_archive_stats st;
-        int rc = srv_archive_run(t->cfg, t->blobs, &st);
-        if (rc < 0)
-            pl_log_error("archive pass failed: %s", pl_strerror(rc));
-        pthread_mutex_lock(&t->lock);
-    }
-    pthread_mutex_unlock(&t->lock);
-    return NULL;
+    struct srv_archive_timer *t = ctx;
+    struct srv_archive_stats st;
+    int rc = srv_archive_run(t->cfg, t->blobs, &st);
+    if (rc < 0)
+        pl_log_error("archive pass failed: %s", pl_strerror(rc));
 }
 
 int srv_archive_timer_new(const struct srv_config *cfg, struct store_blob *blobs,
@@ -312,18 +294,10 @@ int srv_archive_timer_new(const struct srv_config *cfg, struct store_blob *blobs
         return PL_ENOMEM;
     t->cfg = cfg;
     t->blobs = blobs;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&t->wake, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&t->lock, NULL);
-    int rc = pthread_create(&t->thread, NULL, timer_main, t);
-    if (rc != 0) {
-        pthread_cond_destroy(&t->wake);
-        pthread_mutex_destroy(&t->lock);
+    int rc = pl_ticker_new((uint64_t)cfg->archive_interval_s * 1000, on_tick, t, &t->ticker);
+    if (rc < 0) {
         free(t);
-        return -rc;
+        return rc;
     }
     *out = t;
     return 0;
@@ -333,12 +307,6 @@ void srv_archive_timer_free(struct srv_archive_timer *t)
 {
     if (!t)
         return;
-    pthread_mutex_lock(&t->lock);
-    t->stopping = true;
-    pthread_cond_signal(&t->wake);
-    pthread_mutex_unlock(&t->lock);
-    pthread_join(t->thread, NULL);
-    pthread_cond_destroy(&t->wake);
-    pthread_mutex_destroy(&t->lock);
+    pl_ticker_free(t->ticker);
     free(t);
 }
