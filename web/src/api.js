@@ -11,16 +11,42 @@ export class ApiError extends Error {
   }
 }
 
+// An overloaded or briefly unavailable server answers 503 (or 429) with Retry-After: the request
+// did nothing, and sends carry a client_msg_id, so it is safe to ask again after that wait. At
+// most RETRY_TRIES times, and only for waits up to RETRY_MAX_S; anything longer is the caller's.
+const RETRY_TRIES = 3;
+const RETRY_MAX_S = 30;
+
+function retryAfterMs(r) {
+  if (r.status !== 503 && r.status !== 429) return -1;
+  const s = Number(r.headers.get('Retry-After'));
+  if (!Number.isFinite(s) || s < 0 || s > RETRY_MAX_S) return -1;
+  // A little jitter, so that many clients refused at once do not return at once.
+  return s * 1000 + Math.floor(Math.random() * 250);
+}
+
+const sleep = (ms, signal) => new Promise((resolve, reject) => {
+  const t = setTimeout(resolve, ms);
+  signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+});
+
 export async function api(method, path, body, opts = {}) {
   const headers = { 'X-Parley-CSRF': '1' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const r = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: 'same-origin',
-    signal: opts.signal,
-  });
+  let r;
+  for (let attempt = 0; ; attempt++) {
+    r = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      signal: opts.signal,
+    });
+    const wait = attempt < RETRY_TRIES ? retryAfterMs(r) : -1;
+    if (wait < 0) break;
+    await r.arrayBuffer().catch(() => null);
+    await sleep(wait, opts.signal);
+  }
   const text = r.status === 204 ? '' : await r.text();
   let json = null;
   if (text) {
