@@ -347,3 +347,27 @@ test('settings: display name, last-seen privacy, devices with one ended', async 
   const me = await a.evaluate(() => fetch('/v1/me').then((x) => x.json()));
   if (me.display_name !== 'Ann Example' || me.last_seen_visibility !== 'nobody') throw new Error(JSON.stringify(me));
 });
+
+// An overloaded server says 503 or 429 with Retry-After; the client asks again after that wait
+// instead of failing the send (issue 9). A server of its own with a send quota of 1 per second
+// refuses the second and third of three quick sends once each.
+test('sends refused with 429 + Retry-After are sent again after the wait', async (ctx) => {
+  const srv = await startServer(ctx.webDir, { port: 0, tls: 0 }, null, { '--quota-sends-per-s': 1 });
+  try {
+    const origin = `http://127.0.0.1:${srv.port}`;
+    const a = await ctx.newPage(), b = await ctx.newPage();
+    const an = uname('qa'), bn = uname('qb');
+    await signUp(a, origin, an);
+    await signUp(b, origin, bn);
+    await newChat(a, bn);
+    const refused = [];
+    a.on('response', (r) => { if (r.status() === 429) refused.push(r.url()); });
+    for (const t of ['quota one', 'quota two', 'quota three']) await send(a, t);
+    await openChat(b, an);
+    for (const t of ['quota one', 'quota two', 'quota three']) await expectCount(b, t, 1, 15000);
+    await expectCount(a, 'quota three', 1, 15000);
+    if (refused.length === 0) throw new Error('no send was refused: the quota did not apply');
+  } finally {
+    await stopServer(srv);
+  }
+});

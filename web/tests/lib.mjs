@@ -12,7 +12,8 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const PASSWORD = 'correct horse battery staple';
 
 // Starts parleyd on the given ports (0: any) and waits for its port file.
-export async function startServer(webDir, ports = { port: 0, tls: 0 }, dir = null) {
+// settings: flag → value pairs that replace the defaults below (e.g. a quota a case needs on).
+export async function startServer(webDir, ports = { port: 0, tls: 0 }, dir = null, settings = {}) {
   dir = dir || mkdtempSync(join(tmpdir(), 'pt-web-'));
   const portFile = join(dir, 'ports');
   rmSync(portFile, { force: true });
@@ -27,6 +28,11 @@ export async function startServer(webDir, ports = { port: 0, tls: 0 }, dir = nul
     '--keys-fetch-per-min', '0', '--keys-target-per-min', '0',
     // One typing event per second per user would hide the second one a fast test sends.
     '--typing-interval-ms', '0'];
+  for (const [flag, value] of Object.entries(settings)) {
+    const i = args.indexOf(flag);
+    if (i >= 0) args[i + 1] = String(value);
+    else args.push(flag, String(value));
+  }
   const proc = spawn(env.PARLEY_TEST_BIN, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 400; i++) {
     if (proc.exitCode !== null) throw new Error(`parleyd exited with ${proc.exitCode}`);
