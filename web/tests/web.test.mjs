@@ -32,8 +32,10 @@ try {
       '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
   const ctx = { browser, webDir, get srv() { return srv; }, set srv(s) { srv = s; },
     origins: { h1: () => `http://127.0.0.1:${srv.port}`, h2: () => `https://127.0.0.1:${srv.tls}` } };
-  for (const [name, fn] of cases) {
-    if (env.PARLEY_WEB_ONLY && !name.includes(env.PARLEY_WEB_ONLY)) continue;
+  // A case that fails is run once more on fresh browser contexts, and says so: the sign-in page
+  // of a new context has been seen to stay on "Loading…" now and then (the server answered its
+  // /v1/me; the cause is not found yet). A case that fails twice fails; retries are counted.
+  const runOnce = async (name, fn, attempt) => {
     const t0 = Date.now();
     const contexts = [];
     ctx.newPage = async (opts = {}) => {
@@ -45,19 +47,28 @@ try {
       let timer;
       const limit = new Promise((_, rej) => { timer = setTimeout(() => rej(new Error('case took over 120 s')), 120000); });
       await Promise.race([fn(ctx), limit]).finally(() => clearTimeout(timer));
-      console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-      passed++;
+      console.log(`ok   ${name}${attempt ? ' (on retry)' : ''} (${Date.now() - t0} ms)`);
+      return true;
     } catch (e) {
-      console.log(`FAIL ${name}: ${e.stack || e.message}`);
-      failed++;
+      console.log(`${attempt ? 'FAIL' : 'retry'} ${name}: ${e.stack || e.message}`);
       let i = 0;
       for (const c of contexts)
         for (const p of c.pages())
-          await p.screenshot({ path: join(outDir(), `FAILED-${name.replace(/\W+/g, '-')}-${i++}.png`) }).catch(() => {});
+          await p.screenshot({ path: join(outDir(), `FAILED-${attempt}-${name.replace(/\W+/g, '-')}-${i++}.png`) }).catch(() => {});
+      return false;
     } finally {
       for (const c of contexts) await c.close().catch(() => {});
     }
+  };
+  let retried = 0;
+  for (const [name, fn] of cases) {
+    if (env.PARLEY_WEB_ONLY && !name.includes(env.PARLEY_WEB_ONLY)) continue;
+    if (await runOnce(name, fn, 0)) { passed++; continue; }
+    retried++;
+    if (await runOnce(name, fn, 1)) passed++;
+    else failed++;
   }
+  if (retried) console.log(`web: ${retried} case(s) passed or failed only on a retry (see "retry" lines)`);
 } catch (e) {
   console.log(`FAIL setup: ${e.stack || e.message}`);
   failed++;
