@@ -37,10 +37,6 @@ struct person {
 
 static struct {
     int loaded, offline;
-    /* The highest chat id listed, and the last unknown id that made us list
-     * again: a chat created after the list was read (a listener started
-     * before it) is looked up once, not on every line. */
-    long long max_id, relisted_for;
     struct chat *chats;
     size_t n_chats;
     struct person *people;
@@ -72,12 +68,6 @@ static void person_add(long long id, const char *name)
 
 static void chat_add(yajl_val v)
 {
-    long long id = cli_jint(v, "id");
-    for (size_t i = 0; i < dir.n_chats; i++)
-        if (dir.chats[i].id == id)
-            return; /* listed again: names already handed out stay valid */
-    if (id > dir.max_id)
-        dir.max_id = id;
     struct chat *cs = realloc(dir.chats, (dir.n_chats + 1) * sizeof(*cs));
     if (!cs)
         cli_die("out of memory");
@@ -136,25 +126,13 @@ static void load(struct cli *c)
     free(cursor);
 }
 
-static struct chat *find_chat(long long conv)
+static struct chat *chat_by_id(struct cli *c, long long conv)
 {
+    load(c);
     for (size_t i = 0; i < dir.n_chats; i++)
         if (dir.chats[i].id == conv)
             return &dir.chats[i];
     return NULL;
-}
-
-static struct chat *chat_by_id(struct cli *c, long long conv)
-{
-    load(c);
-    struct chat *ch = find_chat(conv);
-    if (!ch && !dir.offline && conv > dir.max_id && conv != dir.relisted_for) {
-        dir.relisted_for = conv;
-        dir.loaded = 0;
-        load(c);
-        ch = find_chat(conv);
-    }
-    return ch;
 }
 
 const char *cli_user_name(struct cli *c, long long uid)
