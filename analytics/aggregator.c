@@ -59,6 +59,9 @@ int analytics_aggregate(const struct analytics_config *cfg, struct analytics_pas
         if (st.pending == 0)
             break;
     }
+    out->dropped = -1;
+    if (rc == 0 && !out->busy)
+        rc = store_pg_analytics_retention(pg, cfg->retention_days, &out->dropped);
     store_pg_free(pg);
     return rc;
 }

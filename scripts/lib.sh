@@ -71,10 +71,11 @@ pl_lock() {
 # ---------------------------------------------------------------------------------------------
 # Dependencies and build
 
+# postgresql-15-hll: the hll extension of analytics (migration 0014); 15 is Debian 12's PostgreSQL.
 PL_APT_PKGS=(build-essential meson ninja-build pkg-config git
   libmicrohttpd-dev libnghttp2-dev libpq-dev libhiredis-dev libsodium-dev libbrotli-dev
   libyajl-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
-  postgresql redis-server curl nghttp2-client openssl clang-format)
+  postgresql postgresql-15-hll redis-server curl nghttp2-client openssl clang-format)
 # Only the test suite needs these (browser tests: Debian's Chromium; scripts/fuzz: clang and
 # its libFuzzer runtime).
 PL_APT_TEST_PKGS=(chromium clang libclang-rt-14-dev)

@@ -188,6 +188,9 @@ static const struct setting table[] = {
      OFF(analytics_interval_ms), "milliseconds between analytics aggregation passes (0 = never)"},
     {"analytics_batch", "PARLEY_ANALYTICS_BATCH", T_UINT, "10000", 1, 1000000, OFF(analytics_batch),
      "event positions per analytics aggregation transaction"},
+    {"analytics_retention", "PARLEY_ANALYTICS_RETENTION", T_UINT, "760", 0, 36500,
+     OFF(analytics_retention_days),
+     "days of analytics rollups kept, in whole months (0 = forever)"},
     {"analytics_crash_at", "PARLEY_ANALYTICS_CRASH_AT", T_STR, "", 0, 0, OFF(analytics_crash_at),
      "testing: exit at analytics step applied (before its COMMIT)"},
     {"edit_window", "PARLEY_EDIT_WINDOW", T_UINT, "900", 0, 31536000, OFF(edit_window_s),
@@ -480,6 +483,7 @@ void srv_config_usage(FILE *out)
                  "  admin grant|revoke USER   make USER an admin, or no longer one\n"
                  "  analytics run             aggregate the pending events once and exit\n"
                  "  analytics report --from DATE --to DATE   daily metrics as a table\n"
+                 "  analytics rebuild [--from DATE]   recompute the rollups from history\n"
                  "  --help    this text;  --version  the version\n\n"
                  "Settings: flag, environment variable, default, range. Precedence:\n"
                  "flags > environment > config file (\"name = value\" lines) > default.\n\n");

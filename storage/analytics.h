@@ -40,6 +40,38 @@ PL_MUST_CHECK int store_pg_analytics_step(struct store_pg *pg, unsigned max,
                                           store_analytics_hook *hook, void *ctx,
                                           struct store_analytics_step *st);
 
+/*
+ * Retention: drops the monthly rollup partitions that ended keep_days or
+ * more ago and the older daily sketches, in one transaction under the
+ * aggregation lock (*dropped -1 when another node holds it, or keep_days
+ * is 0: nothing to do). Blocking.
+ */
+PL_MUST_CHECK int store_pg_analytics_retention(struct store_pg *pg, unsigned keep_days,
+                                               int *dropped);
+
+/* What a rebuild did. */
+struct store_analytics_rebuild {
+    char from[64];       /* the start it used (PostgreSQL timestamptz text) */
+    uint64_t checkpoint; /* the messages up to this position were counted */
+    unsigned partitions; /* monthly partitions it had to create */
+    int64_t deleted;     /* rollup rows removed */
+    int64_t written;     /* rollup rows written */
+};
+
+/*
+ * Recomputes the rollups from history: in ONE transaction that waits for
+ * the aggregation lock (pg_advisory_xact_lock) and locks the checkpoint,
+ * deletes every rollup from `from` (NULL: all; truncated to its UTC day,
+ * never before the month that keep_days keeps) on, and counts again every
+ * message up to the checkpoint created since then, hot or archived, the
+ * receipt movers of receipt_log and the registrations. The aggregator then
+ * carries on from the same checkpoint: nothing is lost or counted twice.
+ * PL_EINVAL for a bad `from`.
+ */
+PL_MUST_CHECK int store_pg_analytics_rebuild(struct store_pg *pg, const char *from,
+                                             unsigned keep_days,
+                                             struct store_analytics_rebuild *out);
+
 /* One point of a series: t is RFC 3339 UTC (arena). */
 struct store_analytics_point {
     const char *t;
@@ -51,7 +83,9 @@ struct store_analytics_point {
  * by PostgreSQL), one point per hour or per day ("hour" / "day"), missing
  * buckets as 0. Hourly-rollup metrics ("messages", "registrations", ...)
  * sum their hours; "dau", "wau" and "mau" (day granularity only) count
- * distinct active users over 1, 7, 30 days ending on each day. At most
+ * distinct active users over 1, 7, 30 days ending on each day, from the
+ * union of the days' HyperLogLog sketches (exact for small sets, 0.8 %
+ * standard error beyond). At most
  * max_points points (PL_ETOOBIG past it). Returns 0, PL_EINVAL for a bad
  * timestamp, or a code.
  */
