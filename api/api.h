@@ -69,6 +69,8 @@ struct api_config {
     /* Usernames (comma-separated) that are admins besides the admins
      * table; others get 404 on /v1/admin/... */
     const char *admins;
+    /* Retention cohorts smaller than this are suppressed in admin views. */
+    unsigned analytics_min_cohort;
 };
 
 /* One file of the web client, read at startup (server/webapp.c). */

@@ -191,6 +191,8 @@ static const struct setting table[] = {
     {"analytics_retention", "PARLEY_ANALYTICS_RETENTION", T_UINT, "760", 0, 36500,
      OFF(analytics_retention_days),
      "days of analytics rollups kept, in whole months (0 = forever)"},
+    {"analytics_min_cohort", "PARLEY_ANALYTICS_MIN_COHORT", T_UINT, "10", 0, 1000000,
+     OFF(analytics_min_cohort), "retention cohorts smaller than this are suppressed"},
     {"analytics_crash_at", "PARLEY_ANALYTICS_CRASH_AT", T_STR, "", 0, 0, OFF(analytics_crash_at),
      "testing: exit at analytics step applied (before its COMMIT)"},
     {"edit_window", "PARLEY_EDIT_WINDOW", T_UINT, "900", 0, 31536000, OFF(edit_window_s),

@@ -45,6 +45,7 @@ struct srv_config {
     char *archive_only;
     char *admins; /* usernames, comma-separated */
     unsigned analytics_interval_ms, analytics_batch, analytics_retention_days;
+    unsigned analytics_min_cohort;
     char *analytics_crash_at;
     /* The words after `admin` / `analytics` and the values of --from and
      * --to; borrowed from argv. */

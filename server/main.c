@@ -184,6 +184,7 @@ static int start(struct srv *s)
         .media_pending_ttl_s = s->cfg.media_pending_ttl_s,
         .metrics_token = s->cfg.metrics_token,
         .admins = s->cfg.admins,
+        .analytics_min_cohort = s->cfg.analytics_min_cohort,
         /* Uploads hold no worker while they wait for the client (a job
          * writes what arrived); what bounds them is their pipes' memory,
          * 4 MiB each. */

@@ -94,6 +94,27 @@ PL_MUST_CHECK int store_pg_analytics_series(struct store_pg *pg, struct pl_arena
                                             const char *granularity, unsigned max_points,
                                             struct store_analytics_point **out, unsigned *n);
 
+/* Whether metric is a latency quantile: (delivery|read)_p(50|95|99)_ms,
+ * optionally _direct or _group; then its histogram, dims pattern and
+ * quantile (static strings). */
+bool store_pg_analytics_quantile_metric(const char *metric, const char **hist, const char **dims,
+                                        const char **q);
+
+/* One retention cohort: the users registered in an ISO week (Monday,
+ * RFC 3339 UTC, arena) and how many of them were active in each of the
+ * weeks after it that have begun (n_weeks <= 8). A cohort smaller than
+ * min_cohort is suppressed: size and active are 0. */
+struct store_analytics_cohort {
+    const char *week;
+    int64_t size;
+    bool suppressed;
+    unsigned n_weeks;
+    int64_t active[8];
+};
+PL_MUST_CHECK int store_pg_analytics_cohorts(struct store_pg *pg, struct pl_arena *a,
+                                             const char *from, unsigned min_cohort,
+                                             struct store_analytics_cohort **out, unsigned *n);
+
 /* Whether user is an admin: granted in the admins table, or named in
  * names (comma-separated usernames, borrowed; may be empty). */
 PL_MUST_CHECK int store_pg_analytics_is_admin(struct store_pg *pg, int64_t user, const char *names,

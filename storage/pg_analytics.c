@@ -283,6 +283,10 @@ static int step_locked(struct store_pg *pg, unsigned max, struct store_analytics
         if (rc < 0)
             return rc;
     }
+    if (hi > lo && (rc = store_pg__analytics_latency(pg, lo, hi)) < 0)
+        return rc;
+    if ((rc = store_pg__analytics_media(pg, NULL)) < 0)
+        return rc;
     if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
         return rc;
     PQclear(r);
@@ -368,7 +372,7 @@ static int rebuild_locked(struct store_pg *pg, const char *from, unsigned keep_d
         rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 0, &out->written) : PL_EINTERNAL;
         PQclear(r);
     }
-    return rc;
+    return rc < 0 ? rc : store_pg__analytics_rebuild_more(pg, pos, out->from);
 }
 
 int store_pg_analytics_rebuild(struct store_pg *pg, const char *from, unsigned keep_days,
@@ -389,7 +393,8 @@ int store_pg_analytics_rebuild(struct store_pg *pg, const char *from, unsigned k
     return rc;
 }
 
-static int point_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)
+int store_pg__analytics_point_row(struct pl_arena *a, const PGresult *r, int row, void *item,
+                                  void *ctx)
 {
     (void)ctx;
     struct store_analytics_point *p = item;
@@ -417,16 +422,21 @@ int store_pg_analytics_series(struct store_pg *pg, struct pl_arena *a, const cha
         return PL_EINVAL;
     void *rows = NULL;
     int rc;
-    if (win) {
+    const char *h, *d, *q;
+    if (store_pg_analytics_quantile_metric(metric, &h, &d, &q)) {
+        rc = store_pg__analytics_quantiles(pg, a, metric, from, to, granularity, &rows, n);
+    } else if (win) {
         char wb[8];
         snprintf(wb, sizeof(wb), "%d", win);
         const char *vals[] = {wb, from, to};
         rc = store_pg__exec_rows(pg, a, &store_pg__analytics_stmts[AN_SERIES_ACTIVE], vals,
-                                 sizeof(struct store_analytics_point), point_row, NULL, &rows, n);
+                                 sizeof(struct store_analytics_point),
+                                 store_pg__analytics_point_row, NULL, &rows, n);
     } else {
         const char *vals[] = {metric, from, to, granularity};
         rc = store_pg__exec_rows(pg, a, &store_pg__analytics_stmts[AN_SERIES_HOURLY], vals,
-                                 sizeof(struct store_analytics_point), point_row, NULL, &rows, n);
+                                 sizeof(struct store_analytics_point),
+                                 store_pg__analytics_point_row, NULL, &rows, n);
     }
     if (rc == 0 && *n > max_points)
         rc = PL_ETOOBIG;

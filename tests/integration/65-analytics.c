@@ -240,6 +240,22 @@ PLTEST_PROTO(rollups_match_counts_and_admin_series)
     long long in_db = sql_int(q);
     PL_ASSERT(hour_total >= day_total && hour_total <= in_db);
 
+    /* Latency: b's read receipt covered a's 5 direct messages (and moved
+     * delivered with it): samples in both histograms, quantiles > 0. */
+    PL_ASSERT(sql_int("SELECT COALESCE(sum(value), 0) FROM analytics_hourly"
+                      " WHERE metric = 'read_ms_hist' AND dims LIKE 'direct:%'") >= 5);
+    PL_ASSERT(sql_int("SELECT COALESCE(sum(value), 0) FROM analytics_hourly"
+                      " WHERE metric = 'delivered_ms_hist' AND dims LIKE 'direct:%'") >= 5);
+    static const char *const quantiles[] = {"read_p50_ms_direct", "delivery_p99_ms", "read_p95_ms"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "/v1/admin/analytics/%s?from=%s&to=%s&granularity=day",
+                 quantiles[i], d0, d1);
+        pt_get(s, proto, path, a.token, &r);
+        PT_ASSERT_STATUS(&r, 200);
+        PL_ASSERT(point_sum(pt_json(&r)) > 0);
+        pt_resp_free(&r);
+    }
+
     /* CSV */
     snprintf(path, sizeof(path), "/v1/admin/analytics/dau?from=%s&to=%s&granularity=day", d0, d1);
     const char *csv_h[] = {"Accept: text/csv", NULL};
@@ -441,6 +457,24 @@ PLTEST(rebuild_recomputes_from_history)
     /* The aggregator carries on from the same checkpoint. */
     wait_checkpoint(sends(s, PT_H1, &a, &b, &c, &ch) + 1);
     expect_exact();
+    /* Media: a ready upload of a content type of its own, two hours ago,
+     * is counted by the rebuild in its hour, by type. */
+    snprintf(q, sizeof(q),
+             "INSERT INTO media (uploader_id, uploader_device_id, blob_key, content_type, size,"
+             " sha256, state, created_at, ready_at) VALUES (%lld, 0, 'an-test-' || %lld,"
+             " 'application/x-an-rebuild', 12345, sha256('x'), 'ready', now() - interval '2 hours',"
+             " now() - interval '2 hours')",
+             (long long)a.id, (long long)a.id);
+    sql_exec(q);
+    snprintf(q, sizeof(q), "%s",
+             "SELECT COALESCE(sum(value), 0) FROM analytics_hourly WHERE"
+             " metric = 'media_bytes' AND dims = 'application/x-an-rebuild'");
+    char dm1[11];
+    today(dm1, -1); /* from yesterday: covers two hours ago */
+    const char *rb3[] = {"analytics", "rebuild", "--from", dm1, NULL};
+    PL_ASSERT_INT_EQ(parleyd(rb3, out, sizeof(out)), 0);
+    PL_ASSERT_INT_EQ(sql_int(q), 12345);
+    expect_exact();
     const char *bad[] = {"analytics", "rebuild", "--from", "2026-13-45", NULL};
     PL_ASSERT(parleyd(bad, NULL, 0) != 0);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
@@ -556,6 +590,58 @@ PLTEST(hll_distinct_counts_within_2_percent_on_a_million_users)
            100 * mau, 100 * wau, 100 * dau);
     sql_exec("DELETE FROM analytics_daily_hll WHERE day >= '2099-01-01' AND day < '2099-02-01'");
     sql_exec("DROP TABLE analytics_test_hll_pairs");
+    admin("revoke", a.name);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* Retention cohorts: this week's registrations are a cohort; a
+ * min_cohort above its size suppresses it. */
+static yajl_val cohort_this_week(struct pt_server *s, const struct pt_user *u, struct pt_resp *r)
+{
+    char d0[11], path[128];
+    today(d0, -7);
+    snprintf(path, sizeof(path), "/v1/admin/analytics/retention?from=%s", d0);
+    pt_get(s, PT_H1, path, u->token, r);
+    PT_ASSERT_STATUS(r, 200);
+    yajl_val co = pt_json_get(pt_json(r), "cohorts", NULL);
+    PL_ASSERT(co && YAJL_IS_ARRAY(co) && co->u.array.len >= 1);
+    yajl_val last = co->u.array.values[co->u.array.len - 1];
+    PL_ASSERT(pt_is_timestamp(pt_json_str(last, "week", NULL)));
+    PL_ASSERT_INT_EQ(pt_json_get(last, "active", NULL)->u.array.len, 0); /* no W+1 yet */
+    return last;
+}
+
+PLTEST(retention_cohorts_and_min_cohort)
+{
+    const char *big[] = {"--analytics-min-cohort", "1000000", NULL};
+    struct pt_server *s = PT_SERVER_START(big);
+    struct pt_user a;
+    PT_USER_NEW(s, PT_H1, "an_co", &a);
+    admin("grant", a.name);
+    struct pt_resp r;
+    yajl_val last = cohort_this_week(s, &a, &r);
+    PL_ASSERT(YAJL_IS_TRUE(pt_json_get(last, "suppressed", NULL)));
+    PL_ASSERT_INT_EQ(pt_json_int(last, "size", NULL), 0);
+    PL_ASSERT_INT_EQ(pt_json_int(pt_json(&r), "min_cohort", NULL), 1000000);
+    pt_resp_free(&r);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+
+    const char *one[] = {"--analytics-min-cohort", "1", NULL};
+    s = PT_SERVER_START(one);
+    last = cohort_this_week(s, &a, &r);
+    PL_ASSERT(YAJL_IS_FALSE(pt_json_get(last, "suppressed", NULL)));
+    PL_ASSERT(pt_json_int(last, "size", NULL) >= 1);
+    pt_resp_free(&r);
+    const char *csv_h[] = {"Accept: text/csv", NULL};
+    PL_ASSERT_INT_EQ(pt_req_h(s, PT_H1, "GET", "/v1/admin/analytics/retention?from=2026-01-01",
+                              a.token, NULL, NULL, 0, csv_h, &r),
+                     0);
+    PT_ASSERT_STATUS(&r, 200);
+    PL_ASSERT(strncmp(r.body, "week,size,w1,", 13) == 0);
+    pt_resp_free(&r);
+    pt_get(s, PT_H1, "/v1/admin/analytics/retention", a.token, &r);
+    PT_ASSERT_STATUS(&r, 400);
+    pt_resp_free(&r);
     admin("revoke", a.name);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - analytics: latency histograms, media, retention cohorts.    */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "analytics.h"
+#include "pg_int.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <string.h>
+
+enum {
+    AM_LATENCY,
+    AM_LATENCY_REBUILD,
+    AM_MEDIA,
+    AM_QUANTILE,
+    AM_COHORTS,
+};
+
+/*
+ * Delivery and read latency, per recipient: a receipt that moves a
+ * member's delivered (read) watermark from prev to up_to covers the
+ * messages of others with seq in (prev, up_to]; each adds one sample,
+ * receipt time minus send time, to the histogram of the receipt's hour:
+ * metric delivered_ms_hist / read_ms_hist, dims "<direct|group>:<bucket>"
+ * with bucket floor(4 log2(ms)) (four buckets per doubling: a quantile read
+ * from it is within 9 %). Histograms add up across hours and nodes, so
+ * p50/p95/p99 of any range come from the sums. RECEIPTS selects receipt_log
+ * rows (conversation_id, user_id, type, up_to_seq, at); a read receipt
+ * that also moved delivered has both rows.
+ */
+// clang-format off
+#define LATENCY_SQL(RECEIPTS)                                                                      \
+    "WITH r AS (" RECEIPTS "),"                                                                    \
+    " w AS (SELECT r.*, c.kind AS ckind, COALESCE((SELECT max(l.up_to_seq) FROM receipt_log l"     \
+    "  WHERE l.conversation_id = r.conversation_id AND l.user_id = r.user_id"                      \
+    "  AND l.type = r.type AND l.up_to_seq < r.up_to_seq), (SELECT p.joined_seq FROM members p"    \
+    "  WHERE p.conversation_id = r.conversation_id AND p.user_id = r.user_id), 0) AS prev"         \
+    "  FROM r JOIN conversations c ON c.id = r.conversation_id),"                                  \
+    " lat AS (SELECT w.type, w.ckind, date_trunc('hour', w.at, 'UTC') AS h,"                       \
+    "  floor(4 * log(2, GREATEST(1, extract(epoch FROM w.at - m.created_at) * 1000)))::int AS b"  \
+    "  FROM w CROSS JOIN LATERAL (SELECT created_at, sender_id FROM messages x"                    \
+    "   WHERE x.conversation_id = w.conversation_id AND x.seq > w.prev AND x.seq <= w.up_to_seq"   \
+    "   UNION ALL SELECT created_at, sender_id FROM archived_messages x"                            \
+    "   WHERE x.conversation_id = w.conversation_id AND x.seq > w.prev AND x.seq <= w.up_to_seq)"  \
+    "  m WHERE m.sender_id <> w.user_id),"                                                         \
+    " ins AS (INSERT INTO analytics_hourly (metric, dims, bucket_start, value)"                    \
+    "  SELECT type || '_ms_hist', ckind || ':' || lpad(b::text, 3, '0'), h, count(*) FROM lat"     \
+    "  GROUP BY 1, 2, 3 ON CONFLICT (metric, dims, bucket_start)"                                  \
+    "  DO UPDATE SET value = analytics_hourly.value + EXCLUDED.value RETURNING 1)"                 \
+    " SELECT count(*) FROM ins"
+// clang-format on
+
+const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
+    /* Positions ($1, $2]: the receipt events' log rows (same transaction,
+     * so the same now()). */
+    [AM_LATENCY] = {"am_latency",
+                    LATENCY_SQL("SELECT l.conversation_id, l.user_id, l.type, l.up_to_seq, l.at"
+                                " FROM events e JOIN receipt_log l"
+                                " ON l.conversation_id = e.conversation_id AND l.at = e.created_at"
+                                " AND l.user_id = (e.payload::json->>'user_id')::bigint"
+                                " WHERE e.pos > $1::bigint AND e.pos <= $2::bigint"
+                                " AND e.type = 'receipt'"),
+                    2, false},
+    /* A rebuild from $2 up to checkpoint $1: every log row since $2 but
+     * those whose event is still past the checkpoint (the aggregator
+     * counts those). Pruned events are older than any unconsumed one. */
+    [AM_LATENCY_REBUILD] = {"am_latency_rebuild",
+                            LATENCY_SQL("SELECT l.conversation_id, l.user_id, l.type, l.up_to_seq,"
+                                        " l.at FROM receipt_log l WHERE l.at >= $2::timestamptz"
+                                        " AND NOT EXISTS (SELECT 1 FROM events e"
+                                        "  WHERE e.pos > $1::bigint AND e.type = 'receipt'"
+                                        "  AND e.conversation_id = l.conversation_id"
+                                        "  AND e.created_at = l.at)"),
+                            2, false},
+    /* Media uploads and bytes by content type per hour of ready_at, for
+     * the hours from $1 on (NULL: the hours the registrations redo): set to the full count
+     * (idempotent, like the registrations). */
+    [AM_MEDIA] = {"am_media",
+                  "WITH r AS (INSERT INTO analytics_hourly (metric, dims, bucket_start, value)"
+                  " SELECT x.metric, x.dims, date_trunc('hour', m.ready_at, 'UTC'), sum(x.v)"
+                  " FROM media m CROSS JOIN LATERAL (VALUES ('media_uploads', '', 1::bigint),"
+                  "  ('media_bytes', '', m.size), ('media_uploads', m.content_type, 1::bigint),"
+                  "  ('media_bytes', m.content_type, m.size)) AS x(metric, dims, v)"
+                  " WHERE m.state = 'ready' AND m.ready_at >= COALESCE($1::timestamptz,"
+                  "  (SELECT date_trunc('hour', reg_until, 'UTC') - interval '1 hour'"
+                  "  FROM analytics_checkpoint WHERE id = 1)) GROUP BY 1, 2, 3"
+                  " ON CONFLICT (metric, dims, bucket_start) DO UPDATE SET value = EXCLUDED.value"
+                  " RETURNING 1) SELECT count(*) FROM r",
+                  1, false},
+    /* $1 histogram metric, $2 from, $3 to, $4 'hour' or 'day', $5 dims
+     * pattern, $6 quantile: per bucket, the midpoint (ms) of the first
+     * histogram bucket whose cumulative count reaches the quantile; 0 when
+     * there are no samples. */
+    [AM_QUANTILE] =
+        {"am_quantile",
+         "WITH g AS (SELECT t FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
+         "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) AS t),"
+         " h AS (SELECT g.t, split_part(h.dims, ':', 2)::int AS b, sum(h.value) AS n FROM g"
+         "  JOIN analytics_hourly h ON h.metric = $1::text AND h.dims LIKE $5::text"
+         "  AND h.bucket_start >= g.t AND h.bucket_start < g.t + ('1 ' || $4::text)::interval"
+         "  GROUP BY 1, 2),"
+         " c AS (SELECT t, b, sum(n) OVER (PARTITION BY t ORDER BY b) AS cum,"
+         "  sum(n) OVER (PARTITION BY t) AS tot FROM h)"
+         " SELECT " STORE_PG_TS(
+             "g.t") ", COALESCE((SELECT round(2 ^ ((min(c.b) + 0.5) / 4.0))"
+                    "  ::bigint FROM c WHERE c.t = g.t AND c.cum >= $6::float8 * c.tot), 0)"
+                    " FROM g ORDER BY g.t",
+         6, true},
+    /* Retention cohorts: users registered in each ISO week from $1 on
+     * (UTC), and of them how many were active in weeks W+1..W+8 (exact,
+     * from analytics_daily_users). Cohorts under $2 users have their
+     * numbers suppressed (NULLs). */
+    [AM_COHORTS] =
+        {"am_cohorts",
+         "WITH u AS (SELECT id, date_trunc('week', created_at, 'UTC') AS w FROM users"
+         "  WHERE created_at >= date_trunc('week', $1::timestamptz, 'UTC')),"
+         " s AS (SELECT w, count(*) AS size FROM u GROUP BY w),"
+         " a AS (SELECT u.w, ((d.day - (u.w AT TIME ZONE 'UTC')::date) / 7) AS k,"
+         "  count(DISTINCT u.id) AS n FROM u JOIN analytics_daily_users d ON d.user_id = u.id"
+         "  AND d.day >= (u.w AT TIME ZONE 'UTC')::date + 7"
+         "  AND d.day < (u.w AT TIME ZONE 'UTC')::date + 63 GROUP BY 1, 2)"
+         " SELECT " STORE_PG_TS(
+             "s.w") ", s.size, s.size < $2::int,"
+                    " array_to_string(ARRAY(SELECT COALESCE((SELECT a.n FROM a WHERE a.w = s.w"
+                    "  AND a.k = g.wk), 0) FROM generate_series(1, 8) AS g(wk)"
+                    "  WHERE s.w + make_interval(weeks => g.wk) <= now() ORDER BY g.wk), ',')"
+                    " FROM s ORDER BY s.w",
+         2, true},
+    {NULL, NULL, 0, false},
+};
+
+static int run_count(struct store_pg *pg, int id, const char *const *vals)
+{
+    PGresult *r;
+    int rc = store_pg__exec(pg, &store_pg__analytics_metric_stmts[id], vals, NULL, NULL, &r);
+    if (rc == 0)
+        PQclear(r);
+    return rc;
+}
+
+int store_pg__analytics_latency(struct store_pg *pg, int64_t lo, int64_t hi)
+{
+    struct store_pg__args p;
+    return run_count(pg, AM_LATENCY, STORE_PG__ARGS(&p, lo, hi));
+}
+
+int store_pg__analytics_rebuild_more(struct store_pg *pg, int64_t pos, const char *from)
+{
+    struct store_pg__args p;
+    const char *const *v = STORE_PG__ARGS(&p, pos);
+    p.v[1] = from;
+    int rc = run_count(pg, AM_LATENCY_REBUILD, v);
+    const char *v1[] = {from};
+    return rc < 0 ? rc : run_count(pg, AM_MEDIA, v1);
+}
+
+int store_pg__analytics_media(struct store_pg *pg, const char *since)
+{
+    const char *v[] = {since};
+    return run_count(pg, AM_MEDIA, v);
+}
+
+bool store_pg_analytics_quantile_metric(const char *metric, const char **hist, const char **dims,
+                                        const char **q)
+{
+    static const char *const kinds[][2] = {{"delivery_", "delivered_ms_hist"},
+                                           {"read_", "read_ms_hist"}};
+    static const char *const qs[][2] = {{"p50_ms", "0.5"}, {"p95_ms", "0.95"}, {"p99_ms", "0.99"}};
+    static const char *const ds[][2] = {{"", "%"}, {"_direct", "direct:%"}, {"_group", "group:%"}};
+    for (unsigned k = 0; k < 2; k++) {
+        size_t kl = strlen(kinds[k][0]);
+        if (strncmp(metric, kinds[k][0], kl) != 0)
+            continue;
+        for (unsigned i = 0; i < 3; i++) {
+            if (strncmp(metric + kl, qs[i][0], 6) != 0)
+                continue;
+            for (unsigned d = 0; d < 3; d++)
+                if (strcmp(metric + kl + 6, ds[d][0]) == 0) {
+                    *hist = kinds[k][1];
+                    *q = qs[i][1];
+                    *dims = ds[d][1];
+                    return true;
+                }
+        }
+    }
+    return false;
+}
+
+int store_pg__analytics_quantiles(struct store_pg *pg, struct pl_arena *a, const char *metric,
+                                  const char *from, const char *to, const char *granularity,
+                                  void **rows, unsigned *n)
+{
+    const char *hist, *dims, *q;
+    if (!store_pg_analytics_quantile_metric(metric, &hist, &dims, &q))
+        return PL_ENOTFOUND;
+    const char *vals[] = {hist, from, to, granularity, dims, q};
+    return store_pg__exec_rows(pg, a, &store_pg__analytics_metric_stmts[AM_QUANTILE], vals,
+                               sizeof(struct store_analytics_point), store_pg__analytics_point_row,
+                               NULL, rows, n);
+}
+
+static int cohort_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)
+{
+    (void)ctx;
+    struct store_analytics_cohort *c = item;
+    c->week = store_pg__get_str(a, r, row, 0);
+    if (!c->week)
+        return PL_ENOMEM;
+    int rc = store_pg__get_i64(r, row, 1, &c->size);
+    if (rc < 0)
+        return rc;
+    c->suppressed = strcmp(PQgetvalue(r, row, 2), "t") == 0;
+    const char *s = PQgetvalue(r, row, 3);
+    c->n_weeks = 0;
+    while (*s && c->n_weeks < 8) {
+        long long v = 0;
+        if (sscanf(s, "%lld", &v) != 1)
+            return PL_EINTERNAL;
+        c->active[c->n_weeks++] = c->suppressed ? 0 : v;
+        s = strchr(s, ',');
+        if (!s)
+            break;
+        s++;
+    }
+    if (c->suppressed)
+        c->size = 0;
+    return 0;
+}
+
+int store_pg_analytics_cohorts(struct store_pg *pg, struct pl_arena *a, const char *from,
+                               unsigned min_cohort, struct store_analytics_cohort **out,
+                               unsigned *n)
+{
+    char mb[24];
+    snprintf(mb, sizeof(mb), "%u", min_cohort);
+    const char *vals[] = {from, mb};
+    void *rows = NULL;
+    int rc = store_pg__exec_rows(pg, a, &store_pg__analytics_metric_stmts[AM_COHORTS], vals,
+                                 sizeof(struct store_analytics_cohort), cohort_row, NULL, &rows, n);
+    if (rc == 0)
+        *out = rows;
+    return rc;
+}
