@@ -15,6 +15,9 @@ struct analytics_config {
     unsigned interval_ms;       /* between passes inside parleyd; 0: no thread */
     unsigned batch;             /* positions per transaction (0 picks 10,000) */
     unsigned retention_days;    /* rollups kept (whole months); 0: forever */
+    /* This node's name: the in-server aggregator writes the node's sample
+     * (analytics/samples.h) every 10 passes. NULL: no samples. */
+    const char *node;
     /* Testing: "applied" makes the process _exit(86) inside the step's
      * transaction, after the rollups were written and before COMMIT. */
     const char *crash_at;

@@ -20,6 +20,13 @@ const char *const analytics_metrics[] = {
     "mau",
     "media_uploads",
     "media_bytes",
+    "peak_streams",
+    "stream_opens",
+    "stream_opens_h1",
+    "stream_opens_h2c",
+    "stream_opens_h2",
+    "reconnects",
+    "searches",
     NULL,
 };
 

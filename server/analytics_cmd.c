@@ -17,6 +17,7 @@ void srv_analytics_config(const struct srv_config *cfg, struct analytics_config 
         .interval_ms = cfg->analytics_interval_ms,
         .batch = cfg->analytics_batch,
         .retention_days = cfg->analytics_retention_days,
+        .node = NULL, /* set by the server: its node id */
         .crash_at = cfg->analytics_crash_at,
     };
 }

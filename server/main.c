@@ -216,6 +216,7 @@ static int start(struct srv *s)
     if ((rc = srv_archive_timer_new(&s->cfg, s->media.blobs, &s->archiver)) < 0)
         return rc;
     srv_analytics_config(&s->cfg, &s->analytics);
+    s->analytics.node = s->node_id;
     if ((rc = analytics_timer_new(&s->analytics, &s->aggregator)) < 0)
         return rc;
     s->env.metrics_ctx = s->metrics;

@@ -72,6 +72,24 @@ PL_MUST_CHECK int store_pg_analytics_rebuild(struct store_pg *pg, const char *fr
                                              unsigned keep_days,
                                              struct store_analytics_rebuild *out);
 
+/* Latency histogram buckets of a node sample (floor(4 log2(ms)); the
+ * last one holds everything above). */
+#define STORE_ANALYTICS_HIST_N 64
+
+/* One node's sample (analytics/samples.h). */
+struct store_analytics_sample {
+    int64_t streams, peak;
+    int64_t opens[3]; /* HTTP/1.1, h2c, h2 */
+    int64_t resumes, searches;
+    int64_t search_hist[STORE_ANALYTICS_HIST_N];
+};
+
+/* Adds s to node's row of the current 10-second slot (created when
+ * missing: counts add, streams and peak keep the latest and the most).
+ * node is borrowed. Blocking. */
+PL_MUST_CHECK int store_pg_analytics_sample_write(struct store_pg *pg, const char *node,
+                                                  const struct store_analytics_sample *s);
+
 /* One point of a series: t is RFC 3339 UTC (arena). */
 struct store_analytics_point {
     const char *t;

@@ -118,19 +118,21 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
          " UPDATE analytics_checkpoint SET reg_until = now() WHERE id = 1"
          " RETURNING (SELECT count(*) FROM r)",
          0, false},
-    /* $1 metric, $2 from, $3 to, $4 'hour' or 'day'. Buckets are UTC. */
+    /* $1 metric, $2 from, $3 to, $4 'hour' or 'day', $5 dims, $6 'max'
+     * to take the largest hour of a day instead of the sum. UTC buckets. */
     [AN_SERIES_HOURLY] =
         {"an_series_hourly",
          "SELECT " STORE_PG_TS(
-             "g.t") ", COALESCE(sum(h.value), 0)::bigint"
+             "g.t") ", COALESCE(CASE WHEN $6::text = 'max' THEN max(h.value)"
+                    "  ELSE sum(h.value) END, 0)::bigint"
                     " FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
                     "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) "
                     "AS g(t)"
-                    " LEFT JOIN analytics_hourly h ON h.metric = $1::text AND h.dims = ''"
+                    " LEFT JOIN analytics_hourly h ON h.metric = $1::text AND h.dims = $5::text"
                     "  AND h.bucket_start >= g.t AND h.bucket_start < g.t + ('1 ' || "
                     "$4::text)::interval"
                     " GROUP BY g.t ORDER BY g.t",
-         4, true},
+         6, true},
     /* $1 window in days (1, 7, 30), $2 from, $3 to: distinct users active
      * in the window ending on each UTC day of [from, to). */
     [AN_SERIES_ACTIVE] =
@@ -433,7 +435,18 @@ int store_pg_analytics_series(struct store_pg *pg, struct pl_arena *a, const cha
                                  sizeof(struct store_analytics_point),
                                  store_pg__analytics_point_row, NULL, &rows, n);
     } else {
-        const char *vals[] = {metric, from, to, granularity};
+        /* stream_opens_h1 is stream_opens of dims h1; peak_streams of a
+         * day is its largest hour. */
+        const char *dims = "";
+        char base[32];
+        if (strncmp(metric, "stream_opens_", 13) == 0) {
+            dims = metric + 13;
+            snprintf(base, sizeof(base), "stream_opens");
+            metric = base;
+        }
+        const char *vals[] = {metric, from,
+                              to,     granularity,
+                              dims,   strcmp(metric, "peak_streams") == 0 ? "max" : "sum"};
         rc = store_pg__exec_rows(pg, a, &store_pg__analytics_stmts[AN_SERIES_HOURLY], vals,
                                  sizeof(struct store_analytics_point),
                                  store_pg__analytics_point_row, NULL, &rows, n);

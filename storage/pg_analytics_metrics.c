@@ -15,6 +15,8 @@ enum {
     AM_MEDIA,
     AM_QUANTILE,
     AM_COHORTS,
+    AM_SAMPLE_WRITE,
+    AM_SAMPLES,
 };
 
 /*
@@ -127,6 +129,47 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
                     "  WHERE s.w + make_interval(weeks => g.wk) <= now() ORDER BY g.wk), ',')"
                     " FROM s ORDER BY s.w",
          2, true},
+    /* $1 node, $2 streams, $3 peak, $4..$6 opens, $7 resumes, $8
+     * searches, $9 the histogram (an int8[] literal). */
+    [AM_SAMPLE_WRITE] =
+        {"am_sample_write",
+         "INSERT INTO analytics_node_samples AS s VALUES ($1::text,"
+         " date_bin('10 seconds', now(), '2000-01-01 00:00+00'), $2::bigint, $3::bigint, "
+         "$4::bigint,"
+         " $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bigint[])"
+         " ON CONFLICT (slot, node) DO UPDATE SET streams = EXCLUDED.streams,"
+         " peak = GREATEST(s.peak, EXCLUDED.peak), opens_h1 = s.opens_h1 + EXCLUDED.opens_h1,"
+         " opens_h2c = s.opens_h2c + EXCLUDED.opens_h2c, opens_h2 = s.opens_h2 + EXCLUDED.opens_h2,"
+         " resumes = s.resumes + EXCLUDED.resumes, searches = s.searches + EXCLUDED.searches,"
+         " search_hist = ARRAY(SELECT COALESCE(a, 0) + COALESCE(b, 0)"
+         "  FROM unnest(s.search_hist, EXCLUDED.search_hist) AS x(a, b))",
+         9, false},
+    /* The node samples of the hours from $1 on (NULL: the hours the
+     * registrations redo) into their rollups, set to the full value
+     * (idempotent): peak_streams (the most streams open at once over all
+     * nodes: per slot the sum of the nodes' peaks, then the hour's
+     * maximum), stream_opens (dims '', h1, h2c, h2), reconnects,
+     * searches, search_ms_hist. */
+    [AM_SAMPLES] =
+        {"am_samples",
+         "WITH s AS (SELECT *, date_trunc('hour', slot, 'UTC') AS h FROM analytics_node_samples"
+         "  WHERE slot >= date_trunc('hour', COALESCE($1::timestamptz, (SELECT reg_until"
+         "  - interval '1 hour' FROM analytics_checkpoint WHERE id = 1)), 'UTC')),"
+         " x AS (SELECT 'peak_streams' AS metric, '' AS dims, h, max(p) AS v FROM"
+         "  (SELECT h, sum(peak) AS p FROM s GROUP BY slot, h) y GROUP BY h"
+         " UNION ALL SELECT 'stream_opens', o.proto, h, sum(o.n) FROM s CROSS JOIN LATERAL"
+         "  (VALUES ('', opens_h1 + opens_h2c + opens_h2), ('h1', opens_h1), ('h2c', opens_h2c),"
+         "  ('h2', opens_h2)) AS o(proto, n) GROUP BY 2, 3"
+         " UNION ALL SELECT 'reconnects', '', h, sum(resumes) FROM s GROUP BY h"
+         " UNION ALL SELECT 'searches', '', h, sum(searches) FROM s GROUP BY h"
+         " UNION ALL SELECT 'search_ms_hist', 'all:' || lpad((u.i - 1)::text, 3, '0'), h, sum(u.n)"
+         "  FROM s CROSS JOIN LATERAL unnest(search_hist) WITH ORDINALITY AS u(n, i)"
+         "  WHERE u.n > 0 GROUP BY 2, 3),"
+         " ins AS (INSERT INTO analytics_hourly (metric, dims, bucket_start, value)"
+         "  SELECT metric, dims, h, v FROM x ON CONFLICT (metric, dims, bucket_start)"
+         "  DO UPDATE SET value = EXCLUDED.value RETURNING 1)"
+         " SELECT count(*) FROM ins",
+         1, false},
     {NULL, NULL, 0, false},
 };
 
@@ -151,31 +194,53 @@ int store_pg__analytics_rebuild_more(struct store_pg *pg, int64_t pos, const cha
     const char *const *v = STORE_PG__ARGS(&p, pos);
     p.v[1] = from;
     int rc = run_count(pg, AM_LATENCY_REBUILD, v);
-    const char *v1[] = {from};
-    return rc < 0 ? rc : run_count(pg, AM_MEDIA, v1);
+    return rc < 0 ? rc : store_pg__analytics_media(pg, from);
 }
 
 int store_pg__analytics_media(struct store_pg *pg, const char *since)
 {
     const char *v[] = {since};
-    return run_count(pg, AM_MEDIA, v);
+    int rc = run_count(pg, AM_MEDIA, v);
+    return rc < 0 ? rc : run_count(pg, AM_SAMPLES, v);
+}
+
+int store_pg_analytics_sample_write(struct store_pg *pg, const char *node,
+                                    const struct store_analytics_sample *s)
+{
+    char num[8][24], hist[STORE_ANALYTICS_HIST_N * 21 + 4];
+    const int64_t v[8] = {s->streams,  s->peak,    s->opens[0], s->opens[1],
+                          s->opens[2], s->resumes, s->searches, 0};
+    const char *vals[9] = {node};
+    for (unsigned i = 0; i < 7; i++) {
+        snprintf(num[i], sizeof(num[i]), "%" PRId64, v[i]);
+        vals[1 + i] = num[i];
+    }
+    size_t len = 0;
+    hist[len++] = '{';
+    for (unsigned i = 0; i < STORE_ANALYTICS_HIST_N; i++)
+        len += (size_t)snprintf(hist + len, sizeof(hist) - len, "%s%" PRId64, i ? "," : "",
+                                s->search_hist[i]);
+    snprintf(hist + len, sizeof(hist) - len, "}");
+    vals[8] = hist;
+    return run_count(pg, AM_SAMPLE_WRITE, vals);
 }
 
 bool store_pg_analytics_quantile_metric(const char *metric, const char **hist, const char **dims,
                                         const char **q)
 {
     static const char *const kinds[][2] = {{"delivery_", "delivered_ms_hist"},
-                                           {"read_", "read_ms_hist"}};
+                                           {"read_", "read_ms_hist"},
+                                           {"search_", "search_ms_hist"}};
     static const char *const qs[][2] = {{"p50_ms", "0.5"}, {"p95_ms", "0.95"}, {"p99_ms", "0.99"}};
     static const char *const ds[][2] = {{"", "%"}, {"_direct", "direct:%"}, {"_group", "group:%"}};
-    for (unsigned k = 0; k < 2; k++) {
+    for (unsigned k = 0; k < 3; k++) {
         size_t kl = strlen(kinds[k][0]);
         if (strncmp(metric, kinds[k][0], kl) != 0)
             continue;
         for (unsigned i = 0; i < 3; i++) {
             if (strncmp(metric + kl, qs[i][0], 6) != 0)
                 continue;
-            for (unsigned d = 0; d < 3; d++)
+            for (unsigned d = 0; d < (k < 2 ? 3u : 1u); d++)
                 if (strcmp(metric + kl + 6, ds[d][0]) == 0) {
                     *hist = kinds[k][1];
                     *q = qs[i][1];

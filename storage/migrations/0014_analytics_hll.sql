@@ -78,6 +78,25 @@ BEGIN
 END
 $$;
 
+-- What only one node sees, sampled by each node every 10 seconds
+-- (analytics/samples.h): open event streams (now, and the most at once in
+-- the slot), stream opens by protocol, resumes (reconnects), searches and
+-- their latency histogram (bucket floor(4 log2(ms)), index 1 = bucket 0).
+-- The rollups sum the nodes per slot: several nodes, one number.
+CREATE TABLE analytics_node_samples (
+  node text NOT NULL,
+  slot timestamptz NOT NULL,
+  streams bigint NOT NULL,
+  peak bigint NOT NULL,
+  opens_h1 bigint NOT NULL,
+  opens_h2c bigint NOT NULL,
+  opens_h2 bigint NOT NULL,
+  resumes bigint NOT NULL,
+  searches bigint NOT NULL,
+  search_hist bigint[] NOT NULL,
+  PRIMARY KEY (slot, node)
+);
+
 -- Retention: drops the monthly partitions that ended at least keep_days
 -- ago and the daily sketches older than that; returns how many partitions
 -- it dropped. keep_days 0 keeps everything.
@@ -100,6 +119,7 @@ BEGIN
     END IF;
   END LOOP;
   DELETE FROM analytics_daily_hll WHERE day < cutoff::date;
+  DELETE FROM analytics_node_samples WHERE slot < cutoff AT TIME ZONE 'UTC';
   RETURN n;
 END
 $$;

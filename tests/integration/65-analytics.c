@@ -645,3 +645,81 @@ PLTEST(retention_cohorts_and_min_cohort)
     admin("revoke", a.name);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
+
+/* Waits (deadline 30 s) until the query's number reaches min. */
+static void wait_at_least(const char *q, long long min)
+{
+    uint64_t end = pt_now_ms() + 30000;
+    long long v;
+    while ((v = sql_int(q)) < min) {
+        if (pt_now_ms() > end)
+            pltest_fail(__FILE__, __LINE__, "%s: %lld, expected %lld or more", q, v, min);
+        pt_sleep_ms(100);
+    }
+}
+
+/*
+ * Two nodes on one database: streams open on both (HTTP/1.1 on one, h2c
+ * on the other, one of them a reconnect) and a search. Each node writes
+ * its own samples; the rollups of the hour add the nodes up.
+ */
+PLTEST(connections_and_search_across_two_nodes)
+{
+    const char *args[] = {"--analytics-interval", "100", NULL};
+    struct pt_server *n1 = PT_SERVER_START(args);
+    struct pt_server *n2 = PT_SERVER_START(args);
+    struct pt_user a, b;
+    PT_USER_NEW(n1, PT_H1, "an_sa", &a);
+    PT_USER_NEW(n2, PT_H1, "an_sb", &b);
+    struct pt_sse *s1 = pt_sse_open(n1, PT_H1, a.token, NULL);
+    struct pt_sse *s2 = pt_sse_open(n2, PT_H2C, b.token, "1");
+    struct pt_resp r;
+    pt_get(n1, PT_H1, "/v1/search?q=hello", a.token, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    pt_resp_free(&r);
+    /* Both nodes sampled an open stream in the same recent slot. */
+    wait_at_least("SELECT COALESCE(max(n), 0) FROM (SELECT count(*) AS n"
+                  " FROM analytics_node_samples WHERE streams >= 1"
+                  " AND slot > now() - interval '1 minute' GROUP BY slot) x",
+                  2);
+    static const char hour[] = " AND bucket_start = date_trunc('hour', now(), 'UTC')";
+    char q[256];
+    snprintf(q, sizeof(q),
+             "SELECT COALESCE(max(value), 0) FROM analytics_hourly"
+             " WHERE metric = 'peak_streams'%s",
+             hour);
+    wait_at_least(q, 2);
+    snprintf(q, sizeof(q),
+             "SELECT COALESCE(max(value), 0) FROM analytics_hourly"
+             " WHERE metric = 'stream_opens' AND dims = 'h2c'%s",
+             hour);
+    wait_at_least(q, 1);
+    snprintf(q, sizeof(q),
+             "SELECT COALESCE(max(value), 0) FROM analytics_hourly WHERE metric = 'reconnects'%s",
+             hour);
+    wait_at_least(q, 1);
+    snprintf(q, sizeof(q),
+             "SELECT COALESCE(max(value), 0) FROM analytics_hourly WHERE metric = 'searches'%s",
+             hour);
+    wait_at_least(q, 1);
+
+    admin("grant", a.name);
+    char d0[11], d1[11], path[160];
+    today(d0, 0);
+    today(d1, 1);
+    static const char *const metrics[] = {"peak_streams", "stream_opens_h1", "reconnects",
+                                          "searches", "search_p95_ms"};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(path, sizeof(path), "/v1/admin/analytics/%s?from=%s&to=%s&granularity=day",
+                 metrics[i], d0, d1);
+        pt_get(n2, PT_H1, path, a.token, &r);
+        PT_ASSERT_STATUS(&r, 200);
+        PL_ASSERT(point_sum(pt_json(&r)) >= (i == 0 ? 2 : 1));
+        pt_resp_free(&r);
+    }
+    admin("revoke", a.name);
+    pt_sse_close(s1);
+    pt_sse_close(s2);
+    PL_ASSERT_INT_EQ(pt_server_stop(n2), 0);
+    PL_ASSERT_INT_EQ(pt_server_stop(n1), 0);
+}
