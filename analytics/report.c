@@ -27,6 +27,8 @@ const char *const analytics_metrics[] = {
     "stream_opens_h2",
     "reconnects",
     "searches",
+    "media_downloads",
+    "active_groups",
     NULL,
 };
 

@@ -5,7 +5,7 @@
 
 #include <stdatomic.h>
 
-static atomic_llong streams, peak, resumes, searches;
+static atomic_llong streams, peak, resumes, searches, downloads;
 static atomic_llong opens[3];
 static atomic_llong search_hist[STORE_ANALYTICS_HIST_N];
 
@@ -18,6 +18,11 @@ void analytics_stream_opened(unsigned proto, bool resumed)
     atomic_fetch_add(&opens[proto < 3 ? proto : 0], 1);
     if (resumed)
         atomic_fetch_add(&resumes, 1);
+}
+
+void analytics_media_download(void)
+{
+    atomic_fetch_add(&downloads, 1);
 }
 
 void analytics_stream_closed(void)
@@ -53,6 +58,7 @@ void analytics_sample_take(struct store_analytics_sample *out)
         out->opens[i] = atomic_exchange(&opens[i], 0);
     out->resumes = atomic_exchange(&resumes, 0);
     out->searches = atomic_exchange(&searches, 0);
+    out->downloads = atomic_exchange(&downloads, 0);
     for (unsigned i = 0; i < STORE_ANALYTICS_HIST_N; i++)
         out->search_hist[i] = atomic_exchange(&search_hist[i], 0);
 }

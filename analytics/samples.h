@@ -22,6 +22,8 @@
  * client sent Last-Event-ID (a reconnect). */
 void analytics_stream_opened(unsigned proto, bool resumed);
 void analytics_stream_closed(void);
+/* A media download granted (a presigned URL handed out). */
+void analytics_media_download(void);
 /* A search answered in ms milliseconds. */
 void analytics_search_done(uint64_t ms);
 

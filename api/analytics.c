@@ -143,6 +143,36 @@ static int cohorts_get(struct api_call *c)
     return reply_cohorts(c, co, n);
 }
 
+/* GET /v1/admin/analytics/group_sizes: groups by member count, now. */
+static int group_sizes_get(struct api_call *c)
+{
+    struct store_analytics_size *b = NULL;
+    unsigned n = 0;
+    int rc = store_pg_analytics_group_sizes(c->w->pg, c->a, &b, &n);
+    if (rc < 0)
+        return rc;
+    yajl_gen g = api__gen_new();
+    if (!g)
+        return PL_ENOMEM;
+    yajl_gen_map_open(g);
+    api__gen_key(g, "buckets");
+    yajl_gen_array_open(g);
+    for (unsigned i = 0; i < n; i++) {
+        yajl_gen_map_open(g);
+        api__gen_int(g, "min_members", b[i].min);
+        api__gen_key(g, "max_members");
+        if (b[i].max)
+            yajl_gen_integer(g, b[i].max);
+        else
+            yajl_gen_null(g);
+        api__gen_int(g, "groups", b[i].groups);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    return api__reply_json(c, 200, g);
+}
+
 /* GET /v1/admin/analytics/{metric}?from=&to=&granularity=hour|day */
 static int series_get(struct api_call *c)
 {
@@ -152,6 +182,8 @@ static int series_get(struct api_call *c)
     const char *metric = http_req_param(c->req, 0);
     if (metric && strcmp(metric, "retention") == 0)
         return cohorts_get(c);
+    if (metric && strcmp(metric, "group_sizes") == 0)
+        return group_sizes_get(c);
     if (!metric || !analytics_metric_known(metric))
         return PL_ENOTFOUND;
     const char *from = http_req_query(c->req, "from"), *to = http_req_query(c->req, "to");
@@ -162,9 +194,10 @@ static int series_get(struct api_call *c)
         return bad_query(c, "granularity must be hour or day");
     if (!from || !to || !ts_ok(from) || !ts_ok(to))
         return bad_query(c, "from and to are required: RFC 3339 timestamps or dates");
-    bool distinct = !strcmp(metric, "dau") || !strcmp(metric, "wau") || !strcmp(metric, "mau");
+    bool distinct = !strcmp(metric, "dau") || !strcmp(metric, "wau") || !strcmp(metric, "mau") ||
+                    !strcmp(metric, "active_groups");
     if (distinct && strcmp(gran, "day") != 0)
-        return bad_query(c, "dau, wau and mau are daily: use granularity=day");
+        return bad_query(c, "dau, wau, mau and active_groups are daily: use granularity=day");
     struct store_analytics_point *p = NULL;
     unsigned n = 0;
     rc = store_pg_analytics_series(c->w->pg, c->a, metric, from, to, gran, SERIES_POINTS_MAX, &p,
@@ -184,9 +217,12 @@ static int activity_get(struct api_call *c)
     struct store_activity_week *w = NULL;
     struct store_activity_conv *t = NULL;
     unsigned nw = 0, nt = 0;
+    int64_t replies = 0, avg_s = -1;
     int rc = store_pg_activity_weeks(c->w->pg, c->a, c->user_id, ACTIVITY_WEEKS, &w, &nw);
     if (rc == 0)
         rc = store_pg_activity_top(c->w->pg, c->a, c->user_id, ACTIVITY_TOP, &t, &nt);
+    if (rc == 0)
+        rc = store_pg_activity_replies(c->w->pg, c->user_id, &replies, &avg_s);
     if (rc < 0)
         return rc;
     yajl_gen g = api__gen_new();
@@ -203,6 +239,12 @@ static int activity_get(struct api_call *c)
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
+    api__gen_int(g, "replies", replies);
+    api__gen_key(g, "avg_reply_s");
+    if (avg_s >= 0)
+        yajl_gen_integer(g, avg_s);
+    else
+        yajl_gen_null(g);
     api__gen_key(g, "top_conversations");
     yajl_gen_array_open(g);
     for (unsigned i = 0; i < nt; i++) {

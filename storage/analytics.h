@@ -80,7 +80,7 @@ PL_MUST_CHECK int store_pg_analytics_rebuild(struct store_pg *pg, const char *fr
 struct store_analytics_sample {
     int64_t streams, peak;
     int64_t opens[3]; /* HTTP/1.1, h2c, h2 */
-    int64_t resumes, searches;
+    int64_t resumes, searches, downloads;
     int64_t search_hist[STORE_ANALYTICS_HIST_N];
 };
 
@@ -132,6 +132,20 @@ struct store_analytics_cohort {
 PL_MUST_CHECK int store_pg_analytics_cohorts(struct store_pg *pg, struct pl_arena *a,
                                              const char *from, unsigned min_cohort,
                                              struct store_analytics_cohort **out, unsigned *n);
+
+/* Groups by their number of members now: [min, max] (max 0: no upper
+ * bound) and how many groups. */
+struct store_analytics_size {
+    int64_t min, max, groups;
+};
+PL_MUST_CHECK int store_pg_analytics_group_sizes(struct store_pg *pg, struct pl_arena *a,
+                                                 struct store_analytics_size **out, unsigned *n);
+
+/* The user's replies of the last 30 days (their message right after
+ * someone else's in a conversation, within a day) and their average delay
+ * in seconds (-1 when there were none). */
+PL_MUST_CHECK int store_pg_activity_replies(struct store_pg *pg, int64_t user, int64_t *replies,
+                                            int64_t *avg_s);
 
 /* Whether user is an admin: granted in the admins table, or named in
  * names (comma-separated usernames, borrowed; may be empty). */

@@ -43,7 +43,8 @@ enum {
 // clang-format off
 #define ROLLUP_CTES(MSGS, RECEIPTS)                                                                \
     "WITH m AS ("                                                                                  \
-    " SELECT m.sender_id, m.kind, c.kind AS ckind, date_trunc('hour', m.created_at, 'UTC') AS h"   \
+    " SELECT m.conversation_id, m.sender_id, m.kind, c.kind AS ckind,"                             \
+    "  date_trunc('hour', m.created_at, 'UTC') AS h"                                               \
     " FROM (SELECT conversation_id, sender_id, kind, created_at FROM messages WHERE " MSGS         \
     "  UNION ALL SELECT conversation_id, sender_id, 'archived', created_at FROM archived_messages"  \
     "  WHERE " MSGS ") m"                                                                          \
@@ -69,7 +70,11 @@ enum {
     " SELECT day, hll_add_agg(hll_hash_bigint(user_id), 14, 5) FROM active"                        \
     " WHERE user_id IS NOT NULL GROUP BY day"                                                      \
     " ON CONFLICT (day) DO UPDATE SET users = hll_union(analytics_daily_hll.users, EXCLUDED.users)"\
-    " RETURNING 1)"
+    " RETURNING 1"                                                                                 \
+    "), grp AS ("                                                                                  \
+    " INSERT INTO analytics_daily_groups (day, conversation_id)"                                   \
+    " SELECT DISTINCT (h AT TIME ZONE 'UTC')::date, conversation_id FROM m WHERE ckind = 'group'"  \
+    " ON CONFLICT DO NOTHING RETURNING 1)"
 
 /* A step: positions ($1, $2] (messages.id is the position of the
  * message's event; receipts from the receipt events), then the checkpoint.
@@ -81,7 +86,7 @@ enum {
     " UPDATE analytics_checkpoint SET pos = $2::bigint, updated_at = now()"                        \
     " WHERE id = 1 AND pos = $1::bigint"                                                           \
     " RETURNING (SELECT count(*) FROM hourly) + (SELECT count(*) FROM dau)"                        \
-    "  + (SELECT count(*) FROM sketch)"
+    "  + (SELECT count(*) FROM sketch) + (SELECT count(*) FROM grp)"
 
 /* A rebuild: every message up to the checkpoint $1 created at or after
  * $2 (history, archived segments included), receipts from receipt_log
@@ -92,7 +97,7 @@ enum {
     "SELECT user_id, (at AT TIME ZONE 'UTC')::date FROM receipt_log"                               \
     " WHERE at >= $2::timestamptz")                                                                \
     " SELECT (SELECT count(*) FROM hourly) + (SELECT count(*) FROM dau)"                           \
-    "  + (SELECT count(*) FROM sketch)"
+    "  + (SELECT count(*) FROM sketch) + (SELECT count(*) FROM grp)"
 // clang-format on
 
 const struct store_pg__stmt store_pg__analytics_stmts[] = {
@@ -220,8 +225,11 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
          " u AS (DELETE FROM analytics_daily_users"
          "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1),"
          " s AS (DELETE FROM analytics_daily_hll"
+         "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1),"
+         " g AS (DELETE FROM analytics_daily_groups"
          "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1)"
-         " SELECT (SELECT count(*) FROM h) + (SELECT count(*) FROM u) + (SELECT count(*) FROM s)",
+         " SELECT (SELECT count(*) FROM h) + (SELECT count(*) FROM u) + (SELECT count(*) FROM s)"
+         "  + (SELECT count(*) FROM g)",
          1, false},
     [AN_REBUILD_REGS] =
         {"an_rebuild_regs",
@@ -425,7 +433,11 @@ int store_pg_analytics_series(struct store_pg *pg, struct pl_arena *a, const cha
     void *rows = NULL;
     int rc;
     const char *h, *d, *q;
-    if (store_pg_analytics_quantile_metric(metric, &h, &d, &q)) {
+    if (strcmp(metric, "active_groups") == 0) {
+        if (strcmp(granularity, "day") != 0)
+            return PL_EINVAL;
+        rc = store_pg__analytics_active_groups(pg, a, from, to, &rows, n);
+    } else if (store_pg_analytics_quantile_metric(metric, &h, &d, &q)) {
         rc = store_pg__analytics_quantiles(pg, a, metric, from, to, granularity, &rows, n);
     } else if (win) {
         char wb[8];

@@ -17,6 +17,9 @@ enum {
     AM_COHORTS,
     AM_SAMPLE_WRITE,
     AM_SAMPLES,
+    AM_ACTIVE_GROUPS,
+    AM_GROUP_SIZES,
+    AM_REPLY,
 };
 
 /*
@@ -130,20 +133,21 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
                     " FROM s ORDER BY s.w",
          2, true},
     /* $1 node, $2 streams, $3 peak, $4..$6 opens, $7 resumes, $8
-     * searches, $9 the histogram (an int8[] literal). */
+     * searches, $9 the histogram (an int8[] literal), $10 downloads. */
     [AM_SAMPLE_WRITE] =
         {"am_sample_write",
          "INSERT INTO analytics_node_samples AS s VALUES ($1::text,"
          " date_bin('10 seconds', now(), '2000-01-01 00:00+00'), $2::bigint, $3::bigint, "
          "$4::bigint,"
-         " $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bigint[])"
+         " $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bigint[], $10::bigint)"
          " ON CONFLICT (slot, node) DO UPDATE SET streams = EXCLUDED.streams,"
          " peak = GREATEST(s.peak, EXCLUDED.peak), opens_h1 = s.opens_h1 + EXCLUDED.opens_h1,"
          " opens_h2c = s.opens_h2c + EXCLUDED.opens_h2c, opens_h2 = s.opens_h2 + EXCLUDED.opens_h2,"
          " resumes = s.resumes + EXCLUDED.resumes, searches = s.searches + EXCLUDED.searches,"
+         " downloads = s.downloads + EXCLUDED.downloads,"
          " search_hist = ARRAY(SELECT COALESCE(a, 0) + COALESCE(b, 0)"
          "  FROM unnest(s.search_hist, EXCLUDED.search_hist) AS x(a, b))",
-         9, false},
+         10, false},
     /* The node samples of the hours from $1 on (NULL: the hours the
      * registrations redo) into their rollups, set to the full value
      * (idempotent): peak_streams (the most streams open at once over all
@@ -162,6 +166,7 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
          "  ('h2', opens_h2)) AS o(proto, n) GROUP BY 2, 3"
          " UNION ALL SELECT 'reconnects', '', h, sum(resumes) FROM s GROUP BY h"
          " UNION ALL SELECT 'searches', '', h, sum(searches) FROM s GROUP BY h"
+         " UNION ALL SELECT 'media_downloads', '', h, sum(downloads) FROM s GROUP BY h"
          " UNION ALL SELECT 'search_ms_hist', 'all:' || lpad((u.i - 1)::text, 3, '0'), h, sum(u.n)"
          "  FROM s CROSS JOIN LATERAL unnest(search_hist) WITH ORDINALITY AS u(n, i)"
          "  WHERE u.n > 0 GROUP BY 2, 3),"
@@ -170,6 +175,45 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
          "  DO UPDATE SET value = EXCLUDED.value RETURNING 1)"
          " SELECT count(*) FROM ins",
          1, false},
+    /* $1 from, $2 to: the group conversations with a message on each UTC
+     * day of [from, to). */
+    [AM_ACTIVE_GROUPS] =
+        {"am_active_groups",
+         "SELECT to_char(s.d, 'YYYY-MM-DD\"T00:00:00.000Z\"'),"
+         " (SELECT count(*) FROM analytics_daily_groups g WHERE g.day = s.d)"
+         " FROM (SELECT g::date AS d FROM generate_series("
+         "  ($1::timestamptz AT TIME ZONE 'UTC')::date,"
+         "  (($2::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date,"
+         "  interval '1 day') AS g) s ORDER BY s.d",
+         2, true},
+    /* Groups by their number of members now: min, max (0: no upper
+     * bound), groups. */
+    [AM_GROUP_SIZES] = {"am_group_sizes",
+                        "SELECT b.lo, b.hi, count(g.n) FROM (VALUES (1, 2), (3, 5), (6, 10),"
+                        " (11, 20), (21, 50), (51, 100), (101, 1000), (1001, 0)) AS b(lo, hi)"
+                        " LEFT JOIN (SELECT count(*) AS n FROM members p JOIN conversations c"
+                        "  ON c.id = p.conversation_id AND c.kind = 'group'"
+                        "  GROUP BY p.conversation_id) g"
+                        " ON g.n >= b.lo AND (b.hi = 0 OR g.n <= b.hi)"
+                        " GROUP BY b.lo, b.hi ORDER BY b.lo",
+                        0, true},
+    /* The user's replies over the last 30 days: their messages that
+     * follow (by seq) a message of someone else in the same conversation
+     * sent less than a day before; how many, and their average delay in
+     * seconds (-1 when none). */
+    [AM_REPLY] = {"am_reply",
+                  "SELECT count(*), COALESCE(round(avg(extract(epoch FROM x.created_at"
+                  "  - x.prev_at)))::bigint, -1)"
+                  " FROM (SELECT m.sender_id, m.created_at,"
+                  "  lag(m.sender_id) OVER w AS prev_sender, lag(m.created_at) OVER w AS prev_at"
+                  "  FROM members p JOIN messages m ON m.conversation_id = p.conversation_id"
+                  "  AND m.seq > p.joined_seq AND m.created_at >= now() - interval '31 days'"
+                  "  WHERE p.user_id = $1::bigint"
+                  "  WINDOW w AS (PARTITION BY m.conversation_id ORDER BY m.seq)) x"
+                  " WHERE x.sender_id = $1::bigint AND x.prev_sender <> $1::bigint"
+                  "  AND x.created_at >= now() - interval '30 days'"
+                  "  AND x.created_at - x.prev_at < interval '1 day'",
+                  1, true},
     {NULL, NULL, 0, false},
 };
 
@@ -209,8 +253,8 @@ int store_pg_analytics_sample_write(struct store_pg *pg, const char *node,
 {
     char num[8][24], hist[STORE_ANALYTICS_HIST_N * 21 + 4];
     const int64_t v[8] = {s->streams,  s->peak,    s->opens[0], s->opens[1],
-                          s->opens[2], s->resumes, s->searches, 0};
-    const char *vals[9] = {node};
+                          s->opens[2], s->resumes, s->searches, s->downloads};
+    const char *vals[10] = {node};
     for (unsigned i = 0; i < 7; i++) {
         snprintf(num[i], sizeof(num[i]), "%" PRId64, v[i]);
         vals[1 + i] = num[i];
@@ -222,6 +266,8 @@ int store_pg_analytics_sample_write(struct store_pg *pg, const char *node,
                                 s->search_hist[i]);
     snprintf(hist + len, sizeof(hist) - len, "}");
     vals[8] = hist;
+    snprintf(num[7], sizeof(num[7]), "%" PRId64, v[7]);
+    vals[9] = num[7];
     return run_count(pg, AM_SAMPLE_WRITE, vals);
 }
 
@@ -305,5 +351,51 @@ int store_pg_analytics_cohorts(struct store_pg *pg, struct pl_arena *a, const ch
                                  sizeof(struct store_analytics_cohort), cohort_row, NULL, &rows, n);
     if (rc == 0)
         *out = rows;
+    return rc;
+}
+
+int store_pg__analytics_active_groups(struct store_pg *pg, struct pl_arena *a, const char *from,
+                                      const char *to, void **rows, unsigned *n)
+{
+    const char *vals[] = {from, to};
+    return store_pg__exec_rows(pg, a, &store_pg__analytics_metric_stmts[AM_ACTIVE_GROUPS], vals,
+                               sizeof(struct store_analytics_point), store_pg__analytics_point_row,
+                               NULL, rows, n);
+}
+
+static int size_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)
+{
+    (void)a;
+    (void)ctx;
+    struct store_analytics_size *b = item;
+    int rc = store_pg__get_i64(r, row, 0, &b->min);
+    if (rc == 0)
+        rc = store_pg__get_i64(r, row, 1, &b->max);
+    return rc < 0 ? rc : store_pg__get_i64(r, row, 2, &b->groups);
+}
+
+int store_pg_analytics_group_sizes(struct store_pg *pg, struct pl_arena *a,
+                                   struct store_analytics_size **out, unsigned *n)
+{
+    void *rows = NULL;
+    int rc = store_pg__exec_rows(pg, a, &store_pg__analytics_metric_stmts[AM_GROUP_SIZES], NULL,
+                                 sizeof(struct store_analytics_size), size_row, NULL, &rows, n);
+    if (rc == 0)
+        *out = rows;
+    return rc;
+}
+
+int store_pg_activity_replies(struct store_pg *pg, int64_t user, int64_t *replies, int64_t *avg_s)
+{
+    struct store_pg__args p;
+    PGresult *r;
+    int rc = store_pg__exec(pg, &store_pg__analytics_metric_stmts[AM_REPLY],
+                            STORE_PG__ARGS(&p, user), NULL, NULL, &r);
+    if (rc < 0)
+        return rc;
+    rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 0, replies) : PL_EINTERNAL;
+    if (rc == 0)
+        rc = store_pg__get_i64(r, 0, 1, avg_s);
+    PQclear(r);
     return rc;
 }

@@ -44,6 +44,14 @@ CREATE TABLE analytics_daily_users (
   PRIMARY KEY (day, user_id)
 ) PARTITION BY RANGE (day);
 
+-- The group conversations with at least one message on each UTC day
+-- (active groups).
+CREATE TABLE analytics_daily_groups (
+  day date NOT NULL,
+  conversation_id bigint NOT NULL,
+  PRIMARY KEY (day, conversation_id)
+);
+
 -- Creates the monthly partitions of both tables covering [lo, hi] that do
 -- not exist yet; returns how many it created. NULL bounds: nothing. The
 -- callers hold the aggregation lock, so two never race on one month.
@@ -81,7 +89,8 @@ $$;
 -- What only one node sees, sampled by each node every 10 seconds
 -- (analytics/samples.h): open event streams (now, and the most at once in
 -- the slot), stream opens by protocol, resumes (reconnects), searches and
--- their latency histogram (bucket floor(4 log2(ms)), index 1 = bucket 0).
+-- their latency histogram (bucket floor(4 log2(ms)), index 1 = bucket 0),
+-- media downloads (presigned URLs handed out).
 -- The rollups sum the nodes per slot: several nodes, one number.
 CREATE TABLE analytics_node_samples (
   node text NOT NULL,
@@ -94,6 +103,7 @@ CREATE TABLE analytics_node_samples (
   resumes bigint NOT NULL,
   searches bigint NOT NULL,
   search_hist bigint[] NOT NULL,
+  downloads bigint NOT NULL,
   PRIMARY KEY (slot, node)
 );
 
@@ -119,6 +129,7 @@ BEGIN
     END IF;
   END LOOP;
   DELETE FROM analytics_daily_hll WHERE day < cutoff::date;
+  DELETE FROM analytics_daily_groups WHERE day < cutoff::date;
   DELETE FROM analytics_node_samples WHERE slot < cutoff AT TIME ZONE 'UTC';
   RETURN n;
 END

@@ -256,6 +256,20 @@ PLTEST_PROTO(rollups_match_counts_and_admin_series)
         pt_resp_free(&r);
     }
 
+    /* Active groups (daily) and group sizes (a group of 3 now). */
+    snprintf(path, sizeof(path), "/v1/admin/analytics/active_groups?from=%s&to=%s", d0, d1);
+    pt_get(s, proto, path, a.token, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    PL_ASSERT(point_sum(pt_json(&r)) >= 1);
+    pt_resp_free(&r);
+    pt_get(s, proto, "/v1/admin/analytics/group_sizes", a.token, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    yajl_val buckets = pt_json_get(pt_json(&r), "buckets", NULL);
+    PL_ASSERT(buckets && buckets->u.array.len == 8);
+    PL_ASSERT_INT_EQ(pt_json_int(buckets->u.array.values[1], "min_members", NULL), 3);
+    PL_ASSERT(pt_json_int(buckets->u.array.values[1], "groups", NULL) >= 1);
+    pt_resp_free(&r);
+
     /* CSV */
     snprintf(path, sizeof(path), "/v1/admin/analytics/dau?from=%s&to=%s&granularity=day", d0, d1);
     const char *csv_h[] = {"Accept: text/csv", NULL};
@@ -305,6 +319,9 @@ PLTEST_PROTO(rollups_match_counts_and_admin_series)
     PL_ASSERT(top && top->u.array.len == 1);
     PL_ASSERT_STR_EQ(pt_json_str(top->u.array.values[0], "kind", NULL), "group");
     PL_ASSERT_INT_EQ(pt_json_int(top->u.array.values[0], "messages", NULL), 4);
+    /* c's second group message answered a's: one reply. */
+    PL_ASSERT_INT_EQ(pt_json_int(act, "replies", NULL), 1);
+    PL_ASSERT(pt_json_int(act, "avg_reply_s", NULL) >= 0);
     pt_resp_free(&r);
 
     /* The terminal report has today's row. */
@@ -703,13 +720,31 @@ PLTEST(connections_and_search_across_two_nodes)
              hour);
     wait_at_least(q, 1);
 
+    /* A media download (a presigned URL handed out) on node 2. */
+    snprintf(q, sizeof(q),
+             "INSERT INTO media (uploader_id, uploader_device_id, blob_key, content_type, size,"
+             " sha256, state, ready_at) VALUES (%lld, 0, 'm/' || md5('an-dl' || %lld),"
+             " 'text/plain', 3,"
+             " sha256('x'), 'ready', now()) RETURNING id",
+             (long long)b.id, (long long)b.id);
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/media/%lld?redirect=false", sql_int(q));
+    pt_get(n2, PT_H1, path, b.token, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    pt_resp_free(&r);
+    snprintf(q, sizeof(q),
+             "SELECT COALESCE(max(value), 0) FROM analytics_hourly"
+             " WHERE metric = 'media_downloads'%s",
+             hour);
+    wait_at_least(q, 1);
+
     admin("grant", a.name);
-    char d0[11], d1[11], path[160];
+    char d0[11], d1[11];
     today(d0, 0);
     today(d1, 1);
     static const char *const metrics[] = {"peak_streams", "stream_opens_h1", "reconnects",
-                                          "searches", "search_p95_ms"};
-    for (size_t i = 0; i < 5; i++) {
+                                          "searches",     "search_p95_ms",   "media_downloads"};
+    for (size_t i = 0; i < 6; i++) {
         snprintf(path, sizeof(path), "/v1/admin/analytics/%s?from=%s&to=%s&granularity=day",
                  metrics[i], d0, d1);
         pt_get(n2, PT_H1, path, a.token, &r);
