@@ -98,8 +98,10 @@ struct store_send {
     /* REJECTED: PL_ENOTFOUND (the sender is not a member, or there is no
      * such conversation), PL_EINVAL (reply_to names no message the sender
      * can see), PL_ECONFLICT (the device used client_msg_id for a message in
-     * another conversation). */
+     * another conversation), PL_EFORBIDDEN with blocked set (the other
+     * member of a direct conversation blocked the sender; 0013). */
     int rc;
+    bool blocked;             /* REJECTED with PL_EFORBIDDEN: the peer blocked the sender */
     unsigned dup_of;          /* DUPLICATE: index of the send it repeats */
     struct store_message msg; /* STORED: by check; NEW: by assign (id by the caller) */
     const int64_t *audience;  /* NEW: the conversation's members, by assign */

@@ -76,7 +76,7 @@ enum {
 // clang-format on
 
 /* The check's columns before the message columns of the stored message. */
-#define CHECK_NCOLS 5
+#define CHECK_NCOLS 6
 
 const struct store_pg__stmt store_pg__message_stmts[] = {
     [SEND_LOCK] = {"send_lock",
@@ -101,10 +101,15 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
          "   (jm.r = 0 OR EXISTS (SELECT 1 FROM messages p WHERE p.conversation_id = jm.c"
          "     AND p.seq = jm.r AND p.seq > jm.jseq) OR EXISTS (SELECT 1"
          "     FROM archived_messages p WHERE p.conversation_id = jm.c AND p.seq = jm.r"
-         "     AND p.seq > jm.jseq)) AS reply_ok FROM jm)"
+         "     AND p.seq > jm.jseq)) AS reply_ok,"
+         /* Blocks (0013) apply to direct conversations: one probe of
+          * blocks_by_blocked, which finds nothing for almost every sender. */
+         "   EXISTS (SELECT 1 FROM blocks b JOIN members o ON o.user_id = b.user_id"
+         "     AND o.conversation_id = jm.c JOIN conversations v ON v.id = jm.c"
+         "     AND v.kind = 'direct' WHERE b.blocked_id = jm.u) AS blocked FROM jm)"
          " SELECT k.i, k.member, k.reply_ok, k.eid IS NOT NULL,"
-         "  COALESCE(min(k.i) FILTER (WHERE k.member AND k.reply_ok AND k.eid IS NULL)"
-         "   OVER (PARTITION BY k.d, k.m), -1), "
+         "  COALESCE(min(k.i) FILTER (WHERE k.member AND NOT k.blocked AND k.reply_ok"
+         "   AND k.eid IS NULL) OVER (PARTITION BY k.d, k.m), -1), k.blocked, "
          // clang-format off
          STORE_MSG_COLS("e")
          " FROM k LEFT JOIN LATERAL"
@@ -298,6 +303,9 @@ static int check_row(struct pl_arena *a, const PGresult *r, int row, struct stor
     x->outcome = STORE_SEND_REJECTED;
     if (!get_bool(r, row, 1)) {
         x->rc = PL_ENOTFOUND;
+    } else if (get_bool(r, row, 5) && !get_bool(r, row, 3)) {
+        x->rc = PL_EFORBIDDEN;
+        x->blocked = true;
     } else if (get_bool(r, row, 3)) {
         if ((rc = store_pg__message_row(a, r, row, CHECK_NCOLS, &x->msg)) < 0)
             return rc;
