@@ -13,10 +13,8 @@
 
 int api__blocked(struct api_call *c)
 {
-    struct api_problem p = {.rc = PL_EFORBIDDEN,
-                            .slug = "blocked",
-                            .offset = -1,
-                            .detail = "this user blocked you"};
+    struct api_problem p = {
+        .rc = PL_EFORBIDDEN, .slug = "blocked", .offset = -1, .detail = "this user blocked you"};
     api_problem_sendx(c->req, &p);
     return PL_EFORBIDDEN;
 }

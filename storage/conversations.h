@@ -99,9 +99,8 @@ PL_MUST_CHECK int store_pg_conv_list(struct store_pg *pg, struct pl_arena *a, in
 
 /* viewer_id's pending message requests, most recent activity first, at
  * most limit (0013). *out is an arena array. */
-PL_MUST_CHECK int store_pg_conv_requests(struct store_pg *pg, struct pl_arena *a,
-                                         int64_t viewer_id, unsigned limit,
-                                         struct store_conv **out, unsigned *n);
+PL_MUST_CHECK int store_pg_conv_requests(struct store_pg *pg, struct pl_arena *a, int64_t viewer_id,
+                                         unsigned limit, struct store_conv **out, unsigned *n);
 
 /* Every member, oldest first (joined_at, then user id). *out is an arena
  * array. */

@@ -52,9 +52,10 @@ const struct store_pg__stmt store_pg__block_stmts[] = {
                       " RETURNING 1",
                       2, false},
     [BLOCK_LIST] = {"blocks_list",
-                    "SELECT b.blocked_id, u.username, " STORE_PG_TS("b.created_at")
-                    " FROM blocks b JOIN users u ON u.id = b.blocked_id"
-                    " WHERE b.user_id = $1::bigint ORDER BY b.created_at DESC, b.blocked_id",
+                    "SELECT b.blocked_id, u.username, " STORE_PG_TS(
+                        "b.created_at") " FROM blocks b JOIN users u ON u.id = b.blocked_id"
+                                        " WHERE b.user_id = $1::bigint ORDER BY b.created_at DESC, "
+                                        "b.blocked_id",
                     1, true},
     [BLOCK_EXISTS] = {"block_exists",
                       "SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = $1::bigint"

@@ -39,8 +39,10 @@
     "c.id, c.kind, c.title, c.encryption, " CREATED_AT ", " UPDATED_AT                             \
     ", c.last_seq, c.member_count, me.role,"                                                       \
     " GREATEST(0, c.last_seq - GREATEST(me.read_seq, me.joined_seq) - " OWN_UNREAD                 \
-    "), " ACTIVITY_US ", me.request_from, COALESCE(" TS("me.pinned_at") ", ''),"                   \
-    " COALESCE(" TS("me.muted_until") ", ''), p.id, p.username, p.display_name, lm.*"
+    "), " ACTIVITY_US ", me.request_from, COALESCE(" TS(                                           \
+        "me.pinned_at") ", ''),"                                                                   \
+                        " COALESCE(" TS(                                                           \
+                            "me.muted_until") ", ''), p.id, p.username, p.display_name, lm.*"
 #define CONV_PEER                                                                                  \
     " LEFT JOIN LATERAL (SELECT u.id, u.username, u.display_name"                                  \
     "  FROM members o JOIN users u ON u.id = o.user_id"                                            \

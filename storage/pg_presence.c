@@ -12,11 +12,12 @@
 enum { CONTACTS, VISIBLE, SETTING, VIEWERS, SHOWN, SEEN_SAVE, SEEN_GET };
 
 /* Whether user u's presence may go to viewer v (not u itself) under u's
- * last_seen_visibility, blocks and message requests (0013). */
+ * last_seen_visibility and blocks (0013). Under "contacts" a pending
+ * requester is no contact: only conversations u accepted count. (Under
+ * "everyone" a requester sees what every stranger sees.) */
 #define PRESENCE_ALLOWED(v)                                                                        \
     "u.last_seen_visibility <> 'nobody'"                                                           \
     " AND NOT EXISTS (SELECT 1 FROM blocks k WHERE k.user_id = u.id AND k.blocked_id = " v ")"     \
-    " AND NOT EXISTS (SELECT 1 FROM members q WHERE q.user_id = u.id AND q.request_from = " v ")"  \
     " AND (u.last_seen_visibility = 'everyone' OR EXISTS (SELECT 1 FROM members a"                 \
     "  JOIN members b ON a.conversation_id = b.conversation_id"                                    \
     "  WHERE a.user_id = u.id AND a.request_from IS NULL AND b.user_id = " v "))"
@@ -28,13 +29,13 @@ const struct store_pg__stmt store_pg__presence_stmts[] = {
                   " WHERE m.user_id = $1::bigint AND o.user_id <> $1::bigint",
                   1, true},
     /* Issue 12 (0013): "contacts" are the users the owner u shares a
-     * conversation with that u accepted; a viewer u blocked, or whose
-     * message request u has not accepted, sees nothing whatever the
-     * setting. The three statements below apply one rule, for one pair,
+     * conversation with that u accepted; a viewer u blocked sees nothing
+     * whatever the setting. The three statements below apply one rule, for one pair,
      * one user and many viewers, and many users and one viewer. */
     [VISIBLE] = {"presence_visible",
-                 "SELECT $1::bigint = u.id OR (" PRESENCE_ALLOWED("$1::bigint") ")"
-                 " FROM users u WHERE u.id = $2::bigint",
+                 "SELECT $1::bigint = u.id OR (" PRESENCE_ALLOWED(
+                     "$1::bigint") ")"
+                                   " FROM users u WHERE u.id = $2::bigint",
                  2, true},
     [SETTING] = {"presence_setting", "SELECT last_seen_visibility FROM users WHERE id = $1::bigint",
                  1, true},
