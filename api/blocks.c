@@ -23,7 +23,8 @@ int api__invite_check(struct api_call *c, const int64_t *ids, unsigned n)
 {
     int64_t *refused;
     unsigned k;
-    int rc = store_pg_invite_refusals(c->w->pg, c->a, c->user_id, ids, n, &refused, &k);
+    int rc = store_pg_invite_refusals(c->w->pg, c->a, c->user_id, ids, n,
+                                      c->env->cfg->requests_hold_invites, &refused, &k);
     if (rc < 0 || k == 0)
         return rc;
     bool blocked;

@@ -45,11 +45,11 @@ PL_MUST_CHECK int store_pg_blocks_list(struct store_pg *pg, struct pl_arena *a, 
 PL_MUST_CHECK int store_pg_block_exists(struct store_pg *pg, int64_t user, int64_t other,
                                         bool *blocked);
 /* Those of ids[0..n) (borrowed) that inviter may not add to a group:
- * they blocked inviter, or they have a pending request from inviter. *out
- * is an arena array (never NULL). */
+ * they blocked inviter, or (with pending_holds) they have a pending request
+ * from inviter. *out is an arena array (never NULL). */
 PL_MUST_CHECK int store_pg_invite_refusals(struct store_pg *pg, struct pl_arena *a, int64_t inviter,
-                                           const int64_t *ids, unsigned n, int64_t **out,
-                                           unsigned *n_out);
+                                           const int64_t *ids, unsigned n, bool pending_holds,
+                                           int64_t **out, unsigned *n_out);
 /* Inside the transaction that added ids[0..n) to conversation_id on
  * inviter's behalf: turns the memberships of those who have no accepted
  * conversation with inviter (other than this one) into requests. */

@@ -64,9 +64,9 @@ const struct store_pg__stmt store_pg__block_stmts[] = {
     [INVITE_REFUSALS] = {"invite_refusals",
                          "SELECT v FROM unnest($2::bigint[]) AS v WHERE EXISTS (SELECT 1"
                          " FROM blocks b WHERE b.user_id = v AND b.blocked_id = $1::bigint)"
-                         " OR EXISTS (SELECT 1 FROM members m WHERE m.user_id = v"
-                         " AND m.request_from = $1::bigint)",
-                         2, true},
+                         " OR ($3::boolean AND EXISTS (SELECT 1 FROM members m"
+                         " WHERE m.user_id = v AND m.request_from = $1::bigint))",
+                         3, true},
     [REQUESTS_MARK] = {"requests_mark",
                        "UPDATE members m SET request_from = $2::bigint"
                        " WHERE m.conversation_id = $1::bigint AND m.user_id = ANY($3::bigint[])"
@@ -168,9 +168,15 @@ static int ids_query(struct store_pg *pg, struct pl_arena *a, int id, int64_t us
 }
 
 int store_pg_invite_refusals(struct store_pg *pg, struct pl_arena *a, int64_t inviter,
-                             const int64_t *ids, unsigned n, int64_t **out, unsigned *n_out)
+                             const int64_t *ids, unsigned n, bool pending_holds, int64_t **out,
+                             unsigned *n_out)
 {
-    return ids_query(pg, a, INVITE_REFUSALS, inviter, ids, n, out, n_out);
+    struct store_pg__args p;
+    const char *const *vals = STORE_PG__ARGS(&p, inviter);
+    if (!(p.v[1] = store_pg__i64_array(a, ids, n)))
+        return PL_ENOMEM;
+    p.v[2] = pending_holds ? "true" : "false";
+    return store_pg__exec_ids(pg, a, &store_pg__block_stmts[INVITE_REFUSALS], vals, out, n_out);
 }
 
 int store_pg_blocks_exclude(struct store_pg *pg, struct pl_arena *a, int64_t user,

@@ -79,7 +79,8 @@ static long group_with(struct pt_server *s, enum pt_proto proto, const struct pt
  * declining it leaves the group. */
 PLTEST_PROTO(a_strangers_chat_is_a_request_until_accepted)
 {
-    struct pt_server *s = PT_SERVER_START(NULL);
+    static const char *const args[] = {"--requests-hold-invites", "true", NULL};
+    struct pt_server *s = PT_SERVER_START(args);
     struct pt_user a, b, c;
     PT_USER_NEW(s, proto, "req_a", &a);
     PT_USER_NEW(s, proto, "req_b", &b);
@@ -211,7 +212,7 @@ static const char *presence_status(struct pt_server *s, enum pt_proto proto,
 }
 
 /* Reads sse up to message marker; fails on a typing or presence event
- * about user before it. Returns how many typing events about user came. */
+ * about user before it. */
 static void expect_no_news_of(struct pt_sse *sse, int64_t user, int64_t marker)
 {
     for (;;) {
@@ -229,8 +230,8 @@ static void expect_no_news_of(struct pt_sse *sse, int64_t user, int64_t marker)
 }
 
 /* A blocked user sees the blocker's presence as hidden and gets neither
- * its presence transitions nor its typing; a pending requester does not
- * see its receiver's presence either. */
+ * its presence transitions nor its typing; under "contacts" a pending
+ * requester is no contact. */
 PLTEST_PROTO(a_blocked_user_sees_no_presence_or_typing)
 {
     struct pt_server *s = PT_SERVER_START(fast_presence);
@@ -240,14 +241,21 @@ PLTEST_PROTO(a_blocked_user_sees_no_presence_or_typing)
     PT_USER_NEW(s, proto, "bp_c", &c);
     int64_t conv = PT_DIRECT(s, proto, &a, b.id, 201);
     char st[32];
-    /* b has not accepted: its presence is hidden from a, not a's from b. */
+    /* Under "contacts", b's presence is hidden from a until b accepts;
+     * a's (everyone) is not hidden from b. */
+    struct pt_resp r;
+    pt_reqf(s, proto, "PATCH", b.token, &r, "/v1/me", "{\"last_seen_visibility\":\"contacts\"}");
+    PT_ASSERT_STATUS(&r, 200);
+    pt_resp_free(&r);
     PL_ASSERT_STR_EQ(presence_status(s, proto, &a, b.id, st, sizeof(st)), "hidden");
     PL_ASSERT(strcmp(presence_status(s, proto, &b, a.id, st, sizeof(st)), "hidden") != 0);
     request_act(s, proto, &b, conv, "accept", 200);
     PL_ASSERT(strcmp(presence_status(s, proto, &a, b.id, st, sizeof(st)), "hidden") != 0);
+    pt_reqf(s, proto, "PATCH", b.token, &r, "/v1/me", "{\"last_seen_visibility\":\"everyone\"}");
+    PT_ASSERT_STATUS(&r, 200);
+    pt_resp_free(&r);
 
     struct pt_sse *as = PT_SSE_OPEN_READY(s, proto, a.token, NULL);
-    struct pt_resp r;
     pt_reqf(s, proto, "PUT", a.token, &r, "/v1/presence/subscriptions", "{\"users\":[%lld]}",
             (long long)b.id);
     PT_ASSERT_STATUS(&r, 200);
