@@ -257,7 +257,7 @@ struct store_conv;
 struct store_conv_lock;
 struct store_member;
 api_handler_fn api_conversations_create, api_conversations_list, api_conversations_get,
-    api_conversations_update, api_members_put, api_members_delete;
+    api_conversations_update, api_members_put, api_members_delete, api_conversation_settings_patch;
 
 /* True for a positive decimal integer (digits only) that fits int64_t. */
 bool api__parse_id(const char *s, int64_t *out);

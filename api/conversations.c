@@ -410,6 +410,7 @@ const struct api_route_def api__conversation_routes[] = {
     {"GET", "/v1/conversations", api_conversations_list, API_AUTH},
     {"GET", "/v1/conversations/{id}", api_conversations_get, API_AUTH},
     {"PATCH", "/v1/conversations/{id}", api_conversations_update, API_AUTH},
+    {"PATCH", "/v1/conversations/{id}/settings", api_conversation_settings_patch, API_AUTH},
     {"PUT", "/v1/conversations/{id}/members/{user}", api_members_put, API_AUTH},
     {"DELETE", "/v1/conversations/{id}/members/{user}", api_members_delete, API_AUTH},
     {NULL, NULL, NULL, 0},

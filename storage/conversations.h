@@ -166,6 +166,13 @@ PL_MUST_CHECK int store_pg_member_remove(struct store_pg *pg, int64_t conversati
 PL_MUST_CHECK int store_pg_member_promote_oldest(struct store_pg *pg, int64_t conversation_id,
                                                  int64_t *promoted);
 
+/* The member's own settings (0013; no lock needed): pinned 1 pins (an
+ * earlier pin keeps its time), 0 unpins, -1 leaves it; muted_until (borrowed)
+ * is a timestamp, "" to unmute, or NULL to leave it. 0, PL_ENOTFOUND (not
+ * a member) or PL_EINVAL (not a timestamp). */
+PL_MUST_CHECK int store_pg_member_prefs_set(struct store_pg *pg, int64_t conversation_id,
+                                            int64_t user_id, int pinned, const char *muted_until);
+
 /* Adds delta to member_count and sets updated_at = now(). */
 PL_MUST_CHECK int store_pg_conv_touch(struct store_pg *pg, int64_t conversation_id, int delta);
 

@@ -284,3 +284,70 @@ PLTEST_PROTO(a_blocked_user_sees_no_presence_or_typing)
     pt_sse_close(as);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
+
+/* The list entry of conv in u's GET /v1/conversations (a parsed copy kept
+ * in *r). */
+static yajl_val listed(struct pt_server *s, enum pt_proto proto, const struct pt_user *u,
+                       int64_t conv, struct pt_resp *r)
+{
+    pt_get(s, proto, "/v1/conversations", u->token, r);
+    PT_ASSERT_STATUS(r, 200);
+    yajl_val v = pt_json_get(pt_json(r), "conversations", NULL);
+    PL_ASSERT(YAJL_IS_ARRAY(v));
+    for (size_t i = 0; i < v->u.array.len; i++)
+        if (pt_json_int(v->u.array.values[i], "id", NULL) == conv)
+            return v->u.array.values[i];
+    pltest_fail(__FILE__, __LINE__, "conversation %lld not listed", (long long)conv);
+    return NULL;
+}
+
+/* Pin and mute belong to the member who set them and show in its list;
+ * null unmutes; bad values are 422, non-members 404. */
+PLTEST_PROTO(pin_and_mute_are_per_member)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    struct pt_user a, b, c;
+    PT_USER_NEW(s, proto, "pin_a", &a);
+    PT_USER_NEW(s, proto, "pin_b", &b);
+    PT_USER_NEW(s, proto, "pin_c", &c);
+    int64_t conv = PT_DIRECT(s, proto, &a, b.id, 201);
+    char path[96];
+    snprintf(path, sizeof(path), "/v1/conversations/%lld/settings", (long long)conv);
+    struct pt_resp r;
+    pt_send_json(s, proto, "PATCH", path, a.token,
+                 "{\"pinned\":true,\"muted_until\":\"2099-01-02T03:04:05Z\"}", &r);
+    PT_ASSERT_STATUS(&r, 200);
+    PL_ASSERT(YAJL_IS_TRUE(pt_json_get(pt_json(&r), "pinned", NULL)));
+    PL_ASSERT_STR_EQ(pt_json_str(pt_json(&r), "muted_until", NULL), "2099-01-02T03:04:05.000Z");
+    pt_resp_free(&r);
+    yajl_val e = listed(s, proto, &a, conv, &r);
+    PL_ASSERT(YAJL_IS_TRUE(pt_json_get(e, "pinned", NULL)));
+    PL_ASSERT_STR_EQ(pt_json_str(e, "muted_until", NULL), "2099-01-02T03:04:05.000Z");
+    pt_resp_free(&r);
+    e = listed(s, proto, &b, conv, &r);
+    PL_ASSERT(YAJL_IS_FALSE(pt_json_get(e, "pinned", NULL)));
+    PL_ASSERT(YAJL_IS_NULL(pt_json_get(e, "muted_until", NULL)));
+    pt_resp_free(&r);
+
+    pt_send_json(s, proto, "PATCH", path, a.token, "{\"muted_until\":null}", &r);
+    PT_ASSERT_STATUS(&r, 200);
+    PL_ASSERT(YAJL_IS_TRUE(pt_json_get(pt_json(&r), "pinned", NULL)));
+    PL_ASSERT(YAJL_IS_NULL(pt_json_get(pt_json(&r), "muted_until", NULL)));
+    pt_resp_free(&r);
+    pt_send_json(s, proto, "PATCH", path, a.token, "{\"pinned\":false}", &r);
+    PT_ASSERT_STATUS(&r, 200);
+    PL_ASSERT(YAJL_IS_FALSE(pt_json_get(pt_json(&r), "pinned", NULL)));
+    pt_resp_free(&r);
+
+    static const char *const bad[] = {"{}", "{\"pinned\":1}", "{\"muted_until\":\"soon\"}",
+                                      "{\"muted_until\":5}", "{\"pinned\":true,\"x\":1}"};
+    for (size_t i = 0; i < PL_ARRAY_LEN(bad); i++) {
+        pt_send_json(s, proto, "PATCH", path, a.token, bad[i], &r);
+        PT_ASSERT_PROBLEM(&r, 422, "validation-failed");
+        pt_resp_free(&r);
+    }
+    pt_send_json(s, proto, "PATCH", path, c.token, "{\"pinned\":true}", &r);
+    PT_ASSERT_PROBLEM(&r, 404, "not-found");
+    pt_resp_free(&r);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
