@@ -77,6 +77,7 @@ extern const struct api_route_def api__web_routes[];          /* web.c */
 extern const struct api_route_def api__media_routes[];        /* media.c */
 extern const struct api_route_def api__blob_routes[];         /* blobs.c */
 extern const struct api_route_def api__analytics_routes[];    /* analytics.c */
+extern const struct api_route_def api__block_routes[];        /* blocks.c */
 
 /* ---- media messages (media_msg.c) ---- */
 /* Checks the "media" member of a send (kind "media") and writes the
@@ -200,6 +201,14 @@ PL_MUST_CHECK int api__emit_store(struct api_call *c, struct api_emit *e);
 /* After commit. */
 void api__emit_publish(struct api_call *c, const struct api_emit *e);
 
+/* ---- blocks and message requests (blocks.c) ---- */
+/* Sets the 403 "blocked" problem; returns PL_EFORBIDDEN. */
+PL_MUST_CHECK int api__blocked(struct api_call *c);
+/* Worker: may the caller add ids[0..n) to a group? 0, or PL_EFORBIDDEN
+ * with a 403 "blocked" / "request-pending" problem naming the first one
+ * refused, or a storage code. */
+PL_MUST_CHECK int api__invite_check(struct api_call *c, const int64_t *ids, unsigned n);
+
 /* ---- reply helpers (reply.c) ---- */
 /* A generator whose buffer is copied into the request arena on reply.
  * NULL when out of memory. */
@@ -248,7 +257,7 @@ struct store_conv;
 struct store_conv_lock;
 struct store_member;
 api_handler_fn api_conversations_create, api_conversations_list, api_conversations_get,
-    api_conversations_update, api_members_put, api_members_delete;
+    api_conversations_update, api_members_put, api_members_delete, api_conversation_settings_patch;
 
 /* True for a positive decimal integer (digits only) that fits int64_t. */
 bool api__parse_id(const char *s, int64_t *out);

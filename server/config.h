@@ -32,6 +32,7 @@ struct srv_config {
     unsigned group_max_members;
     unsigned presence_timeout_s;
     unsigned edit_window_s, delete_window_s; /* message edit / delete for everyone */
+    bool requests_hold_invites;              /* issue 12: pending requests hold invites */
     unsigned presence_subs_max, presence_sub_ttl_s;
     unsigned typing_max_members, typing_interval_ms;
     unsigned sync_max_wait_ms;

@@ -174,6 +174,7 @@ static int start(struct srv *s)
         .presence_timeout_s = s->cfg.presence_timeout_s,
         .edit_window_s = s->cfg.edit_window_s,
         .delete_window_s = s->cfg.delete_window_s,
+        .requests_hold_invites = s->cfg.requests_hold_invites,
         .presence_subs_max = s->cfg.presence_subs_max,
         .presence_sub_ttl_s = s->cfg.presence_sub_ttl_s,
         .typing_max_members = s->cfg.typing_max_members,
