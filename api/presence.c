@@ -172,6 +172,37 @@ bool api__presence_touch(struct api_worker *w, int64_t user)
     return came_online;
 }
 
+void api__presence_touch_many(struct api_worker *w, const int64_t *users, unsigned n)
+{
+    bool *came = calloc(n ? n : 1, sizeof(*came));
+    int64_t *u = malloc((n ? n : 1) * sizeof(*u)), *up = malloc((n ? n : 1) * sizeof(*up));
+    uint64_t now = pl_wall_ms();
+    unsigned m = 0, k = 0;
+    /* Each user once (a batch is small: a quadratic scan is fine), so one
+     * coming online is announced once. */
+    for (unsigned i = 0, j; u && i < n; i++) {
+        for (j = 0; j < m && u[j] != users[i]; j++)
+            ;
+        if (j == m)
+            u[m++] = users[i];
+    }
+    for (unsigned off = 0; came && u && up && off < m; off += 4096)
+        if (store_redis_presence_touch(w->redis, u + off, PL_MIN(4096u, m - off), w->env->node_id,
+                                       now, came + off) < 0)
+            break; /* Redis down: presence is "unknown" until it is back */
+    for (unsigned i = 0; came && u && up && i < m; i++)
+        if (came[i])
+            up[k++] = u[i];
+    if (k) {
+        seen_save(w, up, k, now, 0);
+        for (unsigned i = 0; i < k; i++)
+            announce(w, up[i], true, now);
+    }
+    free(came);
+    free(u);
+    free(up);
+}
+
 /* True once per SEEN_SWEEP_MS for the whole process, whichever worker
  * runs the tick. */
 static bool seen_sweep_due(uint64_t now)
