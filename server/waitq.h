@@ -14,8 +14,10 @@
  * stream is different: when every client of a node reconnects at once (a
  * restart, a network blip, a large group's members arriving together),
  * refusing most of them only makes them come back and be refused again.
- * Stream opens that find the queue full wait here, in arrival order, and
- * go to the pool as it drains (checked every WAITQ_RETRY_MS). Each waiting
+ * Every stream open waits here, in arrival order, and goes to the pool in
+ * a batch (api_handle_waiting(): one storage round trip per step for the
+ * whole batch) while fewer than half the workers hold batches (checked
+ * every WAITQ_RETRY_MS). Each waiting
  * request is a connection the node holds anyway; the queue is bounded too
  * (cap), and past it the request gets its 503.
  */
