@@ -249,6 +249,7 @@ static int start(struct srv *s)
         pl_log_error("cannot listen on %s: %s", s->cfg.bind, pl_strerror(rc));
         return rc;
     }
+    srv_waitq_set_http(s->waitq, s->http);
     if (s->cfg.admin_port) {
         /* Operators' listener: cleartext only, same handlers, but only the
          * API_OPS routes answer there (and /metrics needs no token). */

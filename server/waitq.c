@@ -18,6 +18,11 @@ PL_LOG_TOPIC("server");
 /* Opens handed to one worker at once: each step of an open is one storage
  * round trip for the whole batch. */
 #define WAITQ_BATCH 128
+/* HTTP/1.1 requests wait inside libmicrohttpd connections (a memory pool
+ * each, ~10 KiB touched): past this many waiting opens, new HTTP/1.1
+ * connections are held back before libmicrohttpd reads them, and let in
+ * as fast as opens leave (http_server_h1_hold()). */
+#define WAITQ_HOLD 256
 
 struct srv_waitq {
     struct pl_loop *loop;
@@ -30,6 +35,9 @@ struct srv_waitq {
     unsigned max_jobs; /* batches on workers at once */
     atomic_uint jobs;  /* batches submitted and not finished */
     unsigned long long batches;
+    struct http_server *http; /* NULL: no hold */
+    bool holding;
+    unsigned left; /* opens handed to workers since the last admit */
 };
 
 struct batch {
@@ -89,9 +97,18 @@ static void drain(struct srv_waitq *q)
         }
         q->head = (q->head + n) % q->size;
         q->len -= n;
+        q->left += n;
         q->batches++;
     }
-    if (q->len && !pl_timer_armed(&q->timer))
+    /* While holding, let in as many connections as opens left (and some
+     * when none wait, since a held connection need not be an open). */
+    if (q->holding && q->len < WAITQ_HOLD) {
+        unsigned n = q->left + (q->len == 0 ? WAITQ_BATCH : 0);
+        q->left = 0;
+        if (n && http_server_h1_admit(q->http, n) == 0)
+            q->holding = false;
+    }
+    if ((q->len || q->holding) && !pl_timer_armed(&q->timer))
         pl_loop_timer_start(q->loop, &q->timer, WAITQ_RETRY_MS, on_timer, q);
 }
 
@@ -122,10 +139,20 @@ int srv_waitq_add(struct srv_waitq *q, struct http_req *req)
     q->ring[(q->head + q->len) % q->size] = req;
     q->len++;
     q->total++;
+    if (q->http && !q->holding && q->len >= WAITQ_HOLD) {
+        q->holding = true;
+        q->left = 0;
+        http_server_h1_hold(q->http);
+    }
     /* The first open goes at once; those arriving while batches are out
      * gather into the next batch. */
     drain(q);
     return 0;
+}
+
+void srv_waitq_set_http(struct srv_waitq *q, struct http_server *http)
+{
+    q->http = http;
 }
 
 void srv_waitq_stats(const struct srv_waitq *q, unsigned *waiting, unsigned long long *total)

@@ -30,6 +30,9 @@ PL_MUST_CHECK int srv_waitq_new(struct pl_loop *loop, struct srv_pool *pool,
  * completed) until the pool takes it. 0, or PL_EBUSY when the queue is
  * full (the caller answers). */
 PL_MUST_CHECK int srv_waitq_add(struct srv_waitq *q, struct http_req *req);
+/* Loop thread: the server whose new HTTP/1.1 connections are held back
+ * while many opens wait (http_server_h1_hold()); borrowed. */
+void srv_waitq_set_http(struct srv_waitq *q, struct http_server *http);
 /* Requests waiting now, and ever made to wait (for /metrics). */
 void srv_waitq_stats(const struct srv_waitq *q, unsigned *waiting, unsigned long long *total);
 /* Loop thread, at shutdown while the pool still exists: every waiting
