@@ -269,9 +269,10 @@ void http_server_h1_hold(struct http_server *s)
 unsigned http_server_h1_admit(struct http_server *s, unsigned n)
 {
     struct server *sv = server_of(s);
+    bool asked = n > 0;
     for (; n && sv->park_head; n--)
         sniff_hand_over(sv->park_head, HTTP_SNIFF_H1);
-    if (!sv->park_head)
+    if (asked && !sv->park_head)
         sv->h1_hold = false;
     return sv->parked;
 }
