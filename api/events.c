@@ -478,15 +478,16 @@ static void open_authed(struct api_call *cs, unsigned n, int *rcs)
         users[m++] = cs[i].user_id;
         rcs[i] = API_DEFERRED;
     }
-    if (m)
-        api__presence_touch_many(w, users, m);
-    free(users);
     if (b && b->n) {
         b->task.run = on_open_many;
         pl_loop_post(w->env->loop, &b->task);
     } else {
         free(b);
     }
+    /* After the streams went to the loop: they need not wait for it. */
+    if (m)
+        api__presence_touch_many(w, users, m);
+    free(users);
 }
 
 /* Through api_handle() (authenticated already): a batch of one. */

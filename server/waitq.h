@@ -33,7 +33,7 @@ PL_MUST_CHECK int srv_waitq_add(struct srv_waitq *q, struct http_req *req);
 /* Loop thread: the server whose new HTTP/1.1 connections are held back
  * while many opens wait (http_server_h1_hold()); borrowed. */
 void srv_waitq_set_http(struct srv_waitq *q, struct http_server *http);
-/* Requests waiting now, and ever made to wait (for /metrics). */
+/* Opens waiting now, and all that ever went through the queue. */
 void srv_waitq_stats(const struct srv_waitq *q, unsigned *waiting, unsigned long long *total);
 /* Loop thread, at shutdown while the pool still exists: every waiting
  * request is answered 503 (shutting down). NULL is fine. */
