@@ -184,6 +184,10 @@ PL_MUST_CHECK int api_media_sweep(struct api_worker *w, unsigned limit);
 
 /* Worker thread: runs the routed request to completion (always completes). */
 void api_handle(struct api_worker *w, struct http_req *req);
+/* Worker: requests of API_WAITS routes (api_route_waits(): event-stream
+ * opens) handled together, with one storage round trip per step for all
+ * of them; each is answered or handed on like api_handle() does. */
+void api_handle_waiting(struct api_worker *w, struct http_req **reqs, unsigned n);
 
 /* Any thread: answers a request that could not be handed to a worker
  * (rc = PL_EBUSY: queue full; PL_ECANCELED: shutting down) and completes it. */

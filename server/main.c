@@ -72,9 +72,10 @@ static void on_request(void *ctx, struct http_req *req)
     srv_metrics_begin(s->metrics);
     if (api_route(&s->env, req) == API_ROUTE_DONE)
         return;
-    int rc = srv_pool_submit(s->pool, req);
-    if (rc == PL_EBUSY && s->waitq && api_route_waits(req))
-        rc = srv_waitq_add(s->waitq, req);
+    /* Stream opens always go through the wait queue: it hands them to the
+     * workers in batches. */
+    int rc = s->waitq && api_route_waits(req) ? srv_waitq_add(s->waitq, req)
+                                              : srv_pool_submit(s->pool, req);
     if (rc < 0)
         api_reject(&s->env, req, rc);
 }
@@ -251,6 +252,7 @@ static int start(struct srv *s)
         pl_log_error("cannot listen on %s: %s", s->cfg.bind, pl_strerror(rc));
         return rc;
     }
+    srv_waitq_set_http(s->waitq, s->http);
     if (s->cfg.admin_port) {
         /* Operators' listener: cleartext only, same handlers, but only the
          * API_OPS routes answer there (and /metrics needs no token). */
