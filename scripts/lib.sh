@@ -745,4 +745,5 @@ pl_stop_all() {
   pl_parleyd_stop || true
   pl_pg_stop || true
   pl_redis_stop || true
+  pl_redis_cluster_stop "$PARLEY_DATA/rcluster" || true
 }

@@ -58,6 +58,7 @@ struct aconn {
     struct pl_io io;
     uint32_t events;
     bool registered, connecting, sub, subscribed;
+    bool down_logged; /* connect failures are logged once per outage */
     uint64_t opened_ms;
     bool failed;
     uint64_t failed_at_ms;
@@ -230,6 +231,9 @@ static void on_connected(struct aconn *a)
     }
     a->connecting = false;
     a->failed = false;
+    if (a->down_logged)
+        pl_log_info("redis cluster %s: connected again", a->addr);
+    a->down_logged = false;
 }
 
 static void on_io(void *ctx, uint32_t events)
@@ -252,8 +256,10 @@ static void conn_fail(struct aconn *a, const char *why)
 {
     struct store_redis_casync *cl = a->cl;
     if (a->c) {
-        if (!cl->freeing)
-            pl_log_warn("redis cluster %s: connection lost: %s", a->addr, why);
+        if (!cl->freeing && (!a->connecting || !a->down_logged))
+            pl_log_warn("redis cluster %s: %s: %s", a->addr,
+                        a->connecting ? "cannot connect" : "connection lost", why);
+        a->down_logged = a->down_logged || a->connecting;
         if (a->registered)
             pl_loop_io_del(cl->loop, &a->io);
         redisFree(a->c);
@@ -325,15 +331,23 @@ static bool usable(const struct aconn *a)
     return a->c || !a->failed || pl_now_ms() - a->failed_at_ms >= RECONNECT_GAP_MS;
 }
 
-/* A node for a command without a slot: any that is not known down. */
+/* A node for a command without a slot (CLUSTER SLOTS above all): one
+ * with an open connection first, then one never tried or not failed
+ * lately, then any past its reconnect gap. Without the order, a dead
+ * master listed first in a stale map would take every refresh, and the
+ * map would never learn that its replica took over. */
 static const char *any_node(struct store_redis_casync *cl)
 {
     unsigned total = cl->map.n + cl->n_seeds;
-    for (unsigned i = 0; i < total; i++) {
-        const char *addr = i < cl->map.n ? cl->map.addr[i] : cl->seeds[i - cl->map.n];
-        struct aconn *a = conn_get(cl, addr);
-        if (a && usable(a))
-            return addr;
+    for (int pass = 0; pass < 3; pass++) {
+        for (unsigned i = 0; i < total; i++) {
+            const char *addr = i < cl->map.n ? cl->map.addr[i] : cl->seeds[i - cl->map.n];
+            struct aconn *a = conn_get(cl, addr);
+            if (a && (pass == 0   ? a->c && !a->connecting
+                      : pass == 1 ? !a->c && !a->failed
+                                  : usable(a)))
+                return addr;
+        }
     }
     return NULL;
 }

@@ -178,13 +178,18 @@ static bool pick(struct store_redis_csync *cs, int slot, char *addr)
         snprintf(addr, STORE_REDIS_ADDR_MAX, "%s", a);
         return true;
     }
+    /* Open connections first: a dead master early in the list would
+     * otherwise cost every keyless command a refused connect. */
     unsigned total = cs->map.n + cs->n_seeds;
-    for (unsigned i = 0; i < total; i++) {
-        a = i < cs->map.n ? cs->map.addr[i] : cs->seeds[i - cs->map.n];
-        struct node_conn *nc = conn_find(cs, a);
-        if (nc->c || !nc->failed || pl_now_ms() - nc->failed_at_ms >= RECONNECT_GAP_MS) {
-            snprintf(addr, STORE_REDIS_ADDR_MAX, "%s", a);
-            return true;
+    for (int pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < total; i++) {
+            a = i < cs->map.n ? cs->map.addr[i] : cs->seeds[i - cs->map.n];
+            struct node_conn *nc = conn_find(cs, a);
+            if (pass == 0 ? nc->c != NULL
+                          : !nc->failed || pl_now_ms() - nc->failed_at_ms >= RECONNECT_GAP_MS) {
+                snprintf(addr, STORE_REDIS_ADDR_MAX, "%s", a);
+                return true;
+            }
         }
     }
     return false;
