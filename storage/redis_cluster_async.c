@@ -17,7 +17,7 @@ PL_LOG_TOPIC("relay");
 /*
  * hiredis 0.14's async API knows SUBSCRIBE but not SSUBSCRIBE: the pushes
  * of a sharded subscription would reach a context it does not consider
- * subscribed and trip its assertion. So this file drives non-blocking
+ * subscribed, with no callback waiting for them. So this file drives non-blocking
  * hiredis contexts itself: hiredis formats commands, buffers output and
  * parses replies; our loop owns the socket, the timers and the callbacks.
  *
