@@ -6,10 +6,26 @@
 #include "redis.h"
 
 #include <hiredis/hiredis.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+static atomic_uint_fast64_t counts[3];
+
+void store_redis__cluster_count(int kind)
+{
+    if (kind >= 1 && kind <= 3)
+        atomic_fetch_add_explicit(&counts[kind - 1], 1, memory_order_relaxed);
+}
+
+void store_redis_cluster_stats(struct store_redis_cluster_stats *out)
+{
+    out->moved = atomic_load_explicit(&counts[0], memory_order_relaxed);
+    out->ask = atomic_load_explicit(&counts[1], memory_order_relaxed);
+    out->refreshes = atomic_load_explicit(&counts[2], memory_order_relaxed);
+}
 
 uint16_t store_redis_crc16(const char *buf, size_t len)
 {

@@ -136,6 +136,7 @@ static void on_sub_reply(struct aconn *a, redisReply *rep)
         unsigned s;
         char to[STORE_REDIS_ADDR_MAX];
         if (store_redis__redirect_parse(rep->str, &s, to, sizeof(to)) == 1) {
+            store_redis__cluster_count(1);
             int idx = store_redis__slotmap_node(&cl->map, to);
             if (idx >= 0)
                 cl->map.owner[s] = (uint8_t)idx;
@@ -182,6 +183,7 @@ static void on_cmd_reply(struct aconn *a, redisReply *rep)
                    ? store_redis__redirect_parse(rep->str, &s, to, sizeof(to))
                    : 0;
     if (kind && q->hops < MAX_HOPS) {
+        store_redis__cluster_count(kind);
         if (kind == 1) {
             int idx = store_redis__slotmap_node(&cl->map, to);
             if (idx >= 0)
@@ -432,6 +434,7 @@ static void on_slots(void *ctx, int status, const void *reply)
         cl->have_map = true;
         cl->stale = false;
         cl->refreshed_ms = pl_now_ms();
+        store_redis__cluster_count(3);
     }
     free(m);
     sub_place(cl);

@@ -162,6 +162,7 @@ static int refresh(struct store_redis_csync *cs)
             memcpy(&cs->map, &cs->tmp, sizeof(cs->map));
             cs->have_map = true;
             cs->stale = false;
+            store_redis__cluster_count(3);
             return 0;
         }
     }
@@ -251,6 +252,7 @@ int store_redis__csync_command(struct store_redis_csync *cs, const char *cmd, si
             return 0;
         }
         freeReplyObject(rep);
+        store_redis__cluster_count(kind);
         if (kind == 1) {
             int idx = store_redis__slotmap_node(&cs->map, to);
             if (idx >= 0)
