@@ -581,15 +581,19 @@ pl_redis_cluster_seeds() {
   echo "$out"
 }
 
-# pl_redis_cluster_ok DIR: true when every node runs and every slot is served.
+# pl_redis_cluster_ok DIR: true when every node runs, every slot is served, and half the nodes
+# say they are masters (a node restarted after a failover first comes back as a master, then
+# turns into a replica of the one that took over).
 pl_redis_cluster_ok() {
-  local p info
+  local p info masters=0
   [[ -f $1/ports ]] || return 1
   for p in $(cat "$1/ports"); do
     info=$(redis-cli -p "$p" cluster info 2>/dev/null || true)
     [[ $info == *cluster_state:ok* && $info == *cluster_slots_ok:16384* ]] || return 1
     [[ $info == *"cluster_known_nodes:$PL_REDIS_CLUSTER_NODES"* ]] || return 1
+    [[ $(redis-cli -p "$p" role 2>/dev/null | head -n 1) == master ]] && masters=$((masters + 1))
   done
+  ((masters == PL_REDIS_CLUSTER_NODES / 2))
 }
 
 # pl_redis_cluster_wait DIR SECONDS: wait until pl_redis_cluster_ok.

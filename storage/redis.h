@@ -51,6 +51,15 @@ PL_MUST_CHECK int store_redis_ping(struct store_redis *r);
  * thread (relaxed atomic). */
 uint64_t store_redis_errors(void);
 
+/* Process-wide counts of Redis Cluster redirections followed (MOVED, ASK)
+ * and of slot map refreshes that succeeded, by the worker and loop
+ * clients alike; all 0 on a single Redis. For /metrics. Any thread
+ * (relaxed atomics). */
+struct store_redis_cluster_stats {
+    uint64_t moved, ask, refreshes;
+};
+void store_redis_cluster_stats(struct store_redis_cluster_stats *out);
+
 /* ---- Internal to storage/ ------------------------------------------------ */
 
 /* Sends one command built by hiredis from fmt (redisCommand syntax: %s and

@@ -82,13 +82,6 @@ int store_redis__redirect_parse(const char *err, unsigned *slot, char *addr, siz
  * (PING, CLUSTER ..., EVAL with no keys) or an unparseable buffer. */
 int store_redis__command_slot(const char *cmd, size_t len);
 
-/* Process-wide counts of redirections followed (MOVED, ASK) and of slot
- * map refreshes that succeeded, by both clients. For tests and metrics.
- * Any thread (relaxed atomics). */
-struct store_redis_cluster_stats {
-    uint64_t moved, ask, refreshes;
-};
-void store_redis_cluster_stats(struct store_redis_cluster_stats *out);
 /* Counts one (kind 1: MOVED, 2: ASK, 3: a refresh). */
 void store_redis__cluster_count(int kind);
 

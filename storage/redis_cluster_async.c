@@ -28,6 +28,14 @@ PL_LOG_TOPIC("relay");
  * tick (every TICK_MS) times commands out, refreshes a stale map with
  * CLUSTER SLOTS, refreshes it anyway every REFRESH_MS, and moves the
  * subscription to the master now serving the channel's slot.
+ *
+ * A command whose master is known to be down is not sent anywhere: it is
+ * parked (in order, within MAX_PENDING) and dispatched again after each
+ * map refresh, so a publish made while a replica is being promoted goes
+ * out once the map names it, instead of being lost; one parked longer
+ * than PARK_MS fails. While anything is parked or a master of the map is
+ * unreachable, the map is refreshed on every tick rather than every
+ * REFRESH_MS: the new master is found within a tick of its promotion.
  */
 
 #define TICK_MS 250
@@ -35,6 +43,9 @@ PL_LOG_TOPIC("relay");
 #define RECONNECT_GAP_MS 250
 #define MAX_HOPS 5
 #define MAX_SEEDS 16
+/* Longer than a failover takes (node timeout plus election, 3-5 s with the
+ * test clusters' 2 s node timeout; longer settings need more). */
+#define PARK_MS 10000
 /* Commands awaiting replies over all connections (bounded memory). */
 #define MAX_PENDING 16384
 
@@ -47,6 +58,7 @@ struct req {
     bool asking;     /* ASKING goes first ... */
     bool skip_reply; /* ... and its +OK is still to come */
     uint64_t sent_ms;
+    uint64_t parked_ms; /* first parked, 0 never */
     store_redis_reply_cb *cb;
     void *ctx;
 };
@@ -76,6 +88,7 @@ struct store_redis_casync {
     struct aconn *conns[STORE_REDIS_MAP_NODES];
     unsigned n_conns;
     unsigned pending;
+    struct req *parked, *parked_tail; /* waiting for a master */
     struct aconn sub;
     char *channel;
     int channel_slot;
@@ -95,6 +108,46 @@ static void req_done(struct store_redis_casync *cl, struct req *q, int status, c
         q->cb(q->ctx, status, rep);
     free(q->cmd);
     free(q);
+}
+
+static void park(struct store_redis_casync *cl, struct req *q)
+{
+    q->next = NULL;
+    if (!q->parked_ms) {
+        q->parked_ms = pl_now_ms();
+        pl_log_debug("slot %d: master unreachable, command parked", q->slot);
+    }
+    if (cl->parked_tail)
+        cl->parked_tail->next = q;
+    else
+        cl->parked = q;
+    cl->parked_tail = q;
+    cl->stale = true;
+}
+
+/* Sends the parked commands again (after a map refresh), failing those
+ * parked too long; the others stay parked, in order. expired_only: just
+ * fail the old ones (the tick); all: fail every one (closing). */
+static void unpark(struct store_redis_casync *cl, bool expired_only, int status)
+{
+    struct req *q = cl->parked;
+    cl->parked = cl->parked_tail = NULL;
+    uint64_t now = pl_now_ms();
+    while (q) {
+        struct req *next = q->next;
+        if (status < 0 || now - q->parked_ms > PARK_MS) {
+            req_done(cl, q, status < 0 ? status : PL_EUNAVAIL, NULL);
+        } else if (expired_only) {
+            park(cl, q);
+        } else {
+            int rc = dispatch(cl, q, NULL);
+            if (rc == PL_EUNAVAIL)
+                park(cl, q);
+            else if (rc < 0)
+                req_done(cl, q, rc, NULL);
+        }
+        q = next;
+    }
 }
 
 /* ---- socket readiness ---- */
@@ -193,7 +246,9 @@ static void on_cmd_reply(struct aconn *a, redisReply *rep)
         q->hops++;
         q->asking = kind == 2;
         int rc = dispatch(cl, q, to);
-        if (rc < 0)
+        if (rc == PL_EUNAVAIL)
+            park(cl, q);
+        else if (rc < 0)
             req_done(cl, q, rc, NULL);
         return;
     }
@@ -266,6 +321,10 @@ static void conn_fail(struct aconn *a, const char *why)
             pl_loop_io_del(cl->loop, &a->io);
         redisFree(a->c);
     }
+    /* Commands queued on a connection that never came up were never
+     * sent: they wait for a master like any other. Sent ones may have
+     * run, so they fail. */
+    bool unsent = a->connecting && !cl->freeing;
     a->c = NULL;
     a->registered = a->connecting = a->subscribed = false;
     a->failed = true;
@@ -275,7 +334,11 @@ static void conn_fail(struct aconn *a, const char *why)
     a->head = a->tail = NULL;
     while (q) {
         struct req *next = q->next;
-        req_done(cl, q, cl->freeing ? PL_ECANCELED : PL_EUNAVAIL, NULL);
+        if (unsent && q->slot >= 0) {
+            park(cl, q);
+        } else {
+            req_done(cl, q, cl->freeing ? PL_ECANCELED : PL_EUNAVAIL, NULL);
+        }
         q = next;
     }
 }
@@ -393,6 +456,10 @@ static int submit(struct store_redis_casync *cl, char *cmd, int len, store_redis
     q->slot = store_redis__command_slot(cmd, q->len);
     cl->pending++;
     int rc = dispatch(cl, q, NULL);
+    if (rc == PL_EUNAVAIL && q->slot >= 0 && cl->have_map) {
+        park(cl, q); /* its master is down: wait for the new one */
+        return 0;
+    }
     if (rc < 0) {
         q->cb = NULL;
         req_done(cl, q, rc, NULL);
@@ -421,6 +488,7 @@ static void on_slots(void *ctx, int status, const void *reply)
     if (status < 0 || cl->freeing)
         return;
     const redisReply *rep = reply;
+    uint64_t now = pl_now_ms();
     if (rep->type == REDIS_REPLY_ERROR) {
         pl_log_warn("redis cluster: CLUSTER SLOTS failed: %s", rep->str);
         return;
@@ -432,9 +500,18 @@ static void on_slots(void *ctx, int status, const void *reply)
     if (store_redis__slotmap_parse(m, reply, "") == 0) {
         memcpy(&cl->map, m, sizeof(*m));
         cl->have_map = true;
-        cl->stale = false;
         cl->refreshed_ms = pl_now_ms();
         store_redis__cluster_count(3);
+        pl_log_debug("slot map: %u masters, slot 0 on %s", cl->map.n, cl->map.addr[0]);
+        /* A master we could not reach lately is still listed: a failover
+         * is under way, so look again on the next tick. */
+        cl->stale = false;
+        for (unsigned i = 0; i < cl->map.n; i++)
+            for (unsigned k = 0; k < cl->n_conns; k++)
+                if (strcmp(cl->conns[k]->addr, cl->map.addr[i]) == 0 && !cl->conns[k]->c &&
+                    cl->conns[k]->failed && now - cl->conns[k]->failed_at_ms < REFRESH_MS)
+                    cl->stale = true;
+        unpark(cl, false, 0);
     }
     free(m);
     sub_place(cl);
@@ -458,9 +535,9 @@ static void sub_place(struct store_redis_casync *cl)
 {
     if (!cl->channel || cl->freeing)
         return;
+    /* Before the first map (the tick at start fetches it) any node would
+     * be a guess; an unknown owner waits for the next refresh. */
     const char *owner = store_redis__slotmap_lookup(&cl->map, (unsigned)cl->channel_slot);
-    if (!owner && !cl->have_map)
-        owner = any_node(cl); /* MOVED will tell where it lives */
     if (!owner)
         return;
     struct aconn *a = &cl->sub;
@@ -519,6 +596,8 @@ static void on_tick(void *ctx)
     struct store_redis_casync *cl = ctx;
     uint64_t now = pl_now_ms();
     check_timeouts(cl, now);
+    if (cl->parked)
+        unpark(cl, true, 0);
     if (!cl->have_map || cl->stale || now - cl->refreshed_ms >= REFRESH_MS)
         refresh(cl);
     if (cl->channel && !cl->sub.c)
@@ -555,6 +634,7 @@ void store_redis__casync_free(struct store_redis_casync *cl)
     cl->freeing = true;
     pl_loop_timer_stop(cl->loop, &cl->tick);
     conn_fail(&cl->sub, "closing");
+    unpark(cl, false, PL_ECANCELED);
     for (unsigned i = 0; i < cl->n_conns; i++) {
         conn_fail(cl->conns[i], "closing");
         free(cl->conns[i]);

@@ -199,8 +199,10 @@ static void on_cluster_reply(void *ctx, int status, const void *reply)
     const redisReply *rep = reply;
     if (r->cl_pending)
         r->cl_pending--;
-    if (status < 0 || rep->type == REDIS_REPLY_ERROR)
+    if (status < 0 || rep->type == REDIS_REPLY_ERROR) {
         r->dropped++; /* sent but lost, like a publish into a dead connection */
+        pl_log_debug("a command was lost: %s", status < 0 ? pl_strerror(status) : rep->str);
+    }
 }
 
 static int cluster_new(struct store_relay *r, const struct store_redis_config *cfg)
@@ -220,6 +222,7 @@ static int cluster_send(struct store_relay *r, int argc, const char **argv, cons
     }
     int rc = store_redis__casync_argv(r->cl, argc, argv, lens, on_cluster_reply, r);
     if (rc < 0) {
+        pl_log_debug("%s %s refused: %s", argv[0], argv[1], pl_strerror(rc));
         r->dropped++;
         return rc == PL_ENOMEM ? PL_EUNAVAIL : rc;
     }

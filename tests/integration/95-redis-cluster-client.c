@@ -57,6 +57,20 @@ static void admin(unsigned port, const char *fmt, ...)
     redisFree(c);
 }
 
+/* What the node says of itself: a node restarted after a failover is
+ * listed as a master by the others until it has turned into a replica. */
+static bool is_master(unsigned port)
+{
+    redisContext *c = redisConnect("127.0.0.1", (int)port);
+    redisReply *r = c && !c->err ? redisCommand(c, "ROLE") : NULL;
+    bool m = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+             r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return m;
+}
+
 /* The cluster's nodes, as the first live seed sees them. */
 static unsigned read_nodes(struct node *nodes)
 {
@@ -81,7 +95,7 @@ static unsigned read_nodes(struct node *nodes)
         if (sscanf(line, "%47s %63s %95s %*s %*s %*s %*s %*s%n", nd->id, addr, flags, &off) < 3)
             continue;
         nd->port = (unsigned)atoi(strchr(addr, ':') + 1);
-        nd->master = strstr(flags, "master") && !strstr(flags, "fail");
+        nd->master = strstr(flags, "master") && !strstr(flags, "fail") && is_master(nd->port);
         for (char *t = line + off; *t && nd->n_ranges < 16;) {
             while (*t == ' ')
                 t++;
