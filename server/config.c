@@ -63,6 +63,8 @@ static const struct setting table[] = {
      OFF(pg_connect_timeout_s), "seconds to wait for a PostgreSQL connection"},
     {"redis", "PARLEY_REDIS", T_STR, "127.0.0.1:6379", 0, 0, OFF(redis),
      "Redis address: host:port or /path/to/socket"},
+    {"redis_cluster", "PARLEY_REDIS_CLUSTER", T_STR, "", 0, 0, OFF(redis_cluster),
+     "Redis Cluster seed nodes, host:port,host:port (empty: the single Redis at redis)"},
     {"redis_timeout_ms", "PARLEY_REDIS_TIMEOUT_MS", T_UINT, "1000", 10, 60000,
      OFF(redis_timeout_ms), "timeout of one Redis command"},
     {"workers", "PARLEY_WORKERS", T_UINT, "4", 1, 256, OFF(workers),

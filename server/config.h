@@ -21,6 +21,7 @@ struct srv_config {
     unsigned admin_port;
     char *pg;
     char *redis;
+    char *redis_cluster; /* seed list; empty: single Redis */
     unsigned pg_connect_timeout_s, redis_timeout_ms;
     unsigned workers, queue_max;
     struct http_limits http;
