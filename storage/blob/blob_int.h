@@ -56,6 +56,7 @@ struct store_blob_writer {
     EVP_MD_CTX *hash; /* OpenSSL's SHA-256 uses the CPU's SHA extensions */
     int fd;
     char tmp[4096];
+    void *impl; /* the backend's own writer state (s3) */
 };
 
 struct store_blob_reader {
@@ -65,5 +66,6 @@ struct store_blob_reader {
 };
 
 extern const struct store_blob__ops store_blob__fs_ops;
+extern const struct store_blob__ops store_blob__s3_ops;
 
 #endif
