@@ -6,8 +6,8 @@
 # Why this shape: Debian 12's Ceph (16, Pacific) has no RGW backend without RADOS (dbstore came
 # with 17), so RGW needs a monitor and an OSD. With auth off, pool size 1 and memstore, the
 # three daemons start in ~15 s and use ~150 MB; everything lives under $PARLEY_DATA/s3 and goes
-# at the next start. Two TCP ports on 127.0.0.1 (monitor, gateway) are picked free per data dir,
-# so test runs in several checkouts do not collide.
+# at the next start. Two free TCP ports on 127.0.0.1 (monitor, gateway) are picked at random, so
+# test runs in several checkouts do not collide.
 
 PL_S3_KEY=PARLEYTESTKEY
 PL_S3_SECRET=parleytestsecret
@@ -100,8 +100,19 @@ pl_s3_osd_new() {
 }
 
 # pl_s3_start: start the cluster and gateway; set PL_S3_ENDPOINT (http://127.0.0.1:PORT), with a
-# user whose keys are PL_S3_KEY / PL_S3_SECRET. Returns non-zero, after saying why, on failure.
+# user whose keys are PL_S3_KEY / PL_S3_SECRET. Up to three tries on new ports (a port can be
+# taken between the check and the bind). Returns non-zero, after saying why, on failure.
 pl_s3_start() {
+  local try
+  for try in 1 2 3; do
+    pl_s3_start_once && return 0
+    pl_warn "the S3 server did not start (try $try of 3)"
+  done
+  pl_s3_stop
+  return 1
+}
+
+pl_s3_start_once() {
   command -v radosgw >/dev/null 2>&1 || {
     pl_warn "radosgw is not installed (PL_APT_TEST_PKGS lists it)"
     return 1
@@ -111,7 +122,10 @@ pl_s3_start() {
   rm -rf "$PL_S3_DIR"
   mkdir -p "$PL_S3_DIR"/mon "$PL_S3_DIR"/osd "$PL_S3_DIR"/run
   local base fsid uuid id
-  base=$(($(printf '%s' "$PARLEY_DATA" | cksum | cut -d' ' -f1) % 10000 * 2 + 30000))
+  # A new port pair each time: a daemon of an earlier cluster that is still shutting down (an
+  # OSD writing out its memstore) must not be reached by the new one ('wrong fsid').
+  # Below 32768, where Linux hands out no ephemeral ports.
+  base=$((RANDOM % 6000 * 2 + 20000))
   base=$(pl_s3_port "$base") || {
     pl_warn "no free port pair for the S3 server"
     return 1

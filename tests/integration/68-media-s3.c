@@ -394,7 +394,9 @@ static int run(const char *home, const char *password, char **out, ...)
         close(fds[1]);
         setenv("PARLEY_HOME", home, 1);
         setenv("PARLEY_PASSWORD", password, 1);
-        setenv("PARLEY_PASSPHRASE", password, 1);
+        char pass[160]; /* the store's passphrase is not the account password */
+        snprintf(pass, sizeof(pass), "store passphrase for %s", password);
+        setenv("PARLEY_PASSPHRASE", pass, 1);
         setenv("PARLEY_VAULT_COST", "low", 1);
         execv(argv[0], (char *const *)argv);
         _exit(127);
