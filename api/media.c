@@ -190,7 +190,7 @@ static int media_create(struct api_call *c)
  * valid); the sweep deletes it if nothing ever matches. */
 static int confirm_one(struct api_call *c, struct store_media *m)
 {
-    int rc = store_blob_verify(c->env->blobs, m->blob_key, m->size, m->sha256);
+    int rc = store_blob_confirm(c->env->blobs, m->blob_key, m->size, m->sha256);
     if (rc == PL_ENOTFOUND || rc == PL_EMALFORMED) {
         pl_log_debug("media %" PRId64 ": upload %s", m->id,
                      rc == PL_ENOTFOUND ? "not there yet" : "does not match its size or SHA-256");

@@ -51,8 +51,9 @@
  *     ListObjectsV2; gc aborts stale multipart uploads; the SHA-256 check
  *     of writers happens here as for fs. store_blob_serves_urls() returns
  *     false for it, so parleyd does not mount its own blob endpoints, and
- *     a media upload is confirmed by store_blob_verify() (size and
- *     SHA-256 of what S3 holds) instead of by the PUT handler. Handlers
+ *     a media upload is confirmed by store_blob_confirm() (the client's
+ *     staging object copied to the key inside S3, then size and SHA-256
+ *     of the copy checked) instead of by the PUT handler. Handlers
  *     never change: they call store_blob_presign() and follow the URL it
  *     returns.
  */
@@ -162,6 +163,20 @@ PL_MUST_CHECK int store_blob_read_all(struct store_blob *s, const char *key, siz
  * directly (S3), before the upload is trusted. */
 PL_MUST_CHECK int store_blob_verify(struct store_blob *s, const char *key, uint64_t size,
                                     const uint8_t sha256[STORE_BLOB_SHA256_BYTES]);
+
+/* For stores clients upload to directly (S3; store_blob_serves_urls() is
+ * false): takes what the presigned PUT URL for key wrote (a staging object
+ * the client can still overwrite while its URL is valid), copies it to key
+ * inside the store, checks the copy with store_blob_verify() and drops the
+ * staging object; from then on key is immutable like any other object. A
+ * copy that does not match is replaced by the next call, so a corrected
+ * upload can still be confirmed. Returns 0 (also when key was confirmed
+ * before, without copying again);
+ * PL_EINVAL; PL_ENOTFOUND when nothing was uploaded; PL_EMALFORMED when
+ * size or hash differ; another negative code when the store fails. For
+ * the fs store it is store_blob_verify(). */
+PL_MUST_CHECK int store_blob_confirm(struct store_blob *s, const char *key, uint64_t size,
+                                     const uint8_t sha256[STORE_BLOB_SHA256_BYTES]);
 
 /* Fills *st for key. Returns 0, PL_EINVAL, PL_ENOTFOUND or -errno. */
 PL_MUST_CHECK int store_blob_stat(struct store_blob *s, const char *key,

@@ -372,3 +372,22 @@ int store_blob_verify(struct store_blob *s, const char *key, uint64_t size,
     store_blob_reader_free(r);
     return rc;
 }
+
+int store_blob_confirm(struct store_blob *s, const char *key, uint64_t size,
+                       const uint8_t sha256[STORE_BLOB_SHA256_BYTES])
+{
+    if (!store_blob_key_valid(key))
+        return PL_EINVAL;
+    /* Once a copy under key matches, it is final: nothing replaces it. */
+    int rc = store_blob_verify(s, key, size, sha256);
+    if (!s->ops->adopt || rc == 0 || (rc != PL_EMALFORMED && rc != PL_ENOTFOUND))
+        return rc;
+    /* Nothing there yet, or the copy of an upload that did not match (it
+     * is never handed out): copy the staging object (again). */
+    if ((rc = s->ops->adopt(s, key)) < 0)
+        return rc;
+    rc = store_blob_verify(s, key, size, sha256);
+    if (rc == 0)
+        s->ops->unstage(s, key);
+    return rc;
+}

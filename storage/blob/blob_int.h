@@ -36,6 +36,11 @@ struct store_blob__ops {
     int (*gc)(struct store_blob *s, unsigned max_age_s);
     int (*presign)(struct store_blob *s, const char *method, const char *key, uint64_t size,
                    const char *content_type, int64_t expires, char *out, size_t cap);
+    /* Stores whose presigned PUT URLs write a staging object (s3): adopt
+     * copies the staging object of key to key (PL_ENOTFOUND when none),
+     * unstage deletes it. NULL for fs, whose PUT handler publishes. */
+    int (*adopt)(struct store_blob *s, const char *key);
+    void (*unstage)(struct store_blob *s, const char *key);
 };
 
 struct store_blob {

@@ -186,11 +186,47 @@ static void s3_reader_deinit(struct store_blob_reader *r)
     r->impl = NULL;
 }
 
+/* Deletes key and its staging object, if any. */
 static int s3_del(struct store_blob *s, const char *key)
 {
     struct s3_call c = {.method = "DELETE", .key = key};
     int rc = s3__do(s->impl, &c);
+    if (rc == 0 || rc == PL_ENOTFOUND) {
+        struct s3_call st = {.method = "DELETE", .key = key, .staging = true};
+        rc = s3__do(s->impl, &st);
+    }
     return rc == PL_ENOTFOUND ? 0 : rc;
+}
+
+/* ---- direct uploads: staging object -> key, inside S3 ---- */
+
+/* CopyObject from the staging object. The client can overwrite the
+ * staging object while its URL lives; the copy under key only we write. */
+static int s3_adopt(struct store_blob *s, const char *key)
+{
+    struct s3 *s3 = s->impl;
+    char src[300];
+    int n = snprintf(src, sizeof(src), "/%s/%s%s", s3->bucket, S3_STAGING, key);
+    if (n < 0 || (size_t)n >= sizeof(src))
+        return PL_ETOOBIG;
+    struct pl_buf resp;
+    pl_buf_init(&resp, 64 * 1024);
+    struct s3_call c = {.method = "PUT", .key = key, .copy_source = src, .resp = &resp};
+    int rc = s3__do(s3, &c);
+    /* A copy can fail after its 200 started: the error is in the body. */
+    const char *p = pl_buf_head(&resp);
+    if (rc == 0 && p && memmem(p, resp.len, "<Error>", 7))
+        rc = PL_EUNAVAIL;
+    pl_buf_deinit(&resp);
+    return rc;
+}
+
+static void s3_unstage(struct store_blob *s, const char *key)
+{
+    struct s3_call c = {.method = "DELETE", .key = key, .staging = true};
+    int rc = s3__do(s->impl, &c);
+    if (rc < 0 && rc != PL_ENOTFOUND)
+        pl_log_warn("s3 %s: cannot delete the staging object: %s", key, pl_strerror(rc));
 }
 
 /* ---- writers: one PutObject, or a multipart upload ---- */
@@ -494,7 +530,7 @@ static int s3_presign(struct store_blob *s, const char *method, const char *key,
         return PL_EINVAL;
     bool put = !strcmp(method, "PUT");
     char path[256], len_s[24], date[STORE_BLOB_SIGV4_DATE];
-    int rc = s3__path(s3, key, path, sizeof(path));
+    int rc = s3__path(s3, key, put, path, sizeof(path));
     if (rc < 0)
         return rc;
     snprintf(len_s, sizeof(len_s), "%" PRIu64, size);
@@ -535,4 +571,6 @@ const struct store_blob__ops store_blob__s3_ops = {
     .list = s3_list,
     .gc = s3_gc,
     .presign = s3_presign,
+    .adopt = s3_adopt,
+    .unstage = s3_unstage,
 };

@@ -75,9 +75,10 @@ void s3__http_deinit(struct s3 *s3)
         pthread_mutex_destroy(&s3->locks[i]);
 }
 
-int s3__path(const struct s3 *s3, const char *key, char *out, size_t cap)
+int s3__path(const struct s3 *s3, const char *key, bool staging, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "%s/%s", s3->base_path, key ? key : "");
+    int n = snprintf(out, cap, "%s/%s%s", s3->base_path, key && staging ? S3_STAGING : "",
+                     key ? key : "");
     return n < 0 || (size_t)n >= cap ? PL_ETOOBIG : 0;
 }
 
@@ -163,22 +164,25 @@ static int sign_headers(struct s3 *s3, struct s3_call *c, const char *path,
     char date[STORE_BLOB_SIGV4_DATE], payload[STORE_BLOB_SIGV4_HEX], authz[512], line[640];
     store_blob__sigv4_date((int64_t)time(NULL), date);
     store_blob__sigv4_sha256_hex(c->body ? c->body : "", c->body_len, payload);
-    struct store_blob__sigv4_pair h[] = {
-        {"host", s3->host}, {"x-amz-content-sha256", payload}, {"x-amz-date", date}};
+    /* S3 wants every x-amz-* header signed, x-amz-copy-source included. */
+    struct store_blob__sigv4_pair h[] = {{"host", s3->host},
+                                         {"x-amz-content-sha256", payload},
+                                         {"x-amz-date", date},
+                                         {"x-amz-copy-source", c->copy_source}};
     struct store_blob__sigv4_cred cred = {s3->access_key, s3->secret, s3->region, "s3"};
     struct store_blob__sigv4_req req = {.method = c->method,
                                         .path = path,
                                         .query = c->query,
                                         .n_query = c->n_query,
                                         .headers = h,
-                                        .n_headers = PL_ARRAY_LEN(h),
+                                        .n_headers = PL_ARRAY_LEN(h) - (c->copy_source ? 0 : 1),
                                         .payload_hash = payload,
                                         .amz_date = date};
     int rc = store_blob__sigv4_authorization(&cred, &req, authz, sizeof(authz));
     if (rc < 0)
         return rc;
-    const char *lines[6];
-    char l0[128], l1[128], l2[128], l3[300];
+    const char *lines[7];
+    char l0[128], l1[128], l2[128], l3[300], l4[300];
     snprintf(l0, sizeof(l0), "x-amz-content-sha256: %s", payload);
     snprintf(l1, sizeof(l1), "x-amz-date: %s", date);
     snprintf(line, sizeof(line), "Authorization: %s", authz);
@@ -193,6 +197,10 @@ static int sign_headers(struct s3 *s3, struct s3_call *c, const char *path,
         lines[n++] = l2;
     if (c->content_type)
         lines[n++] = l3;
+    if (c->copy_source) {
+        snprintf(l4, sizeof(l4), "x-amz-copy-source: %s", c->copy_source);
+        lines[n++] = l4;
+    }
     for (size_t i = 0; i < n; i++) {
         struct curl_slist *l = curl_slist_append(*list, lines[i]);
         if (!l)
@@ -243,7 +251,7 @@ static size_t on_write_any(char *p, size_t size, size_t n, void *ctx)
 int s3__do(struct s3 *s3, struct s3_call *c)
 {
     char path[256], q[2048], url[2560];
-    int rc = s3__path(s3, c->key, path, sizeof(path));
+    int rc = s3__path(s3, c->key, c->staging, path, sizeof(path));
     if (rc < 0)
         return rc;
     q[0] = '\0';

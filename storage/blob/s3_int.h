@@ -28,11 +28,13 @@ struct s3 {
 struct s3_call {
     const char *method;
     const char *key; /* object key, or NULL for the bucket itself */
+    bool staging;    /* the key's staging object, "incoming/<key>" */
     const struct store_blob__sigv4_pair *query;
     size_t n_query;
     const void *body; /* PUT/POST bytes (borrowed), body_len of them */
     size_t body_len;
     const char *content_type; /* sent, not signed */
+    const char *copy_source;  /* CopyObject: "/bucket/key" (signed), or NULL */
     char range[64];           /* "bytes=a-b" or "" */
     /* Response body: into out[0..out_cap) when out is set (a ranged read),
      * else into resp (bounded; XML answers), else dropped. */
@@ -53,8 +55,14 @@ struct s3_call {
  * c->status holds the HTTP status either way (0 when none came). */
 PL_MUST_CHECK int s3__do(struct s3 *s3, struct s3_call *c);
 
-/* The URL path of key ("/bucket/m/0f..."; "/bucket/" or "/" for NULL). */
-PL_MUST_CHECK int s3__path(const struct s3 *s3, const char *key, char *out, size_t cap);
+/* Where presigned PUT URLs write: clients never write a key itself
+ * (store_blob_confirm() copies from here). */
+#define S3_STAGING "incoming/"
+
+/* The URL path of key ("/bucket/m/0f..."; "/bucket/" or "/" for NULL),
+ * of its staging object ("/bucket/incoming/m/0f...") when staging. */
+PL_MUST_CHECK int s3__path(const struct s3 *s3, const char *key, bool staging, char *out,
+                           size_t cap);
 
 /* Finds the next <tag>...</tag> in [*p, end) and returns its text (not
  * unescaped) in *val and *len, moving *p past it. False when there is none. */

@@ -236,6 +236,16 @@ PLTEST_PROTO(s3_media_round_trip)
     PL_ASSERT_INT_EQ(s3_fetch("GET", bad, NULL, 0, NULL, &k), 403);
     free(k.p);
     PL_ASSERT_INT_EQ(locate(s, proto, &c, id, loc), 404); /* not a member */
+    /* The upload URL still works for its staging object, but what was sent
+     * stays what it was. */
+    buf[0] ^= 1;
+    PL_ASSERT_INT_EQ(s3_fetch("PUT", url, buf, n, "video/mp4", &k), 200);
+    free(k.p);
+    buf[0] ^= 1;
+    PL_ASSERT_INT_EQ(locate(s, proto, &b, id, loc), 302);
+    PL_ASSERT_INT_EQ(s3_fetch("GET", loc, NULL, 0, NULL, &k), 200);
+    PL_ASSERT(k.len == n && memcmp(k.p, buf, n) == 0);
+    free(k.p);
 
     /* Bytes that do not match the declared SHA-256 never become ready. */
     char other[65], url2[600];

@@ -237,6 +237,19 @@ PLTEST(s3_presigned_put_and_get)
     PL_ASSERT_INT_EQ((int)fetch("PUT", bad, body, "text/plain", &k), 403);
     PL_ASSERT_INT_EQ(store_blob_stat(s, key, &(struct store_blob_stat){0}), PL_ENOTFOUND);
     PL_ASSERT_INT_EQ((int)fetch("PUT", url, body, "text/plain", &k), 200);
+    /* The client wrote the staging object, not the key: confirm copies
+     * it over after the checks. */
+    uint8_t sha[32], bad_sha[32] = {0};
+    crypto_hash_sha256(sha, (const uint8_t *)body, strlen(body));
+    PL_ASSERT_INT_EQ(store_blob_stat(s, key, &(struct store_blob_stat){0}), PL_ENOTFOUND);
+    PL_ASSERT_INT_EQ(store_blob_confirm(s, key, strlen(body), bad_sha), PL_EMALFORMED);
+    PL_ASSERT_INT_EQ(store_blob_confirm(s, key, strlen(body), sha), 0);
+    PL_ASSERT_INT_EQ(store_blob_confirm(s, key, strlen(body), sha), 0); /* again: a no-op */
+    /* Overwriting through the still valid URL changes nothing any more. */
+    char other[64];
+    snprintf(other, sizeof(other), "%s", body);
+    other[0] = 'U';
+    PL_ASSERT_INT_EQ((int)fetch("PUT", url, other, "text/plain", &k), 200);
     PL_ASSERT_INT_EQ(store_blob_presign(s, "GET", key, 0, NULL, exp, url), 0);
     PL_ASSERT_INT_EQ((int)fetch("GET", url, NULL, NULL, &k), 200);
     PL_ASSERT_STR_EQ(k.buf, body);
@@ -245,6 +258,9 @@ PLTEST(s3_presigned_put_and_get)
     *sig = *sig == 'a' ? 'b' : 'a';
     PL_ASSERT_INT_EQ((int)fetch("GET", bad, NULL, NULL, &k), 403);
     PL_ASSERT(strstr(k.buf, "SignatureDoesNotMatch"));
+    /* Nothing uploaded: nothing to confirm. */
+    PL_ASSERT_INT_EQ(store_blob_key_init("m", key), 0);
+    PL_ASSERT_INT_EQ(store_blob_confirm(s, key, 1, sha), PL_ENOTFOUND);
     store_blob_free(s);
 }
 
