@@ -91,6 +91,11 @@ PL_MUST_CHECK int api__media_msg_check(struct api_call *c, const struct store_se
 /* True for an RFC 9110 media type ("image/png; q=x") of at most 255
  * printable ASCII characters (media.c). */
 bool api__valid_content_type(const char *s);
+/* For stores clients upload to directly (S3): checks the caller's pending
+ * uploads among ids[0..n) (size and SHA-256 of the stored object) and
+ * marks those that match ready. Returns how many it marked, or a negative
+ * code; 0 at once for the fs store, whose PUT handler does this. */
+PL_MUST_CHECK int api__media_confirm(struct api_call *c, const int64_t *ids, unsigned n);
 /* Writes "media": {...} from a media message's stored body. */
 void api__gen_media_body(yajl_gen g, const char *body);
 

@@ -78,7 +78,8 @@ PL_APT_PKGS=(build-essential meson ninja-build pkg-config git
   postgresql postgresql-15-hll redis-server curl nghttp2-client openssl clang-format)
 # Only the test suite needs these (browser tests: Debian's Chromium; scripts/fuzz: clang and
 # its libFuzzer runtime).
-PL_APT_TEST_PKGS=(chromium clang libclang-rt-14-dev)
+PL_APT_TEST_PKGS=(chromium clang libclang-rt-14-dev
+  radosgw ceph-mon ceph-osd) # the S3 tests' server: scripts/lib_s3.sh
 
 # pl_deps [EXTRA_PKGS...]: install only the Debian packages that are missing (PL_APT_PKGS and
 # the extra ones). The system PostgreSQL and Redis services that the packages may start are left
@@ -751,4 +752,8 @@ pl_stop_all() {
   pl_pg_stop || true
   pl_redis_stop || true
   pl_redis_cluster_stop "$PARLEY_DATA/rcluster" || true
+  pl_s3_stop || true
 }
+
+# shellcheck source=scripts/lib_s3.sh
+. "$PL_ROOT/scripts/lib_s3.sh"

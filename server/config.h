@@ -59,6 +59,10 @@ struct srv_config {
     char *data_dir, *blob_dir, *public_url, *url_secret;
     char *web_dir;
     char *blob_base_url;
+    char *blob_backend; /* "fs" or "s3" */
+    char *s3_endpoint, *s3_region, *s3_bucket, *s3_access_key, *s3_secret_key;
+    bool s3_path_style;
+    size_t s3_part_size;
     size_t media_max_size;
     unsigned media_url_ttl_s, media_pending_ttl_s;
     char *log;
