@@ -99,8 +99,8 @@ static int series_get(struct api_call *c)
         return bad_query(c, "dau, wau and mau are daily: use granularity=day");
     struct store_analytics_point *p = NULL;
     unsigned n = 0;
-    rc = store_pg_analytics_series(c->w->pg, c->a, metric, from, to, gran, SERIES_POINTS_MAX, &p,
-                                   &n);
+    API_READ(c, pg, rc,
+             store_pg_analytics_series(pg, c->a, metric, from, to, gran, SERIES_POINTS_MAX, &p, &n));
     if (rc == PL_EINVAL)
         return bad_query(c, "from and to must be valid timestamps");
     if (rc == PL_ETOOBIG)
@@ -116,9 +116,10 @@ static int activity_get(struct api_call *c)
     struct store_activity_week *w = NULL;
     struct store_activity_conv *t = NULL;
     unsigned nw = 0, nt = 0;
-    int rc = store_pg_activity_weeks(c->w->pg, c->a, c->user_id, ACTIVITY_WEEKS, &w, &nw);
+    int rc;
+    API_READ(c, pg, rc, store_pg_activity_weeks(pg, c->a, c->user_id, ACTIVITY_WEEKS, &w, &nw));
     if (rc == 0)
-        rc = store_pg_activity_top(c->w->pg, c->a, c->user_id, ACTIVITY_TOP, &t, &nt);
+        API_READ(c, pg, rc, store_pg_activity_top(pg, c->a, c->user_id, ACTIVITY_TOP, &t, &nt));
     if (rc < 0)
         return rc;
     yajl_gen g = api__gen_new();

@@ -145,7 +145,8 @@ static int search_get(struct api_call *c)
     struct store_search_hit *h;
     unsigned n;
     bool more;
-    if ((rc = store_pg_search(c->w->pg, c->a, &q, &h, &n, &more)) < 0)
+    API_READ(c, pg, rc, store_pg_search(pg, c->a, &q, &h, &n, &more));
+    if (rc < 0)
         return rc;
     return reply_hits(c, h, n, more);
 }

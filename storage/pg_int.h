@@ -62,6 +62,7 @@ extern const struct store_pg__stmt store_pg__search_stmts[];       /* pg_search.
 extern const struct store_pg__stmt store_pg__archive_stmts[];      /* pg_archive.c */
 extern const struct store_pg__stmt store_pg__session_stmts[];      /* pg_sessions.c */
 extern const struct store_pg__stmt store_pg__analytics_stmts[];    /* pg_analytics.c */
+extern const struct store_pg__stmt store_pg__replica_stmts[];      /* pg_replica.c */
 
 /* Runs the prepared statement st with nparams parameters: values[i] with
  * lengths[i] bytes in format formats[i] (0 text, NUL-terminated; 1 binary).
