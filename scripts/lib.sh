@@ -755,8 +755,8 @@ CFG
   } >"$file"
 }
 
-# pl_haproxy_start FILE PIDFILE LOG: start HAProxy in the background (its own process group is
-# not needed: it stays our child), print its pid. Fails when the configuration is invalid.
+# pl_haproxy_start FILE PIDFILE LOG: start HAProxy in the foreground mode (-db) as a background
+# child of this shell; PL_HAPROXY_PID is its pid. Fails when the configuration is invalid.
 pl_haproxy_start() {
   haproxy -c -q -f "$1" >"$3" 2>&1 || {
     pl_warn "haproxy rejected $1:"
@@ -764,5 +764,5 @@ pl_haproxy_start() {
     return 1
   }
   haproxy -f "$1" -p "$2" -db >>"$3" 2>&1 9>&- 8>&- &
-  echo $!
+  PL_HAPROXY_PID=$!
 }

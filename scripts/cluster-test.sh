@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: MIT
+# Parley - `scripts/cluster test`: the cluster phase of scripts/test (sourced by scripts/cluster).
+# Copyright (c) 2026 Parley developers
+#
+# A cluster of its own (data dir $PARLEY_DATA/cluster, PostgreSQL primary + hot standby and Redis
+# on Unix sockets, nodes and HAProxy on free loopback ports), then:
+#   1. the integration tests written for several nodes (tests/integration/94-cluster-nodes,
+#      95-cluster-standby, and 41-push-resume-concurrent, whose second case puts its writers on
+#      different nodes) against this cluster's databases, with the standby configured;
+#   2. kill -9 of one node under load: build/tests/chaos/chaos kill-node through HAProxy
+#      (CLUSTER_STREAMS streams, CLUSTER_RATE messages/s, --kills cycles of CLUSTER_CYCLE_MS,
+#      each killing the next node and starting it again): nothing acknowledged lost, nothing
+#      doubled, every stream resumed.
+# Prints one line per step and `cluster: N passed, N failed`.
+
+kills=2
+nodes=3
+while (($#)); do
+  case $1 in
+    --kills) kills=${2:-} && shift ;;
+    --nodes) nodes=${2:-} && shift ;;
+    *) pl_die "unknown argument '$1' (see --help)" ;;
+  esac
+  shift
+done
+[[ $kills =~ ^[0-9]+$ && $nodes =~ ^[0-9]+$ ]] && ((nodes >= 2)) || pl_die "bad --kills / --nodes"
+: "${CLUSTER_STREAMS:=1000}"
+: "${CLUSTER_RATE:=500}"
+: "${CLUSTER_CYCLE_MS:=8000}"
+
+unset PARLEY_BIND PARLEY_PORT PARLEY_TLS_PORT PARLEY_TLS_CERT PARLEY_TLS_KEY PARLEY_PG \
+  PARLEY_REDIS PARLEY_WORKERS PARLEY_QUEUE_MAX PARLEY_MAX_BODY PARLEY_CONN_RATE \
+  PARLEY_CONN_BURST PARLEY_PWHASH_OPSLIMIT PARLEY_PWHASH_MEMLIMIT PARLEY_PORT_FILE PARLEY_CONFIG \
+  PARLEY_ADMIN_PORT PARLEY_METRICS_TOKEN PARLEY_PG_STANDBY PARLEY_REDIS_CLUSTER
+: "${PARLEY_DATA:=$PL_ROOT/var}"
+mkdir -p "$PARLEY_DATA"
+PARLEY_DATA=$(cd "$PARLEY_DATA" && pwd -P)/cluster
+export PARLEY_PG_FAST=1
+pl_env
+pl_lock cluster
+pl_deps
+pl_build build || pl_die "the build failed"
+rm -f "$PARLEY_DATA"/log/node*.log "$PARLEY_DATA/log/haproxy.log"
+
+db=parley_cluster
+trap cluster_stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+pass=0 fail=0
+result() { # NAME STATUS
+  if (($2 == 0)); then
+    pass=$((pass + 1))
+    pl_say "cluster step $1: passed"
+  else
+    fail=$((fail + 1))
+    pl_warn "cluster step $1 FAILED (logs in $PARLEY_DATA/log)"
+  fi
+}
+
+hport=$(pl_free_port) || pl_die "no free port"
+base=$(pl_free_port "$hport") || pl_die "no free port"
+base=$((base / 200 * 200))
+((base >= 20000)) || base=20000
+# Per-user quotas are off as in the chaos cases: the load sends far faster per user than people.
+cluster_start "$nodes" "$hport" 0 "$base" --bind 127.0.0.1 --quota-streams 0 \
+  --quota-sends-per-s 0 --quota-searches-per-s 0 --quota-groups-per-hour 0 \
+  --quota-media-bytes-per-day 0 --pwhash-opslimit 1 --pwhash-memlimit 8192 --presence-timeout 10
+pl_say "cluster: $nodes nodes on ports $((base + 1))..$((base + nodes)), HAProxy on $hport"
+
+# 1. The integration tests for several nodes, on this cluster's databases.
+pl_pg_freshdb parley_cluster_it >/dev/null || pl_die "could not create parley_cluster_it"
+it_pg=$(pl_pg_conninfo parley_cluster_it)
+PARLEY_PG=$it_pg "$bin" migrate 9>&- >/dev/null || pl_die "migrate failed"
+pl_standby_wait_caught_up 30 || true
+rc=0
+PARLEY_TEST_PG=$it_pg PARLEY_TEST_PG_STANDBY=$(pl_standby_conninfo parley_cluster_it) \
+  PARLEY_TEST_REDIS=$PARLEY_REDIS PARLEY_TEST_TLS_CERT=$PL_TLS_CERT PARLEY_TEST_TLS_KEY=$PL_TLS_KEY \
+  PARLEY_TEST_SVC=$PL_ROOT/scripts/svc \
+  meson test -C build --print-errorlogs --num-processes 1 94-cluster-nodes 95-cluster-standby \
+  41-push-resume-concurrent 9>&- || rc=$?
+result "integration (94-cluster-nodes, 95-cluster-standby, 41-push-resume-concurrent)" "$rc"
+
+# 2. kill -9 of one node at a time under load, through HAProxy.
+if ((kills > 0)); then
+  rc=0
+  pl_say "cluster step kill-node: $CLUSTER_STREAMS streams, $CLUSTER_RATE messages/s, $kills kills"
+  build/tests/chaos/chaos kill-node --port "$hport" --node-cmd "$PL_ROOT/scripts/cluster node" \
+    --nodes "$nodes" --rate "$CLUSTER_RATE" --users "$CLUSTER_STREAMS" --cycles "$kills" \
+    --cycle-ms "$CLUSTER_CYCLE_MS" 9>&- 2>"$PARLEY_DATA/log/kill-node.driver.log" |
+    tee "$PARLEY_DATA/log/kill-node.out" || rc=$?
+  grep -q '^CHAOS kill-node: PASS' "$PARLEY_DATA/log/kill-node.out" || rc=1
+  ((rc == 0)) || tail -n 5 "$PARLEY_DATA/log/kill-node.driver.log" >&2
+  result kill-node "$rc"
+fi
+
+cluster_stop
+trap - EXIT
+echo "cluster: $pass passed, $fail failed"
+((fail == 0))
