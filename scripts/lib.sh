@@ -701,10 +701,9 @@ pl_haproxy_cfg() {
     cat <<CFG
 # Written by scripts/lib.sh (pl_haproxy_cfg); edits are lost.
 global
-  maxconn 200000
+  # No maxconn: HAProxy derives it from the descriptor limit it runs with (two per proxied
+  # connection). Raise \`ulimit -n\` before scripts/run for more streams than that allows.
   log stderr format short local0 notice
-  # Enough descriptors for two sides of every connection.
-  fd-hard-limit 500000
 
 defaults
   mode http

@@ -36,7 +36,7 @@ static void poll_once(struct srv_standby *s)
     if (rc < 0) {
         api_replica_standby_set(0);
         if (s->up)
-            pl_log_warn("standby: not usable (%s); reads go to the primary", pl_strerror(rc));
+            pl_log_warn("not usable (%s); reads go to the primary", pl_strerror(rc));
         s->up = false;
         return;
     }
@@ -44,7 +44,7 @@ static void poll_once(struct srv_standby *s)
     if (have_p && r >= p)
         api_replica_caught_up(t0_ms);
     if (!s->up)
-        pl_log_info("standby: replaying (at %X/%X); lag-tolerant reads may go there",
+        pl_log_info("replaying (at %X/%X); lag-tolerant reads may go there",
                     (unsigned)(r >> 32), (unsigned)r);
     s->up = true;
 }

@@ -401,7 +401,10 @@ static unsigned stopped_mask; /* bit 0: pg, bit 1: redis */
 
 static unsigned svc_bit(const char *what)
 {
-    return strcmp(what, "pg") == 0 ? 1u : strcmp(what, "redis") == 0 ? 2u : 0u;
+    return strcmp(what, "pg") == 0        ? 1u
+           : strcmp(what, "redis") == 0   ? 2u
+           : strcmp(what, "standby") == 0 ? 4u
+                                          : 0u;
 }
 
 /* Returns the command's exit status, or -1. No assertions: this also runs
@@ -444,6 +447,8 @@ static void on_exit_restart_services(void)
         fprintf(stderr, "pt: restarting pg: %d\n", svc_run("pg", "start"));
     if (stopped_mask & 2u)
         fprintf(stderr, "pt: restarting redis: %d\n", svc_run("redis", "start"));
+    if (stopped_mask & 4u)
+        fprintf(stderr, "pt: restarting standby: %d\n", svc_run("standby", "start"));
     stopped_mask = 0;
 }
 
