@@ -31,7 +31,11 @@ done
 unset PARLEY_BIND PARLEY_PORT PARLEY_TLS_PORT PARLEY_TLS_CERT PARLEY_TLS_KEY PARLEY_PG \
   PARLEY_REDIS PARLEY_WORKERS PARLEY_QUEUE_MAX PARLEY_MAX_BODY PARLEY_CONN_RATE \
   PARLEY_CONN_BURST PARLEY_PWHASH_OPSLIMIT PARLEY_PWHASH_MEMLIMIT PARLEY_PORT_FILE PARLEY_CONFIG \
-  PARLEY_ADMIN_PORT PARLEY_METRICS_TOKEN PARLEY_PG_STANDBY PARLEY_REDIS_CLUSTER
+  PARLEY_ADMIN_PORT PARLEY_METRICS_TOKEN PARLEY_PG_STANDBY
+# CLUSTER_REDIS=cluster runs the phase on a Redis Cluster of its own (PARLEY_REDIS_CLUSTER=auto).
+if [[ ${CLUSTER_REDIS:-single} == cluster ]]; then PARLEY_REDIS_CLUSTER=auto; else
+  unset PARLEY_REDIS_CLUSTER
+fi
 : "${PARLEY_DATA:=$PL_ROOT/var}"
 mkdir -p "$PARLEY_DATA"
 PARLEY_DATA=$(cd "$PARLEY_DATA" && pwd -P)/cluster
@@ -97,6 +101,17 @@ if ((kills > 0)); then
     --cycle-ms "$CLUSTER_CYCLE_MS" 9>&- 2>"$PARLEY_DATA/log/kill-node.driver.log" |
     tee "$PARLEY_DATA/log/kill-node.out" || rc=$?
   grep -q '^CHAOS kill-node: PASS' "$PARLEY_DATA/log/kill-node.out" || rc=1
+  # HAProxy's share, for docs/scaling.md: its CPU seconds over the whole phase per message.
+  hz=$(getconf CLK_TCK)
+  read -r -a st <"/proc/$PL_HAPROXY_PID/stat" || st=()
+  msgs=$(sed -n 's/^CHAOS kill-node: messages=\([0-9]*\).*/\1/p' "$PARLEY_DATA/log/kill-node.out")
+  if ((${#st[@]} > 15)) && [[ -n $msgs ]] && ((msgs > 0)); then
+    cpu_ms=$(((st[13] + st[14]) * 1000 / hz))
+    rss=$(sed -n 's/^VmRSS: *\([0-9]*\).*/\1/p' "/proc/$PL_HAPROXY_PID/status")
+    echo "CLUSTER haproxy: cpu_ms=$cpu_ms messages=$msgs us_per_message=$((cpu_ms * 1000 / msgs))" \
+      "rss_kib=$rss (after $CLUSTER_STREAMS streams; HAProxy keeps its pools)" |
+      tee -a "$PARLEY_DATA/log/kill-node.out"
+  fi
   ((rc == 0)) || tail -n 5 "$PARLEY_DATA/log/kill-node.driver.log" >&2
   result kill-node "$rc"
 fi
