@@ -65,9 +65,18 @@ result() { # NAME STATUS
 }
 
 hport=$(pl_free_port) || pl_die "no free port"
-base=$(pl_free_port "$hport") || pl_die "no free port"
-base=$((base / 200 * 200))
-((base >= 20000)) || base=20000
+# Node I on base+I, its admin listener on base+100+I: a block of 200 with all of them free, below
+# the ephemeral range.
+for ((try = 0; try < 50; try++)); do
+  base=$((20000 + RANDOM % 62 * 200))
+  busy=0
+  for ((i = 1; i <= nodes; i++)); do
+    if pl_port_busy $((base + i)) || pl_port_busy $((base + 100 + i)) ||
+      ((base + i == hport || base + 100 + i == hport)); then busy=1; fi
+  done
+  ((busy)) || break
+done
+((!busy)) || pl_die "no free block of ports for the nodes"
 # Per-user quotas are off as in the chaos cases: the load sends far faster per user than people.
 cluster_start "$nodes" "$hport" 0 "$base" --bind 127.0.0.1 --quota-streams 0 \
   --quota-sends-per-s 0 --quota-searches-per-s 0 --quota-groups-per-hour 0 \
@@ -107,7 +116,7 @@ if ((kills > 0)); then
   msgs=$(sed -n 's/^CHAOS kill-node: messages=\([0-9]*\).*/\1/p' "$PARLEY_DATA/log/kill-node.out")
   if ((${#st[@]} > 15)) && [[ -n $msgs ]] && ((msgs > 0)); then
     cpu_ms=$(((st[13] + st[14]) * 1000 / hz))
-    rss=$(sed -n 's/^VmRSS: *\([0-9]*\).*/\1/p' "/proc/$PL_HAPROXY_PID/status")
+    rss=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$PL_HAPROXY_PID/status")
     echo "CLUSTER haproxy: cpu_ms=$cpu_ms messages=$msgs us_per_message=$((cpu_ms * 1000 / msgs))" \
       "rss_kib=$rss (after $CLUSTER_STREAMS streams; HAProxy keeps its pools)" |
       tee -a "$PARLEY_DATA/log/kill-node.out"
