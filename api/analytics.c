@@ -99,8 +99,9 @@ static int series_get(struct api_call *c)
         return bad_query(c, "dau, wau and mau are daily: use granularity=day");
     struct store_analytics_point *p = NULL;
     unsigned n = 0;
-    API_READ(c, pg, rc,
-             store_pg_analytics_series(pg, c->a, metric, from, to, gran, SERIES_POINTS_MAX, &p, &n));
+    API_READ(
+        c, pg, rc,
+        store_pg_analytics_series(pg, c->a, metric, from, to, gran, SERIES_POINTS_MAX, &p, &n));
     if (rc == PL_EINVAL)
         return bad_query(c, "from and to must be valid timestamps");
     if (rc == PL_ETOOBIG)

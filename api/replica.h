@@ -51,10 +51,10 @@ bool api_replica_readable(int64_t user);
 void api_replica_count(bool standby, bool fallback);
 
 struct api_replica_stats {
-    uint64_t standby_reads;  /* lag-tolerant reads the standby served */
-    uint64_t primary_reads;  /* lag-tolerant reads sent to the primary */
-    uint64_t fallbacks;      /* standby reads that failed and were redone */
-    uint64_t standby_lsn;    /* as api_replica_standby_lsn() */
+    uint64_t standby_reads; /* lag-tolerant reads the standby served */
+    uint64_t primary_reads; /* lag-tolerant reads sent to the primary */
+    uint64_t fallbacks;     /* standby reads that failed and were redone */
+    uint64_t standby_lsn;   /* as api_replica_standby_lsn() */
 };
 void api_replica_stats(struct api_replica_stats *out);
 

@@ -44,8 +44,8 @@ static void poll_once(struct srv_standby *s)
     if (have_p && r >= p)
         api_replica_caught_up(t0_ms);
     if (!s->up)
-        pl_log_info("replaying (at %X/%X); lag-tolerant reads may go there",
-                    (unsigned)(r >> 32), (unsigned)r);
+        pl_log_info("replaying (at %X/%X); lag-tolerant reads may go there", (unsigned)(r >> 32),
+                    (unsigned)r);
     s->up = true;
 }
 

@@ -51,8 +51,7 @@ static void expect_msg(struct pt_sse *st, int64_t id)
     for (;;) {
         uint64_t now = pt_now_ms();
         struct pt_sse_event ev;
-        if (now >= deadline ||
-            pt_sse_wait(st, "message.created", (int)(deadline - now), &ev) < 0)
+        if (now >= deadline || pt_sse_wait(st, "message.created", (int)(deadline - now), &ev) < 0)
             pltest_fail(__FILE__, __LINE__, "message %lld never arrived", (long long)id);
         int64_t got = pt_json_int(ev.json, "message", "id", NULL);
         pt_sse_event_free(&ev);
@@ -158,4 +157,3 @@ PLTEST_PROTO(a_killed_nodes_users_go_offline)
     PL_ASSERT(pt_server_stop(nb) != 0);
     PL_ASSERT_INT_EQ(pt_server_stop(na), 0);
 }
-

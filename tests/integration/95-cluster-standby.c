@@ -70,8 +70,8 @@ static void read_all(struct pt_server *s, enum pt_proto proto, const struct pt_u
 }
 
 /* Reads until the standby served one more than before; fails after EV_MS. */
-static void expect_standby_reads(struct pt_server *s, enum pt_proto proto,
-                                 const struct pt_user *u, int64_t conv)
+static void expect_standby_reads(struct pt_server *s, enum pt_proto proto, const struct pt_user *u,
+                                 int64_t conv)
 {
     long long before = metric(s, proto, "parley_pg_standby_reads_total");
     uint64_t deadline = pt_now_ms() + EV_MS;
