@@ -65,6 +65,7 @@ result() { # NAME STATUS
 }
 
 hport=$(pl_free_port) || pl_die "no free port"
+tport=$(pl_free_port "$hport") || pl_die "no free port"
 # Node I on base+I, its admin listener on base+100+I: a block of 200 with all of them free, below
 # the ephemeral range.
 for ((try = 0; try < 50; try++)); do
@@ -72,16 +73,54 @@ for ((try = 0; try < 50; try++)); do
   busy=0
   for ((i = 1; i <= nodes; i++)); do
     if pl_port_busy $((base + i)) || pl_port_busy $((base + 100 + i)) ||
-      ((base + i == hport || base + 100 + i == hport)); then busy=1; fi
+      ((base + i == hport || base + 100 + i == hport || base + i == tport ||
+        base + 100 + i == tport)); then busy=1; fi
   done
   ((busy)) || break
 done
 ((!busy)) || pl_die "no free block of ports for the nodes"
 # Per-user quotas are off as in the chaos cases: the load sends far faster per user than people.
-cluster_start "$nodes" "$hport" 0 "$base" --bind 127.0.0.1 --quota-streams 0 \
+cluster_start "$nodes" "$hport" "$tport" "$base" --bind 127.0.0.1 --quota-streams 0 \
   --quota-sends-per-s 0 --quota-searches-per-s 0 --quota-groups-per-hour 0 \
   --quota-media-bytes-per-day 0 --pwhash-opslimit 1 --pwhash-memlimit 8192 --presence-timeout 10
 pl_say "cluster: $nodes nodes on ports $((base + 1))..$((base + nodes)), HAProxy on $hport"
+
+# 0. HAProxy speaks every protocol the nodes do: HTTP/1.1 and h2c on the cleartext port, h2 and
+# HTTP/1.1 over TLS, and an event stream comes through each without being held back.
+proto_check() { # NAME WANT_VERSION CURL_ARGS...
+  local name=$1 want=$2 got
+  shift 2
+  got=$(curl -s -o /dev/null -m 5 -w '%{http_code} %{http_version}' "$@") || got="curl failed"
+  if [[ $got == "200 $want" ]]; then pass=$((pass + 1)); else
+    fail=$((fail + 1))
+    pl_warn "HAProxy $name: got '$got', want '200 $want'"
+  fi
+}
+ca=(--cacert "$PL_TLS_CERT")
+proto_check "h1 /readyz" 1.1 "http://127.0.0.1:$hport/readyz"
+proto_check "h2c /readyz" 2 --http2-prior-knowledge "http://127.0.0.1:$hport/readyz"
+proto_check "h2 /readyz" 2 "${ca[@]}" --http2 "https://127.0.0.1:$tport/readyz"
+proto_check "h1 over TLS /readyz" 1.1 "${ca[@]}" --http1.1 "https://127.0.0.1:$tport/readyz"
+# The stream's first event (ready) arrives at once through HAProxy on every protocol; the stream
+# itself stays open (curl is stopped after 2 s).
+for p in "--http1.1 http://127.0.0.1:$hport" "--http2-prior-knowledge http://127.0.0.1:$hport" \
+  "--http2 https://127.0.0.1:$tport" "--http1.1 https://127.0.0.1:$tport"; do
+  # shellcheck disable=SC2086 # two words on purpose
+  set -- $p
+  tok=$(curl -s "${ca[@]}" "$2/v1/users" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"proto$RANDOM$RANDOM\",\"password\":\"cluster-proto-check\"}" |
+    sed -n 's/.*"username":"\([^"]*\)".*/\1/p')
+  tok=$(curl -s "${ca[@]}" "$2/v1/sessions" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"$tok\",\"password\":\"cluster-proto-check\"}" |
+    sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+  out=$(timeout 2 curl -sN "${ca[@]}" "$1" "$2/v1/events" -H "Authorization: Bearer $tok" \
+    2>/dev/null || true)
+  if grep -q '^event: ready' <<<"$out"; then pass=$((pass + 1)); else
+    fail=$((fail + 1))
+    pl_warn "HAProxy: no ready event on a stream over $1 $2"
+  fi
+done
+pl_say "cluster step protocols through HAProxy: $pass passed, $fail failed"
 
 # 1. The integration tests for several nodes, on this cluster's database and Redis. (Its own
 # database would not do: the relay channel carries event positions, and the running nodes would
