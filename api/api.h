@@ -155,6 +155,9 @@ struct api_worker {
     const struct api_env *env;
     struct store_pg *pg;
     struct store_redis *redis;
+    /* The hot standby (setting pg_standby), or NULL: lag-tolerant reads
+     * go there when api/replica.h allows it. */
+    struct store_pg *pg_ro;
 };
 
 enum api_route_result {

@@ -7,6 +7,7 @@
 #include "api.h"
 #include "json.h"
 #include "problem.h"
+#include "replica.h"
 
 #include "storage/messages.h"
 
@@ -27,6 +28,30 @@ struct api_call {
 };
 
 typedef PL_MUST_CHECK int api_handler_fn(struct api_call *c);
+
+/* Hot standby routing (api/replica.c). The connection a lag-tolerant read
+ * of the caller runs on: the standby when it has replayed the caller's
+ * last write, else the primary. Worker only. */
+struct store_pg *api__read_pg(struct api_call *c);
+/* After a read on *pg returned rc: true when it must be redone on the
+ * primary (*pg now is the primary: the standby failed it for a reason of
+ * its own). Counts the read for /metrics either way. */
+bool api__read_retry(struct api_call *c, struct store_pg **pg, int rc);
+/* Records the primary's WAL position for user's reads, after the user's
+ * write committed and before it is acknowledged. No-op without a standby. */
+void api__note_write(struct api_worker *w, int64_t user);
+/* The primary's WAL insert position now (a position no standby can reach
+ * when it cannot be read). Worker only. */
+uint64_t api__write_lsn(struct api_worker *w);
+/* The read pattern: rc = (call on pg), redone on the primary when the
+ * standby failed it. */
+#define API_READ(c, pg, rc, call)                                                                  \
+    do {                                                                                           \
+        struct store_pg *pg = api__read_pg(c);                                                     \
+        (rc) = (call);                                                                             \
+        if (api__read_retry((c), &pg, (rc)))                                                       \
+            (rc) = (call);                                                                         \
+    } while (0)
 
 /* A handler's return value meaning "the request was handed on (to the
  * writer or to the loop) and will be completed there": api_handle() must

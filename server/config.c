@@ -59,6 +59,12 @@ static const struct setting table[] = {
      "serves it)"},
     {"pg", "PARLEY_PG", T_STR, "postgresql:///parley", 0, 0, OFF(pg),
      "PostgreSQL connection string (libpq conninfo or URI)"},
+    {"pg_standby", "PARLEY_PG_STANDBY", T_STR, "", 0, 0, OFF(pg_standby),
+     "connection string of a streaming hot standby of pg: history pages, search, conversation "
+     "lists and analytics read there once it has replayed the caller's last write (empty = "
+     "none)"},
+    {"pg_standby_poll_ms", "PARLEY_PG_STANDBY_POLL_MS", T_UINT, "100", 10, 60000,
+     OFF(pg_standby_poll_ms), "how often the standby's replay position is read"},
     {"pg_connect_timeout", "PARLEY_PG_CONNECT_TIMEOUT", T_UINT, "2", 1, 60,
      OFF(pg_connect_timeout_s), "seconds to wait for a PostgreSQL connection"},
     {"redis", "PARLEY_REDIS", T_STR, "127.0.0.1:6379", 0, 0, OFF(redis),

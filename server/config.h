@@ -20,6 +20,8 @@ struct srv_config {
     char *admin_bind, *metrics_token;
     unsigned admin_port;
     char *pg;
+    char *pg_standby; /* empty: no standby */
+    unsigned pg_standby_poll_ms;
     char *redis;
     char *redis_cluster; /* seed list; empty: single Redis */
     unsigned pg_connect_timeout_s, redis_timeout_ms;

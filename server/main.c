@@ -9,6 +9,7 @@
 #include "webapp.h"
 #include "metrics.h"
 #include "pool.h"
+#include "standby.h"
 #include "waitq.h"
 #include "writer.h"
 
@@ -52,6 +53,7 @@ struct srv {
     struct analytics_config analytics;
     struct analytics_timer *aggregator; /* NULL when analytics_interval is 0 */
     struct srv_waitq *waitq;            /* stream opens waiting for a full worker queue */
+    struct srv_standby *standby;        /* NULL without pg_standby */
     struct api_web web;
 };
 
@@ -239,6 +241,10 @@ static int start(struct srv *s)
     }
     s->env.pwhash_run = pwhash_run;
     s->env.pwhash_ctx = s->pwpool;
+    if ((rc = srv_standby_new(&s->cfg, &s->standby)) < 0) {
+        pl_log_error("cannot start the standby poller: %s", pl_strerror(rc));
+        return rc;
+    }
     if ((rc = srv_pool_new(&s->cfg, &s->env, &s->pool)) < 0 ||
         (rc = srv_waitq_new(s->loop, s->pool, &s->env, s->cfg.http.max_conns, &s->waitq)) < 0) {
         pl_log_error("cannot start workers: %s", pl_strerror(rc));
@@ -295,6 +301,8 @@ static void stop(struct srv *s)
     srv_live_detach_pool(s->live);
     srv_pool_free(s->pool);
     s->pool = NULL;
+    srv_standby_free(s->standby);
+    s->standby = NULL;
     /* After the workers, which hand logins to it; its jobs hand nothing
      * back, so every deferred login is still answered. */
     srv_pool_free(s->pwpool);
