@@ -17,6 +17,10 @@ export const state = {
   conn: { state: 'connecting', retryIn: 0, mode: 'stream' },
   dialog: null,        // 'new-chat' | 'new-group' | 'group-info' | 'settings' | 'search'
   toast: null,
+  e2e: { status: 'off', error: '', changed: new Map() }, // this browser's E2E keys (e2ectl.js)
+  plain: new Map(),    // "conv:seq" -> decrypted payload of an e2e message ({text} | {file} | …)
+  safetyPeer: null,    // { id, username } the safety-number dialog is about
+  outbox: new Map(),   // client_msg_id -> e2e message encrypted and waiting for the server
 };
 
 let pending = false;

@@ -12,7 +12,10 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rmSync } from 'node:fs';
 import { env, startServer, stopServer, outDir } from './lib.mjs';
-import { cases } from './cases.mjs';
+import { cases as plainCases } from './cases.mjs';
+import { cases as e2eCases } from './cases-e2e.mjs';
+
+const cases = [...plainCases, ...e2eCases];
 
 const here = dirname(fileURLToPath(import.meta.url));
 for (const n of ['PARLEY_TEST_BIN', 'PARLEY_TEST_PG', 'PARLEY_TEST_REDIS', 'PARLEY_TEST_TLS_CERT', 'PARLEY_TEST_TLS_KEY']) {

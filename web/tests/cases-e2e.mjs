@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+// Parley web tests - end-to-end encrypted chats in the UI: keys made and published on sign-up,
+// sealed in IndexedDB, direct chats and groups decrypted in the browser, decrypt-once across a
+// reload, the write-ahead outbox, identity pinning, safety numbers and local search.
+// Copyright (c) 2026 Parley developers
+import { uname, send, openChat, expectCount, signUpE2E, unlock, newE2EChat, safetyDigits,
+  PASSWORD, online } from './lib.mjs';
+import * as e2e from '../src/e2e/index.js';
+
+export const cases = [];
+const test = (name, fn) => cases.push([name, fn]);
+
+const noErrors = async (page) => {
+  const n = await page.getByRole('log').getByText(/Could not decrypt|Held:/).count();
+  if (n) throw new Error(`${n} message(s) not decrypted: ${await page.getByRole('log').textContent()}`);
+};
+
+test('e2e: direct chat, both ways, decrypted once (reload), nothing readable on the server', async (ctx) => {
+  const origin = ctx.origins.h2();
+  const a = await ctx.newPage(), b = await ctx.newPage();
+  const an = uname('ea'), bn = uname('eb');
+  await signUpE2E(a, origin, an);
+  await signUpE2E(b, origin, bn);
+  // Ben's browser published its keys at sign-up.
+  const devs = await a.evaluate((u) => fetch(`/v1/users/${u}/devices`).then((r) => r.json()), bn);
+  if (!devs.devices.length || !devs.devices[0].identity_key) throw new Error(`no keys: ${JSON.stringify(devs)}`);
+  await newE2EChat(a, bn);
+  await send(a, 'secret hello');
+  await openChat(b, an);
+  await b.getByRole('log').getByText('secret hello', { exact: true }).waitFor();
+  await send(b, 'secret reply');
+  await a.getByRole('log').getByText('secret reply', { exact: true }).waitFor();
+  await send(a, 'and a third');
+  await b.getByRole('log').getByText('and a third', { exact: true }).waitFor();
+  // The server holds ciphertext only.
+  const conv = await a.evaluate(() => window.parley.state.open);
+  const page = await a.evaluate((c) => fetch(`/v1/conversations/${c}/messages`).then((r) => r.json()), conv);
+  if (page.messages.some((m) => m.kind !== 'e2e' || m.text)) throw new Error(`plaintext on the server: ${JSON.stringify(page)}`);
+  // Reload: the keys are locked; after the passphrase the history is read from the local
+  // store, not decrypted again (a second decryption would fail as a replay).
+  await b.reload();
+  await online(b);
+  await b.getByRole('button', { name: 'Unlock' }).waitFor();
+  await unlock(b);
+  await openChat(b, an);
+  for (const t of ['secret hello', 'secret reply', 'and a third']) await expectCount(b, t, 1);
+  await noErrors(b);
+  // Still live after the reload, both ways.
+  await send(a, 'after the reload');
+  await b.getByRole('log').getByText('after the reload', { exact: true }).waitFor();
+  await send(b, 'still here');
+  await a.getByRole('log').getByText('still here', { exact: true }).waitFor();
+  // A wrong passphrase opens nothing.
+  await a.reload();
+  await a.getByLabel('Passphrase', { exact: true }).fill('not it');
+  await a.getByRole('button', { name: 'Unlock' }).click();
+  await a.getByRole('alert').getByText('Wrong passphrase.').waitFor();
+  await noErrors(b);
+});
+
+test('e2e: the outbox survives a reload and re-sends the same ciphertext once', async (ctx) => {
+  const origin = ctx.origins.h1();
+  const a = await ctx.newPage(), b = await ctx.newPage();
+  const an = uname('oa'), bn = uname('ob');
+  await signUpE2E(a, origin, an);
+  await signUpE2E(b, origin, bn);
+  await newE2EChat(a, bn);
+  await send(a, 'before the cut');
+  // The next send reaches the server, which stores it, but the answer is lost on the way back.
+  const bodies = [];
+  a.on('request', (r) => { if (r.method() === 'POST' && /\/messages$/.test(r.url())) bodies.push(r.postData()); });
+  await a.route('**/v1/conversations/*/messages', async (route) => {
+    if (route.request().method() !== 'POST') return route.fallback();
+    await route.fetch();
+    return route.abort('connectionreset');
+  });
+  const box = a.getByLabel('Message', { exact: true });
+  await box.fill('committed, answer lost');
+  await box.press('Enter');
+  await a.getByRole('log').getByRole('img', { name: 'waiting to send' }).waitFor();
+  await a.unroute('**/v1/conversations/*/messages');
+  await a.reload();
+  await online(a);
+  await unlock(a);
+  await openChat(a, bn);
+  await a.getByRole('log').getByText('committed, answer lost', { exact: true }).waitFor();
+  await a.getByRole('log').getByRole('img', { name: 'waiting to send' }).waitFor({ state: 'detached' });
+  const cut = bodies.filter((x) => x.includes('"kind":"e2e"'));
+  if (cut.length < 3 || cut[cut.length - 1] !== cut[cut.length - 2]) {
+    throw new Error(`the retry did not re-send the stored body (${cut.length} posts)`);
+  }
+  await openChat(b, an);
+  await expectCount(b, 'committed, answer lost', 1, 15000);
+  await expectCount(a, 'committed, answer lost', 1);
+  await noErrors(b);
+});
+
+test('e2e: group of three with sender keys, a removed member and rotation', async (ctx) => {
+  const origin = ctx.origins.h2();
+  const [a, b, c] = [await ctx.newPage(), await ctx.newPage(), await ctx.newPage()];
+  const [an, bn, cn] = [uname('sa'), uname('sb'), uname('sc')];
+  await signUpE2E(a, origin, an);
+  await signUpE2E(b, origin, bn);
+  await signUpE2E(c, origin, cn);
+  await a.getByRole('button', { name: 'New group' }).click();
+  await a.getByLabel('Group name').fill('Secret club');
+  await a.getByLabel('Members (usernames, separated by commas)').fill(`${bn}, ${cn}`);
+  await a.getByRole('button', { name: 'Create group' }).click();
+  await a.getByRole('heading', { name: 'Secret club', exact: true }).waitFor();
+  await a.getByRole('img', { name: 'End-to-end encrypted' }).waitFor();
+  await send(a, 'welcome, all');
+  await openChat(b, 'Secret club');
+  await openChat(c, 'Secret club');
+  await b.getByRole('log').getByText('welcome, all', { exact: true }).waitFor();
+  await c.getByRole('log').getByText('welcome, all', { exact: true }).waitFor();
+  await send(b, 'hi from Ben');
+  await a.getByRole('log').getByText('hi from Ben', { exact: true }).waitFor();
+  await c.getByRole('log').getByText('hi from Ben', { exact: true }).waitFor();
+  // Carol is removed: Ann's next message goes out under a new sender key.
+  const keyOf = (p) => p.evaluate(() => window.parley.state.open);
+  const conv = await keyOf(a);
+  await a.getByRole('button', { name: 'Group info' }).click();
+  await a.getByRole('button', { name: `Remove ${cn}` }).click();
+  await a.getByRole('dialog').getByText(`@${cn}`).waitFor({ state: 'detached' });
+  await a.keyboard.press('Escape');
+  await send(a, 'just the two of us');
+  await b.getByRole('log').getByText('just the two of us', { exact: true }).waitFor();
+  const page = await b.evaluate((id) => fetch(`/v1/conversations/${id}/messages`).then((r) => r.json()), conv);
+  const groups = page.messages.filter((m) => m.sender !== undefined && m.e2e && m.e2e.group);
+  const keyId = (m) => e2e.get32(e2e.fromB64url(m.e2e.group), 1);
+  const first = groups.find((m) => m.seq === 1), last = groups[groups.length - 1];
+  if (!first || !last || keyId(first) === keyId(last)) throw new Error('the sender key was not rotated');
+  await noErrors(b);
+});
+
+test('e2e: a changed identity blocks sending until the new safety number is accepted', async (ctx) => {
+  const origin = ctx.origins.h2();
+  const a = await ctx.newPage(), b = await ctx.newPage();
+  const an = uname('pa'), bn = uname('pb');
+  await signUpE2E(a, origin, an);
+  await signUpE2E(b, origin, bn);
+  await newE2EChat(a, bn);
+  await send(a, 'pinned hello');
+  await openChat(b, an);
+  await b.getByRole('log').getByText('pinned hello', { exact: true }).waitFor();
+  // Ben's device gets a new identity key (as a server substituting one would present it).
+  const dev = await b.evaluate(() => window.parley.state.me.device_id);
+  const id = e2e.identityNew(), spk = e2e.signedPrekeyGenerate(id, 7);
+  const r = await b.evaluate(([d, body]) => fetch(`/v1/devices/${d}/keys`, { method: 'PUT',
+    headers: { 'Content-Type': 'application/json', 'X-Parley-CSRF': '1' }, body: JSON.stringify(body) }).then((x) => x.status),
+  [dev, { identity_key: e2e.toB64url(id.pub), signed_prekey: { id: 7, public_key: e2e.toB64url(spk.pub), signature: e2e.toB64url(spk.sig) } }]);
+  if (r !== 200) throw new Error(`key change refused: ${r}`);
+  const alert = a.getByRole('alert').filter({ hasText: `Safety number with ${bn} changed` }).first();
+  await alert.waitFor({ timeout: 15000 });
+  const box = a.getByLabel('Message', { exact: true });
+  await box.fill('must not go out');
+  await box.press('Enter');
+  await a.getByRole('alert').filter({ hasText: /Not sent: safety number with/ }).waitFor();
+  // Compare, accept: sending works again (to the new key).
+  await alert.getByRole('button', { name: 'Compare safety number' }).click();
+  const digits = await safetyDigits(a);
+  if (digits.length !== 60) throw new Error(`safety number has ${digits.length} digits`);
+  await a.getByRole('dialog').getByRole('img', { name: 'QR code of the safety number' }).waitFor();
+  await a.getByRole('button', { name: 'Accept new safety number' }).click();
+  await a.getByRole('button', { name: 'Accept new safety number' }).waitFor({ state: 'detached' });
+  await a.keyboard.press('Escape');
+  await send(a, 'accepted, sent');
+  const pageA = await a.evaluate(() => fetch(`/v1/conversations/${window.parley.state.open}/messages`).then((x) => x.json()));
+  if (pageA.messages.filter((m) => m.kind === 'e2e').length !== 2) throw new Error('the blocked message was sent');
+});
