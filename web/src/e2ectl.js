@@ -148,7 +148,7 @@ export async function flushOutbox() {
   flushing = true;
   try {
     for (const o of [...state.outbox.values()]) {
-      const r = await serial(() => lib.postOutbox(vault, o.cmid)).catch((x) => ({ failed: x }));
+      const r = await serial(() => lib.resend(vault, o)).catch((x) => ({ failed: x }));
       if (r === null) break; // still offline: keep order, try later
       state.outbox.delete(o.cmid);
       if (r.msg) { state.plain.set(pkey(r.msg.conversation_id, r.msg.seq), r.payload); onSent(r.msg); }
@@ -168,7 +168,7 @@ export async function e2eSend(c, payload, cmid, mediaIds) {
   const users = c.kind === 'direct' ? [c.peer.id, state.me.id] : (c.members || []).map((m) => m.user_id);
   if (c.kind !== 'direct' && !users.length) throw new Error('group members not loaded yet');
   const conv = { id: c.id, kind: c.kind, users };
-  state.outbox.set(cmid, { cmid, conv: c.id, payload, at: Date.now() });
+  state.outbox.set(cmid, { cmid, conv: c.id, desc: conv, mediaIds, payload, at: Date.now() });
   changed();
   let r;
   try {

@@ -83,7 +83,8 @@ export async function send(page, text) {
   const box = page.getByLabel('Message', { exact: true });
   await box.fill(text);
   await box.press('Enter');
-  await page.getByRole('log').getByText(text, { exact: true }).first().waitFor();
+  // Shown as sent (an e2e message waiting in the outbox shows at once, as "waiting to send").
+  await page.getByRole('log').locator('.msg:not(.pending)').getByText(text, { exact: true }).first().waitFor();
 }
 
 export function myLast(page) {

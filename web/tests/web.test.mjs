@@ -44,7 +44,9 @@ try {
     ctx.newPage = async (opts = {}) => {
       const c = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true, ...opts });
       contexts.push(c);
-      return c.newPage();
+      const p = await c.newPage();
+      watch(p, `page ${contexts.length}`);
+      return p;
     };
     try {
       let timer;
@@ -54,6 +56,15 @@ try {
       return true;
     } catch (e) {
       console.log(`${attempt ? 'FAIL' : 'retry'} ${name}: ${e.stack || e.message}`);
+      // What each page logged and asked for (console, failed and answered requests), and what
+      // it shows: kept per page, printed only for a failed case.
+      for (const c of contexts)
+        for (const p of c.pages()) {
+          const st = await p.evaluate(() => ({ url: location.href, body: document.body.innerText.slice(0, 300),
+            me: window.parley ? String(window.parley.state.me && window.parley.state.me.username) : 'no app' })).catch((x) => ({ err: x.message }));
+          console.log(`  ${p.__tag}: now ${JSON.stringify(st)}`);
+          for (const l of (p.__log || []).slice(-40)) console.log(`  ${p.__tag}: ${l}`);
+        }
       let i = 0;
       for (const c of contexts)
         for (const p of c.pages())
@@ -64,6 +75,19 @@ try {
     }
   };
   let retried = 0;
+  // Per page, the last 200 console lines and network events, with times since the page opened.
+  function watch(p, tag) {
+    const t0 = Date.now(), log = [];
+    const add = (l) => { log.push(`+${Date.now() - t0} ms ${l}`); if (log.length > 200) log.shift(); };
+    p.__tag = tag;
+    p.__log = log;
+    p.on('console', (m) => add(`console.${m.type()}: ${m.text()}`));
+    p.on('pageerror', (x) => add(`pageerror: ${x.message}`));
+    p.on('request', (r) => add(`-> ${r.method()} ${r.url()}`));
+    p.on('requestfailed', (r) => add(`xx ${r.method()} ${r.url()} ${r.failure() && r.failure().errorText}`));
+    p.on('response', (r) => add(`<- ${r.status()} ${r.request().method()} ${r.url()}`));
+    p.on('framenavigated', (f) => { if (f === p.mainFrame()) add(`navigated ${f.url()}`); });
+  }
   for (const [name, fn] of cases) {
     if (env.PARLEY_WEB_ONLY && !name.includes(env.PARLEY_WEB_ONLY)) continue;
     if (await runOnce(name, fn, 0)) { passed++; continue; }

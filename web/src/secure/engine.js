@@ -108,7 +108,8 @@ async function prepare(v, conv, cmid, payload, mediaIds) {
     }
     if (mediaIds && mediaIds.length) e.media_ids = mediaIds;
     const body = { client_msg_id: cmid, kind: 'e2e', e2e: e };
-    t.put(`o:${cmid}`, { conv: conv.id, body, payload, at: Date.now() });
+    // desc and mediaIds let a 409 found after a reload encrypt again (same client_msg_id).
+    t.put(`o:${cmid}`, { conv: conv.id, desc: conv, mediaIds: mediaIds || [], body, payload, at: Date.now() });
     return body;
   });
 }
@@ -150,10 +151,20 @@ export async function send(v, conv, cmid, payload, mediaIds) {
   throw new Error('the devices kept changing; not sent');
 }
 
-/** The outbox: [{ cmid, conv, payload }]. */
+/** The outbox: [{ cmid, conv, desc, mediaIds, payload }], oldest first. */
 export async function outbox(v) {
-  return (await v.readAll('o:')).map(([k, o]) => ({ cmid: k.slice(2), conv: o.conv, payload: o.payload, at: o.at }))
-    .sort((a, b) => a.at - b.at);
+  return (await v.readAll('o:')).map(([k, o]) => ({ cmid: k.slice(2), conv: o.conv, desc: o.desc,
+    mediaIds: o.mediaIds, payload: o.payload, at: o.at })).sort((a, b) => a.at - b.at);
+}
+
+/** Sends a stored entry again; a 409 (devices changed meanwhile) encrypts it anew. */
+export async function resend(v, o) {
+  try {
+    return await postOutbox(v, o.cmid);
+  } catch (x) {
+    if (!(x instanceof ApiError) || x.status !== 409 || !o.desc) throw x;
+    return send(v, o.desc, o.cmid, o.payload, o.mediaIds);
+  }
 }
 
 // ---- receive ----
