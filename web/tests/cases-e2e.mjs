@@ -174,3 +174,124 @@ test('e2e: a changed identity blocks sending until the new safety number is acce
   const pageA = await a.evaluate(() => fetch(`/v1/conversations/${window.parley.state.open}/messages`).then((x) => x.json()));
   if (pageA.messages.filter((m) => m.kind === 'e2e').length !== 2) throw new Error('the blocked message was sent');
 });
+
+// ---- with the C CLI (build/client/parley) ----
+
+async function cliHome(origin) {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const home = mkdtempSync(join(tmpdir(), 'pt-web-cli-'));
+  const env = { ...process.env, PARLEY_HOME: home, PARLEY_SERVER: origin, PARLEY_PASSWORD: PASSWORD,
+    PARLEY_PASSPHRASE: 'cli passphrase', PARLEY_VAULT_COST: 'low' };
+  const cli = process.env.PARLEY_TEST_CLI;
+  if (!cli) throw new Error('PARLEY_TEST_CLI is not set (run through ./scripts/test)');
+  const run = (...args) => promisify(execFile)(cli, args, { env, timeout: 60000 }).catch((x) => {
+    throw new Error(`parley ${args.join(' ')}: ${x.message} ${x.stdout || ''} ${x.stderr || ''}`);
+  });
+  return { home, run };
+}
+
+// Every JSON line `parley listen --json` printed.
+const lines = (out) => out.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+
+test('e2e with the CLI: 1:1 both ways, safety numbers equal, a file each way', async (ctx) => {
+  const origin = ctx.origins.h1();
+  const { run, home } = await cliHome(origin);
+  const fs = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const a = await ctx.newPage();
+  const cn = uname('cli'), an = uname('web');
+  await run('register', cn);
+  await signUpE2E(a, origin, an);
+  await newE2EChat(a, cn);
+  await send(a, 'hello CLI, from the browser');
+  let got = lines(await run('listen', '--json', '--count', '1', '--timeout', '30'));
+  if (!got.some((m) => m.text === 'hello CLI, from the browser' && m.e2e)) throw new Error(`CLI heard ${JSON.stringify(got)}`);
+  await run('send', an, 'hello browser, from the CLI');
+  await a.getByRole('log').getByText('hello browser, from the CLI', { exact: true }).waitFor();
+  // The same 60 digits on both sides.
+  const v = await run('verify', an);
+  await a.getByRole('button', { name: 'Safety number' }).click();
+  const digits = await safetyDigits(a);
+  if (digits.length !== 60 || !v.stdout.replace(/\D/g, '').includes(digits)) {
+    throw new Error(`safety numbers differ: browser ${digits}, CLI ${v.stdout}`);
+  }
+  await a.getByRole('dialog').getByRole('img', { name: 'QR code of the safety number' }).waitFor();
+  await a.keyboard.press('Escape');
+  // A file from the browser, encrypted before its upload; the CLI decrypts it byte for byte.
+  const bytes = Buffer.alloc(200 * 1024 + 5);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + (i >> 9)) & 0xff;
+  await a.locator('input[type=file]').setInputFiles({ name: 'notes.bin', mimeType: 'application/octet-stream', buffer: bytes });
+  await a.getByRole('log').getByRole('button', { name: 'Download notes.bin' }).waitFor();
+  // What the server stored is the "PLF1" ciphertext, declared as octets with no name.
+  const stored = await a.evaluate(async () => {
+    const p = [...window.parley.state.plain.values()].find((x) => x.file);
+    const r = await fetch(`/v1/media/${p.file.media_id}`);
+    return { type: r.headers.get('content-type'), body: [...new Uint8Array(await r.arrayBuffer())] };
+  });
+  const up = Buffer.from(stored.body);
+  if (up.subarray(0, 4).toString() !== 'PLF1' || up.includes(bytes.subarray(0, 64)) || up.length <= bytes.length) {
+    throw new Error(`the server holds no ciphertext (${up.length} bytes, ${stored.type})`);
+  }
+  const outDir = join(home, 'in');
+  await fs.mkdir(outDir);
+  const heard = await run('listen', '--json', '--count', '1', '--timeout', '30', '--out-dir', outDir);
+  const f = lines(heard).find((m) => m.file);
+  if (!f) throw new Error(`CLI got no file: ${heard.stdout} ${heard.stderr}`);
+  if (!(await fs.readFile(f.file)).equals(bytes)) throw new Error('the CLI decrypted other bytes');
+  // And one from the CLI, decrypted in the browser.
+  const back = Buffer.from(bytes.subarray(0, 70000).map((x) => x ^ 0x5a));
+  const path = join(home, 'reply.bin');
+  await fs.writeFile(path, back);
+  await run('send', '--file', path, an);
+  const btn = a.getByRole('log').getByRole('button', { name: 'Download reply.bin' });
+  await btn.waitFor();
+  const [dl] = await Promise.all([a.waitForEvent('download'), btn.click()]);
+  const mine = await fs.readFile(await dl.path());
+  if (!mine.equals(back)) throw new Error(`the browser decrypted ${mine.length} bytes that differ from the ${back.length} sent`);
+  await fs.rm(home, { recursive: true, force: true });
+});
+
+test('e2e with the CLI: a group with sender keys both ways, a member removed (rotation)', async (ctx) => {
+  const origin = ctx.origins.h1();
+  const { run, home } = await cliHome(origin);
+  const a = await ctx.newPage(), b = await ctx.newPage();
+  const cn = uname('gcli'), an = uname('gwa'), bn = uname('gwb');
+  await run('register', cn);
+  await signUpE2E(a, origin, an);
+  await signUpE2E(b, origin, bn);
+  await a.getByRole('button', { name: 'New group' }).click();
+  await a.getByLabel('Group name').fill('Mixed');
+  await a.getByLabel('Members (usernames, separated by commas)').fill(`${cn}, ${bn}`);
+  await a.getByRole('button', { name: 'Create group' }).click();
+  await a.getByRole('heading', { name: 'Mixed', exact: true }).waitFor();
+  const gid = await a.evaluate(() => window.parley.state.open);
+  await send(a, 'group hello from the browser');
+  let got = lines(await run('listen', '--json', '--count', '1', '--timeout', '30'));
+  if (!got.some((m) => m.text === 'group hello from the browser')) throw new Error(`CLI heard ${JSON.stringify(got)}`);
+  await run('send', `#${gid}`, 'group hello from the CLI');
+  await a.getByRole('log').getByText('group hello from the CLI', { exact: true }).waitFor();
+  await openChat(b, 'Mixed');
+  await b.getByRole('log').getByText('group hello from the CLI', { exact: true }).waitFor();
+  await b.getByRole('log').getByText('group hello from the browser', { exact: true }).waitFor();
+  // Ben is removed: the CLI's next group message uses a new sender key, which Ann gets.
+  await a.getByRole('button', { name: 'Group info' }).click();
+  await a.getByRole('button', { name: `Remove ${bn}` }).click();
+  await a.getByRole('dialog').getByText(`@${bn}`).waitFor({ state: 'detached' });
+  await a.keyboard.press('Escape');
+  await run('send', `#${gid}`, 'without Ben, from the CLI');
+  await a.getByRole('log').getByText('without Ben, from the CLI', { exact: true }).waitFor();
+  await send(a, 'without Ben, from the browser');
+  got = lines(await run('listen', '--json', '--count', '1', '--timeout', '30'));
+  if (!got.some((m) => m.text === 'without Ben, from the browser')) throw new Error(`CLI heard ${JSON.stringify(got)}`);
+  const page = await a.evaluate((id) => fetch(`/v1/conversations/${id}/messages`).then((r) => r.json()), gid);
+  const fromCli = page.messages.filter((m) => m.e2e && m.e2e.group && m.sender !== page.messages[0].sender);
+  const keyId = (m) => e2e.get32(e2e.fromB64url(m.e2e.group), 1);
+  if (fromCli.length < 2 || keyId(fromCli[0]) === keyId(fromCli[fromCli.length - 1])) throw new Error('the CLI did not rotate its sender key');
+  await noErrors(a);
+  const { rm } = await import('node:fs/promises');
+  await rm(home, { recursive: true, force: true });
+});
