@@ -50,6 +50,17 @@ test('e2e: direct chat, both ways, decrypted once (reload), nothing readable on 
   await b.getByRole('log').getByText('after the reload', { exact: true }).waitFor();
   await send(b, 'still here');
   await a.getByRole('log').getByText('still here', { exact: true }).waitFor();
+  // Local search: the server never indexes e2e text; this browser searches what it decrypted.
+  await b.getByRole('button', { name: 'Search messages' }).click();
+  await b.getByLabel('Search', { exact: true }).fill('SECRET');
+  await b.getByLabel('Search', { exact: true }).press('Enter');
+  const hits = b.getByRole('list', { name: 'Results in encrypted chats' });
+  await hits.getByRole('button').first().waitFor();
+  if ((await hits.getByRole('button').count()) !== 2) throw new Error(`local search: ${await hits.textContent()}`);
+  const hello = hits.getByRole('button', { name: /secret hello/ });
+  if ((await hello.locator('mark').textContent()) !== 'secret') throw new Error('the match is not marked');
+  await hello.click();
+  await b.getByRole('log').locator('.msg.focus').getByText('secret hello', { exact: true }).waitFor();
   // A wrong passphrase opens nothing.
   await a.reload();
   await a.getByLabel('Passphrase', { exact: true }).fill('not it');

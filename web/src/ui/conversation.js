@@ -145,7 +145,7 @@ export function Conversation({ id }) {
           <h2>${convTitle(c)}</h2>
           <p class="presence" aria-live="polite">${sub}</p>
         </div>
-        ${isE2E(c) && html`<span class="lock" role="img" aria-label="End-to-end encrypted" title="End-to-end encrypted">🔒</span>`}
+        ${isE2E(c) && html`<span class="lock" role="img" aria-label="End-to-end encrypted" title="End-to-end encrypted"><${Icon} name="lock" /></span>`}
         ${isE2E(c) && c.peer && html`<button onClick=${() => openSafety(c.peer.id)}>Safety number</button>`}
         ${c.kind === 'group' && html`<button onClick=${() => set({ dialog: 'group-info' })}>Group info</button>`}
       </header>
@@ -157,7 +157,7 @@ export function Conversation({ id }) {
         ${rows}
         ${pending.map((o) => html`<div class="msg mine pending" key=${o.cmid}><div class="bubble">
           <p class="text">${o.payload.text != null ? o.payload.text : `Attachment: ${(o.payload.file && o.payload.file.name) || 'file'}`}</p>
-          <span class="meta"><span class="ticks" role="img" aria-label="waiting to send">🕓</span></span></div></div>`)}
+          <span class="meta"><span class="ticks" role="img" aria-label="waiting to send"><${Icon} name="clock" /></span></span></div></div>`)}
       </div>
       <${Composer} key=${id} convId=${id} replyTo=${replyTo} setReplyTo=${setReplyTo} />
     </section>`;
