@@ -2,7 +2,7 @@
 // Parley web - the app's state and the one way it changes: set() then notify subscribers.
 // Messages are kept per conversation in a Map by seq, so an event seen twice (replay after a
 // reconnect, REST page overlapping the stream) is stored once.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 
 const subs = new Set();
 export const state = {
@@ -24,7 +24,9 @@ export const state = {
 };
 
 let pending = false;
+let version = 0; // counts changes, so a component can tell it missed one (useStore)
 export function changed() {
+  version++;
   if (pending) return;
   pending = true;
   queueMicrotask(() => {
@@ -38,12 +40,17 @@ export function set(patch) {
   changed();
 }
 
-// Re-renders the calling component whenever the state changes.
+// Re-renders the calling component whenever the state changes. Effects run after the first
+// paint, so a change made between the render and the subscription (e.g. /v1/me answering 401
+// before it: the page stayed on "Loading…") is caught up on right when subscribing.
 export function useStore() {
   const [, tick] = useState(0);
+  const seen = useRef(0);
+  seen.current = version;
   useEffect(() => {
     const f = () => tick((n) => n + 1);
     subs.add(f);
+    if (version !== seen.current) f();
     return () => subs.delete(f);
   }, []);
   return state;

@@ -384,3 +384,19 @@ test('sends refused with 429 + Retry-After are sent again after the wait', async
     await stopServer(srv);
   }
 });
+
+// The "Loading…" that stayed: the answer to /v1/me came before the app's first effects had
+// subscribed to the state, so the change to "signed out" reached nobody. Here the answer comes
+// at once (fetch wrapped to resolve in a microtask), which loses that race every time.
+test('sign-in page appears even when /v1/me answers before the first render subscribed', async (ctx) => {
+  const origin = ctx.origins.h1();
+  const a = await ctx.newPage();
+  await a.addInitScript(() => {
+    const f = window.fetch;
+    window.fetch = (u, o) => (String(u).endsWith('/v1/me')
+      ? Promise.resolve(new Response('{"status":401}', { status: 401, headers: { 'Content-Type': 'application/problem+json' } }))
+      : f(u, o));
+  });
+  await a.goto(`${origin}/`);
+  await a.getByLabel('Username', { exact: true }).waitFor({ timeout: 5000 });
+});
