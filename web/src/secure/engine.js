@@ -237,6 +237,8 @@ export async function receive(v, msg) {
     const have = await t.get(hk);
     if (have) return have;
     if (dev === v.deviceId) return { error: 'own message not in this browser\u2019s history' };
+    // Nothing addressed to this device: sent before it had keys (a new browser is a new device).
+    if (!e.ciphertext && !e.group) return { absent: true };
     let doc = null;
     try {
       if (e.ciphertext) {
