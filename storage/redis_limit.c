@@ -301,7 +301,7 @@ int store_redis_streams_open_many(struct store_redis *r, const int64_t *users, u
     snprintf(bufs, 48, "%u", n);
     argv[k++] = bufs;
     for (unsigned i = 0; i < n; i++) {
-        streams_key(bufs + 48 * (1 + i), 48, users[i]);
+        streams_key(r, bufs + 48 * (1 + i), 48, users[i]);
         argv[k++] = bufs + 48 * (1 + i);
     }
     char *p = bufs + 48 * (1 + (size_t)n);
