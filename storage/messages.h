@@ -64,7 +64,7 @@ struct store_e2e_send {
  *                            caller sets each msg.id to its position and
  *                            builds its payload
  *   store_pg_send_finish()   the e2e rows, the new messages and their
- *                            events; COMMIT
+ *                            events, accepted message requests; COMMIT
  *
  * Writer thread (blocking). Each function takes the batch as an array of n
  * pointers (borrowed); strings it returns come from the arena a. Besides
@@ -92,15 +92,20 @@ struct store_send {
     int64_t reply_to;                 /* a seq, or 0 for none */
     const struct store_e2e_send *e2e; /* kind "e2e" only, else NULL */
     bool forwarded;                   /* a forward_of copy (kind and body the original's) */
-    /* Set by store_pg_send_lock(): the conversation is an e2e one. */
+    /* Set by store_pg_send_open(): the conversation is an e2e one, and its
+     * disappearing-messages timer in ms (0: off; 0013). */
     bool conv_e2e;
+    int64_t expire_ms;
 
-    enum store_send_outcome outcome; /* set by store_pg_send_check() */
+    enum store_send_outcome outcome; /* set by store_pg_send_open() */
     /* REJECTED: PL_ENOTFOUND (the sender is not a member, or there is no
      * such conversation), PL_EINVAL (reply_to names no message the sender
      * can see), PL_ECONFLICT (the device used client_msg_id for a message in
-     * another conversation). */
+     * another conversation), PL_EFORBIDDEN with blocked set (the other
+     * member of a direct conversation blocked the sender; 0013). */
     int rc;
+    bool blocked;             /* REJECTED with PL_EFORBIDDEN: the peer blocked the sender */
+    bool accepts;             /* NEW: the sender answers its pending message request */
     unsigned dup_of;          /* DUPLICATE: index of the send it repeats */
     struct store_message msg; /* STORED: by check; NEW: by assign (id by the caller) */
     const int64_t *audience;  /* NEW: the conversation's members, by assign */
@@ -131,7 +136,8 @@ PL_MUST_CHECK int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a,
 
 /* Inserts e2e_rows (NULL for none: store_pg_e2e_insert()'s JSON,
  * borrowed), every NEW send's message (its msg.id is the position of its
- * event) and its message.created event (payload), and commits.
+ * event) and its message.created event (payload), accepts the message
+ * requests that NEW sends answer (0013), and commits.
  * PL_EUNAVAIL means the outcome is unknown, as for store_pg_tx_commit(). */
 PL_MUST_CHECK int store_pg_send_finish(struct store_pg *pg, struct store_send *const *s, unsigned n,
                                        const char *e2e_rows);

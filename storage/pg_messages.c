@@ -40,6 +40,7 @@ enum {
     SEND_ASSIGN,
     SEND_INSERT,
     SEND_POS_TAKE,
+    SEND_ACCEPT,
     MEMBER_JOINED,
     PAGE_ASC,
     PAGE_DESC,
@@ -77,11 +78,12 @@ enum {
 // clang-format on
 
 /* The check's columns before the message columns of the stored message. */
-#define CHECK_NCOLS 5
+#define CHECK_NCOLS 7
 
 const struct store_pg__stmt store_pg__message_stmts[] = {
     [SEND_LOCK] = {"send_lock",
-                   "SELECT id, encryption = 'e2e' FROM conversations WHERE id = ANY($1::bigint[])"
+                   "SELECT id, encryption = 'e2e', COALESCE(expire_ms, 0) FROM conversations"
+                   " WHERE id = ANY($1::bigint[])"
                    " ORDER BY id FOR NO KEY UPDATE",
                    1, false},
     /* Per send, in batch order: is the sender a member, is reply_to a
@@ -96,16 +98,24 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
          "   AS x(i int, c bigint, u bigint, d bigint, m text, r bigint)),"
          " jm AS (SELECT j.*, (SELECT mb.joined_seq FROM members mb"
          "     WHERE mb.conversation_id = j.c AND mb.user_id = j.u) AS jseq,"
+         "   (SELECT mb.request_from IS NOT NULL FROM members mb"
+         "     WHERE mb.conversation_id = j.c AND mb.user_id = j.u) AS pending,"
          "   (SELECT e.id FROM messages e WHERE e.sender_device_id = j.d"
          "     AND e.client_msg_id = j.m) AS eid FROM j),"
          " k AS (SELECT jm.*, jm.jseq IS NOT NULL AS member,"
          "   (jm.r = 0 OR EXISTS (SELECT 1 FROM messages p WHERE p.conversation_id = jm.c"
          "     AND p.seq = jm.r AND p.seq > jm.jseq) OR EXISTS (SELECT 1"
          "     FROM archived_messages p WHERE p.conversation_id = jm.c AND p.seq = jm.r"
-         "     AND p.seq > jm.jseq)) AS reply_ok FROM jm)"
+         "     AND p.seq > jm.jseq)) AS reply_ok,"
+         /* Blocks (0013) apply to direct conversations: one probe of
+          * blocks_by_blocked, which finds nothing for almost every sender. */
+         "   EXISTS (SELECT 1 FROM blocks b JOIN members o ON o.user_id = b.user_id"
+         "     AND o.conversation_id = jm.c JOIN conversations v ON v.id = jm.c"
+         "     AND v.kind = 'direct' WHERE b.blocked_id = jm.u) AS blocked FROM jm)"
          " SELECT k.i, k.member, k.reply_ok, k.eid IS NOT NULL,"
-         "  COALESCE(min(k.i) FILTER (WHERE k.member AND k.reply_ok AND k.eid IS NULL)"
-         "   OVER (PARTITION BY k.d, k.m), -1), "
+         "  COALESCE(min(k.i) FILTER (WHERE k.member AND NOT k.blocked AND k.reply_ok"
+         "   AND k.eid IS NULL) OVER (PARTITION BY k.d, k.m), -1), k.blocked,"
+         "  COALESCE(k.pending, false), "
          // clang-format off
          STORE_MSG_COLS("e")
          " FROM k LEFT JOIN LATERAL"
@@ -131,10 +141,12 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
     [SEND_INSERT] = {"send_insert",
                      "WITH j AS (SELECT * FROM json_to_recordset($1::json) AS x(c bigint, s bigint,"
                      "   i bigint, u bigint, d bigint, m text, k text, b text, r bigint, f boolean,"
-                     "   p json)),"
+                     "   x bigint, p json)),"
                      " ins AS (INSERT INTO messages (conversation_id, seq, id, sender_id,"
-                     "   sender_device_id, client_msg_id, kind, body, reply_to, forwarded)"
-                     "   SELECT c, s, i, u, d, m, k, b, NULLIF(r, 0), f FROM j)"
+                     "   sender_device_id, client_msg_id, kind, body, reply_to, forwarded,"
+                     "   expires_at)"
+                     "   SELECT c, s, i, u, d, m, k, b, NULLIF(r, 0), f,"
+                     "   CASE WHEN x > 0 THEN now() + x * interval '1 millisecond' END FROM j)"
                      " INSERT INTO events (pos, conversation_id, type, payload)"
                      " SELECT i, c, 'message.created', p::text FROM j",
                      1, false},
@@ -144,6 +156,13 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
                        "UPDATE stream_state SET pos = pos + $1::bigint WHERE id = 1"
                        " RETURNING pos - $1::bigint + 1",
                        1, false},
+    /* A message request is accepted by answering it (0013). */
+    [SEND_ACCEPT] = {"send_accept",
+                     "UPDATE members m SET request_from = NULL"
+                     " FROM unnest($1::bigint[], $2::bigint[]) AS x(c, u)"
+                     " WHERE m.conversation_id = x.c AND m.user_id = x.u"
+                     " AND m.request_from IS NOT NULL",
+                     2, false},
     [MEMBER_JOINED] = {"member_joined_seq",
                        "SELECT joined_seq FROM members"
                        " WHERE conversation_id = $1::bigint AND user_id = $2::bigint",
@@ -277,6 +296,9 @@ static int check_row(struct pl_arena *a, const PGresult *r, int row, struct stor
     x->outcome = STORE_SEND_REJECTED;
     if (!get_bool(r, row, 1)) {
         x->rc = PL_ENOTFOUND;
+    } else if (get_bool(r, row, 5) && !get_bool(r, row, 3)) {
+        x->rc = PL_EFORBIDDEN;
+        x->blocked = true;
     } else if (get_bool(r, row, 3)) {
         if ((rc = store_pg__message_row(a, r, row, CHECK_NCOLS, &x->msg)) < 0)
             return rc;
@@ -291,6 +313,7 @@ static int check_row(struct pl_arena *a, const PGresult *r, int row, struct stor
         return PL_EINTERNAL; /* an acceptable send is its own first */
     } else if (first == (int64_t)i) {
         x->outcome = STORE_SEND_NEW;
+        x->accepts = get_bool(r, row, 6);
     } else if (s[first]->conversation_id == x->conversation_id) {
         x->outcome = STORE_SEND_DUPLICATE;
         x->dup_of = (unsigned)first;
@@ -300,7 +323,7 @@ static int check_row(struct pl_arena *a, const PGresult *r, int row, struct stor
     return 0;
 }
 
-/* Sets each send's conv_e2e from SEND_LOCK's rows. */
+/* Sets each send's conv_e2e and expire_ms from SEND_LOCK's rows. */
 static int lock_rows(const PGresult *r, struct store_send *const *s, unsigned n)
 {
     int rc = 0;
@@ -308,8 +331,10 @@ static int lock_rows(const PGresult *r, struct store_send *const *s, unsigned n)
         int64_t id;
         rc = store_pg__get_i64(r, row, 0, &id);
         for (unsigned i = 0; i < n && rc == 0; i++)
-            if (s[i]->conversation_id == id)
+            if (s[i]->conversation_id == id) {
                 s[i]->conv_e2e = get_bool(r, row, 1);
+                rc = store_pg__get_i64(r, row, 2, &s[i]->expire_ms);
+            }
     }
     return rc;
 }
@@ -437,9 +462,10 @@ static int insert_row(struct pl_buf *b, const struct store_send *x, bool first)
     const struct store_message *m = &x->msg;
     int rc = pl_buf_printf(b,
                            "%s{\"c\":%" PRId64 ",\"s\":%" PRId64 ",\"i\":%" PRId64 ",\"u\":%" PRId64
-                           ",\"d\":%" PRId64 ",\"r\":%" PRId64 ",\"f\":%s,\"m\":",
+                           ",\"d\":%" PRId64 ",\"r\":%" PRId64 ",\"x\":%" PRId64 ",\"f\":%s,\"m\":",
                            first ? "" : ",", m->conversation_id, m->seq, m->id, m->sender_id,
-                           m->sender_device_id, m->reply_to, m->forwarded ? "true" : "false");
+                           m->sender_device_id, m->reply_to, x->expire_ms,
+                           m->forwarded ? "true" : "false");
     if (rc == 0)
         rc = json_str(b, m->client_msg_id);
     if (rc == 0 && (rc = pl_buf_append(b, ",\"k\":", 5)) == 0)
@@ -449,6 +475,32 @@ static int insert_row(struct pl_buf *b, const struct store_send *x, bool first)
     if (rc == 0 && (rc = pl_buf_append(b, ",\"p\":", 5)) == 0)
         rc = pl_buf_append(b, x->payload, strlen(x->payload)); /* JSON already */
     return rc < 0 ? rc : pl_buf_append(b, "}", 1);
+}
+
+/* The parameters of SEND_ACCEPT for the NEW sends that answer their
+ * pending message request (0013), in the arena; vals[0] stays NULL when
+ * there are none. */
+static int accept_params(struct pl_arena *a, struct store_send *const *s, unsigned n,
+                         const char *vals[2])
+{
+    unsigned k = 0;
+    vals[0] = vals[1] = NULL;
+    for (unsigned i = 0; i < n; i++)
+        k += s[i]->outcome == STORE_SEND_NEW && s[i]->accepts;
+    if (k == 0)
+        return 0;
+    int64_t *cv = pl_arena_alloc(a, k * sizeof(*cv)), *us = pl_arena_alloc(a, k * sizeof(*us));
+    if (!cv || !us)
+        return PL_ENOMEM;
+    k = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (s[i]->outcome == STORE_SEND_NEW && s[i]->accepts) {
+            cv[k] = s[i]->conversation_id;
+            us[k++] = s[i]->sender_id;
+        }
+    if (!(vals[0] = store_pg__i64_array(a, cv, k)) || !(vals[1] = store_pg__i64_array(a, us, k)))
+        return PL_ENOMEM;
+    return 0;
 }
 
 int store_pg_send_finish(struct store_pg *pg, struct store_send *const *s, unsigned n,
@@ -470,20 +522,28 @@ int store_pg_send_finish(struct store_pg *pg, struct store_send *const *s, unsig
     }
     if (rc == 0 && (rc = pl_buf_append(&b, "]", 1)) == 0)
         rc = param_end(&b);
+    struct pl_arena *a = rc == 0 ? pl_arena_new() : NULL;
+    const char *av[2] = {NULL, NULL};
+    if (rc == 0)
+        rc = a ? accept_params(a, s, n, av) : PL_ENOMEM;
     if (rc == 0) {
         const char *iv[] = {pl_buf_head(&b)}, *ev[] = {e2e_rows};
-        struct store_pg__call q[3];
+        struct store_pg__call q[4];
         unsigned k = 0;
         if (e2e_rows)
             q[k++] = (struct store_pg__call){.st = store_pg__stmt_e2e_insert, .values = ev};
         if (!first)
             q[k++] =
                 (struct store_pg__call){.st = &store_pg__message_stmts[SEND_INSERT], .values = iv};
+        if (av[0])
+            q[k++] =
+                (struct store_pg__call){.st = &store_pg__message_stmts[SEND_ACCEPT], .values = av};
         q[k++] = (struct store_pg__call){.st = store_pg__stmt_commit};
         if ((rc = store_pg__exec_pipeline(pg, q, k)) == 0)
             for (unsigned i = 0; i < k; i++)
                 PQclear(q[i].res);
     }
+    pl_arena_free(a);
     pl_buf_deinit(&b);
     return rc;
 }
