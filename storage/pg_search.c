@@ -92,12 +92,15 @@ const struct store_pg__stmt store_pg__search_stmts[] = {
      * run of commits, so none is skipped or indexed twice. When the step
      * took them all, the position moves on to stream_state's as this
      * snapshot sees it (every position up to it has committed, so every
-     * message up to it was among them). An idle step writes nothing.
+     * message up to it was among them). An idle step writes nothing. The position is a
+     * scalar subquery so that it bounds the index scan of messages_id_key
+     * (as a join it became a filter over the whole index: 10 million
+     * entries read per step on a big history).
      * Returns the number of messages passed (0: caught up). */
     [INDEX_STEP] = {"search_index_step",
                     "WITH st AS (SELECT pos FROM search_index_state WHERE id = 1 FOR UPDATE),"
-                    " todo AS (SELECT m.conversation_id, m.seq, m.id FROM messages m, st"
-                    "   WHERE m.id > st.pos ORDER BY m.id LIMIT $1::int),"
+                    " todo AS (SELECT m.conversation_id, m.seq, m.id FROM messages m"
+                    "   WHERE m.id > (SELECT pos FROM st) ORDER BY m.id LIMIT $1::int),"
                     " upd AS (UPDATE messages m SET tsv = to_tsvector(c.config,"
                     "   message_search_text(m.kind, m.body))"
                     "   FROM todo, search_settings c WHERE c.id = 1"
