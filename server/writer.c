@@ -36,7 +36,7 @@ PL_LOG_TOPIC("writer");
  * a second, not per batch of sends.
  */
 #define INDEX_INTERVAL_MS 100
-#define INDEX_BATCH 5000
+#define INDEX_BATCH 1000
 
 const unsigned srv_writer_bucket_le[SRV_WRITER_BUCKETS - 1] = {1,  2,   4,   8,   16,  32,
                                                                64, 128, 256, 512, 1024};
