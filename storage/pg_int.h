@@ -78,6 +78,29 @@ extern const struct store_pg__stmt store_pg__replica_stmts[];          /* pg_rep
 PL_MUST_CHECK int store_pg__exec(struct store_pg *pg, const struct store_pg__stmt *st,
                                  const char *const *values, const int *lengths, const int *formats,
                                  struct pg_result **res);
+/* One statement of a pipeline: st with its text parameters (borrowed);
+ * res is set by store_pg__exec_pipeline() (the caller's: PQclear it). */
+struct store_pg__call {
+    const struct store_pg__stmt *st;
+    const char *const *values;
+    struct pg_result *res;
+};
+
+/* Sends q[0..n) in one round trip (libpq pipeline mode) and reads every
+ * result. On success each q[i].res is set; on failure none is, and the
+ * code is the first failing statement's (as store_pg__exec()); the
+ * statements after it did not run. store_pg__stmt_begin and
+ * store_pg__stmt_commit may be among them: they open and end the
+ * transaction as store_pg_tx_begin() and store_pg_tx_commit() do, and a
+ * transaction left open by a failure must be rolled back. PL_EUNAVAIL:
+ * the connection broke, the outcome is unknown. */
+PL_MUST_CHECK int store_pg__exec_pipeline(struct store_pg *pg, struct store_pg__call *q,
+                                          unsigned n);
+extern const struct store_pg__stmt *const store_pg__stmt_begin;  /* BEGIN */
+extern const struct store_pg__stmt *const store_pg__stmt_commit; /* COMMIT */
+/* store_pg_e2e_insert()'s statement (pg_keys.c), for the send pipeline. */
+extern const struct store_pg__stmt *const store_pg__stmt_e2e_insert;
+
 /* Runs st with the parameters a and b; *out is the boolean in the first
  * column of its one row. 0, PL_ENOTFOUND when there is no row, or a
  * store_pg__exec() code. */
