@@ -74,6 +74,7 @@ static const struct store_pg__stmt *const stmt_tables[] = {
     store_pg__analytics_stmts,
     store_pg__block_stmts,
     store_pg__conv_prefs_stmts,
+    store_pg__expiry_stmts,
 };
 
 void store_pg__count_error(void)
