@@ -71,6 +71,8 @@ struct api_config {
     /* Usernames (comma-separated) that are admins besides the admins
      * table; others get 404 on /v1/admin/... */
     const char *admins;
+    /* Retention cohorts smaller than this are suppressed in admin views. */
+    unsigned analytics_min_cohort;
 };
 
 /* One file of the web client, read at startup (server/webapp.c). */
@@ -154,6 +156,9 @@ struct api_worker {
     const struct api_env *env;
     struct store_pg *pg;
     struct store_redis *redis;
+    /* The hot standby (setting pg_standby), or NULL: lag-tolerant reads
+     * go there when api/replica.h allows it. */
+    struct store_pg *pg_ro;
 };
 
 enum api_route_result {
@@ -183,6 +188,10 @@ PL_MUST_CHECK int api_media_sweep(struct api_worker *w, unsigned limit);
 
 /* Worker thread: runs the routed request to completion (always completes). */
 void api_handle(struct api_worker *w, struct http_req *req);
+/* Worker: requests of API_WAITS routes (api_route_waits(): event-stream
+ * opens) handled together, with one storage round trip per step for all
+ * of them; each is answered or handed on like api_handle() does. */
+void api_handle_waiting(struct api_worker *w, struct http_req **reqs, unsigned n);
 
 /* Any thread: answers a request that could not be handed to a worker
  * (rc = PL_EBUSY: queue full; PL_ECANCELED: shutting down) and completes it. */

@@ -310,7 +310,7 @@ int api_conversations_list(struct api_call *c)
     struct store_conv *v;
     unsigned n;
     const struct store_conv_cursor *after = has_cursor ? &cur : NULL;
-    rc = store_pg_conv_list(c->w->pg, c->a, c->user_id, after, limit + 1, &v, &n);
+    API_READ(c, pg, rc, store_pg_conv_list(pg, c->a, c->user_id, after, limit + 1, &v, &n));
     if (rc < 0)
         return rc;
     yajl_gen g = api__gen_new();

@@ -261,6 +261,17 @@ static void fail_all(struct api_worker *w, struct api_send *const *jobs, unsigne
     }
 }
 
+/* Read-your-writes on the standby: the batch's position, noted for every
+ * sender before any of them is acknowledged (one query per batch). */
+static void note_writes(struct api_worker *w, struct api_send *const *jobs, unsigned n)
+{
+    if (!api_replica_enabled())
+        return;
+    uint64_t lsn = api__write_lsn(w);
+    for (unsigned i = 0; i < n; i++)
+        api_replica_note_write(jobs[i]->s.sender_id, lsn);
+}
+
 /* Commits jobs[0..n) in one transaction and answers them. */
 static int commit_some(struct api_worker *w, struct api_send *const *jobs, unsigned n)
 {
@@ -284,6 +295,7 @@ static int commit_some(struct api_worker *w, struct api_send *const *jobs, unsig
             pl_log_error("send batch of %u failed: %s", n, pl_strerror(rc));
         fail_all(w, jobs, n, rc);
     } else {
+        note_writes(w, jobs, n);
         publish(w->env, s, n);
         for (unsigned i = 0; i < n; i++)
             answer(w, jobs, i, out);
