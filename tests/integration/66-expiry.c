@@ -20,17 +20,41 @@
  * three cases (which run in parallel) share one data dir, as nodes share
  * one blob store: whichever sweeper holds the lock deletes any case's
  * blobs. Other test files' servers do not sweep (the harness's default).
+ * The cases use a database of their own, created here: expiry deletes
+ * message rows, which other tests (analytics) count in the shared one.
  */
 #define WAIT_MS 30000
 
 static char dir[256];
+static char pg[1024]; /* PARLEY_TEST_PG naming this file's database */
+
+/* Creates this run's database (the three cases race: one creates it). */
+static void own_database(void)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "parley_expiry_%d", (int)getppid());
+    snprintf(pg, sizeof(pg), "%s dbname=%s", getenv("PARLEY_TEST_PG"), name);
+    PGconn *c = PQconnectdb(getenv("PARLEY_TEST_PG"));
+    PL_ASSERT(PQstatus(c) == CONNECTION_OK);
+    char q[128];
+    snprintf(q, sizeof(q), "CREATE DATABASE %s", name);
+    PQclear(PQexec(c, q)); /* fails harmlessly when another case made it */
+    PQfinish(c);
+    c = PQconnectdb(pg);
+    if (PQstatus(c) != CONNECTION_OK)
+        pltest_fail(__FILE__, __LINE__, "database %s: %s", name, PQerrorMessage(c));
+    PQfinish(c);
+}
 
 static struct pt_server *start(void)
 {
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof(dir), "%s/pt-expiry-%d", tmp ? tmp : "/tmp", (int)getppid());
     PL_ASSERT(mkdir(dir, 0700) == 0 || errno == EEXIST);
-    const char *args[] = {"--data-dir",
+    own_database();
+    const char *args[] = {"--pg",
+                          pg,
+                          "--data-dir",
                           dir,
                           "--expiry-interval",
                           "200",
@@ -48,7 +72,7 @@ static long long sql_int(const char *fmt, long long x, long long y)
 {
     char q[512];
     snprintf(q, sizeof(q), fmt, x, y);
-    PGconn *c = PQconnectdb(getenv("PARLEY_TEST_PG"));
+    PGconn *c = PQconnectdb(pg);
     PL_ASSERT(PQstatus(c) == CONNECTION_OK);
     PGresult *r = PQexec(c, q);
     if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -64,7 +88,7 @@ static void sql_str(char *out, size_t n, const char *fmt, long long x)
 {
     char q[512];
     snprintf(q, sizeof(q), fmt, x);
-    PGconn *c = PQconnectdb(getenv("PARLEY_TEST_PG"));
+    PGconn *c = PQconnectdb(pg);
     PGresult *r = PQexec(c, q);
     PL_ASSERT(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1);
     snprintf(out, n, "%s", PQgetvalue(r, 0, 0));
@@ -179,7 +203,7 @@ static int archive(long long conv)
         const char *argv[] = {bin,
                               "archive",
                               "--pg",
-                              getenv("PARLEY_TEST_PG"),
+                              pg,
                               "--data-dir",
                               dir,
                               "--archive-after",
