@@ -44,6 +44,9 @@ CREATE TABLE analytics_daily_users (
   PRIMARY KEY (day, user_id)
 ) PARTITION BY RANGE (day);
 
+-- Media rollups recount the uploads completed in the last hours.
+CREATE INDEX media_ready_at ON media (ready_at) WHERE state = 'ready';
+
 -- The group conversations with at least one message on each UTC day
 -- (active groups).
 CREATE TABLE analytics_daily_groups (
