@@ -127,16 +127,17 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
      * to take the largest hour of a day instead of the sum. UTC buckets. */
     [AN_SERIES_HOURLY] =
         {"an_series_hourly",
-         "SELECT " STORE_PG_TS(
-             "g.t") ", COALESCE(CASE WHEN $6::text = 'max' THEN max(h.value)"
-                    "  ELSE sum(h.value) END, 0)::bigint"
+         "WITH h AS (SELECT date_trunc($4::text, bucket_start, 'UTC') AS t,"
+         "  CASE WHEN $6::text = 'max' THEN max(value) ELSE sum(value) END AS v"
+         "  FROM analytics_hourly WHERE metric = $1::text AND dims = $5::text"
+         "  AND bucket_start >= date_trunc($4::text, $2::timestamptz, 'UTC')"
+         "  AND bucket_start < $3::timestamptz GROUP BY 1)"
+         " SELECT " STORE_PG_TS(
+             "g.t") ", COALESCE(h.v, 0)::bigint"
                     " FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
                     "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) "
                     "AS g(t)"
-                    " LEFT JOIN analytics_hourly h ON h.metric = $1::text AND h.dims = $5::text"
-                    "  AND h.bucket_start >= g.t AND h.bucket_start < g.t + ('1 ' || "
-                    "$4::text)::interval"
-                    " GROUP BY g.t ORDER BY g.t",
+                    " LEFT JOIN h ON h.t = g.t ORDER BY g.t",
          6, true},
     /* $1 window in days (1, 7, 30), $2 from, $3 to: distinct users active
      * in the window ending on each UTC day of [from, to). */
@@ -227,9 +228,10 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
          " s AS (DELETE FROM analytics_daily_hll"
          "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1),"
          " g AS (DELETE FROM analytics_daily_groups"
-         "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1)"
+         "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1),"
+         " d AS (DELETE FROM analytics_daily WHERE day >= $1::timestamptz RETURNING 1)"
          " SELECT (SELECT count(*) FROM h) + (SELECT count(*) FROM u) + (SELECT count(*) FROM s)"
-         "  + (SELECT count(*) FROM g)",
+         "  + (SELECT count(*) FROM g) + (SELECT count(*) FROM d)",
          1, false},
     [AN_REBUILD_REGS] =
         {"an_rebuild_regs",
@@ -296,6 +298,8 @@ static int step_locked(struct store_pg *pg, unsigned max, struct store_analytics
     if (hi > lo && (rc = store_pg__analytics_latency(pg, lo, hi)) < 0)
         return rc;
     if ((rc = store_pg__analytics_media(pg, NULL)) < 0)
+        return rc;
+    if ((rc = store_pg__analytics_daily(pg, NULL, lo, hi)) < 0)
         return rc;
     if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
         return rc;
