@@ -200,8 +200,9 @@ static int series_get(struct api_call *c)
         return bad_query(c, "dau, wau, mau and active_groups are daily: use granularity=day");
     struct store_analytics_point *p = NULL;
     unsigned n = 0;
-    rc = store_pg_analytics_series(c->w->pg, c->a, metric, from, to, gran, SERIES_POINTS_MAX, &p,
-                                   &n);
+    API_READ(
+        c, pg, rc,
+        store_pg_analytics_series(pg, c->a, metric, from, to, gran, SERIES_POINTS_MAX, &p, &n));
     if (rc == PL_EINVAL)
         return bad_query(c, "from and to must be valid timestamps");
     if (rc == PL_ETOOBIG)
@@ -218,11 +219,12 @@ static int activity_get(struct api_call *c)
     struct store_activity_conv *t = NULL;
     unsigned nw = 0, nt = 0;
     int64_t replies = 0, avg_s = -1;
-    int rc = store_pg_activity_weeks(c->w->pg, c->a, c->user_id, ACTIVITY_WEEKS, &w, &nw);
+    int rc;
+    API_READ(c, pg, rc, store_pg_activity_weeks(pg, c->a, c->user_id, ACTIVITY_WEEKS, &w, &nw));
     if (rc == 0)
-        rc = store_pg_activity_top(c->w->pg, c->a, c->user_id, ACTIVITY_TOP, &t, &nt);
+        API_READ(c, pg, rc, store_pg_activity_top(pg, c->a, c->user_id, ACTIVITY_TOP, &t, &nt));
     if (rc == 0)
-        rc = store_pg_activity_replies(c->w->pg, c->user_id, &replies, &avg_s);
+        API_READ(c, pg, rc, store_pg_activity_replies(pg, c->user_id, &replies, &avg_s));
     if (rc < 0)
         return rc;
     yajl_gen g = api__gen_new();

@@ -149,7 +149,8 @@ static int search_get(struct api_call *c)
     bool more;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((rc = store_pg_search(c->w->pg, c->a, &q, &h, &n, &more)) < 0)
+    API_READ(c, pg, rc, store_pg_search(pg, c->a, &q, &h, &n, &more));
+    if (rc < 0)
         return rc;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     analytics_search_done(

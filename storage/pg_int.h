@@ -63,6 +63,9 @@ extern const struct store_pg__stmt store_pg__archive_stmts[];          /* pg_arc
 extern const struct store_pg__stmt store_pg__session_stmts[];          /* pg_sessions.c */
 extern const struct store_pg__stmt store_pg__analytics_stmts[];        /* pg_analytics.c */
 extern const struct store_pg__stmt store_pg__analytics_metric_stmts[]; /* pg_analytics_metrics.c */
+extern const struct store_pg__stmt store_pg__block_stmts[];            /* pg_blocks.c */
+extern const struct store_pg__stmt store_pg__conv_prefs_stmts[];       /* pg_conv_prefs.c */
+extern const struct store_pg__stmt store_pg__replica_stmts[];          /* pg_replica.c */
 
 /* Runs the prepared statement st with nparams parameters: values[i] with
  * lengths[i] bytes in format formats[i] (0 text, NUL-terminated; 1 binary).

@@ -36,6 +36,9 @@ const result = await build({
   assetNames: '[name].[hash]',
   metafile: true,
   legalComments: 'none',
+  // The test suite's build (PARLEY_WEB_INSECURE_TEST_KDF=1) seals the browser's key store with
+  // libsodium's minimum argon2id cost instead of MODERATE, as the CLI's -Dinsecure_test_kdf.
+  define: { __PARLEY_INSECURE_TEST_KDF__: process.env.PARLEY_WEB_INSECURE_TEST_KDF === '1' ? 'true' : 'false' },
   logLevel: 'warning',
 });
 
