@@ -52,17 +52,22 @@ ON CONFLICT (day) DO UPDATE SET users = EXCLUDED.users;
 INSERT INTO analytics_daily_groups
 SELECT d::date, g FROM generate_series(now() - interval '365 days', now(), interval '1 day') AS d,
   generate_series(1, 200) AS g ON CONFLICT DO NOTHING;
+-- What the aggregator's steps keep next to the hours: daily histograms and DAU/WAU/MAU.
+INSERT INTO analytics_daily (metric, dims, day, value)
+SELECT metric, dims, date_trunc('day', bucket_start, 'UTC'), sum(value) FROM analytics_hourly
+WHERE metric LIKE '%_ms_hist' GROUP BY 1, 2, 3 ON CONFLICT DO NOTHING;
+SELECT analytics_active_refresh((now() - interval '365 days')::date, now()::date);
 VACUUM ANALYZE;
 SQL
 }
 
-# an_latency GRAN: every series over the last 365 days at granularity GRAN, BENCH_ANALYTICS_ROUNDS
+# an_latency GRAN DAYS: every series over the last DAYS days at granularity GRAN, BENCH_ANALYTICS_ROUNDS
 # times each over one keep-alive connection; one RESULT line with p50/p95/max in ms (and the
 # slowest series by its median).
 an_latency() {
-  local gran=$1 port urls=() m r from to
+  local gran=$1 days=$2 port urls=() m r from to
   read -r port _ <"$port_file"
-  from=$(date -u -d '365 days ago' +%Y-%m-%d)
+  from=$(date -u -d "$days days ago" +%Y-%m-%d)
   to=$(date -u -d tomorrow +%Y-%m-%d)
   for ((r = 0; r < BENCH_ANALYTICS_ROUNDS; r++)); do
     for m in "${an_metrics[@]}"; do
@@ -82,11 +87,11 @@ an_latency() {
       { n[$1]++; v[$1, n[$1]] = $2 }
       END { for (m in n) { med = v[m, int(n[m] / 2 + 1)]; if (med > best) { best = med; name = m } }
             printf "%s=%.1f", name, best }')
-  awk '{ print $2 * 1000 }' <<<"$times" | sort -n | awk -v gran="$gran" -v bad="$bad" -v slow="$slow" '
+  awk '{ print $2 * 1000 }' <<<"$times" | sort -n | awk -v days="$days" -v gran="$gran" -v bad="$bad" -v slow="$slow" '
     { v[NR] = $1 }
     END {
-      printf "RESULT scenario=analytics-dashboard granularity=%s requests=%d p50_ms=%.1f p95_ms=%.1f max_ms=%.1f slowest_median_ms:%s errors=%d\n",
-        gran, NR, v[int(NR * 0.50 + 0.5)], v[int(NR * 0.95 + 0.5)], v[NR], slow, bad
+      printf "RESULT scenario=analytics-dashboard days=%s granularity=%s requests=%d p50_ms=%.1f p95_ms=%.1f max_ms=%.1f slowest_median_ms:%s errors=%d\n",
+        days, gran, NR, v[int(NR * 0.50 + 0.5)], v[int(NR * 0.95 + 0.5)], v[NR], slow, bad
     }' | tee -a "$results"
 }
 
@@ -109,9 +114,11 @@ run_analytics_bench() {
   an_fill || pl_die "filling the rollups failed"
   pl_say "filled in $((SECONDS - t0)) s: $(an_psql -Atc 'SELECT count(*) FROM analytics_hourly') \
 hourly rows, $(an_psql -Atc "SELECT pg_size_pretty(pg_total_relation_size('analytics_daily_hll'))") of sketches"
-  an_latency day
-  an_latency hour
+  an_latency day 365
+  an_latency hour 30
+  an_latency hour 365
   pl_parleyd_stop
+  ((${BENCH_ANALYTICS_LAG:-1})) || return 0
 
   # Lag: the 1:1 scenario at BENCH_ANALYTICS_RATE messages/s, open loop, over h2c; the sampler
   # starts with the measured window and runs through it and the drain.

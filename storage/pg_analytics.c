@@ -143,13 +143,13 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
      * in the window ending on each UTC day of [from, to). */
     [AN_SERIES_ACTIVE] =
         {"an_series_active",
-         "SELECT to_char(s.d, 'YYYY-MM-DD\"T00:00:00.000Z\"'),"
-         " COALESCE((SELECT round(hll_cardinality(hll_union_agg(h.users)))::bigint"
-         "  FROM analytics_daily_hll h WHERE h.day > s.d - $1::int AND h.day <= s.d), 0)"
+         "SELECT to_char(s.d, 'YYYY-MM-DD\"T00:00:00.000Z\"'), COALESCE(CASE $1::int"
+         "  WHEN 1 THEN a.dau WHEN 7 THEN a.wau ELSE a.mau END, 0)"
          " FROM (SELECT g::date AS d FROM generate_series("
          "  ($2::timestamptz AT TIME ZONE 'UTC')::date,"
          "  (($3::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date,"
-         "  interval '1 day') AS g) s ORDER BY s.d",
+         "  interval '1 day') AS g) s LEFT JOIN analytics_daily_active a ON a.day = s.d"
+         " ORDER BY s.d",
          3, true},
     [AN_IS_ADMIN] = {"an_is_admin",
                      "SELECT EXISTS (SELECT 1 FROM admins WHERE user_id = $1::bigint)"
@@ -229,9 +229,11 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
          "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1),"
          " g AS (DELETE FROM analytics_daily_groups"
          "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1),"
-         " d AS (DELETE FROM analytics_daily WHERE day >= $1::timestamptz RETURNING 1)"
+         " d AS (DELETE FROM analytics_daily WHERE day >= $1::timestamptz RETURNING 1),"
+         " a AS (DELETE FROM analytics_daily_active"
+         "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1)"
          " SELECT (SELECT count(*) FROM h) + (SELECT count(*) FROM u) + (SELECT count(*) FROM s)"
-         "  + (SELECT count(*) FROM g) + (SELECT count(*) FROM d)",
+         "  + (SELECT count(*) FROM g) + (SELECT count(*) FROM d) + (SELECT count(*) FROM a)",
          1, false},
     [AN_REBUILD_REGS] =
         {"an_rebuild_regs",

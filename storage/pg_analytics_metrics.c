@@ -22,6 +22,7 @@ enum {
     AM_REPLY,
     AM_DAILY,
     AM_QUANTILE_DAY,
+    AM_ACTIVE_REFRESH,
 };
 
 /*
@@ -252,6 +253,15 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
                     "AS g(t)"
                     " LEFT JOIN q ON q.t = g.t ORDER BY g.t",
          6, true},
+    /* DAU/WAU/MAU of the days from $1 (NULL: the UTC day of the oldest
+     * event of positions ($2, $3], else today) to today, and of the 29
+     * days after a changed day that are not in the future. */
+    [AM_ACTIVE_REFRESH] = {"am_active_refresh",
+                           "SELECT analytics_active_refresh(COALESCE($1::timestamptz AT TIME ZONE"
+                           " 'UTC', (SELECT min(created_at) FROM events WHERE pos > $2::bigint"
+                           " AND pos <= $3::bigint) AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')"
+                           "::date, (now() AT TIME ZONE 'UTC')::date)",
+                           3, false},
     {NULL, NULL, 0, false},
 };
 
@@ -275,7 +285,8 @@ int store_pg__analytics_daily(struct store_pg *pg, const char *from, int64_t lo,
     struct store_pg__args p;
     const char *const *v = STORE_PG__ARGS(&p, 0, lo, hi);
     p.v[0] = from;
-    return run_count(pg, AM_DAILY, v);
+    int rc = run_count(pg, AM_DAILY, v);
+    return rc < 0 ? rc : run_count(pg, AM_ACTIVE_REFRESH, v);
 }
 
 int store_pg__analytics_rebuild_more(struct store_pg *pg, int64_t pos, const char *from)
