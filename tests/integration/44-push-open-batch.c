@@ -133,4 +133,5 @@ PLTEST_PROTO(opens_arriving_together_each_get_their_own_answer)
         }
     for (int i = 0; i < OPENS; i++)
         pt_sse_close(o[i].sse);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
