@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include "analytics/samples.h"
 #include "storage/events.h"
 #include "storage/presence.h"
 
@@ -116,6 +117,7 @@ static void sse_on_close(void *ctx, int status)
     struct sse *s = ctx;
     (void)status;
     s->gone = true;
+    analytics_stream_closed();
     if (s->env->stream_closed)
         s->env->stream_closed(s->env->presence_ctx, s->user, s->device);
     uncount(s);
@@ -359,6 +361,11 @@ static bool open_one(struct sse *s)
     }
     if (s->env->stream_opened)
         s->env->stream_opened(s->env->presence_ctx, s->user, s->device);
+    enum http_proto proto = http_req_proto(s->req);
+    analytics_stream_opened(proto == HTTP_PROTO_H2C  ? 1
+                            : proto == HTTP_PROTO_H2 ? 2
+                                                     : 0,
+                            s->resuming);
     raw(s, RETRY_FRAME);
     char json[96];
     if (s->reset) {

@@ -3,6 +3,8 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include "storage/blocks.h"
+
 #include "storage/events.h"
 #include "storage/presence.h"
 
@@ -374,6 +376,9 @@ int api_typing_post(struct api_call *c)
         api__reply_raw(c, 204, NULL, "", 0);
         return 0;
     }
+    /* Users the typist blocked see nothing of it (issue 12). */
+    if ((rc = store_pg_blocks_exclude(c->w->pg, c->a, c->user_id, ids, k, &ids, &k)) < 0)
+        return rc;
     const char *json =
         pl_arena_sprintf(c->a, "{\"conversation_id\":%lld,\"user_id\":%lld,\"expires_in_ms\":%d}",
                          (long long)conv, (long long)c->user_id, TYPING_TTL_MS);

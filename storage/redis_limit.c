@@ -2,6 +2,7 @@
 /* Parley - rate limits and quotas kept in Redis, shared by every node. */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "limit.h"
+#include "redis_cluster.h"
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
@@ -200,16 +201,19 @@ int store_redis_backoff_clear(struct store_redis *r, const char *key)
     return rc;
 }
 
-static void streams_key(char *buf, size_t size, int64_t user)
+/* In cluster mode the counters share one hash tag: the refresh names many
+ * users' keys in one script, which must all be in one slot. */
+static void streams_key(const struct store_redis *r, char *buf, size_t size, int64_t user)
 {
-    snprintf(buf, size, "pl:lim:streams:%" PRId64, user);
+    snprintf(buf, size, "%spl:lim:streams:%" PRId64, store_redis__tag(r, STORE_REDIS_TAG_STREAMS),
+             user);
 }
 
 int store_redis_streams_open(struct store_redis *r, int64_t user, const char *node, unsigned max,
                              uint64_t now_ms, uint64_t lease_ms)
 {
     char key[48], a[24], b[24], c[24];
-    streams_key(key, sizeof(key), user);
+    streams_key(r, key, sizeof(key), user);
     const char *args[] = {NUM(a, now_ms), node, NUM(b, max), NUM(c, lease_ms)};
     long long ok = 0;
     int rc = eval(r, streams_open_lua, key, 4, args, &ok);
@@ -220,7 +224,7 @@ static int streams_set(struct store_redis *r, int64_t user, const char *node, in
                        unsigned count, uint64_t now_ms, uint64_t lease_ms)
 {
     char key[48], a[24], b[24], c[24], d[24];
-    streams_key(key, sizeof(key), user);
+    streams_key(r, key, sizeof(key), user);
     snprintf(b, sizeof(b), "%d", delta);
     const char *args[] = {NUM(a, now_ms), node, b, NUM(c, lease_ms), NUM(d, count)};
     long long ignored;
@@ -254,7 +258,7 @@ int store_redis_streams_refresh(struct store_redis *r, const int64_t *users, con
     snprintf(bufs, 48, "%u", n);
     argv[k++] = bufs;
     for (unsigned i = 0; i < n; i++) {
-        streams_key(bufs + 48 * (1 + i), 48, users[i]);
+        streams_key(r, bufs + 48 * (1 + i), 48, users[i]);
         argv[k++] = bufs + 48 * (1 + i);
     }
     char *p = bufs + 48 * (1 + (size_t)n);
@@ -297,7 +301,7 @@ int store_redis_streams_open_many(struct store_redis *r, const int64_t *users, u
     snprintf(bufs, 48, "%u", n);
     argv[k++] = bufs;
     for (unsigned i = 0; i < n; i++) {
-        streams_key(bufs + 48 * (1 + i), 48, users[i]);
+        streams_key(r, bufs + 48 * (1 + i), 48, users[i]);
         argv[k++] = bufs + 48 * (1 + i);
     }
     char *p = bufs + 48 * (1 + (size_t)n);
