@@ -403,11 +403,15 @@ int pt_connect(const struct pt_server *s)
 
 /* ---- shared services ---- */
 
-static unsigned stopped_mask; /* bit 0: pg, bit 1: redis, bit 2: the Redis Cluster */
+/* bit 0: pg, bit 1: redis, bit 2: the Redis Cluster, bit 3: the standby */
+static unsigned stopped_mask;
 
 static unsigned svc_bit(const char *what)
 {
-    return strcmp(what, "pg") == 0 ? 1u : strcmp(what, "redis") == 0 ? 2u : 0u;
+    return strcmp(what, "pg") == 0        ? 1u
+           : strcmp(what, "redis") == 0   ? 2u
+           : strcmp(what, "standby") == 0 ? 8u
+                                          : 0u;
 }
 
 static int svc_run3(const char *what, const char *action, const char *arg, char *out, size_t cap);
@@ -484,6 +488,8 @@ static void on_exit_restart_services(void)
         fprintf(stderr, "pt: restarting redis: %d\n", svc_run("redis", "start"));
     if (stopped_mask & 4u)
         fprintf(stderr, "pt: restoring the redis cluster: %d\n", svc_run("rcluster", "start"));
+    if (stopped_mask & 8u)
+        fprintf(stderr, "pt: restarting standby: %d\n", svc_run("standby", "start"));
     stopped_mask = 0;
 }
 

@@ -27,6 +27,9 @@
  *   PARLEY_TEST_SVC        command run as `$PARLEY_TEST_SVC pg|redis stop|start`
  *   PARLEY_TEST_REDIS_CLUSTER  seed list of the harness Redis Cluster
  *   PARLEY_TEST_ON_CLUSTER     when set, every server runs on that cluster
+ *   PARLEY_TEST_SVC        command run as `$PARLEY_TEST_SVC pg|redis|standby stop|start`
+ *   PARLEY_TEST_PG_STANDBY libpq conninfo of a hot standby of PARLEY_TEST_PG
+ *                          (scripts/cluster test sets it; tests that need it skip)
  *   PARLEY_TEST_RECORD_DIR when set, every pt_req() appends one JSON line to
  *                          <dir>/<test binary>-<pid>.jsonl for the OpenAPI check
  *   PARLEY_TEST_KEEP_LOGS  when set, parleyd's logs are kept even after a clean stop
