@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include "analytics/samples.h"
 #include "storage/blob.h"
 #include "storage/media.h"
 
@@ -285,6 +286,7 @@ static int media_get(struct api_call *c)
     char url[STORE_BLOB_URL_MAX];
     if ((rc = store_blob_presign(c->env->blobs, "GET", m.blob_key, 0, NULL, exp, url)) < 0)
         return rc;
+    analytics_media_download();
     const char *redirect = http_req_query(c->req, "redirect");
     if (redirect && strcmp(redirect, "false") == 0)
         return reply_download(c, &m, url, exp);
