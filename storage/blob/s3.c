@@ -499,7 +499,7 @@ static int s3_list(struct store_blob *s, const char *prefix, store_blob_list_cb 
     do {
         if ((rc = list_page(s->impl, false, prefix, token, &resp)) < 0)
             break;
-        const char *p = pl_buf_head(&resp), *end = p + resp.len, *v;
+        const char *p = pl_buf_head(&resp), *end = p ? p + resp.len : NULL, *v;
         size_t vl;
         while (rc == 0 && p && s3__xml_next(&p, end, "Contents", &v, &vl)) {
             char key[STORE_BLOB_KEY_MAX], num[32], date[40];
@@ -532,7 +532,7 @@ static int s3_gc(struct store_blob *s, unsigned max_age_s)
     do {
         if ((rc = list_page(s->impl, true, "", token, &resp)) < 0)
             break;
-        const char *p = pl_buf_head(&resp), *end = p + resp.len, *v;
+        const char *p = pl_buf_head(&resp), *end = p ? p + resp.len : NULL, *v;
         size_t vl;
         while (p && s3__xml_next(&p, end, "Upload", &v, &vl)) {
             char key[STORE_BLOB_KEY_MAX], id[256], date[40];

@@ -94,6 +94,8 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ctx)
 {
     struct io *io = ctx;
     size_t left = io->c->body_len - io->sent, k = PL_MIN(left, size * n);
+    if (k == 0)
+        return 0; /* body may be NULL for an empty PUT */
     memcpy(buf, (const char *)io->c->body + io->sent, k);
     io->sent += k;
     return k;
