@@ -516,8 +516,8 @@ static int s3_list(struct store_blob *s, const char *prefix, store_blob_list_cb 
         }
         if (rc != 0 || !p)
             break;
-    } while (
-        next_token(pl_buf_head(&resp), pl_buf_head(&resp) + resp.len, false, token, sizeof(token)));
+    } while (resp.len && next_token(pl_buf_head(&resp), pl_buf_head(&resp) + resp.len, false, token,
+                                    sizeof(token)));
     pl_buf_deinit(&resp);
     return rc;
 }
@@ -546,8 +546,8 @@ static int s3_gc(struct store_blob *s, unsigned max_age_s)
         }
         if (!p)
             break;
-    } while (
-        next_token(pl_buf_head(&resp), pl_buf_head(&resp) + resp.len, true, token, sizeof(token)));
+    } while (resp.len && next_token(pl_buf_head(&resp), pl_buf_head(&resp) + resp.len, true, token,
+                                    sizeof(token)));
     pl_buf_deinit(&resp);
     return rc < 0 ? rc : gone;
 }
