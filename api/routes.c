@@ -45,6 +45,7 @@ static const struct api_route_def *const tables[] = {
     api__user_routes,
     api__web_routes,
     api__analytics_routes,
+    api__block_routes,
 };
 
 #define MAX_ROUTES 96

@@ -239,6 +239,8 @@ static void answer(struct api_worker *w, struct api_send *const *jobs, unsigned 
         if (g)
             api__gen_message(g, &x->msg);
         rc = g ? api__reply_json(&c, 200, g) : PL_ENOMEM;
+    } else if (x->blocked) {
+        rc = api__blocked(&c);
     } else {
         rc = reject(&c, x->rc);
     }

@@ -71,13 +71,15 @@ pl_lock() {
 # ---------------------------------------------------------------------------------------------
 # Dependencies and build
 
+# postgresql-15-hll: the hll extension of analytics (migration 0014); 15 is Debian 12's PostgreSQL.
 PL_APT_PKGS=(build-essential meson ninja-build pkg-config git
   libmicrohttpd-dev libnghttp2-dev libpq-dev libhiredis-dev libsodium-dev libbrotli-dev
   libyajl-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
-  postgresql redis-server curl nghttp2-client openssl clang-format haproxy)
+  postgresql postgresql-15-hll redis-server curl nghttp2-client openssl clang-format haproxy)
 # Only the test suite needs these (browser tests: Debian's Chromium; scripts/fuzz: clang and
 # its libFuzzer runtime).
-PL_APT_TEST_PKGS=(chromium clang libclang-rt-14-dev)
+PL_APT_TEST_PKGS=(chromium clang libclang-rt-14-dev
+  radosgw ceph-mon ceph-osd) # the S3 tests' server: scripts/lib_s3.sh
 
 # pl_deps [EXTRA_PKGS...]: install only the Debian packages that are missing (PL_APT_PKGS and
 # the extra ones). The system PostgreSQL and Redis services that the packages may start are left
@@ -532,6 +534,177 @@ pl_redis_stop() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Redis Cluster (issue 14): 3 masters and 3 replicas on loopback TCP ports, for parleyd's
+# redis_cluster setting. A cluster needs TCP (its bus port is the client port + 10000), so the
+# client ports are taken from 20000-22699: their bus ports 30000-32699 stay below Linux's
+# ephemeral range too. Layout of DIR: ports (the six client ports, masters first at creation),
+# node-PORT/ (nodes.conf, redis.pid, redis.log), create.log.
+
+PL_REDIS_CLUSTER_NODES=6
+
+# pl_redis_cluster_node_start DIR PORT: start one node of the cluster in DIR (again, after a
+# crash: it rejoins with its nodes.conf). Waits for it to answer PING.
+pl_redis_cluster_node_start() {
+  local d=$1/node-$2 i
+  mkdir -p "$d" || return 1
+  # node-timeout 2 s: a dead master is failed over in about 3-4 s. validity-factor 0: any replica
+  # may take over however long it was cut off. full-coverage no: the other shards keep serving
+  # while one has no master.
+  redis-server --port "$2" --bind 127.0.0.1 --cluster-enabled yes \
+    --cluster-config-file "$d/nodes.conf" --cluster-node-timeout 2000 \
+    --cluster-replica-validity-factor 0 --cluster-require-full-coverage no \
+    --cluster-allow-reads-when-down yes --dir "$d" --save '' --appendonly no \
+    --daemonize yes --pidfile "$d/redis.pid" --logfile "$d/redis.log" >/dev/null 9>&- 8>&- || {
+    pl_warn "redis-server (cluster node $2) failed; see $d/redis.log"
+    return 1
+  }
+  for ((i = 0; i < 200; i++)); do
+    [[ $(redis-cli -p "$2" ping 2>/dev/null || true) == PONG ]] && return 0
+    sleep 0.05
+  done
+  pl_warn "cluster node $2 did not answer PING; see $d/redis.log"
+  return 1
+}
+
+# pl_redis_cluster_node_pid DIR PORT: print the pid of that node, if it runs.
+pl_redis_cluster_node_pid() {
+  local pid
+  pid=$(cat "$1/node-$2/redis.pid" 2>/dev/null || true)
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null || true) == redis-server ]] || return 1
+  pl_alive "$pid" || return 1
+  echo "$pid"
+}
+
+# pl_redis_cluster_seeds DIR: print the seed list parleyd's redis_cluster takes.
+pl_redis_cluster_seeds() {
+  local p out=
+  for p in $(cat "$1/ports"); do out+=${out:+,}127.0.0.1:$p; done
+  echo "$out"
+}
+
+# pl_redis_cluster_ok DIR: true when every node runs, every slot is served, and half the nodes
+# say they are masters (a node restarted after a failover first comes back as a master, then
+# turns into a replica of the one that took over).
+pl_redis_cluster_ok() {
+  local p info masters=0
+  [[ -f $1/ports ]] || return 1
+  for p in $(cat "$1/ports"); do
+    info=$(redis-cli -p "$p" cluster info 2>/dev/null || true)
+    [[ $info == *cluster_state:ok* && $info == *cluster_slots_ok:16384* ]] || return 1
+    [[ $info == *"cluster_known_nodes:$PL_REDIS_CLUSTER_NODES"* ]] || return 1
+    [[ $(redis-cli -p "$p" role 2>/dev/null | head -n 1) == master ]] && masters=$((masters + 1))
+  done
+  ((masters == PL_REDIS_CLUSTER_NODES / 2))
+}
+
+# pl_redis_cluster_wait DIR SECONDS: wait until pl_redis_cluster_ok.
+pl_redis_cluster_wait() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    pl_redis_cluster_ok "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# pl_redis_cluster_start DIR: make sure a Redis Cluster runs in DIR (start the nodes that are
+# down; create the cluster the first time) and print its seed list on stdout,
+# "127.0.0.1:P1,...,127.0.0.1:P6". Everything else goes to stderr.
+pl_redis_cluster_start() {
+  local dir=$1 p ports=() base i
+  mkdir -p "$dir" || return 1
+  dir=$(cd "$dir" && pwd -P)
+  if [[ -f $dir/ports ]]; then
+    for p in $(cat "$dir/ports"); do
+      pl_redis_cluster_node_pid "$dir" "$p" >/dev/null || pl_redis_cluster_node_start "$dir" "$p" >&2 ||
+        return 1
+    done
+    if pl_redis_cluster_wait "$dir" 20; then
+      pl_redis_cluster_seeds "$dir"
+      return 0
+    fi
+    pl_warn "the Redis Cluster in $dir did not recover; creating a new one"
+    pl_redis_cluster_stop "$dir"
+  fi
+  rm -rf "$dir"/node-* "$dir/ports"
+  for ((i = 0; i < 50; i++)); do
+    base=$((20000 + RANDOM % 2690))
+    ports=()
+    for ((p = base; p < base + PL_REDIS_CLUSTER_NODES; p++)); do
+      pl_port_busy "$p" || pl_port_busy $((p + 10000)) || ports+=("$p")
+    done
+    ((${#ports[@]} == PL_REDIS_CLUSTER_NODES)) && break
+  done
+  ((${#ports[@]} == PL_REDIS_CLUSTER_NODES)) || {
+    pl_warn "no free ports for a Redis Cluster"
+    return 1
+  }
+  for p in "${ports[@]}"; do
+    pl_redis_cluster_node_start "$dir" "$p" >&2 || return 1
+  done
+  local addrs=()
+  for p in "${ports[@]}"; do addrs+=("127.0.0.1:$p"); done
+  redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes \
+    >"$dir/create.log" 2>&1 9>&- 8>&- || {
+    pl_warn "redis-cli --cluster create failed; see $dir/create.log"
+    return 1
+  }
+  echo "${ports[*]}" >"$dir/ports"
+  pl_redis_cluster_wait "$dir" 30 || {
+    pl_warn "the Redis Cluster in $dir did not reach cluster_state:ok"
+    return 1
+  }
+  pl_redis_cluster_seeds "$dir"
+}
+
+# pl_redis_cluster_flush DIR: empty every master (replicas refuse FLUSHALL and follow).
+pl_redis_cluster_flush() {
+  local p
+  [[ -f $1/ports ]] || return 0
+  for p in $(cat "$1/ports"); do
+    if [[ $(redis-cli -p "$p" role 2>/dev/null | head -n 1) == master ]]; then
+      redis-cli -p "$p" flushall >/dev/null || return 1
+    fi
+  done
+}
+
+# pl_redis_cluster_kill_master DIR KEY: SIGKILL the master that serves KEY's slot (a crash:
+# its replica takes over) and print its port.
+pl_redis_cluster_kill_master() {
+  local dir=$1 slot p q= pid
+  for p in $(cat "$dir/ports"); do
+    pl_redis_cluster_node_pid "$dir" "$p" >/dev/null && q=$p && break
+  done
+  [[ -n $q ]] || return 1
+  slot=$(redis-cli -p "$q" cluster keyslot "$2") || return 1
+  # CLUSTER NODES: id ip:port@bus flags master ... then the slot ranges from field 9 on.
+  p=$(redis-cli -p "$q" cluster nodes | awk -v s="$slot" '
+    $3 ~ /master/ && $3 !~ /fail/ {
+      for (i = 9; i <= NF; i++) {
+        n = split($i, r, "-"); lo = r[1]; hi = (n > 1) ? r[2] : r[1]
+        if (s >= lo + 0 && s <= hi + 0) { split($2, a, "[:@]"); print a[2]; exit }
+      }
+    }')
+  [[ -n $p ]] || return 1
+  pid=$(pl_redis_cluster_node_pid "$dir" "$p") || return 1
+  kill -KILL "$pid"
+  pl_wait_gone "$pid" 10
+  echo "$p"
+}
+
+# pl_redis_cluster_stop DIR: stop every node (nothing is persisted but nodes.conf).
+pl_redis_cluster_stop() {
+  local p pid
+  [[ -f $1/ports ]] || return 0
+  for p in $(cat "$1/ports"); do
+    pid=$(pl_redis_cluster_node_pid "$1" "$p") || continue
+    redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
+    pl_wait_gone "$pid" 10
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
 # TLS
 
 # pl_cert: make sure $PARLEY_DATA/tls holds a self-signed certificate for localhost and 127.0.0.1
@@ -579,8 +752,12 @@ pl_stop_all() {
   pl_standby_stop || true
   pl_pg_stop || true
   pl_redis_stop || true
+  pl_redis_cluster_stop "$PARLEY_DATA/rcluster" || true
+  pl_s3_stop || true
 }
 
+# shellcheck source=scripts/lib_s3.sh
+. "$PL_ROOT/scripts/lib_s3.sh"
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL streaming hot standby (scripts/run --nodes N > 1, scripts/cluster, scripts/svc
 # standby)

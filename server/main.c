@@ -74,9 +74,10 @@ static void on_request(void *ctx, struct http_req *req)
     srv_metrics_begin(s->metrics);
     if (api_route(&s->env, req) == API_ROUTE_DONE)
         return;
-    int rc = srv_pool_submit(s->pool, req);
-    if (rc == PL_EBUSY && s->waitq && api_route_waits(req))
-        rc = srv_waitq_add(s->waitq, req);
+    /* Stream opens always go through the wait queue: it hands them to the
+     * workers in batches. */
+    int rc = s->waitq && api_route_waits(req) ? srv_waitq_add(s->waitq, req)
+                                              : srv_pool_submit(s->pool, req);
     if (rc < 0)
         api_reject(&s->env, req, rc);
 }
@@ -176,6 +177,7 @@ static int start(struct srv *s)
         .presence_timeout_s = s->cfg.presence_timeout_s,
         .edit_window_s = s->cfg.edit_window_s,
         .delete_window_s = s->cfg.delete_window_s,
+        .requests_hold_invites = s->cfg.requests_hold_invites,
         .presence_subs_max = s->cfg.presence_subs_max,
         .presence_sub_ttl_s = s->cfg.presence_sub_ttl_s,
         .typing_max_members = s->cfg.typing_max_members,
@@ -186,6 +188,7 @@ static int start(struct srv *s)
         .media_pending_ttl_s = s->cfg.media_pending_ttl_s,
         .metrics_token = s->cfg.metrics_token,
         .admins = s->cfg.admins,
+        .analytics_min_cohort = s->cfg.analytics_min_cohort,
         /* Uploads hold no worker while they wait for the client (a job
          * writes what arrived); what bounds them is their pipes' memory,
          * 4 MiB each. */
@@ -217,6 +220,7 @@ static int start(struct srv *s)
     if ((rc = srv_archive_timer_new(&s->cfg, s->media.blobs, &s->archiver)) < 0)
         return rc;
     srv_analytics_config(&s->cfg, &s->analytics);
+    s->analytics.node = s->node_id;
     if ((rc = analytics_timer_new(&s->analytics, &s->aggregator)) < 0)
         return rc;
     s->env.metrics_ctx = s->metrics;
@@ -254,6 +258,7 @@ static int start(struct srv *s)
         pl_log_error("cannot listen on %s: %s", s->cfg.bind, pl_strerror(rc));
         return rc;
     }
+    srv_waitq_set_http(s->waitq, s->http);
     if (s->cfg.admin_port) {
         /* Operators' listener: cleartext only, same handlers, but only the
          * API_OPS routes answer there (and /metrics needs no token). */

@@ -282,12 +282,20 @@ static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
         rc = render_pool(m->pool, out);
     if (rc == 0 && m->live)
         rc = render_live(m->live, out);
+    struct store_redis_cluster_stats rcs;
+    store_redis_cluster_stats(&rcs);
     const struct metric_row errors[] = {
         {"parley_uploads_active", "gauge",
          "Media uploads in progress (they hold a worker only while writing).",
          api_uploads_active()},
         {"parley_pg_errors_total", "counter", "Failed PostgreSQL operations.", store_pg_errors()},
         {"parley_redis_errors_total", "counter", "Failed Redis operations.", store_redis_errors()},
+        {"parley_redis_cluster_moved_total", "counter",
+         "Redis Cluster MOVED redirections followed (0 on a single Redis).", rcs.moved},
+        {"parley_redis_cluster_ask_total", "counter",
+         "Redis Cluster ASK redirections followed (a slot in migration).", rcs.ask},
+        {"parley_redis_cluster_refreshes_total", "counter",
+         "Redis Cluster slot maps read with CLUSTER SLOTS.", rcs.refreshes},
     };
     if (rc == 0)
         rc = render_rows(out, errors, PL_ARRAY_LEN(errors));

@@ -104,7 +104,8 @@ static int worker_init(struct worker *w, struct srv_pool *p, const struct srv_co
     w->api.env = env;
     struct store_pg_config pgc = {.conninfo = cfg->pg,
                                   .connect_timeout_s = cfg->pg_connect_timeout_s};
-    struct store_redis_config rc_ = {.addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms};
+    struct store_redis_config rc_ = {
+        .addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms, .cluster = cfg->redis_cluster};
     int rc = store_pg_new(&pgc, &w->api.pg);
     if (rc < 0)
         return rc;

@@ -3,6 +3,8 @@
 import { api, get, post, clientMsgId } from './api.js';
 import { state, set, changed, convMsgs, addMessage, sortedMsgs, rememberUser, rank,
   totalUnread, convTitle } from './store.js';
+import { e2eInit, e2eUnlock, e2eSeen, e2eSend, e2eKeysChanged, e2eRotate, e2eForget, e2eOnSent,
+  flushOutbox, isE2E } from './e2ectl.js';
 
 export const PAGE = 50;
 
@@ -24,6 +26,7 @@ export async function loadMe() {
     }
     rememberUser(me);
     set({ me });
+    e2eInit(); // not awaited: the shell never waits on IndexedDB
     return me;
   } catch (e) {
     if (e.status === 401) { set({ me: null }); return null; }
@@ -31,21 +34,28 @@ export async function loadMe() {
   }
 }
 
-export async function signUp(username, password) {
+export async function signUp(username, password, passphrase) {
   await post('/v1/users', { username, password });
-  return signIn(username, password);
+  return signIn(username, password, passphrase);
 }
 
-export async function signIn(username, password) {
+// A passphrase, when given, opens (or sets up) this browser's end-to-end keys right away: the
+// device registers its keys on sign-in. Without one the app works for plain chats, and the side
+// bar offers to unlock later.
+export async function signIn(username, password, passphrase) {
   const s = await post('/v1/sessions', { username, password, cookie: true,
     device_name: `web (${navigator.platform || 'browser'})`.slice(0, 64) });
   rememberUser(s.user);
-  set({ me: s.user });
-  return s.user;
+  const me = { ...s.user, device_id: s.device_id };
+  set({ me });
+  await e2eInit();
+  if (passphrase) await e2eUnlock(passphrase).catch(() => {});
+  return me;
 }
 
 export async function signOut() {
   try { await api('DELETE', '/v1/sessions/current'); } catch { /* signed out either way */ }
+  await e2eForget().catch(() => {});
   location.reload();
 }
 
@@ -144,6 +154,7 @@ export async function loadLatest(id) {
   const page = await get(`/v1/conversations/${id}/messages?limit=${PAGE}`);
   const m = convMsgs(id);
   for (const msg of page.messages) addMessage(msg);
+  e2eSeen(page.messages);
   m.loaded = true;
   m.hasMore = page.messages.length > 0 && page.has_more !== false;
   if (page.messages.length && page.messages[0].seq <= 1) m.hasMore = false;
@@ -159,6 +170,7 @@ export async function loadEarlier(id) {
   if (before <= 1) { m.hasMore = false; changed(); return 0; }
   const page = await get(`/v1/conversations/${id}/messages?before=${before}&limit=${PAGE}`);
   for (const msg of page.messages) addMessage(msg);
+  e2eSeen(page.messages);
   m.hasMore = page.has_more && page.messages.length > 0;
   changed();
   return page.messages.length;
@@ -169,6 +181,7 @@ async function loadAround(id, seq) {
   const older = await get(`/v1/conversations/${id}/messages?before=${seq + 1}&limit=${PAGE}`);
   const newer = await get(`/v1/conversations/${id}/messages?after=${seq}&limit=${PAGE}`);
   for (const msg of [...older.messages, ...newer.messages]) addMessage(msg);
+  e2eSeen([...older.messages, ...newer.messages]);
   m.hasMore = older.has_more;
   // Newer pages are fetched until the end so that live messages join a continuous list.
   let last = newer.messages.length ? newer.messages[newer.messages.length - 1].seq : seq;
@@ -176,6 +189,7 @@ async function loadAround(id, seq) {
   for (let i = 0; more && i < 200; i++) {
     const p = await get(`/v1/conversations/${id}/messages?after=${last}&limit=100`);
     for (const msg of p.messages) addMessage(msg);
+    e2eSeen(p.messages);
     if (!p.messages.length) break;
     last = p.messages[p.messages.length - 1].seq;
     more = p.has_more;
@@ -213,10 +227,26 @@ async function markDelivered(id, seq) {
 }
 
 export async function sendText(id, text, replyTo) {
+  const c = state.convs.get(id);
+  if (isE2E(c)) {
+    if (c.kind === 'group' && !c.members) await loadDetail(id);
+    const msg = await e2eSend(state.convs.get(id), { text }, clientMsgId());
+    if (msg) onMessage(msg);
+    return msg;
+  }
   const body = { client_msg_id: clientMsgId(), kind: 'text', text };
   if (replyTo) body.reply_to = replyTo;
   const msg = await post(`/v1/conversations/${id}/messages`, body);
   onMessage(msg);
+  return msg;
+}
+
+// An e2e payload ({ file }) through the outbox; mediaIds are listed in the clear for download.
+export async function sendE2E(id, payload, mediaIds) {
+  let c = state.convs.get(id);
+  if (c.kind === 'group' && !c.members) { await loadDetail(id); c = state.convs.get(id); }
+  const msg = await e2eSend(c, payload, clientMsgId(), mediaIds);
+  if (msg) onMessage(msg);
   return msg;
 }
 
@@ -252,6 +282,7 @@ function notify(c, msg) {
 
 export function onMessage(msg) {
   const fresh = addMessage(msg);
+  e2eSeen([msg]);
   const c = state.convs.get(msg.conversation_id);
   if (!c) { loadConversations(); return; }
   if (!c.last_message || c.last_message.seq <= msg.seq) c.last_message = msg;
@@ -309,6 +340,7 @@ export const handlers = {
       return;
     }
     if (state.open === d.conversation_id) loadDetail(d.conversation_id);
+    if (isE2E(state.convs.get(d.conversation_id))) e2eRotate(d.conversation_id);
   },
   presence: (d) => {
     state.presence.set(d.user_id, { ...(state.presence.get(d.user_id) || {}), ...d });
@@ -322,8 +354,11 @@ export const handlers = {
     changed();
     setTimeout(changed, (d.expires_in_ms || 5000) + 50);
   },
-  'keys.changed': () => {},
+  'keys.changed': (d) => e2eKeysChanged(d),
 };
+
+e2eOnSent((msg) => onMessage(msg));
+export { flushOutbox };
 
 export function typingNames(convId) {
   const t = state.typing.get(convId);

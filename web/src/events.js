@@ -6,7 +6,7 @@
 // offline.
 import { get } from './api.js';
 import { state, set } from './store.js';
-import { handlers, loadConversations, loadLatest, markRead, subscribePresence } from './actions.js';
+import { handlers, loadConversations, loadLatest, markRead, subscribePresence, flushOutbox } from './actions.js';
 
 const KINDS = Object.keys(handlers);
 let es = null, lastId = null, failures = 0, everOpened = false, timer = null, countdown = null;
@@ -36,6 +36,8 @@ async function resync() {
   }
   if (state.open) markRead(state.open);
   subscribePresence(true);
+  flushOutbox(); // e2e messages encrypted while offline go out now, the same bytes
+
 }
 
 export function start() {

@@ -13,9 +13,11 @@ import { Conversation } from './ui/conversation.js';
 import { NewChat, NewGroup, GroupInfo } from './ui/dialogs.js';
 import { Search } from './ui/search.js';
 import { Settings } from './ui/settings.js';
+import { E2EBar } from './ui/e2ebar.js';
+import { Safety } from './ui/safety.js';
 
 const DIALOGS = { 'new-chat': NewChat, 'new-group': NewGroup, 'group-info': GroupInfo,
-  search: Search, settings: Settings };
+  search: Search, settings: Settings, safety: Safety };
 
 function Shell() {
   const s = useStore();
@@ -35,6 +37,7 @@ function Shell() {
           <button onClick=${() => set({ dialog: 'new-chat' })}>New chat</button>
           <button onClick=${() => set({ dialog: 'new-group' })}>New group</button>
         </div>
+        <${E2EBar} />
         <${ChatList} />
       </aside>
       <main class="pane">

@@ -2,7 +2,7 @@
 // Parley web - the app's state and the one way it changes: set() then notify subscribers.
 // Messages are kept per conversation in a Map by seq, so an event seen twice (replay after a
 // reconnect, REST page overlapping the stream) is stored once.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 
 const subs = new Set();
 export const state = {
@@ -17,10 +17,16 @@ export const state = {
   conn: { state: 'connecting', retryIn: 0, mode: 'stream' },
   dialog: null,        // 'new-chat' | 'new-group' | 'group-info' | 'settings' | 'search'
   toast: null,
+  e2e: { status: 'off', error: '', changed: new Map() }, // this browser's E2E keys (e2ectl.js)
+  plain: new Map(),    // "conv:seq" -> decrypted payload of an e2e message ({text} | {file} | …)
+  safetyPeer: null,    // { id, username } the safety-number dialog is about
+  outbox: new Map(),   // client_msg_id -> e2e message encrypted and waiting for the server
 };
 
 let pending = false;
+let version = 0; // counts changes, so a component can tell it missed one (useStore)
 export function changed() {
+  version++;
   if (pending) return;
   pending = true;
   queueMicrotask(() => {
@@ -34,12 +40,17 @@ export function set(patch) {
   changed();
 }
 
-// Re-renders the calling component whenever the state changes.
+// Re-renders the calling component whenever the state changes. Effects run after the first
+// paint, so a change made between the render and the subscription (e.g. /v1/me answering 401
+// before it: the page stayed on "Loading…") is caught up on right when subscribing.
 export function useStore() {
   const [, tick] = useState(0);
+  const seen = useRef(0);
+  seen.current = version;
   useEffect(() => {
     const f = () => tick((n) => n + 1);
     subs.add(f);
+    if (version !== seen.current) f();
     return () => subs.delete(f);
   }, []);
   return state;

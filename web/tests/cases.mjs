@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Parley web tests - the cases, each a function of the shared context (browser, server, pages).
 // Copyright (c) 2026 Parley developers
-import { uname, signUp, newChat, send, waitTick, openChat, online, expectCount, startServer, stopServer, outDir } from './lib.mjs';
+import { uname, signUp, newChat, send, waitTick, openChat, online, expectCount, startServer, stopServer, outDir,
+  PASSPHRASE, e2eReady, newE2EChat, safetyDigits } from './lib.mjs';
 
 export const cases = [];
 const test = (name, fn) => cases.push([name, fn]);
@@ -285,6 +286,18 @@ test('every screen: axe-core clean, screenshots phone/desktop light/dark', async
   await a.keyboard.press('Escape');
   await a.keyboard.press('Escape'); // closes the conversation
   await check(a, '10-chat-list');
+  // End-to-end encryption set up afterwards from the side bar, an e2e chat, its safety number.
+  for (const p of [a, b]) {
+    await p.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
+    await p.getByRole('button', { name: 'Set up encryption' }).click();
+    await e2eReady(p);
+  }
+  await newE2EChat(a, bn);
+  await send(a, 'This chat is end-to-end encrypted.');
+  await check(a, '11-e2e-conversation');
+  await a.getByRole('button', { name: 'Safety number' }).click();
+  await safetyDigits(a);
+  await check(a, '12-safety-number');
   if (problems.length) throw new Error(`axe:\n  ${problems.join('\n  ')}`);
 });
 
@@ -370,4 +383,20 @@ test('sends refused with 429 + Retry-After are sent again after the wait', async
   } finally {
     await stopServer(srv);
   }
+});
+
+// The "Loading…" that stayed: the answer to /v1/me came before the app's first effects had
+// subscribed to the state, so the change to "signed out" reached nobody. Here the answer comes
+// at once (fetch wrapped to resolve in a microtask), which loses that race every time.
+test('sign-in page appears even when /v1/me answers before the first render subscribed', async (ctx) => {
+  const origin = ctx.origins.h1();
+  const a = await ctx.newPage();
+  await a.addInitScript(() => {
+    const f = window.fetch;
+    window.fetch = (u, o) => (String(u).endsWith('/v1/me')
+      ? Promise.resolve(new Response('{"status":401}', { status: 401, headers: { 'Content-Type': 'application/problem+json' } }))
+      : f(u, o));
+  });
+  await a.goto(`${origin}/`);
+  await a.getByLabel('Username', { exact: true }).waitFor({ timeout: 5000 });
 });

@@ -83,7 +83,8 @@ export async function send(page, text) {
   const box = page.getByLabel('Message', { exact: true });
   await box.fill(text);
   await box.press('Enter');
-  await page.getByRole('log').getByText(text, { exact: true }).first().waitFor();
+  // Shown as sent (an e2e message waiting in the outbox shows at once, as "waiting to send").
+  await page.getByRole('log').locator('.msg:not(.pending)').getByText(text, { exact: true }).first().waitFor();
 }
 
 export function myLast(page) {
@@ -115,4 +116,46 @@ export async function expectCount(page, text, n, timeout = 10000) {
     if (Date.now() - t0 > timeout) throw new Error(`"${text}" shown ${c} times, expected ${n}`);
     await sleep(100);
   }
+}
+
+export const PASSPHRASE = 'browser passphrase';
+
+// Signs up with a passphrase: the browser makes and publishes its E2E keys on sign-up.
+export async function signUpE2E(page, origin, name) {
+  await page.goto(`${origin}/`);
+  await page.getByLabel('Username', { exact: true }).fill(name);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.getByRole('button', { name: 'New chat' }).waitFor();
+  await e2eReady(page);
+  await online(page);
+}
+
+export async function e2eReady(page) {
+  await page.getByRole('status').getByText('End-to-end encryption is on in this browser.').waitFor({ timeout: 30000 });
+}
+
+// After a reload: the keys are locked until the passphrase is typed again.
+export async function unlock(page) {
+  await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
+  await page.getByRole('button', { name: 'Unlock' }).click();
+  await e2eReady(page);
+}
+
+// A direct chat; e2e unless plain (the checkbox is on by default once the keys are unlocked).
+export async function newE2EChat(page, other) {
+  await page.getByRole('button', { name: 'New chat' }).click();
+  const box = page.getByLabel(/^End-to-end encrypted/);
+  if (!(await box.isChecked())) throw new Error('new chats are not end-to-end encrypted by default');
+  await page.getByLabel('Username of the person').fill(other);
+  await page.getByRole('button', { name: 'Start chat' }).click();
+  await page.getByRole('heading', { name: other, exact: true }).waitFor();
+  await page.getByRole('img', { name: 'End-to-end encrypted' }).waitFor();
+}
+
+export async function safetyDigits(page) {
+  const d = page.getByRole('dialog').getByLabel('Safety number digits');
+  await d.waitFor({ timeout: 30000 });
+  return (await d.textContent()).replace(/\D/g, '');
 }

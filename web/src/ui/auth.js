@@ -14,8 +14,9 @@ export function Auth() {
     setBusy(true);
     setErr('');
     try {
-      if (up) await signUp(f.get('username'), f.get('password'));
-      else await signIn(f.get('username'), f.get('password'));
+      const pass = f.get('passphrase') || '';
+      if (up) await signUp(f.get('username'), f.get('password'), pass);
+      else await signIn(f.get('username'), f.get('password'), pass);
     } catch (x) {
       const errs = x.problem && x.problem.errors;
       setErr(errs && errs.length ? errs.map((e2) => e2.detail).join('; ') : x.message);
@@ -30,6 +31,8 @@ export function Auth() {
         <p class="muted">Chat that works in any browser.</p>
         <label>Username<input name="username" autocomplete="username" required maxlength="32" /></label>
         <label>Password<input name="password" type="password" required autocomplete="current-password" /></label>
+        <label>Passphrase<input name="passphrase" type="password" autocomplete="off" aria-describedby="pass-hint" /></label>
+        <p class="muted small" id="pass-hint">Optional: protects this browser's end-to-end encryption keys. It never leaves this browser; you need it again after a reload.</p>
         ${err && html`<p class="error" role="alert">${err}</p>`}
         <div class="row">
           <button type="submit" class="primary" value="in" disabled=${busy}>Sign in</button>

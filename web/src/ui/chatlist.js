@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Parley web - the chat list: most recent activity first, live.
 import { html, shortWhen, preview } from './html.js';
+import { Icon } from './icons.js';
 import { useStore, convTitle, userName } from '../store.js';
 import { sortedConvs, openConversation, typingNames } from '../actions.js';
 
@@ -18,7 +19,7 @@ function Row({ c, active }) {
         <span class="avatar" aria-hidden="true">${convTitle(c).slice(0, 1).toUpperCase()}
           ${c.peer && html`<span class=${`dot ${online ? 'on' : ''}`}></span>`}</span>
         <span class="chat-main">
-          <span class="chat-top"><span class="chat-title">${convTitle(c)}</span>
+          <span class="chat-top"><span class="chat-title">${convTitle(c)}${c.encryption === 'e2e' && html` <span class="lock"><${Icon} name="lock" /><span class="sr-only">(encrypted)</span></span>`}</span>
             <span class="chat-time">${shortWhen(last ? last.created_at : c.updated_at)}</span></span>
           <span class="chat-bottom">
             <span class=${`chat-preview ${typers.length ? 'typing' : ''}`}>${typers.length ? 'typing…' : who + preview(last)}</span>

@@ -4,8 +4,9 @@
 import { useRef, useState } from 'preact/hooks';
 import { Icon } from './icons.js';
 import { html, preview } from './html.js';
-import { userName } from '../store.js';
-import { sendText, sendMedia, typing, stoppedTyping } from '../actions.js';
+import { userName, state } from '../store.js';
+import { sendText, sendMedia, sendE2E, typing, stoppedTyping } from '../actions.js';
+import { isE2E, e2eFiles } from '../e2ectl.js';
 import { post, upload, sha256Hex } from '../api.js';
 
 async function imageSize(file) {
@@ -47,6 +48,7 @@ export function Composer({ convId, replyTo, setReplyTo }) {
     if (!file) return;
     setErr('');
     const type = file.type || 'application/octet-stream';
+    if (isE2E(state.convs.get(convId))) { attachE2E(file, type); return; }
     try {
       const buf = await file.arrayBuffer();
       const sha = await sha256Hex(buf);
@@ -58,6 +60,28 @@ export function Composer({ convId, replyTo, setReplyTo }) {
       setUp(null);
       await sendMedia(convId, { media_id: res.media_id, mime: type, size: file.size,
         filename: file.name.slice(0, 255) || 'file', ...(await imageSize(file)) });
+    } catch (x) {
+      setUp(null);
+      if (!x.cancelled) setErr(`Upload failed: ${x.message}`);
+    }
+  };
+
+  // E2E: the file is encrypted here, the ciphertext uploaded as octets with no name; the key,
+  // digest, name and type travel inside the encrypted message.
+  const attachE2E = async (file, type) => {
+    try {
+      const { fileSeal, b64 } = await e2eFiles();
+      const sealed = await fileSeal(file);
+      const ct = sealed.ciphertext;
+      const res = await post('/v1/media', { content_type: 'application/octet-stream', size: ct.length,
+        sha256: await sha256Hex(ct) });
+      const u = upload(res.upload_url, new Blob([ct]), 'application/octet-stream',
+        (p) => setUp((o) => o && { ...o, progress: p }));
+      setUp({ name: file.name, progress: 0, cancel: u.cancel });
+      await u.done;
+      setUp(null);
+      await sendE2E(convId, { file: { media_id: res.media_id, key: b64(sealed.key), digest: b64(sealed.digest),
+        size: file.size, name: file.name.slice(0, 255) || 'file', mime: type } }, [res.media_id]);
     } catch (x) {
       setUp(null);
       if (!x.cancelled) setErr(`Upload failed: ${x.message}`);

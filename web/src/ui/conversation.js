@@ -10,6 +10,13 @@ import { useStore, state, set, sortedMsgs, convMsgs, convTitle, userName } from 
 import { loadEarlier, closeConversation, markRead, typingNames } from '../actions.js';
 import { Message } from './message.js';
 import { Composer } from './composer.js';
+import { isE2E, pendingFor, changedUsers, changedText } from '../e2ectl.js';
+
+// The contact whose safety number a button opens: the peer, or the first changed member.
+function openSafety(uid) {
+  const u = state.users.get(uid);
+  set({ dialog: 'safety', safetyPeer: { id: uid, username: u ? u.username : String(uid) } });
+}
 
 const MAX_DOM = 240, STEP = 60, EDGE = 300;
 
@@ -128,6 +135,8 @@ export function Conversation({ id }) {
       onReply=${setReplyTo} />`);
   }
   const sub = subtitle(c);
+  const changed = isE2E(c) ? changedUsers(c) : [];
+  const pending = isE2E(c) ? pendingFor(id) : [];
   return html`
     <section class="conversation" aria-label=${`Conversation with ${convTitle(c)}`}>
       <header class="conv-head">
@@ -136,12 +145,19 @@ export function Conversation({ id }) {
           <h2>${convTitle(c)}</h2>
           <p class="presence" aria-live="polite">${sub}</p>
         </div>
+        ${isE2E(c) && html`<span class="lock" role="img" aria-label="End-to-end encrypted" title="End-to-end encrypted"><${Icon} name="lock" /></span>`}
+        ${isE2E(c) && c.peer && html`<button onClick=${() => openSafety(c.peer.id)}>Safety number</button>`}
         ${c.kind === 'group' && html`<button onClick=${() => set({ dialog: 'group-info' })}>Group info</button>`}
       </header>
+      ${changed.map((u) => html`<div class="safety-alert" role="alert" key=${u}>${changedText(u)}.
+        <button class="link" onClick=${() => openSafety(u)}>Compare safety number</button></div>`)}
       <div class="log" role="log" aria-label="Messages" aria-live="polite" ref=${logRef} onScroll=${onScroll} tabindex="0">
         ${start === 0 && !m.hasMore && html`<p class="start">This is the start of the conversation.</p>`}
         ${(start > 0 || m.hasMore) && html`<button class="link earlier" onClick=${() => { logRef.current.scrollTop = 0; onScroll(); }}>Load earlier messages</button>`}
         ${rows}
+        ${pending.map((o) => html`<div class="msg mine pending" key=${o.cmid}><div class="bubble">
+          <p class="text">${o.payload.text != null ? o.payload.text : `Attachment: ${(o.payload.file && o.payload.file.name) || 'file'}`}</p>
+          <span class="meta"><span class="ticks" role="img" aria-label="waiting to send"><${Icon} name="clock" /></span></span></div></div>`)}
       </div>
       <${Composer} key=${id} convId=${id} replyTo=${replyTo} setReplyTo=${setReplyTo} />
     </section>`;

@@ -7,6 +7,15 @@ import { useStore, state, set, userName } from '../store.js';
 import { api, post } from '../api.js';
 import { openConversation, loadConversations } from '../actions.js';
 
+// New chats are end-to-end encrypted by default once this browser's keys are unlocked.
+function E2EBox() {
+  const s = useStore();
+  const ready = s.e2e.status === 'ready';
+  return html`<label class="check"><input type="checkbox" name="e2e" checked=${ready} disabled=${!ready} />
+    End-to-end encrypted${ready ? '' : ' (unlock encryption first)'}</label>`;
+}
+const encryption = (f) => (f.get('e2e') ? 'e2e' : 'none');
+
 const detail = (x) => (x.problem && x.problem.errors && x.problem.errors.length
   ? x.problem.errors.map((e) => e.detail).join('; ') : x.message);
 
@@ -14,9 +23,10 @@ export function NewChat() {
   const [err, setErr] = useState('');
   const submit = async (e) => {
     e.preventDefault();
-    const user = new FormData(e.target).get('user').trim();
+    const f = new FormData(e.target);
+    const user = f.get('user').trim();
     try {
-      const c = await post('/v1/conversations', { kind: 'direct', user });
+      const c = await post('/v1/conversations', { kind: 'direct', user, encryption: encryption(f) });
       if (!state.convs.has(c.id)) await loadConversations();
       openConversation(c.id);
     } catch (x) { setErr(x.status === 422 ? `No user called “${user}”.` : detail(x)); }
@@ -24,6 +34,7 @@ export function NewChat() {
   return html`<${Dialog} title="New chat">
     <form onSubmit=${submit}>
       <label>Username of the person<input name="user" required autocomplete="off" /></label>
+      <${E2EBox} />
       ${err && html`<p class="error" role="alert">${err}</p>`}
       <button class="primary" type="submit">Start chat</button>
     </form></${Dialog}>`;
@@ -36,7 +47,8 @@ export function NewGroup() {
     const f = new FormData(e.target);
     const members = String(f.get('members')).split(/[\s,]+/).filter(Boolean);
     try {
-      const c = await post('/v1/conversations', { kind: 'group', title: f.get('title').trim(), members });
+      const c = await post('/v1/conversations', { kind: 'group', title: f.get('title').trim(), members,
+        encryption: encryption(f) });
       if (!state.convs.has(c.id)) await loadConversations();
       openConversation(c.id);
     } catch (x) { setErr(detail(x)); }
@@ -45,6 +57,7 @@ export function NewGroup() {
     <form onSubmit=${submit}>
       <label>Group name<input name="title" required maxlength="100" autocomplete="off" /></label>
       <label>Members (usernames, separated by commas)<input name="members" autocomplete="off" /></label>
+      <${E2EBox} />
       ${err && html`<p class="error" role="alert">${err}</p>`}
       <button class="primary" type="submit">Create group</button>
     </form></${Dialog}>`;

@@ -4,7 +4,12 @@
 import { h } from 'preact';
 import htm from 'htm';
 
+import { state } from '../store.js';
+
 export const html = htm.bind(h);
+
+// The decrypted payload of an e2e message, if this browser has it (store.js state.plain).
+const plainOf = (m) => state.plain.get(`${m.conversation_id}:${m.seq}`);
 
 const pad = (n) => String(n).padStart(2, '0');
 export function timeOf(iso) {
@@ -54,6 +59,11 @@ export function preview(m) {
   if (!m) return '';
   if (m.kind === 'text') return m.text || '';
   if (m.kind === 'media') return `Attachment: ${m.media && (m.media.caption || m.media.filename) || 'Attachment'}`;
+  if (m.kind === 'e2e') {
+    const p = plainOf(m);
+    if (p && typeof p.text === 'string') return p.text;
+    if (p && p.file) return `Attachment: ${p.file.name || 'file'}`;
+  }
   return 'Encrypted message';
 }
 

@@ -4,6 +4,8 @@ import { Icon } from './icons.js';
 import { Component } from 'preact';
 import { html, timeOf, preview } from './html.js';
 import { state, userName, convMsgs } from '../store.js';
+import { pkey } from '../e2ectl.js';
+import { E2EFile } from './e2efile.js';
 
 const TICKS = { sent: '✓', delivered: '✓✓', read: '✓✓' };
 // Shown inline only for types browsers render without running anything.
@@ -28,6 +30,19 @@ function Media({ m }) {
     ${md.caption && html`<p class="text">${md.caption}</p>`}</div>`;
 }
 
+// An e2e message as this browser decrypted it (e2ectl.js), or why it cannot be shown.
+function Sealed({ m, p }) {
+  if (p && typeof p.text === 'string') return html`<p class="text">${p.text}</p>`;
+  if (p && p.file) return html`<${E2EFile} f=${p.file} />`;
+  let why = 'Encrypted message (not readable on this device)';
+  if (!p) why = state.e2e.status === 'ready' ? 'Decrypting…' : 'Encrypted message (unlock encryption to read it)';
+  else if (p.held) why = `Held: the safety number with ${userName(p.held)} changed`;
+  else if (p.absent) why = 'Encrypted for your other devices only (sent before this browser was set up)';
+  else if (p.none) why = 'Encryption keys updated';
+  else if (p.error) why = `Could not decrypt this message (${p.error})`;
+  return html`<p class="text muted">${why}</p>`;
+}
+
 function Quote({ convId, seq }) {
   const q = convMsgs(convId).bySeq.get(seq);
   return html`<blockquote class="quote">
@@ -44,7 +59,7 @@ function render({ m, group, focus, onReply }) {
         ${m.reply_to && html`<${Quote} convId=${m.conversation_id} seq=${m.reply_to} />`}
         ${m.kind === 'text' && html`<p class="text">${m.text}</p>`}
         ${m.kind === 'media' && html`<${Media} m=${m} />`}
-        ${m.kind === 'e2e' && html`<p class="text muted">Encrypted message (not readable on this device)</p>`}
+        ${m.kind === 'e2e' && html`<${Sealed} m=${m} p=${state.plain.get(pkey(m.conversation_id, m.seq))} />`}
         <span class="meta">
           <time datetime=${m.created_at}>${timeOf(m.created_at)}</time>
           ${mine && html`<span class=${`ticks ${m.status}`} role="img" aria-label=${m.status}>${TICKS[m.status] || '✓'}</span>`}
@@ -60,10 +75,12 @@ function render({ m, group, focus, onReply }) {
 export class Message extends Component {
   shouldComponentUpdate(n) {
     const p = this.props;
-    return n.m !== p.m || n.m.status !== this.status || n.focus !== p.focus || n.group !== p.group;
+    return n.m !== p.m || n.m.status !== this.status || n.focus !== p.focus || n.group !== p.group
+      || (n.m.kind === 'e2e' && state.plain.get(pkey(n.m.conversation_id, n.m.seq)) !== this.plain);
   }
   render(props) {
     this.status = props.m.status;
+    if (props.m.kind === 'e2e') this.plain = state.plain.get(pkey(props.m.conversation_id, props.m.seq));
     return render(props);
   }
 }

@@ -52,6 +52,13 @@ export function Settings() {
       : html`<p class="muted">Notifications: ${perm}</p>`}
     <h3>Devices</h3>
     <${Devices} />
+    <h3>End-to-end encryption</h3>
+    ${s.e2e.status === 'ready' ? html`<p class="muted">This browser's keys are sealed with your passphrase. Safety numbers:</p>
+      <ul class="members" aria-label="Safety numbers">${[...s.convs.values()].filter((c) => c.encryption === 'e2e' && c.peer).map((c) => html`<li key=${c.id}>
+        <span>${c.peer.display_name || c.peer.username}</span>
+        <button onClick=${() => set({ dialog: 'safety', safetyPeer: { id: c.peer.id, username: c.peer.username } })}
+          aria-label=${`Safety number with ${c.peer.username}`}>Safety number</button></li>`)}</ul>`
+      : html`<p class="muted">Locked or not set up in this browser (see the side bar).</p>`}
     <h3>Account</h3>
     <p class="muted">Signed in as @${s.me.username}. This browser is one of your devices.</p>
     <button class="danger" onClick=${signOut}>Sign out</button>
