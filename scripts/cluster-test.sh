@@ -32,9 +32,10 @@ unset PARLEY_BIND PARLEY_PORT PARLEY_TLS_PORT PARLEY_TLS_CERT PARLEY_TLS_KEY PAR
   PARLEY_REDIS PARLEY_WORKERS PARLEY_QUEUE_MAX PARLEY_MAX_BODY PARLEY_CONN_RATE \
   PARLEY_CONN_BURST PARLEY_PWHASH_OPSLIMIT PARLEY_PWHASH_MEMLIMIT PARLEY_PORT_FILE PARLEY_CONFIG \
   PARLEY_ADMIN_PORT PARLEY_METRICS_TOKEN PARLEY_PG_STANDBY
-# CLUSTER_REDIS=cluster runs the phase on a Redis Cluster of its own (PARLEY_REDIS_CLUSTER=auto).
-if [[ ${CLUSTER_REDIS:-single} == cluster ]]; then PARLEY_REDIS_CLUSTER=auto; else
-  unset PARLEY_REDIS_CLUSTER
+# The nodes use a Redis Cluster of the phase's own (3 masters + 3 replicas); CLUSTER_REDIS=single
+# runs them on the single Redis instead.
+if [[ ${CLUSTER_REDIS:-cluster} == single ]]; then PARLEY_REDIS_CLUSTER=off; else
+  PARLEY_REDIS_CLUSTER=auto
 fi
 : "${PARLEY_DATA:=$PL_ROOT/var}"
 mkdir -p "$PARLEY_DATA"
@@ -71,10 +72,10 @@ result() { # NAME STATUS
 
 hport=$(pl_free_port) || pl_die "no free port"
 tport=$(pl_free_port "$hport") || pl_die "no free port"
-# Node I on base+I, its admin listener on base+100+I: a block of 200 with all of them free, below
-# the ephemeral range.
+# Node I on base+I, its admin listener on base+100+I: a block of 200 with all of them free, between
+# the Redis Cluster's client ports (20000-22699) and its bus ports (30000-32699).
 for ((try = 0; try < 50; try++)); do
-  base=$((20000 + RANDOM % 62 * 200))
+  base=$((23000 + RANDOM % 34 * 200))
   busy=0
   for ((i = 1; i <= nodes; i++)); do
     if pl_port_busy $((base + i)) || pl_port_busy $((base + 100 + i)) ||
