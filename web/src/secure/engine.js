@@ -146,6 +146,11 @@ export async function send(v, conv, cmid, payload, mediaIds) {
       return await postOutbox(v, cmid);
     } catch (x) {
       if (!(x instanceof ApiError) || x.status !== 409) throw x;
+      // Devices changed meanwhile; in a group the members may have too.
+      if (conv.kind === 'group') {
+        const d = await api('GET', `/v1/conversations/${conv.id}`);
+        conv = { ...conv, users: d.members.map((m) => m.user_id) };
+      }
     }
   }
   throw new Error('the devices kept changing; not sent');
