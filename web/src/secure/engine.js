@@ -241,7 +241,9 @@ export async function receive(v, msg) {
     const hk = hkey(conv, msg.seq);
     const have = await t.get(hk);
     if (have) return have;
-    if (dev === v.deviceId) return { error: 'own message not in this browser\u2019s history' };
+    // Sent from this device, by another tab whose answer has not come back yet (it writes the
+    // history then), or lost with a store: the caller looks again shortly.
+    if (dev === v.deviceId) return { error: 'sent from this browser, not in its history', own: true };
     // Nothing addressed to this device: sent before it had keys (a new browser is a new device).
     if (!e.ciphertext && !e.group) return { absent: true };
     let doc = null;
