@@ -114,6 +114,7 @@ function noticeChanged(uid) {
 /** keys.changed: a new or changed identity of someone we pinned is refused until accepted. */
 export function e2eKeysChanged(d) {
   if (!vault || !d.identity_key || d.device_id === state.me.device_id) return;
+  lib.forgetDevices();
   serial(async () => {
     const ok = await vault.tx((t) => lib.pinCheck(t, d.user_id, d.device_id,
       (new Uint8Array([...atob(d.identity_key.replace(/-/g, '+').replace(/_/g, '/'))].map((c) => c.charCodeAt(0))))));
