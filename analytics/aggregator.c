@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "aggregator.h"
 
+#include "samples.h"
 #include "storage/analytics.h"
 
 #include "common/log.h"
@@ -36,15 +37,9 @@ static void crash_hook(void *ctx)
     }
 }
 
-int analytics_aggregate(const struct analytics_config *cfg, struct analytics_pass *out)
+static int pass(const struct analytics_config *cfg, struct store_pg *pg, struct analytics_pass *out)
 {
-    *out = (struct analytics_pass){0};
-    struct store_pg_config pc = {.conninfo = cfg->conninfo,
-                                 .connect_timeout_s = cfg->connect_timeout_s};
-    struct store_pg *pg;
-    int rc = store_pg_new(&pc, &pg);
-    if (rc < 0)
-        return rc;
+    int rc = 0;
     unsigned batch = cfg->batch ? cfg->batch : 10000;
     for (;;) {
         struct store_analytics_step st;
@@ -59,20 +54,55 @@ int analytics_aggregate(const struct analytics_config *cfg, struct analytics_pas
         if (st.pending == 0)
             break;
     }
+    out->dropped = -1;
+    if (rc == 0 && !out->busy)
+        rc = store_pg_analytics_retention(pg, cfg->retention_days, &out->dropped);
+    return rc;
+}
+
+/* One pass on a connection of its own; first this node's sample when
+ * sample is set. */
+static int connect_and_pass(const struct analytics_config *cfg, bool sample,
+                            struct analytics_pass *out)
+{
+    *out = (struct analytics_pass){0};
+    struct store_pg_config pc = {.conninfo = cfg->conninfo,
+                                 .connect_timeout_s = cfg->connect_timeout_s};
+    struct store_pg *pg;
+    int rc = store_pg_new(&pc, &pg);
+    if (rc < 0)
+        return rc;
+    if (sample) {
+        struct store_analytics_sample s;
+        analytics_sample_take(&s);
+        if ((rc = store_pg_analytics_sample_write(pg, cfg->node, &s)) < 0)
+            pl_log_warn("analytics sample lost: %s", pl_strerror(rc));
+    }
+    rc = pass(cfg, pg, out);
     store_pg_free(pg);
     return rc;
 }
 
+int analytics_aggregate(const struct analytics_config *cfg, struct analytics_pass *out)
+{
+    return connect_and_pass(cfg, false, out);
+}
+
+/* Node samples every this many passes (10 s at the default 1 s). */
+#define SAMPLE_EVERY 10
+
 struct analytics_timer {
     const struct analytics_config *cfg;
     struct pl_ticker *ticker;
+    unsigned ticks;
 };
 
 static void on_tick(void *ctx)
 {
     struct analytics_timer *t = ctx;
     struct analytics_pass p;
-    int rc = analytics_aggregate(t->cfg, &p);
+    bool sample = t->cfg->node && ++t->ticks % SAMPLE_EVERY == 0;
+    int rc = connect_and_pass(t->cfg, sample, &p);
     if (rc < 0)
         pl_log_warn("analytics pass failed: %s", pl_strerror(rc));
 }

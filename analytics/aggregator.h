@@ -14,6 +14,10 @@ struct analytics_config {
     unsigned connect_timeout_s; /* 0 picks 5 s */
     unsigned interval_ms;       /* between passes inside parleyd; 0: no thread */
     unsigned batch;             /* positions per transaction (0 picks 10,000) */
+    unsigned retention_days;    /* rollups kept (whole months); 0: forever */
+    /* This node's name: the in-server aggregator writes the node's sample
+     * (analytics/samples.h) every 10 passes. NULL: no samples. */
+    const char *node;
     /* Testing: "applied" makes the process _exit(86) inside the step's
      * transaction, after the rollups were written and before COMMIT. */
     const char *crash_at;
@@ -25,12 +29,14 @@ struct analytics_pass {
     uint64_t consumed;   /* positions consumed */
     uint64_t checkpoint; /* the checkpoint afterwards */
     int busy;            /* another node held the lock */
+    int dropped;         /* partitions retention dropped (-1: not run) */
 };
 
 /*
  * One pass, blocking, on a connection of its own: steps (one transaction
  * each; storage/analytics.h) until the checkpoint reaches the committed
- * stream position or another node holds the aggregation lock. Returns 0 or
+ * stream position or another node holds the aggregation lock, then applies
+ * the retention (its own transaction). Returns 0 or
  * a negative code (what committed stays committed).
  */
 PL_MUST_CHECK int analytics_aggregate(const struct analytics_config *cfg,

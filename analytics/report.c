@@ -18,11 +18,25 @@ const char *const analytics_metrics[] = {
     "dau",
     "wau",
     "mau",
+    "media_uploads",
+    "media_bytes",
+    "peak_streams",
+    "stream_opens",
+    "stream_opens_h1",
+    "stream_opens_h2c",
+    "stream_opens_h2",
+    "reconnects",
+    "searches",
+    "media_downloads",
+    "active_groups",
     NULL,
 };
 
 bool analytics_metric_known(const char *name)
 {
+    const char *h, *d, *q;
+    if (store_pg_analytics_quantile_metric(name, &h, &d, &q))
+        return true;
     for (unsigned i = 0; analytics_metrics[i]; i++)
         if (strcmp(analytics_metrics[i], name) == 0)
             return true;

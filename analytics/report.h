@@ -12,7 +12,8 @@
 /* The metrics every report and the admin API know, NULL-terminated. */
 extern const char *const analytics_metrics[];
 
-/* Whether name is one of analytics_metrics. */
+/* Whether name is one of analytics_metrics or a latency quantile
+ * ((delivery|read)_p(50|95|99)_ms[_direct|_group]). */
 bool analytics_metric_known(const char *name);
 
 /*

@@ -77,6 +77,102 @@ static int reply_series(struct api_call *c, const char *metric, const char *gran
     return api__reply_json(c, 200, g);
 }
 
+static int reply_cohorts(struct api_call *c, const struct store_analytics_cohort *co, unsigned n)
+{
+    yajl_gen g = api__gen_new();
+    if (!g)
+        return PL_ENOMEM;
+    yajl_gen_map_open(g);
+    api__gen_int(g, "min_cohort", c->env->cfg->analytics_min_cohort);
+    api__gen_key(g, "cohorts");
+    yajl_gen_array_open(g);
+    for (unsigned i = 0; i < n; i++) {
+        yajl_gen_map_open(g);
+        api__gen_str(g, "week", co[i].week);
+        api__gen_key(g, "suppressed");
+        yajl_gen_bool(g, co[i].suppressed);
+        api__gen_int(g, "size", co[i].size);
+        api__gen_key(g, "active");
+        yajl_gen_array_open(g);
+        for (unsigned k = 0; k < co[i].n_weeks; k++)
+            yajl_gen_integer(g, co[i].active[k]);
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    return api__reply_json(c, 200, g);
+}
+
+/* GET /v1/admin/analytics/retention?from=: the cohort table. */
+static int cohorts_get(struct api_call *c)
+{
+    const char *from = http_req_query(c->req, "from");
+    if (!from || !ts_ok(from))
+        return bad_query(c, "from is required: an RFC 3339 timestamp or a date");
+    struct store_analytics_cohort *co = NULL;
+    unsigned n = 0;
+    int rc = store_pg_analytics_cohorts(c->w->pg, c->a, from, c->env->cfg->analytics_min_cohort,
+                                        &co, &n);
+    if (rc == PL_EINVAL)
+        return bad_query(c, "from must be a valid timestamp");
+    if (rc < 0)
+        return rc;
+    if (n > SERIES_POINTS_MAX)
+        return bad_query(c, "the range has too many weeks");
+    if (wants_csv(c)) {
+        size_t cap = 64 + (size_t)n * 256, len = 0;
+        char *csv = pl_arena_alloc(c->a, cap);
+        if (!csv)
+            return PL_ENOMEM;
+        len += (size_t)snprintf(csv, cap, "week,size,w1,w2,w3,w4,w5,w6,w7,w8\n");
+        for (unsigned i = 0; i < n && len < cap; i++) {
+            len += (size_t)snprintf(
+                csv + len, cap - len, "%s,%s", co[i].week,
+                co[i].suppressed ? "" : pl_arena_sprintf(c->a, "%lld", (long long)co[i].size));
+            for (unsigned k = 0; k < 8 && len < cap; k++)
+                len += (size_t)snprintf(csv + len, cap - len,
+                                        k < co[i].n_weeks && !co[i].suppressed ? ",%lld" : ",",
+                                        (long long)co[i].active[k]);
+            if (len < cap)
+                len += (size_t)snprintf(csv + len, cap - len, "\n");
+        }
+        api__reply_raw(c, 200, "text/csv; charset=utf-8", csv, len < cap ? len : cap - 1);
+        return 0;
+    }
+    return reply_cohorts(c, co, n);
+}
+
+/* GET /v1/admin/analytics/group_sizes: groups by member count, now. */
+static int group_sizes_get(struct api_call *c)
+{
+    struct store_analytics_size *b = NULL;
+    unsigned n = 0;
+    int rc = store_pg_analytics_group_sizes(c->w->pg, c->a, &b, &n);
+    if (rc < 0)
+        return rc;
+    yajl_gen g = api__gen_new();
+    if (!g)
+        return PL_ENOMEM;
+    yajl_gen_map_open(g);
+    api__gen_key(g, "buckets");
+    yajl_gen_array_open(g);
+    for (unsigned i = 0; i < n; i++) {
+        yajl_gen_map_open(g);
+        api__gen_int(g, "min_members", b[i].min);
+        api__gen_key(g, "max_members");
+        if (b[i].max)
+            yajl_gen_integer(g, b[i].max);
+        else
+            yajl_gen_null(g);
+        api__gen_int(g, "groups", b[i].groups);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    return api__reply_json(c, 200, g);
+}
+
 /* GET /v1/admin/analytics/{metric}?from=&to=&granularity=hour|day */
 static int series_get(struct api_call *c)
 {
@@ -84,6 +180,10 @@ static int series_get(struct api_call *c)
     if (rc < 0)
         return rc;
     const char *metric = http_req_param(c->req, 0);
+    if (metric && strcmp(metric, "retention") == 0)
+        return cohorts_get(c);
+    if (metric && strcmp(metric, "group_sizes") == 0)
+        return group_sizes_get(c);
     if (!metric || !analytics_metric_known(metric))
         return PL_ENOTFOUND;
     const char *from = http_req_query(c->req, "from"), *to = http_req_query(c->req, "to");
@@ -94,13 +194,15 @@ static int series_get(struct api_call *c)
         return bad_query(c, "granularity must be hour or day");
     if (!from || !to || !ts_ok(from) || !ts_ok(to))
         return bad_query(c, "from and to are required: RFC 3339 timestamps or dates");
-    bool distinct = !strcmp(metric, "dau") || !strcmp(metric, "wau") || !strcmp(metric, "mau");
+    bool distinct = !strcmp(metric, "dau") || !strcmp(metric, "wau") || !strcmp(metric, "mau") ||
+                    !strcmp(metric, "active_groups");
     if (distinct && strcmp(gran, "day") != 0)
-        return bad_query(c, "dau, wau and mau are daily: use granularity=day");
+        return bad_query(c, "dau, wau, mau and active_groups are daily: use granularity=day");
     struct store_analytics_point *p = NULL;
     unsigned n = 0;
-    rc = store_pg_analytics_series(c->w->pg, c->a, metric, from, to, gran, SERIES_POINTS_MAX, &p,
-                                   &n);
+    API_READ(
+        c, pg, rc,
+        store_pg_analytics_series(pg, c->a, metric, from, to, gran, SERIES_POINTS_MAX, &p, &n));
     if (rc == PL_EINVAL)
         return bad_query(c, "from and to must be valid timestamps");
     if (rc == PL_ETOOBIG)
@@ -116,9 +218,13 @@ static int activity_get(struct api_call *c)
     struct store_activity_week *w = NULL;
     struct store_activity_conv *t = NULL;
     unsigned nw = 0, nt = 0;
-    int rc = store_pg_activity_weeks(c->w->pg, c->a, c->user_id, ACTIVITY_WEEKS, &w, &nw);
+    int64_t replies = 0, avg_s = -1;
+    int rc;
+    API_READ(c, pg, rc, store_pg_activity_weeks(pg, c->a, c->user_id, ACTIVITY_WEEKS, &w, &nw));
     if (rc == 0)
-        rc = store_pg_activity_top(c->w->pg, c->a, c->user_id, ACTIVITY_TOP, &t, &nt);
+        API_READ(c, pg, rc, store_pg_activity_top(pg, c->a, c->user_id, ACTIVITY_TOP, &t, &nt));
+    if (rc == 0)
+        API_READ(c, pg, rc, store_pg_activity_replies(pg, c->user_id, &replies, &avg_s));
     if (rc < 0)
         return rc;
     yajl_gen g = api__gen_new();
@@ -135,6 +241,12 @@ static int activity_get(struct api_call *c)
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
+    api__gen_int(g, "replies", replies);
+    api__gen_key(g, "avg_reply_s");
+    if (avg_s >= 0)
+        yajl_gen_integer(g, avg_s);
+    else
+        yajl_gen_null(g);
     api__gen_key(g, "top_conversations");
     yajl_gen_array_open(g);
     for (unsigned i = 0; i < nt; i++) {

@@ -54,6 +54,7 @@ struct api_config {
     unsigned presence_timeout_s;  /* online while the last heartbeat is younger */
     unsigned edit_window_s;       /* a message may be edited this long (409 after) */
     unsigned delete_window_s;     /* its sender may delete it for everyone this long */
+    bool requests_hold_invites;   /* a pending request keeps its receiver out of groups */
     unsigned presence_subs_max;   /* users one device may subscribe to (422 past it) */
     unsigned presence_sub_ttl_s;  /* a subscription lasts at most this long */
     unsigned typing_max_members;  /* no typing events in larger groups */
@@ -69,6 +70,8 @@ struct api_config {
     /* Usernames (comma-separated) that are admins besides the admins
      * table; others get 404 on /v1/admin/... */
     const char *admins;
+    /* Retention cohorts smaller than this are suppressed in admin views. */
+    unsigned analytics_min_cohort;
 };
 
 /* One file of the web client, read at startup (server/webapp.c). */
@@ -152,6 +155,9 @@ struct api_worker {
     const struct api_env *env;
     struct store_pg *pg;
     struct store_redis *redis;
+    /* The hot standby (setting pg_standby), or NULL: lag-tolerant reads
+     * go there when api/replica.h allows it. */
+    struct store_pg *pg_ro;
 };
 
 enum api_route_result {
@@ -181,6 +187,10 @@ PL_MUST_CHECK int api_media_sweep(struct api_worker *w, unsigned limit);
 
 /* Worker thread: runs the routed request to completion (always completes). */
 void api_handle(struct api_worker *w, struct http_req *req);
+/* Worker: requests of API_WAITS routes (api_route_waits(): event-stream
+ * opens) handled together, with one storage round trip per step for all
+ * of them; each is answered or handed on like api_handle() does. */
+void api_handle_waiting(struct api_worker *w, struct http_req **reqs, unsigned n);
 
 /* Any thread: answers a request that could not be handed to a worker
  * (rc = PL_EBUSY: queue full; PL_ECANCELED: shutting down) and completes it. */

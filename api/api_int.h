@@ -7,6 +7,7 @@
 #include "api.h"
 #include "json.h"
 #include "problem.h"
+#include "replica.h"
 
 #include "storage/messages.h"
 
@@ -27,6 +28,30 @@ struct api_call {
 };
 
 typedef PL_MUST_CHECK int api_handler_fn(struct api_call *c);
+
+/* Hot standby routing (api/replica.c). The connection a lag-tolerant read
+ * of the caller runs on: the standby when it has replayed the caller's
+ * last write, else the primary. Worker only. */
+struct store_pg *api__read_pg(struct api_call *c);
+/* After a read on *pg returned rc: true when it must be redone on the
+ * primary (*pg now is the primary: the standby failed it for a reason of
+ * its own). Counts the read for /metrics either way. */
+bool api__read_retry(struct api_call *c, struct store_pg **pg, int rc);
+/* Records the primary's WAL position for user's reads, after the user's
+ * write committed and before it is acknowledged. No-op without a standby. */
+void api__note_write(struct api_worker *w, int64_t user);
+/* The primary's WAL insert position now (a position no standby can reach
+ * when it cannot be read). Worker only. */
+uint64_t api__write_lsn(struct api_worker *w);
+/* The read pattern: rc = (call on pg), redone on the primary when the
+ * standby failed it. */
+#define API_READ(c, pg, rc, call)                                                                  \
+    do {                                                                                           \
+        struct store_pg *pg = api__read_pg(c);                                                     \
+        (rc) = (call);                                                                             \
+        if (api__read_retry((c), &pg, (rc)))                                                       \
+            (rc) = (call);                                                                         \
+    } while (0)
 
 /* A handler's return value meaning "the request was handed on (to the
  * writer or to the loop) and will be completed there": api_handle() must
@@ -77,6 +102,7 @@ extern const struct api_route_def api__web_routes[];          /* web.c */
 extern const struct api_route_def api__media_routes[];        /* media.c */
 extern const struct api_route_def api__blob_routes[];         /* blobs.c */
 extern const struct api_route_def api__analytics_routes[];    /* analytics.c */
+extern const struct api_route_def api__block_routes[];        /* blocks.c */
 
 /* ---- media messages (media_msg.c) ---- */
 /* Checks the "media" member of a send (kind "media") and writes the
@@ -90,6 +116,11 @@ PL_MUST_CHECK int api__media_msg_check(struct api_call *c, const struct store_se
 /* True for an RFC 9110 media type ("image/png; q=x") of at most 255
  * printable ASCII characters (media.c). */
 bool api__valid_content_type(const char *s);
+/* For stores clients upload to directly (S3): checks the caller's pending
+ * uploads among ids[0..n) (size and SHA-256 of the stored object) and
+ * marks those that match ready. Returns how many it marked, or a negative
+ * code; 0 at once for the fs store, whose PUT handler does this. */
+PL_MUST_CHECK int api__media_confirm(struct api_call *c, const int64_t *ids, unsigned n);
 /* Writes "media": {...} from a media message's stored body. */
 void api__gen_media_body(yajl_gen g, const char *body);
 
@@ -97,6 +128,11 @@ void api__gen_media_body(yajl_gen g, const char *body);
 /* Authenticates the bearer token of c->req; fills user_id / device_id.
  * Returns 0, PL_EUNAUTH (problem already set), or PL_EUNAVAIL. */
 PL_MUST_CHECK int api__auth(struct api_call *c, bool allow_query);
+/* api__auth() for n calls on one worker (cs[0].w) with one storage round
+ * trip: rcs[i] is 0 (cs[i] filled) or the code api__auth() would return,
+ * with the problem set. Returns 0, or the storage code that made every
+ * token unchecked (each rcs[i] then says so too). */
+PL_MUST_CHECK int api__auth_many(struct api_call *cs, unsigned n, bool allow_query, int *rcs);
 /* For requests a cookie may authenticate: 0 for GET/HEAD, or when the
  * request carries X-Parley-CSRF and no cross-site Sec-Fetch-Site; else a
  * 403 csrf-check-failed problem is set and PL_EFORBIDDEN returned. */
@@ -151,6 +187,10 @@ void api__login_result(struct api_call *c, const char *account, enum api_login_o
 /* Worker: counts an event stream of c's user opening on this node: 0, or
  * PL_ERATE (429 set) when the user has quota_streams open on all nodes. */
 PL_MUST_CHECK int api__streams_open(struct api_call *c);
+/* api__streams_open() for the calls cs[i] with rcs[i] == 0, in one round
+ * trip per STORE_REDIS_STREAMS_BATCH: a refused one gets its 429 and
+ * rcs[i] = PL_ERATE. */
+void api__streams_open_many(struct api_call *cs, unsigned n, int *rcs);
 /* Worker: a stream api__streams_open() counted has closed. */
 void api__streams_closed(struct api_worker *w, int64_t user);
 
@@ -200,6 +240,14 @@ PL_MUST_CHECK int api__emit_store(struct api_call *c, struct api_emit *e);
 /* After commit. */
 void api__emit_publish(struct api_call *c, const struct api_emit *e);
 
+/* ---- blocks and message requests (blocks.c) ---- */
+/* Sets the 403 "blocked" problem; returns PL_EFORBIDDEN. */
+PL_MUST_CHECK int api__blocked(struct api_call *c);
+/* Worker: may the caller add ids[0..n) to a group? 0, or PL_EFORBIDDEN
+ * with a 403 "blocked" / "request-pending" problem naming the first one
+ * refused, or a storage code. */
+PL_MUST_CHECK int api__invite_check(struct api_call *c, const int64_t *ids, unsigned n);
+
 /* ---- reply helpers (reply.c) ---- */
 /* A generator whose buffer is copied into the request arena on reply.
  * NULL when out of memory. */
@@ -248,7 +296,7 @@ struct store_conv;
 struct store_conv_lock;
 struct store_member;
 api_handler_fn api_conversations_create, api_conversations_list, api_conversations_get,
-    api_conversations_update, api_members_put, api_members_delete;
+    api_conversations_update, api_members_put, api_members_delete, api_conversation_settings_patch;
 
 /* True for a positive decimal integer (digits only) that fits int64_t. */
 bool api__parse_id(const char *s, int64_t *out);
@@ -344,6 +392,18 @@ void api__finish(struct api_call *c, int rc);
 
 /* presence.c */
 api_handler_fn api_presence_get, api_presence_heartbeat, api_typing_post;
+/* ---- event streams (events.c) and GET /v1/sync (sync.c) ---- */
+api_handler_fn api__sync_get;
+struct store_event;
+/* A stored event's payload as device may see it (e2e messages projected);
+ * *owned is set when the result must be freed. NULL when out of memory or
+ * malformed. */
+const char *api__event_payload(const struct store_event *e, int64_t device, size_t *len,
+                               char **owned);
+/* A stream position as a client sent it: decimal digits only. */
+bool api__parse_pos(const char *s, uint64_t *out);
+/* Worker: the current and the oldest stream positions, in one statement. */
+PL_MUST_CHECK int api__positions(struct api_call *c, uint64_t *current, uint64_t *oldest);
 api_handler_fn api_presence_subs_put, api_presence_subs_get, api_presence_subs_delete;
 /* Writes a Presence object for a user the caller may see: hb_ms is the
  * last heartbeat, 0 for never seen, UINT64_MAX for unknown (Redis down). */
@@ -356,6 +416,9 @@ void api__format_ms(uint64_t ms, char out[48]);
  * returns whether it did. Failures (Redis down) are ignored (false):
  * presence is best effort. */
 bool api__presence_touch(struct api_worker *w, int64_t user);
+/* api__presence_touch() for n users (one may repeat) in one round trip
+ * per 4,096. */
+void api__presence_touch_many(struct api_worker *w, const int64_t *users, unsigned n);
 /* Writes user's Presence object, as the caller may see it (status
  * "hidden" and nothing else when the user's privacy setting hides it), to
  * g. Returns 0 or a storage code. */

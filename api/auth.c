@@ -5,6 +5,7 @@
 
 #include "storage/sessions.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -76,8 +77,28 @@ int api__csrf_check(struct api_call *c)
     return PL_EFORBIDDEN;
 }
 
-static int auth_cookie_or_query(struct api_call *c, bool allow_query)
+/* Finds the token of c->req; bad gets the problem to send if the token
+ * turns out unknown. Returns 0, or PL_EUNAUTH / PL_EFORBIDDEN with the
+ * problem set. */
+static int token_of(struct api_call *c, bool allow_query, const char **token,
+                    struct api_problem *bad)
 {
+    *bad = (struct api_problem){.rc = PL_EUNAUTH,
+                                .offset = -1,
+                                .invalid_token = true,
+                                .detail = "the bearer token is malformed, unknown or revoked"};
+    const char *h = http_req_header(c->req, "authorization");
+    if (h) {
+        if (strncasecmp(h, "Bearer ", 7) != 0) {
+            bad->detail = "the Authorization header must use the Bearer scheme";
+            api_problem_sendx(c->req, bad);
+            return PL_EUNAUTH;
+        }
+        for (h += 7; *h == ' ';)
+            h++;
+        *token = h;
+        return 0;
+    }
     const char *t = allow_query ? http_req_query(c->req, "access_token") : NULL;
     if (!t && (t = cookie_value(c, "parley_token"))) {
         c->via_cookie = true;
@@ -89,29 +110,47 @@ static int auth_cookie_or_query(struct api_call *c, bool allow_query)
         api_problem_send(c->req, PL_EUNAUTH, "this endpoint needs an Authorization: Bearer token");
         return PL_EUNAUTH;
     }
-    struct api_problem bad = {.rc = PL_EUNAUTH,
-                              .offset = -1,
-                              .invalid_token = true,
-                              .detail = "the access token is malformed, unknown or revoked"};
-    return auth_token(c, t, &bad);
+    bad->detail = "the access token is malformed, unknown or revoked";
+    *token = t;
+    return 0;
 }
 
 int api__auth(struct api_call *c, bool allow_query)
 {
-    const char *h = http_req_header(c->req, "authorization");
-    if (!h)
-        return auth_cookie_or_query(c, allow_query);
-    struct api_problem bad = {.rc = PL_EUNAUTH,
-                              .offset = -1,
-                              .invalid_token = true,
-                              .detail = "the bearer token is malformed, unknown or revoked"};
-    if (strncasecmp(h, "Bearer ", 7) != 0) {
-        bad.detail = "the Authorization header must use the Bearer scheme";
-        api_problem_sendx(c->req, &bad);
-        return PL_EUNAUTH;
+    const char *token;
+    struct api_problem bad;
+    int rc = token_of(c, allow_query, &token, &bad);
+    return rc < 0 ? rc : auth_token(c, token, &bad);
+}
+
+int api__auth_many(struct api_call *cs, unsigned n, bool allow_query, int *rcs)
+{
+    uint8_t(*hashes)[PCRYPTO_TOKEN_HASHBYTES] = calloc(n ? n : 1, sizeof(*hashes));
+    int64_t *ids = calloc(2 * (size_t)(n ? n : 1), sizeof(*ids));
+    struct api_problem *bad = calloc(n ? n : 1, sizeof(*bad));
+    unsigned *at = calloc(n ? n : 1, sizeof(*at)), k = 0;
+    int rc = hashes && ids && bad && at ? 0 : PL_ENOMEM;
+    for (unsigned i = 0; i < n; i++) {
+        const char *token;
+        rcs[i] = rc < 0 ? rc : token_of(&cs[i], allow_query, &token, &bad[k]);
+        if (rcs[i] == 0 && (rcs[i] = pcrypto_token_hash(token, hashes[k])) == 0)
+            at[k++] = i;
     }
-    const char *token = h + 7;
-    while (*token == ' ')
-        token++;
-    return auth_token(c, token, &bad);
+    unsigned ttl = n ? cs[0].env->cfg->limits.session_ttl_s : 0, touch = PL_MIN(60u, ttl / 4);
+    if (k)
+        rc = store_pg_session_auth_many(cs[0].w->pg, (const uint8_t(*)[32])hashes, k, ttl, touch,
+                                        ids, ids + k);
+    for (unsigned j = 0; j < k; j++) {
+        struct api_call *c = &cs[at[j]];
+        c->user_id = ids[j];
+        c->device_id = ids[k + j];
+        rcs[at[j]] = rc < 0 ? rc : c->user_id ? 0 : PL_EUNAUTH;
+        if (rcs[at[j]] == PL_EUNAUTH)
+            api_problem_sendx(c->req, &bad[j]);
+    }
+    free(hashes);
+    free(ids);
+    free(bad);
+    free(at);
+    return rc < 0 ? rc : 0;
 }

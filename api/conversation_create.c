@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include "storage/blocks.h"
 #include "storage/conversations.h"
 
 #include <inttypes.h>
@@ -69,7 +70,18 @@ static int direct_tx(struct api_call *c, void *arg, struct api_emit *em)
     int rc = store_pg_conv_open_direct(pg, c->user_id, d->other, d->encryption, &id, &d->created);
     if (rc == 0)
         rc = store_pg_conv_get(pg, c->a, c->user_id, id, &d->cv);
+    /* The caller declined this conversation's request once: opening it
+     * again is joining it again, accepted. */
+    if (rc == PL_ENOTFOUND && !d->created) {
+        struct store_conv_lock lk;
+        if ((rc = store_pg_conv_lock(pg, id, c->user_id, &lk)) == 0 &&
+            (rc = store_pg_members_add(pg, id, &c->user_id, 1, STORE_ROLE_MEMBER)) == 0)
+            rc = store_pg_conv_get(pg, c->a, c->user_id, id, &d->cv);
+    }
     if (rc < 0 || !d->created)
+        return rc;
+    /* A stranger's first chat arrives as a message request. */
+    if ((rc = store_pg_requests_mark(pg, id, c->user_id, &d->other, 1)) < 0)
         return rc;
     struct store_conv theirs;
     if ((rc = store_pg_conv_get(pg, c->a, d->other, id, &theirs)) < 0 ||
@@ -91,6 +103,11 @@ static int create_direct(struct api_call *c, const struct api_json *user, const 
         return rc;
     if (d.other == c->user_id)
         return api__fail_field(c, "/user", "must be someone else");
+    bool blocked;
+    if ((rc = store_pg_block_exists(c->w->pg, d.other, c->user_id, &blocked)) < 0)
+        return rc;
+    if (blocked)
+        return api__blocked(c);
     if ((rc = api__tx_emit(c, direct_tx, &d)) < 0)
         return rc;
     return reply_created(c, d.created ? 201 : 200, &d.cv);
@@ -156,6 +173,8 @@ static int group_tx(struct api_call *c, void *arg, struct api_emit *em)
     if (rc == 0)
         rc = store_pg_members_add(pg, id, gr->ids, gr->n, STORE_ROLE_MEMBER);
     if (rc == 0)
+        rc = store_pg_requests_mark(pg, id, c->user_id, gr->ids, gr->n);
+    if (rc == 0)
         rc = store_pg_conv_get(pg, c->a, c->user_id, id, &gr->cv);
     return rc < 0 ? rc : emit_created(c, em, &gr->cv, 0);
 }
@@ -184,6 +203,8 @@ static int create_group(struct api_call *c, const char *title, const struct api_
         return api__fail_field(
             c, "/members",
             pl_arena_sprintf(c->a, "a group has at most %u members, you included", max));
+    if ((rc = api__invite_check(c, gr.ids, gr.n)) < 0)
+        return rc;
     if ((rc = api__limit_user(c, API_LIMIT_GROUPS, c->user_id, 1)) < 0)
         return rc;
     if ((rc = api__tx_emit(c, group_tx, &gr)) < 0)

@@ -204,6 +204,19 @@ static void gen_viewer_fields(yajl_gen g, const struct store_conv *cv)
         api__gen_message(g, &cv->last_message);
     else
         yajl_gen_null(g);
+    /* Message requests, pin and mute (issue 12). */
+    api__gen_key(g, "request_from");
+    if (cv->request_from)
+        yajl_gen_integer(g, cv->request_from);
+    else
+        yajl_gen_null(g);
+    api__gen_key(g, "pinned");
+    yajl_gen_bool(g, cv->pinned_at && *cv->pinned_at);
+    api__gen_key(g, "muted_until");
+    if (cv->muted_until && *cv->muted_until)
+        yajl_gen_string(g, (const unsigned char *)cv->muted_until, strlen(cv->muted_until));
+    else
+        yajl_gen_null(g);
 }
 
 void api__gen_conversation(yajl_gen g, const struct store_conv *cv, bool viewer,
@@ -291,7 +304,7 @@ int api_conversations_list(struct api_call *c)
     struct store_conv *v;
     unsigned n;
     const struct store_conv_cursor *after = has_cursor ? &cur : NULL;
-    rc = store_pg_conv_list(c->w->pg, c->a, c->user_id, after, limit + 1, &v, &n);
+    API_READ(c, pg, rc, store_pg_conv_list(pg, c->a, c->user_id, after, limit + 1, &v, &n));
     if (rc < 0)
         return rc;
     yajl_gen g = api__gen_new();
@@ -397,6 +410,7 @@ const struct api_route_def api__conversation_routes[] = {
     {"GET", "/v1/conversations", api_conversations_list, API_AUTH},
     {"GET", "/v1/conversations/{id}", api_conversations_get, API_AUTH},
     {"PATCH", "/v1/conversations/{id}", api_conversations_update, API_AUTH},
+    {"PATCH", "/v1/conversations/{id}/settings", api_conversation_settings_patch, API_AUTH},
     {"PUT", "/v1/conversations/{id}/members/{user}", api_members_put, API_AUTH},
     {"DELETE", "/v1/conversations/{id}/members/{user}", api_members_delete, API_AUTH},
     {NULL, NULL, NULL, 0},

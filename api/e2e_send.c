@@ -117,6 +117,8 @@ static int check_media(struct api_call *c, const struct store_e2e_send *e)
     int rc = e->n_media ? store_pg_media_count_sendable(c->w->pg, e->media_ids, e->n_media,
                                                         c->user_id, &ok)
                         : 0;
+    if (rc == 0 && ok < e->n_media && (rc = api__media_confirm(c, e->media_ids, e->n_media)) > 0)
+        rc = store_pg_media_count_sendable(c->w->pg, e->media_ids, e->n_media, c->user_id, &ok);
     if (rc < 0 || ok == e->n_media)
         return rc;
     return api__fail_field(c, "/e2e/media_ids", "must name completed uploads of yours");

@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include "analytics/samples.h"
 #include "storage/events.h"
 #include "storage/presence.h"
 
@@ -86,7 +87,7 @@ static void sse_unref(struct sse *s)
  * every device's ciphertext and are projected (api/e2e.c), exactly as the
  * hub does for live events. *owned is set when the result must be freed.
  * NULL when out of memory or malformed. */
-static const char *payload_for(const struct store_event *e, int64_t device, size_t *len,
+const char *api__event_payload(const struct store_event *e, int64_t device, size_t *len,
                                char **owned)
 {
     size_t n = strlen(e->payload);
@@ -116,6 +117,7 @@ static void sse_on_close(void *ctx, int status)
     struct sse *s = ctx;
     (void)status;
     s->gone = true;
+    analytics_stream_closed();
     if (s->env->stream_closed)
         s->env->stream_closed(s->env->presence_ctx, s->user, s->device);
     uncount(s);
@@ -169,7 +171,7 @@ static void feed(struct sse *s)
         const struct store_event *e = &s->events[s->fed];
         size_t len;
         char *owned;
-        const char *data = payload_for(e, s->device, &len, &owned);
+        const char *data = api__event_payload(e, s->device, &len, &owned);
         struct push_event *ev = data ? push_event_new(e->pos, e->type, data, len) : NULL;
         free(owned);
         if (!ev)
@@ -187,9 +189,25 @@ static void feed(struct sse *s)
     s->events = NULL;
 }
 
-static void on_replayed(struct pl_task *t)
+/* Streams that cross between the threads together: one task, one worker
+ * job, however many streams (a reconnect storm opens thousands at once). */
+struct sse_batch {
+    struct pl_task task;
+    const struct api_env *env;
+    unsigned n;
+    struct sse *s[];
+};
+
+static struct sse_batch *batch_new(const struct api_env *env, unsigned n)
 {
-    struct sse *s = PL_CONTAINER_OF(t, struct sse, task);
+    struct sse_batch *b = calloc(1, sizeof(*b) + (n ? n : 1) * sizeof(b->s[0]));
+    if (b)
+        b->env = env;
+    return b;
+}
+
+static void replayed(struct sse *s)
+{
     if (!s->gone) {
         if (s->replay_rc < 0) {
             pl_log_warn("stream of user %lld: replay failed: %s", (long long)s->user,
@@ -215,15 +233,22 @@ static void on_replayed(struct pl_task *t)
     sse_unref(s);
 }
 
-static void replay_job(struct api_worker *w, void *arg)
+static void on_replayed_many(struct pl_task *t)
 {
-    struct sse *s = arg;
-    uint64_t after = s->after;
-    s->arena = pl_arena_new();
-    s->replay_rc = s->arena ? 0 : PL_ENOMEM;
-    struct store_event *all = NULL;
-    unsigned total = 0;
-    while (s->replay_rc == 0) {
+    struct sse_batch *b = PL_CONTAINER_OF(t, struct sse_batch, task);
+    for (unsigned i = 0; i < b->n; i++)
+        replayed(b->s[i]);
+    free(b);
+}
+
+/* After a full first page: reads on, page by page, until a short page or
+ * REPLAY_MAX (then too_many: the client is told to reset). */
+static void replay_rest(struct api_worker *w, struct sse *s)
+{
+    struct store_event *all = s->events;
+    unsigned total = s->n_events;
+    uint64_t after = total ? all[total - 1].pos : s->after;
+    while (s->replay_rc == 0 && total % REPLAY_PAGE == 0 && total) {
         struct store_event *page;
         unsigned n;
         s->replay_rc =
@@ -235,8 +260,7 @@ static void replay_job(struct api_worker *w, void *arg)
             s->replay_rc = PL_ENOMEM;
             break;
         }
-        if (total)
-            memcpy(grown, all, total * sizeof(*grown));
+        memcpy(grown, all, total * sizeof(*grown));
         memcpy(grown + total, page, n * sizeof(*grown));
         all = grown;
         total += n;
@@ -250,26 +274,98 @@ static void replay_job(struct api_worker *w, void *arg)
     }
     s->events = all;
     s->n_events = total;
-    s->task.run = on_replayed;
-    pl_loop_post(s->env->loop, &s->task);
+}
+
+/* Copies the n events of ev into s's own arena (streams drain at their own
+ * pace, so each frees its replay alone). */
+static int replay_take(struct sse *s, const struct store_event *ev, unsigned n)
+{
+    s->events = pl_arena_zalloc(s->arena, (n ? n : 1) * sizeof(*s->events));
+    if (!s->events)
+        return PL_ENOMEM;
+    for (unsigned i = 0; i < n; i++) {
+        s->events[i].pos = ev[i].pos;
+        s->events[i].type = pl_arena_strdup(s->arena, ev[i].type);
+        s->events[i].payload = pl_arena_strdup(s->arena, ev[i].payload);
+        if (!s->events[i].type || !s->events[i].payload)
+            return PL_ENOMEM;
+    }
+    s->n_events = n;
+    return 0;
+}
+
+/* Worker: the first page of every stream of the batch in one statement
+ * (streams of one user resuming from one place share a read), the rest of
+ * a long catch-up page by page. */
+static void replay_many_job(struct api_worker *w, void *arg)
+{
+    struct sse_batch *b = arg;
+    unsigned n = b->n, m = 0, k = 0;
+    int64_t *users = calloc(n, sizeof(*users));
+    uint64_t *afters = calloc(n, sizeof(*afters));
+    unsigned *pair = calloc(n, sizeof(*pair)), *first = calloc(n, sizeof(*first)),
+             *count = calloc(n, sizeof(*count)), *which = NULL;
+    struct pl_arena *a = pl_arena_new();
+    struct store_event *ev = NULL;
+    int rc = users && afters && pair && first && count && a ? 0 : PL_ENOMEM;
+    for (unsigned i = 0; rc == 0 && i < n; i++) {
+        struct sse *s = b->s[i];
+        unsigned j = 0;
+        while (j < m && (users[j] != s->user || afters[j] != s->after))
+            j++;
+        if (j == m)
+            users[m] = s->user, afters[m++] = s->after;
+        pair[i] = j;
+    }
+    if (rc == 0)
+        rc = store_pg_events_for_users(w->pg, a, users, afters, m, REPLAY_PAGE, &ev, &which, &k);
+    for (unsigned r = 0; rc == 0 && r < k; r++)
+        if (count[which[r]]++ == 0)
+            first[which[r]] = r;
+    for (unsigned i = 0; i < n; i++) {
+        struct sse *s = b->s[i];
+        s->arena = pl_arena_new();
+        s->replay_rc = rc < 0 ? rc : s->arena ? 0 : PL_ENOMEM;
+        if (s->replay_rc == 0)
+            s->replay_rc = replay_take(s, ev + first[pair[i]], count[pair[i]]);
+        if (s->replay_rc == 0 && s->n_events == REPLAY_PAGE)
+            replay_rest(w, s);
+    }
+    pl_arena_free(a);
+    free(users);
+    free(afters);
+    free(pair);
+    free(first);
+    free(count);
+    b->task.run = on_replayed_many;
+    pl_loop_post(b->env->loop, &b->task);
 }
 
 /* ---- step 2: on the loop ---- */
 
-static void on_open(struct pl_task *t)
+/* Registers s with the hub and starts its response. Returns true when s
+ * replays from PostgreSQL (it then holds a second reference). */
+static bool open_one(struct sse *s)
 {
-    struct sse *s = PL_CONTAINER_OF(t, struct sse, task);
-    bool replay = s->resuming && !s->reset;
+    /* A resume from a position this node's hub has already delivered up to
+     * needs no read: the hub delivers every later event live, in position
+     * order, and the stream drops what is not after Last-Event-ID. */
+    bool replay = s->resuming && !s->reset && s->after < push_hub_position(s->env->hub);
     s->stream = push_stream_open(s->env->hub, s->user, s->device, replay, &sse_push_ops, s);
     if (!s->stream) {
         api_problem_send(s->req, PL_ENOMEM, NULL);
         http_req_complete(s->req);
         uncount(s);
         free(s);
-        return;
+        return false;
     }
     if (s->env->stream_opened)
         s->env->stream_opened(s->env->presence_ctx, s->user, s->device);
+    enum http_proto proto = http_req_proto(s->req);
+    analytics_stream_opened(proto == HTTP_PROTO_H2C  ? 1
+                            : proto == HTTP_PROTO_H2 ? 2
+                                                     : 0,
+                            s->resuming);
     raw(s, RETRY_FRAME);
     char json[96];
     if (s->reset) {
@@ -281,31 +377,42 @@ static void on_open(struct pl_task *t)
         snprintf(json, sizeof(json), "{\"position\":%llu}", (unsigned long long)s->current);
         control(s, "ready", json);
     }
-    /* The client is told it is at `current`: live events the hub has not
-     * delivered yet but that committed before that must not follow. */
+    /* The client is told it is at `current` (or is at Last-Event-ID): live
+     * events the hub has not delivered yet but that are not after that
+     * must not follow. */
     if (!replay)
-        push_stream_skip_to(s->stream, s->current);
+        push_stream_skip_to(s->stream, s->resuming && !s->reset ? s->after : s->current);
     /* no-store: an event stream is never cached; X-Accel-Buffering: no
      * tells nginx-style proxies not to hold events back. */
     if (http_resp_header(s->req, "Cache-Control", "no-store") < 0 ||
         http_resp_header(s->req, "X-Accel-Buffering", "no") < 0)
         pl_log_warn("stream of user %lld: could not add headers", (long long)s->user);
     http_resp_stream(s->req, 200, "text/event-stream; charset=utf-8", &sse_http_ops, s);
-    s->refs = 1;
+    s->refs = replay ? 2 : 1;
     http_req_complete(s->req);
-    if (replay) {
-        s->refs++;
-        if (s->env->run(s->env->run_ctx, replay_job, s) < 0) {
-            s->refs--;
-            push_stream_close(s->stream); /* overloaded: the client retries */
-        }
-    }
+    return replay;
 }
 
-/* ---- step 1: the handler, on a worker ---- */
+static void on_open_many(struct pl_task *t)
+{
+    struct sse_batch *b = PL_CONTAINER_OF(t, struct sse_batch, task);
+    unsigned k = 0;
+    for (unsigned i = 0; i < b->n; i++)
+        if (open_one(b->s[i]))
+            b->s[k++] = b->s[i];
+    b->n = k;
+    if (k && b->env->run(b->env->run_ctx, replay_many_job, b) == 0)
+        return;
+    for (unsigned i = 0; i < k; i++) {
+        b->s[i]->refs--;
+        push_stream_close(b->s[i]->stream); /* overloaded: the client retries */
+    }
+    free(b);
+}
 
-/* A stream position as the client sent it: decimal digits only. */
-static bool parse_pos(const char *s, uint64_t *out)
+/* ---- step 1: on a worker ---- */
+
+bool api__parse_pos(const char *s, uint64_t *out)
 {
     if (!s || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 19)
         return false;
@@ -313,31 +420,19 @@ static bool parse_pos(const char *s, uint64_t *out)
     return true;
 }
 
-/* Reads the positions a resume is judged against. */
-static int positions(struct api_call *c, uint64_t *current, uint64_t *oldest)
+int api__positions(struct api_call *c, uint64_t *current, uint64_t *oldest)
 {
-    int rc = store_pg_position_current(c->w->pg, current);
-    if (rc == 0)
-        rc = store_pg_position_oldest(c->w->pg, oldest);
-    return rc;
+    return store_pg_positions(c->w->pg, current, oldest);
 }
 
-static int events_open(struct api_call *c)
+static struct sse *sse_new(struct api_call *c, uint64_t current, uint64_t oldest)
 {
     const char *last = http_req_header(c->req, "last-event-id");
     if (!last)
         last = http_req_query(c->req, "last_event_id");
-    uint64_t current, oldest;
-    int rc = positions(c, &current, &oldest);
-    if (rc < 0)
-        return rc;
-    if ((rc = api__streams_open(c)) < 0)
-        return rc;
     struct sse *s = calloc(1, sizeof(*s));
-    if (!s) {
-        api__streams_closed(c->w, c->user_id);
-        return PL_ENOMEM;
-    }
+    if (!s)
+        return NULL;
     *s = (struct sse){.req = c->req,
                       .env = c->env,
                       .user = c->user_id,
@@ -348,208 +443,92 @@ static int events_open(struct api_call *c)
     /* A position we cannot replay from exactly (malformed, from the future,
      * or older than what is kept) gets an explicit reset, never a silent
      * skip: the client refetches state over REST. */
-    if (last && (!parse_pos(last, &s->after) || s->after > current || s->after + 1 < oldest))
+    if (last && (!api__parse_pos(last, &s->after) || s->after > current || s->after + 1 < oldest))
         s->reset = true;
-    api__presence_touch(c->w, c->user_id);
-    s->task.run = on_open;
-    pl_loop_post(c->env->loop, &s->task);
-    return API_DEFERRED;
+    return s;
 }
 
-/* ---- GET /v1/sync: the same events as a JSON batch ---- */
-
-struct sync_wait {
-    struct pl_task task;
-    struct http_req *req;
-    const struct api_env *env;
-    struct push_stream *stream;
-    struct pl_timer timer;
-    int64_t user, device;
-    uint64_t since, seen;
-    unsigned limit;
-    uint64_t deadline_ms; /* monotonic */
-    bool finishing;
-};
-
-static void gen_events(yajl_gen g, const struct store_event *ev, unsigned n, int64_t device)
+/* The part of opening after authentication, for the n calls of one worker
+ * whose rcs[i] is 0: one read of the positions, one quota round trip, one
+ * presence round trip, then the streams go to the loop as one batch
+ * (rcs[i] = API_DEFERRED). The others keep their code (problem set or
+ * not) for the caller to answer. */
+static void open_authed(struct api_call *cs, unsigned n, int *rcs)
 {
-    api__gen_key(g, "events");
-    yajl_gen_array_open(g);
-    for (unsigned i = 0; i < n; i++) {
-        yajl_gen_map_open(g);
-        api__gen_int(g, "id", (long long)ev[i].pos);
-        api__gen_str(g, "event", ev[i].type);
-        api__gen_key(g, "data");
-        /* The payload is JSON we generated and stored: splice it as is
-         * (projected for the device when it is an e2e message). */
-        size_t len;
-        char *owned;
-        const char *data = payload_for(&ev[i], device, &len, &owned);
-        if (data)
-            yajl_gen_number(g, data, len);
-        else
-            yajl_gen_null(g);
-        free(owned);
-        yajl_gen_map_close(g);
-    }
-    yajl_gen_array_close(g);
-}
-
-/* Answers a sync from PostgreSQL. Returns the number of events sent, or a
- * negative code (no response set). */
-static int sync_answer(struct api_worker *w, struct http_req *req, int64_t user, int64_t device,
-                       uint64_t since, unsigned limit, uint64_t *seen)
-{
-    struct api_call c = {.req = req, .w = w, .env = w->env, .a = http_req_arena(req)};
+    struct api_worker *w = cs[0].w;
+    unsigned ok = 0;
+    for (unsigned i = 0; i < n; i++)
+        ok += rcs[i] == 0;
+    if (ok == 0)
+        return;
     uint64_t current, oldest;
-    int rc = positions(&c, &current, &oldest);
+    int rc = api__positions(&cs[0], &current, &oldest);
+    for (unsigned i = 0; rc < 0 && i < n; i++)
+        if (rcs[i] == 0)
+            rcs[i] = rc;
     if (rc < 0)
-        return rc;
-    *seen = current;
-    bool reset = since > current || since + 1 < oldest;
-    struct store_event *ev = NULL;
-    unsigned n = 0;
-    if (!reset && (rc = store_pg_events_for_user(w->pg, c.a, user, since, limit, &ev, &n)) < 0)
-        return rc;
-    /* Everything visible up to `current` was in the read (it ran after
-     * current was taken), so a short page may move the client up to it. */
-    uint64_t next = n == limit ? ev[n - 1].pos : PL_MAX(n ? ev[n - 1].pos : since, current);
-    yajl_gen g = api__gen_new();
-    if (!g)
-        return PL_ENOMEM;
-    yajl_gen_map_open(g);
-    gen_events(g, ev, n, device);
-    api__gen_int(g, "position", (long long)next);
-    api__gen_key(g, "reset");
-    yajl_gen_bool(g, reset);
-    yajl_gen_map_close(g);
-    if ((rc = api__reply_json(&c, 200, g)) < 0)
-        return rc;
-    return (int)n + (reset ? 1 : 0);
-}
-
-static void sync_wait_open(struct pl_task *t);
-
-/* A wake only says something happened for the user (or anywhere, for the
- * race check): if the read finds nothing visible and time is left, wait
- * again instead of answering early. */
-static void sync_requery(struct api_worker *w, void *arg)
-{
-    struct sync_wait *sw = arg;
-    uint64_t seen;
-    int rc = sync_answer(w, sw->req, sw->user, sw->device, sw->since, sw->limit, &seen);
-    if (rc == 0 && pl_now_ms() + 10 < sw->deadline_ms) {
-        sw->seen = seen;
-        sw->finishing = false;
-        sw->task.run = sync_wait_open;
-        pl_loop_post(sw->env->loop, &sw->task);
         return;
+    api__streams_open_many(cs, n, rcs);
+    struct sse_batch *b = batch_new(w->env, n);
+    int64_t *users = calloc(n, sizeof(*users));
+    unsigned m = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (rcs[i] != 0)
+            continue;
+        struct sse *s = b && users ? sse_new(&cs[i], current, oldest) : NULL;
+        if (!s) {
+            api__streams_closed(w, cs[i].user_id);
+            rcs[i] = PL_ENOMEM;
+            continue;
+        }
+        b->s[b->n++] = s;
+        users[m++] = cs[i].user_id;
+        rcs[i] = API_DEFERRED;
     }
-    if (rc < 0)
-        api_problem_send(sw->req, rc, NULL);
-    http_req_complete(sw->req);
-    free(sw);
+    if (b && b->n) {
+        b->task.run = on_open_many;
+        pl_loop_post(w->env->loop, &b->task);
+    } else {
+        free(b);
+    }
+    /* After the streams went to the loop: they need not wait for it. */
+    if (m)
+        api__presence_touch_many(w, users, m);
+    free(users);
 }
 
-static void sync_finish(struct pl_task *t)
+/* Through api_handle() (authenticated already): a batch of one. */
+static int events_open(struct api_call *c)
 {
-    struct sync_wait *sw = PL_CONTAINER_OF(t, struct sync_wait, task);
-    pl_loop_timer_stop(sw->env->loop, &sw->timer);
-    push_stream_release(sw->stream);
-    if (sw->env->run(sw->env->run_ctx, sync_requery, sw) < 0) {
-        api_problem_send(sw->req, PL_EBUSY, NULL);
-        http_req_complete(sw->req);
-        free(sw);
-    }
+    int rc = 0;
+    open_authed(c, 1, &rc);
+    return rc;
 }
 
-/* Woken by an event for the user, or by the timeout: finish at the end of
- * the loop pass, outside the hub's delivery. */
-static void sync_trigger(void *ctx)
+void api_handle_waiting(struct api_worker *w, struct http_req **reqs, unsigned n)
 {
-    struct sync_wait *sw = ctx;
-    if (sw->finishing)
-        return;
-    sw->finishing = true;
-    sw->task.run = sync_finish;
-    pl_loop_defer(sw->env->loop, &sw->task);
-}
-
-static const struct push_stream_ops sync_push_ops = {PUSH_STREAM_OPS_VERSION, sync_trigger};
-
-static void sync_wait_open(struct pl_task *t)
-{
-    struct sync_wait *sw = PL_CONTAINER_OF(t, struct sync_wait, task);
-    sw->stream = push_stream_open(sw->env->hub, sw->user, sw->device, false, &sync_push_ops, sw);
-    if (!sw->stream) {
-        api_problem_send(sw->req, PL_ENOMEM, NULL);
-        http_req_complete(sw->req);
-        free(sw);
-        return;
+    struct api_call *cs = calloc(n ? n : 1, sizeof(*cs));
+    int *rcs = calloc(n ? n : 1, sizeof(*rcs));
+    for (unsigned i = 0; cs && i < n; i++)
+        cs[i] =
+            (struct api_call){.req = reqs[i], .w = w, .env = w->env, .a = http_req_arena(reqs[i])};
+    if (cs && rcs && n) {
+        if (api__auth_many(cs, n, true, rcs) == 0)
+            open_authed(cs, n, rcs);
     }
-    uint64_t now = pl_now_ms();
-    pl_loop_timer_start(sw->env->loop, &sw->timer,
-                        sw->deadline_ms > now ? sw->deadline_ms - now : 0, sync_trigger, sw);
-    /* An event delivered between our read and this registration would not
-     * wake us: if the hub moved past what the read saw, look again now. */
-    if (push_hub_position(sw->env->hub) > sw->seen)
-        sync_trigger(sw);
-}
-
-static int query_uint(struct api_call *c, const char *name, uint64_t def, uint64_t max,
-                      uint64_t *out)
-{
-    const char *v = http_req_query(c->req, name);
-    if (!v) {
-        *out = def;
-        return 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (cs && rcs && rcs[i] == API_DEFERRED)
+            continue;
+        struct api_call c = {.req = reqs[i], .w = w, .env = w->env, .a = http_req_arena(reqs[i])};
+        api__finish(cs ? &cs[i] : &c, cs && rcs ? rcs[i] : PL_ENOMEM);
     }
-    if (!parse_pos(v, out) || *out > max) {
-        api_problem_send(c->req, PL_EMALFORMED,
-                         pl_arena_sprintf(c->a, "%s must be an integer from 0 to %llu", name,
-                                          (unsigned long long)max));
-        return PL_EMALFORMED;
-    }
-    return 0;
-}
-
-static int sync_get(struct api_call *c)
-{
-    uint64_t since, timeout, limit;
-    int rc = query_uint(c, "since", 0, UINT64_MAX / 2, &since);
-    if (rc == 0)
-        rc = query_uint(c, "timeout", 0, c->env->cfg->sync_max_wait_ms, &timeout);
-    if (rc == 0)
-        rc = query_uint(c, "limit", 500, 1000, &limit);
-    if (rc < 0)
-        return rc;
-    if (limit == 0) {
-        api_problem_send(c->req, PL_EMALFORMED, "limit must be from 1 to 1000");
-        return PL_EMALFORMED;
-    }
-    uint64_t seen;
-    int n = sync_answer(c->w, c->req, c->user_id, c->device_id, since, (unsigned)limit, &seen);
-    if (n != 0 || timeout == 0)
-        return n < 0 ? n : 0;
-    struct sync_wait *sw = calloc(1, sizeof(*sw));
-    if (!sw)
-        return 0; /* the empty answer is already set */
-    *sw = (struct sync_wait){.req = c->req,
-                             .env = c->env,
-                             .user = c->user_id,
-                             .device = c->device_id,
-                             .since = since,
-                             .seen = seen,
-                             .limit = (unsigned)limit,
-                             .deadline_ms = pl_now_ms() + timeout};
-    sw->task.run = sync_wait_open;
-    pl_loop_post(c->env->loop, &sw->task);
-    return API_DEFERRED;
+    free(cs);
+    free(rcs);
 }
 
 const struct api_route_def api__stream_routes[] = {
     {"GET", "/v1/events", events_open, API_AUTH_ANY | API_WAITS},
-    {"GET", "/v1/sync", sync_get, API_AUTH_ANY},
+    {"GET", "/v1/sync", api__sync_get, API_AUTH_ANY},
     {"GET", "/v1/users/{user}/presence", api_presence_get, API_AUTH},
     {"POST", "/v1/presence/heartbeat", api_presence_heartbeat, API_AUTH},
     {"PUT", "/v1/presence/subscriptions", api_presence_subs_put, API_AUTH},

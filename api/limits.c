@@ -271,6 +271,36 @@ int api__streams_open(struct api_call *c)
     return rc < 0 ? fail_open(API_LIMIT_STREAMS, rc) : 0;
 }
 
+void api__streams_open_many(struct api_call *cs, unsigned n, int *rcs)
+{
+    unsigned max = n ? cs[0].env->cfg->limits.streams : 0;
+    if (max == 0)
+        return;
+    const struct api_env *env = cs[0].env;
+    int64_t users[STORE_REDIS_STREAMS_BATCH];
+    unsigned at[STORE_REDIS_STREAMS_BATCH];
+    bool ok[STORE_REDIS_STREAMS_BATCH];
+    for (unsigned i = 0; i < n;) {
+        unsigned k = 0;
+        for (; i < n && k < STORE_REDIS_STREAMS_BATCH; i++)
+            if (rcs[i] == 0)
+                users[k] = cs[i].user_id, at[k++] = i;
+        int rc = store_redis_streams_open_many(cs[0].w->redis, users, k, env->node_id, max,
+                                               now_ms(), stream_lease_ms(env), ok);
+        if (rc < 0) {
+            fail_open(API_LIMIT_STREAMS, rc);
+            continue;
+        }
+        for (unsigned j = 0; j < k; j++)
+            if (!ok[j])
+                rcs[at[j]] = api__limit_refuse(
+                    &cs[at[j]], API_LIMIT_STREAMS, "quota-exceeded", 5000,
+                    pl_arena_sprintf(cs[at[j]].a,
+                                     "this user already has %u event streams open; close one",
+                                     max));
+    }
+}
+
 void api__streams_closed(struct api_worker *w, int64_t user)
 {
     if (w->env->cfg->limits.streams == 0)

@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include "analytics/samples.h"
 #include "storage/blob.h"
 #include "storage/media.h"
 
@@ -20,7 +21,8 @@ PL_LOG_TOPIC("media");
  * a fresh server-generated blob key, and a presigned PUT URL bound to the
  * declared size, content type and expiry. The client then uploads straight
  * to that URL (parleyd's own /v1/blobs for the fs store, S3 for an S3
- * store); the upload becomes ready once size and SHA-256 verified.
+ * store); the upload becomes ready once size and SHA-256 verified (by the
+ * PUT handler for fs, by api__media_confirm() for S3).
  * GET /v1/media/{id} answers 302 to a short-lived presigned GET URL, for
  * the uploader and for members of a conversation where it was sent; for
  * everyone else the media does not exist (404).
@@ -179,6 +181,50 @@ static int media_create(struct api_call *c)
     return api__reply_json(c, 201, g);
 }
 
+/* ---- confirming direct uploads (S3) ---- */
+
+/* With a store clients upload to directly (S3), nothing tells parleyd that
+ * an upload finished: the first request that needs the media (its
+ * uploader's download, a send that references it) reads the object back
+ * and marks it ready when size and SHA-256 match what was declared. A
+ * mismatch leaves it pending (the client may PUT again while its URL is
+ * valid); the sweep deletes it if nothing ever matches. */
+static int confirm_one(struct api_call *c, struct store_media *m)
+{
+    int rc = store_blob_confirm(c->env->blobs, m->blob_key, m->size, m->sha256);
+    if (rc == PL_ENOTFOUND || rc == PL_EMALFORMED) {
+        pl_log_debug("media %" PRId64 ": upload %s", m->id,
+                     rc == PL_ENOTFOUND ? "not there yet" : "does not match its size or SHA-256");
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    rc = store_pg_media_mark_ready(c->w->pg, m->id);
+    if (rc < 0 && rc != PL_ENOTFOUND) /* not found: another request was first */
+        return rc;
+    m->ready = true;
+    return 1;
+}
+
+int api__media_confirm(struct api_call *c, const int64_t *ids, unsigned n)
+{
+    if (!c->env->blobs || store_blob_serves_urls(c->env->blobs))
+        return 0;
+    int done = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct store_media m;
+        int rc = store_pg_media_get(c->w->pg, c->a, ids[i], &m);
+        if (rc == PL_ENOTFOUND || (rc == 0 && (m.ready || m.uploader_id != c->user_id)))
+            continue;
+        if (rc == 0)
+            rc = confirm_one(c, &m);
+        if (rc < 0)
+            return rc;
+        done += rc;
+    }
+    return done;
+}
+
 /* ---- GET /v1/media/{id} ---- */
 
 static int media_not_found(struct api_call *c)
@@ -228,6 +274,9 @@ static int media_get(struct api_call *c)
         return media_not_found(c);
     if (rc < 0)
         return rc;
+    if (!m.ready && m.uploader_id == c->user_id && !store_blob_serves_urls(c->env->blobs) &&
+        (rc = confirm_one(c, &m)) < 0)
+        return rc;
     if (!m.ready) {
         api_problem_send(c->req, PL_ENOTFOUND, "the upload has not completed");
         return PL_ENOTFOUND;
@@ -237,6 +286,7 @@ static int media_get(struct api_call *c)
     char url[STORE_BLOB_URL_MAX];
     if ((rc = store_blob_presign(c->env->blobs, "GET", m.blob_key, 0, NULL, exp, url)) < 0)
         return rc;
+    analytics_media_download();
     const char *redirect = http_req_query(c->req, "redirect");
     if (redirect && strcmp(redirect, "false") == 0)
         return reply_download(c, &m, url, exp);

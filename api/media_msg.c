@@ -139,6 +139,10 @@ int api__media_msg_check(struct api_call *c, const struct store_send *s)
     unsigned ok = 0;
     if ((rc = store_pg_media_count_sendable(c->w->pg, ids, n, c->user_id, &ok)) < 0)
         return rc;
+    if (ok < n && (rc = api__media_confirm(c, ids, n)) > 0)
+        rc = store_pg_media_count_sendable(c->w->pg, ids, n, c->user_id, &ok);
+    if (rc < 0)
+        return rc;
     if (ok == n)
         return 0;
     return api__fail_field(c, "/media/media_id",

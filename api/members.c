@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include "storage/blocks.h"
 #include "storage/conversations.h"
 
 #include <string.h>
@@ -65,7 +66,11 @@ static int add_member(struct api_call *c, struct change *ch, const struct store_
                                pl_arena_sprintf(c->a, "the group already has %u members", max));
     if (ch->role == STORE_ROLE_NONE)
         ch->role = STORE_ROLE_MEMBER;
-    int rc = store_pg_members_add(c->w->pg, ch->id, &ch->user, 1, ch->role);
+    int rc = api__invite_check(c, &ch->user, 1);
+    if (rc == 0)
+        rc = store_pg_members_add(c->w->pg, ch->id, &ch->user, 1, ch->role);
+    if (rc == 0)
+        rc = store_pg_requests_mark(c->w->pg, ch->id, c->user_id, &ch->user, 1);
     if (rc == 0)
         rc = store_pg_conv_touch(c->w->pg, ch->id, 1);
     ch->status = 201;

@@ -231,7 +231,7 @@ static int messages_list(struct api_call *c)
     struct store_message *m;
     unsigned n;
     bool more;
-    rc = store_pg_messages_list(c->w->pg, c->a, conv, c->user_id, &page, &m, &n, &more);
+    API_READ(c, pg, rc, store_pg_messages_list(pg, c->a, conv, c->user_id, &page, &m, &n, &more));
     if (rc == PL_ENOTFOUND)
         return api__conversation_not_found(c);
     if (rc < 0 || (rc = project_page(c, conv, m, n)) < 0 ||

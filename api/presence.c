@@ -3,6 +3,8 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include "storage/blocks.h"
+
 #include "storage/events.h"
 #include "storage/presence.h"
 
@@ -170,6 +172,67 @@ bool api__presence_touch(struct api_worker *w, int64_t user)
         announce(w, user, true, now);
     }
     return came_online;
+}
+
+#define ANNOUNCE_JOB 16
+
+struct announce_job {
+    unsigned n;
+    uint64_t ms;
+    int64_t users[];
+};
+
+static void announce_job(struct api_worker *w, void *arg)
+{
+    struct announce_job *j = arg;
+    for (unsigned i = 0; i < j->n; i++)
+        announce(w, j->users[i], true, j->ms);
+    free(j);
+}
+
+void api__presence_touch_many(struct api_worker *w, const int64_t *users, unsigned n)
+{
+    bool *came = calloc(n ? n : 1, sizeof(*came));
+    int64_t *u = malloc((n ? n : 1) * sizeof(*u)), *up = malloc((n ? n : 1) * sizeof(*up));
+    uint64_t now = pl_wall_ms();
+    unsigned m = 0, k = 0;
+    /* Each user once (a batch is small: a quadratic scan is fine), so one
+     * coming online is announced once. */
+    for (unsigned i = 0, j; u && i < n; i++) {
+        for (j = 0; j < m && u[j] != users[i]; j++)
+            ;
+        if (j == m)
+            u[m++] = users[i];
+    }
+    for (unsigned off = 0; came && u && up && off < m; off += 4096)
+        if (store_redis_presence_touch(w->redis, u + off, PL_MIN(4096u, m - off), w->env->node_id,
+                                       now, came + off) < 0)
+            break; /* Redis down: presence is "unknown" until it is back */
+    for (unsigned i = 0; came && u && up && i < m; i++)
+        if (came[i])
+            up[k++] = u[i];
+    if (k)
+        seen_save(w, up, k, now, 0);
+    /* Each announcement is two round trips (the audience, its privacy):
+     * a burst of users coming online spreads them over the workers in
+     * small jobs instead of holding up the batch of opens. */
+    for (unsigned i = 0; i < k; i += ANNOUNCE_JOB) {
+        unsigned n_j = PL_MIN((unsigned)ANNOUNCE_JOB, k - i);
+        struct announce_job *j = malloc(sizeof(*j) + n_j * sizeof(j->users[0]));
+        if (j) {
+            j->n = n_j;
+            j->ms = now;
+            memcpy(j->users, up + i, n_j * sizeof(j->users[0]));
+        }
+        if (!j || w->env->run(w->env->run_ctx, announce_job, j) < 0) {
+            for (unsigned x = i; x < i + n_j; x++)
+                announce(w, up[x], true, now);
+            free(j);
+        }
+    }
+    free(came);
+    free(u);
+    free(up);
 }
 
 /* True once per SEEN_SWEEP_MS for the whole process, whichever worker
@@ -344,6 +407,9 @@ int api_typing_post(struct api_call *c)
         api__reply_raw(c, 204, NULL, "", 0);
         return 0;
     }
+    /* Users the typist blocked see nothing of it (issue 12). */
+    if ((rc = store_pg_blocks_exclude(c->w->pg, c->a, c->user_id, ids, k, &ids, &k)) < 0)
+        return rc;
     const char *json =
         pl_arena_sprintf(c->a, "{\"conversation_id\":%lld,\"user_id\":%lld,\"expires_in_ms\":%d}",
                          (long long)conv, (long long)c->user_id, TYPING_TTL_MS);

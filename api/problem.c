@@ -125,6 +125,13 @@ static const struct kind kinds[] = {
     {PL_EBUSY, 503, "hashing-busy", "Password hashing busy",
      "Too many logins, registrations or password changes are waiting for a password-hashing "
      "thread (the pwhash_queue setting). Nothing was changed; retry after Retry-After seconds."},
+    /* Message requests and blocks (issue 12). */
+    {PL_EFORBIDDEN, 403, "blocked", "Blocked",
+     "The other user blocked you: you cannot send to them in a direct conversation, open one, "
+     "add them to a group, or see their presence."},
+    {PL_EFORBIDDEN, 403, "request-pending", "Request pending",
+     "The user has not accepted your earlier message request yet; until they do you cannot add "
+     "them to more groups."},
     {PL_EINVAL, 416, "range-not-satisfiable", "Range not satisfiable",
      "The Range header names no byte of the object; Content-Range gives its size."},
 };

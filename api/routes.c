@@ -8,6 +8,7 @@
 #include "common/log.h"
 
 #include <stdio.h>
+#include <string.h>
 
 PL_LOG_TOPIC("api");
 
@@ -44,6 +45,7 @@ static const struct api_route_def *const tables[] = {
     api__user_routes,
     api__web_routes,
     api__analytics_routes,
+    api__block_routes,
 };
 
 #define MAX_ROUTES 96
@@ -177,6 +179,12 @@ bool api_route_streams_body(const struct api_env *env, struct http_req *req)
                              http_req_path(req), a, params, &n_params, allow, sizeof(allow)) >= 0;
 }
 
+/* True for methods that may change state (all but GET, HEAD, OPTIONS). */
+static bool method_writes(const char *m)
+{
+    return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 && strcmp(m, "OPTIONS") != 0;
+}
+
 void api_handle(struct api_worker *w, struct http_req *req)
 {
     struct api_call c;
@@ -192,6 +200,11 @@ void api_handle(struct api_worker *w, struct http_req *req)
         api_problem_send(req, rc, rc == PL_EMALFORMED ? "the br body is corrupt" : NULL);
     if (rc == 0)
         rc = info->fn(&c);
+    /* Before finish() hands the answer to the transport: a read the caller
+     * sends once it has the answer must find the write's position. (Sends
+     * are deferred to the writer, which does the same in api/send.c.) */
+    if (rc != API_DEFERRED && w->pg_ro && method_writes(http_req_method(req)))
+        api__note_write(w, c.user_id);
     finish(&c, rc);
 }
 

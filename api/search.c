@@ -3,12 +3,14 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include "analytics/samples.h"
 #include "storage/search.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SEARCH_LIMIT_DEFAULT 20
 #define SEARCH_LIMIT_MAX 100
@@ -145,8 +147,14 @@ static int search_get(struct api_call *c)
     struct store_search_hit *h;
     unsigned n;
     bool more;
-    if ((rc = store_pg_search(c->w->pg, c->a, &q, &h, &n, &more)) < 0)
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    API_READ(c, pg, rc, store_pg_search(pg, c->a, &q, &h, &n, &more));
+    if (rc < 0)
         return rc;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    analytics_search_done(
+        (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
     return reply_hits(c, h, n, more);
 }
 

@@ -239,6 +239,8 @@ static void answer(struct api_worker *w, struct api_send *const *jobs, unsigned 
         if (g)
             api__gen_message(g, &x->msg);
         rc = g ? api__reply_json(&c, 200, g) : PL_ENOMEM;
+    } else if (x->blocked) {
+        rc = api__blocked(&c);
     } else {
         rc = reject(&c, x->rc);
     }
@@ -257,6 +259,17 @@ static void fail_all(struct api_worker *w, struct api_send *const *jobs, unsigne
         api_problem_send(c.req, rc, detail);
         api__finish(&c, rc);
     }
+}
+
+/* Read-your-writes on the standby: the batch's position, noted for every
+ * sender before any of them is acknowledged (one query per batch). */
+static void note_writes(struct api_worker *w, struct api_send *const *jobs, unsigned n)
+{
+    if (!api_replica_enabled())
+        return;
+    uint64_t lsn = api__write_lsn(w);
+    for (unsigned i = 0; i < n; i++)
+        api_replica_note_write(jobs[i]->s.sender_id, lsn);
 }
 
 /* Commits jobs[0..n) in one transaction and answers them. */
@@ -282,6 +295,7 @@ static int commit_some(struct api_worker *w, struct api_send *const *jobs, unsig
             pl_log_error("send batch of %u failed: %s", n, pl_strerror(rc));
         fail_all(w, jobs, n, rc);
     } else {
+        note_writes(w, jobs, n);
         publish(w->env, s, n);
         for (unsigned i = 0; i < n; i++)
             answer(w, jobs, i, out);

@@ -86,6 +86,14 @@ static int web_index(struct api_call *c)
     return a ? send_asset(c, a) : not_built(c);
 }
 
+/* The operator dashboard: a page of its own (web/src/admin/), same
+ * session; its data comes from the admin API, 404 for non-admins. */
+static int web_admin(struct api_call *c)
+{
+    const struct api_web_asset *a = find(c->env->web, "admin.html");
+    return a ? send_asset(c, a) : not_built(c);
+}
+
 static int web_asset(struct api_call *c)
 {
     const struct api_web_asset *a = find(c->env->web, http_req_param(c->req, 0));
@@ -99,6 +107,7 @@ static int web_asset(struct api_call *c)
 
 const struct api_route_def api__web_routes[] = {
     {"GET", "/", web_index, API_INLINE},
+    {"GET", "/admin", web_admin, API_INLINE},
     {"GET", "/assets/{name}", web_asset, API_INLINE},
     {NULL, NULL, NULL, 0},
 };

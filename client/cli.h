@@ -342,7 +342,10 @@ int cli_cmd_user(struct cli *c, int argc, char **argv);
 /* edit CHAT SEQ TEXT, delete [--for-me] CHAT SEQ (cmd_edit.c) */
 int cli_cmd_edit(struct cli *c, int argc, char **argv);
 int cli_cmd_delete(struct cli *c, int argc, char **argv);
-int cli_cmd_react(struct cli *c, int argc, char **argv);   /* react [--remove] CHAT SEQ EMOJI */
+int cli_cmd_react(struct cli *c, int argc, char **argv); /* react [--remove] CHAT SEQ EMOJI */
+/* block [--remove] USER | block --list; requests [accept|decline CHAT] (cmd_block.c) */
+int cli_cmd_block(struct cli *c, int argc, char **argv);
+int cli_cmd_requests(struct cli *c, int argc, char **argv);
 int cli_cmd_forward(struct cli *c, int argc, char **argv); /* forward FROM SEQ TO */
 /* group info | rename | leave (group_info.c) */
 int cli_group_more(struct cli *c, int argc, char **argv);

@@ -78,6 +78,16 @@ static const struct cmd_help cmds[] = {
      "Copies message number SEQ of the plain chat FROM into the plain chat TO, marked\n"
      "forwarded (media is re-used, not uploaded again).\n",
      3, 3},
+    {"block", "block [--remove] USER | block --list", "block or unblock a user",
+     "A blocked user cannot write to you in a direct chat, open one, add you to a group,\n"
+     "or see your presence and typing; blocking also declines their pending request.\n"
+     "--remove lifts the block; --list shows whom you blocked.\n",
+     1, 2},
+    {"requests", "requests [accept|decline CHAT]", "list, accept or decline message requests",
+     "A chat opened by someone you have no accepted chat with (or a group they added you\n"
+     "to) is a message request until you accept it or write in it. Without arguments,\n"
+     "lists them; decline leaves the chat without telling its opener.\n",
+     0, 2},
     {"react", "react [--remove] CHAT SEQ EMOJI", "react to a message with one emoji",
      "Sets your reaction to message number SEQ of CHAT (a plain chat) to EMOJI, replacing\n"
      "your previous one; --remove takes it back. EMOJI must be a single emoji.\n",

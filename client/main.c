@@ -201,6 +201,10 @@ static int more(struct cli *c, int argc, char **argv)
         return cli_cmd_react(c, argc, argv);
     if (!strcmp(cmd, "forward"))
         return cli_cmd_forward(c, argc, argv);
+    if (!strcmp(cmd, "block"))
+        return cli_cmd_block(c, argc, argv);
+    if (!strcmp(cmd, "requests"))
+        return cli_cmd_requests(c, argc, argv);
     return -1;
 }
 

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -43,12 +44,18 @@ static CURL *prepare(struct cli *c, CURL *h, const char *path, int auth, struct 
     else
         snprintf(url, sizeof(url), "%s%s", c->server, path);
     curl_easy_setopt(h, CURLOPT_URL, url);
+    /* Another origin (an S3 bucket's presigned URL) gets curl's defaults
+     * and never the token: the flags below describe the Parley server. */
+    size_t sl = strlen(c->server);
+    bool ours = strncmp(url, c->server, sl) == 0 && (url[sl] == '/' || url[sl] == '\0');
+    if (!ours)
+        auth = 0;
     /* --http2-prior-knowledge: h2 without upgrade or ALPN (h2c on http://). */
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
-                     c->http11 ? CURL_HTTP_VERSION_1_1
-                     : c->h2c  ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
-                               : CURL_HTTP_VERSION_2TLS);
-    if (c->h2c) {
+                     !ours || c->http11 ? CURL_HTTP_VERSION_1_1
+                     : c->h2c           ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+                                        : CURL_HTTP_VERSION_2TLS);
+    if (ours && c->h2c) {
         /* libcurl before 8.0 (Debian 12: 7.88) fails every second request
          * on a reused prior-knowledge connection ("Error in the HTTP2
          * framing layer", curl issue 10634): one connection per request. */
@@ -98,8 +105,9 @@ static size_t on_write(char *data, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
-long cli_http_stream(struct cli *c, const char *method, const char *url, int auth, FILE *in,
-                     long long size, const char *ctype, cli_sink_cb *sink, void *ctx)
+static long http_stream(struct cli *c, const char *method, const char *url, int auth, FILE *in,
+                        long long size, const char *ctype, cli_sink_cb *sink, void *ctx,
+                        int redirects)
 {
     struct curl_slist *hdrs;
     struct xfer x = {in, sink, ctx, 0};
@@ -121,8 +129,9 @@ long cli_http_stream(struct cli *c, const char *method, const char *url, int aut
     }
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
+    /* Redirects (a download's 302 to its presigned URL) are followed
+     * below, so that each hop is prepared for its own origin. */
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
@@ -136,7 +145,21 @@ long cli_http_stream(struct cli *c, const char *method, const char *url, int aut
     if (rc != CURLE_OK)
         cli_die("%s %s: %s", method, url, err[0] ? err : curl_easy_strerror(rc));
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    char *next = NULL;
+    if (!in && status >= 301 && status <= 308 && status != 304 && redirects < 3 &&
+        curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &next) == CURLE_OK && next) {
+        /* The presigned URL is the credential: no token. */
+        char *u = cli_strndup(next, strlen(next));
+        status = http_stream(c, method, u, 0, in, size, ctype, sink, ctx, redirects + 1);
+        free(u);
+    }
     return status;
+}
+
+long cli_http_stream(struct cli *c, const char *method, const char *url, int auth, FILE *in,
+                     long long size, const char *ctype, cli_sink_cb *sink, void *ctx)
+{
+    return http_stream(c, method, url, auth, in, size, ctype, sink, ctx, 0);
 }
 
 /* Retry-After: delta-seconds (the only form parleyd sends). */

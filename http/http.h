@@ -297,6 +297,14 @@ void http_server_cancel_bodies(struct http_server *s);
 /* Stops accepting and closes every connection. Loop thread only. */
 void http_server_free(struct http_server *s);
 /* The bound ports (useful with port 0). */
+/* Loop thread: back-pressure for bursts of HTTP/1.1 requests. While held,
+ * each new cleartext HTTP/1.1 connection waits after the protocol sniff,
+ * its bytes unread in the kernel (a few hundred bytes of ours instead of a
+ * libmicrohttpd connection with its memory pool). admit hands up to n of
+ * them to libmicrohttpd, oldest first, and (n > 0) ends the hold once none
+ * wait; it returns how many still wait. h2c and TLS connections never wait. */
+void http_server_h1_hold(struct http_server *s);
+unsigned http_server_h1_admit(struct http_server *s, unsigned n);
 unsigned http_server_port(const struct http_server *s);
 unsigned http_server_tls_port(const struct http_server *s);
 /* Open connections per protocol, for /metrics. */

@@ -48,6 +48,11 @@ struct server {
     struct http__conn *live; /* head of the live connection list */
     struct pl_timer accept_timer;
     bool closing;
+    /* http_server_h1_hold(): new HTTP/1.1 connections wait here, oldest
+     * first, before libmicrohttpd reads them. */
+    bool h1_hold;
+    struct sniff *park_head, *park_tail;
+    unsigned parked;
     char *bind, *tls_cert, *tls_key, *ip_exempt; /* copies of the config strings */
 };
 
@@ -55,6 +60,8 @@ struct server {
 struct sniff {
     struct http__conn conn;
     struct pl_task free_task;
+    bool parked;
+    struct sniff *park_prev, *park_next;
 };
 
 static struct server *server_of(struct http_server *s)
@@ -103,11 +110,44 @@ static void on_sniff_free(struct pl_task *t)
     free(PL_CONTAINER_OF(t, struct sniff, free_task));
 }
 
+static void park(struct sniff *sn)
+{
+    struct server *sv = server_of(sn->conn.srv);
+    pl_loop_timer_stop(sn->conn.srv->loop, &sn->conn.timer); /* it waits for us, not the client */
+    sn->parked = true;
+    sn->park_next = NULL;
+    sn->park_prev = sv->park_tail;
+    if (sv->park_tail)
+        sv->park_tail->park_next = sn;
+    else
+        sv->park_head = sn;
+    sv->park_tail = sn;
+    sv->parked++;
+}
+
+static void unpark(struct sniff *sn)
+{
+    struct server *sv = server_of(sn->conn.srv);
+    if (!sn->parked)
+        return;
+    if (sn->park_prev)
+        sn->park_prev->park_next = sn->park_next;
+    else
+        sv->park_head = sn->park_next;
+    if (sn->park_next)
+        sn->park_next->park_prev = sn->park_prev;
+    else
+        sv->park_tail = sn->park_prev;
+    sn->parked = false;
+    sv->parked--;
+}
+
 /* Unhooks the sniffer from the loop and the server. The socket is left to
  * the caller: closed, or handed to h1 / h2. */
 static void sniff_detach(struct sniff *sn)
 {
     struct http_server *s = sn->conn.srv;
+    unpark(sn);
     pl_loop_io_del(s->loop, &sn->conn.io);
     pl_loop_timer_stop(s->loop, &sn->conn.timer);
     http__conn_unlink(&sn->conn);
@@ -139,6 +179,10 @@ static void on_sniff_timeout(void *ctx)
 static void sniff_hand_over(struct sniff *sn, enum http_sniff kind)
 {
     struct http_server *s = sn->conn.srv;
+    if (kind == HTTP_SNIFF_H1 && server_of(s)->h1_hold && !sn->parked) {
+        park(sn);
+        return;
+    }
     sniff_detach(sn);
     if (kind == HTTP_SNIFF_H2) {
         /* The session copies the connection and owns the socket even when
@@ -164,6 +208,12 @@ static void on_sniff_readable(void *ctx, uint32_t events)
     struct sniff *sn = ctx;
     char buf[24]; /* the length of the HTTP/2 connection preface */
     ssize_t n;
+    if (sn->parked) {
+        /* More bytes or a half-close wait for libmicrohttpd; a reset ends it. */
+        if (events & (EPOLLHUP | EPOLLERR))
+            sniff_close(sn);
+        return;
+    }
     do
         n = recv(sn->conn.fd, buf, sizeof(buf), MSG_PEEK);
     while (n < 0 && errno == EINTR);
@@ -209,6 +259,22 @@ static int sniff_start(struct http_server *s, int fd, const struct sockaddr_stor
     http__conn_link(&sn->conn, on_sniff_shutdown);
     pl_loop_timer_start(s->loop, &sn->conn.timer, SNIFF_TIMEOUT_MS, on_sniff_timeout, sn);
     return 0;
+}
+
+void http_server_h1_hold(struct http_server *s)
+{
+    server_of(s)->h1_hold = true;
+}
+
+unsigned http_server_h1_admit(struct http_server *s, unsigned n)
+{
+    struct server *sv = server_of(s);
+    bool asked = n > 0;
+    for (; n && sv->park_head; n--)
+        sniff_hand_over(sv->park_head, HTTP_SNIFF_H1);
+    if (asked && !sv->park_head)
+        sv->h1_hold = false;
+    return sv->parked;
 }
 
 /* ---- accepting ---- */

@@ -71,13 +71,16 @@ pl_lock() {
 # ---------------------------------------------------------------------------------------------
 # Dependencies and build
 
+# postgresql-15-hll: the hll extension of analytics (migration 0014); 15 is Debian 12's PostgreSQL.
 PL_APT_PKGS=(build-essential meson ninja-build pkg-config git
   libmicrohttpd-dev libnghttp2-dev libpq-dev libhiredis-dev libsodium-dev libbrotli-dev
   libyajl-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
-  postgresql redis-server curl nghttp2-client openssl clang-format)
+  postgresql postgresql-15-hll redis-server curl nghttp2-client openssl clang-format)
+  postgresql redis-server curl nghttp2-client openssl clang-format haproxy)
 # Only the test suite needs these (browser tests: Debian's Chromium; scripts/fuzz: clang and
 # its libFuzzer runtime).
-PL_APT_TEST_PKGS=(chromium clang libclang-rt-14-dev)
+PL_APT_TEST_PKGS=(chromium clang libclang-rt-14-dev
+  radosgw ceph-mon ceph-osd) # the S3 tests' server: scripts/lib_s3.sh
 
 # pl_deps [EXTRA_PKGS...]: install only the Debian packages that are missing (PL_APT_PKGS and
 # the extra ones). The system PostgreSQL and Redis services that the packages may start are left
@@ -532,6 +535,177 @@ pl_redis_stop() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Redis Cluster (issue 14): 3 masters and 3 replicas on loopback TCP ports, for parleyd's
+# redis_cluster setting. A cluster needs TCP (its bus port is the client port + 10000), so the
+# client ports are taken from 20000-22699: their bus ports 30000-32699 stay below Linux's
+# ephemeral range too. Layout of DIR: ports (the six client ports, masters first at creation),
+# node-PORT/ (nodes.conf, redis.pid, redis.log), create.log.
+
+PL_REDIS_CLUSTER_NODES=6
+
+# pl_redis_cluster_node_start DIR PORT: start one node of the cluster in DIR (again, after a
+# crash: it rejoins with its nodes.conf). Waits for it to answer PING.
+pl_redis_cluster_node_start() {
+  local d=$1/node-$2 i
+  mkdir -p "$d" || return 1
+  # node-timeout 2 s: a dead master is failed over in about 3-4 s. validity-factor 0: any replica
+  # may take over however long it was cut off. full-coverage no: the other shards keep serving
+  # while one has no master.
+  redis-server --port "$2" --bind 127.0.0.1 --cluster-enabled yes \
+    --cluster-config-file "$d/nodes.conf" --cluster-node-timeout 2000 \
+    --cluster-replica-validity-factor 0 --cluster-require-full-coverage no \
+    --cluster-allow-reads-when-down yes --dir "$d" --save '' --appendonly no \
+    --daemonize yes --pidfile "$d/redis.pid" --logfile "$d/redis.log" >/dev/null 9>&- 8>&- || {
+    pl_warn "redis-server (cluster node $2) failed; see $d/redis.log"
+    return 1
+  }
+  for ((i = 0; i < 200; i++)); do
+    [[ $(redis-cli -p "$2" ping 2>/dev/null || true) == PONG ]] && return 0
+    sleep 0.05
+  done
+  pl_warn "cluster node $2 did not answer PING; see $d/redis.log"
+  return 1
+}
+
+# pl_redis_cluster_node_pid DIR PORT: print the pid of that node, if it runs.
+pl_redis_cluster_node_pid() {
+  local pid
+  pid=$(cat "$1/node-$2/redis.pid" 2>/dev/null || true)
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null || true) == redis-server ]] || return 1
+  pl_alive "$pid" || return 1
+  echo "$pid"
+}
+
+# pl_redis_cluster_seeds DIR: print the seed list parleyd's redis_cluster takes.
+pl_redis_cluster_seeds() {
+  local p out=
+  for p in $(cat "$1/ports"); do out+=${out:+,}127.0.0.1:$p; done
+  echo "$out"
+}
+
+# pl_redis_cluster_ok DIR: true when every node runs, every slot is served, and half the nodes
+# say they are masters (a node restarted after a failover first comes back as a master, then
+# turns into a replica of the one that took over).
+pl_redis_cluster_ok() {
+  local p info masters=0
+  [[ -f $1/ports ]] || return 1
+  for p in $(cat "$1/ports"); do
+    info=$(redis-cli -p "$p" cluster info 2>/dev/null || true)
+    [[ $info == *cluster_state:ok* && $info == *cluster_slots_ok:16384* ]] || return 1
+    [[ $info == *"cluster_known_nodes:$PL_REDIS_CLUSTER_NODES"* ]] || return 1
+    [[ $(redis-cli -p "$p" role 2>/dev/null | head -n 1) == master ]] && masters=$((masters + 1))
+  done
+  ((masters == PL_REDIS_CLUSTER_NODES / 2))
+}
+
+# pl_redis_cluster_wait DIR SECONDS: wait until pl_redis_cluster_ok.
+pl_redis_cluster_wait() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    pl_redis_cluster_ok "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# pl_redis_cluster_start DIR: make sure a Redis Cluster runs in DIR (start the nodes that are
+# down; create the cluster the first time) and print its seed list on stdout,
+# "127.0.0.1:P1,...,127.0.0.1:P6". Everything else goes to stderr.
+pl_redis_cluster_start() {
+  local dir=$1 p ports=() base i
+  mkdir -p "$dir" || return 1
+  dir=$(cd "$dir" && pwd -P)
+  if [[ -f $dir/ports ]]; then
+    for p in $(cat "$dir/ports"); do
+      pl_redis_cluster_node_pid "$dir" "$p" >/dev/null || pl_redis_cluster_node_start "$dir" "$p" >&2 ||
+        return 1
+    done
+    if pl_redis_cluster_wait "$dir" 20; then
+      pl_redis_cluster_seeds "$dir"
+      return 0
+    fi
+    pl_warn "the Redis Cluster in $dir did not recover; creating a new one"
+    pl_redis_cluster_stop "$dir"
+  fi
+  rm -rf "$dir"/node-* "$dir/ports"
+  for ((i = 0; i < 50; i++)); do
+    base=$((20000 + RANDOM % 2690))
+    ports=()
+    for ((p = base; p < base + PL_REDIS_CLUSTER_NODES; p++)); do
+      pl_port_busy "$p" || pl_port_busy $((p + 10000)) || ports+=("$p")
+    done
+    ((${#ports[@]} == PL_REDIS_CLUSTER_NODES)) && break
+  done
+  ((${#ports[@]} == PL_REDIS_CLUSTER_NODES)) || {
+    pl_warn "no free ports for a Redis Cluster"
+    return 1
+  }
+  for p in "${ports[@]}"; do
+    pl_redis_cluster_node_start "$dir" "$p" >&2 || return 1
+  done
+  local addrs=()
+  for p in "${ports[@]}"; do addrs+=("127.0.0.1:$p"); done
+  redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes \
+    >"$dir/create.log" 2>&1 9>&- 8>&- || {
+    pl_warn "redis-cli --cluster create failed; see $dir/create.log"
+    return 1
+  }
+  echo "${ports[*]}" >"$dir/ports"
+  pl_redis_cluster_wait "$dir" 30 || {
+    pl_warn "the Redis Cluster in $dir did not reach cluster_state:ok"
+    return 1
+  }
+  pl_redis_cluster_seeds "$dir"
+}
+
+# pl_redis_cluster_flush DIR: empty every master (replicas refuse FLUSHALL and follow).
+pl_redis_cluster_flush() {
+  local p
+  [[ -f $1/ports ]] || return 0
+  for p in $(cat "$1/ports"); do
+    if [[ $(redis-cli -p "$p" role 2>/dev/null | head -n 1) == master ]]; then
+      redis-cli -p "$p" flushall >/dev/null || return 1
+    fi
+  done
+}
+
+# pl_redis_cluster_kill_master DIR KEY: SIGKILL the master that serves KEY's slot (a crash:
+# its replica takes over) and print its port.
+pl_redis_cluster_kill_master() {
+  local dir=$1 slot p q= pid
+  for p in $(cat "$dir/ports"); do
+    pl_redis_cluster_node_pid "$dir" "$p" >/dev/null && q=$p && break
+  done
+  [[ -n $q ]] || return 1
+  slot=$(redis-cli -p "$q" cluster keyslot "$2") || return 1
+  # CLUSTER NODES: id ip:port@bus flags master ... then the slot ranges from field 9 on.
+  p=$(redis-cli -p "$q" cluster nodes | awk -v s="$slot" '
+    $3 ~ /master/ && $3 !~ /fail/ {
+      for (i = 9; i <= NF; i++) {
+        n = split($i, r, "-"); lo = r[1]; hi = (n > 1) ? r[2] : r[1]
+        if (s >= lo + 0 && s <= hi + 0) { split($2, a, "[:@]"); print a[2]; exit }
+      }
+    }')
+  [[ -n $p ]] || return 1
+  pid=$(pl_redis_cluster_node_pid "$dir" "$p") || return 1
+  kill -KILL "$pid"
+  pl_wait_gone "$pid" 10
+  echo "$p"
+}
+
+# pl_redis_cluster_stop DIR: stop every node (nothing is persisted but nodes.conf).
+pl_redis_cluster_stop() {
+  local p pid
+  [[ -f $1/ports ]] || return 0
+  for p in $(cat "$1/ports"); do
+    pid=$(pl_redis_cluster_node_pid "$1" "$p") || continue
+    redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
+    pl_wait_gone "$pid" 10
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
 # TLS
 
 # pl_cert: make sure $PARLEY_DATA/tls holds a self-signed certificate for localhost and 127.0.0.1
@@ -576,6 +750,196 @@ pl_parleyd_stop() {
 # nothing to do, so it can run from an EXIT trap after the last line a script prints.
 pl_stop_all() {
   pl_parleyd_stop || true
+  pl_standby_stop || true
   pl_pg_stop || true
   pl_redis_stop || true
+  pl_redis_cluster_stop "$PARLEY_DATA/rcluster" || true
+  pl_s3_stop || true
+}
+
+# shellcheck source=scripts/lib_s3.sh
+. "$PL_ROOT/scripts/lib_s3.sh"
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL streaming hot standby (scripts/run --nodes N > 1, scripts/cluster, scripts/svc
+# standby)
+#
+# A physical copy of our cluster taken with pg_basebackup (-R: standby.signal and
+# primary_conninfo over the primary's Unix socket), in $PL_PG/standby, run by the same
+# unprivileged owner, on port PL_PG_STANDBY_PORT (PARLEY_PG_STANDBY_PORT, default the primary's
+# port + 1; with PARLEY_PG_PORT set it also listens on 127.0.0.1 there). Its own parley.conf is
+# rewritten at every start like the primary's. The copy is kept between runs while it belongs to
+# the same primary (same system identifier) and taken again otherwise.
+
+pl_standby_paths() {
+  pl_pg_paths || return 1
+  PL_SBDATA=$PL_PG/standby
+  PL_SBLOG=$PL_PG/standby.log
+  PL_PG_STANDBY_PORT=${PARLEY_PG_STANDBY_PORT:-$((PL_PG_PORT + 1))}
+}
+
+# pl_sysid DATADIR: the cluster's system identifier (pg_controldata).
+pl_sysid() {
+  pl_as_pg "$PL_PGBIN/pg_controldata" "$1" 2>/dev/null | sed -n 's/^Database system identifier: *//p'
+}
+
+pl_standby_running() {
+  [[ -f $PL_SBDATA/PG_VERSION ]] || return 1
+  pl_as_pg "$PL_PGBIN/pg_ctl" -D "$PL_SBDATA" status >/dev/null 2>&1
+}
+
+# pl_standby_conninfo DBNAME: the libpq connection string of DBNAME on the standby.
+pl_standby_conninfo() {
+  pl_standby_paths || return 1
+  echo "host='$PL_PGSOCK' port=$PL_PG_STANDBY_PORT user=parley dbname=$1"
+}
+
+# pl_standby_start: the primary must run (pl_pg_start). Takes the base backup when needed and
+# starts the standby; returns when it accepts read-only connections.
+pl_standby_start() {
+  pl_pgbin || return 1
+  pl_standby_paths || return 1
+  pl_standby_running && return 0
+  local want have
+  want=$(pl_sysid "$PL_PGDATA")
+  have=$(pl_sysid "$PL_SBDATA")
+  if [[ -z $want || $want != "$have" || ! -f $PL_SBDATA/standby.signal ]]; then
+    rm -rf "$PL_SBDATA"
+    pl_say "pg_basebackup: standby in $PL_SBDATA (port $PL_PG_STANDBY_PORT)"
+    pl_as_pg "$PL_PGBIN/pg_basebackup" -h "$PL_PGSOCK" -p "$PL_PG_PORT" -U parley \
+      -D "$PL_SBDATA" -R -X stream -c fast ${PARLEY_PG_FAST:+--no-sync} \
+      >"$PL_PG/basebackup.log" 2>&1 9>&- 8>&- || {
+      pl_warn "pg_basebackup failed; see $PL_PG/basebackup.log:"
+      tail -n 20 "$PL_PG/basebackup.log" >&2
+      return 1
+    }
+  fi
+  if [[ -n ${PL_PG_TCP:-} ]] && pl_port_busy "$PL_PG_STANDBY_PORT"; then
+    pl_warn "port $PL_PG_STANDBY_PORT (the standby) is in use; set PARLEY_PG_STANDBY_PORT"
+    return 1
+  fi
+  # The copy carries the primary's parley.conf: same socket dir, its own port.
+  sed -e "s/^port = .*/port = $PL_PG_STANDBY_PORT/" "$PL_PGDATA/parley.conf" >"$PL_SBDATA/parley.conf"
+  echo "hot_standby_feedback = on" >>"$PL_SBDATA/parley.conf"
+  pl_own "$PL_SBDATA/parley.conf"
+  pl_as_pg "$PL_PGBIN/pg_ctl" -D "$PL_SBDATA" -l "$PL_SBLOG" -w -t 60 start \
+    >/dev/null 9>&- 8>&- || {
+    pl_warn "the standby did not start; last lines of $PL_SBLOG:"
+    tail -n 20 "$PL_SBLOG" >&2 || true
+    return 1
+  }
+}
+
+pl_standby_up() {
+  pl_pgbin 2>/dev/null || return 1
+  [[ -e $PARLEY_DATA/pg ]] || return 1
+  pl_standby_paths || return 1
+  pl_standby_running
+}
+
+pl_standby_stop() {
+  pl_standby_up || return 0
+  pl_as_pg "$PL_PGBIN/pg_ctl" -D "$PL_SBDATA" -m fast -w -t 60 stop >/dev/null || {
+    pl_warn "pg_ctl stop (standby) failed; see $PL_SBLOG"
+    return 1
+  }
+}
+
+pl_standby_kill() {
+  pl_standby_up || return 0
+  pl_as_pg "$PL_PGBIN/pg_ctl" -D "$PL_SBDATA" -m immediate -w -t 60 stop >/dev/null || return 1
+}
+
+# pl_standby_wait_caught_up SECONDS: wait until the standby has replayed everything the primary
+# had written when this was called.
+pl_standby_wait_caught_up() {
+  local lsn i
+  lsn=$(pl_psql -d postgres -Atc 'SELECT pg_current_wal_insert_lsn()') || return 1
+  for ((i = 0; i < $1 * 10; i++)); do
+    [[ $(PGCONNECT_TIMEOUT=5 "$PL_PGBIN/psql" -X -q -h "$PL_PGSOCK" -p "$PL_PG_STANDBY_PORT" \
+      -U parley -d postgres -Atc "SELECT pg_last_wal_replay_lsn() >= '$lsn'" 2>/dev/null) == t ]] &&
+      return 0
+    sleep 0.1
+  done
+  pl_warn "the standby did not reach $lsn within $1 s"
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Several nodes behind HAProxy (scripts/run --nodes N, scripts/cluster)
+
+# pl_haproxy_cfg FILE PORT TLS_PORT CERT_PEM NODES...: write an HAProxy configuration to FILE.
+# NODES are "name:port" of the nodes' cleartext ports (HTTP/1.1 and h2c each). PORT takes
+# HTTP/1.1 and h2c (HAProxy tells them apart by the h2 preface), TLS_PORT (0: none) terminates
+# TLS with ALPN h2,http/1.1 (CERT_PEM holds the certificate and key). See docs/scaling.md for
+# why TLS ends here and why requests are balanced by bearer token.
+pl_haproxy_cfg() {
+  local file=$1 port=$2 tls_port=$3 pem=$4 n
+  shift 4
+  {
+    cat <<CFG
+# Written by scripts/lib.sh (pl_haproxy_cfg); edits are lost.
+global
+  # No maxconn: HAProxy derives it from the descriptor limit it runs with (two per proxied
+  # connection). Raise \`ulimit -n\` before scripts/run for more streams than that allows.
+  log stderr format short local0 notice
+
+defaults
+  mode http
+  log global
+  option httplog
+  option dontlognull
+  timeout connect 2s
+  timeout client 75s
+  timeout server 75s
+  # An event stream is one long response: the keep-alives parleyd sends (sse_keepalive_ms,
+  # 25 s by default) keep both sides of the tunnel inside these.
+  timeout tunnel 1h
+  timeout http-request 10s
+  timeout http-keep-alive 75s
+  timeout client-fin 5s
+  timeout queue 5s
+  # A node that died mid-request: a request that never reached it goes to another node.
+  retries 2
+  option redispatch 1
+  # HAProxy never buffers responses to compress or inspect them; an SSE event goes out as soon
+  # as the node writes it.
+  option http-no-delay
+
+frontend parley
+  # Cleartext: HTTP/1.1, and h2c with prior knowledge (HAProxy recognises the h2 preface).
+  bind 127.0.0.1:$port
+CFG
+    if ((tls_port)); then
+      echo "  bind 127.0.0.1:$tls_port ssl crt $pem alpn h2,http/1.1"
+    fi
+    cat <<CFG
+  default_backend nodes
+
+backend nodes
+  # One device (bearer token, or the web client's cookie / access_token) sticks to one node
+  # while it is up: that node has seen its writes (read-your-writes on the standby) and its
+  # keep-alive connections. Requests without a token are spread by the same hash of nothing.
+  balance hdr(Authorization)
+  hash-type consistent
+  option httpchk GET /readyz
+  http-check expect status 200
+  default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions
+  timeout check 1s
+CFG
+    for n in "$@"; do
+      echo "  server ${n%%:*} 127.0.0.1:${n##*:} check"
+    done
+  } >"$file"
+}
+
+# pl_haproxy_start FILE PIDFILE LOG: start HAProxy in the foreground mode (-db) as a background
+# child of this shell; PL_HAPROXY_PID is its pid. Fails when the configuration is invalid.
+pl_haproxy_start() {
+  haproxy -c -q -f "$1" >"$3" 2>&1 || {
+    pl_warn "haproxy rejected $1:"
+    cat "$3" >&2
+    return 1
+  }
+  haproxy -f "$1" -p "$2" -db >>"$3" 2>&1 9>&- 8>&- &
+  PL_HAPROXY_PID=$!
 }

@@ -16,6 +16,8 @@ void srv_analytics_config(const struct srv_config *cfg, struct analytics_config 
         .connect_timeout_s = cfg->pg_connect_timeout_s,
         .interval_ms = cfg->analytics_interval_ms,
         .batch = cfg->analytics_batch,
+        .retention_days = cfg->analytics_retention_days,
+        .node = NULL, /* set by the server: its node id */
         .crash_at = cfg->analytics_crash_at,
     };
 }
@@ -44,6 +46,26 @@ int srv_admin_cmd(const struct srv_config *cfg)
     return rc;
 }
 
+/* `parleyd analytics rebuild [--from DATE]` */
+static int rebuild(const struct srv_config *cfg)
+{
+    struct store_pg_config pc = {.conninfo = cfg->pg,
+                                 .connect_timeout_s = cfg->pg_connect_timeout_s};
+    struct store_pg *pg;
+    int rc = store_pg_new(&pc, &pg);
+    if (rc < 0)
+        return rc;
+    struct store_analytics_rebuild rb;
+    rc = store_pg_analytics_rebuild(pg, cfg->cmd_from, cfg->analytics_retention_days, &rb);
+    store_pg_free(pg);
+    if (rc == 0)
+        printf("rebuilt from %s up to position %llu: %lld rollup rows deleted, %lld written,"
+               " %u partitions created\n",
+               rb.from, (unsigned long long)rb.checkpoint, (long long)rb.deleted,
+               (long long)rb.written, rb.partitions);
+    return rc;
+}
+
 int srv_analytics_cmd(const struct srv_config *cfg)
 {
     struct analytics_config ac;
@@ -57,10 +79,13 @@ int srv_analytics_cmd(const struct srv_config *cfg)
             printf("aggregated %llu positions in %u transactions; checkpoint %llu%s\n",
                    (unsigned long long)p.consumed, p.steps, (unsigned long long)p.checkpoint,
                    p.busy ? " (another node holds the lock)" : "");
+    } else if (strcmp(verb, "rebuild") == 0 && !cfg->cmd_to) {
+        rc = rebuild(cfg);
     } else if (strcmp(verb, "report") == 0 && cfg->cmd_from && cfg->cmd_to) {
         rc = analytics_report(stdout, &ac, cfg->cmd_from, cfg->cmd_to);
     } else {
         fprintf(stderr, "usage: parleyd analytics run\n"
+                        "       parleyd analytics rebuild [--from DATE]\n"
                         "       parleyd analytics report --from DATE --to DATE\n");
         return PL_EINVAL;
     }

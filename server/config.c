@@ -59,10 +59,18 @@ static const struct setting table[] = {
      "serves it)"},
     {"pg", "PARLEY_PG", T_STR, "postgresql:///parley", 0, 0, OFF(pg),
      "PostgreSQL connection string (libpq conninfo or URI)"},
+    {"pg_standby", "PARLEY_PG_STANDBY", T_STR, "", 0, 0, OFF(pg_standby),
+     "connection string of a streaming hot standby of pg: history pages, search, conversation "
+     "lists and analytics read there once it has replayed the caller's last write (empty = "
+     "none)"},
+    {"pg_standby_poll_ms", "PARLEY_PG_STANDBY_POLL_MS", T_UINT, "100", 10, 60000,
+     OFF(pg_standby_poll_ms), "how often the standby's replay position is read"},
     {"pg_connect_timeout", "PARLEY_PG_CONNECT_TIMEOUT", T_UINT, "2", 1, 60,
      OFF(pg_connect_timeout_s), "seconds to wait for a PostgreSQL connection"},
     {"redis", "PARLEY_REDIS", T_STR, "127.0.0.1:6379", 0, 0, OFF(redis),
      "Redis address: host:port or /path/to/socket"},
+    {"redis_cluster", "PARLEY_REDIS_CLUSTER", T_STR, "", 0, 0, OFF(redis_cluster),
+     "Redis Cluster seed nodes, host:port,host:port (empty: the single Redis at redis)"},
     {"redis_timeout_ms", "PARLEY_REDIS_TIMEOUT_MS", T_UINT, "1000", 10, 60000,
      OFF(redis_timeout_ms), "timeout of one Redis command"},
     {"workers", "PARLEY_WORKERS", T_UINT, "4", 1, 256, OFF(workers),
@@ -188,12 +196,20 @@ static const struct setting table[] = {
      OFF(analytics_interval_ms), "milliseconds between analytics aggregation passes (0 = never)"},
     {"analytics_batch", "PARLEY_ANALYTICS_BATCH", T_UINT, "10000", 1, 1000000, OFF(analytics_batch),
      "event positions per analytics aggregation transaction"},
+    {"analytics_retention", "PARLEY_ANALYTICS_RETENTION", T_UINT, "760", 0, 36500,
+     OFF(analytics_retention_days),
+     "days of analytics rollups kept, in whole months (0 = forever)"},
+    {"analytics_min_cohort", "PARLEY_ANALYTICS_MIN_COHORT", T_UINT, "10", 0, 1000000,
+     OFF(analytics_min_cohort), "retention cohorts smaller than this are suppressed"},
     {"analytics_crash_at", "PARLEY_ANALYTICS_CRASH_AT", T_STR, "", 0, 0, OFF(analytics_crash_at),
      "testing: exit at analytics step applied (before its COMMIT)"},
     {"edit_window", "PARLEY_EDIT_WINDOW", T_UINT, "900", 0, 31536000, OFF(edit_window_s),
      "seconds after sending in which a message may be edited (409 after)"},
     {"delete_window", "PARLEY_DELETE_WINDOW", T_UINT, "172800", 0, 31536000, OFF(delete_window_s),
      "seconds after sending in which a sender may delete a message for everyone"},
+    {"requests_hold_invites", "PARLEY_REQUESTS_HOLD_INVITES", T_BOOL, "false", 0, 1,
+     OFF(requests_hold_invites),
+     "a pending message request keeps its receiver out of the sender's further groups (403)"},
     {"search_config", "PARLEY_SEARCH_CONFIG", T_STR, "simple", 0, 0, OFF(search_config),
      "PostgreSQL text search configuration of /v1/search: simple or english"},
     {"node_id", "PARLEY_NODE_ID", T_STR, "", 0, 0, OFF(node_id),
@@ -209,6 +225,23 @@ static const struct setting table[] = {
     {"blob_base_url", "PARLEY_BLOB_BASE_URL", T_STR, "", 0, 0, OFF(blob_base_url),
      "scheme://host[:port] of a separate origin for blob upload/download URLs (default: "
      "public_url)"},
+    {"blob_backend", "PARLEY_BLOB_BACKEND", T_STR, "fs", 0, 0, OFF(blob_backend),
+     "where media and archive segments live: fs (blob_dir) or s3 (the s3_* settings)"},
+    {"s3_endpoint", "PARLEY_S3_ENDPOINT", T_STR, "", 0, 0, OFF(s3_endpoint),
+     "s3: scheme://host[:port] of the S3-compatible service; clients reach it too (presigned "
+     "URLs)"},
+    {"s3_region", "PARLEY_S3_REGION", T_STR, "us-east-1", 0, 0, OFF(s3_region),
+     "s3: region the requests are signed for"},
+    {"s3_bucket", "PARLEY_S3_BUCKET", T_STR, "parley", 0, 0, OFF(s3_bucket),
+     "s3: bucket (created at startup when missing)"},
+    {"s3_access_key", "PARLEY_S3_ACCESS_KEY", T_STR, "", 0, 0, OFF(s3_access_key),
+     "s3: access key id"},
+    {"s3_secret_key", "PARLEY_S3_SECRET_KEY", T_STR, "", 0, 0, OFF(s3_secret_key),
+     "s3: secret access key"},
+    {"s3_path_style", "PARLEY_S3_PATH_STYLE", T_BOOL, "true", 0, 1, OFF(s3_path_style),
+     "s3: endpoint/bucket/key URLs (false: virtual-hosted bucket.endpoint/key)"},
+    {"s3_part_size", "PARLEY_S3_PART_SIZE", T_SIZE, "8388608", 5242880, 5368709120,
+     OFF(s3_part_size), "s3: multipart part size in bytes (objects larger go up in parts)"},
     {"url_secret", "PARLEY_URL_SECRET", T_STR, "", 0, 0, OFF(url_secret),
      "64 hex digits signing presigned URLs (default: generated into data_dir/url_secret)"},
     {"media_max_size", "PARLEY_MEDIA_MAX_SIZE", T_SIZE, "104857600", 1, 1ull << 40,
@@ -480,6 +513,7 @@ void srv_config_usage(FILE *out)
                  "  admin grant|revoke USER   make USER an admin, or no longer one\n"
                  "  analytics run             aggregate the pending events once and exit\n"
                  "  analytics report --from DATE --to DATE   daily metrics as a table\n"
+                 "  analytics rebuild [--from DATE]   recompute the rollups from history\n"
                  "  --help    this text;  --version  the version\n\n"
                  "Settings: flag, environment variable, default, range. Precedence:\n"
                  "flags > environment > config file (\"name = value\" lines) > default.\n\n");

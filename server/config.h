@@ -20,7 +20,10 @@ struct srv_config {
     char *admin_bind, *metrics_token;
     unsigned admin_port;
     char *pg;
+    char *pg_standby; /* empty: no standby */
+    unsigned pg_standby_poll_ms;
     char *redis;
+    char *redis_cluster; /* seed list; empty: single Redis */
     unsigned pg_connect_timeout_s, redis_timeout_ms;
     unsigned workers, queue_max;
     struct http_limits http;
@@ -32,6 +35,7 @@ struct srv_config {
     unsigned group_max_members;
     unsigned presence_timeout_s;
     unsigned edit_window_s, delete_window_s; /* message edit / delete for everyone */
+    bool requests_hold_invites;              /* issue 12: pending requests hold invites */
     unsigned presence_subs_max, presence_sub_ttl_s;
     unsigned typing_max_members, typing_interval_ms;
     unsigned sync_max_wait_ms;
@@ -44,7 +48,8 @@ struct srv_config {
     char *archive_crash_at;
     char *archive_only;
     char *admins; /* usernames, comma-separated */
-    unsigned analytics_interval_ms, analytics_batch;
+    unsigned analytics_interval_ms, analytics_batch, analytics_retention_days;
+    unsigned analytics_min_cohort;
     char *analytics_crash_at;
     /* The words after `admin` / `analytics` and the values of --from and
      * --to; borrowed from argv. */
@@ -56,6 +61,10 @@ struct srv_config {
     char *data_dir, *blob_dir, *public_url, *url_secret;
     char *web_dir;
     char *blob_base_url;
+    char *blob_backend; /* "fs" or "s3" */
+    char *s3_endpoint, *s3_region, *s3_bucket, *s3_access_key, *s3_secret_key;
+    bool s3_path_style;
+    size_t s3_part_size;
     size_t media_max_size;
     unsigned media_url_ttl_s, media_pending_ttl_s;
     char *log;

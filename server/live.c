@@ -455,7 +455,8 @@ int srv_live_new(const struct srv_config *cfg, struct pl_loop *loop, struct srv_
         free(l);
         return rc;
     }
-    struct store_redis_config rc_ = {.addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms};
+    struct store_redis_config rc_ = {
+        .addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms, .cluster = cfg->redis_cluster};
     if ((rc = store_relay_new(loop, &rc_, RELAY_CHANNEL, on_relay, l, &l->relay)) < 0)
         pl_log_warn("no relay between nodes (bad Redis address?): %s", pl_strerror(rc));
     env->hub = l->hub;

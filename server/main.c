@@ -9,6 +9,7 @@
 #include "webapp.h"
 #include "metrics.h"
 #include "pool.h"
+#include "standby.h"
 #include "waitq.h"
 #include "writer.h"
 
@@ -52,6 +53,7 @@ struct srv {
     struct analytics_config analytics;
     struct analytics_timer *aggregator; /* NULL when analytics_interval is 0 */
     struct srv_waitq *waitq;            /* stream opens waiting for a full worker queue */
+    struct srv_standby *standby;        /* NULL without pg_standby */
     struct api_web web;
 };
 
@@ -72,9 +74,10 @@ static void on_request(void *ctx, struct http_req *req)
     srv_metrics_begin(s->metrics);
     if (api_route(&s->env, req) == API_ROUTE_DONE)
         return;
-    int rc = srv_pool_submit(s->pool, req);
-    if (rc == PL_EBUSY && s->waitq && api_route_waits(req))
-        rc = srv_waitq_add(s->waitq, req);
+    /* Stream opens always go through the wait queue: it hands them to the
+     * workers in batches. */
+    int rc = s->waitq && api_route_waits(req) ? srv_waitq_add(s->waitq, req)
+                                              : srv_pool_submit(s->pool, req);
     if (rc < 0)
         api_reject(&s->env, req, rc);
 }
@@ -174,6 +177,7 @@ static int start(struct srv *s)
         .presence_timeout_s = s->cfg.presence_timeout_s,
         .edit_window_s = s->cfg.edit_window_s,
         .delete_window_s = s->cfg.delete_window_s,
+        .requests_hold_invites = s->cfg.requests_hold_invites,
         .presence_subs_max = s->cfg.presence_subs_max,
         .presence_sub_ttl_s = s->cfg.presence_sub_ttl_s,
         .typing_max_members = s->cfg.typing_max_members,
@@ -184,6 +188,7 @@ static int start(struct srv *s)
         .media_pending_ttl_s = s->cfg.media_pending_ttl_s,
         .metrics_token = s->cfg.metrics_token,
         .admins = s->cfg.admins,
+        .analytics_min_cohort = s->cfg.analytics_min_cohort,
         /* Uploads hold no worker while they wait for the client (a job
          * writes what arrived); what bounds them is their pipes' memory,
          * 4 MiB each. */
@@ -215,6 +220,7 @@ static int start(struct srv *s)
     if ((rc = srv_archive_timer_new(&s->cfg, s->media.blobs, &s->archiver)) < 0)
         return rc;
     srv_analytics_config(&s->cfg, &s->analytics);
+    s->analytics.node = s->node_id;
     if ((rc = analytics_timer_new(&s->analytics, &s->aggregator)) < 0)
         return rc;
     s->env.metrics_ctx = s->metrics;
@@ -235,6 +241,10 @@ static int start(struct srv *s)
     }
     s->env.pwhash_run = pwhash_run;
     s->env.pwhash_ctx = s->pwpool;
+    if ((rc = srv_standby_new(&s->cfg, &s->standby)) < 0) {
+        pl_log_error("cannot start the standby poller: %s", pl_strerror(rc));
+        return rc;
+    }
     if ((rc = srv_pool_new(&s->cfg, &s->env, &s->pool)) < 0 ||
         (rc = srv_waitq_new(s->loop, s->pool, &s->env, s->cfg.http.max_conns, &s->waitq)) < 0) {
         pl_log_error("cannot start workers: %s", pl_strerror(rc));
@@ -248,6 +258,7 @@ static int start(struct srv *s)
         pl_log_error("cannot listen on %s: %s", s->cfg.bind, pl_strerror(rc));
         return rc;
     }
+    srv_waitq_set_http(s->waitq, s->http);
     if (s->cfg.admin_port) {
         /* Operators' listener: cleartext only, same handlers, but only the
          * API_OPS routes answer there (and /metrics needs no token). */
@@ -290,6 +301,8 @@ static void stop(struct srv *s)
     srv_live_detach_pool(s->live);
     srv_pool_free(s->pool);
     s->pool = NULL;
+    srv_standby_free(s->standby);
+    s->standby = NULL;
     /* After the workers, which hand logins to it; its jobs hand nothing
      * back, so every deferred login is still answered. */
     srv_pool_free(s->pwpool);

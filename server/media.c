@@ -91,14 +91,32 @@ int srv_media_init(const struct srv_config *cfg, struct srv_media *m)
                            : snprintf(dir, sizeof(dir), "%s/blobs", cfg->data_dir);
     if (n < 0 || (size_t)n >= sizeof(dir))
         return PL_EINVAL;
-    struct store_blob_config bc = {.backend = "fs",
+    struct store_blob_config bc = {.backend = cfg->blob_backend,
                                    .dir = dir,
                                    .url_base =
                                        *cfg->blob_base_url ? cfg->blob_base_url : cfg->public_url,
                                    .sign = sign,
-                                   .sign_ctx = &m->key};
-    if ((rc = store_blob_new(&bc, &m->blobs)) < 0)
+                                   .sign_ctx = &m->key,
+                                   .s3_endpoint = cfg->s3_endpoint,
+                                   .s3_region = cfg->s3_region,
+                                   .s3_bucket = cfg->s3_bucket,
+                                   .s3_access_key = cfg->s3_access_key,
+                                   .s3_secret_key = cfg->s3_secret_key,
+                                   .s3_path_style = cfg->s3_path_style,
+                                   .s3_part_size = cfg->s3_part_size};
+    bool s3 = strcmp(cfg->blob_backend, "s3") == 0;
+    if (!s3 && strcmp(cfg->blob_backend, "fs") != 0) {
+        pl_log_error("blob_backend must be fs or s3");
+        return PL_EINVAL;
+    }
+    if ((rc = store_blob_new(&bc, &m->blobs)) < 0 && s3)
+        pl_log_error("cannot open the S3 blob store: %s (blob_backend s3 needs s3_endpoint as "
+                     "scheme://host[:port], s3_bucket, s3_access_key and s3_secret_key)",
+                     pl_strerror(rc));
+    else if (rc < 0)
         pl_log_error("cannot open the blob store in %s: %s", dir, pl_strerror(rc));
+    else if (s3)
+        pl_log_info("blobs in S3 bucket %s at %s", cfg->s3_bucket, cfg->s3_endpoint);
     return rc;
 }
 

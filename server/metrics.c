@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "metrics.h"
 #include "api/api.h"
+#include "api/replica.h"
 #include "storage/pg.h"
 #include "storage/redis.h"
 
@@ -246,6 +247,27 @@ static int render_live(const struct srv_live *live, struct pl_buf *out)
     return render_rows(out, rows, PL_ARRAY_LEN(rows));
 }
 
+/* The hot standby's share of lag-tolerant reads (only with pg_standby). */
+static int render_standby(struct pl_buf *out)
+{
+    struct api_replica_stats st;
+    api_replica_stats(&st);
+    const struct metric_row rows[] = {
+        {"parley_pg_standby_reads_total", "counter",
+         "Lag-tolerant reads (history, search, lists, analytics) the standby served.",
+         st.standby_reads},
+        {"parley_pg_primary_reads_total", "counter",
+         "Lag-tolerant reads the primary served (standby behind the caller's last write, down, "
+         "or failed the read).",
+         st.primary_reads},
+        {"parley_pg_standby_fallbacks_total", "counter",
+         "Reads the standby failed that were redone on the primary.", st.fallbacks},
+        {"parley_pg_standby_up", "gauge", "1 while the standby is replaying and reachable.",
+         st.standby_lsn != 0},
+    };
+    return render_rows(out, rows, PL_ARRAY_LEN(rows));
+}
+
 /* The in-flight gauge, then each part this node has (tests run without
  * some of them), then the storage error counters. */
 static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
@@ -260,14 +282,24 @@ static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
         rc = render_pool(m->pool, out);
     if (rc == 0 && m->live)
         rc = render_live(m->live, out);
+    struct store_redis_cluster_stats rcs;
+    store_redis_cluster_stats(&rcs);
     const struct metric_row errors[] = {
         {"parley_uploads_active", "gauge",
          "Media uploads in progress (they hold a worker only while writing).",
          api_uploads_active()},
         {"parley_pg_errors_total", "counter", "Failed PostgreSQL operations.", store_pg_errors()},
         {"parley_redis_errors_total", "counter", "Failed Redis operations.", store_redis_errors()},
+        {"parley_redis_cluster_moved_total", "counter",
+         "Redis Cluster MOVED redirections followed (0 on a single Redis).", rcs.moved},
+        {"parley_redis_cluster_ask_total", "counter",
+         "Redis Cluster ASK redirections followed (a slot in migration).", rcs.ask},
+        {"parley_redis_cluster_refreshes_total", "counter",
+         "Redis Cluster slot maps read with CLUSTER SLOTS.", rcs.refreshes},
     };
-    return rc == 0 ? render_rows(out, errors, PL_ARRAY_LEN(errors)) : rc;
+    if (rc == 0)
+        rc = render_rows(out, errors, PL_ARRAY_LEN(errors));
+    return rc == 0 && api_replica_enabled() ? render_standby(out) : rc;
 }
 
 static int render_writer(struct srv_writer *w, struct pl_buf *out)

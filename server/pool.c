@@ -104,12 +104,19 @@ static int worker_init(struct worker *w, struct srv_pool *p, const struct srv_co
     w->api.env = env;
     struct store_pg_config pgc = {.conninfo = cfg->pg,
                                   .connect_timeout_s = cfg->pg_connect_timeout_s};
-    struct store_redis_config rc_ = {.addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms};
+    struct store_redis_config rc_ = {
+        .addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms, .cluster = cfg->redis_cluster};
     int rc = store_pg_new(&pgc, &w->api.pg);
     if (rc < 0)
         return rc;
     if ((rc = store_redis_new(&rc_, &w->api.redis)) < 0)
         return rc;
+    if (cfg->pg_standby && *cfg->pg_standby) {
+        struct store_pg_config sbc = {.conninfo = cfg->pg_standby,
+                                      .connect_timeout_s = cfg->pg_connect_timeout_s};
+        if ((rc = store_pg_new(&sbc, &w->api.pg_ro)) < 0)
+            return rc;
+    }
     rc = -pthread_create(&w->thread, NULL, worker_main, w);
     w->started = rc == 0;
     return rc;
@@ -156,6 +163,7 @@ void srv_pool_free(struct srv_pool *p)
         if (w->started)
             pthread_join(w->thread, NULL);
         store_pg_free(w->api.pg);
+        store_pg_free(w->api.pg_ro);
         store_redis_free(w->api.redis);
     }
     pthread_cond_destroy(&p->cond);

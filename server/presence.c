@@ -195,7 +195,8 @@ int srv_presence_new(const struct srv_config *cfg, struct pl_loop *loop, struct 
     p->closed_devices = malloc(CLOSED_MAX * sizeof(int64_t));
     char channel[128];
     snprintf(channel, sizeof(channel), CHANNEL_PREFIX "%s", node);
-    struct store_redis_config rc_ = {.addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms};
+    struct store_redis_config rc_ = {
+        .addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms, .cluster = cfg->redis_cluster};
     int rc = p->closed_users && p->closed_devices ? 0 : PL_ENOMEM;
     if (rc == 0 && store_relay_new(loop, &rc_, channel, on_frame, p, &p->relay) < 0)
         pl_log_warn("no presence channel between nodes (bad Redis address?)");

@@ -14,8 +14,10 @@
  * stream is different: when every client of a node reconnects at once (a
  * restart, a network blip, a large group's members arriving together),
  * refusing most of them only makes them come back and be refused again.
- * Stream opens that find the queue full wait here, in arrival order, and
- * go to the pool as it drains (checked every WAITQ_RETRY_MS). Each waiting
+ * Every stream open waits here, in arrival order, and goes to the pool in
+ * a batch (api_handle_waiting(): one storage round trip per step for the
+ * whole batch) while fewer than half the workers hold batches (checked
+ * every WAITQ_RETRY_MS). Each waiting
  * request is a connection the node holds anyway; the queue is bounded too
  * (cap), and past it the request gets its 503.
  */
@@ -28,7 +30,10 @@ PL_MUST_CHECK int srv_waitq_new(struct pl_loop *loop, struct srv_pool *pool,
  * completed) until the pool takes it. 0, or PL_EBUSY when the queue is
  * full (the caller answers). */
 PL_MUST_CHECK int srv_waitq_add(struct srv_waitq *q, struct http_req *req);
-/* Requests waiting now, and ever made to wait (for /metrics). */
+/* Loop thread: the server whose new HTTP/1.1 connections are held back
+ * while many opens wait (http_server_h1_hold()); borrowed. */
+void srv_waitq_set_http(struct srv_waitq *q, struct http_server *http);
+/* Opens waiting now, and all that ever went through the queue. */
 void srv_waitq_stats(const struct srv_waitq *q, unsigned *waiting, unsigned long long *total);
 /* Loop thread, at shutdown while the pool still exists: every waiting
  * request is answered 503 (shutting down). NULL is fine. */

@@ -40,6 +40,56 @@ PL_MUST_CHECK int store_pg_analytics_step(struct store_pg *pg, unsigned max,
                                           store_analytics_hook *hook, void *ctx,
                                           struct store_analytics_step *st);
 
+/*
+ * Retention: drops the monthly rollup partitions that ended keep_days or
+ * more ago and the older daily sketches, in one transaction under the
+ * aggregation lock (*dropped -1 when another node holds it, or keep_days
+ * is 0: nothing to do). Blocking.
+ */
+PL_MUST_CHECK int store_pg_analytics_retention(struct store_pg *pg, unsigned keep_days,
+                                               int *dropped);
+
+/* What a rebuild did. */
+struct store_analytics_rebuild {
+    char from[64];       /* the start it used (PostgreSQL timestamptz text) */
+    uint64_t checkpoint; /* the messages up to this position were counted */
+    unsigned partitions; /* monthly partitions it had to create */
+    int64_t deleted;     /* rollup rows removed */
+    int64_t written;     /* rollup rows written */
+};
+
+/*
+ * Recomputes the rollups from history: in ONE transaction that waits for
+ * the aggregation lock (pg_advisory_xact_lock) and locks the checkpoint,
+ * deletes every rollup from `from` (NULL: all; truncated to its UTC day,
+ * never before the month that keep_days keeps) on, and counts again every
+ * message up to the checkpoint created since then, hot or archived, the
+ * receipt movers of receipt_log and the registrations. The aggregator then
+ * carries on from the same checkpoint: nothing is lost or counted twice.
+ * PL_EINVAL for a bad `from`.
+ */
+PL_MUST_CHECK int store_pg_analytics_rebuild(struct store_pg *pg, const char *from,
+                                             unsigned keep_days,
+                                             struct store_analytics_rebuild *out);
+
+/* Latency histogram buckets of a node sample (floor(4 log2(ms)); the
+ * last one holds everything above). */
+#define STORE_ANALYTICS_HIST_N 64
+
+/* One node's sample (analytics/samples.h). */
+struct store_analytics_sample {
+    int64_t streams, peak;
+    int64_t opens[3]; /* HTTP/1.1, h2c, h2 */
+    int64_t resumes, searches, downloads;
+    int64_t search_hist[STORE_ANALYTICS_HIST_N];
+};
+
+/* Adds s to node's row of the current 10-second slot (created when
+ * missing: counts add, streams and peak keep the latest and the most).
+ * node is borrowed. Blocking. */
+PL_MUST_CHECK int store_pg_analytics_sample_write(struct store_pg *pg, const char *node,
+                                                  const struct store_analytics_sample *s);
+
 /* One point of a series: t is RFC 3339 UTC (arena). */
 struct store_analytics_point {
     const char *t;
@@ -51,7 +101,9 @@ struct store_analytics_point {
  * by PostgreSQL), one point per hour or per day ("hour" / "day"), missing
  * buckets as 0. Hourly-rollup metrics ("messages", "registrations", ...)
  * sum their hours; "dau", "wau" and "mau" (day granularity only) count
- * distinct active users over 1, 7, 30 days ending on each day. At most
+ * distinct active users over 1, 7, 30 days ending on each day, from the
+ * union of the days' HyperLogLog sketches (exact for small sets, 0.8 %
+ * standard error beyond). At most
  * max_points points (PL_ETOOBIG past it). Returns 0, PL_EINVAL for a bad
  * timestamp, or a code.
  */
@@ -59,6 +111,41 @@ PL_MUST_CHECK int store_pg_analytics_series(struct store_pg *pg, struct pl_arena
                                             const char *metric, const char *from, const char *to,
                                             const char *granularity, unsigned max_points,
                                             struct store_analytics_point **out, unsigned *n);
+
+/* Whether metric is a latency quantile: (delivery|read)_p(50|95|99)_ms,
+ * optionally _direct or _group; then its histogram, dims pattern and
+ * quantile (static strings). */
+bool store_pg_analytics_quantile_metric(const char *metric, const char **hist, const char **dims,
+                                        const char **q);
+
+/* One retention cohort: the users registered in an ISO week (Monday,
+ * RFC 3339 UTC, arena) and how many of them were active in each of the
+ * weeks after it that have begun (n_weeks <= 8). A cohort smaller than
+ * min_cohort is suppressed: size and active are 0. */
+struct store_analytics_cohort {
+    const char *week;
+    int64_t size;
+    bool suppressed;
+    unsigned n_weeks;
+    int64_t active[8];
+};
+PL_MUST_CHECK int store_pg_analytics_cohorts(struct store_pg *pg, struct pl_arena *a,
+                                             const char *from, unsigned min_cohort,
+                                             struct store_analytics_cohort **out, unsigned *n);
+
+/* Groups by their number of members now: [min, max] (max 0: no upper
+ * bound) and how many groups. */
+struct store_analytics_size {
+    int64_t min, max, groups;
+};
+PL_MUST_CHECK int store_pg_analytics_group_sizes(struct store_pg *pg, struct pl_arena *a,
+                                                 struct store_analytics_size **out, unsigned *n);
+
+/* The user's replies of the last 30 days (their message right after
+ * someone else's in a conversation, within a day) and their average delay
+ * in seconds (-1 when there were none). */
+PL_MUST_CHECK int store_pg_activity_replies(struct store_pg *pg, int64_t user, int64_t *replies,
+                                            int64_t *avg_s);
 
 /* Whether user is an admin: granted in the admins table, or named in
  * names (comma-separated usernames, borrowed; may be empty). */

@@ -40,19 +40,22 @@
  *     the signer callback in the configuration (server/ wires it to
  *     crypto/urlsig, an HMAC under the server's url_secret); the blob
  *     endpoints in api/ verify it the same way before touching the store.
- *   - An S3-compatible backend (storage/blob/s3.c, not written yet) would
- *     return a SigV4 query-signed URL (X-Amz-Algorithm, X-Amz-Credential,
- *     X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders with content-length
- *     and content-type for PUT, X-Amz-Signature) for its bucket endpoint,
- *     and the client uploads and downloads straight to and from S3. Its
- *     put/writer/reader/stat/delete/list entries would map to PutObject
- *     (or multipart upload for writers), ranged GetObject, HeadObject,
- *     DeleteObject and ListObjectsV2, and the checksum check to
- *     x-amz-checksum-sha256. store_blob_serves_urls() returns false for
- *     it, so parleyd does not mount its own blob endpoints, and a media
- *     upload is confirmed by stat-ing the object (size) instead of by the
- *     PUT handler. Handlers never change: they call store_blob_presign()
- *     and follow the URL it returns.
+ *   - The S3-compatible backend ("s3", storage/blob/s3.c) returns a SigV4
+ *     query-signed URL (X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date,
+ *     X-Amz-Expires, X-Amz-SignedHeaders with content-length and
+ *     content-type for PUT, X-Amz-Signature) for its bucket endpoint, and
+ *     the client uploads and downloads straight to and from S3, which
+ *     checks the signature and the expiry. Its put/writer/reader/stat/
+ *     delete/list entries map to PutObject (multipart upload for objects
+ *     over one part), ranged GetObject, HeadObject, DeleteObject and
+ *     ListObjectsV2; gc aborts stale multipart uploads; the SHA-256 check
+ *     of writers happens here as for fs. store_blob_serves_urls() returns
+ *     false for it, so parleyd does not mount its own blob endpoints, and
+ *     a media upload is confirmed by store_blob_confirm() (the client's
+ *     staging object copied to the key inside S3, then size and SHA-256
+ *     of the copy checked) instead of by the PUT handler. Handlers
+ *     never change: they call store_blob_presign() and follow the URL it
+ *     returns.
  */
 struct store_blob;
 struct store_blob_writer;
@@ -70,11 +73,19 @@ typedef int store_blob_sign_cb(void *ctx, const char *method, const char *key, u
                                const char *content_type, int64_t expires, char *sig, size_t cap);
 
 struct store_blob_config {
-    const char *backend;      /* "fs" (the only one so far); NULL means "fs" */
+    const char *backend;      /* "fs" or "s3"; NULL means "fs" */
     const char *dir;          /* fs: root directory, created if missing */
     const char *url_base;     /* fs: prefix of presigned URLs, "" for relative URLs */
     store_blob_sign_cb *sign; /* fs: signs presigned URLs; NULL disables presign */
     void *sign_ctx;           /* borrowed for the store's lifetime */
+    /* s3: an S3-compatible object store (storage/blob/s3.c). */
+    const char *s3_endpoint;   /* scheme://host[:port], e.g. http://127.0.0.1:7480 */
+    const char *s3_region;     /* signing region; NULL means "us-east-1" */
+    const char *s3_bucket;     /* created at open when missing */
+    const char *s3_access_key; /* credentials; never logged */
+    const char *s3_secret_key;
+    bool s3_path_style;  /* endpoint/bucket/key URLs instead of bucket.endpoint/key */
+    size_t s3_part_size; /* multipart part size for large writers; 0 means 8 MiB */
 };
 
 struct store_blob_stat {
@@ -144,6 +155,28 @@ void store_blob_reader_free(struct store_blob_reader *r);
  * bytes. Returns 0; PL_ETOOBIG over max; PL_ENOTFOUND; -errno. */
 PL_MUST_CHECK int store_blob_read_all(struct store_blob *s, const char *key, size_t max, void **buf,
                                       size_t *len);
+
+/* Reads key through and checks that it holds exactly size bytes whose
+ * SHA-256 is sha256 (borrowed). Returns 0; PL_EINVAL (bad key);
+ * PL_ENOTFOUND; PL_EMALFORMED when size or hash differ; -errno or another
+ * negative code when the store fails. For stores the client uploads to
+ * directly (S3), before the upload is trusted. */
+PL_MUST_CHECK int store_blob_verify(struct store_blob *s, const char *key, uint64_t size,
+                                    const uint8_t sha256[STORE_BLOB_SHA256_BYTES]);
+
+/* For stores clients upload to directly (S3; store_blob_serves_urls() is
+ * false): takes what the presigned PUT URL for key wrote (a staging object
+ * the client can still overwrite while its URL is valid), copies it to key
+ * inside the store, checks the copy with store_blob_verify() and drops the
+ * staging object; from then on key is immutable like any other object. A
+ * copy that does not match is replaced by the next call, so a corrected
+ * upload can still be confirmed. Returns 0 (also when key was confirmed
+ * before, without copying again);
+ * PL_EINVAL; PL_ENOTFOUND when nothing was uploaded; PL_EMALFORMED when
+ * size or hash differ; another negative code when the store fails. For
+ * the fs store it is store_blob_verify(). */
+PL_MUST_CHECK int store_blob_confirm(struct store_blob *s, const char *key, uint64_t size,
+                                     const uint8_t sha256[STORE_BLOB_SHA256_BYTES]);
 
 /* Fills *st for key. Returns 0, PL_EINVAL, PL_ENOTFOUND or -errno. */
 PL_MUST_CHECK int store_blob_stat(struct store_blob *s, const char *key,

@@ -46,6 +46,10 @@ struct store_conv {
     int64_t unread_count;
     bool has_last_message;
     struct store_message last_message;
+    /* Migration 0013: the user whose request this membership still is (0
+     * once accepted), and the member's pin and mute ("" when unset). */
+    int64_t request_from;
+    const char *pinned_at, *muted_until;
     bool has_peer; /* direct conversations whose other member is still there */
     struct store_peer peer;
     /* The list's sort key (last activity, microseconds since the epoch,
@@ -92,6 +96,11 @@ PL_MUST_CHECK int store_pg_conv_get(struct store_pg *pg, struct pl_arena *a, int
 PL_MUST_CHECK int store_pg_conv_list(struct store_pg *pg, struct pl_arena *a, int64_t viewer_id,
                                      const struct store_conv_cursor *after, unsigned limit,
                                      struct store_conv **out, unsigned *n);
+
+/* viewer_id's pending message requests, most recent activity first, at
+ * most limit (0013). *out is an arena array. */
+PL_MUST_CHECK int store_pg_conv_requests(struct store_pg *pg, struct pl_arena *a, int64_t viewer_id,
+                                         unsigned limit, struct store_conv **out, unsigned *n);
 
 /* Every member, oldest first (joined_at, then user id). *out is an arena
  * array. */
@@ -156,6 +165,13 @@ PL_MUST_CHECK int store_pg_member_remove(struct store_pg *pg, int64_t conversati
  * id) admin; sets *promoted to its id, or 0 when nothing changed. */
 PL_MUST_CHECK int store_pg_member_promote_oldest(struct store_pg *pg, int64_t conversation_id,
                                                  int64_t *promoted);
+
+/* The member's own settings (0013; no lock needed): pinned 1 pins (an
+ * earlier pin keeps its time), 0 unpins, -1 leaves it; muted_until (borrowed)
+ * is a timestamp, "" to unmute, or NULL to leave it. 0, PL_ENOTFOUND (not
+ * a member) or PL_EINVAL (not a timestamp). */
+PL_MUST_CHECK int store_pg_member_prefs_set(struct store_pg *pg, int64_t conversation_id,
+                                            int64_t user_id, int pinned, const char *muted_until);
 
 /* Adds delta to member_count and sets updated_at = now(). */
 PL_MUST_CHECK int store_pg_conv_touch(struct store_pg *pg, int64_t conversation_id, int delta);

@@ -35,6 +35,9 @@ PL_MUST_CHECK int store_pg_position_current(struct store_pg *pg, uint64_t *pos);
  * client can resume from P when oldest - 1 <= P <= current. */
 PL_MUST_CHECK int store_pg_position_oldest(struct store_pg *pg, uint64_t *pos);
 
+/* Both of the above in one statement (one snapshot). */
+PL_MUST_CHECK int store_pg_positions(struct store_pg *pg, uint64_t *current, uint64_t *oldest);
+
 struct store_event {
     uint64_t pos;
     const char *type;
@@ -48,6 +51,15 @@ struct store_event {
 PL_MUST_CHECK int store_pg_events_for_user(struct store_pg *pg, struct pl_arena *a, int64_t user_id,
                                            uint64_t after, unsigned limit, struct store_event **out,
                                            unsigned *n);
+
+/* store_pg_events_for_user() for n (users[i], afters[i]) pairs in one
+ * statement, at most limit events each: *out holds *n_out events grouped by
+ * pair in pair order (oldest first within one), (*which)[k] the pair event
+ * k belongs to. Arrays and strings come from a. */
+PL_MUST_CHECK int store_pg_events_for_users(struct store_pg *pg, struct pl_arena *a,
+                                            const int64_t *users, const uint64_t *afters,
+                                            unsigned n, unsigned limit, struct store_event **out,
+                                            unsigned **which, unsigned *n_out);
 
 /* Every stored event with from <= pos <= to, with its audience: to fill a
  * gap in a hub's delivery. */

@@ -62,6 +62,11 @@ PL_MUST_CHECK int store_redis_streams_open(struct store_redis *r, int64_t user, 
                                            unsigned max, uint64_t now_ms, uint64_t lease_ms);
 PL_MUST_CHECK int store_redis_streams_close(struct store_redis *r, int64_t user, const char *node,
                                             uint64_t now_ms, uint64_t lease_ms);
+/* open for n users (at most STORE_REDIS_STREAMS_BATCH; one may repeat) in
+ * one round trip: ok[i] is false when users[i] is at max. */
+PL_MUST_CHECK int store_redis_streams_open_many(struct store_redis *r, const int64_t *users,
+                                                unsigned n, const char *node, unsigned max,
+                                                uint64_t now_ms, uint64_t lease_ms, bool *ok);
 /* refresh takes n (at most STORE_REDIS_STREAMS_BATCH) users at once. */
 #define STORE_REDIS_STREAMS_BATCH 512
 PL_MUST_CHECK int store_redis_streams_refresh(struct store_redis *r, const int64_t *users,

@@ -91,15 +91,20 @@ struct store_send {
     int64_t reply_to;                 /* a seq, or 0 for none */
     const struct store_e2e_send *e2e; /* kind "e2e" only, else NULL */
     bool forwarded;                   /* a forward_of copy (kind and body the original's) */
-    /* Set by store_pg_send_lock(): the conversation is an e2e one. */
+    /* Set by store_pg_send_lock(): the conversation is an e2e one, and its
+     * disappearing-messages timer in ms (0: off; 0013). */
     bool conv_e2e;
+    int64_t expire_ms;
 
     enum store_send_outcome outcome; /* set by store_pg_send_check() */
     /* REJECTED: PL_ENOTFOUND (the sender is not a member, or there is no
      * such conversation), PL_EINVAL (reply_to names no message the sender
      * can see), PL_ECONFLICT (the device used client_msg_id for a message in
-     * another conversation). */
+     * another conversation), PL_EFORBIDDEN with blocked set (the other
+     * member of a direct conversation blocked the sender; 0013). */
     int rc;
+    bool blocked;             /* REJECTED with PL_EFORBIDDEN: the peer blocked the sender */
+    bool accepts;             /* NEW: the sender answers its pending message request */
     unsigned dup_of;          /* DUPLICATE: index of the send it repeats */
     struct store_message msg; /* STORED: by check; NEW: by assign (id by the caller) */
     const int64_t *audience;  /* NEW: the conversation's members, by assign */

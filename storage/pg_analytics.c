@@ -21,22 +21,33 @@ enum {
     AN_REVOKE,
     AN_WEEKS,
     AN_TOP,
+    AN_PARTS,
+    AN_RETENTION,
+    AN_LOCK_WAIT,
+    AN_REBUILD_FROM,
+    AN_REBUILD_CLEAR,
+    AN_REBUILD_REGS,
+    AN_REBUILD,
 };
 
-/* The messages of positions ($1, $2] (messages.id is the position of the
- * message's event), counted into their hours (a message archived before
- * the aggregator saw it still counts, but its kind is gone: archived rows
- * are text or media, never e2e, so only messages_media can miss it), and their senders plus the
- * users whose receipts moved into the daily active users; then the
- * checkpoint. One statement, inside the step's transaction. */
+/*
+ * The rollup writes, shared by a step and a rebuild: the messages that
+ * MSGS selects (from messages and archived_messages) counted into their
+ * hours (a message archived before the aggregator saw it still counts,
+ * but its kind is gone: archived rows are text or media, never e2e, so
+ * only messages_media can miss it); their senders plus the users that
+ * RECEIPTS selects (user_id, day) into the exact daily active users and
+ * the day's HyperLogLog sketch (sets: adding a user twice changes
+ * nothing). Leaves CTEs hourly, dau and sketch for the final statement.
+ */
 // clang-format off
-#define APPLY_SQL                                                                                  \
+#define ROLLUP_CTES(MSGS, RECEIPTS)                                                                \
     "WITH m AS ("                                                                                  \
-    " SELECT m.sender_id, m.kind, c.kind AS ckind, date_trunc('hour', m.created_at, 'UTC') AS h"   \
-    " FROM (SELECT conversation_id, sender_id, kind, created_at FROM messages"                     \
-    "  WHERE id > $1::bigint AND id <= $2::bigint"                                                 \
+    " SELECT m.conversation_id, m.sender_id, m.kind, c.kind AS ckind,"                             \
+    "  date_trunc('hour', m.created_at, 'UTC') AS h"                                               \
+    " FROM (SELECT conversation_id, sender_id, kind, created_at FROM messages WHERE " MSGS         \
     "  UNION ALL SELECT conversation_id, sender_id, 'archived', created_at FROM archived_messages"  \
-    "  WHERE id > $1::bigint AND id <= $2::bigint) m"                                              \
+    "  WHERE " MSGS ") m"                                                                          \
     " JOIN conversations c ON c.id = m.conversation_id"                                            \
     "), hourly AS ("                                                                               \
     " INSERT INTO analytics_hourly (metric, dims, bucket_start, value)"                            \
@@ -49,17 +60,44 @@ enum {
     " DO UPDATE SET value = analytics_hourly.value + EXCLUDED.value RETURNING 1"                   \
     "), active AS ("                                                                               \
     " SELECT sender_id AS user_id, (h AT TIME ZONE 'UTC')::date AS day FROM m"                     \
-    " UNION"                                                                                       \
-    " SELECT (e.payload::json->>'user_id')::bigint, (e.created_at AT TIME ZONE 'UTC')::date"       \
-    " FROM events e WHERE e.pos > $1::bigint AND e.pos <= $2::bigint AND e.type = 'receipt'"       \
+    " UNION " RECEIPTS                                                                             \
     "), dau AS ("                                                                                  \
     " INSERT INTO analytics_daily_users (day, user_id)"                                            \
     " SELECT day, user_id FROM active WHERE user_id IS NOT NULL"                                   \
     " ON CONFLICT DO NOTHING RETURNING 1"                                                          \
-    ")"                                                                                            \
+    "), sketch AS ("                                                                               \
+    " INSERT INTO analytics_daily_hll (day, users)"                                                \
+    " SELECT day, hll_add_agg(hll_hash_bigint(user_id), 14, 5) FROM active"                        \
+    " WHERE user_id IS NOT NULL GROUP BY day"                                                      \
+    " ON CONFLICT (day) DO UPDATE SET users = hll_union(analytics_daily_hll.users, EXCLUDED.users)"\
+    " RETURNING 1"                                                                                 \
+    "), grp AS ("                                                                                  \
+    " INSERT INTO analytics_daily_groups (day, conversation_id)"                                   \
+    " SELECT DISTINCT (h AT TIME ZONE 'UTC')::date, conversation_id FROM m WHERE ckind = 'group'"  \
+    " ON CONFLICT DO NOTHING RETURNING 1)"
+
+/* A step: positions ($1, $2] (messages.id is the position of the
+ * message's event; receipts from the receipt events), then the checkpoint.
+ * One statement, inside the step's transaction. */
+#define APPLY_SQL                                                                                  \
+    ROLLUP_CTES("id > $1::bigint AND id <= $2::bigint",                                            \
+    "SELECT (e.payload::json->>'user_id')::bigint, (e.created_at AT TIME ZONE 'UTC')::date"        \
+    " FROM events e WHERE e.pos > $1::bigint AND e.pos <= $2::bigint AND e.type = 'receipt'")      \
     " UPDATE analytics_checkpoint SET pos = $2::bigint, updated_at = now()"                        \
     " WHERE id = 1 AND pos = $1::bigint"                                                           \
-    " RETURNING (SELECT count(*) FROM hourly) + (SELECT count(*) FROM dau)"
+    " RETURNING (SELECT count(*) FROM hourly) + (SELECT count(*) FROM dau)"                        \
+    "  + (SELECT count(*) FROM sketch) + (SELECT count(*) FROM grp)"
+
+/* A rebuild: every message up to the checkpoint $1 created at or after
+ * $2 (history, archived segments included), receipts from receipt_log
+ * (events are pruned; the log is not). Runs after the rollups from $2 on
+ * were deleted, in the same transaction. */
+#define REBUILD_SQL                                                                                \
+    ROLLUP_CTES("id <= $1::bigint AND created_at >= $2::timestamptz",                              \
+    "SELECT user_id, (at AT TIME ZONE 'UTC')::date FROM receipt_log"                               \
+    " WHERE at >= $2::timestamptz")                                                                \
+    " SELECT (SELECT count(*) FROM hourly) + (SELECT count(*) FROM dau)"                           \
+    "  + (SELECT count(*) FROM sketch) + (SELECT count(*) FROM grp)"
 // clang-format on
 
 const struct store_pg__stmt store_pg__analytics_stmts[] = {
@@ -85,26 +123,28 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
          " UPDATE analytics_checkpoint SET reg_until = now() WHERE id = 1"
          " RETURNING (SELECT count(*) FROM r)",
          0, false},
-    /* $1 metric, $2 from, $3 to, $4 'hour' or 'day'. Buckets are UTC. */
+    /* $1 metric, $2 from, $3 to, $4 'hour' or 'day', $5 dims, $6 'max'
+     * to take the largest hour of a day instead of the sum. UTC buckets. */
     [AN_SERIES_HOURLY] =
         {"an_series_hourly",
          "SELECT " STORE_PG_TS(
-             "g.t") ", COALESCE(sum(h.value), 0)::bigint"
+             "g.t") ", COALESCE(CASE WHEN $6::text = 'max' THEN max(h.value)"
+                    "  ELSE sum(h.value) END, 0)::bigint"
                     " FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
                     "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) "
                     "AS g(t)"
-                    " LEFT JOIN analytics_hourly h ON h.metric = $1::text AND h.dims = ''"
+                    " LEFT JOIN analytics_hourly h ON h.metric = $1::text AND h.dims = $5::text"
                     "  AND h.bucket_start >= g.t AND h.bucket_start < g.t + ('1 ' || "
                     "$4::text)::interval"
                     " GROUP BY g.t ORDER BY g.t",
-         4, true},
+         6, true},
     /* $1 window in days (1, 7, 30), $2 from, $3 to: distinct users active
      * in the window ending on each UTC day of [from, to). */
     [AN_SERIES_ACTIVE] =
         {"an_series_active",
          "SELECT to_char(s.d, 'YYYY-MM-DD\"T00:00:00.000Z\"'),"
-         " (SELECT count(DISTINCT u.user_id) FROM analytics_daily_users u"
-         "  WHERE u.day > s.d - $1::int AND u.day <= s.d)"
+         " COALESCE((SELECT round(hll_cardinality(hll_union_agg(h.users)))::bigint"
+         "  FROM analytics_daily_hll h WHERE h.day > s.d - $1::int AND h.day <= s.d), 0)"
          " FROM (SELECT g::date AS d FROM generate_series("
          "  ($2::timestamptz AT TIME ZONE 'UTC')::date,"
          "  (($3::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date,"
@@ -149,6 +189,56 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
                 " WHERE p.user_id = $1::bigint"
                 " GROUP BY p.conversation_id, c.kind ORDER BY 3 DESC, 1 LIMIT $2::int",
                 2, true},
+    /* The monthly partitions that positions ($1, $2] and this hour's
+     * registrations write into. */
+    [AN_PARTS] = {"an_parts",
+                  "SELECT analytics_partitions_ensure(LEAST(min(t), now() - interval '1 hour'),"
+                  "  GREATEST(max(t), now()))"
+                  " FROM (SELECT created_at AS t FROM messages"
+                  "  WHERE id > $1::bigint AND id <= $2::bigint"
+                  "  UNION ALL SELECT created_at FROM archived_messages"
+                  "  WHERE id > $1::bigint AND id <= $2::bigint"
+                  "  UNION ALL SELECT created_at FROM events"
+                  "  WHERE pos > $1::bigint AND pos <= $2::bigint) x",
+                  2, false},
+    [AN_RETENTION] = {"an_retention", "SELECT analytics_retention_apply($1::int)", 1, false},
+    [AN_LOCK_WAIT] = {"an_lock_wait", "SELECT pg_advisory_xact_lock(hashtext('parley.analytics'))",
+                      0, false},
+    /* $1 the start (timestamp or date), $2 retention in days (0: none).
+     * The start becomes the UTC day, no earlier than the month the
+     * retention keeps. One row: the checkpoint (locked), the start, the
+     * partitions created for [start, now]. */
+    [AN_REBUILD_FROM] =
+        {"an_rebuild_from",
+         "WITH f AS (SELECT GREATEST(date_trunc('day', $1::timestamptz, 'UTC'),"
+         "  CASE WHEN $2::int > 0 THEN date_trunc('month', now() - make_interval(days => $2::int),"
+         "  'UTC') ELSE '-infinity' END) AS t),"
+         " c AS (SELECT pos FROM analytics_checkpoint WHERE id = 1 FOR UPDATE)"
+         " SELECT c.pos, f.t::text, analytics_partitions_ensure(GREATEST(f.t, (SELECT"
+         "  min(created_at) FROM users)), now()) FROM c, f",
+         2, false},
+    /* $1 the start: the rollups from it on go, registrations come back. */
+    [AN_REBUILD_CLEAR] =
+        {"an_rebuild_clear",
+         "WITH h AS (DELETE FROM analytics_hourly WHERE bucket_start >= $1::timestamptz"
+         "  RETURNING 1),"
+         " u AS (DELETE FROM analytics_daily_users"
+         "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1),"
+         " s AS (DELETE FROM analytics_daily_hll"
+         "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1),"
+         " g AS (DELETE FROM analytics_daily_groups"
+         "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1)"
+         " SELECT (SELECT count(*) FROM h) + (SELECT count(*) FROM u) + (SELECT count(*) FROM s)"
+         "  + (SELECT count(*) FROM g)",
+         1, false},
+    [AN_REBUILD_REGS] =
+        {"an_rebuild_regs",
+         "INSERT INTO analytics_hourly (metric, dims, bucket_start, value)"
+         " SELECT 'registrations', '', date_trunc('hour', created_at, 'UTC'), count(*)"
+         " FROM users WHERE created_at >= $1::timestamptz GROUP BY 3"
+         " ON CONFLICT (metric, dims, bucket_start) DO UPDATE SET value = EXCLUDED.value",
+         1, false},
+    [AN_REBUILD] = {"an_rebuild", REBUILD_SQL, 2, false},
     {NULL, NULL, 0, false},
 };
 
@@ -191,8 +281,11 @@ static int step_locked(struct store_pg *pg, unsigned max, struct store_analytics
     st->from = (uint64_t)lo;
     st->to = (uint64_t)(hi > lo ? hi : lo);
     st->pending = (uint64_t)cur > st->to ? (uint64_t)cur - st->to : 0;
+    struct store_pg__args p;
+    if ((rc = run(pg, AN_PARTS, STORE_PG__ARGS(&p, lo, hi), &r)) < 0)
+        return rc;
+    PQclear(r);
     if (hi > lo) {
-        struct store_pg__args p;
         if ((rc = run(pg, AN_APPLY, STORE_PG__ARGS(&p, lo, hi), &r)) < 0)
             return rc;
         rc = PQntuples(r) == 1 ? 0 : PL_ECONFLICT; /* the checkpoint moved under us */
@@ -200,6 +293,10 @@ static int step_locked(struct store_pg *pg, unsigned max, struct store_analytics
         if (rc < 0)
             return rc;
     }
+    if (hi > lo && (rc = store_pg__analytics_latency(pg, lo, hi)) < 0)
+        return rc;
+    if ((rc = store_pg__analytics_media(pg, NULL)) < 0)
+        return rc;
     if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
         return rc;
     PQclear(r);
@@ -226,7 +323,88 @@ int store_pg_analytics_step(struct store_pg *pg, unsigned max, store_analytics_h
     return rc;
 }
 
-static int point_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)
+int store_pg_analytics_retention(struct store_pg *pg, unsigned keep_days, int *dropped)
+{
+    *dropped = -1;
+    if (keep_days == 0)
+        return 0;
+    int rc = store_pg_tx_begin(pg);
+    if (rc < 0)
+        return rc;
+    bool got = false;
+    if ((rc = run_bool(pg, AN_LOCK, NULL, &got)) == 0 && got) {
+        struct store_pg__args p;
+        PGresult *r;
+        if ((rc = run(pg, AN_RETENTION, STORE_PG__ARGS(&p, (int64_t)keep_days), &r)) == 0) {
+            int64_t n = 0;
+            rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 0, &n) : PL_EINTERNAL;
+            *dropped = (int)n;
+            PQclear(r);
+        }
+    }
+    if (rc == 0 && got)
+        return store_pg_tx_commit(pg);
+    store_pg_tx_rollback(pg);
+    return rc;
+}
+
+/* The rebuild's statements, inside its transaction and lock. */
+static int rebuild_locked(struct store_pg *pg, const char *from, unsigned keep_days,
+                          struct store_analytics_rebuild *out)
+{
+    char kb[24];
+    snprintf(kb, sizeof(kb), "%u", keep_days);
+    const char *v1[] = {from, kb};
+    PGresult *r;
+    int rc = run(pg, AN_REBUILD_FROM, v1, &r);
+    if (rc < 0)
+        return rc;
+    int64_t pos = 0, parts = 0;
+    rc = PQntuples(r) == 1 ? 0 : PL_EINTERNAL;
+    if (rc == 0 && (rc = store_pg__get_i64(r, 0, 0, &pos)) == 0)
+        rc = store_pg__get_i64(r, 0, 2, &parts);
+    if (rc == 0)
+        snprintf(out->from, sizeof(out->from), "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    out->checkpoint = (uint64_t)pos;
+    out->partitions = (unsigned)parts;
+    const char *v2[] = {out->from};
+    for (int id = AN_REBUILD_CLEAR; rc == 0 && id <= AN_REBUILD_REGS; id++) {
+        if ((rc = run(pg, id, v2, &r)) == 0 && id == AN_REBUILD_CLEAR && PQntuples(r) == 1)
+            rc = store_pg__get_i64(r, 0, 0, &out->deleted);
+        if (rc == 0)
+            PQclear(r);
+    }
+    struct store_pg__args p;
+    const char *const *v3 = STORE_PG__ARGS(&p, pos);
+    p.v[1] = out->from;
+    if (rc == 0 && (rc = run(pg, AN_REBUILD, v3, &r)) == 0) {
+        rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 0, &out->written) : PL_EINTERNAL;
+        PQclear(r);
+    }
+    return rc < 0 ? rc : store_pg__analytics_rebuild_more(pg, pos, out->from);
+}
+
+int store_pg_analytics_rebuild(struct store_pg *pg, const char *from, unsigned keep_days,
+                               struct store_analytics_rebuild *out)
+{
+    *out = (struct store_analytics_rebuild){0};
+    int rc = store_pg_tx_begin(pg);
+    if (rc < 0)
+        return rc;
+    PGresult *r;
+    if ((rc = run(pg, AN_LOCK_WAIT, NULL, &r)) == 0) {
+        PQclear(r);
+        rc = rebuild_locked(pg, from ? from : "-infinity", keep_days, out);
+    }
+    if (rc == 0)
+        return store_pg_tx_commit(pg);
+    store_pg_tx_rollback(pg);
+    return rc;
+}
+
+int store_pg__analytics_point_row(struct pl_arena *a, const PGresult *r, int row, void *item,
+                                  void *ctx)
 {
     (void)ctx;
     struct store_analytics_point *p = item;
@@ -254,16 +432,36 @@ int store_pg_analytics_series(struct store_pg *pg, struct pl_arena *a, const cha
         return PL_EINVAL;
     void *rows = NULL;
     int rc;
-    if (win) {
+    const char *h, *d, *q;
+    if (strcmp(metric, "active_groups") == 0) {
+        if (strcmp(granularity, "day") != 0)
+            return PL_EINVAL;
+        rc = store_pg__analytics_active_groups(pg, a, from, to, &rows, n);
+    } else if (store_pg_analytics_quantile_metric(metric, &h, &d, &q)) {
+        rc = store_pg__analytics_quantiles(pg, a, metric, from, to, granularity, &rows, n);
+    } else if (win) {
         char wb[8];
         snprintf(wb, sizeof(wb), "%d", win);
         const char *vals[] = {wb, from, to};
         rc = store_pg__exec_rows(pg, a, &store_pg__analytics_stmts[AN_SERIES_ACTIVE], vals,
-                                 sizeof(struct store_analytics_point), point_row, NULL, &rows, n);
+                                 sizeof(struct store_analytics_point),
+                                 store_pg__analytics_point_row, NULL, &rows, n);
     } else {
-        const char *vals[] = {metric, from, to, granularity};
+        /* stream_opens_h1 is stream_opens of dims h1; peak_streams of a
+         * day is its largest hour. */
+        const char *dims = "";
+        char base[32];
+        if (strncmp(metric, "stream_opens_", 13) == 0) {
+            dims = metric + 13;
+            snprintf(base, sizeof(base), "stream_opens");
+            metric = base;
+        }
+        const char *vals[] = {metric, from,
+                              to,     granularity,
+                              dims,   strcmp(metric, "peak_streams") == 0 ? "max" : "sum"};
         rc = store_pg__exec_rows(pg, a, &store_pg__analytics_stmts[AN_SERIES_HOURLY], vals,
-                                 sizeof(struct store_analytics_point), point_row, NULL, &rows, n);
+                                 sizeof(struct store_analytics_point),
+                                 store_pg__analytics_point_row, NULL, &rows, n);
     }
     if (rc == 0 && *n > max_points)
         rc = PL_ETOOBIG;

@@ -52,10 +52,11 @@ const struct store_pg__stmt store_pg__archive_stmts[] = {
     [MOVE] = {"archive_move",
               "WITH gone AS (DELETE FROM messages WHERE conversation_id = $1::bigint"
               "   AND seq = ANY($2::bigint[]) RETURNING conversation_id, seq, id, sender_id,"
-              "   created_at, tsv),"
+              "   created_at, tsv, expires_at),"
               " ins AS (INSERT INTO archived_messages (conversation_id, seq, id, sender_id,"
-              "   created_at, segment_id, tsv)"
-              "   SELECT conversation_id, seq, id, sender_id, created_at, $3::bigint, tsv"
+              "   created_at, segment_id, tsv, expires_at)"
+              "   SELECT conversation_id, seq, id, sender_id, created_at, $3::bigint, tsv,"
+              "   expires_at"
               "   FROM gone RETURNING 1)"
               " SELECT count(*) FROM ins",
               3, false},

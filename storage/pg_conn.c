@@ -72,6 +72,10 @@ static const struct store_pg__stmt *const stmt_tables[] = {
     store_pg__archive_stmts,
     store_pg__session_stmts,
     store_pg__analytics_stmts,
+    store_pg__analytics_metric_stmts,
+    store_pg__block_stmts,
+    store_pg__conv_prefs_stmts,
+    store_pg__replica_stmts,
 };
 
 void store_pg__count_error(void)

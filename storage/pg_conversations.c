@@ -39,7 +39,10 @@
     "c.id, c.kind, c.title, c.encryption, " CREATED_AT ", " UPDATED_AT                             \
     ", c.last_seq, c.member_count, me.role,"                                                       \
     " GREATEST(0, c.last_seq - GREATEST(me.read_seq, me.joined_seq) - " OWN_UNREAD                 \
-    "), " ACTIVITY_US ", p.id, p.username, p.display_name, lm.*"
+    "), " ACTIVITY_US ", me.request_from, COALESCE(" TS(                                           \
+        "me.pinned_at") ", ''),"                                                                   \
+                        " COALESCE(" TS(                                                           \
+                            "me.muted_until") ", ''), p.id, p.username, p.display_name, lm.*"
 #define CONV_PEER                                                                                  \
     " LEFT JOIN LATERAL (SELECT u.id, u.username, u.display_name"                                  \
     "  FROM members o JOIN users u ON u.id = o.user_id"                                            \
@@ -53,13 +56,15 @@
     "SELECT " CONV_COLS                                                                            \
     " FROM members me JOIN conversations c ON c.id = me.conversation_id" CONV_PEER                 \
         CONV_LAST_MESSAGE
-#define CONV_COL_LAST_MESSAGE 14
+#define CONV_COL_PEER 14
+#define CONV_COL_LAST_MESSAGE 17
 
 enum {
     USERS_RESOLVE,
     CONV_GET,
     CONV_LIST_FIRST,
     CONV_LIST_AFTER,
+    CONV_REQUESTS,
     CONV_CREATE_GROUP,
     CONV_CREATE_DIRECT,
     CONV_BY_DIRECT_KEY,
@@ -90,6 +95,11 @@ const struct store_pg__stmt store_pg__conversation_stmts[] = {
                                      " AND (" ACTIVITY_US ", c.id) < ($3::bigint, $4::bigint)"
                                      " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $2::int",
                          4, true},
+    /* Message requests (0013): the partial index members_requests. */
+    [CONV_REQUESTS] = {"conv_requests",
+                       CONV_SELECT " WHERE me.user_id = $1::bigint AND me.request_from IS NOT NULL"
+                                   " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $2::int",
+                       2, true},
     [CONV_CREATE_GROUP] =
         {"conv_create_group",
          "INSERT INTO conversations (kind, title, created_by, member_count, encryption)"
@@ -204,16 +214,23 @@ int store_pg_users_resolve(struct store_pg *pg, struct pl_arena *a, const char *
     return rc;
 }
 
-/* The peer (columns 11-13) and the last message (from column 14), both
- * absent when their first column is NULL. */
+/* The member's request and settings (columns 11-13, 0013), the peer
+ * (14-16) and the last message (from 17), both absent when their first
+ * column is NULL. */
 static int read_conv_extras(struct pl_arena *a, const PGresult *r, int row, struct store_conv *c)
 {
     int rc = 0;
-    c->has_peer = !PQgetisnull(r, row, 11);
-    if (c->has_peer) {
-        rc = store_pg__get_i64(r, row, 11, &c->peer.id);
-        c->peer.username = store_pg__get_str(a, r, row, 12);
-        c->peer.display_name = store_pg__get_str(a, r, row, 13);
+    if (!PQgetisnull(r, row, 11))
+        rc = store_pg__get_i64(r, row, 11, &c->request_from);
+    c->pinned_at = store_pg__get_str(a, r, row, 12);
+    c->muted_until = store_pg__get_str(a, r, row, 13);
+    if (rc == 0 && (!c->pinned_at || !c->muted_until))
+        rc = PL_ENOMEM;
+    c->has_peer = !PQgetisnull(r, row, CONV_COL_PEER);
+    if (rc == 0 && c->has_peer) {
+        rc = store_pg__get_i64(r, row, CONV_COL_PEER, &c->peer.id);
+        c->peer.username = store_pg__get_str(a, r, row, CONV_COL_PEER + 1);
+        c->peer.display_name = store_pg__get_str(a, r, row, CONV_COL_PEER + 2);
         if (rc == 0 && (!c->peer.username || !c->peer.display_name))
             rc = PL_ENOMEM;
     }
@@ -266,6 +283,9 @@ int store_pg_conv_get(struct store_pg *pg, struct pl_arena *a, int64_t viewer_id
     return rc;
 }
 
+static int conv_rows(struct store_pg *pg, struct pl_arena *a, int stmt, const char *const *vals,
+                     struct store_conv **out, unsigned *n);
+
 int store_pg_conv_list(struct store_pg *pg, struct pl_arena *a, int64_t viewer_id,
                        const struct store_conv_cursor *after, unsigned limit,
                        struct store_conv **out, unsigned *n)
@@ -276,8 +296,24 @@ int store_pg_conv_list(struct store_pg *pg, struct pl_arena *a, int64_t viewer_i
     snprintf(ab, sizeof(ab), "%" PRId64, after ? after->activity_us : 0);
     snprintf(ib, sizeof(ib), "%" PRId64, after ? after->id : 0);
     const char *vals[] = {vb, lb, ab, ib};
+    return conv_rows(pg, a, after ? CONV_LIST_AFTER : CONV_LIST_FIRST, vals, out, n);
+}
+
+int store_pg_conv_requests(struct store_pg *pg, struct pl_arena *a, int64_t viewer_id,
+                           unsigned limit, struct store_conv **out, unsigned *n)
+{
+    char vb[24], lb[16];
+    snprintf(vb, sizeof(vb), "%" PRId64, viewer_id);
+    snprintf(lb, sizeof(lb), "%u", limit);
+    const char *vals[] = {vb, lb};
+    return conv_rows(pg, a, CONV_REQUESTS, vals, out, n);
+}
+
+static int conv_rows(struct store_pg *pg, struct pl_arena *a, int stmt, const char *const *vals,
+                     struct store_conv **out, unsigned *n)
+{
     PGresult *r;
-    int rc = run(pg, after ? CONV_LIST_AFTER : CONV_LIST_FIRST, vals, &r);
+    int rc = run(pg, stmt, vals, &r);
     if (rc < 0)
         return rc;
     int rows = PQntuples(r);

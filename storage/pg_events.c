@@ -13,7 +13,9 @@ enum {
     POS_TAKE,
     POS_CURRENT,
     POS_OLDEST,
+    POS_BOTH,
     EVENTS_FOR_USER,
+    EVENTS_FOR_USERS,
     EVENTS_RANGE,
     MEMBER_IDS,
     EVENTS_PRUNE,
@@ -30,6 +32,10 @@ const struct store_pg__stmt store_pg__event_stmts[] = {
                     "SELECT COALESCE((SELECT min(pos) FROM events),"
                     " (SELECT pos + 1 FROM stream_state WHERE id = 1))",
                     0, true},
+    [POS_BOTH] = {"pos_both",
+                  "SELECT s.pos, COALESCE((SELECT min(pos) FROM events), s.pos + 1)"
+                  " FROM stream_state s WHERE s.id = 1",
+                  0, true},
     /* Driven from the user's memberships so a long-offline user in a busy
      * deployment reads only their conversations' events (index on
      * events (conversation_id, pos)), plus events addressed to them. */
@@ -45,6 +51,23 @@ const struct store_pg__stmt store_pg__event_stmts[] = {
                          "  WHERE target_user_id = $1::bigint AND pos > $2::bigint"
                          ") x ORDER BY pos LIMIT $3::int",
                          3, true},
+    /* events_for_user for many (user, after) pairs ($1, $2: arrays of the
+     * same length), each limited to $3 rows; the pair's 1-based place
+     * first. */
+    [EVENTS_FOR_USERS] = {"events_for_users",
+                          "SELECT q.i, y.pos, y.type, y.payload"
+                          " FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS q(u, a, i)"
+                          " CROSS JOIN LATERAL (SELECT pos, type, payload FROM ("
+                          "  SELECT e.pos, e.type, e.payload FROM members m JOIN events e"
+                          "    ON e.conversation_id = m.conversation_id"
+                          "   AND e.pos > GREATEST(q.a, m.joined_pos)"
+                          "   WHERE m.user_id = q.u AND e.target_user_id IS DISTINCT FROM q.u"
+                          "  UNION ALL"
+                          "  SELECT pos, type, payload FROM events"
+                          "   WHERE target_user_id = q.u AND pos > q.a"
+                          " ) x ORDER BY pos LIMIT $3::int) y"
+                          " ORDER BY q.i, y.pos",
+                          3, true},
     [EVENTS_RANGE] = {"events_range",
                       "SELECT e.pos, e.type, e.payload,"
                       " ARRAY(SELECT m.user_id FROM members m"
@@ -107,6 +130,22 @@ int store_pg_position_current(struct store_pg *pg, uint64_t *pos)
 int store_pg_position_oldest(struct store_pg *pg, uint64_t *pos)
 {
     return single_u64(pg, POS_OLDEST, NULL, pos);
+}
+
+int store_pg_positions(struct store_pg *pg, uint64_t *current, uint64_t *oldest)
+{
+    PGresult *r;
+    int rc = run(pg, POS_BOTH, NULL, &r);
+    if (rc < 0)
+        return rc;
+    int64_t c = 0, o = 0;
+    rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 0, &c) : PL_EINTERNAL;
+    if (rc == 0)
+        rc = store_pg__get_i64(r, 0, 1, &o);
+    PQclear(r);
+    *current = (uint64_t)c;
+    *oldest = (uint64_t)o;
+    return rc;
 }
 
 /* Copies rows (pos, type, payload[, users]) into an arena array. */
@@ -201,4 +240,63 @@ int store_pg_events_insert(struct store_pg *pg, uint64_t first, const char *rows
     if (rc == 0)
         PQclear(r);
     return rc;
+}
+
+/* "{1,2,3}" from n numbers, malloc'd. */
+static char *array_literal(const uint64_t *v, const int64_t *sv, unsigned n)
+{
+    char *s = malloc(3 + (size_t)n * 21), *p = s;
+    if (!s)
+        return NULL;
+    *p++ = '{';
+    for (unsigned i = 0; i < n; i++)
+        p += sv ? sprintf(p, i ? ",%" PRId64 : "%" PRId64, sv[i])
+                : sprintf(p, i ? ",%" PRIu64 : "%" PRIu64, v[i]);
+    *p++ = '}';
+    *p = '\0';
+    return s;
+}
+
+int store_pg_events_for_users(struct store_pg *pg, struct pl_arena *a, const int64_t *users,
+                              const uint64_t *afters, unsigned n, unsigned limit,
+                              struct store_event **out, unsigned **which, unsigned *n_out)
+{
+    *n_out = 0;
+    char *ua = array_literal(NULL, users, n), *aa = array_literal(afters, NULL, n);
+    char lb[16];
+    snprintf(lb, sizeof(lb), "%u", limit);
+    const char *vals[] = {ua, aa, lb};
+    PGresult *r = NULL;
+    int rc = ua && aa ? run(pg, EVENTS_FOR_USERS, vals, &r) : PL_ENOMEM;
+    free(ua);
+    free(aa);
+    if (rc < 0)
+        return rc;
+    int rows = PQntuples(r);
+    struct store_event *ev = pl_arena_zalloc(a, (size_t)(rows ? rows : 1) * sizeof(*ev));
+    unsigned *w = pl_arena_alloc(a, (size_t)(rows ? rows : 1) * sizeof(*w));
+    rc = ev && w ? 0 : PL_ENOMEM;
+    for (int i = 0; rc == 0 && i < rows; i++) {
+        int64_t idx, pos;
+        if ((rc = store_pg__get_i64(r, i, 0, &idx)) < 0 ||
+            (rc = store_pg__get_i64(r, i, 1, &pos)) < 0)
+            break;
+        if (idx < 1 || (uint64_t)idx > n) {
+            rc = PL_EINTERNAL;
+            break;
+        }
+        w[i] = (unsigned)(idx - 1);
+        ev[i].pos = (uint64_t)pos;
+        ev[i].type = store_pg__get_str(a, r, i, 2);
+        ev[i].payload = store_pg__get_str(a, r, i, 3);
+        if (!ev[i].type || !ev[i].payload)
+            rc = PL_ENOMEM;
+    }
+    PQclear(r);
+    if (rc < 0)
+        return rc;
+    *out = ev;
+    *which = w;
+    *n_out = (unsigned)rows;
+    return 0;
 }

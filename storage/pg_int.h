@@ -54,14 +54,18 @@ extern const struct store_pg__stmt store_pg__reaction_stmts[];
 extern const struct store_pg__stmt store_pg__message_stmts[];
 extern const struct store_pg__stmt store_pg__receipt_stmts[];
 extern const struct store_pg__stmt store_pg__presence_stmts[];
-extern const struct store_pg__stmt store_pg__conversation_stmts[]; /* pg_conversations.c */
-extern const struct store_pg__stmt store_pg__member_stmts[];       /* pg_members.c */
-extern const struct store_pg__stmt store_pg__key_stmts[];          /* pg_keys.c */
-extern const struct store_pg__stmt store_pg__media_stmts[];        /* pg_media.c */
-extern const struct store_pg__stmt store_pg__search_stmts[];       /* pg_search.c */
-extern const struct store_pg__stmt store_pg__archive_stmts[];      /* pg_archive.c */
-extern const struct store_pg__stmt store_pg__session_stmts[];      /* pg_sessions.c */
-extern const struct store_pg__stmt store_pg__analytics_stmts[];    /* pg_analytics.c */
+extern const struct store_pg__stmt store_pg__conversation_stmts[];     /* pg_conversations.c */
+extern const struct store_pg__stmt store_pg__member_stmts[];           /* pg_members.c */
+extern const struct store_pg__stmt store_pg__key_stmts[];              /* pg_keys.c */
+extern const struct store_pg__stmt store_pg__media_stmts[];            /* pg_media.c */
+extern const struct store_pg__stmt store_pg__search_stmts[];           /* pg_search.c */
+extern const struct store_pg__stmt store_pg__archive_stmts[];          /* pg_archive.c */
+extern const struct store_pg__stmt store_pg__session_stmts[];          /* pg_sessions.c */
+extern const struct store_pg__stmt store_pg__analytics_stmts[];        /* pg_analytics.c */
+extern const struct store_pg__stmt store_pg__analytics_metric_stmts[]; /* pg_analytics_metrics.c */
+extern const struct store_pg__stmt store_pg__block_stmts[];            /* pg_blocks.c */
+extern const struct store_pg__stmt store_pg__conv_prefs_stmts[];       /* pg_conv_prefs.c */
+extern const struct store_pg__stmt store_pg__replica_stmts[];          /* pg_replica.c */
 
 /* Runs the prepared statement st with nparams parameters: values[i] with
  * lengths[i] bytes in format formats[i] (0 text, NUL-terminated; 1 binary).
@@ -186,5 +190,24 @@ enum store_role store_pg__role_parse(const char *s);
 /* Reads STORE_MSG_COLS starting at column col of row. */
 PL_MUST_CHECK int store_pg__message_row(struct pl_arena *a, const struct pg_result *r, int row,
                                         int col, struct store_message *out);
+
+/* Analytics internals (pg_analytics_metrics.c), inside a step's or a
+ * rebuild's transaction: the latency histograms of positions (lo, hi];
+ * media of the hours since `since` (NULL: the registrations' hours); a
+ * rebuild's latency and media from `from` up to checkpoint pos; the
+ * quantile series of a delivery_/read_ metric; one row of a series. */
+PL_MUST_CHECK int store_pg__analytics_latency(struct store_pg *pg, int64_t lo, int64_t hi);
+PL_MUST_CHECK int store_pg__analytics_media(struct store_pg *pg, const char *since);
+PL_MUST_CHECK int store_pg__analytics_rebuild_more(struct store_pg *pg, int64_t pos,
+                                                   const char *from);
+PL_MUST_CHECK int store_pg__analytics_quantiles(struct store_pg *pg, struct pl_arena *a,
+                                                const char *metric, const char *from,
+                                                const char *to, const char *granularity,
+                                                void **rows, unsigned *n);
+PL_MUST_CHECK int store_pg__analytics_active_groups(struct store_pg *pg, struct pl_arena *a,
+                                                    const char *from, const char *to, void **rows,
+                                                    unsigned *n);
+int store_pg__analytics_point_row(struct pl_arena *a, const struct pg_result *r, int row,
+                                  void *item, void *ctx);
 
 #endif

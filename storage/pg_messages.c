@@ -39,6 +39,7 @@ enum {
     SEND_CHECK,
     SEND_ASSIGN,
     SEND_INSERT,
+    SEND_ACCEPT,
     MEMBER_JOINED,
     PAGE_ASC,
     PAGE_DESC,
@@ -76,11 +77,12 @@ enum {
 // clang-format on
 
 /* The check's columns before the message columns of the stored message. */
-#define CHECK_NCOLS 5
+#define CHECK_NCOLS 7
 
 const struct store_pg__stmt store_pg__message_stmts[] = {
     [SEND_LOCK] = {"send_lock",
-                   "SELECT id, encryption = 'e2e' FROM conversations WHERE id = ANY($1::bigint[])"
+                   "SELECT id, encryption = 'e2e', COALESCE(expire_ms, 0) FROM conversations"
+                   " WHERE id = ANY($1::bigint[])"
                    " ORDER BY id FOR NO KEY UPDATE",
                    1, false},
     /* Per send, in batch order: is the sender a member, is reply_to a
@@ -95,16 +97,24 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
          "   AS x(i int, c bigint, u bigint, d bigint, m text, r bigint)),"
          " jm AS (SELECT j.*, (SELECT mb.joined_seq FROM members mb"
          "     WHERE mb.conversation_id = j.c AND mb.user_id = j.u) AS jseq,"
+         "   (SELECT mb.request_from IS NOT NULL FROM members mb"
+         "     WHERE mb.conversation_id = j.c AND mb.user_id = j.u) AS pending,"
          "   (SELECT e.id FROM messages e WHERE e.sender_device_id = j.d"
          "     AND e.client_msg_id = j.m) AS eid FROM j),"
          " k AS (SELECT jm.*, jm.jseq IS NOT NULL AS member,"
          "   (jm.r = 0 OR EXISTS (SELECT 1 FROM messages p WHERE p.conversation_id = jm.c"
          "     AND p.seq = jm.r AND p.seq > jm.jseq) OR EXISTS (SELECT 1"
          "     FROM archived_messages p WHERE p.conversation_id = jm.c AND p.seq = jm.r"
-         "     AND p.seq > jm.jseq)) AS reply_ok FROM jm)"
+         "     AND p.seq > jm.jseq)) AS reply_ok,"
+         /* Blocks (0013) apply to direct conversations: one probe of
+          * blocks_by_blocked, which finds nothing for almost every sender. */
+         "   EXISTS (SELECT 1 FROM blocks b JOIN members o ON o.user_id = b.user_id"
+         "     AND o.conversation_id = jm.c JOIN conversations v ON v.id = jm.c"
+         "     AND v.kind = 'direct' WHERE b.blocked_id = jm.u) AS blocked FROM jm)"
          " SELECT k.i, k.member, k.reply_ok, k.eid IS NOT NULL,"
-         "  COALESCE(min(k.i) FILTER (WHERE k.member AND k.reply_ok AND k.eid IS NULL)"
-         "   OVER (PARTITION BY k.d, k.m), -1), "
+         "  COALESCE(min(k.i) FILTER (WHERE k.member AND NOT k.blocked AND k.reply_ok"
+         "   AND k.eid IS NULL) OVER (PARTITION BY k.d, k.m), -1), k.blocked,"
+         "  COALESCE(k.pending, false), "
          // clang-format off
          STORE_MSG_COLS("e")
          " FROM k LEFT JOIN LATERAL"
@@ -130,13 +140,22 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
     [SEND_INSERT] = {"send_insert",
                      "WITH j AS (SELECT * FROM json_to_recordset($1::json) AS x(c bigint, s bigint,"
                      "   i bigint, u bigint, d bigint, m text, k text, b text, r bigint, f boolean,"
-                     "   p json)),"
+                     "   x bigint, p json)),"
                      " ins AS (INSERT INTO messages (conversation_id, seq, id, sender_id,"
-                     "   sender_device_id, client_msg_id, kind, body, reply_to, forwarded)"
-                     "   SELECT c, s, i, u, d, m, k, b, NULLIF(r, 0), f FROM j)"
+                     "   sender_device_id, client_msg_id, kind, body, reply_to, forwarded,"
+                     "   expires_at)"
+                     "   SELECT c, s, i, u, d, m, k, b, NULLIF(r, 0), f,"
+                     "   CASE WHEN x > 0 THEN now() + x * interval '1 millisecond' END FROM j)"
                      " INSERT INTO events (pos, conversation_id, type, payload)"
                      " SELECT i, c, 'message.created', p::text FROM j",
                      1, false},
+    /* A message request is accepted by answering it (0013). */
+    [SEND_ACCEPT] = {"send_accept",
+                     "UPDATE members m SET request_from = NULL"
+                     " FROM unnest($1::bigint[], $2::bigint[]) AS x(c, u)"
+                     " WHERE m.conversation_id = x.c AND m.user_id = x.u"
+                     " AND m.request_from IS NOT NULL",
+                     2, false},
     [MEMBER_JOINED] = {"member_joined_seq",
                        "SELECT joined_seq FROM members"
                        " WHERE conversation_id = $1::bigint AND user_id = $2::bigint",
@@ -256,8 +275,10 @@ int store_pg_send_lock(struct store_pg *pg, struct pl_arena *a, struct store_sen
                 int64_t id;
                 rc = store_pg__get_i64(r, row, 0, &id);
                 for (unsigned i = 0; i < n && rc == 0; i++)
-                    if (s[i]->conversation_id == id)
+                    if (s[i]->conversation_id == id) {
                         s[i]->conv_e2e = get_bool(r, row, 1);
+                        rc = store_pg__get_i64(r, row, 2, &s[i]->expire_ms);
+                    }
             }
             PQclear(r);
         }
@@ -298,6 +319,9 @@ static int check_row(struct pl_arena *a, const PGresult *r, int row, struct stor
     x->outcome = STORE_SEND_REJECTED;
     if (!get_bool(r, row, 1)) {
         x->rc = PL_ENOTFOUND;
+    } else if (get_bool(r, row, 5) && !get_bool(r, row, 3)) {
+        x->rc = PL_EFORBIDDEN;
+        x->blocked = true;
     } else if (get_bool(r, row, 3)) {
         if ((rc = store_pg__message_row(a, r, row, CHECK_NCOLS, &x->msg)) < 0)
             return rc;
@@ -312,6 +336,7 @@ static int check_row(struct pl_arena *a, const PGresult *r, int row, struct stor
         return PL_EINTERNAL; /* an acceptable send is its own first */
     } else if (first == (int64_t)i) {
         x->outcome = STORE_SEND_NEW;
+        x->accepts = get_bool(r, row, 6);
     } else if (s[first]->conversation_id == x->conversation_id) {
         x->outcome = STORE_SEND_DUPLICATE;
         x->dup_of = (unsigned)first;
@@ -422,9 +447,10 @@ static int insert_row(struct pl_buf *b, const struct store_send *x, bool first)
     const struct store_message *m = &x->msg;
     int rc = pl_buf_printf(b,
                            "%s{\"c\":%" PRId64 ",\"s\":%" PRId64 ",\"i\":%" PRId64 ",\"u\":%" PRId64
-                           ",\"d\":%" PRId64 ",\"r\":%" PRId64 ",\"f\":%s,\"m\":",
+                           ",\"d\":%" PRId64 ",\"r\":%" PRId64 ",\"x\":%" PRId64 ",\"f\":%s,\"m\":",
                            first ? "" : ",", m->conversation_id, m->seq, m->id, m->sender_id,
-                           m->sender_device_id, m->reply_to, m->forwarded ? "true" : "false");
+                           m->sender_device_id, m->reply_to, x->expire_ms,
+                           m->forwarded ? "true" : "false");
     if (rc == 0)
         rc = json_str(b, m->client_msg_id);
     if (rc == 0 && (rc = pl_buf_append(b, ",\"k\":", 5)) == 0)
@@ -434,6 +460,36 @@ static int insert_row(struct pl_buf *b, const struct store_send *x, bool first)
     if (rc == 0 && (rc = pl_buf_append(b, ",\"p\":", 5)) == 0)
         rc = pl_buf_append(b, x->payload, strlen(x->payload)); /* JSON already */
     return rc < 0 ? rc : pl_buf_append(b, "}", 1);
+}
+
+/* Senders answering a message request accept it: one statement, and only
+ * for batches that have such a send. */
+static int accept_requests(struct store_pg *pg, struct store_send *const *s, unsigned n)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++)
+        k += s[i]->outcome == STORE_SEND_NEW && s[i]->accepts;
+    if (k == 0)
+        return 0;
+    struct pl_arena *a = pl_arena_new();
+    int64_t *cv = a ? pl_arena_alloc(a, k * sizeof(*cv)) : NULL;
+    int64_t *us = a ? pl_arena_alloc(a, k * sizeof(*us)) : NULL;
+    int rc = cv && us ? 0 : PL_ENOMEM;
+    k = 0;
+    for (unsigned i = 0; rc == 0 && i < n; i++)
+        if (s[i]->outcome == STORE_SEND_NEW && s[i]->accepts) {
+            cv[k] = s[i]->conversation_id;
+            us[k++] = s[i]->sender_id;
+        }
+    const char *vals[2] = {NULL, NULL};
+    if (rc == 0 &&
+        (!(vals[0] = store_pg__i64_array(a, cv, k)) || !(vals[1] = store_pg__i64_array(a, us, k))))
+        rc = PL_ENOMEM;
+    PGresult *r;
+    if (rc == 0 && (rc = run(pg, SEND_ACCEPT, vals, &r)) == 0)
+        PQclear(r);
+    pl_arena_free(a);
+    return rc;
 }
 
 int store_pg_send_insert(struct store_pg *pg, struct store_send *const *s, unsigned n)
@@ -461,7 +517,7 @@ int store_pg_send_insert(struct store_pg *pg, struct store_send *const *s, unsig
             PQclear(r);
     }
     pl_buf_deinit(&b);
-    return rc;
+    return rc < 0 ? rc : accept_requests(pg, s, n);
 }
 
 /* ---- history ---- */

@@ -11,42 +11,41 @@
 
 enum { CONTACTS, VISIBLE, SETTING, VIEWERS, SHOWN, SEEN_SAVE, SEEN_GET };
 
+/* Whether user u's presence may go to viewer v (not u itself) under u's
+ * last_seen_visibility and blocks (0013). Under "contacts" a pending
+ * requester is no contact: only conversations u accepted count. (Under
+ * "everyone" a requester sees what every stranger sees.) */
+#define PRESENCE_ALLOWED(v)                                                                        \
+    "u.last_seen_visibility <> 'nobody'"                                                           \
+    " AND NOT EXISTS (SELECT 1 FROM blocks k WHERE k.user_id = u.id AND k.blocked_id = " v ")"     \
+    " AND (u.last_seen_visibility = 'everyone' OR EXISTS (SELECT 1 FROM members a"                 \
+    "  JOIN members b ON a.conversation_id = b.conversation_id"                                    \
+    "  WHERE a.user_id = u.id AND a.request_from IS NULL AND b.user_id = " v "))"
+
 const struct store_pg__stmt store_pg__presence_stmts[] = {
     [CONTACTS] = {"presence_contacts",
                   "SELECT DISTINCT o.user_id FROM members m JOIN members o"
                   " ON o.conversation_id = m.conversation_id"
                   " WHERE m.user_id = $1::bigint AND o.user_id <> $1::bigint",
                   1, true},
+    /* Issue 12 (0013): "contacts" are the users the owner u shares a
+     * conversation with that u accepted; a viewer u blocked sees nothing
+     * whatever the setting. The three statements below apply one rule, for one pair,
+     * one user and many viewers, and many users and one viewer. */
     [VISIBLE] = {"presence_visible",
-                 "SELECT CASE WHEN $1::bigint = u.id THEN true"
-                 " WHEN u.last_seen_visibility = 'everyone' THEN true"
-                 " WHEN u.last_seen_visibility = 'nobody' THEN false"
-                 " ELSE EXISTS (SELECT 1 FROM members a JOIN members b"
-                 "   ON a.conversation_id = b.conversation_id"
-                 "   WHERE a.user_id = u.id AND b.user_id = $1::bigint) END"
-                 " FROM users u WHERE u.id = $2::bigint",
+                 "SELECT $1::bigint = u.id OR (" PRESENCE_ALLOWED(
+                     "$1::bigint") ")"
+                                   " FROM users u WHERE u.id = $2::bigint",
                  2, true},
     [SETTING] = {"presence_setting", "SELECT last_seen_visibility FROM users WHERE id = $1::bigint",
                  1, true},
-    /* The same rule as VISIBLE for many viewers at once. Issue 12 (blocking)
-     * adds its condition here: never a viewer the user blocked. */
-    [VIEWERS] =
-        {"presence_viewers",
-         "SELECT v FROM users u, unnest($2::bigint[]) AS v"
-         " WHERE u.id = $1::bigint AND (v = u.id"
-         " OR u.last_seen_visibility = 'everyone'"
-         " OR (u.last_seen_visibility = 'contacts' AND EXISTS ("
-         "   SELECT 1 FROM members a JOIN members b ON a.conversation_id = b.conversation_id"
-         "   WHERE a.user_id = u.id AND b.user_id = v)))",
-         2, true},
-    /* The other way round: which of many users show themselves to one
-     * viewer. Issue 12: and who did not block the viewer. */
+    [VIEWERS] = {"presence_viewers",
+                 "SELECT v FROM users u, unnest($2::bigint[]) AS v"
+                 " WHERE u.id = $1::bigint AND (v = u.id OR (" PRESENCE_ALLOWED("v") "))",
+                 2, true},
     [SHOWN] = {"presence_shown",
                "SELECT u.id FROM users u WHERE u.id = ANY($2::bigint[]) AND (u.id = $1::bigint"
-               " OR u.last_seen_visibility = 'everyone'"
-               " OR (u.last_seen_visibility = 'contacts' AND EXISTS ("
-               "   SELECT 1 FROM members a JOIN members b ON a.conversation_id = b.conversation_id"
-               "   WHERE a.user_id = u.id AND b.user_id = $1::bigint)))",
+               " OR (" PRESENCE_ALLOWED("$1::bigint") "))",
                2, true},
     /* Never backwards; $3 is the least age (ms) a stored value must have
      * before it is replaced, so the periodic write costs one row write per

@@ -7,6 +7,8 @@
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 enum {
     SESS_LOCK_USER,
@@ -14,6 +16,7 @@ enum {
     SESS_COUNT,
     SESS_INSERT,
     SESS_AUTH,
+    SESS_AUTH_MANY,
     SESS_LIST,
     SESS_REVOKE,
     USER_PWHASH,
@@ -50,6 +53,20 @@ const struct store_pg__stmt store_pg__session_stmts[] = {
                                  "$3") " RETURNING 1)"
                                        " SELECT id, user_id FROM d",
                    3, true},
+    /* sess_auth for many tokens at once ($1: a bytea[]); a row per token
+     * that names a live session, with its 1-based place in $1. */
+    [SESS_AUTH_MANY] = {"sess_auth_many",
+                        "WITH h AS (SELECT x.hash, x.i FROM unnest($1::bytea[])"
+                        " WITH ORDINALITY AS x(hash, i)),"
+                        " d AS (SELECT h.i, v.id, v.user_id, v.last_active_at FROM h"
+                        " JOIN devices v ON v.token_hash = h.hash"
+                        " WHERE v.revoked_at IS NULL AND v.last_active_at > " AGE(
+                            "$2") "),"
+                                  " t AS (UPDATE devices SET last_active_at = now() WHERE id IN"
+                                  " (SELECT id FROM d WHERE last_active_at <= " AGE(
+                                      "$3") ") RETURNING 1)"
+                                            " SELECT i, id, user_id FROM d",
+                        3, true},
     [SESS_LIST] =
         {"sess_list",
          "SELECT id, name, " STORE_PG_TS("created_at") ", " STORE_PG_TS(
@@ -159,6 +176,52 @@ int store_pg_session_auth(struct store_pg *pg, const uint8_t token_hash[32], uns
         rc = PL_EUNAUTH;
     else if ((rc = store_pg__get_i64(r, 0, 0, device_id)) == 0)
         rc = store_pg__get_i64(r, 0, 1, user_id);
+    PQclear(r);
+    return rc;
+}
+
+int store_pg_session_auth_many(struct store_pg *pg, const uint8_t (*hashes)[32], unsigned n,
+                               unsigned ttl_s, unsigned touch_s, int64_t *user_ids,
+                               int64_t *device_ids)
+{
+    if (n == 0)
+        return 0;
+    /* An array literal of hex bytea values: {"\\x..","\\x.."}. */
+    size_t size = 3 + (size_t)n * (2 * 32 + 7);
+    char *arr = malloc(size), *p = arr;
+    if (!arr)
+        return PL_ENOMEM;
+    *p++ = '{';
+    for (unsigned i = 0; i < n; i++) {
+        memcpy(p, i ? ",\"\\\\x" : "\"\\\\x", i ? 5 : 4);
+        p += i ? 5 : 4;
+        for (unsigned k = 0; k < 32; k++, p += 2)
+            snprintf(p, 3, "%02x", hashes[i][k]);
+        *p++ = '"';
+        user_ids[i] = device_ids[i] = 0;
+    }
+    *p++ = '}';
+    *p = '\0';
+    char ttl[16], touch[16];
+    snprintf(ttl, sizeof(ttl), "%u", ttl_s);
+    snprintf(touch, sizeof(touch), "%u", touch_s);
+    const char *vals[] = {arr, ttl, touch};
+    PGresult *r;
+    int rc = exec(pg, SESS_AUTH_MANY, vals, NULL, NULL, &r);
+    free(arr);
+    if (rc < 0)
+        return rc;
+    for (int row = 0; rc == 0 && row < PQntuples(r); row++) {
+        int64_t i;
+        if ((rc = store_pg__get_i64(r, row, 0, &i)) < 0)
+            break;
+        if (i < 1 || (uint64_t)i > n) {
+            rc = PL_EINTERNAL;
+            break;
+        }
+        if ((rc = store_pg__get_i64(r, row, 1, &device_ids[i - 1])) == 0)
+            rc = store_pg__get_i64(r, row, 2, &user_ids[i - 1]);
+    }
     PQclear(r);
     return rc;
 }

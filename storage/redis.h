@@ -27,6 +27,10 @@ struct store_redis;
 struct store_redis_config {
     const char *addr;    /* "host:port", "[v6]:port", or a unix socket path starting with '/' */
     unsigned timeout_ms; /* connect and per-command timeout; 0 picks 1000 ms */
+    /* Seeds of a Redis Cluster, "host:port,host:port"; NULL or empty: the
+     * single Redis at addr. With seeds, addr is not used: commands go to
+     * the master of their key's slot (storage/redis_cluster.h). */
+    const char *cluster;
 };
 
 /* Creates a connection object without doing any I/O. cfg is borrowed for
@@ -46,6 +50,15 @@ PL_MUST_CHECK int store_redis_ping(struct store_redis *r);
  * errors, timeouts, error replies). For parley_redis_errors_total. Any
  * thread (relaxed atomic). */
 uint64_t store_redis_errors(void);
+
+/* Process-wide counts of Redis Cluster redirections followed (MOVED, ASK)
+ * and of slot map refreshes that succeeded, by the worker and loop
+ * clients alike; all 0 on a single Redis. For /metrics. Any thread
+ * (relaxed atomics). */
+struct store_redis_cluster_stats {
+    uint64_t moved, ask, refreshes;
+};
+void store_redis_cluster_stats(struct store_redis_cluster_stats *out);
 
 /* ---- Internal to storage/ ------------------------------------------------ */
 
@@ -70,6 +83,10 @@ PL_MUST_CHECK int store_redis__command_argv(struct store_redis *r, void **reply,
  * port; a path starting with '/' is a unix socket, returned whole with port
  * 0. Returns 0, PL_EINVAL or PL_ENOMEM. */
 PL_MUST_CHECK int store_redis__parse_addr(const char *addr, char **host, int *port);
+
+/* The hash tag that keys of a multi-key area (STORE_REDIS_TAG_*) start
+ * with: the tag in cluster mode, "" on a single Redis. Static string. */
+const char *store_redis__tag(const struct store_redis *r, const char *tag);
 
 /* Frees a reply from store_redis__command(). NULL is fine. */
 void store_redis_reply_free(void *reply);

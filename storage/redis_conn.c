@@ -2,6 +2,7 @@
 /* Parley - one synchronous Redis connection per worker.                */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "redis.h"
+#include "redis_cluster_int.h"
 
 #include "common/log.h"
 #include "common/loop.h"
@@ -27,13 +28,14 @@ PL_LOG_TOPIC("store");
 #define DEFAULT_TIMEOUT_MS 1000
 
 struct store_redis {
-    char *addr;            /* as configured, for log lines */
-    char *host;            /* host name, or the socket path when port is 0 */
-    int port;              /* 0 for a unix socket */
-    struct timeval tv;     /* connect and command timeout */
-    redisContext *ctx;     /* NULL while disconnected */
-    bool failed;           /* the last connect attempt failed ... */
-    uint64_t failed_at_ms; /* ... at this monotonic time */
+    char *addr;                   /* as configured, for log lines */
+    char *host;                   /* host name, or the socket path when port is 0 */
+    int port;                     /* 0 for a unix socket */
+    struct timeval tv;            /* connect and command timeout */
+    redisContext *ctx;            /* NULL while disconnected */
+    bool failed;                  /* the last connect attempt failed ... */
+    uint64_t failed_at_ms;        /* ... at this monotonic time */
+    struct store_redis_csync *cs; /* cluster mode: replaces ctx */
 };
 
 static atomic_uint_fast64_t error_count;
@@ -103,12 +105,17 @@ int store_redis_new(const struct store_redis_config *cfg, struct store_redis **o
     if (!r)
         return PL_ENOMEM;
     int rc = PL_ENOMEM;
-    r->addr = strdup(cfg->addr);
+    bool cluster = cfg->cluster && cfg->cluster[0];
+    r->addr = strdup(cluster ? cfg->cluster : cfg->addr);
     if (!r->addr)
         goto fail;
-    if ((rc = parse_addr(r, cfg->addr)) < 0)
-        goto fail;
     unsigned ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+    if (cluster)
+        rc = store_redis__csync_new(cfg->cluster, ms, &r->cs);
+    else
+        rc = parse_addr(r, cfg->addr);
+    if (rc < 0)
+        goto fail;
     r->tv.tv_sec = ms / 1000;
     r->tv.tv_usec = (ms % 1000) * 1000;
     *out = r;
@@ -125,6 +132,7 @@ void store_redis_free(struct store_redis *r)
         return;
     if (r->ctx)
         redisFree(r->ctx);
+    store_redis__csync_free(r->cs);
     free(r->host);
     free(r->addr);
     free(r);
@@ -168,12 +176,15 @@ static int redis_connect(struct store_redis *r)
  * than "this command is wrong". */
 static bool is_transient(const char *msg)
 {
-    static const char *const prefixes[] = {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN"};
+    static const char *const prefixes[] = {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN",
+                                           "CLUSTERDOWN"};
     for (size_t i = 0; i < PL_ARRAY_LEN(prefixes); i++)
         if (strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0)
             return true;
     return false;
 }
+
+static int finish_reply(struct store_redis *r, redisReply *rep, void **reply);
 
 /* Takes the reply of one command and turns failures into codes. */
 static int finish(struct store_redis *r, redisReply *rep, void **reply)
@@ -190,6 +201,11 @@ static int finish(struct store_redis *r, redisReply *rep, void **reply)
         count_error();
         return oom ? PL_ENOMEM : PL_EUNAVAIL;
     }
+    return finish_reply(r, rep, reply);
+}
+
+static int finish_reply(struct store_redis *r, redisReply *rep, void **reply)
+{
     if (rep->type == REDIS_REPLY_ERROR) {
         int rc = PL_EUNAVAIL;
         if (!is_transient(rep->str)) {
@@ -205,9 +221,40 @@ static int finish(struct store_redis *r, redisReply *rep, void **reply)
     return 0;
 }
 
+/* Cluster mode: cmd is a formatted command (taken: freed here). */
+static int cluster_run(struct store_redis *r, char *cmd, int len, void **reply)
+{
+    if (len < 0)
+        return PL_ENOMEM;
+    void *rep = NULL;
+    int rc = store_redis__csync_command(r->cs, cmd, (size_t)len, &rep);
+    redisFreeCommand(cmd);
+    if (rc < 0) {
+        if (rc == PL_EUNAVAIL)
+            note_down(r, "no master answered for the key's slot");
+        count_error();
+        return rc;
+    }
+    note_up(r);
+    return finish_reply(r, rep, reply);
+}
+
+const char *store_redis__tag(const struct store_redis *r, const char *tag)
+{
+    return r->cs ? tag : "";
+}
+
 int store_redis__command(struct store_redis *r, void **reply, const char *fmt, ...)
 {
     *reply = NULL;
+    if (r->cs) {
+        char *cmd = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int len = redisvFormatCommand(&cmd, fmt, ap);
+        va_end(ap);
+        return cluster_run(r, cmd, len, reply);
+    }
     if (!r->ctx) {
         int rc = redis_connect(r);
         if (rc < 0)
@@ -224,6 +271,11 @@ int store_redis__command_argv(struct store_redis *r, void **reply, int argc, con
                               const size_t *lens)
 {
     *reply = NULL;
+    if (r->cs) {
+        char *cmd = NULL;
+        int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+        return cluster_run(r, cmd, len, reply);
+    }
     if (!r->ctx) {
         int rc = redis_connect(r);
         if (rc < 0)

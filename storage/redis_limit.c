@@ -2,6 +2,7 @@
 /* Parley - rate limits and quotas kept in Redis, shared by every node. */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "limit.h"
+#include "redis_cluster.h"
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
@@ -73,6 +74,32 @@ static const char streams_open_lua[] =
     "redis.call('PEXPIRE', KEYS[1], string.format('%d', lease))\n"
     "return 1\n";
 
+/* streams_open_lua for every key in turn (a key may repeat); an array of
+ * 0/1, one per key. */
+static const char streams_open_many_lua[] =
+    "local now, node, max, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]),\n"
+    "  tonumber(ARGV[4])\n"
+    "local res = {}\n"
+    "for k = 1, #KEYS do\n"
+    "  local t = redis.call('HGETALL', KEYS[k])\n"
+    "  local sum, mine = 0, 0\n"
+    "  for i = 1, #t, 2 do\n"
+    "    local c, e = string.match(t[i + 1], '^(%d+):(%d+)$')\n"
+    "    c, e = tonumber(c or '0'), tonumber(e or '0')\n"
+    "    if e <= now then redis.call('HDEL', KEYS[k], t[i])\n"
+    "    else\n"
+    "      sum = sum + c\n"
+    "      if t[i] == node then mine = c end\n"
+    "    end\n"
+    "  end\n"
+    "  if sum >= max then res[k] = 0 else\n"
+    "    redis.call('HSET', KEYS[k], node, string.format('%d:%d', mine + 1, now + lease))\n"
+    "    redis.call('PEXPIRE', KEYS[k], string.format('%d', lease))\n"
+    "    res[k] = 1\n"
+    "  end\n"
+    "end\n"
+    "return res\n";
+
 static const char streams_set_lua[] =
     "local now, node, delta, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]),\n"
     "  tonumber(ARGV[4])\n"
@@ -123,6 +150,7 @@ static int eval(struct store_redis *r, const char *script, const char *key, int 
 }
 
 #define NUM(buf, v) (snprintf((buf), sizeof(buf), "%" PRIu64, (uint64_t)(v)), (buf))
+#define NUM_AT(p, v) (snprintf((p), 48, "%" PRIu64, (uint64_t)(v)), (p))
 
 int store_redis_limit_window(struct store_redis *r, const char *key, uint64_t limit,
                              uint64_t window_ms, uint64_t cost, uint64_t *retry_ms)
@@ -173,16 +201,19 @@ int store_redis_backoff_clear(struct store_redis *r, const char *key)
     return rc;
 }
 
-static void streams_key(char *buf, size_t size, int64_t user)
+/* In cluster mode the counters share one hash tag: the refresh names many
+ * users' keys in one script, which must all be in one slot. */
+static void streams_key(const struct store_redis *r, char *buf, size_t size, int64_t user)
 {
-    snprintf(buf, size, "pl:lim:streams:%" PRId64, user);
+    snprintf(buf, size, "%spl:lim:streams:%" PRId64, store_redis__tag(r, STORE_REDIS_TAG_STREAMS),
+             user);
 }
 
 int store_redis_streams_open(struct store_redis *r, int64_t user, const char *node, unsigned max,
                              uint64_t now_ms, uint64_t lease_ms)
 {
     char key[48], a[24], b[24], c[24];
-    streams_key(key, sizeof(key), user);
+    streams_key(r, key, sizeof(key), user);
     const char *args[] = {NUM(a, now_ms), node, NUM(b, max), NUM(c, lease_ms)};
     long long ok = 0;
     int rc = eval(r, streams_open_lua, key, 4, args, &ok);
@@ -193,7 +224,7 @@ static int streams_set(struct store_redis *r, int64_t user, const char *node, in
                        unsigned count, uint64_t now_ms, uint64_t lease_ms)
 {
     char key[48], a[24], b[24], c[24], d[24];
-    streams_key(key, sizeof(key), user);
+    streams_key(r, key, sizeof(key), user);
     snprintf(b, sizeof(b), "%d", delta);
     const char *args[] = {NUM(a, now_ms), node, b, NUM(c, lease_ms), NUM(d, count)};
     long long ignored;
@@ -227,7 +258,7 @@ int store_redis_streams_refresh(struct store_redis *r, const int64_t *users, con
     snprintf(bufs, 48, "%u", n);
     argv[k++] = bufs;
     for (unsigned i = 0; i < n; i++) {
-        streams_key(bufs + 48 * (1 + i), 48, users[i]);
+        streams_key(r, bufs + 48 * (1 + i), 48, users[i]);
         argv[k++] = bufs + 48 * (1 + i);
     }
     char *p = bufs + 48 * (1 + (size_t)n);
@@ -246,5 +277,49 @@ int store_redis_streams_refresh(struct store_redis *r, const int64_t *users, con
         store_redis_reply_free(v);
     free(argv);
     free(bufs);
+    return rc;
+}
+
+int store_redis_streams_open_many(struct store_redis *r, const int64_t *users, unsigned n,
+                                  const char *node, unsigned max, uint64_t now_ms,
+                                  uint64_t lease_ms, bool *ok)
+{
+    if (n == 0)
+        return 0;
+    if (n > STORE_REDIS_STREAMS_BATCH)
+        return PL_EINVAL;
+    const char **argv = malloc((7 + (size_t)n) * sizeof(*argv));
+    char *bufs = malloc((4 + (size_t)n) * 48);
+    if (!argv || !bufs) {
+        free(argv);
+        free(bufs);
+        return PL_ENOMEM;
+    }
+    int k = 0;
+    argv[k++] = "EVAL";
+    argv[k++] = streams_open_many_lua;
+    snprintf(bufs, 48, "%u", n);
+    argv[k++] = bufs;
+    for (unsigned i = 0; i < n; i++) {
+        streams_key(r, bufs + 48 * (1 + i), 48, users[i]);
+        argv[k++] = bufs + 48 * (1 + i);
+    }
+    char *p = bufs + 48 * (1 + (size_t)n);
+    argv[k++] = NUM_AT(p, now_ms);
+    argv[k++] = node;
+    argv[k++] = NUM_AT(p + 48, max);
+    argv[k++] = NUM_AT(p + 96, lease_ms);
+    void *v;
+    int rc = store_redis__command_argv(r, &v, k, argv, NULL);
+    free(argv);
+    free(bufs);
+    if (rc < 0)
+        return rc;
+    redisReply *rep = v;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n)
+        rc = PL_EINTERNAL;
+    for (unsigned i = 0; rc == 0 && i < n; i++)
+        ok[i] = rep->element[i]->type == REDIS_REPLY_INTEGER && rep->element[i]->integer == 1;
+    store_redis_reply_free(v);
     return rc;
 }

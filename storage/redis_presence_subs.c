@@ -2,6 +2,7 @@
 /* Parley - presence subscriptions: who watches whom, on which node.    */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "presence.h"
+#include "redis_cluster.h"
 #include "relay.h"
 
 #include <hiredis/hiredis.h>
@@ -26,15 +27,21 @@
  * outlive the stream that justified it.
  */
 
+/* Every script here names no key on a single Redis. In cluster mode it
+ * gets one, the presence hash tag, which every key it builds starts with:
+ * all of them live in that tag's slot. */
+#define P_LUA "local P = KEYS[1] or ''\n"
+
 /* Removes the device's old set from the reverse index. Shared by the
  * replace, clear and stream-close scripts. */
 #define CLEAR_LUA                                                                                  \
+    P_LUA                                                                                          \
     "local function clear(dev)\n"                                                                  \
-    "  local dk = 'psub:d:' .. dev\n"                                                              \
+    "  local dk = P .. 'psub:d:' .. dev\n"                                                         \
     "  local f = redis.call('HMGET', dk, 'user', 'targets')\n"                                     \
     "  if f[1] and f[2] then\n"                                                                    \
     "    for t in string.gmatch(f[2], '[^,]+') do\n"                                               \
-    "      redis.call('ZREM', 'psub:t:' .. t, f[1] .. ':' .. dev)\n"                               \
+    "      redis.call('ZREM', P .. 'psub:t:' .. t, f[1] .. ':' .. dev)\n"                          \
     "    end\n"                                                                                    \
     "  end\n"                                                                                      \
     "  return redis.call('DEL', dk)\n"                                                             \
@@ -46,17 +53,28 @@ static const char set_lua[] = CLEAR_LUA
     "if #ARGV < 5 then return 0 end\n"
     "local member, list = user .. ':' .. dev, {}\n"
     "for i = 5, #ARGV do\n"
-    "  local tk = 'psub:t:' .. ARGV[i]\n"
+    "  local tk = P .. 'psub:t:' .. ARGV[i]\n"
     "  redis.call('ZREMRANGEBYSCORE', tk, '-inf', now)\n"
     "  redis.call('ZADD', tk, exp, member)\n"
     "  local ttl = redis.call('PTTL', tk)\n"
     "  if ttl < 0 or now + ttl < exp then redis.call('PEXPIREAT', tk, exp) end\n"
     "  list[#list + 1] = ARGV[i]\n"
     "end\n"
-    "local dk = 'psub:d:' .. dev\n"
+    "local dk = P .. 'psub:d:' .. dev\n"
     "redis.call('HSET', dk, 'user', user, 'exp', exp, 'targets', table.concat(list, ','))\n"
     "redis.call('PEXPIREAT', dk, exp)\n"
     "return #list\n";
+
+/* argv[0..]: EVAL, the script, the key count and in cluster mode the tag
+ * as the one key. Returns how many entries it filled (3 or 4). */
+static int eval_head(const char *tag, const char **argv, const char *script)
+{
+    argv[0] = "EVAL";
+    argv[1] = script;
+    argv[2] = tag[0] ? "1" : "0";
+    argv[3] = tag;
+    return tag[0] ? 4 : 3;
+}
 
 static char *i64s(const int64_t *v, unsigned n, const char **argv)
 {
@@ -75,9 +93,10 @@ int store_redis_psub_set(struct store_redis *r, int64_t user, int64_t device, ui
 {
     if (n > STORE_PSUB_MAX)
         return PL_EINVAL;
-    const char **argv = malloc((n + 7) * sizeof(*argv));
+    const char **argv = malloc((n + 8) * sizeof(*argv));
     char head[4][24];
-    char *nums = argv ? i64s(targets, n, argv + 7) : NULL;
+    int k = argv ? eval_head(store_redis__tag(r, STORE_REDIS_TAG_PRESENCE), argv, set_lua) : 0;
+    char *nums = argv ? i64s(targets, n, argv + k + 4) : NULL;
     if (!nums) {
         free(argv);
         return PL_ENOMEM;
@@ -86,13 +105,10 @@ int store_redis_psub_set(struct store_redis *r, int64_t user, int64_t device, ui
     snprintf(head[1], 24, "%" PRId64, device);
     snprintf(head[2], 24, "%" PRIu64, now_ms);
     snprintf(head[3], 24, "%" PRIu64, expires_ms);
-    argv[0] = "EVAL";
-    argv[1] = set_lua;
-    argv[2] = "0";
     for (int i = 0; i < 4; i++)
-        argv[3 + i] = head[i];
+        argv[k + i] = head[i];
     void *v;
-    int rc = store_redis__command_argv(r, &v, (int)n + 7, argv, NULL);
+    int rc = store_redis__command_argv(r, &v, (int)n + k + 4, argv, NULL);
     free(argv);
     free(nums);
     store_redis_reply_free(v);
@@ -111,7 +127,8 @@ int store_redis_psub_get(struct store_redis *r, struct pl_arena *a, int64_t devi
     *n = 0;
     *targets = NULL;
     *expires_ms = 0;
-    int rc = store_redis__command(r, &v, "HMGET psub:d:%lld exp targets", (long long)device);
+    int rc = store_redis__command(r, &v, "HMGET %spsub:d:%lld exp targets",
+                                  store_redis__tag(r, STORE_REDIS_TAG_PRESENCE), (long long)device);
     if (rc < 0)
         return rc;
     redisReply *rep = v;
@@ -137,24 +154,31 @@ done:
     return rc;
 }
 
-static const char open_lua[] = "redis.call('SADD', 'psub:dn:' .. ARGV[1], ARGV[2])\n"
-                               "redis.call('EXPIRE', 'psub:dn:' .. ARGV[1], 86400)\n"
-                               "return 1\n";
+static const char open_lua[] = P_LUA "redis.call('SADD', P .. 'psub:dn:' .. ARGV[1], ARGV[2])\n"
+                                     "redis.call('EXPIRE', P .. 'psub:dn:' .. ARGV[1], 86400)\n"
+                                     "return 1\n";
 
 int store_relay_psub_stream_open(struct store_relay *r, int64_t device, const char *node)
 {
     char dev[24];
     snprintf(dev, sizeof(dev), "%" PRId64, device);
-    const char *argv[] = {"EVAL", open_lua, "0", dev, node};
-    return store_relay_command(r, 5, argv);
+    const char *argv[6];
+    int k = eval_head(store_relay__tag(r, STORE_REDIS_TAG_PRESENCE), argv, open_lua);
+    argv[k] = dev;
+    argv[k + 1] = node;
+    return store_relay_command(r, k + 2, argv);
 }
 
 int store_redis_psub_stream_open(struct store_redis *r, int64_t device, const char *node)
 {
     char dev[24];
     snprintf(dev, sizeof(dev), "%" PRId64, device);
+    const char *argv[6];
+    int k = eval_head(store_redis__tag(r, STORE_REDIS_TAG_PRESENCE), argv, open_lua);
+    argv[k] = dev;
+    argv[k + 1] = node;
     void *v;
-    int rc = store_redis__command(r, &v, "EVAL %s 0 %s %s", open_lua, dev, node);
+    int rc = store_redis__command_argv(r, &v, k + 2, argv, NULL);
     store_redis_reply_free(v);
     return rc;
 }
@@ -163,7 +187,7 @@ int store_redis_psub_stream_open(struct store_redis *r, int64_t device, const ch
  * they "expire with the stream". */
 static const char closed_lua[] = CLEAR_LUA "local node, cleared = ARGV[1], 0\n"
                                            "for i = 2, #ARGV do\n"
-                                           "  local nk = 'psub:dn:' .. ARGV[i]\n"
+                                           "  local nk = P .. 'psub:dn:' .. ARGV[i]\n"
                                            "  redis.call('SREM', nk, node)\n"
                                            "  if redis.call('SCARD', nk) == 0 then\n"
                                            "    cleared = cleared + clear(ARGV[i])\n"
@@ -179,18 +203,16 @@ int store_redis_psub_streams_closed(struct store_redis *r, const char *node, con
         return 0;
     if (n > STORE_PSUB_BATCH)
         return PL_EINVAL;
-    const char **argv = malloc((n + 4) * sizeof(*argv));
-    char *nums = argv ? i64s(devices, n, argv + 4) : NULL;
+    const char **argv = malloc((n + 5) * sizeof(*argv));
+    int k = argv ? eval_head(store_redis__tag(r, STORE_REDIS_TAG_PRESENCE), argv, closed_lua) : 0;
+    char *nums = argv ? i64s(devices, n, argv + k + 1) : NULL;
     if (!nums) {
         free(argv);
         return PL_ENOMEM;
     }
-    argv[0] = "EVAL";
-    argv[1] = closed_lua;
-    argv[2] = "0";
-    argv[3] = node;
+    argv[k] = node;
     void *v;
-    int rc = store_redis__command_argv(r, &v, (int)n + 4, argv, NULL);
+    int rc = store_redis__command_argv(r, &v, (int)n + k + 1, argv, NULL);
     free(argv);
     free(nums);
     if (rc == 0 && ((redisReply *)v)->type == REDIS_REPLY_INTEGER)
@@ -202,17 +224,17 @@ int store_redis_psub_streams_closed(struct store_redis *r, const char *node, con
 /* Subscribers still within their expiry, each with every node holding
  * one of its device's streams: "<user>:<device>", node, ... */
 static const char audience_lua[] =
-    "local subs = redis.call('ZRANGEBYSCORE', 'psub:t:' .. ARGV[1], ARGV[2], '+inf')\n"
-    "local out = {}\n"
-    "for _, m in ipairs(subs) do\n"
-    "  local dev = string.match(m, ':(%d+)$')\n"
-    "  if dev then\n"
-    "    for _, n in ipairs(redis.call('SMEMBERS', 'psub:dn:' .. dev)) do\n"
-    "      out[#out + 1] = m; out[#out + 1] = n\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
+    P_LUA "local subs = redis.call('ZRANGEBYSCORE', P .. 'psub:t:' .. ARGV[1], ARGV[2], '+inf')\n"
+          "local out = {}\n"
+          "for _, m in ipairs(subs) do\n"
+          "  local dev = string.match(m, ':(%d+)$')\n"
+          "  if dev then\n"
+          "    for _, n in ipairs(redis.call('SMEMBERS', P .. 'psub:dn:' .. dev)) do\n"
+          "      out[#out + 1] = m; out[#out + 1] = n\n"
+          "    end\n"
+          "  end\n"
+          "end\n"
+          "return out\n";
 
 int store_redis_psub_audience(struct store_redis *r, struct pl_arena *a, int64_t target,
                               uint64_t now_ms, struct store_psub **subs, unsigned *n)
@@ -223,7 +245,11 @@ int store_redis_psub_audience(struct store_redis *r, struct pl_arena *a, int64_t
     void *v;
     *n = 0;
     *subs = NULL;
-    int rc = store_redis__command(r, &v, "EVAL %s 0 %s %s", audience_lua, t, now);
+    const char *argv[6];
+    int h = eval_head(store_redis__tag(r, STORE_REDIS_TAG_PRESENCE), argv, audience_lua);
+    argv[h] = t;
+    argv[h + 1] = now;
+    int rc = store_redis__command_argv(r, &v, h + 2, argv, NULL);
     if (rc < 0)
         return rc;
     redisReply *rep = v;
@@ -247,12 +273,13 @@ int store_redis_psub_audience(struct store_redis *r, struct pl_arena *a, int64_t
     return rc;
 }
 
-static const char hb_many_lua[] = "local out = {}\n"
-                                  "for i = 1, #ARGV do\n"
-                                  "  out[i] = redis.call('HGET', 'presence:u:' .. ARGV[i], 'hb')"
-                                  " or ''\n"
-                                  "end\n"
-                                  "return out\n";
+static const char hb_many_lua[] =
+    P_LUA "local out = {}\n"
+          "for i = 1, #ARGV do\n"
+          "  out[i] = redis.call('HGET', P .. 'presence:u:' .. ARGV[i], 'hb')"
+          " or ''\n"
+          "end\n"
+          "return out\n";
 
 int store_redis_presence_get_many(struct store_redis *r, const int64_t *users, unsigned n,
                                   uint64_t *hb_ms)
@@ -261,17 +288,15 @@ int store_redis_presence_get_many(struct store_redis *r, const int64_t *users, u
         return 0;
     if (n > STORE_PSUB_MAX)
         return PL_EINVAL;
-    const char **argv = malloc((n + 3) * sizeof(*argv));
-    char *nums = argv ? i64s(users, n, argv + 3) : NULL;
+    const char **argv = malloc((n + 4) * sizeof(*argv));
+    int k = argv ? eval_head(store_redis__tag(r, STORE_REDIS_TAG_PRESENCE), argv, hb_many_lua) : 0;
+    char *nums = argv ? i64s(users, n, argv + k) : NULL;
     if (!nums) {
         free(argv);
         return PL_ENOMEM;
     }
-    argv[0] = "EVAL";
-    argv[1] = hb_many_lua;
-    argv[2] = "0";
     void *v;
-    int rc = store_redis__command_argv(r, &v, (int)n + 3, argv, NULL);
+    int rc = store_redis__command_argv(r, &v, (int)n + k, argv, NULL);
     free(argv);
     free(nums);
     if (rc < 0)

@@ -3,6 +3,8 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "relay.h"
 
+#include "redis_cluster_int.h"
+
 #include "common/log.h"
 
 #include <hiredis/async.h>
@@ -39,6 +41,10 @@ struct store_relay {
     struct conn pub, sub;
     bool freeing;
     uint64_t received, dropped;
+    /* Cluster mode: one client routes publishes and commands by slot and
+     * keeps the sharded subscription; pub and sub stay unused. */
+    struct store_redis_casync *cl;
+    unsigned cl_pending;
 };
 
 static void connect_conn(struct conn *c);
@@ -178,6 +184,57 @@ static void connect_conn(struct conn *c)
     add_write(c);
 }
 
+/* ---- cluster mode: SPUBLISH / SSUBSCRIBE through redis_cluster_async.c ---- */
+
+static void on_cluster_message(void *ctx, const char *data, size_t len)
+{
+    struct store_relay *r = ctx;
+    r->received++;
+    r->cb(r->ctx, data, len);
+}
+
+static void on_cluster_reply(void *ctx, int status, const void *reply)
+{
+    struct store_relay *r = ctx;
+    const redisReply *rep = reply;
+    if (r->cl_pending)
+        r->cl_pending--;
+    if (status < 0 || rep->type == REDIS_REPLY_ERROR) {
+        r->dropped++; /* sent but lost, like a publish into a dead connection */
+        pl_log_debug("a command was lost: %s", status < 0 ? pl_strerror(status) : rep->str);
+    }
+}
+
+static int cluster_new(struct store_relay *r, const struct store_redis_config *cfg)
+{
+    int rc = store_redis__casync_new(r->loop, cfg->cluster, cfg->timeout_ms, &r->cl);
+    if (rc == 0 &&
+        (rc = store_redis__casync_ssubscribe(r->cl, r->channel, on_cluster_message, r)) < 0)
+        store_redis__casync_free(r->cl);
+    return rc;
+}
+
+static int cluster_send(struct store_relay *r, int argc, const char **argv, const size_t *lens)
+{
+    if (r->cl_pending >= MAX_PENDING) {
+        r->dropped++;
+        return PL_EBUSY;
+    }
+    int rc = store_redis__casync_argv(r->cl, argc, argv, lens, on_cluster_reply, r);
+    if (rc < 0) {
+        pl_log_debug("%s %s refused: %s", argv[0], argv[1], pl_strerror(rc));
+        r->dropped++;
+        return rc == PL_ENOMEM ? PL_EUNAVAIL : rc;
+    }
+    r->cl_pending++;
+    return 0;
+}
+
+const char *store_relay__tag(const struct store_relay *r, const char *tag)
+{
+    return r->cl ? tag : "";
+}
+
 int store_relay_new(struct pl_loop *loop, const struct store_redis_config *cfg, const char *channel,
                     store_relay_msg_cb *cb, void *ctx, struct store_relay **out)
 {
@@ -185,6 +242,16 @@ int store_relay_new(struct pl_loop *loop, const struct store_redis_config *cfg, 
     if (!r)
         return PL_ENOMEM;
     *r = (struct store_relay){.loop = loop, .cb = cb, .ctx = ctx};
+    if (cfg->cluster && cfg->cluster[0]) {
+        int rc = (r->channel = strdup(channel)) ? cluster_new(r, cfg) : PL_ENOMEM;
+        if (rc < 0) {
+            free(r->channel);
+            free(r);
+            return rc;
+        }
+        *out = r;
+        return 0;
+    }
     int rc = store_redis__parse_addr(cfg->addr, &r->host, &r->port);
     if (rc == 0 && !(r->channel = strdup(channel)))
         rc = PL_ENOMEM;
@@ -206,6 +273,7 @@ void store_relay_free(struct store_relay *r)
     if (!r)
         return;
     r->freeing = true;
+    store_redis__casync_free(r->cl); /* cancels: the callbacks only count */
     struct conn *conns[] = {&r->pub, &r->sub};
     for (size_t i = 0; i < 2; i++) {
         pl_loop_timer_stop(r->loop, &conns[i]->retry);
@@ -233,6 +301,11 @@ int store_relay_publish(struct store_relay *r, const char *data, size_t len)
 
 int store_relay_publish_to(struct store_relay *r, const char *channel, const char *data, size_t len)
 {
+    if (r->cl) {
+        const char *argv[] = {"SPUBLISH", channel, data};
+        const size_t lens[] = {8, strlen(channel), len};
+        return cluster_send(r, 3, argv, lens);
+    }
     struct conn *c = &r->pub;
     if (!c->connected) {
         r->dropped++;
@@ -253,6 +326,8 @@ int store_relay_publish_to(struct store_relay *r, const char *channel, const cha
 
 int store_relay_command(struct store_relay *r, int argc, const char **argv)
 {
+    if (r->cl)
+        return cluster_send(r, argc, argv, NULL);
     struct conn *c = &r->pub;
     if (!c->connected || c->pending >= MAX_PENDING) {
         r->dropped++;

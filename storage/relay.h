@@ -11,6 +11,10 @@
 /*
  * Two asynchronous hiredis connections attached to a loop: one publishes,
  * one subscribes (a subscribed Redis connection can do nothing else).
+ * With cfg->cluster set, a Redis Cluster client instead: publishes are
+ * SPUBLISH to the master of the channel's slot, the subscription is
+ * SSUBSCRIBE there and follows the slot through failovers, commands go to
+ * the master of their key's slot (storage/redis_cluster_int.h).
  * Both reconnect by themselves every second while Redis is away; while
  * disconnected, publish() fails fast and the node serves its own streams
  * alone. Loop thread only.
@@ -38,6 +42,10 @@ PL_MUST_CHECK int store_relay_publish_to(struct store_relay *r, const char *chan
  * reading its reply (argv is copied). The same return codes as
  * store_relay_publish(). */
 PL_MUST_CHECK int store_relay_command(struct store_relay *r, int argc, const char **argv);
+/* The hash tag for keys of a multi-key area (STORE_REDIS_TAG_*) that a
+ * command sent with store_relay_command() names: the tag in cluster mode,
+ * "" on a single Redis. Internal to storage/. */
+const char *store_relay__tag(const struct store_relay *r, const char *tag);
 /* Messages received and publishes refused, for /metrics. */
 void store_relay_stats(const struct store_relay *r, uint64_t *received, uint64_t *dropped);
 

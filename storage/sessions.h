@@ -41,6 +41,14 @@ PL_MUST_CHECK int store_pg_session_auth(struct store_pg *pg, const uint8_t token
                                         unsigned ttl_s, unsigned touch_s, int64_t *user_id,
                                         int64_t *device_id);
 
+/* store_pg_session_auth() for n tokens in one statement (hashes borrowed):
+ * user_ids[i] and device_ids[i] are set for each live session, 0 for an
+ * unknown, revoked or expired token. Returns 0 or a store_pg__exec() code
+ * (then no token counts as checked). */
+PL_MUST_CHECK int store_pg_session_auth_many(struct store_pg *pg, const uint8_t (*hashes)[32],
+                                             unsigned n, unsigned ttl_s, unsigned touch_s,
+                                             int64_t *user_ids, int64_t *device_ids);
+
 struct store_session {
     int64_t id;
     const char *name, *created_at, *last_used_at;

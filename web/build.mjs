@@ -21,7 +21,9 @@ mkdirSync(join(tmp, 'assets'), { recursive: true });
 // esbuild names every output by a hash of its content ([hash]); code split into chunks so the
 // crypto library loads only when a chat needs it.
 const result = await build({
-  entryPoints: { app: join(here, 'src/main.js'), style: join(here, 'src/style.css') },
+  entryPoints: { app: join(here, 'src/main.js'), style: join(here, 'src/style.css'),
+    // The operator dashboard at /admin (src/admin/).
+    admin: join(here, 'src/admin/main.js'), admincss: join(here, 'src/admin/admin.css') },
   bundle: true,
   format: 'esm',
   splitting: true,
@@ -45,7 +47,7 @@ const js = outputs.find((n) => /^app\.[A-Z0-9]+\.js$/i.test(n));
 const css = outputs.find((n) => /^style\.[A-Z0-9]+\.css$/i.test(n));
 if (!js || !css) throw new Error(`build: no app/style output in ${outputs.join(', ')}`);
 // The style entry also emits an empty JS stub; drop it.
-for (const n of outputs) if (/^style\..*\.js$/.test(n)) rmSync(join(tmp, 'assets', n));
+for (const n of outputs) if (/^(style|admincss)\..*\.js$/.test(n)) rmSync(join(tmp, 'assets', n));
 
 const icon = readFileSync(join(here, 'src/icon.svg'));
 const iconName = `icon.${createHash('sha256').update(icon).digest('hex').slice(0, 10)}.svg`;
@@ -56,9 +58,15 @@ const index = readFileSync(join(here, 'src/index.html'), 'utf8')
   .replaceAll('%APP_CSS%', `/assets/${css}`)
   .replaceAll('%ICON%', `/assets/${iconName}`);
 writeFileSync(join(tmp, 'index.html'), index);
+const adminJs = outputs.find((n) => /^admin\.[A-Z0-9]+\.js$/i.test(n));
+const adminCss = outputs.find((n) => /^admincss\.[A-Z0-9]+\.css$/i.test(n));
+if (!adminJs || !adminCss) throw new Error(`build: no admin output in ${outputs.join(', ')}`);
+writeFileSync(join(tmp, 'admin.html'), readFileSync(join(here, 'src/admin/admin.html'), 'utf8')
+  .replaceAll('%ADMIN_JS%', `/assets/${adminJs}`).replaceAll('%ADMIN_CSS%', `/assets/${adminCss}`)
+  .replaceAll('%ICON%', `/assets/${iconName}`));
 
 // Brotli twins at the best quality: made once here, so the server never compresses them.
-const files = ['index.html', ...readdirSync(join(tmp, 'assets')).map((n) => `assets/${n}`)];
+const files = ['index.html', 'admin.html', ...readdirSync(join(tmp, 'assets')).map((n) => `assets/${n}`)];
 let raw = 0, br = 0;
 for (const f of files) {
   const data = readFileSync(join(tmp, f));

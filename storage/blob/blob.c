@@ -15,7 +15,7 @@
  * store), size accounting and the SHA-256 check of writers.
  */
 
-static const struct store_blob__ops *const backends[] = {&store_blob__fs_ops};
+static const struct store_blob__ops *const backends[] = {&store_blob__fs_ops, &store_blob__s3_ops};
 
 static bool prefix_ok(const char *p, size_t n)
 {
@@ -331,4 +331,63 @@ int store_blob_presign(struct store_blob *s, const char *method, const char *key
     if (!store_blob_key_valid(key) || !method || (strcmp(method, "GET") && strcmp(method, "PUT")))
         return PL_EINVAL;
     return s->ops->presign(s, method, key, size, content_type, expires, out, STORE_BLOB_URL_MAX);
+}
+
+int store_blob_verify(struct store_blob *s, const char *key, uint64_t size,
+                      const uint8_t sha256[STORE_BLOB_SHA256_BYTES])
+{
+    struct store_blob_reader *r;
+    struct store_blob_stat st;
+    int rc = store_blob_reader_new(s, key, &r, &st);
+    if (rc < 0)
+        return rc;
+    if (st.size != size) {
+        store_blob_reader_free(r);
+        return PL_EMALFORMED;
+    }
+    EVP_MD_CTX *h = EVP_MD_CTX_new();
+    enum { CHUNK = 1 << 20 };
+    char *buf = malloc(CHUNK);
+    rc = h && buf && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1 ? 0 : PL_ENOMEM;
+    uint64_t off = 0;
+    while (rc == 0 && off < size) {
+        ssize_t n =
+            store_blob_reader_pread(r, buf, (size_t)PL_MIN((uint64_t)CHUNK, size - off), off);
+        if (n <= 0)
+            rc = n < 0 ? (int)n : PL_EMALFORMED; /* shorter than it said */
+        else if (EVP_DigestUpdate(h, buf, (size_t)n) != 1)
+            rc = PL_EINTERNAL;
+        else
+            off += (uint64_t)n;
+    }
+    uint8_t got[EVP_MAX_MD_SIZE];
+    unsigned got_len = 0;
+    if (rc == 0 &&
+        (EVP_DigestFinal_ex(h, got, &got_len) != 1 || got_len != STORE_BLOB_SHA256_BYTES))
+        rc = PL_EINTERNAL;
+    if (rc == 0 && sodium_memcmp(got, sha256, STORE_BLOB_SHA256_BYTES) != 0)
+        rc = PL_EMALFORMED;
+    free(buf);
+    EVP_MD_CTX_free(h);
+    store_blob_reader_free(r);
+    return rc;
+}
+
+int store_blob_confirm(struct store_blob *s, const char *key, uint64_t size,
+                       const uint8_t sha256[STORE_BLOB_SHA256_BYTES])
+{
+    if (!store_blob_key_valid(key))
+        return PL_EINVAL;
+    /* Once a copy under key matches, it is final: nothing replaces it. */
+    int rc = store_blob_verify(s, key, size, sha256);
+    if (!s->ops->adopt || rc == 0 || (rc != PL_EMALFORMED && rc != PL_ENOTFOUND))
+        return rc;
+    /* Nothing there yet, or the copy of an upload that did not match (it
+     * is never handed out): copy the staging object (again). */
+    if ((rc = s->ops->adopt(s, key)) < 0)
+        return rc;
+    rc = store_blob_verify(s, key, size, sha256);
+    if (rc == 0)
+        s->ops->unstage(s, key);
+    return rc;
 }

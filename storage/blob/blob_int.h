@@ -36,6 +36,11 @@ struct store_blob__ops {
     int (*gc)(struct store_blob *s, unsigned max_age_s);
     int (*presign)(struct store_blob *s, const char *method, const char *key, uint64_t size,
                    const char *content_type, int64_t expires, char *out, size_t cap);
+    /* Stores whose presigned PUT URLs write a staging object (s3): adopt
+     * copies the staging object of key to key (PL_ENOTFOUND when none),
+     * unstage deletes it. NULL for fs, whose PUT handler publishes. */
+    int (*adopt)(struct store_blob *s, const char *key);
+    void (*unstage)(struct store_blob *s, const char *key);
 };
 
 struct store_blob {
@@ -56,6 +61,7 @@ struct store_blob_writer {
     EVP_MD_CTX *hash; /* OpenSSL's SHA-256 uses the CPU's SHA extensions */
     int fd;
     char tmp[4096];
+    void *impl; /* the backend's own writer state (s3) */
 };
 
 struct store_blob_reader {
@@ -65,5 +71,6 @@ struct store_blob_reader {
 };
 
 extern const struct store_blob__ops store_blob__fs_ops;
+extern const struct store_blob__ops store_blob__s3_ops;
 
 #endif

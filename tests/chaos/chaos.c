@@ -25,7 +25,9 @@ static const char usage[] =
     "  --rate R       messages/s (2000)       --cycles N   kills (10)\n"
     "  --cycle-ms MS  traffic between kills (3000)   --users N  (200)\n"
     "  --streams N    storm: event streams (10000)   --soak-s S  soak seconds (120)\n"
-    "  --svc CMD      scripts/svc (kill-pg)  --log FILE  parleyd's log (appended)\n";
+    "  --svc CMD      scripts/svc (kill-pg)  --log FILE  parleyd's log (appended)\n"
+    "  kill-node: no PARLEYD ARGS; --port is HAProxy's, and each cycle runs\n"
+    "  `--node-cmd CMD` I kill, then CMD I start, for node I = 1, 2, ... --nodes N\n";
 
 uint64_t chaos_ms(void)
 {
@@ -42,6 +44,14 @@ static bool healthz_ok(unsigned port)
              "| grep -qx 200",
              port);
     return system(cmd) == 0;
+}
+
+static int wait_healthz(unsigned port)
+{
+    for (uint64_t end = chaos_ms() + 30000; chaos_ms() < end; usleep(50000))
+        if (healthz_ok(port))
+            return 0;
+    return PL_ETIMEDOUT;
 }
 
 int chaos_server_start(struct chaos *c)
@@ -98,6 +108,15 @@ int chaos_svc(struct chaos *c, const char *what, const char *verb)
 {
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "%s %s %s >/dev/null", c->svc, what, verb);
+    return system(cmd) == 0 ? 0 : PL_EINTERNAL;
+}
+
+/* kill-node: `node_cmd I verb` (scripts/cluster node). */
+static int node_cmd(struct chaos *c, unsigned node, const char *verb)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "%s %u %s >/dev/null", c->node_cmd, node, verb);
+    fprintf(stderr, "chaos: node%u %s\n", node, verb);
     return system(cmd) == 0 ? 0 : PL_EINTERNAL;
 }
 
@@ -229,6 +248,12 @@ static int case_kill(struct chaos *c, bool pg)
             run_for(c, 1500, c->rate); /* the outage, under traffic */
             if (rc == 0)
                 rc = chaos_svc(c, "pg", "start");
+        } else if (c->node_cmd) {
+            unsigned victim = k % c->n_nodes + 1;
+            rc = node_cmd(c, victim, "kill");
+            run_for(c, 1000, c->rate); /* HAProxy notices; streams move */
+            if (rc == 0)
+                rc = node_cmd(c, victim, "start");
         } else {
             chaos_server_kill(c, SIGKILL);
             run_for(c, 300, c->rate); /* sends and streams fail meanwhile */
@@ -508,16 +533,22 @@ static void parse(int argc, char **argv, struct chaos *c)
             c->svc = v;
         else if (!strcmp(o, "--log"))
             c->log = v;
+        else if (!strcmp(o, "--node-cmd"))
+            c->node_cmd = v;
+        else if (!strcmp(o, "--nodes"))
+            c->n_nodes = num(v);
         else {
             fprintf(stderr, "chaos: unknown option %s\n%s", o, usage);
             exit(2);
         }
     }
-    if (i >= argc - 1 || !c->port || c->n_users < 2) {
+    bool external = !strcmp(c->mode, "kill-node");
+    if ((!external && i >= argc - 1) || !c->port || c->n_users < 2 ||
+        (external && (!c->node_cmd || !c->n_nodes))) {
         fputs(usage, stderr);
         exit(2);
     }
-    c->server_argv = argv + i + 1;
+    c->server_argv = i < argc ? argv + i + 1 : NULL;
 }
 
 int main(int argc, char **argv)
@@ -538,14 +569,17 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
-    int rc = chaos_server_start(&c);
+    /* kill-node drives a cluster that scripts/cluster runs: no server of
+     * our own, only HAProxy's port to wait for. */
+    bool external = !strcmp(c.mode, "kill-node");
+    int rc = external ? wait_healthz(c.port) : chaos_server_start(&c);
     if (rc == 0)
         rc = lg_init((uint16_t)c.port, 1);
     if (rc < 0) {
         fprintf(stderr, "chaos: parleyd did not start: %s (log: %s)\n", pl_strerror(rc), c.log);
         return 1;
     }
-    if (!strcmp(c.mode, "kill-parleyd"))
+    if (!strcmp(c.mode, "kill-parleyd") || external)
         rc = case_kill(&c, false);
     else if (!strcmp(c.mode, "kill-pg"))
         rc = case_kill(&c, true);

@@ -50,6 +50,8 @@ struct chaos {
     const char *mode;
     unsigned port, rate, cycles, cycle_ms, n_users, storm_streams, soak_s;
     const char *svc, *log;
+    const char *node_cmd; /* kill-node: scripts/cluster node */
+    unsigned n_nodes;
     char **server_argv;
     pid_t server;
     bool server_up;

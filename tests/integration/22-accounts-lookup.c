@@ -46,9 +46,15 @@ PLTEST_PROTO(exact_lookup_shows_the_public_profile_and_allowed_presence)
     PT_USER_NEW(s, proto, "look_a", &a);
     PT_USER_NEW(s, proto, "look_b", &b);
     PT_USER_NEW(s, proto, "look_c", &c);
-    PT_DIRECT(s, proto, &a, b.id, 201);
+    int64_t ab = PT_DIRECT(s, proto, &a, b.id, 201);
     heartbeat(s, proto, &b);
     struct pt_resp r;
+    /* b accepts a's chat: a is b's contact from then on (issue 12). */
+    char path[64];
+    snprintf(path, sizeof(path), "/v1/requests/%lld/accept", (long long)ab);
+    pt_reqf(s, proto, "POST", b.token, &r, path, NULL);
+    PT_ASSERT_STATUS(&r, 200);
+    pt_resp_free(&r);
     pt_reqf(s, proto, "PATCH", b.token, &r, "/v1/me", "{\"last_seen_visibility\":\"contacts\"}");
     PT_ASSERT_STATUS(&r, 200);
     pt_resp_free(&r);

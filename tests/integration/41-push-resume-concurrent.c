@@ -17,7 +17,12 @@
  * dropped three times and resumed from the last id it saw. In the end the
  * receiver must have seen every message exactly once, in increasing id
  * order, and every conversation's seqs must be dense.
+ *
+ * The second case runs the same with three nodes on one PostgreSQL and
+ * Redis (as behind HAProxy): the writers spread over two nodes, and the
+ * receiver resumes on a different node each time.
  */
+#define NODES 3
 
 #define THREADS 8
 #define PER_THREAD 50
@@ -26,7 +31,9 @@
 #define EV_MS 10000
 
 struct shared {
-    struct pt_server *s;
+    struct pt_server *s; /* where users and conversations are made */
+    struct pt_server *nodes[NODES];
+    unsigned n_nodes;
     enum pt_proto proto;
     pthread_mutex_t lock;
     int64_t sent_ids[TOTAL];
@@ -52,7 +59,12 @@ static unsigned sent_count(struct shared *sh)
 static void *send_all(void *arg)
 {
     struct sender *t = arg;
-    struct pt_client *c = pt_client_new(t->sh->s, t->sh->proto);
+    /* With several nodes, writers go to nodes 1.. and the receiver starts
+     * on node 0. */
+    struct shared *sh = t->sh;
+    struct pt_server *node =
+        sh->n_nodes > 1 ? sh->nodes[1 + (unsigned)t->index % (sh->n_nodes - 1)] : sh->s;
+    struct pt_client *c = pt_client_new(node, sh->proto);
     char path[96];
     snprintf(path, sizeof(path), "/v1/conversations/%lld/messages", (long long)t->conv);
     for (int i = 0; i < PER_THREAD; i++) {
@@ -135,20 +147,21 @@ static void drop_and_resume(struct shared *sh, struct receiver *rv, const struct
         pt_sleep_ms(2);
     char id[32];
     snprintf(id, sizeof(id), "%lld", (long long)rv->last_pos);
+    struct pt_server *node = sh->nodes[(unsigned)(round + 1) % sh->n_nodes];
     if (round % 2 == 0) {
-        rv->sse = pt_sse_open(sh->s, sh->proto, r->token, id);
+        rv->sse = pt_sse_open(node, sh->proto, r->token, id);
         return;
     }
     char path[96];
     snprintf(path, sizeof(path), "/v1/events?last_event_id=%s", id);
     struct pt_sse_opts o = {.path = path, .token = r->token};
-    PL_ASSERT_INT_EQ(pt_sse_open_opts(sh->s, sh->proto, &o, &rv->sse), 0);
+    PL_ASSERT_INT_EQ(pt_sse_open_opts(node, sh->proto, &o, &rv->sse), 0);
     PL_ASSERT_INT_EQ(pt_sse_status(rv->sse), 200);
 }
 
-PLTEST_PROTO(resume_under_concurrent_senders_loses_and_repeats_nothing)
+static void run(enum pt_proto proto, struct pt_server *const *nodes, unsigned n_nodes)
 {
-    struct pt_server *s = PT_SERVER_START(NULL);
+    struct pt_server *s = nodes[0];
     struct pt_user r, a, b;
     PT_USER_NEW(s, proto, "conc_r", &r);
     PT_USER_NEW(s, proto, "conc_a", &a);
@@ -161,6 +174,9 @@ PLTEST_PROTO(resume_under_concurrent_senders_loses_and_repeats_nothing)
     struct shared *sh = calloc(1, sizeof(*sh));
     PL_ASSERT(sh);
     sh->s = s;
+    for (unsigned i = 0; i < n_nodes; i++)
+        sh->nodes[i] = nodes[i];
+    sh->n_nodes = n_nodes;
     sh->proto = proto;
     pthread_mutex_init(&sh->lock, NULL);
     struct sender t[THREADS];
@@ -211,5 +227,23 @@ PLTEST_PROTO(resume_under_concurrent_senders_loses_and_repeats_nothing)
     pthread_mutex_destroy(&sh->lock);
     free(sh);
     free(rv);
+}
+
+PLTEST_PROTO(resume_under_concurrent_senders_loses_and_repeats_nothing)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    run(proto, &s, 1);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* The same with the writers on two nodes and the receiver moving between
+ * three: positions stay commit-ordered across nodes. */
+PLTEST_PROTO(resume_with_writers_on_different_nodes_loses_and_repeats_nothing)
+{
+    struct pt_server *n[NODES];
+    for (unsigned i = 0; i < NODES; i++)
+        n[i] = PT_SERVER_START(NULL);
+    run(proto, n, NODES);
+    for (unsigned i = NODES; i-- > 0;)
+        PL_ASSERT_INT_EQ(pt_server_stop(n[i]), 0);
 }

@@ -549,3 +549,59 @@ PLTEST_PROTO(cli_edit_and_delete)
     out_free(&o);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
+
+/* parley requests and parley block (issue 12): b sees a's chat as a
+ * request, accepts it; blocked, a cannot send; unblocked, it can. */
+PLTEST_PROTO(cli_requests_and_block)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    char a[40], b[40], ha[600], hb[600], cb[64];
+    setup(s, proto);
+    srand((unsigned)getpid() * 41u + (unsigned)proto);
+    unique_name(a, sizeof(a), "rqa");
+    unique_name(b, sizeof(b), "rqb");
+    snprintf(ha, sizeof(ha), "%s/ra", tmpdir);
+    snprintf(hb, sizeof(hb), "%s/rb", tmpdir);
+    snprintf(cb, sizeof(cb), "%s (plain)", a);
+    struct out o = RUN(ha, "register", a);
+    EXPECT_RC(o, 0);
+    out_free(&o);
+    o = RUN(hb, "register", b);
+    EXPECT_RC(o, 0);
+    out_free(&o);
+    o = RUN(ha, "send", "--plain", b, "hello there");
+    EXPECT_RC(o, 0);
+    out_free(&o);
+    o = RUN(hb, "requests");
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, a);
+    out_free(&o);
+    o = RUN(hb, "requests", "accept", cb);
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "accepted");
+    out_free(&o);
+    o = RUN(hb, "requests");
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "no message requests");
+    out_free(&o);
+    o = RUN(hb, "block", a);
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "blocked");
+    out_free(&o);
+    o = RUN(hb, "block", "--list");
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, a);
+    out_free(&o);
+    o = RUN(ha, "send", "--plain", b, "are you there?");
+    EXPECT_RC(o, 1);
+    EXPECT_IN(o.err, "403");
+    out_free(&o);
+    o = RUN(hb, "block", "--remove", a);
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "unblocked");
+    out_free(&o);
+    o = RUN(ha, "send", "--plain", b, "are you there now?");
+    EXPECT_RC(o, 0);
+    out_free(&o);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}

@@ -274,6 +274,12 @@ struct pt_server *pt_server_start(const char *const *extra_args)
     size_t argc = 0;
     while (argv[argc])
         argc++;
+    /* A test registered to run on the Redis Cluster (meson sets
+     * PARLEY_TEST_ON_CLUSTER for a selection) gets it for every server. */
+    if (env_or_null("PARLEY_TEST_ON_CLUSTER")) {
+        argv[argc++] = "--redis-cluster";
+        argv[argc++] = pt_redis_cluster();
+    }
     for (size_t i = 0; extra_args && extra_args[i]; i++) {
         PL_ASSERT(argc < sizeof(argv) / sizeof(argv[0]) - 1);
         argv[argc++] = extra_args[i];
@@ -397,30 +403,66 @@ int pt_connect(const struct pt_server *s)
 
 /* ---- shared services ---- */
 
-static unsigned stopped_mask; /* bit 0: pg, bit 1: redis */
+/* bit 0: pg, bit 1: redis, bit 2: the Redis Cluster, bit 3: the standby */
+static unsigned stopped_mask;
 
 static unsigned svc_bit(const char *what)
 {
-    return strcmp(what, "pg") == 0 ? 1u : strcmp(what, "redis") == 0 ? 2u : 0u;
+    return strcmp(what, "pg") == 0        ? 1u
+           : strcmp(what, "redis") == 0   ? 2u
+           : strcmp(what, "standby") == 0 ? 8u
+                                          : 0u;
 }
+
+static int svc_run3(const char *what, const char *action, const char *arg, char *out, size_t cap);
 
 /* Returns the command's exit status, or -1. No assertions: this also runs
  * from an atexit handler. */
 static int svc_run(const char *what, const char *action)
 {
+    return svc_run3(what, action, NULL, NULL, 0);
+}
+
+/* The same with an optional third argument, and the first line the
+ * command prints in out (cap bytes) when out is not NULL. */
+static int svc_run3(const char *what, const char *action, const char *arg, char *out, size_t cap)
+{
+    int fds[2] = {-1, -1};
+    if (out && pipe(fds) < 0)
+        return -1;
     fflush(NULL);
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        if (out) {
+            close(fds[0]);
+            close(fds[1]);
+        }
         return -1;
+    }
     if (pid == 0) {
         /* Its own session: the runner's SIGKILL of a timed-out case must not
          * reach a database that this command (re)started. */
         setsid();
         signal(SIGPIPE, SIG_DFL);
-        dup2(2, 1);
-        execl("/bin/sh", "sh", "-c", "exec $PARLEY_TEST_SVC \"$@\"", "sh", what, action,
+        dup2(out ? fds[1] : 2, 1);
+        if (out) {
+            close(fds[0]);
+            close(fds[1]);
+        }
+        execl("/bin/sh", "sh", "-c", "exec $PARLEY_TEST_SVC \"$@\"", "sh", what, action, arg,
               (char *)NULL);
         _exit(127);
+    }
+    if (out) {
+        /* The output is a line or two: read it all before waiting. */
+        close(fds[1]);
+        size_t n = 0;
+        ssize_t k;
+        while (cap && (k = read(fds[0], out + n, cap - 1 - n)) > 0)
+            n += (size_t)k;
+        out[cap ? n : 0] = '\0';
+        out[strcspn(out, "\n")] = '\0';
+        close(fds[0]);
     }
     uint64_t deadline = pt_now_ms() + SVC_DEADLINE_MS;
     int st = 0;
@@ -444,6 +486,10 @@ static void on_exit_restart_services(void)
         fprintf(stderr, "pt: restarting pg: %d\n", svc_run("pg", "start"));
     if (stopped_mask & 2u)
         fprintf(stderr, "pt: restarting redis: %d\n", svc_run("redis", "start"));
+    if (stopped_mask & 4u)
+        fprintf(stderr, "pt: restoring the redis cluster: %d\n", svc_run("rcluster", "start"));
+    if (stopped_mask & 8u)
+        fprintf(stderr, "pt: restarting standby: %d\n", svc_run("standby", "start"));
     stopped_mask = 0;
 }
 
@@ -472,6 +518,43 @@ void pt_svc(const char *what, const char *action)
         pltest_fail(__FILE__, __LINE__, "`%s %s %s` failed (%d)", svc, what, action, rc);
     if (strcmp(action, "start") == 0)
         stopped_mask &= ~bit;
+}
+
+/* ---- the Redis Cluster (issue 14) ---- */
+
+const char *pt_redis_cluster(void)
+{
+    const char *seeds = env_or_null("PARLEY_TEST_REDIS_CLUSTER");
+    if (!seeds)
+        PL_SKIP("no PARLEY_TEST_REDIS_CLUSTER (./scripts/test starts one)");
+    return seeds;
+}
+
+unsigned pt_redis_cluster_kill_master(const char *key)
+{
+    pt_redis_cluster();
+    pt_svc_require();
+    static int registered;
+    if (!registered) {
+        atexit(on_exit_restart_services);
+        registered = 1;
+    }
+    stopped_mask |= 4u;
+    char out[64];
+    int rc = svc_run3("rcluster", "kill-master", key, out, sizeof(out));
+    unsigned port = (unsigned)strtoul(out, NULL, 10);
+    if (rc != 0 || port == 0)
+        pltest_fail(__FILE__, __LINE__, "`rcluster kill-master %s` failed (%d)", key, rc);
+    return port;
+}
+
+void pt_redis_cluster_restore(void)
+{
+    pt_svc_require();
+    int rc = svc_run("rcluster", "start");
+    if (rc != 0)
+        pltest_fail(__FILE__, __LINE__, "`rcluster start` failed (%d)", rc);
+    stopped_mask &= ~4u;
 }
 
 /* ---- HTTP client ---- */

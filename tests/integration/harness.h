@@ -25,6 +25,11 @@
  *   PARLEY_TEST_TLS_CERT   PEM certificate with IP SAN 127.0.0.1 (also the CA
  *   PARLEY_TEST_TLS_KEY    curl verifies h2 against) and its key
  *   PARLEY_TEST_SVC        command run as `$PARLEY_TEST_SVC pg|redis stop|start`
+ *   PARLEY_TEST_REDIS_CLUSTER  seed list of the harness Redis Cluster
+ *   PARLEY_TEST_ON_CLUSTER     when set, every server runs on that cluster
+ *   PARLEY_TEST_SVC        command run as `$PARLEY_TEST_SVC pg|redis|standby stop|start`
+ *   PARLEY_TEST_PG_STANDBY libpq conninfo of a hot standby of PARLEY_TEST_PG
+ *                          (scripts/cluster test sets it; tests that need it skip)
  *   PARLEY_TEST_RECORD_DIR when set, every pt_req() appends one JSON line to
  *                          <dir>/<test binary>-<pid>.jsonl for the OpenAPI check
  *   PARLEY_TEST_KEEP_LOGS  when set, parleyd's logs are kept even after a clean stop
@@ -209,6 +214,20 @@ void pt_svc(const char *what, const char *action);
 /* Skips the case unless PARLEY_TEST_SVC is set: call it before starting
  * anything in a test that will need pt_svc(). */
 void pt_svc_require(void);
+
+/* The harness's Redis Cluster (3 masters, 3 replicas): its seed list for
+ * --redis-cluster, from PARLEY_TEST_REDIS_CLUSTER. Skips the case when
+ * there is none. With PARLEY_TEST_ON_CLUSTER set (meson does, for a
+ * selection of tests registered a second time as "rc-NN-..."), every
+ * pt_server_start() passes it, so parleyd runs on the cluster. */
+const char *pt_redis_cluster(void);
+/* SIGKILLs the master serving key's slot (`$PARLEY_TEST_SVC rcluster
+ * kill-master KEY`) and returns its port; its replica takes over. Fails
+ * the case when that does not work. The cluster is made whole again (the
+ * node restarts and rejoins as a replica) by pt_redis_cluster_restore(),
+ * or when the case exits. */
+unsigned pt_redis_cluster_kill_master(const char *key);
+void pt_redis_cluster_restore(void);
 
 /* Monotonic milliseconds, and a sleep for polling a condition that has a
  * deadline (never to wait for something to happen). */
