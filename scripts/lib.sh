@@ -75,8 +75,7 @@ pl_lock() {
 PL_APT_PKGS=(build-essential meson ninja-build pkg-config git
   libmicrohttpd-dev libnghttp2-dev libpq-dev libhiredis-dev libsodium-dev libbrotli-dev
   libyajl-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
-  postgresql postgresql-15-hll redis-server curl nghttp2-client openssl clang-format)
-  postgresql redis-server curl nghttp2-client openssl clang-format haproxy)
+  postgresql postgresql-15-hll redis-server curl nghttp2-client openssl clang-format haproxy)
 # Only the test suite needs these (browser tests: Debian's Chromium; scripts/fuzz: clang and
 # its libFuzzer runtime).
 PL_APT_TEST_PKGS=(chromium clang libclang-rt-14-dev
