@@ -66,6 +66,7 @@ extern const struct store_pg__stmt store_pg__analytics_metric_stmts[]; /* pg_ana
 extern const struct store_pg__stmt store_pg__block_stmts[];            /* pg_blocks.c */
 extern const struct store_pg__stmt store_pg__conv_prefs_stmts[];       /* pg_conv_prefs.c */
 extern const struct store_pg__stmt store_pg__replica_stmts[];          /* pg_replica.c */
+extern const struct store_pg__stmt store_pg__expiry_stmts[];           /* pg_expiry.c */
 
 /* Runs the prepared statement st with nparams parameters: values[i] with
  * lengths[i] bytes in format formats[i] (0 text, NUL-terminated; 1 binary).
@@ -221,6 +222,8 @@ PL_MUST_CHECK int store_pg__message_row(struct pl_arena *a, const struct pg_resu
  * quantile series of a delivery_/read_ metric; one row of a series. */
 PL_MUST_CHECK int store_pg__analytics_latency(struct store_pg *pg, int64_t lo, int64_t hi);
 PL_MUST_CHECK int store_pg__analytics_media(struct store_pg *pg, const char *since);
+PL_MUST_CHECK int store_pg__analytics_daily(struct store_pg *pg, const char *from, int64_t lo,
+                                            int64_t hi);
 PL_MUST_CHECK int store_pg__analytics_rebuild_more(struct store_pg *pg, int64_t pos,
                                                    const char *from);
 PL_MUST_CHECK int store_pg__analytics_quantiles(struct store_pg *pg, struct pl_arena *a,
