@@ -76,8 +76,38 @@ static int parse_endpoint(struct s3 *s3, const struct store_blob_config *cfg)
     return s3->scheme_host && s3->host && s3->base_path ? 0 : PL_ENOMEM;
 }
 
-/* Creates the bucket when it is missing. A store that cannot be reached
- * now is not fatal: requests fail with PL_EUNAVAIL until it is back. */
+/* Browsers (the web client) PUT to presigned URLs from the API's origin
+ * with XMLHttpRequest, which needs the bucket's CORS consent. Any origin
+ * may: the presigned URL is the credential, and no cookie is involved. */
+static int set_cors(struct s3 *s3)
+{
+    static const char rule[] =
+        "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>"
+        "<AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod>"
+        "<AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader>"
+        "<ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3600</MaxAgeSeconds>"
+        "</CORSRule></CORSConfiguration>";
+    uint8_t md5[EVP_MAX_MD_SIZE];
+    unsigned md5_len = 0;
+    char md5_b64[32];
+    if (EVP_Digest(rule, sizeof(rule) - 1, md5, &md5_len, EVP_md5(), NULL) != 1)
+        return PL_EINTERNAL;
+    sodium_bin2base64(md5_b64, sizeof(md5_b64), md5, md5_len, sodium_base64_VARIANT_ORIGINAL);
+    struct store_blob__sigv4_pair q[] = {{"cors", ""}};
+    struct s3_call c = {.method = "PUT",
+                        .query = q,
+                        .n_query = 1,
+                        .body = rule,
+                        .body_len = sizeof(rule) - 1,
+                        .content_type = "application/xml",
+                        .content_md5 = md5_b64};
+    return s3__do(s3, &c);
+}
+
+/* Creates the bucket when it is missing, with a CORS rule for browser
+ * uploads (an existing bucket's rules are the operator's). A store that
+ * cannot be reached now is not fatal: requests fail with PL_EUNAVAIL
+ * until it is back. */
 static void ensure_bucket(struct s3 *s3)
 {
     struct s3_call c = {.method = "HEAD"};
@@ -87,6 +117,9 @@ static void ensure_bucket(struct s3 *s3)
         rc = s3__do(s3, &mk);
         if (rc == 0)
             pl_log_info("s3: created bucket %s", s3->bucket);
+        if (rc == 0 && (rc = set_cors(s3)) < 0)
+            pl_log_warn("s3: cannot set the CORS rule of bucket %s: %s", s3->bucket,
+                        pl_strerror(rc));
     }
     if (rc < 0 && rc != PL_ECONFLICT)
         pl_log_warn("s3: bucket %s at %s is not usable yet: %s", s3->bucket, s3->scheme_host,
@@ -466,7 +499,7 @@ static int s3_list(struct store_blob *s, const char *prefix, store_blob_list_cb 
     do {
         if ((rc = list_page(s->impl, false, prefix, token, &resp)) < 0)
             break;
-        const char *p = pl_buf_head(&resp), *end = p + resp.len, *v;
+        const char *p = pl_buf_head(&resp), *end = p ? p + resp.len : NULL, *v;
         size_t vl;
         while (rc == 0 && p && s3__xml_next(&p, end, "Contents", &v, &vl)) {
             char key[STORE_BLOB_KEY_MAX], num[32], date[40];
@@ -483,8 +516,8 @@ static int s3_list(struct store_blob *s, const char *prefix, store_blob_list_cb 
         }
         if (rc != 0 || !p)
             break;
-    } while (
-        next_token(pl_buf_head(&resp), pl_buf_head(&resp) + resp.len, false, token, sizeof(token)));
+    } while (resp.len && next_token(pl_buf_head(&resp), pl_buf_head(&resp) + resp.len, false, token,
+                                    sizeof(token)));
     pl_buf_deinit(&resp);
     return rc;
 }
@@ -499,7 +532,7 @@ static int s3_gc(struct store_blob *s, unsigned max_age_s)
     do {
         if ((rc = list_page(s->impl, true, "", token, &resp)) < 0)
             break;
-        const char *p = pl_buf_head(&resp), *end = p + resp.len, *v;
+        const char *p = pl_buf_head(&resp), *end = p ? p + resp.len : NULL, *v;
         size_t vl;
         while (p && s3__xml_next(&p, end, "Upload", &v, &vl)) {
             char key[STORE_BLOB_KEY_MAX], id[256], date[40];
@@ -513,8 +546,8 @@ static int s3_gc(struct store_blob *s, unsigned max_age_s)
         }
         if (!p)
             break;
-    } while (
-        next_token(pl_buf_head(&resp), pl_buf_head(&resp) + resp.len, true, token, sizeof(token)));
+    } while (resp.len && next_token(pl_buf_head(&resp), pl_buf_head(&resp) + resp.len, true, token,
+                                    sizeof(token)));
     pl_buf_deinit(&resp);
     return rc < 0 ? rc : gone;
 }

@@ -94,6 +94,8 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ctx)
 {
     struct io *io = ctx;
     size_t left = io->c->body_len - io->sent, k = PL_MIN(left, size * n);
+    if (k == 0)
+        return 0; /* body may be NULL for an empty PUT */
     memcpy(buf, (const char *)io->c->body + io->sent, k);
     io->sent += k;
     return k;
@@ -181,8 +183,8 @@ static int sign_headers(struct s3 *s3, struct s3_call *c, const char *path,
     int rc = store_blob__sigv4_authorization(&cred, &req, authz, sizeof(authz));
     if (rc < 0)
         return rc;
-    const char *lines[7];
-    char l0[128], l1[128], l2[128], l3[300], l4[300];
+    const char *lines[8];
+    char l0[128], l1[128], l2[128], l3[300], l4[300], l5[80];
     snprintf(l0, sizeof(l0), "x-amz-content-sha256: %s", payload);
     snprintf(l1, sizeof(l1), "x-amz-date: %s", date);
     snprintf(line, sizeof(line), "Authorization: %s", authz);
@@ -197,6 +199,10 @@ static int sign_headers(struct s3 *s3, struct s3_call *c, const char *path,
         lines[n++] = l2;
     if (c->content_type)
         lines[n++] = l3;
+    if (c->content_md5) {
+        snprintf(l5, sizeof(l5), "Content-MD5: %s", c->content_md5);
+        lines[n++] = l5;
+    }
     if (c->copy_source) {
         snprintf(l4, sizeof(l4), "x-amz-copy-source: %s", c->copy_source);
         lines[n++] = l4;

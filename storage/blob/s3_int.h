@@ -35,6 +35,7 @@ struct s3_call {
     size_t body_len;
     const char *content_type; /* sent, not signed */
     const char *copy_source;  /* CopyObject: "/bucket/key" (signed), or NULL */
+    const char *content_md5;  /* base64 MD5 of the body (PutBucketCors wants it), or NULL */
     char range[64];           /* "bytes=a-b" or "" */
     /* Response body: into out[0..out_cap) when out is set (a ranged read),
      * else into resp (bounded; XML answers), else dropped. */

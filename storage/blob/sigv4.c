@@ -328,7 +328,8 @@ int store_blob__sigv4_presign(const struct store_blob__sigv4_cred *cred,
     size_t bpos = 0;
     if ((rc = canon_headers(req, block, sizeof(block), &bpos, names, sizeof(names))) < 0)
         return rc;
-    memcpy(q, req->query, req->n_query * sizeof(*q));
+    if (req->n_query) /* query may be NULL then, and memcpy's arguments must not */
+        memcpy(q, req->query, req->n_query * sizeof(*q));
     size_t nq = req->n_query;
     q[nq++] = (struct store_blob__sigv4_pair){"X-Amz-Algorithm", "AWS4-HMAC-SHA256"};
     q[nq++] = (struct store_blob__sigv4_pair){"X-Amz-Credential", cred_s};

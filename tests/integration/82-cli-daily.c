@@ -339,6 +339,7 @@ PLTEST_PROTO(cli_daily_names_json_and_commands)
 
     /* search: server and local hits; no match exits 3; offline, E2E
      * chats are still searched on the device. */
+    pt_search_wait();
     o = RUN(hb, "search", word);
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, secret);

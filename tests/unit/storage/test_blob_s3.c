@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -261,6 +262,44 @@ PLTEST(s3_presigned_put_and_get)
     /* Nothing uploaded: nothing to confirm. */
     PL_ASSERT_INT_EQ(store_blob_key_init("m", key), 0);
     PL_ASSERT_INT_EQ(store_blob_confirm(s, key, 1, sha), PL_ENOTFOUND);
+    store_blob_free(s);
+}
+
+static size_t on_header_line(char *p, size_t size, size_t n, void *ctx)
+{
+    struct sink *k = ctx;
+    if (size * n > 28 && !strncasecmp(p, "Access-Control-Allow-Origin:", 28))
+        snprintf(k->buf, sizeof(k->buf), "%.*s", (int)(size * n), p);
+    return size * n;
+}
+
+/* A bucket the store created lets browsers PUT from another origin: the
+ * CORS preflight of an XMLHttpRequest upload is answered. */
+PLTEST(s3_bucket_allows_browser_uploads)
+{
+    struct store_blob *s = open_s3(0);
+    char key[STORE_BLOB_KEY_MAX], url[STORE_BLOB_URL_MAX];
+    PL_ASSERT_INT_EQ(store_blob_key_init("m", key), 0);
+    PL_ASSERT_INT_EQ(
+        store_blob_presign(s, "PUT", key, 3, "image/png", (int64_t)time(NULL) + 60, url), 0);
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Origin: https://chat.example.net");
+    hdrs = curl_slist_append(hdrs, "Access-Control-Request-Method: PUT");
+    hdrs = curl_slist_append(hdrs, "Access-Control-Request-Headers: content-type");
+    struct sink k = {0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "OPTIONS");
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header_line);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &k);
+    long status = 0;
+    PL_ASSERT_INT_EQ(curl_easy_perform(h), CURLE_OK);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    PL_ASSERT_INT_EQ((int)status, 200);
+    PL_ASSERT(strstr(k.buf, "*") || strstr(k.buf, "https://chat.example.net"));
     store_blob_free(s);
 }
 
