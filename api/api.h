@@ -55,6 +55,7 @@ struct api_config {
     unsigned edit_window_s;       /* a message may be edited this long (409 after) */
     unsigned delete_window_s;     /* its sender may delete it for everyone this long */
     bool requests_hold_invites;   /* a pending request keeps its receiver out of groups */
+    unsigned expire_unit_ms;      /* ms per second of a disappearing-messages timer */
     unsigned presence_subs_max;   /* users one device may subscribe to (422 past it) */
     unsigned presence_sub_ttl_s;  /* a subscription lasts at most this long */
     unsigned typing_max_members;  /* no typing events in larger groups */

@@ -4,6 +4,7 @@
 #include "api_int.h"
 
 #include "storage/conversations.h"
+#include "storage/expiry.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -217,6 +218,11 @@ static void gen_viewer_fields(yajl_gen g, const struct store_conv *cv)
         yajl_gen_string(g, (const unsigned char *)cv->muted_until, strlen(cv->muted_until));
     else
         yajl_gen_null(g);
+    api__gen_key(g, "expire_after");
+    if (cv->expire_after)
+        yajl_gen_integer(g, cv->expire_after);
+    else
+        yajl_gen_null(g);
 }
 
 void api__gen_conversation(yajl_gen g, const struct store_conv *cv, bool viewer,
@@ -351,58 +357,107 @@ int api_conversations_get(struct api_call *c)
 
 /* ---- PATCH /v1/conversations/{id} ---- */
 
-struct rename {
+/* A title (groups, admins) and/or the disappearing-messages timer (direct:
+ * either member; groups: admins), both announced by conversation.updated. */
+struct update {
     int64_t id;
     const char *title;
+    bool set_expire;
+    int64_t expire_after; /* seconds, 0: off */
     struct store_conv cv; /* the result, as the caller sees it */
 };
 
-static int rename_tx(struct api_call *c, void *arg, struct api_emit *em)
+static int update_event(struct api_call *c, struct api_emit *em, const struct update *u)
 {
-    struct rename *r = arg;
-    struct store_conv_lock lk;
-    int rc = api__conv_lock_group(c, r->id, &lk, "direct conversations have no title");
-    if (rc < 0)
-        return rc;
-    if (lk.caller_role != STORE_ROLE_ADMIN) {
-        api_problem_send(c->req, PL_EFORBIDDEN, "only admins can rename a group");
-        return PL_EFORBIDDEN;
-    }
-    if ((rc = store_pg_conv_set_title(c->w->pg, r->id, r->title)) < 0 ||
-        (rc = store_pg_conv_get(c->w->pg, c->a, c->user_id, r->id, &r->cv)) < 0)
-        return rc;
     yajl_gen g = api__gen_new();
     if (!g)
         return PL_ENOMEM;
     yajl_gen_map_open(g);
-    api__gen_int(g, "conversation_id", r->id);
-    api__gen_str(g, "title", r->title);
+    api__gen_int(g, "conversation_id", u->id);
+    if (u->title)
+        api__gen_str(g, "title", u->title);
+    if (u->set_expire) {
+        api__gen_key(g, "expire_after");
+        u->expire_after ? yajl_gen_integer(g, u->expire_after) : yajl_gen_null(g);
+        api__gen_int(g, "by", c->user_id);
+    }
     yajl_gen_map_close(g);
     const char *payload = api__gen_take(c, g);
-    return payload ? api__emit(em, "conversation.updated", r->id, 0, payload) : PL_ENOMEM;
+    return payload ? api__emit(em, "conversation.updated", u->id, 0, payload) : PL_ENOMEM;
+}
+
+static int update_tx(struct api_call *c, void *arg, struct api_emit *em)
+{
+    struct update *u = arg;
+    struct store_conv_lock lk;
+    int rc = u->title ? api__conv_lock_group(c, u->id, &lk, "direct conversations have no title")
+                      : store_pg_conv_lock(c->w->pg, u->id, c->user_id, &lk);
+    if (rc == 0 && lk.caller_role == STORE_ROLE_NONE)
+        rc = api__conversation_not_found(c);
+    if (rc < 0)
+        return rc;
+    if (lk.is_group && lk.caller_role != STORE_ROLE_ADMIN) {
+        api_problem_send(c->req, PL_EFORBIDDEN, "only admins can change a group's settings");
+        return PL_EFORBIDDEN;
+    }
+    if (u->title && (rc = store_pg_conv_set_title(c->w->pg, u->id, u->title)) < 0)
+        return rc;
+    if (u->set_expire &&
+        (rc = store_pg_conv_expire_set(c->w->pg, u->id, (unsigned)u->expire_after,
+                                       u->expire_after * (int64_t)c->env->cfg->expire_unit_ms)) < 0)
+        return rc;
+    if ((rc = store_pg_conv_get(c->w->pg, c->a, c->user_id, u->id, &u->cv)) < 0)
+        return rc;
+    return update_event(c, em, u);
+}
+
+/* expire_after: null (off) or one of the allowed timers. null counts as
+ * absent for api__bind_body, hence the member is read by hand. */
+static void read_expire(struct api_call *c, const struct api_json *body, struct update *u)
+{
+    static const int64_t allowed[] = {3600, 86400, 604800, 7776000};
+    const struct api_json *v = api_json_get(body, "expire_after");
+    if (!v)
+        return;
+    u->set_expire = true;
+    if (v->type == API_JSON_NULL)
+        return;
+    bool ok = api_json_int(v, &u->expire_after);
+    for (size_t i = 0; ok && i < PL_ARRAY_LEN(allowed); i++)
+        if (u->expire_after == allowed[i])
+            return;
+    api_errors_add(&c->errs, "/expire_after", "must be null, 3600, 86400, 604800 or 7776000");
 }
 
 int api_conversations_update(struct api_call *c)
 {
-    struct rename r = {0};
-    int rc = api__conversation_id(c, &r.id);
+    struct update u = {0};
+    int rc = api__conversation_id(c, &u.id);
     /* Membership first: a non-member learns nothing, not even whether
      * its body would have been valid. */
     if (rc == 0)
-        rc = api__require_member(c, r.id, NULL);
+        rc = api__require_member(c, u.id, NULL);
+    const struct api_json *body = NULL;
+    if (rc == 0)
+        rc = api__body_object(c, &body);
     if (rc < 0)
         return rc;
-    const struct api_field fields[] = {{"title", API_FIELD_STRING, true, &r.title}};
-    if ((rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields))) < 0)
+    const struct api_json *expire = NULL;
+    const struct api_field fields[] = {{"title", API_FIELD_STRING, false, &u.title},
+                                       {"expire_after", API_FIELD_ANY, false, &expire}};
+    if ((rc = api_json_bind(c->a, body, fields, PL_ARRAY_LEN(fields), &c->errs)) < 0)
         return rc;
-    if (r.title && !api__valid_display_text(r.title, TITLE_MAX))
+    read_expire(c, body, &u);
+    if (u.title && !api__valid_display_text(u.title, TITLE_MAX))
         api_errors_add(&c->errs, "/title",
                        "must be 1 to 128 characters without control characters");
+    if (!c->errs.n && !u.title && !u.set_expire)
+        api_errors_add(&c->errs, "", "give title, expire_after or both");
     if (c->errs.n)
         return api__fail_validation(c);
-    if ((rc = api__tx_emit(c, rename_tx, &r)) < 0)
+    if ((rc = api__tx_emit(c, update_tx, &u)) < 0)
         return rc;
-    return api__reply_conversation(c, 200, &r.cv, NULL, 0);
+    return api__reply_conversation(c, 200, &u.cv, NULL, 0);
 }
 
 const struct api_route_def api__conversation_routes[] = {

@@ -174,22 +174,6 @@ bool api__presence_touch(struct api_worker *w, int64_t user)
     return came_online;
 }
 
-#define ANNOUNCE_JOB 16
-
-struct announce_job {
-    unsigned n;
-    uint64_t ms;
-    int64_t users[];
-};
-
-static void announce_job(struct api_worker *w, void *arg)
-{
-    struct announce_job *j = arg;
-    for (unsigned i = 0; i < j->n; i++)
-        announce(w, j->users[i], true, j->ms);
-    free(j);
-}
-
 void api__presence_touch_many(struct api_worker *w, const int64_t *users, unsigned n)
 {
     bool *came = calloc(n ? n : 1, sizeof(*came));
@@ -213,23 +197,8 @@ void api__presence_touch_many(struct api_worker *w, const int64_t *users, unsign
             up[k++] = u[i];
     if (k)
         seen_save(w, up, k, now, 0);
-    /* Each announcement is two round trips (the audience, its privacy):
-     * a burst of users coming online spreads them over the workers in
-     * small jobs instead of holding up the batch of opens. */
-    for (unsigned i = 0; i < k; i += ANNOUNCE_JOB) {
-        unsigned n_j = PL_MIN((unsigned)ANNOUNCE_JOB, k - i);
-        struct announce_job *j = malloc(sizeof(*j) + n_j * sizeof(j->users[0]));
-        if (j) {
-            j->n = n_j;
-            j->ms = now;
-            memcpy(j->users, up + i, n_j * sizeof(j->users[0]));
-        }
-        if (!j || w->env->run(w->env->run_ctx, announce_job, j) < 0) {
-            for (unsigned x = i; x < i + n_j; x++)
-                announce(w, up[x], true, now);
-            free(j);
-        }
-    }
+    for (unsigned i = 0; i < k; i++)
+        announce(w, up[i], true, now);
     free(came);
     free(u);
     free(up);

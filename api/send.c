@@ -119,11 +119,13 @@ static void reject_kinds(struct store_send *const *s, unsigned n)
     }
 }
 
-/* The e2e rows of the batch's NEW sends, written before the positions are
- * taken (their foreign keys to the messages are deferred). */
-static int insert_e2e(struct store_pg *pg, struct store_send *const *s, unsigned n)
+/* The e2e rows of the batch's NEW sends (their foreign keys to the
+ * messages are deferred) as store_pg_e2e_insert()'s JSON, in the arena;
+ * *out stays NULL when there are none. */
+static int e2e_rows(struct pl_arena *a, struct store_send *const *s, unsigned n, const char **out)
 {
     size_t cap = 0;
+    *out = NULL;
     for (unsigned i = 0; i < n; i++)
         if (s[i]->outcome == STORE_SEND_NEW && s[i]->e2e)
             cap += s[i]->e2e->bytes + (size_t)s[i]->e2e->n * 128;
@@ -145,42 +147,43 @@ static int insert_e2e(struct store_pg *pg, struct store_send *const *s, unsigned
                                x->e2e->r[k].device_id, x->e2e->r[k].type, x->e2e->r[k].ciphertext);
     }
     if (rc == 0)
-        rc = pl_buf_append(&ct, "]", 2); /* with the NUL */
-    if (rc == 0)
-        rc = store_pg_e2e_insert(pg, pl_buf_head(&ct));
+        rc = pl_buf_append(&ct, "]", 1);
+    if (rc == 0 && !(*out = pl_arena_strndup(a, pl_buf_head(&ct), ct.len)))
+        rc = PL_ENOMEM;
     pl_buf_deinit(&ct);
     return rc;
 }
 
-/* One attempt at the batch's transaction. The position lock is taken last
- * and held only for building the payloads, one INSERT and the commit. */
+/* One attempt at the batch's transaction: three round trips (see
+ * storage/messages.h). The position lock is taken with the seqs and held
+ * only for building the payloads, the inserts and the commit. */
 static int run_tx(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s, unsigned n,
                   struct out_json *out, unsigned *n_new)
 {
-    int rc = store_pg_tx_begin(pg);
-    if (rc < 0)
-        return rc;
-    uint64_t first;
+    uint64_t first = 0;
+    const char *e2e = NULL;
     *n_new = 0;
-    if ((rc = store_pg_send_lock(pg, a, s, n)) == 0 &&
-        (rc = store_pg_send_check(pg, a, s, n)) == 0 && (reject_kinds(s, n), true) &&
-        (rc = store_pg_send_assign(pg, a, s, n, n_new)) == 0 && *n_new &&
-        (rc = insert_e2e(pg, s, n)) == 0) {
-        if ((rc = store_pg_positions_take(pg, *n_new, &first)) == 0 &&
-            (rc = build_payloads(a, s, n, first, out)) == 0)
-            rc = store_pg_send_insert(pg, s, n);
+    int rc = store_pg_send_open(pg, a, s, n);
+    if (rc == 0) {
+        reject_kinds(s, n);
+        rc = store_pg_send_assign(pg, a, s, n, n_new, &first);
     }
-    if (rc < 0) {
+    if (rc == 0 && *n_new == 0) {
+        rc = store_pg_tx_commit(pg); /* nothing new: nothing was written */
+    } else if (rc == 0 && (rc = build_payloads(a, s, n, first, out)) == 0 &&
+               (rc = e2e_rows(a, s, n, &e2e)) == 0) {
+        /* PL_EUNAVAIL here means the outcome is unknown: the commit may
+         * have happened. The senders get 503 and retry with the same
+         * client_msg_id, and the idempotency check turns a retry of a
+         * stored send into a 200 with the stored message, so nothing is
+         * lost or doubled either way. Events that did commit reach live
+         * streams through the hub's gap filling (or on resume), since we
+         * do not publish them. */
+        rc = store_pg_send_finish(pg, s, n, e2e);
+    }
+    if (rc < 0)
         store_pg_tx_rollback(pg);
-        return rc;
-    }
-    /* PL_EUNAVAIL here means the outcome is unknown: the commit may have
-     * happened. The senders get 503 and retry with the same client_msg_id,
-     * and the idempotency check turns a retry of a stored send into a 200
-     * with the stored message, so nothing is lost or doubled either way.
-     * Events that did commit reach live streams through the hub's gap
-     * filling (or on resume), since we do not publish them. */
-    return store_pg_tx_commit(pg);
+    return rc;
 }
 
 static void publish(const struct api_env *env, struct store_send *const *s, unsigned n)

@@ -346,6 +346,7 @@ int cli_cmd_react(struct cli *c, int argc, char **argv); /* react [--remove] CHA
 /* block [--remove] USER | block --list; requests [accept|decline CHAT] (cmd_block.c) */
 int cli_cmd_block(struct cli *c, int argc, char **argv);
 int cli_cmd_requests(struct cli *c, int argc, char **argv);
+int cli_cmd_expire(struct cli *c, int argc, char **argv);  /* expire CHAT off|1h|24h|7d|90d */
 int cli_cmd_forward(struct cli *c, int argc, char **argv); /* forward FROM SEQ TO */
 /* group info | rename | leave (group_info.c) */
 int cli_group_more(struct cli *c, int argc, char **argv);

@@ -88,3 +88,36 @@ int cli_cmd_requests(struct cli *c, int argc, char **argv)
         printf("%s the request of %s\n", accept ? "accepted" : "declined", cli_chat_name(c, conv));
     return 0;
 }
+
+/* parley expire CHAT off|1h|24h|7d|90d: the disappearing-messages timer. */
+int cli_cmd_expire(struct cli *c, int argc, char **argv)
+{
+    static const struct {
+        const char *name, *json;
+    } timers[] = {
+        {"off", "null"}, {"1h", "3600"}, {"24h", "86400"}, {"7d", "604800"}, {"90d", "7776000"}};
+    if (argc != 3)
+        return -1;
+    const char *json = NULL;
+    for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
+        if (!strcmp(argv[2], timers[i].name))
+            json = timers[i].json;
+    if (!json)
+        cli_die_code(CLI_EXIT_USAGE, "'%s' is not a timer: off, 1h, 24h, 7d or 90d", argv[2]);
+    long long conv = cli_chat_resolve(c, argv[1], 0);
+    char path[64], body[64];
+    snprintf(path, sizeof(path), "/v1/conversations/%lld", conv);
+    snprintf(body, sizeof(body), "{\"expire_after\":%s}", json);
+    yajl_val res;
+    long st = cli_http(c, "PATCH", path, body, &res);
+    cli_expect(st, res, 200, 200, "setting the timer");
+    yajl_tree_free(res);
+    if (c->json)
+        printf("{\"conversation_id\":%lld,\"expire_after\":%s}\n", conv, json);
+    else if (!strcmp(json, "null"))
+        printf("messages in %s no longer disappear\n", cli_chat_name(c, conv));
+    else
+        printf("messages sent in %s from now on disappear after %s\n", cli_chat_name(c, conv),
+               argv[2]);
+    return 0;
+}

@@ -83,6 +83,10 @@ static const struct cmd_help cmds[] = {
      "or see your presence and typing; blocking also declines their pending request.\n"
      "--remove lifts the block; --list shows whom you blocked.\n",
      1, 2},
+    {"expire", "expire CHAT off|1h|24h|7d|90d", "set a chat's disappearing-messages timer",
+     "Messages sent in CHAT from now on are erased everywhere (server rows, search, media,\n"
+     "archive) that long after they were sent; off stops it. Plain and E2E chats.\n",
+     2, 2},
     {"requests", "requests [accept|decline CHAT]", "list, accept or decline message requests",
      "A chat opened by someone you have no accepted chat with (or a group they added you\n"
      "to) is a message request until you accept it or write in it. Without arguments,\n"

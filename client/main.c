@@ -205,6 +205,8 @@ static int more(struct cli *c, int argc, char **argv)
         return cli_cmd_block(c, argc, argv);
     if (!strcmp(cmd, "requests"))
         return cli_cmd_requests(c, argc, argv);
+    if (!strcmp(cmd, "expire"))
+        return cli_cmd_expire(c, argc, argv);
     return -1;
 }
 

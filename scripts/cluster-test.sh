@@ -32,9 +32,10 @@ unset PARLEY_BIND PARLEY_PORT PARLEY_TLS_PORT PARLEY_TLS_CERT PARLEY_TLS_KEY PAR
   PARLEY_REDIS PARLEY_WORKERS PARLEY_QUEUE_MAX PARLEY_MAX_BODY PARLEY_CONN_RATE \
   PARLEY_CONN_BURST PARLEY_PWHASH_OPSLIMIT PARLEY_PWHASH_MEMLIMIT PARLEY_PORT_FILE PARLEY_CONFIG \
   PARLEY_ADMIN_PORT PARLEY_METRICS_TOKEN PARLEY_PG_STANDBY
-# CLUSTER_REDIS=cluster runs the phase on a Redis Cluster of its own (PARLEY_REDIS_CLUSTER=auto).
-if [[ ${CLUSTER_REDIS:-single} == cluster ]]; then PARLEY_REDIS_CLUSTER=auto; else
-  unset PARLEY_REDIS_CLUSTER
+# The nodes use a Redis Cluster of the phase's own (3 masters + 3 replicas); CLUSTER_REDIS=single
+# runs them on the single Redis instead.
+if [[ ${CLUSTER_REDIS:-cluster} == single ]]; then PARLEY_REDIS_CLUSTER=off; else
+  PARLEY_REDIS_CLUSTER=auto
 fi
 : "${PARLEY_DATA:=$PL_ROOT/var}"
 mkdir -p "$PARLEY_DATA"
@@ -43,7 +44,12 @@ export PARLEY_PG_FAST=1
 pl_env
 pl_lock cluster
 pl_deps
-pl_build build || pl_die "the build failed"
+if [[ $build_dir == build-san ]]; then
+  pl_build build-san -Dsanitize=true -Dinsecure_test_kdf=true || pl_die "the build failed"
+  export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+else
+  pl_build "$build_dir" || pl_die "the build failed"
+fi
 rm -f "$PARLEY_DATA"/log/node*.log "$PARLEY_DATA/log/haproxy.log"
 
 db=parley_cluster
@@ -66,10 +72,10 @@ result() { # NAME STATUS
 
 hport=$(pl_free_port) || pl_die "no free port"
 tport=$(pl_free_port "$hport") || pl_die "no free port"
-# Node I on base+I, its admin listener on base+100+I: a block of 200 with all of them free, below
-# the ephemeral range.
+# Node I on base+I, its admin listener on base+100+I: a block of 200 with all of them free, between
+# the Redis Cluster's client ports (20000-22699) and its bus ports (30000-32699).
 for ((try = 0; try < 50; try++)); do
-  base=$((20000 + RANDOM % 62 * 200))
+  base=$((23000 + RANDOM % 34 * 200))
   busy=0
   for ((i = 1; i <= nodes; i++)); do
     if pl_port_busy $((base + i)) || pl_port_busy $((base + 100 + i)) ||
@@ -130,13 +136,13 @@ rc=0
 PARLEY_TEST_PG=$PARLEY_PG PARLEY_TEST_PG_STANDBY=$PARLEY_PG_STANDBY \
   PARLEY_TEST_REDIS=$PARLEY_REDIS PARLEY_TEST_TLS_CERT=$PL_TLS_CERT PARLEY_TEST_TLS_KEY=$PL_TLS_KEY \
   PARLEY_TEST_SVC=$PL_ROOT/scripts/svc \
-  meson test -C build --print-errorlogs --num-processes 1 94-cluster-nodes 95-cluster-standby \
+  meson test -C "$build_dir" --print-errorlogs --num-processes 1 94-cluster-nodes 95-cluster-standby \
   41-push-resume-concurrent 9>&- || rc=$?
 # Every case counts (each test binary ends with `pltest: N passed, N failed, N skipped`).
 while read -r _ p _ f _; do
   pass=$((pass + p))
   fail=$((fail + f))
-done < <(grep -E '^pltest: [0-9]+ passed, [0-9]+ failed' build/meson-logs/testlog.txt || true)
+done < <(grep -E '^pltest: [0-9]+ passed, [0-9]+ failed' "$build_dir/meson-logs/testlog.txt" || true)
 ((rc == 0)) || fail=$((fail + 1))
 pl_say "cluster step integration (94-cluster-nodes, 95-cluster-standby, 41-push-resume-concurrent): exit $rc"
 
@@ -144,7 +150,7 @@ pl_say "cluster step integration (94-cluster-nodes, 95-cluster-standby, 41-push-
 if ((kills > 0)); then
   rc=0
   pl_say "cluster step kill-node: $CLUSTER_STREAMS streams, $CLUSTER_RATE messages/s, $kills kills"
-  build/tests/chaos/chaos kill-node --port "$hport" --node-cmd "$PL_ROOT/scripts/cluster node" \
+  "$build_dir/tests/chaos/chaos" kill-node --port "$hport" --node-cmd "$PL_ROOT/scripts/cluster node" \
     --nodes "$nodes" --rate "$CLUSTER_RATE" --users "$CLUSTER_STREAMS" --cycles "$kills" \
     --cycle-ms "$CLUSTER_CYCLE_MS" 9>&- 2>"$PARLEY_DATA/log/kill-node.driver.log" |
     tee "$PARLEY_DATA/log/kill-node.out" || rc=$?
@@ -166,5 +172,11 @@ fi
 
 cluster_stop
 trap - EXIT
+# A node that ended with a sanitizer report (build-san) or crashed on its own fails the phase.
+if grep -lE 'AddressSanitizer|LeakSanitizer|runtime error|Segmentation' "$PARLEY_DATA"/log/node*.log \
+  2>/dev/null; then
+  pl_warn "a node's log above has a sanitizer report or a crash"
+  fail=$((fail + 1))
+fi
 echo "cluster: $pass passed, $fail failed"
 ((fail == 0))

@@ -353,6 +353,7 @@ pl_pg_running() {
 
 # pl_psql ARGS...: psql as the superuser `parley` to our cluster, over its Unix socket.
 pl_psql() {
+  [[ -n ${PL_PGSOCK:-} ]] || pl_pg_paths || return 1 # a script that did not start the cluster
   PGCONNECT_TIMEOUT=5 PGOPTIONS="-c client_min_messages=warning" \
     "$PL_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PL_PGSOCK" -p "$PL_PG_PORT" -U parley "$@"
 }

@@ -36,6 +36,8 @@ struct srv_config {
     unsigned presence_timeout_s;
     unsigned edit_window_s, delete_window_s; /* message edit / delete for everyone */
     bool requests_hold_invites;              /* issue 12: pending requests hold invites */
+    unsigned expire_unit_ms;                 /* issue 12: disappearing messages (testing) */
+    unsigned expiry_interval_ms;             /* issue 12: sweeper period, 0 = off */
     unsigned presence_subs_max, presence_sub_ttl_s;
     unsigned typing_max_members, typing_interval_ms;
     unsigned sync_max_wait_ms;

@@ -5,6 +5,7 @@
 #include "live.h"
 #include "analytics_cmd.h"
 #include "archive.h"
+#include "expiry.h"
 #include "media.h"
 #include "webapp.h"
 #include "metrics.h"
@@ -50,6 +51,7 @@ struct srv {
     struct http_server *admin; /* the admin listener, or NULL */
     struct srv_media media;
     struct srv_archive_timer *archiver;
+    struct srv_expiry_timer *expiry;
     struct analytics_config analytics;
     struct analytics_timer *aggregator; /* NULL when analytics_interval is 0 */
     struct srv_waitq *waitq;            /* stream opens waiting for a full worker queue */
@@ -178,6 +180,7 @@ static int start(struct srv *s)
         .edit_window_s = s->cfg.edit_window_s,
         .delete_window_s = s->cfg.delete_window_s,
         .requests_hold_invites = s->cfg.requests_hold_invites,
+        .expire_unit_ms = s->cfg.expire_unit_ms,
         .presence_subs_max = s->cfg.presence_subs_max,
         .presence_sub_ttl_s = s->cfg.presence_sub_ttl_s,
         .typing_max_members = s->cfg.typing_max_members,
@@ -218,6 +221,8 @@ static int start(struct srv *s)
     /* Before the workers: history pages read archived segments. */
     store_archive_set_blobs(s->media.blobs);
     if ((rc = srv_archive_timer_new(&s->cfg, s->media.blobs, &s->archiver)) < 0)
+        return rc;
+    if ((rc = srv_expiry_timer_new(&s->cfg, s->media.blobs, &s->expiry)) < 0)
         return rc;
     srv_analytics_config(&s->cfg, &s->analytics);
     s->analytics.node = s->node_id;
@@ -290,6 +295,8 @@ static void stop(struct srv *s)
     s->waitq = NULL;
     srv_archive_timer_free(s->archiver);
     s->archiver = NULL;
+    srv_expiry_timer_free(s->expiry);
+    s->expiry = NULL;
     analytics_timer_free(s->aggregator);
     s->aggregator = NULL;
     if (s->loop)

@@ -5,9 +5,12 @@
 
 #include "common/log.h"
 #include "storage/pg.h"
+#include "storage/search.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 PL_LOG_TOPIC("writer");
 
@@ -21,6 +24,19 @@ PL_LOG_TOPIC("writer");
  * commit). Workers keep running handlers meanwhile: the send handler only
  * validates and queues.
  */
+
+/*
+ * The search indexer (migration 0015) runs beside the writer, on a thread
+ * and connection of its own: every INDEX_INTERVAL_MS it fills the search
+ * vectors of the messages committed since the last step, up to INDEX_BATCH
+ * per transaction (and at once again while there are more). So the sends'
+ * transactions carry no full-text work, search lags the commits by about
+ * the interval, and an idle server runs one tiny statement per interval.
+ * A step is one short transaction, so its commit flush is paid ten times
+ * a second, not per batch of sends.
+ */
+#define INDEX_INTERVAL_MS 100
+#define INDEX_BATCH 1000
 
 const unsigned srv_writer_bucket_le[SRV_WRITER_BUCKETS - 1] = {1,  2,   4,   8,   16,  32,
                                                                64, 128, 256, 512, 1024};
@@ -37,6 +53,10 @@ struct srv_writer {
     struct api_worker api; /* env and the writer's own connection (no Redis) */
     struct api_send **batch;
     struct srv_writer_stats stats; /* queued/capacity filled on read */
+    pthread_t indexer;
+    pthread_cond_t index_cond; /* the indexer's own: submit signals only one waiter */
+    bool indexer_started;
+    struct store_pg *index_pg; /* the indexer's own connection */
 };
 
 /* Moves up to batch_max queued sends into w->batch; 0 once stopping and
@@ -82,6 +102,41 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Waits up to ms or until stopping; under w->lock. */
+static void indexer_wait(struct srv_writer *w, unsigned ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    while (!w->stopping && pthread_cond_timedwait(&w->index_cond, &w->lock, &ts) != ETIMEDOUT)
+        ;
+}
+
+static void *indexer_main(void *arg)
+{
+    struct srv_writer *w = arg;
+    bool failing = false;
+    pthread_mutex_lock(&w->lock);
+    while (!w->stopping) {
+        pthread_mutex_unlock(&w->lock);
+        unsigned n = 0;
+        int rc = store_pg_search_index_step(w->index_pg, INDEX_BATCH, &n);
+        if (rc < 0 && !failing)
+            pl_log_warn("search indexer: %s; retrying", pl_strerror(rc));
+        failing = rc < 0;
+        pthread_mutex_lock(&w->lock);
+        if (rc < 0 || n < INDEX_BATCH)
+            indexer_wait(w, rc < 0 ? 1000 : INDEX_INTERVAL_MS);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
 int srv_writer_submit(void *ctx, struct api_send *job)
 {
     struct srv_writer *w = ctx;
@@ -110,6 +165,7 @@ int srv_writer_new(const struct srv_config *cfg, const struct api_env *env, stru
         return PL_ENOMEM;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    pthread_cond_init(&w->index_cond, NULL);
     w->cap = cfg->writer_queue;
     w->batch_max = cfg->writer_batch;
     w->api.env = env;
@@ -119,9 +175,15 @@ int srv_writer_new(const struct srv_config *cfg, const struct api_env *env, stru
                                   .connect_timeout_s = cfg->pg_connect_timeout_s,
                                   .key_lookups_only = true};
     int rc = w->ring && w->batch ? store_pg_new(&pgc, &w->api.pg) : PL_ENOMEM;
+    if (rc == 0)
+        rc = store_pg_new(&pgc, &w->index_pg);
     if (rc == 0) {
         rc = -pthread_create(&w->thread, NULL, writer_main, w);
         w->started = rc == 0;
+    }
+    if (rc == 0) {
+        rc = -pthread_create(&w->indexer, NULL, indexer_main, w);
+        w->indexer_started = rc == 0;
     }
     if (rc < 0) {
         srv_writer_free(w);
@@ -139,16 +201,21 @@ void srv_writer_free(struct srv_writer *w)
     w->stopping = true;
     unsigned left = w->len;
     pthread_cond_broadcast(&w->cond);
+    pthread_cond_broadcast(&w->index_cond);
     pthread_mutex_unlock(&w->lock);
     if (left)
         pl_log_info("committing %u queued sends before stopping", left);
     if (w->started)
         pthread_join(w->thread, NULL);
+    if (w->indexer_started)
+        pthread_join(w->indexer, NULL);
     if (w->stats.batches)
         pl_log_info("committed %llu sends in %llu batches (%llu failed); %llu turned away",
                     w->stats.sends, w->stats.batches, w->stats.failed_batches, w->stats.rejected);
     store_pg_free(w->api.pg);
+    store_pg_free(w->index_pg);
     pthread_cond_destroy(&w->cond);
+    pthread_cond_destroy(&w->index_cond);
     pthread_mutex_destroy(&w->lock);
     free(w->batch);
     free(w->ring);

@@ -50,7 +50,8 @@ struct store_conv {
      * once accepted), and the member's pin and mute ("" when unset). */
     int64_t request_from;
     const char *pinned_at, *muted_until;
-    bool has_peer; /* direct conversations whose other member is still there */
+    int64_t expire_after; /* the disappearing-messages timer in seconds, 0: off */
+    bool has_peer;        /* direct conversations whose other member is still there */
     struct store_peer peer;
     /* The list's sort key (last activity, microseconds since the epoch,
      * exact) with id: what a cursor resumes from. */

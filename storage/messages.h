@@ -53,23 +53,24 @@ struct store_e2e_send {
 
 /* ---- Sending: the steps of one group commit ------------------------------
  *
- * The writer commits a batch of sends in one transaction, in this order;
- * each step is one round trip whatever the batch size:
+ * The writer commits a batch of sends in one transaction of three round
+ * trips whatever the batch size (each a libpq pipeline of statements):
  *
- *   store_pg_tx_begin()
- *   store_pg_send_lock()      locks the batch's conversations, in id order
- *   store_pg_send_check()     membership, idempotency, reply_to: outcomes
- *   store_pg_send_assign()    seqs for the new sends, created_at, audiences
- *   store_pg_positions_take() (events.h) for the new sends, as late as
- *                             possible: the caller sets each msg.id to its
- *                             position and builds its payload
- *   store_pg_send_insert()    the new messages and their events
- *   store_pg_tx_commit()
+ *   store_pg_send_open()     BEGIN; lock the batch's conversations in id
+ *                            order; membership, idempotency, reply_to
+ *   store_pg_send_assign()   seqs for the new sends, created_at, audiences;
+ *                            their stream positions (the global position
+ *                            lock is held from here to the commit): the
+ *                            caller sets each msg.id to its position and
+ *                            builds its payload
+ *   store_pg_send_finish()   the e2e rows, the new messages and their
+ *                            events, accepted message requests; COMMIT
  *
  * Writer thread (blocking). Each function takes the batch as an array of n
  * pointers (borrowed); strings it returns come from the arena a. Besides
  * the codes named, each may return the common codes listed in pg.h; any
- * failure leaves the transaction unusable (roll it back).
+ * failure leaves the transaction unusable (roll it back with
+ * store_pg_tx_rollback()).
  */
 
 enum store_send_outcome {
@@ -91,12 +92,12 @@ struct store_send {
     int64_t reply_to;                 /* a seq, or 0 for none */
     const struct store_e2e_send *e2e; /* kind "e2e" only, else NULL */
     bool forwarded;                   /* a forward_of copy (kind and body the original's) */
-    /* Set by store_pg_send_lock(): the conversation is an e2e one, and its
+    /* Set by store_pg_send_open(): the conversation is an e2e one, and its
      * disappearing-messages timer in ms (0: off; 0013). */
     bool conv_e2e;
     int64_t expire_ms;
 
-    enum store_send_outcome outcome; /* set by store_pg_send_check() */
+    enum store_send_outcome outcome; /* set by store_pg_send_open() */
     /* REJECTED: PL_ENOTFOUND (the sender is not a member, or there is no
      * such conversation), PL_EINVAL (reply_to names no message the sender
      * can see), PL_ECONFLICT (the device used client_msg_id for a message in
@@ -112,31 +113,34 @@ struct store_send {
     const char *payload; /* NEW: message.created JSON, by the caller (sent as is) */
 };
 
-/* Locks the rows of every conversation the batch sends to (FOR NO KEY
- * UPDATE, in id order, so that concurrent writers on other nodes never
- * deadlock), until the transaction ends, and sets each send's conv_e2e. Membership changes take the
- * same lock, so what store_pg_send_check() reads next stays true until commit. */
-PL_MUST_CHECK int store_pg_send_lock(struct store_pg *pg, struct pl_arena *a,
-                                     struct store_send *const *s, unsigned n);
-
-/* Sets each send's outcome (and rc, dup_of, msg). Sends repeating an
- * earlier send of the same batch (same device and client_msg_id) become
+/* Opens the transaction, locks the rows of every conversation the batch
+ * sends to (FOR NO KEY UPDATE, in id order, so that concurrent writers on
+ * other nodes never deadlock) until it ends, and sets each send's conv_e2e
+ * and outcome (and rc, dup_of, msg). Membership changes take the same
+ * lock, so what the check reads stays true until commit. Sends repeating
+ * an earlier send of the same batch (same device and client_msg_id) become
  * DUPLICATE, or REJECTED with PL_ECONFLICT when they name another
  * conversation. */
-PL_MUST_CHECK int store_pg_send_check(struct store_pg *pg, struct pl_arena *a,
-                                      struct store_send *const *s, unsigned n);
+PL_MUST_CHECK int store_pg_send_open(struct store_pg *pg, struct pl_arena *a,
+                                     struct store_send *const *s, unsigned n);
 
 /* Advances last_seq (and last_activity_at) of each conversation by its
  * number of NEW sends and fills their msg (all but id, which is their
- * position), audience and n_audience; sets *n_new. Gap-free: seqs are
- * given in batch order. No round trip when there is nothing new. */
+ * position), audience and n_audience; sets *n_new and takes that many
+ * stream positions, the first in *first (store_pg_positions_take()).
+ * Gap-free: seqs and positions are given in batch order. No round trip
+ * (and *first untouched) when there is nothing new. */
 PL_MUST_CHECK int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a,
-                                       struct store_send *const *s, unsigned n, unsigned *n_new);
+                                       struct store_send *const *s, unsigned n, unsigned *n_new,
+                                       uint64_t *first);
 
-/* Inserts every NEW send's message (its msg.id is the position of its
- * event) and its message.created event (payload). */
-PL_MUST_CHECK int store_pg_send_insert(struct store_pg *pg, struct store_send *const *s,
-                                       unsigned n);
+/* Inserts e2e_rows (NULL for none: store_pg_e2e_insert()'s JSON,
+ * borrowed), every NEW send's message (its msg.id is the position of its
+ * event) and its message.created event (payload), accepts the message
+ * requests that NEW sends answer (0013), and commits.
+ * PL_EUNAVAIL means the outcome is unknown, as for store_pg_tx_commit(). */
+PL_MUST_CHECK int store_pg_send_finish(struct store_pg *pg, struct store_send *const *s, unsigned n,
+                                       const char *e2e_rows);
 
 /* ---- Reading -------------------------------------------------------------- */
 

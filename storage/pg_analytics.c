@@ -127,28 +127,29 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
      * to take the largest hour of a day instead of the sum. UTC buckets. */
     [AN_SERIES_HOURLY] =
         {"an_series_hourly",
-         "SELECT " STORE_PG_TS(
-             "g.t") ", COALESCE(CASE WHEN $6::text = 'max' THEN max(h.value)"
-                    "  ELSE sum(h.value) END, 0)::bigint"
+         "WITH h AS (SELECT date_trunc($4::text, bucket_start, 'UTC') AS t,"
+         "  CASE WHEN $6::text = 'max' THEN max(value) ELSE sum(value) END AS v"
+         "  FROM analytics_hourly WHERE metric = $1::text AND dims = $5::text"
+         "  AND bucket_start >= date_trunc($4::text, $2::timestamptz, 'UTC')"
+         "  AND bucket_start < $3::timestamptz GROUP BY 1)"
+         " SELECT " STORE_PG_TS(
+             "g.t") ", COALESCE(h.v, 0)::bigint"
                     " FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
                     "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) "
                     "AS g(t)"
-                    " LEFT JOIN analytics_hourly h ON h.metric = $1::text AND h.dims = $5::text"
-                    "  AND h.bucket_start >= g.t AND h.bucket_start < g.t + ('1 ' || "
-                    "$4::text)::interval"
-                    " GROUP BY g.t ORDER BY g.t",
+                    " LEFT JOIN h ON h.t = g.t ORDER BY g.t",
          6, true},
     /* $1 window in days (1, 7, 30), $2 from, $3 to: distinct users active
      * in the window ending on each UTC day of [from, to). */
     [AN_SERIES_ACTIVE] =
         {"an_series_active",
-         "SELECT to_char(s.d, 'YYYY-MM-DD\"T00:00:00.000Z\"'),"
-         " COALESCE((SELECT round(hll_cardinality(hll_union_agg(h.users)))::bigint"
-         "  FROM analytics_daily_hll h WHERE h.day > s.d - $1::int AND h.day <= s.d), 0)"
+         "SELECT to_char(s.d, 'YYYY-MM-DD\"T00:00:00.000Z\"'), COALESCE(CASE $1::int"
+         "  WHEN 1 THEN a.dau WHEN 7 THEN a.wau ELSE a.mau END, 0)"
          " FROM (SELECT g::date AS d FROM generate_series("
          "  ($2::timestamptz AT TIME ZONE 'UTC')::date,"
          "  (($3::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date,"
-         "  interval '1 day') AS g) s ORDER BY s.d",
+         "  interval '1 day') AS g) s LEFT JOIN analytics_daily_active a ON a.day = s.d"
+         " ORDER BY s.d",
          3, true},
     [AN_IS_ADMIN] = {"an_is_admin",
                      "SELECT EXISTS (SELECT 1 FROM admins WHERE user_id = $1::bigint)"
@@ -227,9 +228,12 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
          " s AS (DELETE FROM analytics_daily_hll"
          "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1),"
          " g AS (DELETE FROM analytics_daily_groups"
+         "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1),"
+         " d AS (DELETE FROM analytics_daily WHERE day >= $1::timestamptz RETURNING 1),"
+         " a AS (DELETE FROM analytics_daily_active"
          "  WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date RETURNING 1)"
          " SELECT (SELECT count(*) FROM h) + (SELECT count(*) FROM u) + (SELECT count(*) FROM s)"
-         "  + (SELECT count(*) FROM g)",
+         "  + (SELECT count(*) FROM g) + (SELECT count(*) FROM d) + (SELECT count(*) FROM a)",
          1, false},
     [AN_REBUILD_REGS] =
         {"an_rebuild_regs",
@@ -296,6 +300,8 @@ static int step_locked(struct store_pg *pg, unsigned max, struct store_analytics
     if (hi > lo && (rc = store_pg__analytics_latency(pg, lo, hi)) < 0)
         return rc;
     if ((rc = store_pg__analytics_media(pg, NULL)) < 0)
+        return rc;
+    if ((rc = store_pg__analytics_daily(pg, NULL, lo, hi)) < 0)
         return rc;
     if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
         return rc;

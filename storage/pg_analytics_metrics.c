@@ -20,6 +20,9 @@ enum {
     AM_ACTIVE_GROUPS,
     AM_GROUP_SIZES,
     AM_REPLY,
+    AM_DAILY,
+    AM_QUANTILE_DAY,
+    AM_ACTIVE_REFRESH,
 };
 
 /*
@@ -99,18 +102,21 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
      * there are no samples. */
     [AM_QUANTILE] =
         {"am_quantile",
-         "WITH g AS (SELECT t FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
-         "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) AS t),"
-         " h AS (SELECT g.t, split_part(h.dims, ':', 2)::int AS b, sum(h.value) AS n FROM g"
-         "  JOIN analytics_hourly h ON h.metric = $1::text AND h.dims LIKE $5::text"
-         "  AND h.bucket_start >= g.t AND h.bucket_start < g.t + ('1 ' || $4::text)::interval"
-         "  GROUP BY 1, 2),"
+         "WITH h AS (SELECT date_trunc($4::text, bucket_start, 'UTC') AS t,"
+         "  split_part(dims, ':', 2)::int AS b, sum(value) AS n FROM analytics_hourly"
+         "  WHERE metric = $1::text AND dims LIKE $5::text"
+         "  AND bucket_start >= date_trunc($4::text, $2::timestamptz, 'UTC')"
+         "  AND bucket_start < $3::timestamptz GROUP BY 1, 2),"
          " c AS (SELECT t, b, sum(n) OVER (PARTITION BY t ORDER BY b) AS cum,"
-         "  sum(n) OVER (PARTITION BY t) AS tot FROM h)"
+         "  sum(n) OVER (PARTITION BY t) AS tot FROM h),"
+         " q AS (SELECT t, round(2 ^ ((min(b) + 0.5) / 4.0))::bigint AS v FROM c"
+         "  WHERE cum >= $6::float8 * tot GROUP BY t)"
          " SELECT " STORE_PG_TS(
-             "g.t") ", COALESCE((SELECT round(2 ^ ((min(c.b) + 0.5) / 4.0))"
-                    "  ::bigint FROM c WHERE c.t = g.t AND c.cum >= $6::float8 * c.tot), 0)"
-                    " FROM g ORDER BY g.t",
+             "g.t") ", COALESCE(q.v, 0)"
+                    " FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
+                    "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) "
+                    "AS g(t)"
+                    " LEFT JOIN q ON q.t = g.t ORDER BY g.t",
          6, true},
     /* Retention cohorts: users registered in each ISO week from $1 on
      * (UTC), and of them how many were active in weeks W+1..W+8 (exact,
@@ -214,6 +220,48 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
                   "  AND x.created_at >= now() - interval '30 days'"
                   "  AND x.created_at - x.prev_at < interval '1 day'",
                   1, true},
+    /* The histograms' days from the day of $1 on (NULL: the day of the
+     * oldest event of positions ($2, $3], or of the hours the
+     * registrations redo, whichever is older), again from their hours. */
+    [AM_DAILY] = {"am_daily",
+                  "WITH f AS (SELECT date_trunc('day', COALESCE($1::timestamptz, LEAST("
+                  "  (SELECT min(created_at) FROM events WHERE pos > $2::bigint"
+                  "  AND pos <= $3::bigint), (SELECT reg_until - interval '1 hour'"
+                  "  FROM analytics_checkpoint WHERE id = 1))), 'UTC') AS t),"
+                  " ins AS (INSERT INTO analytics_daily (metric, dims, day, value)"
+                  " SELECT metric, dims, date_trunc('day', bucket_start, 'UTC'), sum(value)"
+                  " FROM analytics_hourly, f WHERE metric IN ('delivered_ms_hist',"
+                  "  'read_ms_hist', 'search_ms_hist') AND bucket_start >= f.t GROUP BY 1, 2, 3"
+                  " ON CONFLICT (metric, dims, day) DO UPDATE SET value = EXCLUDED.value"
+                  " RETURNING 1) SELECT count(*) FROM ins",
+                  3, false},
+    /* AM_QUANTILE by day, from analytics_daily ($4 unused but kept). */
+    [AM_QUANTILE_DAY] =
+        {"am_quantile_day",
+         "WITH h AS (SELECT day AS t, split_part(dims, ':', 2)::int AS b, sum(value) AS n"
+         "  FROM analytics_daily WHERE metric = $1::text AND dims LIKE $5::text"
+         "  AND day >= date_trunc($4::text, $2::timestamptz, 'UTC') AND day < $3::timestamptz"
+         "  GROUP BY 1, 2),"
+         " c AS (SELECT t, b, sum(n) OVER (PARTITION BY t ORDER BY b) AS cum,"
+         "  sum(n) OVER (PARTITION BY t) AS tot FROM h),"
+         " q AS (SELECT t, round(2 ^ ((min(b) + 0.5) / 4.0))::bigint AS v FROM c"
+         "  WHERE cum >= $6::float8 * tot GROUP BY t)"
+         " SELECT " STORE_PG_TS(
+             "g.t") ", COALESCE(q.v, 0)"
+                    " FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
+                    "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) "
+                    "AS g(t)"
+                    " LEFT JOIN q ON q.t = g.t ORDER BY g.t",
+         6, true},
+    /* DAU/WAU/MAU of the days from $1 (NULL: the UTC day of the oldest
+     * event of positions ($2, $3], else today) to today, and of the 29
+     * days after a changed day that are not in the future. */
+    [AM_ACTIVE_REFRESH] = {"am_active_refresh",
+                           "SELECT analytics_active_refresh(COALESCE($1::timestamptz AT TIME ZONE"
+                           " 'UTC', (SELECT min(created_at) FROM events WHERE pos > $2::bigint"
+                           " AND pos <= $3::bigint) AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')"
+                           "::date, (now() AT TIME ZONE 'UTC')::date)",
+                           3, false},
     {NULL, NULL, 0, false},
 };
 
@@ -232,13 +280,24 @@ int store_pg__analytics_latency(struct store_pg *pg, int64_t lo, int64_t hi)
     return run_count(pg, AM_LATENCY, STORE_PG__ARGS(&p, lo, hi));
 }
 
+int store_pg__analytics_daily(struct store_pg *pg, const char *from, int64_t lo, int64_t hi)
+{
+    struct store_pg__args p;
+    const char *const *v = STORE_PG__ARGS(&p, 0, lo, hi);
+    p.v[0] = from;
+    int rc = run_count(pg, AM_DAILY, v);
+    return rc < 0 ? rc : run_count(pg, AM_ACTIVE_REFRESH, v);
+}
+
 int store_pg__analytics_rebuild_more(struct store_pg *pg, int64_t pos, const char *from)
 {
     struct store_pg__args p;
     const char *const *v = STORE_PG__ARGS(&p, pos);
     p.v[1] = from;
     int rc = run_count(pg, AM_LATENCY_REBUILD, v);
-    return rc < 0 ? rc : store_pg__analytics_media(pg, from);
+    if (rc == 0)
+        rc = store_pg__analytics_media(pg, from);
+    return rc < 0 ? rc : store_pg__analytics_daily(pg, from, 0, 0);
 }
 
 int store_pg__analytics_media(struct store_pg *pg, const char *since)
@@ -306,7 +365,8 @@ int store_pg__analytics_quantiles(struct store_pg *pg, struct pl_arena *a, const
     if (!store_pg_analytics_quantile_metric(metric, &hist, &dims, &q))
         return PL_ENOTFOUND;
     const char *vals[] = {hist, from, to, granularity, dims, q};
-    return store_pg__exec_rows(pg, a, &store_pg__analytics_metric_stmts[AM_QUANTILE], vals,
+    int id = strcmp(granularity, "day") == 0 ? AM_QUANTILE_DAY : AM_QUANTILE;
+    return store_pg__exec_rows(pg, a, &store_pg__analytics_metric_stmts[id], vals,
                                sizeof(struct store_analytics_point), store_pg__analytics_point_row,
                                NULL, rows, n);
 }

@@ -19,12 +19,14 @@ enum { LOCK, UNLOCK, CONVS, CANDIDATES, SEG_INSERT, MOVE, KNOWN, SUMMARY };
  * (storage/pg_conversations.c reads it from messages). e2e messages stay
  * hot: their per-device ciphertexts are looked up next to the message
  * row, the server could not index them anyway, and they are opaque bytes
- * that compress poorly (README, "Archive"). */
+ * that compress poorly (README, "Archive"). A message the search indexer
+ * (0015) has not reached yet stays too: its tsv goes with it. */
 #define ARCHIVABLE(m)                                                                              \
     m ".kind IN ('text', 'media')"                                                                 \
       " AND " m ".created_at < now() - make_interval(secs => $2::bigint)"                          \
       " AND " m ".seq < (SELECT v.last_seq FROM conversations v WHERE v.id = " m                   \
-      ".conversation_id)"
+      ".conversation_id)"                                                                          \
+      " AND " m ".id <= (SELECT x.pos FROM search_index_state x WHERE x.id = 1)"
 
 const struct store_pg__stmt store_pg__archive_stmts[] = {
     [LOCK] = {"archive_lock", "SELECT pg_try_advisory_lock(x'" ARCHIVE_LOCK_ID "'::bigint)", 0,

@@ -75,6 +75,7 @@ static const struct store_pg__stmt *const stmt_tables[] = {
     store_pg__analytics_metric_stmts,
     store_pg__block_stmts,
     store_pg__conv_prefs_stmts,
+    store_pg__expiry_stmts,
     store_pg__replica_stmts,
 };
 
@@ -230,7 +231,11 @@ static int pg_connect(struct store_pg *pg)
     PGconn *c;
     int rc = store_pg__connect(pg->conninfo, pg->connect_timeout, "5000", &c);
     if (rc == 0 && pg->no_seqscan) {
-        PGresult *r = PQexec(c, "SET enable_seqscan = off");
+        /* Generic plans too: the writer's statements take their rows as
+         * one JSON or array parameter, for which a custom plan is no
+         * better, and replanning them was ~8% of its backend's time. */
+        PGresult *r =
+            PQexec(c, "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan");
         if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
             rc = PQstatus(c) == CONNECTION_BAD ? PL_EUNAVAIL : PL_EINTERNAL;
         PQclear(r);
@@ -356,6 +361,83 @@ int store_pg__exec(struct store_pg *pg, const struct store_pg__stmt *st, const c
         return rc;
     }
 }
+
+/* The connection broke in the middle of a pipeline: whatever was sent may
+ * or may not have run, so the caller learns that the outcome is unknown. */
+static int pipeline_lost(struct store_pg *pg, struct store_pg__call *q, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        PQclear(q[i].res);
+        q[i].res = NULL;
+    }
+    pg_drop(pg, "pipeline");
+    pg->in_tx = false;
+    return PL_EUNAVAIL;
+}
+
+/* Reads the result of one statement of the pipeline (and the NULL that
+ * ends it) into q->res; the first failure's code goes to *rc. false when
+ * the connection broke. */
+static bool pipeline_read(struct store_pg *pg, struct store_pg__call *q, int *rc)
+{
+    PGresult *r = PQgetResult(pg->conn);
+    if (!r || PQstatus(pg->conn) == CONNECTION_BAD) {
+        PQclear(r);
+        return false;
+    }
+    ExecStatusType s = PQresultStatus(r);
+    bool ok = s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
+    if (ok && *rc == 0) {
+        q->res = r;
+        if (q->st == &conn_stmts[1])
+            pg->in_tx = true;
+        else if (q->st == &conn_stmts[2])
+            pg->in_tx = false;
+    } else {
+        /* A statement after the failed one is skipped by the server
+         * (PGRES_PIPELINE_ABORTED): the first failure tells why. */
+        if (*rc == 0)
+            *rc = s == PGRES_PIPELINE_ABORTED ? PL_EINTERNAL : map_error(q->st, r);
+        PQclear(r);
+    }
+    while ((r = PQgetResult(pg->conn)) != NULL) /* only the NULL is expected */
+        PQclear(r);
+    return PQstatus(pg->conn) != CONNECTION_BAD;
+}
+
+int store_pg__exec_pipeline(struct store_pg *pg, struct store_pg__call *q, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        q[i].res = NULL;
+    int rc = pg->in_tx ? (pg->conn ? 0 : PL_EUNAVAIL) : pg_ensure(pg);
+    if (rc < 0)
+        return rc;
+    PGconn *c = pg->conn;
+    if (!PQenterPipelineMode(c))
+        return pipeline_lost(pg, q, n);
+    bool sent = true;
+    for (unsigned i = 0; i < n && sent; i++)
+        sent = PQsendQueryPrepared(c, q[i].st->name, q[i].st->nparams, q[i].values, NULL, NULL, 0);
+    if (!sent || !PQpipelineSync(c))
+        return pipeline_lost(pg, q, n);
+    for (unsigned i = 0; i < n; i++)
+        if (!pipeline_read(pg, &q[i], &rc))
+            return pipeline_lost(pg, q, n);
+    PGresult *sync = PQgetResult(c);
+    bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!synced || !PQexitPipelineMode(c))
+        return pipeline_lost(pg, q, n);
+    if (rc < 0)
+        for (unsigned i = 0; i < n; i++) {
+            PQclear(q[i].res);
+            q[i].res = NULL;
+        }
+    return rc;
+}
+
+const struct store_pg__stmt *const store_pg__stmt_begin = &conn_stmts[1];
+const struct store_pg__stmt *const store_pg__stmt_commit = &conn_stmts[2];
 
 /* PostgreSQL's text output for bigint is always a plain decimal, so a
  * failure here means an unexpected reply, not bad input. */

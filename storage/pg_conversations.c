@@ -35,14 +35,16 @@
     "(SELECT count(*) FROM " t " o WHERE o.conversation_id = c.id"                                 \
     " AND o.seq > GREATEST(me.read_seq, me.joined_seq) AND o.sender_id = me.user_id)"
 #define OWN_UNREAD "(" OWN_UNREAD_IN("messages") " + " OWN_UNREAD_IN("archived_messages") ")"
-#define CONV_COLS                                                                                  \
-    "c.id, c.kind, c.title, c.encryption, " CREATED_AT ", " UPDATED_AT                             \
-    ", c.last_seq, c.member_count, me.role,"                                                       \
-    " GREATEST(0, c.last_seq - GREATEST(me.read_seq, me.joined_seq) - " OWN_UNREAD                 \
-    "), " ACTIVITY_US ", me.request_from, COALESCE(" TS(                                           \
-        "me.pinned_at") ", ''),"                                                                   \
-                        " COALESCE(" TS(                                                           \
-                            "me.muted_until") ", ''), p.id, p.username, p.display_name, lm.*"
+// clang-format off
+#define CONV_COLS                                                               \
+    "c.id, c.kind, c.title, c.encryption, " CREATED_AT ", " UPDATED_AT          \
+    ", c.last_seq, c.member_count, me.role,"                                    \
+    " GREATEST(0, c.last_seq - GREATEST(me.read_seq, me.joined_seq) - "         \
+    OWN_UNREAD "), " ACTIVITY_US ", me.request_from,"                           \
+    " COALESCE(" TS("me.pinned_at") ", ''),"                                    \
+    " COALESCE(" TS("me.muted_until") ", ''), COALESCE(c.expire_after, 0),"     \
+    " p.id, p.username, p.display_name, lm.*"
+// clang-format on
 #define CONV_PEER                                                                                  \
     " LEFT JOIN LATERAL (SELECT u.id, u.username, u.display_name"                                  \
     "  FROM members o JOIN users u ON u.id = o.user_id"                                            \
@@ -56,8 +58,8 @@
     "SELECT " CONV_COLS                                                                            \
     " FROM members me JOIN conversations c ON c.id = me.conversation_id" CONV_PEER                 \
         CONV_LAST_MESSAGE
-#define CONV_COL_PEER 14
-#define CONV_COL_LAST_MESSAGE 17
+#define CONV_COL_PEER 15
+#define CONV_COL_LAST_MESSAGE 18
 
 enum {
     USERS_RESOLVE,
@@ -214,9 +216,9 @@ int store_pg_users_resolve(struct store_pg *pg, struct pl_arena *a, const char *
     return rc;
 }
 
-/* The member's request and settings (columns 11-13, 0013), the peer
- * (14-16) and the last message (from 17), both absent when their first
- * column is NULL. */
+/* The member's request and settings (columns 11-13, 0013), the timer
+ * (14), the peer (15-17) and the last message (from 18), both absent when
+ * their first column is NULL. */
 static int read_conv_extras(struct pl_arena *a, const PGresult *r, int row, struct store_conv *c)
 {
     int rc = 0;
@@ -224,6 +226,8 @@ static int read_conv_extras(struct pl_arena *a, const PGresult *r, int row, stru
         rc = store_pg__get_i64(r, row, 11, &c->request_from);
     c->pinned_at = store_pg__get_str(a, r, row, 12);
     c->muted_until = store_pg__get_str(a, r, row, 13);
+    if (rc == 0)
+        rc = store_pg__get_i64(r, row, 14, &c->expire_after);
     if (rc == 0 && (!c->pinned_at || !c->muted_until))
         rc = PL_ENOMEM;
     c->has_peer = !PQgetisnull(r, row, CONV_COL_PEER);

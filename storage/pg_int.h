@@ -66,6 +66,7 @@ extern const struct store_pg__stmt store_pg__analytics_metric_stmts[]; /* pg_ana
 extern const struct store_pg__stmt store_pg__block_stmts[];            /* pg_blocks.c */
 extern const struct store_pg__stmt store_pg__conv_prefs_stmts[];       /* pg_conv_prefs.c */
 extern const struct store_pg__stmt store_pg__replica_stmts[];          /* pg_replica.c */
+extern const struct store_pg__stmt store_pg__expiry_stmts[];           /* pg_expiry.c */
 
 /* Runs the prepared statement st with nparams parameters: values[i] with
  * lengths[i] bytes in format formats[i] (0 text, NUL-terminated; 1 binary).
@@ -78,6 +79,29 @@ extern const struct store_pg__stmt store_pg__replica_stmts[];          /* pg_rep
 PL_MUST_CHECK int store_pg__exec(struct store_pg *pg, const struct store_pg__stmt *st,
                                  const char *const *values, const int *lengths, const int *formats,
                                  struct pg_result **res);
+/* One statement of a pipeline: st with its text parameters (borrowed);
+ * res is set by store_pg__exec_pipeline() (the caller's: PQclear it). */
+struct store_pg__call {
+    const struct store_pg__stmt *st;
+    const char *const *values;
+    struct pg_result *res;
+};
+
+/* Sends q[0..n) in one round trip (libpq pipeline mode) and reads every
+ * result. On success each q[i].res is set; on failure none is, and the
+ * code is the first failing statement's (as store_pg__exec()); the
+ * statements after it did not run. store_pg__stmt_begin and
+ * store_pg__stmt_commit may be among them: they open and end the
+ * transaction as store_pg_tx_begin() and store_pg_tx_commit() do, and a
+ * transaction left open by a failure must be rolled back. PL_EUNAVAIL:
+ * the connection broke, the outcome is unknown. */
+PL_MUST_CHECK int store_pg__exec_pipeline(struct store_pg *pg, struct store_pg__call *q,
+                                          unsigned n);
+extern const struct store_pg__stmt *const store_pg__stmt_begin;  /* BEGIN */
+extern const struct store_pg__stmt *const store_pg__stmt_commit; /* COMMIT */
+/* store_pg_e2e_insert()'s statement (pg_keys.c), for the send pipeline. */
+extern const struct store_pg__stmt *const store_pg__stmt_e2e_insert;
+
 /* Runs st with the parameters a and b; *out is the boolean in the first
  * column of its one row. 0, PL_ENOTFOUND when there is no row, or a
  * store_pg__exec() code. */
@@ -198,6 +222,8 @@ PL_MUST_CHECK int store_pg__message_row(struct pl_arena *a, const struct pg_resu
  * quantile series of a delivery_/read_ metric; one row of a series. */
 PL_MUST_CHECK int store_pg__analytics_latency(struct store_pg *pg, int64_t lo, int64_t hi);
 PL_MUST_CHECK int store_pg__analytics_media(struct store_pg *pg, const char *since);
+PL_MUST_CHECK int store_pg__analytics_daily(struct store_pg *pg, const char *from, int64_t lo,
+                                            int64_t hi);
 PL_MUST_CHECK int store_pg__analytics_rebuild_more(struct store_pg *pg, int64_t pos,
                                                    const char *from);
 PL_MUST_CHECK int store_pg__analytics_quantiles(struct store_pg *pg, struct pl_arena *a,

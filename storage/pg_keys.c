@@ -107,6 +107,8 @@ const struct store_pg__stmt store_pg__key_stmts[] = {
     {NULL, NULL, 0, false},
 };
 
+const struct store_pg__stmt *const store_pg__stmt_e2e_insert = &store_pg__key_stmts[E2E_INSERT];
+
 static int run(struct store_pg *pg, int id, const char *const *vals, PGresult **r)
 {
     return store_pg__exec(pg, &store_pg__key_stmts[id], vals, NULL, NULL, r);

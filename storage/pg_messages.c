@@ -39,6 +39,7 @@ enum {
     SEND_CHECK,
     SEND_ASSIGN,
     SEND_INSERT,
+    SEND_POS_TAKE,
     SEND_ACCEPT,
     MEMBER_JOINED,
     PAGE_ASC,
@@ -149,6 +150,12 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
                      " INSERT INTO events (pos, conversation_id, type, payload)"
                      " SELECT i, c, 'message.created', p::text FROM j",
                      1, false},
+    /* store_pg_positions_take()'s statement, here so that it travels in
+     * the same round trip as SEND_ASSIGN. */
+    [SEND_POS_TAKE] = {"send_pos_take",
+                       "UPDATE stream_state SET pos = pos + $1::bigint WHERE id = 1"
+                       " RETURNING pos - $1::bigint + 1",
+                       1, false},
     /* A message request is accepted by answering it (0013). */
     [SEND_ACCEPT] = {"send_accept",
                      "UPDATE members m SET request_from = NULL"
@@ -257,36 +264,6 @@ static int i64_array(struct pl_buf *b, const int64_t *v, unsigned n)
     return rc < 0 ? rc : param_end(b);
 }
 
-int store_pg_send_lock(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
-                       unsigned n)
-{
-    int64_t *ids, *counts;
-    unsigned n_ids;
-    int rc = conv_ids(a, s, n, false, &ids, &counts, &n_ids);
-    if (rc < 0)
-        return rc;
-    struct pl_buf b;
-    pl_buf_init(&b, PARAM_MAX);
-    if ((rc = i64_array(&b, ids, n_ids)) == 0) {
-        const char *vals[] = {pl_buf_head(&b)};
-        PGresult *r;
-        if ((rc = run(pg, SEND_LOCK, vals, &r)) == 0) {
-            for (int row = 0; row < PQntuples(r) && rc == 0; row++) {
-                int64_t id;
-                rc = store_pg__get_i64(r, row, 0, &id);
-                for (unsigned i = 0; i < n && rc == 0; i++)
-                    if (s[i]->conversation_id == id) {
-                        s[i]->conv_e2e = get_bool(r, row, 1);
-                        rc = store_pg__get_i64(r, row, 2, &s[i]->expire_ms);
-                    }
-            }
-            PQclear(r);
-        }
-    }
-    pl_buf_deinit(&b);
-    return rc;
-}
-
 static int check_param(struct pl_buf *b, struct store_send *const *s, unsigned n)
 {
     int rc = pl_buf_append(b, "[", 1);
@@ -346,25 +323,51 @@ static int check_row(struct pl_arena *a, const PGresult *r, int row, struct stor
     return 0;
 }
 
-int store_pg_send_check(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
-                        unsigned n)
+/* Sets each send's conv_e2e and expire_ms from SEND_LOCK's rows. */
+static int lock_rows(const PGresult *r, struct store_send *const *s, unsigned n)
 {
-    struct pl_buf b;
-    pl_buf_init(&b, PARAM_MAX);
-    int rc = check_param(&b, s, n);
-    PGresult *r = NULL;
-    if (rc == 0) {
-        const char *vals[] = {pl_buf_head(&b)};
-        rc = run(pg, SEND_CHECK, vals, &r);
+    int rc = 0;
+    for (int row = 0; row < PQntuples(r) && rc == 0; row++) {
+        int64_t id;
+        rc = store_pg__get_i64(r, row, 0, &id);
+        for (unsigned i = 0; i < n && rc == 0; i++)
+            if (s[i]->conversation_id == id) {
+                s[i]->conv_e2e = get_bool(r, row, 1);
+                rc = store_pg__get_i64(r, row, 2, &s[i]->expire_ms);
+            }
     }
-    pl_buf_deinit(&b);
+    return rc;
+}
+
+int store_pg_send_open(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
+                       unsigned n)
+{
+    int64_t *ids, *counts;
+    unsigned n_ids;
+    int rc = conv_ids(a, s, n, false, &ids, &counts, &n_ids);
     if (rc < 0)
         return rc;
-    if (PQntuples(r) != (int)n)
+    struct pl_buf ib, cb;
+    pl_buf_init(&ib, PARAM_MAX);
+    pl_buf_init(&cb, PARAM_MAX);
+    struct store_pg__call q[3] = {{.st = store_pg__stmt_begin}};
+    if ((rc = i64_array(&ib, ids, n_ids)) == 0 && (rc = check_param(&cb, s, n)) == 0) {
+        const char *lv[] = {pl_buf_head(&ib)}, *cv[] = {pl_buf_head(&cb)};
+        q[1] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_LOCK], .values = lv};
+        q[2] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_CHECK], .values = cv};
+        rc = store_pg__exec_pipeline(pg, q, 3);
+    }
+    pl_buf_deinit(&ib);
+    pl_buf_deinit(&cb);
+    if (rc < 0)
+        return rc;
+    rc = lock_rows(q[1].res, s, n);
+    if (rc == 0 && PQntuples(q[2].res) != (int)n)
         rc = PL_EINTERNAL;
     for (unsigned i = 0; i < n && rc == 0; i++)
-        rc = check_row(a, r, (int)i, s, i);
-    PQclear(r);
+        rc = check_row(a, q[2].res, (int)i, s, i);
+    for (unsigned i = 0; i < 3; i++)
+        PQclear(q[i].res);
     return rc;
 }
 
@@ -408,7 +411,7 @@ static int assign_row(struct pl_arena *a, const PGresult *r, int row, struct sto
 }
 
 int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
-                         unsigned n, unsigned *n_new)
+                         unsigned n, unsigned *n_new, uint64_t *first)
 {
     int64_t *ids, *counts;
     unsigned n_ids, total = 0;
@@ -423,10 +426,17 @@ int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a, struct store_s
     struct pl_buf ib, kb;
     pl_buf_init(&ib, PARAM_MAX);
     pl_buf_init(&kb, PARAM_MAX);
-    PGresult *r = NULL;
+    char nb[16];
+    snprintf(nb, sizeof(nb), "%u", total);
+    const char *pv[] = {nb};
+    struct store_pg__call q[2] = {
+        {.st = &store_pg__message_stmts[SEND_ASSIGN]},
+        {.st = &store_pg__message_stmts[SEND_POS_TAKE], .values = pv},
+    };
     if ((rc = i64_array(&ib, ids, n_ids)) == 0 && (rc = i64_array(&kb, counts, n_ids)) == 0) {
         const char *vals[] = {pl_buf_head(&ib), pl_buf_head(&kb)};
-        rc = run(pg, SEND_ASSIGN, vals, &r);
+        q[0].values = vals;
+        rc = store_pg__exec_pipeline(pg, q, 2);
     }
     pl_buf_deinit(&ib);
     pl_buf_deinit(&kb);
@@ -434,11 +444,16 @@ int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a, struct store_s
         return rc;
     /* Every NEW send passed the membership check under the lock, so each
      * of their conversations exists and has its row. */
-    if (PQntuples(r) != (int)n_ids)
+    PGresult *r = q[0].res;
+    if (PQntuples(r) != (int)n_ids || PQntuples(q[1].res) != 1)
         rc = PL_EINTERNAL;
     for (int row = 0; rc == 0 && row < PQntuples(r); row++)
         rc = assign_row(a, r, row, s, n);
-    PQclear(r);
+    int64_t pos = 0;
+    if (rc == 0 && (rc = store_pg__get_i64(q[1].res, 0, 0, &pos)) == 0)
+        *first = (uint64_t)pos;
+    PQclear(q[0].res);
+    PQclear(q[1].res);
     return rc;
 }
 
@@ -462,37 +477,34 @@ static int insert_row(struct pl_buf *b, const struct store_send *x, bool first)
     return rc < 0 ? rc : pl_buf_append(b, "}", 1);
 }
 
-/* Senders answering a message request accept it: one statement, and only
- * for batches that have such a send. */
-static int accept_requests(struct store_pg *pg, struct store_send *const *s, unsigned n)
+/* The parameters of SEND_ACCEPT for the NEW sends that answer their
+ * pending message request (0013), in the arena; vals[0] stays NULL when
+ * there are none. */
+static int accept_params(struct pl_arena *a, struct store_send *const *s, unsigned n,
+                         const char *vals[2])
 {
     unsigned k = 0;
+    vals[0] = vals[1] = NULL;
     for (unsigned i = 0; i < n; i++)
         k += s[i]->outcome == STORE_SEND_NEW && s[i]->accepts;
     if (k == 0)
         return 0;
-    struct pl_arena *a = pl_arena_new();
-    int64_t *cv = a ? pl_arena_alloc(a, k * sizeof(*cv)) : NULL;
-    int64_t *us = a ? pl_arena_alloc(a, k * sizeof(*us)) : NULL;
-    int rc = cv && us ? 0 : PL_ENOMEM;
+    int64_t *cv = pl_arena_alloc(a, k * sizeof(*cv)), *us = pl_arena_alloc(a, k * sizeof(*us));
+    if (!cv || !us)
+        return PL_ENOMEM;
     k = 0;
-    for (unsigned i = 0; rc == 0 && i < n; i++)
+    for (unsigned i = 0; i < n; i++)
         if (s[i]->outcome == STORE_SEND_NEW && s[i]->accepts) {
             cv[k] = s[i]->conversation_id;
             us[k++] = s[i]->sender_id;
         }
-    const char *vals[2] = {NULL, NULL};
-    if (rc == 0 &&
-        (!(vals[0] = store_pg__i64_array(a, cv, k)) || !(vals[1] = store_pg__i64_array(a, us, k))))
-        rc = PL_ENOMEM;
-    PGresult *r;
-    if (rc == 0 && (rc = run(pg, SEND_ACCEPT, vals, &r)) == 0)
-        PQclear(r);
-    pl_arena_free(a);
-    return rc;
+    if (!(vals[0] = store_pg__i64_array(a, cv, k)) || !(vals[1] = store_pg__i64_array(a, us, k)))
+        return PL_ENOMEM;
+    return 0;
 }
 
-int store_pg_send_insert(struct store_pg *pg, struct store_send *const *s, unsigned n)
+int store_pg_send_finish(struct store_pg *pg, struct store_send *const *s, unsigned n,
+                         const char *e2e_rows)
 {
     struct pl_buf b;
     pl_buf_init(&b, PARAM_MAX);
@@ -510,14 +522,30 @@ int store_pg_send_insert(struct store_pg *pg, struct store_send *const *s, unsig
     }
     if (rc == 0 && (rc = pl_buf_append(&b, "]", 1)) == 0)
         rc = param_end(&b);
-    if (rc == 0 && !first) {
-        const char *vals[] = {pl_buf_head(&b)};
-        PGresult *r;
-        if ((rc = run(pg, SEND_INSERT, vals, &r)) == 0)
-            PQclear(r);
+    struct pl_arena *a = rc == 0 ? pl_arena_new() : NULL;
+    const char *av[2] = {NULL, NULL};
+    if (rc == 0)
+        rc = a ? accept_params(a, s, n, av) : PL_ENOMEM;
+    if (rc == 0) {
+        const char *iv[] = {pl_buf_head(&b)}, *ev[] = {e2e_rows};
+        struct store_pg__call q[4];
+        unsigned k = 0;
+        if (e2e_rows)
+            q[k++] = (struct store_pg__call){.st = store_pg__stmt_e2e_insert, .values = ev};
+        if (!first)
+            q[k++] =
+                (struct store_pg__call){.st = &store_pg__message_stmts[SEND_INSERT], .values = iv};
+        if (av[0])
+            q[k++] =
+                (struct store_pg__call){.st = &store_pg__message_stmts[SEND_ACCEPT], .values = av};
+        q[k++] = (struct store_pg__call){.st = store_pg__stmt_commit};
+        if ((rc = store_pg__exec_pipeline(pg, q, k)) == 0)
+            for (unsigned i = 0; i < k; i++)
+                PQclear(q[i].res);
     }
+    pl_arena_free(a);
     pl_buf_deinit(&b);
-    return rc < 0 ? rc : accept_requests(pg, s, n);
+    return rc;
 }
 
 /* ---- history ---- */

@@ -15,7 +15,7 @@
 
 PL_LOG_TOPIC("store");
 
-enum { SEARCH, HEADLINE, SCOPE };
+enum { SEARCH, HEADLINE, SCOPE, INDEX_STEP };
 
 /*
  * The plan this query is written for (check with EXPLAIN ANALYZE, see
@@ -84,8 +84,54 @@ const struct store_pg__stmt store_pg__search_stmts[] = {
                " ON v.id = mb.conversation_id"
                " WHERE mb.conversation_id = $1::bigint AND mb.user_id = $2::bigint",
                2, true},
+    /* The indexer's step (migration 0015): the next $1 messages above the
+     * indexed position, in position order, get their tsv, and the
+     * position moves past them, in one statement (one transaction). The
+     * row lock on search_index_state makes nodes take turns; under it,
+     * the messages this snapshot sees above the position are a gap-free
+     * run of commits, so none is skipped or indexed twice. When the step
+     * took them all, the position moves on to stream_state's as this
+     * snapshot sees it (every position up to it has committed, so every
+     * message up to it was among them). An idle step writes nothing. The position is a
+     * scalar subquery so that it bounds the index scan of messages_id_key
+     * (as a join it became a filter over the whole index: 10 million
+     * entries read per step on a big history).
+     * Returns the number of messages passed (0: caught up). */
+    [INDEX_STEP] = {"search_index_step",
+                    "WITH st AS (SELECT pos FROM search_index_state WHERE id = 1 FOR UPDATE),"
+                    " todo AS (SELECT m.conversation_id, m.seq, m.id FROM messages m"
+                    "   WHERE m.id > (SELECT pos FROM st) ORDER BY m.id LIMIT $1::int),"
+                    " upd AS (UPDATE messages m SET tsv = to_tsvector(c.config,"
+                    "   message_search_text(m.kind, m.body))"
+                    "   FROM todo, search_settings c WHERE c.id = 1"
+                    "   AND m.conversation_id = todo.conversation_id AND m.seq = todo.seq"
+                    "   AND m.kind IN ('text', 'media') RETURNING 1),"
+                    " nx AS (SELECT CASE WHEN (SELECT count(*) FROM todo) = $1::int"
+                    "   THEN (SELECT max(id) FROM todo)"
+                    "   ELSE (SELECT pos FROM stream_state WHERE id = 1) END AS pos),"
+                    " mv AS (UPDATE search_index_state x SET pos = nx.pos FROM nx"
+                    "   WHERE x.id = 1 AND nx.pos > x.pos RETURNING 1)"
+                    " SELECT (SELECT count(*) FROM todo), (SELECT count(*) FROM upd),"
+                    "  (SELECT count(*) FROM mv)",
+                    1, false},
     {NULL, NULL, 0, false},
 };
+
+int store_pg_search_index_step(struct store_pg *pg, unsigned limit, unsigned *n)
+{
+    char lb[16];
+    snprintf(lb, sizeof(lb), "%u", limit);
+    const char *vals[] = {lb};
+    PGresult *r;
+    int rc = store_pg__exec(pg, &store_pg__search_stmts[INDEX_STEP], vals, NULL, NULL, &r);
+    if (rc < 0)
+        return rc;
+    int64_t v = 0;
+    rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 0, &v) : PL_EINTERNAL;
+    PQclear(r);
+    *n = (unsigned)v;
+    return rc;
+}
 
 static int read_hit(struct pl_arena *a, const PGresult *r, int row, struct store_search_hit *h)
 {

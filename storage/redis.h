@@ -36,7 +36,9 @@ struct store_redis_config {
 /* Creates a connection object without doing any I/O. cfg is borrowed for
  * the call. Free *out with store_redis_free().
  * Returns 0; PL_EINVAL when cfg is NULL or addr is not "host:port" or an
- * absolute path; PL_ENOMEM. */
+ * absolute path (or, in cluster mode, cluster is not a list of at most 16
+ * "host:port"); PL_ENOMEM. In cluster mode the commands below return
+ * PL_EUNAVAIL while no master serves the key's slot (during a failover). */
 PL_MUST_CHECK int store_redis_new(const struct store_redis_config *cfg, struct store_redis **out);
 
 /* Closes the connection, if open, and frees r. NULL is fine. */

@@ -61,4 +61,11 @@ PL_MUST_CHECK int store_pg_search_scope(struct store_pg *pg, int64_t conversatio
  * PL_EUNAVAIL; or PL_EINTERNAL. */
 PL_MUST_CHECK int store_pg_search_configure(const char *conninfo, const char *config);
 
+/* The search indexer's step (server/indexer.c): fills tsv for up to limit
+ * messages committed after the indexed position, in position order, and
+ * moves the position past them, in one transaction; *n is how many it
+ * passed (0 when search has caught up). Safe on every node at once: each
+ * message is indexed exactly once. Blocking; returns 0 or a common code. */
+PL_MUST_CHECK int store_pg_search_index_step(struct store_pg *pg, unsigned limit, unsigned *n);
+
 #endif

@@ -7,5 +7,5 @@
 
 bool fuzz_hdr_last_event_id(const char *s, uint64_t *out)
 {
-    return parse_pos(s, out);
+    return api__parse_pos(s, out);
 }

@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "harness_chat.h"
 
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,8 @@
  * must add up exactly: each send is answered once (201, or 503 when the
  * queue was full), /metrics counts the same sends, batches never exceed
  * writer_batch, and the history holds exactly the stored messages with
- * gap-free seqs.
+ * gap-free seqs. The search indexer (migration 0015) then gives every one
+ * of them its search vector: none is skipped between concurrent batches.
  */
 
 #define THREADS 4
@@ -98,6 +100,27 @@ static void read_counts(struct pt_server *s, enum pt_proto p, struct writer_coun
     pt_resp_free(&r);
 }
 
+/* Once the indexer has caught up: how many of conv's messages have a search
+ * vector; fails the case if any has none. */
+static unsigned indexed(int64_t conv)
+{
+    pt_search_wait();
+    PGconn *c = PQconnectdb(getenv("PARLEY_TEST_PG"));
+    PL_ASSERT(PQstatus(c) == CONNECTION_OK);
+    char q[256];
+    snprintf(q, sizeof(q),
+             "SELECT count(tsv), count(*) FILTER (WHERE tsv IS NULL) FROM messages"
+             " WHERE conversation_id = %lld",
+             (long long)conv);
+    PGresult *r = PQexec(c, q);
+    PL_ASSERT(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1);
+    unsigned n = (unsigned)atoi(PQgetvalue(r, 0, 0));
+    PL_ASSERT_INT_EQ(atoi(PQgetvalue(r, 0, 1)), 0);
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
 PLTEST_PROTO(every_send_is_counted_once)
 {
     static const char *const args[] = {"--writer-batch", BATCH, "--writer-queue", "3", NULL};
@@ -152,5 +175,6 @@ PLTEST_PROTO(every_send_is_counted_once)
     }
     free(seen);
     pt_resp_free(&r);
+    PL_ASSERT_INT_EQ(indexed(sh.conv), sh.stored);
     PL_ASSERT_INT_EQ(pt_server_stop(sh.s), 0);
 }

@@ -32,6 +32,7 @@ static size_t search_hits(struct pt_server *s, enum pt_proto proto, const struct
 {
     char path[128];
     snprintf(path, sizeof(path), "/v1/search?q=%s", q);
+    pt_search_wait();
     struct pt_resp r;
     pt_get(s, proto, path, u->token, &r);
     PT_ASSERT_STATUS(&r, 200);

@@ -35,6 +35,7 @@ static void search_raw(struct pt_server *s, enum pt_proto p, const struct pt_use
                        const char *q_encoded, const char *extra, struct pt_resp *r)
 {
     static char path[3 * 16384 + 512];
+    pt_search_wait();
     snprintf(path, sizeof(path), "/v1/search?q=%s%s%s", q_encoded, extra ? "&" : "",
              extra ? extra : "");
     pt_get(s, p, path, u->token, r);

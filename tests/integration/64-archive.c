@@ -64,6 +64,7 @@ static long long sql_int(const char *fmt, long long a)
 static int archive(const struct env *e, const char *only, const char *crash_at)
 {
     const char *bin = getenv("PARLEY_TEST_BIN");
+    pt_search_wait(); /* only indexed messages are archived */
     pid_t pid = fork();
     PL_ASSERT(pid >= 0);
     if (pid == 0) {
@@ -140,6 +141,7 @@ static char *snapshot(struct env *e, enum pt_proto p, const struct pt_user *u, i
     };
     size_t cap = 1 << 20, n = 0;
     char *out = malloc(cap);
+    pt_search_wait();
     PL_ASSERT(out);
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         char path[256];

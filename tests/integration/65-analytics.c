@@ -458,6 +458,11 @@ PLTEST(rebuild_recomputes_from_history)
     const char *rb[] = {"analytics", "rebuild", "--from", d0, NULL};
     PL_ASSERT_INT_EQ(parleyd(rb, out, sizeof(out)), 0);
     PL_ASSERT(strncmp(out, "rebuilt from ", 13) == 0);
+    /* Exact over all time only after a full rebuild: other tests (64, 68)
+     * move messages' created_at 30 days back, out of the hours a partial
+     * rebuild recounts (history never changes its dates outside tests). */
+    const char *full[] = {"analytics", "rebuild", NULL};
+    PL_ASSERT_INT_EQ(parleyd(full, out, sizeof(out)), 0);
     expect_exact();
     snprintf(q, sizeof(q),
              "SELECT count(*) FROM analytics_daily_users WHERE day = '%s'"
@@ -491,6 +496,7 @@ PLTEST(rebuild_recomputes_from_history)
     const char *rb3[] = {"analytics", "rebuild", "--from", dm1, NULL};
     PL_ASSERT_INT_EQ(parleyd(rb3, out, sizeof(out)), 0);
     PL_ASSERT_INT_EQ(sql_int(q), 12345);
+    PL_ASSERT_INT_EQ(parleyd(full, out, sizeof(out)), 0);
     expect_exact();
     const char *bad[] = {"analytics", "rebuild", "--from", "2026-13-45", NULL};
     PL_ASSERT(parleyd(bad, NULL, 0) != 0);
@@ -599,6 +605,8 @@ PLTEST(hll_distinct_counts_within_2_percent_on_a_million_users)
     sql_exec("INSERT INTO analytics_daily_hll (day, users)"
              " SELECT d, hll_add_agg(hll_hash_bigint(u), 14, 5) FROM (" HLL_POP ") p"
              " GROUP BY d ON CONFLICT (day) DO UPDATE SET users = EXCLUDED.users");
+    /* What a step does for the days its events touched. */
+    sql_exec("SELECT analytics_active_refresh('2099-01-01', '2099-01-30')");
     PL_ASSERT_INT_EQ(sql_int("SELECT sum(n) FROM analytics_test_hll_pairs"), 1000000);
     double dau = series_max_error(s, a.token, "dau", 1);
     double wau = series_max_error(s, a.token, "wau", 7);
@@ -606,6 +614,7 @@ PLTEST(hll_distinct_counts_within_2_percent_on_a_million_users)
     printf("# hll error on 1,000,000 users: mau %.3f %%, worst wau %.3f %%, worst dau %.3f %%\n",
            100 * mau, 100 * wau, 100 * dau);
     sql_exec("DELETE FROM analytics_daily_hll WHERE day >= '2099-01-01' AND day < '2099-02-01'");
+    sql_exec("DELETE FROM analytics_daily_active WHERE day >= '2099-01-01'");
     sql_exec("DROP TABLE analytics_test_hll_pairs");
     admin("revoke", a.name);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);

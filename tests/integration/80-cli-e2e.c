@@ -684,6 +684,7 @@ PLTEST(cli_search_server_and_local)
     PL_ASSERT_INT_EQ(pt_req(s, PT_H1, "GET", "/v1/search?q=x", NULL, NULL, NULL, 0, &r), 0);
     int server = r.status != 404;
     pt_resp_free(&r);
+    pt_search_wait();
 
     PL_ASSERT_INT_EQ(run(&a, &out, "--json", "search", word, NULL), 0);
     char *p1 = strstr(out, "in the open"), *p2 = strstr(out, secret);

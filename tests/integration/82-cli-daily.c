@@ -339,6 +339,7 @@ PLTEST_PROTO(cli_daily_names_json_and_commands)
 
     /* search: server and local hits; no match exits 3; offline, E2E
      * chats are still searched on the device. */
+    pt_search_wait();
     o = RUN(hb, "search", word);
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, secret);
@@ -602,6 +603,17 @@ PLTEST_PROTO(cli_requests_and_block)
     out_free(&o);
     o = RUN(ha, "send", "--plain", b, "are you there now?");
     EXPECT_RC(o, 0);
+    out_free(&o);
+    o = RUN(hb, "expire", cb, "7d");
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "disappear after 7d");
+    out_free(&o);
+    o = RUN(hb, "expire", cb, "5m");
+    EXPECT_RC(o, 2);
+    out_free(&o);
+    o = RUN(hb, "expire", cb, "off");
+    EXPECT_RC(o, 0);
+    EXPECT_IN(o.out, "no longer disappear");
     out_free(&o);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }

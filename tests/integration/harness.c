@@ -269,6 +269,9 @@ struct pt_server *pt_server_start(const char *const *extra_args)
         "--quota-streams", "0", "--quota-sends-per-s", "0", "--quota-searches-per-s", "0",
         "--quota-groups-per-hour", "0", "--quota-media-bytes-per-day", "0",
         "--keys-fetch-per-min", "0", "--keys-target-per-min", "0",
+        /* The test database is shared, the blob stores are not: only the
+         * disappearing-messages tests sweep (with a shared blob store). */
+        "--expiry-interval", "0",
     };
     /* clang-format on */
     size_t argc = 0;

@@ -234,4 +234,10 @@ void pt_redis_cluster_restore(void);
 uint64_t pt_now_ms(void);
 void pt_sleep_ms(unsigned ms);
 
+/* Waits (with a deadline, failing the case past it) until the search
+ * indexer of the servers has indexed every message committed before the
+ * call (migration 0015: search lags the commits by ~0.1 s). Call before a
+ * search or an archive run that must see the messages just sent. */
+void pt_search_wait(void);
+
 #endif

@@ -9,7 +9,8 @@
 import { chromium } from 'playwright-core';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { env, startServer, stopServer, signUp, newChat, uname, online, PASSWORD } from '../tests/lib.mjs';
+import { env, startServer, stopServer, signUp, newChat, uname, online, PASSWORD, PASSPHRASE, e2eReady,
+  signUpE2E, newE2EChat } from '../tests/lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const N = Number(env.BENCH_MESSAGES || 10000);
@@ -46,6 +47,34 @@ try {
     out.first_paint_ms = Math.round(paint['first-paint'] ?? -1);
     out.first_contentful_paint_ms = Math.round(paint['first-contentful-paint'] ?? -1);
     console.log(`first load: ${bytes} bytes transferred in ${files.length} requests (incl. headers); first paint ${out.first_paint_ms} ms, first contentful paint ${out.first_contentful_paint_ms} ms`);
+    await ctx.close();
+  }
+
+  // ---- 1b. the same with end-to-end encryption: sign up with a passphrase, keys made and
+  // published; everything the page loaded until then (libsodium's chunk included) ----
+  {
+    const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await ctx.newPage();
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send('Network.enable');
+    let bytes = 0, assets = 0;
+    const urls = new Map();
+    cdp.on('Network.requestWillBeSent', (e) => urls.set(e.requestId, e.request.url));
+    cdp.on('Network.loadingFinished', (e) => {
+      bytes += e.encodedDataLength;
+      if (/\/assets\/|\/$/.test(urls.get(e.requestId) || '')) assets += e.encodedDataLength;
+    });
+    await page.goto(`${origin}/`, { waitUntil: 'networkidle' });
+    await page.getByLabel('Username', { exact: true }).fill(uname('bench_e'));
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
+    const t0 = Date.now();
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await e2eReady(page);
+    out.e2e_setup_ms = Date.now() - t0;
+    out.first_load_with_e2e_asset_bytes = assets;
+    out.first_load_with_e2e_all_bytes = bytes;
+    console.log(`first load with E2E: app files ${assets} bytes (libsodium included), ${bytes} bytes with the API calls; sign-up to keys published ${out.e2e_setup_ms} ms (argon2id cost of this build)`);
     await ctx.close();
   }
 
@@ -107,14 +136,20 @@ try {
     await ctx.close();
   }
 
-  // ---- 3. send -> rendered on the other browser ----
-  {
+  // ---- 3. send -> rendered on the other browser, plain and end-to-end encrypted ----
+  for (const kind of ['plain', 'e2e']) {
     const a = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
     const b = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
     const an = uname('lat_a'), bn = uname('lat_b');
-    await signUp(a, origin, an);
-    await signUp(b, origin, bn);
-    await newChat(a, bn);
+    if (kind === 'e2e') {
+      await signUpE2E(a, origin, an);
+      await signUpE2E(b, origin, bn);
+      await newE2EChat(a, bn);
+    } else {
+      await signUp(a, origin, an);
+      await signUp(b, origin, bn);
+      await newChat(a, bn);
+    }
     await b.getByRole('navigation', { name: 'Chats' }).getByRole('button', { name: new RegExp(an) }).click();
     await b.getByRole('log').waitFor();
     await b.evaluate(() => {
@@ -124,7 +159,7 @@ try {
           const m = /^lat (\d+)$/.exec(el.textContent);
           if (m && !(m[1] in window.seen)) window.seen[m[1]] = performance.timeOrigin + performance.now();
         }
-      }).observe(document.querySelector('[role=log]'), { childList: true, subtree: true });
+      }).observe(document.querySelector('[role=log]'), { childList: true, subtree: true, characterData: true });
     });
     const lat = [];
     const box = a.getByLabel('Message', { exact: true });
@@ -135,11 +170,12 @@ try {
       await b.waitForFunction((k) => k in window.seen, String(i));
       lat.push((await b.evaluate((k) => window.seen[k], String(i))) - t);
     }
-    out.send_render_n = SENDS;
-    out.send_render_p50_ms = Math.round(pct(lat, 0.5) * 10) / 10;
-    out.send_render_p95_ms = Math.round(pct(lat, 0.95) * 10) / 10;
-    out.send_render_max_ms = Math.round(Math.max(...lat) * 10) / 10;
-    console.log(`send -> rendered on the other browser (${SENDS}): p50 ${out.send_render_p50_ms} ms, p95 ${out.send_render_p95_ms} ms, max ${out.send_render_max_ms} ms`);
+    const k = kind === 'plain' ? 'send_render' : 'e2e_send_render';
+    out[`${k}_n`] = SENDS;
+    out[`${k}_p50_ms`] = Math.round(pct(lat, 0.5) * 10) / 10;
+    out[`${k}_p95_ms`] = Math.round(pct(lat, 0.95) * 10) / 10;
+    out[`${k}_max_ms`] = Math.round(Math.max(...lat) * 10) / 10;
+    console.log(`${kind} send -> rendered on the other browser (${SENDS}): p50 ${out[`${k}_p50_ms`]} ms, p95 ${out[`${k}_p95_ms`]} ms, max ${out[`${k}_max_ms`]} ms`);
   }
 } finally {
   await browser.close();

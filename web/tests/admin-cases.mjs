@@ -36,7 +36,7 @@ test('admin: the dashboard draws every chart for an admin, and tells others it i
 
     await a.goto(`${origin}/admin`);
     await a.getByRole('heading', { name: 'Parley analytics' }).waitFor();
-    const messages = a.getByRole('img', { name: 'Messages chart' });
+    const messages = a.getByRole('img', { name: 'Messages chart', exact: true });
     await messages.waitFor();
     // The aggregator catches up within a pass or two: refresh until today's count shows.
     for (let i = 0; ; i++) {
@@ -50,7 +50,7 @@ test('admin: the dashboard draws every chart for an admin, and tells others it i
     await a.getByLabel('Range').selectOption('7');
     await a.getByRole('status').getByText(/^Updated /).waitFor();
     for (const name of CHARTS) {
-      const chart = a.getByRole('img', { name: `${name} chart` });
+      const chart = a.getByRole('img', { name: `${name} chart`, exact: true });
       await chart.waitFor();
       await chart.screenshot({ path: join(outDir(), `admin-${name.replace(/\W+/g, '-').toLowerCase()}.png`) });
     }

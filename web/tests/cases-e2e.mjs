@@ -306,3 +306,27 @@ test('e2e with the CLI: a group with sender keys both ways, a member removed (ro
   const { rm } = await import('node:fs/promises');
   await rm(home, { recursive: true, force: true });
 });
+
+test('e2e: two tabs of one browser (one device) decrypt each message once and both send', async (ctx) => {
+  const origin = ctx.origins.h2();
+  const a = await ctx.newPage(), b = await ctx.newPage();
+  const an = uname('ta'), bn = uname('tb');
+  await signUpE2E(a, origin, an);
+  await signUpE2E(b, origin, bn);
+  await newE2EChat(a, bn);
+  await send(a, 'from the first tab');
+  // A second tab of Ann's browser: the same device, the same sealed store.
+  const a2 = await a.context().newPage();
+  await a2.goto(`${origin}/`);
+  await online(a2);
+  await unlock(a2);
+  await openChat(a2, bn);
+  await a2.getByRole('log').getByText('from the first tab', { exact: true }).waitFor();
+  await openChat(b, an);
+  for (const t of ['one', 'two', 'three']) await send(b, `to both tabs ${t}`);
+  for (const p of [a, a2]) for (const t of ['one', 'two', 'three']) await expectCount(p, `to both tabs ${t}`, 1, 15000);
+  await send(a2, 'from the second tab');
+  await send(a, 'and the first again');
+  for (const t of ['from the second tab', 'and the first again']) await expectCount(b, t, 1, 15000);
+  for (const p of [a, a2, b]) await noErrors(p);
+});

@@ -52,7 +52,7 @@ try {
     };
     try {
       let timer;
-      const limit = new Promise((_, rej) => { timer = setTimeout(() => rej(new Error('case took over 120 s')), 120000); });
+      const limit = new Promise((_, rej) => { timer = setTimeout(() => rej(new Error('case took over 240 s')), 240000); });
       await Promise.race([fn(ctx), limit]).finally(() => clearTimeout(timer));
       console.log(`ok   ${name}${attempt ? ' (on retry)' : ''} (${Date.now() - t0} ms)`);
       return true;

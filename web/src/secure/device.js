@@ -97,8 +97,24 @@ export async function pendingUsers(v) {
  * The user's devices with keys (GET /v1/users/{u}/devices), each pin-checked: { uid, devs:
  * [{uid, dev, ik}], refused: [dev] }. The first listing pins them all and marks the user listed.
  */
-export async function listDevices(v, user) {
-  const r = await api('GET', `/v1/users/${encodeURIComponent(user)}/devices`);
+// Device listings are kept for LIST_TTL_MS so that a send does not cost two extra round trips;
+// a 409 devices-changed, a keys.changed event or an accept reads them again (fresh).
+const LIST_TTL_MS = 60000;
+const lists = new Map(); // user (as asked) -> { at, r }
+
+export function forgetDevices() {
+  lists.clear();
+}
+
+export async function listDevices(v, user, fresh = false) {
+  const hit = lists.get(String(user));
+  let r;
+  if (!fresh && hit && Date.now() - hit.at < LIST_TTL_MS) {
+    r = hit.r;
+  } else {
+    r = await api('GET', `/v1/users/${encodeURIComponent(user)}/devices`);
+    lists.set(String(user), { at: Date.now(), r });
+  }
   const uid = r.user_id;
   const devs = (r.devices || []).filter((d) => d.identity_key && d.device_id !== v.deviceId)
     .map((d) => ({ uid, dev: d.device_id, ik: e2e.fromB64url(d.identity_key) }));
@@ -108,6 +124,7 @@ export async function listDevices(v, user) {
     t.put(`listed:${uid}`, 1);
     return out;
   });
+  if (refused.length) lists.delete(String(user));
   return { uid, devs, refused, all: r.devices || [] };
 }
 
@@ -116,6 +133,7 @@ export async function listDevices(v, user) {
  * drops the pending records and the sessions whose peer is not pinned any more.
  */
 export async function acceptUser(v, uid) {
+  forgetDevices();
   const r = await api('GET', `/v1/users/${uid}/devices`);
   await v.tx(async (t) => {
     const pins = new Map();

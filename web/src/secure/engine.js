@@ -26,10 +26,10 @@ export class SafetyChanged extends Error {
 
 // Every device that must get a copy: each member's, ours other than this one. Throws
 // SafetyChanged (nothing is sent) when a device is not accepted.
-async function targets(v, users) {
+async function targets(v, users, fresh) {
   const out = [], refused = [];
   for (const u of users) {
-    const r = await listDevices(v, u);
+    const r = await listDevices(v, u, fresh);
     if (r.refused.length) refused.push(r.uid);
     out.push(...r.devs);
   }
@@ -77,8 +77,8 @@ async function pairwise(t, me, d, pt) {
  * Encrypts payload ({text} or {file}) for conversation conv and stores the body in the outbox in
  * the same transaction as the moved chains. conv = { id, kind, users: [usernames or ids] }.
  */
-async function prepare(v, conv, cmid, payload, mediaIds) {
-  const devs = await targets(v, conv.users);
+async function prepare(v, conv, cmid, payload, mediaIds, fresh) {
+  const devs = await targets(v, conv.users, fresh);
   await bundles(v, devs);
   const pt = e2e.utf8(JSON.stringify(payload));
   return v.tx(async (t) => {
@@ -141,11 +141,16 @@ export async function postOutbox(v, cmid) {
 /** Encrypts and sends; on 409 devices-changed encrypts again under the same client_msg_id. */
 export async function send(v, conv, cmid, payload, mediaIds) {
   for (let attempt = 0; attempt < 4; attempt++) {
-    await prepare(v, conv, cmid, payload, mediaIds);
+    await prepare(v, conv, cmid, payload, mediaIds, attempt > 0);
     try {
       return await postOutbox(v, cmid);
     } catch (x) {
       if (!(x instanceof ApiError) || x.status !== 409) throw x;
+      // Devices changed meanwhile; in a group the members may have too.
+      if (conv.kind === 'group') {
+        const d = await api('GET', `/v1/conversations/${conv.id}`);
+        conv = { ...conv, users: d.members.map((m) => m.user_id) };
+      }
     }
   }
   throw new Error('the devices kept changing; not sent');
@@ -236,7 +241,9 @@ export async function receive(v, msg) {
     const hk = hkey(conv, msg.seq);
     const have = await t.get(hk);
     if (have) return have;
-    if (dev === v.deviceId) return { error: 'own message not in this browser\u2019s history' };
+    // Sent from this device, by another tab whose answer has not come back yet (it writes the
+    // history then), or lost with a store: the caller looks again shortly.
+    if (dev === v.deviceId) return { error: 'sent from this browser, not in its history', own: true };
     // Nothing addressed to this device: sent before it had keys (a new browser is a new device).
     if (!e.ciphertext && !e.group) return { absent: true };
     let doc = null;

@@ -37,6 +37,7 @@ function Sealed({ m, p }) {
   let why = 'Encrypted message (not readable on this device)';
   if (!p) why = state.e2e.status === 'ready' ? 'Decrypting…' : 'Encrypted message (unlock encryption to read it)';
   else if (p.held) why = `Held: the safety number with ${userName(p.held)} changed`;
+  else if (p.own) why = 'Sent from this browser (another tab)…';
   else if (p.absent) why = 'Encrypted for your other devices only (sent before this browser was set up)';
   else if (p.none) why = 'Encryption keys updated';
   else if (p.error) why = `Could not decrypt this message (${p.error})`;

@@ -3,15 +3,14 @@
 // 65-byte form (crypto/PROTOCOL.md, "Safety numbers"), the same as `parley verify` prints. When
 // the contact's keys changed, the number is shown first and sending waits for "Accept".
 import { useEffect, useState } from 'preact/hooks';
-import { generate, mode } from 'lean-qr';
 import { html } from './html.js';
 import { Dialog } from './dialog.js';
 import { useStore, userName } from '../store.js';
 import { e2eSafety, e2eAccept, changedText } from '../e2ectl.js';
 
 // The QR code as one SVG path (a unit square per dark module): no canvas, no markup strings.
-function Qr({ bytes }) {
-  const code = generate(mode.bytes(bytes), { minCorrectionLevel: 1 });
+function Qr({ bytes, lean }) {
+  const code = lean.generate(lean.mode.bytes(bytes), { minCorrectionLevel: 1 });
   const n = code.size, q = 4;
   let d = '';
   for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) if (code.get(x, y)) d += `M${x + q} ${y + q}h1v1h-1z`;
@@ -28,7 +27,9 @@ export function Safety() {
   const changed = peer && s.e2e.changed && s.e2e.changed.has(peer.id);
   useEffect(() => {
     if (!peer) return;
-    e2eSafety(peer.username).then(setSn, (x) => setErr(x.message));
+    // The QR encoder loads with the dialog, not with the app shell.
+    Promise.all([e2eSafety(peer.username), import('lean-qr')])
+      .then(([n, lean]) => setSn({ ...n, lean }), (x) => setErr(x.message));
   }, [peer && peer.id, changed]);
   if (!peer) return null;
   const groups = sn ? sn.digits.match(/.{5}/g) : [];
@@ -38,7 +39,7 @@ export function Safety() {
       If they match, your chat is end-to-end encrypted with the right person.</p>
     ${err && html`<p class="error" role="alert">${err}</p>`}
     ${sn ? html`<p class="safety-digits" aria-label="Safety number digits">${groups.map((g, i) => html`<span key=${i}>${g}</span> `)}</p>
-      <${Qr} bytes=${sn.qr} />` : !err && html`<p class="muted">Computing…</p>`}
+      <${Qr} bytes=${sn.qr} lean=${sn.lean} />` : !err && html`<p class="muted">Computing…</p>`}
     ${changed && html`<button class="primary" onClick=${() => e2eAccept(peer.id).catch((x) => setErr(x.message))}>Accept new safety number</button>`}
   </${Dialog}>`;
 }

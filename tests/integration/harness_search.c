@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Parley - integration harness: waiting for the search indexer.         */
+/* Copyright (c) 2026 Parley developers                                 */
+#include "harness.h"
+
+#include <libpq-fe.h>
+#include <stdlib.h>
+
+/* One bigint from sql on c. */
+static long long pos_of(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    PL_ASSERT(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1);
+    long long v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+void pt_search_wait(void)
+{
+    PGconn *c = PQconnectdb(getenv("PARLEY_TEST_PG"));
+    PL_ASSERT(PQstatus(c) == CONNECTION_OK);
+    /* Everything committed before this call has a position up to target;
+     * servers of other cases move both counters meanwhile, which only
+     * makes the wait end later, never too early. */
+    long long target = pos_of(c, "SELECT pos FROM stream_state WHERE id = 1");
+    uint64_t deadline = pt_now_ms() + 20000;
+    while (pos_of(c, "SELECT pos FROM search_index_state WHERE id = 1") < target) {
+        if (pt_now_ms() > deadline)
+            pltest_fail(__FILE__, __LINE__, "the search indexer did not reach position %lld",
+                        target);
+        pt_sleep_ms(10);
+    }
+    PQfinish(c);
+}
