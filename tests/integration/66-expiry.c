@@ -184,7 +184,7 @@ static size_t search_hits(struct pt_server *s, enum pt_proto proto, const struct
 {
     char path[128];
     snprintf(path, sizeof(path), "/v1/search?q=%s", q);
-    pt_search_wait();
+    pt_search_wait_on(pg);
     struct pt_resp r;
     pt_get(s, proto, path, u->token, &r);
     PT_ASSERT_STATUS(&r, 200);
@@ -210,7 +210,7 @@ static void wait_hits(struct pt_server *s, enum pt_proto proto, const struct pt_
 static int archive(long long conv)
 {
     const char *bin = getenv("PARLEY_TEST_BIN");
-    pt_search_wait(); /* only indexed messages are archived (0015) */
+    pt_search_wait_on(pg); /* only indexed messages are archived (0015) */
     char only[24];
     snprintf(only, sizeof(only), "%lld", conv);
     pid_t pid = fork();

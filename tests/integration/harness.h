@@ -239,5 +239,7 @@ void pt_sleep_ms(unsigned ms);
  * call (migration 0015: search lags the commits by ~0.1 s). Call before a
  * search or an archive run that must see the messages just sent. */
 void pt_search_wait(void);
+/* The same for servers on the database conninfo (a case's own database). */
+void pt_search_wait_on(const char *conninfo);
 
 #endif

@@ -18,7 +18,12 @@ static long long pos_of(PGconn *c, const char *sql)
 
 void pt_search_wait(void)
 {
-    PGconn *c = PQconnectdb(getenv("PARLEY_TEST_PG"));
+    pt_search_wait_on(getenv("PARLEY_TEST_PG"));
+}
+
+void pt_search_wait_on(const char *conninfo)
+{
+    PGconn *c = PQconnectdb(conninfo);
     PL_ASSERT(PQstatus(c) == CONNECTION_OK);
     /* Everything committed before this call has a position up to target;
      * servers of other cases move both counters meanwhile, which only
