@@ -508,6 +508,27 @@ static void expect_each(const char *text, const char *tag, int count, int times,
     }
 }
 
+/* Waits (deadline 60 s) until the server has n open event streams: a
+ * listener reads its starting position before it opens its stream, so
+ * senders started after this cannot move a shared home's position past a
+ * listener that has not read it yet. */
+static void wait_streams(struct pt_server *s, long n)
+{
+    uint64_t deadline = pt_now_ms() + 60000;
+    for (;;) {
+        struct pt_resp m;
+        pt_get(s, PT_H1, "/metrics", PT_METRICS_TOKEN, &m);
+        const char *g = strstr(m.body, "\nparley_sse_streams ");
+        long open = g ? atol(g + strlen("\nparley_sse_streams ")) : -1;
+        pt_resp_free(&m);
+        if (open >= n)
+            return;
+        if (pt_now_ms() > deadline)
+            pltest_fail(__FILE__, __LINE__, "%ld of %ld event streams open", open, n);
+        pt_sleep_ms(20);
+    }
+}
+
 /* Alice and Bob each run two listeners and two senders on one home at the
  * same time: messages both ways and in a group. Each listener shows every
  * message once, no process reports a decryption error (a second decryption
@@ -541,6 +562,7 @@ PLTEST(cli_two_listeners_two_senders_one_home)
     int want = 2 * per + 2 * gper;
     pid_t l[4] = {listener(&a, path[0], path[4], want), listener(&a, path[1], path[4], want),
                   listener(&b, path[2], path[5], want), listener(&b, path[3], path[5], want)};
+    wait_streams(s, 4);
     pid_t sn[8] = {sender(&a, bob, "a1", per, path[6]),   sender(&a, bob, "a2", per, path[6]),
                    sender(&b, alice, "b1", per, path[7]), sender(&b, alice, "b2", per, path[7]),
                    sender(&a, gid, "ga1", gper, path[6]), sender(&a, gid, "ga2", gper, path[6]),
