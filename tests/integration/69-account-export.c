@@ -106,7 +106,7 @@ PLTEST_PROTO(export_holds_own_conversations_only)
     char want[64];
     snprintf(want, sizeof(want), "\"e2e_conversation_ids\":[%lld]", (long long)e2e);
     PL_ASSERT(strstr(doc, want));
-    snprintf(want, sizeof(want), "\"id\":%lld,", (long long)bc);
+    snprintf(want, sizeof(want), "\"conversation_id\":%lld,", (long long)bc);
     PL_ASSERT(!strstr(doc, want));
     PL_ASSERT(strstr(doc, "\"truncated\":false"));
     free(doc);
