@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define EV_MS 15000
 #define RAW_MAX (4u << 20)
@@ -171,6 +173,173 @@ PLTEST_PROTO(second_export_while_one_runs_is_409)
     pt_resp_free(&r);
     pt_reqf(s, proto, "POST", NULL, &r, "/v1/me/export", NULL);
     PT_ASSERT_PROBLEM(&r, 401, "unauthenticated");
+    pt_resp_free(&r);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* ---- the CLI: parley export, parley account delete ---- */
+
+struct cli_out {
+    int rc;
+    char *out, *err;
+};
+
+static char *slurp(int fd)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    ssize_t r;
+    PL_ASSERT(buf);
+    while ((r = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)r;
+        if (cap - len < 2)
+            PL_ASSERT((buf = realloc(buf, cap *= 2)) != NULL);
+    }
+    buf[len] = 0;
+    return buf;
+}
+
+/* Runs the built parley (PARLEY_TEST_CLI) with PARLEY_HOME home against
+ * url over p, args NULL-terminated, stdin_text (or nothing) on stdin. */
+static struct cli_out cli(const char *url, enum pt_proto p, const char *home,
+                          const char *stdin_text, const char *const *args)
+{
+    const char *argv[24];
+    int n = 0, out[2], in[2];
+    argv[n++] = getenv("PARLEY_TEST_CLI");
+    argv[n++] = "--server";
+    argv[n++] = url;
+    if (p == PT_H1)
+        argv[n++] = "--http1.1";
+    if (p == PT_H2C)
+        argv[n++] = "--http2-prior-knowledge";
+    for (int i = 0; args[i] && n < 23; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    char errpath[600];
+    snprintf(errpath, sizeof(errpath), "%s.stderr", home);
+    PL_ASSERT_INT_EQ(pipe(out), 0);
+    PL_ASSERT_INT_EQ(pipe(in), 0);
+    pid_t pid = fork();
+    PL_ASSERT(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        dup2(in[0], 0);
+        close(out[0]);
+        close(out[1]);
+        close(in[0]);
+        close(in[1]);
+        if (!freopen(errpath, "w", stderr))
+            _exit(126);
+        unsetenv("PARLEY_SERVER");
+        setenv("PARLEY_HOME", home, 1);
+        setenv("PARLEY_PASSWORD", "export password 1", 1);
+        setenv("PARLEY_PASSPHRASE", "export store passphrase", 1);
+        setenv("PARLEY_VAULT_COST", "low", 1);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    close(in[0]);
+    if (stdin_text)
+        PL_ASSERT(write(in[1], stdin_text, strlen(stdin_text)) == (ssize_t)strlen(stdin_text));
+    close(in[1]);
+    struct cli_out o = {0};
+    o.out = slurp(out[0]);
+    close(out[0]);
+    int st;
+    PL_ASSERT(waitpid(pid, &st, 0) == pid);
+    o.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    FILE *f = fopen(errpath, "r");
+    PL_ASSERT(f != NULL);
+    o.err = slurp(fileno(f));
+    fclose(f);
+    return o;
+}
+
+#define CLI(url, p, home, in, ...)                                                                 \
+    cli((url), (p), (home), (in), (const char *const[]){__VA_ARGS__, NULL})
+#define EXPECT_RC(o, want)                                                                         \
+    do {                                                                                           \
+        if ((o).rc != (want))                                                                      \
+            pltest_fail(__FILE__, __LINE__, "parley exited %d, not %d; out: %.800s err: %.800s",   \
+                        (o).rc, (want), (o).out, (o).err);                                         \
+    } while (0)
+
+static void cli_free(struct cli_out *o)
+{
+    free(o->out);
+    free(o->err);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    PL_ASSERT(f != NULL);
+    char *s = slurp(fileno(f));
+    fclose(f);
+    return s;
+}
+
+/* parley export writes the decompressed archive to --out; parley account
+ * delete takes the password from stdin and the account is gone. */
+PLTEST_PROTO(cli_export_and_account_delete)
+{
+    if (!getenv("PARLEY_TEST_CLI"))
+        PL_SKIP("PARLEY_TEST_CLI is not set");
+    struct pt_server *s = start();
+    const char *tmp = pt_temp_dir("clexport");
+    char url[128], ha[600], hb[600], a[40], b[40], file[600];
+    if (proto == PT_H2) {
+        snprintf(url, sizeof(url), "https://127.0.0.1:%u", pt_server_tls_port(s));
+        setenv("PARLEY_CA_FILE", getenv("PARLEY_TEST_TLS_CERT"), 1);
+    } else {
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u", pt_server_port(s));
+    }
+    snprintf(ha, sizeof(ha), "%s/a", tmp);
+    snprintf(hb, sizeof(hb), "%s/b", tmp);
+    snprintf(file, sizeof(file), "%s/export.json", tmp);
+    snprintf(a, sizeof(a), "cxa_%d_%d", (int)getpid() % 100000, (int)proto);
+    snprintf(b, sizeof(b), "cxb_%d_%d", (int)getpid() % 100000, (int)proto);
+    struct cli_out o = CLI(url, proto, ha, NULL, "register", a);
+    EXPECT_RC(o, 0);
+    cli_free(&o);
+    o = CLI(url, proto, hb, NULL, "register", b);
+    EXPECT_RC(o, 0);
+    cli_free(&o);
+    o = CLI(url, proto, ha, NULL, "send", "--plain", b, "words for the archive");
+    EXPECT_RC(o, 0);
+    cli_free(&o);
+    o = CLI(url, proto, ha, NULL, "export", "--out", file);
+    EXPECT_RC(o, 0);
+    PL_ASSERT(strstr(o.out, "written to"));
+    cli_free(&o);
+    char *doc = read_file(file);
+    PL_ASSERT(strstr(doc, "\"format\":\"parley-export-1\""));
+    PL_ASSERT(strstr(doc, "words for the archive"));
+    PL_ASSERT(strstr(doc, a));
+    free(doc);
+    /* Without --out the JSON goes to standard output. */
+    o = CLI(url, proto, hb, NULL, "export");
+    EXPECT_RC(o, 0);
+    PL_ASSERT(strstr(o.out, "words for the archive"));
+    cli_free(&o);
+    o = CLI(url, proto, ha, NULL, "export", "--bogus");
+    EXPECT_RC(o, 2);
+    cli_free(&o);
+
+    o = CLI(url, proto, ha, "not the password\n", "account", "delete", "--password-stdin");
+    EXPECT_RC(o, 1);
+    PL_ASSERT(strstr(o.err, "rong password") || strstr(o.err, "403"));
+    cli_free(&o);
+    o = CLI(url, proto, ha, "export password 1\n", "account", "delete", "--password-stdin");
+    EXPECT_RC(o, 0);
+    PL_ASSERT(strstr(o.out, "account deleted"));
+    cli_free(&o);
+    struct pt_resp r;
+    pt_reqf(s, proto, "POST", NULL, &r, "/v1/sessions", "{\"username\":\"%s\",\"password\":\"%s\"}",
+            a, "export password 1");
+    PL_ASSERT_INT_EQ(r.status, 401);
     pt_resp_free(&r);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
