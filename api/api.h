@@ -73,6 +73,8 @@ struct api_config {
     const char *admins;
     /* Retention cohorts smaller than this are suppressed in admin views. */
     unsigned analytics_min_cohort;
+    unsigned export_url_ttl_s; /* an export's presigned download URL lasts this long */
+    size_t export_max_bytes;   /* an export's JSON stops ("truncated") past this size */
 };
 
 /* One file of the web client, read at startup (server/webapp.c). */

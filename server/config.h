@@ -52,6 +52,8 @@ struct srv_config {
     char *admins; /* usernames, comma-separated */
     unsigned analytics_interval_ms, analytics_batch, analytics_retention_days;
     unsigned analytics_min_cohort;
+    unsigned export_url_ttl_s;
+    size_t export_max_bytes;
     char *analytics_crash_at;
     /* The words after `admin` / `analytics` and the values of --from and
      * --to; borrowed from argv. */
