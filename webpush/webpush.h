@@ -114,4 +114,43 @@ PL_MUST_CHECK int webpush_decrypt(const struct webpush_key *ua,
                                   const uint8_t auth[WEBPUSH_AUTH_LEN], const uint8_t *body,
                                   size_t len, uint8_t **pt, size_t *pt_len);
 
+/* ---- endpoints ---- */
+
+/* The origin "scheme://host[:port]" of an endpoint URL (a VAPID JWT's
+ * aud), into out. Only https URLs pass, and http ones to a loopback host
+ * (127.0.0.1, [::1], localhost) when allow_loopback_http is set (tests).
+ * 0, PL_EINVAL (not such a URL: no host, user info, spaces, a fragment)
+ * or PL_ETOOBIG (cap). */
+PL_MUST_CHECK int webpush_endpoint_origin(const char *endpoint, bool allow_loopback_http, char *out,
+                                          size_t cap);
+
+/* ---- delivery to a push service (send.c, libcurl) ---- */
+
+struct webpush_client;
+
+/* One message for a push service (RFC 8030 section 5); all borrowed. */
+struct webpush_request {
+    const char *endpoint;
+    const char *authorization; /* webpush_vapid_header() */
+    unsigned ttl_s;
+    const char *urgency; /* "very-low", "low", "normal" or "high" */
+    const uint8_t *body; /* aes128gcm */
+    size_t len;
+};
+
+struct webpush_response {
+    long status;            /* HTTP status */
+    unsigned retry_after_s; /* Retry-After in seconds; 0 when absent */
+};
+
+/* A client owns one libcurl handle and reuses its connections. One thread
+ * at a time per client; blocking. timeout_ms bounds each request. 0 or
+ * PL_ENOMEM. Free with webpush_client_free(). */
+PL_MUST_CHECK int webpush_client_new(unsigned timeout_ms, struct webpush_client **out);
+void webpush_client_free(struct webpush_client *c);
+/* POSTs req and fills res. 0 when a response arrived (whatever its
+ * status), PL_ETIMEDOUT, or PL_EUNAVAIL (could not connect, reset). */
+PL_MUST_CHECK int webpush_client_post(struct webpush_client *c, const struct webpush_request *req,
+                                      struct webpush_response *res);
+
 #endif
