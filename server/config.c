@@ -250,6 +250,10 @@ static const struct setting table[] = {
      "s3: endpoint/bucket/key URLs (false: virtual-hosted bucket.endpoint/key)"},
     {"s3_part_size", "PARLEY_S3_PART_SIZE", T_SIZE, "8388608", 5242880, 5368709120,
      OFF(s3_part_size), "s3: multipart part size in bytes (objects larger go up in parts)"},
+    {"s3_direct_downloads", "PARLEY_S3_DIRECT_DOWNLOADS", T_BOOL, "false", 0, 1,
+     OFF(s3_direct_downloads),
+     "s3: download URLs go straight to S3 (with signed content-type and disposition overrides; "
+     "nosniff and CSP then need a proxy in front of S3) instead of through parleyd"},
     {"url_secret", "PARLEY_URL_SECRET", T_STR, "", 0, 0, OFF(url_secret),
      "64 hex digits signing presigned URLs (default: generated into data_dir/url_secret)"},
     {"media_max_size", "PARLEY_MEDIA_MAX_SIZE", T_SIZE, "104857600", 1, 1ull << 40,
