@@ -105,6 +105,7 @@ extern const struct api_route_def api__analytics_routes[];    /* analytics.c */
 extern const struct api_route_def api__block_routes[];        /* blocks.c */
 extern const struct api_route_def api__account_routes[];      /* account.c */
 extern const struct api_route_def api__export_routes[];       /* export.c */
+extern const struct api_route_def api__push_routes[];         /* push_subs.c */
 
 /* ---- media messages (media_msg.c) ---- */
 /* Checks the "media" member of a send (kind "media") and writes the

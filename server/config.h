@@ -71,6 +71,10 @@ struct srv_config {
     size_t s3_part_size;
     size_t media_max_size;
     unsigned media_url_ttl_s, media_pending_ttl_s;
+    bool webpush, webpush_allow_http; /* issue 12: Web Push */
+    char *vapid_private_key, *vapid_subject, *webpush_urgency;
+    unsigned webpush_queue, webpush_ttl_s, webpush_max_attempts, webpush_retry_base_ms;
+    unsigned webpush_timeout_ms;
     char *log;
     char *config;
     bool access_log;
