@@ -44,50 +44,6 @@ static char *xasprintf(const char *fmt, ...)
     return s;
 }
 
-char *cli_action_line(char kind, long long seq, const char *value)
-{
-    return xasprintf("%c%c%lld\t%s", CLI_ACTION_MARK, kind, seq, value ? value : "");
-}
-
-char *cli_action_payload(char kind, long long seq, const char *value)
-{
-    yajl_gen g = yajl_gen_alloc(NULL);
-    yajl_gen_map_open(g);
-    GEN_STR(g, kind == 'E' ? "edit" : "reaction");
-    yajl_gen_map_open(g);
-    GEN_STR(g, "seq");
-    yajl_gen_integer(g, seq);
-    GEN_STR(g, kind == 'E' ? "text" : "emoji");
-    if (value && *value)
-        GEN_STR(g, value);
-    else
-        yajl_gen_null(g);
-    yajl_gen_map_close(g);
-    yajl_gen_map_close(g);
-    return cli_gen_done(g);
-}
-
-char *cli_action_from_doc(yajl_val env, yajl_val doc)
-{
-    yajl_val ed = cli_jget(doc, "edit"), re = cli_jget(doc, "reaction");
-    yajl_val o = YAJL_IS_OBJECT(ed) ? ed : YAJL_IS_OBJECT(re) ? re : NULL;
-    const char *action = cli_jstr(env, "action");
-    if (!o || !action || !YAJL_IS_INTEGER(cli_jget(o, "seq")))
-        return NULL;
-    long long seq = cli_jint(o, "seq");
-    /* The clear marker the server checked must say what the ciphertext
-     * says: otherwise the server (or the sender) pointed it elsewhere. */
-    if (seq < 1 || seq != cli_jint(env, "refers_to") ||
-        strcmp(action, o == ed ? "edit" : "reaction") != 0)
-        return NULL;
-    yajl_val v = cli_jget(o, o == ed ? "text" : "emoji");
-    if (o == ed && (!YAJL_IS_STRING(v) || !*YAJL_GET_STRING(v)))
-        return NULL;
-    if (o == re && !YAJL_IS_STRING(v) && !YAJL_IS_NULL(v))
-        return NULL;
-    return cli_action_line(o == ed ? 'E' : 'R', seq, YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : "");
-}
-
 static void log_key(char *buf, size_t n, long long conv, long long seq)
 {
     snprintf(buf, n, "%lld:%020lld", conv, seq);
@@ -228,78 +184,6 @@ const char *cli_overlay_get(struct cli *c, long long conv, long long seq, long l
     }
     free(r);
     return text;
-}
-
-/* ---- one emoji ---- */
-
-/* One UTF-8 code point at *p (bounded by end); -1 when malformed. */
-static long next_cp(const unsigned char **p, const unsigned char *end)
-{
-    const unsigned char *s = *p;
-    int n = s[0] < 0x80             ? 1
-            : (s[0] & 0xE0) == 0xC0 ? 2
-            : (s[0] & 0xF0) == 0xE0 ? 3
-            : (s[0] & 0xF8) == 0xF0 ? 4
-                                    : 0;
-    if (n == 0 || end - s < n)
-        return -1;
-    long cp = n == 1 ? s[0] : s[0] & (0x7F >> n);
-    for (int i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return -1;
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    *p = s + n;
-    return cp;
-}
-
-static int pictographic(long cp)
-{
-    return (cp >= 0x1F000 && cp <= 0x1FAFF) || (cp >= 0x2600 && cp <= 0x27BF) ||
-           (cp >= 0x2300 && cp <= 0x23FF) || (cp >= 0x2B00 && cp <= 0x2BFF) ||
-           (cp >= 0x2190 && cp <= 0x21FF) || (cp >= 0x25A0 && cp <= 0x25FF) || cp == 0xA9 ||
-           cp == 0xAE || cp == 0x203C || cp == 0x2049 || cp == 0x2122 || cp == 0x2139 ||
-           cp == 0x3030 || cp == 0x303D || cp == 0x3297 || cp == 0x3299;
-}
-
-static int modifier(long cp)
-{
-    return cp == 0xFE0F || cp == 0xFE0E || (cp >= 0x1F3FB && cp <= 0x1F3FF) ||
-           (cp >= 0xE0020 && cp <= 0xE007F);
-}
-
-/* The rule the server applies to plain chats' reactions (api/reactions.c):
- * a flag, a keycap, or pictographs joined by ZWJ with their modifiers. */
-int cli_emoji_ok(const char *str)
-{
-    size_t len = strlen(str);
-    const unsigned char *p = (const unsigned char *)str, *end = p + len;
-    if (len == 0 || len > 64)
-        return 0;
-    long cp = next_cp(&p, end);
-    if (cp >= 0x1F1E6 && cp <= 0x1F1FF) {
-        long k = p < end ? next_cp(&p, end) : -1;
-        return k >= 0x1F1E6 && k <= 0x1F1FF && p == end;
-    }
-    if ((cp >= '0' && cp <= '9') || cp == '#' || cp == '*') {
-        long k = p < end ? next_cp(&p, end) : -1;
-        if (k == 0xFE0F)
-            k = p < end ? next_cp(&p, end) : -1;
-        return k == 0x20E3 && p == end;
-    }
-    for (;;) {
-        if (!pictographic(cp))
-            return 0;
-        const unsigned char *save = p;
-        while (p < end && modifier(next_cp(&p, end)))
-            save = p;
-        p = save;
-        if (p == end)
-            return 1;
-        if (next_cp(&p, end) != 0x200D || p == end)
-            return 0;
-        cp = next_cp(&p, end);
-    }
 }
 
 /* ---- sending an action into an E2E chat ---- */

@@ -402,6 +402,12 @@ const char *cli_overlay_get(struct cli *c, long long conv, long long seq, long l
 /* In an E2E chat: sends the action as an encrypted message and returns
  * 1; returns 0 (nothing sent) when conv is a plain chat. */
 int cli_e2e_action_send(struct cli *c, long long conv, char kind, long long seq, const char *value);
+/* What a receiver makes of an action payload (JSON text) that came with
+ * the clear refers_to/action, sent by user sender to a message of
+ * target_sender: "edit SEQ TEXT", "reaction SEQ EMOJI" (EMOJI empty: none)
+ * or "ignore" (actions.json's canonical result). malloc'd. */
+char *cli_action_effect(long long refers_to, const char *action, const char *payload,
+                        long long sender, long long target_sender);
 /* True when s is one emoji grapheme (the server's rule for reactions). */
 int cli_emoji_ok(const char *s);
 /* cli_out_msg with the overlay (NULL: none). */
