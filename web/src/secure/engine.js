@@ -147,7 +147,7 @@ export async function postOutbox(v, cmid) {
 function historyOf(env, payload) {
   if (!payload || !(payload.edit || payload.reaction)) return payload;
   const a = e2e.actionParse(env, payload);
-  return a ? { action: a } : { none: true };
+  return a ? { action: a, none: true } : { none: true }; // none: no bubble of its own
 }
 
 /** Encrypts and sends; on 409 devices-changed encrypts again under the same client_msg_id. */
