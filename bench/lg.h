@@ -195,6 +195,7 @@ struct lg_opts {
     int server_pid;
     unsigned src_addrs, setup_timeout, settle;
     unsigned subs, burst_ms, churn_rate; /* presence scenarios */
+    unsigned per_min;                    /* idle-live: messages per user and minute */
     const char *metrics_token;           /* reads parleyd's presence counters */
     uint64_t seed;
 };
