@@ -51,6 +51,7 @@ struct lg_sse {
     struct pl_buf line; /* a line split across reads */
     struct pl_buf data; /* data: lines of the event being read */
     char event[32];
+    uint64_t last_id; /* the last id: field seen (0: none yet) */
 };
 
 struct lg_req {
@@ -149,6 +150,10 @@ PL_MUST_CHECK int lg_req_body(struct lg_req *r, const char *p, size_t n);
 void lg_conn_req_done(struct lg_conn *cn, struct lg_req *r, int status);
 void lg_conn_fail(struct lg_conn *cn, int err);
 void lg_conn_mark_dirty(struct lg_conn *cn);
+/* Ends r (an event stream, typically) from our side: HTTP/1.1 closes its
+ * connection, h2 resets its stream. on_done still runs, with a failure
+ * status. A request not yet on a connection is left alone. */
+void lg_req_cancel(struct lg_req *r);
 
 /* lg_h1.c */
 PL_MUST_CHECK int lg_h1_submit(struct lg_conn *cn, struct lg_req *r);
@@ -162,6 +167,7 @@ PL_MUST_CHECK int lg_h2_recv(struct lg_conn *cn, const char *p, size_t n);
 /* Moves frames nghttp2 wants to send into cn->out. */
 PL_MUST_CHECK int lg_h2_fill(struct lg_conn *cn);
 void lg_h2_deinit(struct lg_conn *cn);
+void lg_h2_cancel(struct lg_conn *cn, struct lg_req *r);
 
 /* lg_sse.c */
 void lg_sse_init(struct lg_sse *s);
@@ -200,6 +206,9 @@ struct lg_opts {
     int server_pid;
     unsigned src_addrs, setup_timeout, settle;
     unsigned subs, burst_ms, churn_rate; /* presence scenarios */
+    unsigned per_min;                    /* idle-live: messages per user and minute */
+    unsigned groups;                     /* mixed: groups of 5-200 members */
+    double search_rate;                  /* mixed: searches per second */
     const char *metrics_token;           /* reads parleyd's presence counters */
     uint64_t seed;
 };
@@ -219,8 +228,16 @@ struct lg_counts {
     uint64_t ready, closed, other_events;
 };
 
+/* A group of the mixed scenario: users first .. first+size-1 (mod n). */
+struct lg_group {
+    int64_t conv;
+    unsigned first, size;
+};
+
 struct lg_bench {
     struct lg_opts o;
+    struct lg_group *groups;
+    unsigned n_groups;
     struct lg_user *users;
     unsigned n_users;
     unsigned fanout; /* deliveries expected per stored message */
@@ -251,6 +268,8 @@ static inline uint64_t lg_rand(struct lg_bench *b)
 PL_MUST_CHECK int lg_setup_users(struct lg_bench *b, unsigned n);
 PL_MUST_CHECK int lg_setup_direct(struct lg_bench *b);
 PL_MUST_CHECK int lg_setup_group(struct lg_bench *b, unsigned members);
+/* n groups of min..max members (contiguous runs of users) into b->groups. */
+PL_MUST_CHECK int lg_setup_groups(struct lg_bench *b, unsigned n, unsigned min, unsigned max);
 /* Opens streams until `total` are open, round-robin over the first n_users
  * users, and waits for their `ready` events. */
 PL_MUST_CHECK int lg_setup_streams(struct lg_bench *b, unsigned total, unsigned n_users);
@@ -277,5 +296,8 @@ long lg_rss_kib(int pid);
 /* lg_presence.c: the presence scenarios (see the file's comment). */
 PL_MUST_CHECK int lg_presence_burst(struct lg_bench *b);
 PL_MUST_CHECK int lg_presence_mixed(struct lg_bench *b);
+
+/* lg_mixed.c: the mixed realistic scenario, one phase per --rate. */
+PL_MUST_CHECK int lg_mixed_run(struct lg_bench *b);
 
 #endif

@@ -478,3 +478,14 @@ int lg_loop_run(lg_cond_cb *cond, lg_tick_cb *tick, void *ctx, unsigned tick_ms,
         free_dead();
     }
 }
+
+void lg_req_cancel(struct lg_req *r)
+{
+    struct lg_conn *cn = r->conn;
+    if (!cn || cn->closed)
+        return;
+    if (cn->c->proto == LG_H1)
+        lg_conn_fail(cn, -ECANCELED);
+    else
+        lg_h2_cancel(cn, r);
+}
