@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum {
@@ -14,7 +15,9 @@ enum {
     AN_RANGE,
     AN_APPLY,
     AN_REGISTRATIONS,
+    AN_REG_MARK,
     AN_SERIES_HOURLY,
+    AN_SERIES_DAILY,
     AN_SERIES_ACTIVE,
     AN_IS_ADMIN,
     AN_GRANT,
@@ -120,9 +123,12 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
          " GROUP BY 3"
          " ON CONFLICT (metric, dims, bucket_start) DO UPDATE SET value = EXCLUDED.value"
          " RETURNING 1)"
-         " UPDATE analytics_checkpoint SET reg_until = now() WHERE id = 1"
-         " RETURNING (SELECT count(*) FROM r)",
+         " SELECT count(*) FROM r",
          0, false},
+    /* After the daily rollups, which redo the days of the hours since the
+     * old reg_until (AM_DAILY). */
+    [AN_REG_MARK] = {"an_reg_mark",
+                     "UPDATE analytics_checkpoint SET reg_until = now() WHERE id = 1", 0, false},
     /* $1 metric, $2 from, $3 to, $4 'hour' or 'day', $5 dims, $6 'max'
      * to take the largest hour of a day instead of the sum. UTC buckets. */
     [AN_SERIES_HOURLY] =
@@ -139,12 +145,36 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
                     "AS g(t)"
                     " LEFT JOIN h ON h.t = g.t ORDER BY g.t",
          6, true},
-    /* $1 window in days (1, 7, 30), $2 from, $3 to: distinct users active
-     * in the window ending on each UTC day of [from, to). */
+    /* AN_SERIES_HOURLY by day ($4 'day'): the whole days before the day
+     * of $3 from analytics_daily (one row per day, kept by each step), the
+     * part of $3's day before $3 (when $3 is not midnight) from its hours. */
+    [AN_SERIES_DAILY] =
+        {"an_series_daily",
+         "WITH b AS (SELECT date_trunc('day', $2::timestamptz, 'UTC') AS f,"
+         "  date_trunc('day', $3::timestamptz, 'UTC') AS e),"
+         " h AS (SELECT d.day AS t, d.value AS v FROM analytics_daily d, b"
+         "  WHERE d.metric = $1::text AND d.dims = $5::text AND d.day >= b.f AND d.day < b.e"
+         "  AND $4::text = 'day'"
+         "  UNION ALL SELECT b.e, CASE WHEN $6::text = 'max' THEN max(x.value) ELSE sum(x.value) "
+         "END"
+         "  FROM analytics_hourly x, b WHERE x.metric = $1::text AND x.dims = $5::text"
+         "  AND x.bucket_start >= GREATEST(b.f, b.e) AND x.bucket_start < $3::timestamptz"
+         "  GROUP BY b.e HAVING count(*) > 0)"
+         " SELECT " STORE_PG_TS(
+             "g.t") ", COALESCE(h.v, 0)::bigint"
+                    " FROM generate_series(date_trunc('day', $2::timestamptz, 'UTC'),"
+                    "  $3::timestamptz - interval '1 microsecond', interval '1 day') AS g(t)"
+                    " LEFT JOIN h ON h.t = g.t ORDER BY g.t",
+         6, true},
+    /* $1 which number of analytics_daily_active ('dau', 'wau', 'mau',
+     * 'groups', or 'stickiness': DAU / MAU to 4 decimals), $2 from, $3 to:
+     * one point per UTC day of [from, to), 0 for a day nobody was active. */
     [AN_SERIES_ACTIVE] =
         {"an_series_active",
-         "SELECT to_char(s.d, 'YYYY-MM-DD\"T00:00:00.000Z\"'), COALESCE(CASE $1::int"
-         "  WHEN 1 THEN a.dau WHEN 7 THEN a.wau ELSE a.mau END, 0)"
+         "SELECT to_char(s.d, 'YYYY-MM-DD\"T00:00:00.000Z\"'), COALESCE(CASE $1::text"
+         "  WHEN 'dau' THEN a.dau::text WHEN 'wau' THEN a.wau::text WHEN 'mau' THEN a.mau::text"
+         "  WHEN 'groups' THEN a.groups::text"
+         "  ELSE round(a.dau::numeric / NULLIF(a.mau, 0), 4)::text END, '0')"
          " FROM (SELECT g::date AS d FROM generate_series("
          "  ($2::timestamptz AT TIME ZONE 'UTC')::date,"
          "  (($3::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date,"
@@ -301,9 +331,14 @@ static int step_locked(struct store_pg *pg, unsigned max, struct store_analytics
         return rc;
     if ((rc = store_pg__analytics_media(pg, NULL)) < 0)
         return rc;
+    /* Registrations before the daily rollups (which include them), the
+     * new reg_until after them (they start from the old one). */
+    if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
+        return rc;
+    PQclear(r);
     if ((rc = store_pg__analytics_daily(pg, NULL, lo, hi)) < 0)
         return rc;
-    if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
+    if ((rc = run(pg, AN_REG_MARK, NULL, &r)) < 0)
         return rc;
     PQclear(r);
     return 0;
@@ -417,38 +452,50 @@ int store_pg__analytics_point_row(struct pl_arena *a, const PGresult *r, int row
     p->t = store_pg__get_str(a, r, row, 0);
     if (!p->t)
         return PL_ENOMEM;
-    return store_pg__get_i64(r, row, 1, &p->value);
+    const char *v = PQgetvalue(r, row, 1);
+    if (!strchr(v, '.'))
+        return store_pg__get_i64(r, row, 1, &p->value);
+    /* A ratio (stickiness): numeric text, 4 decimals at most. */
+    char *end;
+    p->real = strtod(v, &end);
+    p->is_real = true;
+    return *end ? PL_EINTERNAL : 0;
 }
 
-/* The window in days of an active-users metric, 0 for a rollup metric. */
-static int active_window(const char *metric)
+/* The column of analytics_daily_active a daily metric reads, or NULL
+ * for a metric of the hourly rollups. */
+static const char *daily_column(const char *metric)
 {
-    return !strcmp(metric, "dau")   ? 1
-           : !strcmp(metric, "wau") ? 7
-           : !strcmp(metric, "mau") ? 30
-                                    : 0;
+    static const char *const m[][2] = {{"dau", "dau"},
+                                       {"wau", "wau"},
+                                       {"mau", "mau"},
+                                       {"stickiness", "stickiness"},
+                                       {"active_groups", "groups"}};
+    for (unsigned i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+        if (strcmp(metric, m[i][0]) == 0)
+            return m[i][1];
+    return NULL;
+}
+
+bool store_pg_analytics_daily_metric(const char *metric)
+{
+    return daily_column(metric) != NULL;
 }
 
 int store_pg_analytics_series(struct store_pg *pg, struct pl_arena *a, const char *metric,
                               const char *from, const char *to, const char *granularity,
                               unsigned max_points, struct store_analytics_point **out, unsigned *n)
 {
-    int win = active_window(metric);
-    if (win && strcmp(granularity, "day") != 0)
+    const char *col = daily_column(metric);
+    if (col && strcmp(granularity, "day") != 0)
         return PL_EINVAL;
     void *rows = NULL;
     int rc;
     const char *h, *d, *q;
-    if (strcmp(metric, "active_groups") == 0) {
-        if (strcmp(granularity, "day") != 0)
-            return PL_EINVAL;
-        rc = store_pg__analytics_active_groups(pg, a, from, to, &rows, n);
-    } else if (store_pg_analytics_quantile_metric(metric, &h, &d, &q)) {
+    if (store_pg_analytics_quantile_metric(metric, &h, &d, &q)) {
         rc = store_pg__analytics_quantiles(pg, a, metric, from, to, granularity, &rows, n);
-    } else if (win) {
-        char wb[8];
-        snprintf(wb, sizeof(wb), "%d", win);
-        const char *vals[] = {wb, from, to};
+    } else if (col) {
+        const char *vals[] = {col, from, to};
         rc = store_pg__exec_rows(pg, a, &store_pg__analytics_stmts[AN_SERIES_ACTIVE], vals,
                                  sizeof(struct store_analytics_point),
                                  store_pg__analytics_point_row, NULL, &rows, n);
@@ -465,7 +512,8 @@ int store_pg_analytics_series(struct store_pg *pg, struct pl_arena *a, const cha
         const char *vals[] = {metric, from,
                               to,     granularity,
                               dims,   strcmp(metric, "peak_streams") == 0 ? "max" : "sum"};
-        rc = store_pg__exec_rows(pg, a, &store_pg__analytics_stmts[AN_SERIES_HOURLY], vals,
+        int id = strcmp(granularity, "day") == 0 ? AN_SERIES_DAILY : AN_SERIES_HOURLY;
+        rc = store_pg__exec_rows(pg, a, &store_pg__analytics_stmts[id], vals,
                                  sizeof(struct store_analytics_point),
                                  store_pg__analytics_point_row, NULL, &rows, n);
     }

@@ -17,11 +17,10 @@ enum {
     AM_COHORTS,
     AM_SAMPLE_WRITE,
     AM_SAMPLES,
-    AM_ACTIVE_GROUPS,
     AM_GROUP_SIZES,
     AM_REPLY,
     AM_DAILY,
-    AM_QUANTILE_DAY,
+    AM_QUANTILES_REFRESH,
     AM_ACTIVE_REFRESH,
 };
 
@@ -96,27 +95,23 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
                   " ON CONFLICT (metric, dims, bucket_start) DO UPDATE SET value = EXCLUDED.value"
                   " RETURNING 1) SELECT count(*) FROM r",
                   1, false},
-    /* $1 histogram metric, $2 from, $3 to, $4 'hour' or 'day', $5 dims
-     * pattern, $6 quantile: per bucket, the midpoint (ms) of the first
-     * histogram bucket whose cumulative count reaches the quantile; 0 when
-     * there are no samples. */
+    /* $1 histogram metric, $2 from, $3 to, $4 'hour' or 'day', $5 sel ('',
+     * 'direct', 'group'), $6 which quantile ('50', '95', '99'): one point
+     * per bucket from analytics_quantiles (0 when there were no samples). */
     [AM_QUANTILE] =
         {"am_quantile",
-         "WITH h AS (SELECT date_trunc($4::text, bucket_start, 'UTC') AS t,"
-         "  split_part(dims, ':', 2)::int AS b, sum(value) AS n FROM analytics_hourly"
-         "  WHERE metric = $1::text AND dims LIKE $5::text"
-         "  AND bucket_start >= date_trunc($4::text, $2::timestamptz, 'UTC')"
-         "  AND bucket_start < $3::timestamptz GROUP BY 1, 2),"
-         " c AS (SELECT t, b, sum(n) OVER (PARTITION BY t ORDER BY b) AS cum,"
-         "  sum(n) OVER (PARTITION BY t) AS tot FROM h),"
-         " q AS (SELECT t, round(2 ^ ((min(b) + 0.5) / 4.0))::bigint AS v FROM c"
-         "  WHERE cum >= $6::float8 * tot GROUP BY t)"
-         " SELECT " STORE_PG_TS(
-             "g.t") ", COALESCE(q.v, 0)"
+         "SELECT " STORE_PG_TS(
+             "g.t") ", COALESCE(CASE $6::text WHEN '50' THEN q.p50"
+                    "  WHEN '95' THEN q.p95 ELSE q.p99 END, 0)"
                     " FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
                     "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) "
                     "AS g(t)"
-                    " LEFT JOIN q ON q.t = g.t ORDER BY g.t",
+                    " LEFT JOIN (SELECT t, p50, p95, p99 FROM analytics_quantiles WHERE metric = "
+                    "$1::text"
+                    "  AND sel = $5::text AND gran = $4::text"
+                    "  AND t >= date_trunc($4::text, $2::timestamptz, 'UTC') AND t < "
+                    "$3::timestamptz) q"
+                    " ON q.t = g.t ORDER BY g.t",
          6, true},
     /* Retention cohorts: users registered in each ISO week from $1 on
      * (UTC), and of them how many were active in weeks W+1..W+8 (exact,
@@ -181,17 +176,6 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
          "  DO UPDATE SET value = EXCLUDED.value RETURNING 1)"
          " SELECT count(*) FROM ins",
          1, false},
-    /* $1 from, $2 to: the group conversations with a message on each UTC
-     * day of [from, to). */
-    [AM_ACTIVE_GROUPS] =
-        {"am_active_groups",
-         "SELECT to_char(s.d, 'YYYY-MM-DD\"T00:00:00.000Z\"'),"
-         " (SELECT count(*) FROM analytics_daily_groups g WHERE g.day = s.d)"
-         " FROM (SELECT g::date AS d FROM generate_series("
-         "  ($1::timestamptz AT TIME ZONE 'UTC')::date,"
-         "  (($2::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date,"
-         "  interval '1 day') AS g) s ORDER BY s.d",
-         2, true},
     /* Groups by their number of members now: min, max (0: no upper
      * bound), groups. */
     [AM_GROUP_SIZES] = {"am_group_sizes",
@@ -220,39 +204,33 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
                   "  AND x.created_at >= now() - interval '30 days'"
                   "  AND x.created_at - x.prev_at < interval '1 day'",
                   1, true},
-    /* The histograms' days from the day of $1 on (NULL: the day of the
-     * oldest event of positions ($2, $3], or of the hours the
-     * registrations redo, whichever is older), again from their hours. */
+    /* Every rollup's days (the histograms', and the plain series' that
+     * day-granularity series read: peak_streams the day's largest hour,
+     * the rest the sum) from the day of $1 on (NULL: the day of the oldest
+     * event of positions ($2, $3], or of the hours the registrations,
+     * media and node samples redo, whichever is older), from their hours. */
     [AM_DAILY] = {"am_daily",
                   "WITH f AS (SELECT date_trunc('day', COALESCE($1::timestamptz, LEAST("
                   "  (SELECT min(created_at) FROM events WHERE pos > $2::bigint"
                   "  AND pos <= $3::bigint), (SELECT reg_until - interval '1 hour'"
                   "  FROM analytics_checkpoint WHERE id = 1))), 'UTC') AS t),"
                   " ins AS (INSERT INTO analytics_daily (metric, dims, day, value)"
-                  " SELECT metric, dims, date_trunc('day', bucket_start, 'UTC'), sum(value)"
-                  " FROM analytics_hourly, f WHERE metric IN ('delivered_ms_hist',"
-                  "  'read_ms_hist', 'search_ms_hist') AND bucket_start >= f.t GROUP BY 1, 2, 3"
+                  " SELECT metric, dims, date_trunc('day', bucket_start, 'UTC'),"
+                  "  CASE WHEN metric = 'peak_streams' THEN max(value) ELSE sum(value) END"
+                  " FROM analytics_hourly, f WHERE bucket_start >= f.t GROUP BY 1, 2, 3"
                   " ON CONFLICT (metric, dims, day) DO UPDATE SET value = EXCLUDED.value"
                   " RETURNING 1) SELECT count(*) FROM ins",
                   3, false},
-    /* AM_QUANTILE by day, from analytics_daily ($4 unused but kept). */
-    [AM_QUANTILE_DAY] =
-        {"am_quantile_day",
-         "WITH h AS (SELECT day AS t, split_part(dims, ':', 2)::int AS b, sum(value) AS n"
-         "  FROM analytics_daily WHERE metric = $1::text AND dims LIKE $5::text"
-         "  AND day >= date_trunc($4::text, $2::timestamptz, 'UTC') AND day < $3::timestamptz"
-         "  GROUP BY 1, 2),"
-         " c AS (SELECT t, b, sum(n) OVER (PARTITION BY t ORDER BY b) AS cum,"
-         "  sum(n) OVER (PARTITION BY t) AS tot FROM h),"
-         " q AS (SELECT t, round(2 ^ ((min(b) + 0.5) / 4.0))::bigint AS v FROM c"
-         "  WHERE cum >= $6::float8 * tot GROUP BY t)"
-         " SELECT " STORE_PG_TS(
-             "g.t") ", COALESCE(q.v, 0)"
-                    " FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
-                    "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) "
-                    "AS g(t)"
-                    " LEFT JOIN q ON q.t = g.t ORDER BY g.t",
-         6, true},
+    /* The quantiles of the hours (days) from the hour (day) of $1 on (NULL:
+     * of the oldest event of positions ($2, $3], or of the hours the
+     * registrations redo, whichever is older): the histograms AM_LATENCY,
+     * AM_SAMPLES and AM_DAILY just wrote. */
+    [AM_QUANTILES_REFRESH] = {"am_quantiles_refresh",
+                              "SELECT analytics_quantiles_refresh(COALESCE($1::timestamptz, LEAST("
+                              "  (SELECT min(created_at) FROM events WHERE pos > $2::bigint"
+                              "  AND pos <= $3::bigint), (SELECT reg_until - interval '1 hour'"
+                              "  FROM analytics_checkpoint WHERE id = 1))))",
+                              3, false},
     /* DAU/WAU/MAU of the days from $1 (NULL: the UTC day of the oldest
      * event of positions ($2, $3], else today) to today, and of the 29
      * days after a changed day that are not in the future. */
@@ -286,6 +264,8 @@ int store_pg__analytics_daily(struct store_pg *pg, const char *from, int64_t lo,
     const char *const *v = STORE_PG__ARGS(&p, 0, lo, hi);
     p.v[0] = from;
     int rc = run_count(pg, AM_DAILY, v);
+    if (rc == 0)
+        rc = run_count(pg, AM_QUANTILES_REFRESH, v);
     return rc < 0 ? rc : run_count(pg, AM_ACTIVE_REFRESH, v);
 }
 
@@ -336,8 +316,8 @@ bool store_pg_analytics_quantile_metric(const char *metric, const char **hist, c
     static const char *const kinds[][2] = {{"delivery_", "delivered_ms_hist"},
                                            {"read_", "read_ms_hist"},
                                            {"search_", "search_ms_hist"}};
-    static const char *const qs[][2] = {{"p50_ms", "0.5"}, {"p95_ms", "0.95"}, {"p99_ms", "0.99"}};
-    static const char *const ds[][2] = {{"", "%"}, {"_direct", "direct:%"}, {"_group", "group:%"}};
+    static const char *const qs[][2] = {{"p50_ms", "50"}, {"p95_ms", "95"}, {"p99_ms", "99"}};
+    static const char *const ds[][2] = {{"", ""}, {"_direct", "direct"}, {"_group", "group"}};
     for (unsigned k = 0; k < 3; k++) {
         size_t kl = strlen(kinds[k][0]);
         if (strncmp(metric, kinds[k][0], kl) != 0)
@@ -365,8 +345,7 @@ int store_pg__analytics_quantiles(struct store_pg *pg, struct pl_arena *a, const
     if (!store_pg_analytics_quantile_metric(metric, &hist, &dims, &q))
         return PL_ENOTFOUND;
     const char *vals[] = {hist, from, to, granularity, dims, q};
-    int id = strcmp(granularity, "day") == 0 ? AM_QUANTILE_DAY : AM_QUANTILE;
-    return store_pg__exec_rows(pg, a, &store_pg__analytics_metric_stmts[id], vals,
+    return store_pg__exec_rows(pg, a, &store_pg__analytics_metric_stmts[AM_QUANTILE], vals,
                                sizeof(struct store_analytics_point), store_pg__analytics_point_row,
                                NULL, rows, n);
 }
@@ -412,15 +391,6 @@ int store_pg_analytics_cohorts(struct store_pg *pg, struct pl_arena *a, const ch
     if (rc == 0)
         *out = rows;
     return rc;
-}
-
-int store_pg__analytics_active_groups(struct store_pg *pg, struct pl_arena *a, const char *from,
-                                      const char *to, void **rows, unsigned *n)
-{
-    const char *vals[] = {from, to};
-    return store_pg__exec_rows(pg, a, &store_pg__analytics_metric_stmts[AM_ACTIVE_GROUPS], vals,
-                               sizeof(struct store_analytics_point), store_pg__analytics_point_row,
-                               NULL, rows, n);
 }
 
 static int size_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)

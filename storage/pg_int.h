@@ -230,9 +230,6 @@ PL_MUST_CHECK int store_pg__analytics_quantiles(struct store_pg *pg, struct pl_a
                                                 const char *metric, const char *from,
                                                 const char *to, const char *granularity,
                                                 void **rows, unsigned *n);
-PL_MUST_CHECK int store_pg__analytics_active_groups(struct store_pg *pg, struct pl_arena *a,
-                                                    const char *from, const char *to, void **rows,
-                                                    unsigned *n);
 int store_pg__analytics_point_row(struct pl_arena *a, const struct pg_result *r, int row,
                                   void *item, void *ctx);
 
