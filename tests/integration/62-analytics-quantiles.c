@@ -151,7 +151,7 @@ PLTEST_PROTO(quantile_series_read_the_kept_quantiles)
     struct pt_user a;
     PT_USER_NEW(s, proto, "qt_a", &a);
     admin("grant", a.name);
-    char day[11];
+    char day[16];
     snprintf(day, sizeof(day), "2097-%02d-03", 3 + 2 * (int)proto);
     clear(day);
     fill(day);
