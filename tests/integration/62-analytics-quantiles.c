@@ -138,11 +138,11 @@ static size_t series(struct pt_server *s, enum pt_proto p, const char *token, co
     PT_ASSERT_STATUS(&r, 200);
     yajl_val pts = pt_json_get(pt_json(&r), "points", NULL);
     PL_ASSERT(pts && YAJL_IS_ARRAY(pts));
-    size_t k = pts->u.array.len < n ? pts->u.array.len : n;
+    size_t len = pts->u.array.len, k = len < n ? len : n;
     for (size_t i = 0; i < k; i++)
         v[i] = (long long)pt_json_int(pts->u.array.values[i], "value", NULL);
     pt_resp_free(&r);
-    return pts->u.array.len;
+    return len;
 }
 
 PLTEST_PROTO(quantile_series_read_the_kept_quantiles)
