@@ -7,7 +7,9 @@
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum {
     AM_LATENCY,
@@ -96,22 +98,18 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
                   " RETURNING 1) SELECT count(*) FROM r",
                   1, false},
     /* $1 histogram metric, $2 from, $3 to, $4 'hour' or 'day', $5 sel ('',
-     * 'direct', 'group'), $6 which quantile ('50', '95', '99'): one point
-     * per bucket from analytics_quantiles (0 when there were no samples). */
+     * 'direct', 'group'), $6 which quantile ('50', '95', '99'): the
+     * buckets of analytics_quantiles in the range, as sparse series rows
+     * (pg_analytics.c, AN_SERIES_HOURLY); a bucket without samples is 0. */
     [AM_QUANTILE] =
         {"am_quantile",
-         "SELECT " STORE_PG_TS(
-             "g.t") ", COALESCE(CASE $6::text WHEN '50' THEN q.p50"
-                    "  WHEN '95' THEN q.p95 ELSE q.p99 END, 0)"
-                    " FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
-                    "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) "
-                    "AS g(t)"
-                    " LEFT JOIN (SELECT t, p50, p95, p99 FROM analytics_quantiles WHERE metric = "
-                    "$1::text"
-                    "  AND sel = $5::text AND gran = $4::text"
-                    "  AND t >= date_trunc($4::text, $2::timestamptz, 'UTC') AND t < "
-                    "$3::timestamptz) q"
-                    " ON q.t = g.t ORDER BY g.t",
+         "WITH b AS (SELECT date_trunc($4::text, $2::timestamptz, 'UTC') AS lo,"
+         "  $3::timestamptz AS hi)"
+         " SELECT " STORE_PG__BOUNDS ", extract(epoch FROM q.t)::bigint, (CASE $6::text"
+         "  WHEN '50' THEN q.p50 WHEN '95' THEN q.p95 ELSE q.p99 END)::text FROM b"
+         " LEFT JOIN LATERAL (SELECT t, p50, p95, p99 FROM analytics_quantiles"
+         "  WHERE metric = $1::text AND sel = $5::text AND gran = $4::text AND t >= b.lo"
+         "  AND t < b.hi) q ON true",
          6, true},
     /* Retention cohorts: users registered in each ISO week from $1 on
      * (UTC), and of them how many were active in weeks W+1..W+8 (exact,
@@ -339,15 +337,78 @@ bool store_pg_analytics_quantile_metric(const char *metric, const char **hist, c
 
 int store_pg__analytics_quantiles(struct store_pg *pg, struct pl_arena *a, const char *metric,
                                   const char *from, const char *to, const char *granularity,
-                                  void **rows, unsigned *n)
+                                  unsigned max_points, struct store_analytics_point **out,
+                                  unsigned *n)
 {
     const char *hist, *dims, *q;
     if (!store_pg_analytics_quantile_metric(metric, &hist, &dims, &q))
         return PL_ENOTFOUND;
     const char *vals[] = {hist, from, to, granularity, dims, q};
-    return store_pg__exec_rows(pg, a, &store_pg__analytics_metric_stmts[AM_QUANTILE], vals,
-                               sizeof(struct store_analytics_point), store_pg__analytics_point_row,
-                               NULL, rows, n);
+    return store_pg__analytics_series_fill(pg, a, &store_pg__analytics_metric_stmts[AM_QUANTILE],
+                                           vals, strcmp(granularity, "day") == 0 ? 86400 : 3600,
+                                           max_points, out, n);
+}
+
+/* A bucket's value: an integer, or a ratio (stickiness, numeric text). */
+static int point_value(const char *v, struct store_analytics_point *p)
+{
+    char *end;
+    if (!strchr(v, '.')) {
+        long long x = strtoll(v, &end, 10);
+        p->value = x;
+        return *end || end == v ? PL_EINTERNAL : 0;
+    }
+    p->real = strtod(v, &end);
+    p->is_real = true;
+    return *end ? PL_EINTERNAL : 0;
+}
+
+int store_pg__analytics_series_fill(struct store_pg *pg, struct pl_arena *a,
+                                    const struct store_pg__stmt *st, const char *const *vals,
+                                    unsigned step_s, unsigned max_points,
+                                    struct store_analytics_point **out, unsigned *n)
+{
+    PGresult *r;
+    int rc = store_pg__exec(pg, st, vals, NULL, NULL, &r);
+    if (rc < 0)
+        return rc;
+    int64_t lo = 0;
+    rc = PQntuples(r) >= 1 ? store_pg__get_i64(r, 0, 0, &lo) : PL_EINTERNAL;
+    double hi = rc == 0 ? strtod(PQgetvalue(r, 0, 1), NULL) : 0;
+    /* Buckets lo, lo + step, ... while < hi: what generate_series(lo,
+     * hi - 1 microsecond, step) gave. */
+    double span = hi - (double)lo;
+    uint64_t count = span > 0 ? (uint64_t)((span + step_s - 1e-6) / step_s) : 0;
+    if (rc == 0 && count > max_points)
+        rc = PL_ETOOBIG;
+    struct store_analytics_point *p = NULL;
+    if (rc == 0 && count && !(p = pl_arena_alloc(a, count * sizeof(*p))))
+        rc = PL_ENOMEM;
+    for (uint64_t i = 0; rc == 0 && i < count; i++) {
+        char ts[40];
+        time_t t = (time_t)(lo + (int64_t)i * step_s);
+        struct tm tm;
+        p[i] = (struct store_analytics_point){0};
+        if (!gmtime_r(&t, &tm) || !strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S.000Z", &tm) ||
+            !(p[i].t = pl_arena_strdup(a, ts)))
+            rc = PL_ENOMEM;
+    }
+    for (int row = 0; rc == 0 && row < PQntuples(r); row++) {
+        int64_t t;
+        if (PQgetisnull(r, row, 2))
+            continue;
+        if ((rc = store_pg__get_i64(r, row, 2, &t)) < 0)
+            break;
+        if (t < lo || (t - lo) % step_s || (uint64_t)((t - lo) / step_s) >= count)
+            continue; /* outside the range: cannot happen, the SQL bounds it */
+        rc = point_value(PQgetvalue(r, row, 3), &p[(t - lo) / step_s]);
+    }
+    PQclear(r);
+    if (rc == 0) {
+        *out = p;
+        *n = (unsigned)count;
+    }
+    return rc;
 }
 
 static int cohort_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)
