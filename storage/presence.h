@@ -41,6 +41,11 @@ PL_MUST_CHECK int store_redis_presence_expire(struct store_redis *r, uint64_t cu
                                               int64_t *users, uint64_t *hb_ms, unsigned max,
                                               unsigned *n);
 
+/* Drops user's heartbeat and node (a deleted account): from now on it is
+ * never online, and the sweeper announces nothing for it. Returns 0 or
+ * PL_EUNAVAIL. */
+PL_MUST_CHECK int store_redis_presence_forget(struct store_redis *r, int64_t user);
+
 /* Users sharing at least one conversation with user. */
 PL_MUST_CHECK int store_pg_contacts(struct store_pg *pg, struct pl_arena *a, int64_t user,
                                     int64_t **ids, unsigned *n);

@@ -187,3 +187,18 @@ int store_redis_presence_expire(struct store_redis *r, uint64_t cutoff_ms, int64
             rc = one;
     return *n ? 0 : rc;
 }
+
+int store_redis_presence_forget(struct store_redis *r, int64_t user)
+{
+    char buf[STORE_REDIS_TAG_MAX];
+    const char *tag = store_redis__presence_tag(r, store_redis__presence_bucket(r, user), buf);
+    void *v;
+    int rc = store_redis__command(r, &v, "ZREM %spresence:hb %lld", tag, (long long)user);
+    if (rc < 0)
+        return rc;
+    store_redis_reply_free(v);
+    rc = store_redis__command(r, &v, "DEL %spresence:u:%lld", tag, (long long)user);
+    if (rc == 0)
+        store_redis_reply_free(v);
+    return rc;
+}
