@@ -73,6 +73,8 @@ struct api_config {
     const char *admins;
     /* Retention cohorts smaller than this are suppressed in admin views. */
     unsigned analytics_min_cohort;
+    unsigned export_url_ttl_s; /* an export's presigned download URL lasts this long */
+    size_t export_max_bytes;   /* an export's JSON stops ("truncated") past this size */
     /* Web Push (issue 12): the VAPID public key in base64url (empty: not
      * configured), and whether http:// endpoints on loopback hosts are
      * accepted (tests' local push service). */

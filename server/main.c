@@ -194,6 +194,8 @@ static int start(struct srv *s)
         .metrics_token = s->cfg.metrics_token,
         .admins = s->cfg.admins,
         .analytics_min_cohort = s->cfg.analytics_min_cohort,
+        .export_url_ttl_s = s->cfg.export_url_ttl_s,
+        .export_max_bytes = s->cfg.export_max_bytes,
         /* Uploads hold no worker while they wait for the client (a job
          * writes what arrived); what bounds them is their pipes' memory,
          * 4 MiB each. */
