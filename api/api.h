@@ -73,6 +73,13 @@ struct api_config {
     const char *admins;
     /* Retention cohorts smaller than this are suppressed in admin views. */
     unsigned analytics_min_cohort;
+    unsigned export_url_ttl_s; /* an export's presigned download URL lasts this long */
+    size_t export_max_bytes;   /* an export's JSON stops ("truncated") past this size */
+    /* Web Push (issue 12): the VAPID public key in base64url (empty: not
+     * configured), and whether http:// endpoints on loopback hosts are
+     * accepted (tests' local push service). */
+    const char *vapid_public_key;
+    bool webpush_allow_http;
 };
 
 /* One file of the web client, read at startup (server/webapp.c). */
@@ -151,6 +158,27 @@ struct api_env {
     const struct api_web *web;
 };
 
+/* ---- Web Push notes (push_note.c): any thread, CPU only ---- */
+
+/* What a push says about one new message; strings in the caller's arena. */
+struct api_push_note {
+    int64_t conversation_id, sender_id, seq;
+    const char *kind;
+    bool e2e;         /* an e2e message: never any text */
+    const char *text; /* plain text messages only, else NULL */
+};
+/* Reads a message.created event payload (json, len bytes; borrowed).
+ * 0, PL_EINVAL (not one) or PL_ENOMEM. */
+PL_MUST_CHECK int api_push_note_parse(struct pl_arena *a, const char *json, size_t len,
+                                      struct api_push_note *n);
+/* The notification JSON for count messages of which n is the latest:
+ * conversation, seq, sender id and display name, count, e2e and (plain
+ * chats only) the text, cut to fit one push. *out in a (len bytes).
+ * 0 or PL_ENOMEM. */
+PL_MUST_CHECK int api_push_note_payload(struct pl_arena *a, const struct api_push_note *n,
+                                        const char *sender_name, unsigned count, const char **out,
+                                        size_t *len);
+
 /* One per worker thread; the connections are used by that thread only. */
 struct api_worker {
     const struct api_env *env;
@@ -192,6 +220,13 @@ void api_handle(struct api_worker *w, struct http_req *req);
  * opens) handled together, with one storage round trip per step for all
  * of them; each is answered or handed on like api_handle() does. */
 void api_handle_waiting(struct api_worker *w, struct http_req **reqs, unsigned n);
+/* Any thread: whether the request's route is API_BATCH (cheap once
+ * authenticated: message sends), so a worker may take several at once. */
+bool api_route_batches(const struct http_req *req);
+/* Worker: n requests of API_BATCH routes (all API_AUTH, not API_AUTH_ANY),
+ * authenticated with one statement, then each handled and completed like
+ * api_handle() does. */
+void api_handle_batch(struct api_worker *w, struct http_req **reqs, unsigned n);
 
 /* Any thread: answers a request that could not be handed to a worker
  * (rc = PL_EBUSY: queue full; PL_ECANCELED: shutting down) and completes it. */

@@ -207,6 +207,10 @@ static int more(struct cli *c, int argc, char **argv)
         return cli_cmd_requests(c, argc, argv);
     if (!strcmp(cmd, "expire"))
         return cli_cmd_expire(c, argc, argv);
+    if (!strcmp(cmd, "account"))
+        return cli_cmd_account(c, argc, argv);
+    if (!strcmp(cmd, "export"))
+        return cli_cmd_export(c, argc, argv);
     return -1;
 }
 
@@ -261,7 +265,7 @@ static int run(struct cli *c, int argc, char **argv)
         if (file && argc == i + 1) {
             cli_send_file(c, argv[i], file, plain);
         } else if (!file && argc == i + 2) {
-            struct cli_msg m = {argv[i + 1], NULL};
+            struct cli_msg m = {.text = argv[i + 1]};
             cli_send(c, argv[i], &m, plain);
         } else {
             return -1;
