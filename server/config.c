@@ -192,6 +192,9 @@ static const struct setting table[] = {
      "testing: exit at archive step written, verified or committed"},
     {"admins", "PARLEY_ADMINS", T_STR, "", 0, 0, OFF(admins),
      "usernames (comma-separated) that are admins besides `parleyd admin grant`"},
+    {"analytics", "PARLEY_ANALYTICS", T_BOOL, "on", 0, 1, OFF(analytics),
+     "collect usage analytics (off: no aggregation passes or node samples; the admin API still"
+     " serves the rollups already there, and `parleyd analytics run` still aggregates)"},
     {"analytics_interval", "PARLEY_ANALYTICS_INTERVAL", T_UINT, "1000", 0, 86400000,
      OFF(analytics_interval_ms), "milliseconds between analytics aggregation passes (0 = never)"},
     {"analytics_batch", "PARLEY_ANALYTICS_BATCH", T_UINT, "10000", 1, 1000000, OFF(analytics_batch),
@@ -250,6 +253,10 @@ static const struct setting table[] = {
      "s3: endpoint/bucket/key URLs (false: virtual-hosted bucket.endpoint/key)"},
     {"s3_part_size", "PARLEY_S3_PART_SIZE", T_SIZE, "8388608", 5242880, 5368709120,
      OFF(s3_part_size), "s3: multipart part size in bytes (objects larger go up in parts)"},
+    {"s3_direct_downloads", "PARLEY_S3_DIRECT_DOWNLOADS", T_BOOL, "false", 0, 1,
+     OFF(s3_direct_downloads),
+     "s3: download URLs go straight to S3 (with signed content-type and disposition overrides; "
+     "nosniff and CSP then need a proxy in front of S3) instead of through parleyd"},
     {"url_secret", "PARLEY_URL_SECRET", T_STR, "", 0, 0, OFF(url_secret),
      "64 hex digits signing presigned URLs (default: generated into data_dir/url_secret)"},
     {"media_max_size", "PARLEY_MEDIA_MAX_SIZE", T_SIZE, "104857600", 1, 1ull << 40,

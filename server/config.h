@@ -49,7 +49,8 @@ struct srv_config {
     unsigned archive_after_s, archive_interval_s;
     char *archive_crash_at;
     char *archive_only;
-    char *admins; /* usernames, comma-separated */
+    char *admins;   /* usernames, comma-separated */
+    bool analytics; /* off: the server neither aggregates nor samples */
     unsigned analytics_interval_ms, analytics_batch, analytics_retention_days;
     unsigned analytics_min_cohort;
     unsigned export_url_ttl_s;
@@ -69,6 +70,7 @@ struct srv_config {
     char *s3_endpoint, *s3_region, *s3_bucket, *s3_access_key, *s3_secret_key;
     bool s3_path_style;
     size_t s3_part_size;
+    bool s3_direct_downloads; /* presigned GETs to S3, not parleyd's /v1/blobs */
     size_t media_max_size;
     unsigned media_url_ttl_s, media_pending_ttl_s;
     bool webpush, webpush_allow_http; /* issue 12: Web Push */
