@@ -15,8 +15,8 @@
 #define EXPORT_POLL_MS 250 /* between two looks at its state */
 
 /* The account password: one line of stdin with --password-stdin, else
- * PARLEY_PASSWORD, else asked on the terminal. Heap or environment. */
-static const char *account_password(int from_stdin)
+ * PARLEY_PASSWORD, else asked on the terminal. Heap: free() it. */
+static char *account_password(int from_stdin)
 {
     if (from_stdin) {
         char *line = NULL;
@@ -29,11 +29,10 @@ static const char *account_password(int from_stdin)
         return line;
     }
     const char *p = getenv("PARLEY_PASSWORD");
-    if (p)
-        return p;
-    if (!isatty(0))
+    if (!p && !isatty(0))
         cli_die("set PARLEY_PASSWORD, pass --password-stdin or run from a terminal");
-    p = getpass("Password (deletes the account): ");
+    if (!p)
+        p = getpass("Password (deletes the account): ");
     return p ? strdup(p) : NULL;
 }
 
@@ -43,7 +42,7 @@ int cli_cmd_account(struct cli *c, int argc, char **argv)
     int from_stdin = argc == 3 && !strcmp(argv[2], "--password-stdin");
     if ((argc != 2 && !from_stdin) || strcmp(argv[1], "delete"))
         return -1;
-    const char *pw = account_password(from_stdin);
+    char *pw = account_password(from_stdin);
     if (!pw)
         cli_die("no password");
     yajl_gen g = yajl_gen_alloc(NULL);
@@ -53,9 +52,12 @@ int cli_cmd_account(struct cli *c, int argc, char **argv)
     yajl_gen_string(g, (const unsigned char *)"password", 8);
     yajl_gen_string(g, (const unsigned char *)pw, strlen(pw));
     yajl_gen_map_close(g);
+    explicit_bzero(pw, strlen(pw));
+    free(pw);
     char *body = cli_gen_done(g);
     yajl_val res;
     long st = cli_http(c, "DELETE", "/v1/me", body, &res);
+    explicit_bzero(body, strlen(body));
     free(body);
     cli_expect(st, res, 204, 204, "deleting the account");
     yajl_tree_free(res);
