@@ -21,6 +21,8 @@ export const state = {
   plain: new Map(),    // "conv:seq" -> decrypted payload of an e2e message ({text} | {file} | …)
   safetyPeer: null,    // { id, username } the safety-number dialog is about
   outbox: new Map(),   // client_msg_id -> e2e message encrypted and waiting for the server
+  blocks: new Map(),   // user id -> { user_id, username, blocked_at } (GET /v1/me/blocks)
+  notices: new Map(),  // conversation id -> [{ afterSeq, text, key }] (disappearing-timer changes)
 };
 
 let pending = false;
