@@ -17,10 +17,10 @@ export function Disappearing({ c }) {
     try { await setTimer(c, v); } catch (x) { setErr(x.message); }
   };
   return html`<div class="timer-pick">
-    <label>Disappearing messages
-      <select value=${c.expire_after ? String(c.expire_after) : ''} onChange=${change} disabled=${!mayChange}>
-        ${TIMERS.map(([v, name]) => html`<option key=${name} value=${v === null ? '' : String(v)}>${name}</option>`)}
-      </select></label>
+    <label for=${`timer-${c.id}`}>Disappearing messages</label>
+    <select id=${`timer-${c.id}`} value=${c.expire_after ? String(c.expire_after) : ''} onChange=${change} disabled=${!mayChange}>
+      ${TIMERS.map(([v, name]) => html`<option key=${name} value=${v === null ? '' : String(v)}>${name}</option>`)}
+    </select>
     <p class="muted small">New messages disappear this long after they are sent, for everyone in the chat.</p>
     ${err && html`<p class="error" role="alert">${err}</p>`}
   </div>`;

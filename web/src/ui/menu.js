@@ -2,7 +2,7 @@
 // Parley web - a menu button (the WAI-ARIA menu button pattern): the button opens a role="menu"
 // of role="menuitem" buttons; focus moves to the first item, arrow keys, Home and End move
 // between them, Esc or Tab closes it and focus returns to the button, a click outside closes it.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { Icon } from './icons.js';
 
@@ -12,7 +12,7 @@ export function Menu({ label, icon = 'more', items, top = [], cls = '' }) {
   const [open, setOpen] = useState(false);
   const btn = useRef(null), pop = useRef(null);
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (!open) return undefined;
     const first = pop.current && pop.current.querySelector('[role=menuitem]');
     if (first) first.focus();
@@ -22,7 +22,10 @@ export function Menu({ label, icon = 'more', items, top = [], cls = '' }) {
   }, [open]);
 
   const close = (refocus) => { setOpen(false); if (refocus && btn.current) btn.current.focus(); };
+  // On the whole menu, button included: an Esc that comes before focus moved into the menu
+  // must close the menu, not reach the conversation (which Esc closes).
   const onKey = (e) => {
+    if (!open || !pop.current) return;
     const all = [...pop.current.querySelectorAll('[role=menuitem]')];
     const i = all.indexOf(document.activeElement);
     const go = (j) => { e.preventDefault(); all[(j + all.length) % all.length].focus(); };
@@ -37,10 +40,10 @@ export function Menu({ label, icon = 'more', items, top = [], cls = '' }) {
   const item = (it) => html`<button role="menuitem" tabindex="-1" key=${it.name || it.label}
     aria-label=${it.name} onClick=${() => pick(it)}>${it.label}</button>`;
 
-  return html`<span class=${`menu-wrap ${cls}`}>
+  return html`<span class=${`menu-wrap ${cls}`} onKeyDown=${onKey}>
     <button class="icon menu-btn" ref=${btn} aria-label=${label} title=${label} aria-haspopup="menu"
       aria-expanded=${open ? 'true' : 'false'} onClick=${() => setOpen(!open)}><${Icon} name=${icon} /></button>
-    ${open && html`<div class="menu-pop" role="menu" aria-label=${label} ref=${pop} onKeyDown=${onKey}>
+    ${open && html`<div class="menu-pop" role="menu" aria-label=${label} ref=${pop}>
       ${top.length > 0 && html`<div class="menu-top" role="group" aria-label="React">${top.map(item)}</div>`}
       ${items.map(item)}
     </div>`}
