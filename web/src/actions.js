@@ -5,7 +5,7 @@ import { state, set, changed, convMsgs, addMessage, sortedMsgs, rememberUser, ra
   totalUnread, convTitle } from './store.js';
 import { e2eInit, e2eUnlock, e2eSeen, e2eSend, e2eKeysChanged, e2eRotate, e2eForget, e2eOnSent,
   flushOutbox, isE2E } from './e2ectl.js';
-import { messengerHandlers, loadBlocks, completeConversation, answered, isMuted } from './messenger.js';
+import { messengerHandlers, loadBlocks, completeConversation, answered, isMuted, isAction } from './messenger.js';
 
 export const PAGE = 50;
 
@@ -292,8 +292,15 @@ export function onMessage(msg) {
   e2eSeen([msg]);
   const c = state.convs.get(msg.conversation_id);
   if (!c) { loadConversations(); return; }
-  if (!c.last_message || c.last_message.seq <= msg.seq) c.last_message = msg;
   c.last_seq = Math.max(c.last_seq || 0, msg.seq);
+  // An e2e edit or reaction is folded into its message: no preview, unread count or notice.
+  if (isAction(msg)) {
+    if (fresh && msg.sender !== state.me.id) markDelivered(c.id, msg.seq);
+    if (state.open === c.id && !document.hidden) markRead(c.id);
+    changed();
+    return;
+  }
+  if (!c.last_message || c.last_message.seq <= msg.seq) c.last_message = msg;
   const mine = msg.sender === state.me.id;
   if (fresh && !mine) {
     const t = state.typing.get(c.id);

@@ -2,8 +2,9 @@
 // Parley web - the messenger features of issue 12: edit, delete (for everyone / for me),
 // reactions, forward, disappearing messages, message requests, blocking, pin and mute, and
 // what their events do to the state. E2E chats never get plaintext through here: edits and
-// reactions there go through e2ectl.js when it offers them (e2eEdit / e2eReact / e2eDelete),
-// and are not offered otherwise.
+// reactions there go through e2ectl.js when it offers them (e2eEdit / e2eReact, sent as
+// encrypted envelopes), and are not offered otherwise; deleting carries no content, so it is
+// the plain DELETE there too (e2eSeen then forgets this browser's decrypted copy).
 import * as e2ectl from './e2ectl.js';
 import { api, get, post, clientMsgId } from './api.js';
 import { state, changed, convMsgs, addMessage, userName } from './store.js';
@@ -17,8 +18,19 @@ export const timerName = (s) => (TIMERS.find(([v]) => v === (s || null)) || [0, 
 
 const isE2E = (c) => !!c && c.encryption === 'e2e';
 // The optional E2E operations (e2ectl.js of issue 12), looked up by name so that a build without
-// them still bundles: each is undefined until e2ectl.js exports it.
+// them still bundles: each is null until e2ectl.js exports it.
 const e2eOp = (name) => (typeof e2ectl[name] === 'function' ? e2ectl[name] : null);
+
+// An e2e edit or reaction travels as a message of its own: folded into the one it acts on by
+// e2ectl.js, never a bubble.
+export function isAction(m) {
+  const f = e2eOp('e2eIsAction');
+  return !!f && f(m);
+}
+const plainText = (m) => {
+  const p = state.plain.get(`${m.conversation_id}:${m.seq}`);
+  return !!p && typeof p.text === 'string';
+};
 
 const base = (c) => `/v1/conversations/${c}/messages`;
 
@@ -30,9 +42,7 @@ export function canDo(c, m) {
   const live = m.kind !== 'deleted';
   return {
     edit: live && mine && age < EDIT_WINDOW_MS && (e2e ? !!e2eOp('e2eEdit') && m.kind === 'e2e'
-      : m.kind === 'text'),
-    // Deleting carries no content, so it goes through the server in e2e chats too (e2eDelete,
-    // when e2ectl.js has it, also drops this browser's decrypted copy).
+      && plainText(m) : m.kind === 'text'),
     deleteAll: live && ((mine && age < DELETE_WINDOW_MS) || (c.kind === 'group' && c.my_role === 'admin')),
     react: live && (!e2e || !!e2eOp('e2eReact')),
     forward: live && !e2e && (m.kind === 'text' || m.kind === 'media'),
@@ -55,7 +65,7 @@ export async function editMessage(c, seq, text) {
   if (isE2E(c)) {
     const f = e2eOp('e2eEdit');
     if (!f) throw new Error('Editing is not available in encrypted chats yet.');
-    return f(c, seq, text);
+    return f(c.id, seq, text);
   }
   const msg = await api('PATCH', `${base(c.id)}/${seq}`, { text });
   replace(msg);
@@ -63,14 +73,18 @@ export async function editMessage(c, seq, text) {
 }
 
 export async function deleteMessage(c, seq, forWhom) {
-  const f = isE2E(c) && forWhom === 'everyone' ? e2eOp('e2eDelete') : null;
-  if (f) await f(c, seq);
-  else await api('DELETE', `${base(c.id)}/${seq}?for=${forWhom}`);
+  await api('DELETE', `${base(c.id)}/${seq}?for=${forWhom}`);
   if (forWhom === 'me') return dropForMe(c.id, seq);
   const old = convMsgs(c.id).bySeq.get(seq);
   if (old && old.kind !== 'deleted')
-    replace({ ...old, kind: 'deleted', text: null, media: undefined, e2e: undefined,
+    gone({ ...old, kind: 'deleted', text: null, media: undefined, e2e: undefined,
       reactions: undefined, deleted_at: new Date().toISOString() });
+}
+
+// Deleted for everyone: shown as such, and an e2e message's decrypted text is forgotten.
+function gone(msg) {
+  replace(msg);
+  e2ectl.e2eSeen([msg]);
 }
 
 // Gone from this user's history only: no event tells other tabs (they see it on reload).
@@ -94,7 +108,7 @@ export async function react(c, m, emoji) {
   if (isE2E(c)) {
     const f = e2eOp('e2eReact');
     if (!f) throw new Error('Reactions are not available in encrypted chats yet.');
-    await f(c, m.seq, off ? null : emoji);
+    await f(c.id, m.seq, emoji, !off);
   } else {
     await api(off ? 'DELETE' : 'PUT', `${base(c.id)}/${m.seq}/reactions/${encodeURIComponent(emoji)}`);
   }
@@ -236,7 +250,7 @@ export async function completeConversation(id) {
 
 export const messengerHandlers = {
   'message.edited': (d) => replace(d.message),
-  'message.deleted': (d) => replace(d.message),
+  'message.deleted': (d) => gone(d.message),
   reaction: (d) => refetch(d.conversation_id, d.seq),
   'conversation.updated': (d) => {
     const c = state.convs.get(d.conversation_id);

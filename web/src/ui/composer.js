@@ -135,7 +135,7 @@ export function Composer({ convId, replyTo, setReplyTo, editing, setEditing }) {
         <button class="icon" onClick=${() => fileRef.current.click()} aria-label="Attach" title="Attach"><${Icon} name="attach" /></button>
         <input type="file" ref=${fileRef} onChange=${attach} hidden aria-hidden="true" tabindex="-1" />
         <textarea ref=${boxRef} aria-label="Message" placeholder="Type a message" rows="1" value=${text}
-          onInput=${(e) => { setText(e.target.value); if (e.target.value) typing(convId); }}
+          onInput=${(e) => { setText(e.target.value); if (e.target.value && !editing) typing(convId); }}
           onKeyDown=${onKey}></textarea>
         <button class="primary" onClick=${send} disabled=${!text.trim()}>${editing ? 'Save' : 'Send'}</button>
       </div>

@@ -3,7 +3,7 @@
 // the ones held in memory: scrolling near the top widens it upwards (fetching older pages when
 // needed) and trims the bottom, and the other way round, keeping the message under the viewport's
 // top edge where it was, so the DOM stays bounded however long the history.
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Icon } from './icons.js';
 import { html, dayOf, lastSeenText } from './html.js';
 import { useStore, state, set, sortedMsgs, convMsgs, convTitle, userName } from '../store.js';
@@ -11,7 +11,7 @@ import { loadEarlier, closeConversation, markRead, typingNames } from '../action
 import { Message } from './message.js';
 import { Composer } from './composer.js';
 import { isE2E, pendingFor, changedUsers, changedText } from '../e2ectl.js';
-import { timerName } from '../messenger.js';
+import { timerName, isAction } from '../messenger.js';
 import { Forward } from './forward.js';
 import { ConvInfo } from './convinfo.js';
 import { RequestBanner, BlockedBanner, blockedPeer } from './requests.js';
@@ -36,7 +36,9 @@ function subtitle(c) {
 export function Conversation({ id }) {
   const s = useStore();
   const c = s.convs.get(id);
-  const list = sortedMsgs(id);
+  const all = sortedMsgs(id);
+  // E2E edits and reactions are folded into their messages (e2ectl.js), never rows.
+  const list = useMemo(() => (all.some(isAction) ? all.filter((x) => !isAction(x)) : all), [all]);
   const m = convMsgs(id);
   const logRef = useRef(null);
   const anchor = useRef(null);     // { seq, offset } to restore after a window change
