@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { uname, signUp, newChat, send, openChat, outDir, sleep } from './lib.mjs';
+import { uname, signUp, newChat, send, openChat, outDir, sleep, signUpE2E, newE2EChat } from './lib.mjs';
 
 export const cases = [];
 // Every name starts with "messenger", so PARLEY_WEB_ONLY=messenger runs just these.
@@ -335,4 +335,53 @@ test('pin and mute from the chat list menu: pinned first, muted shows an icon an
   await carol.getByRole('button', { name: 'Chat options' }).click();
   await a.getByRole('menuitem', { name: 'Unmute' }).click();
   await carol.getByRole('img', { name: 'Muted' }).waitFor({ state: 'detached' });
+});
+
+// E2E chats: no plaintext edit or reaction ever goes to the server. With e2ectl.js's
+// e2eEdit / e2eReact (encrypted envelopes) the menu offers them and both browsers show the
+// result; without them Edit and the reactions are not offered. Delete for everyone carries no
+// content and works either way.
+test('e2e chat: edit and react through encrypted envelopes (or not offered), delete for everyone', async (ctx) => {
+  const src = readFileSync(new URL('../src/e2ectl.js', import.meta.url), 'utf8');
+  const has = /export (async )?function e2eEdit\b/.test(src) && /export (async )?function e2eReact\b/.test(src);
+  const origin = ctx.origins.h2();
+  const a = await ctx.newPage(), b = await ctx.newPage();
+  const an = uname('ea'), bn = uname('eb');
+  await signUpE2E(a, origin, an);
+  await signUpE2E(b, origin, bn);
+  await newE2EChat(a, bn);
+  await send(a, 'secret typo');
+  await send(a, 'secret to delete');
+  await openChat(b, an);
+  await b.getByRole('log').getByText('secret to delete', { exact: true }).waitFor({ timeout: 30000 });
+  const target = bubble(a, 'secret typo');
+  await target.hover();
+  await target.getByRole('button', { name: 'Message actions' }).click();
+  const items = await a.getByRole('menu').getByRole('menuitem').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') || e.textContent));
+  if (items.includes('Forward')) throw new Error('forward offered in an e2e chat');
+  if (has !== items.includes('Edit') || has !== items.includes('React with 👍'))
+    throw new Error(`e2eEdit/e2eReact ${has ? 'exported' : 'absent'}, menu: ${items}`);
+  await a.keyboard.press('Escape');
+  if (has) {
+    await menu(a, 'secret typo', 'Edit');
+    const box = a.getByLabel('Message', { exact: true });
+    await until(async () => (await box.inputValue()) === 'secret typo', 'the composer holds the text');
+    await box.fill('secret fixed');
+    await box.press('Enter');
+    for (const p of [a, b]) await bubble(p, 'secret fixed').getByText('edited', { exact: true }).waitFor({ timeout: 30000 });
+    const t = bubble(b, 'secret fixed');
+    await t.hover();
+    await t.getByRole('button', { name: 'Message actions' }).click();
+    await b.getByRole('menuitem', { name: 'React with 👍' }).click();
+    await bubble(a, 'secret fixed').getByRole('button', { name: '👍 1' }).waitFor({ timeout: 30000 });
+  }
+  await menu(a, 'secret to delete', 'Delete for everyone');
+  for (const p of [a, b]) {
+    await p.getByRole('log').getByText('This message was deleted').waitFor();
+    await p.getByRole('log').getByText('secret to delete').waitFor({ state: 'detached' });
+  }
+  // Nothing readable reached the server: every message it holds for Ben is ciphertext.
+  const msgs = await b.evaluate(async (id) => (await (await fetch(`/v1/conversations/${id}/messages`)).json()).messages,
+    await b.evaluate(() => window.parley.state.open));
+  for (const m of msgs) if (m.text || (m.kind !== 'e2e' && m.kind !== 'deleted')) throw new Error(`plaintext on the server: ${JSON.stringify(m)}`);
 });
