@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Parley web - Settings' list of blocked users: unblock each, or block someone by username.
-import { useEffect, useState } from 'preact/hooks';
+// The list is the one loaded with the chats (and after each block / unblock): loading it again
+// here would re-render Settings while its form is being typed into.
+import { useState } from 'preact/hooks';
 import { html } from './html.js';
 import { useStore } from '../store.js';
-import { block, unblock, loadBlocks } from '../messenger.js';
+import { block, unblock } from '../messenger.js';
 
 export function Blocked() {
   const s = useStore();
   const [err, setErr] = useState('');
-  useEffect(() => { loadBlocks(); }, []);
   const act = async (p) => {
     setErr('');
     try { await p; } catch (x) { setErr(x.status === 404 ? 'No such user.' : x.message); }

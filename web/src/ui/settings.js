@@ -38,7 +38,7 @@ export function Settings() {
   const perm = typeof Notification === 'undefined' ? 'unsupported' : Notification.permission;
   return html`<${Dialog} title="Settings" wide>
     <form onSubmit=${save}>
-      <label>Display name<input name="display_name" value=${s.me.display_name} maxlength="64" required /></label>
+      <label>Display name<input name="display_name" defaultValue=${s.me.display_name} maxlength="64" required /></label>
       <label>Who sees my last seen
         <select name="last_seen" value=${s.me.last_seen_visibility}>
           <option value="everyone">Everyone</option>
