@@ -73,6 +73,13 @@ struct api_config {
     const char *admins;
     /* Retention cohorts smaller than this are suppressed in admin views. */
     unsigned analytics_min_cohort;
+    unsigned export_url_ttl_s; /* an export's presigned download URL lasts this long */
+    size_t export_max_bytes;   /* an export's JSON stops ("truncated") past this size */
+    /* Web Push (issue 12): the VAPID public key in base64url (empty: not
+     * configured), and whether http:// endpoints on loopback hosts are
+     * accepted (tests' local push service). */
+    const char *vapid_public_key;
+    bool webpush_allow_http;
 };
 
 /* One file of the web client, read at startup (server/webapp.c). */
@@ -150,6 +157,27 @@ struct api_env {
      * built: / then answers 503 with how to build it. */
     const struct api_web *web;
 };
+
+/* ---- Web Push notes (push_note.c): any thread, CPU only ---- */
+
+/* What a push says about one new message; strings in the caller's arena. */
+struct api_push_note {
+    int64_t conversation_id, sender_id, seq;
+    const char *kind;
+    bool e2e;         /* an e2e message: never any text */
+    const char *text; /* plain text messages only, else NULL */
+};
+/* Reads a message.created event payload (json, len bytes; borrowed).
+ * 0, PL_EINVAL (not one) or PL_ENOMEM. */
+PL_MUST_CHECK int api_push_note_parse(struct pl_arena *a, const char *json, size_t len,
+                                      struct api_push_note *n);
+/* The notification JSON for count messages of which n is the latest:
+ * conversation, seq, sender id and display name, count, e2e and (plain
+ * chats only) the text, cut to fit one push. *out in a (len bytes).
+ * 0 or PL_ENOMEM. */
+PL_MUST_CHECK int api_push_note_payload(struct pl_arena *a, const struct api_push_note *n,
+                                        const char *sender_name, unsigned count, const char **out,
+                                        size_t *len);
 
 /* One per worker thread; the connections are used by that thread only. */
 struct api_worker {

@@ -103,6 +103,9 @@ extern const struct api_route_def api__media_routes[];        /* media.c */
 extern const struct api_route_def api__blob_routes[];         /* blobs.c */
 extern const struct api_route_def api__analytics_routes[];    /* analytics.c */
 extern const struct api_route_def api__block_routes[];        /* blocks.c */
+extern const struct api_route_def api__account_routes[];      /* account.c */
+extern const struct api_route_def api__export_routes[];       /* export.c */
+extern const struct api_route_def api__push_routes[];         /* push_subs.c */
 
 /* ---- media messages (media_msg.c) ---- */
 /* Checks the "media" member of a send (kind "media") and writes the
@@ -445,5 +448,8 @@ PL_MUST_CHECK int api__e2e_read_send(struct api_call *c, int64_t conv, const str
 
 /* Writes a user object (users.c), used by sessions and /v1/me. */
 void api__gen_user(yajl_gen g, const struct store_user *u);
+/* Writes "deleted": true when username (borrowed) is a deleted account's
+ * tombstone (storage/account.h), nothing otherwise (users.c). */
+void api__gen_deleted(yajl_gen g, const char *username);
 
 #endif

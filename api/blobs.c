@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Parley - the fs blob store's presigned URLs: upload (PUT), download. */
+/* Parley - parleyd's presigned blob URLs: upload (PUT), download.     */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
@@ -468,23 +468,12 @@ static bool etag_matches(const char *h, const char *etag)
  * guessing a type we did not send), a sandbox CSP (a document opened anyway
  * gets a unique origin and no script), and Content-Disposition: attachment,
  * except for media types a browser only ever renders as inert pixels or
- * sound. SVG, HTML, XML, PDF and everything else download as files. The
- * blob_base_url setting additionally puts blobs on an origin of their own.
+ * sound (store_blob_inline_type()). SVG, HTML, XML, PDF and everything
+ * else download as files. The blob_base_url setting additionally puts
+ * blobs on an origin of their own. With the S3 backend the downloads come
+ * here too (s3_direct_downloads off, the default): the reader fetches the
+ * object from S3 in ranged chunks, and the headers are the same.
  */
-static const char *const inline_types[] = {
-    "image/jpeg", "image/png",  "image/webp", "image/gif", "image/avif", "video/mp4", "video/webm",
-    "video/ogg",  "audio/mpeg", "audio/ogg",  "audio/mp4", "audio/webm", "audio/aac", "audio/wav",
-};
-
-static bool inline_type(const char *ctype)
-{
-    size_t n = strcspn(ctype, "; \t");
-    for (size_t i = 0; i < PL_ARRAY_LEN(inline_types); i++)
-        if (strlen(inline_types[i]) == n && strncasecmp(ctype, inline_types[i], n) == 0)
-            return true;
-    return false;
-}
-
 static int download_headers(struct api_call *c, const struct store_blob_stat *st, const char *ctype)
 {
     int rc = http_resp_header(c->req, "X-Content-Type-Options", "nosniff");
@@ -492,7 +481,7 @@ static int download_headers(struct api_call *c, const struct store_blob_stat *st
         rc = http_resp_header(c->req, "Content-Security-Policy", "sandbox; default-src 'none'");
     if (rc == 0)
         rc = http_resp_header(c->req, "Content-Disposition",
-                              inline_type(ctype) ? "inline" : "attachment");
+                              store_blob_inline_type(ctype) ? "inline" : "attachment");
     if (rc == 0)
         rc = http_resp_header(c->req, "ETag", st->etag);
     if (rc == 0)
@@ -553,7 +542,7 @@ static const char *content_type_of(struct api_call *c, const char *key)
 static int blob_get(struct api_call *c)
 {
     char key[STORE_BLOB_KEY_MAX];
-    if (!key_of(c, key) || !c->env->blobs || !store_blob_serves_urls(c->env->blobs))
+    if (!key_of(c, key) || !c->env->blobs || !store_blob_serves_downloads(c->env->blobs))
         return not_found(c);
     int rc = check_sig(c, "GET", key, 0, "");
     if (rc < 0)

@@ -189,6 +189,7 @@ void api__gen_member(yajl_gen g, const struct store_member *m)
     api__gen_int(g, "user_id", m->user_id);
     api__gen_str(g, "username", m->username);
     api__gen_str(g, "display_name", m->display_name);
+    api__gen_deleted(g, m->username);
     api__gen_str(g, "role", store_pg_role_name(m->role));
     api__gen_str(g, "joined_at", m->joined_at);
     yajl_gen_map_close(g);
@@ -250,6 +251,7 @@ void api__gen_conversation(yajl_gen g, const struct store_conv *cv, bool viewer,
             api__gen_int(g, "id", cv->peer.id);
             api__gen_str(g, "username", cv->peer.username);
             api__gen_str(g, "display_name", cv->peer.display_name);
+            api__gen_deleted(g, cv->peer.username);
             yajl_gen_map_close(g);
         } else {
             yajl_gen_null(g); /* the other user's account is gone */

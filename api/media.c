@@ -284,7 +284,8 @@ static int media_get(struct api_call *c)
     unsigned ttl = PL_MAX(c->env->cfg->media_url_ttl_s / 10, (unsigned)DOWNLOAD_TTL_MIN_S);
     int64_t exp = (int64_t)time(NULL) + ttl;
     char url[STORE_BLOB_URL_MAX];
-    if ((rc = store_blob_presign(c->env->blobs, "GET", m.blob_key, 0, NULL, exp, url)) < 0)
+    if ((rc = store_blob_presign(c->env->blobs, "GET", m.blob_key, 0, m.content_type, exp, url)) <
+        0)
         return rc;
     analytics_media_download();
     const char *redirect = http_req_query(c->req, "redirect");

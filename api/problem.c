@@ -120,11 +120,18 @@ static const struct kind kinds[] = {
      "max_devices setting). Log out one of them (GET /v1/sessions lists them, DELETE "
      "/v1/sessions/{id} ends one) and log in again."},
     {PL_EFORBIDDEN, 403, "wrong-password", "Wrong password",
-     "The current password given to change the password is not the account's password. Nothing "
-     "was changed."},
+     "The current password given to change the password or to delete the account is not the "
+     "account's password. Nothing was changed."},
     {PL_EBUSY, 503, "hashing-busy", "Password hashing busy",
      "Too many logins, registrations or password changes are waiting for a password-hashing "
      "thread (the pwhash_queue setting). Nothing was changed; retry after Retry-After seconds."},
+    /* Account deletion and export (issue 12). */
+    {PL_ECONFLICT, 409, "export-running", "Export running",
+     "An export of this account is still being written; only one runs at a time. Wait for its "
+     "export.ready event (or poll GET /v1/me/exports/{id}) and retry."},
+    {PL_EBUSY, 503, "exports-busy", "Exports busy",
+     "This server is already writing as many exports as it allows at once. Nothing was "
+     "started; retry after Retry-After seconds."},
     /* Message requests and blocks (issue 12). */
     {PL_EFORBIDDEN, 403, "blocked", "Blocked",
      "The other user blocked you: you cannot send to them in a direct conversation, open one, "

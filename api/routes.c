@@ -46,6 +46,9 @@ static const struct api_route_def *const tables[] = {
     api__web_routes,
     api__analytics_routes,
     api__block_routes,
+    api__account_routes,
+    api__export_routes,
+    api__push_routes,
 };
 
 #define MAX_ROUTES 96

@@ -28,6 +28,7 @@ static void gen_profile(yajl_gen g, const struct store_user *u)
     api__gen_int(g, "id", u->id);
     api__gen_str(g, "username", u->username);
     api__gen_str(g, "display_name", u->display_name);
+    api__gen_deleted(g, u->username);
 }
 
 static int profile_get(struct api_call *c)

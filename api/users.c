@@ -3,6 +3,8 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include "storage/account.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +19,7 @@ static void gen_user(yajl_gen g, const struct store_user *u, int64_t device_id)
     api__gen_int(g, "id", u->id);
     api__gen_str(g, "username", u->username);
     api__gen_str(g, "display_name", u->display_name);
+    api__gen_deleted(g, u->username);
     api__gen_str(g, "created_at", u->created_at);
     if (u->last_seen_visibility)
         api__gen_str(g, "last_seen_visibility", u->last_seen_visibility);
@@ -163,4 +166,12 @@ int api_me_patch(struct api_call *c)
     if ((rc = store_pg_user_update(c->w->pg, c->a, c->user_id, display, visibility, &u)) < 0)
         return rc;
     return reply_user(c, 200, &u);
+}
+
+void api__gen_deleted(yajl_gen g, const char *username)
+{
+    if (store_account_is_tombstone(username)) {
+        api__gen_key(g, "deleted");
+        yajl_gen_bool(g, 1);
+    }
 }

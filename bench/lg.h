@@ -98,6 +98,7 @@ struct lg_conn {
 struct lg_client {
     enum lg_proto proto;
     unsigned max_conns, per_conn, n_conns;
+    uint16_t port; /* another port than lg.dst's (lg_client_set_port), or 0 */
     struct lg_conn *all, *ready;
     struct lg_req *qhead, *qtail;
     size_t queued;
@@ -132,6 +133,9 @@ int lg_loop_run(lg_cond_cb *cond, lg_tick_cb *tick, void *ctx, unsigned tick_ms,
 struct lg_client *lg_client_new(enum lg_proto proto, unsigned max_conns, unsigned per_conn);
 /* Closes every connection; outstanding requests complete with -ECANCELED. */
 void lg_client_free(struct lg_client *c);
+/* Connections c opens from now on go to 127.0.0.1:port instead of lg_init's
+ * port (--send-port: sends through another node of a cluster). */
+void lg_client_set_port(struct lg_client *c, uint16_t port);
 /* A request; takes ownership of body (malloc'd, may be NULL). NULL on ENOMEM. */
 struct lg_req *lg_req_new(const char *method, const char *path, const char *token, char *body,
                           size_t body_len, lg_done_cb *on_done, void *ctx);
@@ -180,6 +184,7 @@ uint64_t lg_hist_quantile(const struct lg_hist *h, double q);
 
 struct lg_opts {
     uint16_t port;
+    uint16_t send_port; /* sends go here when set (another node), streams to port */
     enum lg_proto proto;
     const char *scenario; /* "1:1", "fanout", "idle" */
     unsigned users, members;

@@ -140,7 +140,10 @@ static struct lg_conn *conn_open(struct lg_client *c)
         if (bind(cn->fd, (struct sockaddr *)&src, sizeof(src)) < 0)
             goto fail_fd;
     }
-    if (connect(cn->fd, (struct sockaddr *)&lg.dst, sizeof(lg.dst)) < 0 && errno != EINPROGRESS)
+    struct sockaddr_in dst = lg.dst;
+    if (c->port)
+        dst.sin_port = htons(c->port);
+    if (connect(cn->fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 && errno != EINPROGRESS)
         goto fail_fd;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = cn};
     if (epoll_ctl(lg.epfd, EPOLL_CTL_ADD, cn->fd, &ev) < 0)
@@ -386,6 +389,11 @@ struct lg_client *lg_client_new(enum lg_proto proto, unsigned max_conns, unsigne
     c->per_conn = proto == LG_H1 || !per_conn ? 1 : per_conn;
     lg.clients[lg.n_clients++] = c;
     return c;
+}
+
+void lg_client_set_port(struct lg_client *c, uint16_t port)
+{
+    c->port = port;
 }
 
 static void free_dead(void)

@@ -24,6 +24,8 @@
 static const char usage[] =
     "usage: loadgen --port N --scenario 1:1|fanout|idle|presence-burst|presence-mixed [options]\n"
     "  --port N | --port-file F  parleyd's cleartext port (or parleyd's port file)\n"
+    "  --send-port N             send messages through this port (another node of a cluster:\n"
+    "                            streams on --port, sends relayed across nodes); default --port\n"
     "  --proto h1|h2c            HTTP/1.1 (one connection per stream) or h2c (default h1)\n"
     "  --users N                 users, each with one event stream (1:1, idle; 10000)\n"
     "  --members N               group size for fanout, sender included (1000)\n"
@@ -87,6 +89,7 @@ enum {
     O_BURST,
     O_CHURN,
     O_MTOKEN,
+    O_SPORT,
     O_HELP
 };
 
@@ -124,6 +127,7 @@ static const struct option longopts[] = {
     {"burst-ms", 1, 0, O_BURST},
     {"churn-rate", 1, 0, O_CHURN},
     {"metrics-token", 1, 0, O_MTOKEN},
+    {"send-port", 1, 0, O_SPORT},
     {0, 0, 0, 0},
 };
 
@@ -231,6 +235,7 @@ static void parse(int argc, char **argv, struct lg_opts *o, bool *send_conns_set
         case O_BURST: o->burst_ms = num(optarg, "burst-ms", 1, 600000); break;
         case O_CHURN: o->churn_rate = num(optarg, "churn-rate", 1, 100000); break;
         case O_MTOKEN: o->metrics_token = optarg; break;
+        case O_SPORT: o->send_port = (uint16_t)num(optarg, "send-port", 1, 65535); break;
         case 'h':
         case O_HELP: fputs(usage, stdout); exit(0);
         default: goto bad;
@@ -403,6 +408,8 @@ int main(int argc, char **argv)
         b.streams = lg_client_new(LG_H2, stream_conns, spc);
         b.send = lg_client_new(LG_H2, o->send_conns, o->send_streams);
     }
+    if (b.send && o->send_port)
+        lg_client_set_port(b.send, o->send_port);
     int rc = b.setup && b.streams && b.send ? run(&b) : PL_ENOMEM;
     if (b.streams && b.send)
         fprintf(stderr, "loadgen: done: %s; connections opened %llu, failed %llu\n",

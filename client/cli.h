@@ -348,6 +348,9 @@ int cli_cmd_block(struct cli *c, int argc, char **argv);
 int cli_cmd_requests(struct cli *c, int argc, char **argv);
 int cli_cmd_expire(struct cli *c, int argc, char **argv);  /* expire CHAT off|1h|24h|7d|90d */
 int cli_cmd_forward(struct cli *c, int argc, char **argv); /* forward FROM SEQ TO */
+/* account delete [--password-stdin]; export [--out FILE] (cmd_account.c) */
+int cli_cmd_account(struct cli *c, int argc, char **argv);
+int cli_cmd_export(struct cli *c, int argc, char **argv);
 /* group info | rename | leave (group_info.c) */
 int cli_group_more(struct cli *c, int argc, char **argv);
 /* A GROUP argument: "#ID", "ID" or a group's exact title. */

@@ -143,6 +143,19 @@ static const struct cmd_help cmds[] = {
      "Shows how many one-time prekeys the server holds for this device, uploads more\n"
      "when they run low, and rotates the signed prekey when it is old (or --rotate).\n",
      0, 1},
+    {"export", "export [--out FILE]", "download an archive of your account's data",
+     "Asks the server for an export of your profile, conversations and messages, waits\n"
+     "until it is written (polling its state), downloads it and writes the decompressed\n"
+     "JSON to FILE (standard output without --out). End-to-end encrypted chats are not\n"
+     "in it (the server cannot read them): `parley history` shows this device's copy.\n",
+     0, 2},
+    {"account", "account delete [--password-stdin]", "delete your account",
+     "Deletes your account after checking its password (PARLEY_PASSWORD, the terminal, or\n"
+     "one line of standard input with --password-stdin): every session, device, key and\n"
+     "upload no message uses is erased and you leave every group. Messages you sent stay\n"
+     "in the others' history, from \"Deleted account\"; your username becomes free.\n"
+     "This device's keys and local history are deleted too. There is no undo.\n",
+     1, 2},
     {"help", "help [COMMAND]", "this help, or a command's", "Prints help. Also: COMMAND --help.\n",
      0, 1},
     {"version", "version", "print the version", "Prints parley's version. Also: --version.\n", 0,

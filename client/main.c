@@ -207,6 +207,10 @@ static int more(struct cli *c, int argc, char **argv)
         return cli_cmd_requests(c, argc, argv);
     if (!strcmp(cmd, "expire"))
         return cli_cmd_expire(c, argc, argv);
+    if (!strcmp(cmd, "account"))
+        return cli_cmd_account(c, argc, argv);
+    if (!strcmp(cmd, "export"))
+        return cli_cmd_export(c, argc, argv);
     return -1;
 }
 

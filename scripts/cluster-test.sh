@@ -13,7 +13,7 @@
 #      doubled, every stream resumed.
 # Prints one line per step and `cluster: N passed, N failed`.
 
-kills=2
+kills=5
 nodes=3
 while (($#)); do
   case $1 in

@@ -52,6 +52,8 @@ struct srv_config {
     char *admins; /* usernames, comma-separated */
     unsigned analytics_interval_ms, analytics_batch, analytics_retention_days;
     unsigned analytics_min_cohort;
+    unsigned export_url_ttl_s;
+    size_t export_max_bytes;
     char *analytics_crash_at;
     /* The words after `admin` / `analytics` and the values of --from and
      * --to; borrowed from argv. */
@@ -67,8 +69,13 @@ struct srv_config {
     char *s3_endpoint, *s3_region, *s3_bucket, *s3_access_key, *s3_secret_key;
     bool s3_path_style;
     size_t s3_part_size;
+    bool s3_direct_downloads; /* presigned GETs to S3, not parleyd's /v1/blobs */
     size_t media_max_size;
     unsigned media_url_ttl_s, media_pending_ttl_s;
+    bool webpush, webpush_allow_http; /* issue 12: Web Push */
+    char *vapid_private_key, *vapid_subject, *webpush_urgency;
+    unsigned webpush_queue, webpush_ttl_s, webpush_max_attempts, webpush_retry_base_ms;
+    unsigned webpush_timeout_ms;
     char *log;
     char *config;
     bool access_log;

@@ -12,6 +12,7 @@
 #include "pool.h"
 #include "standby.h"
 #include "waitq.h"
+#include "webpush.h"
 #include "writer.h"
 
 #include "api/api.h"
@@ -56,6 +57,7 @@ struct srv {
     struct analytics_timer *aggregator; /* NULL when analytics_interval is 0 */
     struct srv_waitq *waitq;            /* stream opens waiting for a full worker queue */
     struct srv_standby *standby;        /* NULL without pg_standby */
+    struct srv_webpush *webpush;        /* NULL when Web Push delivery is off */
     struct api_web web;
 };
 
@@ -192,6 +194,8 @@ static int start(struct srv *s)
         .metrics_token = s->cfg.metrics_token,
         .admins = s->cfg.admins,
         .analytics_min_cohort = s->cfg.analytics_min_cohort,
+        .export_url_ttl_s = s->cfg.export_url_ttl_s,
+        .export_max_bytes = s->cfg.export_max_bytes,
         /* Uploads hold no worker while they wait for the client (a job
          * writes what arrived); what bounds them is their pipes' memory,
          * 4 MiB each. */
@@ -257,6 +261,11 @@ static int start(struct srv *s)
     }
     if ((rc = srv_live_new(&s->cfg, s->loop, s->pool, &s->env, &s->live)) < 0)
         return rc;
+    /* After live (it wraps env.publish), before the listeners. */
+    if ((rc = srv_webpush_new(&s->cfg, &s->api_cfg, &s->env, &s->webpush)) < 0) {
+        pl_log_error("cannot start Web Push: %s", pl_strerror(rc));
+        return rc;
+    }
     struct http_server_config hc;
     http_config(s, &hc);
     if ((rc = http_server_new(s->loop, &hc, &http_ops, s, &s->http)) < 0) {
@@ -318,6 +327,9 @@ static void stop(struct srv *s)
      * (its answers go through the loop): queued sends still commit. */
     srv_writer_free(s->writer);
     s->writer = NULL;
+    /* Nothing publishes any more. */
+    srv_webpush_free(s->webpush, &s->env);
+    s->webpush = NULL;
     if (s->metrics)
         srv_metrics_sources(s->metrics, NULL, NULL, NULL, NULL);
     if (s->loop)

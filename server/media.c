@@ -103,7 +103,8 @@ int srv_media_init(const struct srv_config *cfg, struct srv_media *m)
                                    .s3_access_key = cfg->s3_access_key,
                                    .s3_secret_key = cfg->s3_secret_key,
                                    .s3_path_style = cfg->s3_path_style,
-                                   .s3_part_size = cfg->s3_part_size};
+                                   .s3_part_size = cfg->s3_part_size,
+                                   .s3_proxy_get = !cfg->s3_direct_downloads};
     bool s3 = strcmp(cfg->blob_backend, "s3") == 0;
     if (!s3 && strcmp(cfg->blob_backend, "fs") != 0) {
         pl_log_error("blob_backend must be fs or s3");

@@ -2,6 +2,7 @@
 /* Parley - Prometheus counters for requests, connections, the pool.    */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "metrics.h"
+#include "webpush.h"
 #include "api/api.h"
 #include "api/replica.h"
 #include "storage/pg.h"
@@ -358,6 +359,29 @@ static int render_limits(struct pl_buf *out)
     return rc;
 }
 
+static int render_webpush(struct pl_buf *out)
+{
+    struct srv_webpush_stats st;
+    srv_webpush_stats(&st);
+    const struct metric_row rows[] = {
+        {"parley_webpush_queued_total", "counter",
+         "New messages handed to the Web Push dispatcher.", st.queued},
+        {"parley_webpush_dropped_total", "counter",
+         "Messages or retries dropped because the dispatcher's queue was full.", st.dropped},
+        {"parley_webpush_sent_total", "counter", "Push messages a push service accepted (2xx).",
+         st.sent},
+        {"parley_webpush_retries_total", "counter",
+         "Push attempts scheduled again after 5xx, 429 or a network error.", st.retried},
+        {"parley_webpush_failed_total", "counter",
+         "Push messages given up on (other 4xx, or out of attempts).", st.failed},
+        {"parley_webpush_gone_total", "counter",
+         "Subscriptions deleted because the push service answered 404 or 410.", st.gone},
+        {"parley_webpush_skipped_online_total", "counter",
+         "Subscriptions not notified because their user was online.", st.skipped_online},
+    };
+    return render_rows(out, rows, PL_ARRAY_LEN(rows));
+}
+
 int srv_metrics_render(void *ctx, struct pl_buf *out)
 {
     const struct srv_metrics *m = ctx;
@@ -370,5 +394,7 @@ int srv_metrics_render(void *ctx, struct pl_buf *out)
         rc = render_writer(m->writer, out);
     if (rc == 0)
         rc = render_limits(out);
+    if (rc == 0)
+        rc = render_webpush(out);
     return rc;
 }

@@ -56,6 +56,16 @@
  *     of the copy checked) instead of by the PUT handler. Handlers
  *     never change: they call store_blob_presign() and follow the URL it
  *     returns.
+ *   - Downloads from S3 (issue 14). Uploaded bytes are the uploader's, so
+ *     a download must carry nosniff, a sandbox CSP and, for all but inert
+ *     media types, Content-Disposition: attachment (api/blobs.c). S3 can
+ *     set the last two per request (the response-content-type and
+ *     response-content-disposition overrides of a signed GET, which AWS
+ *     and Ceph RGW honour) but no other header. So with s3_proxy_get a
+ *     GET URL is parleyd's own, as for fs, and parleyd streams the object
+ *     from S3 with every header (store_blob_serves_downloads()); without
+ *     it the GET URL goes straight to S3 and carries both overrides, and
+ *     nosniff and the CSP must come from a proxy in front of S3.
  */
 struct store_blob;
 struct store_blob_writer;
@@ -86,6 +96,9 @@ struct store_blob_config {
     const char *s3_secret_key;
     bool s3_path_style;  /* endpoint/bucket/key URLs instead of bucket.endpoint/key */
     size_t s3_part_size; /* multipart part size for large writers; 0 means 8 MiB */
+    /* s3: GET URLs are parleyd's own (url_base, sign), served by parleyd
+     * from S3 with its download headers; false: SigV4 URLs to S3. */
+    bool s3_proxy_get;
 };
 
 struct store_blob_stat {
@@ -112,6 +125,14 @@ PL_MUST_CHECK int store_blob_new(const struct store_blob_config *cfg, struct sto
 void store_blob_free(struct store_blob *s);
 /* True when parleyd itself must serve the presigned URLs (fs backend). */
 bool store_blob_serves_urls(const struct store_blob *s);
+/* True when parleyd serves the presigned GET URLs: fs, and s3 with
+ * s3_proxy_get. */
+bool store_blob_serves_downloads(const struct store_blob *s);
+/* True for the media types a browser only ever renders as inert pixels
+ * or sound (JPEG, PNG, WebP, GIF, AVIF, MP4/WebM/Ogg video, common audio),
+ * which may be served inline; everything else downloads as an attachment.
+ * Parameters after ';' are ignored. Any thread. */
+bool store_blob_inline_type(const char *content_type);
 
 /* Stores len bytes from buf (borrowed) under key, atomically. sha256, when
  * not NULL, must match the data. Returns 0; PL_EINVAL (bad key);
@@ -199,8 +220,12 @@ PL_MUST_CHECK int store_blob_gc(struct store_blob *s, unsigned max_age_s);
 
 /* Writes a presigned URL for method ("GET" or "PUT") on key into out,
  * valid until expires (seconds since the epoch). size and content_type
- * (borrowed; may be NULL for GET) are bound into a PUT signature. Returns
- * 0; PL_EINVAL; PL_ETOOBIG when the URL does not fit; PL_EUNAVAIL when the
+ * (borrowed; may be NULL for GET) are bound into a PUT signature. For a
+ * GET straight to S3, content_type (when not NULL) becomes the signed
+ * response-content-type override, and response-content-disposition is
+ * inline or attachment by store_blob_inline_type(); parleyd's own GET URLs
+ * ignore it (the download handler looks the type up). Returns 0;
+ * PL_EINVAL; PL_ETOOBIG when the URL does not fit; PL_EUNAVAIL when the
  * store has no signer. */
 PL_MUST_CHECK int store_blob_presign(struct store_blob *s, const char *method, const char *key,
                                      uint64_t size, const char *content_type, int64_t expires,

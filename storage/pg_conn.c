@@ -76,7 +76,9 @@ static const struct store_pg__stmt *const stmt_tables[] = {
     store_pg__block_stmts,
     store_pg__conv_prefs_stmts,
     store_pg__expiry_stmts,
+    store_pg__push_sub_stmts,
     store_pg__replica_stmts,
+    store_pg__account_stmts,
 };
 
 void store_pg__count_error(void)

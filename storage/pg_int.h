@@ -67,6 +67,8 @@ extern const struct store_pg__stmt store_pg__block_stmts[];            /* pg_blo
 extern const struct store_pg__stmt store_pg__conv_prefs_stmts[];       /* pg_conv_prefs.c */
 extern const struct store_pg__stmt store_pg__replica_stmts[];          /* pg_replica.c */
 extern const struct store_pg__stmt store_pg__expiry_stmts[];           /* pg_expiry.c */
+extern const struct store_pg__stmt store_pg__account_stmts[];          /* pg_account.c */
+extern const struct store_pg__stmt store_pg__push_sub_stmts[];         /* pg_push_subs.c */
 
 /* Runs the prepared statement st with nparams parameters: values[i] with
  * lengths[i] bytes in format formats[i] (0 text, NUL-terminated; 1 binary).

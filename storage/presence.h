@@ -17,22 +17,34 @@
  * sweeper removes expired users with ZREM, whose reply (1 on exactly one
  * node) decides who announces "offline" — so transitions are announced
  * once per deployment, and a user who flaps inside the timeout announces
- * nothing.
+ * nothing. On a Redis Cluster both are split into
+ * STORE_REDIS_PRESENCE_BUCKETS buckets by user id, each under its own hash
+ * tag (so on every master): a call naming users of several buckets makes
+ * one round trip per bucket, and a sweep visits every bucket.
  */
 
 /* Refreshes the heartbeat of users (n at most 4096) on node at now_ms.
- * came_online[i] is set for users that were not online before. Returns 0
- * or PL_EUNAVAIL. One round trip (a server-side script). */
+ * came_online[i] is set for users that were not online before. Returns 0,
+ * PL_EUNAVAIL or PL_ENOMEM. One round trip (a server-side script) per
+ * bucket the users fall in. */
 PL_MUST_CHECK int store_redis_presence_touch(struct store_redis *r, const int64_t *users,
                                              unsigned n, const char *node, uint64_t now_ms,
                                              bool *came_online);
 /* The last heartbeat of user in *hb_ms; PL_ENOTFOUND when never seen. */
 PL_MUST_CHECK int store_redis_presence_get(struct store_redis *r, int64_t user, uint64_t *hb_ms);
 /* Removes users whose heartbeat is older than cutoff_ms (at most max) and
- * returns those this call removed, with their last heartbeat. */
+ * returns those this call removed, with their last heartbeat. In cluster
+ * mode it visits the buckets in turn, starting one further each call. 0
+ * when anything was removed (a later bucket's failure is not reported:
+ * those removed must be announced), else PL_EUNAVAIL. */
 PL_MUST_CHECK int store_redis_presence_expire(struct store_redis *r, uint64_t cutoff_ms,
                                               int64_t *users, uint64_t *hb_ms, unsigned max,
                                               unsigned *n);
+
+/* Drops user's heartbeat and node (a deleted account): from now on it is
+ * never online, and the sweeper announces nothing for it. Returns 0 or
+ * PL_EUNAVAIL. */
+PL_MUST_CHECK int store_redis_presence_forget(struct store_redis *r, int64_t user);
 
 /* Users sharing at least one conversation with user. */
 PL_MUST_CHECK int store_pg_contacts(struct store_pg *pg, struct pl_arena *a, int64_t user,
@@ -96,7 +108,7 @@ PL_MUST_CHECK int store_redis_psub_audience(struct store_redis *r, struct pl_are
                                             int64_t target, uint64_t now_ms,
                                             struct store_psub **subs, unsigned *n);
 /* The last heartbeat of each of users (n at most STORE_PSUB_MAX) in
- * hb_ms[i], 0 when never seen. One round trip. */
+ * hb_ms[i], 0 when never seen. One round trip per heartbeat bucket. */
 PL_MUST_CHECK int store_redis_presence_get_many(struct store_redis *r, const int64_t *users,
                                                 unsigned n, uint64_t *hb_ms);
 /* Typing rate limit: *allowed is true at most once per interval_ms for a

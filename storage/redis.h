@@ -90,6 +90,16 @@ PL_MUST_CHECK int store_redis__parse_addr(const char *addr, char **host, int *po
  * with: the tag in cluster mode, "" on a single Redis. Static string. */
 const char *store_redis__tag(const struct store_redis *r, const char *tag);
 
+/* Presence heartbeat buckets: STORE_REDIS_PRESENCE_BUCKETS in cluster
+ * mode, 1 on a single Redis (whose key names stay untagged). */
+unsigned store_redis__presence_buckets(const struct store_redis *r);
+/* The tag bucket b's keys start with: "" on a single Redis, else
+ * "{pl:presence:<b>}" written into buf (STORE_REDIS_TAG_MAX bytes) and
+ * returned. */
+const char *store_redis__presence_tag(const struct store_redis *r, unsigned b, char *buf);
+/* The bucket of user's heartbeat keys. */
+unsigned store_redis__presence_bucket(const struct store_redis *r, int64_t user);
+
 /* Frees a reply from store_redis__command(). NULL is fine. */
 void store_redis_reply_free(void *reply);
 

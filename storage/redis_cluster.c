@@ -40,6 +40,11 @@ uint16_t store_redis_crc16(const char *buf, size_t len)
     return crc;
 }
 
+void store_redis_presence_bucket_tag(unsigned b, char buf[STORE_REDIS_TAG_MAX])
+{
+    snprintf(buf, STORE_REDIS_TAG_MAX, "{pl:presence:%u}", b % STORE_REDIS_PRESENCE_BUCKETS);
+}
+
 unsigned store_redis_key_slot(const char *key, size_t len)
 {
     /* Only the first '{' counts, and an empty tag "{}" means no tag: the

@@ -41,6 +41,21 @@
 #define STORE_REDIS_TAG_PRESENCE "{pl:presence}"
 #define STORE_REDIS_TAG_STREAMS "{pl:streams}"
 
+/* Presence heartbeats (presence:hb and presence:u:<id>, refreshed for
+ * every online user every few seconds: the busiest keys) do not share one
+ * tag: user u's live under "{pl:presence:<u mod BUCKETS>}", so the
+ * buckets hash to slots all over the ring and every master holds some (a
+ * script still names keys of one bucket only). 16 buckets put 4-6 on each
+ * of 3 masters and leave room for up to 16 shards; a sweep reads every
+ * bucket, so more would cost round trips for nothing. The subscription
+ * keys keep STORE_REDIS_TAG_PRESENCE (their scripts join several users'
+ * keys; docs/architecture.md). */
+#define STORE_REDIS_PRESENCE_BUCKETS 16
+/* Longest bucket tag, NUL included. */
+#define STORE_REDIS_TAG_MAX 32
+/* Writes the tag of presence bucket b ("{pl:presence:<b>}") into buf. */
+void store_redis_presence_bucket_tag(unsigned b, char buf[STORE_REDIS_TAG_MAX]);
+
 /* CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0), the checksum
  * Redis Cluster uses. "123456789" gives 0x31C3. */
 uint16_t store_redis_crc16(const char *buf, size_t len);

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Parley - Redis Cluster on an event loop: routing and sharded pub/sub. */
+/* Parley - Redis Cluster on an event loop: connections and commands.  */
 /* Copyright (c) 2026 Parley developers                                 */
-#include "redis_cluster_int.h"
+#include "redis_cluster_async_int.h"
 
 #include "common/log.h"
 
 #include <errno.h>
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,66 +37,6 @@ PL_LOG_TOPIC("relay");
  * REFRESH_MS: the new master is found within a tick of its promotion.
  */
 
-#define TICK_MS 250
-#define REFRESH_MS 5000
-#define RECONNECT_GAP_MS 250
-#define MAX_HOPS 5
-#define MAX_SEEDS 16
-/* Longer than a failover takes (node timeout plus election, 3-5 s with the
- * test clusters' 2 s node timeout; longer settings need more). */
-#define PARK_MS 10000
-/* Commands awaiting replies over all connections (bounded memory). */
-#define MAX_PENDING 16384
-
-struct req {
-    struct req *next;
-    char *cmd;
-    size_t len;
-    int slot;
-    unsigned hops;
-    bool asking;     /* ASKING goes first ... */
-    bool skip_reply; /* ... and its +OK is still to come */
-    uint64_t sent_ms;
-    uint64_t parked_ms; /* first parked, 0 never */
-    store_redis_reply_cb *cb;
-    void *ctx;
-};
-
-struct aconn {
-    struct store_redis_casync *cl;
-    char addr[STORE_REDIS_ADDR_MAX];
-    redisContext *c; /* NULL: closed */
-    struct pl_io io;
-    uint32_t events;
-    bool registered, connecting, sub, subscribed;
-    bool down_logged; /* connect failures are logged once per outage */
-    uint64_t opened_ms;
-    bool failed;
-    uint64_t failed_at_ms;
-    struct req *head, *tail;
-};
-
-struct store_redis_casync {
-    struct pl_loop *loop;
-    char *seeds[MAX_SEEDS];
-    unsigned n_seeds;
-    unsigned timeout_ms;
-    struct store_redis_slotmap map;
-    bool have_map, stale, refreshing, freeing;
-    uint64_t refreshed_ms;
-    struct aconn *conns[STORE_REDIS_MAP_NODES];
-    unsigned n_conns;
-    unsigned pending;
-    struct req *parked, *parked_tail; /* waiting for a master */
-    struct aconn sub;
-    char *channel;
-    int channel_slot;
-    store_redis_smsg_cb *msg_cb;
-    void *msg_ctx;
-    struct pl_timer tick;
-};
-
-static void conn_fail(struct aconn *a, const char *why);
 static void on_io(void *ctx, uint32_t events);
 static int dispatch(struct store_redis_casync *cl, struct req *q, const char *addr);
 
@@ -128,7 +67,7 @@ static void park(struct store_redis_casync *cl, struct req *q)
 /* Sends the parked commands again (after a map refresh), failing those
  * parked too long; the others stay parked, in order. expired_only: just
  * fail the old ones (the tick); all: fail every one (closing). */
-static void unpark(struct store_redis_casync *cl, bool expired_only, int status)
+void store_redis__ca_unpark(struct store_redis_casync *cl, bool expired_only, int status)
 {
     struct req *q = cl->parked;
     cl->parked = cl->parked_tail = NULL;
@@ -167,7 +106,7 @@ static void set_events(struct aconn *a, uint32_t ev)
 }
 
 /* Writes what the socket takes now; asks for EPOLLOUT for the rest. */
-static void flush(struct aconn *a)
+void store_redis__ca_flush(struct aconn *a)
 {
     if (a->connecting) {
         set_events(a, EPOLLIN | EPOLLOUT);
@@ -175,7 +114,7 @@ static void flush(struct aconn *a)
     }
     int done = 0;
     if (redisBufferWrite(a->c, &done) != REDIS_OK) {
-        conn_fail(a, a->c->errstr);
+        store_redis__ca_conn_fail(a, a->c->errstr);
         return;
     }
     set_events(a, done ? EPOLLIN : EPOLLIN | EPOLLOUT);
@@ -195,7 +134,7 @@ static void on_sub_reply(struct aconn *a, redisReply *rep)
                 cl->map.owner[s] = (uint8_t)idx;
         }
         cl->stale = true;
-        conn_fail(a, rep->str);
+        store_redis__ca_conn_fail(a, rep->str);
         return;
     }
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
@@ -211,7 +150,7 @@ static void on_sub_reply(struct aconn *a, redisReply *rep)
         /* The server dropped us: the slot left this node (a failover
          * demoted it, or a migration). Find the new owner. */
         cl->stale = true;
-        conn_fail(a, "slot moved away");
+        store_redis__ca_conn_fail(a, "slot moved away");
     }
 }
 
@@ -220,7 +159,7 @@ static void on_cmd_reply(struct aconn *a, redisReply *rep)
     struct store_redis_casync *cl = a->cl;
     struct req *q = a->head;
     if (!q) {
-        conn_fail(a, "reply without a command");
+        store_redis__ca_conn_fail(a, "reply without a command");
         return;
     }
     if (q->skip_reply) {
@@ -258,14 +197,14 @@ static void on_cmd_reply(struct aconn *a, redisReply *rep)
 static void on_readable(struct aconn *a)
 {
     if (redisBufferRead(a->c) != REDIS_OK) {
-        conn_fail(a, a->c->errstr);
+        store_redis__ca_conn_fail(a, a->c->errstr);
         return;
     }
     /* A callback may fail this connection (a->c becomes NULL). */
     while (a->c) {
         void *rep = NULL;
         if (redisGetReplyFromReader(a->c, &rep) != REDIS_OK) {
-            conn_fail(a, "protocol error");
+            store_redis__ca_conn_fail(a, "protocol error");
             return;
         }
         if (!rep)
@@ -283,7 +222,7 @@ static void on_connected(struct aconn *a)
     int err = 0;
     socklen_t len = sizeof(err);
     if (getsockopt(a->c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-        conn_fail(a, strerror(err ? err : errno));
+        store_redis__ca_conn_fail(a, strerror(err ? err : errno));
         return;
     }
     a->connecting = false;
@@ -304,12 +243,12 @@ static void on_io(void *ctx, uint32_t events)
     if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
         on_readable(a);
     if (a->c && (events & EPOLLOUT))
-        flush(a);
+        store_redis__ca_flush(a);
 }
 
 /* ---- connection life ---- */
 
-static void conn_fail(struct aconn *a, const char *why)
+void store_redis__ca_conn_fail(struct aconn *a, const char *why)
 {
     struct store_redis_casync *cl = a->cl;
     if (a->c) {
@@ -345,7 +284,7 @@ static void conn_fail(struct aconn *a, const char *why)
 
 /* Opens a's connection. 0, or PL_EUNAVAIL inside the reconnect gap or
  * when the socket cannot even be created. */
-static int conn_open(struct aconn *a)
+int store_redis__ca_conn_open(struct aconn *a)
 {
     if (a->c)
         return 0;
@@ -426,7 +365,7 @@ static int dispatch(struct store_redis_casync *cl, struct req *q, const char *ad
     if (!addr)
         addr = any_node(cl);
     struct aconn *a = addr ? conn_get(cl, addr) : NULL;
-    if (!a || conn_open(a) < 0)
+    if (!a || store_redis__ca_conn_open(a) < 0)
         return PL_EUNAVAIL;
     if ((q->asking && redisAppendCommand(a->c, "ASKING") != REDIS_OK) ||
         redisAppendFormattedCommand(a->c, q->cmd, q->len) != REDIS_OK)
@@ -438,12 +377,12 @@ static int dispatch(struct store_redis_casync *cl, struct req *q, const char *ad
     else
         a->head = q;
     a->tail = q;
-    flush(a);
+    store_redis__ca_flush(a);
     return 0;
 }
 
-static int submit(struct store_redis_casync *cl, char *cmd, int len, store_redis_reply_cb *cb,
-                  void *ctx)
+int store_redis__ca_submit(struct store_redis_casync *cl, char *cmd, int len,
+                           store_redis_reply_cb *cb, void *ctx)
 {
     if (len < 0)
         return PL_ENOMEM;
@@ -474,173 +413,5 @@ int store_redis__casync_argv(struct store_redis_casync *cl, int argc, const char
         return PL_EBUSY;
     char *cmd = NULL;
     int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-    return submit(cl, cmd, len, cb, ctx);
-}
-
-/* ---- the slot map and the subscription ---- */
-
-static void sub_place(struct store_redis_casync *cl);
-
-static void on_slots(void *ctx, int status, const void *reply)
-{
-    struct store_redis_casync *cl = ctx;
-    cl->refreshing = false;
-    if (status < 0 || cl->freeing)
-        return;
-    const redisReply *rep = reply;
-    uint64_t now = pl_now_ms();
-    if (rep->type == REDIS_REPLY_ERROR) {
-        pl_log_warn("redis cluster: CLUSTER SLOTS failed: %s", rep->str);
-        return;
-    }
-    /* Parsed aside, so a bad reply keeps the map we had. */
-    struct store_redis_slotmap *m = malloc(sizeof(*m));
-    if (!m)
-        return;
-    if (store_redis__slotmap_parse(m, reply, "") == 0) {
-        memcpy(&cl->map, m, sizeof(*m));
-        cl->have_map = true;
-        cl->refreshed_ms = pl_now_ms();
-        store_redis__cluster_count(3);
-        pl_log_debug("slot map: %u masters, slot 0 on %s", cl->map.n, cl->map.addr[0]);
-        /* A master we could not reach lately is still listed: a failover
-         * is under way, so look again on the next tick. */
-        cl->stale = false;
-        for (unsigned i = 0; i < cl->map.n; i++)
-            for (unsigned k = 0; k < cl->n_conns; k++)
-                if (strcmp(cl->conns[k]->addr, cl->map.addr[i]) == 0 && !cl->conns[k]->c &&
-                    cl->conns[k]->failed && now - cl->conns[k]->failed_at_ms < REFRESH_MS)
-                    cl->stale = true;
-        unpark(cl, false, 0);
-    }
-    free(m);
-    sub_place(cl);
-}
-
-static void refresh(struct store_redis_casync *cl)
-{
-    if (cl->refreshing || cl->freeing)
-        return;
-    char *cmd = NULL;
-    int len = redisFormatCommand(&cmd, "CLUSTER SLOTS");
-    /* Not counted against MAX_PENDING: it is what drains a stalled map. */
-    cl->refreshing = true;
-    if (submit(cl, cmd, len, on_slots, cl) < 0)
-        cl->refreshing = false;
-}
-
-/* Subscribes on the master of the channel's slot, unless the current
- * subscription already is there. */
-static void sub_place(struct store_redis_casync *cl)
-{
-    if (!cl->channel || cl->freeing)
-        return;
-    /* Before the first map (the tick at start fetches it) any node would
-     * be a guess; an unknown owner waits for the next refresh. */
-    const char *owner = store_redis__slotmap_lookup(&cl->map, (unsigned)cl->channel_slot);
-    if (!owner)
-        return;
-    struct aconn *a = &cl->sub;
-    if (a->c && strcmp(a->addr, owner) == 0)
-        return;
-    if (a->c)
-        conn_fail(a, "the channel's slot has a new master");
-    if (strcmp(a->addr, owner) != 0)
-        a->failed = false; /* the gap was for the old address */
-    snprintf(a->addr, sizeof(a->addr), "%s", owner);
-    if (conn_open(a) < 0)
-        return;
-    /* Queued before the connect completes; flushed once it does. */
-    if (redisAppendCommand(a->c, "SSUBSCRIBE %s", cl->channel) != REDIS_OK)
-        conn_fail(a, "out of memory");
-    else
-        flush(a);
-}
-
-bool store_redis__casync_subscribed(const struct store_redis_casync *cl)
-{
-    return cl->sub.subscribed;
-}
-
-int store_redis__casync_ssubscribe(struct store_redis_casync *cl, const char *channel,
-                                   store_redis_smsg_cb *cb, void *ctx)
-{
-    if (cl->channel)
-        return PL_EINVAL;
-    if (!(cl->channel = strdup(channel)))
-        return PL_ENOMEM;
-    cl->channel_slot = (int)store_redis_key_slot(channel, strlen(channel));
-    cl->msg_cb = cb;
-    cl->msg_ctx = ctx;
-    sub_place(cl);
-    return 0;
-}
-
-/* A connection whose oldest command waited longer than the timeout (or
- * whose connect did) is given up: a hung master looks like a dead one. */
-static void check_timeouts(struct store_redis_casync *cl, uint64_t now)
-{
-    for (unsigned i = 0; i < cl->n_conns; i++) {
-        struct aconn *a = cl->conns[i];
-        if (a->c && ((a->head && now - a->head->sent_ms > cl->timeout_ms) ||
-                     (a->connecting && now - a->opened_ms > cl->timeout_ms)))
-            conn_fail(a, "timed out");
-    }
-    struct aconn *s = &cl->sub;
-    if (s->c && !s->subscribed && now - s->opened_ms > cl->timeout_ms)
-        conn_fail(s, "subscription not confirmed in time");
-}
-
-static void on_tick(void *ctx)
-{
-    struct store_redis_casync *cl = ctx;
-    uint64_t now = pl_now_ms();
-    check_timeouts(cl, now);
-    if (cl->parked)
-        unpark(cl, true, 0);
-    if (!cl->have_map || cl->stale || now - cl->refreshed_ms >= REFRESH_MS)
-        refresh(cl);
-    if (cl->channel && !cl->sub.c)
-        sub_place(cl);
-    pl_loop_timer_start(cl->loop, &cl->tick, TICK_MS, on_tick, cl);
-}
-
-int store_redis__casync_new(struct pl_loop *loop, const char *seeds, unsigned timeout_ms,
-                            struct store_redis_casync **out)
-{
-    struct store_redis_casync *cl = calloc(1, sizeof(*cl));
-    if (!cl)
-        return PL_ENOMEM;
-    int rc = store_redis__seeds_parse(seeds, cl->seeds, MAX_SEEDS, &cl->n_seeds);
-    if (rc < 0) {
-        free(cl);
-        return rc;
-    }
-    cl->loop = loop;
-    cl->timeout_ms = timeout_ms ? timeout_ms : 1000;
-    cl->sub = (struct aconn){.cl = cl, .sub = true};
-    store_redis__slotmap_init(&cl->map);
-    /* The first tick fetches the map; commands before it go to a seed
-     * and follow MOVED. */
-    pl_loop_timer_start(loop, &cl->tick, 0, on_tick, cl);
-    *out = cl;
-    return 0;
-}
-
-void store_redis__casync_free(struct store_redis_casync *cl)
-{
-    if (!cl)
-        return;
-    cl->freeing = true;
-    pl_loop_timer_stop(cl->loop, &cl->tick);
-    conn_fail(&cl->sub, "closing");
-    unpark(cl, false, PL_ECANCELED);
-    for (unsigned i = 0; i < cl->n_conns; i++) {
-        conn_fail(cl->conns[i], "closing");
-        free(cl->conns[i]);
-    }
-    for (unsigned i = 0; i < cl->n_seeds; i++)
-        free(cl->seeds[i]);
-    free(cl->channel);
-    free(cl);
+    return store_redis__ca_submit(cl, cmd, len, cb, ctx);
 }

@@ -244,6 +244,24 @@ const char *store_redis__tag(const struct store_redis *r, const char *tag)
     return r->cs ? tag : "";
 }
 
+unsigned store_redis__presence_buckets(const struct store_redis *r)
+{
+    return r->cs ? STORE_REDIS_PRESENCE_BUCKETS : 1;
+}
+
+const char *store_redis__presence_tag(const struct store_redis *r, unsigned b, char *buf)
+{
+    if (!r->cs)
+        return "";
+    store_redis_presence_bucket_tag(b, buf);
+    return buf;
+}
+
+unsigned store_redis__presence_bucket(const struct store_redis *r, int64_t user)
+{
+    return (unsigned)((uint64_t)user % store_redis__presence_buckets(r));
+}
+
 int store_redis__command(struct store_redis *r, void **reply, const char *fmt, ...)
 {
     *reply = NULL;

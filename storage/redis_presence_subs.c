@@ -29,7 +29,10 @@
 
 /* Every script here names no key on a single Redis. In cluster mode it
  * gets one, the presence hash tag, which every key it builds starts with:
- * all of them live in that tag's slot. */
+ * all of them live in that tag's slot (a subscription joins keys of many
+ * users: the target's subscribers and each subscriber device's nodes).
+ * Heartbeats are the exception: hb_many_lua reads one heartbeat bucket
+ * per call. */
 #define P_LUA "local P = KEYS[1] or ''\n"
 
 /* Removes the device's old set from the reverse index. Shared by the
@@ -273,6 +276,8 @@ int store_redis_psub_audience(struct store_redis *r, struct pl_arena *a, int64_t
     return rc;
 }
 
+/* The heartbeats of users of one bucket (its tag as KEYS[1] in cluster
+ * mode: see redis_presence.c). */
 static const char hb_many_lua[] =
     P_LUA "local out = {}\n"
           "for i = 1, #ARGV do\n"
@@ -281,15 +286,12 @@ static const char hb_many_lua[] =
           "end\n"
           "return out\n";
 
-int store_redis_presence_get_many(struct store_redis *r, const int64_t *users, unsigned n,
-                                  uint64_t *hb_ms)
+/* hb_ms[idx[i]] for users[0..n), all of the bucket whose tag is tag. */
+static int hb_bucket(struct store_redis *r, const char *tag, const int64_t *users, unsigned n,
+                     const unsigned *idx, uint64_t *hb_ms)
 {
-    if (n == 0)
-        return 0;
-    if (n > STORE_PSUB_MAX)
-        return PL_EINVAL;
     const char **argv = malloc((n + 4) * sizeof(*argv));
-    int k = argv ? eval_head(store_redis__tag(r, STORE_REDIS_TAG_PRESENCE), argv, hb_many_lua) : 0;
+    int k = argv ? eval_head(tag, argv, hb_many_lua) : 0;
     char *nums = argv ? i64s(users, n, argv + k) : NULL;
     if (!nums) {
         free(argv);
@@ -305,10 +307,38 @@ int store_redis_presence_get_many(struct store_redis *r, const int64_t *users, u
     for (unsigned i = 0; i < n; i++) {
         redisReply *e =
             rep->type == REDIS_REPLY_ARRAY && i < rep->elements ? rep->element[i] : NULL;
-        hb_ms[i] = e && e->type == REDIS_REPLY_STRING ? strtoull(e->str, NULL, 10) : 0;
+        hb_ms[idx[i]] = e && e->type == REDIS_REPLY_STRING ? strtoull(e->str, NULL, 10) : 0;
     }
     store_redis_reply_free(v);
     return 0;
+}
+
+int store_redis_presence_get_many(struct store_redis *r, const int64_t *users, unsigned n,
+                                  uint64_t *hb_ms)
+{
+    if (n == 0)
+        return 0;
+    if (n > STORE_PSUB_MAX)
+        return PL_EINVAL;
+    int64_t *sub = malloc(n * sizeof(*sub));
+    unsigned *idx = malloc(n * sizeof(*idx));
+    int rc = sub && idx ? 0 : PL_ENOMEM;
+    char tag[STORE_REDIS_TAG_MAX];
+    unsigned nb = store_redis__presence_buckets(r);
+    /* One script per bucket that has users (one in all on a single Redis). */
+    for (unsigned b = 0; rc == 0 && b < nb; b++) {
+        unsigned k = 0;
+        for (unsigned i = 0; i < n; i++)
+            if (store_redis__presence_bucket(r, users[i]) == b) {
+                sub[k] = users[i];
+                idx[k++] = i;
+            }
+        if (k)
+            rc = hb_bucket(r, store_redis__presence_tag(r, b, tag), sub, k, idx, hb_ms);
+    }
+    free(sub);
+    free(idx);
+    return rc;
 }
 
 int store_redis_typing_allow(struct store_redis *r, int64_t conv, int64_t user,

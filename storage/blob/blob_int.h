@@ -48,8 +48,16 @@ struct store_blob {
     store_blob_sign_cb *sign;
     void *sign_ctx;
     char *url_base;
-    void *impl; /* the backend's own state */
+    bool proxy_get; /* GET URLs are parleyd's own whatever the backend */
+    void *impl;     /* the backend's own state */
 };
+
+/* parleyd's own presigned URL, "<url_base>/v1/blobs/<key>?exp=..&sig=..",
+ * signed by the configured signer: fs's presign, and s3's GET with
+ * proxy_get. PL_EUNAVAIL without a signer, PL_ETOOBIG. */
+int store_blob__presign_local(struct store_blob *s, const char *method, const char *key,
+                              uint64_t size, const char *content_type, int64_t expires, char *out,
+                              size_t cap);
 
 /* Common writer state; backends keep theirs in impl. */
 struct store_blob_writer {

@@ -297,20 +297,6 @@ static int fs_list(struct store_blob *s, const char *prefix, store_blob_list_cb 
     return rc;
 }
 
-static int fs_presign(struct store_blob *s, const char *method, const char *key, uint64_t size,
-                      const char *content_type, int64_t expires, char *out, size_t cap)
-{
-    if (!s->sign)
-        return PL_EUNAVAIL;
-    char sig[128];
-    int rc = s->sign(s->sign_ctx, method, key, size, content_type, expires, sig, sizeof(sig));
-    if (rc < 0)
-        return rc;
-    int n =
-        snprintf(out, cap, "%s/v1/blobs/%s?exp=%" PRId64 "&sig=%s", s->url_base, key, expires, sig);
-    return n < 0 || (size_t)n >= cap ? PL_ETOOBIG : 0;
-}
-
 const struct store_blob__ops store_blob__fs_ops = {
     .name = "fs",
     .serves_urls = true,
@@ -327,5 +313,5 @@ const struct store_blob__ops store_blob__fs_ops = {
     .del = fs_del,
     .list = fs_list,
     .gc = fs_gc,
-    .presign = fs_presign,
+    .presign = store_blob__presign_local,
 };

@@ -570,16 +570,30 @@ static int s3_presign(struct store_blob *s, const char *method, const char *key,
     store_blob__sigv4_date(now, date);
     /* A PUT URL binds the size and the type: S3 refuses a body of another
      * length or a different Content-Type, as parleyd's own URLs do. */
-    struct store_blob__sigv4_pair h[3] = {{"host", s3->host}};
-    size_t nh = 1;
+    struct store_blob__sigv4_pair h[3] = {{"host", s3->host}}, q[2];
+    size_t nh = 1, nq = 0;
     if (put) {
         h[nh++] = (struct store_blob__sigv4_pair){"content-length", len_s};
         if (content_type)
             h[nh++] = (struct store_blob__sigv4_pair){"content-type", content_type};
+    } else if (content_type) {
+        /* A GET straight to S3 answers with the type recorded at upload
+         * and keeps anything but inert media out of the browser window
+         * (blob.h); the overrides are signed, so a client cannot drop
+         * them. nosniff and the CSP need a proxy in front of S3. */
+        q[nq++] = (struct store_blob__sigv4_pair){"response-content-type", content_type};
+        q[nq++] = (struct store_blob__sigv4_pair){
+            "response-content-disposition",
+            store_blob_inline_type(content_type) ? "inline" : "attachment"};
     }
     struct store_blob__sigv4_cred cred = {s3->access_key, s3->secret, s3->region, "s3"};
-    struct store_blob__sigv4_req req = {
-        .method = method, .path = path, .headers = h, .n_headers = nh, .amz_date = date};
+    struct store_blob__sigv4_req req = {.method = method,
+                                        .path = path,
+                                        .query = q,
+                                        .n_query = nq,
+                                        .headers = h,
+                                        .n_headers = nh,
+                                        .amz_date = date};
     int n = snprintf(out, cap, "%s%s?", s3->scheme_host, path);
     if (n < 0 || (size_t)n >= cap)
         return PL_ETOOBIG;

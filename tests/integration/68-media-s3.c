@@ -53,14 +53,25 @@ static void s3_args(const char **args, size_t *n)
         args[(*n)++] = kv[i];
 }
 
-static struct pt_server *start(const char *data_dir)
+/* direct: s3_direct_downloads (presigned GETs to S3); else the default,
+ * downloads through parleyd. */
+static struct pt_server *start_mode(const char *data_dir, bool direct)
 {
     PL_ASSERT(sodium_init() >= 0);
-    const char *args[20] = {"--data-dir", data_dir, "--archive-interval", "0"};
+    const char *args[24] = {"--data-dir", data_dir, "--archive-interval", "0"};
     size_t n = 4;
     s3_args(args, &n);
+    if (direct) {
+        args[n++] = "--s3-direct-downloads";
+        args[n++] = "true";
+    }
     args[n] = NULL;
     return PT_SERVER_START(args);
+}
+
+static struct pt_server *start(const char *data_dir)
+{
+    return start_mode(data_dir, false);
 }
 
 /* The test's own view of the bucket, to look behind parleyd's back. */
@@ -191,10 +202,11 @@ static long send_media(struct pt_server *s, enum pt_proto p, const struct pt_use
 }
 
 /* Upload straight to S3, confirmation by parleyd, download by members
- * only; S3 refuses tampered URLs and wrong bodies. */
+ * only; S3 refuses tampered URLs and wrong bodies. Downloads go straight
+ * to S3 here (s3_direct_downloads), so S3 checks those URLs too. */
 PLTEST_PROTO(s3_media_round_trip)
 {
-    struct pt_server *s = start(pt_temp_dir("s3media"));
+    struct pt_server *s = start_mode(pt_temp_dir("s3media"), true);
     struct pt_user a, b, c;
     PT_USER_NEW(s, proto, "s3a", &a);
     PT_USER_NEW(s, proto, "s3b", &b);
@@ -507,5 +519,150 @@ PLTEST_PROTO(s3_cli_e2e_file)
     PL_ASSERT_INT_EQ(fd.objects, 1);
     PL_ASSERT_INT_EQ(fd.found, 0);
     free(data);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* ---- download headers (issue 9 on S3) ---- */
+
+/* GET /v1/media/{id} as u: 302, and its Location in loc. */
+static void locate_ok(struct pt_server *s, enum pt_proto p, const struct pt_user *u, int64_t id,
+                      char loc[600])
+{
+    char path[64];
+    struct pt_resp r;
+    snprintf(path, sizeof(path), "/v1/media/%" PRId64, id);
+    pt_get(s, p, path, u->token, &r);
+    PT_ASSERT_STATUS(&r, 302);
+    const char *l = pt_resp_header(&r, "Location");
+    PL_ASSERT(l != NULL);
+    snprintf(loc, 600, "%s", l);
+    pt_resp_free(&r);
+}
+
+/* Uploads n bytes of ctype to S3 as a and sends them to conv; the id. */
+static int64_t upload_sent(struct pt_server *s, enum pt_proto p, const struct pt_user *a,
+                           int64_t conv, const char *ctype, const char *data, size_t n)
+{
+    char sha[65], url[600];
+    sha256_hex(data, n, sha);
+    int64_t id = reserve(s, p, a, ctype, n, sha, url);
+    struct body k;
+    PL_ASSERT_INT_EQ(s3_fetch("PUT", url, data, n, ctype, &k), 200);
+    free(k.p);
+    PL_ASSERT_INT_EQ(send_media(s, p, a, conv, id), 201);
+    return id;
+}
+
+static const char page[] = "<html><script>alert(document.cookie)</script></html>";
+
+/* By default a download from S3 comes through parleyd (/v1/blobs/, the
+ * URL parleyd signs), which streams the object from the bucket with the
+ * headers local downloads have: nosniff, the sandbox CSP, and attachment
+ * for anything but inert media. */
+PLTEST_PROTO(s3_downloads_through_parleyd_carry_the_security_headers)
+{
+    struct pt_server *s = start(pt_temp_dir("s3dl"));
+    struct pt_user a, b;
+    PT_USER_NEW(s, proto, "s3da", &a);
+    PT_USER_NEW(s, proto, "s3db", &b);
+    int64_t conv = PT_DIRECT(s, proto, &a, b.id, 201);
+    static const struct {
+        const char *ctype, *disposition;
+    } cases[] = {
+        {"text/html", "attachment"}, {"image/svg+xml", "attachment"}, {"image/png", "inline"}};
+    for (size_t i = 0; i < PL_ARRAY_LEN(cases); i++) {
+        int64_t id = upload_sent(s, proto, &a, conv, cases[i].ctype, page, strlen(page));
+        char loc[600];
+        locate_ok(s, proto, &b, id, loc);
+        PL_ASSERT(!strncmp(loc, "/v1/blobs/m/", 12)); /* parleyd's own, not the bucket's */
+        struct pt_resp r;
+        pt_get(s, proto, loc, NULL, &r);
+        PT_ASSERT_STATUS(&r, 200);
+        PL_ASSERT(r.len == strlen(page) && !memcmp(r.body, page, r.len));
+        PL_ASSERT_STR_EQ(pt_resp_ctype(&r), cases[i].ctype);
+        PL_ASSERT_STR_EQ(pt_resp_header(&r, "X-Content-Type-Options"), "nosniff");
+        const char *csp = pt_resp_header(&r, "Content-Security-Policy");
+        PL_ASSERT(csp && !strncmp(csp, "sandbox", 7));
+        PL_ASSERT_STR_EQ(pt_resp_header(&r, "Content-Disposition"), cases[i].disposition);
+        pt_resp_free(&r);
+        /* The URL is the credential: a tampered one is refused. */
+        char bad[600];
+        snprintf(bad, sizeof(bad), "%s", loc);
+        char *sig = strstr(bad, "sig=") + 4;
+        *sig = *sig == 'A' ? 'B' : 'A';
+        pt_get(s, proto, bad, NULL, &r);
+        PT_ASSERT_STATUS(&r, 403);
+        pt_resp_free(&r);
+    }
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+struct hdrs {
+    char type[256], disposition[256];
+};
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+    struct hdrs *h = ctx;
+    size_t k = size * n, len = 0;
+    while (len < k && p[len] != '\r' && p[len] != '\n')
+        len++;
+    char line[256];
+    snprintf(line, sizeof(line), "%.*s", (int)len, p);
+    if (!strncasecmp(line, "Content-Type: ", 14))
+        snprintf(h->type, sizeof(h->type), "%s", line + 14);
+    if (!strncasecmp(line, "Content-Disposition: ", 21))
+        snprintf(h->disposition, sizeof(h->disposition), "%s", line + 21);
+    return k;
+}
+
+/* GET url straight from S3: the status, the two headers in h. */
+static long s3_get_headers(const char *url, struct hdrs *h)
+{
+    CURL *c = curl_easy_init();
+    PL_ASSERT(c != NULL);
+    struct body b = {0};
+    memset(h, 0, sizeof(*h));
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+    long status = 0;
+    PL_ASSERT_INT_EQ(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    free(b.p);
+    return status;
+}
+
+/* With s3_direct_downloads the URL goes to the bucket, and its signed
+ * response-content-type and response-content-disposition overrides make
+ * the gateway answer with the recorded type and, for HTML, as an
+ * attachment; a client that edits the overrides breaks the signature. */
+PLTEST_PROTO(s3_direct_downloads_carry_type_and_disposition)
+{
+    struct pt_server *s = start_mode(pt_temp_dir("s3direct"), true);
+    struct pt_user a, b;
+    PT_USER_NEW(s, proto, "s3xa", &a);
+    PT_USER_NEW(s, proto, "s3xb", &b);
+    int64_t conv = PT_DIRECT(s, proto, &a, b.id, 201);
+    int64_t html = upload_sent(s, proto, &a, conv, "text/html", page, strlen(page));
+    int64_t png = upload_sent(s, proto, &a, conv, "image/png", page, strlen(page));
+    char loc[600], bad[600];
+    struct hdrs h;
+    locate_ok(s, proto, &b, html, loc);
+    PL_ASSERT(!strncmp(loc, getenv("PARLEY_TEST_S3"), 16));
+    PL_ASSERT(strstr(loc, "response-content-disposition=attachment") != NULL);
+    PL_ASSERT_INT_EQ(s3_get_headers(loc, &h), 200);
+    PL_ASSERT_STR_EQ(h.type, "text/html");
+    PL_ASSERT_STR_EQ(h.disposition, "attachment");
+    const char *d = strstr(loc, "disposition=attachment");
+    snprintf(bad, sizeof(bad), "%.*sdisposition=inline%s", (int)(d - loc), loc, d + 22);
+    PL_ASSERT_INT_EQ(s3_get_headers(bad, &h), 403);
+    locate_ok(s, proto, &b, png, loc);
+    PL_ASSERT_INT_EQ(s3_get_headers(loc, &h), 200);
+    PL_ASSERT_STR_EQ(h.type, "image/png");
+    PL_ASSERT_STR_EQ(h.disposition, "inline");
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }

@@ -3,6 +3,8 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "harness_chat.h"
 
+#include "storage/redis_cluster.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +22,8 @@
 #define EV_MS 5000
 /* The bound for relay and presence to recover by themselves. */
 #define RECOVER_MS 10000
-/* The relay channel (server/live.c) and the presence hash tag. */
+/* The relay channel (server/live.c). */
 #define RELAY_CHANNEL "parley:events"
-#define PRESENCE_KEY "{pl:presence}"
 #define MAX_SENT 64
 
 static void start_two(struct pt_server **a, struct pt_server **b)
@@ -113,9 +114,11 @@ static void expect_presence(struct pt_sse *ys, int64_t user, int online, uint64_
     for (;;) {
         struct pt_sse_event ev;
         uint64_t now = pt_now_ms();
-        if (pt_sse_wait(ys, "presence", now < deadline ? (int)(deadline - now) : 0, &ev) < 0)
-            pltest_fail(__FILE__, __LINE__, "no presence event (%s) for user %lld in time",
-                        online ? "online" : "offline", (long long)user);
+        int rc = pt_sse_wait(ys, "presence", now < deadline ? (int)(deadline - now) : 0, &ev);
+        if (rc < 0)
+            pltest_fail(__FILE__, __LINE__, "no presence event (%s) for user %lld in time: %s",
+                        online ? "online" : "offline", (long long)user,
+                        rc == PT_SSE_TIMEOUT ? "timed out" : "the stream ended");
         int match = pt_sse_int(&ev, "user_id", NULL) == user &&
                     YAJL_IS_TRUE(pt_json_get(ev.json, "online", NULL)) == !!online;
         pt_sse_event_free(&ev);
@@ -147,8 +150,11 @@ PLTEST(presence_recovers_from_a_master_failover)
     struct pt_sse *xs = PT_SSE_OPEN_READY(b, PT_H1, x.token, NULL);
     expect_presence(ys, x.id, 1, pt_now_ms() + EV_MS);
 
-    unsigned port = pt_redis_cluster_kill_master(PRESENCE_KEY);
-    fprintf(stderr, "killed the master on port %u (slot of %s)\n", port, PRESENCE_KEY);
+    /* The master of x's heartbeat bucket (storage/redis_cluster.h). */
+    char key[STORE_REDIS_TAG_MAX];
+    store_redis_presence_bucket_tag((unsigned)(x.id % STORE_REDIS_PRESENCE_BUCKETS), key);
+    unsigned port = pt_redis_cluster_kill_master(key);
+    fprintf(stderr, "killed the master on port %u (slot of %s)\n", port, key);
     uint64_t deadline = pt_now_ms() + RECOVER_MS;
     /* x leaves during the failover: once the presence keys are served
      * again, the sweeper sees the heartbeat run out (2 s) and y hears. */

@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "harness.h"
 
+#include "storage/presence.h"
 #include "storage/redis.h"
 #include "storage/redis_cluster_int.h"
 
@@ -231,6 +232,89 @@ PLTEST(blocking_client_follows_moved_and_ask)
     PL_ASSERT_STR_EQ(get(r2, key), "before");
     PL_ASSERT_INT_EQ(store_redis_ping(r2), 0);
     store_redis_free(r2);
+    store_redis_free(r);
+}
+
+/* ---- presence heartbeats: one bucket per script, every master used ---- */
+
+/* The port of the master serving slot. */
+static unsigned master_of(const struct node *nodes, unsigned n, unsigned slot)
+{
+    for (unsigned i = 0; i < n; i++)
+        for (int k = 0; nodes[i].master && k < nodes[i].n_ranges; k++)
+            if ((int)slot >= nodes[i].lo[k] && (int)slot <= nodes[i].hi[k])
+                return nodes[i].port;
+    pltest_fail(__FILE__, __LINE__, "no master serves slot %u", slot);
+    return 0;
+}
+
+/* 64 users' heartbeats, written in one touch, land on every master (each
+ * user's keys in its bucket's slot, checked on the master itself, not
+ * through the client's routing), and read back one by one and in one
+ * get_many; the users come online once. Expiry is left to the rc-50
+ * presence reruns: a sweep here would race the sweepers of parleyd nodes
+ * sharing this cluster. */
+PLTEST(presence_heartbeats_spread_over_every_master)
+{
+    enum { N = 64 };
+    struct store_redis *r = cluster_client();
+    int64_t users[N];
+    bool came[N];
+    uint64_t hb[N], now = (uint64_t)pt_now_ms();
+    /* Ids no parleyd of the suite will use: far above any real user. */
+    int64_t base = 4000000000000000000 + (int64_t)getpid() * 1000;
+    for (unsigned i = 0; i < N; i++)
+        users[i] = base + i;
+    PL_ASSERT_INT_EQ(store_redis_presence_touch(r, users, N, "pltest", now, came), 0);
+    for (unsigned i = 0; i < N; i++)
+        PL_ASSERT(came[i]);
+    PL_ASSERT_INT_EQ(store_redis_presence_touch(r, users, N, "pltest", now + 1, came), 0);
+    for (unsigned i = 0; i < N; i++)
+        PL_ASSERT(!came[i]);
+
+    struct node nodes[MAX_NODES];
+    unsigned n = read_nodes(nodes), ports[MAX_NODES], n_ports = 0, masters = 0;
+    for (unsigned i = 0; i < n; i++)
+        masters += nodes[i].master;
+    for (unsigned i = 0; i < N; i++) {
+        char tag[STORE_REDIS_TAG_MAX], key[96];
+        store_redis_presence_bucket_tag((unsigned)(users[i] % STORE_REDIS_PRESENCE_BUCKETS), tag);
+        snprintf(key, sizeof(key), "%spresence:u:%lld", tag, (long long)users[i]);
+        unsigned port = master_of(nodes, n, store_redis_key_slot(key, strlen(key)));
+        redisContext *c = node_ctx(port);
+        redisReply *e = redisCommand(c, "HGET %s hb", key);
+        PL_ASSERT(e && e->type == REDIS_REPLY_STRING);
+        PL_ASSERT(strtoull(e->str, NULL, 10) == now + 1);
+        freeReplyObject(e);
+        redisFree(c);
+        unsigned k = 0;
+        while (k < n_ports && ports[k] != port)
+            k++;
+        if (k == n_ports)
+            ports[n_ports++] = port;
+    }
+    PL_ASSERT(masters >= 3);
+    PL_ASSERT_INT_EQ(n_ports, masters);
+
+    uint64_t one = 0;
+    PL_ASSERT_INT_EQ(store_redis_presence_get(r, users[N - 1], &one), 0);
+    PL_ASSERT(one == now + 1);
+    PL_ASSERT_INT_EQ(store_redis_presence_get_many(r, users, N, hb), 0);
+    for (unsigned i = 0; i < N; i++)
+        PL_ASSERT(hb[i] == now + 1);
+
+    /* Clean up: the set entries and the hashes. */
+    for (unsigned i = 0; i < N; i++) {
+        char tag[STORE_REDIS_TAG_MAX];
+        store_redis_presence_bucket_tag((unsigned)(users[i] % STORE_REDIS_PRESENCE_BUCKETS), tag);
+        void *v;
+        PL_ASSERT_INT_EQ(
+            store_redis__command(r, &v, "ZREM %spresence:hb %lld", tag, (long long)users[i]), 0);
+        store_redis_reply_free(v);
+        PL_ASSERT_INT_EQ(
+            store_redis__command(r, &v, "DEL %spresence:u:%lld", tag, (long long)users[i]), 0);
+        store_redis_reply_free(v);
+    }
     store_redis_free(r);
 }
 

@@ -39,10 +39,34 @@ PLTEST(hash_tags_put_keys_in_one_slot)
     PL_ASSERT_INT_EQ(store_redis_key_slot(S("foo{}{bar}")),
                      store_redis_crc16(S("foo{}{bar}")) & 16383);
     PL_ASSERT_INT_EQ(store_redis_key_slot(S("foo{bar")), store_redis_crc16(S("foo{bar")) & 16383);
-    /* Our own tags: every presence key shares the tag's slot. */
+    /* Our own tags: every subscription key shares the tag's slot. */
     unsigned p = store_redis_key_slot(S(STORE_REDIS_TAG_PRESENCE));
-    PL_ASSERT_INT_EQ(store_redis_key_slot(S(STORE_REDIS_TAG_PRESENCE "presence:hb")), p);
+    PL_ASSERT_INT_EQ(store_redis_key_slot(S(STORE_REDIS_TAG_PRESENCE "psub:t:7")), p);
     PL_ASSERT_INT_EQ(store_redis_key_slot(S(STORE_REDIS_TAG_PRESENCE "psub:dn:42")), p);
+}
+
+/* Heartbeat buckets: a bucket's keys share its slot, and the buckets are
+ * spread over every third of the ring, i.e. over each master of a 3-master
+ * cluster made by redis-cli --cluster create (0-5460, 5461-10922,
+ * 10923-16383), and over 16 distinct slots. */
+PLTEST(presence_buckets_spread_over_the_ring)
+{
+    unsigned per_third[3] = {0, 0, 0}, slots[STORE_REDIS_PRESENCE_BUCKETS];
+    for (unsigned b = 0; b < STORE_REDIS_PRESENCE_BUCKETS; b++) {
+        char tag[STORE_REDIS_TAG_MAX], key[64];
+        store_redis_presence_bucket_tag(b, tag);
+        unsigned s = store_redis_key_slot(tag, strlen(tag));
+        snprintf(key, sizeof(key), "%spresence:u:%u", tag, b + 1000);
+        PL_ASSERT_INT_EQ(store_redis_key_slot(key, strlen(key)), s);
+        snprintf(key, sizeof(key), "%spresence:hb", tag);
+        PL_ASSERT_INT_EQ(store_redis_key_slot(key, strlen(key)), s);
+        for (unsigned k = 0; k < b; k++)
+            PL_ASSERT(slots[k] != s);
+        slots[b] = s;
+        per_third[s <= 5460 ? 0 : s <= 10922 ? 1 : 2]++;
+    }
+    for (unsigned t = 0; t < 3; t++)
+        PL_ASSERT(per_third[t] >= 3);
 }
 
 PLTEST(redirections_are_parsed)
