@@ -14,16 +14,23 @@ export const cases = [];
 const test = (name, fn) => cases.push([`messenger ${name}`, fn]);
 
 let axeSrc = null;
-// A screenshot at desktop width, and no serious or critical axe-core violation on the page.
+// Screenshots at desktop width (light and dark) and phone width (light), and no serious or
+// critical axe-core violation on the page in either scheme.
 async function shot(page, name) {
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await page.screenshot({ path: join(outDir(), `${name}.png`) });
   axeSrc = axeSrc || readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axeSrc);
-  const v = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] }))
-    .violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')
-    .map((x) => `${x.id} (${x.impact}): ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`));
-  if (v.length) throw new Error(`axe on ${name}:\n  ${v.join('\n  ')}`);
+  for (const [scheme, w, h, kind] of [['light', 1280, 800, 'desktop'], ['dark', 1280, 800, 'desktop'], ['light', 390, 844, 'phone']]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.setViewportSize({ width: w, height: h });
+    await page.screenshot({ path: join(outDir(), `${name}-${kind}-${scheme}.png`) });
+    if (kind === 'phone') continue;
+    if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axeSrc);
+    const v = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] }))
+      .violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')
+      .map((x) => `${x.id} (${x.impact}): ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`));
+    if (v.length) throw new Error(`axe on ${name} (${scheme}):\n  ${v.join('\n  ')}`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
 }
 
 const bubble = (page, text) => page.getByRole('log').locator('.msg').filter({ hasText: text });
