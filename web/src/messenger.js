@@ -50,12 +50,13 @@ export function canDo(c, m) {
 }
 
 // Replaces a held message by a new object (rows re-render on a new object), keeping what the
-// server sends only in history (reactions) when the new copy lacks it.
+// server sends only in history (reactions) when the new copy lacks it. A message not held is
+// not added: history is held as one run of seqs, which a lone older message would break.
 function replace(msg) {
   const old = convMsgs(msg.conversation_id).bySeq.get(msg.seq);
   if (old && msg.reactions === undefined && old.reactions && msg.kind !== 'deleted')
     msg = { ...msg, reactions: old.reactions };
-  addMessage(msg);
+  if (old) addMessage(msg);
   const c = state.convs.get(msg.conversation_id);
   if (c && c.last_message && c.last_message.seq === msg.seq) c.last_message = msg;
   changed();
