@@ -5,6 +5,7 @@ import { state, set, changed, convMsgs, addMessage, sortedMsgs, rememberUser, ra
   totalUnread, convTitle } from './store.js';
 import { e2eInit, e2eUnlock, e2eSeen, e2eSend, e2eKeysChanged, e2eRotate, e2eForget, e2eOnSent,
   flushOutbox, isE2E } from './e2ectl.js';
+import { messengerHandlers, loadBlocks, completeConversation, answered, isMuted, isAction } from './messenger.js';
 
 export const PAGE = 50;
 
@@ -72,6 +73,7 @@ export async function loadConversations() {
     if (!cursor) break;
   }
   set({ convs });
+  loadBlocks();
   subscribePresence();
   // What arrived while this browser was away reached this device now: tick it delivered.
   for (const c of convs.values())
@@ -82,9 +84,11 @@ export async function loadConversations() {
     if (c.peer && !state.presence.has(c.peer.id)) loadPresence(c.peer.id);
 }
 
+// Pinned chats first, then by activity.
 export function sortedConvs() {
   const key = (c) => (c.last_message ? c.last_message.created_at : c.updated_at) || '';
-  return [...state.convs.values()].sort((a, b) => (key(b) > key(a) ? 1 : key(b) < key(a) ? -1 : b.id - a.id));
+  return [...state.convs.values()].sort((a, b) => (!!b.pinned - !!a.pinned)
+    || (key(b) > key(a) ? 1 : key(b) < key(a) ? -1 : b.id - a.id));
 }
 
 export async function loadPresence(userId) {
@@ -232,12 +236,14 @@ export async function sendText(id, text, replyTo) {
     if (c.kind === 'group' && !c.members) await loadDetail(id);
     const msg = await e2eSend(state.convs.get(id), { text }, clientMsgId());
     if (msg) onMessage(msg);
+    answered(id);
     return msg;
   }
   const body = { client_msg_id: clientMsgId(), kind: 'text', text };
   if (replyTo) body.reply_to = replyTo;
   const msg = await post(`/v1/conversations/${id}/messages`, body);
   onMessage(msg);
+  answered(id);
   return msg;
 }
 
@@ -254,6 +260,7 @@ export async function sendMedia(id, media) {
   const msg = await post(`/v1/conversations/${id}/messages`,
     { client_msg_id: clientMsgId(), kind: 'media', media });
   onMessage(msg);
+  answered(id);
   return msg;
 }
 
@@ -272,7 +279,7 @@ export function updateTitle() {
 }
 
 function notify(c, msg) {
-  if (!document.hidden || typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+  if (!document.hidden || isMuted(c) || typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
   try {
     new Notification(convTitle(c), { body: msg.kind === 'text' ? msg.text : 'Attachment', tag: `c${c.id}` });
   } catch { /* some browsers only notify from a service worker */ }
@@ -285,8 +292,15 @@ export function onMessage(msg) {
   e2eSeen([msg]);
   const c = state.convs.get(msg.conversation_id);
   if (!c) { loadConversations(); return; }
-  if (!c.last_message || c.last_message.seq <= msg.seq) c.last_message = msg;
   c.last_seq = Math.max(c.last_seq || 0, msg.seq);
+  // An e2e edit or reaction is folded into its message: no preview, unread count or notice.
+  if (isAction(msg)) {
+    if (fresh && msg.sender !== state.me.id) markDelivered(c.id, msg.seq);
+    if (state.open === c.id && !document.hidden) markRead(c.id);
+    changed();
+    return;
+  }
+  if (!c.last_message || c.last_message.seq <= msg.seq) c.last_message = msg;
   const mine = msg.sender === state.me.id;
   if (fresh && !mine) {
     const t = state.typing.get(c.id);
@@ -318,13 +332,11 @@ export const handlers = {
     if (c.peer) rememberUser(c.peer);
     if (!state.convs.has(c.id)) state.convs.set(c.id, { unread_count: 0, last_message: null, my_role: 'member', ...c });
     if (c.peer) loadPresence(c.peer.id);
+    completeConversation(c.id); // is it a message request?
     changed();
     subscribePresence();
   },
-  'conversation.updated': (d) => {
-    const c = state.convs.get(d.conversation_id);
-    if (c) { c.title = d.title; changed(); }
-  },
+  ...messengerHandlers,
   'member.added': (d) => {
     if (!state.convs.has(d.conversation_id)) { loadConversations(); return; }
     if (state.open === d.conversation_id) loadDetail(d.conversation_id);

@@ -21,6 +21,8 @@ export const state = {
   plain: new Map(),    // "conv:seq" -> decrypted payload of an e2e message ({text} | {file} | …)
   safetyPeer: null,    // { id, username } the safety-number dialog is about
   outbox: new Map(),   // client_msg_id -> e2e message encrypted and waiting for the server
+  blocks: new Map(),   // user id -> { user_id, username, blocked_at } (GET /v1/me/blocks)
+  notices: new Map(),  // conversation id -> [{ afterSeq, text, key }] (disappearing-timer changes)
 };
 
 let pending = false;
@@ -56,10 +58,19 @@ export function useStore() {
   return state;
 }
 
+// A conversation's messages by seq; any set or delete drops the sorted copy, whoever makes it
+// (e2ectl.js replaces messages it folds edits and reactions into).
+class SeqMap extends Map {
+  constructor(box) { super(); this.box = box; }
+  set(k, v) { if (this.box) this.box.sorted = null; return super.set(k, v); }
+  delete(k) { if (this.box) this.box.sorted = null; return super.delete(k); }
+}
+
 export function convMsgs(id) {
   let m = state.msgs.get(id);
   if (!m) {
-    m = { bySeq: new Map(), hasMore: true, loaded: false, sorted: null };
+    m = { bySeq: null, hasMore: true, loaded: false, sorted: null };
+    m.bySeq = new SeqMap(m);
     state.msgs.set(id, m);
   }
   return m;

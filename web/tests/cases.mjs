@@ -4,6 +4,8 @@
 import { uname, signUp, newChat, send, waitTick, openChat, online, expectCount, startServer, stopServer, outDir,
   PASSPHRASE, e2eReady, newE2EChat, safetyDigits } from './lib.mjs';
 
+import { cases as messengerCases } from './cases-messenger.mjs';
+
 export const cases = [];
 const test = (name, fn) => cases.push([name, fn]);
 
@@ -400,3 +402,6 @@ test('sign-in page appears even when /v1/me answers before the first render subs
   await a.goto(`${origin}/`);
   await a.getByLabel('Username', { exact: true }).waitFor({ timeout: 5000 });
 });
+
+// Issue 12's messenger features (cases-messenger.mjs).
+cases.push(...messengerCases);

@@ -1,13 +1,23 @@
 // SPDX-License-Identifier: MIT
 // Parley web - the message box: Enter sends, Shift+Enter is a new line, Esc drops the reply;
-// Attach uploads a file with a progress bar and a cancel button.
-import { useRef, useState } from 'preact/hooks';
+// Attach uploads a file with a progress bar and a cancel button. Editing a message puts its text
+// here: Enter saves the edit, Esc cancels it.
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { Icon } from './icons.js';
 import { html, preview } from './html.js';
 import { userName, state } from '../store.js';
 import { sendText, sendMedia, sendE2E, typing, stoppedTyping } from '../actions.js';
 import { isE2E, e2eFiles } from '../e2ectl.js';
 import { post, upload, sha256Hex } from '../api.js';
+import { editMessage } from '../messenger.js';
+import { pkey } from '../e2ectl.js';
+
+// The text an edit starts from (an e2e message's is this browser's decrypted copy).
+function textOf(m) {
+  if (m.kind === 'text') return m.text || '';
+  const p = state.plain.get(pkey(m.conversation_id, m.seq));
+  return (p && typeof p.text === 'string') ? p.text : '';
+}
 
 async function imageSize(file) {
   if (!/^image\//.test(file.type)) return {};
@@ -19,14 +29,36 @@ async function imageSize(file) {
   } catch { return {}; }
 }
 
-export function Composer({ convId, replyTo, setReplyTo }) {
+export function Composer({ convId, replyTo, setReplyTo, editing, setEditing }) {
   const [text, setText] = useState('');
   const [up, setUp] = useState(null); // { name, progress, cancel }
   const [err, setErr] = useState('');
   const fileRef = useRef(null);
   const boxRef = useRef(null);
+  const draft = useRef('');
+
+  // Entering edit mode keeps the draft aside and brings it back after.
+  useEffect(() => {
+    if (!editing) return;
+    draft.current = text;
+    setText(textOf(editing));
+    if (boxRef.current) boxRef.current.focus();
+  }, [editing]);
+  const endEdit = () => { setEditing(null); setText(draft.current); draft.current = ''; };
+
+  const saveEdit = async () => {
+    const t = text.trim();
+    if (!t) return;
+    try {
+      await editMessage(state.convs.get(convId), editing.seq, t);
+      setErr('');
+      endEdit();
+    } catch (e) { setErr(e.message); }
+    boxRef.current && boxRef.current.focus();
+  };
 
   const send = async () => {
+    if (editing) { saveEdit(); return; }
     const t = text.trim();
     if (!t) return;
     setText('');
@@ -40,6 +72,7 @@ export function Composer({ convId, replyTo, setReplyTo }) {
   const onKey = (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
     else if (e.key === 'Escape' && replyTo) { e.stopPropagation(); setReplyTo(null); }
+    else if (e.key === 'Escape' && editing) { e.stopPropagation(); endEdit(); }
   };
 
   const attach = async (e) => {
@@ -92,6 +125,8 @@ export function Composer({ convId, replyTo, setReplyTo }) {
     <div class="composer">
       ${replyTo && html`<div class="replying"><span>Replying to ${userName(replyTo.sender)}: ${preview(replyTo).slice(0, 80)}</span>
         <button class="link" onClick=${() => setReplyTo(null)}>Cancel reply</button></div>`}
+      ${editing && html`<div class="replying"><span>Editing message</span>
+        <button class="link" onClick=${endEdit}>Cancel edit</button></div>`}
       ${up && html`<div class="uploading"><span>Uploading ${up.name}</span>
         <progress max="1" value=${up.progress} aria-label="Upload progress"></progress>
         <button onClick=${up.cancel}>Cancel upload</button></div>`}
@@ -100,9 +135,9 @@ export function Composer({ convId, replyTo, setReplyTo }) {
         <button class="icon" onClick=${() => fileRef.current.click()} aria-label="Attach" title="Attach"><${Icon} name="attach" /></button>
         <input type="file" ref=${fileRef} onChange=${attach} hidden aria-hidden="true" tabindex="-1" />
         <textarea ref=${boxRef} aria-label="Message" placeholder="Type a message" rows="1" value=${text}
-          onInput=${(e) => { setText(e.target.value); if (e.target.value) typing(convId); }}
+          onInput=${(e) => { setText(e.target.value); if (e.target.value && !editing) typing(convId); }}
           onKeyDown=${onKey}></textarea>
-        <button class="primary" onClick=${send} disabled=${!text.trim()}>Send</button>
+        <button class="primary" onClick=${send} disabled=${!text.trim()}>${editing ? 'Save' : 'Send'}</button>
       </div>
     </div>`;
 }

@@ -3,7 +3,7 @@
 // the ones held in memory: scrolling near the top widens it upwards (fetching older pages when
 // needed) and trims the bottom, and the other way round, keeping the message under the viewport's
 // top edge where it was, so the DOM stays bounded however long the history.
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Icon } from './icons.js';
 import { html, dayOf, lastSeenText } from './html.js';
 import { useStore, state, set, sortedMsgs, convMsgs, convTitle, userName } from '../store.js';
@@ -11,6 +11,11 @@ import { loadEarlier, closeConversation, markRead, typingNames } from '../action
 import { Message } from './message.js';
 import { Composer } from './composer.js';
 import { isE2E, pendingFor, changedUsers, changedText } from '../e2ectl.js';
+import { timerName, isAction } from '../messenger.js';
+import { Forward } from './forward.js';
+import { ConvInfo } from './convinfo.js';
+import { RequestBanner, BlockedBanner, blockedPeer } from './requests.js';
+import { Toast } from './reactions.js';
 
 // The contact whose safety number a button opens: the peer, or the first changed member.
 function openSafety(uid) {
@@ -31,12 +36,16 @@ function subtitle(c) {
 export function Conversation({ id }) {
   const s = useStore();
   const c = s.convs.get(id);
-  const list = sortedMsgs(id);
+  const all = sortedMsgs(id);
+  // E2E edits and reactions are folded into their messages (e2ectl.js), never rows.
+  const list = useMemo(() => (all.some(isAction) ? all.filter((x) => !isAction(x)) : all), [all]);
   const m = convMsgs(id);
   const logRef = useRef(null);
   const anchor = useRef(null);     // { seq, offset } to restore after a window change
   const [win, setWin] = useState({ start: Math.max(0, list.length - MAX_DOM), end: list.length, stick: true });
   const [replyTo, setReplyTo] = useState(null);
+  const [editing, setEditing] = useState(null);   // the message being edited in the composer
+  const [forwarding, setForwarding] = useState(null); // the message the Forward dialog sends
   const [flash, setFlash] = useState(null);
   const loading = useRef(false);
 
@@ -124,6 +133,12 @@ export function Conversation({ id }) {
   if (!c) return null;
   const rows = [];
   let lastDay = null;
+  // Timer announcements go after the newest message held when they came.
+  const notices = s.notices.get(id) || [];
+  const notice = (n) => html`<p class="notice" key=${n.key}><${Icon} name="timer" /> ${n.text}</p>`;
+  const firstShown = end > start ? list[start].seq : 0;
+  if (start === 0) for (const n of notices) if (n.afterSeq < firstShown) rows.push(notice(n));
+  const admin = c.my_role === 'admin';
   for (let i = start; i < end; i++) {
     const msg = list[i];
     const day = dayOf(msg.created_at);
@@ -132,8 +147,12 @@ export function Conversation({ id }) {
       lastDay = day;
     }
     rows.push(html`<${Message} key=${msg.seq} m=${msg} group=${c.kind === 'group'} focus=${flash === msg.seq}
-      onReply=${setReplyTo} />`);
+      admin=${admin} onReply=${(x) => { setEditing(null); setReplyTo(x); }} onEdit=${(x) => { setReplyTo(null); setEditing(x); }}
+      onForward=${setForwarding} />`);
+    const next = i + 1 < list.length ? list[i + 1].seq : Infinity;
+    for (const n of notices) if (n.afterSeq >= msg.seq && n.afterSeq < next) rows.push(notice(n));
   }
+  if (start === end) for (const n of notices) rows.push(notice(n));
   const sub = subtitle(c);
   const changed = isE2E(c) ? changedUsers(c) : [];
   const pending = isE2E(c) ? pendingFor(id) : [];
@@ -147,8 +166,12 @@ export function Conversation({ id }) {
         </div>
         ${isE2E(c) && html`<span class="lock" role="img" aria-label="End-to-end encrypted" title="End-to-end encrypted"><${Icon} name="lock" /></span>`}
         ${isE2E(c) && c.peer && html`<button onClick=${() => openSafety(c.peer.id)}>Safety number</button>`}
+        ${c.expire_after && html`<span class="lock timer" role="img" aria-label=${`Disappearing messages: ${timerName(c.expire_after)}`}
+          title=${`Disappearing messages: ${timerName(c.expire_after)}`}><${Icon} name="timer" /></span>`}
         ${c.kind === 'group' && html`<button onClick=${() => set({ dialog: 'group-info' })}>Group info</button>`}
+        ${c.kind === 'direct' && html`<button onClick=${() => set({ dialog: 'conv-info' })}>Chat info</button>`}
       </header>
+      <${Toast} />
       ${changed.map((u) => html`<div class="safety-alert" role="alert" key=${u}>${changedText(u)}.
         <button class="link" onClick=${() => openSafety(u)}>Compare safety number</button></div>`)}
       <div class="log" role="log" aria-label="Messages" aria-live="polite" ref=${logRef} onScroll=${onScroll} tabindex="0">
@@ -159,6 +182,11 @@ export function Conversation({ id }) {
           <p class="text">${o.payload.text != null ? o.payload.text : `Attachment: ${(o.payload.file && o.payload.file.name) || 'file'}`}</p>
           <span class="meta"><span class="ticks" role="img" aria-label="waiting to send"><${Icon} name="clock" /></span></span></div></div>`)}
       </div>
-      <${Composer} key=${id} convId=${id} replyTo=${replyTo} setReplyTo=${setReplyTo} />
+      <${RequestBanner} c=${c} />
+      ${blockedPeer(c) ? html`<${BlockedBanner} c=${c} />`
+        : html`<${Composer} key=${id} convId=${id} replyTo=${replyTo} setReplyTo=${setReplyTo}
+          editing=${editing} setEditing=${setEditing} />`}
+      ${forwarding && html`<${Forward} from=${c} m=${forwarding} done=${() => setForwarding(null)} />`}
+      ${s.dialog === 'conv-info' && html`<${ConvInfo} c=${c} />`}
     </section>`;
 }

@@ -5,22 +5,23 @@ import { Icon } from './icons.js';
 import { html } from './html.js';
 import { set } from '../store.js';
 
-export function Dialog({ title, children, wide }) {
+export function Dialog({ title, children, wide, onClose }) {
   const ref = useRef(null);
+  const close = onClose || (() => set({ dialog: null }));
   useEffect(() => {
     const el = ref.current;
     const first = el && el.querySelector('input, select, textarea, button:not(.close)');
     if (first) first.focus();
-    const onKey = (e) => { if (e.key === 'Escape') { e.stopPropagation(); set({ dialog: null }); } };
+    const onKey = (e) => { if (e.key === 'Escape') { e.stopPropagation(); close(); } };
     window.addEventListener('keydown', onKey, true);
     return () => window.removeEventListener('keydown', onKey, true);
   }, []);
   const id = `dlg-${title.replace(/\W+/g, '-').toLowerCase()}`;
   return html`
-    <div class="overlay" onClick=${(e) => { if (e.target === e.currentTarget) set({ dialog: null }); }}>
+    <div class="overlay" onClick=${(e) => { if (e.target === e.currentTarget) close(); }}>
       <div class=${`dialog ${wide ? 'wide' : ''}`} role="dialog" aria-modal="true" aria-labelledby=${id} ref=${ref}>
         <header><h2 id=${id}>${title}</h2>
-          <button class="icon close" onClick=${() => set({ dialog: null })} aria-label="Close"><${Icon} name="close" /></button></header>
+          <button class="icon close" onClick=${close} aria-label="Close"><${Icon} name="close" /></button></header>
         ${children}
       </div>
     </div>`;

@@ -6,6 +6,7 @@ import { Dialog } from './dialog.js';
 import { useStore, state, set, userName } from '../store.js';
 import { api, post } from '../api.js';
 import { openConversation, loadConversations } from '../actions.js';
+import { Disappearing } from './convinfo.js';
 
 // New chats are end-to-end encrypted by default once this browser's keys are unlocked.
 function E2EBox() {
@@ -95,6 +96,7 @@ export function GroupInfo() {
         <label class="grow">Group name<input name="title" value=${c.title} required maxlength="100" /></label>
         <button type="submit">Rename</button></form>`
       : html`<p><strong>${c.title}</strong></p>`}
+    <${Disappearing} c=${c} />
     <h3>${members.length} members</h3>
     <ul class="members">
       ${members.map((mm) => html`<li key=${mm.user_id}>

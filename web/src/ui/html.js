@@ -57,6 +57,7 @@ export function lastSeenText(p) {
 
 export function preview(m) {
   if (!m) return '';
+  if (m.kind === 'deleted') return 'This message was deleted';
   if (m.kind === 'text') return m.text || '';
   if (m.kind === 'media') return `Attachment: ${m.media && (m.media.caption || m.media.filename) || 'Attachment'}`;
   if (m.kind === 'e2e') {

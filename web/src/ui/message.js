@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
-// Parley web - one message bubble: sender, reply quote, text or media, time, ticks.
+// Parley web - one message bubble: sender, reply quote, text or media, time, ticks, reactions,
+// and its menu (reply, react, edit, forward, delete).
 import { Icon } from './icons.js';
+import { Menu } from './menu.js';
+import { Reactions, run } from './reactions.js';
+import { canDo, deleteMessage, react, REACTIONS } from '../messenger.js';
 import { Component } from 'preact';
 import { html, timeOf, preview } from './html.js';
 import { state, userName, convMsgs } from '../store.js';
@@ -51,22 +55,44 @@ function Quote({ convId, seq }) {
     <span class="quote-text">${q ? preview(q) : `#${seq}`}</span></blockquote>`;
 }
 
-function render({ m, group, focus, onReply }) {
+// What the "Message actions" menu offers for this message.
+function menuOf(c, m, { onReply, onEdit, onForward }) {
+  const can = canDo(c, m);
+  const items = [];
+  if (m.kind !== 'deleted') items.push({ label: 'Reply', onSelect: () => onReply(m) });
+  if (can.edit) items.push({ label: 'Edit', onSelect: () => onEdit(m) });
+  if (can.forward) items.push({ label: 'Forward', onSelect: () => onForward(m) });
+  items.push({ label: 'Delete for me', onSelect: () => run(deleteMessage(c, m.seq, 'me')) });
+  if (can.deleteAll) items.push({ label: 'Delete for everyone', onSelect: () => run(deleteMessage(c, m.seq, 'everyone')) });
+  const top = can.react ? REACTIONS.map((e) => ({ label: e, name: `React with ${e}`, onSelect: () => run(react(c, m, e)) })) : [];
+  return { items, top };
+}
+
+function render(props) {
+  const { m, group, focus, onReply } = props;
   const mine = m.sender === state.me.id;
+  const c = state.convs.get(m.conversation_id);
+  const gone = m.kind === 'deleted';
+  const { items, top } = c ? menuOf(c, m, props) : { items: [], top: [] };
   return html`
     <div class=${`msg ${mine ? 'mine' : 'theirs'} ${focus ? 'focus' : ''}`} data-seq=${m.seq} id=${`m-${m.seq}`}>
       <div class="bubble">
         ${group && !mine && html`<span class="who">${userName(m.sender)}</span>`}
-        ${m.reply_to && html`<${Quote} convId=${m.conversation_id} seq=${m.reply_to} />`}
+        ${m.forwarded && !gone && html`<span class="fwd"><${Icon} name="forward" />Forwarded</span>`}
+        ${m.reply_to && !gone && html`<${Quote} convId=${m.conversation_id} seq=${m.reply_to} />`}
+        ${gone && html`<p class="text muted deleted">This message was deleted</p>`}
         ${m.kind === 'text' && html`<p class="text">${m.text}</p>`}
         ${m.kind === 'media' && html`<${Media} m=${m} />`}
         ${m.kind === 'e2e' && html`<${Sealed} m=${m} p=${state.plain.get(pkey(m.conversation_id, m.seq))} />`}
         <span class="meta">
+          ${m.edited_at && !gone && html`<span class="edited">edited</span>`}
           <time datetime=${m.created_at}>${timeOf(m.created_at)}</time>
           ${mine && html`<span class=${`ticks ${m.status}`} role="img" aria-label=${m.status}>${TICKS[m.status] || '✓'}</span>`}
         </span>
+        ${c && !gone && html`<${Reactions} c=${c} m=${m} />`}
       </div>
-      <button class="reply-btn" onClick=${() => onReply(m)} aria-label=${`Reply to message ${m.seq}`}><${Icon} name="reply" /></button>
+      ${!gone && html`<button class="reply-btn" onClick=${() => onReply(m)} aria-label=${`Reply to message ${m.seq}`}><${Icon} name="reply" /></button>`}
+      ${c && html`<${Menu} label="Message actions" cls="msg-menu" items=${items} top=${top} />`}
     </div>`;
 }
 
@@ -77,6 +103,7 @@ export class Message extends Component {
   shouldComponentUpdate(n) {
     const p = this.props;
     return n.m !== p.m || n.m.status !== this.status || n.focus !== p.focus || n.group !== p.group
+      || n.admin !== p.admin
       || (n.m.kind === 'e2e' && state.plain.get(pkey(n.m.conversation_id, n.m.seq)) !== this.plain);
   }
   render(props) {

@@ -6,6 +6,7 @@ import { Dialog } from './dialog.js';
 import { useStore, set } from '../store.js';
 import { api } from '../api.js';
 import { signOut } from '../actions.js';
+import { Blocked } from './blocked.js';
 
 // The account's sessions (devices) with a button to end each other one.
 function Devices() {
@@ -37,7 +38,7 @@ export function Settings() {
   const perm = typeof Notification === 'undefined' ? 'unsupported' : Notification.permission;
   return html`<${Dialog} title="Settings" wide>
     <form onSubmit=${save}>
-      <label>Display name<input name="display_name" value=${s.me.display_name} maxlength="64" required /></label>
+      <label>Display name<input name="display_name" defaultValue=${s.me.display_name} maxlength="64" required /></label>
       <label>Who sees my last seen
         <select name="last_seen" value=${s.me.last_seen_visibility}>
           <option value="everyone">Everyone</option>
@@ -50,6 +51,7 @@ export function Settings() {
     <h3>Notifications</h3>
     ${perm === 'default' ? html`<button onClick=${() => Notification.requestPermission().then(() => set({}))}>Allow notifications</button>`
       : html`<p class="muted">Notifications: ${perm}</p>`}
+    <${Blocked} />
     <h3>Devices</h3>
     <${Devices} />
     <h3>End-to-end encryption</h3>
