@@ -176,8 +176,8 @@ PL_MUST_CHECK int api_push_note_parse(struct pl_arena *a, const char *json, size
  * chats only) the text, cut to fit one push. *out in a (len bytes).
  * 0 or PL_ENOMEM. */
 PL_MUST_CHECK int api_push_note_payload(struct pl_arena *a, const struct api_push_note *n,
-                                        const char *sender_name, unsigned count,
-                                        const char **out, size_t *len);
+                                        const char *sender_name, unsigned count, const char **out,
+                                        size_t *len);
 
 /* One per worker thread; the connections are used by that thread only. */
 struct api_worker {

@@ -450,6 +450,25 @@ void api__gen_e2e(yajl_gen g, const struct store_message *m);
 PL_MUST_CHECK int api__e2e_read_send(struct api_call *c, int64_t conv, const struct api_json *v,
                                      struct store_send *s);
 
+/* The clear action marker of an e2e edit or reaction (e2e_action.c):
+ * action "edit" | "reaction" (borrowed from the body) and the seq it
+ * refers to; action NULL for an ordinary message. */
+struct api_e2e_action {
+    const char *action;
+    int64_t refers_to;
+};
+/* Reads "refers_to" and "action" of the e2e object v (both or neither);
+ * errors go to c->errs. Returns 0 (or PL_ENOMEM). */
+PL_MUST_CHECK int api__e2e_action_read(struct api_call *c, const struct api_json *v,
+                                       struct api_e2e_action *out);
+/* Enforces the rules of an action in conversation conv sent under
+ * client_msg_id cmid (borrowed): the target exists and the caller sees it
+ * (422), not deleted (409), not an action itself (422); an edit is the
+ * sender's (403) within edit_window (409), and marks the target edited.
+ * Skipped for a retry of a stored send. The problem is set on failure. */
+PL_MUST_CHECK int api__e2e_action_check(struct api_call *c, int64_t conv, const char *cmid,
+                                        const struct api_e2e_action *act);
+
 /* Writes a user object (users.c), used by sessions and /v1/me. */
 void api__gen_user(yajl_gen g, const struct store_user *u);
 /* Writes "deleted": true when username (borrowed) is a deleted account's

@@ -126,7 +126,7 @@ static int check_media(struct api_call *c, const struct store_e2e_send *e)
 
 /* The members every viewer shares, as the message body. */
 static const char *shared_body(struct api_call *c, const char *group,
-                               const struct store_e2e_send *e)
+                               const struct store_e2e_send *e, const struct api_e2e_action *act)
 {
     yajl_gen g = api__gen_new();
     if (!g)
@@ -143,6 +143,10 @@ static const char *shared_body(struct api_call *c, const char *group,
     for (unsigned i = 0; i < e->n_media; i++)
         yajl_gen_integer(g, e->media_ids[i]);
     yajl_gen_array_close(g);
+    if (act->action) {
+        api__gen_int(g, "refers_to", act->refers_to);
+        api__gen_str(g, "action", act->action);
+    }
     yajl_gen_map_close(g);
     return api__gen_take(c, g);
 }
@@ -221,16 +225,22 @@ static int check_devices(struct api_call *c, const struct store_e2e_send *e,
 int api__e2e_read_send(struct api_call *c, int64_t conv, const struct api_json *v,
                        struct store_send *s)
 {
-    static const char *const names[] = {"recipients", "group", "media_ids"};
+    static const char *const names[] = {"recipients", "group", "media_ids", "refers_to", "action"};
+    struct api_e2e_action act;
     struct store_e2e_send *e = pl_arena_zalloc(c->a, sizeof(*e));
     if (!e)
         return PL_ENOMEM;
     const struct api_json *group = NULL;
     bool shape = v && v->type == API_JSON_OBJECT;
-    for (const struct api_json *m = shape ? v->first : NULL; m && shape; m = m->next)
-        shape = !strcmp(m->key, names[0]) || !strcmp(m->key, names[1]) || !strcmp(m->key, names[2]);
+    for (const struct api_json *m = shape ? v->first : NULL; m && shape; m = m->next) {
+        bool known = false;
+        for (unsigned k = 0; k < PL_ARRAY_LEN(names) && !known; k++)
+            known = strcmp(m->key, names[k]) == 0;
+        shape = known;
+    }
     if (!shape) {
-        api_errors_add(&c->errs, "/e2e", "must be an object with recipients, group, media_ids");
+        api_errors_add(&c->errs, "/e2e",
+                       "must be an object with recipients, group, media_ids, refers_to, action");
         return api__fail_validation(c);
     }
     int rc = read_recipients(c, api_json_get(v, "recipients"), e);
@@ -243,6 +253,8 @@ int api__e2e_read_send(struct api_call *c, int64_t conv, const struct api_json *
         !(group->type == API_JSON_STRING && api__b64_check(group->str, 1, API_E2E_CT_MAX, NULL)))
         api_errors_add(&c->errs, "/e2e/group", "must be base64url of at most 128 KiB");
     read_media(c, api_json_get(v, "media_ids"), e);
+    if ((rc = api__e2e_action_read(c, v, &act)) < 0)
+        return rc;
     if (c->errs.n)
         return api__fail_validation(c);
     const char *encryption;
@@ -255,12 +267,13 @@ int api__e2e_read_send(struct api_call *c, int64_t conv, const struct api_json *
         return rc;
     if (strcmp(encryption, "e2e") != 0)
         return api__fail_field(c, "/kind", "kind \"e2e\" is only for e2e conversations");
-    if ((rc = check_media(c, e)) < 0 || (rc = check_devices(c, e, aud, n_aud, group != NULL)) < 0)
+    if ((rc = check_media(c, e)) < 0 || (rc = check_devices(c, e, aud, n_aud, group != NULL)) < 0 ||
+        (rc = api__e2e_action_check(c, conv, s->client_msg_id, &act)) < 0)
         return rc;
     if (group)
         e->bytes += group->len;
     s->kind = "e2e";
     s->e2e = e;
-    s->body = shared_body(c, group ? group->str : NULL, e);
+    s->body = shared_body(c, group ? group->str : NULL, e, &act);
     return s->body ? 0 : PL_ENOMEM;
 }

@@ -99,7 +99,8 @@ struct lg_conn {
 struct lg_client {
     enum lg_proto proto;
     unsigned max_conns, per_conn, n_conns;
-    uint16_t port; /* another port than lg.dst's (lg_client_set_port), or 0 */
+    uint16_t ports[4]; /* other ports than lg.dst's, taken in turn (lg_client_add_port) */
+    unsigned n_ports;
     struct lg_conn *all, *ready;
     struct lg_req *qhead, *qtail;
     size_t queued;
@@ -135,8 +136,9 @@ struct lg_client *lg_client_new(enum lg_proto proto, unsigned max_conns, unsigne
 /* Closes every connection; outstanding requests complete with -ECANCELED. */
 void lg_client_free(struct lg_client *c);
 /* Connections c opens from now on go to 127.0.0.1:port instead of lg_init's
- * port (--send-port: sends through another node of a cluster). */
-void lg_client_set_port(struct lg_client *c, uint16_t port);
+ * port (--send-port: sends through another node of a cluster); with several
+ * ports added (at most 4), each new connection takes the next. */
+void lg_client_add_port(struct lg_client *c, uint16_t port);
 /* A request; takes ownership of body (malloc'd, may be NULL). NULL on ENOMEM. */
 struct lg_req *lg_req_new(const char *method, const char *path, const char *token, char *body,
                           size_t body_len, lg_done_cb *on_done, void *ctx);
@@ -190,7 +192,7 @@ uint64_t lg_hist_quantile(const struct lg_hist *h, double q);
 
 struct lg_opts {
     uint16_t port;
-    uint16_t send_port; /* sends go here when set (another node), streams to port */
+    const char *send_ports; /* "P[,P...]": sends go there (other nodes), streams to port */
     enum lg_proto proto;
     const char *scenario; /* "1:1", "fanout", "idle" */
     unsigned users, members;

@@ -26,8 +26,9 @@ static const char usage[] =
     "       presence-mixed\n"
     "       [options]\n"
     "  --port N | --port-file F  parleyd's cleartext port (or parleyd's port file)\n"
-    "  --send-port N             send messages through this port (another node of a cluster:\n"
-    "                            streams on --port, sends relayed across nodes); default --port\n"
+    "  --send-port N[,N...]      send messages through these ports (other nodes of a cluster,\n"
+    "                            one per new connection in turn: streams on --port, sends\n"
+    "                            relayed across nodes; at most 4); default --port\n"
     "  --proto h1|h2c            HTTP/1.1 (one connection per stream) or h2c (default h1)\n"
     "  --users N                 users, each with one event stream (1:1, idle; 10000)\n"
     "  --members N               group size for fanout, sender included (1000)\n"
@@ -254,7 +255,7 @@ static void parse(int argc, char **argv, struct lg_opts *o, bool *send_conns_set
         case O_GROUPS: o->groups = num(optarg, "groups", 0, 100000); break;
         case O_SRATE: o->search_rate = num(optarg, "search-rate", 0, 100000); break;
         case O_PERMIN: o->per_min = num(optarg, "per-min", 1, 6000); break;
-        case O_SPORT: o->send_port = (uint16_t)num(optarg, "send-port", 1, 65535); break;
+        case O_SPORT: o->send_ports = optarg; break;
         case 'h':
         case O_HELP: fputs(usage, stdout); exit(0);
         default: goto bad;
@@ -446,8 +447,13 @@ int main(int argc, char **argv)
         b.streams = lg_client_new(LG_H2, stream_conns, spc);
         b.send = lg_client_new(LG_H2, o->send_conns, o->send_streams);
     }
-    if (b.send && o->send_port)
-        lg_client_set_port(b.send, o->send_port);
+    for (const char *p = o->send_ports; b.send && p && *p;) {
+        char one[8];
+        size_t n = strcspn(p, ",");
+        snprintf(one, sizeof(one), "%.*s", (int)PL_MIN(n, sizeof(one) - 1), p);
+        lg_client_add_port(b.send, (uint16_t)num(one, "send-port", 1, 65535));
+        p += n + (p[n] == ',');
+    }
     int rc = b.setup && b.streams && b.send ? run(&b) : PL_ENOMEM;
     if (b.streams && b.send)
         fprintf(stderr, "loadgen: done: %s; connections opened %llu, failed %llu\n",

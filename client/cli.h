@@ -41,6 +41,8 @@ enum cli_tag {
     CLI_T_LOG = 'L',        /* key: "conv:seq"; value: "sender<TAB>text" (local history) */
     CLI_T_OUTBOX = 'W',     /* key: client_msg_id; value: a send not yet answered (outbox.c) */
     CLI_T_HELD = 'H',       /* key: "conv:seq"; value: a message event held until accepted */
+    CLI_T_EDIT = 'E',       /* key: "conv:seq"; value: "sender@pos\ttext", the latest edit */
+    CLI_T_REACT = 'R',      /* key: "conv:seq:uid"; value: "pos\temoji" (actions.c) */
 };
 
 struct cli_rec {
@@ -269,15 +271,21 @@ struct cli_file {
     char name[256];     /* base name, no directories */
     char mime[128];
 };
-/* What one send carries: text, or (file != NULL) an uploaded file. */
+/* What one send carries: text, or (file != NULL) an uploaded file, or
+ * (payload != NULL) a ready plaintext: an edit or reaction (actions.c),
+ * with its clear refers_to/action and its local history line. */
 struct cli_msg {
     const char *text;
     const struct cli_file *file;
+    const char *payload, *summary, *action;
+    long long refers_to;
+    int quiet; /* cli_send prints nothing */
 };
 /* The E2E plaintext payload of m (PROTOCOL.md, "Client message payload");
  * malloc'd, wipe before free. */
 char *cli_payload_json(const struct cli_msg *m);
-/* Appends "media_ids": [...] to an open e2e envelope map when m has a file. */
+/* Appends "media_ids": [...] to an open e2e envelope map when m has a file,
+ * and "refers_to"/"action" when m is an edit or reaction. */
 void cli_gen_media_ids(yajl_gen g, const struct cli_msg *m);
 /* The line the local log keeps for m (malloc'd). */
 char *cli_msg_summary(const struct cli_msg *m);
@@ -355,6 +363,60 @@ int cli_cmd_export(struct cli *c, int argc, char **argv);
 int cli_group_more(struct cli *c, int argc, char **argv);
 /* A GROUP argument: "#ID", "ID" or a group's exact title. */
 long long cli_group_id(struct cli *c, const char *arg);
+
+/* ---- edits, reactions, deletes in the local history (actions.c) ---- */
+#define CLI_ACTION_MARK '\x01'  /* history text of an edit/reaction message */
+#define CLI_DELETED_MARK '\x02' /* history text of a message deleted for everyone */
+#define CLI_MAX_EMOJI 16
+/* A message's state on top of its history record. */
+struct cli_overlay {
+    int edited;
+    unsigned n;
+    struct {
+        char emoji[72];
+        long long count;
+        int mine;
+    } r[CLI_MAX_EMOJI];
+};
+/* The history line of an action: kind 'E' (value: the new text) or 'R'
+ * (value: the emoji, NULL or "" for none). malloc'd. */
+char *cli_action_line(char kind, long long seq, const char *value);
+/* The encrypted payload of an action (PROTOCOL.md). malloc'd. */
+char *cli_action_payload(char kind, long long seq, const char *value);
+/* A decrypted payload doc of a message whose envelope is env: its action
+ * line when it is a well-formed edit or reaction whose clear refers_to and
+ * action match the encrypted ones, else NULL. malloc'd. */
+char *cli_action_from_doc(yajl_val env, yajl_val doc);
+/* Applies an action line sent by sender as message (or event) pos:
+ * inside a transaction. */
+void cli_action_apply(struct cli *c, long long conv, long long pos, long long sender,
+                      const char *line);
+/* Plain chats' events, and our own commands: the same overlays. pos 0
+ * always replaces. Inside a transaction. */
+void cli_local_edited(struct cli *c, long long conv, long long seq, long long sender, long long pos,
+                      const char *text);
+void cli_local_reaction(struct cli *c, long long conv, long long seq, long long uid, long long pos,
+                        const char *emoji);
+void cli_local_deleted(struct cli *c, long long conv, long long seq);
+/* The edited text of message seq (NULL: not edited by its sender) and its
+ * reactions in *ov. Borrowed until cli_recs_release. */
+const char *cli_overlay_get(struct cli *c, long long conv, long long seq, long long sender,
+                            struct cli_overlay *ov);
+/* In an E2E chat: sends the action as an encrypted message and returns
+ * 1; returns 0 (nothing sent) when conv is a plain chat. */
+int cli_e2e_action_send(struct cli *c, long long conv, char kind, long long seq, const char *value);
+/* What a receiver makes of an action payload (JSON text) that came with
+ * the clear refers_to/action, sent by user sender to a message of
+ * target_sender: "edit SEQ TEXT", "reaction SEQ EMOJI" (EMOJI empty: none)
+ * or "ignore" (actions.json's canonical result). malloc'd. */
+char *cli_action_effect(long long refers_to, const char *action, const char *payload,
+                        long long sender, long long target_sender);
+/* True when s is one emoji grapheme (the server's rule for reactions). */
+int cli_emoji_ok(const char *s);
+/* cli_out_msg with the overlay (NULL: none). */
+void cli_out_msg_x(struct cli *c, long long conv, long long seq, long long sender, long long ms,
+                   const char *text, const char *snippet, int chat_ctx,
+                   const struct cli_overlay *ov);
 
 /* ---- local history (history.c) ---- */
 /* cli_log_add() with the message's time (ms since the epoch; 0: now). */

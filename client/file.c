@@ -42,6 +42,8 @@ static void gen_b64(yajl_gen g, const char *k, const uint8_t *b, size_t n)
 
 char *cli_payload_json(const struct cli_msg *m)
 {
+    if (m->payload)
+        return cli_strndup(m->payload, strlen(m->payload));
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_map_open(g);
     if (m->file) {
@@ -66,6 +68,12 @@ char *cli_payload_json(const struct cli_msg *m)
 
 void cli_gen_media_ids(yajl_gen g, const struct cli_msg *m)
 {
+    if (m->action) {
+        GEN_STR(g, "refers_to");
+        yajl_gen_integer(g, m->refers_to);
+        GEN_STR(g, "action");
+        GEN_STR(g, m->action);
+    }
     if (!m->file)
         return;
     GEN_STR(g, "media_ids");
@@ -77,6 +85,8 @@ void cli_gen_media_ids(yajl_gen g, const struct cli_msg *m)
 char *cli_msg_summary(const struct cli_msg *m)
 {
     char *s;
+    if (m->summary)
+        return cli_strndup(m->summary, strlen(m->summary));
     if (!m->file)
         return cli_strndup(m->text, strlen(m->text));
     if (asprintf(&s, "file %s (%lld bytes, %s)", m->file->name, m->file->size, m->file->mime) < 0)
@@ -209,7 +219,7 @@ static long long hash_file(FILE *f, uint8_t sha[32])
 void cli_send_file(struct cli *c, const char *to, const char *path, int plain)
 {
     struct cli_file *f = sodium_malloc(sizeof(*f));
-    struct cli_msg m = {NULL, f};
+    struct cli_msg m = {.file = f};
     struct stat sb;
     uint8_t sha[32];
     if (!f)

@@ -179,7 +179,9 @@ void cli_group_send(struct cli *c, long long conv, const struct cli_msg *m)
             break;
     }
     cli_expect(st, res, 201, 200, "sending");
-    if (c->json)
+    if (m->quiet)
+        ;
+    else if (c->json)
         printf("{\"conversation_id\":%lld,\"seq\":%lld,\"client_msg_id\":\"%s\",\"repeat\":%s}\n",
                conv, cli_jint(res, "seq"), cmid, st == 200 ? "true" : "false");
     else

@@ -65,9 +65,10 @@ static const struct cmd_help cmds[] = {
      "a server for chats this device remembers. --json: one array with ids and times.\n",
      1, 1},
     {"edit", "edit CHAT SEQ TEXT", "change the text of a message you sent",
-     "Replaces the text of your message number SEQ in CHAT (a plain chat: \"NAME\n"
-     "(plain)\", #ID or a group's title). Only within the server's edit window (15 min by\n"
-     "default); the others see it marked edited. Messages of e2e chats cannot be edited yet.\n",
+     "Replaces the text of your message number SEQ in CHAT (NAME, \"NAME (plain)\", #ID or\n"
+     "a group's title). Only within the server's edit window (15 min by default); the\n"
+     "others see it marked edited. In an E2E chat the edit is encrypted: the server learns\n"
+     "only that message SEQ was edited.\n",
      3, 3},
     {"delete", "delete [--for-me] CHAT SEQ", "delete a message for everyone or for you",
      "Deletes message number SEQ of CHAT for everyone (your own within the server's delete\n"
@@ -93,8 +94,9 @@ static const struct cmd_help cmds[] = {
      "lists them; decline leaves the chat without telling its opener.\n",
      0, 2},
     {"react", "react [--remove] CHAT SEQ EMOJI", "react to a message with one emoji",
-     "Sets your reaction to message number SEQ of CHAT (a plain chat) to EMOJI, replacing\n"
-     "your previous one; --remove takes it back. EMOJI must be a single emoji.\n",
+     "Sets your reaction to message number SEQ of CHAT to EMOJI, replacing your previous\n"
+     "one; --remove takes it back. EMOJI must be a single emoji. In an E2E chat the\n"
+     "reaction is encrypted: the server never sees the emoji.\n",
      3, 4},
     {"read", "read CHAT [--json]", "mark CHAT read and print its history",
      "Sends a read receipt up to the newest message of CHAT, then prints its history.\n", 1, 1},

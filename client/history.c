@@ -61,12 +61,28 @@ static long long rec_time(const struct cli_rec *r)
     return at && (!tab || at < tab) ? atoll(at + 1) : 0;
 }
 
+/* The text a log record shows: NULL for an edit or reaction message
+ * (its effect shows on the message it acts on). */
+static const char *rec_text(const struct cli_rec *r)
+{
+    const char *tab = strchr((const char *)r->val, '\t');
+    if (tab && tab[1] == CLI_ACTION_MARK)
+        return NULL;
+    if (tab && tab[1] == CLI_DELETED_MARK)
+        return "(message deleted)";
+    return tab ? tab + 1 : "";
+}
+
 static void print_rec(struct cli *c, const struct cli_rec *r, int chat_ctx)
 {
     long long conv = atoll(r->key), seq = atoll(strchr(r->key, ':') + 1);
-    const char *tab = strchr((const char *)r->val, '\t');
+    const char *text = rec_text(r);
     long long sender = atoll((const char *)r->val);
-    cli_out_msg(c, conv, seq, sender, rec_time(r), tab ? tab + 1 : "", NULL, chat_ctx);
+    struct cli_overlay ov;
+    if (!text)
+        return;
+    const char *edited = cli_overlay_get(c, conv, seq, sender, &ov);
+    cli_out_msg_x(c, conv, seq, sender, rec_time(r), edited ? edited : text, NULL, chat_ctx, &ov);
 }
 
 /* A chat argument: "#id", a user name (E2E chat first), "NAME (plain)",
@@ -224,11 +240,17 @@ void cli_search(struct cli *c, int nwords, char **words)
      * that this device has seen. */
     size_t n = log_list(c, 0, &r);
     for (size_t i = 0; i < n; i++) {
-        const char *text = strchr((const char *)r[i]->val, '\t');
-        long long conv = atoll(r[i]->key);
-        int all = text != NULL && (server < 0 || in_list(e2e, ne2e, conv));
+        const char *text = rec_text(r[i]), *edited;
+        long long conv = atoll(r[i]->key), seq = atoll(strchr(r[i]->key, ':') + 1);
+        struct cli_overlay ov;
+        /* Search sees what history shows: the edited text, no actions. */
+        if (text && (edited = cli_overlay_get(c, conv, seq, atoll((const char *)r[i]->val), &ov)))
+            text = edited;
+        const char *tab = strchr((const char *)r[i]->val, '\t');
+        int all = text != NULL && !(tab && tab[1] == CLI_DELETED_MARK) &&
+                  (server < 0 || in_list(e2e, ne2e, conv));
         for (int w = 0; all && w < nwords; w++)
-            all = strcasestr(text + 1, words[w]) != NULL;
+            all = strcasestr(text, words[w]) != NULL;
         if (all)
             print_rec(c, r[i], 1);
     }

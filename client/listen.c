@@ -197,7 +197,8 @@ static int decrypt_msg(struct cli *c, long long conv, yajl_val msg, yajl_val *ou
     if (group) {
         rc = cli_group_receive(c, conv, uid, dev, doc, group, out);
         yajl_tree_free(doc);
-    } else if (cli_jstr(doc, "text") || YAJL_IS_OBJECT(cli_jget(doc, "file"))) {
+    } else if (cli_jstr(doc, "text") || YAJL_IS_OBJECT(cli_jget(doc, "file")) ||
+               YAJL_IS_OBJECT(cli_jget(doc, "edit")) || YAJL_IS_OBJECT(cli_jget(doc, "reaction"))) {
         *out = doc;
         rc = 0;
     } else {
@@ -267,6 +268,61 @@ static int fetch_file(struct cli *c, yajl_val f, int e2e, char **text, char **fi
     return rc;
 }
 
+/* An edit or reaction (its history line) as a line or a JSON object. */
+static void print_action(struct cli *c, long long conv, long long seq, long long sender,
+                         long long ms, int e2e, const char *line)
+{
+    char *end, tb[32];
+    long long target = strtoll(line + 2, &end, 10);
+    const char *value = *end == '\t' ? end + 1 : "";
+    int edit = line[1] == 'E';
+    if (line[1] != 'E' && line[1] != 'R')
+        return;
+    if (c->json) {
+        yajl_gen g = yajl_gen_alloc(NULL);
+        yajl_gen_map_open(g);
+        GEN_STR(g, "conversation_id");
+        yajl_gen_integer(g, conv);
+        GEN_STR(g, "seq");
+        yajl_gen_integer(g, target);
+        GEN_STR(g, "action_seq");
+        yajl_gen_integer(g, seq);
+        GEN_STR(g, "sender");
+        yajl_gen_integer(g, sender);
+        GEN_STR(g, "sender_name");
+        GEN_STR(g, cli_user_name(c, sender));
+        GEN_STR(g, "chat");
+        GEN_STR(g, cli_chat_name(c, conv));
+        GEN_STR(g, "e2e");
+        yajl_gen_bool(g, e2e);
+        GEN_STR(g, "action");
+        GEN_STR(g, edit ? "edit" : "reaction");
+        GEN_STR(g, edit ? "text" : "emoji");
+        if (*value)
+            GEN_STR(g, value);
+        else
+            yajl_gen_null(g);
+        yajl_gen_map_close(g);
+        char *out = cli_gen_done(g);
+        printf("%s\n", out);
+        free(out);
+    } else {
+        char *who = cli_safe(cli_user_name(c, sender)), *v = cli_safe(value);
+        if (edit)
+            printf("[%s] %s edited message %lld in %s: %s\n", cli_time_str(ms, tb), who, target,
+                   cli_chat_name(c, conv), v);
+        else if (*value)
+            printf("[%s] %s reacted %s to message %lld in %s\n", cli_time_str(ms, tb), who, v,
+                   target, cli_chat_name(c, conv));
+        else
+            printf("[%s] %s removed their reaction to message %lld in %s\n", cli_time_str(ms, tb),
+                   who, target, cli_chat_name(c, conv));
+        free(who);
+        free(v);
+    }
+    fflush(stdout);
+}
+
 /* The text of the local history record, or NULL. */
 static const char *logged(struct cli *c, long long conv, long long seq)
 {
@@ -304,6 +360,16 @@ static int on_message(struct cli *c, yajl_val ev, const char *data)
     } else if (rc >= 0 && (t = cli_jstr(e2e ? doc : msg, "text"))) {
         text = strdup(t);
         cli_log_add_at(c, conv, seq, sender, ms, text);
+    } else if (rc == 0 && e2e &&
+               (YAJL_IS_OBJECT(cli_jget(doc, "edit")) ||
+                YAJL_IS_OBJECT(cli_jget(doc, "reaction")))) {
+        /* Decrypted once, kept once; one that does not match its clear
+         * marker is kept as an action that does nothing. */
+        text = cli_action_from_doc(cli_jget(msg, "e2e"), doc);
+        if (!text)
+            text = cli_action_line('X', 0, NULL);
+        cli_log_add_at(c, conv, seq, sender, ms, text);
+        cli_action_apply(c, conv, seq, sender, text);
     }
     cli_tx_commit(c); /* the history line and the moved session together */
     yajl_val f = e2e ? cli_jget(doc, "file") : cli_jget(msg, "media");
@@ -323,6 +389,10 @@ static int on_message(struct cli *c, yajl_val ev, const char *data)
     if (rc < 0)
         fprintf(stderr, "parley: message %lld in %s: %s\n", seq, cli_chat_name(c, conv),
                 e2e_strerror(rc));
+    else if (text && text[0] == CLI_ACTION_MARK)
+        print_action(c, conv, seq, sender, ms, e2e, text);
+    else if (text && text[0] == CLI_DELETED_MARK)
+        ; /* deleted for everyone meanwhile */
     else if (text)
         print_msg(c, conv, seq, sender, ms, e2e, text, file);
     int shown = text != NULL || rc < 0;
@@ -352,12 +422,50 @@ static void key_changed(struct cli *c, yajl_val ev)
         (void)cli_pin_check(c, uid, dev, ik);
 }
 
+/* message.edited / message.deleted / reaction: the server's own actions
+ * (plain chats; deletes in e2e chats too) reach the local history. pos
+ * (the event's position) orders them. Returns 1 when printed. */
+static int on_change(struct cli *c, const char *type, yajl_val ev, long long pos)
+{
+    long long conv = cli_jint(ev, "conversation_id"), seq = cli_jint(ev, "seq");
+    yajl_val msg = cli_jget(ev, "message");
+    int del = !strcmp(type, "message.deleted"), edit = !strcmp(type, "message.edited");
+    long long who = del || edit ? cli_jint(ev, "by") : cli_jint(ev, "user_id");
+    const char *text = cli_jstr(msg, "text"), *emoji = cli_jstr(ev, "emoji");
+    if (conv < 1 || seq < 1 || (edit && !text))
+        return 0;
+    cli_tx_begin(c);
+    if (del)
+        cli_local_deleted(c, conv, seq);
+    else if (edit)
+        cli_local_edited(c, conv, seq, cli_jint(msg, "sender"), pos, text);
+    else
+        cli_local_reaction(c, conv, seq, who, pos, emoji);
+    cli_tx_commit(c);
+    if (del) {
+        if (c->json)
+            printf("{\"conversation_id\":%lld,\"seq\":%lld,\"action\":\"delete\",\"by\":%lld}\n",
+                   conv, seq, who);
+        else
+            printf("message %lld in %s was deleted\n", seq, cli_chat_name(c, conv));
+        fflush(stdout);
+    } else {
+        char *line = cli_action_line(edit ? 'E' : 'R', seq, edit ? text : emoji);
+        print_action(c, conv, seq, who, cli_time_parse(cli_jstr(msg, "edited_at")), 0, line);
+        free(line);
+    }
+    return 1;
+}
+
 static int on_event(struct cli *c, const char *type, const char *data, const char *id, void *ctx)
 {
     struct listen *l = ctx;
     yajl_val ev = yajl_tree_parse(data, NULL, 0);
     if (strcmp(type, "message.created") == 0)
         l->got += on_message(c, ev, data);
+    else if (!strcmp(type, "message.edited") || !strcmp(type, "message.deleted") ||
+             !strcmp(type, "reaction"))
+        l->got += on_change(c, type, ev, id ? atoll(id) : 0);
     else if (strcmp(type, "keys.changed") == 0)
         key_changed(c, ev);
     else if (strcmp(type, "presence") == 0)

@@ -265,7 +265,7 @@ static int run(struct cli *c, int argc, char **argv)
         if (file && argc == i + 1) {
             cli_send_file(c, argv[i], file, plain);
         } else if (!file && argc == i + 2) {
-            struct cli_msg m = {argv[i + 1], NULL};
+            struct cli_msg m = {.text = argv[i + 1]};
             cli_send(c, argv[i], &m, plain);
         } else {
             return -1;

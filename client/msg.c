@@ -320,7 +320,9 @@ void cli_send(struct cli *c, const char *user, const struct cli_msg *m, int plai
     }
     cli_expect(st, res, 201, 200, "sending");
     char *name = cli_safe(user);
-    if (c->json)
+    if (m->quiet)
+        ;
+    else if (c->json)
         printf("{\"conversation_id\":%lld,\"seq\":%lld,\"client_msg_id\":\"%s\",\"repeat\":%s}\n",
                conv, cli_jint(res, "seq"), cmid, st == 200 ? "true" : "false");
     else

@@ -305,6 +305,46 @@ void cli_out_begin(struct cli *c)
 void cli_out_msg(struct cli *c, long long conv, long long seq, long long sender, long long ms,
                  const char *text, const char *snippet, int chat_ctx)
 {
+    cli_out_msg_x(c, conv, seq, sender, ms, text, snippet, chat_ctx, NULL);
+}
+
+/* " (edited)" and " [👍 2, ❤️ 1]" after a line's text; malloc'd. */
+static char *overlay_suffix(const struct cli_overlay *ov)
+{
+    size_t cap = 32 + (ov ? ov->n : 0) * 96, o = 0;
+    char *s = malloc(cap);
+    if (!s)
+        cli_die("out of memory");
+    s[0] = 0;
+    if (ov && ov->edited)
+        o += (size_t)snprintf(s + o, cap - o, " (edited)");
+    for (unsigned i = 0; ov && i < ov->n; i++)
+        o += (size_t)snprintf(s + o, cap - o, "%s%s %lld%s", i ? ", " : " [", ov->r[i].emoji,
+                              ov->r[i].count, i + 1 == ov->n ? "]" : "");
+    return s;
+}
+
+static void gen_overlay(yajl_gen g, const struct cli_overlay *ov)
+{
+    GEN_STR(g, "edited");
+    yajl_gen_bool(g, ov->edited);
+    GEN_STR(g, "reactions");
+    yajl_gen_array_open(g);
+    for (unsigned i = 0; i < ov->n; i++) {
+        yajl_gen_map_open(g);
+        gen_kv(g, "emoji", ov->r[i].emoji);
+        gen_ki(g, "count", ov->r[i].count);
+        GEN_STR(g, "mine");
+        yajl_gen_bool(g, ov->r[i].mine);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+}
+
+void cli_out_msg_x(struct cli *c, long long conv, long long seq, long long sender, long long ms,
+                   const char *text, const char *snippet, int chat_ctx,
+                   const struct cli_overlay *ov)
+{
     char tb[32], iso[32];
     const char *who = cli_user_name(c, sender);
     dir.count++;
@@ -323,6 +363,8 @@ void cli_out_msg(struct cli *c, long long conv, long long seq, long long sender,
         gen_kv(g, "sender", who);
         gen_kv(g, "time", ms > 0 ? iso : NULL);
         gen_kv(g, snippet ? "snippet" : "text", snippet ? snippet : text);
+        if (ov)
+            gen_overlay(g, ov);
         yajl_gen_map_close(g);
         return;
     }
@@ -333,13 +375,16 @@ void cli_out_msg(struct cli *c, long long conv, long long seq, long long sender,
     const char *chat = cli_chat_name(c, conv);
     size_t wl = strlen(who);
     char *st = cli_safe(text), *sw = cli_safe(who), *sc = cli_safe(chat);
+    char *raw = overlay_suffix(ov), *sx = cli_safe(raw);
+    free(raw);
     cli_time_str(ms, tb);
     if (!chat_ctx || !strcmp(chat, who))
-        printf("[%s] %s: %s\n", tb, sw, st);
+        printf("[%s] %s: %s%s\n", tb, sw, st, sx);
     else if (!strncmp(chat, who, wl) && !strcmp(chat + wl, " (plain)"))
-        printf("[%s] %s (plain): %s\n", tb, sw, st);
+        printf("[%s] %s (plain): %s%s\n", tb, sw, st, sx);
     else
-        printf("[%s] %s (%s%s): %s\n", tb, sw, chat[0] == '#' ? "" : "to ", sc, st);
+        printf("[%s] %s (%s%s): %s%s\n", tb, sw, chat[0] == '#' ? "" : "to ", sc, st, sx);
+    free(sx);
     free(st);
     free(sw);
     free(sc);

@@ -124,6 +124,9 @@ static void settle(struct cli *c, const char *cmid, yajl_val e, long st, yajl_va
             const char *sum = cli_jstr(e, "summary"), *dist = cli_jstr(e, "distrib");
             if (sum)
                 cli_log_add(c, conv, cli_jint(res, "seq"), cli_me_id(c), sum);
+            /* An edit or reaction takes effect here, with its history line. */
+            if (sum && sum[0] == CLI_ACTION_MARK)
+                cli_action_apply(c, conv, cli_jint(res, "seq"), cli_me_id(c), sum);
             if (dist && *dist)
                 merge_distrib(c, conv, dist, cli_jint(e, "key_id"));
         }

@@ -202,6 +202,17 @@ PL_MUST_CHECK int store_pg_message_erase(struct store_pg *pg, struct pl_arena *a
 PL_MUST_CHECK int store_pg_message_hide(struct store_pg *pg, int64_t conversation_id,
                                         int64_t user_id, int64_t seq);
 
+/* Inside a transaction, after store_pg_message_target(): sets edited_at of
+ * an e2e message whose sender sent an encrypted edit of it (the body, the
+ * parts every member shares, stays as it is). */
+PL_MUST_CHECK int store_pg_message_mark_edited(struct store_pg *pg, int64_t conversation_id,
+                                               int64_t seq);
+
+/* *found: device_id already stored a message under client_msg_id
+ * (borrowed), i.e. a send is a retry the writer will answer with it. */
+PL_MUST_CHECK int store_pg_message_stored(struct store_pg *pg, int64_t device_id,
+                                          const char *client_msg_id, bool *found);
+
 /* ---- Reactions (pg_reactions.c) -------------------------------------------
  * One emoji per user per message. Worker thread. */
 

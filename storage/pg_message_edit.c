@@ -15,6 +15,8 @@ enum {
     ERASE,
     ERASE_ARCHIVED,
     HIDE,
+    MARK_EDITED,
+    STORED,
 };
 
 /* The SQL is laid out by hand around the column macro. */
@@ -74,6 +76,16 @@ const struct store_pg__stmt store_pg__message_edit_stmts[] = {
               "INSERT INTO message_hidden (conversation_id, user_id, seq)"
               " VALUES ($1::bigint, $2::bigint, $3::bigint) ON CONFLICT DO NOTHING",
               3, false},
+    /* An e2e edit: the server cannot change the text, only record that
+     * seq was edited (the new text travels in an encrypted envelope). */
+    [MARK_EDITED] = {"msg_mark_edited",
+                     "UPDATE messages SET edited_at = now()"
+                     " WHERE conversation_id = $1::bigint AND seq = $2::bigint",
+                     2, false},
+    [STORED] = {"msg_stored",
+                "SELECT 1 FROM messages WHERE sender_device_id = $1::bigint"
+                " AND client_msg_id = $2",
+                2, false},
     {NULL, NULL, 0, false},
 };
 // clang-format on
@@ -175,5 +187,30 @@ int store_pg_message_hide(struct store_pg *pg, int64_t conversation_id, int64_t 
     int rc = run(pg, HIDE, STORE_PG__ARGS(&p, conversation_id, user_id, seq), &r);
     if (rc == 0)
         PQclear(r);
+    return rc;
+}
+
+int store_pg_message_mark_edited(struct store_pg *pg, int64_t conversation_id, int64_t seq)
+{
+    struct store_pg__args p;
+    PGresult *r;
+    int rc = run(pg, MARK_EDITED, STORE_PG__ARGS(&p, conversation_id, seq), &r);
+    if (rc == 0)
+        PQclear(r);
+    return rc;
+}
+
+int store_pg_message_stored(struct store_pg *pg, int64_t device_id, const char *client_msg_id,
+                            bool *found)
+{
+    struct store_pg__args p;
+    const char *const *vals = STORE_PG__ARGS(&p, device_id);
+    PGresult *r;
+    p.v[1] = client_msg_id;
+    int rc = run(pg, STORED, vals, &r);
+    if (rc == 0) {
+        *found = PQntuples(r) > 0;
+        PQclear(r);
+    }
     return rc;
 }

@@ -330,3 +330,45 @@ test('e2e: two tabs of one browser (one device) decrypt each message once and bo
   for (const t of ['from the second tab', 'and the first again']) await expectCount(b, t, 1, 15000);
   for (const p of [a, a2, b]) await noErrors(p);
 });
+
+test('e2e: an edit and a reaction are encrypted messages, folded into the message they act on', async (ctx) => {
+  const origin = ctx.origins.h2();
+  const a = await ctx.newPage(), b = await ctx.newPage();
+  const an = uname('xa'), bn = uname('xb');
+  await signUpE2E(a, origin, an);
+  await signUpE2E(b, origin, bn);
+  await newE2EChat(a, bn);
+  await send(a, 'meet at teh station');
+  await openChat(b, an);
+  await b.getByRole('log').getByText('meet at teh station', { exact: true }).waitFor();
+  const conv = await a.evaluate(() => window.parley.state.open);
+  const seq = await a.evaluate((c) => [...window.parley.state.msgs.get(c).bySeq.values()]
+    .find((m) => m.sender === window.parley.state.me.id).seq, conv);
+  // Ann edits through the E2E layer's API; Ben's bubble shows the new text, and only it.
+  await a.evaluate(([c, s]) => window.parleyE2E.e2eEdit(c, s, 'meet at the station'), [conv, seq]);
+  await b.getByRole('log').getByText('meet at the station', { exact: true }).waitFor();
+  await expectCount(b, 'meet at teh station', 0);
+  await b.waitForFunction(([c, s]) => !!window.parley.state.msgs.get(c).bySeq.get(s).edited_at, [conv, seq]);
+  // Ben reacts; Ann's copy of the message carries the aggregate in the plain chats' shape.
+  await b.evaluate(([c, s]) => window.parleyE2E.e2eReact(c, s, '🎉', true), [conv, seq]);
+  await a.waitForFunction(([c, s]) => {
+    const r = window.parley.state.msgs.get(c).bySeq.get(s).reactions || [];
+    return r.length === 1 && r[0].emoji === '🎉' && r[0].count === 1 && r[0].mine === false;
+  }, [conv, seq]);
+  const mine = await b.evaluate(([c, s]) => window.parley.state.msgs.get(c).bySeq.get(s).reactions, [conv, seq]);
+  if (!(mine.length === 1 && mine[0].mine)) throw new Error(`Ben's own reaction: ${JSON.stringify(mine)}`);
+  // The server: seq marked edited, two action messages, neither text nor emoji readable.
+  const page = await a.evaluate((c) => fetch(`/v1/conversations/${c}/messages`).then((r) => r.text()), conv);
+  const j = JSON.parse(page);
+  if (!j.messages.find((m) => m.seq === seq).edited_at) throw new Error('not marked edited on the server');
+  const acts = j.messages.filter((m) => m.e2e && m.e2e.action).map((m) => `${m.e2e.action}:${m.e2e.refers_to}`);
+  if (acts.join(',') !== `edit:${seq},reaction:${seq}`) throw new Error(`actions on the server: ${acts}`);
+  if (page.includes('the station') || page.includes('🎉')) throw new Error('plaintext on the server');
+  // Ben cannot edit Ann's message: the server refuses the envelope (403).
+  const st = await b.evaluate(([c, s]) => window.parleyE2E.e2eEdit(c, s, 'not yours').then(() => 0, (e) => e.status || e.message), [conv, seq]);
+  if (st !== 403) throw new Error(`someone else's edit: ${st}`);
+  await expectCount(a, 'not yours', 0);
+  // Taking the reaction back empties Ann's aggregate.
+  await b.evaluate(([c, s]) => window.parleyE2E.e2eReact(c, s, '🎉', false), [conv, seq]);
+  await a.waitForFunction(([c, s]) => (window.parley.state.msgs.get(c).bySeq.get(s).reactions || []).length === 0, [conv, seq]);
+});

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Parley - live interop of web/src/e2e with the C CLI (build/client/parley) over a real parleyd:
 // a user registered through the HTTP API with keys from the browser library starts an E2E
-// direct chat with a CLI user (X3DH with a one-time prekey), and one message goes each way.
+// direct chat with a CLI user (X3DH with a one-time prekey), and one message goes each way; then
+// the web side edits its message and the CLI reacts to it (crypto/PROTOCOL.md, "Edits and
+// reactions"), each read by the other implementation.
 // Copyright (c) 2026 Parley developers
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -69,7 +71,7 @@ export async function runInterop({ bin, cli, webDir }) {
     const hello = `hello from the browser library ${Math.random().toString(16).slice(2, 8)}`;
     const enc = e2e.sessionEncrypt(session, utf8(JSON.stringify({ text: hello })));
     session = enc.session;
-    await api(base, tok, 'POST', `/v1/conversations/${conv.id}/messages`, {
+    const first = await api(base, tok, 'POST', `/v1/conversations/${conv.id}/messages`, {
       client_msg_id: `interop-${Date.now()}`, kind: 'e2e',
       e2e: { recipients: [{ device_id: d.device_id, type: enc.type, ciphertext: b64(enc.message) }] },
     });
@@ -100,6 +102,41 @@ export async function runInterop({ bin, cli, webDir }) {
     const cliDigits = v.stdout.replace(/[^0-9]/g, '');
     if (!cliDigits.includes(mine)) throw new Error(`safety numbers differ: ${mine} vs ${v.stdout}`);
     lines.push('ok   safety number equals the CLI\'s');
+
+    // Web -> CLI: an encrypted edit of the first message, with its clear refers_to/action.
+    const fixed = `${hello} (fixed)`;
+    const ed = e2e.sessionEncrypt(session, utf8(JSON.stringify(e2e.actionPayload('edit', first.seq, fixed))));
+    session = ed.session;
+    const edMsg = await api(base, tok, 'POST', `/v1/conversations/${conv.id}/messages`, {
+      client_msg_id: `interop-edit-${Date.now()}`, kind: 'e2e',
+      e2e: { recipients: [{ device_id: d.device_id, type: ed.type, ciphertext: b64(ed.message) }],
+        refers_to: first.seq, action: 'edit' },
+    });
+    if (edMsg.e2e.action !== 'edit' || edMsg.e2e.refers_to !== first.seq) {
+      throw new Error(`the server did not keep the clear marker: ${JSON.stringify(edMsg.e2e)}`);
+    }
+    const edHeard = await parley('listen', '--count', '1', '--timeout', '20', '--json');
+    if (!edHeard.stdout.includes('"action":"edit"') || !edHeard.stdout.includes(fixed)) {
+      throw new Error(`the CLI did not apply the web edit: ${edHeard.stdout} ${edHeard.stderr}`);
+    }
+    const hist = await parley('history', webName);
+    if (!hist.stdout.includes(`${fixed} (edited)`)) throw new Error(`CLI history: ${hist.stdout}`);
+    lines.push('ok   CLI applied the web library\'s encrypted edit (history shows the new text)');
+
+    // CLI -> web: an encrypted reaction; the web library reads it against its envelope.
+    await parley('react', webName, String(first.seq), '🎉');
+    const page2 = await api(base, tok, 'GET', `/v1/conversations/${conv.id}/messages`);
+    const rm = page2.messages.find((x) => x.kind === 'e2e' && x.e2e.action === 'reaction');
+    if (!rm || !rm.e2e.ciphertext) throw new Error(`no reaction from the CLI: ${JSON.stringify(page2)}`);
+    const rdec = e2e.sessionDecrypt(session, unb64(rm.e2e.ciphertext));
+    session = rdec.session;
+    const act = e2e.actionParse(rm.e2e, JSON.parse(fromUtf8(rdec.plaintext)));
+    if (!act || act.kind !== 'reaction' || act.seq !== first.seq || act.emoji !== '🎉') {
+      throw new Error(`web read the CLI reaction as ${JSON.stringify(act)}`);
+    }
+    const target = page2.messages.find((x) => x.seq === first.seq);
+    if (!target.edited_at) throw new Error('the server did not mark the edited message');
+    lines.push('ok   web library read the CLI\'s encrypted reaction; the server marked the edit only');
     return lines;
   } finally {
     await stopServer(srv);

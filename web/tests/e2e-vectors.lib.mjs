@@ -231,6 +231,11 @@ export async function runVectors(e2e, files) {
         'truncated file');
       v.check(r.ciphertext.length <= e2e.fileMaxCiphertext(pt.length), 'size bound');
     },
+    action(v) {
+      const n = (k) => Number(v.in(k));
+      v.out('effect_text', e2e.actionEffect(n('refers_to_text'), v.in('action_text'), v.in('payload_text'),
+        n('sender_text'), n('target_sender_text')));
+    },
     vault(v) {
       const pass = v.in('passphrase_text'), t = v.in('plaintext_text');
       const p = { opslimit: v.u32('opslimit'), memlimit: v.u32('memlimit') };
@@ -248,6 +253,7 @@ export async function runVectors(e2e, files) {
     'safety.json': () => runners.safety,
     'file.json': () => runners.file,
     'vault.json': () => runners.vault,
+    'actions.json': () => runners.action,
   };
 
   for (const [file, json] of Object.entries(files)) {

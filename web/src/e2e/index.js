@@ -12,3 +12,4 @@ export * from './senderkey.js';
 export * from './safety.js';
 export * from './file.js';
 export * from './vault.js';
+export * from './action.js';

@@ -77,7 +77,7 @@ async function pairwise(t, me, d, pt) {
  * Encrypts payload ({text} or {file}) for conversation conv and stores the body in the outbox in
  * the same transaction as the moved chains. conv = { id, kind, users: [usernames or ids] }.
  */
-async function prepare(v, conv, cmid, payload, mediaIds, fresh) {
+async function prepare(v, conv, cmid, payload, mediaIds, fresh, extra) {
   const devs = await targets(v, conv.users, fresh);
   await bundles(v, devs);
   const pt = e2e.utf8(JSON.stringify(payload));
@@ -107,9 +107,12 @@ async function prepare(v, conv, cmid, payload, mediaIds, fresh) {
       for (const d of devs) e.recipients.push(await pairwise(t, me, d, pt));
     }
     if (mediaIds && mediaIds.length) e.media_ids = mediaIds;
+    // An edit or reaction names what it acts on in the clear (PROTOCOL.md, "Edits and reactions").
+    if (extra) Object.assign(e, { refers_to: extra.refers_to, action: extra.action });
     const body = { client_msg_id: cmid, kind: 'e2e', e2e: e };
-    // desc and mediaIds let a 409 found after a reload encrypt again (same client_msg_id).
-    t.put(`o:${cmid}`, { conv: conv.id, desc: conv, mediaIds: mediaIds || [], body, payload, at: Date.now() });
+    // desc, mediaIds and extra let a 409 found after a reload encrypt again (same client_msg_id).
+    t.put(`o:${cmid}`, { conv: conv.id, desc: conv, mediaIds: mediaIds || [], extra: extra || null, body, payload,
+      at: Date.now() });
     return body;
   });
 }
@@ -131,17 +134,26 @@ export async function postOutbox(v, cmid) {
     if (x.status !== 409) await v.tx(async (t) => t.del(`o:${cmid}`));
     throw x;
   }
+  const kept = historyOf(o.body.e2e, o.payload);
   await v.tx(async (t) => {
-    t.put(hkey(o.conv, msg.seq), o.payload);
+    t.put(hkey(o.conv, msg.seq), kept);
     t.del(`o:${cmid}`);
   });
-  return { msg, payload: o.payload };
+  return { msg, payload: kept };
+}
+
+// What the local history keeps of a payload: an edit or reaction as { action } (its effect is
+// folded into the message it acts on), anything else as it is.
+function historyOf(env, payload) {
+  if (!payload || !(payload.edit || payload.reaction)) return payload;
+  const a = e2e.actionParse(env, payload);
+  return a ? { action: a, none: true } : { none: true }; // none: no bubble of its own
 }
 
 /** Encrypts and sends; on 409 devices-changed encrypts again under the same client_msg_id. */
-export async function send(v, conv, cmid, payload, mediaIds) {
+export async function send(v, conv, cmid, payload, mediaIds, extra) {
   for (let attempt = 0; attempt < 4; attempt++) {
-    await prepare(v, conv, cmid, payload, mediaIds, attempt > 0);
+    await prepare(v, conv, cmid, payload, mediaIds, attempt > 0, extra);
     try {
       return await postOutbox(v, cmid);
     } catch (x) {
@@ -156,10 +168,10 @@ export async function send(v, conv, cmid, payload, mediaIds) {
   throw new Error('the devices kept changing; not sent');
 }
 
-/** The outbox: [{ cmid, conv, desc, mediaIds, payload }], oldest first. */
+/** The outbox: [{ cmid, conv, desc, mediaIds, extra, payload }], oldest first. */
 export async function outbox(v) {
   return (await v.readAll('o:')).map(([k, o]) => ({ cmid: k.slice(2), conv: o.conv, desc: o.desc,
-    mediaIds: o.mediaIds, payload: o.payload, at: o.at })).sort((a, b) => a.at - b.at);
+    mediaIds: o.mediaIds, extra: o.extra || null, payload: o.payload, at: o.at })).sort((a, b) => a.at - b.at);
 }
 
 /** Sends a stored entry again; a 409 (devices changed meanwhile) encrypts it anew. */
@@ -168,7 +180,7 @@ export async function resend(v, o) {
     return await postOutbox(v, o.cmid);
   } catch (x) {
     if (!(x instanceof ApiError) || x.status !== 409 || !o.desc) throw x;
-    return send(v, o.desc, o.cmid, o.payload, o.mediaIds);
+    return send(v, o.desc, o.cmid, o.payload, o.mediaIds, o.extra);
   }
 }
 
@@ -270,7 +282,8 @@ export async function receive(v, msg) {
         out = doc;
       }
       const p = out && (typeof out.text === 'string' ? { text: out.text }
-        : out.file && typeof out.file === 'object' ? { file: out.file } : null);
+        : out.file && typeof out.file === 'object' ? { file: out.file }
+          : out.edit || out.reaction ? historyOf(e, out) : null);
       const res = p || { none: true };
       t.put(hk, res);
       return res;
@@ -281,13 +294,34 @@ export async function receive(v, msg) {
   });
 }
 
+/** A message deleted for everyone: its decrypted payload leaves the local history. */
+export async function forgetMessage(v, conv, seq) {
+  await v.tx(async (t) => { t.put(hkey(conv, seq), { deleted: true }); });
+}
+
+/** The payload of an edit or reaction (PROTOCOL.md). */
+export const actionPayload = e2e.actionPayload;
+
 /** Forgets a removed member's key in the group state: the next send rotates. */
 export async function rotate(v, convId) {
   await v.tx(async (t) => { t.del(`own:${convId}`); t.del(`dist:${convId}`); });
 }
 
-/** Local history of the decrypted texts: [{ conv, seq, text }]. */
+/**
+ * Local history of the decrypted texts: [{ conv, seq, text, edit? }]; the latest edit of a
+ * message is attached as `edit` ({ text }), so search sees what the chat shows. (The history
+ * does not keep senders: the server refuses others' edits and cannot forge one.)
+ */
 export async function history(v) {
-  return (await v.readAll('h:')).filter(([, p]) => typeof p.text === 'string' || p.file)
-    .map(([k, p]) => { const [, c, s] = k.split(':'); return { conv: Number(c), seq: Number(s), ...p }; });
+  const all = (await v.readAll('h:')).map(([k, p]) => { const [, c, s] = k.split(':'); return { conv: Number(c), seq: Number(s), ...p }; });
+  const edits = new Map();
+  for (const h of all) {
+    if (h.action && h.action.kind === 'edit') {
+      const k = `${h.conv}:${h.action.seq}`;
+      const prev = edits.get(k);
+      if (!prev || prev.at < h.seq) edits.set(k, { at: h.seq, text: h.action.text });
+    }
+  }
+  return all.filter((p) => typeof p.text === 'string' || p.file)
+    .map((h) => { const e = edits.get(`${h.conv}:${h.seq}`); return e ? { ...h, edit: e } : h; });
 }
