@@ -59,12 +59,13 @@ struct store_e2e_send {
  *   store_pg_send_open()     BEGIN; lock the batch's conversations in id
  *                            order; membership, idempotency, reply_to
  *   store_pg_send_assign()   seqs for the new sends, created_at, audiences;
- *                            their stream positions (the global position
- *                            lock is held from here to the commit): the
- *                            caller sets each msg.id to its position and
- *                            builds its payload
+ *                            accepted message requests; their stream
+ *                            positions (the global position lock is held
+ *                            from here to the commit, taken after every
+ *                            member row lock): the caller sets each msg.id
+ *                            to its position and builds its payload
  *   store_pg_send_finish()   the e2e rows, the new messages and their
- *                            events, accepted message requests; COMMIT
+ *                            events; COMMIT
  *
  * Writer thread (blocking). Each function takes the batch as an array of n
  * pointers (borrowed); strings it returns come from the arena a. Besides
@@ -126,8 +127,10 @@ PL_MUST_CHECK int store_pg_send_open(struct store_pg *pg, struct pl_arena *a,
 
 /* Advances last_seq (and last_activity_at) of each conversation by its
  * number of NEW sends and fills their msg (all but id, which is their
- * position), audience and n_audience; sets *n_new and takes that many
- * stream positions, the first in *first (store_pg_positions_take()).
+ * position), audience and n_audience; accepts the message requests that
+ * NEW sends answer (0013; member rows, so before the position lock, in
+ * the order receipts take them); sets *n_new and takes that many stream
+ * positions, the first in *first (store_pg_positions_take()).
  * Gap-free: seqs and positions are given in batch order. No round trip
  * (and *first untouched) when there is nothing new. */
 PL_MUST_CHECK int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a,
@@ -136,8 +139,7 @@ PL_MUST_CHECK int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a,
 
 /* Inserts e2e_rows (NULL for none: store_pg_e2e_insert()'s JSON,
  * borrowed), every NEW send's message (its msg.id is the position of its
- * event) and its message.created event (payload), accepts the message
- * requests that NEW sends answer (0013), and commits.
+ * event) and its message.created event (payload), and commits.
  * PL_EUNAVAIL means the outcome is unknown, as for store_pg_tx_commit(). */
 PL_MUST_CHECK int store_pg_send_finish(struct store_pg *pg, struct store_send *const *s, unsigned n,
                                        const char *e2e_rows);

@@ -410,73 +410,6 @@ static int assign_row(struct pl_arena *a, const PGresult *r, int row, struct sto
     return 0;
 }
 
-int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
-                         unsigned n, unsigned *n_new, uint64_t *first)
-{
-    int64_t *ids, *counts;
-    unsigned n_ids, total = 0;
-    int rc = conv_ids(a, s, n, true, &ids, &counts, &n_ids);
-    if (rc < 0)
-        return rc;
-    for (unsigned i = 0; i < n_ids; i++)
-        total += (unsigned)counts[i];
-    *n_new = total;
-    if (total == 0)
-        return 0;
-    struct pl_buf ib, kb;
-    pl_buf_init(&ib, PARAM_MAX);
-    pl_buf_init(&kb, PARAM_MAX);
-    char nb[16];
-    snprintf(nb, sizeof(nb), "%u", total);
-    const char *pv[] = {nb};
-    struct store_pg__call q[2] = {
-        {.st = &store_pg__message_stmts[SEND_ASSIGN]},
-        {.st = &store_pg__message_stmts[SEND_POS_TAKE], .values = pv},
-    };
-    if ((rc = i64_array(&ib, ids, n_ids)) == 0 && (rc = i64_array(&kb, counts, n_ids)) == 0) {
-        const char *vals[] = {pl_buf_head(&ib), pl_buf_head(&kb)};
-        q[0].values = vals;
-        rc = store_pg__exec_pipeline(pg, q, 2);
-    }
-    pl_buf_deinit(&ib);
-    pl_buf_deinit(&kb);
-    if (rc < 0)
-        return rc;
-    /* Every NEW send passed the membership check under the lock, so each
-     * of their conversations exists and has its row. */
-    PGresult *r = q[0].res;
-    if (PQntuples(r) != (int)n_ids || PQntuples(q[1].res) != 1)
-        rc = PL_EINTERNAL;
-    for (int row = 0; rc == 0 && row < PQntuples(r); row++)
-        rc = assign_row(a, r, row, s, n);
-    int64_t pos = 0;
-    if (rc == 0 && (rc = store_pg__get_i64(q[1].res, 0, 0, &pos)) == 0)
-        *first = (uint64_t)pos;
-    PQclear(q[0].res);
-    PQclear(q[1].res);
-    return rc;
-}
-
-static int insert_row(struct pl_buf *b, const struct store_send *x, bool first)
-{
-    const struct store_message *m = &x->msg;
-    int rc = pl_buf_printf(b,
-                           "%s{\"c\":%" PRId64 ",\"s\":%" PRId64 ",\"i\":%" PRId64 ",\"u\":%" PRId64
-                           ",\"d\":%" PRId64 ",\"r\":%" PRId64 ",\"x\":%" PRId64 ",\"f\":%s,\"m\":",
-                           first ? "" : ",", m->conversation_id, m->seq, m->id, m->sender_id,
-                           m->sender_device_id, m->reply_to, x->expire_ms,
-                           m->forwarded ? "true" : "false");
-    if (rc == 0)
-        rc = json_str(b, m->client_msg_id);
-    if (rc == 0 && (rc = pl_buf_append(b, ",\"k\":", 5)) == 0)
-        rc = json_str(b, m->kind);
-    if (rc == 0 && (rc = pl_buf_append(b, ",\"b\":", 5)) == 0)
-        rc = json_str(b, m->body);
-    if (rc == 0 && (rc = pl_buf_append(b, ",\"p\":", 5)) == 0)
-        rc = pl_buf_append(b, x->payload, strlen(x->payload)); /* JSON already */
-    return rc < 0 ? rc : pl_buf_append(b, "}", 1);
-}
-
 /* The parameters of SEND_ACCEPT for the NEW sends that answer their
  * pending message request (0013), in the arena; vals[0] stays NULL when
  * there are none. */
@@ -503,6 +436,79 @@ static int accept_params(struct pl_arena *a, struct store_send *const *s, unsign
     return 0;
 }
 
+int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
+                         unsigned n, unsigned *n_new, uint64_t *first)
+{
+    int64_t *ids, *counts;
+    unsigned n_ids, total = 0;
+    int rc = conv_ids(a, s, n, true, &ids, &counts, &n_ids);
+    if (rc < 0)
+        return rc;
+    for (unsigned i = 0; i < n_ids; i++)
+        total += (unsigned)counts[i];
+    *n_new = total;
+    if (total == 0)
+        return 0;
+    struct pl_buf ib, kb;
+    pl_buf_init(&ib, PARAM_MAX);
+    pl_buf_init(&kb, PARAM_MAX);
+    char nb[16];
+    snprintf(nb, sizeof(nb), "%u", total);
+    const char *pv[] = {nb}, *av[2];
+    /* Accepting answered requests updates member rows, so it comes before
+     * the position lock: a receipt locks its member row and then takes
+     * positions, and the other order deadlocked with it (40P01). */
+    struct store_pg__call q[3] = {{.st = &store_pg__message_stmts[SEND_ASSIGN]}};
+    unsigned k = 1;
+    if ((rc = accept_params(a, s, n, av)) == 0 && av[0])
+        q[k++] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_ACCEPT], .values = av};
+    unsigned take = k;
+    q[k++] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_POS_TAKE], .values = pv};
+    if (rc == 0 && (rc = i64_array(&ib, ids, n_ids)) == 0 &&
+        (rc = i64_array(&kb, counts, n_ids)) == 0) {
+        const char *vals[] = {pl_buf_head(&ib), pl_buf_head(&kb)};
+        q[0].values = vals;
+        rc = store_pg__exec_pipeline(pg, q, k);
+    }
+    pl_buf_deinit(&ib);
+    pl_buf_deinit(&kb);
+    if (rc < 0)
+        return rc;
+    /* Every NEW send passed the membership check under the lock, so each
+     * of their conversations exists and has its row. */
+    PGresult *r = q[0].res;
+    if (PQntuples(r) != (int)n_ids || PQntuples(q[take].res) != 1)
+        rc = PL_EINTERNAL;
+    for (int row = 0; rc == 0 && row < PQntuples(r); row++)
+        rc = assign_row(a, r, row, s, n);
+    int64_t pos = 0;
+    if (rc == 0 && (rc = store_pg__get_i64(q[take].res, 0, 0, &pos)) == 0)
+        *first = (uint64_t)pos;
+    for (unsigned i = 0; i < k; i++)
+        PQclear(q[i].res);
+    return rc;
+}
+
+static int insert_row(struct pl_buf *b, const struct store_send *x, bool first)
+{
+    const struct store_message *m = &x->msg;
+    int rc = pl_buf_printf(b,
+                           "%s{\"c\":%" PRId64 ",\"s\":%" PRId64 ",\"i\":%" PRId64 ",\"u\":%" PRId64
+                           ",\"d\":%" PRId64 ",\"r\":%" PRId64 ",\"x\":%" PRId64 ",\"f\":%s,\"m\":",
+                           first ? "" : ",", m->conversation_id, m->seq, m->id, m->sender_id,
+                           m->sender_device_id, m->reply_to, x->expire_ms,
+                           m->forwarded ? "true" : "false");
+    if (rc == 0)
+        rc = json_str(b, m->client_msg_id);
+    if (rc == 0 && (rc = pl_buf_append(b, ",\"k\":", 5)) == 0)
+        rc = json_str(b, m->kind);
+    if (rc == 0 && (rc = pl_buf_append(b, ",\"b\":", 5)) == 0)
+        rc = json_str(b, m->body);
+    if (rc == 0 && (rc = pl_buf_append(b, ",\"p\":", 5)) == 0)
+        rc = pl_buf_append(b, x->payload, strlen(x->payload)); /* JSON already */
+    return rc < 0 ? rc : pl_buf_append(b, "}", 1);
+}
+
 int store_pg_send_finish(struct store_pg *pg, struct store_send *const *s, unsigned n,
                          const char *e2e_rows)
 {
@@ -522,28 +528,20 @@ int store_pg_send_finish(struct store_pg *pg, struct store_send *const *s, unsig
     }
     if (rc == 0 && (rc = pl_buf_append(&b, "]", 1)) == 0)
         rc = param_end(&b);
-    struct pl_arena *a = rc == 0 ? pl_arena_new() : NULL;
-    const char *av[2] = {NULL, NULL};
-    if (rc == 0)
-        rc = a ? accept_params(a, s, n, av) : PL_ENOMEM;
     if (rc == 0) {
         const char *iv[] = {pl_buf_head(&b)}, *ev[] = {e2e_rows};
-        struct store_pg__call q[4];
+        struct store_pg__call q[3];
         unsigned k = 0;
         if (e2e_rows)
             q[k++] = (struct store_pg__call){.st = store_pg__stmt_e2e_insert, .values = ev};
         if (!first)
             q[k++] =
                 (struct store_pg__call){.st = &store_pg__message_stmts[SEND_INSERT], .values = iv};
-        if (av[0])
-            q[k++] =
-                (struct store_pg__call){.st = &store_pg__message_stmts[SEND_ACCEPT], .values = av};
         q[k++] = (struct store_pg__call){.st = store_pg__stmt_commit};
         if ((rc = store_pg__exec_pipeline(pg, q, k)) == 0)
             for (unsigned i = 0; i < k; i++)
                 PQclear(q[i].res);
     }
-    pl_arena_free(a);
     pl_buf_deinit(&b);
     return rc;
 }
