@@ -60,10 +60,22 @@ static int pass(const struct analytics_config *cfg, struct store_pg *pg, struct 
     return rc;
 }
 
-/* One pass on a connection of its own; first this node's sample when
- * sample is set. */
-static int connect_and_pass(const struct analytics_config *cfg, bool sample,
-                            struct analytics_pass *out)
+/* One pass on pg; first this node's sample when sample is set. */
+static int sample_and_pass(const struct analytics_config *cfg, struct store_pg *pg, bool sample,
+                           struct analytics_pass *out)
+{
+    *out = (struct analytics_pass){0};
+    if (sample) {
+        struct store_analytics_sample s;
+        analytics_sample_take(&s);
+        int rc = store_pg_analytics_sample_write(pg, cfg->node, &s);
+        if (rc < 0)
+            pl_log_warn("analytics sample lost: %s", pl_strerror(rc));
+    }
+    return pass(cfg, pg, out);
+}
+
+int analytics_aggregate(const struct analytics_config *cfg, struct analytics_pass *out)
 {
     *out = (struct analytics_pass){0};
     struct store_pg_config pc = {.conninfo = cfg->conninfo,
@@ -72,28 +84,21 @@ static int connect_and_pass(const struct analytics_config *cfg, bool sample,
     int rc = store_pg_new(&pc, &pg);
     if (rc < 0)
         return rc;
-    if (sample) {
-        struct store_analytics_sample s;
-        analytics_sample_take(&s);
-        if ((rc = store_pg_analytics_sample_write(pg, cfg->node, &s)) < 0)
-            pl_log_warn("analytics sample lost: %s", pl_strerror(rc));
-    }
-    rc = pass(cfg, pg, out);
+    rc = sample_and_pass(cfg, pg, false, out);
     store_pg_free(pg);
     return rc;
-}
-
-int analytics_aggregate(const struct analytics_config *cfg, struct analytics_pass *out)
-{
-    return connect_and_pass(cfg, false, out);
 }
 
 /* Node samples every this many passes (10 s at the default 1 s). */
 #define SAMPLE_EVERY 10
 
+/* The thread keeps one connection across passes (store_pg reconnects a
+ * broken one by itself): a new PostgreSQL backend every second cost the
+ * database more CPU than an idle pass. */
 struct analytics_timer {
     const struct analytics_config *cfg;
     struct pl_ticker *ticker;
+    struct store_pg *pg; /* ticker thread only; NULL until the first tick connects */
     unsigned ticks;
 };
 
@@ -102,7 +107,14 @@ static void on_tick(void *ctx)
     struct analytics_timer *t = ctx;
     struct analytics_pass p;
     bool sample = t->cfg->node && ++t->ticks % SAMPLE_EVERY == 0;
-    int rc = connect_and_pass(t->cfg, sample, &p);
+    int rc = 0;
+    if (!t->pg) {
+        struct store_pg_config pc = {.conninfo = t->cfg->conninfo,
+                                     .connect_timeout_s = t->cfg->connect_timeout_s};
+        rc = store_pg_new(&pc, &t->pg);
+    }
+    if (rc == 0)
+        rc = sample_and_pass(t->cfg, t->pg, sample, &p);
     if (rc < 0)
         pl_log_warn("analytics pass failed: %s", pl_strerror(rc));
 }
@@ -129,6 +141,7 @@ void analytics_timer_free(struct analytics_timer *t)
 {
     if (!t)
         return;
-    pl_ticker_free(t->ticker);
+    pl_ticker_free(t->ticker); /* joins the thread: no tick runs after it */
+    store_pg_free(t->pg);
     free(t);
 }

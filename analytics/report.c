@@ -18,6 +18,7 @@ const char *const analytics_metrics[] = {
     "dau",
     "wau",
     "mau",
+    "stickiness",
     "media_uploads",
     "media_bytes",
     "peak_streams",
@@ -45,11 +46,11 @@ bool analytics_metric_known(const char *name)
 
 /* Column labels, narrower than the metric names. */
 static const char *const labels[] = {
-    "messages", "direct", "group", "media", "e2e", "regs", "dau", "wau", "mau", NULL,
+    "messages", "direct", "group", "media", "e2e", "regs", "dau", "wau", "mau", "dau/mau", NULL,
 };
 
 #define REPORT_DAYS_MAX 3660
-#define N_METRICS 9
+#define N_METRICS 10
 
 int analytics_report(FILE *out, const struct analytics_config *cfg, const char *from,
                      const char *to)
@@ -79,8 +80,12 @@ int analytics_report(FILE *out, const struct analytics_config *cfg, const char *
         for (unsigned i = 0; i < n[0]; i++) {
             fprintf(out, "%-10.10s", col[0][i].t);
             for (unsigned m = 0; m < N_METRICS; m++) {
-                fprintf(out, " %9lld", (long long)col[m][i].value);
-                total[m] += col[m][i].value;
+                const struct store_analytics_point *p = &col[m][i];
+                if (p->is_real) /* stickiness, as a percentage */
+                    fprintf(out, " %8.1f%%", 100.0 * p->real);
+                else
+                    fprintf(out, " %9lld", (long long)p->value);
+                total[m] += p->value;
             }
             fputc('\n', out);
         }

@@ -20,10 +20,10 @@ PL_LOG_TOPIC("api");
  * what belongs to conversations with others:
  *   - erased: sessions (tokens stop working at the commit, and every open
  *     event stream of the user is closed on every node), devices with
- *     their E2E identity keys and prekeys, presence in Redis and last seen,
- *     blocks in both directions, "delete for me" marks, pin/mute settings,
- *     exports, uploads no message references (rows and blobs, through
- *     storage/blob.h, so fs and S3 alike) and the profile;
+ *     their E2E identity keys, prekeys and Web Push subscriptions,
+ *     presence in Redis and last seen, blocks in both directions, "delete for me" marks, pin/mute
+ * settings, exports, uploads no message references (rows and blobs, through storage/blob.h, so fs
+ * and S3 alike) and the profile;
  *   - kept: the messages the user sent, in the other members' history,
  *     search and archives. Their "sender" id now names a tombstone whose
  *     profile reads {"deleted": true, "display_name": "Deleted account"}

@@ -43,9 +43,19 @@ static bool wants_csv(struct api_call *c)
     return acc && strstr(acc, "text/csv") != NULL;
 }
 
+/* A point's value as JSON / CSV text: an integer, or a ratio to 4
+ * decimals without trailing zeros. buf has 32 bytes. */
+static int point_text(const struct store_analytics_point *p, char *buf)
+{
+    if (!p->is_real)
+        return snprintf(buf, 32, "%lld", (long long)p->value);
+    return snprintf(buf, 32, "%.4g", p->real);
+}
+
 static int reply_series(struct api_call *c, const char *metric, const char *gran,
                         const struct store_analytics_point *p, unsigned n)
 {
+    char num[32];
     if (wants_csv(c)) {
         size_t cap = 16 + (size_t)n * 56, len = 0;
         char *csv = pl_arena_alloc(c->a, cap);
@@ -53,8 +63,8 @@ static int reply_series(struct api_call *c, const char *metric, const char *gran
             return PL_ENOMEM;
         len += (size_t)snprintf(csv, cap, "t,value\n");
         for (unsigned i = 0; i < n && len < cap; i++)
-            len +=
-                (size_t)snprintf(csv + len, cap - len, "%s,%lld\n", p[i].t, (long long)p[i].value);
+            len += (size_t)snprintf(csv + len, cap - len, "%s,%.*s\n", p[i].t,
+                                    point_text(&p[i], num), num);
         api__reply_raw(c, 200, "text/csv; charset=utf-8", csv, len < cap ? len : cap - 1);
         return 0;
     }
@@ -69,7 +79,9 @@ static int reply_series(struct api_call *c, const char *metric, const char *gran
     for (unsigned i = 0; i < n; i++) {
         yajl_gen_map_open(g);
         api__gen_str(g, "t", p[i].t);
-        api__gen_int(g, "value", p[i].value);
+        api__gen_key(g, "value");
+        int len = point_text(&p[i], num);
+        yajl_gen_number(g, num, (size_t)len);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
@@ -194,10 +206,9 @@ static int series_get(struct api_call *c)
         return bad_query(c, "granularity must be hour or day");
     if (!from || !to || !ts_ok(from) || !ts_ok(to))
         return bad_query(c, "from and to are required: RFC 3339 timestamps or dates");
-    bool distinct = !strcmp(metric, "dau") || !strcmp(metric, "wau") || !strcmp(metric, "mau") ||
-                    !strcmp(metric, "active_groups");
-    if (distinct && strcmp(gran, "day") != 0)
-        return bad_query(c, "dau, wau, mau and active_groups are daily: use granularity=day");
+    if (store_pg_analytics_daily_metric(metric) && strcmp(gran, "day") != 0)
+        return bad_query(c, "dau, wau, mau, stickiness and active_groups are daily:"
+                            " use granularity=day");
     struct store_analytics_point *p = NULL;
     unsigned n = 0;
     API_READ(

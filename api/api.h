@@ -176,8 +176,8 @@ PL_MUST_CHECK int api_push_note_parse(struct pl_arena *a, const char *json, size
  * chats only) the text, cut to fit one push. *out in a (len bytes).
  * 0 or PL_ENOMEM. */
 PL_MUST_CHECK int api_push_note_payload(struct pl_arena *a, const struct api_push_note *n,
-                                        const char *sender_name, unsigned count,
-                                        const char **out, size_t *len);
+                                        const char *sender_name, unsigned count, const char **out,
+                                        size_t *len);
 
 /* One per worker thread; the connections are used by that thread only. */
 struct api_worker {
@@ -220,6 +220,13 @@ void api_handle(struct api_worker *w, struct http_req *req);
  * opens) handled together, with one storage round trip per step for all
  * of them; each is answered or handed on like api_handle() does. */
 void api_handle_waiting(struct api_worker *w, struct http_req **reqs, unsigned n);
+/* Any thread: whether the request's route is API_BATCH (cheap once
+ * authenticated: message sends), so a worker may take several at once. */
+bool api_route_batches(const struct http_req *req);
+/* Worker: n requests of API_BATCH routes (all API_AUTH, not API_AUTH_ANY),
+ * authenticated with one statement, then each handled and completed like
+ * api_handle() does. */
+void api_handle_batch(struct api_worker *w, struct http_req **reqs, unsigned n);
 
 /* Any thread: answers a request that could not be handed to a worker
  * (rc = PL_EBUSY: queue full; PL_ECANCELED: shutting down) and completes it. */

@@ -77,6 +77,10 @@ enum api_route_flags {
      * waits for room instead of getting 503 (a reconnect burst of every
      * client at once must not fail; issue 17). */
     API_WAITS = 1u << 5,
+    /* Cheap once authenticated (a send only validates and queues for the
+     * writer): a worker that finds several of these queued takes them
+     * together and authenticates them with one statement (server/pool.c). */
+    API_BATCH = 1u << 6,
 };
 
 struct api_route_info {

@@ -135,6 +135,8 @@ int api__auth_many(struct api_call *cs, unsigned n, bool allow_query, int *rcs)
         rcs[i] = rc < 0 ? rc : token_of(&cs[i], allow_query, &token, &bad[k]);
         if (rcs[i] == 0 && (rcs[i] = pcrypto_token_hash(token, hashes[k])) == 0)
             at[k++] = i;
+        else if (rcs[i] == PL_EUNAUTH && http_resp_status(cs[i].req) == 0)
+            api_problem_sendx(cs[i].req, &bad[k]); /* malformed: as api__auth() answers it */
     }
     unsigned ttl = n ? cs[0].env->cfg->limits.session_ttl_s : 0, touch = PL_MIN(60u, ttl / 4);
     if (k)

@@ -253,7 +253,7 @@ static int messages_list(struct api_call *c)
 }
 
 const struct api_route_def api__message_routes[] = {
-    {"POST", "/v1/conversations/{id}/messages", messages_post, API_AUTH},
+    {"POST", "/v1/conversations/{id}/messages", messages_post, API_AUTH | API_BATCH},
     {"GET", "/v1/conversations/{id}/messages", messages_list, API_AUTH},
     {"POST", "/v1/conversations/{id}/receipts", api__receipts_post, API_AUTH},
     {"GET", "/v1/conversations/{id}/messages/{seq}/receipts", api__receipts_get, API_AUTH},

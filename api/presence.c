@@ -117,7 +117,10 @@ static void announce(struct api_worker *w, int64_t user, bool online, uint64_t h
     struct store_psub *subs;
     unsigned n = 0;
     atomic_fetch_add_explicit(&n_transitions, 1, memory_order_relaxed);
-    if (!a || audience(w, a, user, &subs, &n) < 0 || n == 0) {
+    int rc = a ? audience(w, a, user, &subs, &n) : PL_ENOMEM;
+    pl_log_debug("user %lld %s: %u subscribed devices (%s)", (long long)user,
+                 online ? "online" : "offline", n, rc < 0 ? pl_strerror(rc) : "ok");
+    if (rc < 0 || n == 0) {
         pl_arena_free(a);
         return;
     }

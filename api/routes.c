@@ -8,6 +8,7 @@
 #include "common/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 PL_LOG_TOPIC("api");
@@ -188,14 +189,13 @@ static bool method_writes(const char *m)
     return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 && strcmp(m, "OPTIONS") != 0;
 }
 
-void api_handle(struct api_worker *w, struct http_req *req)
+/* The part of api_handle() after authentication (rc: its result). */
+static void handle_authed(struct api_call *cp, int rc)
 {
-    struct api_call c;
-    call_init(&c, w->env, w, req);
+    struct api_call c = *cp;
+    struct api_worker *w = c.w;
+    struct http_req *req = c.req;
     const struct api_route_info *info = &infos[http_req_route(req)];
-    int rc = 0;
-    if (info->flags & (API_AUTH | API_AUTH_ANY))
-        rc = api__auth(&c, (info->flags & API_AUTH_ANY) != 0);
     /* A compressed body is decoded here, on the worker, after the token
      * was checked: the loop never decodes, and an unauthenticated client
      * cannot make a worker decode for routes that need a token. */
@@ -209,6 +209,46 @@ void api_handle(struct api_worker *w, struct http_req *req)
     if (rc != API_DEFERRED && w->pg_ro && method_writes(http_req_method(req)))
         api__note_write(w, c.user_id);
     finish(&c, rc);
+}
+
+void api_handle(struct api_worker *w, struct http_req *req)
+{
+    struct api_call c;
+    call_init(&c, w->env, w, req);
+    const struct api_route_info *info = &infos[http_req_route(req)];
+    int rc = 0;
+    if (info->flags & (API_AUTH | API_AUTH_ANY))
+        rc = api__auth(&c, (info->flags & API_AUTH_ANY) != 0);
+    handle_authed(&c, rc);
+}
+
+bool api_route_batches(const struct http_req *req)
+{
+    int idx = http_req_route(req);
+    return idx >= 0 && (infos[idx].flags & API_BATCH);
+}
+
+void api_handle_batch(struct api_worker *w, struct http_req **reqs, unsigned n)
+{
+    struct api_call *cs = calloc(n ? n : 1, sizeof(*cs));
+    int *rcs = calloc(n ? n : 1, sizeof(*rcs));
+    if (!cs || !rcs) {
+        free(cs);
+        free(rcs);
+        for (unsigned i = 0; i < n; i++)
+            api_handle(w, reqs[i]);
+        return;
+    }
+    for (unsigned i = 0; i < n; i++)
+        call_init(&cs[i], w->env, w, reqs[i]);
+    /* One statement for every token of the batch; each request still gets
+     * its own answer (401 for its own unknown token). A failed lookup
+     * fails them all, as it would have one by one. */
+    int rc = api__auth_many(cs, n, false, rcs);
+    for (unsigned i = 0; i < n; i++)
+        handle_authed(&cs[i], rc < 0 && rcs[i] == 0 ? rc : rcs[i]);
+    free(cs);
+    free(rcs);
 }
 
 void api_reject(const struct api_env *env, struct http_req *req, int rc)

@@ -16,7 +16,7 @@ an_psql() {
 }
 
 # The series the dashboard draws (web/src/admin/main.js).
-an_metrics=(dau wau mau registrations messages messages_direct messages_group messages_media
+an_metrics=(dau wau mau stickiness registrations messages messages_direct messages_group messages_media
   messages_e2e active_groups delivery_p50_ms delivery_p95_ms delivery_p99_ms read_p50_ms
   read_p95_ms read_p99_ms media_uploads media_bytes media_downloads peak_streams stream_opens_h1
   stream_opens_h2c stream_opens_h2 reconnects searches search_p50_ms search_p95_ms)
@@ -52,11 +52,14 @@ ON CONFLICT (day) DO UPDATE SET users = EXCLUDED.users;
 INSERT INTO analytics_daily_groups
 SELECT d::date, g FROM generate_series(now() - interval '365 days', now(), interval '1 day') AS d,
   generate_series(1, 200) AS g ON CONFLICT DO NOTHING;
--- What the aggregator's steps keep next to the hours: daily histograms and DAU/WAU/MAU.
+-- What the aggregator's steps keep next to the hours: every rollup by day, DAU/WAU/MAU and active
+-- groups per day, the quantiles of every hour and day (migration 0018).
 INSERT INTO analytics_daily (metric, dims, day, value)
-SELECT metric, dims, date_trunc('day', bucket_start, 'UTC'), sum(value) FROM analytics_hourly
-WHERE metric LIKE '%_ms_hist' GROUP BY 1, 2, 3 ON CONFLICT DO NOTHING;
+SELECT metric, dims, date_trunc('day', bucket_start, 'UTC'),
+  CASE WHEN metric = 'peak_streams' THEN max(value) ELSE sum(value) END FROM analytics_hourly
+GROUP BY 1, 2, 3 ON CONFLICT DO NOTHING;
 SELECT analytics_active_refresh((now() - interval '365 days')::date, now()::date);
+SELECT analytics_quantiles_refresh('-infinity');
 VACUUM ANALYZE;
 SQL
 }
@@ -72,7 +75,7 @@ an_latency() {
   for ((r = 0; r < BENCH_ANALYTICS_ROUNDS; r++)); do
     for m in "${an_metrics[@]}"; do
       local g=$gran
-      [[ $m == dau || $m == wau || $m == mau || $m == active_groups ]] && g=day
+      [[ $m == dau || $m == wau || $m == mau || $m == stickiness || $m == active_groups ]] && g=day
       urls+=(-o /dev/null "http://127.0.0.1:$port/v1/admin/analytics/$m?from=$from&to=$to&granularity=$g")
     done
   done

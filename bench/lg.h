@@ -51,6 +51,7 @@ struct lg_sse {
     struct pl_buf line; /* a line split across reads */
     struct pl_buf data; /* data: lines of the event being read */
     char event[32];
+    uint64_t last_id; /* the last id: field seen (0: none yet) */
 };
 
 struct lg_req {
@@ -98,7 +99,8 @@ struct lg_conn {
 struct lg_client {
     enum lg_proto proto;
     unsigned max_conns, per_conn, n_conns;
-    uint16_t port; /* another port than lg.dst's (lg_client_set_port), or 0 */
+    uint16_t ports[4]; /* other ports than lg.dst's, taken in turn (lg_client_add_port) */
+    unsigned n_ports;
     struct lg_conn *all, *ready;
     struct lg_req *qhead, *qtail;
     size_t queued;
@@ -134,8 +136,9 @@ struct lg_client *lg_client_new(enum lg_proto proto, unsigned max_conns, unsigne
 /* Closes every connection; outstanding requests complete with -ECANCELED. */
 void lg_client_free(struct lg_client *c);
 /* Connections c opens from now on go to 127.0.0.1:port instead of lg_init's
- * port (--send-port: sends through another node of a cluster). */
-void lg_client_set_port(struct lg_client *c, uint16_t port);
+ * port (--send-port: sends through another node of a cluster); with several
+ * ports added (at most 4), each new connection takes the next. */
+void lg_client_add_port(struct lg_client *c, uint16_t port);
 /* A request; takes ownership of body (malloc'd, may be NULL). NULL on ENOMEM. */
 struct lg_req *lg_req_new(const char *method, const char *path, const char *token, char *body,
                           size_t body_len, lg_done_cb *on_done, void *ctx);
@@ -149,6 +152,10 @@ PL_MUST_CHECK int lg_req_body(struct lg_req *r, const char *p, size_t n);
 void lg_conn_req_done(struct lg_conn *cn, struct lg_req *r, int status);
 void lg_conn_fail(struct lg_conn *cn, int err);
 void lg_conn_mark_dirty(struct lg_conn *cn);
+/* Ends r (an event stream, typically) from our side: HTTP/1.1 closes its
+ * connection, h2 resets its stream. on_done still runs, with a failure
+ * status. A request not yet on a connection is left alone. */
+void lg_req_cancel(struct lg_req *r);
 
 /* lg_h1.c */
 PL_MUST_CHECK int lg_h1_submit(struct lg_conn *cn, struct lg_req *r);
@@ -162,6 +169,7 @@ PL_MUST_CHECK int lg_h2_recv(struct lg_conn *cn, const char *p, size_t n);
 /* Moves frames nghttp2 wants to send into cn->out. */
 PL_MUST_CHECK int lg_h2_fill(struct lg_conn *cn);
 void lg_h2_deinit(struct lg_conn *cn);
+void lg_h2_cancel(struct lg_conn *cn, struct lg_req *r);
 
 /* lg_sse.c */
 void lg_sse_init(struct lg_sse *s);
@@ -184,7 +192,7 @@ uint64_t lg_hist_quantile(const struct lg_hist *h, double q);
 
 struct lg_opts {
     uint16_t port;
-    uint16_t send_port; /* sends go here when set (another node), streams to port */
+    const char *send_ports; /* "P[,P...]": sends go there (other nodes), streams to port */
     enum lg_proto proto;
     const char *scenario; /* "1:1", "fanout", "idle" */
     unsigned users, members;
@@ -200,6 +208,9 @@ struct lg_opts {
     int server_pid;
     unsigned src_addrs, setup_timeout, settle;
     unsigned subs, burst_ms, churn_rate; /* presence scenarios */
+    unsigned per_min;                    /* idle-live: messages per user and minute */
+    unsigned groups;                     /* mixed: groups of 5-200 members */
+    double search_rate;                  /* mixed: searches per second */
     const char *metrics_token;           /* reads parleyd's presence counters */
     uint64_t seed;
 };
@@ -219,8 +230,16 @@ struct lg_counts {
     uint64_t ready, closed, other_events;
 };
 
+/* A group of the mixed scenario: users first .. first+size-1 (mod n). */
+struct lg_group {
+    int64_t conv;
+    unsigned first, size;
+};
+
 struct lg_bench {
     struct lg_opts o;
+    struct lg_group *groups;
+    unsigned n_groups;
     struct lg_user *users;
     unsigned n_users;
     unsigned fanout; /* deliveries expected per stored message */
@@ -251,6 +270,8 @@ static inline uint64_t lg_rand(struct lg_bench *b)
 PL_MUST_CHECK int lg_setup_users(struct lg_bench *b, unsigned n);
 PL_MUST_CHECK int lg_setup_direct(struct lg_bench *b);
 PL_MUST_CHECK int lg_setup_group(struct lg_bench *b, unsigned members);
+/* n groups of min..max members (contiguous runs of users) into b->groups. */
+PL_MUST_CHECK int lg_setup_groups(struct lg_bench *b, unsigned n, unsigned min, unsigned max);
 /* Opens streams until `total` are open, round-robin over the first n_users
  * users, and waits for their `ready` events. */
 PL_MUST_CHECK int lg_setup_streams(struct lg_bench *b, unsigned total, unsigned n_users);
@@ -277,5 +298,8 @@ long lg_rss_kib(int pid);
 /* lg_presence.c: the presence scenarios (see the file's comment). */
 PL_MUST_CHECK int lg_presence_burst(struct lg_bench *b);
 PL_MUST_CHECK int lg_presence_mixed(struct lg_bench *b);
+
+/* lg_mixed.c: the mixed realistic scenario, one phase per --rate. */
+PL_MUST_CHECK int lg_mixed_run(struct lg_bench *b);
 
 #endif

@@ -201,3 +201,9 @@ int lg_h2_fill(struct lg_conn *cn)
     }
     return 0;
 }
+
+void lg_h2_cancel(struct lg_conn *cn, struct lg_req *r)
+{
+    if (nghttp2_submit_rst_stream(cn->ng, NGHTTP2_FLAG_NONE, r->stream_id, NGHTTP2_CANCEL) == 0)
+        lg_conn_mark_dirty(cn);
+}

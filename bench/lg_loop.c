@@ -141,8 +141,8 @@ static struct lg_conn *conn_open(struct lg_client *c)
             goto fail_fd;
     }
     struct sockaddr_in dst = lg.dst;
-    if (c->port)
-        dst.sin_port = htons(c->port);
+    if (c->n_ports)
+        dst.sin_port = htons(c->ports[c->conn_opened % c->n_ports]);
     if (connect(cn->fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 && errno != EINPROGRESS)
         goto fail_fd;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = cn};
@@ -391,9 +391,10 @@ struct lg_client *lg_client_new(enum lg_proto proto, unsigned max_conns, unsigne
     return c;
 }
 
-void lg_client_set_port(struct lg_client *c, uint16_t port)
+void lg_client_add_port(struct lg_client *c, uint16_t port)
 {
-    c->port = port;
+    if (c->n_ports < PL_ARRAY_LEN(c->ports))
+        c->ports[c->n_ports++] = port;
 }
 
 static void free_dead(void)
@@ -477,4 +478,15 @@ int lg_loop_run(lg_cond_cb *cond, lg_tick_cb *tick, void *ctx, unsigned tick_ms,
         }
         free_dead();
     }
+}
+
+void lg_req_cancel(struct lg_req *r)
+{
+    struct lg_conn *cn = r->conn;
+    if (!cn || cn->closed)
+        return;
+    if (cn->c->proto == LG_H1)
+        lg_conn_fail(cn, -ECANCELED);
+    else
+        lg_h2_cancel(cn, r);
 }

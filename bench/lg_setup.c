@@ -281,6 +281,55 @@ int lg_setup_group(struct lg_bench *b, unsigned members)
     return batch_run(b, &bt);
 }
 
+/* ---- groups of the mixed scenario ------------------------------------------ */
+
+static int groups_start(struct batch *bt, unsigned i)
+{
+    struct lg_bench *b = bt->b;
+    const struct lg_group *g = &b->groups[i];
+    struct pl_buf body;
+    pl_buf_init(&body, 1u << 16);
+    int rc = pl_buf_printf(&body, "{\"kind\":\"group\",\"title\":\"mixed %u\",\"members\":[", i);
+    for (unsigned m = 1; rc == 0 && m < g->size; m++)
+        rc = pl_buf_printf(&body, "%s%" PRId64, m > 1 ? "," : "",
+                           b->users[(g->first + m) % b->n_users].id);
+    if (rc == 0)
+        rc = pl_buf_append(&body, "]}", 3); /* with the NUL */
+    if (rc < 0) {
+        pl_buf_deinit(&body);
+        return rc;
+    }
+    return post(bt, i, "/v1/conversations", b->users[g->first].token, body.data);
+}
+
+static int groups_finish(struct batch *bt, unsigned i, struct lg_req *r)
+{
+    if (r->status != 201)
+        return retryable(r->status);
+    yajl_val root = json_of(r);
+    const char *id_path[] = {"id", NULL};
+    int rc = root && json_int(root, id_path, &bt->b->groups[i].conv) ? 0 : -1;
+    yajl_tree_free(root);
+    return rc;
+}
+
+int lg_setup_groups(struct lg_bench *b, unsigned n, unsigned min, unsigned max)
+{
+    if (!n)
+        return 0;
+    if (min < 2 || max < min || max > b->n_users)
+        return PL_EINVAL;
+    b->groups = calloc(n, sizeof(*b->groups));
+    if (!b->groups)
+        return PL_ENOMEM;
+    b->n_groups = n;
+    for (unsigned i = 0; i < n; i++)
+        b->groups[i] = (struct lg_group){.first = (unsigned)(lg_rand(b) % b->n_users),
+                                         .size = min + (unsigned)(lg_rand(b) % (max - min + 1))};
+    struct batch bt = {.what = "groups", .n = n, .start = groups_start, .finish = groups_finish};
+    return batch_run(b, &bt);
+}
+
 /* ---- presence subscriptions -------------------------------------------- */
 
 /* Op i: user i subscribes to users i + stride*k - (stride-1) (k = 1..subs,

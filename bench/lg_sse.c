@@ -19,6 +19,7 @@ void lg_sse_init(struct lg_sse *s)
     pl_buf_init(&s->line, LG_SSE_MAX);
     pl_buf_init(&s->data, LG_SSE_MAX);
     s->event[0] = 0;
+    s->last_id = 0;
 }
 
 void lg_sse_deinit(struct lg_sse *s)
@@ -64,6 +65,12 @@ static int field(struct lg_req *r, const char *l, size_t n)
     if (nl == 4 && memcmp(l, "data", 4) == 0) {
         int rc = pl_buf_append(&s->data, v, vl);
         return rc ? rc : pl_buf_append(&s->data, "\n", 1);
+    }
+    if (nl == 2 && memcmp(l, "id", 2) == 0) {
+        uint64_t id = 0;
+        for (size_t i = 0; i < vl && v[i] >= '0' && v[i] <= '9'; i++)
+            id = id * 10 + (uint64_t)(v[i] - '0');
+        s->last_id = id;
     }
     if (nl == 5 && memcmp(l, "event", 5) == 0) {
         size_t m = PL_MIN(vl, sizeof(s->event) - 1);

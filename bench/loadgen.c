@@ -22,10 +22,13 @@
  */
 
 static const char usage[] =
-    "usage: loadgen --port N --scenario 1:1|fanout|idle|presence-burst|presence-mixed [options]\n"
+    "usage: loadgen --port N --scenario 1:1|fanout|idle|idle-live|mixed|presence-burst|\n"
+    "       presence-mixed\n"
+    "       [options]\n"
     "  --port N | --port-file F  parleyd's cleartext port (or parleyd's port file)\n"
-    "  --send-port N             send messages through this port (another node of a cluster:\n"
-    "                            streams on --port, sends relayed across nodes); default --port\n"
+    "  --send-port N[,N...]      send messages through these ports (other nodes of a cluster,\n"
+    "                            one per new connection in turn: streams on --port, sends\n"
+    "                            relayed across nodes; at most 4); default --port\n"
     "  --proto h1|h2c            HTTP/1.1 (one connection per stream) or h2c (default h1)\n"
     "  --users N                 users, each with one event stream (1:1, idle; 10000)\n"
     "  --members N               group size for fanout, sender included (1000)\n"
@@ -42,6 +45,11 @@ static const char usage[] =
     "  --server-pid PID          parleyd's pid, for the idle scenario's VmRSS\n"
     "  --idle-steps K[,K...]     idle: open streams up to K, then read RSS (10000,50000)\n"
     "  --settle S                idle: seconds to wait before reading RSS (3)\n"
+    "  --groups G                mixed: groups of 5-200 members (users / 50)\n"
+    "  --search-rate R           mixed: searches per second (20)\n"
+    "  --per-min M               idle-live: messages each user receives per minute (1); the\n"
+    "                            users are paired in direct conversations and the streams\n"
+    "                            (--idle-steps, a multiple of --users) spread over them\n"
     "  --src-addrs N             spread connections over 127.0.0.1..127.0.0.N (1)\n"
     "  --setup-timeout S         deadline of each setup step (300)\n"
     "  --cpu-watch N=PID[+],...  report CPU use of these processes over each measured window\n"
@@ -89,6 +97,9 @@ enum {
     O_BURST,
     O_CHURN,
     O_MTOKEN,
+    O_PERMIN,
+    O_GROUPS,
+    O_SRATE,
     O_SPORT,
     O_HELP
 };
@@ -127,6 +138,9 @@ static const struct option longopts[] = {
     {"burst-ms", 1, 0, O_BURST},
     {"churn-rate", 1, 0, O_CHURN},
     {"metrics-token", 1, 0, O_MTOKEN},
+    {"per-min", 1, 0, O_PERMIN},
+    {"groups", 1, 0, O_GROUPS},
+    {"search-rate", 1, 0, O_SRATE},
     {"send-port", 1, 0, O_SPORT},
     {0, 0, 0, 0},
 };
@@ -189,6 +203,9 @@ static void parse(int argc, char **argv, struct lg_opts *o, bool *send_conns_set
                           .subs = 20,
                           .burst_ms = 1000,
                           .churn_rate = 200,
+                          .per_min = 1,
+                          .groups = ~0u,
+                          .search_rate = 20,
                           .seed = 0x9e3779b97f4a7c15ull};
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -235,7 +252,10 @@ static void parse(int argc, char **argv, struct lg_opts *o, bool *send_conns_set
         case O_BURST: o->burst_ms = num(optarg, "burst-ms", 1, 600000); break;
         case O_CHURN: o->churn_rate = num(optarg, "churn-rate", 1, 100000); break;
         case O_MTOKEN: o->metrics_token = optarg; break;
-        case O_SPORT: o->send_port = (uint16_t)num(optarg, "send-port", 1, 65535); break;
+        case O_GROUPS: o->groups = num(optarg, "groups", 0, 100000); break;
+        case O_SRATE: o->search_rate = num(optarg, "search-rate", 0, 100000); break;
+        case O_PERMIN: o->per_min = num(optarg, "per-min", 1, 6000); break;
+        case O_SPORT: o->send_ports = optarg; break;
         case 'h':
         case O_HELP: fputs(usage, stdout); exit(0);
         default: goto bad;
@@ -360,6 +380,24 @@ static int run(struct lg_bench *b)
             (rc = setup_done(b)) < 0)
             return rc;
         return lg_presence_mixed(b);
+    } else if (strcmp(o->scenario, "mixed") == 0) {
+        unsigned groups = o->groups == ~0u ? o->users / 50 : o->groups;
+        if ((rc = lg_setup_users(b, o->users & ~1u)) < 0 || (rc = lg_setup_direct(b)) < 0 ||
+            (rc = lg_setup_groups(b, groups, 5, PL_MIN(200u, b->n_users))) < 0 ||
+            (rc = setup_done(b)) < 0)
+            return rc;
+        return lg_mixed_run(b);
+    } else if (strcmp(o->scenario, "idle-live") == 0) {
+        /* Idle streams that each receive a message now and then (issue 13:
+         * 100,000 streams, each user one message a minute): RSS per stream
+         * first, then one open-loop phase of direct messages at
+         * users * per_min / 60 per second, every stream of the recipient
+         * counting as a delivery. */
+        if ((rc = lg_setup_users(b, o->users & ~1u)) < 0 || (rc = lg_setup_direct(b)) < 0 ||
+            (rc = setup_done(b)) < 0 || (rc = lg_run_idle(b)) < 0)
+            return rc;
+        b->fanout = PL_MAX(1u, list_max(o->idle_steps) / b->n_users);
+        lg_run_phase(b, (double)b->n_users * o->per_min / 60.0, 0);
     } else {
         if ((rc = lg_setup_users(b, o->users)) < 0 || (rc = setup_done(b)) < 0)
             return rc;
@@ -375,7 +413,8 @@ int main(int argc, char **argv)
     parse(argc, argv, &b.o, &send_conns_set);
     struct lg_opts *o = &b.o;
     if (strcmp(o->scenario, "1:1") != 0 && strcmp(o->scenario, "fanout") != 0 &&
-        strcmp(o->scenario, "idle") != 0 && strncmp(o->scenario, "presence-", 9) != 0) {
+        strncmp(o->scenario, "idle", 4) != 0 && strncmp(o->scenario, "presence-", 9) != 0 &&
+        strcmp(o->scenario, "mixed") != 0) {
         fputs(usage, stderr);
         return 2;
     }
@@ -386,7 +425,7 @@ int main(int argc, char **argv)
     unsigned conc = PL_MAX(256u, list_max(o->windows));
     if (!send_conns_set)
         o->send_conns = o->proto == LG_H1 ? conc : (conc + o->send_streams - 1) / o->send_streams;
-    bool idle = strcmp(o->scenario, "idle") == 0;
+    bool idle = strncmp(o->scenario, "idle", 4) == 0;
     unsigned streams = idle ? list_max(o->idle_steps)
                             : (strcmp(o->scenario, "fanout") == 0 ? o->members : o->users);
     unsigned spc = o->proto == LG_H2 ? o->streams_per_conn : 1;
@@ -408,8 +447,13 @@ int main(int argc, char **argv)
         b.streams = lg_client_new(LG_H2, stream_conns, spc);
         b.send = lg_client_new(LG_H2, o->send_conns, o->send_streams);
     }
-    if (b.send && o->send_port)
-        lg_client_set_port(b.send, o->send_port);
+    for (const char *p = o->send_ports; b.send && p && *p;) {
+        char one[8];
+        size_t n = strcspn(p, ",");
+        snprintf(one, sizeof(one), "%.*s", (int)PL_MIN(n, sizeof(one) - 1), p);
+        lg_client_add_port(b.send, (uint16_t)num(one, "send-port", 1, 65535));
+        p += n + (p[n] == ',');
+    }
     int rc = b.setup && b.streams && b.send ? run(&b) : PL_ENOMEM;
     if (b.streams && b.send)
         fprintf(stderr, "loadgen: done: %s; connections opened %llu, failed %llu\n",

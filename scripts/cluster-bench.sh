@@ -11,17 +11,21 @@
 #   cross-node  every event stream on node1, every send through node2: node2 commits, publishes
 #               on the relay (SPUBLISH on the Redis Cluster), node1's subscriber hands the event
 #               to its hub.
-# The two paths alternate (same, cross, same, cross ...) so that load from elsewhere on the
-# machine lands on both alike. Prints one table; RESULT lines stay in
+#   both-nodes  every event stream on node1, the send connections alternating between node1 and
+#               node2: node1's hub merges its own writer's events with node2's relayed ones,
+#               whose positions interleave (an event that arrives before an earlier position
+#               waits for it, up to server/live.c's GAP_WAIT_MS).
+# The paths alternate (same, cross, both, same, ...) so that load from elsewhere on the machine
+# lands on all alike. Prints one table; RESULT lines stay in
 # $PARLEY_DATA/cluster-bench/results.txt.
 #
 # Sizes: CBENCH_USERS (2000), CBENCH_RATES (500,2000 messages/s), CBENCH_PROTOS (h1,h2c),
-# CBENCH_ROUNDS (2: pairs of same/cross runs per protocol), BENCH_WARMUP/BENCH_DURATION/
-# BENCH_DRAIN (2/10/5 s).
+# CBENCH_PATHS (same-node,cross-node,both-nodes), CBENCH_ROUNDS (2: runs of every path per
+# protocol), BENCH_WARMUP/BENCH_DURATION/BENCH_DRAIN (2/10/5 s).
 
 (($# == 0)) || pl_die "scripts/cluster bench takes no arguments (sizes come from CBENCH_*)"
 : "${CBENCH_USERS:=2000}" "${CBENCH_RATES:=500,2000}" "${CBENCH_PROTOS:=h1,h2c}"
-: "${CBENCH_ROUNDS:=2}" "${BENCH_WARMUP:=2}" "${BENCH_DURATION:=10}" "${BENCH_DRAIN:=5}"
+: "${CBENCH_ROUNDS:=2}" "${CBENCH_PATHS:=same-node,cross-node,both-nodes}" "${BENCH_WARMUP:=2}" "${BENCH_DURATION:=10}" "${BENCH_DRAIN:=5}"
 
 unset PARLEY_BIND PARLEY_PORT PARLEY_TLS_PORT PARLEY_TLS_CERT PARLEY_TLS_KEY PARLEY_PG \
   PARLEY_REDIS PARLEY_WORKERS PARLEY_QUEUE_MAX PARLEY_MAX_BODY PARLEY_CONN_RATE \
@@ -72,11 +76,16 @@ results=$PARLEY_DATA/results.txt
 : >"$results"
 commands=()
 IFS=, read -r -a protos <<<"$CBENCH_PROTOS"
+IFS=, read -r -a paths <<<"$CBENCH_PATHS"
 for proto in "${protos[@]}"; do
   for ((round = 1; round <= CBENCH_ROUNDS; round++)); do
-    for path in same-node cross-node; do
-      send=$n1
-      [[ $path == cross-node ]] && send=$n2
+    for path in "${paths[@]}"; do
+      case $path in
+        same-node) send=$n1 ;;
+        cross-node) send=$n2 ;;
+        both-nodes) send=$n1,$n2 ;;
+        *) pl_die "CBENCH_PATHS: unknown path '$path'" ;;
+      esac
       # The same users every run (a taken name is logged in), so both paths carry the same
       # conversations; each run opens its own streams and sessions.
       cmd=("$lg" --port "$n1" --send-port "$send" --proto "$proto" --scenario 1:1
@@ -93,7 +102,8 @@ done
 cluster_stop
 trap - EXIT
 echo
-echo "cluster bench: 2 nodes, streams on node1; same-node sends through node1, cross-node through node2"
+echo "cluster bench: 2 nodes, streams on node1; sends through node1 (same-node), node2 (cross-node)" \
+  "or both in turn (both-nodes)"
 printf '%-6s %-11s %-6s %8s %12s %8s %8s %8s %6s %5s\n' proto path offered stored/s deliveries/s \
   p50_ms p99_ms max_ms lost errors
 awk '/^RESULT/ {

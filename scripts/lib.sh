@@ -594,7 +594,15 @@ pl_redis_cluster_ok() {
     info=$(redis-cli -p "$p" cluster info 2>/dev/null || true)
     [[ $info == *cluster_state:ok* && $info == *cluster_slots_ok:16384* ]] || return 1
     [[ $info == *"cluster_known_nodes:$PL_REDIS_CLUSTER_NODES"* ]] || return 1
-    [[ $(redis-cli -p "$p" role 2>/dev/null | head -n 1) == master ]] && masters=$((masters + 1))
+    if [[ $(redis-cli -p "$p" role 2>/dev/null | head -n 1) == master ]]; then
+      masters=$((masters + 1))
+    else
+      # A replica counts once it holds its master's data: a restarted node rejoins empty, and
+      # a failover that promoted it before its first sync completed would lose that shard's keys
+      # (94-chaos-redis-cluster-failover kills masters one after the other).
+      info=$(redis-cli -p "$p" info replication 2>/dev/null || true)
+      [[ $info == *master_link_status:up* && $info == *master_sync_in_progress:0* ]] || return 1
+    fi
   done
   ((masters == PL_REDIS_CLUSTER_NODES / 2))
 }

@@ -14,7 +14,9 @@ void srv_analytics_config(const struct srv_config *cfg, struct analytics_config 
     *out = (struct analytics_config){
         .conninfo = cfg->pg,
         .connect_timeout_s = cfg->pg_connect_timeout_s,
-        .interval_ms = cfg->analytics_interval_ms,
+        /* analytics off: no timer in the server (analytics_timer_new);
+         * `parleyd analytics run` aggregates regardless. */
+        .interval_ms = cfg->analytics ? cfg->analytics_interval_ms : 0,
         .batch = cfg->analytics_batch,
         .retention_days = cfg->analytics_retention_days,
         .node = NULL, /* set by the server: its node id */

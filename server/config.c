@@ -192,6 +192,9 @@ static const struct setting table[] = {
      "testing: exit at archive step written, verified or committed"},
     {"admins", "PARLEY_ADMINS", T_STR, "", 0, 0, OFF(admins),
      "usernames (comma-separated) that are admins besides `parleyd admin grant`"},
+    {"analytics", "PARLEY_ANALYTICS", T_BOOL, "on", 0, 1, OFF(analytics),
+     "collect usage analytics (off: no aggregation passes or node samples; the admin API still"
+     " serves the rollups already there, and `parleyd analytics run` still aggregates)"},
     {"analytics_interval", "PARLEY_ANALYTICS_INTERVAL", T_UINT, "1000", 0, 86400000,
      OFF(analytics_interval_ms), "milliseconds between analytics aggregation passes (0 = never)"},
     {"analytics_batch", "PARLEY_ANALYTICS_BATCH", T_UINT, "10000", 1, 1000000, OFF(analytics_batch),

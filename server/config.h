@@ -49,7 +49,8 @@ struct srv_config {
     unsigned archive_after_s, archive_interval_s;
     char *archive_crash_at;
     char *archive_only;
-    char *admins; /* usernames, comma-separated */
+    char *admins;   /* usernames, comma-separated */
+    bool analytics; /* off: the server neither aggregates nor samples */
     unsigned analytics_interval_ms, analytics_batch, analytics_retention_days;
     unsigned analytics_min_cohort;
     unsigned export_url_ttl_s;

@@ -211,6 +211,8 @@ static int render_pool(struct srv_pool *pool, struct pl_buf *out)
         {"parley_worker_queue_depth", "gauge", "Requests waiting for a worker.", st.queued},
         {"parley_worker_queue_rejected_total", "counter",
          "Requests refused because the queue was full.", st.rejected},
+        {"parley_worker_batched_total", "counter",
+         "Sends a worker took together with others (one token lookup for all).", st.batched},
     };
     return render_rows(out, rows, PL_ARRAY_LEN(rows));
 }

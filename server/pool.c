@@ -12,11 +12,16 @@
 
 PL_LOG_TOPIC("pool");
 
+/* Sends (API_BATCH routes) a worker takes at once at most: their tokens
+ * are checked with one statement instead of one each. */
+#define POOL_BATCH 32
+
 struct worker {
     struct srv_pool *pool;
     pthread_t thread;
     struct api_worker api;
     bool started;
+    struct http_req *batch[POOL_BATCH];
 };
 
 struct job {
@@ -30,24 +35,50 @@ struct srv_pool {
     struct job *ring; /* fixed capacity: the queue never grows */
     unsigned cap, head, len;
     bool stopping;
-    unsigned busy;
-    unsigned long long rejected;
+    unsigned busy, waiting;
+    unsigned long long rejected, batched;
     unsigned n;
     struct worker *workers;
 };
 
-static bool take(struct srv_pool *p, struct job *out)
+static void run_request(struct api_worker *w, void *arg);
+
+static bool batches(const struct job *j)
 {
+    return j->fn == run_request && api_route_batches(j->arg);
+}
+
+/* Takes the next job; when it is a send, also the sends queued right
+ * behind it (into w->batch, *n of them in all), but no more than this
+ * worker's share: workers waiting for a job were signalled for the rest,
+ * and a send taken here would only wait for the ones before it. */
+static bool take(struct worker *w, struct job *out, unsigned *n)
+{
+    struct srv_pool *p = w->pool;
     pthread_mutex_lock(&p->lock);
-    while (p->len == 0 && !p->stopping)
+    while (p->len == 0 && !p->stopping) {
+        p->waiting++;
         pthread_cond_wait(&p->cond, &p->lock);
+        p->waiting--;
+    }
     bool got = false;
+    *n = 1;
     if (p->len) {
         *out = p->ring[p->head];
         got = true;
+        unsigned share = (p->len + p->waiting) / (p->waiting + 1);
         p->head = (p->head + 1) % p->cap;
         p->len--;
         p->busy++;
+        if (batches(out)) {
+            w->batch[0] = out->arg;
+            while (*n < PL_MIN(share, POOL_BATCH) && p->len && batches(&p->ring[p->head])) {
+                w->batch[(*n)++] = p->ring[p->head].arg;
+                p->head = (p->head + 1) % p->cap;
+                p->len--;
+            }
+            p->batched += *n > 1 ? *n : 0;
+        }
     }
     pthread_mutex_unlock(&p->lock);
     return got;
@@ -58,10 +89,14 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     struct srv_pool *p = w->pool;
     struct job job;
+    unsigned n;
     /* Stopping only ends the loop once the queue is empty, so every
      * accepted request is answered. */
-    while (take(p, &job)) {
-        job.fn(&w->api, job.arg);
+    while (take(w, &job, &n)) {
+        if (n > 1)
+            api_handle_batch(&w->api, w->batch, n);
+        else
+            job.fn(&w->api, job.arg);
         pthread_mutex_lock(&p->lock);
         p->busy--;
         pthread_mutex_unlock(&p->lock);
@@ -180,5 +215,6 @@ void srv_pool_stats(struct srv_pool *p, struct srv_pool_stats *out)
     out->busy = p->busy;
     out->queued = p->len;
     out->rejected = p->rejected;
+    out->batched = p->batched;
     pthread_mutex_unlock(&p->lock);
 }

@@ -20,6 +20,7 @@ struct srv_pool_stats {
     unsigned busy;
     unsigned queued;
     unsigned long long rejected;
+    unsigned long long batched; /* requests taken in batches of two or more */
 };
 
 /* Starts cfg->workers threads. env is borrowed for the pool's lifetime.

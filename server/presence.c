@@ -67,6 +67,7 @@ static void on_send(struct pl_task *t)
         p->st.frames_out++;
     } else {
         p->st.frames_lost++; /* the subscriber can still ask GET .../presence */
+        pl_log_debug("presence frame for %s lost (Redis unavailable)", s->channel);
     }
     free(s->frame);
     free(s);

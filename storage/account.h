@@ -40,8 +40,8 @@ struct store_account_erased {
 };
 
 /* In the caller's transaction, one statement: turns user into a tombstone
- * and deletes its sessions (and with them its E2E keys and prekeys),
- * blocks either way, "delete for me" marks, per-conversation settings
+ * and deletes its sessions (and with them its E2E keys, prekeys and Web
+ * Push subscriptions), blocks either way, "delete for me" marks, per-conversation settings
  * (pin, mute), admin grant, exports and every upload no message
  * references. Memberships are left to the caller (groups are left with a
  * member.removed event each; direct chats stay). Returns 0, or

@@ -90,10 +90,13 @@ struct store_analytics_sample {
 PL_MUST_CHECK int store_pg_analytics_sample_write(struct store_pg *pg, const char *node,
                                                   const struct store_analytics_sample *s);
 
-/* One point of a series: t is RFC 3339 UTC (arena). */
+/* One point of a series: t is RFC 3339 UTC (arena). A ratio
+ * (stickiness) has is_real set and its value in real (value is 0). */
 struct store_analytics_point {
     const char *t;
     int64_t value;
+    double real;
+    bool is_real;
 };
 
 /*
@@ -103,7 +106,10 @@ struct store_analytics_point {
  * sum their hours; "dau", "wau" and "mau" (day granularity only) count
  * distinct active users over 1, 7, 30 days ending on each day, from the
  * union of the days' HyperLogLog sketches (exact for small sets, 0.8 %
- * standard error beyond). At most
+ * standard error beyond); "stickiness" (day only) is DAU / MAU of each day
+ * (a ratio to 4 decimals, 0 when MAU is 0); "active_groups" (day only) the
+ * groups with a message that day. Quantile metrics read the quantiles
+ * each aggregation step keeps per hour and day. At most
  * max_points points (PL_ETOOBIG past it). Returns 0, PL_EINVAL for a bad
  * timestamp, or a code.
  */
@@ -112,9 +118,14 @@ PL_MUST_CHECK int store_pg_analytics_series(struct store_pg *pg, struct pl_arena
                                             const char *granularity, unsigned max_points,
                                             struct store_analytics_point **out, unsigned *n);
 
+/* Whether metric is one of the daily-only series (dau, wau, mau,
+ * stickiness, active_groups). */
+bool store_pg_analytics_daily_metric(const char *metric);
+
 /* Whether metric is a latency quantile: (delivery|read)_p(50|95|99)_ms,
- * optionally _direct or _group; then its histogram, dims pattern and
- * quantile (static strings). */
+ * optionally _direct or _group, or search_p(50|95|99)_ms; then its
+ * histogram, conversation kind ("", "direct", "group") and quantile ("50",
+ * "95", "99"): static strings. */
 bool store_pg_analytics_quantile_metric(const char *metric, const char **hist, const char **dims,
                                         const char **q);
 

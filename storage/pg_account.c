@@ -32,7 +32,8 @@ const struct store_pg__stmt store_pg__account_stmts[] = {
      * that a message references stay (other members may still download
      * what is in their history); the rest go, rows here and blobs by the
      * caller after the commit. Deleting the devices cascades to the E2E
-     * identity keys and one-time prekeys (0005). */
+     * identity keys and one-time prekeys (0005) and to the Web Push
+     * subscriptions (0017). */
     [ACCOUNT_ERASE] =
         {"account_erase",
          "WITH u AS (UPDATE users SET username = '~' || id, display_name = 'Deleted account',"

@@ -14,7 +14,9 @@ enum {
     AN_RANGE,
     AN_APPLY,
     AN_REGISTRATIONS,
+    AN_REG_MARK,
     AN_SERIES_HOURLY,
+    AN_SERIES_DAILY,
     AN_SERIES_ACTIVE,
     AN_IS_ADMIN,
     AN_GRANT,
@@ -120,36 +122,60 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
          " GROUP BY 3"
          " ON CONFLICT (metric, dims, bucket_start) DO UPDATE SET value = EXCLUDED.value"
          " RETURNING 1)"
-         " UPDATE analytics_checkpoint SET reg_until = now() WHERE id = 1"
-         " RETURNING (SELECT count(*) FROM r)",
+         " SELECT count(*) FROM r",
          0, false},
-    /* $1 metric, $2 from, $3 to, $4 'hour' or 'day', $5 dims, $6 'max'
-     * to take the largest hour of a day instead of the sum. UTC buckets. */
+    /* After the daily rollups, which redo the days of the hours since the
+     * old reg_until (AM_DAILY). */
+    [AN_REG_MARK] = {"an_reg_mark",
+                     "UPDATE analytics_checkpoint SET reg_until = now() WHERE id = 1", 0, false},
+    /*
+     * The series statements return sparse rows: the range's bounds (the
+     * first bucket, truncated to the granularity, and `to`, as epoch
+     * seconds) on every row, then a bucket's epoch and value, NULL when the
+     * range has no data at all. store_pg__analytics_series_fill() lays the
+     * buckets out: generating and formatting 8,760 hours in SQL took longer
+     * than reading them.
+     *
+     * $1 metric, $2 from, $3 to, $4 dims: the hours of [from, to).
+     */
     [AN_SERIES_HOURLY] =
         {"an_series_hourly",
-         "WITH h AS (SELECT date_trunc($4::text, bucket_start, 'UTC') AS t,"
-         "  CASE WHEN $6::text = 'max' THEN max(value) ELSE sum(value) END AS v"
-         "  FROM analytics_hourly WHERE metric = $1::text AND dims = $5::text"
-         "  AND bucket_start >= date_trunc($4::text, $2::timestamptz, 'UTC')"
-         "  AND bucket_start < $3::timestamptz GROUP BY 1)"
-         " SELECT " STORE_PG_TS(
-             "g.t") ", COALESCE(h.v, 0)::bigint"
-                    " FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
-                    "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) "
-                    "AS g(t)"
-                    " LEFT JOIN h ON h.t = g.t ORDER BY g.t",
-         6, true},
-    /* $1 window in days (1, 7, 30), $2 from, $3 to: distinct users active
-     * in the window ending on each UTC day of [from, to). */
+         "WITH b AS (SELECT date_trunc('hour', $2::timestamptz, 'UTC') AS lo, $3::timestamptz AS "
+         "hi)"
+         " SELECT " STORE_PG__BOUNDS ", extract(epoch FROM d.t)::bigint, d.v::text FROM b"
+         " LEFT JOIN LATERAL (SELECT bucket_start AS t, value AS v FROM analytics_hourly"
+         "  WHERE metric = $1::text AND dims = $4::text AND bucket_start >= b.lo"
+         "  AND bucket_start < b.hi) d ON true",
+         4, true},
+    /* By day, $5 'max' for the largest hour of a day instead of the sum:
+     * the whole days before the day of $3 from analytics_daily (one row per
+     * day, kept by each step), the part of $3's day before $3 (when $3 is
+     * not midnight) from its hours. */
+    [AN_SERIES_DAILY] =
+        {"an_series_daily",
+         "WITH b AS (SELECT date_trunc('day', $2::timestamptz, 'UTC') AS lo, $3::timestamptz AS hi,"
+         "  date_trunc('day', $3::timestamptz, 'UTC') AS e)"
+         " SELECT " STORE_PG__BOUNDS ", extract(epoch FROM d.t)::bigint, d.v::text FROM b"
+         " LEFT JOIN LATERAL (SELECT x.day AS t, x.value AS v FROM analytics_daily x"
+         "  WHERE x.metric = $1::text AND x.dims = $4::text AND x.day >= b.lo AND x.day < b.e"
+         "  UNION ALL SELECT b.e, CASE WHEN $5::text = 'max' THEN max(x.value)"
+         "  ELSE sum(x.value) END FROM analytics_hourly x WHERE x.metric = $1::text"
+         "  AND x.dims = $4::text AND x.bucket_start >= GREATEST(b.lo, b.e)"
+         "  AND x.bucket_start < b.hi HAVING count(*) > 0) d ON true",
+         5, true},
+    /* $1 which number of analytics_daily_active ('dau', 'wau', 'mau',
+     * 'groups', or 'stickiness': DAU / MAU to 4 decimals), $2 from, $3 to:
+     * the UTC days of [from, to) (a day nobody was active is 0). */
     [AN_SERIES_ACTIVE] =
         {"an_series_active",
-         "SELECT to_char(s.d, 'YYYY-MM-DD\"T00:00:00.000Z\"'), COALESCE(CASE $1::int"
-         "  WHEN 1 THEN a.dau WHEN 7 THEN a.wau ELSE a.mau END, 0)"
-         " FROM (SELECT g::date AS d FROM generate_series("
-         "  ($2::timestamptz AT TIME ZONE 'UTC')::date,"
-         "  (($3::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date,"
-         "  interval '1 day') AS g) s LEFT JOIN analytics_daily_active a ON a.day = s.d"
-         " ORDER BY s.d",
+         "WITH b AS (SELECT date_trunc('day', $2::timestamptz, 'UTC') AS lo, $3::timestamptz AS hi)"
+         " SELECT " STORE_PG__BOUNDS ", extract(epoch FROM d.t)::bigint, d.v FROM b"
+         " LEFT JOIN LATERAL (SELECT a.day::timestamp AT TIME ZONE 'UTC' AS t, CASE $1::text"
+         "  WHEN 'dau' THEN a.dau::text WHEN 'wau' THEN a.wau::text WHEN 'mau' THEN a.mau::text"
+         "  WHEN 'groups' THEN a.groups::text"
+         "  ELSE COALESCE(round(a.dau::numeric / NULLIF(a.mau, 0), 4)::text, '0') END AS v"
+         "  FROM analytics_daily_active a WHERE a.day >= (b.lo AT TIME ZONE 'UTC')::date"
+         "  AND a.day::timestamp AT TIME ZONE 'UTC' < b.hi) d ON true",
          3, true},
     [AN_IS_ADMIN] = {"an_is_admin",
                      "SELECT EXISTS (SELECT 1 FROM admins WHERE user_id = $1::bigint)"
@@ -301,9 +327,14 @@ static int step_locked(struct store_pg *pg, unsigned max, struct store_analytics
         return rc;
     if ((rc = store_pg__analytics_media(pg, NULL)) < 0)
         return rc;
+    /* Registrations before the daily rollups (which include them), the
+     * new reg_until after them (they start from the old one). */
+    if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
+        return rc;
+    PQclear(r);
     if ((rc = store_pg__analytics_daily(pg, NULL, lo, hi)) < 0)
         return rc;
-    if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
+    if ((rc = run(pg, AN_REG_MARK, NULL, &r)) < 0)
         return rc;
     PQclear(r);
     return 0;
@@ -409,71 +440,57 @@ int store_pg_analytics_rebuild(struct store_pg *pg, const char *from, unsigned k
     return rc;
 }
 
-int store_pg__analytics_point_row(struct pl_arena *a, const PGresult *r, int row, void *item,
-                                  void *ctx)
+/* The column of analytics_daily_active a daily metric reads, or NULL
+ * for a metric of the hourly rollups. */
+static const char *daily_column(const char *metric)
 {
-    (void)ctx;
-    struct store_analytics_point *p = item;
-    p->t = store_pg__get_str(a, r, row, 0);
-    if (!p->t)
-        return PL_ENOMEM;
-    return store_pg__get_i64(r, row, 1, &p->value);
+    static const char *const m[][2] = {{"dau", "dau"},
+                                       {"wau", "wau"},
+                                       {"mau", "mau"},
+                                       {"stickiness", "stickiness"},
+                                       {"active_groups", "groups"}};
+    for (unsigned i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+        if (strcmp(metric, m[i][0]) == 0)
+            return m[i][1];
+    return NULL;
 }
 
-/* The window in days of an active-users metric, 0 for a rollup metric. */
-static int active_window(const char *metric)
+bool store_pg_analytics_daily_metric(const char *metric)
 {
-    return !strcmp(metric, "dau")   ? 1
-           : !strcmp(metric, "wau") ? 7
-           : !strcmp(metric, "mau") ? 30
-                                    : 0;
+    return daily_column(metric) != NULL;
 }
 
 int store_pg_analytics_series(struct store_pg *pg, struct pl_arena *a, const char *metric,
                               const char *from, const char *to, const char *granularity,
                               unsigned max_points, struct store_analytics_point **out, unsigned *n)
 {
-    int win = active_window(metric);
-    if (win && strcmp(granularity, "day") != 0)
+    const char *col = daily_column(metric);
+    bool day = strcmp(granularity, "day") == 0;
+    if (col && !day)
         return PL_EINVAL;
-    void *rows = NULL;
-    int rc;
     const char *h, *d, *q;
-    if (strcmp(metric, "active_groups") == 0) {
-        if (strcmp(granularity, "day") != 0)
-            return PL_EINVAL;
-        rc = store_pg__analytics_active_groups(pg, a, from, to, &rows, n);
-    } else if (store_pg_analytics_quantile_metric(metric, &h, &d, &q)) {
-        rc = store_pg__analytics_quantiles(pg, a, metric, from, to, granularity, &rows, n);
-    } else if (win) {
-        char wb[8];
-        snprintf(wb, sizeof(wb), "%d", win);
-        const char *vals[] = {wb, from, to};
-        rc = store_pg__exec_rows(pg, a, &store_pg__analytics_stmts[AN_SERIES_ACTIVE], vals,
-                                 sizeof(struct store_analytics_point),
-                                 store_pg__analytics_point_row, NULL, &rows, n);
-    } else {
-        /* stream_opens_h1 is stream_opens of dims h1; peak_streams of a
-         * day is its largest hour. */
-        const char *dims = "";
-        char base[32];
-        if (strncmp(metric, "stream_opens_", 13) == 0) {
-            dims = metric + 13;
-            snprintf(base, sizeof(base), "stream_opens");
-            metric = base;
-        }
-        const char *vals[] = {metric, from,
-                              to,     granularity,
-                              dims,   strcmp(metric, "peak_streams") == 0 ? "max" : "sum"};
-        rc = store_pg__exec_rows(pg, a, &store_pg__analytics_stmts[AN_SERIES_HOURLY], vals,
-                                 sizeof(struct store_analytics_point),
-                                 store_pg__analytics_point_row, NULL, &rows, n);
+    if (store_pg_analytics_quantile_metric(metric, &h, &d, &q))
+        return store_pg__analytics_quantiles(pg, a, metric, from, to, granularity, max_points, out,
+                                             n);
+    if (col) {
+        const char *vals[] = {col, from, to};
+        return store_pg__analytics_series_fill(pg, a, &store_pg__analytics_stmts[AN_SERIES_ACTIVE],
+                                               vals, 86400, max_points, out, n);
     }
-    if (rc == 0 && *n > max_points)
-        rc = PL_ETOOBIG;
-    if (rc == 0)
-        *out = rows;
-    return rc;
+    /* stream_opens_h1 is stream_opens of dims h1; peak_streams of a day is
+     * its largest hour. */
+    const char *dims = "";
+    char base[32];
+    if (strncmp(metric, "stream_opens_", 13) == 0) {
+        dims = metric + 13;
+        snprintf(base, sizeof(base), "stream_opens");
+        metric = base;
+    }
+    const char *vals[] = {metric, from, to, dims,
+                          strcmp(metric, "peak_streams") == 0 ? "max" : "sum"};
+    return store_pg__analytics_series_fill(
+        pg, a, &store_pg__analytics_stmts[day ? AN_SERIES_DAILY : AN_SERIES_HOURLY], vals,
+        day ? 86400 : 3600, max_points, out, n);
 }
 
 int store_pg_analytics_is_admin(struct store_pg *pg, int64_t user, const char *names, bool *out)

@@ -7,7 +7,9 @@
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum {
     AM_LATENCY,
@@ -17,11 +19,10 @@ enum {
     AM_COHORTS,
     AM_SAMPLE_WRITE,
     AM_SAMPLES,
-    AM_ACTIVE_GROUPS,
     AM_GROUP_SIZES,
     AM_REPLY,
     AM_DAILY,
-    AM_QUANTILE_DAY,
+    AM_QUANTILES_REFRESH,
     AM_ACTIVE_REFRESH,
 };
 
@@ -96,27 +97,19 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
                   " ON CONFLICT (metric, dims, bucket_start) DO UPDATE SET value = EXCLUDED.value"
                   " RETURNING 1) SELECT count(*) FROM r",
                   1, false},
-    /* $1 histogram metric, $2 from, $3 to, $4 'hour' or 'day', $5 dims
-     * pattern, $6 quantile: per bucket, the midpoint (ms) of the first
-     * histogram bucket whose cumulative count reaches the quantile; 0 when
-     * there are no samples. */
+    /* $1 histogram metric, $2 from, $3 to, $4 'hour' or 'day', $5 sel ('',
+     * 'direct', 'group'), $6 which quantile ('50', '95', '99'): the
+     * buckets of analytics_quantiles in the range, as sparse series rows
+     * (pg_analytics.c, AN_SERIES_HOURLY); a bucket without samples is 0. */
     [AM_QUANTILE] =
         {"am_quantile",
-         "WITH h AS (SELECT date_trunc($4::text, bucket_start, 'UTC') AS t,"
-         "  split_part(dims, ':', 2)::int AS b, sum(value) AS n FROM analytics_hourly"
-         "  WHERE metric = $1::text AND dims LIKE $5::text"
-         "  AND bucket_start >= date_trunc($4::text, $2::timestamptz, 'UTC')"
-         "  AND bucket_start < $3::timestamptz GROUP BY 1, 2),"
-         " c AS (SELECT t, b, sum(n) OVER (PARTITION BY t ORDER BY b) AS cum,"
-         "  sum(n) OVER (PARTITION BY t) AS tot FROM h),"
-         " q AS (SELECT t, round(2 ^ ((min(b) + 0.5) / 4.0))::bigint AS v FROM c"
-         "  WHERE cum >= $6::float8 * tot GROUP BY t)"
-         " SELECT " STORE_PG_TS(
-             "g.t") ", COALESCE(q.v, 0)"
-                    " FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
-                    "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) "
-                    "AS g(t)"
-                    " LEFT JOIN q ON q.t = g.t ORDER BY g.t",
+         "WITH b AS (SELECT date_trunc($4::text, $2::timestamptz, 'UTC') AS lo,"
+         "  $3::timestamptz AS hi)"
+         " SELECT " STORE_PG__BOUNDS ", extract(epoch FROM q.t)::bigint, (CASE $6::text"
+         "  WHEN '50' THEN q.p50 WHEN '95' THEN q.p95 ELSE q.p99 END)::text FROM b"
+         " LEFT JOIN LATERAL (SELECT t, p50, p95, p99 FROM analytics_quantiles"
+         "  WHERE metric = $1::text AND sel = $5::text AND gran = $4::text AND t >= b.lo"
+         "  AND t < b.hi) q ON true",
          6, true},
     /* Retention cohorts: users registered in each ISO week from $1 on
      * (UTC), and of them how many were active in weeks W+1..W+8 (exact,
@@ -181,17 +174,6 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
          "  DO UPDATE SET value = EXCLUDED.value RETURNING 1)"
          " SELECT count(*) FROM ins",
          1, false},
-    /* $1 from, $2 to: the group conversations with a message on each UTC
-     * day of [from, to). */
-    [AM_ACTIVE_GROUPS] =
-        {"am_active_groups",
-         "SELECT to_char(s.d, 'YYYY-MM-DD\"T00:00:00.000Z\"'),"
-         " (SELECT count(*) FROM analytics_daily_groups g WHERE g.day = s.d)"
-         " FROM (SELECT g::date AS d FROM generate_series("
-         "  ($1::timestamptz AT TIME ZONE 'UTC')::date,"
-         "  (($2::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date,"
-         "  interval '1 day') AS g) s ORDER BY s.d",
-         2, true},
     /* Groups by their number of members now: min, max (0: no upper
      * bound), groups. */
     [AM_GROUP_SIZES] = {"am_group_sizes",
@@ -220,39 +202,33 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
                   "  AND x.created_at >= now() - interval '30 days'"
                   "  AND x.created_at - x.prev_at < interval '1 day'",
                   1, true},
-    /* The histograms' days from the day of $1 on (NULL: the day of the
-     * oldest event of positions ($2, $3], or of the hours the
-     * registrations redo, whichever is older), again from their hours. */
+    /* Every rollup's days (the histograms', and the plain series' that
+     * day-granularity series read: peak_streams the day's largest hour,
+     * the rest the sum) from the day of $1 on (NULL: the day of the oldest
+     * event of positions ($2, $3], or of the hours the registrations,
+     * media and node samples redo, whichever is older), from their hours. */
     [AM_DAILY] = {"am_daily",
                   "WITH f AS (SELECT date_trunc('day', COALESCE($1::timestamptz, LEAST("
                   "  (SELECT min(created_at) FROM events WHERE pos > $2::bigint"
                   "  AND pos <= $3::bigint), (SELECT reg_until - interval '1 hour'"
                   "  FROM analytics_checkpoint WHERE id = 1))), 'UTC') AS t),"
                   " ins AS (INSERT INTO analytics_daily (metric, dims, day, value)"
-                  " SELECT metric, dims, date_trunc('day', bucket_start, 'UTC'), sum(value)"
-                  " FROM analytics_hourly, f WHERE metric IN ('delivered_ms_hist',"
-                  "  'read_ms_hist', 'search_ms_hist') AND bucket_start >= f.t GROUP BY 1, 2, 3"
+                  " SELECT metric, dims, date_trunc('day', bucket_start, 'UTC'),"
+                  "  CASE WHEN metric = 'peak_streams' THEN max(value) ELSE sum(value) END"
+                  " FROM analytics_hourly, f WHERE bucket_start >= f.t GROUP BY 1, 2, 3"
                   " ON CONFLICT (metric, dims, day) DO UPDATE SET value = EXCLUDED.value"
                   " RETURNING 1) SELECT count(*) FROM ins",
                   3, false},
-    /* AM_QUANTILE by day, from analytics_daily ($4 unused but kept). */
-    [AM_QUANTILE_DAY] =
-        {"am_quantile_day",
-         "WITH h AS (SELECT day AS t, split_part(dims, ':', 2)::int AS b, sum(value) AS n"
-         "  FROM analytics_daily WHERE metric = $1::text AND dims LIKE $5::text"
-         "  AND day >= date_trunc($4::text, $2::timestamptz, 'UTC') AND day < $3::timestamptz"
-         "  GROUP BY 1, 2),"
-         " c AS (SELECT t, b, sum(n) OVER (PARTITION BY t ORDER BY b) AS cum,"
-         "  sum(n) OVER (PARTITION BY t) AS tot FROM h),"
-         " q AS (SELECT t, round(2 ^ ((min(b) + 0.5) / 4.0))::bigint AS v FROM c"
-         "  WHERE cum >= $6::float8 * tot GROUP BY t)"
-         " SELECT " STORE_PG_TS(
-             "g.t") ", COALESCE(q.v, 0)"
-                    " FROM generate_series(date_trunc($4::text, $2::timestamptz, 'UTC'),"
-                    "  $3::timestamptz - interval '1 microsecond', ('1 ' || $4::text)::interval) "
-                    "AS g(t)"
-                    " LEFT JOIN q ON q.t = g.t ORDER BY g.t",
-         6, true},
+    /* The quantiles of the hours (days) from the hour (day) of $1 on (NULL:
+     * of the oldest event of positions ($2, $3], or of the hours the
+     * registrations redo, whichever is older): the histograms AM_LATENCY,
+     * AM_SAMPLES and AM_DAILY just wrote. */
+    [AM_QUANTILES_REFRESH] = {"am_quantiles_refresh",
+                              "SELECT analytics_quantiles_refresh(COALESCE($1::timestamptz, LEAST("
+                              "  (SELECT min(created_at) FROM events WHERE pos > $2::bigint"
+                              "  AND pos <= $3::bigint), (SELECT reg_until - interval '1 hour'"
+                              "  FROM analytics_checkpoint WHERE id = 1))))",
+                              3, false},
     /* DAU/WAU/MAU of the days from $1 (NULL: the UTC day of the oldest
      * event of positions ($2, $3], else today) to today, and of the 29
      * days after a changed day that are not in the future. */
@@ -286,6 +262,8 @@ int store_pg__analytics_daily(struct store_pg *pg, const char *from, int64_t lo,
     const char *const *v = STORE_PG__ARGS(&p, 0, lo, hi);
     p.v[0] = from;
     int rc = run_count(pg, AM_DAILY, v);
+    if (rc == 0)
+        rc = run_count(pg, AM_QUANTILES_REFRESH, v);
     return rc < 0 ? rc : run_count(pg, AM_ACTIVE_REFRESH, v);
 }
 
@@ -336,8 +314,8 @@ bool store_pg_analytics_quantile_metric(const char *metric, const char **hist, c
     static const char *const kinds[][2] = {{"delivery_", "delivered_ms_hist"},
                                            {"read_", "read_ms_hist"},
                                            {"search_", "search_ms_hist"}};
-    static const char *const qs[][2] = {{"p50_ms", "0.5"}, {"p95_ms", "0.95"}, {"p99_ms", "0.99"}};
-    static const char *const ds[][2] = {{"", "%"}, {"_direct", "direct:%"}, {"_group", "group:%"}};
+    static const char *const qs[][2] = {{"p50_ms", "50"}, {"p95_ms", "95"}, {"p99_ms", "99"}};
+    static const char *const ds[][2] = {{"", ""}, {"_direct", "direct"}, {"_group", "group"}};
     for (unsigned k = 0; k < 3; k++) {
         size_t kl = strlen(kinds[k][0]);
         if (strncmp(metric, kinds[k][0], kl) != 0)
@@ -359,16 +337,78 @@ bool store_pg_analytics_quantile_metric(const char *metric, const char **hist, c
 
 int store_pg__analytics_quantiles(struct store_pg *pg, struct pl_arena *a, const char *metric,
                                   const char *from, const char *to, const char *granularity,
-                                  void **rows, unsigned *n)
+                                  unsigned max_points, struct store_analytics_point **out,
+                                  unsigned *n)
 {
     const char *hist, *dims, *q;
     if (!store_pg_analytics_quantile_metric(metric, &hist, &dims, &q))
         return PL_ENOTFOUND;
     const char *vals[] = {hist, from, to, granularity, dims, q};
-    int id = strcmp(granularity, "day") == 0 ? AM_QUANTILE_DAY : AM_QUANTILE;
-    return store_pg__exec_rows(pg, a, &store_pg__analytics_metric_stmts[id], vals,
-                               sizeof(struct store_analytics_point), store_pg__analytics_point_row,
-                               NULL, rows, n);
+    return store_pg__analytics_series_fill(pg, a, &store_pg__analytics_metric_stmts[AM_QUANTILE],
+                                           vals, strcmp(granularity, "day") == 0 ? 86400 : 3600,
+                                           max_points, out, n);
+}
+
+/* A bucket's value: an integer, or a ratio (stickiness, numeric text). */
+static int point_value(const char *v, struct store_analytics_point *p)
+{
+    char *end;
+    if (!strchr(v, '.')) {
+        long long x = strtoll(v, &end, 10);
+        p->value = x;
+        return *end || end == v ? PL_EINTERNAL : 0;
+    }
+    p->real = strtod(v, &end);
+    p->is_real = true;
+    return *end ? PL_EINTERNAL : 0;
+}
+
+int store_pg__analytics_series_fill(struct store_pg *pg, struct pl_arena *a,
+                                    const struct store_pg__stmt *st, const char *const *vals,
+                                    unsigned step_s, unsigned max_points,
+                                    struct store_analytics_point **out, unsigned *n)
+{
+    PGresult *r;
+    int rc = store_pg__exec(pg, st, vals, NULL, NULL, &r);
+    if (rc < 0)
+        return rc;
+    int64_t lo = 0;
+    rc = PQntuples(r) >= 1 ? store_pg__get_i64(r, 0, 0, &lo) : PL_EINTERNAL;
+    double hi = rc == 0 ? strtod(PQgetvalue(r, 0, 1), NULL) : 0;
+    /* Buckets lo, lo + step, ... while < hi: what generate_series(lo,
+     * hi - 1 microsecond, step) gave. */
+    double span = hi - (double)lo;
+    uint64_t count = span > 0 ? (uint64_t)((span + step_s - 1e-6) / step_s) : 0;
+    if (rc == 0 && count > max_points)
+        rc = PL_ETOOBIG;
+    struct store_analytics_point *p = NULL;
+    if (rc == 0 && count && !(p = pl_arena_alloc(a, count * sizeof(*p))))
+        rc = PL_ENOMEM;
+    for (uint64_t i = 0; rc == 0 && i < count; i++) {
+        char ts[40];
+        time_t t = (time_t)(lo + (int64_t)i * step_s);
+        struct tm tm;
+        p[i] = (struct store_analytics_point){0};
+        if (!gmtime_r(&t, &tm) || !strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S.000Z", &tm) ||
+            !(p[i].t = pl_arena_strdup(a, ts)))
+            rc = PL_ENOMEM;
+    }
+    for (int row = 0; rc == 0 && row < PQntuples(r); row++) {
+        int64_t t;
+        if (PQgetisnull(r, row, 2))
+            continue;
+        if ((rc = store_pg__get_i64(r, row, 2, &t)) < 0)
+            break;
+        if (t < lo || (t - lo) % step_s || (uint64_t)((t - lo) / step_s) >= count)
+            continue; /* outside the range: cannot happen, the SQL bounds it */
+        rc = point_value(PQgetvalue(r, row, 3), &p[(t - lo) / step_s]);
+    }
+    PQclear(r);
+    if (rc == 0) {
+        *out = p;
+        *n = (unsigned)count;
+    }
+    return rc;
 }
 
 static int cohort_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)
@@ -412,15 +452,6 @@ int store_pg_analytics_cohorts(struct store_pg *pg, struct pl_arena *a, const ch
     if (rc == 0)
         *out = rows;
     return rc;
-}
-
-int store_pg__analytics_active_groups(struct store_pg *pg, struct pl_arena *a, const char *from,
-                                      const char *to, void **rows, unsigned *n)
-{
-    const char *vals[] = {from, to};
-    return store_pg__exec_rows(pg, a, &store_pg__analytics_metric_stmts[AM_ACTIVE_GROUPS], vals,
-                               sizeof(struct store_analytics_point), store_pg__analytics_point_row,
-                               NULL, rows, n);
 }
 
 static int size_row(struct pl_arena *a, const PGresult *r, int row, void *item, void *ctx)

@@ -228,14 +228,23 @@ PL_MUST_CHECK int store_pg__analytics_daily(struct store_pg *pg, const char *fro
                                             int64_t hi);
 PL_MUST_CHECK int store_pg__analytics_rebuild_more(struct store_pg *pg, int64_t pos,
                                                    const char *from);
+struct store_analytics_point;
 PL_MUST_CHECK int store_pg__analytics_quantiles(struct store_pg *pg, struct pl_arena *a,
                                                 const char *metric, const char *from,
                                                 const char *to, const char *granularity,
-                                                void **rows, unsigned *n);
-PL_MUST_CHECK int store_pg__analytics_active_groups(struct store_pg *pg, struct pl_arena *a,
-                                                    const char *from, const char *to, void **rows,
-                                                    unsigned *n);
-int store_pg__analytics_point_row(struct pl_arena *a, const struct pg_result *r, int row,
-                                  void *item, void *ctx);
+                                                unsigned max_points,
+                                                struct store_analytics_point **out, unsigned *n);
+/* The columns every series statement starts with: the first bucket and
+ * the end of the range (CTE b: lo, hi) as epoch seconds. */
+#define STORE_PG__BOUNDS "extract(epoch FROM b.lo)::bigint, extract(epoch FROM b.hi)::float8"
+/* Runs a series statement (st with vals) and lays its sparse rows out as
+ * one point per step_s seconds from the first bucket to the end (missing
+ * buckets 0; t strings and the array in arena a). PL_ETOOBIG past
+ * max_points; else 0 or a store_pg__exec() code. */
+PL_MUST_CHECK int store_pg__analytics_series_fill(struct store_pg *pg, struct pl_arena *a,
+                                                  const struct store_pg__stmt *st,
+                                                  const char *const *vals, unsigned step_s,
+                                                  unsigned max_points,
+                                                  struct store_analytics_point **out, unsigned *n);
 
 #endif

@@ -107,24 +107,45 @@ PLTEST(relay_recovers_from_a_master_failover_without_losing_messages)
     pt_redis_cluster_restore();
 }
 
-/* Waits until y's stream says x is online (or offline), past deadline
- * failing. */
-static void expect_presence(struct pt_sse *ys, int64_t user, int online, uint64_t deadline)
+/* Waits until y's stream says x is online (or offline): true, or false
+ * when deadline passed (rc: the last wait's result). */
+static bool heard_presence(struct pt_sse *ys, int64_t user, int online, uint64_t deadline, int *rc)
 {
     for (;;) {
         struct pt_sse_event ev;
         uint64_t now = pt_now_ms();
-        int rc = pt_sse_wait(ys, "presence", now < deadline ? (int)(deadline - now) : 0, &ev);
-        if (rc < 0)
-            pltest_fail(__FILE__, __LINE__, "no presence event (%s) for user %lld in time: %s",
-                        online ? "online" : "offline", (long long)user,
-                        rc == PT_SSE_TIMEOUT ? "timed out" : "the stream ended");
+        if ((*rc = pt_sse_wait(ys, "presence", now < deadline ? (int)(deadline - now) : 0, &ev)) <
+            0)
+            return false;
         int match = pt_sse_int(&ev, "user_id", NULL) == user &&
                     YAJL_IS_TRUE(pt_json_get(ev.json, "online", NULL)) == !!online;
         pt_sse_event_free(&ev);
         if (match)
-            return;
+            return true;
     }
+}
+
+/* heard_presence(), failing past deadline. */
+static void expect_presence(struct pt_sse *ys, int64_t user, int online, uint64_t deadline)
+{
+    int rc;
+    if (!heard_presence(ys, user, online, deadline, &rc))
+        pltest_fail(__FILE__, __LINE__, "no presence event (%s) for user %lld in time: %s",
+                    online ? "online" : "offline", (long long)user,
+                    rc == PT_SSE_TIMEOUT ? "timed out" : "the stream ended");
+}
+
+/* Whether GET /v1/users/{user}/presence through s says online. */
+static bool presence_online(struct pt_server *s, const struct pt_user *viewer, int64_t user)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/v1/users/%lld/presence", (long long)user);
+    struct pt_resp r;
+    pt_get(s, PT_H1, path, viewer->token, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    bool on = YAJL_IS_TRUE(pt_json_get(pt_json(&r), "online", NULL));
+    pt_resp_free(&r);
+    return on;
 }
 
 static void subscribe(struct pt_server *s, const struct pt_user *u, int64_t target)
@@ -157,9 +178,20 @@ PLTEST(presence_recovers_from_a_master_failover)
     fprintf(stderr, "killed the master on port %u (slot of %s)\n", port, key);
     uint64_t deadline = pt_now_ms() + RECOVER_MS;
     /* x leaves during the failover: once the presence keys are served
-     * again, the sweeper sees the heartbeat run out (2 s) and y hears. */
+     * again, the sweeper sees the heartbeat run out (2 s) and y hears.
+     * Unless y's node subscribed to its presence channel on the killed
+     * master too: a frame published on the new master before that node
+     * subscribed there again is lost (pub/sub keeps nothing; the window
+     * docs/architecture.md describes), and both happen just after the
+     * promotion. Then x must at least read as offline through a's API
+     * by the deadline, and the next transition (below) must be heard. */
     pt_sse_close(xs);
-    expect_presence(ys, x.id, 0, deadline + 2000);
+    int rc;
+    if (!heard_presence(ys, x.id, 0, deadline + 2000, &rc)) {
+        PL_ASSERT_INT_EQ(rc, PT_SSE_TIMEOUT);
+        fprintf(stderr, "the offline frame was lost in the resubscription window\n");
+        PL_ASSERT(!presence_online(a, &y, x.id));
+    }
     /* And x's return is announced too. */
     xs = PT_SSE_OPEN_READY(b, PT_H1, x.token, NULL);
     expect_presence(ys, x.id, 1, pt_now_ms() + EV_MS);

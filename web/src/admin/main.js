@@ -38,13 +38,11 @@ function range(days) {
   return { from: isoDay(from), to: isoDay(to) };
 }
 
+// One request per chart. Stickiness comes as the ratio DAU / MAU; the chart shows a percentage.
 async function series(metric, r, gran) {
   const q = `from=${r.from}&to=${r.to}&granularity=${gran}`;
-  if (metric === 'stickiness') {
-    const [d, m] = await Promise.all([get(`/v1/admin/analytics/dau?${q}`), get(`/v1/admin/analytics/mau?${q}`)]);
-    return d.points.map((p, i) => ({ t: p.t, value: m.points[i].value ? (100 * p.value) / m.points[i].value : 0 }));
-  }
-  return (await get(`/v1/admin/analytics/${metric}?${q}`)).points;
+  const pts = (await get(`/v1/admin/analytics/${metric}?${q}`)).points;
+  return metric === 'stickiness' ? pts.map((p) => ({ t: p.t, value: 100 * p.value })) : pts;
 }
 
 function Chart({ metric, title, unit, data, hourly }) {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Parley - bench: the send path's cost of analytics. The 1:1 saturation phase of ./scripts/bench,
+# the same command with `--analytics on` and `--analytics off`, alternated (on, off, on, off, ...)
+# so that a change in the machine's load hits both sides alike; prints each run's stored/s with
+# the load average before it, and the mean of each side and their ratio.
+# Copyright (c) 2026 Parley developers
+#
+# Usage: bench/analytics_sendpath.sh [RUNS]   (RUNS per side, default 3)
+# Environment: BENCH_SENDPATH_PROTO (h2c), BENCH_SENDPATH_SATURATE (256), BENCH_SENDPATH_QUICK
+# (1: ./scripts/bench --quick sizes, 1,000 users; 0: the full 10,000), BENCH_DURATION (8 s).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+runs=${1:-3}
+proto=${BENCH_SENDPATH_PROTO:-h2c}
+sat=${BENCH_SENDPATH_SATURATE:-256}
+quick=()
+((${BENCH_SENDPATH_QUICK:-1})) && quick=(--quick)
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for ((i = 1; i <= runs; i++)); do
+  for mode in on off; do
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    line=$(BENCH_RATES=0 BENCH_SATURATE=$sat BENCH_DURATION=${BENCH_DURATION:-8} \
+      BENCH_PARLEYD_FLAGS="--analytics $mode" \
+      "$root/scripts/bench" "${quick[@]}" --only 1:1 --protos "$proto" 2>/dev/null |
+      grep -m1 '^1:1 .*saturate' || true)
+    stored=$(awk '{ print $5 }' <<<"$line")
+    echo "run $i analytics=$mode load=[$load] stored/s=${stored:-?} :: $line" | tee -a "$out"
+  done
+done
+awk '
+  { split($3, m, "="); split($7, s, "="); if (s[2] ~ /^[0-9]+$/) { sum[m[2]] += s[2]; n[m[2]]++ } }
+  END {
+    if (!n["on"] || !n["off"]) { print "RESULT scenario=analytics-sendpath incomplete"; exit }
+    on = sum["on"] / n["on"]; off = sum["off"] / n["off"]
+    printf "RESULT scenario=analytics-sendpath runs=%d mean_on=%.0f mean_off=%.0f on/off=%.1f%%\n",
+      n["on"], on, off, 100 * on / off
+  }' "$out"
