@@ -290,7 +290,7 @@ PLTEST_PROTO(e2e_direct_edit_react_delete)
     out_free(&o);
 
     const char *secrets[] = {old, new, FLAMINGO};
-    scan_db(secrets, 4);
+    scan_db(secrets, 3);
 
     o = RUN(ha, "delete", b, "1");
     EXPECT_RC(o, 0);
