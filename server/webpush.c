@@ -357,10 +357,19 @@ static void process(struct srv_webpush *w, struct pl_arena *a, const struct note
     if (api_push_note_parse(a, n->json, n->len, &pn) < 0)
         return;
     unsigned nu = recipients(a, n, pn.sender_id, &users);
-    if (!nu ||
-        store_pg_push_targets(w->pg, a, pn.conversation_id, pn.seq, pn.sender_id, users, nu, &t,
-                              &nt, &sender_name) < 0 ||
-        !nt)
+    if (!nu)
+        return;
+    int rc = store_pg_push_targets(w->pg, a, pn.conversation_id, pn.seq, pn.sender_id, users, nu,
+                                   &t, &nt, &sender_name);
+    if (rc < 0) {
+        /* PostgreSQL down: this message's notifications are lost (the
+         * message is not; clients see it when they come back). */
+        atomic_fetch_add(&st_dropped, 1);
+        pl_log_warn("conversation %lld seq %lld: no push: %s", (long long)pn.conversation_id,
+                    (long long)pn.seq, pl_strerror(rc));
+        return;
+    }
+    if (!nt)
         return;
     bool *skip = pl_arena_zalloc(a, nt * sizeof(*skip));
     if (!skip)

@@ -16,10 +16,18 @@ struct webpush_client {
     unsigned timeout_ms;
 };
 
+/* localhost, [::1] or a dotted 127.x.y.z (digits and dots only, so that
+ * "127.0.0.1.example.net" is not taken for one). */
 static bool loopback_host(const char *h, size_t n)
 {
-    return (n == 9 && strncasecmp(h, "localhost", 9) == 0) ||
-           (n == 5 && strncmp(h, "[::1]", 5) == 0) || (n >= 4 && strncmp(h, "127.", 4) == 0);
+    if ((n == 9 && strncasecmp(h, "localhost", 9) == 0) || (n == 5 && strncmp(h, "[::1]", 5) == 0))
+        return true;
+    if (n < 7 || strncmp(h, "127.", 4) != 0)
+        return false;
+    for (size_t i = 4; i < n; i++)
+        if (!isdigit((unsigned char)h[i]) && h[i] != '.')
+            return false;
+    return true;
 }
 
 int webpush_endpoint_origin(const char *endpoint, bool allow_loopback_http, char *out, size_t cap)

@@ -18,8 +18,8 @@ static void post_sub(struct pt_server *s, enum pt_proto p, const char *token, co
                      const char *p256dh, const char *auth, struct pt_resp *r)
 {
     pt_reqf(s, p, "POST", token, r, "/v1/push/subscriptions",
-            "{\"endpoint\":\"%s\",\"keys\":{\"p256dh\":\"%s\",\"auth\":\"%s\"}}", endpoint,
-            p256dh, auth);
+            "{\"endpoint\":\"%s\",\"keys\":{\"p256dh\":\"%s\",\"auth\":\"%s\"}}", endpoint, p256dh,
+            auth);
 }
 
 static unsigned count_subs(struct pt_server *s, enum pt_proto p, const char *token)

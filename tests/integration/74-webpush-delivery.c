@@ -18,8 +18,8 @@
 
 #define WAIT_MS 10000
 
-static const char *const ARGS[] = {"--webpush-allow-http", "true", "--webpush-retry-base-ms",
-                                   "20", NULL};
+static const char *const ARGS[] = {"--webpush-allow-http", "true", "--webpush-retry-base-ms", "20",
+                                   NULL};
 
 struct world {
     struct pt_server *s;

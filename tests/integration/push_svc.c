@@ -131,11 +131,11 @@ static int serve(struct pt_push_svc *svc, struct conn *c)
         pthread_cond_broadcast(&svc->cond);
         pthread_mutex_unlock(&svc->lock);
         char resp[256];
-        int n = ra ? snprintf(resp, sizeof(resp),
-                              "HTTP/1.1 %d X\r\nContent-Length: 0\r\nRetry-After: %u\r\n\r\n",
-                              status, ra)
-                   : snprintf(resp, sizeof(resp), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n",
-                              status);
+        int n =
+            ra ? snprintf(resp, sizeof(resp),
+                          "HTTP/1.1 %d X\r\nContent-Length: 0\r\nRetry-After: %u\r\n\r\n", status,
+                          ra)
+               : snprintf(resp, sizeof(resp), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", status);
         if (write(c->fd, resp, (size_t)n) != n)
             return -1;
         memmove(c->buf, c->buf + hlen + blen, c->len - hlen - blen);
@@ -228,8 +228,7 @@ unsigned pt_push_svc_port(const struct pt_push_svc *svc)
     return svc->port;
 }
 
-void pt_push_svc_script(struct pt_push_svc *svc, const char *path, int status,
-                        unsigned retry_after)
+void pt_push_svc_script(struct pt_push_svc *svc, const char *path, int status, unsigned retry_after)
 {
     pthread_mutex_lock(&svc->lock);
     PL_ASSERT(svc->n_scripts < MAX_SCRIPT);
@@ -269,8 +268,7 @@ unsigned pt_push_svc_wait(struct pt_push_svc *svc, const char *path, unsigned n,
     return k;
 }
 
-void pt_push_svc_get(struct pt_push_svc *svc, const char *path, unsigned i,
-                     struct pt_push_msg *out)
+void pt_push_svc_get(struct pt_push_svc *svc, const char *path, unsigned i, struct pt_push_msg *out)
 {
     pthread_mutex_lock(&svc->lock);
     const struct pt_push_msg *m = NULL;
