@@ -200,6 +200,9 @@ struct target {
 #include <yajl/yajl_gen.h>
 #define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 char *cli_gen_done(yajl_gen g); /* the generated text, malloc'd; frees g */
+/* True when a 409 answer is devices-changed (encrypt again for the new
+ * device list); other 409s (an edit window that passed) are final. */
+int cli_devices_changed(yajl_val problem);
 /* Opens an e2e send body up to its recipients array:
  * {"client_msg_id": cmid, "kind": "e2e", "e2e": {"recipients": [ */
 void cli_gen_e2e_open(yajl_gen g, const char *cmid);

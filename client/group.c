@@ -175,7 +175,7 @@ void cli_group_send(struct cli *c, long long conv, const struct cli_msg *m)
         prepare(c, cmid, id, m);
         yajl_tree_free(res);
         st = cli_outbox_post(c, cmid, &res);
-        if (st != 409)
+        if (st != 409 || !cli_devices_changed(res))
             break;
     }
     cli_expect(st, res, 201, 200, "sending");

@@ -10,6 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+int cli_devices_changed(yajl_val problem)
+{
+    const char *type = cli_jstr(problem, "type");
+    size_t n = type ? strlen(type) : 0;
+    return n >= 15 && strcmp(type + n - 15, "devices-changed") == 0;
+}
+
 void cli_gen_e2e_open(yajl_gen g, const char *cmid)
 {
     yajl_gen_map_open(g);
@@ -315,7 +322,7 @@ void cli_send(struct cli *c, const char *user, const struct cli_msg *m, int plai
         }
         yajl_tree_free(res);
         st = cli_outbox_post(c, cmid, &res);
-        if (st != 409 || plain)
+        if (st != 409 || plain || !cli_devices_changed(res))
             break;
     }
     cli_expect(st, res, 201, 200, "sending");
