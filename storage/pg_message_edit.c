@@ -25,19 +25,32 @@ enum {
     "SELECT mb.role = 'admin' AND c.kind = 'group',"                            \
     " (EXTRACT(EPOCH FROM now() - m.created_at) * 1000000)::bigint, "
 #define TARGET_FROM " FROM members mb JOIN conversations c ON c.id = mb.conversation_id"
+/* A CTE of ERASE: the message's stored message.created event (kept for
+ * resumes) becomes the deleted message, as history shows it, without the
+ * devices' ciphertexts (e2e_for, api/e2e.c). table holds the row. */
+// clang-format off
+#define ERASE_EVENT(table)                                                        \
+    " v AS (UPDATE events SET payload = jsonb_set(payload::jsonb - 'e2e_for',"    \
+    "   '{message}', ((payload::jsonb -> 'message') - 'media' - 'e2e' - 'reactions')" \
+    "   || jsonb_build_object('kind', 'deleted', 'text', NULL,"                   \
+    "   'deleted_at', " STORE_PG_TS("now()") "))::text"                           \
+    "   WHERE type = 'message.created' AND pos = (SELECT id FROM " table          \
+    "   WHERE conversation_id = $1::bigint AND seq = $2::bigint)),"
+// clang-format on
+
 const struct store_pg__stmt store_pg__message_edit_stmts[] = {
     /* The message row is locked until commit, so an edit and a delete of
      * the same message are applied one after the other. */
     [TARGET_HOT] = {"msg_target",
-                    TARGET_HEAD STORE_MSG_COLS("m")
-                    TARGET_FROM " JOIN messages m ON m.conversation_id = mb.conversation_id"
+                    TARGET_HEAD STORE_MSG_COLS("m") TARGET_FROM
+                    " JOIN messages m ON m.conversation_id = mb.conversation_id"
                     " WHERE mb.conversation_id = $1::bigint AND mb.user_id = $2::bigint"
                     " AND m.seq = $3::bigint AND m.seq > mb.joined_seq FOR UPDATE OF m",
                     3, false},
     [TARGET_ARCHIVED] = {"msg_target_archived",
-                         TARGET_HEAD "m.sender_id, m.deleted_at IS NOT NULL, m.id, "
-                         STORE_PG_TS("m.created_at")
-                         TARGET_FROM " JOIN archived_messages m"
+                         TARGET_HEAD "m.sender_id, m.deleted_at IS NOT NULL, m.id, " STORE_PG_TS(
+                             "m.created_at") TARGET_FROM
+                         " JOIN archived_messages m"
                          " ON m.conversation_id = mb.conversation_id"
                          " WHERE mb.conversation_id = $1::bigint AND mb.user_id = $2::bigint"
                          " AND m.seq = $3::bigint AND m.seq > mb.joined_seq FOR UPDATE OF m",
@@ -49,29 +62,33 @@ const struct store_pg__stmt store_pg__message_edit_stmts[] = {
               " RETURNING " STORE_MSG_COLS("m"),
               3, false},
     /* Kind 'deleted' has no search text (tsv NULL); the media references
-     * and the per-device ciphertexts go with the body. */
-    [ERASE] = {"msg_erase",
-               "WITH r AS (DELETE FROM media_refs WHERE conversation_id = $1::bigint"
-               "   AND seq = $2::bigint),"
-               " e AS (DELETE FROM e2e_ciphertexts WHERE conversation_id = $1::bigint"
-               "   AND seq = $2::bigint),"
-               " x AS (DELETE FROM reactions WHERE conversation_id = $1::bigint"
-               "   AND seq = $2::bigint)"
-               " UPDATE messages m SET kind = 'deleted', body = '', deleted_at = now()"
-               " WHERE m.conversation_id = $1::bigint AND m.seq = $2::bigint"
-               " RETURNING " STORE_MSG_COLS("m"),
-               2, false},
+     * and the per-device ciphertexts go with the body, and so does the
+     * copy in its stored event (ERASE_EVENT). */
+    [ERASE] =
+        {"msg_erase",
+         "WITH r AS (DELETE FROM media_refs WHERE conversation_id = $1::bigint"
+         "   AND seq = $2::bigint)," ERASE_EVENT(
+             "messages") " e AS (DELETE FROM e2e_ciphertexts WHERE conversation_id = $1::bigint"
+                         "   AND seq = $2::bigint),"
+                         " x AS (DELETE FROM reactions WHERE conversation_id = $1::bigint"
+                         "   AND seq = $2::bigint)"
+                         " UPDATE messages m SET kind = 'deleted', body = '', deleted_at = now()"
+                         " WHERE m.conversation_id = $1::bigint AND m.seq = $2::bigint"
+                         " RETURNING " STORE_MSG_COLS("m"),
+         2, false},
     /* The segment keeps its copy until it is rewritten; the overlay hides
      * it on every read (pg_messages.c). */
-    [ERASE_ARCHIVED] = {"msg_erase_archived",
-                        "WITH r AS (DELETE FROM media_refs WHERE conversation_id = $1::bigint"
-                        "   AND seq = $2::bigint),"
-                        " e AS (DELETE FROM e2e_ciphertexts WHERE conversation_id = $1::bigint"
-                        "   AND seq = $2::bigint)"
-                        " UPDATE archived_messages SET tsv = NULL, deleted_at = now()"
-                        " WHERE conversation_id = $1::bigint AND seq = $2::bigint"
-                        " RETURNING " STORE_PG_TS("deleted_at"),
-                        2, false},
+    [ERASE_ARCHIVED] =
+        {"msg_erase_archived",
+         "WITH r AS (DELETE FROM media_refs WHERE conversation_id = $1::bigint"
+         "   AND seq = $2::bigint)," ERASE_EVENT(
+             "archived_messages") " e AS (DELETE FROM e2e_ciphertexts WHERE conversation_id = "
+                                  "$1::bigint"
+                                  "   AND seq = $2::bigint)"
+                                  " UPDATE archived_messages SET tsv = NULL, deleted_at = now()"
+                                  " WHERE conversation_id = $1::bigint AND seq = $2::bigint"
+                                  " RETURNING " STORE_PG_TS("deleted_at"),
+         2, false},
     [HIDE] = {"msg_hide",
               "INSERT INTO message_hidden (conversation_id, user_id, seq)"
               " VALUES ($1::bigint, $2::bigint, $3::bigint) ON CONFLICT DO NOTHING",

@@ -195,6 +195,21 @@ PLTEST_PROTO(delete_for_everyone_and_for_me)
     PL_ASSERT(strstr(r.body, "pineapple") == NULL);
     pt_resp_free(&r);
     PL_ASSERT_INT_EQ(search_hits(s, proto, &c, "pineapple"), 0);
+    /* A resume from before it replays the stored message.created: erased too. */
+    char lei[24];
+    snprintf(lei, sizeof(lei), "%lld", (long long)(m2.id - 1));
+    struct pt_sse *rs = pt_sse_open(s, proto, c.token, lei);
+    do {
+        pt_sse_event_free(&ev);
+        PL_ASSERT_INT_EQ(pt_sse_next_durable(rs, EV_MS, &ev), 0);
+    } while (ev.pos != m2.id);
+    PL_ASSERT_STR_EQ(ev.name, "message.created");
+    PL_ASSERT_STR_EQ(pt_json_str(ev.json, "message", "kind", NULL), "deleted");
+    PL_ASSERT(YAJL_IS_NULL(pt_json_get(ev.json, "message", "text", NULL)));
+    PL_ASSERT(pt_is_timestamp(pt_json_str(ev.json, "message", "deleted_at", NULL)));
+    PL_ASSERT(strstr(ev.data, "pineapple") == NULL);
+    pt_sse_event_free(&ev);
+    pt_sse_close(rs);
     /* A deleted message cannot be edited any more. */
     msg_path(path, sizeof(path), g, m2.seq, NULL);
     pt_send_json(s, proto, "PATCH", path, b.token, "{\"text\":\"back\"}", &r);
