@@ -99,19 +99,19 @@ const struct store_pg__stmt store_pg__search_stmts[] = {
      * Returns the number of messages passed (0: caught up). */
     [INDEX_STEP] = {"search_index_step",
                     "WITH st AS (SELECT pos FROM search_index_state WHERE id = 1 FOR UPDATE),"
-                    " todo AS (SELECT m.conversation_id, m.seq, m.id FROM messages m"
+                    " due AS (SELECT m.conversation_id, m.seq, m.id FROM messages m"
                     "   WHERE m.id > (SELECT pos FROM st) ORDER BY m.id LIMIT $1::int),"
                     " upd AS (UPDATE messages m SET tsv = to_tsvector(c.config,"
                     "   message_search_text(m.kind, m.body))"
-                    "   FROM todo, search_settings c WHERE c.id = 1"
-                    "   AND m.conversation_id = todo.conversation_id AND m.seq = todo.seq"
+                    "   FROM due, search_settings c WHERE c.id = 1"
+                    "   AND m.conversation_id = due.conversation_id AND m.seq = due.seq"
                     "   AND m.kind IN ('text', 'media') RETURNING 1),"
-                    " nx AS (SELECT CASE WHEN (SELECT count(*) FROM todo) = $1::int"
-                    "   THEN (SELECT max(id) FROM todo)"
+                    " nx AS (SELECT CASE WHEN (SELECT count(*) FROM due) = $1::int"
+                    "   THEN (SELECT max(id) FROM due)"
                     "   ELSE (SELECT pos FROM stream_state WHERE id = 1) END AS pos),"
                     " mv AS (UPDATE search_index_state x SET pos = nx.pos FROM nx"
                     "   WHERE x.id = 1 AND nx.pos > x.pos RETURNING 1)"
-                    " SELECT (SELECT count(*) FROM todo), (SELECT count(*) FROM upd),"
+                    " SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM upd),"
                     "  (SELECT count(*) FROM mv)",
                     1, false},
     {NULL, NULL, 0, false},

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Parley - integration: the parley CLI as a daily tool (issue 15).     */
 /* Copyright (c) 2026 Parley developers                                 */
-#include "harness.h"
+#include "harness_cli.h"
 
 #include <yajl/yajl_tree.h>
 
@@ -20,124 +20,6 @@
  * the listings, and the commands added for issue 15.
  */
 
-static const char *tmpdir;
-static char server_url[128];
-static int http11, h2c;
-
-struct out {
-    int rc;
-    char *out, *err; /* stdout and stderr, malloc'd */
-};
-
-static char *slurp_fd(int fd)
-{
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    ssize_t r;
-    while ((r = read(fd, buf + len, cap - len - 1)) > 0) {
-        len += (size_t)r;
-        if (cap - len < 2)
-            buf = realloc(buf, cap *= 2);
-    }
-    buf[len] = 0;
-    return buf;
-}
-
-/* Runs parley with args (NULL-terminated) as the user whose home is home
- * (NULL: a home that must never be created, no password); with_server:
- * pass --server and the transport flags first. */
-static struct out run_args(const char *home, int with_server, const char *const *args)
-{
-    const char *argv[40];
-    int n = 0, fds[2];
-    char errpath[600], nohome[600];
-    argv[n++] = getenv("PARLEY_TEST_CLI");
-    if (with_server) {
-        argv[n++] = "--server";
-        argv[n++] = server_url;
-        if (http11)
-            argv[n++] = "--http1.1";
-        if (h2c)
-            argv[n++] = "--http2-prior-knowledge";
-    }
-    for (int i = 0; args[i] && n < 39; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    snprintf(errpath, sizeof(errpath), "%s/stderr", tmpdir);
-    snprintf(nohome, sizeof(nohome), "%s/never-created", tmpdir);
-    PL_ASSERT_INT_EQ(pipe(fds), 0);
-    pid_t pid = fork();
-    PL_ASSERT(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        if (!freopen(errpath, "w", stderr))
-            _exit(126);
-        unsetenv("PARLEY_SERVER");
-        setenv("PARLEY_HOME", home ? home : nohome, 1);
-        if (home) {
-            setenv("PARLEY_PASSWORD", "daily password 1", 1);
-            setenv("PARLEY_PASSPHRASE", "daily store passphrase", 1);
-        } else {
-            unsetenv("PARLEY_PASSWORD");
-            unsetenv("PARLEY_PASSPHRASE");
-        }
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    struct out o = {0};
-    o.out = slurp_fd(fds[0]);
-    close(fds[0]);
-    int st;
-    PL_ASSERT(waitpid(pid, &st, 0) == pid);
-    o.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    FILE *f = fopen(errpath, "r");
-    PL_ASSERT(f != NULL);
-    o.err = slurp_fd(fileno(f));
-    fclose(f);
-    return o;
-}
-
-#define RUN(home, ...) run_args((home), 1, (const char *const[]){__VA_ARGS__, NULL})
-#define RUN_ALONE(...) run_args(NULL, 0, (const char *const[]){__VA_ARGS__, NULL})
-
-static void out_free(struct out *o)
-{
-    free(o->out);
-    free(o->err);
-}
-
-/* Fails the case unless o exited with want; shows both outputs. */
-#define EXPECT_RC(o, want)                                                                         \
-    do {                                                                                           \
-        if ((o).rc != (want))                                                                      \
-            pltest_fail(__FILE__, __LINE__, "parley exited %d, not %d; out: %.800s err: %.800s",   \
-                        (o).rc, (want), (o).out, (o).err);                                         \
-    } while (0)
-#define EXPECT_IN(hay, needle)                                                                     \
-    do {                                                                                           \
-        if (!strstr((hay), (needle)))                                                              \
-            pltest_fail(__FILE__, __LINE__, "\"%s\" not in: %.1200s", (needle), (hay));            \
-    } while (0)
-
-static void setup(struct pt_server *s, enum pt_proto p)
-{
-    if (!getenv("PARLEY_TEST_CLI"))
-        PL_SKIP("PARLEY_TEST_CLI is not set");
-    tmpdir = pt_temp_dir("clidaily");
-    if (p == PT_H2) {
-        snprintf(server_url, sizeof(server_url), "https://127.0.0.1:%u", pt_server_tls_port(s));
-        setenv("PARLEY_CA_FILE", getenv("PARLEY_TEST_TLS_CERT"), 1);
-    } else {
-        snprintf(server_url, sizeof(server_url), "http://127.0.0.1:%u", pt_server_port(s));
-    }
-    http11 = p == PT_H1;
-    h2c = p == PT_H2C;
-    setenv("PARLEY_VAULT_COST", "low", 1);
-}
-
 static const char *const commands[] = {
     "register", "login",    "logout", "chats",    "send", "listen",  "history",
     "read",     "search",   "typing", "presence", "user", "users",   "group",
@@ -149,14 +31,14 @@ PLTEST(cli_help_and_version_without_a_server)
 {
     if (!getenv("PARLEY_TEST_CLI"))
         PL_SKIP("PARLEY_TEST_CLI is not set");
-    tmpdir = pt_temp_dir("clidaily");
-    struct out o = RUN_ALONE("--version");
+    pt_cli.tmpdir = pt_temp_dir("clidaily");
+    struct pt_cli_out o = RUN_ALONE("--version");
     EXPECT_RC(o, 0);
     PL_ASSERT(strncmp(o.out, "parley ", 7) == 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN_ALONE("version");
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN_ALONE("help");
     EXPECT_RC(o, 0);
     for (int i = 0; commands[i]; i++)
@@ -175,7 +57,7 @@ PLTEST(cli_help_and_version_without_a_server)
                                       NULL};
     for (int i = 0; env[i]; i++)
         EXPECT_IN(o.out, env[i]);
-    out_free(&o);
+    pt_cli_out_free(&o);
     char want[64];
     for (int i = 0; commands[i]; i++) {
         const char *name = strcmp(commands[i], "users") ? commands[i] : "user";
@@ -184,21 +66,21 @@ PLTEST(cli_help_and_version_without_a_server)
         EXPECT_RC(o, 0);
         EXPECT_IN(o.out, want);
         EXPECT_IN(o.out, "PARLEY_SERVER");
-        out_free(&o);
+        pt_cli_out_free(&o);
         o = RUN_ALONE("help", commands[i]);
         EXPECT_RC(o, 0);
         EXPECT_IN(o.out, want);
-        out_free(&o);
+        pt_cli_out_free(&o);
     }
     /* --help is never an argument, wherever it stands. */
     o = RUN_ALONE("send", "bob", "--help");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "usage: parley send");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN_ALONE("group", "create", "-h");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "usage: parley group");
-    out_free(&o);
+    pt_cli_out_free(&o);
     /* Usage errors exit 2 before any server is needed. */
     const char *const *bad[] = {
         (const char *const[]){"frobnicate", NULL},
@@ -209,18 +91,18 @@ PLTEST(cli_help_and_version_without_a_server)
         (const char *const[]){NULL},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        o = run_args(NULL, 0, bad[i]);
+        o = pt_cli_run(NULL, 0, bad[i]);
         EXPECT_RC(o, 2);
         PL_ASSERT(strstr(o.err, "usage") || strstr(o.err, "parley help"));
-        out_free(&o);
+        pt_cli_out_free(&o);
     }
     o = RUN_ALONE("chats");
     EXPECT_RC(o, 1);
     EXPECT_IN(o.err, "PARLEY_SERVER");
-    out_free(&o);
+    pt_cli_out_free(&o);
     char nohome[600];
     struct stat stb;
-    snprintf(nohome, sizeof(nohome), "%s/never-created", tmpdir);
+    snprintf(nohome, sizeof(nohome), "%s/never-created", pt_cli.tmpdir);
     PL_ASSERT(stat(nohome, &stb) != 0);
 }
 
@@ -259,30 +141,30 @@ PLTEST_PROTO(cli_daily_names_json_and_commands)
 {
     struct pt_server *s = PT_SERVER_START(NULL);
     char a[40], b[40], ha[600], hb[600], line[200], gid[32], word[32];
-    setup(s, proto);
+    pt_cli_setup(s, proto, "clidaily");
     srand((unsigned)getpid() * 31u + (unsigned)proto);
     unique_name(a, sizeof(a), "dya");
     unique_name(b, sizeof(b), "dyb");
-    snprintf(ha, sizeof(ha), "%s/a", tmpdir);
-    snprintf(hb, sizeof(hb), "%s/b", tmpdir);
+    snprintf(ha, sizeof(ha), "%s/a", pt_cli.tmpdir);
+    snprintf(hb, sizeof(hb), "%s/b", pt_cli.tmpdir);
     snprintf(word, sizeof(word), "wombat%d", rand() % 100000);
-    struct out o = RUN(ha, "register", a);
+    struct pt_cli_out o = RUN(ha, "register", a);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "register", b);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     char secret[96], plain[96];
     snprintf(secret, sizeof(secret), "secret %s here", word);
     snprintf(plain, sizeof(plain), "plain %s there", word);
     o = RUN(ha, "send", b, secret);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "send", "--plain", b, plain);
     EXPECT_RC(o, 0);
     snprintf(line, sizeof(line), "sent to %s (plain)", b);
     EXPECT_IN(o.out, line);
-    out_free(&o);
+    pt_cli_out_free(&o);
 
     /* listen names the sender, and the plain chat as such. */
     o = RUN(hb, "listen", "--count", "2", "--timeout", "20");
@@ -291,7 +173,7 @@ PLTEST_PROTO(cli_daily_names_json_and_commands)
     expect_line(o.out, line, __LINE__);
     snprintf(line, sizeof(line), "%s (plain): %s", a, plain);
     expect_line(o.out, line, __LINE__);
-    out_free(&o);
+    pt_cli_out_free(&o);
 
     /* Two chats with one person, named apart; unread counts. */
     o = RUN(hb, "chats");
@@ -302,12 +184,12 @@ PLTEST_PROTO(cli_daily_names_json_and_commands)
     if (!strstr(o.out, line) && strncmp(o.out, line + 1, strlen(line + 1)) != 0)
         pltest_fail(__FILE__, __LINE__, "no line for the E2E chat: %s", o.out);
     EXPECT_IN(o.out, "1 unread");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "chats", "--json");
     EXPECT_RC(o, 0);
     yajl_val v = parse(o.out, __LINE__);
     PL_ASSERT(YAJL_IS_ARRAY(v) && v->u.array.len == 2);
-    out_free(&o);
+    pt_cli_out_free(&o);
     yajl_tree_free(v);
 
     /* history: names and times; --json: ids too; each chat its own. */
@@ -316,13 +198,13 @@ PLTEST_PROTO(cli_daily_names_json_and_commands)
     snprintf(line, sizeof(line), "%s: %s", a, secret);
     expect_line(o.out, line, __LINE__);
     PL_ASSERT(!strstr(o.out, plain));
-    out_free(&o);
+    pt_cli_out_free(&o);
     snprintf(line, sizeof(line), "%s (plain)", a);
     o = RUN(hb, "history", line);
     EXPECT_RC(o, 0);
     snprintf(line, sizeof(line), "%s: %s", a, plain);
     expect_line(o.out, line, __LINE__);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "--json", "history", a);
     EXPECT_RC(o, 0);
     v = parse(o.out, __LINE__);
@@ -335,7 +217,7 @@ PLTEST_PROTO(cli_daily_names_json_and_commands)
     PL_ASSERT(yajl_tree_get(m, ik, yajl_t_number) != NULL);
     PL_ASSERT(yajl_tree_get(m, tm, yajl_t_string) != NULL);
     yajl_tree_free(v);
-    out_free(&o);
+    pt_cli_out_free(&o);
 
     /* search: server and local hits; no match exits 3; offline, E2E
      * chats are still searched on the device. */
@@ -344,89 +226,89 @@ PLTEST_PROTO(cli_daily_names_json_and_commands)
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, secret);
     EXPECT_IN(o.out, plain);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "search", "nothingmatchesthis");
     EXPECT_RC(o, 3);
     EXPECT_IN(o.err, "no match");
-    out_free(&o);
+    pt_cli_out_free(&o);
     {
         char saved[128];
-        snprintf(saved, sizeof(saved), "%s", server_url);
-        snprintf(server_url, sizeof(server_url), "http://127.0.0.1:1");
-        int keep11 = http11, keepc = h2c;
-        http11 = h2c = 0;
+        snprintf(saved, sizeof(saved), "%s", pt_cli.server_url);
+        snprintf(pt_cli.server_url, sizeof(pt_cli.server_url), "http://127.0.0.1:1");
+        int keep11 = pt_cli.http11, keepc = pt_cli.h2c;
+        pt_cli.http11 = pt_cli.h2c = 0;
         o = RUN(hb, "search", word);
         EXPECT_RC(o, 0);
         snprintf(line, sizeof(line), "%s: %s", a, secret);
         expect_line(o.out, line, __LINE__);
         EXPECT_IN(o.err, "cannot be reached");
-        out_free(&o);
+        pt_cli_out_free(&o);
         o = RUN(hb, "history", a);
         EXPECT_RC(o, 0);
         EXPECT_IN(o.out, secret);
-        out_free(&o);
-        snprintf(server_url, sizeof(server_url), "%s", saved);
-        http11 = keep11;
-        h2c = keepc;
+        pt_cli_out_free(&o);
+        snprintf(pt_cli.server_url, sizeof(pt_cli.server_url), "%s", saved);
+        pt_cli.http11 = keep11;
+        pt_cli.h2c = keepc;
     }
 
     /* Not found: 3, with a message saying what to do. */
     o = RUN(hb, "history", "no_such_person_x");
     EXPECT_RC(o, 3);
     EXPECT_IN(o.err, "parley chats");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "presence", "no_such_person_x");
     EXPECT_RC(o, 3);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "user", "no_such_person_x");
     EXPECT_RC(o, 3);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "group", "info", "#999999999");
     EXPECT_RC(o, 3);
-    out_free(&o);
+    pt_cli_out_free(&o);
 
     /* typing, presence, user, users */
     o = RUN(hb, "typing", a);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "presence", b);
     EXPECT_RC(o, 0);
     snprintf(line, sizeof(line), "%s: ", b);
     EXPECT_IN(o.out, line);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "--json", "presence", b);
     EXPECT_RC(o, 0);
     yajl_tree_free(parse(o.out, __LINE__));
     EXPECT_IN(o.out, "\"status\"");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "user", b);
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, b);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "users", "dyb_");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, b);
-    out_free(&o);
+    pt_cli_out_free(&o);
 
     /* group create, rename, info, leave */
     o = RUN(ha, "group", "create", "daily", b);
     EXPECT_RC(o, 0);
     long long id = 0;
     PL_ASSERT(sscanf(o.out, "group %lld created", &id) == 1 && id > 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     snprintf(gid, sizeof(gid), "#%lld", id);
     o = RUN(ha, "group", "rename", gid, "daily renamed");
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "group", "info", gid);
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "daily renamed");
     EXPECT_IN(o.out, a);
     EXPECT_IN(o.out, "admin");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "group", "leave", gid);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "--json", "group", "info", "daily renamed");
     EXPECT_RC(o, 0);
     v = parse(o.out, __LINE__);
@@ -434,30 +316,30 @@ PLTEST_PROTO(cli_daily_names_json_and_commands)
     yajl_val ms = yajl_tree_get(v, mk, yajl_t_array);
     PL_ASSERT(ms && ms->u.array.len == 1);
     yajl_tree_free(v);
-    out_free(&o);
+    pt_cli_out_free(&o);
 
     /* devices and sessions */
     o = RUN(ha, "devices");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "(this device)");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "--json", "devices");
     EXPECT_RC(o, 0);
     v = parse(o.out, __LINE__);
     PL_ASSERT(YAJL_IS_ARRAY(v) && v->u.array.len == 1);
     yajl_tree_free(v);
-    out_free(&o);
+    pt_cli_out_free(&o);
     /* sessions: a second device of a's is listed, then revoked from the
      * first; the revoked one is told to log in again. */
     char ha2[600];
-    snprintf(ha2, sizeof(ha2), "%s/a2", tmpdir);
+    snprintf(ha2, sizeof(ha2), "%s/a2", pt_cli.tmpdir);
     o = RUN(ha2, "login", a);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "sessions");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "(this device)");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha2, "--json", "sessions");
     EXPECT_RC(o, 0);
     v = parse(o.out, __LINE__);
@@ -470,20 +352,20 @@ PLTEST_PROTO(cli_daily_names_json_and_commands)
             other = YAJL_GET_INTEGER(yajl_tree_get(e, idk, yajl_t_number));
     }
     yajl_tree_free(v);
-    out_free(&o);
+    pt_cli_out_free(&o);
     PL_ASSERT(other > 0);
     char sid[24];
     snprintf(sid, sizeof(sid), "%lld", other);
     o = RUN(ha, "sessions", "revoke", sid);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha2, "chats");
     EXPECT_RC(o, 1);
     EXPECT_IN(o.err, "parley login");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "sessions", "revoke", "999999999");
     EXPECT_RC(o, 3);
-    out_free(&o);
+    pt_cli_out_free(&o);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
@@ -493,61 +375,61 @@ PLTEST_PROTO(cli_edit_and_delete)
 {
     struct pt_server *s = PT_SERVER_START(NULL);
     char a[40], b[40], ha[600], hb[600], ca[64], cb[64];
-    setup(s, proto);
+    pt_cli_setup(s, proto, "clidaily");
     srand((unsigned)getpid() * 37u + (unsigned)proto);
     unique_name(a, sizeof(a), "eda");
     unique_name(b, sizeof(b), "edb");
-    snprintf(ha, sizeof(ha), "%s/ea", tmpdir);
-    snprintf(hb, sizeof(hb), "%s/eb", tmpdir);
+    snprintf(ha, sizeof(ha), "%s/ea", pt_cli.tmpdir);
+    snprintf(hb, sizeof(hb), "%s/eb", pt_cli.tmpdir);
     snprintf(ca, sizeof(ca), "%s (plain)", b);
     snprintf(cb, sizeof(cb), "%s (plain)", a);
-    struct out o = RUN(ha, "register", a);
+    struct pt_cli_out o = RUN(ha, "register", a);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "register", b);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "send", "--plain", b, "meet at teh station");
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "edit", ca, "1", "meet at the station");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "edited message 1");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "react", cb, "1", "\xF0\x9F\x91\x8D");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "reacted");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "react", cb, "1", "no");
     EXPECT_RC(o, 1);
     EXPECT_IN(o.err, "422");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "react", "--remove", cb, "1", "\xF0\x9F\x91\x8D");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "removed");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "edit", cb, "1", "not yours");
     EXPECT_RC(o, 1);
     EXPECT_IN(o.err, "403");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "edit", ca, "x", "bad seq");
     EXPECT_RC(o, 2);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "forward", cb, "1", cb);
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "forwarded message 1");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "delete", "--for-me", cb, "1");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "for you");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "delete", ca, "1", "--json");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "\"for\":\"everyone\"");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "delete", ca, "7");
     EXPECT_RC(o, 3);
-    out_free(&o);
+    pt_cli_out_free(&o);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
@@ -557,63 +439,63 @@ PLTEST_PROTO(cli_requests_and_block)
 {
     struct pt_server *s = PT_SERVER_START(NULL);
     char a[40], b[40], ha[600], hb[600], cb[64];
-    setup(s, proto);
+    pt_cli_setup(s, proto, "clidaily");
     srand((unsigned)getpid() * 41u + (unsigned)proto);
     unique_name(a, sizeof(a), "rqa");
     unique_name(b, sizeof(b), "rqb");
-    snprintf(ha, sizeof(ha), "%s/ra", tmpdir);
-    snprintf(hb, sizeof(hb), "%s/rb", tmpdir);
+    snprintf(ha, sizeof(ha), "%s/ra", pt_cli.tmpdir);
+    snprintf(hb, sizeof(hb), "%s/rb", pt_cli.tmpdir);
     snprintf(cb, sizeof(cb), "%s (plain)", a);
-    struct out o = RUN(ha, "register", a);
+    struct pt_cli_out o = RUN(ha, "register", a);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "register", b);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "send", "--plain", b, "hello there");
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "requests");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, a);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "requests", "accept", cb);
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "accepted");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "requests");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "no message requests");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "block", a);
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "blocked");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "block", "--list");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, a);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "send", "--plain", b, "are you there?");
     EXPECT_RC(o, 1);
     EXPECT_IN(o.err, "403");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "block", "--remove", a);
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "unblocked");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "send", "--plain", b, "are you there now?");
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "expire", cb, "7d");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "disappear after 7d");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "expire", cb, "5m");
     EXPECT_RC(o, 2);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "expire", cb, "off");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "no longer disappear");
-    out_free(&o);
+    pt_cli_out_free(&o);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }

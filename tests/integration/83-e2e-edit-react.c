@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Parley - integration: e2e edits, reactions, deletes via the CLI.   */
 /* Copyright (c) 2026 Parley developers                                 */
-#include "harness.h"
+#include "harness_cli.h"
 
 #include <yajl/yajl_tree.h>
 
@@ -20,128 +20,6 @@
  * the listings, and the commands added for issue 15.
  */
 
-static const char *tmpdir;
-static char server_url[128];
-static int http11, h2c;
-
-struct out {
-    int rc;
-    char *out, *err; /* stdout and stderr, malloc'd */
-};
-
-static char *slurp_fd(int fd)
-{
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    ssize_t r;
-    while ((r = read(fd, buf + len, cap - len - 1)) > 0) {
-        len += (size_t)r;
-        if (cap - len < 2)
-            buf = realloc(buf, cap *= 2);
-    }
-    buf[len] = 0;
-    return buf;
-}
-
-/* Runs parley with args (NULL-terminated) as the user whose home is home
- * (NULL: a home that must never be created, no password); with_server:
- * pass --server and the transport flags first. */
-static struct out run_args(const char *home, int with_server, const char *const *args)
-{
-    const char *argv[40];
-    int n = 0, fds[2];
-    char errpath[600], nohome[600];
-    argv[n++] = getenv("PARLEY_TEST_CLI");
-    if (with_server) {
-        argv[n++] = "--server";
-        argv[n++] = server_url;
-        if (http11)
-            argv[n++] = "--http1.1";
-        if (h2c)
-            argv[n++] = "--http2-prior-knowledge";
-    }
-    for (int i = 0; args[i] && n < 39; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    snprintf(errpath, sizeof(errpath), "%s/stderr", tmpdir);
-    snprintf(nohome, sizeof(nohome), "%s/never-created", tmpdir);
-    PL_ASSERT_INT_EQ(pipe(fds), 0);
-    pid_t pid = fork();
-    PL_ASSERT(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        if (!freopen(errpath, "w", stderr))
-            _exit(126);
-        unsetenv("PARLEY_SERVER");
-        setenv("PARLEY_HOME", home ? home : nohome, 1);
-        if (home) {
-            setenv("PARLEY_PASSWORD", "daily password 1", 1);
-            setenv("PARLEY_PASSPHRASE", "daily store passphrase", 1);
-        } else {
-            unsetenv("PARLEY_PASSWORD");
-            unsetenv("PARLEY_PASSPHRASE");
-        }
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    struct out o = {0};
-    o.out = slurp_fd(fds[0]);
-    close(fds[0]);
-    int st;
-    PL_ASSERT(waitpid(pid, &st, 0) == pid);
-    o.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    FILE *f = fopen(errpath, "r");
-    PL_ASSERT(f != NULL);
-    o.err = slurp_fd(fileno(f));
-    fclose(f);
-    return o;
-}
-
-#define RUN(home, ...) run_args((home), 1, (const char *const[]){__VA_ARGS__, NULL})
-
-static void out_free(struct out *o)
-{
-    free(o->out);
-    free(o->err);
-}
-
-/* Fails the case unless o exited with want; shows both outputs. */
-#define EXPECT_RC(o, want)                                                                         \
-    do {                                                                                           \
-        if ((o).rc != (want))                                                                      \
-            pltest_fail(__FILE__, __LINE__, "parley exited %d, not %d; out: %.800s err: %.800s",   \
-                        (o).rc, (want), (o).out, (o).err);                                         \
-    } while (0)
-#define EXPECT_IN(hay, needle)                                                                     \
-    do {                                                                                           \
-        if (!strstr((hay), (needle)))                                                              \
-            pltest_fail(__FILE__, __LINE__, "\"%s\" not in: %.1200s", (needle), (hay));            \
-    } while (0)
-#define EXPECT_NOT_IN(hay, needle)                                                                 \
-    do {                                                                                           \
-        if (strstr((hay), (needle)))                                                               \
-            pltest_fail(__FILE__, __LINE__, "\"%s\" unexpectedly in: %.1200s", (needle), (hay));   \
-    } while (0)
-
-static void setup(struct pt_server *s, enum pt_proto p)
-{
-    if (!getenv("PARLEY_TEST_CLI"))
-        PL_SKIP("PARLEY_TEST_CLI is not set");
-    tmpdir = pt_temp_dir("e2eact");
-    if (p == PT_H2) {
-        snprintf(server_url, sizeof(server_url), "https://127.0.0.1:%u", pt_server_tls_port(s));
-        setenv("PARLEY_CA_FILE", getenv("PARLEY_TEST_TLS_CERT"), 1);
-    } else {
-        snprintf(server_url, sizeof(server_url), "http://127.0.0.1:%u", pt_server_port(s));
-    }
-    http11 = p == PT_H1;
-    h2c = p == PT_H2C;
-    setenv("PARLEY_VAULT_COST", "low", 1);
-}
-
 static void unique_name(char *buf, size_t n, const char *tag)
 {
     snprintf(buf, n, "%s_%d_%d", tag, (int)getpid() % 100000, rand() % 100000);
@@ -156,7 +34,7 @@ static char *sql(const char *q)
     snprintf(cmd, sizeof(cmd), "psql -XAtq '%s' -c \"%s\"", pg, q);
     FILE *f = popen(cmd, "r");
     PL_ASSERT(f != NULL);
-    char *buf = slurp_fd(fileno(f));
+    char *buf = pt_slurp_fd(fileno(f));
     PL_ASSERT_INT_EQ(pclose(f), 0);
     return buf;
 }
@@ -170,7 +48,7 @@ static void scan_db(const char *const *secrets, int n)
     snprintf(cmd, sizeof(cmd), "pg_dump --data-only '%s'", pg);
     FILE *f = popen(cmd, "r");
     PL_ASSERT(f != NULL);
-    char *buf = slurp_fd(fileno(f));
+    char *buf = pt_slurp_fd(fileno(f));
     PL_ASSERT_INT_EQ(pclose(f), 0);
     PL_ASSERT(strstr(buf, "COPY public.messages") != NULL); /* the dump is real */
     for (int i = 0; i < n; i++)
@@ -183,15 +61,15 @@ static void scan_db(const char *const *secrets, int n)
 
 static void registered(const char *home, const char *name)
 {
-    struct out o = RUN(home, "register", name);
+    struct pt_cli_out o = RUN(home, "register", name);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
 }
 
 /* listen --count n --json as home; its output (caller frees). */
-static struct out listen_n(const char *home, const char *n)
+static struct pt_cli_out listen_n(const char *home, const char *n)
 {
-    struct out o = RUN(home, "listen", "--count", n, "--timeout", "20", "--json");
+    struct pt_cli_out o = RUN(home, "listen", "--count", n, "--timeout", "20", "--json");
     EXPECT_RC(o, 0);
     return o;
 }
@@ -204,7 +82,7 @@ PLTEST_PROTO(e2e_direct_edit_react_delete)
 {
     struct pt_server *s = PT_SERVER_START(NULL);
     char a[40], b[40], ha[600], hb[600], old[64], new[64], q[256], notyours[64];
-    setup(s, proto);
+    pt_cli_setup(s, proto, "e2eact");
     srand((unsigned)getpid() * 31u + (unsigned)proto);
     unique_name(a, sizeof(a), "xa");
     unique_name(b, sizeof(b), "xb");
@@ -212,23 +90,23 @@ PLTEST_PROTO(e2e_direct_edit_react_delete)
     snprintf(new, sizeof(new), "meet at the station %d", rand());
     /* Secrets unique to this run: the database scan sees other tests' rows. */
     snprintf(notyours, sizeof(notyours), "not yours %d", rand());
-    snprintf(ha, sizeof(ha), "%s/a", tmpdir);
-    snprintf(hb, sizeof(hb), "%s/b", tmpdir);
+    snprintf(ha, sizeof(ha), "%s/a", pt_cli.tmpdir);
+    snprintf(hb, sizeof(hb), "%s/b", pt_cli.tmpdir);
     registered(ha, a);
     registered(hb, b);
-    struct out o = RUN(ha, "send", b, old, "--json");
+    struct pt_cli_out o = RUN(ha, "send", b, old, "--json");
     EXPECT_RC(o, 0);
     long long conv = atoll(strstr(o.out, "\"conversation_id\":") + 18);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = listen_n(hb, "1");
     EXPECT_IN(o.out, old);
-    out_free(&o);
+    pt_cli_out_free(&o);
 
     o = RUN(ha, "edit", b, "1", new);
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "edited message 1");
     EXPECT_IN(o.out, "end-to-end encrypted");
-    out_free(&o);
+    pt_cli_out_free(&o);
     /* The server learnt that seq 1 was edited, and the marker of seq 2. */
     snprintf(q, sizeof(q),
              "SELECT seq, edited_at IS NOT NULL, body FROM messages WHERE conversation_id = %lld "
@@ -242,20 +120,20 @@ PLTEST_PROTO(e2e_direct_edit_react_delete)
     EXPECT_IN(o.out, "\"action\":\"edit\"");
     EXPECT_IN(o.out, "\"seq\":1");
     EXPECT_IN(o.out, new);
-    out_free(&o);
+    pt_cli_out_free(&o);
 
     o = RUN(hb, "react", a, "1", FLAMINGO);
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, "reacted to message 1");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "react", a, "1", "no");
     EXPECT_RC(o, 1);
     EXPECT_IN(o.err, "not a single emoji");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = listen_n(ha, "1");
     EXPECT_IN(o.out, "\"action\":\"reaction\"");
     EXPECT_IN(o.out, FLAMINGO);
-    out_free(&o);
+    pt_cli_out_free(&o);
 
     /* Both histories: the new text, marked edited, with the reaction. */
     o = RUN(hb, "history", a, "--json");
@@ -264,55 +142,55 @@ PLTEST_PROTO(e2e_direct_edit_react_delete)
     EXPECT_NOT_IN(o.out, old);
     EXPECT_IN(o.out, "\"edited\":true");
     EXPECT_IN(o.out, "{\"emoji\":\"" FLAMINGO "\",\"count\":1,\"mine\":true}");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "history", b);
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, new);
     EXPECT_IN(o.out, "(edited) [" FLAMINGO " 1]");
     EXPECT_NOT_IN(o.out, "\\x01"); /* the action messages themselves are not listed */
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "search", "the", "station");
     EXPECT_RC(o, 0);
     EXPECT_IN(o.out, new);
-    out_free(&o);
+    pt_cli_out_free(&o);
 
     /* Someone else's message: 403, and nothing is stored. */
     o = RUN(hb, "edit", a, "1", notyours);
     EXPECT_RC(o, 1);
     EXPECT_IN(o.err, "403");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "react", "--remove", a, "1", FLAMINGO);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = listen_n(ha, "1");
     EXPECT_IN(o.out, "\"emoji\":null");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "history", b, "--json");
     EXPECT_IN(o.out, "\"reactions\":[]");
-    out_free(&o);
+    pt_cli_out_free(&o);
 
     const char *secrets[] = {old, new, FLAMINGO, notyours};
     scan_db(secrets, 4);
 
     o = RUN(ha, "delete", b, "1");
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "history", b);
     EXPECT_IN(o.out, "(message deleted)");
     EXPECT_NOT_IN(o.out, new);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = listen_n(hb, "1");
     EXPECT_IN(o.out, "\"action\":\"delete\"");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hb, "history", a);
     EXPECT_IN(o.out, "(message deleted)");
     EXPECT_NOT_IN(o.out, new);
-    out_free(&o);
+    pt_cli_out_free(&o);
     /* Editing or reacting to a deleted message: 409. */
     o = RUN(hb, "react", a, "1", FLAMINGO);
     EXPECT_RC(o, 1);
     EXPECT_IN(o.err, "409");
-    out_free(&o);
+    pt_cli_out_free(&o);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
@@ -324,58 +202,58 @@ PLTEST_PROTO(e2e_group_window_and_reaction)
     static const char *const args[] = {"--edit-window", "0", NULL};
     struct pt_server *s = PT_SERVER_START(args);
     char a[40], b[40], c[40], ha[600], hb[600], hc[600], g[48], text[64], late[64];
-    setup(s, proto);
+    pt_cli_setup(s, proto, "e2eact");
     srand((unsigned)getpid() * 17u + (unsigned)proto);
     unique_name(a, sizeof(a), "ga");
     unique_name(b, sizeof(b), "gb");
     unique_name(c, sizeof(c), "gc");
     snprintf(text, sizeof(text), "group hello %d", rand());
     snprintf(late, sizeof(late), "too late %d", rand()); /* 36-messages-edit says "too late" */
-    snprintf(ha, sizeof(ha), "%s/ga", tmpdir);
-    snprintf(hb, sizeof(hb), "%s/gb", tmpdir);
-    snprintf(hc, sizeof(hc), "%s/gc", tmpdir);
+    snprintf(ha, sizeof(ha), "%s/ga", pt_cli.tmpdir);
+    snprintf(hb, sizeof(hb), "%s/gb", pt_cli.tmpdir);
+    snprintf(hc, sizeof(hc), "%s/gc", pt_cli.tmpdir);
     registered(ha, a);
     registered(hb, b);
     registered(hc, c);
-    struct out o = RUN(ha, "group", "create", "trio", b, c, "--json");
+    struct pt_cli_out o = RUN(ha, "group", "create", "trio", b, c, "--json");
     EXPECT_RC(o, 0);
     snprintf(g, sizeof(g), "#%lld", atoll(strstr(o.out, "\"conversation_id\":") + 18));
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "send", g, text);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = listen_n(hb, "1");
     EXPECT_IN(o.out, text);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = listen_n(hc, "1");
     EXPECT_IN(o.out, text);
-    out_free(&o);
+    pt_cli_out_free(&o);
 
     o = RUN(ha, "edit", g, "1", late);
     EXPECT_RC(o, 1);
     EXPECT_IN(o.err, "409");
     EXPECT_IN(o.err, "edit window");
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(ha, "edit", g, "9", "no such message");
     EXPECT_RC(o, 1);
     EXPECT_IN(o.err, "422");
-    out_free(&o);
+    pt_cli_out_free(&o);
 
     o = RUN(hb, "react", g, "1", FLAMINGO);
     EXPECT_RC(o, 0);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = listen_n(hc, "1");
     EXPECT_IN(o.out, "\"action\":\"reaction\"");
     EXPECT_IN(o.out, FLAMINGO);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = listen_n(ha, "1");
     EXPECT_IN(o.out, FLAMINGO);
-    out_free(&o);
+    pt_cli_out_free(&o);
     o = RUN(hc, "history", g, "--json");
     EXPECT_IN(o.out, text);
     EXPECT_IN(o.out, "\"edited\":false");
     EXPECT_IN(o.out, "{\"emoji\":\"" FLAMINGO "\",\"count\":1,\"mine\":false}");
-    out_free(&o);
+    pt_cli_out_free(&o);
     const char *secrets[] = {text, FLAMINGO, late};
     scan_db(secrets, 3);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
