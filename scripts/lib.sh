@@ -76,9 +76,9 @@ PL_APT_PKGS=(build-essential meson ninja-build pkg-config git
   libmicrohttpd-dev libnghttp2-dev libpq-dev libhiredis-dev libsodium-dev libbrotli-dev
   libyajl-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
   postgresql postgresql-15-hll redis-server curl nghttp2-client openssl clang-format haproxy)
-# Only the test suite needs these (browser tests: Debian's Chromium; scripts/fuzz: clang and
-# its libFuzzer runtime).
-PL_APT_TEST_PKGS=(chromium clang libclang-rt-14-dev
+# Only the test suite needs these (browser tests: Debian's Chromium and a colour emoji font, without
+# which reactions are boxes in its screenshots; scripts/fuzz: clang and its libFuzzer runtime).
+PL_APT_TEST_PKGS=(chromium fonts-noto-color-emoji clang libclang-rt-14-dev
   radosgw ceph-mon ceph-osd) # the S3 tests' server: scripts/lib_s3.sh
 
 # pl_deps [EXTRA_PKGS...]: install only the Debian packages that are missing (PL_APT_PKGS and
