@@ -16,7 +16,7 @@ run_web_bench() {
   pl_cert || pl_die "could not make the TLS certificate"
   local cmd=(env PARLEY_TEST_BIN="$bin" PARLEY_TEST_PG="$PARLEY_PG" PARLEY_TEST_REDIS="$PARLEY_REDIS"
     PARLEY_TEST_TLS_CERT="$PL_TLS_CERT" PARLEY_TEST_TLS_KEY="$PL_TLS_KEY"
-    PARLEY_WEB_DIST="$PL_ROOT/web/dist" BENCH_MESSAGES="${BENCH_MESSAGES:-10000}"
+    PARLEY_WEB_DIST="${BENCH_WEB_DIST:-$PL_ROOT/web/dist}" BENCH_MESSAGES="${BENCH_MESSAGES:-10000}"
     BENCH_SENDS="${BENCH_SENDS:-200}" BENCH_WEB_ONLY="${BENCH_WEB_ONLY:-}"
     node "$PL_ROOT/web/bench/web-bench.mjs")
   commands+=("${cmd[*]}")

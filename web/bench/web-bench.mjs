@@ -42,6 +42,27 @@ async function cpuOf(cdp) {
   return { task: m.TaskDuration, script: m.ScriptDuration, layout: m.LayoutDuration, style: m.RecalcStyleDuration,
     layouts: m.LayoutCount, styles: m.RecalcStyleCount };
 }
+// CPU time actually used (seconds, from the kernel: not inflated by waiting for a CPU on a busy
+// machine, unlike the durations above): every Chromium process, the renderers, and the renderers'
+// main threads (/proc/PID/task/PID/stat: a renderer's main thread is its first thread).
+let bcdp = null;
+function threadCpu(pid) {
+  try {
+    const st = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
+  } catch { return 0; }
+}
+async function procCpu() {
+  bcdp = bcdp || await browser.newBrowserCDPSession();
+  const { processInfo } = await bcdp.send('SystemInfo.getProcessInfo');
+  const r = { all: 0, renderer: 0, main: 0 };
+  for (const p of processInfo) {
+    r.all += p.cpuTime;
+    if (p.type === 'renderer') { r.renderer += p.cpuTime; r.main += threadCpu(p.id); }
+  }
+  return r;
+}
 const cpuDelta = (a, b) => Object.fromEntries(Object.keys(a).map((k) => [k, b[k] - a[k]]));
 // The N functions with the most self time in a CDP CPU profile, as "ms name (url:line)".
 function topSelf(profile, n) {
@@ -62,17 +83,36 @@ function traceSelf(file, n) {
   const main = list.find((e) => e.name === 'thread_name' && e.args && e.args.name === 'CrRendererMain' &&
     list.some((x) => x.pid === e.pid && x.name === 'FunctionCall'));
   if (!main) return ['(no renderer main thread in the trace)'];
+  // Nesting by wall time (ts, dur); what is summed is thread CPU time (tdur) where the trace has it.
   const xs = list.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.dur != null)
     .sort((a, b) => a.ts - b.ts || b.dur - a.dur);
   const self = new Map(), stack = [];
+  const cpu = (e) => (e.tdur != null ? e.tdur : e.dur);
   for (const e of xs) {
     while (stack.length && stack[stack.length - 1].ts + stack[stack.length - 1].dur <= e.ts) stack.pop();
     const parent = stack[stack.length - 1];
-    if (parent) self.set(parent.name, (self.get(parent.name) || 0) - Math.min(e.dur, parent.ts + parent.dur - e.ts));
-    self.set(e.name, (self.get(e.name) || 0) + e.dur);
+    if (parent && e.ts + e.dur <= parent.ts + parent.dur) self.set(parent.name, (self.get(parent.name) || 0) - cpu(e));
+    self.set(e.name, (self.get(e.name) || 0) + cpu(e));
     stack.push(e);
   }
   return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${(v / 1000).toFixed(0).padStart(6)} ms  ${k}`);
+}
+// The main thread's tasks (outermost events) by the CPU time each used: what a long task would
+// be on an idle machine, whatever the load while measuring. Returns ms, longest first.
+function traceTaskCpu(file) {
+  const ev = JSON.parse(readFileSync(file, 'utf8'));
+  const list = Array.isArray(ev) ? ev : ev.traceEvents;
+  const main = list.find((e) => e.name === 'thread_name' && e.args && e.args.name === 'CrRendererMain' &&
+    list.some((x) => x.pid === e.pid && x.name === 'FunctionCall'));
+  if (!main) return [];
+  const xs = list.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.dur != null)
+    .sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+  const tasks = [];
+  let endTs = -1;
+  for (const e of xs) {
+    if (e.ts >= endTs) { tasks.push((e.tdur != null ? e.tdur : e.dur) / 1000); endTs = e.ts + e.dur; }
+  }
+  return tasks.sort((a, b) => b - a);
 }
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 const out = {};
@@ -178,7 +218,7 @@ try {
       await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
       await cdp.send('Profiler.start');
     }
-    const cpu0 = await cpuOf(cdp);
+    const cpu0 = await cpuOf(cdp), proc0 = await procCpu();
     let wheels = 0;
     const up0 = Date.now();
     // Scroll up the way a wheel would, a screen at a time, until the first message is there.
@@ -206,10 +246,16 @@ try {
       await page.waitForTimeout(16);
       if (Date.now() - dn0 > (Number(env.BENCH_SCROLL_LIMIT_S) || 600) * 1000) throw new Error(`did not reach the end in 10 minutes (last shown: ${await page.evaluate(() => { const l = document.querySelector('[role=log]'); return JSON.stringify({ last: [...l.querySelectorAll('.msg .text')].pop()?.textContent, first: l.querySelector('.msg .text')?.textContent, n: l.querySelectorAll('.msg').length, top: l.scrollTop, h: l.scrollHeight, ch: l.clientHeight }); })})`);
     }
-    const cpu = cpuDelta(cpu0, await cpuOf(cdp));
+    const cpu = cpuDelta(cpu0, await cpuOf(cdp)), proc = cpuDelta(proc0, await procCpu());
     if (env.BENCH_TRACE) {
       await browser.stopTracing();
-      console.log(`trace of the scroll in ${env.BENCH_TRACE}; renderer main thread, self time by event:\n${traceSelf(env.BENCH_TRACE, 20).join('\n')}`);
+      console.log(`trace of the scroll in ${env.BENCH_TRACE}; renderer main thread, self CPU time by event:\n${traceSelf(env.BENCH_TRACE, 20).join('\n')}`);
+      const t = traceTaskCpu(env.BENCH_TRACE);
+      out.scroll_trace_tasks = t.length;
+      out.scroll_trace_task_cpu_max_ms = Math.round(t[0] || 0);
+      out.scroll_trace_task_cpu_over_50ms = t.filter((x) => x > 50).length;
+      out.scroll_trace_task_cpu_p99_ms = Math.round((t[Math.floor(t.length / 100)] || 0) * 10) / 10;
+      console.log(`main-thread tasks by their own CPU time: ${t.length} tasks, longest ${t.slice(0, 5).map((x) => x.toFixed(1)).join(', ')} ms; ${out.scroll_trace_task_cpu_over_50ms} over 50 ms`);
     }
     if (env.BENCH_PROFILE) {
       const { profile } = await cdp.send('Profiler.stop');
@@ -224,7 +270,12 @@ try {
     out.scroll_style_ms = Math.round(cpu.style * 1000);
     out.scroll_layouts = cpu.layouts;
     out.scroll_main_thread_ms_per_1000_msgs = Math.round(cpu.task * 1000 / (2 * N / 1000) * 10) / 10;
-    console.log(`scroll main thread: ${out.scroll_main_thread_ms} ms (script ${out.scroll_script_ms}, layout ${out.scroll_layout_ms} in ${cpu.layouts} layouts, style ${out.scroll_style_ms}) over ${wheels} wheel steps: ${out.scroll_main_thread_ms_per_1000_msgs} ms per 1,000 messages scrolled`);
+    const per1k = (x) => Math.round(x * 1000 / (2 * N / 1000) * 10) / 10;
+    out.scroll_cpu_renderer_main_ms_per_1000_msgs = per1k(proc.main);
+    out.scroll_cpu_renderer_ms_per_1000_msgs = per1k(proc.renderer);
+    out.scroll_cpu_chromium_ms_per_1000_msgs = per1k(proc.all);
+    console.log(`scroll CPU per 1,000 messages scrolled (kernel utime+stime): renderer main thread ${out.scroll_cpu_renderer_main_ms_per_1000_msgs} ms, renderer ${out.scroll_cpu_renderer_ms_per_1000_msgs} ms, all Chromium processes ${out.scroll_cpu_chromium_ms_per_1000_msgs} ms`);
+    console.log(`scroll main thread busy (task durations, include waiting for a CPU): ${out.scroll_main_thread_ms} ms (script ${out.scroll_script_ms}, layout ${out.scroll_layout_ms} in ${cpu.layouts} layouts, style ${out.scroll_style_ms}) over ${wheels} wheel steps: ${out.scroll_main_thread_ms_per_1000_msgs} ms per 1,000 messages scrolled`);
     for (const f of b.frames.sort((x, y) => y.duration - x.duration).slice(0, 5))
       console.log(`  long frame ${f.duration} ms (style+layout ${f.styleLayout} ms): ${f.scripts.map((x) => `${x.invoker} ${x.fn}@${x.at} ${x.ms} ms (forced layout ${x.forced} ms)`).join('; ')}`);
     out.scroll_long_frames = b.frames.length;
@@ -288,7 +339,7 @@ try {
     const cdpA = await a.context().newCDPSession(a), cdpB = await bctx.newCDPSession(b);
     await cdpA.send('Performance.enable');
     await cdpB.send('Performance.enable');
-    const a0 = await cpuOf(cdpA), b0 = await cpuOf(cdpB);
+    const a0 = await cpuOf(cdpA), b0 = await cpuOf(cdpB), p0 = await procCpu();
     const lat = [], pre = [], req = [], deliver = [], handle = [];
     const box = a.getByLabel('Message', { exact: true });
     for (let i = 0; i < SENDS; i++) {
@@ -305,7 +356,7 @@ try {
       if (ka.start) { pre.push(ka.start - ka.key); req.push(ka.end - ka.start); }
       if (kb.sse) { deliver.push(kb.sse[0] - ka.key); handle.push(kb.seen - kb.sse[0]); }
     }
-    const ca = cpuDelta(a0, await cpuOf(cdpA)), cb = cpuDelta(b0, await cpuOf(cdpB));
+    const ca = cpuDelta(a0, await cpuOf(cdpA)), cb = cpuDelta(b0, await cpuOf(cdpB)), pc = cpuDelta(p0, await procCpu());
     const k = kind === 'plain' ? 'send_render' : 'e2e_send_render';
     const r1 = (x) => Math.round(x * 10) / 10;
     out[`${k}_n`] = SENDS;
@@ -314,7 +365,10 @@ try {
     out[`${k}_max_ms`] = r1(Math.max(...lat));
     out[`${k}_sender_cpu_ms_per_send`] = r1(ca.task * 1000 / SENDS);
     out[`${k}_receiver_cpu_ms_per_msg`] = r1(cb.task * 1000 / SENDS);
-    console.log(`${kind} send -> rendered on the other browser (${SENDS}, from the sender's Enter keydown): p50 ${out[`${k}_p50_ms`]} ms, p95 ${out[`${k}_p95_ms`]} ms, max ${out[`${k}_max_ms`]} ms; main thread per message: sender ${out[`${k}_sender_cpu_ms_per_send`]} ms, receiver ${out[`${k}_receiver_cpu_ms_per_msg`]} ms (script ${r1(cb.script * 1000 / SENDS)}, layout ${r1(cb.layout * 1000 / SENDS)}, style ${r1(cb.style * 1000 / SENDS)})`);
+    out[`${k}_cpu_renderers_main_ms_per_msg`] = r1(pc.main * 1000 / SENDS);
+    out[`${k}_cpu_renderers_ms_per_msg`] = r1(pc.renderer * 1000 / SENDS);
+    out[`${k}_cpu_chromium_ms_per_msg`] = r1(pc.all * 1000 / SENDS);
+    console.log(`${kind} send -> rendered on the other browser (${SENDS}, from the sender's Enter keydown): p50 ${out[`${k}_p50_ms`]} ms, p95 ${out[`${k}_p95_ms`]} ms, max ${out[`${k}_max_ms`]} ms; CPU per message (kernel): both renderers' main threads ${out[`${k}_cpu_renderers_main_ms_per_msg`]} ms, renderers ${out[`${k}_cpu_renderers_ms_per_msg`]} ms, all Chromium ${out[`${k}_cpu_chromium_ms_per_msg`]} ms; main thread busy per message: sender ${out[`${k}_sender_cpu_ms_per_send`]} ms, receiver ${out[`${k}_receiver_cpu_ms_per_msg`]} ms (script ${r1(cb.script * 1000 / SENDS)}, layout ${r1(cb.layout * 1000 / SENDS)}, style ${r1(cb.style * 1000 / SENDS)})`);
     const parts = [['enter_to_post', pre], ['post_rtt', req], ['enter_to_sse', deliver], ['sse_to_rendered', handle]];
     for (const [name, xs] of parts) {
       if (!xs.length) continue;
