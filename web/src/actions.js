@@ -287,6 +287,8 @@ function notify(c, msg) {
 
 // ---- events (from the stream or /v1/sync) ----
 
+const afterRender = (f) => setTimeout(f, 0);
+
 export function onMessage(msg) {
   const fresh = addMessage(msg);
   e2eSeen([msg]);
@@ -305,8 +307,10 @@ export function onMessage(msg) {
   if (fresh && !mine) {
     const t = state.typing.get(c.id);
     if (t) t.delete(msg.sender);
-    markDelivered(c.id, msg.seq);
-    if (state.open === c.id && !document.hidden) markRead(c.id);
+    // The receipts go out right after this task, so the new row is rendered first (the render
+    // runs in this event's microtasks; starting two requests before it only delays it).
+    afterRender(() => markDelivered(c.id, msg.seq));
+    if (state.open === c.id && !document.hidden) afterRender(() => markRead(c.id));
     else { c.unread_count = (c.unread_count || 0) + 1; notify(c, msg); }
   }
   changed();

@@ -5,6 +5,7 @@ import { uname, signUp, newChat, send, waitTick, openChat, online, expectCount, 
   PASSPHRASE, e2eReady, newE2EChat, safetyDigits } from './lib.mjs';
 
 import { cases as messengerCases } from './cases-messenger.mjs';
+import { cases as historyCases } from './cases-history.mjs';
 
 export const cases = [];
 const test = (name, fn) => cases.push([name, fn]);
@@ -405,3 +406,4 @@ test('sign-in page appears even when /v1/me answers before the first render subs
 
 // Issue 12's messenger features (cases-messenger.mjs).
 cases.push(...messengerCases);
+cases.push(...historyCases);

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Parley web - the open conversation. The log renders a window of at most MAX_DOM messages of
-// the ones held in memory: scrolling near the top widens it upwards (fetching older pages when
+// the ones held in memory: scrolling near the top moves it up by STEP (fetching older pages when
 // needed) and trims the bottom, and the other way round, keeping the message under the viewport's
-// top edge where it was, so the DOM stays bounded however long the history.
+// top edge where it was, so the DOM stays bounded however long the history. Each move renders,
+// lays out and paints only STEP new rows in one task (bench/README.md, "Web client"), and older
+// pages are fetched while the window still has rows above it, so a fetch never lands in the same
+// task as a move: the rows it adds are off the window until the user scrolls to them.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Icon } from './icons.js';
 import { html, dayOf, lastSeenText } from './html.js';
@@ -23,7 +26,9 @@ function openSafety(uid) {
   set({ dialog: 'safety', safetyPeer: { id: uid, username: u ? u.username : String(uid) } });
 }
 
-const MAX_DOM = 240, STEP = 60, EDGE = 300;
+// EDGE (px from an end) starts a move; a page is prefetched once fewer than PREFETCH rows are
+// held above the window.
+const MAX_DOM = 200, STEP = 40, EDGE = 600, PREFETCH = 120;
 
 function subtitle(c) {
   const typers = typingNames(c.id);
@@ -98,22 +103,43 @@ export function Conversation({ id }) {
     }
   };
 
+  // Older messages arrive in the background; the window shifts by as many places in the same
+  // render, so the rows on screen stay the same DOM and nothing is laid out again.
+  // A user who reached the top meanwhile (where a wheel fires no more scroll events) gets the
+  // next move with it.
+  const prefetch = async () => {
+    loading.current = true;
+    const n = await loadEarlier(id).catch(() => 0);
+    loading.current = false;
+    if (!n) return;
+    const log = logRef.current;
+    const up = log && log.scrollTop < EDGE;
+    if (up) remember();
+    setWin((w) => {
+      if (w.stick) return w;
+      const st = Math.max(0, w.start + n - (up ? STEP : 0));
+      return { start: st, end: Math.min(w.end + n, st + MAX_DOM), stick: false };
+    });
+  };
+
   const onScroll = async () => {
     const log = logRef.current;
-    if (!log || loading.current) return;
+    if (!log) return;
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     if (log.scrollTop < EDGE) {
       if (start > 0) {
+        if (start < PREFETCH && m.hasMore && !loading.current) prefetch();
         remember();
         const st = Math.max(0, start - STEP);
         setWin({ start: st, end: Math.min(end, st + MAX_DOM), stick: false });
-      } else if (m.hasMore) {
+      } else if (m.hasMore && !loading.current) {
         loading.current = true;
         remember();
         const n = await loadEarlier(id).catch(() => 0);
         loading.current = false;
-        // The held list grew at the front: the same messages moved n places.
-        if (n) setWin({ start: 0, end: Math.min(end + n, MAX_DOM), stick: false });
+        // The held list grew at the front: the same messages moved n places; show STEP of them.
+        const st = Math.max(0, n - STEP);
+        if (n) setWin({ start: st, end: Math.min(end + n, st + MAX_DOM), stick: false });
       }
     } else if (log.scrollHeight - log.scrollTop - log.clientHeight < EDGE && end < list.length) {
       remember();
