@@ -10,7 +10,7 @@
 # Sizes: BENCH_MESSAGES (10,000), BENCH_SENDS (200), BENCH_WEB_ONLY (load,scroll,send: a subset).
 
 run_web_bench() {
-  local runs=${BENCH_WEB_RUNS:-3} i out json
+  local runs=${BENCH_WEB_RUNS:-3} i json
   pl_deps chromium fonts-noto-color-emoji
   pl_web_build || pl_die "the web client did not build"
   pl_cert || pl_die "could not make the TLS certificate"
@@ -25,8 +25,8 @@ run_web_bench() {
   for ((i = 1; i <= runs; i++)); do
     fresh_db
     pl_say "web bench run $i/$runs (load average $(cut -d' ' -f1-3 /proc/loadavg)): ${cmd[*]}"
-    out=$("${cmd[@]}" | tee /dev/stderr) || pl_die "web-bench.mjs failed (run $i)"
-    json=$(printf '%s\n' "$out" | grep '^{' | tail -n 1)
+    "${cmd[@]}" | tee "$PARLEY_DATA/web-run-$i.log" || pl_die "web-bench.mjs failed (run $i)"
+    json=$(grep '^{' "$PARLEY_DATA/web-run-$i.log" | tail -n 1)
     [[ -n $json ]] || pl_die "web-bench.mjs printed no JSON summary (run $i)"
     printf '%s\n' "$json" >>"$jsonl"
     echo "RESULT scenario=web run=$i $json" >>"$results"

@@ -28,7 +28,7 @@ function openSafety(uid) {
 
 // EDGE (px from an end) starts a move; a page is prefetched once fewer than PREFETCH rows are
 // held above the window.
-const MAX_DOM = 200, STEP = 40, EDGE = 600, PREFETCH = 120;
+const MAX_DOM = 120, STEP = 40, EDGE = 600, PREFETCH = 120;
 
 function subtitle(c) {
   const typers = typingNames(c.id);
@@ -47,6 +47,7 @@ export function Conversation({ id }) {
   const m = convMsgs(id);
   const logRef = useRef(null);
   const anchor = useRef(null);     // { seq, offset } to restore after a window change
+  const focusTo = useRef(null);    // the seq of a search hit to centre after the next render
   const [win, setWin] = useState({ start: Math.max(0, list.length - MAX_DOM), end: list.length, stick: true });
   const [replyTo, setReplyTo] = useState(null);
   const [editing, setEditing] = useState(null);   // the message being edited in the composer
@@ -68,18 +69,23 @@ export function Conversation({ id }) {
     setWin({ start: st, end: en, stick: en === list.length && i > list.length - STEP });
     setFlash(s.focusSeq);
     set({ focusSeq: null });
-    requestAnimationFrame(() => {
-      const el = document.getElementById(`m-${list[i].seq}`);
-      if (el) el.scrollIntoView({ block: 'center' });
-    });
+    focusTo.current = list[i].seq;
   }, [s.focusSeq, list.length]);
 
+  // After each render, before it is painted: the search hit centred (in the same task as the
+  // render that marks it, so it is never shown marked but off screen), or the anchored message
+  // back where it was, or the newest in view.
   useLayoutEffect(() => {
     const log = logRef.current;
     if (!log) return;
-    if (anchor.current) {
-      const el = log.querySelector(`[data-seq="${anchor.current.seq}"]`);
-      if (el) log.scrollTop = el.offsetTop - anchor.current.offset;
+    const el = focusTo.current != null && document.getElementById(`m-${focusTo.current}`);
+    if (el) {
+      focusTo.current = null;
+      anchor.current = null;
+      el.scrollIntoView({ block: 'center' });
+    } else if (anchor.current) {
+      const a = log.querySelector(`[data-seq="${anchor.current.seq}"]`);
+      if (a) log.scrollTop = a.offsetTop - anchor.current.offset;
       anchor.current = null;
     } else if (win.stick) {
       log.scrollTop = log.scrollHeight;
