@@ -40,10 +40,8 @@ async function onPush(e) {
 
 self.addEventListener('push', (e) => e.waitUntil(onPush(e)));
 
-// Focus a tab of the app (telling it which conversation to open) or open one at the conversation.
-async function onClick(e) {
-  e.notification.close();
-  const id = e.notification.data && e.notification.data.conversation_id;
+// Focuses a tab of the app, telling it which conversation to open, or opens one at it.
+async function openConversation(id) {
   const wins = await appWindows();
   const win = wins.find((c) => c.focused) || wins.find((c) => c.visibilityState === 'visible') || wins[0];
   if (win) {
@@ -53,6 +51,15 @@ async function onClick(e) {
   }
   await self.clients.openWindow(id ? `/#/c/${id}` : '/');
 }
+
+async function onClick(e) {
+  e.notification.close();
+  await openConversation(e.notification.data && e.notification.data.conversation_id);
+}
+
+// For the tests, as window.parley is in the page: a click on a notification cannot be simulated
+// (DevTools has no way to, and a synthetic event cannot wait or open windows).
+self.parleyOpen = openConversation;
 
 self.addEventListener('notificationclick', (e) => e.waitUntil(onClick(e)));
 

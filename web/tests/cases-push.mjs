@@ -316,6 +316,15 @@ test('h1: what parleyd pushes is shown by the worker, per conversation, never e2
       || plain[0].data.conversation_id !== conv) throw new Error(`plain notification ${JSON.stringify(plain[0])}`);
     const secret = shown.find((x) => x.tag === `c${conv + 1000}`);
     if (secret.body !== 'New message' || JSON.stringify(secret).includes('secret')) throw new Error(`e2e notification ${JSON.stringify(secret)}`);
+    // A click on the notification, with a tab of the app open: the worker focuses it and the app
+    // opens the conversation (the worker's click handler, run through its test hook).
+    await a.goto(`${origin}/`);
+    await a.getByRole('button', { name: 'New chat' }).waitFor();
+    await a.evaluate(async () => { await navigator.serviceWorker.register('/sw.js', { scope: '/' }); await navigator.serviceWorker.ready; });
+    const worker = await until('Ann\'s service worker', () => a.context().serviceWorkers()[0]);
+    await worker.evaluate((id) => self.parleyOpen(id), conv);
+    await a.getByRole('heading', { name: bn, exact: true }).waitFor();
+    if (new URL(a.url()).hash !== `#/c/${conv}`) throw new Error(`opened ${a.url()}`);
     // A tab of the app in front: a push raises no notification, and the tab is told.
     await b.goto(`${origin}/`);
     await b.getByRole('button', { name: 'Sign in' }).waitFor();
