@@ -24,7 +24,7 @@ export function PushSetting() {
   }, []);
   const toggle = async (e) => {
     const on = e.target.checked;
-    setSt({ state: 'working' });
+    setSt({ state: 'working', want: on });
     try {
       setSt(await (on ? pushEnable() : pushDisable()));
     } catch (x) {
@@ -34,7 +34,7 @@ export function PushSetting() {
   const busy = st.state === 'checking' || st.state === 'working';
   const text = st.state === 'failed' ? `Failed: ${st.reason}.` : TEXT[st.state];
   return html`<div class="push-setting">
-    <label class="check"><input type="checkbox" checked=${st.state === 'on'} onChange=${toggle}
+    <label class="check"><input type="checkbox" checked=${st.state === 'on' || (st.state === 'working' && st.want)} onChange=${toggle}
       disabled=${busy || st.state === 'blocked' || st.state === 'unsupported'}
       aria-describedby="push-state" />Push notifications</label>
     <p id="push-state" class="muted" role="status" aria-live="polite">${text}</p>
