@@ -148,9 +148,11 @@ export function Conversation({ id }) {
         if (n) setWin({ start: st, end: Math.min(end + n, st + MAX_DOM), stick: false });
       }
     } else if (log.scrollHeight - log.scrollTop - log.clientHeight < EDGE && end < list.length) {
-      remember();
       const en = Math.min(list.length, end + STEP);
-      setWin({ start: Math.max(start, en - MAX_DOM), end: en, stick: false });
+      // At the very bottom, reaching the newest (e.g. one that arrived meanwhile) follows it.
+      const stick = atBottom && en === list.length;
+      if (!stick) remember();
+      setWin({ start: Math.max(start, en - MAX_DOM), end: en, stick });
     } else if (atBottom && end === list.length && !win.stick) {
       setWin({ start, end, stick: true });
     }
