@@ -11,6 +11,7 @@
 
 /* Storage handles are only named here; the .c files of api/ and server/ include the
  * storage headers they call. */
+struct api_token_cache;
 struct store_blob;
 struct store_pg;
 struct store_redis;
@@ -37,6 +38,8 @@ struct api_limits {
     char *exempt;                   /* addresses per-address limits skip ("a,b") */
     unsigned session_ttl_s;         /* inactivity after which a session expires */
     unsigned max_devices;           /* active sessions per user */
+    unsigned token_cache_size;      /* cached token lookups (0: none) */
+    unsigned token_cache_ms;        /* how long a cached lookup is trusted */
     unsigned keys_fetch_per_min;    /* bundle fetches per requester per minute */
     unsigned keys_target_per_min;   /* bundle fetches of one target per minute */
     unsigned streams;               /* open event streams per user */
@@ -127,8 +130,10 @@ struct api_env {
      * the loop). Returns 0, or PL_EBUSY/PL_ECANCELED (fn not called). */
     int (*run)(void *ctx, void (*fn)(struct api_worker *w, void *arg), void *arg);
     void *run_ctx;
+    /* Cached token lookups (api/token_cache.h), NULL when disabled. */
+    struct api_token_cache *tokens;
     /* Any thread: ends the event streams of a device (logout) on every
-     * node. */
+     * node, and drops its cached token lookups on the other nodes. */
     void (*close_device)(void *ctx, int64_t user_id, int64_t device_id);
     void *close_ctx;
     /* Any thread: sends the presence event json to the streams of the n

@@ -16,6 +16,7 @@
 #include "writer.h"
 
 #include "api/api.h"
+#include "api/token_cache.h"
 #include "common/log.h"
 #include "storage/archive.h"
 #include "storage/search.h"
@@ -212,6 +213,9 @@ static int start(struct srv *s)
     s->env.node_id = s->node_id;
     int rc = api_init();
     if (rc == 0)
+        rc = api_token_cache_new(s->cfg.limits.token_cache_size, s->cfg.limits.token_cache_ms,
+                                 s->cfg.limits.session_ttl_s, &s->env.tokens);
+    if (rc == 0)
         rc = srv_metrics_new(&s->metrics);
     if (rc == 0)
         rc = srv_media_init(&s->cfg, &s->media);
@@ -233,6 +237,7 @@ static int start(struct srv *s)
     if ((rc = analytics_timer_new(&s->analytics, &s->aggregator)) < 0)
         return rc;
     s->env.metrics_ctx = s->metrics;
+    srv_metrics_tokens(s->metrics, s->env.tokens);
     if ((rc = pl_loop_new(&s->loop)) < 0)
         return rc;
     /* Before the pool, so that no worker can see env.send unset. */
@@ -343,6 +348,8 @@ static void stop(struct srv *s)
         pl_loop_drain(s->loop);
     pl_loop_free(s->loop);
     srv_metrics_free(s->metrics);
+    api_token_cache_free(s->env.tokens);
+    s->env.tokens = NULL;
     srv_media_deinit(&s->media);
     srv_web_deinit(&s->web);
 }
