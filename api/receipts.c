@@ -329,8 +329,8 @@ void api__receipts_post_many(struct api_call **cs, unsigned n, int *rcs)
         if (rcs[i] == 0)
             rcs[i] = read_receipt(cs[i], &is_read, &up_to);
         if (rcs[i] == 0)
-            r[k++] = (struct rcpt){.c = cs[i], .conv = conv, .up_to = up_to, .is_read = is_read,
-                                   .i = i};
+            r[k++] =
+                (struct rcpt){.c = cs[i], .conv = conv, .up_to = up_to, .is_read = is_read, .i = i};
     }
     if (k == 0)
         return;
@@ -346,8 +346,7 @@ void api__receipts_post_many(struct api_call **cs, unsigned n, int *rcs)
             rcs[x->i] = reply_watermarks(x->c, x->conv, &x->to);
     }
     if (rc < 0)
-        pl_log_info("a batch of %u receipts failed (%s); they ran one by one", k,
-                    pl_strerror(rc));
+        pl_log_info("a batch of %u receipts failed (%s); they ran one by one", k, pl_strerror(rc));
 }
 
 /* ---- GET /v1/conversations/{id}/messages/{seq}/receipts ---- */

@@ -236,8 +236,7 @@ static void handle_receipts(struct api_call **cs, unsigned n, int *rcs)
     for (unsigned i = 0; i < n; i++) {
         int rc = http_req_decode_body(cs[i]->req);
         if (rc < 0) {
-            api_problem_send(cs[i]->req, rc,
-                             rc == PL_EMALFORMED ? "the br body is corrupt" : NULL);
+            api_problem_send(cs[i]->req, rc, rc == PL_EMALFORMED ? "the br body is corrupt" : NULL);
             finish(cs[i], rc);
         } else {
             cs[k++] = cs[i];
