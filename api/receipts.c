@@ -242,6 +242,7 @@ struct emits {
     struct api_call *c0;
     struct api_emit *em;
     unsigned n, cap;
+    bool wrote; /* some group moved a watermark: commit */
 };
 
 static int emits_add(struct emits *e, const struct api_emit *em, unsigned n)
@@ -288,6 +289,7 @@ static int group_apply(struct rcpt *r, unsigned n, int *rcs, struct emits *ev)
         return 0; /* nothing moved: nothing written */
     struct api_emit *em;
     unsigned n_em;
+    ev->wrote = true;
     if ((rc = apply(c, r[0].conv, asked, &from, &to, &em, &n_em)) < 0)
         return rc;
     return emits_add(ev, em, n_em);
@@ -306,10 +308,10 @@ static int batch_tx(struct api_call *c0, struct rcpt *r, unsigned n, int *rcs)
             e++;
         rc = group_apply(&r[g], e - g, rcs, &ev);
     }
-    if (rc == 0 && ev.n && (rc = api__emit_store_all(c0, ev.em, ev.n)) == 0)
+    if (rc == 0 && ev.wrote && (rc = api__emit_store_all(c0, ev.em, ev.n)) == 0)
         rc = store_pg_tx_commit(c0->w->pg);
-    if (rc < 0 || ev.n == 0) {
-        store_pg_tx_rollback(c0->w->pg);
+    if (rc < 0 || !ev.wrote) {
+        store_pg_tx_rollback(c0->w->pg); /* failed, or nothing was written */
         if (rc < 0)
             return rc;
     }
