@@ -226,11 +226,13 @@ void api_handle(struct api_worker *w, struct http_req *req);
  * of them; each is answered or handed on like api_handle() does. */
 void api_handle_waiting(struct api_worker *w, struct http_req **reqs, unsigned n);
 /* Any thread: whether the request's route is API_BATCH (cheap once
- * authenticated: message sends), so a worker may take several at once. */
+ * authenticated: message sends; receipts, which share one transaction),
+ * so a worker may take several at once. */
 bool api_route_batches(const struct http_req *req);
 /* Worker: n requests of API_BATCH routes (all API_AUTH, not API_AUTH_ANY),
- * authenticated with one statement, then each handled and completed like
- * api_handle() does. */
+ * authenticated with one statement (for the tokens the token cache did not
+ * know), then each handled and completed like api_handle() does; the
+ * receipts among them in one transaction (api/receipts.c). */
 void api_handle_batch(struct api_worker *w, struct http_req **reqs, unsigned n);
 
 /* Any thread: answers a request that could not be handed to a worker
