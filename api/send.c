@@ -359,6 +359,11 @@ static size_t send_bytes(const struct store_send *s)
     return strlen(s->body) + (s->e2e ? s->e2e->bytes : 0);
 }
 
+int64_t api_send_conversation(const struct api_send *job)
+{
+    return job->s.conversation_id;
+}
+
 int api_send_commit(struct api_worker *w, struct api_send *const *jobs, unsigned n)
 {
     int rc = 0;
