@@ -246,8 +246,8 @@ void api_reject(const struct api_env *env, struct http_req *req, int rc);
 PL_MUST_CHECK int api_send_commit(struct api_worker *w, struct api_send *const *jobs, unsigned n);
 
 /* Any thread, while the caller owns job: the conversation it sends to. The
- * writer spreads sends over its connections by it, so that one
- * conversation's sends stay in one queue, in order. */
+ * writer keeps a conversation in one transaction at a time by it, so that
+ * its sends commit in queue order. */
 int64_t api_send_conversation(const struct api_send *job);
 
 /* Builds the route table and compresses the static documents. Call once at

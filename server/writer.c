@@ -15,28 +15,36 @@
 PL_LOG_TOPIC("writer");
 
 /*
- * Why several writers, and why partitioned by conversation. A send's
- * transaction is three round trips (storage/messages.h): lock and check,
- * assign seqs, then insert-and-commit. Only the last one takes the global
- * stream position lock, and it holds it through its commit's WAL flush,
- * so positions stay dense and commit in order whatever the number of
- * writers (and of nodes). With one writer everything else of a batch
- * waited for that flush too; with writer_connections lanes (a thread, a
- * queue and a PostgreSQL connection each) lane B checks and assigns its
- * batch while lane A's commit is flushing, and batch N+1 is ready to take
- * the position lock the moment batch N lets it go. Each lane still takes
- * whatever piled up while its previous batch committed (group commit), so
- * batches grow by themselves exactly when the load does, and an idle
- * server commits a lone send at once.
+ * Why several writers. A send's transaction is three round trips
+ * (storage/messages.h): lock and check, assign seqs, then insert-and-commit.
+ * Only the last one takes the global stream position lock, and it holds it
+ * through its commit's WAL flush, so positions stay dense and commit in
+ * order whatever the number of writers (and of nodes). With one writer
+ * everything else of a batch waited for that flush too. With
+ * writer_connections lanes (a thread and a PostgreSQL connection each) one
+ * lane locks, checks and assigns the next batch while another lane's commit
+ * flushes, so the next batch is ready to take the position lock the moment
+ * the previous one lets it go.
  *
- * A conversation's sends always go to the same lane (by its id), so they
- * are committed in the order they were queued, and two lanes never want
- * the same conversation row (SEND_LOCK's FOR NO KEY UPDATE) or member row:
- * the only row they share is the position counter, which each takes last.
- * A device that reuses a client_msg_id in two conversations on two lanes
- * cannot deadlock them either: messages are only inserted by the holder of
- * the position lock, so the loser finds the winner's row committed, and its
- * retry (api/send.c, TX_ATTEMPTS) answers that send with 409.
+ * All lanes take from one queue. A lane takes whatever piled up (group
+ * commit: batches grow by themselves exactly when the load does, and an
+ * idle server commits a lone send at once), except the sends whose
+ * conversation is in a batch another lane has in flight: those stay queued,
+ * in order, until that batch is done. So a conversation is in one
+ * transaction at a time, its sends commit in the order they were queued,
+ * and two lanes never want the same conversation or member row: the only
+ * row they share is the position counter, which each takes last. (A device
+ * reusing a client_msg_id in two conversations on two lanes cannot deadlock
+ * them either: messages are only inserted by the holder of the position
+ * lock, so the loser finds the winner's row committed, and its retry,
+ * api/send.c TX_ATTEMPTS, answers that send with 409.)
+ *
+ * Overlap is not free: at a given rate, two lanes commit twice as many
+ * transactions of half the size, and each transaction has a fixed cost
+ * (statements, the commit's flush). So while a lane is busy, another lane
+ * starts only once split_min sends wait (a quarter of writer_batch): under
+ * light load one lane does everything with full batches, and the second
+ * joins when a backlog shows that the position lock is the bottleneck.
  */
 
 /*
@@ -55,23 +63,26 @@ PL_LOG_TOPIC("writer");
 const unsigned srv_writer_bucket_le[SRV_WRITER_BUCKETS - 1] = {1,  2,   4,   8,   16,  32,
                                                                64, 128, 256, 512, 1024};
 
-/* One group-commit lane: a queue, a thread and a connection. */
+/* One group-commit lane: a thread and a connection. */
 struct lane {
     struct srv_writer *w;
-    pthread_cond_t cond;
-    struct api_send **ring; /* fixed capacity: the queue never grows */
-    unsigned cap, head, len;
     bool started;
+    bool busy; /* a batch in flight (under w->lock) */
     pthread_t thread;
     struct api_worker api; /* env and the lane's own connection (no Redis) */
     struct api_send **batch;
+    int64_t *convs; /* the conversations of the batch in flight, ascending */
+    unsigned n_convs;
 };
 
 struct srv_writer {
-    pthread_mutex_t lock; /* every lane's queue, stopping and stats */
+    pthread_mutex_t lock;   /* the queue, the lanes' busy and convs, stopping, stats */
+    pthread_cond_t cond;    /* idle lanes wait here */
+    struct api_send **ring; /* fixed capacity: the queue never grows */
+    unsigned cap, head, len;
     struct lane *lanes;
-    unsigned n_lanes;
-    unsigned batch_max;
+    unsigned n_lanes, n_busy;
+    unsigned batch_max, split_min;
     bool stopping;
     struct srv_writer_stats stats; /* queued/capacity filled on read */
     pthread_t indexer;
@@ -80,20 +91,68 @@ struct srv_writer {
     struct store_pg *index_pg; /* the indexer's own connection */
 };
 
-/* Moves up to batch_max of the lane's queued sends into l->batch; 0 once
- * stopping and drained. */
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* Whether a lane other than self has conv in flight; under w->lock. */
+static bool in_flight(const struct srv_writer *w, const struct lane *self, int64_t conv)
+{
+    for (unsigned i = 0; i < w->n_lanes; i++) {
+        const struct lane *o = &w->lanes[i];
+        if (o != self && o->busy && bsearch(&conv, o->convs, o->n_convs, sizeof(conv), cmp_i64))
+            return true;
+    }
+    return false;
+}
+
+/* Moves up to batch_max queued sends whose conversation no other lane has
+ * in flight into l->batch, in queue order; the rest stay queued, in order.
+ * Notes the batch's conversations. Under w->lock. */
+static unsigned gather(struct srv_writer *w, struct lane *l)
+{
+    unsigned n = 0, kept = 0;
+    for (unsigned i = 0; i < w->len; i++) {
+        struct api_send *job = w->ring[(w->head + i) % w->cap];
+        if (n < w->batch_max && !in_flight(w, l, api_send_conversation(job)))
+            l->batch[n++] = job;
+        else /* kept <= i: never overwrites what is still to be read */
+            w->ring[(w->head + kept++) % w->cap] = job;
+    }
+    w->len = kept;
+    for (unsigned i = 0; i < n; i++)
+        l->convs[i] = api_send_conversation(l->batch[i]);
+    qsort(l->convs, n, sizeof(*l->convs), cmp_i64);
+    unsigned d = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (d == 0 || l->convs[d - 1] != l->convs[i])
+            l->convs[d++] = l->convs[i];
+    l->n_convs = d;
+    return n;
+}
+
+/* Waits for a batch for l and returns its size; 0 once stopping and the
+ * queue is empty. A lane starts while another is busy only when split_min
+ * sends wait (or when stopping, to drain). */
 static unsigned take(struct lane *l)
 {
     struct srv_writer *w = l->w;
+    unsigned n = 0;
     pthread_mutex_lock(&w->lock);
-    while (l->len == 0 && !w->stopping)
-        pthread_cond_wait(&l->cond, &w->lock);
-    unsigned n = PL_MIN(l->len, w->batch_max);
-    for (unsigned i = 0; i < n; i++) {
-        l->batch[i] = l->ring[l->head];
-        l->head = (l->head + 1) % l->cap;
+    for (;;) {
+        if (w->len == 0 && w->stopping)
+            break;
+        if (w->len > 0 && (w->n_busy == 0 || w->len >= w->split_min || w->stopping) &&
+            (n = gather(w, l)) > 0)
+            break;
+        pthread_cond_wait(&w->cond, &w->lock);
     }
-    l->len -= n;
+    if (n) {
+        l->busy = true;
+        w->n_busy++;
+    }
     pthread_mutex_unlock(&w->lock);
     return n;
 }
@@ -116,6 +175,12 @@ static void *writer_main(void *arg)
     while ((n = take(l))) {
         int rc = api_send_commit(&l->api, l->batch, n);
         pthread_mutex_lock(&w->lock);
+        /* Its conversations are free again, and the lane count changed:
+         * any idle lane may have work now. */
+        l->busy = false;
+        l->n_convs = 0;
+        w->n_busy--;
+        pthread_cond_broadcast(&w->cond);
         w->stats.batches++;
         w->stats.failed_batches += rc < 0;
         w->stats.sends += n;
@@ -163,38 +228,36 @@ static void *indexer_main(void *arg)
 int srv_writer_submit(void *ctx, struct api_send *job)
 {
     struct srv_writer *w = ctx;
-    uint64_t conv = (uint64_t)api_send_conversation(job);
-    struct lane *l = &w->lanes[conv % w->n_lanes];
     int rc = 0;
     pthread_mutex_lock(&w->lock);
     if (w->stopping) {
         rc = PL_ECANCELED;
-    } else if (l->len == l->cap) {
+    } else if (w->len == w->cap) {
         w->stats.rejected++;
         rc = PL_EBUSY;
     } else {
-        l->ring[(l->head + l->len) % l->cap] = job;
-        /* One signal per empty-to-busy edge is enough: the lane drains
-         * everything it finds before it waits again. */
-        if (l->len++ == 0)
-            pthread_cond_signal(&l->cond);
+        w->ring[(w->head + w->len) % w->cap] = job;
+        /* Idle lanes all wait for the same thing, so waking one is enough,
+         * and only on the edges that can let one start: the queue became
+         * non-empty, or it reached split_min while a lane is busy. A busy
+         * lane drains everything it may before it waits again. */
+        w->len++;
+        if (w->len == 1 || w->len == w->split_min)
+            pthread_cond_signal(&w->cond);
     }
     pthread_mutex_unlock(&w->lock);
     return rc;
 }
 
-/* The lane's queue and connection; its thread is started by the caller. */
-static int lane_init(struct srv_writer *w, struct lane *l, const struct srv_config *cfg,
-                     const struct api_env *env, const struct store_pg_config *pgc)
+/* The lane's batch and connection; its thread is started by the caller. */
+static int lane_init(struct srv_writer *w, struct lane *l, const struct api_env *env,
+                     const struct store_pg_config *pgc)
 {
     l->w = w;
-    pthread_cond_init(&l->cond, NULL);
-    /* writer_queue bounds all lanes together. */
-    l->cap = (cfg->writer_queue + w->n_lanes - 1) / w->n_lanes;
     l->api.env = env;
-    l->ring = calloc(l->cap, sizeof(*l->ring));
     l->batch = calloc(w->batch_max, sizeof(*l->batch));
-    return l->ring && l->batch ? store_pg_new(pgc, &l->api.pg) : PL_ENOMEM;
+    l->convs = calloc(w->batch_max, sizeof(*l->convs));
+    return l->batch && l->convs ? store_pg_new(pgc, &l->api.pg) : PL_ENOMEM;
 }
 
 int srv_writer_new(const struct srv_config *cfg, const struct api_env *env, struct srv_writer **out)
@@ -206,15 +269,19 @@ int srv_writer_new(const struct srv_config *cfg, const struct api_env *env, stru
         return PL_ENOMEM;
     }
     pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
     pthread_cond_init(&w->index_cond, NULL);
     w->n_lanes = n;
+    w->cap = cfg->writer_queue;
     w->batch_max = cfg->writer_batch;
+    w->split_min = PL_MAX(1u, cfg->writer_batch / 4);
+    w->ring = calloc(w->cap, sizeof(*w->ring));
     struct store_pg_config pgc = {.conninfo = cfg->pg,
                                   .connect_timeout_s = cfg->pg_connect_timeout_s,
                                   .key_lookups_only = true};
-    int rc = 0;
+    int rc = w->ring ? 0 : PL_ENOMEM;
     for (unsigned i = 0; i < n && rc == 0; i++)
-        rc = lane_init(w, &w->lanes[i], cfg, env, &pgc);
+        rc = lane_init(w, &w->lanes[i], env, &pgc);
     if (rc == 0)
         rc = store_pg_new(&pgc, &w->index_pg);
     for (unsigned i = 0; i < n && rc == 0; i++) {
@@ -239,11 +306,8 @@ void srv_writer_free(struct srv_writer *w)
         return;
     pthread_mutex_lock(&w->lock);
     w->stopping = true;
-    unsigned left = 0;
-    for (unsigned i = 0; i < w->n_lanes; i++) {
-        left += w->lanes[i].len;
-        pthread_cond_broadcast(&w->lanes[i].cond);
-    }
+    unsigned left = w->len;
+    pthread_cond_broadcast(&w->cond);
     pthread_cond_broadcast(&w->index_cond);
     pthread_mutex_unlock(&w->lock);
     if (left)
@@ -257,17 +321,16 @@ void srv_writer_free(struct srv_writer *w)
         pl_log_info("committed %llu sends in %llu batches (%llu failed); %llu turned away",
                     w->stats.sends, w->stats.batches, w->stats.failed_batches, w->stats.rejected);
     for (unsigned i = 0; i < w->n_lanes; i++) {
-        struct lane *l = &w->lanes[i];
-        store_pg_free(l->api.pg);
-        if (l->w)
-            pthread_cond_destroy(&l->cond);
-        free(l->batch);
-        free(l->ring);
+        store_pg_free(w->lanes[i].api.pg);
+        free(w->lanes[i].batch);
+        free(w->lanes[i].convs);
     }
     store_pg_free(w->index_pg);
+    pthread_cond_destroy(&w->cond);
     pthread_cond_destroy(&w->index_cond);
     pthread_mutex_destroy(&w->lock);
     free(w->lanes);
+    free(w->ring);
     free(w);
 }
 
@@ -275,10 +338,7 @@ void srv_writer_stats(struct srv_writer *w, struct srv_writer_stats *out)
 {
     pthread_mutex_lock(&w->lock);
     *out = w->stats;
-    out->queued = out->capacity = 0;
-    for (unsigned i = 0; i < w->n_lanes; i++) {
-        out->queued += w->lanes[i].len;
-        out->capacity += w->lanes[i].cap;
-    }
+    out->queued = w->len;
+    out->capacity = w->cap;
     pthread_mutex_unlock(&w->lock);
 }

@@ -9,18 +9,19 @@
 
 /*
  * writer_connections lanes, each a thread with its own PostgreSQL
- * connection and queue, commit message sends in batches: a lane takes every
- * send queued for it (up to writer_batch) and commits them in one
+ * connection, commit message sends in batches from one queue: a lane takes
+ * every send queued (up to writer_batch) and commits them in one
  * transaction (api_send_commit()), so under load one WAL flush and one turn
  * at the global position lock serve many sends, and an idle server still
  * commits a lone send at once (no timer, no waiting for company). A send is
- * answered only after its batch committed. A conversation's sends always go
- * to the same lane (writer.c says why); while one lane's commit flushes,
- * the others prepare their batches.
+ * answered only after its batch committed. A conversation is in one lane's
+ * batch at a time (its later sends wait in the queue, in order); while one
+ * lane is busy, another starts once a quarter of writer_batch waits, so it
+ * prepares its batch while the first one's commit flushes (writer.c says
+ * why).
  *
- * The queues between the workers and the lanes hold writer_queue sends
- * together (split evenly); when a send's queue is full it is turned away
- * (503 overloaded) and counted.
+ * The queue between the workers and the lanes holds writer_queue sends;
+ * when it is full a send is turned away (503 overloaded) and counted.
  */
 struct srv_writer;
 
