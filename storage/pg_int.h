@@ -234,9 +234,11 @@ PL_MUST_CHECK int store_pg__analytics_quantiles(struct store_pg *pg, struct pl_a
                                                 const char *to, const char *granularity,
                                                 unsigned max_points,
                                                 struct store_analytics_point **out, unsigned *n);
-/* The columns every series statement starts with: the first bucket and
- * the end of the range (CTE b: lo, hi) as epoch seconds. */
-#define STORE_PG__BOUNDS "extract(epoch FROM b.lo)::bigint, extract(epoch FROM b.hi)::float8"
+/* The first row of every series statement: the first bucket LO and the
+ * end of the range HI (SQL timestamptz expressions) as epoch seconds
+ * (bigint, float8); date_part() is float8 arithmetic where extract() is
+ * numeric. */
+#define STORE_PG__BOUNDS(LO, HI) "date_part('epoch', " LO ")::bigint, date_part('epoch', " HI ")"
 /* Runs a series statement (st with vals) and lays its sparse rows out as
  * one point per step_s seconds from the first bucket to the end (missing
  * buckets 0; t strings and the array in arena a). PL_ETOOBIG past
