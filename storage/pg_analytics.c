@@ -13,6 +13,7 @@ enum {
     AN_LOCK,
     AN_RANGE,
     AN_APPLY,
+    AN_PEEK,
     AN_REGISTRATIONS,
     AN_REG_MARK,
     AN_SERIES_HOURLY,
@@ -85,7 +86,9 @@ enum {
     ROLLUP_CTES("id > $1::bigint AND id <= $2::bigint",                                            \
     "SELECT (e.payload::json->>'user_id')::bigint, (e.created_at AT TIME ZONE 'UTC')::date"        \
     " FROM events e WHERE e.pos > $1::bigint AND e.pos <= $2::bigint AND e.type = 'receipt'")      \
-    " UPDATE analytics_checkpoint SET pos = $2::bigint, updated_at = now()"                        \
+    " UPDATE analytics_checkpoint SET pos = $2::bigint, updated_at = now(),"                       \
+    "  dirty_from = LEAST(dirty_from, (SELECT min(created_at) FROM events"                         \
+    "  WHERE pos > $1::bigint AND pos <= $2::bigint))"                                             \
     " WHERE id = 1 AND pos = $1::bigint"                                                           \
     " RETURNING (SELECT count(*) FROM hourly) + (SELECT count(*) FROM dau)"                        \
     "  + (SELECT count(*) FROM sketch) + (SELECT count(*) FROM grp)"
@@ -106,11 +109,19 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
     [AN_LOCK] = {"an_lock", "SELECT pg_try_advisory_xact_lock(hashtext('parley.analytics'))", 0,
                  false},
     [AN_RANGE] = {"an_range",
-                  "SELECT c.pos, LEAST(s.pos, c.pos + $1::bigint), s.pos"
+                  "SELECT c.pos, LEAST(s.pos, c.pos + $1::bigint), s.pos, c.dirty_from IS NOT NULL"
                   " FROM analytics_checkpoint c, stream_state s"
                   " WHERE c.id = 1 AND s.id = 1 FOR UPDATE OF c",
                   1, false},
     [AN_APPLY] = {"an_apply", APPLY_SQL, 2, false},
+    /* Outside any transaction, without locks: whether a step has anything
+     * to do (positions past the checkpoint, or a refresh owed). An idle
+     * step's SELECT ... FOR UPDATE took a transaction id and wrote and
+     * flushed WAL every second. */
+    [AN_PEEK] = {"an_peek",
+                 "SELECT c.pos < s.pos OR c.dirty_from IS NOT NULL, c.pos"
+                 " FROM analytics_checkpoint c, stream_state s WHERE c.id = 1 AND s.id = 1",
+                 0, false},
     /* Idempotent: each recent hour is set to its full count, so running it
      * twice, or on two nodes, changes nothing. */
     [AN_REGISTRATIONS] =
@@ -125,9 +136,11 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
          " SELECT count(*) FROM r",
          0, false},
     /* After the daily rollups, which redo the days of the hours since the
-     * old reg_until (AM_DAILY). */
+     * old reg_until and since dirty_from (AM_DAILY). */
     [AN_REG_MARK] = {"an_reg_mark",
-                     "UPDATE analytics_checkpoint SET reg_until = now() WHERE id = 1", 0, false},
+                     "UPDATE analytics_checkpoint SET reg_until = now(), dirty_from = NULL"
+                     " WHERE id = 1",
+                     0, false},
     /*
      * The series statements return sparse rows: first one row with the
      * range's bounds (the first bucket, truncated to the granularity, and
@@ -308,7 +321,33 @@ static int run_bool(struct store_pg *pg, int id, const char *const *vals, bool *
     return rc;
 }
 
-static int step_locked(struct store_pg *pg, unsigned max, struct store_analytics_step *st)
+/* The derived rollups: the recent hours' registrations, media and node
+ * samples (recounted, idempotent), then the days, quantiles and
+ * DAU/WAU/MAU from the older of dirty_from and those hours on (AM_DAILY),
+ * then reg_until moves and dirty_from clears. */
+static int refresh_locked(struct store_pg *pg)
+{
+    PGresult *r;
+    int rc = store_pg__analytics_media(pg, NULL);
+    if (rc < 0)
+        return rc;
+    /* Registrations before the daily rollups (which include them), the
+     * new reg_until after them (they start from the old one). */
+    if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
+        return rc;
+    PQclear(r);
+    if ((rc = store_pg__analytics_daily(pg, NULL)) < 0)
+        return rc;
+    if ((rc = run(pg, AN_REG_MARK, NULL, &r)) < 0)
+        return rc;
+    PQclear(r);
+    return 0;
+}
+
+/* The step's range: (lo, hi] to consume, cur the committed position,
+ * dirty whether a refresh is owed. */
+static int range_locked(struct store_pg *pg, unsigned max, int64_t *lo, int64_t *hi, int64_t *cur,
+                        bool *dirty)
 {
     char nb[24];
     snprintf(nb, sizeof(nb), "%u", max);
@@ -317,18 +356,35 @@ static int step_locked(struct store_pg *pg, unsigned max, struct store_analytics
     int rc = run(pg, AN_RANGE, vals, &r);
     if (rc < 0)
         return rc;
-    int64_t lo = 0, hi = 0, cur = 0;
     rc = PQntuples(r) == 1 ? 0 : PL_EINTERNAL;
-    if (rc == 0 && (rc = store_pg__get_i64(r, 0, 0, &lo)) == 0 &&
-        (rc = store_pg__get_i64(r, 0, 1, &hi)) == 0)
-        rc = store_pg__get_i64(r, 0, 2, &cur);
+    if (rc == 0 && (rc = store_pg__get_i64(r, 0, 0, lo)) == 0 &&
+        (rc = store_pg__get_i64(r, 0, 1, hi)) == 0)
+        rc = store_pg__get_i64(r, 0, 2, cur);
+    if (rc == 0)
+        *dirty = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
     PQclear(r);
+    return rc;
+}
+
+static int step_locked(struct store_pg *pg, unsigned max, unsigned flags,
+                       struct store_analytics_step *st)
+{
+    int64_t lo = 0, hi = 0, cur = 0;
+    bool dirty = false;
+    int rc = range_locked(pg, max, &lo, &hi, &cur, &dirty);
     if (rc < 0)
         return rc;
     st->from = (uint64_t)lo;
     st->to = (uint64_t)(hi > lo ? hi : lo);
     st->pending = (uint64_t)cur > st->to ? (uint64_t)cur - st->to : 0;
+    bool refresh = (flags & STORE_ANALYTICS_REFRESH_ALL) ||
+                   ((flags & STORE_ANALYTICS_REFRESH) && (dirty || hi > lo));
+    if (st->pending && !(flags & STORE_ANALYTICS_REFRESH_NOW))
+        refresh = false; /* the pass's last step does it, once */
+    if (hi <= lo && !refresh)
+        return 0; /* nothing arrived: no statement beyond the range's */
     struct store_pg__args p;
+    PGresult *r;
     if ((rc = run(pg, AN_PARTS, STORE_PG__ARGS(&p, lo, hi), &r)) < 0)
         return rc;
     PQclear(r);
@@ -339,36 +395,46 @@ static int step_locked(struct store_pg *pg, unsigned max, struct store_analytics
         PQclear(r);
         if (rc < 0)
             return rc;
+        if ((rc = store_pg__analytics_latency(pg, lo, hi)) < 0)
+            return rc;
     }
-    if (hi > lo && (rc = store_pg__analytics_latency(pg, lo, hi)) < 0)
-        return rc;
-    if ((rc = store_pg__analytics_media(pg, NULL)) < 0)
-        return rc;
-    /* Registrations before the daily rollups (which include them), the
-     * new reg_until after them (they start from the old one). */
-    if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
-        return rc;
-    PQclear(r);
-    if ((rc = store_pg__analytics_daily(pg, NULL, lo, hi)) < 0)
-        return rc;
-    if ((rc = run(pg, AN_REG_MARK, NULL, &r)) < 0)
-        return rc;
-    PQclear(r);
-    return 0;
+    st->refreshed = refresh;
+    return refresh ? refresh_locked(pg) : 0;
 }
 
-int store_pg_analytics_step(struct store_pg *pg, unsigned max, store_analytics_hook *hook,
-                            void *ctx, struct store_analytics_step *st)
+/* Whether a step has work; when not, st->from and st->to are the
+ * checkpoint. */
+static int peek(struct store_pg *pg, bool *work, struct store_analytics_step *st)
+{
+    PGresult *r;
+    int rc = run(pg, AN_PEEK, NULL, &r);
+    if (rc < 0)
+        return rc;
+    int64_t pos = 0;
+    rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 1, &pos) : PL_EINTERNAL;
+    if (rc == 0) {
+        *work = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        st->from = st->to = (uint64_t)pos;
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store_pg_analytics_step(struct store_pg *pg, unsigned max, unsigned flags,
+                            store_analytics_hook *hook, void *ctx, struct store_analytics_step *st)
 {
     *st = (struct store_analytics_step){0};
-    int rc = store_pg_tx_begin(pg);
-    if (rc < 0)
+    bool work = true;
+    int rc = flags & STORE_ANALYTICS_REFRESH_ALL ? 0 : peek(pg, &work, st);
+    if (rc < 0 || !work)
+        return rc; /* nothing arrived: caught up, nothing consumed */
+    if ((rc = store_pg_tx_begin(pg)) < 0)
         return rc;
     bool got = false;
     if ((rc = run_bool(pg, AN_LOCK, NULL, &got)) == 0 && !got)
         st->busy = true;
     if (rc == 0 && got)
-        rc = step_locked(pg, max, st);
+        rc = step_locked(pg, max, flags, st);
     if (rc == 0 && got && hook)
         hook(ctx);
     if (rc == 0 && got)
