@@ -16,6 +16,7 @@ enum {
     AN_PEEK,
     AN_REGISTRATIONS,
     AN_REG_MARK,
+    AN_REFRESH_FROM,
     AN_SERIES_HOURLY,
     AN_SERIES_DAILY,
     AN_SERIES_ACTIVE,
@@ -141,6 +142,15 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
                      "UPDATE analytics_checkpoint SET reg_until = now(), dirty_from = NULL"
                      " WHERE id = 1",
                      0, false},
+    /* Where a refresh starts: the days and quantiles from the older of
+     * dirty_from and the hour before reg_until (the hours the
+     * registrations, media and samples recount), DAU/WAU/MAU from
+     * dirty_from (else today). */
+    [AN_REFRESH_FROM] =
+        {"an_refresh_from",
+         "SELECT LEAST(dirty_from, reg_until - interval '1 hour')::text,"
+         " COALESCE(dirty_from, now())::text FROM analytics_checkpoint WHERE id = 1",
+         0, false},
     /*
      * The series statements return sparse rows: first one row with the
      * range's bounds (the first bucket, truncated to the granularity, and
@@ -336,7 +346,13 @@ static int refresh_locked(struct store_pg *pg)
     if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
         return rc;
     PQclear(r);
-    if ((rc = store_pg__analytics_daily(pg, NULL)) < 0)
+    if ((rc = run(pg, AN_REFRESH_FROM, NULL, &r)) < 0)
+        return rc;
+    rc = PQntuples(r) == 1 ? 0 : PL_EINTERNAL;
+    if (rc == 0)
+        rc = store_pg__analytics_daily(pg, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if (rc < 0)
         return rc;
     if ((rc = run(pg, AN_REG_MARK, NULL, &r)) < 0)
         return rc;

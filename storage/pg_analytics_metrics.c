@@ -208,36 +208,30 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
                   1, true},
     /* Every rollup's days (the histograms', and the plain series' that
      * day-granularity series read: peak_streams the day's largest hour,
-     * the rest the sum) from the day of $1 on (NULL: the day of the
-     * checkpoint's dirty_from, the oldest moment the positions consumed
-     * since the last refresh touched, or of the hours the registrations,
-     * media and node samples redo, whichever is older), from their hours. */
-    [AM_DAILY] = {"am_daily",
-                  "WITH f AS (SELECT date_trunc('day', COALESCE($1::timestamptz, (SELECT"
-                  "  LEAST(dirty_from, reg_until - interval '1 hour') FROM analytics_checkpoint"
-                  "  WHERE id = 1)), 'UTC') AS t),"
-                  " ins AS (INSERT INTO analytics_daily (metric, dims, day, value)"
-                  " SELECT metric, dims, date_trunc('day', bucket_start, 'UTC'),"
-                  "  CASE WHEN metric = 'peak_streams' THEN max(value) ELSE sum(value) END"
-                  " FROM analytics_hourly, f WHERE bucket_start >= f.t GROUP BY 1, 2, 3"
-                  " ON CONFLICT (metric, dims, day) DO UPDATE SET value = EXCLUDED.value"
-                  " RETURNING 1) SELECT count(*) FROM ins",
-                  1, false},
-    /* The quantiles of the hours (days) from the hour (day) of $1 on (NULL:
-     * of dirty_from or of the hours the registrations redo, whichever is
-     * older): the histograms AM_LATENCY, AM_SAMPLES and AM_DAILY wrote. */
+     * the rest the sum) from the day of $1 on, from their hours. $1 is a
+     * parameter, not a subquery of the checkpoint, so the plan prunes the
+     * months before it and reads today's rows through the index on
+     * bucket_start (migration 0019): with the subquery every partition
+     * stayed in the plan. */
+    [AM_DAILY] =
+        {"am_daily",
+         "WITH ins AS (INSERT INTO analytics_daily (metric, dims, day, value)"
+         " SELECT metric, dims, date_trunc('day', bucket_start, 'UTC'),"
+         "  CASE WHEN metric = 'peak_streams' THEN max(value) ELSE sum(value) END"
+         " FROM analytics_hourly"
+         " WHERE bucket_start >= date_trunc('day', $1::timestamptz, 'UTC') GROUP BY 1, 2, 3"
+         " ON CONFLICT (metric, dims, day) DO UPDATE SET value = EXCLUDED.value"
+         " RETURNING 1) SELECT count(*) FROM ins",
+         1, false},
+    /* The quantiles of the hours (days) from the hour (day) of $1 on: the
+     * histograms AM_LATENCY, AM_SAMPLES and AM_DAILY wrote. */
     [AM_QUANTILES_REFRESH] = {"am_quantiles_refresh",
-                              "SELECT analytics_quantiles_refresh(COALESCE($1::timestamptz,"
-                              "  (SELECT LEAST(dirty_from, reg_until - interval '1 hour')"
-                              "  FROM analytics_checkpoint WHERE id = 1)))",
-                              1, false},
-    /* DAU/WAU/MAU of the days from $1 (NULL: the UTC day of dirty_from,
-     * else today) to today, and of the 29 days after a changed day that
-     * are not in the future. */
+                              "SELECT analytics_quantiles_refresh($1::timestamptz)", 1, false},
+    /* DAU/WAU/MAU of the UTC days from the day of $1 to today, and of the
+     * 29 days after a changed day that are not in the future. */
     [AM_ACTIVE_REFRESH] = {"am_active_refresh",
-                           "SELECT analytics_active_refresh((COALESCE($1::timestamptz,"
-                           " (SELECT dirty_from FROM analytics_checkpoint WHERE id = 1), now())"
-                           " AT TIME ZONE 'UTC')::date, (now() AT TIME ZONE 'UTC')::date)",
+                           "SELECT analytics_active_refresh(($1::timestamptz AT TIME ZONE 'UTC')"
+                           "::date, (now() AT TIME ZONE 'UTC')::date)",
                            1, false},
     {NULL, NULL, 0, false},
 };
@@ -257,13 +251,13 @@ int store_pg__analytics_latency(struct store_pg *pg, int64_t lo, int64_t hi)
     return run_count(pg, AM_LATENCY, STORE_PG__ARGS(&p, lo, hi));
 }
 
-int store_pg__analytics_daily(struct store_pg *pg, const char *from)
+int store_pg__analytics_daily(struct store_pg *pg, const char *from, const char *active_from)
 {
-    const char *v[] = {from};
+    const char *v[] = {from}, *va[] = {active_from};
     int rc = run_count(pg, AM_DAILY, v);
     if (rc == 0)
         rc = run_count(pg, AM_QUANTILES_REFRESH, v);
-    return rc < 0 ? rc : run_count(pg, AM_ACTIVE_REFRESH, v);
+    return rc < 0 ? rc : run_count(pg, AM_ACTIVE_REFRESH, va);
 }
 
 int store_pg__analytics_rebuild_more(struct store_pg *pg, int64_t pos, const char *from)
@@ -274,7 +268,7 @@ int store_pg__analytics_rebuild_more(struct store_pg *pg, int64_t pos, const cha
     int rc = run_count(pg, AM_LATENCY_REBUILD, v);
     if (rc == 0)
         rc = store_pg__analytics_media(pg, from);
-    return rc < 0 ? rc : store_pg__analytics_daily(pg, from);
+    return rc < 0 ? rc : store_pg__analytics_daily(pg, from, from);
 }
 
 int store_pg__analytics_media(struct store_pg *pg, const char *since)

@@ -224,7 +224,10 @@ PL_MUST_CHECK int store_pg__message_row(struct pl_arena *a, const struct pg_resu
  * quantile series of a delivery_/read_ metric; one row of a series. */
 PL_MUST_CHECK int store_pg__analytics_latency(struct store_pg *pg, int64_t lo, int64_t hi);
 PL_MUST_CHECK int store_pg__analytics_media(struct store_pg *pg, const char *since);
-PL_MUST_CHECK int store_pg__analytics_daily(struct store_pg *pg, const char *from);
+/* The derived rollups (days, quantiles) from `from` on and DAU/WAU/MAU
+ * from the day of active_from on (timestamptz text, not NULL). */
+PL_MUST_CHECK int store_pg__analytics_daily(struct store_pg *pg, const char *from,
+                                            const char *active_from);
 PL_MUST_CHECK int store_pg__analytics_rebuild_more(struct store_pg *pg, int64_t pos,
                                                    const char *from);
 struct store_analytics_point;
