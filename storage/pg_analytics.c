@@ -107,8 +107,16 @@ enum {
 // clang-format on
 
 const struct store_pg__stmt store_pg__analytics_stmts[] = {
-    [AN_LOCK] = {"an_lock", "SELECT pg_try_advisory_xact_lock(hashtext('parley.analytics'))", 0,
-                 false},
+    /* The aggregation lock, and the step's COMMIT not waiting for its WAL
+     * flush: a step's rollups and its checkpoint commit together, so a
+     * PostgreSQL crash that loses an unflushed step loses both, and the
+     * next pass counts those positions again: still exactly once. The
+     * group-commit writer's flushes no longer queue behind one of ours
+     * every second. */
+    [AN_LOCK] = {"an_lock",
+                 "SELECT pg_try_advisory_xact_lock(hashtext('parley.analytics'))"
+                 " AND set_config('synchronous_commit', 'off', true) = 'off'",
+                 0, false},
     [AN_RANGE] = {"an_range",
                   "SELECT c.pos, LEAST(s.pos, c.pos + $1::bigint), s.pos, c.dirty_from IS NOT NULL"
                   " FROM analytics_checkpoint c, stream_state s"
