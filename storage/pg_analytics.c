@@ -265,17 +265,28 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
                 " GROUP BY p.conversation_id, c.kind ORDER BY 3 DESC, 1 LIMIT $2::int",
                 2, true},
     /* The monthly partitions that positions ($1, $2] and this hour's
-     * registrations write into. */
-    [AN_PARTS] = {"an_parts",
-                  "SELECT analytics_partitions_ensure(LEAST(min(t), now() - interval '1 hour'),"
-                  "  GREATEST(max(t), now()))"
-                  " FROM (SELECT created_at AS t FROM messages"
-                  "  WHERE id > $1::bigint AND id <= $2::bigint"
-                  "  UNION ALL SELECT created_at FROM archived_messages"
-                  "  WHERE id > $1::bigint AND id <= $2::bigint"
-                  "  UNION ALL SELECT created_at FROM events"
-                  "  WHERE pos > $1::bigint AND pos <= $2::bigint) x",
-                  2, false},
+     * registrations write into. Positions are commit-ordered, so the
+     * first and last row of the range (an index probe each) bound its
+     * times up to the few milliseconds a writer's transaction lasts; a
+     * minute of margin covers that. Reading every row's time for min/max
+     * was a quarter of a step's buffer reads. */
+    [AN_PARTS] =
+        {"an_parts",
+         "SELECT analytics_partitions_ensure(LEAST(min(t) - interval '1 minute',"
+         "  now() - interval '1 hour'), GREATEST(max(t) + interval '1 minute', now()))"
+         " FROM (SELECT (SELECT created_at FROM messages WHERE id > $1::bigint"
+         "   AND id <= $2::bigint ORDER BY id LIMIT 1) AS t"
+         "  UNION ALL SELECT (SELECT created_at FROM messages WHERE id > $1::bigint"
+         "   AND id <= $2::bigint ORDER BY id DESC LIMIT 1)"
+         "  UNION ALL SELECT (SELECT created_at FROM archived_messages WHERE id > $1::bigint"
+         "   AND id <= $2::bigint ORDER BY id LIMIT 1)"
+         "  UNION ALL SELECT (SELECT created_at FROM archived_messages WHERE id > $1::bigint"
+         "   AND id <= $2::bigint ORDER BY id DESC LIMIT 1)"
+         "  UNION ALL SELECT (SELECT created_at FROM events WHERE pos > $1::bigint"
+         "   AND pos <= $2::bigint ORDER BY pos LIMIT 1)"
+         "  UNION ALL SELECT (SELECT created_at FROM events WHERE pos > $1::bigint"
+         "   AND pos <= $2::bigint ORDER BY pos DESC LIMIT 1)) x",
+         2, false},
     [AN_RETENTION] = {"an_retention", "SELECT analytics_retention_apply($1::int)", 1, false},
     [AN_LOCK_WAIT] = {"an_lock_wait", "SELECT pg_advisory_xact_lock(hashtext('parley.analytics'))",
                       0, false},
