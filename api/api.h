@@ -259,6 +259,14 @@ void api_presence_tick(struct api_worker *w, const int64_t *users, unsigned n);
 void api_presence_counters(uint64_t *transitions, uint64_t *audience);
 /* Most devices one api_presence_streams_closed() call takes. */
 #define API_PRESENCE_CLOSED_MAX 4096
+/* Worker: this node's presence channel was lost and made again (a Redis
+ * restart or failover), so transitions published meanwhile never came.
+ * Tells each of the n (users[i], devices[i]) streams here the current
+ * state of every user its device subscribes to (and may see), whether or
+ * not it changed. 0, or PL_EUNAVAIL while Redis or PostgreSQL cannot
+ * answer (the caller tries again later). */
+PL_MUST_CHECK int api_presence_resync(struct api_worker *w, const int64_t *users,
+                                      const int64_t *devices, unsigned n);
 /* Worker: the devices' last streams on this node closed; the ones with no
  * stream left anywhere lose their presence subscriptions. */
 void api_presence_streams_closed(struct api_worker *w, const int64_t *devices, unsigned n);

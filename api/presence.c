@@ -329,6 +329,80 @@ void api__format_ms(uint64_t ms, char out[48])
     format_ms(ms, out);
 }
 
+/* One device's catch-up: the state of each of its targets it may see,
+ * sent to it alone on this node. */
+static int resync_device(struct api_worker *w, struct pl_arena *a, int64_t user, int64_t device)
+{
+    int64_t *targets;
+    unsigned n = 0, k = 0;
+    uint64_t exp;
+    int rc = store_redis_psub_get(w->redis, a, device, &targets, &n, &exp);
+    if (rc < 0 || n == 0)
+        return rc;
+    /* Privacy first (PostgreSQL), so the state read below is handed over
+     * at once: a transition announced just after it then arrives after. */
+    for (unsigned i = 0; i < n; i++) {
+        int64_t *allowed;
+        unsigned n_allowed = 0;
+        rc = store_pg_presence_viewers(w->pg, a, targets[i], &user, 1, &allowed, &n_allowed);
+        if (rc < 0 && rc != PL_ENOTFOUND)
+            return rc;
+        if (rc == 0 && n_allowed)
+            targets[k++] = targets[i]; /* else gone, or hidden from this viewer */
+    }
+    uint64_t *hb = pl_arena_alloc(a, (k ? k : 1) * sizeof(*hb));
+    bool *listed = pl_arena_alloc(a, (k ? k : 1) * sizeof(*listed));
+    if (!hb || !listed)
+        return PL_ENOMEM;
+    /* The state transitions start from (listed in the heartbeat set), not
+     * the heartbeat's age: a stale entry the sweeper has yet to remove is
+     * still "online", and its removal will be announced as a transition;
+     * telling "offline" now would leave the next "online" unannounced. */
+    if (k && (rc = store_redis_presence_listed_many(w->redis, targets, k, hb, listed)) < 0)
+        return rc;
+    for (unsigned i = 0; i < k; i++) {
+        /* Redis lost the user (restarted): the durable last seen; never
+         * seen at all: nothing to tell beyond the subscription's answer. */
+        uint64_t ms = hb[i];
+        if (!ms && store_pg_last_seen_get(w->pg, targets[i], &ms) < 0)
+            ms = 0;
+        if (!ms)
+            continue;
+        yajl_gen g = api__gen_new();
+        if (!g)
+            return PL_ENOMEM;
+        char seen[48];
+        format_ms(ms, seen);
+        gen_presence(g, targets[i], listed[i] ? "online" : "offline", listed[i], seen);
+        const unsigned char *buf;
+        size_t len;
+        yajl_gen_get_buf(g, &buf, &len);
+        w->env->presence_send(w->env->presence_ctx, w->env->node_id, (const char *)buf, len, &user,
+                              &device, 1);
+        yajl_gen_free(g);
+    }
+    return 0;
+}
+
+int api_presence_resync(struct api_worker *w, const int64_t *users, const int64_t *devices,
+                        unsigned n)
+{
+    unsigned sent = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct pl_arena *a = pl_arena_new();
+        int rc = a ? resync_device(w, a, users[i], devices[i]) : PL_ENOMEM;
+        pl_arena_free(a);
+        if (rc < 0) {
+            pl_log_debug("presence catch-up stopped after %u of %u devices: %s", sent, n,
+                         pl_strerror(rc));
+            return PL_EUNAVAIL;
+        }
+        sent++;
+    }
+    pl_log_info("presence caught up for %u devices after the channel was made again", n);
+    return 0;
+}
+
 void api_presence_streams_closed(struct api_worker *w, const int64_t *devices, unsigned n)
 {
     unsigned cleared = 0;

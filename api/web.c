@@ -14,14 +14,15 @@
  * build time, sent as is to clients that accept br.
  */
 
-/* default-src 'self' covers fonts, images and workers; wasm-unsafe-eval
- * lets libsodium instantiate its WebAssembly from bytes (it is not eval of
- * script text); blob: is where decrypted media are shown from. Nothing
- * else runs: no inline script or style, no other origin, no plugins, no
- * framing, no <base> tricks. */
+/* default-src 'self' covers fonts and images; worker-src 'self' names the
+ * one worker, the Web Push service worker at /sw.js, outright;
+ * wasm-unsafe-eval lets libsodium instantiate its WebAssembly from bytes
+ * (it is not eval of script text); blob: is where decrypted media are
+ * shown from. Nothing else runs: no inline script or style, no other
+ * origin, no plugins, no framing, no <base> tricks. */
 #define WEB_CSP                                                                                    \
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "                 \
-    "img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; "                     \
+    "img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; worker-src 'self'; "  \
     "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 static const struct api_web_asset *find(const struct api_web *web, const char *name)
@@ -94,6 +95,20 @@ static int web_admin(struct api_call *c)
     return a ? send_asset(c, a) : not_built(c);
 }
 
+/* The service worker (web/src/sw.js) that shows Web Push notifications.
+ * It lives at the root because a worker's scope is at most its own
+ * directory, and it cannot have a content-hashed name because the browser
+ * registers it by URL: no-cache, so the browser's update check (at least
+ * daily, and on each registration) sees a new build at once. Its response
+ * carries the same CSP as the page, which is what a worker runs under. */
+static int web_sw(struct api_call *c)
+{
+    const struct api_web_asset *a = find(c->env->web, "sw.js");
+    if (!a)
+        return c->env->web ? PL_ENOTFOUND : not_built(c);
+    return send_asset(c, a);
+}
+
 static int web_asset(struct api_call *c)
 {
     const struct api_web_asset *a = find(c->env->web, http_req_param(c->req, 0));
@@ -108,6 +123,7 @@ static int web_asset(struct api_call *c)
 const struct api_route_def api__web_routes[] = {
     {"GET", "/", web_index, API_INLINE},
     {"GET", "/admin", web_admin, API_INLINE},
+    {"GET", "/sw.js", web_sw, API_INLINE},
     {"GET", "/assets/{name}", web_asset, API_INLINE},
     {NULL, NULL, NULL, 0},
 };

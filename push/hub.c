@@ -405,6 +405,27 @@ unsigned push_hub_users_streams(const struct push_hub *hub, int64_t *out, unsign
     return n;
 }
 
+unsigned push_hub_devices(const struct push_hub *hub, int64_t *users, int64_t *devices,
+                          unsigned max)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < hub->n_buckets; i++)
+        for (struct user *u = hub->buckets[i]; u; u = u->next)
+            for (struct push_stream *s = u->streams; s && n < max; s = s->next) {
+                if (s->closed)
+                    continue;
+                /* A user's streams are few: a scan back finds a repeat. */
+                unsigned j = n;
+                while (j > 0 && users[j - 1] == u->id && devices[j - 1] != s->device_id)
+                    j--;
+                if (j == 0 || users[j - 1] != u->id) {
+                    users[n] = u->id;
+                    devices[n++] = s->device_id;
+                }
+            }
+    return n;
+}
+
 unsigned push_hub_deliver_devices(struct push_hub *hub, struct push_event *ev, const int64_t *users,
                                   const int64_t *devices, unsigned n)
 {

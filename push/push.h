@@ -119,6 +119,10 @@ unsigned push_hub_users(const struct push_hub *hub, int64_t *out, unsigned max);
  * NULL), index for index. */
 unsigned push_hub_users_streams(const struct push_hub *hub, int64_t *out, unsigned *counts,
                                 unsigned max);
+/* The (user, device) pairs with an open stream here, each once, index for
+ * index into users and devices (at most max). */
+unsigned push_hub_devices(const struct push_hub *hub, int64_t *users, int64_t *devices,
+                          unsigned max);
 
 /* ---- streams (stream.c): loop thread only ---- */
 

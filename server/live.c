@@ -37,6 +37,8 @@ struct srv_live {
     struct push_hub *hub;
     struct srv_presence *presence;
     struct pl_timer presence_timer;
+    struct pl_timer resync_timer; /* a presence catch-up to try again */
+    bool resync_failing;          /* said once per outage */
     struct pl_timer prune_timer;
     struct pl_timer sweep_timer;
     struct pl_task gap_done;
@@ -341,6 +343,68 @@ static void presence_job(struct api_worker *w, void *arg)
     free(p);
 }
 
+/* The streams here whose presence frames may have been lost. */
+struct resync_job {
+    struct pl_task task; /* back to the loop when it must run again */
+    struct srv_live *l;
+    unsigned n;
+    int64_t *devices; /* after users */
+    int64_t users[];
+};
+
+#define RESYNC_RETRY_MS 1000
+
+static void presence_resync(void *ctx);
+
+static void on_resync_timer(void *ctx)
+{
+    presence_resync(ctx);
+}
+
+static void on_resync_failed(struct pl_task *t)
+{
+    struct resync_job *r = PL_CONTAINER_OF(t, struct resync_job, task);
+    struct srv_live *l = r->l;
+    free(r);
+    if (!l->resync_failing)
+        pl_log_warn("presence catch-up cannot finish yet (Redis or PostgreSQL); trying every %d ms",
+                    RESYNC_RETRY_MS);
+    l->resync_failing = true;
+    pl_loop_timer_start(l->loop, &l->resync_timer, RESYNC_RETRY_MS, on_resync_timer, l);
+}
+
+static void on_resync_done(struct pl_task *t)
+{
+    struct resync_job *r = PL_CONTAINER_OF(t, struct resync_job, task);
+    r->l->resync_failing = false;
+    free(r);
+}
+
+static void resync_job(struct api_worker *w, void *arg)
+{
+    struct resync_job *r = arg;
+    /* Failed: Redis still settling after a failover; again in a second. */
+    r->task.run =
+        api_presence_resync(w, r->users, r->devices, r->n) == 0 ? on_resync_done : on_resync_failed;
+    pl_loop_post(r->l->loop, &r->task);
+}
+
+static void presence_resync(void *ctx)
+{
+    struct srv_live *l = ctx;
+    unsigned max = push_hub_stream_count(l->hub);
+    struct resync_job *r = malloc(sizeof(*r) + 2 * (size_t)(max ? max : 1) * sizeof(int64_t));
+    if (r) {
+        *r = (struct resync_job){.l = l};
+        r->devices = r->users + (max ? max : 1);
+        r->n = push_hub_devices(l->hub, r->users, r->devices, max);
+    }
+    if (!r || run(l, resync_job, r) < 0) {
+        free(r);
+        pl_loop_timer_start(l->loop, &l->resync_timer, RESYNC_RETRY_MS, on_resync_timer, l);
+    }
+}
+
 static unsigned presence_period_ms(const struct srv_live *l)
 {
     return PL_MAX(500u, l->cfg->presence_timeout_s * 1000 / 3);
@@ -450,7 +514,9 @@ int srv_live_new(const struct srv_config *cfg, struct pl_loop *loop, struct srv_
     push_hub_on_gap(l->hub, on_gap, l);
     push_hub_on_project(l->hub, project, l);
     l->node = env->node_id;
-    if ((rc = srv_presence_new(cfg, loop, l->hub, l->node, &l->presence)) < 0) {
+    if ((rc = srv_presence_new(cfg, loop, l->hub, l->node, &l->presence)) == 0)
+        srv_presence_on_resync(l->presence, presence_resync, l);
+    if (rc < 0) {
         push_hub_free(l->hub);
         free(l);
         return rc;
@@ -495,6 +561,7 @@ void srv_live_free(struct srv_live *l)
     if (!l)
         return;
     pl_loop_timer_stop(l->loop, &l->presence_timer);
+    pl_loop_timer_stop(l->loop, &l->resync_timer);
     pl_loop_timer_stop(l->loop, &l->prune_timer);
     pl_loop_timer_stop(l->loop, &l->sweep_timer);
     store_relay_free(l->relay);
@@ -516,4 +583,5 @@ void srv_live_stats(const struct srv_live *l, struct srv_live_stats *out)
     out->presence_frames_out = ps.frames_out;
     out->presence_frames_in = ps.frames_in;
     out->presence_frames_lost = ps.frames_lost;
+    out->presence_resyncs = ps.resyncs;
 }

@@ -36,6 +36,7 @@ struct srv_live_stats {
     uint64_t position;
     uint64_t relay_received, relay_dropped;
     uint64_t presence_events, presence_frames_out, presence_frames_in, presence_frames_lost;
+    uint64_t presence_resyncs;
 };
 /* Loop thread. */
 void srv_live_stats(const struct srv_live *l, struct srv_live_stats *out);

@@ -246,6 +246,9 @@ static int render_live(const struct srv_live *live, struct pl_buf *out)
          "Presence frames received from other nodes.", ls.presence_frames_in},
         {"parley_presence_frames_lost_total", "counter",
          "Presence frames not published (Redis down).", ls.presence_frames_lost},
+        {"parley_presence_resyncs_total", "counter",
+         "Catch-ups of this node's streams after its presence channel was lost and made again.",
+         ls.presence_resyncs},
     };
     return render_rows(out, rows, PL_ARRAY_LEN(rows));
 }

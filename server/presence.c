@@ -27,6 +27,8 @@ struct srv_presence {
     struct store_relay *relay; /* subscribed to this node's channel */
     int64_t *closed_users, *closed_devices;
     unsigned n_closed;
+    void (*resync_cb)(void *ctx);
+    void *resync_ctx;
     struct srv_presence_stats st;
 };
 
@@ -148,6 +150,23 @@ static void on_frame(void *ctx, const char *data, size_t len)
     free(ids);
 }
 
+/* The first confirmation is the start; any later one follows a loss. */
+static void on_subscribed(void *ctx, unsigned n)
+{
+    struct srv_presence *p = ctx;
+    if (n > 1 && p->resync_cb) {
+        pl_log_info("presence channel subscribed again: catching up this node's streams");
+        p->st.resyncs++;
+        p->resync_cb(p->resync_ctx);
+    }
+}
+
+void srv_presence_on_resync(struct srv_presence *p, void (*cb)(void *ctx), void *ctx)
+{
+    p->resync_cb = cb;
+    p->resync_ctx = ctx;
+}
+
 void srv_presence_stream_opened(struct srv_presence *p, int64_t device)
 {
     /* After the hub registration, on the loop, and in order on one
@@ -201,6 +220,8 @@ int srv_presence_new(const struct srv_config *cfg, struct pl_loop *loop, struct 
     int rc = p->closed_users && p->closed_devices ? 0 : PL_ENOMEM;
     if (rc == 0 && store_relay_new(loop, &rc_, channel, on_frame, p, &p->relay) < 0)
         pl_log_warn("no presence channel between nodes (bad Redis address?)");
+    else if (rc == 0)
+        store_relay_on_subscribed(p->relay, on_subscribed, p);
     if (rc < 0) {
         srv_presence_free(p);
         return rc;

@@ -41,11 +41,17 @@ void srv_presence_stream_closed(struct srv_presence *p, int64_t user, int64_t de
  * here any more into out; returns how many. */
 unsigned srv_presence_take_closed(struct srv_presence *p, int64_t *out, unsigned max);
 
+/* Loop thread: cb runs (on the loop) each time this node's presence
+ * channel was lost and subscribed again, since frames sent meanwhile are
+ * gone: it starts api_presence_resync() for the streams here (and tries
+ * again until it finishes). */
+void srv_presence_on_resync(struct srv_presence *p, void (*cb)(void *ctx), void *ctx);
 struct srv_presence_stats {
     uint64_t events;      /* presence events queued on this node's streams */
     uint64_t frames_out;  /* frames published to other nodes */
     uint64_t frames_in;   /* frames received from other nodes */
     uint64_t frames_lost; /* frames not published (Redis down, out of memory) */
+    uint64_t resyncs;     /* catch-ups after the channel was made again */
 };
 /* Loop thread. */
 void srv_presence_stats(const struct srv_presence *p, struct srv_presence_stats *out);

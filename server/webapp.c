@@ -160,6 +160,9 @@ int srv_web_init(const char *web_dir, struct api_web *out)
     /* The operator dashboard (/admin), when the build has one. */
     if (rc == 0 && (rc = load_one(out, web_dir, "admin.html", false, &budget)) == -ENOENT)
         rc = 0;
+    /* The Web Push service worker, served at /sw.js, when the build has one. */
+    if (rc == 0 && (rc = load_one(out, web_dir, "sw.js", false, &budget)) == -ENOENT)
+        rc = 0;
     if (rc == 0)
         rc = load_assets(out, web_dir, &budget);
     if (rc < 0) {

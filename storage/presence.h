@@ -111,6 +111,11 @@ PL_MUST_CHECK int store_redis_psub_audience(struct store_redis *r, struct pl_are
  * hb_ms[i], 0 when never seen. One round trip per heartbeat bucket. */
 PL_MUST_CHECK int store_redis_presence_get_many(struct store_redis *r, const int64_t *users,
                                                 unsigned n, uint64_t *hb_ms);
+/* The same, and whether each user is still listed as online (listed[i],
+ * may be NULL): the state presence transitions start from, which can lag
+ * the heartbeat's age until the sweeper runs. */
+PL_MUST_CHECK int store_redis_presence_listed_many(struct store_redis *r, const int64_t *users,
+                                                   unsigned n, uint64_t *hb_ms, bool *listed);
 /* Typing rate limit: *allowed is true at most once per interval_ms for a
  * user in a conversation (always with interval_ms = 0). */
 PL_MUST_CHECK int store_redis_typing_allow(struct store_redis *r, int64_t conv, int64_t user,

@@ -99,6 +99,13 @@ static void sub_place(struct store_redis_casync *cl)
         store_redis__ca_flush(a);
 }
 
+void store_redis__casync_on_subscribed(struct store_redis_casync *cl, store_redis_subscribed_cb *cb,
+                                       void *ctx)
+{
+    cl->sub_cb = cb;
+    cl->sub_ctx = ctx;
+}
+
 bool store_redis__casync_subscribed(const struct store_redis_casync *cl)
 {
     return cl->sub.subscribed;

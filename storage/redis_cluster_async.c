@@ -145,7 +145,10 @@ static void on_sub_reply(struct aconn *a, redisReply *rep)
         cl->msg_cb(cl->msg_ctx, rep->element[2]->str, rep->element[2]->len);
     } else if (strcmp(kind, "ssubscribe") == 0) {
         a->subscribed = true;
+        cl->subs++;
         pl_log_info("subscribed to %s on %s", cl->channel, a->addr);
+        if (cl->sub_cb)
+            cl->sub_cb(cl->sub_ctx, cl->subs);
     } else if (strcmp(kind, "sunsubscribe") == 0) {
         /* The server dropped us: the slot left this node (a failover
          * demoted it, or a migration). Find the new owner. */

@@ -74,6 +74,9 @@ struct store_redis_casync {
     int channel_slot;
     store_redis_smsg_cb *msg_cb;
     void *msg_ctx;
+    store_redis_subscribed_cb *sub_cb;
+    void *sub_ctx;
+    unsigned subs; /* confirmations so far */
     struct pl_timer tick;
 };
 

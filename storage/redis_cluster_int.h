@@ -71,6 +71,12 @@ PL_MUST_CHECK int store_redis__casync_argv(struct store_redis_casync *cl, int ar
 PL_MUST_CHECK int store_redis__casync_ssubscribe(struct store_redis_casync *cl, const char *channel,
                                                  store_redis_smsg_cb *cb, void *ctx);
 
+/* Called on the loop each time a master confirms the subscription; n
+ * counts the confirmations (1 the first time, more after each move). */
+typedef void store_redis_subscribed_cb(void *ctx, unsigned n);
+void store_redis__casync_on_subscribed(struct store_redis_casync *cl, store_redis_subscribed_cb *cb,
+                                       void *ctx);
+
 /* Whether the subscription is confirmed by the master right now. */
 bool store_redis__casync_subscribed(const struct store_redis_casync *cl);
 

@@ -277,18 +277,21 @@ int store_redis_psub_audience(struct store_redis *r, struct pl_arena *a, int64_t
 }
 
 /* The heartbeats of users of one bucket (its tag as KEYS[1] in cluster
- * mode: see redis_presence.c). */
+ * mode: see redis_presence.c), each with whether the bucket's set still
+ * lists it: two entries per user. */
 static const char hb_many_lua[] =
     P_LUA "local out = {}\n"
           "for i = 1, #ARGV do\n"
-          "  out[i] = redis.call('HGET', P .. 'presence:u:' .. ARGV[i], 'hb')"
+          "  out[2 * i - 1] = redis.call('HGET', P .. 'presence:u:' .. ARGV[i], 'hb')"
           " or ''\n"
+          "  out[2 * i] = redis.call('ZSCORE', P .. 'presence:hb', ARGV[i]) and 1 or 0\n"
           "end\n"
           "return out\n";
 
-/* hb_ms[idx[i]] for users[0..n), all of the bucket whose tag is tag. */
+/* hb_ms[idx[i]] (and listed[idx[i]] unless NULL) for users[0..n), all of
+ * the bucket whose tag is tag. */
 static int hb_bucket(struct store_redis *r, const char *tag, const int64_t *users, unsigned n,
-                     const unsigned *idx, uint64_t *hb_ms)
+                     const unsigned *idx, uint64_t *hb_ms, bool *listed)
 {
     const char **argv = malloc((n + 4) * sizeof(*argv));
     int k = argv ? eval_head(tag, argv, hb_many_lua) : 0;
@@ -305,9 +308,11 @@ static int hb_bucket(struct store_redis *r, const char *tag, const int64_t *user
         return rc;
     redisReply *rep = v;
     for (unsigned i = 0; i < n; i++) {
-        redisReply *e =
-            rep->type == REDIS_REPLY_ARRAY && i < rep->elements ? rep->element[i] : NULL;
+        bool ok = rep->type == REDIS_REPLY_ARRAY && 2 * i + 1 < rep->elements;
+        redisReply *e = ok ? rep->element[2 * i] : NULL, *l = ok ? rep->element[2 * i + 1] : NULL;
         hb_ms[idx[i]] = e && e->type == REDIS_REPLY_STRING ? strtoull(e->str, NULL, 10) : 0;
+        if (listed)
+            listed[idx[i]] = l && l->type == REDIS_REPLY_INTEGER && l->integer == 1;
     }
     store_redis_reply_free(v);
     return 0;
@@ -315,6 +320,12 @@ static int hb_bucket(struct store_redis *r, const char *tag, const int64_t *user
 
 int store_redis_presence_get_many(struct store_redis *r, const int64_t *users, unsigned n,
                                   uint64_t *hb_ms)
+{
+    return store_redis_presence_listed_many(r, users, n, hb_ms, NULL);
+}
+
+int store_redis_presence_listed_many(struct store_redis *r, const int64_t *users, unsigned n,
+                                     uint64_t *hb_ms, bool *listed)
 {
     if (n == 0)
         return 0;
@@ -334,7 +345,7 @@ int store_redis_presence_get_many(struct store_redis *r, const int64_t *users, u
                 idx[k++] = i;
             }
         if (k)
-            rc = hb_bucket(r, store_redis__presence_tag(r, b, tag), sub, k, idx, hb_ms);
+            rc = hb_bucket(r, store_redis__presence_tag(r, b, tag), sub, k, idx, hb_ms, listed);
     }
     free(sub);
     free(idx);

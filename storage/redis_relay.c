@@ -45,6 +45,9 @@ struct store_relay {
      * keeps the sharded subscription; pub and sub stay unused. */
     struct store_redis_casync *cl;
     unsigned cl_pending;
+    store_relay_subscribed_cb *sub_cb;
+    void *sub_ctx;
+    unsigned subs; /* single Redis: confirmations so far */
 };
 
 static void connect_conn(struct conn *c);
@@ -127,11 +130,16 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
         return;
-    if (rep->element[0]->type == REDIS_REPLY_STRING &&
-        strcmp(rep->element[0]->str, "message") == 0 &&
+    if (rep->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    if (strcmp(rep->element[0]->str, "message") == 0 &&
         rep->element[2]->type == REDIS_REPLY_STRING) {
         c->r->received++;
         c->r->cb(c->r->ctx, rep->element[2]->str, rep->element[2]->len);
+    } else if (strcmp(rep->element[0]->str, "subscribe") == 0) {
+        c->r->subs++;
+        if (c->r->sub_cb)
+            c->r->sub_cb(c->r->sub_ctx, c->r->subs);
     }
 }
 
@@ -228,6 +236,14 @@ static int cluster_send(struct store_relay *r, int argc, const char **argv, cons
     }
     r->cl_pending++;
     return 0;
+}
+
+void store_relay_on_subscribed(struct store_relay *r, store_relay_subscribed_cb *cb, void *ctx)
+{
+    r->sub_cb = cb;
+    r->sub_ctx = ctx;
+    if (r->cl)
+        store_redis__casync_on_subscribed(r->cl, cb, ctx);
 }
 
 const char *store_relay__tag(const struct store_relay *r, const char *tag)

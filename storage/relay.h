@@ -46,6 +46,12 @@ PL_MUST_CHECK int store_relay_command(struct store_relay *r, int argc, const cha
  * command sent with store_relay_command() names: the tag in cluster mode,
  * "" on a single Redis. Internal to storage/. */
 const char *store_relay__tag(const struct store_relay *r, const char *tag);
+/* Called on the loop each time Redis confirms the relay's subscription,
+ * with how many times so far: n > 1 means it was lost (a restart, a
+ * failover) and made again, and whatever was published on the channel in
+ * between is gone (pub/sub keeps nothing): the caller catches up. */
+typedef void store_relay_subscribed_cb(void *ctx, unsigned n);
+void store_relay_on_subscribed(struct store_relay *r, store_relay_subscribed_cb *cb, void *ctx);
 /* Messages received and publishes refused, for /metrics. */
 void store_relay_stats(const struct store_relay *r, uint64_t *received, uint64_t *dropped);
 

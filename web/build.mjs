@@ -53,6 +53,22 @@ const icon = readFileSync(join(here, 'src/icon.svg'));
 const iconName = `icon.${createHash('sha256').update(icon).digest('hex').slice(0, 10)}.svg`;
 writeFileSync(join(tmp, 'assets', iconName), icon);
 
+// The Web Push service worker (src/sw.js): served at /sw.js under that fixed name (a worker's scope
+// is its own directory, and the browser registers it by URL), so it is one self-contained classic
+// script, bundled apart from the app, with the hashed icon's path written in.
+await build({
+  entryPoints: [join(here, 'src/sw.js')],
+  bundle: true,
+  format: 'iife',
+  minify: true,
+  sourcemap: false,
+  target: ['chrome110', 'firefox115', 'safari16'],
+  outfile: join(tmp, 'sw.js'),
+  legalComments: 'none',
+  define: { __PARLEY_ICON__: JSON.stringify(`/assets/${iconName}`) },
+  logLevel: 'warning',
+});
+
 const index = readFileSync(join(here, 'src/index.html'), 'utf8')
   .replaceAll('%APP_JS%', `/assets/${js}`)
   .replaceAll('%APP_CSS%', `/assets/${css}`)
@@ -66,7 +82,7 @@ writeFileSync(join(tmp, 'admin.html'), readFileSync(join(here, 'src/admin/admin.
   .replaceAll('%ICON%', `/assets/${iconName}`));
 
 // Brotli twins at the best quality: made once here, so the server never compresses them.
-const files = ['index.html', 'admin.html', ...readdirSync(join(tmp, 'assets')).map((n) => `assets/${n}`)];
+const files = ['index.html', 'admin.html', 'sw.js', ...readdirSync(join(tmp, 'assets')).map((n) => `assets/${n}`)];
 let raw = 0, br = 0;
 for (const f of files) {
   const data = readFileSync(join(tmp, f));

@@ -16,6 +16,7 @@ static const char INDEX[] = "<!doctype html><title>Parley</title><script type=mo
                             "src=/assets/app.0123abcd.js></script>";
 static const char APP[] = "console.log('parley');\n";
 static const char APP_BR[] = "\x0b\x07\x80not-really-brotli\x03";
+static const char SW[] = "self.addEventListener('push', () => {});\n";
 
 static void put(const char *dir, const char *name, const char *data, size_t len)
 {
@@ -37,6 +38,7 @@ static const char *fake_build(void)
     put(assets, "app.0123abcd.js", APP, sizeof(APP) - 1);
     put(assets, "app.0123abcd.js.br", APP_BR, sizeof(APP_BR) - 1);
     put(assets, ".hidden", "x", 1);
+    put(dir, "sw.js", SW, sizeof(SW) - 1);
     return dir;
 }
 
@@ -58,8 +60,8 @@ PLTEST_PROTO(web_index_no_cache_with_strict_csp)
     PL_ASSERT_STR_EQ(r.body, INDEX);
     assert_header_has(&r, "Content-Type", "text/html");
     assert_header_has(&r, "Cache-Control", "no-cache");
-    const char *csp[] = {"default-src 'self'", "connect-src 'self'", "object-src 'none'",
-                         "frame-ancestors 'none'", "style-src 'self'"};
+    const char *csp[] = {"default-src 'self'",     "connect-src 'self'", "object-src 'none'",
+                         "frame-ancestors 'none'", "style-src 'self'",   "worker-src 'self'"};
     for (size_t i = 0; i < PL_ARRAY_LEN(csp); i++)
         assert_header_has(&r, "Content-Security-Policy", csp[i]);
     const char *pol = pt_resp_header(&r, "Content-Security-Policy");
@@ -106,6 +108,42 @@ PLTEST_PROTO(web_assets_immutable_and_precompressed)
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
+/* The Web Push service worker: at the root (its scope is /), under a fixed
+ * name, so revalidated on every registration or update check. */
+PLTEST_PROTO(web_service_worker_at_root_no_cache)
+{
+    const char *args[] = {"--web-dir", fake_build(), NULL};
+    struct pt_server *s = PT_SERVER_START(args);
+    struct pt_resp r;
+    pt_get(s, proto, "/sw.js", NULL, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    PL_ASSERT_STR_EQ(r.body, SW);
+    assert_header_has(&r, "Content-Type", "text/javascript");
+    assert_header_has(&r, "Cache-Control", "no-cache");
+    PL_ASSERT(!strstr(pt_resp_header(&r, "Cache-Control"), "immutable"));
+    assert_header_has(&r, "Content-Security-Policy", "worker-src 'self'");
+    assert_header_has(&r, "Content-Security-Policy", "connect-src 'self'");
+    assert_header_has(&r, "X-Content-Type-Options", "nosniff");
+    pt_resp_free(&r);
+    /* It is not one of the content-hashed assets. */
+    pt_get(s, proto, "/assets/sw.js", NULL, &r);
+    PT_ASSERT_PROBLEM(&r, 404, "not-found");
+    pt_resp_free(&r);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+
+    /* A build without one: 404, not the app shell. */
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/sw.js", fake_build());
+    PL_ASSERT_INT_EQ(remove(dir), 0);
+    *strrchr(dir, '/') = '\0';
+    const char *args2[] = {"--web-dir", dir, NULL};
+    s = PT_SERVER_START(args2);
+    pt_get(s, proto, "/sw.js", NULL, &r);
+    PT_ASSERT_PROBLEM(&r, 404, "not-found");
+    pt_resp_free(&r);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
 PLTEST_PROTO(web_not_built_is_503_and_api_works)
 {
     char dir[512];
@@ -118,6 +156,9 @@ PLTEST_PROTO(web_not_built_is_503_and_api_works)
     PL_ASSERT(strstr(r.body, "web client was not built"));
     pt_resp_free(&r);
     pt_get(s, proto, "/assets/app.js", NULL, &r);
+    PT_ASSERT_PROBLEM(&r, 503, "unavailable");
+    pt_resp_free(&r);
+    pt_get(s, proto, "/sw.js", NULL, &r);
     PT_ASSERT_PROBLEM(&r, 503, "unavailable");
     pt_resp_free(&r);
     char name[PT_USERNAME_MAX];

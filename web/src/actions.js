@@ -5,6 +5,7 @@ import { state, set, changed, convMsgs, addMessage, sortedMsgs, rememberUser, ra
   totalUnread, convTitle } from './store.js';
 import { e2eInit, e2eUnlock, e2eSeen, e2eSend, e2eKeysChanged, e2eRotate, e2eForget, e2eOnSent,
   flushOutbox, isE2E } from './e2ectl.js';
+import { pushSignOut } from './push.js';
 import { messengerHandlers, loadBlocks, completeConversation, answered, isMuted, isAction } from './messenger.js';
 
 export const PAGE = 50;
@@ -55,6 +56,7 @@ export async function signIn(username, password, passphrase) {
 }
 
 export async function signOut() {
+  await pushSignOut(); // while the session can still delete its subscription
   try { await api('DELETE', '/v1/sessions/current'); } catch { /* signed out either way */ }
   await e2eForget().catch(() => {});
   location.reload();

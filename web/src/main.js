@@ -15,6 +15,7 @@ import { Search } from './ui/search.js';
 import { Settings } from './ui/settings.js';
 import { E2EBar } from './ui/e2ebar.js';
 import { Safety } from './ui/safety.js';
+import { pushListen } from './push.js';
 
 const DIALOGS = { 'new-chat': NewChat, 'new-group': NewGroup, 'group-info': GroupInfo,
   search: Search, settings: Settings, safety: Safety };
@@ -72,6 +73,8 @@ async function boot() {
   tick();
   // Signing in later starts the connection too.
   const iv = setInterval(() => { tick(); if (started) clearInterval(iv); }, 100);
+  // A notification clicked while this tab is open: it opens the conversation.
+  pushListen((id) => { if (state.me) openConversation(id); });
   window.parley = { state }; // for the tests and the curious: read-only use
 }
 

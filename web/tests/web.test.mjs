@@ -15,8 +15,9 @@ import { env, startServer, stopServer, outDir } from './lib.mjs';
 import { cases as plainCases } from './cases.mjs';
 import { cases as e2eCases } from './cases-e2e.mjs';
 import { cases as adminCases } from './admin-cases.mjs';
+import { cases as pushCases } from './cases-push.mjs';
 
-const cases = [...plainCases, ...e2eCases, ...adminCases];
+const cases = [...plainCases, ...e2eCases, ...adminCases, ...pushCases];
 
 const here = dirname(fileURLToPath(import.meta.url));
 for (const n of ['PARLEY_TEST_BIN', 'PARLEY_TEST_PG', 'PARLEY_TEST_REDIS', 'PARLEY_TEST_TLS_CERT', 'PARLEY_TEST_TLS_KEY']) {

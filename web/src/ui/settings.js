@@ -7,6 +7,7 @@ import { useStore, set } from '../store.js';
 import { api } from '../api.js';
 import { signOut } from '../actions.js';
 import { Blocked } from './blocked.js';
+import { PushSetting } from './pushsettings.js';
 
 // The account's sessions (devices) with a button to end each other one.
 function Devices() {
@@ -51,6 +52,7 @@ export function Settings() {
     <h3>Notifications</h3>
     ${perm === 'default' ? html`<button onClick=${() => Notification.requestPermission().then(() => set({}))}>Allow notifications</button>`
       : html`<p class="muted">Notifications: ${perm}</p>`}
+    <${PushSetting} />
     <${Blocked} />
     <h3>Devices</h3>
     <${Devices} />
