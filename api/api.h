@@ -252,6 +252,11 @@ void api_reject(const struct api_env *env, struct http_req *req, int rc);
  * last transaction that failed. */
 PL_MUST_CHECK int api_send_commit(struct api_worker *w, struct api_send *const *jobs, unsigned n);
 
+/* Any thread, while the caller owns job: the conversation it sends to. The
+ * writer keeps a conversation in one transaction at a time by it, so that
+ * its sends commit in queue order. */
+int64_t api_send_conversation(const struct api_send *job);
+
 /* Builds the route table and compresses the static documents. Call once at
  * startup, before anything else in api/. Returns 0, PL_ENOMEM or
  * PL_EINTERNAL (more routes than the table holds). */

@@ -354,6 +354,10 @@ static void stop(struct srv *s)
     srv_web_deinit(&s->web);
 }
 
+/* How long `parleyd archive` waits for a pass already running (a node's
+ * timer) before giving up. */
+#define ARCHIVE_WAIT_MS 60000u
+
 /* `parleyd archive`: one pass, then exit. */
 static int archive_once(struct srv *s)
 {
@@ -364,8 +368,13 @@ static int archive_once(struct srv *s)
         return rc;
     store_archive_set_blobs(s->media.blobs);
     struct srv_archive_stats st;
-    rc = srv_archive_run(&s->cfg, s->media.blobs, &st);
-    if (rc < 0)
+    rc = srv_archive_run(&s->cfg, s->media.blobs, ARCHIVE_WAIT_MS, &st);
+    if (rc == 0 && st.busy) {
+        pl_log_error("another archiver held the archive lock for %u s: nothing archived; "
+                     "run it again later",
+                     ARCHIVE_WAIT_MS / 1000);
+        rc = PL_EBUSY;
+    } else if (rc < 0)
         pl_log_error("archive failed: %s", pl_strerror(rc));
     else
         printf("archived %u messages in %u segments: %llu bytes raw, %llu stored; "
