@@ -37,13 +37,25 @@ static void crash_hook(void *ctx)
     }
 }
 
-static int pass(const struct analytics_config *cfg, struct store_pg *pg, struct analytics_pass *out)
+/* Steps between refreshes of the derived rollups while a pass is behind:
+ * when the aggregator does not catch up, the days and quantiles still
+ * move every this many steps. */
+#define REFRESH_STEPS 16
+
+/* Steps until caught up (or another node holds the lock); flags as in
+ * storage/analytics.h. The derived rollups are refreshed once, by the
+ * step that catches up, not by every step of a pass that is behind. */
+static int pass(const struct analytics_config *cfg, struct store_pg *pg, unsigned flags,
+                bool retention, struct analytics_pass *out)
 {
     int rc = 0;
     unsigned batch = cfg->batch ? cfg->batch : 10000;
     for (;;) {
         struct store_analytics_step st;
-        rc = store_pg_analytics_step(pg, batch, crash_hook, (void *)cfg, &st);
+        unsigned f = flags;
+        if (out->steps % REFRESH_STEPS == REFRESH_STEPS - 1)
+            f |= STORE_ANALYTICS_REFRESH_NOW;
+        rc = store_pg_analytics_step(pg, batch, f, crash_hook, (void *)cfg, &st);
         if (rc < 0 || st.busy) {
             out->busy = st.busy;
             break;
@@ -55,14 +67,14 @@ static int pass(const struct analytics_config *cfg, struct store_pg *pg, struct 
             break;
     }
     out->dropped = -1;
-    if (rc == 0 && !out->busy)
+    if (rc == 0 && !out->busy && retention)
         rc = store_pg_analytics_retention(pg, cfg->retention_days, &out->dropped);
     return rc;
 }
 
 /* One pass on pg; first this node's sample when sample is set. */
 static int sample_and_pass(const struct analytics_config *cfg, struct store_pg *pg, bool sample,
-                           struct analytics_pass *out)
+                           unsigned flags, bool retention, struct analytics_pass *out)
 {
     *out = (struct analytics_pass){0};
     if (sample) {
@@ -72,7 +84,7 @@ static int sample_and_pass(const struct analytics_config *cfg, struct store_pg *
         if (rc < 0)
             pl_log_warn("analytics sample lost: %s", pl_strerror(rc));
     }
-    return pass(cfg, pg, out);
+    return pass(cfg, pg, flags, retention, out);
 }
 
 int analytics_aggregate(const struct analytics_config *cfg, struct analytics_pass *out)
@@ -84,13 +96,19 @@ int analytics_aggregate(const struct analytics_config *cfg, struct analytics_pas
     int rc = store_pg_new(&pc, &pg);
     if (rc < 0)
         return rc;
-    rc = sample_and_pass(cfg, pg, false, out);
+    rc = sample_and_pass(cfg, pg, false, STORE_ANALYTICS_REFRESH | STORE_ANALYTICS_REFRESH_ALL,
+                         true, out);
     store_pg_free(pg);
     return rc;
 }
 
-/* Node samples every this many passes (10 s at the default 1 s). */
+/* Node samples, and a refresh of the rollups that change without event
+ * positions (registrations, media, node samples: every node's), every
+ * this many passes (10 s at the default 1 s); retention every
+ * RETENTION_EVERY passes. Between them a pass that finds no new position
+ * runs one read-only statement (storage/analytics.h). */
 #define SAMPLE_EVERY 10
+#define RETENTION_EVERY 600
 
 /* The thread keeps one connection across passes (store_pg reconnects a
  * broken one by itself): a new PostgreSQL backend every second cost the
@@ -106,7 +124,9 @@ static void on_tick(void *ctx)
 {
     struct analytics_timer *t = ctx;
     struct analytics_pass p;
-    bool sample = t->cfg->node && ++t->ticks % SAMPLE_EVERY == 0;
+    unsigned tick = t->ticks++;
+    bool all = tick % SAMPLE_EVERY == SAMPLE_EVERY - 1, sample = t->cfg->node && all;
+    unsigned flags = STORE_ANALYTICS_REFRESH | (all ? STORE_ANALYTICS_REFRESH_ALL : 0);
     int rc = 0;
     if (!t->pg) {
         struct store_pg_config pc = {.conninfo = t->cfg->conninfo,
@@ -114,7 +134,7 @@ static void on_tick(void *ctx)
         rc = store_pg_new(&pc, &t->pg);
     }
     if (rc == 0)
-        rc = sample_and_pass(t->cfg, t->pg, sample, &p);
+        rc = sample_and_pass(t->cfg, t->pg, sample, flags, tick % RETENTION_EVERY == 0, &p);
     if (rc < 0)
         pl_log_warn("analytics pass failed: %s", pl_strerror(rc));
 }

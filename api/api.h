@@ -11,6 +11,7 @@
 
 /* Storage handles are only named here; the .c files of api/ and server/ include the
  * storage headers they call. */
+struct api_token_cache;
 struct store_blob;
 struct store_pg;
 struct store_redis;
@@ -37,6 +38,8 @@ struct api_limits {
     char *exempt;                   /* addresses per-address limits skip ("a,b") */
     unsigned session_ttl_s;         /* inactivity after which a session expires */
     unsigned max_devices;           /* active sessions per user */
+    unsigned token_cache_size;      /* cached token lookups (0: none) */
+    unsigned token_cache_ms;        /* how long a cached lookup is trusted */
     unsigned keys_fetch_per_min;    /* bundle fetches per requester per minute */
     unsigned keys_target_per_min;   /* bundle fetches of one target per minute */
     unsigned streams;               /* open event streams per user */
@@ -127,8 +130,10 @@ struct api_env {
      * the loop). Returns 0, or PL_EBUSY/PL_ECANCELED (fn not called). */
     int (*run)(void *ctx, void (*fn)(struct api_worker *w, void *arg), void *arg);
     void *run_ctx;
+    /* Cached token lookups (api/token_cache.h), NULL when disabled. */
+    struct api_token_cache *tokens;
     /* Any thread: ends the event streams of a device (logout) on every
-     * node. */
+     * node, and drops its cached token lookups on the other nodes. */
     void (*close_device)(void *ctx, int64_t user_id, int64_t device_id);
     void *close_ctx;
     /* Any thread: sends the presence event json to the streams of the n
@@ -221,11 +226,13 @@ void api_handle(struct api_worker *w, struct http_req *req);
  * of them; each is answered or handed on like api_handle() does. */
 void api_handle_waiting(struct api_worker *w, struct http_req **reqs, unsigned n);
 /* Any thread: whether the request's route is API_BATCH (cheap once
- * authenticated: message sends), so a worker may take several at once. */
+ * authenticated: message sends; receipts, which share one transaction),
+ * so a worker may take several at once. */
 bool api_route_batches(const struct http_req *req);
 /* Worker: n requests of API_BATCH routes (all API_AUTH, not API_AUTH_ANY),
- * authenticated with one statement, then each handled and completed like
- * api_handle() does. */
+ * authenticated with one statement (for the tokens the token cache did not
+ * know), then each handled and completed like api_handle() does; the
+ * receipts among them in one transaction (api/receipts.c). */
 void api_handle_batch(struct api_worker *w, struct http_req **reqs, unsigned n);
 
 /* Any thread: answers a request that could not be handed to a worker
@@ -244,6 +251,11 @@ void api_reject(const struct api_env *env, struct http_req *req, int rc);
  * transactions. Returns 0 when everything committed, or the code of the
  * last transaction that failed. */
 PL_MUST_CHECK int api_send_commit(struct api_worker *w, struct api_send *const *jobs, unsigned n);
+
+/* Any thread, while the caller owns job: the conversation it sends to. The
+ * writer keeps a conversation in one transaction at a time by it, so that
+ * its sends commit in queue order. */
+int64_t api_send_conversation(const struct api_send *job);
 
 /* Builds the route table and compresses the static documents. Call once at
  * startup, before anything else in api/. Returns 0, PL_ENOMEM or

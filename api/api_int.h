@@ -244,6 +244,9 @@ PL_MUST_CHECK int api__emit(struct api_emit *e, const char *type, int64_t conver
                             int64_t target_user_id, const char *payload);
 /* Inside the open transaction on c->w->pg. */
 PL_MUST_CHECK int api__emit_store(struct api_call *c, struct api_emit *e);
+/* The same for em[0..n_em) at once: one run of positions for all of them,
+ * in that order (audiences and rows from c's arena). */
+PL_MUST_CHECK int api__emit_store_all(struct api_call *c, struct api_emit *em, unsigned n_em);
 /* After commit. */
 void api__emit_publish(struct api_call *c, const struct api_emit *e);
 
@@ -391,6 +394,10 @@ struct api_send {
 
 /* Receipts (receipts.c); routed by messages.c. */
 api_handler_fn api__receipts_post, api__receipts_get;
+/* Worker: n authenticated receipts (bodies decoded) of one batch, in one
+ * transaction (receipts.c); rcs[i] gets what api__receipts_post() would
+ * have returned for cs[i], and each request has its answer. */
+void api__receipts_post_many(struct api_call **cs, unsigned n, int *rcs);
 
 /* Completes a request a handler deferred (any thread), exactly as
  * api_handle() would have with the handler's result rc: the problem for a

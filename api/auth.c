@@ -3,16 +3,20 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
 
+#include "token_cache.h"
+
 #include "storage/sessions.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* The token is looked up on every request rather than cached, so that
- * a logout or revocation takes effect at once on every node; the lookup is
- * one indexed read of a hash. A session unused for session_ttl seconds is
- * not found any more. It comes from the
+/* A token is one indexed read of its hash in PostgreSQL, and then sits in
+ * the token cache (token_cache.h) for a few seconds, so that a busy client
+ * costs no query per request. A logout or revocation evicts it here before
+ * the revoking request is answered, and on the other nodes when the relay
+ * frame arrives (token_cache_ms bounds it if the frame is lost). A session
+ * unused for session_ttl seconds is not found any more. It comes from the
  * Authorization header, or for the web client from the parley_token cookie
  * (HttpOnly: the page's scripts never see it), or on the stream routes from
  * the access_token query parameter. */
@@ -39,8 +43,12 @@ static int auth_token(struct api_call *c, const char *token, struct api_problem 
     /* Recording each use costs a write, so it is written at most once a
      * minute (sooner with a short session_ttl, which needs the precision). */
     unsigned ttl = c->env->cfg->limits.session_ttl_s, touch = PL_MIN(60u, ttl / 4);
-    if (rc == 0)
-        rc = store_pg_session_auth(c->w->pg, hash, ttl, touch, &c->user_id, &c->device_id);
+    uint64_t gen;
+    if (rc == 0 && api_token_cache_get(c->env->tokens, hash, &c->user_id, &c->device_id, &gen))
+        return 0;
+    if (rc == 0 &&
+        (rc = store_pg_session_auth(c->w->pg, hash, ttl, touch, &c->user_id, &c->device_id)) == 0)
+        api_token_cache_put(c->env->tokens, hash, c->user_id, c->device_id, gen);
     if (rc == PL_EUNAUTH)
         api_problem_sendx(c->req, bad);
     return rc;
@@ -123,25 +131,16 @@ int api__auth(struct api_call *c, bool allow_query)
     return rc < 0 ? rc : auth_token(c, token, &bad);
 }
 
-int api__auth_many(struct api_call *cs, unsigned n, bool allow_query, int *rcs)
+/* The lookups api__auth_many() could not answer from the cache, in one
+ * statement; k of them, at[j] being the call of hashes[j]. */
+static int auth_misses(struct api_call *cs, unsigned k, const uint8_t (*hashes)[32],
+                       const uint64_t *gens, const unsigned *at, struct api_problem *bad, int *rcs)
 {
-    uint8_t(*hashes)[PCRYPTO_TOKEN_HASHBYTES] = calloc(n ? n : 1, sizeof(*hashes));
-    int64_t *ids = calloc(2 * (size_t)(n ? n : 1), sizeof(*ids));
-    struct api_problem *bad = calloc(n ? n : 1, sizeof(*bad));
-    unsigned *at = calloc(n ? n : 1, sizeof(*at)), k = 0;
-    int rc = hashes && ids && bad && at ? 0 : PL_ENOMEM;
-    for (unsigned i = 0; i < n; i++) {
-        const char *token;
-        rcs[i] = rc < 0 ? rc : token_of(&cs[i], allow_query, &token, &bad[k]);
-        if (rcs[i] == 0 && (rcs[i] = pcrypto_token_hash(token, hashes[k])) == 0)
-            at[k++] = i;
-        else if (rcs[i] == PL_EUNAUTH && http_resp_status(cs[i].req) == 0)
-            api_problem_sendx(cs[i].req, &bad[k]); /* malformed: as api__auth() answers it */
-    }
-    unsigned ttl = n ? cs[0].env->cfg->limits.session_ttl_s : 0, touch = PL_MIN(60u, ttl / 4);
-    if (k)
-        rc = store_pg_session_auth_many(cs[0].w->pg, (const uint8_t(*)[32])hashes, k, ttl, touch,
-                                        ids, ids + k);
+    int64_t *ids = calloc(2 * (size_t)k, sizeof(*ids));
+    if (!ids)
+        return PL_ENOMEM;
+    unsigned ttl = cs[0].env->cfg->limits.session_ttl_s, touch = PL_MIN(60u, ttl / 4);
+    int rc = store_pg_session_auth_many(cs[0].w->pg, hashes, k, ttl, touch, ids, ids + k);
     for (unsigned j = 0; j < k; j++) {
         struct api_call *c = &cs[at[j]];
         c->user_id = ids[j];
@@ -149,9 +148,37 @@ int api__auth_many(struct api_call *cs, unsigned n, bool allow_query, int *rcs)
         rcs[at[j]] = rc < 0 ? rc : c->user_id ? 0 : PL_EUNAUTH;
         if (rcs[at[j]] == PL_EUNAUTH)
             api_problem_sendx(c->req, &bad[j]);
+        else if (rcs[at[j]] == 0)
+            api_token_cache_put(c->env->tokens, hashes[j], c->user_id, c->device_id, gens[j]);
     }
-    free(hashes);
     free(ids);
+    return rc;
+}
+
+int api__auth_many(struct api_call *cs, unsigned n, bool allow_query, int *rcs)
+{
+    uint8_t(*hashes)[PCRYPTO_TOKEN_HASHBYTES] = calloc(n ? n : 1, sizeof(*hashes));
+    uint64_t *gens = calloc(n ? n : 1, sizeof(*gens));
+    struct api_problem *bad = calloc(n ? n : 1, sizeof(*bad));
+    unsigned *at = calloc(n ? n : 1, sizeof(*at)), k = 0;
+    int rc = hashes && gens && bad && at ? 0 : PL_ENOMEM;
+    for (unsigned i = 0; i < n; i++) {
+        const char *token;
+        struct api_call *c = &cs[i];
+        rcs[i] = rc < 0 ? rc : token_of(c, allow_query, &token, &bad[k]);
+        if (rcs[i] == 0 && (rcs[i] = pcrypto_token_hash(token, hashes[k])) == 0) {
+            /* A hit is answered here; the misses go to PostgreSQL together. */
+            if (!api_token_cache_get(c->env->tokens, hashes[k], &c->user_id, &c->device_id,
+                                     &gens[k]))
+                at[k++] = i;
+        } else if (rcs[i] == PL_EUNAUTH && http_resp_status(c->req) == 0) {
+            api_problem_sendx(c->req, &bad[k]); /* malformed: as api__auth() answers it */
+        }
+    }
+    if (k)
+        rc = auth_misses(cs, k, (const uint8_t(*)[32])hashes, gens, at, bad, rcs);
+    free(hashes);
+    free(gens);
     free(bad);
     free(at);
     return rc < 0 ? rc : 0;

@@ -49,24 +49,27 @@ static int audience(struct api_call *c, struct api_emit_event *ev)
     return 0;
 }
 
-/* The rows for store_pg_events_insert(), in the arena; NULL on OOM. */
-static const char *rows_json(struct api_call *c, const struct api_emit *e)
+/* The rows for store_pg_events_insert() of every event of em[0..n_em),
+ * numbered in that order, in the arena; NULL on OOM. */
+static const char *rows_json(struct api_call *c, const struct api_emit *em, unsigned n_em)
 {
     yajl_gen g = api__gen_new();
     if (!g)
         return NULL;
     yajl_gen_array_open(g);
-    for (unsigned i = 0; i < e->n; i++) {
-        const struct api_emit_event *ev = &e->ev[i];
-        yajl_gen_map_open(g);
-        api__gen_int(g, "i", i);
-        api__gen_int(g, "c", ev->conversation_id);
-        api__gen_int(g, "t", ev->target_user_id);
-        api__gen_str(g, "y", ev->type);
-        api__gen_key(g, "p");
-        yajl_gen_number(g, ev->payload, strlen(ev->payload)); /* our own JSON, spliced */
-        yajl_gen_map_close(g);
-    }
+    unsigned k = 0;
+    for (unsigned j = 0; j < n_em; j++)
+        for (unsigned i = 0; i < em[j].n; i++) {
+            const struct api_emit_event *ev = &em[j].ev[i];
+            yajl_gen_map_open(g);
+            api__gen_int(g, "i", k++);
+            api__gen_int(g, "c", ev->conversation_id);
+            api__gen_int(g, "t", ev->target_user_id);
+            api__gen_str(g, "y", ev->type);
+            api__gen_key(g, "p");
+            yajl_gen_number(g, ev->payload, strlen(ev->payload)); /* our own JSON, spliced */
+            yajl_gen_map_close(g);
+        }
     yajl_gen_array_close(g);
     const unsigned char *buf;
     size_t len;
@@ -78,25 +81,35 @@ static const char *rows_json(struct api_call *c, const struct api_emit *e)
 
 int api__emit_store(struct api_call *c, struct api_emit *e)
 {
-    if (e->n == 0)
-        return 0;
+    return api__emit_store_all(c, e, 1);
+}
+
+int api__emit_store_all(struct api_call *c, struct api_emit *em, unsigned n_em)
+{
     /* Audiences and the row text are prepared before the positions are
      * taken: from then on every node's writers wait on us, so the lock is
-     * held for exactly two statements and the commit. */
-    for (unsigned i = 0; i < e->n; i++) {
-        int rc = audience(c, &e->ev[i]);
-        if (rc < 0)
-            return rc;
-    }
-    const char *rows = rows_json(c, e);
+     * held for exactly two statements and the commit, however many events
+     * (a batch of receipts stores all of its events at once). */
+    unsigned total = 0;
+    for (unsigned j = 0; j < n_em; j++)
+        for (unsigned i = 0; i < em[j].n; i++, total++) {
+            int rc = audience(c, &em[j].ev[i]);
+            if (rc < 0)
+                return rc;
+        }
+    if (total == 0)
+        return 0;
+    const char *rows = rows_json(c, em, n_em);
     if (!rows)
         return PL_ENOMEM;
     uint64_t first;
-    int rc = store_pg_positions_take(c->w->pg, e->n, &first);
+    int rc = store_pg_positions_take(c->w->pg, total, &first);
     if (rc < 0)
         return rc;
-    for (unsigned i = 0; i < e->n; i++)
-        e->ev[i].pos = first + i;
+    uint64_t pos = first;
+    for (unsigned j = 0; j < n_em; j++)
+        for (unsigned i = 0; i < em[j].n; i++)
+            em[j].ev[i].pos = pos++;
     return store_pg_events_insert(c->w->pg, first, rows);
 }
 

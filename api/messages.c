@@ -255,7 +255,7 @@ static int messages_list(struct api_call *c)
 const struct api_route_def api__message_routes[] = {
     {"POST", "/v1/conversations/{id}/messages", messages_post, API_AUTH | API_BATCH},
     {"GET", "/v1/conversations/{id}/messages", messages_list, API_AUTH},
-    {"POST", "/v1/conversations/{id}/receipts", api__receipts_post, API_AUTH},
+    {"POST", "/v1/conversations/{id}/receipts", api__receipts_post, API_AUTH | API_BATCH},
     {"GET", "/v1/conversations/{id}/messages/{seq}/receipts", api__receipts_get, API_AUTH},
     {"PATCH", "/v1/conversations/{id}/messages/{seq}", api__message_patch, API_AUTH},
     {"PUT", "/v1/conversations/{id}/messages/{seq}/reactions/{emoji}", api__reaction_put, API_AUTH},

@@ -2,6 +2,7 @@
 /* Parley - password work off the API workers; PUT /v1/me/password.     */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api_int.h"
+#include "token_cache.h"
 
 #include "storage/sessions.h"
 
@@ -50,11 +51,15 @@ int api__pwhash_defer(struct api_call *c, api_pw_fn *fn, void *arg)
     return rc;
 }
 
-/* Ends the given sessions' event streams on every node. */
+/* Ends the given (revoked) sessions' event streams and cached token
+ * lookups on every node. This node's cache forgets them here, before the
+ * revoking request is answered, so the token never works here again. */
 void api__close_devices(struct api_call *c, const int64_t *ids, unsigned n)
 {
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n; i++) {
+        api_token_cache_evict_device(c->env->tokens, ids[i]);
         c->env->close_device(c->env->close_ctx, c->user_id, ids[i]);
+    }
 }
 
 /* ---- PUT /v1/me/password ---- */

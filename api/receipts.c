@@ -5,8 +5,13 @@
 
 #include "storage/messages.h"
 
+#include "common/log.h"
+
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
+
+PL_LOG_TOPIC("receipts");
 
 /*
  * A receipt moves the caller's watermarks (never down; read implies
@@ -22,6 +27,9 @@
  */
 
 /* ---- POST /v1/conversations/{id}/receipts ---- */
+
+/* Which receipt types a (conversation, user) asked for. */
+enum { ASK_DELIVERED = 1, ASK_READ = 2 };
 
 static int read_receipt(struct api_call *c, bool *is_read, int64_t *up_to)
 {
@@ -53,26 +61,34 @@ static int emit(struct api_emit *em, unsigned *k, const char *type, int64_t conv
     return api__emit(&em[(*k)++ / API_EMIT_MAX], type, conversation_id, target, payload);
 }
 
-/* Queues the receipt event and the senders' message.status events into
- * an arena array of api_emit (*n_em of them). */
-static int build_events(struct api_call *c, int64_t conv, bool is_read, int64_t up_to,
+/* Queues the receipt events (one per type a receipt asked for whose
+ * watermark moved) and the senders' message.status events into an arena
+ * array of api_emit (*n_em of them). */
+static int build_events(struct api_call *c, int64_t conv, unsigned asked,
+                        const struct store_watermarks *from, const struct store_watermarks *to,
                         const struct store_status_move *mv, unsigned n_mv, struct api_emit **out,
                         unsigned *n_em)
 {
-    unsigned total = 1;
+    bool dl = (asked & ASK_DELIVERED) && to->delivered_seq != from->delivered_seq;
+    bool rd = (asked & ASK_READ) && to->read_seq != from->read_seq;
+    unsigned total = dl + rd;
     for (unsigned i = 0; i < n_mv; i++)
         total += (mv[i].delivered_up_to > 0) + (mv[i].read_up_to > 0);
     *n_em = (total + API_EMIT_MAX - 1) / API_EMIT_MAX;
-    struct api_emit *em = pl_arena_zalloc(c->a, *n_em * sizeof(*em));
+    struct api_emit *em = pl_arena_zalloc(c->a, (*n_em ? *n_em : 1) * sizeof(*em));
     if (!em)
         return PL_ENOMEM;
     *out = em;
     unsigned k = 0;
-    int rc = emit(em, &k, "receipt", conv, 0,
-                  pl_arena_sprintf(c->a,
-                                   "{\"conversation_id\":%" PRId64 ",\"user_id\":%" PRId64
-                                   ",\"type\":\"%s\",\"up_to_seq\":%" PRId64 "}",
-                                   conv, c->user_id, is_read ? "read" : "delivered", up_to));
+    static const char rfmt[] = "{\"conversation_id\":%" PRId64 ",\"user_id\":%" PRId64
+                               ",\"type\":\"%s\",\"up_to_seq\":%" PRId64 "}";
+    int rc = 0;
+    if (dl)
+        rc = emit(em, &k, "receipt", conv, 0,
+                  pl_arena_sprintf(c->a, rfmt, conv, c->user_id, "delivered", to->delivered_seq));
+    if (rc == 0 && rd)
+        rc = emit(em, &k, "receipt", conv, 0,
+                  pl_arena_sprintf(c->a, rfmt, conv, c->user_id, "read", to->read_seq));
     static const char fmt[] =
         "{\"conversation_id\":%" PRId64 ",\"status\":\"%s\",\"up_to_seq\":%" PRId64 "}";
     for (unsigned i = 0; i < n_mv && rc == 0; i++) {
@@ -87,8 +103,8 @@ static int build_events(struct api_call *c, int64_t conv, bool is_read, int64_t 
 }
 
 /* Inside the transaction, once the watermarks are known to move: stores
- * them and the events they cause. */
-static int apply(struct api_call *c, int64_t conv, bool is_read,
+ * them and queues the events they cause (not stored yet). */
+static int apply(struct api_call *c, int64_t conv, unsigned asked,
                  const struct store_watermarks *from, const struct store_watermarks *to,
                  struct api_emit **em, unsigned *n_em)
 {
@@ -99,12 +115,7 @@ static int apply(struct api_call *c, int64_t conv, bool is_read,
     if (rc == 0)
         rc = store_pg_receipt_moves(pg, c->a, conv, c->user_id, from, to, &mv, &n_mv);
     if (rc == 0)
-        rc = build_events(c, conv, is_read, is_read ? to->read_seq : to->delivered_seq, mv, n_mv,
-                          em, n_em);
-    /* Positions are taken here, last, so the global position lock is held
-     * only for the event inserts and the commit. */
-    for (unsigned i = 0; i < *n_em && rc == 0; i++)
-        rc = api__emit_store(c, &(*em)[i]);
+        rc = build_events(c, conv, asked, from, to, mv, n_mv, em, n_em);
     return rc;
 }
 
@@ -146,17 +157,15 @@ static void advance(const struct store_watermarks *from, bool is_read, int64_t u
     to->delivered_seq = PL_MAX(from->delivered_seq, PL_MAX(to->read_seq, up_to));
 }
 
-int api__receipts_post(struct api_call *c)
+/* One receipt in a transaction of its own (a receipt that came alone, or
+ * one of a batch whose transaction failed). */
+static int receipt_one(struct api_call *c, int64_t conv, bool is_read, int64_t up_to)
 {
-    int64_t conv, up_to = 0;
-    bool is_read = false;
     struct store_watermarks from = {0}, to;
     struct api_emit *em = NULL;
     unsigned n_em = 0;
-    int rc = api__conversation_id(c, &conv);
-    if (rc == 0)
-        rc = read_receipt(c, &is_read, &up_to);
-    if (rc < 0 || (rc = store_pg_tx_begin(c->w->pg)) < 0)
+    int rc = store_pg_tx_begin(c->w->pg);
+    if (rc < 0)
         return rc;
     rc = store_pg_receipt_lock(c->w->pg, conv, c->user_id, &from);
     if ((rc = check_receipt(c, rc, up_to, from.last_seq)) < 0)
@@ -166,8 +175,10 @@ int api__receipts_post(struct api_call *c)
         store_pg_tx_rollback(c->w->pg); /* nothing moved, nothing was written */
         return reply_watermarks(c, conv, &to);
     }
-    if ((rc = apply(c, conv, is_read, &from, &to, &em, &n_em)) < 0 ||
-        (rc = store_pg_tx_commit(c->w->pg)) < 0)
+    /* Positions are taken last, so the global position lock is held only
+     * for the event inserts and the commit. */
+    if ((rc = apply(c, conv, is_read ? ASK_READ : ASK_DELIVERED, &from, &to, &em, &n_em)) < 0 ||
+        (rc = api__emit_store_all(c, em, n_em)) < 0 || (rc = store_pg_tx_commit(c->w->pg)) < 0)
         goto fail;
     for (unsigned i = 0; i < n_em && c->env->publish; i++)
         api__emit_publish(c, &em[i]);
@@ -176,6 +187,168 @@ int api__receipts_post(struct api_call *c)
 fail:
     store_pg_tx_rollback(c->w->pg);
     return rc;
+}
+
+int api__receipts_post(struct api_call *c)
+{
+    int64_t conv, up_to = 0;
+    bool is_read = false;
+    int rc = api__conversation_id(c, &conv);
+    if (rc == 0)
+        rc = read_receipt(c, &is_read, &up_to);
+    return rc < 0 ? rc : receipt_one(c, conv, is_read, up_to);
+}
+
+/* ---- many receipts in one transaction (a worker's batch) ---- */
+
+/*
+ * Under load (every member of a group acknowledging every message) receipts
+ * arrive by the hundred per second, and one transaction each meant one WAL
+ * flush each. A worker that takes several queued requests at once
+ * (api_handle_batch()) hands its receipts here: one transaction for all of
+ * them, grouped by (conversation, user) in that order, which is also the
+ * order every batch takes its locks in, so batches never deadlock each
+ * other. Each group locks its member row once, checks each receipt against
+ * it (404 / 422 for that receipt alone), advances the watermarks through
+ * all of them, writes them and computes the senders' status moves once,
+ * and its events (a `receipt` per type asked for that moved, the
+ * `message.status` moves) are stored together with every other group's at
+ * the end, under one run of positions, so they stay dense and
+ * commit-ordered. Each receipt's answer is the watermarks after it, as if
+ * the group's receipts had run one by one in arrival order. If the
+ * transaction fails (a dead connection, a deadlock with some other kind of
+ * transaction), each receipt not yet answered runs alone.
+ */
+struct rcpt {
+    struct api_call *c;
+    int64_t conv, up_to;
+    bool is_read;
+    unsigned i;                 /* place in the batch (rcs[i]) */
+    struct store_watermarks to; /* the answer */
+};
+
+static int cmp_rcpt(const void *pa, const void *pb)
+{
+    const struct rcpt *a = pa, *b = pb;
+    if (a->conv != b->conv)
+        return a->conv < b->conv ? -1 : 1;
+    if (a->c->user_id != b->c->user_id)
+        return a->c->user_id < b->c->user_id ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* The batch's events, gathered from every group (c0's arena). */
+struct emits {
+    struct api_call *c0;
+    struct api_emit *em;
+    unsigned n, cap;
+    bool wrote; /* some group moved a watermark: commit */
+};
+
+static int emits_add(struct emits *e, const struct api_emit *em, unsigned n)
+{
+    if (e->n + n > e->cap) {
+        unsigned cap = PL_MAX(e->cap * 2, e->n + n + 8);
+        struct api_emit *m = pl_arena_alloc(e->c0->a, cap * sizeof(*m));
+        if (!m)
+            return PL_ENOMEM;
+        if (e->n)
+            memcpy(m, e->em, e->n * sizeof(*m));
+        e->em = m;
+        e->cap = cap;
+    }
+    memcpy(e->em + e->n, em, n * sizeof(*em));
+    e->n += n;
+    return 0;
+}
+
+/* The receipts r[0..n) of one (conversation, user), inside the batch's
+ * transaction. rcs gets 404 / 422 for those refused. Returns 0 or a
+ * storage code (the batch is abandoned). */
+static int group_apply(struct rcpt *r, unsigned n, int *rcs, struct emits *ev)
+{
+    struct api_call *c = r[0].c;
+    struct store_watermarks from = {0}, to;
+    int rc = store_pg_receipt_lock(c->w->pg, r[0].conv, c->user_id, &from);
+    if (rc < 0 && rc != PL_ENOTFOUND)
+        return rc;
+    to = from;
+    unsigned asked = 0;
+    for (unsigned j = 0; j < n; j++) {
+        int one = check_receipt(r[j].c, rc, r[j].up_to, from.last_seq);
+        if (one < 0) {
+            rcs[r[j].i] = one;
+            continue;
+        }
+        struct store_watermarks before = to;
+        advance(&before, r[j].is_read, r[j].up_to, &to);
+        asked |= r[j].is_read ? ASK_READ : ASK_DELIVERED;
+        r[j].to = to;
+    }
+    if (rc < 0 || (to.delivered_seq == from.delivered_seq && to.read_seq == from.read_seq))
+        return 0; /* nothing moved: nothing written */
+    struct api_emit *em;
+    unsigned n_em;
+    ev->wrote = true;
+    if ((rc = apply(c, r[0].conv, asked, &from, &to, &em, &n_em)) < 0)
+        return rc;
+    return emits_add(ev, em, n_em);
+}
+
+/* The whole batch r[0..n) (sorted) in one transaction. 0 when committed
+ * (or when nothing moved); a storage code when rolled back. */
+static int batch_tx(struct api_call *c0, struct rcpt *r, unsigned n, int *rcs)
+{
+    struct emits ev = {.c0 = c0};
+    int rc = store_pg_tx_begin(c0->w->pg);
+    if (rc < 0)
+        return rc;
+    for (unsigned g = 0, e; g < n && rc == 0; g = e) {
+        for (e = g + 1; e < n && r[e].conv == r[g].conv && r[e].c->user_id == r[g].c->user_id;)
+            e++;
+        rc = group_apply(&r[g], e - g, rcs, &ev);
+    }
+    if (rc == 0 && ev.wrote && (rc = api__emit_store_all(c0, ev.em, ev.n)) == 0)
+        rc = store_pg_tx_commit(c0->w->pg);
+    if (rc < 0 || !ev.wrote) {
+        store_pg_tx_rollback(c0->w->pg); /* failed, or nothing was written */
+        if (rc < 0)
+            return rc;
+    }
+    for (unsigned i = 0; i < ev.n && c0->env->publish; i++)
+        api__emit_publish(c0, &ev.em[i]);
+    return 0;
+}
+
+void api__receipts_post_many(struct api_call **cs, unsigned n, int *rcs)
+{
+    struct rcpt *r = pl_arena_zalloc(cs[0]->a, (n ? n : 1) * sizeof(*r));
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int64_t conv, up_to = 0;
+        bool is_read = false;
+        rcs[i] = r ? api__conversation_id(cs[i], &conv) : PL_ENOMEM;
+        if (rcs[i] == 0)
+            rcs[i] = read_receipt(cs[i], &is_read, &up_to);
+        if (rcs[i] == 0)
+            r[k++] =
+                (struct rcpt){.c = cs[i], .conv = conv, .up_to = up_to, .is_read = is_read, .i = i};
+    }
+    if (k == 0)
+        return;
+    qsort(r, k, sizeof(*r), cmp_rcpt);
+    int rc = batch_tx(cs[0], r, k, rcs);
+    for (unsigned j = 0; j < k; j++) {
+        struct rcpt *x = &r[j];
+        if (http_resp_status(x->c->req) != 0)
+            continue; /* refused (404, 422) */
+        if (rc < 0)
+            rcs[x->i] = receipt_one(x->c, x->conv, x->is_read, x->up_to);
+        else
+            rcs[x->i] = reply_watermarks(x->c, x->conv, &x->to);
+    }
+    if (rc < 0)
+        pl_log_info("a batch of %u receipts failed (%s); they ran one by one", k, pl_strerror(rc));
 }
 
 /* ---- GET /v1/conversations/{id}/messages/{seq}/receipts ---- */

@@ -228,6 +228,29 @@ bool api_route_batches(const struct http_req *req)
     return idx >= 0 && (infos[idx].flags & API_BATCH);
 }
 
+/* The receipts of a batch (cs[0..n), authenticated): bodies decoded one
+ * by one, then all of them in one transaction. rcs: scratch, n long. */
+static void handle_receipts(struct api_call **cs, unsigned n, int *rcs)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int rc = http_req_decode_body(cs[i]->req);
+        if (rc < 0) {
+            api_problem_send(cs[i]->req, rc, rc == PL_EMALFORMED ? "the br body is corrupt" : NULL);
+            finish(cs[i], rc);
+        } else {
+            cs[k++] = cs[i];
+        }
+    }
+    if (k)
+        api__receipts_post_many(cs, k, rcs);
+    for (unsigned i = 0; i < k; i++) {
+        if (cs[i]->w->pg_ro)
+            api__note_write(cs[i]->w, cs[i]->user_id);
+        finish(cs[i], rcs[i]);
+    }
+}
+
 void api_handle_batch(struct api_worker *w, struct http_req **reqs, unsigned n)
 {
     struct api_call *cs = calloc(n ? n : 1, sizeof(*cs));
@@ -245,8 +268,22 @@ void api_handle_batch(struct api_worker *w, struct http_req **reqs, unsigned n)
      * its own answer (401 for its own unknown token). A failed lookup
      * fails them all, as it would have one by one. */
     int rc = api__auth_many(cs, n, false, rcs);
-    for (unsigned i = 0; i < n; i++)
-        handle_authed(&cs[i], rc < 0 && rcs[i] == 0 ? rc : rcs[i]);
+    /* Receipts of the batch share one transaction (api/receipts.c); the
+     * rest run one by one. */
+    struct api_call **rx = calloc(n ? n : 1, sizeof(*rx));
+    unsigned nr = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int rci = rc < 0 && rcs[i] == 0 ? rc : rcs[i];
+        if (rci == 0 && rx && infos[http_req_route(cs[i].req)].fn == api__receipts_post)
+            rx[nr++] = &cs[i];
+        else
+            handle_authed(&cs[i], rci);
+    }
+    if (nr == 1)
+        handle_authed(rx[0], 0);
+    else if (nr > 1)
+        handle_receipts(rx, nr, rcs);
+    free(rx);
     free(cs);
     free(rcs);
 }

@@ -66,10 +66,18 @@ static const char *e2e_for(struct pl_arena *a, const struct store_e2e_send *e)
     return out;
 }
 
+/* The message JSON begins with its id (api__gen_message()), written as
+ * the placeholder 0 until the positions are taken. */
+#define ID_HEAD "{\"id\":0"
+#define ID_AT (sizeof(ID_HEAD) - 2)
+
 /* Builds the message JSON (status "sent") and the message.created payload
- * of every NEW send, numbering them from position `first` in batch order. */
+ * of every NEW send, with the placeholder id 0 (x->id_at in the payload,
+ * ID_AT in the message JSON): the positions are taken by the statement
+ * that stores them (store_pg_send_finish()), and splice_ids() puts them
+ * in afterwards. */
 static int build_payloads(struct pl_arena *a, struct store_send *const *s, unsigned n,
-                          uint64_t first, struct out_json *out)
+                          struct out_json *out)
 {
     yajl_gen g = api__gen_new();
     if (!g)
@@ -79,25 +87,59 @@ static int build_payloads(struct pl_arena *a, struct store_send *const *s, unsig
         struct store_send *x = s[i];
         if (x->outcome != STORE_SEND_NEW)
             continue;
-        x->msg.id = (int64_t)first++;
+        x->msg.id = 0;
         yajl_gen_reset(g, NULL);
         yajl_gen_clear(g);
         api__gen_message(g, &x->msg);
         const unsigned char *buf;
         size_t len;
         yajl_gen_get_buf(g, &buf, &len);
+        if (len < sizeof(ID_HEAD) || memcmp(buf, ID_HEAD, sizeof(ID_HEAD) - 1) != 0) {
+            rc = PL_EINTERNAL; /* api__gen_message() no longer starts with the id */
+            break;
+        }
         out[i].msg = pl_arena_memdup(a, buf, len);
         out[i].len = len;
         const char *head = x->e2e ? e2e_for(a, x->e2e) : "{";
-        x->payload =
-            head ? pl_arena_sprintf(a, "%s\"conversation_id\":%" PRId64 ",\"message\":%.*s}", head,
-                                    x->conversation_id, (int)len, (const char *)buf)
-                 : NULL;
+        char *p = head ? pl_arena_sprintf(a, "%s\"conversation_id\":%" PRId64 ",\"message\":", head,
+                                          x->conversation_id)
+                       : NULL;
+        x->id_at = p ? strlen(p) + ID_AT : 0;
+        x->payload = p ? pl_arena_sprintf(a, "%s%.*s}", p, (int)len, (const char *)buf) : NULL;
         if (!out[i].msg || !x->payload)
             rc = PL_ENOMEM;
     }
     yajl_gen_free(g);
     return rc;
+}
+
+/* s replaced by its copy with the decimal id in place of the placeholder
+ * 0 at byte at; NULL on OOM. */
+static char *splice_id(struct pl_arena *a, const char *s, size_t len, size_t at, int64_t id,
+                       size_t *out_len)
+{
+    char *r =
+        pl_arena_sprintf(a, "%.*s%" PRId64 "%.*s", (int)at, s, id, (int)(len - at - 1), s + at + 1);
+    if (r && out_len)
+        *out_len = strlen(r);
+    return r;
+}
+
+/* After the commit: every NEW send's position into its response body and
+ * its payload, exactly as the stored event row has it. */
+static int splice_ids(struct pl_arena *a, struct store_send *const *s, unsigned n,
+                      struct out_json *out)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct store_send *x = s[i];
+        if (x->outcome != STORE_SEND_NEW)
+            continue;
+        out[i].msg = splice_id(a, out[i].msg, out[i].len, ID_AT, x->msg.id, &out[i].len);
+        x->payload = splice_id(a, x->payload, strlen(x->payload), x->id_at, x->msg.id, NULL);
+        if (!out[i].msg || !x->payload)
+            return PL_ENOMEM;
+    }
+    return 0;
 }
 
 /* An e2e conversation takes only kind "e2e" (the handler already refused
@@ -155,8 +197,8 @@ static int e2e_rows(struct pl_arena *a, struct store_send *const *s, unsigned n,
 }
 
 /* One attempt at the batch's transaction: three round trips (see
- * storage/messages.h). The position lock is taken with the seqs and held
- * only for building the payloads, the inserts and the commit. */
+ * storage/messages.h). The position lock is taken by the last one, which
+ * also inserts and commits, so it is held for no round trip to us. */
 static int run_tx(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s, unsigned n,
                   struct out_json *out, unsigned *n_new)
 {
@@ -166,11 +208,11 @@ static int run_tx(struct store_pg *pg, struct pl_arena *a, struct store_send *co
     int rc = store_pg_send_open(pg, a, s, n);
     if (rc == 0) {
         reject_kinds(s, n);
-        rc = store_pg_send_assign(pg, a, s, n, n_new, &first);
+        rc = store_pg_send_assign(pg, a, s, n, n_new);
     }
     if (rc == 0 && *n_new == 0) {
         rc = store_pg_tx_commit(pg); /* nothing new: nothing was written */
-    } else if (rc == 0 && (rc = build_payloads(a, s, n, first, out)) == 0 &&
+    } else if (rc == 0 && (rc = build_payloads(a, s, n, out)) == 0 &&
                (rc = e2e_rows(a, s, n, &e2e)) == 0) {
         /* PL_EUNAVAIL here means the outcome is unknown: the commit may
          * have happened. The senders get 503 and retry with the same
@@ -179,7 +221,9 @@ static int run_tx(struct store_pg *pg, struct pl_arena *a, struct store_send *co
          * lost or doubled either way. Events that did commit reach live
          * streams through the hub's gap filling (or on resume), since we
          * do not publish them. */
-        rc = store_pg_send_finish(pg, s, n, e2e);
+        rc = store_pg_send_finish(pg, s, n, e2e, &first);
+        if (rc == 0)
+            return splice_ids(a, s, n, out); /* committed: no rollback */
     }
     if (rc < 0)
         store_pg_tx_rollback(pg);
@@ -313,6 +357,11 @@ static int commit_some(struct api_worker *w, struct api_send *const *jobs, unsig
 static size_t send_bytes(const struct store_send *s)
 {
     return strlen(s->body) + (s->e2e ? s->e2e->bytes : 0);
+}
+
+int64_t api_send_conversation(const struct api_send *job)
+{
+    return job->s.conversation_id;
 }
 
 int api_send_commit(struct api_worker *w, struct api_send *const *jobs, unsigned n)

@@ -4,8 +4,8 @@
 #
 # A cluster of its own (data dir $PARLEY_DATA/cluster, PostgreSQL primary + hot standby and Redis
 # on Unix sockets, nodes and HAProxy on free loopback ports), then:
-#   1. the integration tests written for several nodes (tests/integration/94-cluster-nodes,
-#      95-cluster-standby, and 41-push-resume-concurrent, whose second case puts its writers on
+#   1. the integration tests written for several nodes (tests/integration/96-cluster-nodes,
+#      97-cluster-standby, and 41-push-resume-concurrent, whose second case puts its writers on
 #      different nodes) against this cluster's databases, with the standby configured;
 #   2. kill -9 of one node under load: build/tests/chaos/chaos kill-node through HAProxy
 #      (CLUSTER_STREAMS streams, CLUSTER_RATE messages/s, --kills cycles of CLUSTER_CYCLE_MS,
@@ -136,7 +136,7 @@ rc=0
 PARLEY_TEST_PG=$PARLEY_PG PARLEY_TEST_PG_STANDBY=$PARLEY_PG_STANDBY \
   PARLEY_TEST_REDIS=$PARLEY_REDIS PARLEY_TEST_TLS_CERT=$PL_TLS_CERT PARLEY_TEST_TLS_KEY=$PL_TLS_KEY \
   PARLEY_TEST_SVC=$PL_ROOT/scripts/svc \
-  meson test -C "$build_dir" --print-errorlogs --num-processes 1 94-cluster-nodes 95-cluster-standby \
+  meson test -C "$build_dir" --print-errorlogs --num-processes 1 96-cluster-nodes 97-cluster-standby \
   41-push-resume-concurrent 9>&- || rc=$?
 # Every case counts (each test binary ends with `pltest: N passed, N failed, N skipped`).
 while read -r _ p _ f _; do
@@ -144,7 +144,7 @@ while read -r _ p _ f _; do
   fail=$((fail + f))
 done < <(grep -E '^pltest: [0-9]+ passed, [0-9]+ failed' "$build_dir/meson-logs/testlog.txt" || true)
 ((rc == 0)) || fail=$((fail + 1))
-pl_say "cluster step integration (94-cluster-nodes, 95-cluster-standby, 41-push-resume-concurrent): exit $rc"
+pl_say "cluster step integration (96-cluster-nodes, 97-cluster-standby, 41-push-resume-concurrent): exit $rc"
 
 # 2. kill -9 of one node at a time under load, through HAProxy.
 if ((kills > 0)); then

@@ -5,6 +5,7 @@
 #include "crypto/crypto.h"
 
 #include "common/log.h"
+#include "common/loop.h"
 #include "common/ticker.h"
 #include "storage/archive.h"
 
@@ -36,6 +37,8 @@ PL_LOG_TOPIC("archive");
 
 /* The process exit status of a deliberate crash (archive_crash_at). */
 #define CRASH_STATUS 86
+/* How often a pass waiting for the archive lock asks again. */
+#define LOCK_POLL_MS 200
 
 struct pass {
     const struct srv_config *cfg;
@@ -238,7 +241,7 @@ static int run_locked(struct pass *p)
     return rc;
 }
 
-int srv_archive_run(const struct srv_config *cfg, struct store_blob *blobs,
+int srv_archive_run(const struct srv_config *cfg, struct store_blob *blobs, unsigned wait_ms,
                     struct srv_archive_stats *st)
 {
     *st = (struct srv_archive_stats){0};
@@ -249,13 +252,19 @@ int srv_archive_run(const struct srv_config *cfg, struct store_blob *blobs,
     if (rc < 0)
         return rc;
     bool got = false;
-    if ((rc = store_pg_archive_lock(p.pg, true, &got)) == 0 && got) {
+    /* Another pass (a node's timer) is usually short: a pass run by hand
+     * waits for it rather than doing nothing. */
+    uint64_t until = pl_now_ms() + wait_ms;
+    while ((rc = store_pg_archive_lock(p.pg, true, &got)) == 0 && !got && pl_now_ms() < until)
+        usleep(LOCK_POLL_MS * 1000);
+    if (rc == 0 && got) {
         rc = run_locked(&p);
         bool ignored;
         if (store_pg_archive_lock(p.pg, false, &ignored) < 0)
             pl_log_warn("archive lock release failed; it ends with the connection");
     } else if (rc == 0) {
         pl_log_info("another archiver is running; nothing to do");
+        st->busy = true;
     }
     store_pg_free(p.pg);
     if (rc == 0 && st->segments + st->orphans)
@@ -278,7 +287,7 @@ static void on_tick(void *ctx)
 {
     struct srv_archive_timer *t = ctx;
     struct srv_archive_stats st;
-    int rc = srv_archive_run(t->cfg, t->blobs, &st);
+    int rc = srv_archive_run(t->cfg, t->blobs, 0, &st);
     if (rc < 0)
         pl_log_error("archive pass failed: %s", pl_strerror(rc));
 }

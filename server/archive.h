@@ -12,6 +12,7 @@
 struct srv_archive_stats {
     unsigned segments, messages, orphans;
     uint64_t raw_bytes, stored_bytes;
+    bool busy; /* another archiver held the lock throughout: nothing done */
 };
 
 /*
@@ -21,11 +22,12 @@ struct srv_archive_stats {
  * archive_after into segments (storage/archive.h), each written, fsynced,
  * read back and verified before ONE transaction records it and moves its
  * rows. blobs and cfg are borrowed. When another archiver holds the lock,
- * returns 0 at once having done nothing. Returns 0 or a negative code
- * (the pass stops at the first failure; what committed stays committed).
+ * waits up to wait_ms for it (polling), then returns 0 having done
+ * nothing, with st->busy set. Returns 0 or a negative code (the pass stops
+ * at the first failure; what committed stays committed).
  */
 PL_MUST_CHECK int srv_archive_run(const struct srv_config *cfg, struct store_blob *blobs,
-                                  struct srv_archive_stats *st);
+                                  unsigned wait_ms, struct srv_archive_stats *st);
 
 /* The in-server timer: a thread that runs a pass every archive_interval
  * seconds (0: never). Free with srv_archive_timer_free(), which wakes and

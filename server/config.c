@@ -131,6 +131,13 @@ static const struct setting table[] = {
      OFF(limits.session_ttl_s), "seconds of inactivity after which a session expires"},
     {"max_devices", "PARLEY_MAX_DEVICES", T_UINT, "16", 1, 100000, OFF(limits.max_devices),
      "active sessions (devices) per user (409 past it)"},
+    {"token_cache_size", "PARLEY_TOKEN_CACHE_SIZE", T_UINT, "16384", 0, 4194304,
+     OFF(limits.token_cache_size),
+     "bearer token lookups kept in memory, about 96 bytes each (0 = ask PostgreSQL every time)"},
+    {"token_cache_ms", "PARLEY_TOKEN_CACHE_MS", T_UINT, "5000", 0, 60000,
+     OFF(limits.token_cache_ms),
+     "ms a cached token lookup is trusted (at most session_ttl/2); bounds how long another node "
+     "accepts a revoked token when the Redis relay lost the revocation"},
     {"keys_fetch_per_min", "PARLEY_KEYS_FETCH_PER_MIN", T_UINT, "300", 0, 1000000,
      OFF(limits.keys_fetch_per_min),
      "prekey bundle fetches per requesting user per minute (429; 0 = unlimited)"},
@@ -182,6 +189,9 @@ static const struct setting table[] = {
      "most message sends committed in one transaction (group commit)"},
     {"writer_queue", "PARLEY_WRITER_QUEUE", T_UINT, "16384", 1, 1000000, OFF(writer_queue),
      "sends waiting for the writer before new ones get 503"},
+    {"writer_connections", "PARLEY_WRITER_CONNECTIONS", T_UINT, "2", 1, 16, OFF(writer_connections),
+     "group-commit writers, each with its own PostgreSQL connection: while one commits, another "
+     "prepares the next batch (from a quarter of writer_batch queued)"},
     {"archive_after", "PARLEY_ARCHIVE_AFTER", T_UINT, "604800", 0, 315360000, OFF(archive_after_s),
      "seconds after which messages are archived into compressed segments"},
     {"archive_interval", "PARLEY_ARCHIVE_INTERVAL", T_UINT, "3600", 0, 31536000,

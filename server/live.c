@@ -4,6 +4,7 @@
 #include "live.h"
 #include "presence.h"
 
+#include "api/token_cache.h"
 #include "storage/events.h"
 #include "storage/relay.h"
 
@@ -172,6 +173,9 @@ static void on_relay(void *ctx, const char *data, size_t len)
         size_t dn = PL_MIN((size_t)(end - p), sizeof(dev) - 1);
         memcpy(dev, p, dn);
         dev[dn] = '\0';
+        /* The token's cached lookup goes first: once the stream has ended,
+         * a reconnect with the token must already be refused here. */
+        api_token_cache_evict_device(l->env->tokens, strtoll(dev, NULL, 10));
         push_hub_close_device(l->hub, strtoll(line[3], NULL, 10), strtoll(dev, NULL, 10));
         return;
     }

@@ -16,6 +16,7 @@
 #include "writer.h"
 
 #include "api/api.h"
+#include "api/token_cache.h"
 #include "common/log.h"
 #include "storage/archive.h"
 #include "storage/search.h"
@@ -212,6 +213,9 @@ static int start(struct srv *s)
     s->env.node_id = s->node_id;
     int rc = api_init();
     if (rc == 0)
+        rc = api_token_cache_new(s->cfg.limits.token_cache_size, s->cfg.limits.token_cache_ms,
+                                 s->cfg.limits.session_ttl_s, &s->env.tokens);
+    if (rc == 0)
         rc = srv_metrics_new(&s->metrics);
     if (rc == 0)
         rc = srv_media_init(&s->cfg, &s->media);
@@ -233,6 +237,7 @@ static int start(struct srv *s)
     if ((rc = analytics_timer_new(&s->analytics, &s->aggregator)) < 0)
         return rc;
     s->env.metrics_ctx = s->metrics;
+    srv_metrics_tokens(s->metrics, s->env.tokens);
     if ((rc = pl_loop_new(&s->loop)) < 0)
         return rc;
     /* Before the pool, so that no worker can see env.send unset. */
@@ -343,9 +348,15 @@ static void stop(struct srv *s)
         pl_loop_drain(s->loop);
     pl_loop_free(s->loop);
     srv_metrics_free(s->metrics);
+    api_token_cache_free(s->env.tokens);
+    s->env.tokens = NULL;
     srv_media_deinit(&s->media);
     srv_web_deinit(&s->web);
 }
+
+/* How long `parleyd archive` waits for a pass already running (a node's
+ * timer) before giving up. */
+#define ARCHIVE_WAIT_MS 60000u
 
 /* `parleyd archive`: one pass, then exit. */
 static int archive_once(struct srv *s)
@@ -357,8 +368,13 @@ static int archive_once(struct srv *s)
         return rc;
     store_archive_set_blobs(s->media.blobs);
     struct srv_archive_stats st;
-    rc = srv_archive_run(&s->cfg, s->media.blobs, &st);
-    if (rc < 0)
+    rc = srv_archive_run(&s->cfg, s->media.blobs, ARCHIVE_WAIT_MS, &st);
+    if (rc == 0 && st.busy) {
+        pl_log_error("another archiver held the archive lock for %u s: nothing archived; "
+                     "run it again later",
+                     ARCHIVE_WAIT_MS / 1000);
+        rc = PL_EBUSY;
+    } else if (rc < 0)
         pl_log_error("archive failed: %s", pl_strerror(rc));
     else
         printf("archived %u messages in %u segments: %llu bytes raw, %llu stored; "

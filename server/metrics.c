@@ -5,6 +5,7 @@
 #include "webpush.h"
 #include "api/api.h"
 #include "api/replica.h"
+#include "api/token_cache.h"
 #include "storage/pg.h"
 #include "storage/redis.h"
 
@@ -38,6 +39,7 @@ struct srv_metrics {
     struct srv_pool *pool;
     struct srv_live *live;
     struct srv_writer *writer;
+    struct api_token_cache *tokens;
 };
 
 int srv_metrics_new(struct srv_metrics **out)
@@ -72,6 +74,11 @@ void srv_metrics_sources(struct srv_metrics *m, struct http_server *http, struct
     m->pool = pool;
     m->live = live;
     m->writer = writer;
+}
+
+void srv_metrics_tokens(struct srv_metrics *m, struct api_token_cache *tc)
+{
+    m->tokens = tc;
 }
 
 void srv_metrics_begin(struct srv_metrics *m)
@@ -217,6 +224,25 @@ static int render_pool(struct srv_pool *pool, struct pl_buf *out)
     return render_rows(out, rows, PL_ARRAY_LEN(rows));
 }
 
+static int render_tokens(struct api_token_cache *tc, struct pl_buf *out)
+{
+    struct api_token_cache_stats st;
+    api_token_cache_stats(tc, &st);
+    const struct metric_row rows[] = {
+        {"parley_token_cache_hits_total", "counter",
+         "Bearer tokens authenticated from the token cache (no query).", st.hits},
+        {"parley_token_cache_misses_total", "counter",
+         "Bearer token lookups the cache could not answer (PostgreSQL asked).", st.misses},
+        {"parley_token_cache_evicted_total", "counter",
+         "Cached token lookups dropped by a revocation (this node's or a relayed one).",
+         st.evicted},
+        {"parley_token_cache_replaced_total", "counter",
+         "Cached token lookups pushed out because the cache was full.", st.replaced},
+        {"parley_token_cache_entries", "gauge", "Token lookups in the cache.", st.entries},
+    };
+    return render_rows(out, rows, PL_ARRAY_LEN(rows));
+}
+
 static int render_live(const struct srv_live *live, struct pl_buf *out)
 {
     struct srv_live_stats ls;
@@ -288,6 +314,8 @@ static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
         rc = render_pool(m->pool, out);
     if (rc == 0 && m->live)
         rc = render_live(m->live, out);
+    if (rc == 0)
+        rc = render_tokens(m->tokens, out);
     struct store_redis_cluster_stats rcs;
     store_redis_cluster_stats(&rcs);
     const struct metric_row errors[] = {

@@ -393,6 +393,60 @@ static void process(struct srv_webpush *w, struct pl_arena *a, const struct note
     }
 }
 
+/* ---- a batch: who has a subscription at all ---- */
+
+/* The batch's recipients holding a subscription, ascending; all: unknown
+ * (the query failed), so every note goes through process(). */
+struct subscribed {
+    int64_t *ids;
+    unsigned n;
+    bool all;
+};
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* One statement for the whole batch instead of one per message: most
+ * recipients hold no subscription (they use a stream, the CLI or none). */
+static void subscribed_load(struct srv_webpush *w, struct pl_arena *a, const struct note *list,
+                            struct subscribed *out)
+{
+    size_t total = 0;
+    for (const struct note *n = list; n; n = n->next)
+        total += n->n_users;
+    int64_t *users = pl_arena_alloc(a, (total ? total : 1) * sizeof(*users));
+    out->all = true;
+    if (!users || total > UINT_MAX)
+        return;
+    size_t k = 0;
+    for (const struct note *n = list; n; n = n->next) {
+        memcpy(users + k, n->users, n->n_users * sizeof(*users));
+        k += n->n_users;
+    }
+    qsort(users, k, sizeof(*users), cmp_i64);
+    size_t u = 0;
+    for (size_t i = 0; i < k; i++)
+        if (u == 0 || users[u - 1] != users[i])
+            users[u++] = users[i];
+    if (store_pg_push_subscribed(w->pg, a, users, (unsigned)u, &out->ids, &out->n) == 0)
+        out->all = false;
+}
+
+/* Whether any recipient of n holds a subscription (the sender included:
+ * process() leaves them out). */
+static bool note_wanted(const struct subscribed *s, const struct note *n)
+{
+    if (s->all)
+        return true;
+    for (unsigned i = 0; s->n && i < n->n_users; i++)
+        if (bsearch(&n->users[i], s->ids, s->n, sizeof(*s->ids), cmp_i64))
+            return true;
+    return false;
+}
+
 /* ---- the thread ---- */
 
 /* Waits for work; returns the notes taken (a list) and the due retries. */
@@ -451,16 +505,21 @@ static void *dispatcher_main(void *arg)
         struct note *list = take(w, &due);
         if (!list && !due)
             break; /* stopping */
+        struct pl_arena *ba = pl_arena_new();
+        struct subscribed sub = {.all = true};
+        if (ba)
+            subscribed_load(w, ba, list, &sub);
         while (list) {
             struct note *n = list;
             list = n->next;
-            struct pl_arena *a = pl_arena_new();
+            struct pl_arena *a = note_wanted(&sub, n) ? pl_arena_new() : NULL;
             if (a)
                 process(w, a, n);
             pl_arena_free(a);
             free(n->json);
             free(n);
         }
+        pl_arena_free(ba);
         while (due) {
             struct delivery *d = due;
             due = d->next;

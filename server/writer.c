@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Parley - the group-commit writer: one thread committing message sends. */
+/* Parley - the group-commit writer: threads committing message sends.  */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "writer.h"
 
@@ -15,14 +15,36 @@
 PL_LOG_TOPIC("writer");
 
 /*
- * Why one thread: every send transaction ends by taking the global stream
- * position lock and holding it through its commit, so sends commit one
- * after the other anyway; several writers would only queue on that lock,
- * each paying its own WAL flush. One writer that takes whatever piled up
- * while the previous batch committed gets the most out of each flush, and
- * batches grow by themselves exactly when the load does (the classic group
- * commit). Workers keep running handlers meanwhile: the send handler only
- * validates and queues.
+ * Why several writers. A send's transaction is three round trips
+ * (storage/messages.h): lock and check, assign seqs, then insert-and-commit.
+ * Only the last one takes the global stream position lock, and it holds it
+ * through its commit's WAL flush, so positions stay dense and commit in
+ * order whatever the number of writers (and of nodes). With one writer
+ * everything else of a batch waited for that flush too. With
+ * writer_connections lanes (a thread and a PostgreSQL connection each) one
+ * lane locks, checks and assigns the next batch while another lane's commit
+ * flushes, so the next batch is ready to take the position lock the moment
+ * the previous one lets it go.
+ *
+ * All lanes take from one queue. A lane takes whatever piled up (group
+ * commit: batches grow by themselves exactly when the load does, and an
+ * idle server commits a lone send at once), except the sends whose
+ * conversation is in a batch another lane has in flight: those stay queued,
+ * in order, until that batch is done. So a conversation is in one
+ * transaction at a time, its sends commit in the order they were queued,
+ * and two lanes never want the same conversation or member row: the only
+ * row they share is the position counter, which each takes last. (A device
+ * reusing a client_msg_id in two conversations on two lanes cannot deadlock
+ * them either: messages are only inserted by the holder of the position
+ * lock, so the loser finds the winner's row committed, and its retry,
+ * api/send.c TX_ATTEMPTS, answers that send with 409.)
+ *
+ * Overlap is not free: at a given rate, two lanes commit twice as many
+ * transactions of half the size, and each transaction has a fixed cost
+ * (statements, the commit's flush). So while a lane is busy, another lane
+ * starts only once split_min sends wait (a quarter of writer_batch): under
+ * light load one lane does everything with full batches, and the second
+ * joins when a backlog shows that the position lock is the bottleneck.
  */
 
 /*
@@ -41,17 +63,27 @@ PL_LOG_TOPIC("writer");
 const unsigned srv_writer_bucket_le[SRV_WRITER_BUCKETS - 1] = {1,  2,   4,   8,   16,  32,
                                                                64, 128, 256, 512, 1024};
 
+/* One group-commit lane: a thread and a connection. */
+struct lane {
+    struct srv_writer *w;
+    bool started;
+    bool busy; /* a batch in flight (under w->lock) */
+    pthread_t thread;
+    struct api_worker api; /* env and the lane's own connection (no Redis) */
+    struct api_send **batch;
+    int64_t *convs; /* the conversations of the batch in flight, ascending */
+    unsigned n_convs;
+};
+
 struct srv_writer {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+    pthread_mutex_t lock;   /* the queue, the lanes' busy and convs, stopping, stats */
+    pthread_cond_t cond;    /* idle lanes wait here */
     struct api_send **ring; /* fixed capacity: the queue never grows */
     unsigned cap, head, len;
-    unsigned batch_max;
+    struct lane *lanes;
+    unsigned n_lanes, n_busy;
+    unsigned batch_max, split_min;
     bool stopping;
-    bool started;
-    pthread_t thread;
-    struct api_worker api; /* env and the writer's own connection (no Redis) */
-    struct api_send **batch;
     struct srv_writer_stats stats; /* queued/capacity filled on read */
     pthread_t indexer;
     pthread_cond_t index_cond; /* the indexer's own: submit signals only one waiter */
@@ -59,19 +91,68 @@ struct srv_writer {
     struct store_pg *index_pg; /* the indexer's own connection */
 };
 
-/* Moves up to batch_max queued sends into w->batch; 0 once stopping and
- * drained. */
-static unsigned take(struct srv_writer *w)
+static int cmp_i64(const void *x, const void *y)
 {
-    pthread_mutex_lock(&w->lock);
-    while (w->len == 0 && !w->stopping)
-        pthread_cond_wait(&w->cond, &w->lock);
-    unsigned n = PL_MIN(w->len, w->batch_max);
-    for (unsigned i = 0; i < n; i++) {
-        w->batch[i] = w->ring[w->head];
-        w->head = (w->head + 1) % w->cap;
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* Whether a lane other than self has conv in flight; under w->lock. */
+static bool in_flight(const struct srv_writer *w, const struct lane *self, int64_t conv)
+{
+    for (unsigned i = 0; i < w->n_lanes; i++) {
+        const struct lane *o = &w->lanes[i];
+        if (o != self && o->busy && bsearch(&conv, o->convs, o->n_convs, sizeof(conv), cmp_i64))
+            return true;
     }
-    w->len -= n;
+    return false;
+}
+
+/* Moves up to batch_max queued sends whose conversation no other lane has
+ * in flight into l->batch, in queue order; the rest stay queued, in order.
+ * Notes the batch's conversations. Under w->lock. */
+static unsigned gather(struct srv_writer *w, struct lane *l)
+{
+    unsigned n = 0, kept = 0;
+    for (unsigned i = 0; i < w->len; i++) {
+        struct api_send *job = w->ring[(w->head + i) % w->cap];
+        if (n < w->batch_max && !in_flight(w, l, api_send_conversation(job)))
+            l->batch[n++] = job;
+        else /* kept <= i: never overwrites what is still to be read */
+            w->ring[(w->head + kept++) % w->cap] = job;
+    }
+    w->len = kept;
+    for (unsigned i = 0; i < n; i++)
+        l->convs[i] = api_send_conversation(l->batch[i]);
+    qsort(l->convs, n, sizeof(*l->convs), cmp_i64);
+    unsigned d = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (d == 0 || l->convs[d - 1] != l->convs[i])
+            l->convs[d++] = l->convs[i];
+    l->n_convs = d;
+    return n;
+}
+
+/* Waits for a batch for l and returns its size; 0 once stopping and the
+ * queue is empty. A lane starts while another is busy only when split_min
+ * sends wait (or when stopping, to drain). */
+static unsigned take(struct lane *l)
+{
+    struct srv_writer *w = l->w;
+    unsigned n = 0;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        if (w->len == 0 && w->stopping)
+            break;
+        if (w->len > 0 && (w->n_busy == 0 || w->len >= w->split_min || w->stopping) &&
+            (n = gather(w, l)) > 0)
+            break;
+        pthread_cond_wait(&w->cond, &w->lock);
+    }
+    if (n) {
+        l->busy = true;
+        w->n_busy++;
+    }
     pthread_mutex_unlock(&w->lock);
     return n;
 }
@@ -86,13 +167,20 @@ static unsigned bucket(unsigned n)
 
 static void *writer_main(void *arg)
 {
-    struct srv_writer *w = arg;
+    struct lane *l = arg;
+    struct srv_writer *w = l->w;
     unsigned n;
     /* Stopping ends the loop only once the queue is empty, so every send
      * that was accepted is committed and answered. */
-    while ((n = take(w))) {
-        int rc = api_send_commit(&w->api, w->batch, n);
+    while ((n = take(l))) {
+        int rc = api_send_commit(&l->api, l->batch, n);
         pthread_mutex_lock(&w->lock);
+        /* Its conversations are free again, and the lane count changed:
+         * any idle lane may have work now. */
+        l->busy = false;
+        l->n_convs = 0;
+        w->n_busy--;
+        pthread_cond_broadcast(&w->cond);
         w->stats.batches++;
         w->stats.failed_batches += rc < 0;
         w->stats.sends += n;
@@ -149,37 +237,56 @@ int srv_writer_submit(void *ctx, struct api_send *job)
         rc = PL_EBUSY;
     } else {
         w->ring[(w->head + w->len) % w->cap] = job;
-        /* One signal per empty-to-busy edge is enough: the writer drains
-         * everything it finds before it waits again. */
-        if (w->len++ == 0)
+        /* Idle lanes all wait for the same thing, so waking one is enough,
+         * and only on the edges that can let one start: the queue became
+         * non-empty, or it reached split_min while a lane is busy. A busy
+         * lane drains everything it may before it waits again. */
+        w->len++;
+        if (w->len == 1 || w->len == w->split_min)
             pthread_cond_signal(&w->cond);
     }
     pthread_mutex_unlock(&w->lock);
     return rc;
 }
 
+/* The lane's batch and connection; its thread is started by the caller. */
+static int lane_init(struct srv_writer *w, struct lane *l, const struct api_env *env,
+                     const struct store_pg_config *pgc)
+{
+    l->w = w;
+    l->api.env = env;
+    l->batch = calloc(w->batch_max, sizeof(*l->batch));
+    l->convs = calloc(w->batch_max, sizeof(*l->convs));
+    return l->batch && l->convs ? store_pg_new(pgc, &l->api.pg) : PL_ENOMEM;
+}
+
 int srv_writer_new(const struct srv_config *cfg, const struct api_env *env, struct srv_writer **out)
 {
     struct srv_writer *w = calloc(1, sizeof(*w));
-    if (!w)
+    unsigned n = cfg->writer_connections ? cfg->writer_connections : 1;
+    if (!w || !(w->lanes = calloc(n, sizeof(*w->lanes)))) {
+        free(w);
         return PL_ENOMEM;
+    }
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
     pthread_cond_init(&w->index_cond, NULL);
+    w->n_lanes = n;
     w->cap = cfg->writer_queue;
     w->batch_max = cfg->writer_batch;
-    w->api.env = env;
+    w->split_min = PL_MAX(1u, cfg->writer_batch / 4);
     w->ring = calloc(w->cap, sizeof(*w->ring));
-    w->batch = calloc(w->batch_max, sizeof(*w->batch));
     struct store_pg_config pgc = {.conninfo = cfg->pg,
                                   .connect_timeout_s = cfg->pg_connect_timeout_s,
                                   .key_lookups_only = true};
-    int rc = w->ring && w->batch ? store_pg_new(&pgc, &w->api.pg) : PL_ENOMEM;
+    int rc = w->ring ? 0 : PL_ENOMEM;
+    for (unsigned i = 0; i < n && rc == 0; i++)
+        rc = lane_init(w, &w->lanes[i], env, &pgc);
     if (rc == 0)
         rc = store_pg_new(&pgc, &w->index_pg);
-    if (rc == 0) {
-        rc = -pthread_create(&w->thread, NULL, writer_main, w);
-        w->started = rc == 0;
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        rc = -pthread_create(&w->lanes[i].thread, NULL, writer_main, &w->lanes[i]);
+        w->lanes[i].started = rc == 0;
     }
     if (rc == 0) {
         rc = -pthread_create(&w->indexer, NULL, indexer_main, w);
@@ -205,19 +312,24 @@ void srv_writer_free(struct srv_writer *w)
     pthread_mutex_unlock(&w->lock);
     if (left)
         pl_log_info("committing %u queued sends before stopping", left);
-    if (w->started)
-        pthread_join(w->thread, NULL);
+    for (unsigned i = 0; i < w->n_lanes; i++)
+        if (w->lanes[i].started)
+            pthread_join(w->lanes[i].thread, NULL);
     if (w->indexer_started)
         pthread_join(w->indexer, NULL);
     if (w->stats.batches)
         pl_log_info("committed %llu sends in %llu batches (%llu failed); %llu turned away",
                     w->stats.sends, w->stats.batches, w->stats.failed_batches, w->stats.rejected);
-    store_pg_free(w->api.pg);
+    for (unsigned i = 0; i < w->n_lanes; i++) {
+        store_pg_free(w->lanes[i].api.pg);
+        free(w->lanes[i].batch);
+        free(w->lanes[i].convs);
+    }
     store_pg_free(w->index_pg);
     pthread_cond_destroy(&w->cond);
     pthread_cond_destroy(&w->index_cond);
     pthread_mutex_destroy(&w->lock);
-    free(w->batch);
+    free(w->lanes);
     free(w->ring);
     free(w);
 }

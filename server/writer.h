@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Parley - the group-commit writer: one thread committing message sends. */
+/* Parley - the group-commit writer: threads committing message sends.  */
 /* Copyright (c) 2026 Parley developers                                 */
 #ifndef PL_SRV_WRITER_H
 #define PL_SRV_WRITER_H
@@ -8,14 +8,19 @@
 #include "config.h"
 
 /*
- * One thread with its own PostgreSQL connection commits message sends in
- * batches: it takes every send queued (up to writer_batch) and commits
- * them in one transaction (api_send_commit()), so under load one WAL flush
- * and one turn at the global position lock serve many sends, and an idle
- * server still commits a lone send at once (no timer, no waiting for
- * company). A send is answered only after its batch committed.
+ * writer_connections lanes, each a thread with its own PostgreSQL
+ * connection, commit message sends in batches from one queue: a lane takes
+ * every send queued (up to writer_batch) and commits them in one
+ * transaction (api_send_commit()), so under load one WAL flush and one turn
+ * at the global position lock serve many sends, and an idle server still
+ * commits a lone send at once (no timer, no waiting for company). A send is
+ * answered only after its batch committed. A conversation is in one lane's
+ * batch at a time (its later sends wait in the queue, in order); while one
+ * lane is busy, another starts once a quarter of writer_batch waits, so it
+ * prepares its batch while the first one's commit flushes (writer.c says
+ * why).
  *
- * The queue between the workers and the writer holds writer_queue sends;
+ * The queue between the workers and the lanes holds writer_queue sends;
  * when it is full a send is turned away (503 overloaded) and counted.
  */
 struct srv_writer;
@@ -31,11 +36,11 @@ struct srv_writer_stats {
     unsigned long long sends;          /* sends handled (answered) */
     unsigned long long rejected;       /* sends turned away: queue full */
     unsigned long long size_buckets[SRV_WRITER_BUCKETS]; /* batches by size, not cumulative */
-    unsigned queued;                                     /* sends waiting now */
-    unsigned capacity;                                   /* writer_queue */
+    unsigned queued;                                     /* sends waiting now, all lanes */
+    unsigned capacity;                                   /* all lanes' queues together */
 };
 
-/* Starts the writer thread. cfg is read during the call; env is borrowed
+/* Starts the lanes and the indexer. cfg is read during the call; env is borrowed
  * for the writer's lifetime (api_send_commit() completes requests and
  * publishes through it). The connection is opened lazily, so a dead
  * PostgreSQL does not stop startup (sends then get 503). Returns 0,

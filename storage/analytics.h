@@ -15,6 +15,7 @@
 /* What one aggregation step did. */
 struct store_analytics_step {
     bool busy;        /* another connection holds the aggregation lock */
+    bool refreshed;   /* it refreshed the derived rollups */
     uint64_t from;    /* positions (from, to] were consumed */
     uint64_t to;      /* the checkpoint after the step */
     uint64_t pending; /* positions left after it (0: caught up) */
@@ -24,19 +25,39 @@ struct store_analytics_step {
  * before COMMIT (a test hook: it may _exit() to simulate a crash). */
 typedef void store_analytics_hook(void *ctx);
 
+/* A step's flags: when to refresh the derived rollups (the days,
+ * quantiles and DAU/WAU/MAU of what changed, and the recent hours'
+ * registrations, media and node samples, recounted). */
+enum {
+    /* When positions were consumed since the last refresh (this step's
+     * or earlier steps' whose refresh was put off). */
+    STORE_ANALYTICS_REFRESH = 1,
+    /* Always (the registrations, media and node samples change without
+     * positions). */
+    STORE_ANALYTICS_REFRESH_ALL = 2,
+    /* Even when positions remain after this step: without it a step that
+     * leaves positions pending puts the refresh off to the one that
+     * catches up. */
+    STORE_ANALYTICS_REFRESH_NOW = 4,
+};
+
 /*
  * One aggregation step, in ONE transaction: takes the deployment-wide
  * aggregation lock (pg_try_advisory_xact_lock; when another node holds it,
  * st->busy and nothing happens), locks the checkpoint row, consumes event
  * positions (checkpoint, checkpoint + max] (never past the committed
  * stream position: positions are dense and commit-ordered), adds their
- * messages to the hourly rollups and their senders/receipt movers to the
- * daily active users, recomputes the registrations of the recent hours,
- * moves the checkpoint, commits. Blocking; the connection must not be in a
- * transaction. hook may be NULL. Returns 0 or a negative code (rolled
+ * messages to the hourly rollups, their senders/receipt movers to the
+ * daily active users and their receipts to the latency histograms, moves
+ * the checkpoint and marks the derived rollups dirty from the oldest
+ * moment the positions touched (analytics_checkpoint.dirty_from); then,
+ * as flags say, refreshes the derived rollups and clears the mark;
+ * commits. Without positions and without a refresh to do it runs two
+ * statements and writes nothing. Blocking; the connection must not be in
+ * a transaction. hook may be NULL. Returns 0 or a negative code (rolled
  * back: nothing of the step is kept).
  */
-PL_MUST_CHECK int store_pg_analytics_step(struct store_pg *pg, unsigned max,
+PL_MUST_CHECK int store_pg_analytics_step(struct store_pg *pg, unsigned max, unsigned flags,
                                           store_analytics_hook *hook, void *ctx,
                                           struct store_analytics_step *st);
 

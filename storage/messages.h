@@ -108,10 +108,15 @@ struct store_send {
     bool blocked;             /* REJECTED with PL_EFORBIDDEN: the peer blocked the sender */
     bool accepts;             /* NEW: the sender answers its pending message request */
     unsigned dup_of;          /* DUPLICATE: index of the send it repeats */
-    struct store_message msg; /* STORED: by check; NEW: by assign (id by the caller) */
+    struct store_message msg; /* STORED: by check; NEW: by assign (id by finish) */
     const int64_t *audience;  /* NEW: the conversation's members, by assign */
     unsigned n_audience;
-    const char *payload; /* NEW: message.created JSON, by the caller (sent as is) */
+    /* NEW: the message.created JSON, by the caller, written with a single
+     * '0' at byte id_at where the message's id (its position, unknown
+     * until store_pg_send_finish() takes the positions) goes; the stored
+     * event holds the payload with the id in its place. */
+    const char *payload;
+    size_t id_at;
 };
 
 /* Opens the transaction, locks the rows of every conversation the batch
@@ -129,20 +134,23 @@ PL_MUST_CHECK int store_pg_send_open(struct store_pg *pg, struct pl_arena *a,
  * number of NEW sends and fills their msg (all but id, which is their
  * position), audience and n_audience; accepts the message requests that
  * NEW sends answer (0013; member rows, so before the position lock, in
- * the order receipts take them); sets *n_new and takes that many stream
- * positions, the first in *first (store_pg_positions_take()).
- * Gap-free: seqs and positions are given in batch order. No round trip
- * (and *first untouched) when there is nothing new. */
+ * the order receipts take them); sets *n_new. Gap-free: seqs are given in
+ * batch order. No round trip when there is nothing new. */
 PL_MUST_CHECK int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a,
-                                       struct store_send *const *s, unsigned n, unsigned *n_new,
-                                       uint64_t *first);
+                                       struct store_send *const *s, unsigned n, unsigned *n_new);
 
-/* Inserts e2e_rows (NULL for none: store_pg_e2e_insert()'s JSON,
- * borrowed), every NEW send's message (its msg.id is the position of its
- * event) and its message.created event (payload), and commits.
- * PL_EUNAVAIL means the outcome is unknown, as for store_pg_tx_commit(). */
+/* One round trip: inserts e2e_rows (NULL for none: store_pg_e2e_insert()'s
+ * JSON, borrowed); takes the NEW sends' stream positions (the global
+ * position lock, held from here through the commit's WAL flush, so
+ * positions are dense and commit in order); inserts every NEW send's
+ * message (id = its position) and its message.created event (payload with
+ * the position at id_at); and commits. On success sets each NEW send's
+ * msg.id, in batch order from *first (0 when nothing was new).
+ * Returns 0, PL_EINVAL when a NEW send has no placeholder at id_at, or the
+ * store_pg codes; PL_EUNAVAIL means the outcome is unknown, as for
+ * store_pg_tx_commit(). */
 PL_MUST_CHECK int store_pg_send_finish(struct store_pg *pg, struct store_send *const *s, unsigned n,
-                                       const char *e2e_rows);
+                                       const char *e2e_rows, uint64_t *first);
 
 /* ---- Reading -------------------------------------------------------------- */
 

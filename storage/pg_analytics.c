@@ -13,8 +13,10 @@ enum {
     AN_LOCK,
     AN_RANGE,
     AN_APPLY,
+    AN_PEEK,
     AN_REGISTRATIONS,
     AN_REG_MARK,
+    AN_REFRESH_FROM,
     AN_SERIES_HOURLY,
     AN_SERIES_DAILY,
     AN_SERIES_ACTIVE,
@@ -85,7 +87,9 @@ enum {
     ROLLUP_CTES("id > $1::bigint AND id <= $2::bigint",                                            \
     "SELECT (e.payload::json->>'user_id')::bigint, (e.created_at AT TIME ZONE 'UTC')::date"        \
     " FROM events e WHERE e.pos > $1::bigint AND e.pos <= $2::bigint AND e.type = 'receipt'")      \
-    " UPDATE analytics_checkpoint SET pos = $2::bigint, updated_at = now()"                        \
+    " UPDATE analytics_checkpoint SET pos = $2::bigint, updated_at = now(),"                       \
+    "  dirty_from = LEAST(dirty_from, (SELECT min(created_at) FROM events"                         \
+    "  WHERE pos > $1::bigint AND pos <= $2::bigint))"                                             \
     " WHERE id = 1 AND pos = $1::bigint"                                                           \
     " RETURNING (SELECT count(*) FROM hourly) + (SELECT count(*) FROM dau)"                        \
     "  + (SELECT count(*) FROM sketch) + (SELECT count(*) FROM grp)"
@@ -103,14 +107,30 @@ enum {
 // clang-format on
 
 const struct store_pg__stmt store_pg__analytics_stmts[] = {
-    [AN_LOCK] = {"an_lock", "SELECT pg_try_advisory_xact_lock(hashtext('parley.analytics'))", 0,
-                 false},
+    /* The aggregation lock, and the step's COMMIT not waiting for its WAL
+     * flush: a step's rollups and its checkpoint commit together, so a
+     * PostgreSQL crash that loses an unflushed step loses both, and the
+     * next pass counts those positions again: still exactly once. The
+     * group-commit writer's flushes no longer queue behind one of ours
+     * every second. */
+    [AN_LOCK] = {"an_lock",
+                 "SELECT pg_try_advisory_xact_lock(hashtext('parley.analytics'))"
+                 " AND set_config('synchronous_commit', 'off', true) = 'off'",
+                 0, false},
     [AN_RANGE] = {"an_range",
-                  "SELECT c.pos, LEAST(s.pos, c.pos + $1::bigint), s.pos"
+                  "SELECT c.pos, LEAST(s.pos, c.pos + $1::bigint), s.pos, c.dirty_from IS NOT NULL"
                   " FROM analytics_checkpoint c, stream_state s"
                   " WHERE c.id = 1 AND s.id = 1 FOR UPDATE OF c",
                   1, false},
     [AN_APPLY] = {"an_apply", APPLY_SQL, 2, false},
+    /* Outside any transaction, without locks: whether a step has anything
+     * to do (positions past the checkpoint, or a refresh owed). An idle
+     * step's SELECT ... FOR UPDATE took a transaction id and wrote and
+     * flushed WAL every second. */
+    [AN_PEEK] = {"an_peek",
+                 "SELECT c.pos < s.pos OR c.dirty_from IS NOT NULL, c.pos"
+                 " FROM analytics_checkpoint c, stream_state s WHERE c.id = 1 AND s.id = 1",
+                 0, false},
     /* Idempotent: each recent hour is set to its full count, so running it
      * twice, or on two nodes, changes nothing. */
     [AN_REGISTRATIONS] =
@@ -125,27 +145,45 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
          " SELECT count(*) FROM r",
          0, false},
     /* After the daily rollups, which redo the days of the hours since the
-     * old reg_until (AM_DAILY). */
+     * old reg_until and since dirty_from (AM_DAILY). */
     [AN_REG_MARK] = {"an_reg_mark",
-                     "UPDATE analytics_checkpoint SET reg_until = now() WHERE id = 1", 0, false},
+                     "UPDATE analytics_checkpoint SET reg_until = now(), dirty_from = NULL"
+                     " WHERE id = 1",
+                     0, false},
+    /* Where a refresh starts: the days and quantiles from the older of
+     * dirty_from and the hour before reg_until (the hours the
+     * registrations, media and samples recount), DAU/WAU/MAU from
+     * dirty_from (else today). */
+    [AN_REFRESH_FROM] =
+        {"an_refresh_from",
+         "SELECT LEAST(dirty_from, reg_until - interval '1 hour')::text,"
+         " COALESCE(dirty_from, now())::text FROM analytics_checkpoint WHERE id = 1",
+         0, false},
     /*
-     * The series statements return sparse rows: the range's bounds (the
-     * first bucket, truncated to the granularity, and `to`, as epoch
-     * seconds) on every row, then a bucket's epoch and value, NULL when the
-     * range has no data at all. store_pg__analytics_series_fill() lays the
-     * buckets out: generating and formatting 8,760 hours in SQL took longer
-     * than reading them.
+     * The series statements return sparse rows: first one row with the
+     * range's bounds (the first bucket, truncated to the granularity, and
+     * `to`, as epoch seconds) and NULL in the bucket columns, then one row
+     * per bucket that has data (NULL bounds, the bucket's epoch, its value).
+     * store_pg__analytics_series_fill() lays the buckets out: generating
+     * and formatting 8,760 hours in SQL took longer than reading them, and
+     * so did repeating the bounds (numeric extract()) on every row of a
+     * year by hour (EXPLAIN ANALYZE: 21 ms against 4 ms; bench/README.md).
+     * The bounds are plain expressions of the parameters, not a CTE, so
+     * the monthly partitions outside the range are pruned.
      *
      * $1 metric, $2 from, $3 to, $4 dims: the hours of [from, to).
      */
     [AN_SERIES_HOURLY] =
         {"an_series_hourly",
-         "WITH b AS (SELECT date_trunc('hour', $2::timestamptz, 'UTC') AS lo, $3::timestamptz AS "
-         "hi)"
-         " SELECT " STORE_PG__BOUNDS ", extract(epoch FROM d.t)::bigint, d.v::text FROM b"
-         " LEFT JOIN LATERAL (SELECT bucket_start AS t, value AS v FROM analytics_hourly"
-         "  WHERE metric = $1::text AND dims = $4::text AND bucket_start >= b.lo"
-         "  AND bucket_start < b.hi) d ON true",
+         "SELECT " STORE_PG__BOUNDS(
+             "date_trunc('hour', $2::timestamptz, 'UTC')",
+             "$3::timestamptz") ", NULL::bigint, NULL::text"
+                                " UNION ALL SELECT NULL, NULL, date_part('epoch', "
+                                "x.bucket_start)::bigint,"
+                                "  x.value::text FROM analytics_hourly x"
+                                " WHERE x.metric = $1::text AND x.dims = $4::text"
+                                "  AND x.bucket_start >= date_trunc('hour', $2::timestamptz, 'UTC')"
+                                "  AND x.bucket_start < $3::timestamptz",
          4, true},
     /* By day, $5 'max' for the largest hour of a day instead of the sum:
      * the whole days before the day of $3 from analytics_daily (one row per
@@ -155,13 +193,18 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
         {"an_series_daily",
          "WITH b AS (SELECT date_trunc('day', $2::timestamptz, 'UTC') AS lo, $3::timestamptz AS hi,"
          "  date_trunc('day', $3::timestamptz, 'UTC') AS e)"
-         " SELECT " STORE_PG__BOUNDS ", extract(epoch FROM d.t)::bigint, d.v::text FROM b"
-         " LEFT JOIN LATERAL (SELECT x.day AS t, x.value AS v FROM analytics_daily x"
-         "  WHERE x.metric = $1::text AND x.dims = $4::text AND x.day >= b.lo AND x.day < b.e"
-         "  UNION ALL SELECT b.e, CASE WHEN $5::text = 'max' THEN max(x.value)"
-         "  ELSE sum(x.value) END FROM analytics_hourly x WHERE x.metric = $1::text"
-         "  AND x.dims = $4::text AND x.bucket_start >= GREATEST(b.lo, b.e)"
-         "  AND x.bucket_start < b.hi HAVING count(*) > 0) d ON true",
+         " SELECT " STORE_PG__BOUNDS(
+             "b.lo",
+             "b.hi") ", NULL::bigint, NULL::text FROM b"
+                     " UNION ALL SELECT NULL, NULL, date_part('epoch', d.t)::bigint, d.v::text "
+                     "FROM b"
+                     " CROSS JOIN LATERAL (SELECT x.day AS t, x.value AS v FROM analytics_daily x"
+                     "  WHERE x.metric = $1::text AND x.dims = $4::text AND x.day >= b.lo AND "
+                     "x.day < b.e"
+                     "  UNION ALL SELECT b.e, CASE WHEN $5::text = 'max' THEN max(x.value)"
+                     "  ELSE sum(x.value) END FROM analytics_hourly x WHERE x.metric = $1::text"
+                     "  AND x.dims = $4::text AND x.bucket_start >= GREATEST(b.lo, b.e)"
+                     "  AND x.bucket_start < b.hi HAVING count(*) > 0) d",
          5, true},
     /* $1 which number of analytics_daily_active ('dau', 'wau', 'mau',
      * 'groups', or 'stickiness': DAU / MAU to 4 decimals), $2 from, $3 to:
@@ -169,13 +212,18 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
     [AN_SERIES_ACTIVE] =
         {"an_series_active",
          "WITH b AS (SELECT date_trunc('day', $2::timestamptz, 'UTC') AS lo, $3::timestamptz AS hi)"
-         " SELECT " STORE_PG__BOUNDS ", extract(epoch FROM d.t)::bigint, d.v FROM b"
-         " LEFT JOIN LATERAL (SELECT a.day::timestamp AT TIME ZONE 'UTC' AS t, CASE $1::text"
-         "  WHEN 'dau' THEN a.dau::text WHEN 'wau' THEN a.wau::text WHEN 'mau' THEN a.mau::text"
-         "  WHEN 'groups' THEN a.groups::text"
-         "  ELSE COALESCE(round(a.dau::numeric / NULLIF(a.mau, 0), 4)::text, '0') END AS v"
-         "  FROM analytics_daily_active a WHERE a.day >= (b.lo AT TIME ZONE 'UTC')::date"
-         "  AND a.day::timestamp AT TIME ZONE 'UTC' < b.hi) d ON true",
+         " SELECT " STORE_PG__BOUNDS(
+             "b.lo",
+             "b.hi") ", NULL::bigint, NULL::text FROM b"
+                     " UNION ALL SELECT NULL, NULL, (a.day - date '1970-01-01')::bigint * 86400, "
+                     "CASE $1::text"
+                     "  WHEN 'dau' THEN a.dau::text WHEN 'wau' THEN a.wau::text WHEN 'mau' THEN "
+                     "a.mau::text"
+                     "  WHEN 'groups' THEN a.groups::text"
+                     "  ELSE COALESCE(round(a.dau::numeric / NULLIF(a.mau, 0), 4)::text, '0') END"
+                     "  FROM b, analytics_daily_active a WHERE a.day >= (b.lo AT TIME ZONE "
+                     "'UTC')::date"
+                     "  AND a.day::timestamp AT TIME ZONE 'UTC' < b.hi",
          3, true},
     [AN_IS_ADMIN] = {"an_is_admin",
                      "SELECT EXISTS (SELECT 1 FROM admins WHERE user_id = $1::bigint)"
@@ -217,17 +265,28 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
                 " GROUP BY p.conversation_id, c.kind ORDER BY 3 DESC, 1 LIMIT $2::int",
                 2, true},
     /* The monthly partitions that positions ($1, $2] and this hour's
-     * registrations write into. */
-    [AN_PARTS] = {"an_parts",
-                  "SELECT analytics_partitions_ensure(LEAST(min(t), now() - interval '1 hour'),"
-                  "  GREATEST(max(t), now()))"
-                  " FROM (SELECT created_at AS t FROM messages"
-                  "  WHERE id > $1::bigint AND id <= $2::bigint"
-                  "  UNION ALL SELECT created_at FROM archived_messages"
-                  "  WHERE id > $1::bigint AND id <= $2::bigint"
-                  "  UNION ALL SELECT created_at FROM events"
-                  "  WHERE pos > $1::bigint AND pos <= $2::bigint) x",
-                  2, false},
+     * registrations write into. Positions are commit-ordered, so the
+     * first and last row of the range (an index probe each) bound its
+     * times up to the few milliseconds a writer's transaction lasts; a
+     * minute of margin covers that. Reading every row's time for min/max
+     * was a quarter of a step's buffer reads. */
+    [AN_PARTS] =
+        {"an_parts",
+         "SELECT analytics_partitions_ensure(LEAST(min(t) - interval '1 minute',"
+         "  now() - interval '1 hour'), GREATEST(max(t) + interval '1 minute', now()))"
+         " FROM (SELECT (SELECT created_at FROM messages WHERE id > $1::bigint"
+         "   AND id <= $2::bigint ORDER BY id LIMIT 1) AS t"
+         "  UNION ALL SELECT (SELECT created_at FROM messages WHERE id > $1::bigint"
+         "   AND id <= $2::bigint ORDER BY id DESC LIMIT 1)"
+         "  UNION ALL SELECT (SELECT created_at FROM archived_messages WHERE id > $1::bigint"
+         "   AND id <= $2::bigint ORDER BY id LIMIT 1)"
+         "  UNION ALL SELECT (SELECT created_at FROM archived_messages WHERE id > $1::bigint"
+         "   AND id <= $2::bigint ORDER BY id DESC LIMIT 1)"
+         "  UNION ALL SELECT (SELECT created_at FROM events WHERE pos > $1::bigint"
+         "   AND pos <= $2::bigint ORDER BY pos LIMIT 1)"
+         "  UNION ALL SELECT (SELECT created_at FROM events WHERE pos > $1::bigint"
+         "   AND pos <= $2::bigint ORDER BY pos DESC LIMIT 1)) x",
+         2, false},
     [AN_RETENTION] = {"an_retention", "SELECT analytics_retention_apply($1::int)", 1, false},
     [AN_LOCK_WAIT] = {"an_lock_wait", "SELECT pg_advisory_xact_lock(hashtext('parley.analytics'))",
                       0, false},
@@ -291,7 +350,39 @@ static int run_bool(struct store_pg *pg, int id, const char *const *vals, bool *
     return rc;
 }
 
-static int step_locked(struct store_pg *pg, unsigned max, struct store_analytics_step *st)
+/* The derived rollups: the recent hours' registrations, media and node
+ * samples (recounted, idempotent), then the days, quantiles and
+ * DAU/WAU/MAU from the older of dirty_from and those hours on (AM_DAILY),
+ * then reg_until moves and dirty_from clears. */
+static int refresh_locked(struct store_pg *pg)
+{
+    PGresult *r;
+    int rc = store_pg__analytics_media(pg, NULL);
+    if (rc < 0)
+        return rc;
+    /* Registrations before the daily rollups (which include them), the
+     * new reg_until after them (they start from the old one). */
+    if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
+        return rc;
+    PQclear(r);
+    if ((rc = run(pg, AN_REFRESH_FROM, NULL, &r)) < 0)
+        return rc;
+    rc = PQntuples(r) == 1 ? 0 : PL_EINTERNAL;
+    if (rc == 0)
+        rc = store_pg__analytics_daily(pg, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if (rc < 0)
+        return rc;
+    if ((rc = run(pg, AN_REG_MARK, NULL, &r)) < 0)
+        return rc;
+    PQclear(r);
+    return 0;
+}
+
+/* The step's range: (lo, hi] to consume, cur the committed position,
+ * dirty whether a refresh is owed. */
+static int range_locked(struct store_pg *pg, unsigned max, int64_t *lo, int64_t *hi, int64_t *cur,
+                        bool *dirty)
 {
     char nb[24];
     snprintf(nb, sizeof(nb), "%u", max);
@@ -300,18 +391,35 @@ static int step_locked(struct store_pg *pg, unsigned max, struct store_analytics
     int rc = run(pg, AN_RANGE, vals, &r);
     if (rc < 0)
         return rc;
-    int64_t lo = 0, hi = 0, cur = 0;
     rc = PQntuples(r) == 1 ? 0 : PL_EINTERNAL;
-    if (rc == 0 && (rc = store_pg__get_i64(r, 0, 0, &lo)) == 0 &&
-        (rc = store_pg__get_i64(r, 0, 1, &hi)) == 0)
-        rc = store_pg__get_i64(r, 0, 2, &cur);
+    if (rc == 0 && (rc = store_pg__get_i64(r, 0, 0, lo)) == 0 &&
+        (rc = store_pg__get_i64(r, 0, 1, hi)) == 0)
+        rc = store_pg__get_i64(r, 0, 2, cur);
+    if (rc == 0)
+        *dirty = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
     PQclear(r);
+    return rc;
+}
+
+static int step_locked(struct store_pg *pg, unsigned max, unsigned flags,
+                       struct store_analytics_step *st)
+{
+    int64_t lo = 0, hi = 0, cur = 0;
+    bool dirty = false;
+    int rc = range_locked(pg, max, &lo, &hi, &cur, &dirty);
     if (rc < 0)
         return rc;
     st->from = (uint64_t)lo;
     st->to = (uint64_t)(hi > lo ? hi : lo);
     st->pending = (uint64_t)cur > st->to ? (uint64_t)cur - st->to : 0;
+    bool refresh = (flags & STORE_ANALYTICS_REFRESH_ALL) ||
+                   ((flags & STORE_ANALYTICS_REFRESH) && (dirty || hi > lo));
+    if (st->pending && !(flags & STORE_ANALYTICS_REFRESH_NOW))
+        refresh = false; /* the pass's last step does it, once */
+    if (hi <= lo && !refresh)
+        return 0; /* nothing arrived: no statement beyond the range's */
     struct store_pg__args p;
+    PGresult *r;
     if ((rc = run(pg, AN_PARTS, STORE_PG__ARGS(&p, lo, hi), &r)) < 0)
         return rc;
     PQclear(r);
@@ -322,36 +430,46 @@ static int step_locked(struct store_pg *pg, unsigned max, struct store_analytics
         PQclear(r);
         if (rc < 0)
             return rc;
+        if ((rc = store_pg__analytics_latency(pg, lo, hi)) < 0)
+            return rc;
     }
-    if (hi > lo && (rc = store_pg__analytics_latency(pg, lo, hi)) < 0)
-        return rc;
-    if ((rc = store_pg__analytics_media(pg, NULL)) < 0)
-        return rc;
-    /* Registrations before the daily rollups (which include them), the
-     * new reg_until after them (they start from the old one). */
-    if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
-        return rc;
-    PQclear(r);
-    if ((rc = store_pg__analytics_daily(pg, NULL, lo, hi)) < 0)
-        return rc;
-    if ((rc = run(pg, AN_REG_MARK, NULL, &r)) < 0)
-        return rc;
-    PQclear(r);
-    return 0;
+    st->refreshed = refresh;
+    return refresh ? refresh_locked(pg) : 0;
 }
 
-int store_pg_analytics_step(struct store_pg *pg, unsigned max, store_analytics_hook *hook,
-                            void *ctx, struct store_analytics_step *st)
+/* Whether a step has work; when not, st->from and st->to are the
+ * checkpoint. */
+static int peek(struct store_pg *pg, bool *work, struct store_analytics_step *st)
+{
+    PGresult *r;
+    int rc = run(pg, AN_PEEK, NULL, &r);
+    if (rc < 0)
+        return rc;
+    int64_t pos = 0;
+    rc = PQntuples(r) == 1 ? store_pg__get_i64(r, 0, 1, &pos) : PL_EINTERNAL;
+    if (rc == 0) {
+        *work = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        st->from = st->to = (uint64_t)pos;
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store_pg_analytics_step(struct store_pg *pg, unsigned max, unsigned flags,
+                            store_analytics_hook *hook, void *ctx, struct store_analytics_step *st)
 {
     *st = (struct store_analytics_step){0};
-    int rc = store_pg_tx_begin(pg);
-    if (rc < 0)
+    bool work = true;
+    int rc = flags & STORE_ANALYTICS_REFRESH_ALL ? 0 : peek(pg, &work, st);
+    if (rc < 0 || !work)
+        return rc; /* nothing arrived: caught up, nothing consumed */
+    if ((rc = store_pg_tx_begin(pg)) < 0)
         return rc;
     bool got = false;
     if ((rc = run_bool(pg, AN_LOCK, NULL, &got)) == 0 && !got)
         st->busy = true;
     if (rc == 0 && got)
-        rc = step_locked(pg, max, st);
+        rc = step_locked(pg, max, flags, st);
     if (rc == 0 && got && hook)
         hook(ctx);
     if (rc == 0 && got)

@@ -103,13 +103,17 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
      * (pg_analytics.c, AN_SERIES_HOURLY); a bucket without samples is 0. */
     [AM_QUANTILE] =
         {"am_quantile",
-         "WITH b AS (SELECT date_trunc($4::text, $2::timestamptz, 'UTC') AS lo,"
-         "  $3::timestamptz AS hi)"
-         " SELECT " STORE_PG__BOUNDS ", extract(epoch FROM q.t)::bigint, (CASE $6::text"
-         "  WHEN '50' THEN q.p50 WHEN '95' THEN q.p95 ELSE q.p99 END)::text FROM b"
-         " LEFT JOIN LATERAL (SELECT t, p50, p95, p99 FROM analytics_quantiles"
-         "  WHERE metric = $1::text AND sel = $5::text AND gran = $4::text AND t >= b.lo"
-         "  AND t < b.hi) q ON true",
+         "SELECT " STORE_PG__BOUNDS(
+             "date_trunc($4::text, $2::timestamptz, 'UTC')",
+             "$3::timestamptz") ", NULL::bigint, NULL::text"
+                                " UNION ALL SELECT NULL, NULL, date_part('epoch', q.t)::bigint, "
+                                "(CASE $6::text"
+                                "  WHEN '50' THEN q.p50 WHEN '95' THEN q.p95 ELSE q.p99 END)::text"
+                                " FROM analytics_quantiles q WHERE q.metric = $1::text AND q.sel = "
+                                "$5::text"
+                                "  AND q.gran = $4::text AND q.t >= date_trunc($4::text, "
+                                "$2::timestamptz, 'UTC')"
+                                "  AND q.t < $3::timestamptz",
          6, true},
     /* Retention cohorts: users registered in each ISO week from $1 on
      * (UTC), and of them how many were active in weeks W+1..W+8 (exact,
@@ -204,40 +208,31 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
                   1, true},
     /* Every rollup's days (the histograms', and the plain series' that
      * day-granularity series read: peak_streams the day's largest hour,
-     * the rest the sum) from the day of $1 on (NULL: the day of the oldest
-     * event of positions ($2, $3], or of the hours the registrations,
-     * media and node samples redo, whichever is older), from their hours. */
-    [AM_DAILY] = {"am_daily",
-                  "WITH f AS (SELECT date_trunc('day', COALESCE($1::timestamptz, LEAST("
-                  "  (SELECT min(created_at) FROM events WHERE pos > $2::bigint"
-                  "  AND pos <= $3::bigint), (SELECT reg_until - interval '1 hour'"
-                  "  FROM analytics_checkpoint WHERE id = 1))), 'UTC') AS t),"
-                  " ins AS (INSERT INTO analytics_daily (metric, dims, day, value)"
-                  " SELECT metric, dims, date_trunc('day', bucket_start, 'UTC'),"
-                  "  CASE WHEN metric = 'peak_streams' THEN max(value) ELSE sum(value) END"
-                  " FROM analytics_hourly, f WHERE bucket_start >= f.t GROUP BY 1, 2, 3"
-                  " ON CONFLICT (metric, dims, day) DO UPDATE SET value = EXCLUDED.value"
-                  " RETURNING 1) SELECT count(*) FROM ins",
-                  3, false},
-    /* The quantiles of the hours (days) from the hour (day) of $1 on (NULL:
-     * of the oldest event of positions ($2, $3], or of the hours the
-     * registrations redo, whichever is older): the histograms AM_LATENCY,
-     * AM_SAMPLES and AM_DAILY just wrote. */
+     * the rest the sum) from the day of $1 on, from their hours. $1 is a
+     * parameter, not a subquery of the checkpoint, so the plan prunes the
+     * months before it and reads today's rows through the index on
+     * bucket_start (migration 0019): with the subquery every partition
+     * stayed in the plan. */
+    [AM_DAILY] =
+        {"am_daily",
+         "WITH ins AS (INSERT INTO analytics_daily (metric, dims, day, value)"
+         " SELECT metric, dims, date_trunc('day', bucket_start, 'UTC'),"
+         "  CASE WHEN metric = 'peak_streams' THEN max(value) ELSE sum(value) END"
+         " FROM analytics_hourly"
+         " WHERE bucket_start >= date_trunc('day', $1::timestamptz, 'UTC') GROUP BY 1, 2, 3"
+         " ON CONFLICT (metric, dims, day) DO UPDATE SET value = EXCLUDED.value"
+         " RETURNING 1) SELECT count(*) FROM ins",
+         1, false},
+    /* The quantiles of the hours (days) from the hour (day) of $1 on: the
+     * histograms AM_LATENCY, AM_SAMPLES and AM_DAILY wrote. */
     [AM_QUANTILES_REFRESH] = {"am_quantiles_refresh",
-                              "SELECT analytics_quantiles_refresh(COALESCE($1::timestamptz, LEAST("
-                              "  (SELECT min(created_at) FROM events WHERE pos > $2::bigint"
-                              "  AND pos <= $3::bigint), (SELECT reg_until - interval '1 hour'"
-                              "  FROM analytics_checkpoint WHERE id = 1))))",
-                              3, false},
-    /* DAU/WAU/MAU of the days from $1 (NULL: the UTC day of the oldest
-     * event of positions ($2, $3], else today) to today, and of the 29
-     * days after a changed day that are not in the future. */
+                              "SELECT analytics_quantiles_refresh($1::timestamptz)", 1, false},
+    /* DAU/WAU/MAU of the UTC days from the day of $1 to today, and of the
+     * 29 days after a changed day that are not in the future. */
     [AM_ACTIVE_REFRESH] = {"am_active_refresh",
-                           "SELECT analytics_active_refresh(COALESCE($1::timestamptz AT TIME ZONE"
-                           " 'UTC', (SELECT min(created_at) FROM events WHERE pos > $2::bigint"
-                           " AND pos <= $3::bigint) AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')"
+                           "SELECT analytics_active_refresh(($1::timestamptz AT TIME ZONE 'UTC')"
                            "::date, (now() AT TIME ZONE 'UTC')::date)",
-                           3, false},
+                           1, false},
     {NULL, NULL, 0, false},
 };
 
@@ -256,15 +251,13 @@ int store_pg__analytics_latency(struct store_pg *pg, int64_t lo, int64_t hi)
     return run_count(pg, AM_LATENCY, STORE_PG__ARGS(&p, lo, hi));
 }
 
-int store_pg__analytics_daily(struct store_pg *pg, const char *from, int64_t lo, int64_t hi)
+int store_pg__analytics_daily(struct store_pg *pg, const char *from, const char *active_from)
 {
-    struct store_pg__args p;
-    const char *const *v = STORE_PG__ARGS(&p, 0, lo, hi);
-    p.v[0] = from;
+    const char *v[] = {from}, *va[] = {active_from};
     int rc = run_count(pg, AM_DAILY, v);
     if (rc == 0)
         rc = run_count(pg, AM_QUANTILES_REFRESH, v);
-    return rc < 0 ? rc : run_count(pg, AM_ACTIVE_REFRESH, v);
+    return rc < 0 ? rc : run_count(pg, AM_ACTIVE_REFRESH, va);
 }
 
 int store_pg__analytics_rebuild_more(struct store_pg *pg, int64_t pos, const char *from)
@@ -275,7 +268,7 @@ int store_pg__analytics_rebuild_more(struct store_pg *pg, int64_t pos, const cha
     int rc = run_count(pg, AM_LATENCY_REBUILD, v);
     if (rc == 0)
         rc = store_pg__analytics_media(pg, from);
-    return rc < 0 ? rc : store_pg__analytics_daily(pg, from, 0, 0);
+    return rc < 0 ? rc : store_pg__analytics_daily(pg, from, from);
 }
 
 int store_pg__analytics_media(struct store_pg *pg, const char *since)
@@ -349,18 +342,102 @@ int store_pg__analytics_quantiles(struct store_pg *pg, struct pl_arena *a, const
                                            max_points, out, n);
 }
 
-/* A bucket's value: an integer, or a ratio (stickiness, numeric text). */
+/* A bigint's text from libpq. */
+static int parse_i64(const char *v, int64_t *out)
+{
+    const char *s = v + (*v == '-');
+    uint64_t x = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        unsigned dgt = (unsigned)(*s - '0');
+        if (x > ((uint64_t)INT64_MAX - dgt) / 10)
+            return PL_EINTERNAL;
+        x = x * 10 + dgt;
+    }
+    if (*s || s == v + (*v == '-'))
+        return PL_EINTERNAL;
+    *out = *v == '-' ? -(int64_t)x : (int64_t)x;
+    return 0;
+}
+
+/* A bucket's value: an integer, or a ratio (stickiness, numeric text).
+ * Integers are parsed by hand: strtoll() was a tenth of a year-by-hour
+ * request's CPU time. */
 static int point_value(const char *v, struct store_analytics_point *p)
 {
-    char *end;
-    if (!strchr(v, '.')) {
-        long long x = strtoll(v, &end, 10);
-        p->value = x;
-        return *end || end == v ? PL_EINTERNAL : 0;
+    if (strchr(v, '.')) {
+        char *end;
+        p->real = strtod(v, &end);
+        p->is_real = true;
+        return *end ? PL_EINTERNAL : 0;
     }
-    p->real = strtod(v, &end);
-    p->is_real = true;
-    return *end ? PL_EINTERNAL : 0;
+    return parse_i64(v, &p->value);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.000Z" of epoch second t (>= 0) into buf (25
+ * bytes). The date comes from gmtime_r() only when the day changes
+ * (*day caches it in date[11]): strftime() of each of 8,760 hours was a
+ * fifth of a year-by-hour request's CPU time. */
+static int format_ts(int64_t t, char *buf, int64_t *day, char *date)
+{
+    int64_t d = t / 86400 - (t % 86400 < 0), s = t - d * 86400; /* floor: before 1970 too */
+    if (d != *day) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+        if (!gmtime_r(&tt, &tm) || !strftime(date, 11, "%Y-%m-%d", &tm))
+            return PL_EINVAL;
+        *day = d;
+    }
+    unsigned hh = (unsigned)(s / 3600), mm = (unsigned)(s / 60 % 60), ss = (unsigned)(s % 60);
+    memcpy(buf, date, 10);
+    char tail[] = {'T',
+                   (char)('0' + hh / 10),
+                   (char)('0' + hh % 10),
+                   ':',
+                   (char)('0' + mm / 10),
+                   (char)('0' + mm % 10),
+                   ':',
+                   (char)('0' + ss / 10),
+                   (char)('0' + ss % 10),
+                   '.',
+                   '0',
+                   '0',
+                   '0',
+                   'Z',
+                   '\0'};
+    memcpy(buf + 10, tail, sizeof(tail));
+    return 0;
+}
+
+/* The bounds row of a series result (bucket column NULL; normally row 0). */
+static int series_bounds(const PGresult *r, int64_t *lo, double *hi)
+{
+    for (int row = 0; row < PQntuples(r); row++)
+        if (PQgetisnull(r, row, 2)) {
+            *hi = strtod(PQgetvalue(r, row, 1), NULL);
+            return store_pg__get_i64(r, row, 0, lo);
+        }
+    return PL_EINTERNAL;
+}
+
+/* The points lo, lo + step, ... while < hi, their t strings in one arena
+ * block, values 0. */
+static int series_layout(struct pl_arena *a, int64_t lo, uint64_t count, unsigned step_s,
+                         struct store_analytics_point **out)
+{
+    struct store_analytics_point *p = pl_arena_alloc(a, count * sizeof(*p));
+    char *ts = pl_arena_alloc(a, count * 25);
+    if (!p || !ts)
+        return PL_ENOMEM;
+    int64_t day = INT64_MIN;
+    char date[11];
+    for (uint64_t i = 0; i < count; i++) {
+        p[i] = (struct store_analytics_point){.t = ts + i * 25};
+        int64_t t = lo + (int64_t)i * step_s;
+        if (format_ts(t, ts + i * 25, &day, date) < 0)
+            return PL_EINVAL;
+    }
+    *out = p;
+    return 0;
 }
 
 int store_pg__analytics_series_fill(struct store_pg *pg, struct pl_arena *a,
@@ -373,8 +450,8 @@ int store_pg__analytics_series_fill(struct store_pg *pg, struct pl_arena *a,
     if (rc < 0)
         return rc;
     int64_t lo = 0;
-    rc = PQntuples(r) >= 1 ? store_pg__get_i64(r, 0, 0, &lo) : PL_EINTERNAL;
-    double hi = rc == 0 ? strtod(PQgetvalue(r, 0, 1), NULL) : 0;
+    double hi = 0;
+    rc = series_bounds(r, &lo, &hi);
     /* Buckets lo, lo + step, ... while < hi: what generate_series(lo,
      * hi - 1 microsecond, step) gave. */
     double span = hi - (double)lo;
@@ -382,22 +459,13 @@ int store_pg__analytics_series_fill(struct store_pg *pg, struct pl_arena *a,
     if (rc == 0 && count > max_points)
         rc = PL_ETOOBIG;
     struct store_analytics_point *p = NULL;
-    if (rc == 0 && count && !(p = pl_arena_alloc(a, count * sizeof(*p))))
-        rc = PL_ENOMEM;
-    for (uint64_t i = 0; rc == 0 && i < count; i++) {
-        char ts[40];
-        time_t t = (time_t)(lo + (int64_t)i * step_s);
-        struct tm tm;
-        p[i] = (struct store_analytics_point){0};
-        if (!gmtime_r(&t, &tm) || !strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S.000Z", &tm) ||
-            !(p[i].t = pl_arena_strdup(a, ts)))
-            rc = PL_ENOMEM;
-    }
+    if (rc == 0 && count)
+        rc = series_layout(a, lo, count, step_s, &p);
     for (int row = 0; rc == 0 && row < PQntuples(r); row++) {
         int64_t t;
         if (PQgetisnull(r, row, 2))
             continue;
-        if ((rc = store_pg__get_i64(r, row, 2, &t)) < 0)
+        if ((rc = parse_i64(PQgetvalue(r, row, 2), &t)) < 0)
             break;
         if (t < lo || (t - lo) % step_s || (uint64_t)((t - lo) / step_s) >= count)
             continue; /* outside the range: cannot happen, the SQL bounds it */

@@ -224,8 +224,10 @@ PL_MUST_CHECK int store_pg__message_row(struct pl_arena *a, const struct pg_resu
  * quantile series of a delivery_/read_ metric; one row of a series. */
 PL_MUST_CHECK int store_pg__analytics_latency(struct store_pg *pg, int64_t lo, int64_t hi);
 PL_MUST_CHECK int store_pg__analytics_media(struct store_pg *pg, const char *since);
-PL_MUST_CHECK int store_pg__analytics_daily(struct store_pg *pg, const char *from, int64_t lo,
-                                            int64_t hi);
+/* The derived rollups (days, quantiles) from `from` on and DAU/WAU/MAU
+ * from the day of active_from on (timestamptz text, not NULL). */
+PL_MUST_CHECK int store_pg__analytics_daily(struct store_pg *pg, const char *from,
+                                            const char *active_from);
 PL_MUST_CHECK int store_pg__analytics_rebuild_more(struct store_pg *pg, int64_t pos,
                                                    const char *from);
 struct store_analytics_point;
@@ -234,9 +236,11 @@ PL_MUST_CHECK int store_pg__analytics_quantiles(struct store_pg *pg, struct pl_a
                                                 const char *to, const char *granularity,
                                                 unsigned max_points,
                                                 struct store_analytics_point **out, unsigned *n);
-/* The columns every series statement starts with: the first bucket and
- * the end of the range (CTE b: lo, hi) as epoch seconds. */
-#define STORE_PG__BOUNDS "extract(epoch FROM b.lo)::bigint, extract(epoch FROM b.hi)::float8"
+/* The first row of every series statement: the first bucket LO and the
+ * end of the range HI (SQL timestamptz expressions) as epoch seconds
+ * (bigint, float8); date_part() is float8 arithmetic where extract() is
+ * numeric. */
+#define STORE_PG__BOUNDS(LO, HI) "date_part('epoch', " LO ")::bigint, date_part('epoch', " HI ")"
 /* Runs a series statement (st with vals) and lays its sparse rows out as
  * one point per step_s seconds from the first bucket to the end (missing
  * buckets 0; t strings and the array in arena a). PL_ETOOBIG past

@@ -39,7 +39,6 @@ enum {
     SEND_CHECK,
     SEND_ASSIGN,
     SEND_INSERT,
-    SEND_POS_TAKE,
     SEND_ACCEPT,
     MEMBER_JOINED,
     PAGE_ASC,
@@ -137,25 +136,33 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
      * SEND_ASSIGN returned and the payloads carry. The payload travels as
      * a JSON value, not a string: PostgreSQL's json type keeps its text
      * verbatim, so the event row holds exactly the bytes we publish, and
-     * nothing is escaped twice. */
+     * nothing is escaped twice.
+     *
+     * The batch's stream positions are taken here, by the same statement
+     * that inserts the rows they number, so the position lock (the row of
+     * stream_state, held until commit) is held for this statement, the
+     * COMMIT and its WAL flush only, with no round trip to parleyd inside:
+     * while one writer connection holds it, another can run its batch's
+     * earlier steps (server/writer.c). Row n of the batch (n from 0, in
+     * batch order) gets position first + n; its payload carries a "0" at
+     * character o (1-based) where its id goes, spliced in by overlay(). */
     [SEND_INSERT] = {"send_insert",
-                     "WITH j AS (SELECT * FROM json_to_recordset($1::json) AS x(c bigint, s bigint,"
-                     "   i bigint, u bigint, d bigint, m text, k text, b text, r bigint, f boolean,"
-                     "   x bigint, p json)),"
+                     "WITH p AS (UPDATE stream_state SET pos = pos + $2::bigint WHERE id = 1"
+                     "   RETURNING pos - $2::bigint + 1 AS first),"
+                     " j AS (SELECT x.*, (SELECT first FROM p) + x.n AS i"
+                     "   FROM json_to_recordset($1::json) AS x(n bigint, c bigint, s bigint,"
+                     "   u bigint, d bigint, m text, k text, b text, r bigint, f boolean,"
+                     "   x bigint, p json, o int)),"
                      " ins AS (INSERT INTO messages (conversation_id, seq, id, sender_id,"
                      "   sender_device_id, client_msg_id, kind, body, reply_to, forwarded,"
                      "   expires_at)"
                      "   SELECT c, s, i, u, d, m, k, b, NULLIF(r, 0), f,"
-                     "   CASE WHEN x > 0 THEN now() + x * interval '1 millisecond' END FROM j)"
-                     " INSERT INTO events (pos, conversation_id, type, payload)"
-                     " SELECT i, c, 'message.created', p::text FROM j",
-                     1, false},
-    /* store_pg_positions_take()'s statement, here so that it travels in
-     * the same round trip as SEND_ASSIGN. */
-    [SEND_POS_TAKE] = {"send_pos_take",
-                       "UPDATE stream_state SET pos = pos + $1::bigint WHERE id = 1"
-                       " RETURNING pos - $1::bigint + 1",
-                       1, false},
+                     "   CASE WHEN x > 0 THEN now() + x * interval '1 millisecond' END FROM j),"
+                     " ev AS (INSERT INTO events (pos, conversation_id, type, payload)"
+                     "   SELECT i, c, 'message.created', overlay(p::text PLACING i::text"
+                     "   FROM o FOR 1) FROM j)"
+                     " SELECT first FROM p",
+                     2, false},
     /* A message request is accepted by answering it (0013). */
     [SEND_ACCEPT] = {"send_accept",
                      "UPDATE members m SET request_from = NULL"
@@ -437,7 +444,7 @@ static int accept_params(struct pl_arena *a, struct store_send *const *s, unsign
 }
 
 int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
-                         unsigned n, unsigned *n_new, uint64_t *first)
+                         unsigned n, unsigned *n_new)
 {
     int64_t *ids, *counts;
     unsigned n_ids, total = 0;
@@ -452,18 +459,15 @@ int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a, struct store_s
     struct pl_buf ib, kb;
     pl_buf_init(&ib, PARAM_MAX);
     pl_buf_init(&kb, PARAM_MAX);
-    char nb[16];
-    snprintf(nb, sizeof(nb), "%u", total);
-    const char *pv[] = {nb}, *av[2];
+    const char *av[2];
     /* Accepting answered requests updates member rows, so it comes before
-     * the position lock: a receipt locks its member row and then takes
-     * positions, and the other order deadlocked with it (40P01). */
-    struct store_pg__call q[3] = {{.st = &store_pg__message_stmts[SEND_ASSIGN]}};
+     * the position lock (taken by SEND_INSERT): a receipt locks its member
+     * row and then takes positions, and the other order deadlocked with it
+     * (40P01). */
+    struct store_pg__call q[2] = {{.st = &store_pg__message_stmts[SEND_ASSIGN]}};
     unsigned k = 1;
     if ((rc = accept_params(a, s, n, av)) == 0 && av[0])
         q[k++] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_ACCEPT], .values = av};
-    unsigned take = k;
-    q[k++] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_POS_TAKE], .values = pv};
     if (rc == 0 && (rc = i64_array(&ib, ids, n_ids)) == 0 &&
         (rc = i64_array(&kb, counts, n_ids)) == 0) {
         const char *vals[] = {pl_buf_head(&ib), pl_buf_head(&kb)};
@@ -477,27 +481,36 @@ int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a, struct store_s
     /* Every NEW send passed the membership check under the lock, so each
      * of their conversations exists and has its row. */
     PGresult *r = q[0].res;
-    if (PQntuples(r) != (int)n_ids || PQntuples(q[take].res) != 1)
+    if (PQntuples(r) != (int)n_ids)
         rc = PL_EINTERNAL;
     for (int row = 0; rc == 0 && row < PQntuples(r); row++)
         rc = assign_row(a, r, row, s, n);
-    int64_t pos = 0;
-    if (rc == 0 && (rc = store_pg__get_i64(q[take].res, 0, 0, &pos)) == 0)
-        *first = (uint64_t)pos;
     for (unsigned i = 0; i < k; i++)
         PQclear(q[i].res);
     return rc;
 }
 
-static int insert_row(struct pl_buf *b, const struct store_send *x, bool first)
+/* SEND_INSERT's "o": the 1-based character (not byte) offset of the id's
+ * placeholder, since overlay() counts characters and a payload may hold
+ * multibyte UTF-8 before it. */
+static unsigned char_offset(const char *s, size_t bytes)
+{
+    unsigned chars = 0;
+    for (size_t i = 0; i < bytes; i++)
+        chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return chars + 1;
+}
+
+static int insert_row(struct pl_buf *b, const struct store_send *x, unsigned ord)
 {
     const struct store_message *m = &x->msg;
     int rc = pl_buf_printf(b,
-                           "%s{\"c\":%" PRId64 ",\"s\":%" PRId64 ",\"i\":%" PRId64 ",\"u\":%" PRId64
-                           ",\"d\":%" PRId64 ",\"r\":%" PRId64 ",\"x\":%" PRId64 ",\"f\":%s,\"m\":",
-                           first ? "" : ",", m->conversation_id, m->seq, m->id, m->sender_id,
+                           "%s{\"n\":%u,\"c\":%" PRId64 ",\"s\":%" PRId64 ",\"u\":%" PRId64
+                           ",\"d\":%" PRId64 ",\"r\":%" PRId64 ",\"x\":%" PRId64
+                           ",\"f\":%s,\"o\":%u,\"m\":",
+                           ord ? "," : "", ord, m->conversation_id, m->seq, m->sender_id,
                            m->sender_device_id, m->reply_to, x->expire_ms,
-                           m->forwarded ? "true" : "false");
+                           m->forwarded ? "true" : "false", char_offset(x->payload, x->id_at));
     if (rc == 0)
         rc = json_str(b, m->client_msg_id);
     if (rc == 0 && (rc = pl_buf_append(b, ",\"k\":", 5)) == 0)
@@ -509,40 +522,55 @@ static int insert_row(struct pl_buf *b, const struct store_send *x, bool first)
     return rc < 0 ? rc : pl_buf_append(b, "}", 1);
 }
 
+/* A NEW send's payload must hold the id's placeholder where it says. */
+static bool has_placeholder(const struct store_send *x)
+{
+    return x->payload && x->id_at < strlen(x->payload) && x->payload[x->id_at] == '0';
+}
+
 int store_pg_send_finish(struct store_pg *pg, struct store_send *const *s, unsigned n,
-                         const char *e2e_rows)
+                         const char *e2e_rows, uint64_t *first)
 {
     struct pl_buf b;
     pl_buf_init(&b, PARAM_MAX);
     int rc = pl_buf_append(&b, "[", 1);
-    bool first = true;
+    unsigned n_new = 0;
+    *first = 0;
     for (unsigned i = 0; i < n && rc == 0; i++) {
         if (s[i]->outcome != STORE_SEND_NEW)
             continue;
-        if (!s[i]->payload || !s[i]->msg.id) {
-            rc = PL_EINVAL;
-            break;
-        }
-        rc = insert_row(&b, s[i], first);
-        first = false;
+        rc = has_placeholder(s[i]) ? insert_row(&b, s[i], n_new++) : PL_EINVAL;
     }
     if (rc == 0 && (rc = pl_buf_append(&b, "]", 1)) == 0)
         rc = param_end(&b);
+    char nb[16];
+    snprintf(nb, sizeof(nb), "%u", n_new);
+    unsigned k = 0, ins = 0;
+    struct store_pg__call q[3];
     if (rc == 0) {
-        const char *iv[] = {pl_buf_head(&b)}, *ev[] = {e2e_rows};
-        struct store_pg__call q[3];
-        unsigned k = 0;
+        const char *iv[] = {pl_buf_head(&b), nb}, *ev[] = {e2e_rows};
         if (e2e_rows)
             q[k++] = (struct store_pg__call){.st = store_pg__stmt_e2e_insert, .values = ev};
-        if (!first)
+        ins = k;
+        if (n_new)
             q[k++] =
                 (struct store_pg__call){.st = &store_pg__message_stmts[SEND_INSERT], .values = iv};
         q[k++] = (struct store_pg__call){.st = store_pg__stmt_commit};
-        if ((rc = store_pg__exec_pipeline(pg, q, k)) == 0)
-            for (unsigned i = 0; i < k; i++)
-                PQclear(q[i].res);
+        rc = store_pg__exec_pipeline(pg, q, k);
     }
     pl_buf_deinit(&b);
+    if (rc < 0)
+        return rc;
+    /* Committed: number the NEW sends as SEND_INSERT did. */
+    int64_t pos = 0;
+    if (n_new && (PQntuples(q[ins].res) != 1 || store_pg__get_i64(q[ins].res, 0, 0, &pos) < 0))
+        rc = PL_EINTERNAL;
+    *first = (uint64_t)pos;
+    for (unsigned i = 0, ord = 0; i < n && rc == 0 && n_new; i++)
+        if (s[i]->outcome == STORE_SEND_NEW)
+            s[i]->msg.id = pos + ord++;
+    for (unsigned i = 0; i < k; i++)
+        PQclear(q[i].res);
     return rc;
 }
 

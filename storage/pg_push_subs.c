@@ -16,6 +16,7 @@ enum {
     SUB_DROP,
     SUB_TARGETS,
     SENDER_NAME,
+    SUBSCRIBED,
 };
 
 const struct store_pg__stmt store_pg__push_sub_stmts[] = {
@@ -56,6 +57,10 @@ const struct store_pg__stmt store_pg__push_sub_stmts[] = {
                      3, true},
     [SENDER_NAME] = {"push_sender_name", "SELECT display_name FROM users WHERE id = $1::bigint", 1,
                      true},
+    [SUBSCRIBED] = {"push_subscribed",
+                    "SELECT DISTINCT user_id FROM push_subscriptions"
+                    " WHERE user_id = ANY($1::bigint[]) ORDER BY user_id",
+                    1, true},
     {NULL, NULL, 0, false},
 };
 
@@ -153,4 +158,14 @@ int store_pg_push_targets(struct store_pg *pg, struct pl_arena *a, int64_t conv,
     *sender_name = PQntuples(r) ? store_pg__get_str(a, r, 0, 0) : "";
     PQclear(r);
     return *sender_name ? 0 : PL_ENOMEM;
+}
+
+int store_pg_push_subscribed(struct store_pg *pg, struct pl_arena *a, const int64_t *users,
+                             unsigned n, int64_t **out, unsigned *n_out)
+{
+    char *arr = store_pg__i64_array(a, users, n);
+    if (!arr)
+        return PL_ENOMEM;
+    const char *vals[] = {arr};
+    return store_pg__exec_ids(pg, a, &store_pg__push_sub_stmts[SUBSCRIBED], vals, out, n_out);
 }

@@ -52,5 +52,11 @@ PL_MUST_CHECK int store_pg_push_targets(struct store_pg *pg, struct pl_arena *a,
                                         int64_t seq, int64_t sender, const int64_t *users,
                                         unsigned n, struct store_push_sub **out, unsigned *n_out,
                                         const char **sender_name);
+/* Those of users[0..n) (borrowed) who hold at least one subscription,
+ * ascending, each once (arena array): one statement for a whole batch of
+ * messages, so messages to users without any cost nothing more. */
+PL_MUST_CHECK int store_pg_push_subscribed(struct store_pg *pg, struct pl_arena *a,
+                                           const int64_t *users, unsigned n, int64_t **out,
+                                           unsigned *n_out);
 
 #endif
