@@ -56,13 +56,17 @@ int api_push_note_payload(struct pl_arena *a, const struct api_push_note *n,
     yajl_gen_map_open(g);
     api__gen_str(g, "type", "message");
     api__gen_int(g, "conversation_id", n->conversation_id);
-    api__gen_int(g, "seq", n->seq);
-    api__gen_key(g, "sender");
-    yajl_gen_map_open(g);
-    api__gen_int(g, "id", n->sender_id);
-    api__gen_key(g, "display_name");
-    yajl_gen_string(g, (const unsigned char *)sender_name, utf8_cut(sender_name, 128));
-    yajl_gen_map_close(g);
+    /* An e2e chat's push names the conversation and a count only (issue
+     * 12): not even who wrote or which message. */
+    if (!n->e2e) {
+        api__gen_int(g, "seq", n->seq);
+        api__gen_key(g, "sender");
+        yajl_gen_map_open(g);
+        api__gen_int(g, "id", n->sender_id);
+        api__gen_key(g, "display_name");
+        yajl_gen_string(g, (const unsigned char *)sender_name, utf8_cut(sender_name, 128));
+        yajl_gen_map_close(g);
+    }
     api__gen_int(g, "count", count);
     api__gen_key(g, "e2e");
     yajl_gen_bool(g, n->e2e);

@@ -189,7 +189,7 @@ static const struct setting table[] = {
      "most message sends committed in one transaction (group commit)"},
     {"writer_queue", "PARLEY_WRITER_QUEUE", T_UINT, "16384", 1, 1000000, OFF(writer_queue),
      "sends waiting for the writer before new ones get 503"},
-    {"writer_connections", "PARLEY_WRITER_CONNECTIONS", T_UINT, "2", 1, 16, OFF(writer_connections),
+    {"writer_connections", "PARLEY_WRITER_CONNECTIONS", T_UINT, "1", 1, 16, OFF(writer_connections),
      "group-commit writers, each with its own PostgreSQL connection: while one commits, another "
      "prepares the next batch (from a quarter of writer_batch queued)"},
     {"archive_after", "PARLEY_ARCHIVE_AFTER", T_UINT, "604800", 0, 315360000, OFF(archive_after_s),

@@ -207,7 +207,8 @@ PLTEST_PROTO(e2e_chat_payload_has_no_text)
     PL_ASSERT(pt_json_get(v, "text", NULL) == NULL);
     /* Nothing else travels either: exactly these members. */
     PL_ASSERT(YAJL_IS_OBJECT(v));
-    PL_ASSERT_INT_EQ(v->u.object.len, 6); /* type conversation_id seq sender count e2e */
+    PL_ASSERT_INT_EQ(v->u.object.len, 4); /* type conversation_id count e2e: no sender, no seq */
+    PL_ASSERT(pt_json_get(v, "sender", NULL) == NULL);
     yajl_tree_free(v);
     free(ct);
     pt_push_sub_free(&sub);

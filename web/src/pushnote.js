@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Parley web - what a Web Push notification shows, from the payload parleyd's dispatcher sends
 // (api/push_note.c): {"type":"message","conversation_id","seq","sender":{"id","display_name"},
-// "count","e2e", and for plain text messages only "text" (and "truncated")}.
+// "count","e2e", and for plain text messages only "text" (and "truncated")}; for an e2e chat only
+// {"type","conversation_id","count","e2e":true} (titled "Parley").
 // Copyright (c) 2026 Parley developers
 
 // Returns {title, body, tag, data}. The tag is the conversation's, the same as the notifications

@@ -300,8 +300,8 @@ test('h1: what parleyd pushes is shown by the worker, per conversation, never e2
     await deliver(p2);
     // An e2e chat's push, in the server's format (test 74 proves the server never puts text in
     // one); the worker would not show text even from one that did.
-    await deliver(JSON.stringify({ type: 'message', conversation_id: conv + 1000, seq: 1, sender: j1.sender,
-      count: 1, e2e: true, text: 'secret' }));
+    await deliver(JSON.stringify({ type: 'message', conversation_id: conv + 1000, count: 1, e2e: true,
+      text: 'secret' }));
     // Read back from a page of the origin that is not the app (the dashboard), so no tab of the
     // app is in front while the pushes are handled.
     await b.goto(`${origin}/admin`);
@@ -315,7 +315,7 @@ test('h1: what parleyd pushes is shown by the worker, per conversation, never e2
     if (plain[0].title !== j1.sender.display_name || plain[0].body !== 'or at 6 <b>sharp</b>\n(2 new messages)'
       || plain[0].data.conversation_id !== conv) throw new Error(`plain notification ${JSON.stringify(plain[0])}`);
     const secret = shown.find((x) => x.tag === `c${conv + 1000}`);
-    if (secret.body !== 'New message' || JSON.stringify(secret).includes('secret')) throw new Error(`e2e notification ${JSON.stringify(secret)}`);
+    if (secret.title !== 'Parley' || secret.body !== 'New message' || JSON.stringify(secret).includes('secret')) throw new Error(`e2e notification ${JSON.stringify(secret)}`);
     // A click on the notification, with a tab of the app open: the worker focuses it and the app
     // opens the conversation (the worker's click handler, run through its test hook).
     await a.goto(`${origin}/`);

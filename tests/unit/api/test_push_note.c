@@ -61,6 +61,10 @@ PLTEST(e2e_never_carries_text)
     PL_ASSERT(strstr(raw, "secret") == NULL);
     PL_ASSERT(strstr(raw, "AAAA") == NULL);
     PL_ASSERT(api_json_get(d, "e2e")->b);
+    /* The conversation and a count only: no sender, no seq. */
+    PL_ASSERT(api_json_get(d, "sender") == NULL);
+    PL_ASSERT(api_json_get(d, "seq") == NULL);
+    PL_ASSERT(strstr(raw, "Ann") == NULL);
     pl_arena_free(a);
 }
 
