@@ -25,9 +25,13 @@ quick=()
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 read -r -a bins <<<"${BENCH_SENDPATH_BINS:-default}"
+# Odd runs go on, off; even runs off, on (ABBA): a drift in the machine over the runs (the first
+# runs after a build are slower, see bench/README.md) then weighs on both sides alike.
 for ((i = 1; i <= runs; i++)); do
+  modes=(on off)
+  ((i % 2)) || modes=(off on)
   for b in "${bins[@]}"; do
-    for mode in on off; do
+    for mode in "${modes[@]}"; do
       load=$(cut -d' ' -f1-3 /proc/loadavg)
       binenv=()
       [[ $b == default ]] || binenv=(BENCH_PARLEYD_BIN="$b")
