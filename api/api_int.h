@@ -330,8 +330,6 @@ PL_MUST_CHECK int api__conv_lock_group(struct api_call *c, int64_t id, struct st
 /* GET /v1/conversations cursors: "<last activity in us>.<id>". */
 void api__conv_cursor_format(char *buf, size_t size, int64_t activity_us, int64_t id);
 bool api__conv_cursor_parse(const char *s, int64_t *activity_us, int64_t *id);
-/* Sorts ids and drops zeros, duplicates and skip; returns the new count. */
-unsigned api__ids_unique(int64_t *ids, unsigned n, int64_t skip);
 
 /* Writes a Conversation. viewer=false leaves out my_role, unread_count
  * and last_message (events). members (may be NULL: no "members" key). */

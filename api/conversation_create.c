@@ -6,6 +6,8 @@
 #include "storage/blocks.h"
 #include "storage/conversations.h"
 
+#include "common/ids.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -158,7 +160,7 @@ static int resolve_members(struct api_call *c, const struct api_json *arr, struc
         return api__fail_validation(c);
     /* Duplicates and the creator are dropped rather than refused: the
      * list says who should end up in the group. */
-    gr->n = api__ids_unique(gr->ids, n, c->user_id);
+    gr->n = pl_ids_unique(gr->ids, n, c->user_id);
     return 0;
 }
 

@@ -6,6 +6,8 @@
 #include "storage/conversations.h"
 #include "storage/expiry.h"
 
+#include "common/ids.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -54,24 +56,6 @@ bool api__conv_cursor_parse(const char *s, int64_t *activity_us, int64_t *id)
         return false;
     *activity_us = us;
     return true;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-unsigned api__ids_unique(int64_t *ids, unsigned n, int64_t skip)
-{
-    qsort(ids, n, sizeof(*ids), cmp_i64);
-    unsigned out = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (ids[i] == 0 || ids[i] == skip || (out && ids[out - 1] == ids[i]))
-            continue;
-        ids[out++] = ids[i];
-    }
-    return out;
 }
 
 /* Could s name a user: a decimal id, or something shaped like a username?

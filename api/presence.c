@@ -8,6 +8,7 @@
 #include "storage/events.h"
 #include "storage/presence.h"
 
+#include "common/ids.h"
 #include "common/log.h"
 
 #include <stdatomic.h>
@@ -67,12 +68,6 @@ void api_presence_counters(uint64_t *transitions, uint64_t *audience)
     *audience = atomic_load_explicit(&n_audience, memory_order_relaxed);
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static int cmp_node(const void *a, const void *b)
 {
     return strcmp(((const struct store_psub *)a)->node, ((const struct store_psub *)b)->node);
@@ -92,13 +87,14 @@ static int audience(struct api_worker *w, struct pl_arena *a, int64_t user,
         return PL_ENOMEM;
     for (unsigned i = 0; i < *n; i++)
         viewers[i] = (*subs)[i].user;
-    qsort(viewers, *n, sizeof(*viewers), cmp_i64);
-    unsigned nv = api__ids_unique(viewers, *n, 0);
+    qsort(viewers, *n, sizeof(*viewers), pl_ids_cmp);
+    unsigned nv = pl_ids_unique(viewers, *n, 0);
     if ((rc = store_pg_presence_viewers(w->pg, a, user, viewers, nv, &allowed, &n_allowed)) < 0)
         return rc;
-    qsort(allowed, n_allowed, sizeof(*allowed), cmp_i64);
+    qsort(allowed, n_allowed, sizeof(*allowed), pl_ids_cmp);
     for (unsigned i = 0; i < *n; i++)
-        if (n_allowed && bsearch(&(*subs)[i].user, allowed, n_allowed, sizeof(*allowed), cmp_i64))
+        if (n_allowed &&
+            bsearch(&(*subs)[i].user, allowed, n_allowed, sizeof(*allowed), pl_ids_cmp))
             (*subs)[k++] = (*subs)[i];
     *n = k;
     qsort(*subs, *n, sizeof(**subs), cmp_node);

@@ -5,6 +5,8 @@
 
 #include "storage/presence.h"
 
+#include "common/ids.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +20,6 @@
  * stream closes, whichever comes first, so a client subscribes again after
  * it reconnects (the `ready` event is the moment).
  */
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
 
 /* The set and the current presence of each of its users, under their
  * privacy settings (hidden users: status "hidden", nothing else). */
@@ -40,7 +36,7 @@ static int reply_set(struct api_call *c, int status, const int64_t *ids, unsigne
     if (rc < 0)
         return rc;
     if (n_shown)
-        qsort(shown, n_shown, sizeof(*shown), cmp_i64);
+        qsort(shown, n_shown, sizeof(*shown), pl_ids_cmp);
     rc = store_redis_presence_get_many(c->w->redis, ids, n, hb);
     for (unsigned i = 0; rc < 0 && i < n; i++)
         hb[i] = UINT64_MAX; /* Redis down: unknown */
@@ -63,7 +59,7 @@ static int reply_set(struct api_call *c, int status, const int64_t *ids, unsigne
     api__gen_key(g, "presence");
     yajl_gen_array_open(g);
     for (unsigned i = 0; i < n; i++) {
-        if (n_shown && bsearch(&ids[i], shown, n_shown, sizeof(*shown), cmp_i64))
+        if (n_shown && bsearch(&ids[i], shown, n_shown, sizeof(*shown), pl_ids_cmp))
             api__gen_presence_hb(c, g, ids[i], hb[i]);
         else
             api__gen_presence_hidden(g, ids[i]);
@@ -108,8 +104,8 @@ static int resolve(struct api_call *c, const struct api_json *arr, int64_t **ids
         return rc;
     if (c->errs.n)
         return api__fail_validation(c);
-    qsort(*ids, arr->n, sizeof(**ids), cmp_i64);
-    *n = api__ids_unique(*ids, arr->n, 0);
+    qsort(*ids, arr->n, sizeof(**ids), pl_ids_cmp);
+    *n = pl_ids_unique(*ids, arr->n, 0);
     return 0;
 }
 

@@ -412,13 +412,11 @@ unsigned push_hub_devices(const struct push_hub *hub, int64_t *users, int64_t *d
     for (unsigned i = 0; i < hub->n_buckets; i++)
         for (struct user *u = hub->buckets[i]; u; u = u->next)
             for (struct push_stream *s = u->streams; s && n < max; s = s->next) {
-                if (s->closed)
-                    continue;
-                /* A user's streams are few: a scan back finds a repeat. */
-                unsigned j = n;
-                while (j > 0 && users[j - 1] == u->id && devices[j - 1] != s->device_id)
-                    j--;
-                if (j == 0 || users[j - 1] != u->id) {
+                /* A user's streams are few: the earlier ones tell a repeat. */
+                bool seen = s->closed;
+                for (struct push_stream *t = u->streams; t != s && !seen; t = t->next)
+                    seen = !t->closed && t->device_id == s->device_id;
+                if (!seen) {
                     users[n] = u->id;
                     devices[n++] = s->device_id;
                 }

@@ -7,6 +7,7 @@
 #include "storage/push_subs.h"
 #include "webpush/webpush.h"
 
+#include "common/ids.h"
 #include "common/arena.h"
 #include "common/log.h"
 #include "common/loop.h"
@@ -403,12 +404,6 @@ struct subscribed {
     bool all;
 };
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* One statement for the whole batch instead of one per message: most
  * recipients hold no subscription (they use a stream, the CLI or none). */
 static void subscribed_load(struct srv_webpush *w, struct pl_arena *a, const struct note *list,
@@ -426,12 +421,8 @@ static void subscribed_load(struct srv_webpush *w, struct pl_arena *a, const str
         memcpy(users + k, n->users, n->n_users * sizeof(*users));
         k += n->n_users;
     }
-    qsort(users, k, sizeof(*users), cmp_i64);
-    size_t u = 0;
-    for (size_t i = 0; i < k; i++)
-        if (u == 0 || users[u - 1] != users[i])
-            users[u++] = users[i];
-    if (store_pg_push_subscribed(w->pg, a, users, (unsigned)u, &out->ids, &out->n) == 0)
+    unsigned u = pl_ids_unique(users, (unsigned)k, 0);
+    if (store_pg_push_subscribed(w->pg, a, users, u, &out->ids, &out->n) == 0)
         out->all = false;
 }
 
@@ -442,7 +433,7 @@ static bool note_wanted(const struct subscribed *s, const struct note *n)
     if (s->all)
         return true;
     for (unsigned i = 0; s->n && i < n->n_users; i++)
-        if (bsearch(&n->users[i], s->ids, s->n, sizeof(*s->ids), cmp_i64))
+        if (bsearch(&n->users[i], s->ids, s->n, sizeof(*s->ids), pl_ids_cmp))
             return true;
     return false;
 }

@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "writer.h"
 
+#include "common/ids.h"
 #include "common/log.h"
 #include "storage/pg.h"
 #include "storage/search.h"
@@ -91,18 +92,12 @@ struct srv_writer {
     struct store_pg *index_pg; /* the indexer's own connection */
 };
 
-static int cmp_i64(const void *x, const void *y)
-{
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return (a > b) - (a < b);
-}
-
 /* Whether a lane other than self has conv in flight; under w->lock. */
 static bool in_flight(const struct srv_writer *w, const struct lane *self, int64_t conv)
 {
     for (unsigned i = 0; i < w->n_lanes; i++) {
         const struct lane *o = &w->lanes[i];
-        if (o != self && o->busy && bsearch(&conv, o->convs, o->n_convs, sizeof(conv), cmp_i64))
+        if (o != self && o->busy && bsearch(&conv, o->convs, o->n_convs, sizeof(conv), pl_ids_cmp))
             return true;
     }
     return false;
@@ -124,7 +119,7 @@ static unsigned gather(struct srv_writer *w, struct lane *l)
     w->len = kept;
     for (unsigned i = 0; i < n; i++)
         l->convs[i] = api_send_conversation(l->batch[i]);
-    qsort(l->convs, n, sizeof(*l->convs), cmp_i64);
+    qsort(l->convs, n, sizeof(*l->convs), pl_ids_cmp);
     unsigned d = 0;
     for (unsigned i = 0; i < n; i++)
         if (d == 0 || l->convs[d - 1] != l->convs[i])

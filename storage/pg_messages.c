@@ -6,6 +6,7 @@
 
 #include "archive.h"
 
+#include "common/ids.h"
 #include "common/buf.h"
 
 #include <inttypes.h>
@@ -223,12 +224,6 @@ static int param_end(struct pl_buf *b)
     return pl_buf_append(b, "", 1);
 }
 
-static int cmp_i64(const void *x, const void *y)
-{
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return (a > b) - (a < b);
-}
-
 /* The distinct conversation ids of the sends (all, or only the NEW ones),
  * ascending, with how many NEW sends each has. Arena arrays. */
 static int conv_ids(struct pl_arena *a, struct store_send *const *s, unsigned n, bool only_new,
@@ -242,7 +237,7 @@ static int conv_ids(struct pl_arena *a, struct store_send *const *s, unsigned n,
     for (unsigned i = 0; i < n; i++)
         if (!only_new || s[i]->outcome == STORE_SEND_NEW)
             v[m++] = s[i]->conversation_id;
-    qsort(v, m, sizeof(*v), cmp_i64);
+    qsort(v, m, sizeof(*v), pl_ids_cmp);
     unsigned d = 0;
     for (unsigned i = 0; i < m; i++)
         if (d == 0 || v[d - 1] != v[i])
@@ -250,7 +245,7 @@ static int conv_ids(struct pl_arena *a, struct store_send *const *s, unsigned n,
     for (unsigned i = 0; i < n; i++) {
         if (s[i]->outcome != STORE_SEND_NEW)
             continue;
-        int64_t *hit = bsearch(&s[i]->conversation_id, v, d, sizeof(*v), cmp_i64);
+        int64_t *hit = bsearch(&s[i]->conversation_id, v, d, sizeof(*v), pl_ids_cmp);
         if (hit)
             k[hit - v]++;
     }

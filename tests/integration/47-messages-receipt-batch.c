@@ -100,14 +100,7 @@ static void *post_many(void *arg)
 
 static unsigned long long batched(struct pt_server *s, enum pt_proto p)
 {
-    struct pt_resp r;
-    pt_get(s, p, "/metrics", PT_METRICS_TOKEN, &r);
-    PL_ASSERT_INT_EQ(r.status, 200);
-    const char *m = strstr(r.body, "\nparley_worker_batched_total ");
-    PL_ASSERT(m != NULL);
-    unsigned long long v = strtoull(m + strlen("\nparley_worker_batched_total "), NULL, 10);
-    pt_resp_free(&r);
-    return v;
+    return (unsigned long long)pt_metric(s, p, "parley_worker_batched_total");
 }
 
 /* The caller's watermarks, through a receipt that moves nothing. */

@@ -371,18 +371,7 @@ PLTEST_PROTO(typing_is_capped_by_group_size_and_rate_limited)
 /* A counter from /metrics. */
 static long long metric(struct pt_server *s, const char *name)
 {
-    struct pt_resp r;
-    pt_get(s, PT_H1, "/metrics", PT_METRICS_TOKEN, &r);
-    PT_ASSERT_STATUS(&r, 200);
-    long long v = -1;
-    size_t n = strlen(name);
-    for (const char *p = r.body; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, name, n) == 0 && p[n] == ' ')
-            v = strtoll(p + n + 1, NULL, 10);
-    pt_resp_free(&r);
-    if (v < 0)
-        pltest_fail(__FILE__, __LINE__, "no %s in /metrics", name);
-    return v;
+    return pt_metric(s, PT_H1, name);
 }
 
 PLTEST_PROTO(transitions_reach_only_the_nodes_with_subscribers)

@@ -26,13 +26,27 @@
 #define RELAY_CHANNEL "parley:events"
 #define MAX_SENT 64
 
-static void start_two(struct pt_server **a, struct pt_server **b)
+/* Two nodes on the harness's Redis Cluster; a_node and b_node name them
+ * (--node-id) unless NULL. */
+static void start_nodes(struct pt_server **a, struct pt_server **b, const char *presence_timeout,
+                        const char *a_node, const char *b_node)
 {
     pt_svc_require();
-    static const char *args[] = {"--redis-cluster", NULL, "--presence-timeout", "2", NULL};
-    args[1] = pt_redis_cluster();
+    const char *args[] = {"--redis-cluster",
+                          pt_redis_cluster(),
+                          "--presence-timeout",
+                          presence_timeout,
+                          a_node ? "--node-id" : NULL,
+                          a_node,
+                          NULL};
     *a = PT_SERVER_START(args);
+    args[5] = b_node;
     *b = PT_SERVER_START(args);
+}
+
+static void start_two(struct pt_server **a, struct pt_server **b)
+{
+    start_nodes(a, b, "2", NULL, NULL);
 }
 
 /* Reads y's stream until every message in sent[0..*n) arrived, in order
@@ -205,13 +219,8 @@ PLTEST(presence_recovers_from_a_master_failover)
  * state. Without the catch-up y would hear nothing at all. */
 PLTEST(presence_catches_up_after_the_channel_moves)
 {
-    pt_svc_require();
-    static const char *a_args[] = {"--redis-cluster", NULL, "--presence-timeout", "60", "--node-id",
-                                   "rcp-a",           NULL};
-    static const char *b_args[] = {"--redis-cluster", NULL, "--presence-timeout", "60", "--node-id",
-                                   "rcp-b",           NULL};
-    a_args[1] = b_args[1] = pt_redis_cluster();
-    struct pt_server *a = PT_SERVER_START(a_args), *b = PT_SERVER_START(b_args);
+    struct pt_server *a, *b;
+    start_nodes(&a, &b, "60", "rcp-a", "rcp-b");
     struct pt_user x, y;
     PT_USER_NEW(b, PT_H1, "rcc_x", &x);
     PT_USER_NEW(a, PT_H1, "rcc_y", &y);

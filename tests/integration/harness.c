@@ -837,6 +837,22 @@ void pt_get(struct pt_server *s, enum pt_proto p, const char *path, const char *
         pltest_fail(__FILE__, __LINE__, "request failed: %s", req_error);
 }
 
+long long pt_metric(struct pt_server *s, enum pt_proto p, const char *name)
+{
+    struct pt_resp r;
+    pt_get(s, p, "/metrics", PT_METRICS_TOKEN, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    long long v = -1;
+    size_t n = strlen(name);
+    for (const char *l = r.body; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+        if (strncmp(l, name, n) == 0 && l[n] == ' ')
+            v = strtoll(l + n + 1, NULL, 10);
+    pt_resp_free(&r);
+    if (v < 0)
+        pltest_fail(__FILE__, __LINE__, "no %s in /metrics", name);
+    return v;
+}
+
 void pt_send_json(struct pt_server *s, enum pt_proto p, const char *method, const char *path,
                   const char *token, const char *json, struct pt_resp *out)
 {

@@ -143,6 +143,9 @@ int pt_client_req(struct pt_client *c, const char *method, const char *path, con
  * both fail the case when the transfer fails. */
 void pt_get(struct pt_server *s, enum pt_proto p, const char *path, const char *token,
             struct pt_resp *out);
+/* The value of the unlabelled series name in GET /metrics; fails the case
+ * when /metrics does not answer 200 or has no such series. */
+long long pt_metric(struct pt_server *s, enum pt_proto p, const char *name);
 void pt_send_json(struct pt_server *s, enum pt_proto p, const char *method, const char *path,
                   const char *token, const char *json, struct pt_resp *out);
 

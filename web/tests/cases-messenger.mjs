@@ -5,33 +5,11 @@
 // screens it opens and leaves screenshots in the output dir (13-… onwards).
 // Copyright (c) 2026 Parley developers
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import { uname, signUp, newChat, send, openChat, outDir, sleep, signUpE2E, newE2EChat } from './lib.mjs';
+import { uname, signUp, newChat, send, openChat, outDir, sleep, signUpE2E, newE2EChat, shot } from './lib.mjs';
 
 export const cases = [];
 // Every name starts with "messenger", so PARLEY_WEB_ONLY=messenger runs just these.
 const test = (name, fn) => cases.push([`messenger ${name}`, fn]);
-
-let axeSrc = null;
-// Screenshots at desktop width (light and dark) and phone width (light), and no serious or
-// critical axe-core violation on the page in either scheme.
-async function shot(page, name) {
-  axeSrc = axeSrc || readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-  for (const [scheme, w, h, kind] of [['light', 1280, 800, 'desktop'], ['dark', 1280, 800, 'desktop'], ['light', 390, 844, 'phone']]) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.setViewportSize({ width: w, height: h });
-    await page.screenshot({ path: join(outDir(), `${name}-${kind}-${scheme}.png`) });
-    if (kind === 'phone') continue;
-    if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axeSrc);
-    const v = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] }))
-      .violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')
-      .map((x) => `${x.id} (${x.impact}): ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`));
-    if (v.length) throw new Error(`axe on ${name} (${scheme}):\n  ${v.join('\n  ')}`);
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
 
 const bubble = (page, text) => page.getByRole('log').locator('.msg').filter({ hasText: text });
 

@@ -14,33 +14,11 @@
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
 import { createECDH, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import { env, uname, signUp, newChat, send, outDir, sleep, startServer, stopServer, PASSWORD } from './lib.mjs';
+import { env, uname, signUp, newChat, send, outDir, sleep, startServer, stopServer, PASSWORD, shot } from './lib.mjs';
 
 export const cases = [];
 // Every name starts with "push", so PARLEY_WEB_ONLY=push runs just these.
 const test = (name, fn) => cases.push([`push ${name}`, fn]);
-
-let axeSrc = null;
-// Screenshots (desktop light and dark, phone light) and no serious or critical axe violation.
-async function shot(page, name) {
-  axeSrc = axeSrc || readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-  for (const [scheme, w, h, kind] of [['light', 1280, 800, 'desktop'], ['dark', 1280, 800, 'desktop'], ['light', 390, 844, 'phone']]) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.setViewportSize({ width: w, height: h });
-    await page.screenshot({ path: join(outDir(), `${name}-${kind}-${scheme}.png`) });
-    if (kind === 'phone') continue;
-    if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axeSrc);
-    const v = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] }))
-      .violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')
-      .map((x) => `${x.id} (${x.impact}): ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`));
-    if (v.length) throw new Error(`axe on ${name} (${scheme}):\n  ${v.join('\n  ')}`);
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
 
 // Pages for a case over h1 (the suite's browser) or h2. Chromium refuses to register a service
 // worker whose script came with a certificate error, and the test server's certificate is

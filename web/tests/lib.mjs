@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 export const env = process.env;
@@ -158,4 +159,24 @@ export async function safetyDigits(page) {
   const d = page.getByRole('dialog').getByLabel('Safety number digits');
   await d.waitFor({ timeout: 30000 });
   return (await d.textContent()).replace(/\D/g, '');
+}
+
+let axeSrc = null;
+// Screenshots at desktop width (light and dark) and phone width (light), and no serious or
+// critical axe-core violation on the page in either scheme.
+export async function shot(page, name) {
+  axeSrc = axeSrc || readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  for (const [scheme, w, h, kind] of [['light', 1280, 800, 'desktop'], ['dark', 1280, 800, 'desktop'], ['light', 390, 844, 'phone']]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.setViewportSize({ width: w, height: h });
+    await page.screenshot({ path: join(outDir(), `${name}-${kind}-${scheme}.png`) });
+    if (kind === 'phone') continue;
+    if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axeSrc);
+    const v = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] }))
+      .violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')
+      .map((x) => `${x.id} (${x.impact}): ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`));
+    if (v.length) throw new Error(`axe on ${name} (${scheme}):\n  ${v.join('\n  ')}`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
 }

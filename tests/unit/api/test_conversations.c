@@ -2,6 +2,7 @@
 /* Parley - unit tests for api/conversations.c: ids, cursors, member sets. */
 /* Copyright (c) 2026 Parley developers                                 */
 #include "api/api_int.h"
+#include "common/ids.h"
 
 #include "pltest.h"
 
@@ -74,7 +75,7 @@ PLTEST(cursor_refuses_garbage)
 PLTEST(ids_unique_sorts_and_drops)
 {
     int64_t ids[] = {5, 3, 0, 5, 7, 3, 1, 7, 7};
-    unsigned n = api__ids_unique(ids, PL_ARRAY_LEN(ids), 7);
+    unsigned n = pl_ids_unique(ids, PL_ARRAY_LEN(ids), 7);
     PL_ASSERT_INT_EQ(n, 3);
     PL_ASSERT_INT_EQ(ids[0], 1);
     PL_ASSERT_INT_EQ(ids[1], 3);
@@ -84,6 +85,6 @@ PLTEST(ids_unique_sorts_and_drops)
 PLTEST(ids_unique_empty_and_all_dropped)
 {
     int64_t ids[] = {9, 9, 0};
-    PL_ASSERT_INT_EQ(api__ids_unique(ids, 0, 0), 0);
-    PL_ASSERT_INT_EQ(api__ids_unique(ids, PL_ARRAY_LEN(ids), 9), 0);
+    PL_ASSERT_INT_EQ(pl_ids_unique(ids, 0, 0), 0);
+    PL_ASSERT_INT_EQ(pl_ids_unique(ids, PL_ARRAY_LEN(ids), 9), 0);
 }
