@@ -184,7 +184,12 @@ static int setup(struct chaos *c, unsigned n_streams)
     b->o.setup_timeout = 300;
     b->o.password = "chaos-password";
     b->o.prefix = "ch";
-    b->rng = (uint64_t)time(NULL) | 1;
+    /* Each case is its own process with its own users: a tag drawn from the
+     * clock repeated when two cases started within two seconds, and the later
+     * case then reused the earlier one's users, conversations and
+     * client_msg_ids (its history held the earlier case's messages). */
+    randombytes_buf(&b->rng, sizeof(b->rng));
+    b->rng |= 1;
     snprintf(b->run_tag, sizeof(b->run_tag), "%08" PRIx64, lg_rand(b) & 0xffffffffu);
     char prefix[24];
     snprintf(prefix, sizeof(prefix), "ch%s", b->run_tag);
@@ -562,6 +567,10 @@ int main(int argc, char **argv)
                              .svc = "scripts/svc",
                              .log = "/dev/null"};
     parse(argc, argv, &c);
+    if (sodium_init() < 0) {
+        fprintf(stderr, "chaos: libsodium did not initialise\n");
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, SIG_DFL); /* dying is fine: parleyd dies with us (PR_SET_PDEATHSIG) */
     struct rlimit rl;
