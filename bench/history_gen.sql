@@ -5,7 +5,7 @@
 -- psql variable: messages (how many). Spreads them round-robin over every
 -- direct conversation already there (the 1:1 bench's, made through the API),
 -- sent by its members in turn over the last 60 days, with the stream
--- positions, per-conversation seqs, search vectors and (for the last 7
+-- positions, per-conversation seqs, search terms (message_search) and (for the last 7
 -- days, the default event_retention) the message.created events a real send
 -- leaves, so that what a send then touches - the indexes of messages and
 -- events, the GIN search index, the conversations' rows - is as big as
@@ -24,9 +24,12 @@ SELECT pos FROM stream_state WHERE id = 1 FOR UPDATE;
 SELECT pos FROM search_index_state WHERE id = 1 FOR UPDATE;
 -- What the indexer has not reached yet, so that moving it past the block
 -- below skips nothing.
-UPDATE messages m SET tsv = to_tsvector(c.config, message_search_text(m.kind, m.body))
-FROM search_settings c WHERE c.id = 1 AND m.kind IN ('text', 'media')
-  AND m.id > (SELECT pos FROM search_index_state WHERE id = 1);
+INSERT INTO message_search (conversation_id, seq, id, created_at, tsv)
+SELECT m.conversation_id, m.seq, m.id, m.created_at,
+       to_tsvector(c.config, message_search_text(m.kind, m.body))
+FROM messages m, search_settings c WHERE c.id = 1 AND m.kind IN ('text', 'media')
+  AND m.id > (SELECT pos FROM search_index_state WHERE id = 1)
+ORDER BY m.id ON CONFLICT (conversation_id, seq) DO NOTHING;
 
 CREATE TEMP TABLE hc AS
 SELECT v.id, v.last_seq, row_number() OVER (ORDER BY v.id) - 1 AS k,
@@ -57,8 +60,11 @@ SELECT :base + g AS id, c.id AS conversation_id, c.last_seq + 1 + (g - 1) / :n_c
 FROM generate_series(1, :messages) g JOIN hc c ON c.k = (g - 1) % :n_convs;
 
 INSERT INTO messages (conversation_id, seq, id, sender_id, sender_device_id, client_msg_id, kind,
-                      body, created_at, tsv)
-SELECT conversation_id, seq, id, sender_id, 0, 'hist-' || id, 'text', body, created_at,
+                      body, created_at)
+SELECT conversation_id, seq, id, sender_id, 0, 'hist-' || id, 'text', body, created_at
+FROM hm ORDER BY id;
+INSERT INTO message_search (conversation_id, seq, id, created_at, tsv)
+SELECT conversation_id, seq, id, created_at,
        to_tsvector((SELECT config FROM search_settings WHERE id = 1), body)
 FROM hm ORDER BY id;
 

@@ -65,12 +65,14 @@ run_search_bench() {
 JOIN members USING (conversation_id) WHERE user_id = $uid") messages visible to the search user"
   # Words of the search user's own history at three frequencies, and common ones.
   local w_hi w_mid w_lo busy
-  w_hi=$(bench_psql -Atc "SELECT word FROM ts_stat('SELECT tsv FROM messages m JOIN members mb \
-USING (conversation_id) WHERE mb.user_id = $uid') ORDER BY ndoc DESC OFFSET 20 LIMIT 1")
-  w_mid=$(bench_psql -Atc "SELECT word FROM ts_stat('SELECT tsv FROM messages m JOIN members mb \
-USING (conversation_id) WHERE mb.user_id = $uid') WHERE ndoc BETWEEN 20 AND 40 LIMIT 1")
-  w_lo=$(bench_psql -Atc "SELECT word FROM ts_stat('SELECT tsv FROM messages m JOIN members mb \
-USING (conversation_id) WHERE mb.user_id = $uid') WHERE ndoc = 1 LIMIT 1")
+  w_hi=$(bench_psql -Atc "SELECT word FROM ts_stat('SELECT tsv FROM message_search m \
+JOIN members mb USING (conversation_id) WHERE mb.user_id = $uid') \
+ORDER BY ndoc DESC OFFSET 20 LIMIT 1")
+  w_mid=$(bench_psql -Atc "SELECT word FROM ts_stat('SELECT tsv FROM message_search m \
+JOIN members mb USING (conversation_id) WHERE mb.user_id = $uid') \
+WHERE ndoc BETWEEN 20 AND 40 LIMIT 1")
+  w_lo=$(bench_psql -Atc "SELECT word FROM ts_stat('SELECT tsv FROM message_search m \
+JOIN members mb USING (conversation_id) WHERE mb.user_id = $uid') WHERE ndoc = 1 LIMIT 1")
   busy=$(bench_psql -Atc "SELECT conversation_id FROM members mb JOIN conversations c \
 ON c.id = mb.conversation_id WHERE mb.user_id = $uid ORDER BY c.last_seq DESC LIMIT 1")
   queries=("q=the" "q=meeting" "q=coffee+or+lunch" "q=%22in+the%22" "q=the+-coffee"
@@ -78,11 +80,11 @@ ON c.id = mb.conversation_id WHERE mb.user_id = $uid ORDER BY c.last_seq DESC LI
     "q=the&conversation_id=$busy" "q=meeting&conversation_id=$busy")
   pl_say "search queries: ${queries[*]}"
   search_latency hot
-  bench_psql -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT m.id FROM members mb JOIN messages m \
-ON m.conversation_id = mb.conversation_id AND m.seq > mb.joined_seq WHERE mb.user_id = $uid \
-AND m.tsv @@ websearch_to_tsquery('simple', 'the') ORDER BY ln(ts_rank_cd(m.tsv, \
-websearch_to_tsquery('simple', 'the')) + 1e-6) + extract(epoch FROM m.created_at)::float8 \
-/ 2592000 DESC LIMIT 21" >"$PARLEY_DATA/search-explain.txt"
+  bench_psql -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT m.id FROM members mb \
+JOIN message_search m ON m.conversation_id = mb.conversation_id AND m.seq > mb.joined_seq \
+WHERE mb.user_id = $uid AND m.tsv @@ websearch_to_tsquery('simple', 'the') \
+ORDER BY ln(ts_rank_cd(m.tsv, websearch_to_tsquery('simple', 'the')) + 1e-6) \
++ extract(epoch FROM m.created_at)::float8 / 2592000 DESC LIMIT 21" >"$PARLEY_DATA/search-explain.txt"
   pl_parleyd_stop
 
   [[ ,$only, == *,archive,* ]] || return 0

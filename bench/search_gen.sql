@@ -71,12 +71,11 @@ FROM (SELECT g, k, least(5000, floor(exp(random() * ln(5001)))::int) AS r
       CROSS JOIN LATERAL generate_series(1, 3 + (g * 7) % 17) k) w
 JOIN vocab v ON v.rank = w.r GROUP BY w.g;
 INSERT INTO messages (conversation_id, seq, id, sender_id, sender_device_id, client_msg_id, kind,
-                      body, created_at, tsv)
+                      body, created_at)
 SELECT c.conversation_id,
        row_number() OVER (PARTITION BY c.conversation_id ORDER BY g),
        base.m + g, c.who[1 + g % array_length(c.who, 1)], 0, 'gen-' || (base.m + g), 'text',
-       gb.body, now() - interval '60 days' * (1 - g::float8 / :messages),
-       to_tsvector((SELECT config FROM search_settings WHERE id = 1), gb.body)
+       gb.body, now() - interval '60 days' * (1 - g::float8 / :messages)
 FROM gb AS gb(g, body)
 CROSS JOIN (SELECT COALESCE(max(id), 0) + 1000000 AS m FROM messages) base
 JOIN gc ON gc.k = floor(:convs * power(((g * 2654435761::bigint) % 1000003) / 1000003.0, 2))::int
@@ -86,8 +85,16 @@ UPDATE conversations v SET last_seq = x.s, member_count = x.n
 FROM (SELECT gc.id, (SELECT COALESCE(max(seq), 0) FROM messages m WHERE m.conversation_id = gc.id) s,
              (SELECT count(*) FROM members mb WHERE mb.conversation_id = gc.id) n FROM gc) x
 WHERE v.id = x.id;
+-- Their search terms (message_search, 0020), and those of anything else the
+-- indexer has not reached, as the indexer would write them.
+INSERT INTO message_search (conversation_id, seq, id, created_at, tsv)
+SELECT m.conversation_id, m.seq, m.id, m.created_at,
+       to_tsvector(c.config, message_search_text(m.kind, m.body))
+FROM messages m, search_settings c WHERE c.id = 1 AND m.kind IN ('text', 'media')
+  AND m.id > (SELECT pos FROM search_index_state WHERE id = 1)
+ORDER BY m.id ON CONFLICT (conversation_id, seq) DO NOTHING;
 -- The ids are stream positions: the counter moves past them, and the search
--- indexer (0015) with it, since the vectors were written above.
+-- indexer (0015) with it, since the terms were written above.
 UPDATE stream_state SET pos = GREATEST(pos, (SELECT max(id) FROM messages)) WHERE id = 1;
 UPDATE search_index_state SET pos = (SELECT pos FROM stream_state WHERE id = 1) WHERE id = 1;
 ANALYZE;

@@ -20,7 +20,9 @@ enum { LOCK, UNLOCK, CONVS, CANDIDATES, SEG_INSERT, MOVE, KNOWN, SUMMARY };
  * hot: their per-device ciphertexts are looked up next to the message
  * row, the server could not index them anyway, and they are opaque bytes
  * that compress poorly (README, "Archive"). A message the search indexer
- * (0015) has not reached yet stays too: its tsv goes with it. */
+ * (0015) has not reached yet stays too: its terms (message_search, 0020)
+ * go with it, and the indexer could otherwise insert the terms of a
+ * message already archived. */
 #define ARCHIVABLE(m)                                                                              \
     m ".kind IN ('text', 'media')"                                                                 \
       " AND " m ".created_at < now() - make_interval(secs => $2::bigint)"                          \
@@ -50,16 +52,21 @@ const struct store_pg__stmt store_pg__archive_stmts[] = {
                     " $7::bigint, decode($8::text, 'hex')) RETURNING id",
                     8, false},
     /* Moves exactly the segment's rows: the count returned must equal the
-     * segment's, else the caller rolls back. */
+     * segment's, else the caller rolls back. Their search terms move from
+     * message_search (0020) into archived_messages.tsv in the same
+     * statement; the indexer has passed every one of them (ARCHIVABLE), so
+     * it will never insert their terms again. */
     [MOVE] = {"archive_move",
               "WITH gone AS (DELETE FROM messages WHERE conversation_id = $1::bigint"
               "   AND seq = ANY($2::bigint[]) RETURNING conversation_id, seq, id, sender_id,"
-              "   created_at, tsv, expires_at),"
+              "   created_at, expires_at),"
+              " terms AS (DELETE FROM message_search WHERE conversation_id = $1::bigint"
+              "   AND seq = ANY($2::bigint[]) RETURNING seq, tsv),"
               " ins AS (INSERT INTO archived_messages (conversation_id, seq, id, sender_id,"
               "   created_at, segment_id, tsv, expires_at)"
-              "   SELECT conversation_id, seq, id, sender_id, created_at, $3::bigint, tsv,"
-              "   expires_at"
-              "   FROM gone RETURNING 1)"
+              "   SELECT g.conversation_id, g.seq, g.id, g.sender_id, g.created_at, $3::bigint,"
+              "   t.tsv, g.expires_at"
+              "   FROM gone g LEFT JOIN terms t ON t.seq = g.seq RETURNING 1)"
               " SELECT count(*) FROM ins",
               3, false},
     [KNOWN] = {"archive_known", "SELECT 1 FROM archive_segments WHERE blob_key = $1::text", 1,

@@ -55,13 +55,17 @@ const struct store_pg__stmt store_pg__message_edit_stmts[] = {
                          " WHERE mb.conversation_id = $1::bigint AND mb.user_id = $2::bigint"
                          " AND m.seq = $3::bigint AND m.seq > mb.joined_seq FOR UPDATE OF m",
                          3, false},
-    /* The tsv trigger re-indexes the new body: search sees it only. */
+    /* The trigger of migration 0020 upserts the new body's terms into
+     * message_search, whether or not the indexer got there first: search
+     * sees the new text only. */
     [EDIT] = {"msg_edit",
               "UPDATE messages m SET body = $3, edited_at = now()"
               " WHERE m.conversation_id = $1::bigint AND m.seq = $2::bigint"
               " RETURNING " STORE_MSG_COLS("m"),
               3, false},
-    /* Kind 'deleted' has no search text (tsv NULL); the media references
+    /* Kind 'deleted' has no search text: the trigger of 0020 upserts a
+     * tombstone (tsv NULL) into message_search, which the indexer's
+     * insert cannot overwrite, whoever comes first; the media references
      * and the per-device ciphertexts go with the body, and so does the
      * copy in its stored event (ERASE_EVENT). */
     [ERASE] =

@@ -20,11 +20,14 @@ enum { SEARCH, HEADLINE, SCOPE, INDEX_STEP };
 /*
  * The plan this query is written for (check with EXPLAIN ANALYZE, see
  * bench/README.md): the caller's member rows (members_by_user), then for
- * each of its conversations one bitmap scan of messages_search, the GIN
- * index on (conversation_id, tsv), so only matches the caller may read are
- * ever fetched and ranked. The seq > joined_seq condition hides what was
- * sent before the caller joined; a removed member has no row and sees
- * nothing. Only the page's rows get a headline, which is the costly part.
+ * each of its conversations one bitmap scan of message_search_tsv, the GIN
+ * index on message_search (conversation_id, tsv) (migration 0020), so only
+ * matches the caller may read are ever fetched and ranked. message_search
+ * carries id and created_at, so the hits are ranked and paged without
+ * touching messages; only the page's messages rows are read, for the
+ * sender and the text. The seq > joined_seq condition hides what was sent
+ * before the caller joined; a removed member has no row and sees nothing.
+ * Only the page's rows get a headline, which is the costly part.
  *
  * The body is HTML-escaped before ts_headline() so the snippet can be
  * shown as HTML with its <mark> tags and nothing else.
@@ -47,32 +50,40 @@ enum { SEARCH, HEADLINE, SCOPE, INDEX_STEP };
     ") <= " HEADLINE_WHOLE " THEN 'HighlightAll=true' ELSE 'MaxWords=24, MinWords=8, ShortWord=0," \
     " MaxFragments=2, FragmentDelimiter=\" … \"' END)"
 
+/* The page's hot hits get their messages rows here, after the LIMIT (which
+ * keeps the page a subquery, so only its rows are read). Archive and
+ * expiry delete a message's row and its terms in one transaction, so a
+ * hot hit always has its row; the WHERE only keeps an orphan, which
+ * cannot happen, from failing the whole search. */
+#define PAGE_ROWS                                                                                  \
+    " FROM page p CROSS JOIN q LEFT JOIN messages h ON p.seg IS NULL"                              \
+    " AND h.conversation_id = p.conversation_id AND h.seq = p.seq"                                 \
+    " WHERE p.seg IS NOT NULL OR h.seq IS NOT NULL ORDER BY p.score DESC, p.id DESC"
+
 const struct store_pg__stmt store_pg__search_stmts[] = {
     /* Hot and archived messages alike: an archived hit has no text here,
      * so it carries its segment's key and gets its headline from
      * HEADLINE once its text is read from the segment. */
-    [SEARCH] =
-        {"search",
-         "WITH q AS (SELECT s.config AS cfg, websearch_to_tsquery(s.config, $1::text) AS q"
-         "   FROM search_settings s WHERE s.id = 1),"
-         " hits AS (SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at,"
-         "   message_search_text(m.kind, m.body) AS body, NULL::text AS seg,"
-         "   " RANK_SQL " AS score"
-         "   FROM q, members mb JOIN messages m ON m.conversation_id = mb.conversation_id"
-         "   AND m.seq > mb.joined_seq" HIT_WHERE " UNION ALL"
-         "  SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at, NULL,"
-         "   s.blob_key, " RANK_SQL " FROM q, members mb JOIN archived_messages m"
-         "   ON m.conversation_id = mb.conversation_id AND m.seq > mb.joined_seq"
-         "   JOIN archive_segments s ON s.id = m.segment_id" HIT_WHERE "),"
-         " page AS (SELECT * FROM hits WHERE $5::float8 IS NULL"
-         "   OR (score, id) < ($5::float8, $6::bigint)"
-         "   ORDER BY score DESC, id DESC LIMIT $7::int)"
-         " SELECT p.id, p.conversation_id, p.seq, p.sender_id, " STORE_PG_TS(
-             "p.created_at") ", p.score::text,"
-                             " CASE WHEN p.seg IS NULL THEN " HEADLINE_SQL(
-                                 "p.body") " END, p.seg"
-                                           " FROM page p, q ORDER BY p.score DESC, p.id DESC",
-         7, true},
+    // clang-format off
+    [SEARCH] = {"search",
+        "WITH q AS (SELECT s.config AS cfg, websearch_to_tsquery(s.config, $1::text) AS q"
+        "   FROM search_settings s WHERE s.id = 1),"
+        " hits AS (SELECT m.id, m.conversation_id, m.seq, NULL::bigint AS sender_id,"
+        "   m.created_at, NULL::text AS seg, " RANK_SQL " AS score"
+        "   FROM q, members mb JOIN message_search m ON m.conversation_id = mb.conversation_id"
+        "   AND m.seq > mb.joined_seq" HIT_WHERE " UNION ALL"
+        "  SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at,"
+        "   s.blob_key, " RANK_SQL " FROM q, members mb JOIN archived_messages m"
+        "   ON m.conversation_id = mb.conversation_id AND m.seq > mb.joined_seq"
+        "   JOIN archive_segments s ON s.id = m.segment_id" HIT_WHERE "),"
+        " page AS (SELECT * FROM hits WHERE $5::float8 IS NULL"
+        "   OR (score, id) < ($5::float8, $6::bigint)"
+        "   ORDER BY score DESC, id DESC LIMIT $7::int)"
+        " SELECT p.id, p.conversation_id, p.seq, COALESCE(p.sender_id, h.sender_id), "
+        STORE_PG_TS("p.created_at") ", p.score::text, CASE WHEN p.seg IS NULL THEN "
+        HEADLINE_SQL("message_search_text(h.kind, h.body)") " END, p.seg" PAGE_ROWS,
+        7, true},
+    // clang-format on
     [HEADLINE] = {"search_headline",
                   "SELECT " HEADLINE_SQL(
                       "$2::text") " FROM (SELECT s.config AS cfg,"
@@ -84,34 +95,45 @@ const struct store_pg__stmt store_pg__search_stmts[] = {
                " ON v.id = mb.conversation_id"
                " WHERE mb.conversation_id = $1::bigint AND mb.user_id = $2::bigint",
                2, true},
-    /* The indexer's step (migration 0015): the next $1 messages above the
-     * indexed position, in position order, get their tsv, and the
-     * position moves past them, in one statement (one transaction). The
-     * row lock on search_index_state makes nodes take turns; under it,
-     * the messages this snapshot sees above the position are a gap-free
-     * run of commits, so none is skipped or indexed twice. When the step
-     * took them all, the position moves on to stream_state's as this
-     * snapshot sees it (every position up to it has committed, so every
-     * message up to it was among them). An idle step writes nothing. The position is a
-     * scalar subquery so that it bounds the index scan of messages_id_key
-     * (as a join it became a filter over the whole index: 10 million
-     * entries read per step on a big history).
+    /* The indexer's step (migrations 0015, 0020): the terms of the next
+     * $1 messages above the indexed position, in position order, are
+     * inserted into message_search, and the position moves past them, in
+     * one statement (one transaction). The row lock on search_index_state
+     * makes nodes take turns; under it, the messages this snapshot sees
+     * above the position are a gap-free run of commits, so none is skipped
+     * or indexed twice. When the step took them all, the position moves on
+     * to stream_state's as this snapshot sees it (every position up to it
+     * has committed, so every message up to it was among them). An idle
+     * step writes nothing. The position is a scalar subquery so that it
+     * bounds the index scan of messages_id_key (as a join it became a
+     * filter over the whole index: 10 million entries read per step on a
+     * big history).
+     *
+     * Only inserts: the message row is never written again (an UPDATE of
+     * an indexed column is never HOT, so it rewrote the whole row and
+     * every index entry of messages). ON CONFLICT DO NOTHING leaves alone
+     * a row an edit or a deletion upserted meanwhile (the trigger of
+     * 0020), even one this snapshot cannot see: that row is newer than
+     * the body read here. An edit still in progress makes the insert wait
+     * for it and then do nothing.
      * Returns the number of messages passed (0: caught up). */
     [INDEX_STEP] = {"search_index_step",
                     "WITH st AS (SELECT pos FROM search_index_state WHERE id = 1 FOR UPDATE),"
-                    " due AS (SELECT m.conversation_id, m.seq, m.id FROM messages m"
+                    " due AS (SELECT m.conversation_id, m.seq, m.id, m.created_at, m.kind,"
+                    "   m.body FROM messages m"
                     "   WHERE m.id > (SELECT pos FROM st) ORDER BY m.id LIMIT $1::int),"
-                    " upd AS (UPDATE messages m SET tsv = to_tsvector(c.config,"
-                    "   message_search_text(m.kind, m.body))"
+                    " ins AS (INSERT INTO message_search (conversation_id, seq, id, created_at,"
+                    "   tsv) SELECT due.conversation_id, due.seq, due.id, due.created_at,"
+                    "   to_tsvector(c.config, message_search_text(due.kind, due.body))"
                     "   FROM due, search_settings c WHERE c.id = 1"
-                    "   AND m.conversation_id = due.conversation_id AND m.seq = due.seq"
-                    "   AND m.kind IN ('text', 'media') RETURNING 1),"
+                    "   AND due.kind IN ('text', 'media') ORDER BY due.id"
+                    "   ON CONFLICT (conversation_id, seq) DO NOTHING RETURNING 1),"
                     " nx AS (SELECT CASE WHEN (SELECT count(*) FROM due) = $1::int"
                     "   THEN (SELECT max(id) FROM due)"
                     "   ELSE (SELECT pos FROM stream_state WHERE id = 1) END AS pos),"
                     " mv AS (UPDATE search_index_state x SET pos = nx.pos FROM nx"
                     "   WHERE x.id = 1 AND nx.pos > x.pos RETURNING 1)"
-                    " SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM upd),"
+                    " SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM ins),"
                     "  (SELECT count(*) FROM mv)",
                     1, false},
     {NULL, NULL, 0, false},
@@ -245,13 +267,14 @@ static int exec_on(PGconn *c, const char *what, const char *sql, int n, const ch
     return rc;
 }
 
-/* Re-indexing rewrites every text message once; it happens only when an
- * operator changes search_config. It runs under the row lock of
- * search_settings, so two nodes starting together do it once. The insert
- * trigger reads search_settings without that lock: a node still running
- * with the old setting indexes its new messages with the old
- * configuration, so every node must be restarted with the same setting
- * (README, "Search"). */
+/* Re-indexing rewrites the terms of every hot message once (message_search;
+ * tombstones stay NULL); it happens only when an operator changes
+ * search_config. It runs under the row lock of search_settings, so two
+ * nodes starting together do it once. The indexer and the edit trigger
+ * read search_settings without that lock: a node still running with the
+ * old setting indexes its new messages with the old configuration, so
+ * every node must be restarted with the same setting (README, "Search").
+ * Archived messages keep the vectors they were archived with. */
 int store_pg_search_configure(const char *conninfo, const char *config)
 {
     PGconn *c;
@@ -277,8 +300,10 @@ int store_pg_search_configure(const char *conninfo, const char *config)
                      vals, NULL);
         if (rc == 0)
             rc = exec_on(c, "reindex",
-                         "UPDATE messages SET tsv = to_tsvector($1::text::regconfig,"
-                         " message_search_text(kind, body)) WHERE tsv IS NOT NULL",
+                         "UPDATE message_search s SET tsv = to_tsvector($1::text::regconfig,"
+                         " message_search_text(m.kind, m.body)) FROM messages m"
+                         " WHERE m.conversation_id = s.conversation_id AND m.seq = s.seq"
+                         " AND s.tsv IS NOT NULL",
                          1, vals, NULL);
     }
     if (rc == 0)

@@ -7,9 +7,14 @@
 #include "pg.h"
 
 /*
- * Messages are indexed by PostgreSQL as they are inserted (a trigger fills
- * messages.tsv from the text of kind "text" and the caption of kind
- * "media"; e2e messages are never indexed). Queries
+ * Messages are indexed by PostgreSQL, off the send's commit path: the
+ * indexer (store_pg_search_index_step) inserts the terms of the text of
+ * kind "text" and of the caption of kind "media" into message_search
+ * (migration 0020), a table of its own written by inserts only, so a
+ * message row is written once; e2e messages are never indexed. Edits and
+ * deletions for everyone upsert their row there (a trigger; tsv NULL is a
+ * tombstone), so neither is lost to a race with the indexer. Archiving and
+ * expiry delete a message's terms with it. Queries
  * go through websearch_to_tsquery(), which accepts any text without a
  * syntax error: quoted phrases, OR, -exclusion; anything else is words.
  *
@@ -53,19 +58,21 @@ PL_MUST_CHECK int store_pg_search_scope(struct store_pg *pg, int64_t conversatio
 
 /* Makes config (a PostgreSQL text search configuration name, e.g.
  * "simple" or "english"; borrowed) the deployment's search configuration.
- * When it differs from the stored one, every indexed message is indexed
- * again, in the same transaction (so a search never mixes vectors built
+ * When it differs from the stored one, every indexed hot message is
+ * indexed again (archived ones keep their vectors), in the same transaction (so a search never mixes vectors built
  * with one configuration with queries parsed with another). Opens its own
  * connection to conninfo; blocking; call at startup after the migrations.
  * Returns 0; PL_EINVAL when PostgreSQL knows no such configuration;
  * PL_EUNAVAIL; or PL_EINTERNAL. */
 PL_MUST_CHECK int store_pg_search_configure(const char *conninfo, const char *config);
 
-/* The search indexer's step (server/indexer.c): fills tsv for up to limit
- * messages committed after the indexed position, in position order, and
- * moves the position past them, in one transaction; *n is how many it
- * passed (0 when search has caught up). Safe on every node at once: each
- * message is indexed exactly once. Blocking; returns 0 or a common code. */
+/* The search indexer's step (server/writer.c): inserts the terms of up to
+ * limit messages committed after the indexed position into message_search,
+ * in position order, and moves the position past them, in one transaction;
+ * *n is how many it passed (0 when search has caught up). Safe on every
+ * node at once: each message is indexed exactly once, and a row an edit or
+ * a deletion wrote first is left as it is. Blocking; returns 0 or a common
+ * code. */
 PL_MUST_CHECK int store_pg_search_index_step(struct store_pg *pg, unsigned limit, unsigned *n);
 
 #endif

@@ -109,8 +109,9 @@ static unsigned indexed(int64_t conv)
     PL_ASSERT(PQstatus(c) == CONNECTION_OK);
     char q[256];
     snprintf(q, sizeof(q),
-             "SELECT count(tsv), count(*) FILTER (WHERE tsv IS NULL) FROM messages"
-             " WHERE conversation_id = %lld",
+             "SELECT count(s.tsv), count(*) FILTER (WHERE s.tsv IS NULL) FROM messages m"
+             " LEFT JOIN message_search s USING (conversation_id, seq)"
+             " WHERE m.conversation_id = %lld",
              (long long)conv);
     PGresult *r = PQexec(c, q);
     PL_ASSERT(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1);
