@@ -59,8 +59,8 @@ PL_MUST_CHECK int store_pg_search_scope(struct store_pg *pg, int64_t conversatio
 /* Makes config (a PostgreSQL text search configuration name, e.g.
  * "simple" or "english"; borrowed) the deployment's search configuration.
  * When it differs from the stored one, every indexed hot message is
- * indexed again (archived ones keep their vectors), in the same transaction (so a search never mixes vectors built
- * with one configuration with queries parsed with another). Opens its own
+ * indexed again (archived ones keep their vectors), in the same transaction (so a search never
+ * mixes vectors built with one configuration with queries parsed with another). Opens its own
  * connection to conninfo; blocking; call at startup after the migrations.
  * Returns 0; PL_EINVAL when PostgreSQL knows no such configuration;
  * PL_EUNAVAIL; or PL_EINTERNAL. */

@@ -175,8 +175,13 @@ static int64_t old_history(struct env *e, enum pt_proto p, struct pt_user *a, st
         PT_SEND(e->s, p, i % 2 ? a : b, conv, text);
     }
     PT_RECEIPT(e->s, p, b, conv, "read", n / 2);
-    sql("UPDATE messages SET created_at = created_at - interval '30 days'"
-        " WHERE conversation_id = %lld",
+    /* created_at never changes in the product, so message_search keeps a
+     * copy (migration 0020): backdate both, once the indexer wrote it. */
+    pt_search_wait();
+    sql("WITH m AS (UPDATE messages SET created_at = created_at - interval '30 days'"
+        " WHERE conversation_id = %lld RETURNING conversation_id, seq, created_at)"
+        " UPDATE message_search s SET created_at = m.created_at FROM m"
+        " WHERE s.conversation_id = m.conversation_id AND s.seq = m.seq",
         (long long)conv);
     return conv;
 }

@@ -285,8 +285,13 @@ PLTEST_PROTO(expired_messages_leave_nothing_behind)
                              conv, kept.seq),
                      1);
     /* Both are archived into one segment. */
-    sql_int("UPDATE messages SET created_at = created_at - interval '30 days'"
-            " WHERE conversation_id = %lld AND seq <= %lld",
+    /* And their copy in message_search (migration 0020), once written. */
+    pt_search_wait_on(pg);
+    sql_int("WITH m AS (UPDATE messages SET created_at = created_at - interval '30 days'"
+            " WHERE conversation_id = %lld AND seq <= %lld"
+            " RETURNING conversation_id, seq, created_at)"
+            " UPDATE message_search s SET created_at = m.created_at FROM m"
+            " WHERE s.conversation_id = m.conversation_id AND s.seq = m.seq",
             conv, tail.seq);
     PL_ASSERT_INT_EQ(archive(conv), 0);
     char old_seg[64];
