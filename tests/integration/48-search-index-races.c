@@ -50,9 +50,11 @@ static long long run(PGconn *c, const char *sql)
     return v;
 }
 
-static void start(struct env *e, enum pt_proto proto)
+/* Starts a server on a database of its own, named after the runner, the
+ * case (tag) and the transport, with users a and b and their chat. */
+static void start(struct env *e, enum pt_proto proto, char tag)
 {
-    snprintf(e->db, sizeof(e->db), "parley_sidx_%d_%d", (int)getppid(), (int)proto);
+    snprintf(e->db, sizeof(e->db), "parley_sidx_%d_%c%d", (int)getppid(), tag, (int)proto);
     snprintf(e->pg, sizeof(e->pg), "%s dbname=%s", getenv("PARLEY_TEST_PG"), e->db);
     PGconn *c = conn(getenv("PARLEY_TEST_PG"));
     char q[128];
@@ -71,11 +73,21 @@ static void start(struct env *e, enum pt_proto proto)
         pt_sleep_ms(50);
     }
     PQfinish(c);
-    const char *args[] = {"--pg", e->pg, NULL};
+    /* One worker: the warm-up below then prepares its connection. */
+    const char *args[] = {"--pg", e->pg, "--workers", "1", NULL};
     e->s = PT_SERVER_START(args);
     PT_USER_NEW(e->s, proto, "sidx_a", &e->a);
     PT_USER_NEW(e->s, proto, "sidx_b", &e->b);
     e->conv = PT_DIRECT(e->s, proto, &e->a, e->b.id, 201);
+    /* A first message and search: the server's connections prepare their
+     * statements on first use, and a prepare that reads search_settings
+     * would wait for the lock the cases below hold on it. */
+    PT_SEND(e->s, proto, &e->a, e->conv, "hello");
+    pt_search_wait_on(e->pg);
+    struct pt_resp r;
+    pt_get(e->s, proto, "/v1/search?q=hello", e->a.token, &r);
+    PT_ASSERT_STATUS(&r, 200);
+    pt_resp_free(&r);
 }
 
 static void stop(struct env *e)
@@ -170,7 +182,7 @@ static void wait_indexer_blocked_by(PGconn *c, long long blocker)
 PLTEST_PROTO(edit_and_delete_right_after_sending)
 {
     struct env e;
-    start(&e, proto);
+    start(&e, proto, 'a');
     char edited[512] = "";
     for (int i = 0; i < 10; i++) {
         struct pt_msg m = PT_SEND(e.s, proto, &e.a, e.conv, "an oldtext message");
@@ -213,7 +225,7 @@ PLTEST_PROTO(edit_and_delete_right_after_sending)
 PLTEST_PROTO(edit_commits_between_snapshot_and_insert)
 {
     struct env e;
-    start(&e, proto);
+    start(&e, proto, 'b');
     pt_search_wait_on(e.pg);
     PGconn *settings = conn(e.pg), *pos = conn(e.pg);
     run(settings, "BEGIN");
@@ -247,7 +259,7 @@ PLTEST_PROTO(edit_commits_between_snapshot_and_insert)
 PLTEST_PROTO(indexer_waits_for_an_edit_in_progress)
 {
     struct env e;
-    start(&e, proto);
+    start(&e, proto, 'c');
     pt_search_wait_on(e.pg);
     PGconn *pos = conn(e.pg), *ed = conn(e.pg);
     run(pos, "BEGIN");
