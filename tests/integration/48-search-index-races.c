@@ -294,3 +294,36 @@ PLTEST_PROTO(indexer_waits_for_an_edit_in_progress)
     PQfinish(ed);
     stop(&e);
 }
+
+/* A new search_config re-indexes message_search at the next start: with
+ * "english", "run" finds "running" (stemmed) and "the" nothing (a stop
+ * word); an edited message keeps its new text, a deleted one stays out. */
+PLTEST_PROTO(new_configuration_reindexes_the_terms)
+{
+    struct env e;
+    start(&e, proto, 'd');
+    struct pt_msg m = PT_SEND(e.s, proto, &e.a, e.conv, "the dogs were running");
+    struct pt_msg x = PT_SEND(e.s, proto, &e.a, e.conv, "walking the cats");
+    struct pt_msg d = PT_SEND(e.s, proto, &e.a, e.conv, "running late");
+    edit(&e, proto, x.seq, "jumping the cats");
+    erase(&e, proto, d.seq);
+    PL_ASSERT_STR_EQ(hits(&e, proto, "run"), "");
+    PL_ASSERT_INT_EQ(pt_server_stop(e.s), 0);
+    const char *args[] = {"--pg", e.pg, "--workers", "1", "--search-config", "english", NULL};
+    e.s = PT_SERVER_START(args);
+    char want[32] = "";
+    list_add(want, sizeof(want), m.seq);
+    PL_ASSERT_STR_EQ(hits(&e, proto, "run"), want);
+    PL_ASSERT_STR_EQ(hits(&e, proto, "the"), "");
+    want[0] = '\0';
+    list_add(want, sizeof(want), x.seq);
+    PL_ASSERT_STR_EQ(hits(&e, proto, "jump"), want);
+    PL_ASSERT_STR_EQ(hits(&e, proto, "walk"), "");
+    /* Messages sent now are indexed with it too. */
+    struct pt_msg n = PT_SEND(e.s, proto, &e.a, e.conv, "she runs");
+    want[0] = '\0';
+    list_add(want, sizeof(want), m.seq);
+    list_add(want, sizeof(want), n.seq);
+    PL_ASSERT_STR_EQ(hits(&e, proto, "run"), want);
+    stop(&e);
+}
