@@ -55,13 +55,17 @@ const struct store_pg__stmt store_pg__archive_stmts[] = {
      * segment's, else the caller rolls back. Their search terms move from
      * message_search (0020) into archived_messages.tsv in the same
      * statement; the indexer has passed every one of them (ARCHIVABLE), so
-     * it will never insert their terms again. */
+     * it will never insert their terms again. terms reads gone, so a
+     * message's terms are deleted only once its row is: an edit or a
+     * deletion holding the row (its trigger about to upsert the terms)
+     * makes the move wait for it, never the other way round (a deadlock). */
     [MOVE] = {"archive_move",
               "WITH gone AS (DELETE FROM messages WHERE conversation_id = $1::bigint"
               "   AND seq = ANY($2::bigint[]) RETURNING conversation_id, seq, id, sender_id,"
               "   created_at, expires_at),"
-              " terms AS (DELETE FROM message_search WHERE conversation_id = $1::bigint"
-              "   AND seq = ANY($2::bigint[]) RETURNING seq, tsv),"
+              " terms AS (DELETE FROM message_search s USING gone g"
+              "   WHERE s.conversation_id = g.conversation_id AND s.seq = g.seq"
+              "   RETURNING s.seq, s.tsv),"
               " ins AS (INSERT INTO archived_messages (conversation_id, seq, id, sender_id,"
               "   created_at, segment_id, tsv, expires_at)"
               "   SELECT g.conversation_id, g.seq, g.id, g.sender_id, g.created_at, $3::bigint,"
