@@ -22,6 +22,13 @@
 -- storage/pg_expiry.c, and the trigger on conversations below), and it deletes only messages
 -- the indexer has already passed, so the indexer can never insert terms for a message that is
 -- gone (docs/architecture.md, "Search and archive").
+-- Nothing may write messages between the copy below and the new trigger: an edit would be lost,
+-- and a node still running the old indexer could move search_index_state past messages whose
+-- vectors the copy did not see. Reads go on; writers wait for this transaction (they would wait
+-- for the DROPs at its end anyway), and an old indexer's step then fails (no messages.tsv) until
+-- its node runs this version.
+LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE message_search (
   conversation_id bigint NOT NULL,
   seq bigint NOT NULL,
