@@ -222,6 +222,8 @@ static void replayed(struct sse *s)
             push_stream_skip_to(s->stream, s->current);
             push_stream_replay_end(s->stream);
         } else {
+            if (s->n_events) /* what the client is told, its reads show (api/replica.h) */
+                api_replica_note_seen(s->events[s->n_events - 1].pos, &s->user, 1);
             s->feeding = true;
             feed(s);
         }

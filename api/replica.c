@@ -17,10 +17,16 @@ static _Atomic uint64_t slots[API_REPLICA_SLOTS];
  * standby caught up with the primary (see api_replica_caught_up()). */
 #define UNKNOWN_LSN UINT64_MAX
 static _Atomic uint64_t unknown_at_ms, caught_up_ms;
+/* Per slot, the largest stream position delivered to its users here; the
+ * standby's replayed stream position; when routing was turned on. */
+static _Atomic uint64_t seen[API_REPLICA_SLOTS];
+static _Atomic uint64_t standby_pos, enabled_ms;
 static atomic_uint_fast64_t n_standby, n_primary, n_fallback;
 
 void api_replica_enable(bool on)
 {
+    if (on)
+        atomic_store(&enabled_ms, pl_now_us() / 1000);
     atomic_store(&enabled, on);
 }
 
@@ -39,11 +45,36 @@ uint64_t api_replica_standby_lsn(void)
     return atomic_load(&standby_lsn);
 }
 
+void api_replica_standby_pos_set(uint64_t pos)
+{
+    atomic_store(&standby_pos, pos);
+}
+
+/* Fibonacci hashing: consecutive ids spread over the table. */
+static size_t slot_of(int64_t user)
+{
+    return (size_t)(((uint64_t)user * 0x9E3779B97F4A7C15ull) >> 48);
+}
+
 static _Atomic uint64_t *slot(int64_t user)
 {
-    /* Fibonacci hashing: consecutive ids spread over the table. */
-    uint64_t h = (uint64_t)user * 0x9E3779B97F4A7C15ull;
-    return &slots[h >> 48];
+    return &slots[slot_of(user)];
+}
+
+/* Raises *s to v unless it is already there. */
+static void raise_to(_Atomic uint64_t *s, uint64_t v)
+{
+    uint64_t cur = atomic_load_explicit(s, memory_order_relaxed);
+    while (cur < v && !atomic_compare_exchange_weak(s, &cur, v)) {
+    }
+}
+
+void api_replica_note_seen(uint64_t pos, const int64_t *users, unsigned n)
+{
+    if (!api_replica_enabled())
+        return;
+    for (unsigned i = 0; i < n; i++)
+        raise_to(&seen[slot_of(users[i])], pos);
 }
 
 static bool unknown_resolved(void)
@@ -76,7 +107,9 @@ bool api_replica_readable(int64_t user)
     if (!api_replica_enabled())
         return false;
     uint64_t replay = atomic_load(&standby_lsn);
-    if (replay == 0)
+    if (replay == 0 || atomic_load(&caught_up_ms) < atomic_load(&enabled_ms))
+        return false;
+    if (atomic_load(&seen[slot_of(user)]) > atomic_load(&standby_pos))
         return false;
     uint64_t w = atomic_load(slot(user));
     if (w == UNKNOWN_LSN)

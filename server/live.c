@@ -4,6 +4,7 @@
 #include "live.h"
 #include "presence.h"
 
+#include "api/replica.h"
 #include "api/token_cache.h"
 #include "storage/events.h"
 #include "storage/relay.h"
@@ -115,6 +116,7 @@ static char *encode_frame(const char *node, uint64_t pos, const char *type, cons
 static void on_outgoing(struct pl_task *t)
 {
     struct outgoing *o = PL_CONTAINER_OF(t, struct outgoing, task);
+    api_replica_note_seen(push_event_pos(o->ev), o->users, o->n);
     if (push_hub_deliver(o->l->hub, o->ev, o->users, o->n) < 0)
         pl_log_warn("event not delivered live: out of memory");
     /* Redis down: other nodes miss the live event; their streams get it
@@ -193,6 +195,7 @@ static void on_relay(void *ctx, const char *data, size_t len)
         u = stop + 1;
     }
     struct push_event *ev = event_new(pos, type, p, (size_t)(end - p));
+    api_replica_note_seen(pos, users, n);
     if (ev && push_hub_deliver(l->hub, ev, users, n) < 0)
         pl_log_warn("relayed event %llu not delivered: out of memory", (unsigned long long)pos);
     free(users);
@@ -279,6 +282,7 @@ static void deliver_local(struct srv_live *l, uint64_t pos, const char *type, co
                           const int64_t *users, unsigned n)
 {
     struct push_event *ev = event_new(pos, type, json, strlen(json));
+    api_replica_note_seen(pos, users, n);
     if (!ev || push_hub_publish(l->hub, ev, users, n) < 0)
         pl_log_warn("gap event %llu not delivered: out of memory", (unsigned long long)pos);
 }

@@ -23,26 +23,39 @@ struct srv_standby {
     pthread_cond_t cond;
     bool stopping;
     bool up; /* for logging transitions once */
+    /* The previous poll's start and the primary's position then (0: none):
+     * under steady writes the standby is rarely past the position read a
+     * moment before, but it is past the one of the poll before. */
+    uint64_t prev_ms, prev_lsn;
 };
 
 /* One poll. The primary's position is read first: when the standby's
  * replay position read afterwards is at or past it, everything committed
- * before the first read is on the standby (api_replica_caught_up()). */
+ * before the first read is on the standby (api_replica_caught_up()); the
+ * same holds for the previous poll's pair. The stream position goes out
+ * before the replay position, so a reader never pairs a new replay
+ * position with an older stream position than it stands for. */
 static void poll_once(struct srv_standby *s)
 {
-    uint64_t t0_ms = pl_now_us() / 1000, p = 0, r = 0;
+    uint64_t t0_ms = pl_now_us() / 1000, p = 0, r = 0, pos = 0;
     bool have_p = store_pg_wal_insert_lsn(s->primary, &p) == 0;
-    int rc = store_pg_replay_lsn(s->standby, &r);
+    int rc = store_pg_replay_lsn(s->standby, &r, &pos);
     if (rc < 0) {
         api_replica_standby_set(0);
         if (s->up)
             pl_log_warn("not usable (%s); reads go to the primary", pl_strerror(rc));
         s->up = false;
+        s->prev_lsn = 0;
         return;
     }
+    api_replica_standby_pos_set(pos);
     api_replica_standby_set(r);
     if (have_p && r >= p)
         api_replica_caught_up(t0_ms);
+    else if (s->prev_lsn && r >= s->prev_lsn)
+        api_replica_caught_up(s->prev_ms);
+    s->prev_ms = t0_ms;
+    s->prev_lsn = have_p ? p : 0;
     if (!s->up)
         pl_log_info("replaying (at %X/%X); lag-tolerant reads may go there", (unsigned)(r >> 32),
                     (unsigned)r);

@@ -17,10 +17,11 @@ const struct store_pg__stmt store_pg__replica_stmts[] = {
                     "SELECT CASE WHEN pg_is_in_recovery() THEN NULL"
                     " ELSE pg_current_wal_insert_lsn()::text END",
                     0, true},
-    /* NULL while the standby has replayed nothing, and on a primary. */
+    /* NULL while the standby has replayed nothing, and on a primary; then
+     * the stream position the standby has replayed (storage/replica.h). */
     [REPLAY_LSN] = {"replica_replay_lsn",
                     "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text"
-                    " END",
+                    " END, (SELECT pos FROM stream_state WHERE id = 1)",
                     0, true},
     {NULL, NULL, 0, false},
 };
@@ -53,26 +54,31 @@ int store_pg_lsn_parse(const char *s, uint64_t *lsn)
     return 0;
 }
 
-static int one_lsn(struct store_pg *pg, int idx, uint64_t *lsn)
+/* The statement's first column as an LSN; its second, when pos is given,
+ * as a stream position. */
+static int one_lsn(struct store_pg *pg, int idx, uint64_t *lsn, uint64_t *pos)
 {
     PGresult *r;
     int rc = store_pg__exec(pg, &store_pg__replica_stmts[idx], NULL, NULL, NULL, &r);
     if (rc < 0)
         return rc;
+    int64_t p = 0;
     if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
         rc = PL_EINVAL;
     else
         rc = store_pg_lsn_parse(PQgetvalue(r, 0, 0), lsn);
+    if (rc == 0 && pos && (rc = store_pg__get_i64(r, 0, 1, &p)) == 0)
+        *pos = p > 0 ? (uint64_t)p : 0;
     PQclear(r);
     return rc;
 }
 
 int store_pg_wal_insert_lsn(struct store_pg *pg, uint64_t *lsn)
 {
-    return one_lsn(pg, INSERT_LSN, lsn);
+    return one_lsn(pg, INSERT_LSN, lsn, NULL);
 }
 
-int store_pg_replay_lsn(struct store_pg *pg, uint64_t *lsn)
+int store_pg_replay_lsn(struct store_pg *pg, uint64_t *lsn, uint64_t *pos)
 {
-    return one_lsn(pg, REPLAY_LSN, lsn);
+    return one_lsn(pg, REPLAY_LSN, lsn, pos);
 }

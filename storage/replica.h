@@ -24,11 +24,13 @@
  * progress); or a common code of storage/pg.h. */
 PL_MUST_CHECK int store_pg_wal_insert_lsn(struct store_pg *pg, uint64_t *lsn);
 
-/* The standby's last replayed position (pg_last_wal_replay_lsn()).
- * Returns 0; PL_EINVAL when pg is not in recovery (a primary, or a standby
- * that was promoted: it no longer follows our primary) or has replayed
- * nothing yet; or a common code of storage/pg.h. */
-PL_MUST_CHECK int store_pg_replay_lsn(struct store_pg *pg, uint64_t *lsn);
+/* The standby's last replayed position (pg_last_wal_replay_lsn()), and
+ * the event stream position it has replayed (its stream_state.pos: the
+ * row lock on it makes positions commit in order, so every event up to
+ * *pos is there). Returns 0; PL_EINVAL when pg is not in recovery (a
+ * primary, or a standby that was promoted: it no longer follows our
+ * primary) or has replayed nothing yet; or a common code of storage/pg.h. */
+PL_MUST_CHECK int store_pg_replay_lsn(struct store_pg *pg, uint64_t *lsn, uint64_t *pos);
 
 /* Parses "X/Y" (hex halves) into *lsn. Returns 0 or PL_EINVAL. Pure. */
 PL_MUST_CHECK int store_pg_lsn_parse(const char *s, uint64_t *lsn);

@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "harness_chat.h"
 
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,8 @@
  * own writes at once, whichever database serves the read; once the
  * standby has caught up, reads go there (its counter in /metrics grows);
  * the standby stopped, every read still succeeds on the primary, and
- * started again, reads go back to it.
+ * started again, reads go back to it; with its replay paused, a message
+ * someone else sent is in the history of the user its event went to.
  */
 
 #define EV_MS 10000
@@ -58,8 +60,10 @@ static void read_all(struct pt_server *s, enum pt_proto proto, const struct pt_u
     pt_get(s, proto, path, u->token, &r);
     PT_ASSERT_STATUS(&r, 200);
     if (must_have && !strstr(r.body, must_have))
-        pltest_fail(__FILE__, __LINE__, "history misses the caller's own write \"%s\": %.300s",
-                    must_have, r.body);
+        pltest_fail(
+            __FILE__, __LINE__,
+            "history misses \"%s\" (the caller's own write, or what it was told of): %.300s",
+            must_have, r.body);
     pt_resp_free(&r);
     pt_get(s, proto, "/v1/conversations?limit=5", u->token, &r);
     PT_ASSERT_STATUS(&r, 200);
@@ -130,5 +134,51 @@ PLTEST_PROTO(standby_stopped_and_started_reads_move_and_never_fail)
     PL_ASSERT_INT_EQ(metric(s, proto, "parley_pg_standby_reads_total"), standby_reads);
     pt_svc("standby", "start");
     expect_standby_reads(s, proto, &b, conv);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* Pauses (true) or resumes the standby's WAL replay. */
+static void replay_pause(bool pause)
+{
+    PGconn *c = PQconnectdb(standby());
+    PGresult *r =
+        PQexec(c, pause ? "SELECT pg_wal_replay_pause()" : "SELECT pg_wal_replay_resume()");
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        fprintf(stderr, "replay %s: %s", pause ? "pause" : "resume", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    PL_ASSERT(ok);
+}
+
+/* A case that fails with replay paused must not leave it so. */
+static void replay_resume_at_exit(void)
+{
+    PGconn *c = PQconnectdb(standby());
+    PQclear(PQexec(c, "SELECT pg_wal_replay_resume()"));
+    PQfinish(c);
+}
+
+PLTEST_PROTO(an_event_delivered_is_in_history_while_the_standby_lags)
+{
+    struct pt_server *s = start();
+    struct pt_user a, b;
+    PT_USER_NEW(s, proto, "sbe_a", &a);
+    PT_USER_NEW(s, proto, "sbe_b", &b);
+    int64_t conv = PT_DIRECT(s, proto, &a, b.id, 201);
+    struct pt_sse *sse = PT_SSE_OPEN_READY(s, proto, a.token, NULL);
+    expect_standby_reads(s, proto, &a, conv); /* a's reads would go there */
+    atexit(replay_resume_at_exit);
+    replay_pause(true);
+    /* b writes through this node; a, who wrote nothing since, is told. */
+    struct pt_msg m = PT_SEND(s, proto, &b, conv, "sent while the standby waits");
+    PT_SSE_EXPECT_MSG(sse, m.id, EV_MS);
+    long long standby_reads = metric(s, proto, "parley_pg_standby_reads_total");
+    read_all(s, proto, &a, conv, "sent while the standby waits");
+    PL_ASSERT_INT_EQ(metric(s, proto, "parley_pg_standby_reads_total"), standby_reads);
+    replay_pause(false);
+    expect_standby_reads(s, proto, &a, conv); /* replayed: back to the standby */
+    read_all(s, proto, &a, conv, "sent while the standby waits");
+    pt_sse_close(sse);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
