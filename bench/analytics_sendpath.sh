@@ -14,7 +14,9 @@
 # (1: ./scripts/bench --quick sizes, 1,000 users; 0: the full 10,000), BENCH_DURATION (8 s),
 # BENCH_SENDPATH_BINS (space-separated parleyd binaries to compare, e.g. a build of the commit
 # before a change and one after it; each run then goes through every binary, on and off, in turn;
-# default: ./scripts/bench's own build-bench/server/parleyd).
+# default: ./scripts/bench's own build-bench/server/parleyd), BENCH_SENDPATH_WARMUP (1: one run
+# first, analytics on, printed and not counted: the first run after a build or an idle spell was
+# the slowest of every series whatever its setting, e.g. 16,932/s against 17,580-19,820/s).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=${1:-3}
@@ -27,6 +29,12 @@ trap 'rm -f "$out"' EXIT
 read -r -a bins <<<"${BENCH_SENDPATH_BINS:-default}"
 # Odd runs go on, off; even runs off, on (ABBA): a drift in the machine over the runs (the first
 # runs after a build are slower, see bench/README.md) then weighs on both sides alike.
+if ((${BENCH_SENDPATH_WARMUP:-1})); then
+  line=$(BENCH_RATES=0 BENCH_SATURATE="$sat" BENCH_DURATION="${BENCH_DURATION:-8}" \
+    BENCH_PARLEYD_FLAGS="--analytics on" "$root/scripts/bench" "${quick[@]}" --only 1:1 \
+    --protos "$proto" 2>/dev/null | grep -m1 '^RESULT scenario=1:1 .*mode=saturate' || true)
+  echo "warm-up (not counted): $(sed -n 's/.* stored_per_s=\([0-9]*\).*/stored\/s=\1/p' <<<"$line")"
+fi
 for ((i = 1; i <= runs; i++)); do
   modes=(on off)
   ((i % 2)) || modes=(off on)
