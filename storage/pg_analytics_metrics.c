@@ -100,7 +100,7 @@ const struct store_pg__stmt store_pg__analytics_metric_stmts[] = {
     /* $1 histogram metric, $2 from, $3 to, $4 'hour' or 'day', $5 sel ('',
      * 'direct', 'group'), $6 which quantile ('50', '95', '99'): the
      * buckets of analytics_quantiles in the range, as sparse series rows
-     * (pg_analytics.c, AN_SERIES_HOURLY); a bucket without samples is 0. */
+     * (pg_analytics_read.c, AR_SERIES_HOURLY); a bucket without samples is 0. */
     [AM_QUANTILE] =
         {"am_quantile",
          "SELECT " STORE_PG__BOUNDS(

@@ -73,6 +73,7 @@ static const struct store_pg__stmt *const stmt_tables[] = {
     store_pg__session_stmts,
     store_pg__analytics_stmts,
     store_pg__analytics_metric_stmts,
+    store_pg__analytics_read_stmts,
     store_pg__block_stmts,
     store_pg__conv_prefs_stmts,
     store_pg__expiry_stmts,
@@ -546,6 +547,12 @@ int store_pg__exec_bool(struct store_pg *pg, const struct store_pg__stmt *st, in
     snprintf(ab, sizeof(ab), "%" PRId64, a);
     snprintf(bb, sizeof(bb), "%" PRId64, b);
     const char *vals[] = {ab, bb};
+    return store_pg__exec_bool_vals(pg, st, vals, out);
+}
+
+int store_pg__exec_bool_vals(struct store_pg *pg, const struct store_pg__stmt *st,
+                             const char *const *vals, bool *out)
+{
     PGresult *r;
     int rc = store_pg__exec(pg, st, vals, NULL, NULL, &r);
     if (rc < 0)

@@ -63,6 +63,7 @@ extern const struct store_pg__stmt store_pg__archive_stmts[];          /* pg_arc
 extern const struct store_pg__stmt store_pg__session_stmts[];          /* pg_sessions.c */
 extern const struct store_pg__stmt store_pg__analytics_stmts[];        /* pg_analytics.c */
 extern const struct store_pg__stmt store_pg__analytics_metric_stmts[]; /* pg_analytics_metrics.c */
+extern const struct store_pg__stmt store_pg__analytics_read_stmts[];   /* pg_analytics_read.c */
 extern const struct store_pg__stmt store_pg__block_stmts[];            /* pg_blocks.c */
 extern const struct store_pg__stmt store_pg__conv_prefs_stmts[];       /* pg_conv_prefs.c */
 extern const struct store_pg__stmt store_pg__replica_stmts[];          /* pg_replica.c */
@@ -109,6 +110,9 @@ extern const struct store_pg__stmt *const store_pg__stmt_e2e_insert;
  * store_pg__exec() code. */
 PL_MUST_CHECK int store_pg__exec_bool(struct store_pg *pg, const struct store_pg__stmt *st,
                                       int64_t a, int64_t b, bool *out);
+/* The same with the statement's parameters as text (st->nparams of them). */
+PL_MUST_CHECK int store_pg__exec_bool_vals(struct store_pg *pg, const struct store_pg__stmt *st,
+                                           const char *const *vals, bool *out);
 
 /* The API's timestamp form (RFC 3339, UTC, milliseconds) for a SQL
  * expression. Formatting in SQL keeps the session's TimeZone and
