@@ -27,27 +27,30 @@ quick=()
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 read -r -a bins <<<"${BENCH_SENDPATH_BINS:-default}"
+# one_run MODE BIN: the saturation phase's RESULT line with analytics MODE, on BIN (default:
+# scripts/bench's own build).
+one_run() {
+  local binenv=()
+  [[ $2 == default ]] || binenv=(BENCH_PARLEYD_BIN="$2")
+  env "${binenv[@]}" BENCH_RATES=0 BENCH_SATURATE="$sat" BENCH_DURATION="${BENCH_DURATION:-8}" \
+    BENCH_PARLEYD_FLAGS="--analytics $1" \
+    "$root/scripts/bench" "${quick[@]}" --only 1:1 --protos "$proto" 2>/dev/null |
+    grep -m1 '^RESULT scenario=1:1 .*mode=saturate' || true
+}
+stored_of() { sed -n 's/.* stored_per_s=\([0-9]*\).*/\1/p' <<<"$1"; }
+if ((${BENCH_SENDPATH_WARMUP:-1})); then
+  echo "warm-up (not counted): stored/s=$(stored_of "$(one_run on "${bins[0]}")")"
+fi
 # Odd runs go on, off; even runs off, on (ABBA): a drift in the machine over the runs (the first
 # runs after a build are slower, see bench/README.md) then weighs on both sides alike.
-if ((${BENCH_SENDPATH_WARMUP:-1})); then
-  line=$(BENCH_RATES=0 BENCH_SATURATE="$sat" BENCH_DURATION="${BENCH_DURATION:-8}" \
-    BENCH_PARLEYD_FLAGS="--analytics on" "$root/scripts/bench" "${quick[@]}" --only 1:1 \
-    --protos "$proto" 2>/dev/null | grep -m1 '^RESULT scenario=1:1 .*mode=saturate' || true)
-  echo "warm-up (not counted): $(sed -n 's/.* stored_per_s=\([0-9]*\).*/stored\/s=\1/p' <<<"$line")"
-fi
 for ((i = 1; i <= runs; i++)); do
   modes=(on off)
   ((i % 2)) || modes=(off on)
   for b in "${bins[@]}"; do
     for mode in "${modes[@]}"; do
       load=$(cut -d' ' -f1-3 /proc/loadavg)
-      binenv=()
-      [[ $b == default ]] || binenv=(BENCH_PARLEYD_BIN="$b")
-      line=$(env "${binenv[@]}" BENCH_RATES=0 BENCH_SATURATE="$sat" BENCH_DURATION="${BENCH_DURATION:-8}" \
-        BENCH_PARLEYD_FLAGS="--analytics $mode" \
-        "$root/scripts/bench" "${quick[@]}" --only 1:1 --protos "$proto" 2>/dev/null |
-        grep -m1 '^RESULT scenario=1:1 .*mode=saturate' || true)
-      stored=$(sed -n 's/.* stored_per_s=\([0-9]*\).*/\1/p' <<<"$line")
+      line=$(one_run "$mode" "$b")
+      stored=$(stored_of "$line")
       cpu=$(awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
         END { if (f["stored_per_s"] > 0) printf "%.0f", (f["cpu_parleyd"] + f["cpu_pg"]) * 1e4 / f["stored_per_s"] }' <<<"$line")
       echo "run $i analytics=$mode@$b load=[$load] stored/s=${stored:-?} cpu_us/msg=${cpu:-?} :: $line" |

@@ -24,12 +24,7 @@ SELECT pos FROM stream_state WHERE id = 1 FOR UPDATE;
 SELECT pos FROM search_index_state WHERE id = 1 FOR UPDATE;
 -- What the indexer has not reached yet, so that moving it past the block
 -- below skips nothing.
-INSERT INTO message_search (conversation_id, seq, id, created_at, tsv)
-SELECT m.conversation_id, m.seq, m.id, m.created_at,
-       to_tsvector(c.config, message_search_text(m.kind, m.body))
-FROM messages m, search_settings c WHERE c.id = 1 AND m.kind IN ('text', 'media')
-  AND m.id > (SELECT pos FROM search_index_state WHERE id = 1)
-ORDER BY m.id ON CONFLICT (conversation_id, seq) DO NOTHING;
+\ir search_catchup.sql
 
 CREATE TEMP TABLE hc AS
 SELECT v.id, v.last_seq, row_number() OVER (ORDER BY v.id) - 1 AS k,

@@ -87,12 +87,7 @@ FROM (SELECT gc.id, (SELECT COALESCE(max(seq), 0) FROM messages m WHERE m.conver
 WHERE v.id = x.id;
 -- Their search terms (message_search, 0020), and those of anything else the
 -- indexer has not reached, as the indexer would write them.
-INSERT INTO message_search (conversation_id, seq, id, created_at, tsv)
-SELECT m.conversation_id, m.seq, m.id, m.created_at,
-       to_tsvector(c.config, message_search_text(m.kind, m.body))
-FROM messages m, search_settings c WHERE c.id = 1 AND m.kind IN ('text', 'media')
-  AND m.id > (SELECT pos FROM search_index_state WHERE id = 1)
-ORDER BY m.id ON CONFLICT (conversation_id, seq) DO NOTHING;
+\ir search_catchup.sql
 -- The ids are stream positions: the counter moves past them, and the search
 -- indexer (0015) with it, since the terms were written above.
 UPDATE stream_state SET pos = GREATEST(pos, (SELECT max(id) FROM messages)) WHERE id = 1;
