@@ -91,17 +91,18 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
      * which send of the batch is the first acceptable one with that key. */
     [SEND_CHECK] =
         {"send_check",
-         /* Lookups per send as scalar subqueries, so they are index probes:
-          * json_to_recordset has no statistics, and as joins the planner
-          * hashed the whole members table for every batch. */
+         /* Lookups per send as scalar or LATERAL subqueries, so they are
+          * index probes: json_to_recordset has no statistics, and as plain
+          * joins the planner hashed the whole members table for every
+          * batch. The member row is probed once for both its columns. */
          "WITH j AS (SELECT * FROM json_to_recordset($1::json)"
          "   AS x(i int, c bigint, u bigint, d bigint, m text, r bigint)),"
-         " jm AS (SELECT j.*, (SELECT mb.joined_seq FROM members mb"
-         "     WHERE mb.conversation_id = j.c AND mb.user_id = j.u) AS jseq,"
-         "   (SELECT mb.request_from IS NOT NULL FROM members mb"
-         "     WHERE mb.conversation_id = j.c AND mb.user_id = j.u) AS pending,"
+         " jm AS (SELECT j.*, mb.jseq, mb.pending,"
          "   (SELECT e.id FROM messages e WHERE e.sender_device_id = j.d"
-         "     AND e.client_msg_id = j.m) AS eid FROM j),"
+         "     AND e.client_msg_id = j.m) AS eid FROM j LEFT JOIN LATERAL"
+         "   (SELECT mb.joined_seq AS jseq, mb.request_from IS NOT NULL AS pending"
+         "     FROM members mb WHERE mb.conversation_id = j.c AND mb.user_id = j.u) mb"
+         "   ON true),"
          " k AS (SELECT jm.*, jm.jseq IS NOT NULL AS member,"
          "   (jm.r = 0 OR EXISTS (SELECT 1 FROM messages p WHERE p.conversation_id = jm.c"
          "     AND p.seq = jm.r AND p.seq > jm.jseq) OR EXISTS (SELECT 1"
@@ -135,9 +136,10 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
                      2, false},
     /* created_at defaults to now(), the transaction's start: the value
      * SEND_ASSIGN returned and the payloads carry. The payload travels as
-     * a JSON value, not a string: PostgreSQL's json type keeps its text
-     * verbatim, so the event row holds exactly the bytes we publish, and
-     * nothing is escaped twice.
+     * a JSON value, not a string, so nothing is escaped twice, and is read
+     * into a text column: json_to_recordset() gives a non-scalar value's
+     * text verbatim, so the event row holds exactly the bytes we publish,
+     * and only $1 as a whole is parsed (as json, p was parsed once more).
      *
      * The batch's stream positions are taken here, by the same statement
      * that inserts the rows they number, so the position lock (the row of
@@ -153,14 +155,14 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
                      " j AS (SELECT x.*, (SELECT first FROM p) + x.n AS i"
                      "   FROM json_to_recordset($1::json) AS x(n bigint, c bigint, s bigint,"
                      "   u bigint, d bigint, m text, k text, b text, r bigint, f boolean,"
-                     "   x bigint, p json, o int)),"
+                     "   x bigint, p text, o int)),"
                      " ins AS (INSERT INTO messages (conversation_id, seq, id, sender_id,"
                      "   sender_device_id, client_msg_id, kind, body, reply_to, forwarded,"
                      "   expires_at)"
                      "   SELECT c, s, i, u, d, m, k, b, NULLIF(r, 0), f,"
                      "   CASE WHEN x > 0 THEN now() + x * interval '1 millisecond' END FROM j),"
                      " ev AS (INSERT INTO events (pos, conversation_id, type, payload)"
-                     "   SELECT i, c, 'message.created', overlay(p::text PLACING i::text"
+                     "   SELECT i, c, 'message.created', overlay(p PLACING i::text"
                      "   FROM o FOR 1) FROM j)"
                      " SELECT first FROM p",
                      2, false},
