@@ -44,7 +44,7 @@ struct srv_config {
     unsigned sse_keepalive_ms;
     size_t stream_max_bytes;
     unsigned event_retention_s;
-    unsigned writer_batch, writer_queue, writer_connections;
+    unsigned writer_batch, writer_queue, writer_connections, writer_hold_us;
     char *search_config;
     unsigned archive_after_s, archive_interval_s;
     char *archive_crash_at;

@@ -349,6 +349,8 @@ static int render_writer(struct srv_writer *w, struct pl_buf *out)
         {"parley_writer_queue_depth", "gauge", "Sends waiting for the writer.", st.queued},
         {"parley_writer_queue_rejected_total", "counter",
          "Sends refused because the writer's queue was full.", st.rejected},
+        {"parley_writer_held_total", "counter",
+         "Times a writer held a small batch of sends for company (writer_hold_us).", st.held},
     };
     int rc = render_rows(out, rows, PL_ARRAY_LEN(rows));
     if (rc == 0)

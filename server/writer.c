@@ -5,6 +5,7 @@
 
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/loop.h"
 #include "storage/pg.h"
 #include "storage/search.h"
 
@@ -49,6 +50,26 @@ PL_LOG_TOPIC("writer");
  */
 
 /*
+ * Why a lane may wait a moment before it takes a small batch. A batch has
+ * a fixed cost (three round trips, executor start-up for each statement,
+ * the commit's WAL flush, the hand-offs between threads), paid whatever
+ * its size. Taking "whatever piled up" keeps a lone send fast, but at a
+ * steady few thousand sends a second it also means batches of three or
+ * four, so the fixed cost is most of what a send costs (bench/README.md,
+ * "Gathering small batches"). So when the queue holds fewer than split_min
+ * sends and sends arrive fast enough that waiting gathers company (at
+ * least HOLD_GAIN expected within hold_us), the lane waits until the
+ * oldest queued send is hold_us old, or the queue reaches split_min,
+ * whichever comes first. A lone send on a quiet server is never held,
+ * since the expected company is less than HOLD_GAIN, and under heavy load
+ * nothing is held either: the batches are large, or their oldest send
+ * already waited through the previous commit. The arrival rate is a moving
+ * average over the gaps between batches, so a burst after a quiet spell
+ * goes out unheld.
+ */
+#define HOLD_GAIN 2.0
+
+/*
  * The search indexer (migration 0015) runs beside the writer, on a thread
  * and connection of its own: every INDEX_INTERVAL_MS it fills the search
  * vectors of the messages committed since the last step, up to INDEX_BATCH
@@ -78,9 +99,15 @@ struct lane {
 
 struct srv_writer {
     pthread_mutex_t lock;   /* the queue, the lanes' busy and convs, stopping, stats */
-    pthread_cond_t cond;    /* idle lanes wait here */
+    pthread_cond_t cond;    /* idle lanes wait here (CLOCK_MONOTONIC) */
     struct api_send **ring; /* fixed capacity: the queue never grows */
+    uint64_t *queued_us;    /* when each ring entry was queued (pl_now_us()) */
     unsigned cap, head, len;
+    /* Holding small batches (see above): hold_us 0 is off; the arrival
+     * rate in sends/s, from the sends queued since rate_at. */
+    unsigned hold_us;
+    double rate;
+    uint64_t rate_at, submitted, rate_base;
     struct lane *lanes;
     unsigned n_lanes, n_busy;
     unsigned batch_max, split_min;
@@ -110,11 +137,15 @@ static unsigned gather(struct srv_writer *w, struct lane *l)
 {
     unsigned n = 0, kept = 0;
     for (unsigned i = 0; i < w->len; i++) {
-        struct api_send *job = w->ring[(w->head + i) % w->cap];
-        if (n < w->batch_max && !in_flight(w, l, api_send_conversation(job)))
+        unsigned at = (w->head + i) % w->cap;
+        struct api_send *job = w->ring[at];
+        if (n < w->batch_max && !in_flight(w, l, api_send_conversation(job))) {
             l->batch[n++] = job;
-        else /* kept <= i: never overwrites what is still to be read */
-            w->ring[(w->head + kept++) % w->cap] = job;
+        } else { /* kept <= i: never overwrites what is still to be read */
+            unsigned to = (w->head + kept++) % w->cap;
+            w->ring[to] = job;
+            w->queued_us[to] = w->queued_us[at];
+        }
     }
     w->len = kept;
     for (unsigned i = 0; i < n; i++)
@@ -128,9 +159,44 @@ static unsigned gather(struct srv_writer *w, struct lane *l)
     return n;
 }
 
+/* The arrival rate, updated at most once a millisecond: a moving average
+ * of the sends queued per second between batches. Under w->lock. */
+static void rate_update(struct srv_writer *w, uint64_t now)
+{
+    uint64_t dt = now - w->rate_at;
+    if (dt < 1000)
+        return;
+    double inst = (double)(w->submitted - w->rate_base) * 1e6 / (double)dt;
+    /* A gap longer than a second says more about the present than any
+     * average: a quiet spell ends the old rate. */
+    w->rate = dt > 1000000 ? inst : 0.75 * w->rate + 0.25 * inst;
+    w->rate_at = now;
+    w->rate_base = w->submitted;
+}
+
+/* Until when a lane should hold the queued sends (see the top): 0 for
+ * "take them now". Under w->lock, with w->len > 0. */
+static uint64_t hold_until(struct srv_writer *w, uint64_t now)
+{
+    if (!w->hold_us || w->stopping || w->len >= w->split_min)
+        return 0;
+    uint64_t until = w->queued_us[w->head] + w->hold_us;
+    if (until <= now || w->rate * w->hold_us / 1e6 < HOLD_GAIN)
+        return 0;
+    return until;
+}
+
+static void cond_wait_until(struct srv_writer *w, uint64_t until_us)
+{
+    struct timespec ts = {.tv_sec = (time_t)(until_us / 1000000u),
+                          .tv_nsec = (long)(until_us % 1000000u) * 1000L};
+    (void)pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+}
+
 /* Waits for a batch for l and returns its size; 0 once stopping and the
  * queue is empty. A lane starts while another is busy only when split_min
- * sends wait (or when stopping, to drain). */
+ * sends wait (or when stopping, to drain); a small batch may be held for
+ * company first. */
 static unsigned take(struct lane *l)
 {
     struct srv_writer *w = l->w;
@@ -139,9 +205,17 @@ static unsigned take(struct lane *l)
     for (;;) {
         if (w->len == 0 && w->stopping)
             break;
-        if (w->len > 0 && (w->n_busy == 0 || w->len >= w->split_min || w->stopping) &&
-            (n = gather(w, l)) > 0)
-            break;
+        if (w->len > 0 && (w->n_busy == 0 || w->len >= w->split_min || w->stopping)) {
+            uint64_t now = pl_now_us(), until;
+            rate_update(w, now);
+            if ((until = hold_until(w, now))) {
+                w->stats.held++;
+                cond_wait_until(w, until);
+                continue;
+            }
+            if ((n = gather(w, l)) > 0)
+                break;
+        }
         pthread_cond_wait(&w->cond, &w->lock);
     }
     if (n) {
@@ -231,7 +305,10 @@ int srv_writer_submit(void *ctx, struct api_send *job)
         w->stats.rejected++;
         rc = PL_EBUSY;
     } else {
-        w->ring[(w->head + w->len) % w->cap] = job;
+        unsigned at = (w->head + w->len) % w->cap;
+        w->ring[at] = job;
+        w->queued_us[at] = pl_now_us();
+        w->submitted++;
         /* Idle lanes all wait for the same thing, so waking one is enough,
          * and only on the edges that can let one start: the queue became
          * non-empty, or it reached split_min while a lane is busy. A busy
@@ -264,17 +341,24 @@ int srv_writer_new(const struct srv_config *cfg, const struct api_env *env, stru
         return PL_ENOMEM;
     }
     pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* pl_now_us()'s clock */
+    pthread_cond_init(&w->cond, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&w->index_cond, NULL);
     w->n_lanes = n;
     w->cap = cfg->writer_queue;
     w->batch_max = cfg->writer_batch;
     w->split_min = PL_MAX(1u, cfg->writer_batch / 4);
+    w->hold_us = cfg->writer_hold_us;
+    w->rate_at = pl_now_us();
     w->ring = calloc(w->cap, sizeof(*w->ring));
+    w->queued_us = calloc(w->cap, sizeof(*w->queued_us));
     struct store_pg_config pgc = {.conninfo = cfg->pg,
                                   .connect_timeout_s = cfg->pg_connect_timeout_s,
                                   .key_lookups_only = true};
-    int rc = w->ring ? 0 : PL_ENOMEM;
+    int rc = w->ring && w->queued_us ? 0 : PL_ENOMEM;
     for (unsigned i = 0; i < n && rc == 0; i++)
         rc = lane_init(w, &w->lanes[i], env, &pgc);
     if (rc == 0)
@@ -326,6 +410,7 @@ void srv_writer_free(struct srv_writer *w)
     pthread_mutex_destroy(&w->lock);
     free(w->lanes);
     free(w->ring);
+    free(w->queued_us);
     free(w);
 }
 

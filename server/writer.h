@@ -13,7 +13,10 @@
  * every send queued (up to writer_batch) and commits them in one
  * transaction (api_send_commit()), so under load one WAL flush and one turn
  * at the global position lock serve many sends, and an idle server still
- * commits a lone send at once (no timer, no waiting for company). A send is
+ * commits a lone send at once. Between the two, when sends arrive steadily
+ * but the queue is short, a lane holds the queued sends up to writer_hold_us
+ * (from the oldest one's arrival) so that batches are not all fixed cost
+ * (writer.c says when). A send is
  * answered only after its batch committed. A conversation is in one lane's
  * batch at a time (its later sends wait in the queue, in order); while one
  * lane is busy, another starts once a quarter of writer_batch waits, so it
@@ -35,6 +38,7 @@ struct srv_writer_stats {
     unsigned long long failed_batches; /* of which failed (every send got a problem) */
     unsigned long long sends;          /* sends handled (answered) */
     unsigned long long rejected;       /* sends turned away: queue full */
+    unsigned long long held;           /* times a lane held a small batch for company */
     unsigned long long size_buckets[SRV_WRITER_BUCKETS]; /* batches by size, not cumulative */
     unsigned queued;                                     /* sends waiting now, all lanes */
     unsigned capacity;                                   /* all lanes' queues together */

@@ -37,7 +37,7 @@ struct shared {
 
 struct sender {
     struct shared *sh;
-    int index;
+    int index, round;
 };
 
 static void *send_all(void *arg)
@@ -50,8 +50,8 @@ static void *send_all(void *arg)
     for (int i = 0; i < PER_THREAD; i++) {
         char body[128];
         snprintf(body, sizeof(body),
-                 "{\"client_msg_id\":\"w%d-%d\",\"kind\":\"text\",\"text\":\"%d\"}", t->index, i,
-                 i);
+                 "{\"client_msg_id\":\"w%d.%d-%d\",\"kind\":\"text\",\"text\":\"%d\"}", t->round,
+                 t->index, i, i);
         struct pt_resp r;
         if (pt_client_req(c, "POST", path, sh->who[t->index].token, "application/json", body,
                           strlen(body), NULL, &r) < 0)
@@ -139,7 +139,7 @@ PLTEST_PROTO(every_send_is_counted_once)
     pthread_t th[THREADS];
     struct sender snd[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        snd[i] = (struct sender){&sh, i};
+        snd[i] = (struct sender){&sh, i, 0};
         PL_ASSERT_INT_EQ(pthread_create(&th[i], NULL, send_all, &snd[i]), 0);
     }
     for (int i = 0; i < THREADS; i++)
@@ -177,5 +177,73 @@ PLTEST_PROTO(every_send_is_counted_once)
     free(seen);
     pt_resp_free(&r);
     PL_ASSERT_INT_EQ(indexed(sh.conv), sh.stored);
+    PL_ASSERT_INT_EQ(pt_server_stop(sh.s), 0);
+}
+
+/* Reads parley_writer_held_total and parley_writer_batches_total. */
+static void read_held(struct pt_server *s, unsigned long long *held, unsigned long long *batches)
+{
+    struct pt_resp r;
+    pt_get(s, PT_H1, "/metrics", PT_METRICS_TOKEN, &r);
+    PL_ASSERT_INT_EQ(r.status, 200);
+    *held = metric(r.body, "parley_writer_held_total");
+    *batches = metric(r.body, "parley_writer_batches_total");
+    pt_resp_free(&r);
+}
+
+/*
+ * writer_hold_us: while sends arrive steadily, a small batch waits for
+ * company (so there are fewer batches than sends, and some were held),
+ * and nothing is lost or reordered by it; after a quiet spell a lone send
+ * is not held. With a generous hold (50 ms) steady senders are bound to
+ * meet it: held stays 0 only if holding never happens.
+ */
+PLTEST(small_batches_wait_for_company_but_a_lone_send_does_not)
+{
+    static const char *const args[] = {"--writer-hold-us", "50000", "--writer-queue", "1024", NULL};
+    enum pt_proto proto = PT_H1;
+    struct shared sh = {.proto = proto, .lock = PTHREAD_MUTEX_INITIALIZER};
+    sh.s = PT_SERVER_START(args);
+    int64_t ids[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        PT_USER_NEW(sh.s, proto, "hold", &sh.who[i]);
+        ids[i] = sh.who[i].id;
+    }
+    sh.conv = PT_GROUP(sh.s, proto, &sh.who[0], "hold", ids + 1, THREADS - 1);
+    /* Warm-up sends make the arrival rate known, then the senders race. */
+    for (int round = 0; round < 2; round++) {
+        pthread_t th[THREADS];
+        struct sender snd[THREADS];
+        for (int i = 0; i < THREADS; i++) {
+            snd[i] = (struct sender){&sh, i, round};
+            PL_ASSERT_INT_EQ(pthread_create(&th[i], NULL, send_all, &snd[i]), 0);
+        }
+        for (int i = 0; i < THREADS; i++)
+            PL_ASSERT_INT_EQ(pthread_join(th[i], NULL), 0);
+    }
+    PL_ASSERT_INT_EQ(sh.refused, 0);
+    PL_ASSERT_INT_EQ(sh.stored, 2 * THREADS * PER_THREAD);
+    unsigned long long held, batches;
+    read_held(sh.s, &held, &batches);
+    PL_ASSERT(held > 0);
+    PL_ASSERT(batches < sh.stored);
+
+    /* Every send stored once, seqs 1..stored. */
+    struct pt_resp r;
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/conversations/%lld/messages?limit=100", (long long)sh.conv);
+    pt_get(sh.s, proto, path, sh.who[0].token, &r);
+    PL_ASSERT_INT_EQ(r.status, 200);
+    yajl_val msgs = pt_json_get(pt_json(&r), "messages", NULL);
+    PL_ASSERT(YAJL_IS_ARRAY(msgs));
+    PL_ASSERT_INT_EQ(msgs->u.array.len, sh.stored);
+    pt_resp_free(&r);
+
+    /* A quiet spell (over a second: the rate starts afresh), then one send. */
+    pt_sleep_ms(1500);
+    unsigned long long held0 = held;
+    PT_SEND(sh.s, proto, &sh.who[0], sh.conv, "alone");
+    read_held(sh.s, &held, &batches);
+    PL_ASSERT_INT_EQ(held, held0);
     PL_ASSERT_INT_EQ(pt_server_stop(sh.s), 0);
 }
