@@ -71,6 +71,8 @@ static const struct setting table[] = {
      "Redis address: host:port or /path/to/socket"},
     {"redis_cluster", "PARLEY_REDIS_CLUSTER", T_STR, "", 0, 0, OFF(redis_cluster),
      "Redis Cluster seed nodes, host:port,host:port (empty: the single Redis at redis)"},
+    {"relay_channel", "PARLEY_RELAY_CHANNEL", T_STR, "parley:events", 0, 0, OFF(relay_channel),
+     "Redis pub/sub channel on which the nodes of one deployment relay events to each other"},
     {"redis_timeout_ms", "PARLEY_REDIS_TIMEOUT_MS", T_UINT, "1000", 10, 60000,
      OFF(redis_timeout_ms), "timeout of one Redis command"},
     {"workers", "PARLEY_WORKERS", T_UINT, "4", 1, 256, OFF(workers),

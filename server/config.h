@@ -24,6 +24,7 @@ struct srv_config {
     unsigned pg_standby_poll_ms;
     char *redis;
     char *redis_cluster; /* seed list; empty: single Redis */
+    char *relay_channel; /* the nodes' event relay (server/live.c) */
     unsigned pg_connect_timeout_s, redis_timeout_ms;
     unsigned workers, queue_max;
     struct http_limits http;

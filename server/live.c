@@ -3,6 +3,7 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "live.h"
 #include "presence.h"
+#include "relay_gate.h"
 
 #include "api/replica.h"
 #include "api/token_cache.h"
@@ -23,7 +24,6 @@ PL_LOG_TOPIC("live");
  * in a different order than they committed. */
 #define GAP_WAIT_MS 200
 
-#define RELAY_CHANNEL "parley:events"
 /* A revocation crosses nodes as a relay frame of its own type: position 0,
  * the user as the audience and the device as the payload. Hubs never see
  * it as an event. */
@@ -33,6 +33,7 @@ struct srv_live {
     const struct srv_config *cfg;
     const char *node;
     struct store_relay *relay;
+    struct srv_relay_gate *gate; /* events go out only while another node listens */
     struct pl_loop *loop;
     struct srv_pool *pool;
     struct api_env *env;
@@ -121,8 +122,12 @@ static void on_outgoing(struct pl_task *t)
         pl_log_warn("event not delivered live: out of memory");
     /* Redis down: other nodes miss the live event; their streams get it
      * on resume, and their hubs fill the position gap from PostgreSQL. */
-    if (o->frame && o->l->relay)
+    if (o->frame && o->l->gate) {
+        srv_relay_gate_publish(o->l->gate, o->frame, o->frame_len); /* owns the frame */
+        o->frame = NULL;
+    } else if (o->frame && o->l->relay) {
         (void)!store_relay_publish(o->l->relay, o->frame, o->frame_len); /* counted as dropped */
+    }
     free(o->frame);
     free(o);
 }
@@ -170,6 +175,11 @@ static void on_relay(void *ctx, const char *data, size_t len)
         return;
     memcpy(type, line[2], n_line[2]);
     type[n_line[2]] = '\0';
+    if (strcmp(type, SRV_RELAY_GATE_HELLO) == 0) {
+        if (l->gate)
+            srv_relay_gate_hello(l->gate);
+        return;
+    }
     if (strcmp(type, CLOSE_TYPE) == 0) {
         char dev[24];
         size_t dn = PL_MIN((size_t)(end - p), sizeof(dev) - 1);
@@ -531,8 +541,10 @@ int srv_live_new(const struct srv_config *cfg, struct pl_loop *loop, struct srv_
     }
     struct store_redis_config rc_ = {
         .addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms, .cluster = cfg->redis_cluster};
-    if ((rc = store_relay_new(loop, &rc_, RELAY_CHANNEL, on_relay, l, &l->relay)) < 0)
+    if ((rc = store_relay_new(loop, &rc_, cfg->relay_channel, on_relay, l, &l->relay)) < 0)
         pl_log_warn("no relay between nodes (bad Redis address?): %s", pl_strerror(rc));
+    else if (srv_relay_gate_new(loop, l->relay, l->node, &l->gate) < 0)
+        pl_log_warn("out of memory: every event is relayed, listened to or not");
     env->hub = l->hub;
     env->loop = loop;
     env->publish = publish;
@@ -572,6 +584,7 @@ void srv_live_free(struct srv_live *l)
     pl_loop_timer_stop(l->loop, &l->resync_timer);
     pl_loop_timer_stop(l->loop, &l->prune_timer);
     pl_loop_timer_stop(l->loop, &l->sweep_timer);
+    srv_relay_gate_free(l->gate);
     store_relay_free(l->relay);
     srv_presence_free(l->presence);
     push_hub_free(l->hub);
@@ -585,6 +598,13 @@ void srv_live_stats(const struct srv_live *l, struct srv_live_stats *out)
                                    .position = push_hub_position(l->hub)};
     if (l->relay)
         store_relay_stats(l->relay, &out->relay_received, &out->relay_dropped);
+    if (l->gate) {
+        struct srv_relay_gate_stats gs;
+        srv_relay_gate_stats(l->gate, &gs);
+        out->relay_skipped = gs.skipped;
+        out->relay_replayed = gs.replayed;
+        out->relay_alone = gs.alone;
+    }
     struct srv_presence_stats ps;
     srv_presence_stats(l->presence, &ps);
     out->presence_events = ps.events;

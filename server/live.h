@@ -35,6 +35,8 @@ struct srv_live_stats {
     unsigned streams, users;
     uint64_t position;
     uint64_t relay_received, relay_dropped;
+    uint64_t relay_skipped, relay_replayed; /* server/relay_gate.h */
+    bool relay_alone;
     uint64_t presence_events, presence_frames_out, presence_frames_in, presence_frames_lost;
     uint64_t presence_resyncs;
 };

@@ -47,7 +47,10 @@ struct store_relay {
     unsigned cl_pending;
     store_relay_subscribed_cb *sub_cb;
     void *sub_ctx;
-    unsigned subs; /* single Redis: confirmations so far */
+    unsigned subs;  /* single Redis: confirmations so far */
+    bool listening; /* single Redis: confirmed on the live subscriber connection */
+    store_relay_count_cb *count_cb;
+    void *count_ctx;
 };
 
 static void connect_conn(struct conn *c);
@@ -119,6 +122,8 @@ static void schedule_retry(struct conn *c)
     c->ac = NULL;
     c->connected = false;
     c->pending = 0;
+    if (c->subscriber)
+        c->r->listening = false;
     if (!c->r->freeing)
         pl_loop_timer_start(c->r->loop, &c->retry, RETRY_MS, on_retry, c);
 }
@@ -138,6 +143,7 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv)
         c->r->cb(c->r->ctx, rep->element[2]->str, rep->element[2]->len);
     } else if (strcmp(rep->element[0]->str, "subscribe") == 0) {
         c->r->subs++;
+        c->r->listening = true;
         if (c->r->sub_cb)
             c->r->sub_cb(c->r->sub_ctx, c->r->subs);
     }
@@ -313,6 +319,48 @@ static void on_published(redisAsyncContext *ac, void *reply, void *priv)
 int store_relay_publish(struct store_relay *r, const char *data, size_t len)
 {
     return store_relay_publish_to(r, r->channel, data, len);
+}
+
+/* A tagged publish's answer: the receiver count. The tag travels as the
+ * privdata, the connection is the context's. A lost connection answers
+ * NULL, which counts nothing. */
+static void on_counted(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct conn *c = ac->data;
+    redisReply *rep = reply;
+    if (c->pending)
+        c->pending--;
+    if (rep && rep->type == REDIS_REPLY_INTEGER && c->r->count_cb)
+        c->r->count_cb(c->r->count_ctx, (uintptr_t)priv, rep->integer);
+}
+
+int store_relay_publish_tagged(struct store_relay *r, const char *data, size_t len, uintptr_t tag)
+{
+    if (r->cl)
+        return store_relay_publish(r, data, len);
+    struct conn *c = &r->pub;
+    if (!c->connected || c->pending >= MAX_PENDING) {
+        r->dropped++;
+        return c->connected ? PL_EBUSY : PL_EUNAVAIL;
+    }
+    if (redisAsyncCommand(c->ac, on_counted, (void *)tag, "PUBLISH %s %b", r->channel, data, len) !=
+        REDIS_OK) {
+        r->dropped++;
+        return PL_EUNAVAIL;
+    }
+    c->pending++;
+    return 0;
+}
+
+void store_relay_on_count(struct store_relay *r, store_relay_count_cb *cb, void *ctx)
+{
+    r->count_cb = cb;
+    r->count_ctx = ctx;
+}
+
+bool store_relay_listening(const struct store_relay *r)
+{
+    return !r->cl && r->listening && r->sub.connected;
 }
 
 int store_relay_publish_to(struct store_relay *r, const char *channel, const char *data, size_t len)

@@ -52,6 +52,17 @@ const char *store_relay__tag(const struct store_relay *r, const char *tag);
  * between is gone (pub/sub keeps nothing): the caller catches up. */
 typedef void store_relay_subscribed_cb(void *ctx, unsigned n);
 void store_relay_on_subscribed(struct store_relay *r, store_relay_subscribed_cb *cb, void *ctx);
+/* Publishes on the relay's channel like store_relay_publish(). On a single
+ * Redis, once Redis answers, the count callback (store_relay_on_count())
+ * gets tag and how many subscribers received the message, this node's own
+ * subscription included; in cluster mode it is never called. */
+PL_MUST_CHECK int store_relay_publish_tagged(struct store_relay *r, const char *data, size_t len,
+                                             uintptr_t tag);
+typedef void store_relay_count_cb(void *ctx, uintptr_t tag, long long receivers);
+void store_relay_on_count(struct store_relay *r, store_relay_count_cb *cb, void *ctx);
+/* Whether this node's subscription is confirmed and its connection up, so
+ * that a receiver count includes it; always false in cluster mode. */
+bool store_relay_listening(const struct store_relay *r);
 /* Messages received and publishes refused, for /metrics. */
 void store_relay_stats(const struct store_relay *r, uint64_t *received, uint64_t *dropped);
 
