@@ -122,28 +122,63 @@ static unsigned indexed(int64_t conv)
     return n;
 }
 
-PLTEST_PROTO(every_send_is_counted_once)
+/* Starts the server with args and a group of THREADS users for sh. */
+static void setup(struct shared *sh, enum pt_proto proto, const char *const *args,
+                  const char *prefix)
 {
-    static const char *const args[] = {"--writer-batch", BATCH, "--writer-queue", "3", NULL};
-    struct shared sh = {.proto = proto, .lock = PTHREAD_MUTEX_INITIALIZER};
-    sh.s = PT_SERVER_START(args);
+    *sh = (struct shared){.proto = proto, .lock = PTHREAD_MUTEX_INITIALIZER};
+    sh->s = PT_SERVER_START(args);
     int64_t ids[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        PT_USER_NEW(sh.s, proto, "wrt", &sh.who[i]);
-        ids[i] = sh.who[i].id;
+        PT_USER_NEW(sh->s, proto, prefix, &sh->who[i]);
+        ids[i] = sh->who[i].id;
     }
-    sh.conv = PT_GROUP(sh.s, proto, &sh.who[0], "writer", ids + 1, THREADS - 1);
-    struct writer_counts before, after;
-    read_counts(sh.s, proto, &before);
+    sh->conv = PT_GROUP(sh->s, proto, &sh->who[0], prefix, ids + 1, THREADS - 1);
+}
 
+/* THREADS senders racing PER_THREAD sends each into the writer. */
+static void race(struct shared *sh, int round)
+{
     pthread_t th[THREADS];
     struct sender snd[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        snd[i] = (struct sender){&sh, i, 0};
+        snd[i] = (struct sender){sh, i, round};
         PL_ASSERT_INT_EQ(pthread_create(&th[i], NULL, send_all, &snd[i]), 0);
     }
     for (int i = 0; i < THREADS; i++)
         PL_ASSERT_INT_EQ(pthread_join(th[i], NULL), 0);
+}
+
+/* The history holds exactly the stored sends, seqs 1..stored. */
+static void expect_history(struct shared *sh)
+{
+    struct pt_resp r;
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/conversations/%lld/messages?limit=100", (long long)sh->conv);
+    pt_get(sh->s, sh->proto, path, sh->who[0].token, &r);
+    PL_ASSERT_INT_EQ(r.status, 200);
+    yajl_val msgs = pt_json_get(pt_json(&r), "messages", NULL);
+    PL_ASSERT(YAJL_IS_ARRAY(msgs));
+    PL_ASSERT_INT_EQ(msgs->u.array.len, sh->stored);
+    bool *seen = calloc(sh->stored + 1, 1);
+    PL_ASSERT(seen != NULL);
+    for (size_t i = 0; i < msgs->u.array.len; i++) {
+        int64_t seq = pt_json_int(msgs->u.array.values[i], "seq", NULL);
+        PL_ASSERT(seq >= 1 && seq <= (int64_t)sh->stored && !seen[seq]);
+        seen[seq] = true;
+    }
+    free(seen);
+    pt_resp_free(&r);
+}
+
+PLTEST_PROTO(every_send_is_counted_once)
+{
+    static const char *const args[] = {"--writer-batch", BATCH, "--writer-queue", "3", NULL};
+    struct shared sh;
+    setup(&sh, proto, args, "wrt");
+    struct writer_counts before, after;
+    read_counts(sh.s, proto, &before);
+    race(&sh, 0);
     PL_ASSERT_INT_EQ(sh.stored + sh.refused, THREADS * PER_THREAD);
     PL_ASSERT(sh.stored > 0);
 
@@ -158,24 +193,7 @@ PLTEST_PROTO(every_send_is_counted_once)
     PL_ASSERT_INT_EQ(after.all_batches, after.batches);
     PL_ASSERT_INT_EQ(after.within_batch, after.all_batches);
 
-    /* The history holds exactly the stored sends, seqs 1..stored. */
-    struct pt_resp r;
-    char path[128];
-    snprintf(path, sizeof(path), "/v1/conversations/%lld/messages?limit=100", (long long)sh.conv);
-    pt_get(sh.s, proto, path, sh.who[0].token, &r);
-    PL_ASSERT_INT_EQ(r.status, 200);
-    yajl_val msgs = pt_json_get(pt_json(&r), "messages", NULL);
-    PL_ASSERT(YAJL_IS_ARRAY(msgs));
-    PL_ASSERT_INT_EQ(msgs->u.array.len, sh.stored);
-    bool *seen = calloc(sh.stored + 1, 1);
-    PL_ASSERT(seen != NULL);
-    for (size_t i = 0; i < msgs->u.array.len; i++) {
-        int64_t seq = pt_json_int(msgs->u.array.values[i], "seq", NULL);
-        PL_ASSERT(seq >= 1 && seq <= (int64_t)sh.stored && !seen[seq]);
-        seen[seq] = true;
-    }
-    free(seen);
-    pt_resp_free(&r);
+    expect_history(&sh);
     PL_ASSERT_INT_EQ(indexed(sh.conv), sh.stored);
     PL_ASSERT_INT_EQ(pt_server_stop(sh.s), 0);
 }
@@ -201,26 +219,11 @@ static void read_held(struct pt_server *s, unsigned long long *held, unsigned lo
 PLTEST(small_batches_wait_for_company_but_a_lone_send_does_not)
 {
     static const char *const args[] = {"--writer-hold-us", "50000", "--writer-queue", "1024", NULL};
-    enum pt_proto proto = PT_H1;
-    struct shared sh = {.proto = proto, .lock = PTHREAD_MUTEX_INITIALIZER};
-    sh.s = PT_SERVER_START(args);
-    int64_t ids[THREADS];
-    for (int i = 0; i < THREADS; i++) {
-        PT_USER_NEW(sh.s, proto, "hold", &sh.who[i]);
-        ids[i] = sh.who[i].id;
-    }
-    sh.conv = PT_GROUP(sh.s, proto, &sh.who[0], "hold", ids + 1, THREADS - 1);
+    struct shared sh;
+    setup(&sh, PT_H1, args, "hold");
     /* Warm-up sends make the arrival rate known, then the senders race. */
-    for (int round = 0; round < 2; round++) {
-        pthread_t th[THREADS];
-        struct sender snd[THREADS];
-        for (int i = 0; i < THREADS; i++) {
-            snd[i] = (struct sender){&sh, i, round};
-            PL_ASSERT_INT_EQ(pthread_create(&th[i], NULL, send_all, &snd[i]), 0);
-        }
-        for (int i = 0; i < THREADS; i++)
-            PL_ASSERT_INT_EQ(pthread_join(th[i], NULL), 0);
-    }
+    race(&sh, 0);
+    race(&sh, 1);
     PL_ASSERT_INT_EQ(sh.refused, 0);
     PL_ASSERT_INT_EQ(sh.stored, 2 * THREADS * PER_THREAD);
     unsigned long long held, batches;
@@ -228,21 +231,12 @@ PLTEST(small_batches_wait_for_company_but_a_lone_send_does_not)
     PL_ASSERT(held > 0);
     PL_ASSERT(batches < sh.stored);
 
-    /* Every send stored once, seqs 1..stored. */
-    struct pt_resp r;
-    char path[128];
-    snprintf(path, sizeof(path), "/v1/conversations/%lld/messages?limit=100", (long long)sh.conv);
-    pt_get(sh.s, proto, path, sh.who[0].token, &r);
-    PL_ASSERT_INT_EQ(r.status, 200);
-    yajl_val msgs = pt_json_get(pt_json(&r), "messages", NULL);
-    PL_ASSERT(YAJL_IS_ARRAY(msgs));
-    PL_ASSERT_INT_EQ(msgs->u.array.len, sh.stored);
-    pt_resp_free(&r);
+    expect_history(&sh);
 
     /* A quiet spell (over a second: the rate starts afresh), then one send. */
     pt_sleep_ms(1500);
     unsigned long long held0 = held;
-    PT_SEND(sh.s, proto, &sh.who[0], sh.conv, "alone");
+    PT_SEND(sh.s, PT_H1, &sh.who[0], sh.conv, "alone");
     read_held(sh.s, &held, &batches);
     PL_ASSERT_INT_EQ(held, held0);
     PL_ASSERT_INT_EQ(pt_server_stop(sh.s), 0);
