@@ -20,9 +20,12 @@ struct kept {
 };
 
 struct srv_relay_gate {
+    struct pl_loop *loop;
     struct store_relay *relay;
     char *hello;
     size_t hello_len;
+    struct pl_timer hello_timer; /* armed while a hello waits to go out */
+    bool hello_armed;
     /* Moves with every hello heard and every subscription of our own: a
      * count tagged with an older epoch may predate a listener. */
     uintptr_t epoch;
@@ -97,20 +100,35 @@ static void on_count(void *ctx, uintptr_t tag, long long receivers)
     }
 }
 
+/* Says hello, or tries again shortly: at start-up the subscription is
+ * often confirmed before the publishing connection is up. A hello Redis
+ * took but lost (a restart just then) is made up for by the others'
+ * probes. */
+static void say_hello(void *ctx)
+{
+    struct srv_relay_gate *g = ctx;
+    g->hello_armed = false;
+    if (store_relay_publish(g->relay, g->hello, g->hello_len) < 0) {
+        g->hello_armed = true;
+        pl_loop_timer_start(g->loop, &g->hello_timer, SRV_RELAY_GATE_HELLO_RETRY_MS, say_hello, g);
+    }
+}
+
 static void on_subscribed(void *ctx, unsigned n)
 {
     struct srv_relay_gate *g = ctx;
     (void)n;
     g->epoch++;
-    /* Lost (Redis down a moment longer): the nodes that are alone find
-     * this one with their next probe instead. */
-    (void)!store_relay_publish(g->relay, g->hello, g->hello_len);
+    if (g->hello_armed) {
+        pl_loop_timer_stop(g->loop, &g->hello_timer);
+        g->hello_armed = false;
+    }
+    say_hello(g);
 }
 
 int srv_relay_gate_new(struct pl_loop *loop, struct store_relay *relay, const char *node,
                        struct srv_relay_gate **out)
 {
-    (void)loop;
     struct srv_relay_gate *g = calloc(1, sizeof(*g));
     size_t len = strlen(node) + sizeof(SRV_RELAY_GATE_HELLO) + 8;
     char *hello = g ? malloc(len) : NULL;
@@ -121,6 +139,7 @@ int srv_relay_gate_new(struct pl_loop *loop, struct store_relay *relay, const ch
     /* The relay frame layout of live.c: node, position, type, audience. */
     g->hello_len = (size_t)snprintf(hello, len, "%s\n0\n%s\n\n", node, SRV_RELAY_GATE_HELLO);
     g->hello = hello;
+    g->loop = loop;
     g->relay = relay;
     store_relay_on_count(relay, on_count, g);
     store_relay_on_subscribed(relay, on_subscribed, g);
@@ -132,6 +151,8 @@ void srv_relay_gate_free(struct srv_relay_gate *g)
 {
     if (!g)
         return;
+    if (g->hello_armed)
+        pl_loop_timer_stop(g->loop, &g->hello_timer);
     store_relay_on_count(g->relay, NULL, NULL);
     store_relay_on_subscribed(g->relay, NULL, NULL);
     while (g->head)

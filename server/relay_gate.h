@@ -25,7 +25,8 @@
  *    hello moves an epoch; a count taken before a hello (its tag is an
  *    older epoch) is not believed.
  *  - Alone, the gate keeps each frame it does not publish for
- *    SRV_RELAY_GATE_KEEP_MS (bounded in bytes too), and still publishes one
+ *    SRV_RELAY_GATE_KEEP_MS (and at most SRV_RELAY_GATE_KEEP_BYTES), and
+ *    still publishes one
  *    frame every SRV_RELAY_GATE_PROBE_MS: its count finds a listener whose
  *    hello was lost.
  *  - A hello from another node, or a probe counting more than one receiver,
@@ -39,8 +40,15 @@
  * Loop thread only.
  */
 #define SRV_RELAY_GATE_PROBE_MS 1000
-#define SRV_RELAY_GATE_KEEP_MS 3000
-#define SRV_RELAY_GATE_KEEP_BYTES ((size_t)16 << 20)
+#define SRV_RELAY_GATE_KEEP_MS 2000
+/* Kept frames are held memory: enough for the moment between a node's
+ * subscription and its hello at any rate, and for a whole probe period at
+ * a few hundred events a second. Past it the oldest go, and a node that
+ * missed them fills the gap from PostgreSQL (as after a Redis outage). */
+#define SRV_RELAY_GATE_KEEP_BYTES ((size_t)1 << 20)
+/* A hello that could not be sent (the publishing connection not up yet)
+ * is tried again this often until it goes out. */
+#define SRV_RELAY_GATE_HELLO_RETRY_MS 100
 
 /* The relay frame type of a hello (never an event type). */
 #define SRV_RELAY_GATE_HELLO "!hello"
@@ -48,7 +56,8 @@
 struct srv_relay_gate;
 
 /* Registers on relay's count and subscription callbacks (so it must be the
- * only one to) and says hello on each confirmed subscription, as node.
+ * only one to) and says hello on each confirmed subscription, as node (on
+ * loop, again every SRV_RELAY_GATE_HELLO_RETRY_MS until Redis took it).
  * Returns 0 or PL_ENOMEM. */
 PL_MUST_CHECK int srv_relay_gate_new(struct pl_loop *loop, struct store_relay *relay,
                                      const char *node, struct srv_relay_gate **out);
