@@ -45,6 +45,16 @@ setsid "$root/build-bench/server/parleyd" --port 19091 --tls-port 0 --pwhash-ops
   --metrics-token "$token" ${PARLEY_PEER_FLAGS:-} >>"$PARLEY_PEER_DATA/parleyd.log" 2>&1 </dev/null &
 echo $! >"$PARLEY_PEER_DATA/parleyd.pid"
 for _ in $(seq 100); do curl -fsS -o /dev/null http://127.0.0.1:19091/healthz 2>/dev/null && break; sleep 0.1; done
+# The history is written straight into the tables, so the analytics aggregator (0012) and the
+# search indexer (0015) meet it as a backlog of HISTORY messages, which real traffic never leaves:
+# the first runs then measure their catch-up as well (a full CPU for minutes). Wait for both.
+lag() {
+  psqlc -At -c "SELECT (s.pos - c.pos) + (s.pos - i.pos) FROM stream_state s, analytics_checkpoint c,
+    search_index_state i WHERE s.id = 1 AND c.id = 1 AND i.id = 1"
+}
+t0=$(date +%s)
+while [ "$(lag)" -gt 0 ]; do sleep 5; done
+echo "analytics and search caught up after $(($(date +%s) - t0)) s"
 for r in ${RATES:-5000 5000 5000 10000}; do
   echo "=== $r/s ($(date -u +%T), load $(cut -d' ' -f1 /proc/loadavg))"
   PROBE_NOSETUP=1 PROBE_KEEP=1 bench/compare_probe.sh "$r" | grep -v '_bucket'
