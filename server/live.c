@@ -122,13 +122,10 @@ static void on_outgoing(struct pl_task *t)
         pl_log_warn("event not delivered live: out of memory");
     /* Redis down: other nodes miss the live event; their streams get it
      * on resume, and their hubs fill the position gap from PostgreSQL. */
-    if (o->frame && o->l->gate) {
+    if (o->frame && o->l->gate)
         srv_relay_gate_publish(o->l->gate, o->frame, o->frame_len); /* owns the frame */
-        o->frame = NULL;
-    } else if (o->frame && o->l->relay) {
-        (void)!store_relay_publish(o->l->relay, o->frame, o->frame_len); /* counted as dropped */
-    }
-    free(o->frame);
+    else
+        free(o->frame);
     free(o);
 }
 
@@ -541,10 +538,15 @@ int srv_live_new(const struct srv_config *cfg, struct pl_loop *loop, struct srv_
     }
     struct store_redis_config rc_ = {
         .addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms, .cluster = cfg->redis_cluster};
-    if ((rc = store_relay_new(loop, &rc_, cfg->relay_channel, on_relay, l, &l->relay)) < 0)
+    if ((rc = store_relay_new(loop, &rc_, cfg->relay_channel, on_relay, l, &l->relay)) < 0) {
         pl_log_warn("no relay between nodes (bad Redis address?): %s", pl_strerror(rc));
-    else if (srv_relay_gate_new(loop, l->relay, l->node, &l->gate) < 0)
-        pl_log_warn("out of memory: every event is relayed, listened to or not");
+    } else if ((rc = srv_relay_gate_new(loop, l->relay, l->node, &l->gate)) < 0) {
+        store_relay_free(l->relay);
+        srv_presence_free(l->presence);
+        push_hub_free(l->hub);
+        free(l);
+        return rc;
+    }
     env->hub = l->hub;
     env->loop = loop;
     env->publish = publish;

@@ -25,7 +25,6 @@ struct srv_relay_gate {
     char *hello;
     size_t hello_len;
     struct pl_timer hello_timer; /* armed while a hello waits to go out */
-    bool hello_armed;
     /* Moves with every hello heard and every subscription of our own: a
      * count tagged with an older epoch may predate a listener. */
     uintptr_t epoch;
@@ -107,11 +106,8 @@ static void on_count(void *ctx, uintptr_t tag, long long receivers)
 static void say_hello(void *ctx)
 {
     struct srv_relay_gate *g = ctx;
-    g->hello_armed = false;
-    if (store_relay_publish(g->relay, g->hello, g->hello_len) < 0) {
-        g->hello_armed = true;
+    if (store_relay_publish(g->relay, g->hello, g->hello_len) < 0)
         pl_loop_timer_start(g->loop, &g->hello_timer, SRV_RELAY_GATE_HELLO_RETRY_MS, say_hello, g);
-    }
 }
 
 static void on_subscribed(void *ctx, unsigned n)
@@ -119,10 +115,7 @@ static void on_subscribed(void *ctx, unsigned n)
     struct srv_relay_gate *g = ctx;
     (void)n;
     g->epoch++;
-    if (g->hello_armed) {
-        pl_loop_timer_stop(g->loop, &g->hello_timer);
-        g->hello_armed = false;
-    }
+    pl_loop_timer_stop(g->loop, &g->hello_timer); /* a retry pending: this hello replaces it */
     say_hello(g);
 }
 
@@ -151,8 +144,7 @@ void srv_relay_gate_free(struct srv_relay_gate *g)
 {
     if (!g)
         return;
-    if (g->hello_armed)
-        pl_loop_timer_stop(g->loop, &g->hello_timer);
+    pl_loop_timer_stop(g->loop, &g->hello_timer);
     store_relay_on_count(g->relay, NULL, NULL);
     store_relay_on_subscribed(g->relay, NULL, NULL);
     while (g->head)

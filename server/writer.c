@@ -56,11 +56,12 @@ PL_LOG_TOPIC("writer");
  * its size. Taking "whatever piled up" keeps a lone send fast, but at a
  * steady few thousand sends a second it also means batches of three or
  * four, so the fixed cost is most of what a send costs (bench/README.md,
- * "Gathering small batches"). So when the queue holds fewer than split_min
- * sends and sends arrive fast enough that waiting gathers company (at
- * least HOLD_GAIN expected within hold_us), the lane waits until the
- * oldest queued send is hold_us old, or the queue reaches split_min,
- * whichever comes first. A lone send on a quiet server is never held,
+ * "Messages without foreign keys, small batches gathered"). So when the
+ * queue holds fewer than split_min sends and sends arrive fast enough
+ * that waiting gathers company (at least HOLD_GAIN expected within
+ * hold_us), the lane waits until the oldest queued send is hold_us old,
+ * or the queue reaches split_min, whichever comes first. A lone send on a
+ * quiet server is never held,
  * since the expected company is less than HOLD_GAIN, and under heavy load
  * nothing is held either: the batches are large, or their oldest send
  * already waited through the previous commit. The arrival rate is a moving

@@ -328,28 +328,39 @@ static void on_counted(redisAsyncContext *ac, void *reply, void *priv)
 {
     struct conn *c = ac->data;
     redisReply *rep = reply;
-    if (c->pending)
-        c->pending--;
+    on_published(ac, reply, c);
     if (rep && rep->type == REDIS_REPLY_INTEGER && c->r->count_cb)
         c->r->count_cb(c->r->count_ctx, (uintptr_t)priv, rep->integer);
+}
+
+/* PUBLISH on a single Redis, answered to cb with priv (NULL: no answer
+ * wanted, only counted as no longer pending). */
+static int single_publish(struct store_relay *r, const char *channel, const char *data, size_t len,
+                          redisCallbackFn *cb, void *priv)
+{
+    struct conn *c = &r->pub;
+    if (!c->connected) {
+        r->dropped++;
+        return PL_EUNAVAIL;
+    }
+    if (c->pending >= MAX_PENDING) {
+        r->dropped++;
+        return PL_EBUSY;
+    }
+    if (redisAsyncCommand(c->ac, cb ? cb : on_published, cb ? priv : c, "PUBLISH %s %b", channel,
+                          data, len) != REDIS_OK) {
+        r->dropped++;
+        return PL_EUNAVAIL;
+    }
+    c->pending++;
+    return 0;
 }
 
 int store_relay_publish_tagged(struct store_relay *r, const char *data, size_t len, uintptr_t tag)
 {
     if (r->cl)
         return store_relay_publish(r, data, len);
-    struct conn *c = &r->pub;
-    if (!c->connected || c->pending >= MAX_PENDING) {
-        r->dropped++;
-        return c->connected ? PL_EBUSY : PL_EUNAVAIL;
-    }
-    if (redisAsyncCommand(c->ac, on_counted, (void *)tag, "PUBLISH %s %b", r->channel, data, len) !=
-        REDIS_OK) {
-        r->dropped++;
-        return PL_EUNAVAIL;
-    }
-    c->pending++;
-    return 0;
+    return single_publish(r, r->channel, data, len, on_counted, (void *)tag);
 }
 
 void store_relay_on_count(struct store_relay *r, store_relay_count_cb *cb, void *ctx)
@@ -360,7 +371,7 @@ void store_relay_on_count(struct store_relay *r, store_relay_count_cb *cb, void 
 
 bool store_relay_listening(const struct store_relay *r)
 {
-    return !r->cl && r->listening && r->sub.connected;
+    return !r->cl && r->listening; /* cleared when the subscriber's connection goes */
 }
 
 int store_relay_publish_to(struct store_relay *r, const char *channel, const char *data, size_t len)
@@ -370,22 +381,7 @@ int store_relay_publish_to(struct store_relay *r, const char *channel, const cha
         const size_t lens[] = {8, strlen(channel), len};
         return cluster_send(r, 3, argv, lens);
     }
-    struct conn *c = &r->pub;
-    if (!c->connected) {
-        r->dropped++;
-        return PL_EUNAVAIL;
-    }
-    if (c->pending >= MAX_PENDING) {
-        r->dropped++;
-        return PL_EBUSY;
-    }
-    if (redisAsyncCommand(c->ac, on_published, c, "PUBLISH %s %b", channel, data, len) !=
-        REDIS_OK) {
-        r->dropped++;
-        return PL_EUNAVAIL;
-    }
-    c->pending++;
-    return 0;
+    return single_publish(r, channel, data, len, NULL, NULL);
 }
 
 int store_relay_command(struct store_relay *r, int argc, const char **argv)

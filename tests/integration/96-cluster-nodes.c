@@ -160,31 +160,12 @@ PLTEST_PROTO(a_killed_nodes_users_go_offline)
     PL_ASSERT_INT_EQ(pt_server_stop(na), 0);
 }
 
-/* A metric's value on s (labels included in name); fails when absent. */
-static long long metric(struct pt_server *s, const char *name)
-{
-    struct pt_resp r;
-    pt_get(s, PT_H1, "/metrics", PT_METRICS_TOKEN, &r);
-    PT_ASSERT_STATUS(&r, 200);
-    size_t n = strlen(name);
-    long long v = -1;
-    for (const char *p = r.body; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, name, n) == 0 && p[n] == ' ') {
-            v = strtoll(p + n + 1, NULL, 10);
-            break;
-        }
-    pt_resp_free(&r);
-    if (v < 0)
-        pltest_fail(__FILE__, __LINE__, "no metric %s", name);
-    return v;
-}
-
 /* Sends through s until s's relay_alone gauge reads want. */
 static void wait_alone(struct pt_server *s, const struct pt_user *from, int64_t conv, int want,
                        bool send)
 {
     uint64_t deadline = pt_now_ms() + EV_MS;
-    while (metric(s, "parley_relay_alone") != want) {
+    while (pt_metric(s, PT_H1, "parley_relay_alone") != want) {
         if (pt_now_ms() > deadline)
             pltest_fail(__FILE__, __LINE__, "parley_relay_alone not %d within %d ms", want, EV_MS);
         if (send)
@@ -217,23 +198,23 @@ PLTEST(a_lone_node_relays_only_once_another_listens)
         for (int i = 0; i < 5; i++)
             PT_SEND(na, PT_H1, &a, conv, "cluster mode");
         pt_sleep_ms(300);
-        PL_ASSERT_INT_EQ(metric(na, "parley_relay_alone"), 0);
-        PL_ASSERT_INT_EQ(metric(na, "parley_relay_skipped_total"), 0);
+        PL_ASSERT_INT_EQ(pt_metric(na, PT_H1, "parley_relay_alone"), 0);
+        PL_ASSERT_INT_EQ(pt_metric(na, PT_H1, "parley_relay_skipped_total"), 0);
         PL_ASSERT_INT_EQ(pt_server_stop(na), 0);
         return;
     }
     wait_alone(na, &a, conv, 1, true);
-    long long skipped = metric(na, "parley_relay_skipped_total");
+    long long skipped = pt_metric(na, PT_H1, "parley_relay_skipped_total");
     PT_SEND(na, PT_H1, &a, conv, "nobody else listens");
-    PL_ASSERT(metric(na, "parley_relay_skipped_total") > skipped);
+    PL_ASSERT(pt_metric(na, PT_H1, "parley_relay_skipped_total") > skipped);
 
     struct pt_server *nb = PT_SERVER_START(args);
     wait_alone(na, &a, conv, 0, false); /* the hello, not a probe: nothing was sent */
     struct pt_sse *sb = PT_SSE_OPEN_READY(nb, PT_H1, b.token, NULL);
     struct pt_msg m = PT_SEND(na, PT_H1, &a, conv, "now node B listens");
     expect_msg(sb, m.id);
-    PL_ASSERT_INT_EQ(metric(na, "parley_relay_alone"), 0);
-    PL_ASSERT_INT_EQ(metric(nb, "parley_relay_alone"), 0);
+    PL_ASSERT_INT_EQ(pt_metric(na, PT_H1, "parley_relay_alone"), 0);
+    PL_ASSERT_INT_EQ(pt_metric(nb, PT_H1, "parley_relay_alone"), 0);
     pt_sse_close(sb);
     PL_ASSERT_INT_EQ(pt_server_stop(nb), 0);
     PL_ASSERT_INT_EQ(pt_server_stop(na), 0);
