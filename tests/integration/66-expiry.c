@@ -28,30 +28,12 @@
 static char dir[256];
 static char pg[1024]; /* PARLEY_TEST_PG naming this file's database */
 
-/* Creates this run's database (the three cases race: one creates it). */
-static void own_database(void)
-{
-    char name[64];
-    snprintf(name, sizeof(name), "parley_expiry_%d", (int)getppid());
-    snprintf(pg, sizeof(pg), "%s dbname=%s", getenv("PARLEY_TEST_PG"), name);
-    PGconn *c = PQconnectdb(getenv("PARLEY_TEST_PG"));
-    PL_ASSERT(PQstatus(c) == CONNECTION_OK);
-    char q[128];
-    snprintf(q, sizeof(q), "CREATE DATABASE %s", name);
-    PQclear(PQexec(c, q)); /* fails harmlessly when another case made it */
-    PQfinish(c);
-    c = PQconnectdb(pg);
-    if (PQstatus(c) != CONNECTION_OK)
-        pltest_fail(__FILE__, __LINE__, "database %s: %s", name, PQerrorMessage(c));
-    PQfinish(c);
-}
-
 static struct pt_server *start(void)
 {
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof(dir), "%s/pt-expiry-%d", tmp ? tmp : "/tmp", (int)getppid());
     PL_ASSERT(mkdir(dir, 0700) == 0 || errno == EEXIST);
-    own_database();
+    pt_own_database("parley_expiry", pg, sizeof(pg));
     const char *args[] = {"--pg",
                           pg,
                           "--data-dir",

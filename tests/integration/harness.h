@@ -245,4 +245,10 @@ void pt_search_wait(void);
 /* The same for servers on the database conninfo (a case's own database). */
 void pt_search_wait_on(const char *conninfo);
 
+/* A database of this test run's own, prefix_<runner pid>, created when
+ * missing (the cases of one file race to create it: one wins); its
+ * conninfo into out. For cases that delete or rewrite rows that other
+ * tests count in the shared database (the analytics checks of 65). */
+void pt_own_database(const char *prefix, char *out, size_t cap);
+
 #endif

@@ -4,7 +4,9 @@
 #include "harness.h"
 
 #include <libpq-fe.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* One bigint from sql on c. */
 static long long pos_of(PGconn *c, const char *sql)
@@ -36,5 +38,23 @@ void pt_search_wait_on(const char *conninfo)
                         target);
         pt_sleep_ms(10);
     }
+    PQfinish(c);
+}
+
+void pt_own_database(const char *prefix, char *out, size_t cap)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "%s_%d", prefix, (int)getppid());
+    snprintf(out, cap, "%s dbname=%s", getenv("PARLEY_TEST_PG"), name);
+    PGconn *c = PQconnectdb(getenv("PARLEY_TEST_PG"));
+    if (PQstatus(c) != CONNECTION_OK)
+        pltest_fail(__FILE__, __LINE__, "%s", PQerrorMessage(c));
+    char q[128];
+    snprintf(q, sizeof(q), "CREATE DATABASE %s", name);
+    PQclear(PQexec(c, q)); /* fails harmlessly when another case made it */
+    PQfinish(c);
+    c = PQconnectdb(out);
+    if (PQstatus(c) != CONNECTION_OK)
+        pltest_fail(__FILE__, __LINE__, "database %s: %s", name, PQerrorMessage(c));
     PQfinish(c);
 }
