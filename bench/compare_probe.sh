@@ -8,7 +8,7 @@
 # conversations) unless PROBE_NOSETUP=1, runs ssebench exactly as compare.sh's 1:1 phase does
 # (-n 10000 -W 3 -d 10 -D 5 -P 128 -q 1 -O -j 2), and prints its result fields and the change of
 # parleyd's writer and relay counters and of the send route's duration histogram over the run.
-# The stack is stopped at the end unless PROBE_KEEP=1. PROBE_HOOK is run 6 s into the run (for
+# The stack is stopped at the end unless PROBE_KEEP=1. PROBE_HOOK is run PROBE_HOOK_AT (6) s into the run (for
 # perf or top). parleyd must have been started with --metrics-token $PROBE_TOKEN; parley.sh passes
 # PARLEY_PEER_FLAGS, which this sets unless PROBE_NOSETUP=1. Nothing but the benchmark may run.
 set -uo pipefail
@@ -29,7 +29,7 @@ fi
 metrics() { curl -s -H "Authorization: Bearer $token" http://127.0.0.1:19091/metrics; }
 pid=$("$P" pid) pg=$(head -1 "$PARLEY_PEER_DATA/pg/data/postmaster.pid")
 metrics >"$W/m0.txt"
-[ -n "${PROBE_HOOK:-}" ] && (sleep 6; eval "$PROBE_HOOK") &
+[ -n "${PROBE_HOOK:-}" ] && (sleep "${PROBE_HOOK_AT:-6}"; eval "$PROBE_HOOK") &
 timeout 90 "$SB" -p 19091 -u /v1/events -T "$W/1to1/streams.txt" -H 'Authorization: Bearer %k' \
   -U '/v1/conversations/%K/messages' -K "$W/1to1/senders.txt" -J 'Authorization: Bearer %k' \
   -C application/json -b '{"client_msg_id":"'"$tag"'-%s","kind":"text","text":"%t"}' -e '"text":"' \

@@ -14,12 +14,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 data=${PARLEY_BENCH_DATA:-$root/var/bench}
 dur=${PG_WINDOW_S:-6} out=${PG_WINDOW_OUT:-$data/pg_window.txt}
 pgbin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-psql=("$pgbin/psql" -X -q -At -h "$data/pg/sock" -p "${PARLEY_PG_PORT:-5432}" -U parley -d parley_bench)
+psql=("$pgbin/psql" -X -q -At -h "$data/pg/sock" -p "${PARLEY_PG_PORT:-5432}" -U parley -d "${PG_WINDOW_DB:-parley_bench}")
 pm=$(head -n 1 "$data/pg/data/postmaster.pid")
 "${psql[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
   -c "SELECT pg_stat_statements_reset()" >/dev/null 2>&1
 snap() { for p in $(pgrep -P "$pm"); do awk -v p="$p" '{print p, $14 + $15}' "/proc/$p/stat" 2>/dev/null; done | sort; }
-commits() { "${psql[@]}" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'parley_bench'"; }
+commits() { "${psql[@]}" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
 x0=$(commits)
 a=$(snap)
 sleep "$dur"
@@ -35,6 +35,6 @@ x1=$(commits)
   echo "calls | rows | exec_ms | plan_ms | plans | statement"
   "${psql[@]}" -F ' | ' -c "SELECT calls, rows, round(total_exec_time::numeric, 1),
     round(total_plan_time::numeric, 1), plans, left(regexp_replace(query, '\s+', ' ', 'g'), 70)
-    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'parley_bench')
+    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
     ORDER BY total_exec_time DESC LIMIT 25" 2>/dev/null
 } >"$out"

@@ -90,6 +90,7 @@ static void *worker_main(void *arg)
     struct srv_pool *p = w->pool;
     struct job job;
     unsigned n;
+    store_pg_open(w->api.pg);
     /* Stopping only ends the loop once the queue is empty, so every
      * accepted request is answered. */
     while (take(w, &job, &n)) {

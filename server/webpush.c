@@ -491,6 +491,7 @@ static struct note *take(struct srv_webpush *w, struct delivery **due)
 static void *dispatcher_main(void *arg)
 {
     struct srv_webpush *w = arg;
+    store_pg_open(w->pg);
     for (;;) {
         struct delivery *due;
         struct note *list = take(w, &due);

@@ -240,6 +240,7 @@ static void *writer_main(void *arg)
     struct lane *l = arg;
     struct srv_writer *w = l->w;
     unsigned n;
+    store_pg_open(l->api.pg);
     /* Stopping ends the loop only once the queue is empty, so every send
      * that was accepted is committed and answered. */
     while ((n = take(l))) {
@@ -279,6 +280,7 @@ static void *indexer_main(void *arg)
 {
     struct srv_writer *w = arg;
     bool failing = false;
+    store_pg_open(w->index_pg);
     pthread_mutex_lock(&w->lock);
     while (!w->stopping) {
         pthread_mutex_unlock(&w->lock);

@@ -57,6 +57,13 @@ PL_MUST_CHECK int store_pg_new(const struct store_pg_config *cfg, struct store_p
 /* Closes the connection, if open, and frees pg. NULL is fine. */
 void store_pg_free(struct store_pg *pg);
 
+/* Connects now unless connected, so a thread's connection (and its
+ * backend) exists from start-up rather than from its first statement: a
+ * send path's first request then pays no connect, and a process list taken
+ * once the server is up already holds every backend it will use. A failure
+ * is not fatal: it is logged, and the first statement connects again. */
+void store_pg_open(struct store_pg *pg);
+
 /* Connects if needed and runs "SELECT 1". For /readyz.
  * Returns 0 or PL_EUNAVAIL (any failure counts as down). */
 PL_MUST_CHECK int store_pg_ping(struct store_pg *pg);

@@ -518,6 +518,14 @@ void store_pg_tx_rollback(struct store_pg *pg)
     pg->in_tx = false;
 }
 
+void store_pg_open(struct store_pg *pg)
+{
+    int rc = pg_ensure(pg);
+    if (rc < 0)
+        pl_log_warn("postgres: cannot connect yet (%s); the first statement tries again",
+                    pl_strerror(rc));
+}
+
 int store_pg_ping(struct store_pg *pg)
 {
     PGresult *r;
