@@ -38,6 +38,7 @@ struct api_token_cache {
     /* The clock, a field so that the unit test can move time. */
     uint64_t (*now)(void);
     _Atomic uint64_t gen;
+    _Atomic bool held;
     _Atomic uint64_t hits, misses, evicted, replaced;
     struct shard shards[SHARDS];
 };
@@ -161,7 +162,7 @@ bool api_token_cache_get(struct api_token_cache *tc, const uint8_t hash[32], int
     struct shard *s = shard_of(tc, k);
     bool hit = false;
     pthread_mutex_lock(&s->mu);
-    int32_t i = find(s, k, hash);
+    int32_t i = atomic_load(&tc->held) ? NIL : find(s, k, hash);
     if (i != NIL) {
         struct entry *e = &s->e[i];
         /* Stale, or the session went idle past its own expiry (a hit must
@@ -217,7 +218,7 @@ void api_token_cache_put(struct api_token_cache *tc, const uint8_t hash[32], int
     /* Compared under the shard lock: an eviction either bumped gen before
      * this (nothing is stored) or scans this shard after the unlock (and
      * removes what was stored). */
-    if (atomic_load(&tc->gen) == gen) {
+    if (atomic_load(&tc->gen) == gen && !atomic_load(&tc->held)) {
         int32_t i = find(s, k, hash);
         if (i == NIL) {
             i = take_slot(tc, s);
@@ -268,6 +269,21 @@ void api_token_cache_clear(struct api_token_cache *tc)
     evict(tc, 0);
 }
 
+void api_token_cache_hold(struct api_token_cache *tc, bool on)
+{
+    if (!tc)
+        return;
+    if (on) {
+        /* Set first: a put that checks after this stores nothing, one that
+         * checked before is removed by the scan. */
+        atomic_store(&tc->held, true);
+        evict(tc, 0);
+    } else {
+        atomic_fetch_add(&tc->gen, 1);
+        atomic_store(&tc->held, false);
+    }
+}
+
 void api_token_cache_stats(struct api_token_cache *tc, struct api_token_cache_stats *st)
 {
     *st = (struct api_token_cache_stats){0};
@@ -277,6 +293,7 @@ void api_token_cache_stats(struct api_token_cache *tc, struct api_token_cache_st
     st->misses = atomic_load(&tc->misses);
     st->evicted = atomic_load(&tc->evicted);
     st->replaced = atomic_load(&tc->replaced);
+    st->held = atomic_load(&tc->held);
     for (unsigned n = 0; n < SHARDS; n++) {
         struct shard *s = &tc->shards[n];
         pthread_mutex_lock(&s->mu);

@@ -36,6 +36,7 @@ struct api_token_cache_stats {
     uint64_t hits, misses; /* lookups answered / not answered from the cache */
     uint64_t evicted;      /* entries dropped by a revocation */
     uint64_t replaced;     /* entries pushed out by the clock (cache full) */
+    bool held;             /* api_token_cache_hold() */
     unsigned entries, capacity;
 };
 
@@ -61,6 +62,13 @@ void api_token_cache_put(struct api_token_cache *tc, const uint8_t hash[32], int
 void api_token_cache_evict_device(struct api_token_cache *tc, int64_t device);
 /* Drops everything (e.g. after the relay was away and frames were lost). */
 void api_token_cache_clear(struct api_token_cache *tc);
+/* Holding (on true): drops everything, and until released (on false) every
+ * lookup misses and nothing is stored, so every request asks PostgreSQL.
+ * For while this node may miss the relay's revocation frames (Redis away):
+ * what the cache answers then could be a session revoked elsewhere. A
+ * release also outdates every generation handed out before it, so a lookup
+ * that began while held stores nothing. A new cache is not held. */
+void api_token_cache_hold(struct api_token_cache *tc, bool on);
 /* Counters since creation; all zero for NULL. */
 void api_token_cache_stats(struct api_token_cache *tc, struct api_token_cache_stats *st);
 

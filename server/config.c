@@ -136,10 +136,11 @@ static const struct setting table[] = {
     {"token_cache_size", "PARLEY_TOKEN_CACHE_SIZE", T_UINT, "16384", 0, 4194304,
      OFF(limits.token_cache_size),
      "bearer token lookups kept in memory, about 96 bytes each (0 = ask PostgreSQL every time)"},
-    {"token_cache_ms", "PARLEY_TOKEN_CACHE_MS", T_UINT, "5000", 0, 60000,
+    {"token_cache_ms", "PARLEY_TOKEN_CACHE_MS", T_UINT, "30000", 0, 60000,
      OFF(limits.token_cache_ms),
      "ms a cached token lookup is trusted (at most session_ttl/2); bounds how long another node "
-     "accepts a revoked token when the Redis relay lost the revocation"},
+     "accepts a revoked token when the revoking node could not publish the revocation (a node "
+     "that lost its own relay subscription holds its cache: parley_token_cache_held)"},
     {"keys_fetch_per_min", "PARLEY_KEYS_FETCH_PER_MIN", T_UINT, "300", 0, 1000000,
      OFF(limits.keys_fetch_per_min),
      "prekey bundle fetches per requesting user per minute (429; 0 = unlimited)"},

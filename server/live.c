@@ -152,6 +152,18 @@ static void publish(void *ctx, uint64_t pos, const char *type, const char *json,
 }
 
 /* A frame from another node (or our own echo, which is dropped). */
+/* Revocations reach this node as relay frames (on_relay()), so the token
+ * cache answers only while the relay's subscription stands: from a loss to
+ * the next confirmation a revocation elsewhere could pass unseen, and every
+ * request asks PostgreSQL instead. Before the first confirmation, too. */
+static void on_relay_state(void *ctx, bool listening)
+{
+    struct srv_live *l = ctx;
+    if (!listening)
+        pl_log_warn("relay subscription lost: token cache held until it is back");
+    api_token_cache_hold(l->env->tokens, !listening);
+}
+
 static void on_relay(void *ctx, const char *data, size_t len)
 {
     struct srv_live *l = ctx;
@@ -538,8 +550,10 @@ int srv_live_new(const struct srv_config *cfg, struct pl_loop *loop, struct srv_
     }
     struct store_redis_config rc_ = {
         .addr = cfg->redis, .timeout_ms = cfg->redis_timeout_ms, .cluster = cfg->redis_cluster};
+    api_token_cache_hold(env->tokens, true);
     if ((rc = store_relay_new(loop, &rc_, cfg->relay_channel, on_relay, l, &l->relay)) < 0) {
-        pl_log_warn("no relay between nodes (bad Redis address?): %s", pl_strerror(rc));
+        pl_log_warn("no relay between nodes (bad Redis address?): %s; no token cache",
+                    pl_strerror(rc));
     } else if ((rc = srv_relay_gate_new(loop, l->relay, l->node, &l->gate)) < 0) {
         store_relay_free(l->relay);
         srv_presence_free(l->presence);
@@ -547,6 +561,8 @@ int srv_live_new(const struct srv_config *cfg, struct pl_loop *loop, struct srv_
         free(l);
         return rc;
     }
+    if (l->relay)
+        store_relay_on_state(l->relay, on_relay_state, l);
     env->hub = l->hub;
     env->loop = loop;
     env->publish = publish;

@@ -239,6 +239,9 @@ static int render_tokens(struct api_token_cache *tc, struct pl_buf *out)
         {"parley_token_cache_replaced_total", "counter",
          "Cached token lookups pushed out because the cache was full.", st.replaced},
         {"parley_token_cache_entries", "gauge", "Token lookups in the cache.", st.entries},
+        {"parley_token_cache_held", "gauge",
+         "1 while the cache is held (no relay subscription, so every lookup asks PostgreSQL).",
+         st.held},
     };
     return render_rows(out, rows, PL_ARRAY_LEN(rows));
 }

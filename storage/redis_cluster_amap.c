@@ -106,6 +106,13 @@ void store_redis__casync_on_subscribed(struct store_redis_casync *cl, store_redi
     cl->sub_ctx = ctx;
 }
 
+void store_redis__casync_on_state(struct store_redis_casync *cl, store_redis_state_cb *cb,
+                                  void *ctx)
+{
+    cl->state_cb = cb;
+    cl->state_ctx = ctx;
+}
+
 bool store_redis__casync_subscribed(const struct store_redis_casync *cl)
 {
     return cl->sub.subscribed;

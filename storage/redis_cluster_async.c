@@ -147,6 +147,8 @@ static void on_sub_reply(struct aconn *a, redisReply *rep)
         a->subscribed = true;
         cl->subs++;
         pl_log_info("subscribed to %s on %s", cl->channel, a->addr);
+        if (cl->state_cb)
+            cl->state_cb(cl->state_ctx, true);
         if (cl->sub_cb)
             cl->sub_cb(cl->sub_ctx, cl->subs);
     } else if (strcmp(kind, "sunsubscribe") == 0) {
@@ -267,11 +269,14 @@ void store_redis__ca_conn_fail(struct aconn *a, const char *why)
      * sent: they wait for a master like any other. Sent ones may have
      * run, so they fail. */
     bool unsent = a->connecting && !cl->freeing;
+    bool lost = a->subscribed && !cl->freeing;
     a->c = NULL;
     a->registered = a->connecting = a->subscribed = false;
     a->failed = true;
     a->failed_at_ms = pl_now_ms();
     cl->stale = true;
+    if (lost && cl->state_cb)
+        cl->state_cb(cl->state_ctx, false);
     struct req *q = a->head;
     a->head = a->tail = NULL;
     while (q) {

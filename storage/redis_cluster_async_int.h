@@ -77,6 +77,8 @@ struct store_redis_casync {
     store_redis_subscribed_cb *sub_cb;
     void *sub_ctx;
     unsigned subs; /* confirmations so far */
+    store_redis_state_cb *state_cb;
+    void *state_ctx;
     struct pl_timer tick;
 };
 

@@ -77,6 +77,12 @@ typedef void store_redis_subscribed_cb(void *ctx, unsigned n);
 void store_redis__casync_on_subscribed(struct store_redis_casync *cl, store_redis_subscribed_cb *cb,
                                        void *ctx);
 
+/* Called on the loop with true when a master confirms the subscription
+ * and with false when a confirmed one is lost (store_relay_on_state()). */
+typedef void store_redis_state_cb(void *ctx, bool listening);
+void store_redis__casync_on_state(struct store_redis_casync *cl, store_redis_state_cb *cb,
+                                  void *ctx);
+
 /* Whether the subscription is confirmed by the master right now. */
 bool store_redis__casync_subscribed(const struct store_redis_casync *cl);
 

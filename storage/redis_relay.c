@@ -51,6 +51,8 @@ struct store_relay {
     bool listening; /* single Redis: confirmed on the live subscriber connection */
     store_relay_count_cb *count_cb;
     void *count_ctx;
+    store_relay_state_cb *state_cb;
+    void *state_ctx;
 };
 
 static void connect_conn(struct conn *c);
@@ -122,8 +124,11 @@ static void schedule_retry(struct conn *c)
     c->ac = NULL;
     c->connected = false;
     c->pending = 0;
-    if (c->subscriber)
+    if (c->subscriber && c->r->listening) {
         c->r->listening = false;
+        if (c->r->state_cb && !c->r->freeing)
+            c->r->state_cb(c->r->state_ctx, false);
+    }
     if (!c->r->freeing)
         pl_loop_timer_start(c->r->loop, &c->retry, RETRY_MS, on_retry, c);
 }
@@ -144,6 +149,8 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv)
     } else if (strcmp(rep->element[0]->str, "subscribe") == 0) {
         c->r->subs++;
         c->r->listening = true;
+        if (c->r->state_cb)
+            c->r->state_cb(c->r->state_ctx, true);
         if (c->r->sub_cb)
             c->r->sub_cb(c->r->sub_ctx, c->r->subs);
     }
@@ -250,6 +257,14 @@ void store_relay_on_subscribed(struct store_relay *r, store_relay_subscribed_cb 
     r->sub_ctx = ctx;
     if (r->cl)
         store_redis__casync_on_subscribed(r->cl, cb, ctx);
+}
+
+void store_relay_on_state(struct store_relay *r, store_relay_state_cb *cb, void *ctx)
+{
+    r->state_cb = cb;
+    r->state_ctx = ctx;
+    if (r->cl)
+        store_redis__casync_on_state(r->cl, cb, ctx);
 }
 
 const char *store_relay__tag(const struct store_relay *r, const char *tag)

@@ -60,6 +60,13 @@ PL_MUST_CHECK int store_relay_publish_tagged(struct store_relay *r, const char *
                                              uintptr_t tag);
 typedef void store_relay_count_cb(void *ctx, uintptr_t tag, long long receivers);
 void store_relay_on_count(struct store_relay *r, store_relay_count_cb *cb, void *ctx);
+/* Called on the loop with true each time Redis confirms the relay's
+ * subscription and with false when a confirmed subscription is lost (its
+ * connection went, or in cluster mode its master failed or its slot
+ * moved): frames published between the false and the next true are never
+ * received here. A slot of its own, beside store_relay_on_subscribed(). */
+typedef void store_relay_state_cb(void *ctx, bool listening);
+void store_relay_on_state(struct store_relay *r, store_relay_state_cb *cb, void *ctx);
 /* Whether this node's subscription is confirmed and its connection up, so
  * that a receiver count includes it; always false in cluster mode. */
 bool store_relay_listening(const struct store_relay *r);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Parley - chaos: Redis goes away and comes back under parleyd.        */
 /* Copyright (c) 2026 Parley developers                                 */
-#include "harness.h"
+#include "harness_chat.h"
+
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -57,4 +59,77 @@ PLTEST(redis_outage_fails_readiness_and_recovers_without_restart)
         pt_resp_free(&r);
     }
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* Waits, with a deadline, until s's parley_token_cache_held reads want. */
+static void wait_held(struct pt_server *s, long long want)
+{
+    uint64_t deadline = pt_now_ms() + RECOVERY_DEADLINE_MS;
+    while (pt_metric(s, PT_H1, "parley_token_cache_held") != want) {
+        if (pt_now_ms() > deadline)
+            pltest_fail(__FILE__, __LINE__, "parley_token_cache_held never became %lld", want);
+        pt_sleep_ms(50);
+    }
+}
+
+static int status_of(struct pt_server *s, const char *token)
+{
+    struct pt_resp r;
+    pt_get(s, PT_H1, "/v1/sessions", token, &r);
+    int st = (int)r.status;
+    pt_resp_free(&r);
+    return st;
+}
+
+/* A request answered from s's token cache (its hits grow). */
+static bool cached(struct pt_server *s, const char *token)
+{
+    for (int tries = 0; tries < 20; tries++) {
+        long long hits = pt_metric(s, PT_H1, "parley_token_cache_hits_total");
+        PL_ASSERT_INT_EQ(status_of(s, token), 200);
+        if (pt_metric(s, PT_H1, "parley_token_cache_hits_total") > hits)
+            return true;
+    }
+    return false;
+}
+
+/* While a node's relay subscription is down it cannot hear another node's
+ * revocation frames, so its token cache is held: a session revoked through
+ * node A during the outage (A's frame is lost) is refused on node B at
+ * once, although B had it cached for a minute. Once Redis is back the
+ * cache serves again. Without the hold, B answers 200 for 60 s. */
+PLTEST(a_node_without_its_relay_does_not_trust_its_token_cache)
+{
+    pt_svc_require();
+    static const char *const args[] = {"--token-cache-ms", "60000", NULL};
+    struct pt_server *na = PT_SERVER_START(args), *nb = PT_SERVER_START(args);
+    wait_held(na, 0);
+    wait_held(nb, 0);
+    struct pt_user a, a2;
+    PT_USER_NEW(na, PT_H1, "heldcache", &a);
+    pt_user_device(na, PT_H1, &a, &a2);
+    PL_ASSERT(cached(nb, a2.token));
+    PL_ASSERT(cached(nb, a.token));
+    pt_svc("redis", "stop");
+    wait_held(nb, 1);
+    wait_held(na, 1);
+    PL_ASSERT_INT_EQ(pt_metric(nb, PT_H1, "parley_token_cache_entries"), 0);
+    struct pt_resp r;
+    char path[64];
+    snprintf(path, sizeof(path), "/v1/sessions/%lld", (long long)a2.device);
+    PL_ASSERT_INT_EQ(pt_req(na, PT_H1, "DELETE", path, a.token, NULL, NULL, 0, &r), 0);
+    PT_ASSERT_STATUS(&r, 204);
+    pt_resp_free(&r);
+    PL_ASSERT_INT_EQ(status_of(nb, a2.token), 401);
+    /* Held, the cache answers nothing and stores nothing: PostgreSQL does. */
+    long long hits = pt_metric(nb, PT_H1, "parley_token_cache_hits_total");
+    for (int i = 0; i < 3; i++)
+        PL_ASSERT_INT_EQ(status_of(nb, a.token), 200);
+    PL_ASSERT_INT_EQ(pt_metric(nb, PT_H1, "parley_token_cache_hits_total"), hits);
+    pt_svc("redis", "start");
+    wait_held(nb, 0);
+    PL_ASSERT(cached(nb, a.token));
+    PL_ASSERT_INT_EQ(status_of(nb, a2.token), 401);
+    PL_ASSERT_INT_EQ(pt_server_stop(nb), 0);
+    PL_ASSERT_INT_EQ(pt_server_stop(na), 0);
 }

@@ -114,6 +114,38 @@ PLTEST(eviction_drops_the_device_and_beats_a_racing_lookup)
     api_token_cache_free(tc);
 }
 
+/* Held (the relay away), the cache forgets everything, answers nothing and
+ * stores nothing; a lookup begun while held stores nothing after the
+ * release either, one begun after it does. */
+PLTEST(a_held_cache_answers_and_keeps_nothing)
+{
+    struct api_token_cache *tc = cache(64, 5000, 3600);
+    int64_t user;
+    uint64_t gen = 0, during = 0, after = 0;
+    PL_ASSERT(!get(tc, 1, &user, &gen));
+    put(tc, 1, 42, 7, gen);
+    PL_ASSERT(get(tc, 1, &user, &gen));
+    api_token_cache_hold(tc, true);
+    struct api_token_cache_stats st;
+    api_token_cache_stats(tc, &st);
+    PL_ASSERT(st.held);
+    PL_ASSERT_INT_EQ(st.entries, 0);
+    PL_ASSERT(!get(tc, 1, &user, &during));
+    put(tc, 1, 42, 7, during);
+    PL_ASSERT(!get(tc, 1, &user, &gen));
+    api_token_cache_stats(tc, &st);
+    PL_ASSERT_INT_EQ(st.entries, 0);
+    api_token_cache_hold(tc, false);
+    put(tc, 1, 42, 7, during); /* read PostgreSQL while frames could be lost */
+    PL_ASSERT(!get(tc, 1, &user, &after));
+    put(tc, 1, 42, 7, after);
+    PL_ASSERT(get(tc, 1, &user, &gen));
+    PL_ASSERT_INT_EQ(user, 42);
+    api_token_cache_stats(tc, &st);
+    PL_ASSERT(!st.held);
+    api_token_cache_free(tc);
+}
+
 PLTEST(a_full_cache_replaces_by_clock_within_its_bound)
 {
     struct api_token_cache *tc = cache(16 * 4, 5000, 3600); /* 4 entries a shard */
