@@ -101,6 +101,11 @@ PLTEST_PROTO(events_cross_nodes)
     struct pt_sse *sa = PT_SSE_OPEN_READY(na, proto, a.token, NULL);
     relay_ready(na, proto, &a, conv, sb);
     relay_ready(nb, proto, &b, conv, sa);
+    /* Both relays' subscriptions stand (events crossed both ways), so
+     * neither node holds its token cache any more (single Redis and
+     * Redis Cluster alike). */
+    PL_ASSERT_INT_EQ(pt_metric(na, proto, "parley_token_cache_held"), 0);
+    PL_ASSERT_INT_EQ(pt_metric(nb, proto, "parley_token_cache_held"), 0);
 
     /* A message sent through A, on B's stream; its receipts, posted
      * through B, on A's stream. */
