@@ -129,11 +129,7 @@ PLTEST_PROTO(revocation_reaches_every_nodes_cache)
     /* Revoking another session by id. */
     warm(na, proto, a3.token);
     warm(nb, proto, a3.token);
-    char path[64];
-    snprintf(path, sizeof(path), "/v1/sessions/%lld", (long long)a3.device);
-    PL_ASSERT_INT_EQ(pt_req(na, proto, "DELETE", path, a.token, NULL, NULL, 0, &r), 0);
-    PT_ASSERT_STATUS(&r, 204);
-    pt_resp_free(&r);
+    pt_session_revoke(na, proto, a.token, a3.device);
     PL_ASSERT_INT_EQ(status_of(na, proto, a3.token), 401);
     wait_refused(nb, proto, a3.token, "session revoke");
     PL_ASSERT_INT_EQ(status_of(nb, proto, a.token), 200);
@@ -184,13 +180,10 @@ PLTEST_PROTO(a_revoked_token_never_works_on_the_revoking_node)
         struct pt_user d;
         pt_user_device(s, proto, &a, &d);
         warm(s, proto, d.token);
+        pt_session_revoke(s, proto, a.token, d.device);
+        PL_ASSERT_INT_EQ(status_of(s, proto, d.token), 401);
         struct pt_resp r;
         char path[64];
-        snprintf(path, sizeof(path), "/v1/sessions/%lld", (long long)d.device);
-        PL_ASSERT_INT_EQ(pt_req(s, proto, "DELETE", path, a.token, NULL, NULL, 0, &r), 0);
-        PT_ASSERT_STATUS(&r, 204);
-        pt_resp_free(&r);
-        PL_ASSERT_INT_EQ(status_of(s, proto, d.token), 401);
         snprintf(path, sizeof(path), "/v1/conversations/%lld/messages", (long long)conv);
         pt_reqf(s, proto, "POST", d.token, &r, path,
                 "{\"client_msg_id\":\"tc-%d\",\"kind\":\"text\",\"text\":\"revoked\"}", round);

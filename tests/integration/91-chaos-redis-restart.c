@@ -114,12 +114,7 @@ PLTEST(a_node_without_its_relay_does_not_trust_its_token_cache)
     wait_held(nb, 1);
     wait_held(na, 1);
     PL_ASSERT_INT_EQ(pt_metric(nb, PT_H1, "parley_token_cache_entries"), 0);
-    struct pt_resp r;
-    char path[64];
-    snprintf(path, sizeof(path), "/v1/sessions/%lld", (long long)a2.device);
-    PL_ASSERT_INT_EQ(pt_req(na, PT_H1, "DELETE", path, a.token, NULL, NULL, 0, &r), 0);
-    PT_ASSERT_STATUS(&r, 204);
-    pt_resp_free(&r);
+    pt_session_revoke(na, PT_H1, a.token, a2.device);
     PL_ASSERT_INT_EQ(status_of(nb, a2.token), 401);
     /* Held, the cache answers nothing and stores nothing: PostgreSQL does. */
     long long hits = pt_metric(nb, PT_H1, "parley_token_cache_hits_total");

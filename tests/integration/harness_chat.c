@@ -82,6 +82,16 @@ void pt_user_device(struct pt_server *s, enum pt_proto p, const struct pt_user *
     PL_ASSERT(dev->device != u->device);
 }
 
+void pt_session_revoke(struct pt_server *s, enum pt_proto p, const char *token, int64_t device)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/v1/sessions/%lld", (long long)device);
+    struct pt_resp r;
+    PL_ASSERT_INT_EQ(pt_req(s, p, "DELETE", path, token, NULL, NULL, 0, &r), 0);
+    PT_ASSERT_STATUS(&r, 204);
+    pt_resp_free(&r);
+}
+
 int64_t pt__direct(const char *file, int line, struct pt_server *s, enum pt_proto p,
                    const struct pt_user *me, int64_t peer, long want)
 {

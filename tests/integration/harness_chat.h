@@ -31,6 +31,9 @@ void pt__user_new(const char *file, int line, struct pt_server *s, enum pt_proto
 /* Logs u in once more: another device of the same user. */
 void pt_user_device(struct pt_server *s, enum pt_proto p, const struct pt_user *u,
                     struct pt_user *dev);
+/* DELETE /v1/sessions/{device} with token (a session of the same user);
+ * fails the case unless the answer is 204. */
+void pt_session_revoke(struct pt_server *s, enum pt_proto p, const char *token, int64_t device);
 
 /* POST /v1/conversations {kind: direct, user: peer}; want is 201, 200, or
  * 0 for either. Returns the conversation id. */
