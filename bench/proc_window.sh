@@ -17,25 +17,25 @@ set -u
 pid=${1:?parleyd pid} pm=${2:?postmaster pid} out=${3:?output file}
 dur=${PROC_WINDOW_S:-5} hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "$1" 2>/dev/null; }
-snap() {
+snap() { # "label id ticks": the id (thread or process id) is the key, the label is for reading
   local t p
-  for t in /proc/"$pid"/task/*; do echo "parleyd/$(cat "$t/comm")/${t##*/} $(ticks "$t/stat")"; done
+  for t in /proc/"$pid"/task/*; do echo "parleyd/$(cat "$t/comm") ${t##*/} $(ticks "$t/stat")"; done
   for p in $(pgrep -P "$pm") "$pm"; do
-    echo "pg/$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60 | tr ' ' '_')/$p $(ticks "/proc/$p/stat")"
+    echo "pg/$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60 | tr ' ' '_') $p $(ticks "/proc/$p/stat")"
   done
   for p in $(pgrep -x redis-server) $(pgrep -x ssebench); do
-    echo "other/$(cat "/proc/$p/comm")/$p $(ticks "/proc/$p/stat")"
+    echo "other/$(cat "/proc/$p/comm") $p $(ticks "/proc/$p/stat")"
   done
-  echo "machine $(awk '/^cpu /{print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)"
+  echo "machine 0 $(awk '/^cpu /{print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)"
 }
 a=$(snap)
 sleep "$dur"
 b=$(snap)
 {
-  awk -v d="$dur" -v hz="$hz" 'NR == FNR { t[$1] = $2; idle[$1] = $3; next }
-    $1 == "machine" { busy = $2 - t[$1]; printf "machine busy %.1f%%\n", 100 * busy / (busy + $3 - idle[$1]); next }
-    ($1 in t) && $2 > t[$1] { printf "%-70s %5.1f%%\n", $1, 100 * ($2 - t[$1]) / hz / d }' \
-    <(echo "$a") <(echo "$b") | sort -k2 -nr
+  awk -v d="$dur" -v hz="$hz" 'NR == FNR { t[$2] = $3; idle[$2] = $4; next }
+    $1 == "machine" { busy = $3 - t[0]; printf "machine busy %.1f%%\n", 100 * busy / (busy + $4 - idle[0]); next }
+    ($2 in t) && $3 > t[$2] { printf "%-64s %7s %5.1f%%\n", $1, $2, 100 * ($3 - t[$2]) / hz / d }' \
+    <(echo "$a") <(echo "$b") | sort -k3 -nr
   if [ -n "${PROC_WINDOW_PSQL:-}" ]; then
     echo "backend | application | last statement"
     $PROC_WINDOW_PSQL -Atc "SELECT pid, application_name, left(regexp_replace(query, '\s+', ' ', 'g'), 70)

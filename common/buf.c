@@ -77,11 +77,19 @@ int pl_buf_append(struct pl_buf *b, const void *p, size_t n)
 int pl_buf_printf(struct pl_buf *b, const char *fmt, ...)
 {
     va_list ap;
+    /* Straight into the free space when there is some; only output that
+     * does not fit is formatted a second time (pl_arena_sprintf() says
+     * why sizing with vsnprintf(NULL, 0) first is slow). */
+    size_t room = b->data ? b->cap - b->off - b->len : 0;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = room ? vsnprintf(b->data + b->off + b->len, room, fmt, ap) : vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     if (n < 0)
         return PL_EINVAL;
+    if ((size_t)n < room && b->len + (size_t)n < b->max) {
+        b->len += (size_t)n;
+        return 0;
+    }
     int rc = 0;
     char *d = pl_buf_reserve(b, (size_t)n + 1, &rc);
     if (!d)

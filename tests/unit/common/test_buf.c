@@ -72,6 +72,32 @@ PLTEST(buf_printf_appends)
     size_t before = b.len;
     PL_ASSERT_INT_EQ(pl_buf_printf(&b, "%5000d", 1), PL_ETOOBIG);
     PL_ASSERT_INT_EQ(b.len, before);
+    /* Longer than the free space: formatted again after growing. */
+    PL_ASSERT_INT_EQ(pl_buf_printf(&b, "%1000d|", 7), 0);
+    PL_ASSERT_INT_EQ(b.len, before + 1001);
+    PL_ASSERT_MEM_EQ(pl_buf_head(&b) + before + 999, "7|", 2);
+    pl_buf_deinit(&b);
+}
+
+/* Output formatted straight into the free space obeys max exactly as
+ * output that needs the buffer to grow: the last byte goes to the NUL. */
+PLTEST(buf_printf_respects_max_within_free_space)
+{
+    struct pl_buf b;
+    pl_buf_init(&b, 300);
+    PL_ASSERT_INT_EQ(pl_buf_printf(&b, "%s", "ab"), 0); /* allocates 256 bytes */
+    PL_ASSERT(b.cap > 200);
+    PL_ASSERT_INT_EQ(pl_buf_printf(&b, "%297d", 1), 0); /* 299 bytes + NUL = max */
+    PL_ASSERT_INT_EQ(b.len, 299);
+    PL_ASSERT_INT_EQ(pl_buf_printf(&b, "%s", "x"), PL_ETOOBIG);
+    PL_ASSERT_INT_EQ(b.len, 299);
+    pl_buf_deinit(&b);
+    pl_buf_init(&b, 100);
+    PL_ASSERT_INT_EQ(pl_buf_printf(&b, "%s", "a"), 0); /* cap 100, 99 free */
+    PL_ASSERT_INT_EQ(pl_buf_printf(&b, "%99d", 5), PL_ETOOBIG); /* 1 + 99 + NUL > 100 */
+    PL_ASSERT_INT_EQ(b.len, 1);
+    PL_ASSERT_INT_EQ(pl_buf_printf(&b, "%97d", 5), 0);
+    PL_ASSERT_INT_EQ(b.len, 98);
     pl_buf_deinit(&b);
 }
 
