@@ -82,7 +82,8 @@ int pl_buf_printf(struct pl_buf *b, const char *fmt, ...)
      * why sizing with vsnprintf(NULL, 0) first is slow). */
     size_t room = b->data ? b->cap - b->off - b->len : 0;
     va_start(ap, fmt);
-    int n = room ? vsnprintf(b->data + b->off + b->len, room, fmt, ap) : vsnprintf(NULL, 0, fmt, ap);
+    int n =
+        room ? vsnprintf(b->data + b->off + b->len, room, fmt, ap) : vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     if (n < 0)
         return PL_EINVAL;

@@ -93,7 +93,7 @@ PLTEST(buf_printf_respects_max_within_free_space)
     PL_ASSERT_INT_EQ(b.len, 299);
     pl_buf_deinit(&b);
     pl_buf_init(&b, 100);
-    PL_ASSERT_INT_EQ(pl_buf_printf(&b, "%s", "a"), 0); /* cap 100, 99 free */
+    PL_ASSERT_INT_EQ(pl_buf_printf(&b, "%s", "a"), 0);          /* cap 100, 99 free */
     PL_ASSERT_INT_EQ(pl_buf_printf(&b, "%99d", 5), PL_ETOOBIG); /* 1 + 99 + NUL > 100 */
     PL_ASSERT_INT_EQ(b.len, 1);
     PL_ASSERT_INT_EQ(pl_buf_printf(&b, "%97d", 5), 0);
