@@ -158,11 +158,15 @@ bool api_token_cache_get(struct api_token_cache *tc, const uint8_t hash[32], int
     /* Taken before the lookup, so before the caller's query: an eviction
      * that lands while the query runs makes the put a no-op. */
     *gen = atomic_load(&tc->gen);
+    if (atomic_load(&tc->held)) { /* nothing to trust: no lock, no lookup */
+        atomic_fetch_add_explicit(&tc->misses, 1, memory_order_relaxed);
+        return false;
+    }
     uint64_t k = key_of(hash), now = tc->now();
     struct shard *s = shard_of(tc, k);
     bool hit = false;
     pthread_mutex_lock(&s->mu);
-    int32_t i = atomic_load(&tc->held) ? NIL : find(s, k, hash);
+    int32_t i = find(s, k, hash);
     if (i != NIL) {
         struct entry *e = &s->e[i];
         /* Stale, or the session went idle past its own expiry (a hit must

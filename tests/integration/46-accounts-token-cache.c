@@ -19,36 +19,11 @@
 #define EV_MS 10000
 static const char *const long_cache[] = {"--token-cache-ms", "60000", NULL};
 
-/* GET /v1/sessions rather than /v1/me: in the moment between an account's
- * deletion on one node and the relay frame reaching another, the other
- * node may still answer for the token, and /v1/me would show the erased
- * account's tombstone (which no client can otherwise see); the session
- * list is then just empty. */
-static int status_of(struct pt_server *s, enum pt_proto p, const char *token)
-{
-    struct pt_resp r;
-    pt_get(s, p, "/v1/sessions", token, &r);
-    int st = (int)r.status;
-    if (st == 401)
-        PT_ASSERT_PROBLEM(&r, 401, "unauthenticated");
-    pt_resp_free(&r);
-    return st;
-}
-
-/* The value of a counter in the node's /metrics. */
-static uint64_t metric(struct pt_server *s, enum pt_proto p, const char *name)
-{
-    struct pt_resp r;
-    pt_get(s, p, "/metrics", PT_METRICS_TOKEN, &r);
-    PT_ASSERT_STATUS(&r, 200);
-    char key[96];
-    snprintf(key, sizeof(key), "\n%s ", name);
-    const char *at = strstr(r.body, key);
-    PL_ASSERT(at);
-    uint64_t v = strtoull(at + strlen(key), NULL, 10);
-    pt_resp_free(&r);
-    return v;
-}
+/* Requests are GET /v1/sessions (pt_sessions_status()) rather than
+ * /v1/me: in the moment between an account's deletion on one node and the
+ * relay frame reaching another, the other node may still answer for the
+ * token, and /v1/me would show the erased account's tombstone (which no
+ * client can otherwise see); the session list is then just empty. */
 
 /* token works on s and is in its cache: a request is answered from it
  * (hits grow). Another test's revocation, relayed to every node on the
@@ -56,22 +31,16 @@ static uint64_t metric(struct pt_server *s, enum pt_proto p, const char *name)
  * after any eviction stores nothing), hence the retries. */
 static void warm(struct pt_server *s, enum pt_proto p, const char *token)
 {
-    PL_ASSERT_INT_EQ(status_of(s, p, token), 200);
-    for (int tries = 0;; tries++) {
-        uint64_t hits = metric(s, p, "parley_token_cache_hits_total");
-        PL_ASSERT_INT_EQ(status_of(s, p, token), 200);
-        if (metric(s, p, "parley_token_cache_hits_total") > hits)
-            return;
-        if (tries == 20)
-            pltest_fail(__FILE__, __LINE__, "the token is never answered from the cache");
-    }
+    PL_ASSERT_INT_EQ(pt_sessions_status(s, p, token), 200);
+    if (!pt_token_cached(s, p, token))
+        pltest_fail(__FILE__, __LINE__, "the token is never answered from the cache");
 }
 
 /* Waits, with a deadline, until s refuses token. */
 static void wait_refused(struct pt_server *s, enum pt_proto p, const char *token, const char *what)
 {
     uint64_t deadline = pt_now_ms() + EV_MS;
-    while (status_of(s, p, token) != 401) {
+    while (pt_sessions_status(s, p, token) != 401) {
         if (pt_now_ms() > deadline)
             pltest_fail(__FILE__, __LINE__, "%s: the other node still accepts the token", what);
         pt_sleep_ms(20);
@@ -123,16 +92,16 @@ PLTEST_PROTO(revocation_reaches_every_nodes_cache)
         pt_req(na, proto, "DELETE", "/v1/sessions/current", a2.token, NULL, NULL, 0, &r), 0);
     PT_ASSERT_STATUS(&r, 204);
     pt_resp_free(&r);
-    PL_ASSERT_INT_EQ(status_of(na, proto, a2.token), 401);
+    PL_ASSERT_INT_EQ(pt_sessions_status(na, proto, a2.token), 401);
     wait_refused(nb, proto, a2.token, "logout");
 
     /* Revoking another session by id. */
     warm(na, proto, a3.token);
     warm(nb, proto, a3.token);
     pt_session_revoke(na, proto, a.token, a3.device);
-    PL_ASSERT_INT_EQ(status_of(na, proto, a3.token), 401);
+    PL_ASSERT_INT_EQ(pt_sessions_status(na, proto, a3.token), 401);
     wait_refused(nb, proto, a3.token, "session revoke");
-    PL_ASSERT_INT_EQ(status_of(nb, proto, a.token), 200);
+    PL_ASSERT_INT_EQ(pt_sessions_status(nb, proto, a.token), 200);
 
     /* A password change ends every other session, and keeps the caller's. */
     warm(na, proto, a4.token);
@@ -141,10 +110,10 @@ PLTEST_PROTO(revocation_reaches_every_nodes_cache)
             "{\"old_password\":\"%s\",\"new_password\":\"another long secret\"}", PT_PASSWORD);
     PT_ASSERT_STATUS(&r, 204);
     pt_resp_free(&r);
-    PL_ASSERT_INT_EQ(status_of(na, proto, a4.token), 401);
+    PL_ASSERT_INT_EQ(pt_sessions_status(na, proto, a4.token), 401);
     wait_refused(nb, proto, a4.token, "password change");
-    PL_ASSERT_INT_EQ(status_of(na, proto, a.token), 200);
-    PL_ASSERT_INT_EQ(status_of(nb, proto, a.token), 200);
+    PL_ASSERT_INT_EQ(pt_sessions_status(na, proto, a.token), 200);
+    PL_ASSERT_INT_EQ(pt_sessions_status(nb, proto, a.token), 200);
 
     /* Deleting the account ends all of them. */
     warm(na, proto, a.token);
@@ -152,9 +121,9 @@ PLTEST_PROTO(revocation_reaches_every_nodes_cache)
     pt_reqf(na, proto, "DELETE", a.token, &r, "/v1/me", "{\"password\":\"another long secret\"}");
     PT_ASSERT_STATUS(&r, 204);
     pt_resp_free(&r);
-    PL_ASSERT_INT_EQ(status_of(na, proto, a.token), 401);
+    PL_ASSERT_INT_EQ(pt_sessions_status(na, proto, a.token), 401);
     wait_refused(nb, proto, a.token, "account deletion");
-    PL_ASSERT(metric(nb, proto, "parley_token_cache_evicted_total") >= 4);
+    PL_ASSERT(pt_metric(nb, proto, "parley_token_cache_evicted_total") >= 4);
     PL_ASSERT_INT_EQ(pt_server_stop(nb), 0);
     PL_ASSERT_INT_EQ(pt_server_stop(na), 0);
 }
@@ -170,18 +139,18 @@ PLTEST_PROTO(a_revoked_token_never_works_on_the_revoking_node)
     pt_user_device(s, proto, &a, &a2);
     PT_USER_NEW(s, proto, "tc_once_peer", &b);
     int64_t conv = PT_DIRECT(s, proto, &b, a.id, 201);
-    uint64_t hits = metric(s, proto, "parley_token_cache_hits_total");
+    long long hits = pt_metric(s, proto, "parley_token_cache_hits_total");
     for (int i = 0; i < 5; i++)
         PT_SEND(s, proto, &a2, conv, "cached");
     /* The first send asked PostgreSQL; the others could be answered from
      * the cache (sends take the batched path, api__auth_many()). */
-    PL_ASSERT(metric(s, proto, "parley_token_cache_hits_total") > hits);
+    PL_ASSERT(pt_metric(s, proto, "parley_token_cache_hits_total") > hits);
     for (int round = 0; round < 20; round++) {
         struct pt_user d;
         pt_user_device(s, proto, &a, &d);
         warm(s, proto, d.token);
         pt_session_revoke(s, proto, a.token, d.device);
-        PL_ASSERT_INT_EQ(status_of(s, proto, d.token), 401);
+        PL_ASSERT_INT_EQ(pt_sessions_status(s, proto, d.token), 401);
         struct pt_resp r;
         char path[64];
         snprintf(path, sizeof(path), "/v1/conversations/%lld/messages", (long long)conv);
@@ -190,7 +159,7 @@ PLTEST_PROTO(a_revoked_token_never_works_on_the_revoking_node)
         PT_ASSERT_PROBLEM(&r, 401, "unauthenticated");
         pt_resp_free(&r);
     }
-    PL_ASSERT_INT_EQ(status_of(s, proto, a2.token), 200);
+    PL_ASSERT_INT_EQ(pt_sessions_status(s, proto, a2.token), 200);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
@@ -205,17 +174,17 @@ PLTEST_PROTO(a_cached_session_still_expires)
     pt_user_device(s, proto, &a, &a2);
     warm(s, proto, a2.token);
     uint64_t deadline = pt_now_ms() + 20000;
-    while (status_of(s, proto, a2.token) == 200) {
+    while (pt_sessions_status(s, proto, a2.token) == 200) {
         /* a2 was just used: it stays idle now; a stays busy. */
         uint64_t idle_from = pt_now_ms();
         while (pt_now_ms() - idle_from < 5000 && pt_now_ms() < deadline) {
-            PL_ASSERT_INT_EQ(status_of(s, proto, a.token), 200);
+            PL_ASSERT_INT_EQ(pt_sessions_status(s, proto, a.token), 200);
             pt_sleep_ms(200);
         }
         if (pt_now_ms() > deadline)
             pltest_fail(__FILE__, __LINE__, "the idle session never expired");
     }
-    PL_ASSERT_INT_EQ(status_of(s, proto, a.token), 200);
-    PL_ASSERT(metric(s, proto, "parley_token_cache_hits_total") > 0);
+    PL_ASSERT_INT_EQ(pt_sessions_status(s, proto, a.token), 200);
+    PL_ASSERT(pt_metric(s, proto, "parley_token_cache_hits_total") > 0);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }

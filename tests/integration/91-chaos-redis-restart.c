@@ -72,27 +72,6 @@ static void wait_held(struct pt_server *s, long long want)
     }
 }
 
-static int status_of(struct pt_server *s, const char *token)
-{
-    struct pt_resp r;
-    pt_get(s, PT_H1, "/v1/sessions", token, &r);
-    int st = (int)r.status;
-    pt_resp_free(&r);
-    return st;
-}
-
-/* A request answered from s's token cache (its hits grow). */
-static bool cached(struct pt_server *s, const char *token)
-{
-    for (int tries = 0; tries < 20; tries++) {
-        long long hits = pt_metric(s, PT_H1, "parley_token_cache_hits_total");
-        PL_ASSERT_INT_EQ(status_of(s, token), 200);
-        if (pt_metric(s, PT_H1, "parley_token_cache_hits_total") > hits)
-            return true;
-    }
-    return false;
-}
-
 /* While a node's relay subscription is down it cannot hear another node's
  * revocation frames, so its token cache is held: a session revoked through
  * node A during the outage (A's frame is lost) is refused on node B at
@@ -108,23 +87,23 @@ PLTEST(a_node_without_its_relay_does_not_trust_its_token_cache)
     struct pt_user a, a2;
     PT_USER_NEW(na, PT_H1, "heldcache", &a);
     pt_user_device(na, PT_H1, &a, &a2);
-    PL_ASSERT(cached(nb, a2.token));
-    PL_ASSERT(cached(nb, a.token));
+    PL_ASSERT(pt_token_cached(nb, PT_H1, a2.token));
+    PL_ASSERT(pt_token_cached(nb, PT_H1, a.token));
     pt_svc("redis", "stop");
     wait_held(nb, 1);
     wait_held(na, 1);
     PL_ASSERT_INT_EQ(pt_metric(nb, PT_H1, "parley_token_cache_entries"), 0);
     pt_session_revoke(na, PT_H1, a.token, a2.device);
-    PL_ASSERT_INT_EQ(status_of(nb, a2.token), 401);
+    PL_ASSERT_INT_EQ(pt_sessions_status(nb, PT_H1, a2.token), 401);
     /* Held, the cache answers nothing and stores nothing: PostgreSQL does. */
     long long hits = pt_metric(nb, PT_H1, "parley_token_cache_hits_total");
     for (int i = 0; i < 3; i++)
-        PL_ASSERT_INT_EQ(status_of(nb, a.token), 200);
+        PL_ASSERT_INT_EQ(pt_sessions_status(nb, PT_H1, a.token), 200);
     PL_ASSERT_INT_EQ(pt_metric(nb, PT_H1, "parley_token_cache_hits_total"), hits);
     pt_svc("redis", "start");
     wait_held(nb, 0);
-    PL_ASSERT(cached(nb, a.token));
-    PL_ASSERT_INT_EQ(status_of(nb, a2.token), 401);
+    PL_ASSERT(pt_token_cached(nb, PT_H1, a.token));
+    PL_ASSERT_INT_EQ(pt_sessions_status(nb, PT_H1, a2.token), 401);
     PL_ASSERT_INT_EQ(pt_server_stop(nb), 0);
     PL_ASSERT_INT_EQ(pt_server_stop(na), 0);
 }

@@ -92,6 +92,28 @@ void pt_session_revoke(struct pt_server *s, enum pt_proto p, const char *token, 
     pt_resp_free(&r);
 }
 
+int pt_sessions_status(struct pt_server *s, enum pt_proto p, const char *token)
+{
+    struct pt_resp r;
+    pt_get(s, p, "/v1/sessions", token, &r);
+    int st = (int)r.status;
+    if (st == 401)
+        PT_ASSERT_PROBLEM(&r, 401, "unauthenticated");
+    pt_resp_free(&r);
+    return st;
+}
+
+bool pt_token_cached(struct pt_server *s, enum pt_proto p, const char *token)
+{
+    for (int tries = 0; tries < 20; tries++) {
+        long long hits = pt_metric(s, p, "parley_token_cache_hits_total");
+        PL_ASSERT_INT_EQ(pt_sessions_status(s, p, token), 200);
+        if (pt_metric(s, p, "parley_token_cache_hits_total") > hits)
+            return true;
+    }
+    return false;
+}
+
 int64_t pt__direct(const char *file, int line, struct pt_server *s, enum pt_proto p,
                    const struct pt_user *me, int64_t peer, long want)
 {

@@ -34,6 +34,13 @@ void pt_user_device(struct pt_server *s, enum pt_proto p, const struct pt_user *
 /* DELETE /v1/sessions/{device} with token (a session of the same user);
  * fails the case unless the answer is 204. */
 void pt_session_revoke(struct pt_server *s, enum pt_proto p, const char *token, int64_t device);
+/* The status of GET /v1/sessions with token (200 or 401; a 401 must be the
+ * unauthenticated problem). */
+int pt_sessions_status(struct pt_server *s, enum pt_proto p, const char *token);
+/* Requests with token (each must answer 200) until one is answered from
+ * s's token cache (parley_token_cache_hits_total grows): true, or false
+ * after 20 tries. */
+bool pt_token_cached(struct pt_server *s, enum pt_proto p, const char *token);
 
 /* POST /v1/conversations {kind: direct, user: peer}; want is 201, 200, or
  * 0 for either. Returns the conversation id. */
