@@ -678,6 +678,26 @@ pl_redis_cluster_flush() {
   done
 }
 
+# pl_redis_cluster_synced PORT SECONDS: wait until a replica of the master on PORT has
+# acknowledged every write that master took so far. Replication is asynchronous, and a replica
+# that has just finished its full sync gets nothing streamed until its first REPLCONF ACK (sent
+# once a second), so a master killed right after a write can take it with it: the failover tests
+# mean to test parleyd across a failover, not Redis losing acknowledged writes.
+pl_redis_cluster_synced() {
+  local info want= got i
+  for ((i = 0; i < $2 * 20; i++)); do
+    info=$(redis-cli -p "$1" info replication 2>/dev/null | tr -d '\r')
+    # The offset when we first looked: later writes need not wait.
+    [[ -n $want ]] || want=$(sed -n 's/^master_repl_offset://p' <<<"$info")
+    [[ -n $want ]] || return 1
+    # slave0:ip=...,port=...,state=online,offset=N,lag=0
+    got=$(sed -n 's/^slave[0-9]*:.*state=online,offset=\([0-9]*\).*/\1/p' <<<"$info" | sort -n | tail -n 1)
+    [[ -n $got ]] && ((got >= want)) && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 # pl_redis_cluster_kill_master DIR KEY: SIGKILL the master that serves KEY's slot (a crash:
 # its replica takes over) and print its port.
 pl_redis_cluster_kill_master() {
@@ -697,6 +717,7 @@ pl_redis_cluster_kill_master() {
     }')
   [[ -n $p ]] || return 1
   pid=$(pl_redis_cluster_node_pid "$dir" "$p") || return 1
+  pl_redis_cluster_synced "$p" 5 || pl_warn "the replica of $p has not acknowledged its writes"
   kill -KILL "$pid"
   pl_wait_gone "$pid" 10
   echo "$p"
