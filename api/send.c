@@ -196,7 +196,7 @@ static int e2e_rows(struct pl_arena *a, struct store_send *const *s, unsigned n,
     return rc;
 }
 
-/* One attempt at the batch's transaction: three round trips (see
+/* One attempt at the batch's transaction: two round trips (see
  * storage/messages.h). The position lock is taken by the last one, which
  * also inserts and commits, so it is held for no round trip to us. */
 static int run_tx(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s, unsigned n,
@@ -208,7 +208,7 @@ static int run_tx(struct store_pg *pg, struct pl_arena *a, struct store_send *co
     int rc = store_pg_send_open(pg, a, s, n);
     if (rc == 0) {
         reject_kinds(s, n);
-        rc = store_pg_send_assign(pg, a, s, n, n_new);
+        rc = store_pg_send_assign(a, s, n, n_new);
     }
     if (rc == 0 && *n_new == 0) {
         rc = store_pg_tx_commit(pg); /* nothing new: nothing was written */
@@ -221,7 +221,7 @@ static int run_tx(struct store_pg *pg, struct pl_arena *a, struct store_send *co
          * lost or doubled either way. Events that did commit reach live
          * streams through the hub's gap filling (or on resume), since we
          * do not publish them. */
-        rc = store_pg_send_finish(pg, s, n, e2e, &first);
+        rc = store_pg_send_finish(pg, a, s, n, e2e, &first);
         if (rc == 0)
             return splice_ids(a, s, n, out); /* committed: no rollback */
     }

@@ -17,16 +17,14 @@
 PL_LOG_TOPIC("writer");
 
 /*
- * Why several writers. A send's transaction is three round trips
- * (storage/messages.h): lock and check, assign seqs, then insert-and-commit.
- * Only the last one takes the global stream position lock, and it holds it
- * through its commit's WAL flush, so positions stay dense and commit in
- * order whatever the number of writers (and of nodes). With one writer
- * everything else of a batch waited for that flush too. With
- * writer_connections lanes (a thread and a PostgreSQL connection each) one
- * lane locks, checks and assigns the next batch while another lane's commit
- * flushes, so the next batch is ready to take the position lock the moment
- * the previous one lets it go.
+ * Why several writers. A send's transaction is two round trips
+ * (storage/messages.h): lock, check and read the audiences, then
+ * advance-insert-and-commit. Only the last one takes the global stream position lock, and it holds
+ * it through its commit's WAL flush, so positions stay dense and commit in order whatever the
+ * number of writers (and of nodes). With one writer everything else of a batch waited for that
+ * flush too. With writer_connections lanes (a thread and a PostgreSQL connection each) one lane
+ * locks and checks the next batch while another lane's commit flushes, so the next batch is ready
+ * to take the position lock the moment the previous one lets it go.
  *
  * All lanes take from one queue. A lane takes whatever piled up (group
  * commit: batches grow by themselves exactly when the load does, and an
@@ -51,7 +49,7 @@ PL_LOG_TOPIC("writer");
 
 /*
  * Why a lane may wait a moment before it takes a small batch. A batch has
- * a fixed cost (three round trips, executor start-up for each statement,
+ * a fixed cost (two round trips, executor start-up for each statement,
  * the commit's WAL flush, the hand-offs between threads), paid whatever
  * its size. Taking "whatever piled up" keeps a lone send fast, but at a
  * steady few thousand sends a second it also means batches of three or

@@ -53,19 +53,22 @@ struct store_e2e_send {
 
 /* ---- Sending: the steps of one group commit ------------------------------
  *
- * The writer commits a batch of sends in one transaction of three round
+ * The writer commits a batch of sends in one transaction of two round
  * trips whatever the batch size (each a libpq pipeline of statements):
  *
  *   store_pg_send_open()     BEGIN; lock the batch's conversations in id
- *                            order; membership, idempotency, reply_to
- *   store_pg_send_assign()   seqs for the new sends, created_at, audiences;
- *                            accepted message requests; their stream
- *                            positions (the global position lock is held
- *                            from here to the commit, taken after every
- *                            member row lock): the caller sets each msg.id
- *                            to its position and builds its payload
- *   store_pg_send_finish()   the e2e rows, the new messages and their
- *                            events; COMMIT
+ *                            order (their last_seq, the transaction's
+ *                            now()); membership, idempotency, reply_to;
+ *                            the conversations' members
+ *   store_pg_send_assign()   no round trip: seqs for the new sends from
+ *                            last_seq, in batch order; the caller builds
+ *                            their payloads
+ *   store_pg_send_finish()   the e2e rows; last_seq advanced; accepted
+ *                            message requests; the stream positions (the
+ *                            global position lock is held from here to
+ *                            the commit, taken after every member row
+ *                            lock); the new messages and their events;
+ *                            COMMIT
  *
  * Writer thread (blocking). Each function takes the batch as an array of n
  * pointers (borrowed); strings it returns come from the arena a. Besides
@@ -93,10 +96,14 @@ struct store_send {
     int64_t reply_to;                 /* a seq, or 0 for none */
     const struct store_e2e_send *e2e; /* kind "e2e" only, else NULL */
     bool forwarded;                   /* a forward_of copy (kind and body the original's) */
-    /* Set by store_pg_send_open(): the conversation is an e2e one, and its
-     * disappearing-messages timer in ms (0: off; 0013). */
+    /* Set by store_pg_send_open() when the conversation exists: it is an
+     * e2e one; its disappearing-messages timer in ms (0: off; 0013); its
+     * last_seq under the lock; the transaction's now() (every message's
+     * created_at); its members (audience, n_audience). */
     bool conv_e2e;
     int64_t expire_ms;
+    int64_t conv_last_seq;
+    const char *tx_now;
 
     enum store_send_outcome outcome; /* set by store_pg_send_open() */
     /* REJECTED: PL_ENOTFOUND (the sender is not a member, or there is no
@@ -109,7 +116,7 @@ struct store_send {
     bool accepts;             /* NEW: the sender answers its pending message request */
     unsigned dup_of;          /* DUPLICATE: index of the send it repeats */
     struct store_message msg; /* STORED: by check; NEW: by assign (id by finish) */
-    const int64_t *audience;  /* NEW: the conversation's members, by assign */
+    const int64_t *audience;  /* by open, see conv_e2e */
     unsigned n_audience;
     /* NEW: the message.created JSON, by the caller, written with a single
      * '0' at byte id_at where the message's id (its position, unknown
@@ -130,26 +137,27 @@ struct store_send {
 PL_MUST_CHECK int store_pg_send_open(struct store_pg *pg, struct pl_arena *a,
                                      struct store_send *const *s, unsigned n);
 
-/* Advances last_seq (and last_activity_at) of each conversation by its
- * number of NEW sends and fills their msg (all but id, which is their
- * position), audience and n_audience; accepts the message requests that
- * NEW sends answer (0013; member rows, so before the position lock, in
- * the order receipts take them); sets *n_new. Gap-free: seqs are given in
- * batch order. No round trip when there is nothing new. */
-PL_MUST_CHECK int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a,
-                                       struct store_send *const *s, unsigned n, unsigned *n_new);
+/* Fills the msg of every NEW send (all but id, which is its position):
+ * seqs follow their conversation's last_seq, gap-free, in batch order;
+ * sets *n_new. No round trip: store_pg_send_finish() advances last_seq. */
+PL_MUST_CHECK int store_pg_send_assign(struct pl_arena *a, struct store_send *const *s, unsigned n,
+                                       unsigned *n_new);
 
 /* One round trip: inserts e2e_rows (NULL for none: store_pg_e2e_insert()'s
- * JSON, borrowed); takes the NEW sends' stream positions (the global
- * position lock, held from here through the commit's WAL flush, so
- * positions are dense and commit in order); inserts every NEW send's
- * message (id = its position) and its message.created event (payload with
- * the position at id_at); and commits. On success sets each NEW send's
- * msg.id, in batch order from *first (0 when nothing was new).
+ * JSON, borrowed); advances last_seq (and last_activity_at) of each
+ * conversation by its number of NEW sends; accepts the message requests
+ * that NEW sends answer (0013; member rows, so before the position lock,
+ * in the order receipts take them); takes the NEW sends' stream positions
+ * (the global position lock, held from here through the commit's WAL
+ * flush, so positions are dense and commit in order); inserts every NEW
+ * send's message (id = its position) and its message.created event
+ * (payload with the position at id_at); and commits. On success sets each
+ * NEW send's msg.id, in batch order from *first (0 when nothing was new).
  * Returns 0, PL_EINVAL when a NEW send has no placeholder at id_at, or the
  * store_pg codes; PL_EUNAVAIL means the outcome is unknown, as for
  * store_pg_tx_commit(). */
-PL_MUST_CHECK int store_pg_send_finish(struct store_pg *pg, struct store_send *const *s, unsigned n,
+PL_MUST_CHECK int store_pg_send_finish(struct store_pg *pg, struct pl_arena *a,
+                                       struct store_send *const *s, unsigned n,
                                        const char *e2e_rows, uint64_t *first);
 
 /* ---- Reading -------------------------------------------------------------- */

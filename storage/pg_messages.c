@@ -38,7 +38,8 @@
 enum {
     SEND_LOCK,
     SEND_CHECK,
-    SEND_ASSIGN,
+    SEND_AUDIENCE,
+    SEND_ADVANCE,
     SEND_INSERT,
     SEND_ACCEPT,
     MEMBER_JOINED,
@@ -81,11 +82,18 @@ enum {
 #define CHECK_NCOLS 7
 
 const struct store_pg__stmt store_pg__message_stmts[] = {
+    /* Locking the row waits for whoever holds it and then returns its
+     * newest version, so last_seq is the one this transaction advances:
+     * nobody else can until it ends. now() is the transaction's start,
+     * every message's created_at. */
+    // clang-format off
     [SEND_LOCK] = {"send_lock",
-                   "SELECT id, encryption = 'e2e', COALESCE(expire_ms, 0) FROM conversations"
+                   "SELECT id, encryption = 'e2e', COALESCE(expire_ms, 0), last_seq,"
+                   " " TS_UTC("now()") " FROM conversations"
                    " WHERE id = ANY($1::bigint[])"
                    " ORDER BY id FOR NO KEY UPDATE",
                    1, false},
+    // clang-format on
     /* Per send, in batch order: is the sender a member, is reply_to a
      * message it can see, is (device, client_msg_id) stored already, and
      * which send of the batch is the first acceptable one with that key. */
@@ -124,18 +132,23 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
          " ORDER BY k.i",
          // clang-format on
          1, true},
-    /* The audience is read under the conversation lock taken by SEND_LOCK,
-     * so nobody joins or leaves between it and the commit. */
-    [SEND_ASSIGN] = {"send_assign",
-                     "UPDATE conversations v SET last_seq = v.last_seq + x.n,"
-                     " last_activity_at = now()"
-                     " FROM unnest($1::bigint[], $2::bigint[]) AS x(c, n) WHERE v.id = x.c"
-                     " RETURNING v.id, v.last_seq - x.n + 1,"
-                     " ARRAY(SELECT mb.user_id FROM members mb WHERE mb.conversation_id = v.id),"
-                     " " TS_UTC("now()"),
-                     2, false},
+    /* The audience is read by a statement after SEND_LOCK, so its snapshot
+     * is taken under the conversation lock: nobody joins or leaves between
+     * it and the commit. (SEND_LOCK's own snapshot predates the wait.) */
+    [SEND_AUDIENCE] = {"send_audience",
+                       "SELECT conversation_id, array_agg(user_id) FROM members"
+                       " WHERE conversation_id = ANY($1::bigint[]) GROUP BY conversation_id",
+                       1, false},
+    /* Advances last_seq past the seqs handed out from SEND_LOCK's value.
+     * Under the lock nobody else moved it; were it otherwise, the
+     * messages' primary key would refuse a seq given twice. */
+    [SEND_ADVANCE] = {"send_advance",
+                      "UPDATE conversations v SET last_seq = v.last_seq + x.n,"
+                      " last_activity_at = now()"
+                      " FROM unnest($1::bigint[], $2::bigint[]) AS x(c, n) WHERE v.id = x.c",
+                      2, false},
     /* created_at defaults to now(), the transaction's start: the value
-     * SEND_ASSIGN returned and the payloads carry. The payload travels as
+     * SEND_LOCK returned and the payloads carry. The payload travels as
      * a JSON value, not a string, so nothing is escaped twice, and is read
      * into a text column: json_to_recordset() gives a non-scalar value's
      * text verbatim, so the event row holds exactly the bytes we publish,
@@ -327,17 +340,44 @@ static int check_row(struct pl_arena *a, const PGresult *r, int row, struct stor
     return 0;
 }
 
-/* Sets each send's conv_e2e and expire_ms from SEND_LOCK's rows. */
-static int lock_rows(const PGresult *r, struct store_send *const *s, unsigned n)
+/* Sets each send's conversation fields from SEND_LOCK's rows. */
+static int lock_rows(struct pl_arena *a, const PGresult *r, struct store_send *const *s, unsigned n)
 {
     int rc = 0;
     for (int row = 0; row < PQntuples(r) && rc == 0; row++) {
-        int64_t id;
-        rc = store_pg__get_i64(r, row, 0, &id);
+        int64_t id, last_seq, expire_ms;
+        const char *now = NULL;
+        if ((rc = store_pg__get_i64(r, row, 0, &id)) == 0 &&
+            (rc = store_pg__get_i64(r, row, 2, &expire_ms)) == 0 &&
+            (rc = store_pg__get_i64(r, row, 3, &last_seq)) == 0 &&
+            !(now = store_pg__get_str(a, r, row, 4)))
+            rc = PL_ENOMEM;
         for (unsigned i = 0; i < n && rc == 0; i++)
             if (s[i]->conversation_id == id) {
                 s[i]->conv_e2e = get_bool(r, row, 1);
-                rc = store_pg__get_i64(r, row, 2, &s[i]->expire_ms);
+                s[i]->expire_ms = expire_ms;
+                s[i]->conv_last_seq = last_seq;
+                s[i]->tx_now = now;
+            }
+    }
+    return rc;
+}
+
+/* Sets each send's audience from SEND_AUDIENCE's rows. */
+static int audience_rows(struct pl_arena *a, const PGresult *r, struct store_send *const *s,
+                         unsigned n)
+{
+    int rc = 0;
+    for (int row = 0; row < PQntuples(r) && rc == 0; row++) {
+        int64_t id, *members;
+        unsigned n_members;
+        if ((rc = store_pg__get_i64(r, row, 0, &id)) < 0 ||
+            (rc = store_pg__get_i64_array(a, r, row, 1, &members, &n_members)) < 0)
+            break;
+        for (unsigned i = 0; i < n; i++)
+            if (s[i]->conversation_id == id) {
+                s[i]->audience = members;
+                s[i]->n_audience = n_members;
             }
     }
     return rc;
@@ -354,50 +394,53 @@ int store_pg_send_open(struct store_pg *pg, struct pl_arena *a, struct store_sen
     struct pl_buf ib, cb;
     pl_buf_init(&ib, PARAM_MAX);
     pl_buf_init(&cb, PARAM_MAX);
-    struct store_pg__call q[3] = {{.st = store_pg__stmt_begin}};
+    struct store_pg__call q[4] = {{.st = store_pg__stmt_begin}};
     if ((rc = i64_array(&ib, ids, n_ids)) == 0 && (rc = check_param(&cb, s, n)) == 0) {
         const char *lv[] = {pl_buf_head(&ib)}, *cv[] = {pl_buf_head(&cb)};
         q[1] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_LOCK], .values = lv};
         q[2] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_CHECK], .values = cv};
-        rc = store_pg__exec_pipeline(pg, q, 3);
+        q[3] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_AUDIENCE], .values = lv};
+        rc = store_pg__exec_pipeline(pg, q, 4);
     }
     pl_buf_deinit(&ib);
     pl_buf_deinit(&cb);
     if (rc < 0)
         return rc;
-    rc = lock_rows(q[1].res, s, n);
+    rc = lock_rows(a, q[1].res, s, n);
     if (rc == 0 && PQntuples(q[2].res) != (int)n)
         rc = PL_EINTERNAL;
     for (unsigned i = 0; i < n && rc == 0; i++)
         rc = check_row(a, q[2].res, (int)i, s, i);
-    for (unsigned i = 0; i < 3; i++)
+    if (rc == 0)
+        rc = audience_rows(a, q[3].res, s, n);
+    for (unsigned i = 0; i < 4; i++)
         PQclear(q[i].res);
     return rc;
 }
 
-/* Hands out the seqs of one conversation's row of SEND_ASSIGN to its NEW
- * sends, in batch order. */
-static int assign_row(struct pl_arena *a, const PGresult *r, int row, struct store_send *const *s,
-                      unsigned n)
+int store_pg_send_assign(struct pl_arena *a, struct store_send *const *s, unsigned n,
+                         unsigned *n_new)
 {
-    int64_t conv, seq;
-    int64_t *members;
-    unsigned n_members;
-    int rc = store_pg__get_i64(r, row, 0, &conv);
-    if (rc == 0)
-        rc = store_pg__get_i64(r, row, 1, &seq);
-    if (rc == 0)
-        rc = store_pg__get_i64_array(a, r, row, 2, &members, &n_members);
-    const char *now = rc == 0 ? store_pg__get_str(a, r, row, 3) : NULL;
-    if (rc < 0 || !now)
-        return rc < 0 ? rc : PL_ENOMEM;
+    int64_t *ids, *counts;
+    unsigned n_ids;
+    int rc = conv_ids(a, s, n, true, &ids, &counts, &n_ids);
+    if (rc < 0)
+        return rc;
+    /* counts[k] becomes the number of seqs handed out so far */
+    memset(counts, 0, (n_ids ? n_ids : 1) * sizeof(*counts));
+    *n_new = 0;
     for (unsigned i = 0; i < n; i++) {
         struct store_send *x = s[i];
-        if (x->outcome != STORE_SEND_NEW || x->conversation_id != conv)
+        if (x->outcome != STORE_SEND_NEW)
             continue;
+        /* A NEW send passed the membership check under the lock, so its
+         * conversation exists and SEND_LOCK returned its row. */
+        int64_t *k = bsearch(&x->conversation_id, ids, n_ids, sizeof(*ids), pl_ids_cmp);
+        if (!k || !x->tx_now)
+            return PL_EINTERNAL;
         x->msg = (struct store_message){
-            .conversation_id = conv,
-            .seq = seq++,
+            .conversation_id = x->conversation_id,
+            .seq = x->conv_last_seq + ++counts[k - ids],
             .sender_id = x->sender_id,
             .sender_device_id = x->sender_device_id,
             .client_msg_id = x->client_msg_id,
@@ -405,11 +448,10 @@ static int assign_row(struct pl_arena *a, const PGresult *r, int row, struct sto
             .body = x->body,
             .reply_to = x->reply_to,
             .forwarded = x->forwarded,
-            .created_at = now,
+            .created_at = x->tx_now,
             .status = STORE_MSG_SENT, /* nobody else can have it yet */
         };
-        x->audience = members;
-        x->n_audience = n_members;
+        ++*n_new;
     }
     return 0;
 }
@@ -440,51 +482,20 @@ static int accept_params(struct pl_arena *a, struct store_send *const *s, unsign
     return 0;
 }
 
-int store_pg_send_assign(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
-                         unsigned n, unsigned *n_new)
+/* SEND_ADVANCE's parameters: each conversation with NEW sends and how
+ * many. Arena strings. */
+static int advance_params(struct pl_arena *a, struct store_send *const *s, unsigned n,
+                          const char *vals[2])
 {
     int64_t *ids, *counts;
-    unsigned n_ids, total = 0;
+    unsigned n_ids;
     int rc = conv_ids(a, s, n, true, &ids, &counts, &n_ids);
     if (rc < 0)
         return rc;
-    for (unsigned i = 0; i < n_ids; i++)
-        total += (unsigned)counts[i];
-    *n_new = total;
-    if (total == 0)
-        return 0;
-    struct pl_buf ib, kb;
-    pl_buf_init(&ib, PARAM_MAX);
-    pl_buf_init(&kb, PARAM_MAX);
-    const char *av[2];
-    /* Accepting answered requests updates member rows, so it comes before
-     * the position lock (taken by SEND_INSERT): a receipt locks its member
-     * row and then takes positions, and the other order deadlocked with it
-     * (40P01). */
-    struct store_pg__call q[2] = {{.st = &store_pg__message_stmts[SEND_ASSIGN]}};
-    unsigned k = 1;
-    if ((rc = accept_params(a, s, n, av)) == 0 && av[0])
-        q[k++] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_ACCEPT], .values = av};
-    if (rc == 0 && (rc = i64_array(&ib, ids, n_ids)) == 0 &&
-        (rc = i64_array(&kb, counts, n_ids)) == 0) {
-        const char *vals[] = {pl_buf_head(&ib), pl_buf_head(&kb)};
-        q[0].values = vals;
-        rc = store_pg__exec_pipeline(pg, q, k);
-    }
-    pl_buf_deinit(&ib);
-    pl_buf_deinit(&kb);
-    if (rc < 0)
-        return rc;
-    /* Every NEW send passed the membership check under the lock, so each
-     * of their conversations exists and has its row. */
-    PGresult *r = q[0].res;
-    if (PQntuples(r) != (int)n_ids)
-        rc = PL_EINTERNAL;
-    for (int row = 0; rc == 0 && row < PQntuples(r); row++)
-        rc = assign_row(a, r, row, s, n);
-    for (unsigned i = 0; i < k; i++)
-        PQclear(q[i].res);
-    return rc;
+    if (!(vals[0] = store_pg__i64_array(a, ids, n_ids)) ||
+        !(vals[1] = store_pg__i64_array(a, counts, n_ids)))
+        return PL_ENOMEM;
+    return 0;
 }
 
 /* SEND_INSERT's "o": the 1-based character (not byte) offset of the id's
@@ -525,9 +536,10 @@ static bool has_placeholder(const struct store_send *x)
     return x->payload && x->id_at < strlen(x->payload) && x->payload[x->id_at] == '0';
 }
 
-int store_pg_send_finish(struct store_pg *pg, struct store_send *const *s, unsigned n,
-                         const char *e2e_rows, uint64_t *first)
+int store_pg_send_finish(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
+                         unsigned n, const char *e2e_rows, uint64_t *first)
 {
+    const char *dv[2], *av[2] = {NULL, NULL};
     struct pl_buf b;
     pl_buf_init(&b, PARAM_MAX);
     int rc = pl_buf_append(&b, "[", 1);
@@ -540,14 +552,26 @@ int store_pg_send_finish(struct store_pg *pg, struct store_send *const *s, unsig
     }
     if (rc == 0 && (rc = pl_buf_append(&b, "]", 1)) == 0)
         rc = param_end(&b);
+    if (rc == 0 && n_new && (rc = advance_params(a, s, n, dv)) == 0)
+        rc = accept_params(a, s, n, av);
     char nb[16];
     snprintf(nb, sizeof(nb), "%u", n_new);
     unsigned k = 0, ins = 0;
-    struct store_pg__call q[3];
+    struct store_pg__call q[5];
     if (rc == 0) {
         const char *iv[] = {pl_buf_head(&b), nb}, *ev[] = {e2e_rows};
         if (e2e_rows)
             q[k++] = (struct store_pg__call){.st = store_pg__stmt_e2e_insert, .values = ev};
+        if (n_new)
+            q[k++] =
+                (struct store_pg__call){.st = &store_pg__message_stmts[SEND_ADVANCE], .values = dv};
+        /* Accepting answered requests updates member rows, so it comes
+         * before the position lock (taken by SEND_INSERT): a receipt locks
+         * its member row and then takes positions, and the other order
+         * deadlocked with it (40P01). */
+        if (av[0])
+            q[k++] =
+                (struct store_pg__call){.st = &store_pg__message_stmts[SEND_ACCEPT], .values = av};
         ins = k;
         if (n_new)
             q[k++] =
