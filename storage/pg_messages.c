@@ -38,7 +38,6 @@
 enum {
     SEND_LOCK,
     SEND_CHECK,
-    SEND_AUDIENCE,
     SEND_ADVANCE,
     SEND_INSERT,
     SEND_ACCEPT,
@@ -79,7 +78,7 @@ enum {
 // clang-format on
 
 /* The check's columns before the message columns of the stored message. */
-#define CHECK_NCOLS 7
+#define CHECK_NCOLS 8
 
 const struct store_pg__stmt store_pg__message_stmts[] = {
     /* Locking the row waits for whoever holds it and then returns its
@@ -124,7 +123,14 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
          " SELECT k.i, k.member, k.reply_ok, k.eid IS NOT NULL,"
          "  COALESCE(min(k.i) FILTER (WHERE k.member AND NOT k.blocked AND k.reply_ok"
          "   AND k.eid IS NULL) OVER (PARTITION BY k.d, k.m), -1), k.blocked,"
-         "  COALESCE(k.pending, false), "
+         "  COALESCE(k.pending, false),"
+         /* The members, on the first send to each conversation only (CASE
+          * runs the subquery for that row alone). This statement runs
+          * after SEND_LOCK, so its snapshot is taken under the
+          * conversation lock: nobody joins or leaves between it and the
+          * commit. (SEND_LOCK's own snapshot predates its wait.) */
+         "  CASE WHEN k.i = min(k.i) OVER (PARTITION BY k.c) THEN ARRAY(SELECT mb.user_id"
+         "   FROM members mb WHERE mb.conversation_id = k.c) END, "
          // clang-format off
          STORE_MSG_COLS("e")
          " FROM k LEFT JOIN LATERAL"
@@ -132,13 +138,6 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
          " ORDER BY k.i",
          // clang-format on
          1, true},
-    /* The audience is read by a statement after SEND_LOCK, so its snapshot
-     * is taken under the conversation lock: nobody joins or leaves between
-     * it and the commit. (SEND_LOCK's own snapshot predates the wait.) */
-    [SEND_AUDIENCE] = {"send_audience",
-                       "SELECT conversation_id, array_agg(user_id) FROM members"
-                       " WHERE conversation_id = ANY($1::bigint[]) GROUP BY conversation_id",
-                       1, false},
     /* Advances last_seq past the seqs handed out from SEND_LOCK's value.
      * Under the lock nobody else moved it; were it otherwise, the
      * messages' primary key would refuse a seq given twice. */
@@ -363,23 +362,21 @@ static int lock_rows(struct pl_arena *a, const PGresult *r, struct store_send *c
     return rc;
 }
 
-/* Sets each send's audience from SEND_AUDIENCE's rows. */
-static int audience_rows(struct pl_arena *a, const PGresult *r, struct store_send *const *s,
-                         unsigned n)
+/* Sets the audience of every send to the conversation of check row row,
+ * when that row carries it (the first send to each conversation). */
+static int audience_row(struct pl_arena *a, const PGresult *r, int row, struct store_send *const *s,
+                        unsigned n)
 {
-    int rc = 0;
-    for (int row = 0; row < PQntuples(r) && rc == 0; row++) {
-        int64_t id, *members;
-        unsigned n_members;
-        if ((rc = store_pg__get_i64(r, row, 0, &id)) < 0 ||
-            (rc = store_pg__get_i64_array(a, r, row, 1, &members, &n_members)) < 0)
-            break;
-        for (unsigned i = 0; i < n; i++)
-            if (s[i]->conversation_id == id) {
-                s[i]->audience = members;
-                s[i]->n_audience = n_members;
-            }
-    }
+    if (PQgetisnull(r, row, CHECK_NCOLS - 1))
+        return 0;
+    int64_t *members;
+    unsigned n_members;
+    int rc = store_pg__get_i64_array(a, r, row, CHECK_NCOLS - 1, &members, &n_members);
+    for (unsigned i = 0; i < n && rc == 0; i++)
+        if (s[i]->conversation_id == s[row]->conversation_id) {
+            s[i]->audience = members;
+            s[i]->n_audience = n_members;
+        }
     return rc;
 }
 
@@ -394,13 +391,12 @@ int store_pg_send_open(struct store_pg *pg, struct pl_arena *a, struct store_sen
     struct pl_buf ib, cb;
     pl_buf_init(&ib, PARAM_MAX);
     pl_buf_init(&cb, PARAM_MAX);
-    struct store_pg__call q[4] = {{.st = store_pg__stmt_begin}};
+    struct store_pg__call q[3] = {{.st = store_pg__stmt_begin}};
     if ((rc = i64_array(&ib, ids, n_ids)) == 0 && (rc = check_param(&cb, s, n)) == 0) {
         const char *lv[] = {pl_buf_head(&ib)}, *cv[] = {pl_buf_head(&cb)};
         q[1] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_LOCK], .values = lv};
         q[2] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_CHECK], .values = cv};
-        q[3] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_AUDIENCE], .values = lv};
-        rc = store_pg__exec_pipeline(pg, q, 4);
+        rc = store_pg__exec_pipeline(pg, q, 3);
     }
     pl_buf_deinit(&ib);
     pl_buf_deinit(&cb);
@@ -410,10 +406,9 @@ int store_pg_send_open(struct store_pg *pg, struct pl_arena *a, struct store_sen
     if (rc == 0 && PQntuples(q[2].res) != (int)n)
         rc = PL_EINTERNAL;
     for (unsigned i = 0; i < n && rc == 0; i++)
-        rc = check_row(a, q[2].res, (int)i, s, i);
-    if (rc == 0)
-        rc = audience_rows(a, q[3].res, s, n);
-    for (unsigned i = 0; i < 4; i++)
+        if ((rc = check_row(a, q[2].res, (int)i, s, i)) == 0)
+            rc = audience_row(a, q[2].res, (int)i, s, n);
+    for (unsigned i = 0; i < 3; i++)
         PQclear(q[i].res);
     return rc;
 }
