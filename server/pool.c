@@ -118,6 +118,7 @@ int srv_pool_submit(struct srv_pool *p, struct http_req *req)
 int srv_pool_run(struct srv_pool *p, srv_job_fn *fn, void *arg)
 {
     int rc = 0;
+    bool wake = false;
     pthread_mutex_lock(&p->lock);
     if (p->stopping) {
         rc = PL_ECANCELED;
@@ -127,9 +128,13 @@ int srv_pool_run(struct srv_pool *p, srv_job_fn *fn, void *arg)
     } else {
         p->ring[(p->head + p->len) % p->cap] = (struct job){fn, arg};
         p->len++;
-        pthread_cond_signal(&p->cond);
+        wake = p->waiting > 0;
     }
     pthread_mutex_unlock(&p->lock);
+    /* After the unlock: a worker woken while we held the lock would only
+     * block on it again (a second futex wake and switch per request). */
+    if (wake)
+        pthread_cond_signal(&p->cond);
     return rc;
 }
 

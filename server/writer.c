@@ -245,16 +245,19 @@ static void *writer_main(void *arg)
         int rc = api_send_commit(&l->api, l->batch, n);
         pthread_mutex_lock(&w->lock);
         /* Its conversations are free again, and the lane count changed:
-         * any idle lane may have work now. */
+         * an idle lane may have work now, if anything is queued (with
+         * nothing queued, the next submit wakes one). */
         l->busy = false;
         l->n_convs = 0;
         w->n_busy--;
-        pthread_cond_broadcast(&w->cond);
+        bool wake = w->len > 0;
         w->stats.batches++;
         w->stats.failed_batches += rc < 0;
         w->stats.sends += n;
         w->stats.size_buckets[bucket(n)]++;
         pthread_mutex_unlock(&w->lock);
+        if (wake)
+            pthread_cond_broadcast(&w->cond);
     }
     return NULL;
 }
@@ -299,6 +302,7 @@ int srv_writer_submit(void *ctx, struct api_send *job)
 {
     struct srv_writer *w = ctx;
     int rc = 0;
+    bool wake = false;
     pthread_mutex_lock(&w->lock);
     if (w->stopping) {
         rc = PL_ECANCELED;
@@ -315,10 +319,11 @@ int srv_writer_submit(void *ctx, struct api_send *job)
          * non-empty, or it reached split_min while a lane is busy. A busy
          * lane drains everything it may before it waits again. */
         w->len++;
-        if (w->len == 1 || w->len == w->split_min)
-            pthread_cond_signal(&w->cond);
+        wake = w->len == 1 || w->len == w->split_min;
     }
     pthread_mutex_unlock(&w->lock);
+    if (wake) /* after the unlock, as in server/pool.c */
+        pthread_cond_signal(&w->cond);
     return rc;
 }
 
