@@ -38,7 +38,6 @@
 enum {
     SEND_LOCK,
     SEND_CHECK,
-    SEND_ADVANCE,
     SEND_INSERT,
     SEND_ACCEPT,
     MEMBER_JOINED,
@@ -138,14 +137,6 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
          " ORDER BY k.i",
          // clang-format on
          1, true},
-    /* Advances last_seq past the seqs handed out from SEND_LOCK's value.
-     * Under the lock nobody else moved it; were it otherwise, the
-     * messages' primary key would refuse a seq given twice. */
-    [SEND_ADVANCE] = {"send_advance",
-                      "UPDATE conversations v SET last_seq = v.last_seq + x.n,"
-                      " last_activity_at = now()"
-                      " FROM unnest($1::bigint[], $2::bigint[]) AS x(c, n) WHERE v.id = x.c",
-                      2, false},
     /* created_at defaults to now(), the transaction's start: the value
      * SEND_LOCK returned and the payloads carry. The payload travels as
      * a JSON value, not a string, so nothing is escaped twice, and is read
@@ -175,7 +166,15 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
                      "   CASE WHEN x > 0 THEN now() + x * interval '1 millisecond' END FROM j),"
                      " ev AS (INSERT INTO events (pos, conversation_id, type, payload)"
                      "   SELECT i, c, 'message.created', overlay(p PLACING i::text"
-                     "   FROM o FOR 1) FROM j)"
+                     "   FROM o FOR 1) FROM j),"
+                     /* last_seq moves to each conversation's highest new
+                      * seq. The seqs were numbered from SEND_LOCK's
+                      * last_seq, which nobody else can move under the lock
+                      * (were it otherwise, the messages' primary key would
+                      * refuse a seq given twice); GREATEST never lowers it. */
+                     " adv AS (UPDATE conversations v SET last_seq = GREATEST(v.last_seq, x.s),"
+                     "   last_activity_at = now()"
+                     "   FROM (SELECT c, max(s) AS s FROM j GROUP BY c) x WHERE v.id = x.c)"
                      " SELECT first FROM p",
                      2, false},
     /* A message request is accepted by answering it (0013). */
@@ -477,22 +476,6 @@ static int accept_params(struct pl_arena *a, struct store_send *const *s, unsign
     return 0;
 }
 
-/* SEND_ADVANCE's parameters: each conversation with NEW sends and how
- * many. Arena strings. */
-static int advance_params(struct pl_arena *a, struct store_send *const *s, unsigned n,
-                          const char *vals[2])
-{
-    int64_t *ids, *counts;
-    unsigned n_ids;
-    int rc = conv_ids(a, s, n, true, &ids, &counts, &n_ids);
-    if (rc < 0)
-        return rc;
-    if (!(vals[0] = store_pg__i64_array(a, ids, n_ids)) ||
-        !(vals[1] = store_pg__i64_array(a, counts, n_ids)))
-        return PL_ENOMEM;
-    return 0;
-}
-
 /* SEND_INSERT's "o": the 1-based character (not byte) offset of the id's
  * placeholder, since overlay() counts characters and a payload may hold
  * multibyte UTF-8 before it. */
@@ -534,7 +517,7 @@ static bool has_placeholder(const struct store_send *x)
 int store_pg_send_finish(struct store_pg *pg, struct pl_arena *a, struct store_send *const *s,
                          unsigned n, const char *e2e_rows, uint64_t *first)
 {
-    const char *dv[2], *av[2] = {NULL, NULL};
+    const char *av[2] = {NULL, NULL};
     struct pl_buf b;
     pl_buf_init(&b, PARAM_MAX);
     int rc = pl_buf_append(&b, "[", 1);
@@ -547,19 +530,16 @@ int store_pg_send_finish(struct store_pg *pg, struct pl_arena *a, struct store_s
     }
     if (rc == 0 && (rc = pl_buf_append(&b, "]", 1)) == 0)
         rc = param_end(&b);
-    if (rc == 0 && n_new && (rc = advance_params(a, s, n, dv)) == 0)
+    if (rc == 0 && n_new)
         rc = accept_params(a, s, n, av);
     char nb[16];
     snprintf(nb, sizeof(nb), "%u", n_new);
     unsigned k = 0, ins = 0;
-    struct store_pg__call q[5];
+    struct store_pg__call q[4];
     if (rc == 0) {
         const char *iv[] = {pl_buf_head(&b), nb}, *ev[] = {e2e_rows};
         if (e2e_rows)
             q[k++] = (struct store_pg__call){.st = store_pg__stmt_e2e_insert, .values = ev};
-        if (n_new)
-            q[k++] =
-                (struct store_pg__call){.st = &store_pg__message_stmts[SEND_ADVANCE], .values = dv};
         /* Accepting answered requests updates member rows, so it comes
          * before the position lock (taken by SEND_INSERT): a receipt locks
          * its member row and then takes positions, and the other order
