@@ -35,14 +35,10 @@ enum {
  * archived before the aggregator saw it still counts, but its kind is
  * gone: archived rows are text or media, never e2e, so only
  * messages_media can miss it); their senders plus the users that
- * RECEIPTS selects (user_id, day) into the exact daily active users and,
- * for the users new to that day's set only, into the day's HyperLogLog
- * sketch: a user already in the set is in the sketch too (the two are
- * written together here, 0014 built the sketches from the sets, and a
- * rebuild clears both), so hashing every active user again at every
- * step added nothing. The hour is date_bin() from a UTC midnight: the
- * same instant as date_trunc('hour', t, 'UTC') without a time zone
- * lookup per row.
+ * RECEIPTS selects (user_id, day) into the exact daily active users and
+ * the day's HyperLogLog sketch (sets: adding a user twice changes
+ * nothing). The hour is date_bin() from a UTC midnight: the same instant
+ * as date_trunc('hour', t, 'UTC') without a time zone lookup per row.
  * Leaves CTEs hourly, dau and sketch for the final statement.
  */
 // clang-format off
@@ -71,10 +67,11 @@ enum {
     "), dau AS ("                                                                                  \
     " INSERT INTO analytics_daily_users (day, user_id)"                                            \
     " SELECT day, user_id FROM active WHERE user_id IS NOT NULL"                                   \
-    " ON CONFLICT DO NOTHING RETURNING day, user_id"                                               \
+    " ON CONFLICT DO NOTHING RETURNING 1"                                                          \
     "), sketch AS ("                                                                               \
     " INSERT INTO analytics_daily_hll (day, users)"                                                \
-    " SELECT day, hll_add_agg(hll_hash_bigint(user_id), 14, 5) FROM dau GROUP BY day"              \
+    " SELECT day, hll_add_agg(hll_hash_bigint(user_id), 14, 5) FROM active"                        \
+    " WHERE user_id IS NOT NULL GROUP BY day"                                                      \
     " ON CONFLICT (day) DO UPDATE SET users = hll_union(analytics_daily_hll.users, EXCLUDED.users)"\
     " RETURNING 1"                                                                                 \
     "), grp AS ("                                                                                  \
