@@ -188,6 +188,7 @@ static void publish(void *ctx, uint64_t pos, const char *type, const char *json,
     copy[len] = '\0';
     *n = (struct note){.queued_ms = pl_now_ms(), .len = len, .n_users = n_users, .json = copy};
     memcpy(n->users, users, (size_t)n_users * sizeof(int64_t));
+    bool wake = false;
     pthread_mutex_lock(&w->lock);
     bool full = w->queued >= w->cfg->webpush_queue || w->stopping;
     if (!full) {
@@ -198,10 +199,11 @@ static void publish(void *ctx, uint64_t pos, const char *type, const char *json,
         w->tail = n;
         /* The first note starts the dispatcher's gathering wait, a full
          * pass ends it; the ones between need no wake-up. */
-        if (++w->queued == 1 || w->queued == BATCH)
-            pthread_cond_signal(&w->cond);
+        wake = ++w->queued == 1 || w->queued == BATCH;
     }
     pthread_mutex_unlock(&w->lock);
+    if (wake) /* after the unlock, as in server/pool.c */
+        pthread_cond_signal(&w->cond);
     if (full) {
         free(copy);
         free(n);

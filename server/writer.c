@@ -19,12 +19,14 @@ PL_LOG_TOPIC("writer");
 /*
  * Why several writers. A send's transaction is two round trips
  * (storage/messages.h): lock, check and read the audiences, then
- * advance-insert-and-commit. Only the last one takes the global stream position lock, and it holds
- * it through its commit's WAL flush, so positions stay dense and commit in order whatever the
- * number of writers (and of nodes). With one writer everything else of a batch waited for that
- * flush too. With writer_connections lanes (a thread and a PostgreSQL connection each) one lane
- * locks and checks the next batch while another lane's commit flushes, so the next batch is ready
- * to take the position lock the moment the previous one lets it go.
+ * advance-insert-and-commit. Only the last one takes the global stream
+ * position lock, and it holds it through its commit's WAL flush, so
+ * positions stay dense and commit in order whatever the number of writers
+ * (and of nodes). With one writer everything else of a batch waited for
+ * that flush too. With writer_connections lanes (a thread and a PostgreSQL
+ * connection each) one lane locks and checks the next batch while another
+ * lane's commit flushes, so the next batch is ready to take the position
+ * lock the moment the previous one lets it go.
  *
  * All lanes take from one queue. A lane takes whatever piled up (group
  * commit: batches grow by themselves exactly when the load does, and an
@@ -60,8 +62,8 @@ PL_LOG_TOPIC("writer");
  * hold_us), the lane waits until the oldest queued send is hold_us old
  * (longer at rates where that gathers fewer than HOLD_TARGET, below),
  * or the queue reaches split_min, whichever comes first. A lone send on a
- * quiet server is never held,
- * since the expected company is less than HOLD_GAIN, and under heavy load
+ * quiet server is never held, since the expected company is less than
+ * HOLD_GAIN, and under heavy load
  * nothing is held either: the batches are large, or their oldest send
  * already waited through the previous commit. The arrival rate is a moving
  * average over the gaps between batches, so a burst after a quiet spell
@@ -71,12 +73,14 @@ PL_LOG_TOPIC("writer");
 /*
  * Between the rate where hold_us gathers HOLD_GAIN sends and the one
  * where it gathers HOLD_TARGET, the hold stretches to what gathers
- * HOLD_TARGET (HOLD_TARGET / rate), up to HOLD_STRETCH times hold_us. A batch's PostgreSQL cost is
- * mostly fixed (executor start-up of its statements, the commit's flush): at 2,000 sends a second,
- * 1 ms gathered batches of about two and the writer's backend spent as much CPU as at 5,000 a
- * second; 2-3 ms cut the server's CPU from 91 % to 53-62 % of a CPU with p99 still ~7 ms
- * (bench/README.md). At rates where hold_us already gathers HOLD_TARGET, nothing changes: there a
- * longer hold measured no saving and a worse p99.
+ * HOLD_TARGET (HOLD_TARGET / rate), up to HOLD_STRETCH times hold_us. A
+ * batch's PostgreSQL cost is mostly fixed (executor start-up of its
+ * statements, the commit's flush): at 2,000 sends a second, 1 ms gathered
+ * batches of about two and the writer's backend spent as much CPU as at
+ * 5,000 a second; 2-3 ms cut the server's CPU from 91 % to 53-62 % of a
+ * CPU with p99 still ~7 ms (bench/README.md). At rates where hold_us
+ * already gathers HOLD_TARGET, nothing changes: there a longer hold
+ * measured no saving and a worse p99.
  */
 #define HOLD_TARGET 5.0
 #define HOLD_STRETCH 3
