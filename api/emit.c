@@ -19,37 +19,61 @@ int api__emit(struct api_emit *e, const char *type, int64_t conversation_id, int
     return 0;
 }
 
-/* The audience is read inside the transaction, after the handler's own
- * writes, so it reflects the membership this event leaves behind: a new
- * member sees its member.added, a removed one gets its member.removed as
- * the event's target. */
-static int audience(struct api_call *c, struct api_emit_event *ev)
+/* Sets the event's audience: ids[0..n) (shared by the events of one
+ * conversation, never written), plus its target unless it is there. */
+static int add_target(struct api_call *c, struct api_emit_event *ev, int64_t *ids, unsigned n)
 {
-    int64_t *ids = NULL;
-    unsigned n = 0;
-    if (ev->conversation_id) {
-        int rc = store_pg_member_ids(c->w->pg, c->a, ev->conversation_id, &ids, &n);
-        if (rc < 0)
-            return rc;
-    }
     bool have_target = !ev->target_user_id;
     for (unsigned i = 0; i < n && !have_target; i++)
         have_target = ids[i] == ev->target_user_id;
+    int64_t *all = ids;
     if (!have_target) {
-        int64_t *more = pl_arena_alloc(c->a, (n + 1) * sizeof(*more));
-        if (!more)
+        if (!(all = pl_arena_alloc(c->a, (n + 1) * sizeof(*all))))
             return PL_ENOMEM;
         if (n)
-            memcpy(more, ids, n * sizeof(*more));
-        more[n++] = ev->target_user_id;
-        ids = more;
+            memcpy(all, ids, n * sizeof(*all));
+        all[n++] = ev->target_user_id;
     }
-    ev->users = ids;
+    ev->users = all;
     ev->n_users = n;
     return 0;
 }
 
-/* The rows for store_pg_events_insert() of every event of em[0..n_em),
+/* Every event's audience, read with one statement for all the
+ * conversations of em[0..n_em) (a batch of receipts emits several events
+ * per conversation). It is read inside the transaction, after the
+ * handler's own writes, so it reflects the membership the event leaves
+ * behind: a new member sees its member.added, a removed one gets its
+ * member.removed as the event's target. */
+static int audiences(struct api_call *c, struct api_emit *em, unsigned n_em, unsigned total)
+{
+    int64_t *convs = pl_arena_alloc(c->a, total * sizeof(*convs));
+    int64_t **ids = pl_arena_alloc(c->a, total * sizeof(*ids));
+    unsigned *n_ids = pl_arena_alloc(c->a, total * sizeof(*n_ids)), n_convs = 0;
+    if (!convs || !ids || !n_ids)
+        return PL_ENOMEM;
+    for (unsigned j = 0; j < n_em; j++)
+        for (unsigned i = 0; i < em[j].n; i++) {
+            int64_t conv = em[j].ev[i].conversation_id;
+            unsigned k = 0;
+            while (k < n_convs && convs[k] != conv)
+                k++;
+            if (conv && k == n_convs)
+                convs[n_convs++] = conv;
+        }
+    int rc = n_convs ? store_pg_member_ids_many(c->w->pg, c->a, convs, n_convs, ids, n_ids) : 0;
+    for (unsigned j = 0; j < n_em && rc == 0; j++)
+        for (unsigned i = 0; i < em[j].n && rc == 0; i++) {
+            struct api_emit_event *ev = &em[j].ev[i];
+            unsigned k = 0;
+            while (k < n_convs && convs[k] != ev->conversation_id)
+                k++;
+            rc = k < n_convs ? add_target(c, ev, ids[k], n_ids[k]) : add_target(c, ev, NULL, 0);
+        }
+    return rc;
+}
+
+/* The rows for store_pg_events_append() of every event of em[0..n_em),
  * numbered in that order, in the arena; NULL on OOM. */
 static const char *rows_json(struct api_call *c, const struct api_emit *em, unsigned n_em)
 {
@@ -88,29 +112,26 @@ int api__emit_store_all(struct api_call *c, struct api_emit *em, unsigned n_em)
 {
     /* Audiences and the row text are prepared before the positions are
      * taken: from then on every node's writers wait on us, so the lock is
-     * held for exactly two statements and the commit, however many events
-     * (a batch of receipts stores all of its events at once). */
+     * held for one statement and the commit, however many events (a batch
+     * of receipts stores all of its events at once). */
     unsigned total = 0;
     for (unsigned j = 0; j < n_em; j++)
-        for (unsigned i = 0; i < em[j].n; i++, total++) {
-            int rc = audience(c, &em[j].ev[i]);
-            if (rc < 0)
-                return rc;
-        }
+        total += em[j].n;
     if (total == 0)
         return 0;
+    int rc = audiences(c, em, n_em, total);
+    if (rc < 0)
+        return rc;
     const char *rows = rows_json(c, em, n_em);
     if (!rows)
         return PL_ENOMEM;
-    uint64_t first;
-    int rc = store_pg_positions_take(c->w->pg, total, &first);
-    if (rc < 0)
+    uint64_t pos;
+    if ((rc = store_pg_events_append(c->w->pg, total, rows, &pos)) < 0)
         return rc;
-    uint64_t pos = first;
     for (unsigned j = 0; j < n_em; j++)
         for (unsigned i = 0; i < em[j].n; i++)
             em[j].ev[i].pos = pos++;
-    return store_pg_events_insert(c->w->pg, first, rows);
+    return 0;
 }
 
 void api__emit_publish(struct api_call *c, const struct api_emit *e)

@@ -194,9 +194,7 @@ static int store_announce(struct api_call *c, struct key_upload *u)
     const char *rows = api__gen_take(c, g);
     if (!rows)
         return PL_ENOMEM;
-    if ((rc = store_pg_positions_take(c->w->pg, u->n_audience, &u->first_pos)) < 0)
-        return rc;
-    return store_pg_events_insert(c->w->pg, u->first_pos, rows);
+    return store_pg_events_append(c->w->pg, u->n_audience, rows, &u->first_pos);
 }
 
 static int keys_tx(struct api_call *c, void *arg, struct api_emit *em)

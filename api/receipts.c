@@ -102,23 +102,6 @@ static int build_events(struct api_call *c, int64_t conv, unsigned asked,
     return rc;
 }
 
-/* Inside the transaction, once the watermarks are known to move: stores
- * them and queues the events they cause (not stored yet). */
-static int apply(struct api_call *c, int64_t conv, unsigned asked,
-                 const struct store_watermarks *from, const struct store_watermarks *to,
-                 struct api_emit **em, unsigned *n_em)
-{
-    struct store_pg *pg = c->w->pg;
-    struct store_status_move *mv;
-    unsigned n_mv;
-    int rc = store_pg_receipt_update(pg, conv, c->user_id, from, to);
-    if (rc == 0)
-        rc = store_pg_receipt_moves(pg, c->a, conv, c->user_id, from, to, &mv, &n_mv);
-    if (rc == 0)
-        rc = build_events(c, conv, asked, from, to, mv, n_mv, em, n_em);
-    return rc;
-}
-
 static int reply_watermarks(struct api_call *c, int64_t conv, const struct store_watermarks *w)
 {
     yajl_gen g = api__gen_new();
@@ -157,48 +140,6 @@ static void advance(const struct store_watermarks *from, bool is_read, int64_t u
     to->delivered_seq = PL_MAX(from->delivered_seq, PL_MAX(to->read_seq, up_to));
 }
 
-/* One receipt in a transaction of its own (a receipt that came alone, or
- * one of a batch whose transaction failed). */
-static int receipt_one(struct api_call *c, int64_t conv, bool is_read, int64_t up_to)
-{
-    struct store_watermarks from = {0}, to;
-    struct api_emit *em = NULL;
-    unsigned n_em = 0;
-    int rc = store_pg_tx_begin(c->w->pg);
-    if (rc < 0)
-        return rc;
-    rc = store_pg_receipt_lock(c->w->pg, conv, c->user_id, &from);
-    if ((rc = check_receipt(c, rc, up_to, from.last_seq)) < 0)
-        goto fail;
-    advance(&from, is_read, up_to, &to);
-    if (is_read ? to.read_seq == from.read_seq : to.delivered_seq == from.delivered_seq) {
-        store_pg_tx_rollback(c->w->pg); /* nothing moved, nothing was written */
-        return reply_watermarks(c, conv, &to);
-    }
-    /* Positions are taken last, so the global position lock is held only
-     * for the event inserts and the commit. */
-    if ((rc = apply(c, conv, is_read ? ASK_READ : ASK_DELIVERED, &from, &to, &em, &n_em)) < 0 ||
-        (rc = api__emit_store_all(c, em, n_em)) < 0 || (rc = store_pg_tx_commit(c->w->pg)) < 0)
-        goto fail;
-    for (unsigned i = 0; i < n_em && c->env->publish; i++)
-        api__emit_publish(c, &em[i]);
-    return reply_watermarks(c, conv, &to);
-
-fail:
-    store_pg_tx_rollback(c->w->pg);
-    return rc;
-}
-
-int api__receipts_post(struct api_call *c)
-{
-    int64_t conv, up_to = 0;
-    bool is_read = false;
-    int rc = api__conversation_id(c, &conv);
-    if (rc == 0)
-        rc = read_receipt(c, &is_read, &up_to);
-    return rc < 0 ? rc : receipt_one(c, conv, is_read, up_to);
-}
-
 /* ---- many receipts in one transaction (a worker's batch) ---- */
 
 /*
@@ -214,8 +155,10 @@ int api__receipts_post(struct api_call *c)
  * and its events (a `receipt` per type asked for that moved, the
  * `message.status` moves) are stored together with every other group's at
  * the end, under one run of positions, so they stay dense and
- * commit-ordered. Each receipt's answer is the watermarks after it, as if
- * the group's receipts had run one by one in arrival order. If the
+ * commit-ordered. The groups' statements go in pipelines (all the locks
+ * in one round trip, all the writes in the next), so a batch holds its
+ * conversations' locks for a few round trips, not four per group. Each receipt's answer is the
+ * watermarks after it, as if the group's receipts had run one by one in arrival order. If the
  * transaction fails (a dead connection, a deadlock with some other kind of
  * transaction), each receipt not yet answered runs alone.
  */
@@ -262,62 +205,105 @@ static int emits_add(struct emits *e, const struct api_emit *em, unsigned n)
     return 0;
 }
 
-/* The receipts r[0..n) of one (conversation, user), inside the batch's
- * transaction. rcs gets 404 / 422 for those refused. Returns 0 or a
- * storage code (the batch is abandoned). */
-static int group_apply(struct rcpt *r, unsigned n, int *rcs, struct emits *ev)
+static bool same_group(const struct rcpt *a, const struct rcpt *b)
 {
-    struct api_call *c = r[0].c;
-    struct store_watermarks from = {0}, to;
-    int rc = store_pg_receipt_lock(c->w->pg, r[0].conv, c->user_id, &from);
-    if (rc < 0 && rc != PL_ENOTFOUND)
-        return rc;
-    to = from;
+    return a->conv == b->conv && a->c->user_id == b->c->user_id;
+}
+
+/* The receipts r[0..n) of group g, whose member row is locked: checks
+ * each (rcs gets 404 / 422 for those refused) and advances g->to through
+ * the others in arrival order. Returns the receipt types asked for. */
+static unsigned group_advance(struct rcpt *r, unsigned n, struct store_receipt_group *g, int *rcs)
+{
+    g->to = g->from;
     unsigned asked = 0;
     for (unsigned j = 0; j < n; j++) {
-        int one = check_receipt(r[j].c, rc, r[j].up_to, from.last_seq);
+        int one = check_receipt(r[j].c, g->rc, r[j].up_to, g->from.last_seq);
         if (one < 0) {
             rcs[r[j].i] = one;
             continue;
         }
-        struct store_watermarks before = to;
-        advance(&before, r[j].is_read, r[j].up_to, &to);
+        struct store_watermarks before = g->to;
+        advance(&before, r[j].is_read, r[j].up_to, &g->to);
         asked |= r[j].is_read ? ASK_READ : ASK_DELIVERED;
-        r[j].to = to;
+        r[j].to = g->to;
     }
-    if (rc < 0 || (to.delivered_seq == from.delivered_seq && to.read_seq == from.read_seq))
-        return 0; /* nothing moved: nothing written */
-    struct api_emit *em;
-    unsigned n_em;
-    ev->wrote = true;
-    if ((rc = apply(c, r[0].conv, asked, &from, &to, &em, &n_em)) < 0)
-        return rc;
-    return emits_add(ev, em, n_em);
+    return asked;
 }
 
-/* The whole batch r[0..n) (sorted) in one transaction. 0 when committed
- * (or when nothing moved); a storage code when rolled back. */
+/* The whole batch r[0..n) (sorted) in one transaction and four round
+ * trips: BEGIN with every group's locks; every moved group's writes and
+ * status moves; the audiences; the events with the commit's positions,
+ * then COMMIT. 0 when committed (or when nothing moved); a storage code
+ * when rolled back. */
 static int batch_tx(struct api_call *c0, struct rcpt *r, unsigned n, int *rcs)
 {
+    struct store_pg *pg = c0->w->pg;
+    unsigned ng = 0;
+    for (unsigned i = 0; i < n; i++)
+        ng += i == 0 || !same_group(&r[i - 1], &r[i]);
+    struct store_receipt_group *g = pl_arena_zalloc(c0->a, (ng ? ng : 1) * sizeof(*g));
+    unsigned *first = pl_arena_alloc(c0->a, (ng + 1) * sizeof(*first));
+    unsigned *asked = pl_arena_alloc(c0->a, (ng ? ng : 1) * sizeof(*asked));
+    if (!g || !first || !asked)
+        return PL_ENOMEM;
+    for (unsigned i = 0, k = 0; i < n; i++)
+        if (i == 0 || !same_group(&r[i - 1], &r[i])) {
+            first[k] = i;
+            g[k++] = (struct store_receipt_group){.conversation_id = r[i].conv,
+                                                  .user_id = r[i].c->user_id};
+        }
+    first[ng] = n;
+    int rc = store_pg_receipt_lock_many(pg, c0->a, true, g, ng);
+    for (unsigned k = 0; k < ng && rc == 0; k++)
+        asked[k] = group_advance(&r[first[k]], first[k + 1] - first[k], &g[k], rcs);
+    if (rc == 0)
+        rc = store_pg_receipt_apply_many(pg, c0->a, g, ng);
     struct emits ev = {.c0 = c0};
-    int rc = store_pg_tx_begin(c0->w->pg);
-    if (rc < 0)
-        return rc;
-    for (unsigned g = 0, e; g < n && rc == 0; g = e) {
-        for (e = g + 1; e < n && r[e].conv == r[g].conv && r[e].c->user_id == r[g].c->user_id;)
-            e++;
-        rc = group_apply(&r[g], e - g, rcs, &ev);
+    for (unsigned k = 0; k < ng && rc == 0; k++) {
+        if (g[k].to.delivered_seq == g[k].from.delivered_seq &&
+            g[k].to.read_seq == g[k].from.read_seq)
+            continue; /* nothing moved: nothing written */
+        struct api_emit *em;
+        unsigned n_em;
+        ev.wrote = true;
+        rc = build_events(r[first[k]].c, g[k].conversation_id, asked[k], &g[k].from, &g[k].to,
+                          g[k].mv, g[k].n_mv, &em, &n_em);
+        if (rc == 0)
+            rc = emits_add(&ev, em, n_em);
     }
     if (rc == 0 && ev.wrote && (rc = api__emit_store_all(c0, ev.em, ev.n)) == 0)
-        rc = store_pg_tx_commit(c0->w->pg);
+        rc = store_pg_tx_commit(pg);
     if (rc < 0 || !ev.wrote) {
-        store_pg_tx_rollback(c0->w->pg); /* failed, or nothing was written */
+        store_pg_tx_rollback(pg); /* failed, or nothing was written */
         if (rc < 0)
             return rc;
     }
     for (unsigned i = 0; i < ev.n && c0->env->publish; i++)
         api__emit_publish(c0, &ev.em[i]);
     return 0;
+}
+
+/* One receipt in a transaction of its own (a receipt that came alone, or
+ * one of a batch whose transaction failed): a batch of one. */
+static int receipt_one(struct api_call *c, int64_t conv, bool is_read, int64_t up_to)
+{
+    struct rcpt r = {.c = c, .conv = conv, .up_to = up_to, .is_read = is_read, .i = 0};
+    int refused = 0;
+    int rc = batch_tx(c, &r, 1, &refused);
+    if (rc < 0)
+        return rc;
+    return refused < 0 ? refused : reply_watermarks(c, conv, &r.to);
+}
+
+int api__receipts_post(struct api_call *c)
+{
+    int64_t conv, up_to = 0;
+    bool is_read = false;
+    int rc = api__conversation_id(c, &conv);
+    if (rc == 0)
+        rc = read_receipt(c, &is_read, &up_to);
+    return rc < 0 ? rc : receipt_one(c, conv, is_read, up_to);
 }
 
 void api__receipts_post_many(struct api_call **cs, unsigned n, int *rcs)

@@ -286,6 +286,9 @@ void lg_cpu_sample(struct lg_bench *b, uint64_t *out);
 void lg_cpu_print(struct lg_bench *b, const uint64_t *a, const uint64_t *z, double secs);
 
 /* lg_run.c */
+/* Starts --on-measure's command in the background, once per run: call it
+ * when the first measured window begins. */
+void lg_fire_hook(struct lg_bench *b);
 /* Opens an event stream for user u (the tries-th attempt). 0 or negative. */
 PL_MUST_CHECK int lg_run_stream_open(struct lg_bench *b, unsigned u, unsigned tries);
 /* One timed phase: rate > 0 is open loop at rate messages/s, otherwise a

@@ -345,6 +345,7 @@ static void mphase_tick(void *ctx)
         for (int i = 0; i < OPS; i++)
             lg_hist_reset(&mx.h[i]);
         mx.measuring = true;
+        lg_fire_hook(mx.b);
     }
     if (p->sending && now >= p->t_end) {
         lg_cpu_sample(mx.b, p->cpu1);

@@ -168,7 +168,7 @@ static void send_one(struct lg_bench *b, uint64_t ts)
 
 /* Starts o.on_measure (a profiler, typically) in the background once; main()
  * waits for it before exiting. */
-static void fire_hook(struct lg_bench *b)
+void lg_fire_hook(struct lg_bench *b)
 {
     if (!b->o.on_measure || b->hook_pid)
         return;
@@ -215,7 +215,7 @@ static void phase_tick(void *ctx)
         lg_hist_reset(&b->lat);
         lg_hist_reset(&b->lat_w);
         b->measuring = true;
-        fire_hook(b);
+        lg_fire_hook(b);
     }
     if (p->sending && now >= p->t_end) {
         p->m1 = b->n;

@@ -17,17 +17,14 @@
  * conversation_id who joined before it (members.joined_pos < pos).
  */
 
-/* Inside a transaction: takes n positions and returns the first in *first
- * (the rest follow it). Holds the counter's row lock until the transaction
- * ends. Returns 0 or a storage code. */
-PL_MUST_CHECK int store_pg_positions_take(struct store_pg *pg, unsigned n, uint64_t *first);
-
-/* Inside a transaction: stores several events in one statement. rows_json
- * is a JSON array of {"i": offset, "c": conversation_id or 0, "t":
+/* Inside a transaction: takes n stream positions and stores n events in
+ * one statement; *first is the first position (the rest follow it), and
+ * the counter's row lock is held until the transaction ends. rows_json is
+ * a JSON array of {"i": offset, "c": conversation_id or 0, "t":
  * target_user_id or 0, "y": type, "p": payload (a JSON value)}; event i
- * gets position first + i. */
-PL_MUST_CHECK int store_pg_events_insert(struct store_pg *pg, uint64_t first,
-                                         const char *rows_json);
+ * gets position first + i. Returns 0 or a storage code. */
+PL_MUST_CHECK int store_pg_events_append(struct store_pg *pg, unsigned n, const char *rows_json,
+                                         uint64_t *first);
 
 /* The last position committed. */
 PL_MUST_CHECK int store_pg_position_current(struct store_pg *pg, uint64_t *pos);
@@ -69,6 +66,12 @@ PL_MUST_CHECK int store_pg_events_range(struct store_pg *pg, struct pl_arena *a,
 /* The user ids of a conversation's current members. */
 PL_MUST_CHECK int store_pg_member_ids(struct store_pg *pg, struct pl_arena *a,
                                       int64_t conversation_id, int64_t **ids, unsigned *n);
+
+/* The same for convs[0..n) at once: ids[i] and n_ids[i] are convs[i]'s
+ * (arena arrays; none for a conversation without members). */
+PL_MUST_CHECK int store_pg_member_ids_many(struct store_pg *pg, struct pl_arena *a,
+                                           const int64_t *convs, unsigned n, int64_t **ids,
+                                           unsigned *n_ids);
 
 /* Deletes events older than keep_s seconds (retention). Returns 0 and the
  * number removed in *n. */

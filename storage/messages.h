@@ -272,19 +272,6 @@ struct store_watermarks {
     int64_t last_seq;      /* the conversation's last message */
 };
 
-/* Inside a transaction: serializes the receipts of conversation_id (so
- * that each sees the watermarks the previous one left), locks user_id's
- * member row and reads it. Returns 0 or PL_ENOTFOUND (not a member). */
-PL_MUST_CHECK int store_pg_receipt_lock(struct store_pg *pg, int64_t conversation_id,
-                                        int64_t user_id, struct store_watermarks *out);
-
-/* Inside a transaction, after store_pg_receipt_lock(): stores the new
- * watermarks `to` and logs a receipt_log row for each that differs from
- * `from`. */
-PL_MUST_CHECK int store_pg_receipt_update(struct store_pg *pg, int64_t conversation_id,
-                                          int64_t user_id, const struct store_watermarks *from,
-                                          const struct store_watermarks *to);
-
 /* A sender whose messages' aggregate status advanced: all its messages up
  * to delivered_up_to are now delivered, up to read_up_to read (0: that
  * status did not move). */
@@ -294,16 +281,38 @@ struct store_status_move {
     int64_t read_up_to;
 };
 
-/* Inside a transaction, after store_pg_receipt_update(): the senders
- * (current members other than user_id) whose messages changed aggregate
- * status because user_id's watermarks moved from `from` to `to`, in
- * sender order (*out is an arena array). Costs O(members + messages in the
- * moved ranges), never O(messages x members). */
-PL_MUST_CHECK int store_pg_receipt_moves(struct store_pg *pg, struct pl_arena *a,
-                                         int64_t conversation_id, int64_t user_id,
-                                         const struct store_watermarks *from,
-                                         const struct store_watermarks *to,
-                                         struct store_status_move **out, unsigned *n);
+/* The receipts of one member of one conversation in a batch. */
+struct store_receipt_group {
+    int64_t conversation_id, user_id;
+    /* store_pg_receipt_lock_many(): 0, or PL_ENOTFOUND (not a member) */
+    int rc;
+    /* store_pg_receipt_lock_many(): the member row as locked */
+    struct store_watermarks from;
+    /* the caller's: the watermarks to store (equal to from: none) */
+    struct store_watermarks to;
+    /* store_pg_receipt_apply_many(): the senders (current members other
+     * than user_id) whose messages changed aggregate status because this
+     * member's watermarks moved from `from` to `to`, in sender order */
+    struct store_status_move *mv;
+    unsigned n_mv;
+};
+
+/* Opens a transaction (when begin) and, for each group in order (sorted
+ * by conversation, then user, so that batches never deadlock): serializes
+ * the receipts of its conversation (each sees the watermarks the previous
+ * one left), locks the member row and reads it into from. One round trip.
+ * Returns 0 (each group's rc says whether it is a member) or a storage
+ * code; the caller rolls back. */
+PL_MUST_CHECK int store_pg_receipt_lock_many(struct store_pg *pg, struct pl_arena *a, bool begin,
+                                             struct store_receipt_group *g, unsigned n);
+
+/* Inside that transaction: for each group whose `to` differs from `from`,
+ * in order, stores `to`, logs a receipt_log row for each watermark that
+ * moved, and computes its status moves (mv, arena arrays), each after the
+ * previous group's writes. One round trip; per group O(members + messages
+ * in the moved ranges), never O(messages x members). */
+PL_MUST_CHECK int store_pg_receipt_apply_many(struct store_pg *pg, struct pl_arena *a,
+                                              struct store_receipt_group *g, unsigned n);
 
 /* When one member got and read a message. */
 struct store_receipt {

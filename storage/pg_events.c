@@ -10,7 +10,6 @@
 #include <stdlib.h>
 
 enum {
-    POS_TAKE,
     POS_CURRENT,
     POS_OLDEST,
     POS_BOTH,
@@ -18,15 +17,12 @@ enum {
     EVENTS_FOR_USERS,
     EVENTS_RANGE,
     MEMBER_IDS,
+    MEMBER_IDS_MANY,
     EVENTS_PRUNE,
-    EVENTS_INSERT,
+    EVENTS_APPEND,
 };
 
 const struct store_pg__stmt store_pg__event_stmts[] = {
-    [POS_TAKE] = {"pos_take",
-                  "UPDATE stream_state SET pos = pos + $1::bigint WHERE id = 1"
-                  " RETURNING pos - $1::bigint + 1",
-                  1, false},
     [POS_CURRENT] = {"pos_current", "SELECT pos FROM stream_state WHERE id = 1", 0, true},
     [POS_OLDEST] = {"pos_oldest",
                     "SELECT COALESCE((SELECT min(pos) FROM events),"
@@ -78,6 +74,10 @@ const struct store_pg__stmt store_pg__event_stmts[] = {
                       " FROM events e WHERE e.pos BETWEEN $1::bigint AND $2::bigint"
                       " ORDER BY e.pos",
                       2, true},
+    [MEMBER_IDS_MANY] = {"member_ids_many",
+                         "SELECT conversation_id, array_agg(user_id) FROM members"
+                         " WHERE conversation_id = ANY($1::bigint[]) GROUP BY conversation_id",
+                         1, true},
     [MEMBER_IDS] = {"member_ids", "SELECT user_id FROM members WHERE conversation_id = $1::bigint",
                     1, true},
     [EVENTS_PRUNE] =
@@ -86,11 +86,17 @@ const struct store_pg__stmt store_pg__event_stmts[] = {
     /* Rows come as one JSON array: strings need no quoting rules of our
      * own, and the payload, passed as a json value, is stored byte for
      * byte as it is published. */
-    [EVENTS_INSERT] = {"events_insert",
-                       "INSERT INTO events (pos, conversation_id, target_user_id, type, payload)"
-                       " SELECT $1::bigint + x.i, NULLIF(x.c, 0), NULLIF(x.t, 0), x.y, x.p::text"
-                       " FROM json_to_recordset($2::json) AS x(i bigint, c bigint, t bigint,"
-                       " y text, p json)",
+    /* The positions are taken by the statement that stores the rows they
+     * number, so the position lock (stream_state's row, held to the end of
+     * the transaction) is taken with no round trip left before the commit. */
+    [EVENTS_APPEND] = {"events_append",
+                       "WITH p AS (UPDATE stream_state SET pos = pos + $1::bigint WHERE id = 1"
+                       "   RETURNING pos - $1::bigint + 1 AS first),"
+                       " ins AS (INSERT INTO events (pos, conversation_id, target_user_id, type,"
+                       "   payload) SELECT (SELECT first FROM p) + x.i, NULLIF(x.c, 0),"
+                       "   NULLIF(x.t, 0), x.y, x.p::text FROM json_to_recordset($2::json)"
+                       "   AS x(i bigint, c bigint, t bigint, y text, p json))"
+                       " SELECT first FROM p",
                        2, false},
     {NULL, NULL, 0, false},
 };
@@ -112,14 +118,6 @@ static int single_u64(struct store_pg *pg, int id, const char *const *vals, uint
     PQclear(r);
     *out = (uint64_t)v;
     return rc;
-}
-
-int store_pg_positions_take(struct store_pg *pg, unsigned n, uint64_t *first)
-{
-    char nb[16];
-    snprintf(nb, sizeof(nb), "%u", n);
-    const char *vals[] = {nb};
-    return single_u64(pg, POS_TAKE, vals, first);
 }
 
 int store_pg_position_current(struct store_pg *pg, uint64_t *pos)
@@ -216,6 +214,33 @@ int store_pg_member_ids(struct store_pg *pg, struct pl_arena *a, int64_t convers
                               STORE_PG__ARGS(&p, conversation_id), ids, n);
 }
 
+int store_pg_member_ids_many(struct store_pg *pg, struct pl_arena *a, const int64_t *convs,
+                             unsigned n, int64_t **ids, unsigned *n_ids)
+{
+    for (unsigned i = 0; i < n; i++) {
+        ids[i] = NULL;
+        n_ids[i] = 0;
+    }
+    const char *arr = store_pg__i64_array(a, convs, n);
+    if (!arr)
+        return PL_ENOMEM;
+    const char *vals[] = {arr};
+    PGresult *r;
+    int rc = run(pg, MEMBER_IDS_MANY, vals, &r);
+    if (rc < 0)
+        return rc;
+    for (int row = 0; row < PQntuples(r) && rc == 0; row++) {
+        int64_t conv;
+        if ((rc = store_pg__get_i64(r, row, 0, &conv)) < 0)
+            break;
+        for (unsigned i = 0; i < n && rc == 0; i++)
+            if (convs[i] == conv)
+                rc = store_pg__get_i64_array(a, r, row, 1, &ids[i], &n_ids[i]);
+    }
+    PQclear(r);
+    return rc;
+}
+
 int store_pg_events_prune(struct store_pg *pg, unsigned keep_s, uint64_t *n)
 {
     char kb[16];
@@ -230,16 +255,12 @@ int store_pg_events_prune(struct store_pg *pg, unsigned keep_s, uint64_t *n)
     return 0;
 }
 
-int store_pg_events_insert(struct store_pg *pg, uint64_t first, const char *rows_json)
+int store_pg_events_append(struct store_pg *pg, unsigned n, const char *rows_json, uint64_t *first)
 {
-    char fb[24];
-    snprintf(fb, sizeof(fb), "%" PRIu64, first);
-    const char *vals[] = {fb, rows_json};
-    PGresult *r;
-    int rc = run(pg, EVENTS_INSERT, vals, &r);
-    if (rc == 0)
-        PQclear(r);
-    return rc;
+    char nb[16];
+    snprintf(nb, sizeof(nb), "%u", n);
+    const char *vals[] = {nb, rows_json};
+    return single_u64(pg, EVENTS_APPEND, vals, first);
 }
 
 /* "{1,2,3}" from n numbers, malloc'd. */

@@ -80,10 +80,14 @@ const struct store_pg__stmt store_pg__receipt_stmts[] = {
          "WITH w AS (SELECT user_id, GREATEST(joined_seq, delivered_seq) AS dv,"
          "   GREATEST(joined_seq, read_seq) AS rv FROM members"
          "   WHERE conversation_id = $1::bigint),"
-         " lo AS MATERIALIZED (SELECT (array_agg(user_id ORDER BY dv, user_id))[1] AS du,"
-         "   (array_agg(dv ORDER BY dv, user_id))[1:2] AS dv,"
-         "   (array_agg(user_id ORDER BY rv, user_id))[1] AS ru,"
-         "   (array_agg(rv ORDER BY rv, user_id))[1:2] AS rv FROM w)"
+         /* Two top-2 sorts: a third cheaper than sorting every member
+          * for each of the four values. */
+         " d2 AS (SELECT user_id, dv FROM w ORDER BY dv, user_id LIMIT 2),"
+         " r2 AS (SELECT user_id, rv FROM w ORDER BY rv, user_id LIMIT 2),"
+         " lo AS MATERIALIZED (SELECT (SELECT user_id FROM d2 ORDER BY dv, user_id LIMIT 1) AS du,"
+         "   ARRAY(SELECT dv FROM d2 ORDER BY dv, user_id) AS dv,"
+         "   (SELECT user_id FROM r2 ORDER BY rv, user_id LIMIT 1) AS ru,"
+         "   ARRAY(SELECT rv FROM r2 ORDER BY rv, user_id) AS rv)"
          " SELECT m.sender_id,"
          "  COALESCE(max(m.seq) FILTER (WHERE m.seq > GREATEST($3::bigint, $7::bigint)"
          "    AND m.seq <= LEAST($4::bigint,"
@@ -133,76 +137,62 @@ static int run(struct store_pg *pg, int id, const char *const *vals, PGresult **
     return store_pg__exec(pg, &store_pg__receipt_stmts[id], vals, NULL, NULL, r);
 }
 
-int store_pg_receipt_lock(struct store_pg *pg, int64_t conversation_id, int64_t user_id,
-                          struct store_watermarks *out)
+static const char *num(struct pl_arena *a, int64_t v)
 {
-    char cb[24], ub[24];
-    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
-    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
-    const char *vals[] = {cb, ub};
-    PGresult *r;
-    int rc = run(pg, RECEIPT_SERIALIZE, vals, &r);
-    if (rc < 0)
-        return rc;
-    PQclear(r);
-    if ((rc = run(pg, RECEIPT_LOCK, vals, &r)) < 0)
-        return rc;
-    if (PQntuples(r) != 1)
-        rc = PL_ENOTFOUND;
-    if (rc == 0)
-        rc = store_pg__get_i64(r, 0, 0, &out->joined_seq);
-    if (rc == 0)
-        rc = store_pg__get_i64(r, 0, 1, &out->delivered_seq);
-    if (rc == 0)
-        rc = store_pg__get_i64(r, 0, 2, &out->read_seq);
-    if (rc == 0)
-        rc = store_pg__get_i64(r, 0, 3, &out->last_seq);
-    PQclear(r);
-    return rc;
+    return pl_arena_sprintf(a, "%" PRId64, v);
 }
 
-int store_pg_receipt_update(struct store_pg *pg, int64_t conversation_id, int64_t user_id,
-                            const struct store_watermarks *from, const struct store_watermarks *to)
+static void clear_all(struct store_pg__call *q, unsigned n)
 {
-    char cb[24], ub[24], db[24], rb[24];
-    snprintf(cb, sizeof(cb), "%" PRId64, conversation_id);
-    snprintf(ub, sizeof(ub), "%" PRId64, user_id);
-    snprintf(db, sizeof(db), "%" PRId64, to->delivered_seq);
-    snprintf(rb, sizeof(rb), "%" PRId64, to->read_seq);
-    const char *vals[] = {cb,
-                          ub,
-                          db,
-                          rb,
-                          to->delivered_seq != from->delivered_seq ? "t" : "f",
-                          to->read_seq != from->read_seq ? "t" : "f"};
-    PGresult *r;
-    int rc = run(pg, RECEIPT_UPDATE, vals, &r);
-    if (rc == 0)
-        PQclear(r);
-    return rc;
+    for (unsigned i = 0; i < n; i++)
+        PQclear(q[i].res);
 }
 
-int store_pg_receipt_moves(struct store_pg *pg, struct pl_arena *a, int64_t conversation_id,
-                           int64_t user_id, const struct store_watermarks *from,
-                           const struct store_watermarks *to, struct store_status_move **out,
-                           unsigned *n)
+int store_pg_receipt_lock_many(struct store_pg *pg, struct pl_arena *a, bool begin,
+                               struct store_receipt_group *g, unsigned n)
 {
-    char b[7][24];
-    const int64_t v[7] = {conversation_id, user_id,      from->delivered_seq, to->delivered_seq,
-                          from->read_seq,  to->read_seq, from->joined_seq};
-    const char *vals[7];
-    for (int i = 0; i < 7; i++) {
-        snprintf(b[i], sizeof(b[i]), "%" PRId64, v[i]);
-        vals[i] = b[i];
+    unsigned nq = 2 * n + (begin ? 1 : 0), k = 0;
+    struct store_pg__call *q = pl_arena_zalloc(a, (nq ? nq : 1) * sizeof(*q));
+    const char **vals = pl_arena_alloc(a, (n ? n : 1) * 2 * sizeof(*vals));
+    if (!q || !vals)
+        return PL_ENOMEM;
+    if (begin)
+        q[k++].st = store_pg__stmt_begin;
+    for (unsigned i = 0; i < n; i++) {
+        const char **v = &vals[2 * i];
+        if (!(v[0] = num(a, g[i].conversation_id)) || !(v[1] = num(a, g[i].user_id)))
+            return PL_ENOMEM;
+        q[k++] =
+            (struct store_pg__call){.st = &store_pg__receipt_stmts[RECEIPT_SERIALIZE], .values = v};
+        q[k++] = (struct store_pg__call){.st = &store_pg__receipt_stmts[RECEIPT_LOCK], .values = v};
     }
-    PGresult *r;
-    int rc = run(pg, RECEIPT_MOVES, vals, &r);
-    if (rc < 0)
-        return rc;
-    int rows = PQntuples(r);
+    int rc = store_pg__exec_pipeline(pg, q, nq);
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        const PGresult *r = q[nq - 2 * n + 2 * i + 1].res;
+        struct store_watermarks *w = &g[i].from;
+        *w = (struct store_watermarks){0};
+        g[i].rc = PQntuples(r) == 1 ? 0 : PL_ENOTFOUND;
+        int64_t *col[] = {&w->joined_seq, &w->delivered_seq, &w->read_seq, &w->last_seq};
+        for (int j = 0; j < 4 && g[i].rc == 0 && rc == 0; j++)
+            rc = store_pg__get_i64(r, 0, j, col[j]);
+    }
+    clear_all(q, nq);
+    return rc;
+}
+
+static bool moved(const struct store_receipt_group *g)
+{
+    return g->to.delivered_seq != g->from.delivered_seq || g->to.read_seq != g->from.read_seq;
+}
+
+/* The moves of one group from RECEIPT_MOVES's rows. */
+static int read_moves(struct pl_arena *a, const PGresult *r, struct store_receipt_group *g)
+{
+    int rows = PQntuples(r), rc = 0;
     struct store_status_move *m = pl_arena_alloc(a, (size_t)(rows ? rows : 1) * sizeof(*m));
     unsigned k = 0;
-    rc = m ? 0 : PL_ENOMEM;
+    if (!m)
+        return PL_ENOMEM;
     for (int i = 0; i < rows && rc == 0; i++) {
         struct store_status_move *x = &m[k];
         rc = store_pg__get_i64(r, i, 0, &x->sender_id);
@@ -213,9 +203,58 @@ int store_pg_receipt_moves(struct store_pg *pg, struct pl_arena *a, int64_t conv
         if (rc == 0 && (x->delivered_up_to || x->read_up_to))
             k++;
     }
-    PQclear(r);
-    *out = m;
-    *n = k;
+    g->mv = m;
+    g->n_mv = k;
+    return rc;
+}
+
+int store_pg_receipt_apply_many(struct store_pg *pg, struct pl_arena *a,
+                                struct store_receipt_group *g, unsigned n)
+{
+    unsigned nq = 0;
+    for (unsigned i = 0; i < n; i++) {
+        g[i].mv = NULL;
+        g[i].n_mv = 0;
+        nq += moved(&g[i]) ? 2 : 0;
+    }
+    if (nq == 0)
+        return 0;
+    struct store_pg__call *q = pl_arena_zalloc(a, nq * sizeof(*q));
+    if (!q)
+        return PL_ENOMEM;
+    for (unsigned i = 0, k = 0; i < n; i++) {
+        const struct store_watermarks *f = &g[i].from, *t = &g[i].to;
+        if (!moved(&g[i]))
+            continue;
+        /* RECEIPT_UPDATE: conversation, user, d, r, moved d, moved r;
+         * RECEIPT_MOVES: conversation, user, d0, d1, r0, r1, joined. */
+        const int64_t v[] = {g[i].conversation_id, g[i].user_id, f->delivered_seq, t->delivered_seq,
+                             f->read_seq,          t->read_seq,  f->joined_seq};
+        const char **mv = pl_arena_alloc(a, 7 * sizeof(*mv));
+        const char **up = pl_arena_alloc(a, 6 * sizeof(*up));
+        if (!mv || !up)
+            return PL_ENOMEM;
+        for (unsigned j = 0; j < 7; j++)
+            if (!(mv[j] = num(a, v[j])))
+                return PL_ENOMEM;
+        up[0] = mv[0];
+        up[1] = mv[1];
+        up[2] = mv[3];
+        up[3] = mv[5];
+        up[4] = t->delivered_seq != f->delivered_seq ? "t" : "f";
+        up[5] = t->read_seq != f->read_seq ? "t" : "f";
+        q[k++] =
+            (struct store_pg__call){.st = &store_pg__receipt_stmts[RECEIPT_UPDATE], .values = up};
+        q[k++] =
+            (struct store_pg__call){.st = &store_pg__receipt_stmts[RECEIPT_MOVES], .values = mv};
+    }
+    int rc = store_pg__exec_pipeline(pg, q, nq);
+    for (unsigned i = 0, k = 0; i < n && rc == 0; i++)
+        if (moved(&g[i])) {
+            rc = read_moves(a, q[k + 1].res, &g[i]);
+            k += 2;
+        }
+    clear_all(q, nq);
     return rc;
 }
 
