@@ -231,10 +231,10 @@ static unsigned group_advance(struct rcpt *r, unsigned n, struct store_receipt_g
     return asked;
 }
 
-/* The whole batch r[0..n) (sorted) in one transaction and four round
- * trips: BEGIN with every group's locks; every moved group's writes and
- * status moves; the audiences; the events with the commit's positions,
- * then COMMIT. 0 when committed (or when nothing moved); a storage code
+/* The whole batch r[0..n) (sorted) in one transaction and five round
+ * trips whatever its size: BEGIN with every group's locks; every moved
+ * group's writes and status moves; the audiences; the events with their
+ * positions; COMMIT. 0 when committed (or when nothing moved); a storage code
  * when rolled back. */
 static int batch_tx(struct api_call *c0, struct rcpt *r, unsigned n, int *rcs)
 {
