@@ -261,3 +261,44 @@ PLTEST_PROTO(group_ticks_are_the_minimum_over_members)
     pt_sse_close(as);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
+
+/* Receipts that each cover more messages than the per-message status
+ * probe takes (storage/pg_receipts.c, RECEIPT_FEW_SEQS) go through the
+ * group-wide minimum: the same ticks. */
+PLTEST_PROTO(group_ticks_over_a_long_range)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    struct pt_user a, b, c;
+    PT_USER_NEW(s, proto, "glong_a", &a);
+    PT_USER_NEW(s, proto, "glong_b", &b);
+    PT_USER_NEW(s, proto, "glong_c", &c);
+    int64_t members[] = {b.id, c.id};
+    int64_t g = PT_GROUP(s, proto, &a, "Long", members, 2);
+    struct pt_sse *as = PT_SSE_OPEN_READY(s, proto, a.token, NULL);
+    enum { N = 12 };
+    const char *want[N];
+    for (int i = 0; i < N; i++) {
+        char text[16];
+        snprintf(text, sizeof(text), "long %d", i + 1);
+        struct pt_msg m = PT_SEND(s, proto, &a, g, text);
+        PT_SSE_EXPECT_MSG(as, m.id, EV_MS);
+        want[i] = "sent";
+    }
+    /* b reads all twelve, c nothing yet: still "sent". */
+    receipt(s, proto, &b, g, "read", N, N, N);
+    expect_statuses(s, proto, &a, g, want, N);
+    /* c reads five: those five are read by everyone. */
+    receipt(s, proto, &c, g, "read", 5, 5, 5);
+    expect_events(as, &(struct expect){g, "read", 5, c.id, "read", 5});
+    for (int i = 0; i < 5; i++)
+        want[i] = "read";
+    expect_statuses(s, proto, &a, g, want, N);
+    /* c reads the other seven. */
+    receipt(s, proto, &c, g, "read", N, N, N);
+    expect_events(as, &(struct expect){g, "read", N, c.id, "read", N});
+    for (int i = 0; i < N; i++)
+        want[i] = "read";
+    expect_statuses(s, proto, &a, g, want, N);
+    pt_sse_close(as);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
