@@ -157,10 +157,11 @@ static void advance(const struct store_watermarks *from, bool is_read, int64_t u
  * the end, under one run of positions, so they stay dense and
  * commit-ordered. The groups' statements go in pipelines (all the locks
  * in one round trip, all the writes in the next), so a batch holds its
- * conversations' locks for a few round trips, not four per group. Each receipt's answer is the
- * watermarks after it, as if the group's receipts had run one by one in arrival order. If the
- * transaction fails (a dead connection, a deadlock with some other kind of
- * transaction), each receipt not yet answered runs alone.
+ * conversations' locks for a few round trips, not four per group. Each
+ * receipt's answer is the watermarks after it, as if the group's receipts
+ * had run one by one in arrival order. If the transaction fails (a dead
+ * connection, a deadlock with some other kind of transaction), each
+ * receipt not yet answered runs alone.
  */
 struct rcpt {
     struct api_call *c;
@@ -234,8 +235,8 @@ static unsigned group_advance(struct rcpt *r, unsigned n, struct store_receipt_g
 /* The whole batch r[0..n) (sorted) in one transaction and five round
  * trips whatever its size: BEGIN with every group's locks; every moved
  * group's writes and status moves; the audiences; the events with their
- * positions; COMMIT. 0 when committed (or when nothing moved); a storage code
- * when rolled back. */
+ * positions; COMMIT. 0 when committed (or when nothing moved); a storage
+ * code when rolled back. */
 static int batch_tx(struct api_call *c0, struct rcpt *r, unsigned n, int *rcs)
 {
     struct store_pg *pg = c0->w->pg;
