@@ -85,10 +85,10 @@ const struct store_pg__stmt store_pg__event_stmts[] = {
          "DELETE FROM events WHERE created_at < now() - make_interval(secs => $1::int)", 1, false},
     /* Rows come as one JSON array: strings need no quoting rules of our
      * own, and the payload, passed as a json value, is stored byte for
-     * byte as it is published. */
-    /* The positions are taken by the statement that stores the rows they
-     * number, so the position lock (stream_state's row, held to the end of
-     * the transaction) is taken with no round trip left before the commit. */
+     * byte as it is published. The positions are taken by the statement
+     * that stores the rows they number, so the position lock (stream_state's
+     * row, held to the end of the transaction) is taken with no round trip
+     * left before the commit. */
     [EVENTS_APPEND] = {"events_append",
                        "WITH p AS (UPDATE stream_state SET pos = pos + $1::bigint WHERE id = 1"
                        "   RETURNING pos - $1::bigint + 1 AS first),"
