@@ -39,6 +39,15 @@ static int add_target(struct api_call *c, struct api_emit_event *ev, int64_t *id
     return 0;
 }
 
+/* conv's index in convs[0..n), or n. */
+static unsigned slot(const int64_t *convs, unsigned n, int64_t conv)
+{
+    unsigned k = 0;
+    while (k < n && convs[k] != conv)
+        k++;
+    return k;
+}
+
 /* Every event's audience, read with one statement for all the
  * conversations of em[0..n_em) (a batch of receipts emits several events
  * per conversation). It is read inside the transaction, after the
@@ -55,19 +64,14 @@ static int audiences(struct api_call *c, struct api_emit *em, unsigned n_em, uns
     for (unsigned j = 0; j < n_em; j++)
         for (unsigned i = 0; i < em[j].n; i++) {
             int64_t conv = em[j].ev[i].conversation_id;
-            unsigned k = 0;
-            while (k < n_convs && convs[k] != conv)
-                k++;
-            if (conv && k == n_convs)
+            if (conv && slot(convs, n_convs, conv) == n_convs)
                 convs[n_convs++] = conv;
         }
     int rc = n_convs ? store_pg_member_ids_many(c->w->pg, c->a, convs, n_convs, ids, n_ids) : 0;
     for (unsigned j = 0; j < n_em && rc == 0; j++)
         for (unsigned i = 0; i < em[j].n && rc == 0; i++) {
             struct api_emit_event *ev = &em[j].ev[i];
-            unsigned k = 0;
-            while (k < n_convs && convs[k] != ev->conversation_id)
-                k++;
+            unsigned k = slot(convs, n_convs, ev->conversation_id);
             rc = k < n_convs ? add_target(c, ev, ids[k], n_ids[k]) : add_target(c, ev, NULL, 0);
         }
     return rc;

@@ -262,8 +262,7 @@ static int batch_tx(struct api_call *c0, struct rcpt *r, unsigned n, int *rcs)
         rc = store_pg_receipt_apply_many(pg, c0->a, g, ng);
     struct emits ev = {.c0 = c0};
     for (unsigned k = 0; k < ng && rc == 0; k++) {
-        if (g[k].to.delivered_seq == g[k].from.delivered_seq &&
-            g[k].to.read_seq == g[k].from.read_seq)
+        if (!store_receipt_moved(&g[k]))
             continue; /* nothing moved: nothing written */
         struct api_emit *em;
         unsigned n_em;

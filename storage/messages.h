@@ -297,6 +297,12 @@ struct store_receipt_group {
     unsigned n_mv;
 };
 
+/* Whether the group's watermarks move (`to` differs from `from`). */
+static inline bool store_receipt_moved(const struct store_receipt_group *g)
+{
+    return g->to.delivered_seq != g->from.delivered_seq || g->to.read_seq != g->from.read_seq;
+}
+
 /* Opens a transaction (when begin) and, for each group in order (sorted
  * by conversation, then user, so that batches never deadlock): serializes
  * the receipts of its conversation (each sees the watermarks the previous

@@ -369,10 +369,7 @@ int store_pg__exec(struct store_pg *pg, const struct store_pg__stmt *st, const c
  * or may not have run, so the caller learns that the outcome is unknown. */
 static int pipeline_lost(struct store_pg *pg, struct store_pg__call *q, unsigned n)
 {
-    for (unsigned i = 0; i < n; i++) {
-        PQclear(q[i].res);
-        q[i].res = NULL;
-    }
+    store_pg__calls_clear(q, n);
     pg_drop(pg, "pipeline");
     pg->in_tx = false;
     return PL_EUNAVAIL;
@@ -432,11 +429,16 @@ int store_pg__exec_pipeline(struct store_pg *pg, struct store_pg__call *q, unsig
     if (!synced || !PQexitPipelineMode(c))
         return pipeline_lost(pg, q, n);
     if (rc < 0)
-        for (unsigned i = 0; i < n; i++) {
-            PQclear(q[i].res);
-            q[i].res = NULL;
-        }
+        store_pg__calls_clear(q, n);
     return rc;
+}
+
+void store_pg__calls_clear(struct store_pg__call *q, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        PQclear(q[i].res);
+        q[i].res = NULL;
+    }
 }
 
 const struct store_pg__stmt *const store_pg__stmt_begin = &conn_stmts[1];

@@ -100,6 +100,8 @@ struct store_pg__call {
  * the connection broke, the outcome is unknown. */
 PL_MUST_CHECK int store_pg__exec_pipeline(struct store_pg *pg, struct store_pg__call *q,
                                           unsigned n);
+/* Frees q[0..n)'s results (those set) and unsets them. */
+void store_pg__calls_clear(struct store_pg__call *q, unsigned n);
 extern const struct store_pg__stmt *const store_pg__stmt_begin;  /* BEGIN */
 extern const struct store_pg__stmt *const store_pg__stmt_commit; /* COMMIT */
 /* store_pg_e2e_insert()'s statement (pg_keys.c), for the send pipeline. */

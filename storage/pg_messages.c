@@ -407,8 +407,7 @@ int store_pg_send_open(struct store_pg *pg, struct pl_arena *a, struct store_sen
     for (unsigned i = 0; i < n && rc == 0; i++)
         if ((rc = check_row(a, q[2].res, (int)i, s, i)) == 0)
             rc = audience_row(a, q[2].res, (int)i, s, n);
-    for (unsigned i = 0; i < 3; i++)
-        PQclear(q[i].res);
+    store_pg__calls_clear(q, 3);
     return rc;
 }
 
@@ -565,8 +564,7 @@ int store_pg_send_finish(struct store_pg *pg, struct pl_arena *a, struct store_s
     for (unsigned i = 0, ord = 0; i < n && rc == 0 && n_new; i++)
         if (s[i]->outcome == STORE_SEND_NEW)
             s[i]->msg.id = pos + ord++;
-    for (unsigned i = 0; i < k; i++)
-        PQclear(q[i].res);
+    store_pg__calls_clear(q, k);
     return rc;
 }
 

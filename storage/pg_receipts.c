@@ -177,21 +177,15 @@ static const char *num(struct pl_arena *a, int64_t v)
     return pl_arena_sprintf(a, "%" PRId64, v);
 }
 
-static void clear_all(struct store_pg__call *q, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        PQclear(q[i].res);
-}
-
 int store_pg_receipt_lock_many(struct store_pg *pg, struct pl_arena *a, bool begin,
                                struct store_receipt_group *g, unsigned n)
 {
-    unsigned nq = 2 * n + (begin ? 1 : 0), k = 0;
+    unsigned lead = begin ? 1 : 0, nq = 2 * n + lead, k = 0;
     struct store_pg__call *q = pl_arena_zalloc(a, (nq ? nq : 1) * sizeof(*q));
     const char **vals = pl_arena_alloc(a, (n ? n : 1) * 2 * sizeof(*vals));
     if (!q || !vals)
         return PL_ENOMEM;
-    if (begin)
+    if (lead)
         q[k++].st = store_pg__stmt_begin;
     for (unsigned i = 0; i < n; i++) {
         const char **v = &vals[2 * i];
@@ -203,7 +197,7 @@ int store_pg_receipt_lock_many(struct store_pg *pg, struct pl_arena *a, bool beg
     }
     int rc = store_pg__exec_pipeline(pg, q, nq);
     for (unsigned i = 0; i < n && rc == 0; i++) {
-        const PGresult *r = q[nq - 2 * n + 2 * i + 1].res;
+        const PGresult *r = q[lead + 2 * i + 1].res; /* RECEIPT_LOCK's */
         struct store_watermarks *w = &g[i].from;
         *w = (struct store_watermarks){0};
         g[i].rc = PQntuples(r) == 1 ? 0 : PL_ENOTFOUND;
@@ -211,13 +205,8 @@ int store_pg_receipt_lock_many(struct store_pg *pg, struct pl_arena *a, bool beg
         for (int j = 0; j < 4 && g[i].rc == 0 && rc == 0; j++)
             rc = store_pg__get_i64(r, 0, j, col[j]);
     }
-    clear_all(q, nq);
+    store_pg__calls_clear(q, nq);
     return rc;
-}
-
-static bool moved(const struct store_receipt_group *g)
-{
-    return g->to.delivered_seq != g->from.delivered_seq || g->to.read_seq != g->from.read_seq;
 }
 
 /* The moves of one group from RECEIPT_MOVES's rows. */
@@ -250,7 +239,7 @@ int store_pg_receipt_apply_many(struct store_pg *pg, struct pl_arena *a,
     for (unsigned i = 0; i < n; i++) {
         g[i].mv = NULL;
         g[i].n_mv = 0;
-        nq += moved(&g[i]) ? 2 : 0;
+        nq += store_receipt_moved(&g[i]) ? 2 : 0;
     }
     if (nq == 0)
         return 0;
@@ -259,7 +248,7 @@ int store_pg_receipt_apply_many(struct store_pg *pg, struct pl_arena *a,
         return PL_ENOMEM;
     for (unsigned i = 0, k = 0; i < n; i++) {
         const struct store_watermarks *f = &g[i].from, *t = &g[i].to;
-        if (!moved(&g[i]))
+        if (!store_receipt_moved(&g[i]))
             continue;
         /* RECEIPT_UPDATE: conversation, user, d, r, moved d, moved r;
          * RECEIPT_MOVES: conversation, user, d0, d1, r0, r1, joined. */
@@ -287,11 +276,11 @@ int store_pg_receipt_apply_many(struct store_pg *pg, struct pl_arena *a,
     }
     int rc = store_pg__exec_pipeline(pg, q, nq);
     for (unsigned i = 0, k = 0; i < n && rc == 0; i++)
-        if (moved(&g[i])) {
+        if (store_receipt_moved(&g[i])) {
             rc = read_moves(a, q[k + 1].res, &g[i]);
             k += 2;
         }
-    clear_all(q, nq);
+    store_pg__calls_clear(q, nq);
     return rc;
 }
 
