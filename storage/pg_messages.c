@@ -77,7 +77,7 @@ enum {
 // clang-format on
 
 /* The check's columns before the message columns of the stored message. */
-#define CHECK_NCOLS 8
+#define CHECK_NCOLS 7
 
 const struct store_pg__stmt store_pg__message_stmts[] = {
     /* Locking the row waits for whoever holds it and then returns its
@@ -92,49 +92,48 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
                    " ORDER BY id FOR NO KEY UPDATE",
                    1, false},
     // clang-format on
-    /* Per send, in batch order: is the sender a member, is reply_to a
-     * message it can see, is (device, client_msg_id) stored already, and
-     * which send of the batch is the first acceptable one with that key. */
+    /* Per send: is the sender a member, is reply_to a message it can see,
+     * is (device, client_msg_id) stored already (and if so, that
+     * message), is the sender blocked, and on the first send of each
+     * conversation in the batch (f) the conversation's members. Rows come
+     * in no particular order; column 0 says which send a row is for.
+     *
+     * Every lookup is a LATERAL subquery or a scalar subquery named once,
+     * so it runs once per send as an index probe: json_to_recordset has
+     * no statistics (as plain joins the planner hashed the whole members
+     * table for every batch), and a subquery column of a CTE that the
+     * planner inlines runs again wherever the column is named (the
+     * stored-message probe ran three times per send and the blocks probe
+     * twice, before). Which send of the batch comes first with a given
+     * (device, client_msg_id) is parleyd's to work out (check_row()).
+     *
+     * This statement runs after SEND_LOCK, so its snapshot is taken under
+     * the conversation lock: nobody joins or leaves between it and the
+     * commit. (SEND_LOCK's own snapshot predates its wait.) */
     [SEND_CHECK] =
         {"send_check",
-         /* Lookups per send as scalar or LATERAL subqueries, so they are
-          * index probes: json_to_recordset has no statistics, and as plain
-          * joins the planner hashed the whole members table for every
-          * batch. The member row is probed once for both its columns. */
-         "WITH j AS (SELECT * FROM json_to_recordset($1::json)"
-         "   AS x(i int, c bigint, u bigint, d bigint, m text, r bigint)),"
-         " jm AS (SELECT j.*, mb.jseq, mb.pending,"
-         "   (SELECT e.id FROM messages e WHERE e.sender_device_id = j.d"
-         "     AND e.client_msg_id = j.m) AS eid FROM j LEFT JOIN LATERAL"
-         "   (SELECT mb.joined_seq AS jseq, mb.request_from IS NOT NULL AS pending"
-         "     FROM members mb WHERE mb.conversation_id = j.c AND mb.user_id = j.u) mb"
-         "   ON true),"
-         " k AS (SELECT jm.*, jm.jseq IS NOT NULL AS member,"
-         "   (jm.r = 0 OR EXISTS (SELECT 1 FROM messages p WHERE p.conversation_id = jm.c"
-         "     AND p.seq = jm.r AND p.seq > jm.jseq) OR EXISTS (SELECT 1"
-         "     FROM archived_messages p WHERE p.conversation_id = jm.c AND p.seq = jm.r"
-         "     AND p.seq > jm.jseq)) AS reply_ok,"
+         "SELECT j.i, mb.jseq IS NOT NULL,"
+         " (j.r = 0 OR EXISTS (SELECT 1 FROM messages p WHERE p.conversation_id = j.c"
+         "   AND p.seq = j.r AND p.seq > mb.jseq) OR EXISTS (SELECT 1"
+         "   FROM archived_messages p WHERE p.conversation_id = j.c AND p.seq = j.r"
+         "   AND p.seq > mb.jseq)),"
+         " e.id IS NOT NULL,"
          /* Blocks (0013) apply to direct conversations: one probe of
           * blocks_by_blocked, which finds nothing for almost every sender. */
-         "   EXISTS (SELECT 1 FROM blocks b JOIN members o ON o.user_id = b.user_id"
-         "     AND o.conversation_id = jm.c JOIN conversations v ON v.id = jm.c"
-         "     AND v.kind = 'direct' WHERE b.blocked_id = jm.u) AS blocked FROM jm)"
-         " SELECT k.i, k.member, k.reply_ok, k.eid IS NOT NULL,"
-         "  COALESCE(min(k.i) FILTER (WHERE k.member AND NOT k.blocked AND k.reply_ok"
-         "   AND k.eid IS NULL) OVER (PARTITION BY k.d, k.m), -1), k.blocked,"
-         "  COALESCE(k.pending, false),"
-         /* The members, on the first send to each conversation only (CASE
-          * runs the subquery for that row alone). This statement runs
-          * after SEND_LOCK, so its snapshot is taken under the
-          * conversation lock: nobody joins or leaves between it and the
-          * commit. (SEND_LOCK's own snapshot predates its wait.) */
-         "  CASE WHEN k.i = min(k.i) OVER (PARTITION BY k.c) THEN ARRAY(SELECT mb.user_id"
-         "   FROM members mb WHERE mb.conversation_id = k.c) END, "
+         " EXISTS (SELECT 1 FROM blocks b JOIN members o ON o.user_id = b.user_id"
+         "   AND o.conversation_id = j.c JOIN conversations v ON v.id = j.c"
+         "   AND v.kind = 'direct' WHERE b.blocked_id = j.u),"
+         " COALESCE(mb.pending, false),"
+         " CASE WHEN j.f THEN ARRAY(SELECT a.user_id FROM members a"
+         "   WHERE a.conversation_id = j.c) END, e.*"
+         " FROM json_to_recordset($1::json)"
+         "   AS j(i int, c bigint, u bigint, d bigint, m text, r bigint, f boolean)"
+         " LEFT JOIN LATERAL (SELECT mb.joined_seq AS jseq,"
+         "   mb.request_from IS NOT NULL AS pending FROM members mb"
+         "   WHERE mb.conversation_id = j.c AND mb.user_id = j.u) mb ON true"
          // clang-format off
-         STORE_MSG_COLS("e")
-         " FROM k LEFT JOIN LATERAL"
-         " (SELECT * FROM messages e WHERE e.id = k.eid OFFSET 0) e ON true"
-         " ORDER BY k.i",
+         " LEFT JOIN LATERAL (SELECT " STORE_MSG_COLS("e") " FROM messages e"
+         "   WHERE e.sender_device_id = j.d AND e.client_msg_id = j.m OFFSET 0) e ON true",
          // clang-format on
          1, true},
     /* created_at defaults to now(), the transaction's start: the value
@@ -279,15 +278,24 @@ static int i64_array(struct pl_buf *b, const int64_t *v, unsigned n)
     return rc < 0 ? rc : param_end(b);
 }
 
-static int check_param(struct pl_buf *b, struct store_send *const *s, unsigned n)
+/* SEND_CHECK's rows; ids (n_ids, ascending) are the batch's conversations,
+ * seen scratch for as many flags. */
+static int check_param(struct pl_buf *b, struct store_send *const *s, unsigned n,
+                       const int64_t *ids, unsigned n_ids, bool *seen)
 {
+    memset(seen, 0, n_ids * sizeof(*seen));
     int rc = pl_buf_append(b, "[", 1);
     for (unsigned i = 0; i < n && rc == 0; i++) {
+        const int64_t *k = bsearch(&s[i]->conversation_id, ids, n_ids, sizeof(*ids), pl_ids_cmp);
+        if (!k)
+            return PL_EINTERNAL;
+        bool first = !seen[k - ids];
+        seen[k - ids] = true;
         rc = pl_buf_printf(b,
                            "%s{\"i\":%u,\"c\":%" PRId64 ",\"u\":%" PRId64 ",\"d\":%" PRId64
-                           ",\"r\":%" PRId64 ",\"m\":",
+                           ",\"r\":%" PRId64 ",\"f\":%s,\"m\":",
                            i ? "," : "", i, s[i]->conversation_id, s[i]->sender_id,
-                           s[i]->sender_device_id, s[i]->reply_to);
+                           s[i]->sender_device_id, s[i]->reply_to, first ? "true" : "false");
         if (rc == 0)
             rc = json_str(b, s[i]->client_msg_id);
         if (rc == 0)
@@ -298,24 +306,35 @@ static int check_param(struct pl_buf *b, struct store_send *const *s, unsigned n
     return rc < 0 ? rc : param_end(b);
 }
 
-/* Decides one send from its check row. Earlier sends are decided first,
- * so a duplicate can look at the send it repeats. */
+/* The first send before send i that is NEW with the same (device,
+ * client_msg_id), or i. The earliest acceptable send with a key is NEW,
+ * and every later acceptable one repeats it (or names another
+ * conversation), so this is the earliest acceptable send with the key. */
+static unsigned first_with_key(struct store_send *const *s, unsigned i)
+{
+    const struct store_send *x = s[i];
+    for (unsigned j = 0; j < i; j++)
+        if (s[j]->outcome == STORE_SEND_NEW && s[j]->sender_device_id == x->sender_device_id &&
+            strcmp(s[j]->client_msg_id, x->client_msg_id) == 0)
+            return j;
+    return i;
+}
+
+/* Decides send i from its check row. Earlier sends are decided first,
+ * so a send can look at the one it repeats. */
 static int check_row(struct pl_arena *a, const PGresult *r, int row, struct store_send *const *s,
                      unsigned i)
 {
     struct store_send *x = s[i];
-    int64_t first;
-    int rc = store_pg__get_i64(r, row, 4, &first);
-    if (rc < 0)
-        return rc;
     x->outcome = STORE_SEND_REJECTED;
     if (!get_bool(r, row, 1)) {
         x->rc = PL_ENOTFOUND;
-    } else if (get_bool(r, row, 5) && !get_bool(r, row, 3)) {
+    } else if (get_bool(r, row, 4) && !get_bool(r, row, 3)) {
         x->rc = PL_EFORBIDDEN;
         x->blocked = true;
     } else if (get_bool(r, row, 3)) {
-        if ((rc = store_pg__message_row(a, r, row, CHECK_NCOLS, &x->msg)) < 0)
+        int rc = store_pg__message_row(a, r, row, CHECK_NCOLS, &x->msg);
+        if (rc < 0)
             return rc;
         x->outcome = STORE_SEND_STORED;
         if (x->msg.conversation_id != x->conversation_id) {
@@ -324,17 +343,41 @@ static int check_row(struct pl_arena *a, const PGresult *r, int row, struct stor
         }
     } else if (!get_bool(r, row, 2)) {
         x->rc = PL_EINVAL;
-    } else if (first < 0 || first > (int64_t)i) {
-        return PL_EINTERNAL; /* an acceptable send is its own first */
-    } else if (first == (int64_t)i) {
-        x->outcome = STORE_SEND_NEW;
-        x->accepts = get_bool(r, row, 6);
-    } else if (s[first]->conversation_id == x->conversation_id) {
-        x->outcome = STORE_SEND_DUPLICATE;
-        x->dup_of = (unsigned)first;
     } else {
-        x->rc = PL_ECONFLICT;
+        unsigned first = first_with_key(s, i);
+        if (first == i) {
+            x->outcome = STORE_SEND_NEW;
+            x->accepts = get_bool(r, row, 5);
+        } else if (s[first]->conversation_id == x->conversation_id) {
+            x->outcome = STORE_SEND_DUPLICATE;
+            x->dup_of = first;
+        } else {
+            x->rc = PL_ECONFLICT;
+        }
     }
+    return 0;
+}
+
+/* rowof[i]: the check row of send i (column 0), every send exactly once. */
+static int check_rows(struct pl_arena *a, const PGresult *r, unsigned n, int **rowof)
+{
+    int *v = pl_arena_alloc(a, (n ? n : 1) * sizeof(*v));
+    if (!v)
+        return PL_ENOMEM;
+    for (unsigned i = 0; i < n; i++)
+        v[i] = -1;
+    if (PQntuples(r) != (int)n)
+        return PL_EINTERNAL;
+    for (int row = 0; row < (int)n; row++) {
+        int64_t i;
+        int rc = store_pg__get_i64(r, row, 0, &i);
+        if (rc < 0)
+            return rc;
+        if (i < 0 || i >= (int64_t)n || v[i] >= 0)
+            return PL_EINTERNAL;
+        v[i] = row;
+    }
+    *rowof = v;
     return 0;
 }
 
@@ -361,20 +404,20 @@ static int lock_rows(struct pl_arena *a, const PGresult *r, struct store_send *c
     return rc;
 }
 
-/* Sets the audience of every send to the conversation of check row row,
- * when that row carries it (the first send to each conversation). */
+/* Sets the audience of every send to the conversation of send i when its
+ * check row (row) carries it (the first send to each conversation). */
 static int audience_row(struct pl_arena *a, const PGresult *r, int row, struct store_send *const *s,
-                        unsigned n)
+                        unsigned i, unsigned n)
 {
     if (PQgetisnull(r, row, CHECK_NCOLS - 1))
         return 0;
     int64_t *members;
     unsigned n_members;
     int rc = store_pg__get_i64_array(a, r, row, CHECK_NCOLS - 1, &members, &n_members);
-    for (unsigned i = 0; i < n && rc == 0; i++)
-        if (s[i]->conversation_id == s[row]->conversation_id) {
-            s[i]->audience = members;
-            s[i]->n_audience = n_members;
+    for (unsigned k = 0; k < n && rc == 0; k++)
+        if (s[k]->conversation_id == s[i]->conversation_id) {
+            s[k]->audience = members;
+            s[k]->n_audience = n_members;
         }
     return rc;
 }
@@ -391,7 +434,11 @@ int store_pg_send_open(struct store_pg *pg, struct pl_arena *a, struct store_sen
     pl_buf_init(&ib, PARAM_MAX);
     pl_buf_init(&cb, PARAM_MAX);
     struct store_pg__call q[3] = {{.st = store_pg__stmt_begin}};
-    if ((rc = i64_array(&ib, ids, n_ids)) == 0 && (rc = check_param(&cb, s, n)) == 0) {
+    bool *seen = pl_arena_alloc(a, (n_ids ? n_ids : 1) * sizeof(*seen));
+    if (!seen)
+        rc = PL_ENOMEM;
+    else if ((rc = i64_array(&ib, ids, n_ids)) == 0 &&
+             (rc = check_param(&cb, s, n, ids, n_ids, seen)) == 0) {
         const char *lv[] = {pl_buf_head(&ib)}, *cv[] = {pl_buf_head(&cb)};
         q[1] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_LOCK], .values = lv};
         q[2] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_CHECK], .values = cv};
@@ -401,12 +448,13 @@ int store_pg_send_open(struct store_pg *pg, struct pl_arena *a, struct store_sen
     pl_buf_deinit(&cb);
     if (rc < 0)
         return rc;
+    int *rowof = NULL;
     rc = lock_rows(a, q[1].res, s, n);
-    if (rc == 0 && PQntuples(q[2].res) != (int)n)
-        rc = PL_EINTERNAL;
+    if (rc == 0)
+        rc = check_rows(a, q[2].res, n, &rowof);
     for (unsigned i = 0; i < n && rc == 0; i++)
-        if ((rc = check_row(a, q[2].res, (int)i, s, i)) == 0)
-            rc = audience_row(a, q[2].res, (int)i, s, n);
+        if ((rc = check_row(a, q[2].res, rowof[i], s, i)) == 0)
+            rc = audience_row(a, q[2].res, rowof[i], s, i, n);
     store_pg__calls_clear(q, 3);
     return rc;
 }
