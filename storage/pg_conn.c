@@ -417,7 +417,8 @@ int store_pg__exec_pipeline(struct store_pg *pg, struct store_pg__call *q, unsig
         return pipeline_lost(pg, q, n);
     bool sent = true;
     for (unsigned i = 0; i < n && sent; i++)
-        sent = PQsendQueryPrepared(c, q[i].st->name, q[i].st->nparams, q[i].values, NULL, NULL, 0);
+        sent = PQsendQueryPrepared(c, q[i].st->name, q[i].st->nparams, q[i].values, q[i].lengths,
+                                   q[i].formats, 0);
     if (!sent || !PQpipelineSync(c))
         return pipeline_lost(pg, q, n);
     for (unsigned i = 0; i < n; i++)

@@ -16,6 +16,7 @@
 #include "storage/pg.h"
 
 #include "common/arena.h"
+#include "common/buf.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -87,6 +88,9 @@ PL_MUST_CHECK int store_pg__exec(struct store_pg *pg, const struct store_pg__stm
 struct store_pg__call {
     const struct store_pg__stmt *st;
     const char *const *values;
+    /* NULL: every parameter is text. Else as PQexecParams() takes them:
+     * each parameter's length and format (1 for binary). */
+    const int *lengths, *formats;
     struct pg_result *res;
 };
 
@@ -135,6 +139,30 @@ char *store_pg__i64_array(struct pl_arena *a, const int64_t *v, unsigned n);
 
 /* Adds one to the counter store_pg_errors() reads. Any thread. */
 void store_pg__count_error(void);
+
+/* A one-dimensional array parameter in PostgreSQL's binary format (what
+ * array_recv() reads): the server copies the elements instead of parsing
+ * a literal, and text needs no quoting. The element type and the count
+ * are fixed at init; add exactly that many elements of that type, then
+ * check store_pg__bin_end(). Text must not hold NUL bytes. */
+struct store_pg__bin {
+    struct pl_buf b;
+    unsigned want, n;
+    int rc;
+};
+#define STORE_PG_OID_BOOL 16u
+#define STORE_PG_OID_INT8 20u
+#define STORE_PG_OID_INT4 23u
+#define STORE_PG_OID_TEXT 25u
+void store_pg__bin_init(struct store_pg__bin *x, uint32_t elem_oid, unsigned n);
+void store_pg__bin_i64(struct store_pg__bin *x, int64_t v);
+void store_pg__bin_i32(struct store_pg__bin *x, int32_t v);
+void store_pg__bin_bool(struct store_pg__bin *x, bool v);
+void store_pg__bin_text(struct store_pg__bin *x, const char *s);
+/* 0 when every element was added (the bytes: pl_buf_head(&x->b), x->b.len),
+ * else PL_ENOMEM or PL_EINTERNAL (a count that does not match). */
+PL_MUST_CHECK int store_pg__bin_end(struct store_pg__bin *x);
+void store_pg__bin_deinit(struct store_pg__bin *x);
 
 /* ---- row mapping (pg_rows.c) ---- */
 

@@ -76,6 +76,9 @@ enum {
     ") x ORDER BY 3" dir2 " LIMIT $4::int"
 // clang-format on
 
+/* SEND_INSERT's parameters: the count, then one array per column. */
+#define INSERT_NPARAMS 13
+
 /* The check's columns before the message columns of the stored message. */
 #define CHECK_NCOLS 7
 
@@ -137,27 +140,28 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
          // clang-format on
          1, true},
     /* created_at defaults to now(), the transaction's start: the value
-     * SEND_LOCK returned and the payloads carry. The payload travels as
-     * a JSON value, not a string, so nothing is escaped twice, and is read
-     * into a text column: json_to_recordset() gives a non-scalar value's
-     * text verbatim, so the event row holds exactly the bytes we publish,
-     * and only $1 as a whole is parsed (as json, p was parsed once more).
+     * SEND_LOCK returned and the payloads carry. The rows come as one
+     * binary array per column (store_pg__bin), zipped by unnest(): the
+     * server copies bodies and payloads instead of parsing them, and the
+     * event row holds exactly the bytes we publish.
      *
      * The batch's stream positions are taken here, by the same statement
      * that inserts the rows they number, so the position lock (the row of
      * stream_state, held until commit) is held for this statement, the
      * COMMIT and its WAL flush only, with no round trip to parleyd inside:
      * while one writer connection holds it, another can run its batch's
-     * earlier steps (server/writer.c). Row n of the batch (n from 0, in
-     * batch order) gets position first + n; its payload carries a "0" at
-     * character o (1-based) where its id goes, spliced in by overlay(). */
+     * earlier steps (server/writer.c). Row n of the batch (n from 1, in
+     * batch order) gets position first + n - 1; its payload carries a "0"
+     * at character o (1-based) where its id goes, spliced in by
+     * overlay(). */
     [SEND_INSERT] = {"send_insert",
-                     "WITH p AS (UPDATE stream_state SET pos = pos + $2::bigint WHERE id = 1"
-                     "   RETURNING pos - $2::bigint + 1 AS first),"
-                     " j AS (SELECT x.*, (SELECT first FROM p) + x.n AS i"
-                     "   FROM json_to_recordset($1::json) AS x(n bigint, c bigint, s bigint,"
-                     "   u bigint, d bigint, m text, k text, b text, r bigint, f boolean,"
-                     "   x bigint, p text, o int)),"
+                     "WITH p AS (UPDATE stream_state SET pos = pos + $1::bigint WHERE id = 1"
+                     "   RETURNING pos - $1::bigint + 1 AS first),"
+                     " j AS (SELECT x.*, (SELECT first FROM p) + x.n - 1 AS i"
+                     "   FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],"
+                     "   $6::text[], $7::text[], $8::text[], $9::bigint[], $10::boolean[],"
+                     "   $11::bigint[], $12::text[], $13::int[]) WITH ORDINALITY"
+                     "   AS x(c, s, u, d, m, k, b, r, f, x, p, o, n)),"
                      " ins AS (INSERT INTO messages (conversation_id, seq, id, sender_id,"
                      "   sender_device_id, client_msg_id, kind, body, reply_to, forwarded,"
                      "   expires_at)"
@@ -175,7 +179,7 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
                      "   last_activity_at = now()"
                      "   FROM (SELECT c, max(s) AS s FROM j GROUP BY c) x WHERE v.id = x.c)"
                      " SELECT first FROM p",
-                     2, false},
+                     INSERT_NPARAMS, false},
     /* A message request is accepted by answering it (0013). */
     [SEND_ACCEPT] = {"send_accept",
                      "UPDATE members m SET request_from = NULL"
@@ -534,25 +538,30 @@ static unsigned char_offset(const char *s, size_t bytes)
     return chars + 1;
 }
 
-static int insert_row(struct pl_buf *b, const struct store_send *x, unsigned ord)
+/* SEND_INSERT's parameters after the count: one array per column. */
+enum { I_C, I_S, I_U, I_D, I_M, I_K, I_B, I_R, I_F, I_X, I_P, I_O, INSERT_COLS };
+_Static_assert(INSERT_COLS + 1 == INSERT_NPARAMS, "SEND_INSERT's parameters");
+static const uint32_t insert_oids[INSERT_COLS] = {
+    STORE_PG_OID_INT8, STORE_PG_OID_INT8, STORE_PG_OID_INT8, STORE_PG_OID_INT8,
+    STORE_PG_OID_TEXT, STORE_PG_OID_TEXT, STORE_PG_OID_TEXT, STORE_PG_OID_INT8,
+    STORE_PG_OID_BOOL, STORE_PG_OID_INT8, STORE_PG_OID_TEXT, STORE_PG_OID_INT4,
+};
+
+static void insert_row(struct store_pg__bin *col, const struct store_send *x)
 {
     const struct store_message *m = &x->msg;
-    int rc = pl_buf_printf(b,
-                           "%s{\"n\":%u,\"c\":%" PRId64 ",\"s\":%" PRId64 ",\"u\":%" PRId64
-                           ",\"d\":%" PRId64 ",\"r\":%" PRId64 ",\"x\":%" PRId64
-                           ",\"f\":%s,\"o\":%u,\"m\":",
-                           ord ? "," : "", ord, m->conversation_id, m->seq, m->sender_id,
-                           m->sender_device_id, m->reply_to, x->expire_ms,
-                           m->forwarded ? "true" : "false", char_offset(x->payload, x->id_at));
-    if (rc == 0)
-        rc = json_str(b, m->client_msg_id);
-    if (rc == 0 && (rc = pl_buf_append(b, ",\"k\":", 5)) == 0)
-        rc = json_str(b, m->kind);
-    if (rc == 0 && (rc = pl_buf_append(b, ",\"b\":", 5)) == 0)
-        rc = json_str(b, m->body);
-    if (rc == 0 && (rc = pl_buf_append(b, ",\"p\":", 5)) == 0)
-        rc = pl_buf_append(b, x->payload, strlen(x->payload)); /* JSON already */
-    return rc < 0 ? rc : pl_buf_append(b, "}", 1);
+    store_pg__bin_i64(&col[I_C], m->conversation_id);
+    store_pg__bin_i64(&col[I_S], m->seq);
+    store_pg__bin_i64(&col[I_U], m->sender_id);
+    store_pg__bin_i64(&col[I_D], m->sender_device_id);
+    store_pg__bin_text(&col[I_M], m->client_msg_id);
+    store_pg__bin_text(&col[I_K], m->kind);
+    store_pg__bin_text(&col[I_B], m->body);
+    store_pg__bin_i64(&col[I_R], m->reply_to);
+    store_pg__bin_bool(&col[I_F], m->forwarded);
+    store_pg__bin_i64(&col[I_X], x->expire_ms);
+    store_pg__bin_text(&col[I_P], x->payload);
+    store_pg__bin_i32(&col[I_O], (int32_t)char_offset(x->payload, x->id_at));
 }
 
 /* A NEW send's payload must hold the id's placeholder where it says. */
@@ -565,26 +574,38 @@ int store_pg_send_finish(struct store_pg *pg, struct pl_arena *a, struct store_s
                          unsigned n, const char *e2e_rows, uint64_t *first)
 {
     const char *av[2] = {NULL, NULL};
-    struct pl_buf b;
-    pl_buf_init(&b, PARAM_MAX);
-    int rc = pl_buf_append(&b, "[", 1);
     unsigned n_new = 0;
+    int rc = 0;
     *first = 0;
     for (unsigned i = 0; i < n && rc == 0; i++) {
         if (s[i]->outcome != STORE_SEND_NEW)
             continue;
-        rc = has_placeholder(s[i]) ? insert_row(&b, s[i], n_new++) : PL_EINVAL;
+        n_new++;
+        if (!has_placeholder(s[i]))
+            rc = PL_EINVAL;
     }
-    if (rc == 0 && (rc = pl_buf_append(&b, "]", 1)) == 0)
-        rc = param_end(&b);
-    if (rc == 0 && n_new)
-        rc = accept_params(a, s, n, av);
+    struct store_pg__bin col[INSERT_COLS];
+    for (unsigned c = 0; c < INSERT_COLS; c++)
+        store_pg__bin_init(&col[c], insert_oids[c], n_new);
+    for (unsigned i = 0; i < n && rc == 0; i++)
+        if (s[i]->outcome == STORE_SEND_NEW)
+            insert_row(col, s[i]);
     char nb[16];
     snprintf(nb, sizeof(nb), "%u", n_new);
+    const char *iv[INSERT_NPARAMS] = {nb};
+    int il[INSERT_NPARAMS] = {0}, ifmt[INSERT_NPARAMS] = {0};
+    for (unsigned c = 0; c < INSERT_COLS && rc == 0; c++) {
+        rc = store_pg__bin_end(&col[c]);
+        iv[1 + c] = pl_buf_head(&col[c].b);
+        il[1 + c] = (int)col[c].b.len;
+        ifmt[1 + c] = 1;
+    }
+    if (rc == 0 && n_new)
+        rc = accept_params(a, s, n, av);
     unsigned k = 0, ins = 0;
     struct store_pg__call q[4];
     if (rc == 0) {
-        const char *iv[] = {pl_buf_head(&b), nb}, *ev[] = {e2e_rows};
+        const char *ev[] = {e2e_rows};
         if (e2e_rows)
             q[k++] = (struct store_pg__call){.st = store_pg__stmt_e2e_insert, .values = ev};
         /* Accepting answered requests updates member rows, so it comes
@@ -596,12 +617,15 @@ int store_pg_send_finish(struct store_pg *pg, struct pl_arena *a, struct store_s
                 (struct store_pg__call){.st = &store_pg__message_stmts[SEND_ACCEPT], .values = av};
         ins = k;
         if (n_new)
-            q[k++] =
-                (struct store_pg__call){.st = &store_pg__message_stmts[SEND_INSERT], .values = iv};
+            q[k++] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_INSERT],
+                                             .values = iv,
+                                             .lengths = il,
+                                             .formats = ifmt};
         q[k++] = (struct store_pg__call){.st = store_pg__stmt_commit};
         rc = store_pg__exec_pipeline(pg, q, k);
     }
-    pl_buf_deinit(&b);
+    for (unsigned c = 0; c < INSERT_COLS; c++)
+        store_pg__bin_deinit(&col[c]);
     if (rc < 0)
         return rc;
     /* Committed: number the NEW sends as SEND_INSERT did. */

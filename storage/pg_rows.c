@@ -3,9 +3,11 @@
 /* Copyright (c) 2026 Parley developers                                 */
 #include "pg_int.h"
 
+#include <endian.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <string.h>
 
 /*
  * Most queries are "format the ids, run the statement, turn each row into
@@ -69,4 +71,76 @@ int store_pg__exec_ids(struct store_pg *pg, struct pl_arena *a, const struct sto
                        const char *const *values, int64_t **out, unsigned *n)
 {
     return store_pg__exec_rows(pg, a, st, values, sizeof(**out), id_row, NULL, (void **)out, n);
+}
+
+/* ---- binary array parameters ---- */
+
+static void bin_put(struct store_pg__bin *x, const void *p, size_t n)
+{
+    if (x->rc == 0)
+        x->rc = pl_buf_append(&x->b, p, n);
+}
+
+static void bin_u32(struct store_pg__bin *x, uint32_t v)
+{
+    v = htobe32(v);
+    bin_put(x, &v, sizeof(v));
+}
+
+void store_pg__bin_init(struct store_pg__bin *x, uint32_t elem_oid, unsigned n)
+{
+    *x = (struct store_pg__bin){.want = n};
+    pl_buf_init(&x->b, (size_t)1 << 30);
+    /* dimensions, "has NULLs", element type, then size and lower bound */
+    bin_u32(x, 1);
+    bin_u32(x, 0);
+    bin_u32(x, elem_oid);
+    bin_u32(x, n);
+    bin_u32(x, 1);
+}
+
+/* One element: its length, then its bytes. */
+static void bin_elem(struct store_pg__bin *x, const void *p, uint32_t len)
+{
+    bin_u32(x, len);
+    bin_put(x, p, len);
+    x->n++;
+}
+
+void store_pg__bin_i64(struct store_pg__bin *x, int64_t v)
+{
+    uint64_t be = htobe64((uint64_t)v);
+    bin_elem(x, &be, sizeof(be));
+}
+
+void store_pg__bin_i32(struct store_pg__bin *x, int32_t v)
+{
+    uint32_t be = htobe32((uint32_t)v);
+    bin_elem(x, &be, sizeof(be));
+}
+
+void store_pg__bin_bool(struct store_pg__bin *x, bool v)
+{
+    uint8_t b = v;
+    bin_elem(x, &b, 1);
+}
+
+void store_pg__bin_text(struct store_pg__bin *x, const char *s)
+{
+    size_t len = strlen(s);
+    if (len > INT32_MAX && x->rc == 0)
+        x->rc = PL_ETOOBIG;
+    bin_elem(x, s, (uint32_t)len);
+}
+
+int store_pg__bin_end(struct store_pg__bin *x)
+{
+    if (x->rc == 0 && x->n != x->want)
+        x->rc = PL_EINTERNAL;
+    return x->rc;
+}
+
+void store_pg__bin_deinit(struct store_pg__bin *x)
+{
+    pl_buf_deinit(&x->b);
 }
