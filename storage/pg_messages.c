@@ -16,18 +16,17 @@
 #include <string.h>
 
 /*
- * A batch's rows travel as ONE parameter per statement, so that the number
- * of round trips and of statements never grows with the batch:
+ * A batch's rows travel as a fixed number of parameters per statement, so
+ * that the number of round trips and of statements never grows with the
+ * batch:
  *
  *  - integer lists as bigint[] literals ("{1,2,3}"), which we print from
  *    int64_t values, so there is nothing to quote;
- *  - rows with strings as a JSON array of objects, unpacked server-side by
- *    json_to_recordset(). JSON string escaping is small, total and easy to
- *    get right (quote, backslash and control characters; everything else,
- *    valid UTF-8 included, passes as is), whereas array literals have their
- *    own rules for quotes, backslashes, braces, commas, whitespace and the
- *    word NULL. The input is valid UTF-8 without NUL bytes (api/ checked),
- *    which PostgreSQL's json type accepts verbatim.
+ *  - rows as one array per column in PostgreSQL's binary format
+ *    (store_pg__bin), zipped back into rows by unnest() WITH ORDINALITY:
+ *    nothing to escape here and nothing to parse there, texts and payloads
+ *    arrive as the bytes we sent. The input is valid UTF-8 without NUL
+ *    bytes (api/ checked).
  */
 
 #define TS_UTC(x) STORE_PG_TS(x)
@@ -76,8 +75,11 @@ enum {
     ") x ORDER BY 3" dir2 " LIMIT $4::int"
 // clang-format on
 
+/* SEND_CHECK's parameters: one array per column. */
+enum { C_C, C_U, C_D, C_M, C_R, C_F, CHECK_COLS };
 /* SEND_INSERT's parameters: the count, then one array per column. */
-#define INSERT_NPARAMS 13
+enum { I_C, I_S, I_U, I_D, I_M, I_K, I_B, I_R, I_F, I_X, I_P, I_O, INSERT_COLS };
+#define INSERT_NPARAMS (INSERT_COLS + 1)
 
 /* The check's columns before the message columns of the stored message. */
 #define CHECK_NCOLS 7
@@ -102,7 +104,7 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
      * in no particular order; column 0 says which send a row is for.
      *
      * Every lookup is a LATERAL subquery or a scalar subquery named once,
-     * so it runs once per send as an index probe: json_to_recordset has
+     * so it runs once per send as an index probe: unnest() has
      * no statistics (as plain joins the planner hashed the whole members
      * table for every batch), and a subquery column of a CTE that the
      * planner inlines runs again wherever the column is named (the
@@ -115,7 +117,7 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
      * commit. (SEND_LOCK's own snapshot predates its wait.) */
     [SEND_CHECK] =
         {"send_check",
-         "SELECT j.i, mb.jseq IS NOT NULL,"
+         "SELECT j.n - 1, mb.jseq IS NOT NULL,"
          " (j.r = 0 OR EXISTS (SELECT 1 FROM messages p WHERE p.conversation_id = j.c"
          "   AND p.seq = j.r AND p.seq > mb.jseq) OR EXISTS (SELECT 1"
          "   FROM archived_messages p WHERE p.conversation_id = j.c AND p.seq = j.r"
@@ -129,8 +131,8 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
          " COALESCE(mb.pending, false),"
          " CASE WHEN j.f THEN ARRAY(SELECT a.user_id FROM members a"
          "   WHERE a.conversation_id = j.c) END, e.*"
-         " FROM json_to_recordset($1::json)"
-         "   AS j(i int, c bigint, u bigint, d bigint, m text, r bigint, f boolean)"
+         " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[],"
+         "   $6::boolean[]) WITH ORDINALITY AS j(c, u, d, m, r, f, n)"
          " LEFT JOIN LATERAL (SELECT mb.joined_seq AS jseq,"
          "   mb.request_from IS NOT NULL AS pending FROM members mb"
          "   WHERE mb.conversation_id = j.c AND mb.user_id = j.u) mb ON true"
@@ -138,7 +140,7 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
          " LEFT JOIN LATERAL (SELECT " STORE_MSG_COLS("e") " FROM messages e"
          "   WHERE e.sender_device_id = j.d AND e.client_msg_id = j.m OFFSET 0) e ON true",
          // clang-format on
-         1, true},
+         CHECK_COLS, true},
     /* created_at defaults to now(), the transaction's start: the value
      * SEND_LOCK returned and the payloads carry. The rows come as one
      * binary array per column (store_pg__bin), zipped by unnest(): the
@@ -209,31 +211,6 @@ static bool get_bool(const PGresult *r, int row, int col)
     return PQgetvalue(r, row, col)[0] == 't';
 }
 
-/* Appends s as a JSON string (see the comment at the top). */
-static int json_str(struct pl_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    int rc = pl_buf_append(b, "\"", 1);
-    for (const char *run_start = s; rc == 0; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
-        if ((rc = pl_buf_append(b, run_start, (size_t)(s - run_start))) < 0 || !ch)
-            break;
-        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
-        size_t len = 2;
-        if (ch < 0x20) {
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[ch >> 4];
-            esc[5] = hex[ch & 15];
-            len = 6;
-        }
-        rc = pl_buf_append(b, esc, len);
-        run_start = s + 1;
-    }
-    return rc < 0 ? rc : pl_buf_append(b, "\"", 1);
-}
-
 /* Ends a parameter: libpq reads text parameters up to their NUL. */
 static int param_end(struct pl_buf *b)
 {
@@ -282,32 +259,34 @@ static int i64_array(struct pl_buf *b, const int64_t *v, unsigned n)
     return rc < 0 ? rc : param_end(b);
 }
 
-/* SEND_CHECK's rows; ids (n_ids, ascending) are the batch's conversations,
- * seen scratch for as many flags. */
-static int check_param(struct pl_buf *b, struct store_send *const *s, unsigned n,
+static const uint32_t check_oids[CHECK_COLS] = {
+    STORE_PG_OID_INT8, STORE_PG_OID_INT8, STORE_PG_OID_INT8,
+    STORE_PG_OID_TEXT, STORE_PG_OID_INT8, STORE_PG_OID_BOOL,
+};
+
+/* SEND_CHECK's columns for s[0..n); ids (n_ids, ascending) are the
+ * batch's conversations, seen scratch for as many flags. f marks the
+ * first send of each conversation. */
+static int check_param(struct store_pg__bin *col, struct store_send *const *s, unsigned n,
                        const int64_t *ids, unsigned n_ids, bool *seen)
 {
     memset(seen, 0, n_ids * sizeof(*seen));
-    int rc = pl_buf_append(b, "[", 1);
-    for (unsigned i = 0; i < n && rc == 0; i++) {
+    for (unsigned i = 0; i < n; i++) {
         const int64_t *k = bsearch(&s[i]->conversation_id, ids, n_ids, sizeof(*ids), pl_ids_cmp);
         if (!k)
             return PL_EINTERNAL;
-        bool first = !seen[k - ids];
+        store_pg__bin_i64(&col[C_C], s[i]->conversation_id);
+        store_pg__bin_i64(&col[C_U], s[i]->sender_id);
+        store_pg__bin_i64(&col[C_D], s[i]->sender_device_id);
+        store_pg__bin_text(&col[C_M], s[i]->client_msg_id);
+        store_pg__bin_i64(&col[C_R], s[i]->reply_to);
+        store_pg__bin_bool(&col[C_F], !seen[k - ids]);
         seen[k - ids] = true;
-        rc = pl_buf_printf(b,
-                           "%s{\"i\":%u,\"c\":%" PRId64 ",\"u\":%" PRId64 ",\"d\":%" PRId64
-                           ",\"r\":%" PRId64 ",\"f\":%s,\"m\":",
-                           i ? "," : "", i, s[i]->conversation_id, s[i]->sender_id,
-                           s[i]->sender_device_id, s[i]->reply_to, first ? "true" : "false");
-        if (rc == 0)
-            rc = json_str(b, s[i]->client_msg_id);
-        if (rc == 0)
-            rc = pl_buf_append(b, "}", 1);
     }
-    if (rc == 0)
-        rc = pl_buf_append(b, "]", 1);
-    return rc < 0 ? rc : param_end(b);
+    int rc = 0;
+    for (unsigned c = 0; c < CHECK_COLS && rc == 0; c++)
+        rc = store_pg__bin_end(&col[c]);
+    return rc;
 }
 
 /* The first send before send i that is NEW with the same (device,
@@ -434,22 +413,33 @@ int store_pg_send_open(struct store_pg *pg, struct pl_arena *a, struct store_sen
     int rc = conv_ids(a, s, n, false, &ids, &counts, &n_ids);
     if (rc < 0)
         return rc;
-    struct pl_buf ib, cb;
+    struct pl_buf ib;
     pl_buf_init(&ib, PARAM_MAX);
-    pl_buf_init(&cb, PARAM_MAX);
+    struct store_pg__bin col[CHECK_COLS];
+    for (unsigned c = 0; c < CHECK_COLS; c++)
+        store_pg__bin_init(&col[c], check_oids[c], n);
+    const char *cv[CHECK_COLS];
+    int cl[CHECK_COLS], cf[CHECK_COLS];
     struct store_pg__call q[3] = {{.st = store_pg__stmt_begin}};
     bool *seen = pl_arena_alloc(a, (n_ids ? n_ids : 1) * sizeof(*seen));
     if (!seen)
         rc = PL_ENOMEM;
     else if ((rc = i64_array(&ib, ids, n_ids)) == 0 &&
-             (rc = check_param(&cb, s, n, ids, n_ids, seen)) == 0) {
-        const char *lv[] = {pl_buf_head(&ib)}, *cv[] = {pl_buf_head(&cb)};
+             (rc = check_param(col, s, n, ids, n_ids, seen)) == 0) {
+        for (unsigned c = 0; c < CHECK_COLS; c++) {
+            cv[c] = pl_buf_head(&col[c].b);
+            cl[c] = (int)col[c].b.len;
+            cf[c] = 1;
+        }
+        const char *lv[] = {pl_buf_head(&ib)};
         q[1] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_LOCK], .values = lv};
-        q[2] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_CHECK], .values = cv};
+        q[2] = (struct store_pg__call){
+            .st = &store_pg__message_stmts[SEND_CHECK], .values = cv, .lengths = cl, .formats = cf};
         rc = store_pg__exec_pipeline(pg, q, 3);
     }
     pl_buf_deinit(&ib);
-    pl_buf_deinit(&cb);
+    for (unsigned c = 0; c < CHECK_COLS; c++)
+        store_pg__bin_deinit(&col[c]);
     if (rc < 0)
         return rc;
     int *rowof = NULL;
@@ -538,9 +528,6 @@ static unsigned char_offset(const char *s, size_t bytes)
     return chars + 1;
 }
 
-/* SEND_INSERT's parameters after the count: one array per column. */
-enum { I_C, I_S, I_U, I_D, I_M, I_K, I_B, I_R, I_F, I_X, I_P, I_O, INSERT_COLS };
-_Static_assert(INSERT_COLS + 1 == INSERT_NPARAMS, "SEND_INSERT's parameters");
 static const uint32_t insert_oids[INSERT_COLS] = {
     STORE_PG_OID_INT8, STORE_PG_OID_INT8, STORE_PG_OID_INT8, STORE_PG_OID_INT8,
     STORE_PG_OID_TEXT, STORE_PG_OID_TEXT, STORE_PG_OID_TEXT, STORE_PG_OID_INT8,

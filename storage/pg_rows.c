@@ -90,7 +90,7 @@ static void bin_u32(struct store_pg__bin *x, uint32_t v)
 void store_pg__bin_init(struct store_pg__bin *x, uint32_t elem_oid, unsigned n)
 {
     *x = (struct store_pg__bin){.want = n};
-    pl_buf_init(&x->b, (size_t)1 << 30);
+    pl_buf_init(&x->b, (size_t)512 << 20); /* far below PostgreSQL's 1 GiB per value */
     /* dimensions, "has NULLs", element type, then size and lower bound */
     bin_u32(x, 1);
     bin_u32(x, 0);
