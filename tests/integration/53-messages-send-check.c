@@ -104,6 +104,20 @@ static void exec_ok(PGconn *pg, const char *sql)
     PQclear(r);
 }
 
+/* A text send of key by who to conv, replying to seq reply (0: none). */
+static void text_send(struct send *x, struct pt_server *s, enum pt_proto proto,
+                      const struct pt_user *who, int64_t conv, const char *key, int reply)
+{
+    *x = (struct send){.s = s, .proto = proto, .who = who, .conv = conv};
+    if (reply)
+        snprintf(x->body, sizeof(x->body),
+                 "{\"client_msg_id\":\"%s\",\"kind\":\"text\",\"text\":\"%s\",\"reply_to\":%d}",
+                 key, key, reply);
+    else
+        snprintf(x->body, sizeof(x->body),
+                 "{\"client_msg_id\":\"%s\",\"kind\":\"text\",\"text\":\"%s\"}", key, key);
+}
+
 static void start(struct send *x)
 {
     PL_ASSERT_INT_EQ(pthread_create(&x->th, NULL, send_one, x), 0);
@@ -150,11 +164,8 @@ PLTEST_PROTO(every_outcome_within_one_batch)
     PL_ASSERT_INT_EQ(pt_req(s, proto, "PUT", path, b.token, NULL, NULL, 0, &r), 0);
     PT_ASSERT_STATUS(&r, 204);
     pt_resp_free(&r);
-    struct send k0 = {.s = s,
-                      .proto = proto,
-                      .who = &a,
-                      .conv = ab,
-                      .body = "{\"client_msg_id\":\"k0\",\"kind\":\"text\",\"text\":\"0\"}"};
+    struct send k0;
+    text_send(&k0, s, proto, &a, ab, "k0", 0);
     send_one(&k0);
     PL_ASSERT_INT_EQ(k0.status, 201);
     struct pt_sse *bs = PT_SSE_OPEN_READY(s, proto, b.token, NULL);
@@ -184,18 +195,10 @@ PLTEST_PROTO(every_outcome_within_one_batch)
     };
     struct send x[N_SENDS];
     for (int i = 0; i < N_SENDS; i++) {
-        x[i] = (struct send){.s = s, .proto = proto};
-        x[i].who = plan[i].who == 'a' ? &a : plan[i].who == 'c' ? &c : &e;
-        x[i].conv = plan[i].conv == 'b' ? ab : plan[i].conv == 'c' ? ac : eb;
+        const struct pt_user *who = plan[i].who == 'a' ? &a : plan[i].who == 'c' ? &c : &e;
+        int64_t conv = plan[i].conv == 'b' ? ab : plan[i].conv == 'c' ? ac : eb;
         int reply = plan[i].reply < 0 ? 1 : plan[i].reply; /* k0 is ab's first message */
-        if (reply)
-            snprintf(x[i].body, sizeof(x[i].body),
-                     "{\"client_msg_id\":\"%s\",\"kind\":\"text\",\"text\":\"%d\",\"reply_to\":%d}",
-                     plan[i].key, i, reply);
-        else
-            snprintf(x[i].body, sizeof(x[i].body),
-                     "{\"client_msg_id\":\"%s\",\"kind\":\"text\",\"text\":\"%d\"}", plan[i].key,
-                     i);
+        text_send(&x[i], s, proto, who, conv, plan[i].key, reply);
     }
 
     /* Hold ad's row; a's send there takes the writer's lane until the
@@ -208,11 +211,8 @@ PLTEST_PROTO(every_outcome_within_one_batch)
              (long long)ad);
     exec_ok(pg, sql);
     long long batches = pt_metric(s, proto, "parley_writer_batches_total");
-    struct send held = {.s = s,
-                        .proto = proto,
-                        .who = &a,
-                        .conv = ad,
-                        .body = "{\"client_msg_id\":\"h\",\"kind\":\"text\",\"text\":\"h\"}"};
+    struct send held;
+    text_send(&held, s, proto, &a, ad, "h", 0);
     start(&held);
     wait_blocked(pg);
     for (int i = 0; i < N_SENDS; i++) {
