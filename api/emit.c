@@ -78,33 +78,21 @@ static int audiences(struct api_call *c, struct api_emit *em, unsigned n_em, uns
 }
 
 /* The rows for store_pg_events_append() of every event of em[0..n_em),
- * numbered in that order, in the arena; NULL on OOM. */
-static const char *rows_json(struct api_call *c, const struct api_emit *em, unsigned n_em)
+ * in that order, in the arena; NULL on OOM. */
+static struct store_event_row *event_rows(struct api_call *c, const struct api_emit *em,
+                                          unsigned n_em, unsigned total)
 {
-    yajl_gen g = api__gen_new();
-    if (!g)
-        return NULL;
-    yajl_gen_array_open(g);
+    struct store_event_row *rows = pl_arena_alloc(c->a, total * sizeof(*rows));
     unsigned k = 0;
-    for (unsigned j = 0; j < n_em; j++)
+    for (unsigned j = 0; j < n_em && rows; j++)
         for (unsigned i = 0; i < em[j].n; i++) {
             const struct api_emit_event *ev = &em[j].ev[i];
-            yajl_gen_map_open(g);
-            api__gen_int(g, "i", k++);
-            api__gen_int(g, "c", ev->conversation_id);
-            api__gen_int(g, "t", ev->target_user_id);
-            api__gen_str(g, "y", ev->type);
-            api__gen_key(g, "p");
-            yajl_gen_number(g, ev->payload, strlen(ev->payload)); /* our own JSON, spliced */
-            yajl_gen_map_close(g);
+            rows[k++] = (struct store_event_row){.conversation_id = ev->conversation_id,
+                                                 .target_user_id = ev->target_user_id,
+                                                 .type = ev->type,
+                                                 .payload = ev->payload};
         }
-    yajl_gen_array_close(g);
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(g, &buf, &len);
-    const char *out = pl_arena_strndup(c->a, (const char *)buf, len);
-    yajl_gen_free(g);
-    return out;
+    return rows;
 }
 
 int api__emit_store(struct api_call *c, struct api_emit *e)
@@ -126,11 +114,11 @@ int api__emit_store_all(struct api_call *c, struct api_emit *em, unsigned n_em)
     int rc = audiences(c, em, n_em, total);
     if (rc < 0)
         return rc;
-    const char *rows = rows_json(c, em, n_em);
+    const struct store_event_row *rows = event_rows(c, em, n_em, total);
     if (!rows)
         return PL_ENOMEM;
     uint64_t pos;
-    if ((rc = store_pg_events_append(c->w->pg, total, rows, &pos)) < 0)
+    if ((rc = store_pg_events_append(c->w->pg, rows, total, &pos)) < 0)
         return rc;
     for (unsigned j = 0; j < n_em; j++)
         for (unsigned i = 0; i < em[j].n; i++)

@@ -177,24 +177,13 @@ static int store_announce(struct api_call *c, struct key_upload *u)
     api__gen_int(g, "device_id", c->device_id);
     api__gen_str(g, "identity_key", u->effective_identity);
     yajl_gen_map_close(g);
-    if (!(u->payload = api__gen_take(c, g)) || !(g = api__gen_new()))
+    struct store_event_row *rows = pl_arena_alloc(c->a, u->n_audience * sizeof(*rows));
+    if (!(u->payload = api__gen_take(c, g)) || !rows)
         return PL_ENOMEM;
-    yajl_gen_array_open(g);
-    for (unsigned i = 0; i < u->n_audience; i++) {
-        yajl_gen_map_open(g);
-        api__gen_int(g, "i", i);
-        api__gen_int(g, "c", 0);
-        api__gen_int(g, "t", u->audience[i]);
-        api__gen_str(g, "y", "keys.changed");
-        api__gen_key(g, "p");
-        yajl_gen_number(g, u->payload, strlen(u->payload));
-        yajl_gen_map_close(g);
-    }
-    yajl_gen_array_close(g);
-    const char *rows = api__gen_take(c, g);
-    if (!rows)
-        return PL_ENOMEM;
-    return store_pg_events_append(c->w->pg, u->n_audience, rows, &u->first_pos);
+    for (unsigned i = 0; i < u->n_audience; i++)
+        rows[i] = (struct store_event_row){
+            .target_user_id = u->audience[i], .type = "keys.changed", .payload = u->payload};
+    return store_pg_events_append(c->w->pg, rows, u->n_audience, &u->first_pos);
 }
 
 static int keys_tx(struct api_call *c, void *arg, struct api_emit *em)

@@ -64,8 +64,9 @@ PL_LOG_TOPIC("writer");
  * or the queue reaches split_min, whichever comes first. A lone send on a
  * quiet server is never held, since the expected company is less than
  * HOLD_GAIN, and under heavy load nothing is held either: the batches are
- * large, or their oldest send already waited through the previous commit. The arrival rate is a
- * moving average over the gaps between batches, so a burst after a quiet spell goes out unheld.
+ * large, or their oldest send already waited through the previous commit.
+ * The arrival rate is a moving average over the gaps between batches, so a
+ * burst after a quiet spell goes out unheld.
  */
 #define HOLD_GAIN 2.0
 /*

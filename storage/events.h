@@ -17,14 +17,20 @@
  * conversation_id who joined before it (members.joined_pos < pos).
  */
 
-/* Inside a transaction: takes n stream positions and stores n events in
- * one statement; *first is the first position (the rest follow it), and
- * the counter's row lock is held until the transaction ends. rows_json is
- * a JSON array of {"i": offset, "c": conversation_id or 0, "t":
- * target_user_id or 0, "y": type, "p": payload (a JSON value)}; event i
- * gets position first + i. Returns 0 or a storage code. */
-PL_MUST_CHECK int store_pg_events_append(struct store_pg *pg, unsigned n, const char *rows_json,
-                                         uint64_t *first);
+/* An event to store; the strings are borrowed. */
+struct store_event_row {
+    int64_t conversation_id; /* 0: none */
+    int64_t target_user_id;  /* 0: none */
+    const char *type;
+    const char *payload; /* JSON, stored byte for byte as it is published */
+};
+
+/* Inside a transaction: takes n stream positions and stores the n events
+ * of rows in one statement; *first is the first position and rows[i] gets
+ * first + i. The counter's row lock is held until the transaction ends.
+ * Returns 0 or a storage code. */
+PL_MUST_CHECK int store_pg_events_append(struct store_pg *pg, const struct store_event_row *rows,
+                                         unsigned n, uint64_t *first);
 
 /* The last position committed. */
 PL_MUST_CHECK int store_pg_position_current(struct store_pg *pg, uint64_t *pos);

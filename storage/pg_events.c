@@ -22,6 +22,10 @@ enum {
     EVENTS_APPEND,
 };
 
+/* EVENTS_APPEND's parameters after the count: conversation, target, type,
+ * payload, one array each. */
+#define APPEND_COLS 4
+
 const struct store_pg__stmt store_pg__event_stmts[] = {
     [POS_CURRENT] = {"pos_current", "SELECT pos FROM stream_state WHERE id = 1", 0, true},
     [POS_OLDEST] = {"pos_oldest",
@@ -83,21 +87,20 @@ const struct store_pg__stmt store_pg__event_stmts[] = {
     [EVENTS_PRUNE] =
         {"events_prune",
          "DELETE FROM events WHERE created_at < now() - make_interval(secs => $1::int)", 1, false},
-    /* Rows come as one JSON array: strings need no quoting rules of our
-     * own, and the payload, passed as a json value, is stored byte for
-     * byte as it is published. The positions are taken by the statement
-     * that stores the rows they number, so the position lock (stream_state's
-     * row, held to the end of the transaction) is taken with no round trip
-     * left before the commit. */
+    /* Rows come as one binary array per column (store_pg__bin), so the
+     * payload is stored byte for byte as it is published. The positions
+     * are taken by the statement that stores the rows they number, so the
+     * position lock (stream_state's row, held to the end of the
+     * transaction) is taken with no round trip left before the commit. */
     [EVENTS_APPEND] = {"events_append",
                        "WITH p AS (UPDATE stream_state SET pos = pos + $1::bigint WHERE id = 1"
                        "   RETURNING pos - $1::bigint + 1 AS first),"
                        " ins AS (INSERT INTO events (pos, conversation_id, target_user_id, type,"
-                       "   payload) SELECT (SELECT first FROM p) + x.i, NULLIF(x.c, 0),"
-                       "   NULLIF(x.t, 0), x.y, x.p::text FROM json_to_recordset($2::json)"
-                       "   AS x(i bigint, c bigint, t bigint, y text, p json))"
+                       "   payload) SELECT (SELECT first FROM p) + x.n - 1, NULLIF(x.c, 0),"
+                       "   NULLIF(x.t, 0), x.y, x.p FROM unnest($2::bigint[], $3::bigint[],"
+                       "   $4::text[], $5::text[]) WITH ORDINALITY AS x(c, t, y, p, n))"
                        " SELECT first FROM p",
-                       2, false},
+                       1 + APPEND_COLS, false},
     {NULL, NULL, 0, false},
 };
 
@@ -106,11 +109,13 @@ static int run(struct store_pg *pg, int id, const char *const *vals, PGresult **
     return store_pg__exec(pg, &store_pg__event_stmts[id], vals, NULL, NULL, r);
 }
 
-/* Runs a statement that returns one bigint. */
-static int single_u64(struct store_pg *pg, int id, const char *const *vals, uint64_t *out)
+/* Runs a statement that returns one bigint (lengths and formats as
+ * store_pg__exec() takes them). */
+static int single_u64_params(struct store_pg *pg, int id, const char *const *vals,
+                             const int *lengths, const int *formats, uint64_t *out)
 {
     PGresult *r;
-    int rc = run(pg, id, vals, &r);
+    int rc = store_pg__exec(pg, &store_pg__event_stmts[id], vals, lengths, formats, &r);
     if (rc < 0)
         return rc;
     int64_t v = 0;
@@ -118,6 +123,11 @@ static int single_u64(struct store_pg *pg, int id, const char *const *vals, uint
     PQclear(r);
     *out = (uint64_t)v;
     return rc;
+}
+
+static int single_u64(struct store_pg *pg, int id, const char *const *vals, uint64_t *out)
+{
+    return single_u64_params(pg, id, vals, NULL, NULL, out);
 }
 
 int store_pg_position_current(struct store_pg *pg, uint64_t *pos)
@@ -255,12 +265,29 @@ int store_pg_events_prune(struct store_pg *pg, unsigned keep_s, uint64_t *n)
     return 0;
 }
 
-int store_pg_events_append(struct store_pg *pg, unsigned n, const char *rows_json, uint64_t *first)
+static const uint32_t append_oids[APPEND_COLS] = {STORE_PG_OID_INT8, STORE_PG_OID_INT8,
+                                                  STORE_PG_OID_TEXT, STORE_PG_OID_TEXT};
+
+int store_pg_events_append(struct store_pg *pg, const struct store_event_row *rows, unsigned n,
+                           uint64_t *first)
 {
+    struct store_pg__bin col[APPEND_COLS];
+    store_pg__bins_init(col, append_oids, APPEND_COLS, n);
+    for (unsigned i = 0; i < n; i++) {
+        store_pg__bin_i64(&col[0], rows[i].conversation_id);
+        store_pg__bin_i64(&col[1], rows[i].target_user_id);
+        store_pg__bin_text(&col[2], rows[i].type);
+        store_pg__bin_text(&col[3], rows[i].payload);
+    }
     char nb[16];
     snprintf(nb, sizeof(nb), "%u", n);
-    const char *vals[] = {nb, rows_json};
-    return single_u64(pg, EVENTS_APPEND, vals, first);
+    const char *vals[1 + APPEND_COLS] = {nb};
+    int lens[1 + APPEND_COLS] = {0}, fmts[1 + APPEND_COLS] = {0};
+    int rc = store_pg__bins_params(col, APPEND_COLS, vals + 1, lens + 1, fmts + 1);
+    if (rc == 0)
+        rc = single_u64_params(pg, EVENTS_APPEND, vals, lens, fmts, first);
+    store_pg__bins_deinit(col, APPEND_COLS);
+    return rc;
 }
 
 /* "{1,2,3}" from n numbers, malloc'd. */

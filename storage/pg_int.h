@@ -140,11 +140,16 @@ char *store_pg__i64_array(struct pl_arena *a, const int64_t *v, unsigned n);
 /* Adds one to the counter store_pg_errors() reads. Any thread. */
 void store_pg__count_error(void);
 
-/* A one-dimensional array parameter in PostgreSQL's binary format (what
- * array_recv() reads): the server copies the elements instead of parsing
- * a literal, and text needs no quoting. The element type and the count
- * are fixed at init; add exactly that many elements of that type, then
- * check store_pg__bin_end(). Text must not hold NUL bytes. */
+/* The largest parameter we build, far below PostgreSQL's 1 GiB per value. */
+#define STORE_PG_PARAM_MAX ((size_t)512 << 20)
+
+/* A batch's rows as one array per column in PostgreSQL's binary format
+ * (what array_recv() reads), zipped back into rows by unnest() WITH
+ * ORDINALITY: the server copies the elements instead of parsing a
+ * literal, and text needs no quoting. Each column's element type and the
+ * row count are fixed at init; add exactly that many elements of that
+ * type to each column, then take the parameters. Text must not hold NUL
+ * bytes. */
 struct store_pg__bin {
     struct pl_buf b;
     unsigned want, n;
@@ -154,15 +159,18 @@ struct store_pg__bin {
 #define STORE_PG_OID_INT8 20u
 #define STORE_PG_OID_INT4 23u
 #define STORE_PG_OID_TEXT 25u
-void store_pg__bin_init(struct store_pg__bin *x, uint32_t elem_oid, unsigned n);
+void store_pg__bins_init(struct store_pg__bin *cols, const uint32_t *oids, unsigned n_cols,
+                         unsigned n_rows);
 void store_pg__bin_i64(struct store_pg__bin *x, int64_t v);
 void store_pg__bin_i32(struct store_pg__bin *x, int32_t v);
 void store_pg__bin_bool(struct store_pg__bin *x, bool v);
 void store_pg__bin_text(struct store_pg__bin *x, const char *s);
-/* 0 when every element was added (the bytes: pl_buf_head(&x->b), x->b.len),
- * else PL_ENOMEM or PL_EINTERNAL (a count that does not match). */
-PL_MUST_CHECK int store_pg__bin_end(struct store_pg__bin *x);
-void store_pg__bin_deinit(struct store_pg__bin *x);
+/* Points values, lengths and formats[0..n_cols) at the columns (binary,
+ * valid until store_pg__bins_deinit()). 0, or PL_ENOMEM, PL_ETOOBIG or
+ * PL_EINTERNAL (a column without exactly n_rows elements). */
+PL_MUST_CHECK int store_pg__bins_params(struct store_pg__bin *cols, unsigned n_cols,
+                                        const char **values, int *lengths, int *formats);
+void store_pg__bins_deinit(struct store_pg__bin *cols, unsigned n_cols);
 
 /* ---- row mapping (pg_rows.c) ---- */
 

@@ -31,9 +31,6 @@
 
 #define TS_UTC(x) STORE_PG_TS(x)
 
-/* One parameter stays far below PostgreSQL's 1 GiB limit on a value. */
-#define PARAM_MAX ((size_t)512 << 20)
-
 enum {
     SEND_LOCK,
     SEND_CHECK,
@@ -211,12 +208,6 @@ static bool get_bool(const PGresult *r, int row, int col)
     return PQgetvalue(r, row, col)[0] == 't';
 }
 
-/* Ends a parameter: libpq reads text parameters up to their NUL. */
-static int param_end(struct pl_buf *b)
-{
-    return pl_buf_append(b, "", 1);
-}
-
 /* The distinct conversation ids of the sends (all, or only the NEW ones),
  * ascending, with how many NEW sends each has. Arena arrays. */
 static int conv_ids(struct pl_arena *a, struct store_send *const *s, unsigned n, bool only_new,
@@ -248,17 +239,6 @@ static int conv_ids(struct pl_arena *a, struct store_send *const *s, unsigned n,
     return 0;
 }
 
-/* "{1,2,3}" */
-static int i64_array(struct pl_buf *b, const int64_t *v, unsigned n)
-{
-    int rc = pl_buf_append(b, "{", 1);
-    for (unsigned i = 0; i < n && rc == 0; i++)
-        rc = pl_buf_printf(b, "%s%" PRId64, i ? "," : "", v[i]);
-    if (rc == 0)
-        rc = pl_buf_append(b, "}", 1);
-    return rc < 0 ? rc : param_end(b);
-}
-
 static const uint32_t check_oids[CHECK_COLS] = {
     STORE_PG_OID_INT8, STORE_PG_OID_INT8, STORE_PG_OID_INT8,
     STORE_PG_OID_TEXT, STORE_PG_OID_INT8, STORE_PG_OID_BOOL,
@@ -283,10 +263,7 @@ static int check_param(struct store_pg__bin *col, struct store_send *const *s, u
         store_pg__bin_bool(&col[C_F], !seen[k - ids]);
         seen[k - ids] = true;
     }
-    int rc = 0;
-    for (unsigned c = 0; c < CHECK_COLS && rc == 0; c++)
-        rc = store_pg__bin_end(&col[c]);
-    return rc;
+    return 0;
 }
 
 /* The first send before send i that is NEW with the same (device,
@@ -413,33 +390,23 @@ int store_pg_send_open(struct store_pg *pg, struct pl_arena *a, struct store_sen
     int rc = conv_ids(a, s, n, false, &ids, &counts, &n_ids);
     if (rc < 0)
         return rc;
-    struct pl_buf ib;
-    pl_buf_init(&ib, PARAM_MAX);
     struct store_pg__bin col[CHECK_COLS];
-    for (unsigned c = 0; c < CHECK_COLS; c++)
-        store_pg__bin_init(&col[c], check_oids[c], n);
+    store_pg__bins_init(col, check_oids, CHECK_COLS, n);
     const char *cv[CHECK_COLS];
     int cl[CHECK_COLS], cf[CHECK_COLS];
     struct store_pg__call q[3] = {{.st = store_pg__stmt_begin}};
     bool *seen = pl_arena_alloc(a, (n_ids ? n_ids : 1) * sizeof(*seen));
-    if (!seen)
+    const char *lv[] = {store_pg__i64_array(a, ids, n_ids)};
+    if (!seen || !lv[0])
         rc = PL_ENOMEM;
-    else if ((rc = i64_array(&ib, ids, n_ids)) == 0 &&
-             (rc = check_param(col, s, n, ids, n_ids, seen)) == 0) {
-        for (unsigned c = 0; c < CHECK_COLS; c++) {
-            cv[c] = pl_buf_head(&col[c].b);
-            cl[c] = (int)col[c].b.len;
-            cf[c] = 1;
-        }
-        const char *lv[] = {pl_buf_head(&ib)};
+    else if ((rc = check_param(col, s, n, ids, n_ids, seen)) == 0 &&
+             (rc = store_pg__bins_params(col, CHECK_COLS, cv, cl, cf)) == 0) {
         q[1] = (struct store_pg__call){.st = &store_pg__message_stmts[SEND_LOCK], .values = lv};
         q[2] = (struct store_pg__call){
             .st = &store_pg__message_stmts[SEND_CHECK], .values = cv, .lengths = cl, .formats = cf};
         rc = store_pg__exec_pipeline(pg, q, 3);
     }
-    pl_buf_deinit(&ib);
-    for (unsigned c = 0; c < CHECK_COLS; c++)
-        store_pg__bin_deinit(&col[c]);
+    store_pg__bins_deinit(col, CHECK_COLS);
     if (rc < 0)
         return rc;
     int *rowof = NULL;
@@ -572,8 +539,7 @@ int store_pg_send_finish(struct store_pg *pg, struct pl_arena *a, struct store_s
             rc = PL_EINVAL;
     }
     struct store_pg__bin col[INSERT_COLS];
-    for (unsigned c = 0; c < INSERT_COLS; c++)
-        store_pg__bin_init(&col[c], insert_oids[c], n_new);
+    store_pg__bins_init(col, insert_oids, INSERT_COLS, n_new);
     for (unsigned i = 0; i < n && rc == 0; i++)
         if (s[i]->outcome == STORE_SEND_NEW)
             insert_row(col, s[i]);
@@ -581,12 +547,8 @@ int store_pg_send_finish(struct store_pg *pg, struct pl_arena *a, struct store_s
     snprintf(nb, sizeof(nb), "%u", n_new);
     const char *iv[INSERT_NPARAMS] = {nb};
     int il[INSERT_NPARAMS] = {0}, ifmt[INSERT_NPARAMS] = {0};
-    for (unsigned c = 0; c < INSERT_COLS && rc == 0; c++) {
-        rc = store_pg__bin_end(&col[c]);
-        iv[1 + c] = pl_buf_head(&col[c].b);
-        il[1 + c] = (int)col[c].b.len;
-        ifmt[1 + c] = 1;
-    }
+    if (rc == 0)
+        rc = store_pg__bins_params(col, INSERT_COLS, iv + 1, il + 1, ifmt + 1);
     if (rc == 0 && n_new)
         rc = accept_params(a, s, n, av);
     unsigned k = 0, ins = 0;
@@ -611,8 +573,7 @@ int store_pg_send_finish(struct store_pg *pg, struct pl_arena *a, struct store_s
         q[k++] = (struct store_pg__call){.st = store_pg__stmt_commit};
         rc = store_pg__exec_pipeline(pg, q, k);
     }
-    for (unsigned c = 0; c < INSERT_COLS; c++)
-        store_pg__bin_deinit(&col[c]);
+    store_pg__bins_deinit(col, INSERT_COLS);
     if (rc < 0)
         return rc;
     /* Committed: number the NEW sends as SEND_INSERT did. */

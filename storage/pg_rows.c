@@ -87,16 +87,20 @@ static void bin_u32(struct store_pg__bin *x, uint32_t v)
     bin_put(x, &v, sizeof(v));
 }
 
-void store_pg__bin_init(struct store_pg__bin *x, uint32_t elem_oid, unsigned n)
+void store_pg__bins_init(struct store_pg__bin *cols, const uint32_t *oids, unsigned n_cols,
+                         unsigned n_rows)
 {
-    *x = (struct store_pg__bin){.want = n};
-    pl_buf_init(&x->b, (size_t)512 << 20); /* far below PostgreSQL's 1 GiB per value */
-    /* dimensions, "has NULLs", element type, then size and lower bound */
-    bin_u32(x, 1);
-    bin_u32(x, 0);
-    bin_u32(x, elem_oid);
-    bin_u32(x, n);
-    bin_u32(x, 1);
+    for (unsigned c = 0; c < n_cols; c++) {
+        struct store_pg__bin *x = &cols[c];
+        *x = (struct store_pg__bin){.want = n_rows};
+        pl_buf_init(&x->b, STORE_PG_PARAM_MAX);
+        /* dimensions, "has NULLs", element type, then size and lower bound */
+        bin_u32(x, 1);
+        bin_u32(x, 0);
+        bin_u32(x, oids[c]);
+        bin_u32(x, n_rows);
+        bin_u32(x, 1);
+    }
 }
 
 /* One element: its length, then its bytes. */
@@ -133,14 +137,24 @@ void store_pg__bin_text(struct store_pg__bin *x, const char *s)
     bin_elem(x, s, (uint32_t)len);
 }
 
-int store_pg__bin_end(struct store_pg__bin *x)
+int store_pg__bins_params(struct store_pg__bin *cols, unsigned n_cols, const char **values,
+                          int *lengths, int *formats)
 {
-    if (x->rc == 0 && x->n != x->want)
-        x->rc = PL_EINTERNAL;
-    return x->rc;
+    for (unsigned c = 0; c < n_cols; c++) {
+        struct store_pg__bin *x = &cols[c];
+        if (x->rc == 0 && x->n != x->want)
+            x->rc = PL_EINTERNAL;
+        if (x->rc < 0)
+            return x->rc;
+        values[c] = pl_buf_head(&x->b);
+        lengths[c] = (int)x->b.len;
+        formats[c] = 1;
+    }
+    return 0;
 }
 
-void store_pg__bin_deinit(struct store_pg__bin *x)
+void store_pg__bins_deinit(struct store_pg__bin *cols, unsigned n_cols)
 {
-    pl_buf_deinit(&x->b);
+    for (unsigned c = 0; c < n_cols; c++)
+        pl_buf_deinit(&cols[c].b);
 }

@@ -226,40 +226,61 @@ PLTEST_PROTO(ticks_end_to_end_two_users_two_devices)
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
+/* A server with a group of a, b and c (a created it), and a's stream. */
+struct trio {
+    struct pt_server *s;
+    struct pt_user a, b, c;
+    int64_t g;
+    struct pt_sse *as;
+};
+
+static void trio_start(struct trio *t, enum pt_proto proto, const char *prefix, const char *title)
+{
+    t->s = PT_SERVER_START(NULL);
+    struct pt_user *u[] = {&t->a, &t->b, &t->c};
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "%s_%c", prefix, 'a' + i);
+        PT_USER_NEW(t->s, proto, name, u[i]);
+    }
+    int64_t members[] = {t->b.id, t->c.id};
+    t->g = PT_GROUP(t->s, proto, &t->a, title, members, 2);
+    t->as = PT_SSE_OPEN_READY(t->s, proto, t->a.token, NULL);
+}
+
+static void trio_stop(struct trio *t)
+{
+    pt_sse_close(t->as);
+    PL_ASSERT_INT_EQ(pt_server_stop(t->s), 0);
+}
+
 /* In a group a message is delivered (read) once every other member has
  * delivered (read) it: the minimum. */
 PLTEST_PROTO(group_ticks_are_the_minimum_over_members)
 {
-    struct pt_server *s = PT_SERVER_START(NULL);
-    struct pt_user a, b, c;
-    PT_USER_NEW(s, proto, "gtick_a", &a);
-    PT_USER_NEW(s, proto, "gtick_b", &b);
-    PT_USER_NEW(s, proto, "gtick_c", &c);
-    int64_t members[] = {b.id, c.id};
-    int64_t g = PT_GROUP(s, proto, &a, "Ticks", members, 2);
-    struct pt_sse *as = PT_SSE_OPEN_READY(s, proto, a.token, NULL);
-    struct pt_msg m1 = PT_SEND(s, proto, &a, g, "one");
-    struct pt_msg m2 = PT_SEND(s, proto, &a, g, "two");
-    PT_SSE_EXPECT_MSG(as, m1.id, EV_MS);
-    PT_SSE_EXPECT_MSG(as, m2.id, EV_MS);
+    struct trio t;
+    trio_start(&t, proto, "gtick", "Ticks");
+    struct pt_msg m1 = PT_SEND(t.s, proto, &t.a, t.g, "one");
+    struct pt_msg m2 = PT_SEND(t.s, proto, &t.a, t.g, "two");
+    PT_SSE_EXPECT_MSG(t.as, m1.id, EV_MS);
+    PT_SSE_EXPECT_MSG(t.as, m2.id, EV_MS);
     /* b has read both, c nothing: still "sent", no status event. */
-    receipt(s, proto, &b, g, "read", 2, 2, 2);
-    expect_statuses(s, proto, &a, g, (const char *[]){"sent", "sent"}, 2);
-    struct pt_msg mk = PT_SEND(s, proto, &c, g, "marker");
-    expect_no_status_before(as, mk.id);
+    receipt(t.s, proto, &t.b, t.g, "read", 2, 2, 2);
+    expect_statuses(t.s, proto, &t.a, t.g, (const char *[]){"sent", "sent"}, 2);
+    struct pt_msg mk = PT_SEND(t.s, proto, &t.c, t.g, "marker");
+    expect_no_status_before(t.as, mk.id);
     /* c has one delivered: message 1 is delivered to all. */
-    receipt(s, proto, &c, g, "delivered", 1, 1, 0);
-    expect_events(as, &(struct expect){g, "delivered", 1, c.id, "delivered", 1});
-    expect_statuses(s, proto, &a, g, (const char *[]){"delivered", "sent", "sent"}, 3);
+    receipt(t.s, proto, &t.c, t.g, "delivered", 1, 1, 0);
+    expect_events(t.as, &(struct expect){t.g, "delivered", 1, t.c.id, "delivered", 1});
+    expect_statuses(t.s, proto, &t.a, t.g, (const char *[]){"delivered", "sent", "sent"}, 3);
     /* c reads both of a's: read for both (b read them already). */
-    receipt(s, proto, &c, g, "read", 2, 2, 2);
-    expect_events(as, &(struct expect){g, "read", 2, c.id, "read", 2});
-    expect_statuses(s, proto, &a, g, (const char *[]){"read", "read", "sent"}, 3);
-    expect_receipts(s, proto, &a, g, 1, b.id, 1, 1, 2);
-    expect_receipts(s, proto, &a, g, 1, c.id, 1, 1, 2);
-    expect_receipts(s, proto, &a, g, 3, a.id, 0, 0, 2);
-    pt_sse_close(as);
-    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+    receipt(t.s, proto, &t.c, t.g, "read", 2, 2, 2);
+    expect_events(t.as, &(struct expect){t.g, "read", 2, t.c.id, "read", 2});
+    expect_statuses(t.s, proto, &t.a, t.g, (const char *[]){"read", "read", "sent"}, 3);
+    expect_receipts(t.s, proto, &t.a, t.g, 1, t.b.id, 1, 1, 2);
+    expect_receipts(t.s, proto, &t.a, t.g, 1, t.c.id, 1, 1, 2);
+    expect_receipts(t.s, proto, &t.a, t.g, 3, t.a.id, 0, 0, 2);
+    trio_stop(&t);
 }
 
 /* Receipts that each cover more messages than the per-message status
@@ -267,38 +288,31 @@ PLTEST_PROTO(group_ticks_are_the_minimum_over_members)
  * group-wide minimum: the same ticks. */
 PLTEST_PROTO(group_ticks_over_a_long_range)
 {
-    struct pt_server *s = PT_SERVER_START(NULL);
-    struct pt_user a, b, c;
-    PT_USER_NEW(s, proto, "glong_a", &a);
-    PT_USER_NEW(s, proto, "glong_b", &b);
-    PT_USER_NEW(s, proto, "glong_c", &c);
-    int64_t members[] = {b.id, c.id};
-    int64_t g = PT_GROUP(s, proto, &a, "Long", members, 2);
-    struct pt_sse *as = PT_SSE_OPEN_READY(s, proto, a.token, NULL);
+    struct trio t;
+    trio_start(&t, proto, "glong", "Long");
     enum { N = 12 };
     const char *want[N];
     for (int i = 0; i < N; i++) {
         char text[16];
         snprintf(text, sizeof(text), "long %d", i + 1);
-        struct pt_msg m = PT_SEND(s, proto, &a, g, text);
-        PT_SSE_EXPECT_MSG(as, m.id, EV_MS);
+        struct pt_msg m = PT_SEND(t.s, proto, &t.a, t.g, text);
+        PT_SSE_EXPECT_MSG(t.as, m.id, EV_MS);
         want[i] = "sent";
     }
     /* b reads all twelve, c nothing yet: still "sent". */
-    receipt(s, proto, &b, g, "read", N, N, N);
-    expect_statuses(s, proto, &a, g, want, N);
+    receipt(t.s, proto, &t.b, t.g, "read", N, N, N);
+    expect_statuses(t.s, proto, &t.a, t.g, want, N);
     /* c reads five: those five are read by everyone. */
-    receipt(s, proto, &c, g, "read", 5, 5, 5);
-    expect_events(as, &(struct expect){g, "read", 5, c.id, "read", 5});
+    receipt(t.s, proto, &t.c, t.g, "read", 5, 5, 5);
+    expect_events(t.as, &(struct expect){t.g, "read", 5, t.c.id, "read", 5});
     for (int i = 0; i < 5; i++)
         want[i] = "read";
-    expect_statuses(s, proto, &a, g, want, N);
+    expect_statuses(t.s, proto, &t.a, t.g, want, N);
     /* c reads the other seven. */
-    receipt(s, proto, &c, g, "read", N, N, N);
-    expect_events(as, &(struct expect){g, "read", N, c.id, "read", N});
+    receipt(t.s, proto, &t.c, t.g, "read", N, N, N);
+    expect_events(t.as, &(struct expect){t.g, "read", N, t.c.id, "read", N});
     for (int i = 0; i < N; i++)
         want[i] = "read";
-    expect_statuses(s, proto, &a, g, want, N);
-    pt_sse_close(as);
-    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+    expect_statuses(t.s, proto, &t.a, t.g, want, N);
+    trio_stop(&t);
 }
