@@ -53,36 +53,28 @@ PL_LOG_TOPIC("writer");
  * Why a lane may wait a moment before it takes a small batch. A batch has
  * a fixed cost (two round trips, executor start-up for each statement,
  * the commit's WAL flush, the hand-offs between threads), paid whatever
- * its size. Taking "whatever piled up" keeps a lone send fast, but at a
- * steady few thousand sends a second it also means batches of three or
- * four, so the fixed cost is most of what a send costs (bench/README.md,
- * "Messages without foreign keys, small batches gathered"). So when the
- * queue holds fewer than split_min sends and sends arrive fast enough
- * that waiting gathers company (at least HOLD_GAIN expected within
- * hold_us), the lane waits until the oldest queued send is hold_us old
- * (longer at rates where that gathers fewer than HOLD_TARGET, below),
- * or the queue reaches split_min, whichever comes first. A lone send on a
- * quiet server is never held, since the expected company is less than
- * HOLD_GAIN, and under heavy load nothing is held either: the batches are
- * large, or their oldest send already waited through the previous commit.
- * The arrival rate is a moving average over the gaps between batches, so a
- * burst after a quiet spell goes out unheld.
+ * its size: about 425 us of CPU, PostgreSQL's and ours, against about
+ * 77 us per send (bench/README.md, "Batches gathered to a size"). Taking
+ * "whatever piled up" keeps a lone send fast, but at a steady few
+ * thousand sends a second it also means batches of three to seven, so the
+ * fixed cost is most of what a send costs. So when fewer than HOLD_FILL
+ * sends are queued and sends arrive fast enough that waiting gathers
+ * company (at least HOLD_GAIN expected within hold_us), the lane waits
+ * until the queue holds HOLD_FILL or the oldest queued send is hold_us
+ * old, whichever comes first. A lone send on a quiet server is never held,
+ * since the expected company is less than HOLD_GAIN; nor is a backlog, nor
+ * a closed loop of clients at its limit (they keep HOLD_FILL queued while
+ * a batch commits). The arrival rate is a moving average over the gaps
+ * between batches, so a burst after a quiet spell goes out unheld.
+ *
+ * HOLD_FILL: at 48 sends the fixed cost is a ninth of a send's; 48 sends
+ * arrive within hold_us (at its default) from 12,000 a second up. At
+ * 5,000/s, 4 ms of hold gathered batches of 22: 94 us of CPU per message
+ * against 138 us with batches of six, p99 still under 10 ms; at 15,000/s
+ * filling to 48 rather than 24 cut the batches by a third.
  */
 #define HOLD_GAIN 2.0
-/*
- * Between the rate where hold_us gathers HOLD_GAIN sends and the one
- * where it gathers HOLD_TARGET, the hold stretches to what gathers
- * HOLD_TARGET (HOLD_TARGET / rate), up to HOLD_STRETCH times hold_us. A
- * batch's PostgreSQL cost is mostly fixed (executor start-up of its
- * statements, the commit's flush): at 2,000 sends a second, 1 ms gathered
- * batches of about two and the writer's backend spent as much CPU as at
- * 5,000 a second; 2-3 ms cut the server's CPU from 91 % to 53-62 % of a
- * CPU with p99 still ~7 ms (bench/README.md). At rates where hold_us
- * already gathers HOLD_TARGET, nothing changes: there a longer hold
- * measured no saving and a worse p99.
- */
-#define HOLD_TARGET 5.0
-#define HOLD_STRETCH 3
+#define HOLD_FILL 48
 
 /*
  * The search indexer (migration 0015) runs beside the writer, on a thread
@@ -125,7 +117,7 @@ struct srv_writer {
     uint64_t rate_at, submitted, rate_base;
     struct lane *lanes;
     unsigned n_lanes, n_busy;
-    unsigned batch_max, split_min;
+    unsigned batch_max, split_min, hold_fill;
     bool stopping;
     struct srv_writer_stats stats; /* queued/capacity filled on read */
     pthread_t indexer;
@@ -193,15 +185,11 @@ static void rate_update(struct srv_writer *w, uint64_t now)
  * "take them now". Under w->lock, with w->len > 0. */
 static uint64_t hold_until(struct srv_writer *w, uint64_t now)
 {
-    if (!w->hold_us || w->stopping || w->len >= w->split_min)
+    if (!w->hold_us || w->stopping || w->len >= w->hold_fill)
         return 0;
-    double expected = w->rate * w->hold_us / 1e6;
-    if (expected < HOLD_GAIN)
+    if (w->rate * w->hold_us / 1e6 < HOLD_GAIN)
         return 0;
-    uint64_t hold = w->hold_us;
-    if (expected < HOLD_TARGET)
-        hold = (uint64_t)PL_MIN(HOLD_TARGET / w->rate * 1e6, (double)hold * HOLD_STRETCH);
-    uint64_t until = w->queued_us[w->head] + hold;
+    uint64_t until = w->queued_us[w->head] + w->hold_us;
     return until <= now ? 0 : until;
 }
 
@@ -336,10 +324,11 @@ int srv_writer_submit(void *ctx, struct api_send *job)
         w->submitted++;
         /* Idle lanes all wait for the same thing, so waking one is enough,
          * and only on the edges that can let one start: the queue became
-         * non-empty, or it reached split_min while a lane is busy. A busy
+         * non-empty, it reached split_min while a lane is busy, or it
+         * reached hold_fill while a lane holds it. A busy
          * lane drains everything it may before it waits again. */
         w->len++;
-        wake = w->len == 1 || w->len == w->split_min;
+        wake = w->len == 1 || w->len == w->split_min || w->len == w->hold_fill;
     }
     pthread_mutex_unlock(&w->lock);
     if (wake) /* after the unlock, as in server/pool.c */
@@ -378,6 +367,7 @@ int srv_writer_new(const struct srv_config *cfg, const struct api_env *env, stru
     w->batch_max = cfg->writer_batch;
     w->split_min = PL_MAX(1u, cfg->writer_batch / 4);
     w->hold_us = cfg->writer_hold_us;
+    w->hold_fill = PL_MIN(HOLD_FILL, w->split_min);
     w->rate_at = pl_now_us();
     w->ring = calloc(w->cap, sizeof(*w->ring));
     w->queued_us = calloc(w->cap, sizeof(*w->queued_us));

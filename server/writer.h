@@ -15,8 +15,8 @@
  * at the global position lock serve many sends, and an idle server still
  * commits a lone send at once. Between the two, when sends arrive steadily
  * but the queue is short, a lane holds the queued sends up to writer_hold_us
- * (from the oldest one's arrival) so that batches are not all fixed cost
- * (writer.c says when). A send is
+ * (from the oldest one's arrival) or until 48 are queued, so that batches
+ * are not all fixed cost (writer.c says when). A send is
  * answered only after its batch committed. A conversation is in one lane's
  * batch at a time (its later sends wait in the queue, in order); while one
  * lane is busy, another starts once a quarter of writer_batch waits, so it
