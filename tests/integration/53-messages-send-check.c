@@ -104,6 +104,28 @@ static void exec_ok(PGconn *pg, const char *sql)
     PQclear(r);
 }
 
+/* A conversation row's last_seq and last_activity_at (in microseconds). */
+struct conv_row {
+    long long last_seq, activity_us;
+};
+
+static struct conv_row conv_row(PGconn *pg, int64_t id)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql),
+             "SELECT last_seq, (extract(epoch FROM last_activity_at) * 1000000)::bigint"
+             " FROM conversations WHERE id = %lld",
+             (long long)id);
+    PGresult *r = PQexec(pg, sql);
+    struct conv_row c = {0};
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        pltest_fail(__FILE__, __LINE__, "%s: %s", sql, PQerrorMessage(pg));
+    c.last_seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    c.activity_us = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    PQclear(r);
+    return c;
+}
+
 /* A text send of key by who to conv, replying to seq reply (0: none). */
 static void text_send(struct send *x, struct pt_server *s, enum pt_proto proto,
                       const struct pt_user *who, int64_t conv, const char *key, int reply)
@@ -205,6 +227,7 @@ PLTEST_PROTO(every_outcome_within_one_batch)
      * lock goes, and the batch's sends queue behind it in order. */
     PGconn *pg = PQconnectdb(getenv("PARLEY_TEST_PG"));
     PL_ASSERT(PQstatus(pg) == CONNECTION_OK);
+    const struct conv_row ab0 = conv_row(pg, ab), ac0 = conv_row(pg, ac), eb0 = conv_row(pg, eb);
     exec_ok(pg, "BEGIN");
     char sql[128];
     snprintf(sql, sizeof(sql), "SELECT 1 FROM conversations WHERE id = %lld FOR UPDATE",
@@ -220,7 +243,6 @@ PLTEST_PROTO(every_outcome_within_one_batch)
         wait_queued(s, proto, i + 1);
     }
     exec_ok(pg, "COMMIT");
-    PQfinish(pg);
     PL_ASSERT_INT_EQ(pthread_join(held.th, NULL), 0);
     PL_ASSERT_INT_EQ(held.status, 201);
     for (int i = 0; i < N_SENDS; i++)
@@ -252,6 +274,20 @@ PLTEST_PROTO(every_outcome_within_one_batch)
         PL_ASSERT_INT_EQ(pt_json_int(m, "reply_to", NULL), i == 2 ? 1 : PT_JSON_MISSING);
     }
     pt_resp_free(&r);
+
+    /* The batch counted each conversation's sends into its row at once
+     * and set back what was not stored: ab and ac advanced by their new
+     * messages only, to a later last activity; eb, whose one send was
+     * refused, did not move at all. */
+    const struct conv_row ab1 = conv_row(pg, ab), ac1 = conv_row(pg, ac), eb1 = conv_row(pg, eb);
+    PQfinish(pg);
+    PL_ASSERT_INT_EQ(ab0.last_seq, 1);
+    PL_ASSERT_INT_EQ(ab1.last_seq, 4);
+    PL_ASSERT_INT_EQ(ac0.last_seq, 0);
+    PL_ASSERT_INT_EQ(ac1.last_seq, 2);
+    PL_ASSERT(ab1.activity_us > ab0.activity_us && ac1.activity_us > ac0.activity_us);
+    PL_ASSERT_INT_EQ(eb1.last_seq, eb0.last_seq);
+    PL_ASSERT_INT_EQ(eb1.activity_us, eb0.activity_us);
 
     /* Each conversation's new messages reached its members' streams (the
      * audience came with the conversation's first send of the batch),
