@@ -166,12 +166,16 @@ static unsigned gather(struct srv_writer *w, struct lane *l)
     return n;
 }
 
-/* The arrival rate, updated at most once a millisecond: a moving average
- * of the sends queued per second between batches. Under w->lock. */
+/* The arrival rate, updated at most once per hold_us (and a millisecond):
+ * a moving average of the sends queued per second between batches. Over
+ * shorter windows two sends that happen to come close together read as
+ * thousands a second, and one such pair was enough to start holding the
+ * sends of a server that gets a few hundred a second (the mixed
+ * scenario's). Under w->lock. */
 static void rate_update(struct srv_writer *w, uint64_t now)
 {
     uint64_t dt = now - w->rate_at;
-    if (dt < 1000)
+    if (dt < PL_MAX(1000u, w->hold_us))
         return;
     double inst = (double)(w->submitted - w->rate_base) * 1e6 / (double)dt;
     /* A gap longer than a second says more about the present than any
