@@ -195,7 +195,7 @@ static const struct setting table[] = {
     {"writer_connections", "PARLEY_WRITER_CONNECTIONS", T_UINT, "1", 1, 16, OFF(writer_connections),
      "group-commit writers, each with its own PostgreSQL connection: while one commits, another "
      "prepares the next batch (from a quarter of writer_batch queued)"},
-    {"writer_hold_us", "PARLEY_WRITER_HOLD_US", T_UINT, "4000", 0, 100000, OFF(writer_hold_us),
+    {"writer_hold_us", "PARLEY_WRITER_HOLD_US", T_UINT, "3000", 0, 100000, OFF(writer_hold_us),
      "microseconds a small batch of sends may wait for company while sends arrive steadily, "
      "until 48 are queued (0 = never; a lone send on a quiet server is never held)"},
     {"archive_after", "PARLEY_ARCHIVE_AFTER", T_UINT, "604800", 0, 315360000, OFF(archive_after_s),

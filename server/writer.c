@@ -67,11 +67,13 @@ PL_LOG_TOPIC("writer");
  * a batch commits). The arrival rate is a moving average over the gaps
  * between batches, so a burst after a quiet spell goes out unheld.
  *
- * HOLD_FILL: at 48 sends the fixed cost is a ninth of a send's; 48 sends
- * arrive within hold_us (at its default) from 12,000 a second up. At
- * 5,000/s, 4 ms of hold gathered batches of 22: 94 us of CPU per message
- * against 138 us with batches of six, p99 still under 10 ms; at 15,000/s
- * filling to 48 rather than 24 cut the batches by a third.
+ * hold_us's default (3 ms) and HOLD_FILL: at 5,000 sends a second, 3 ms
+ * of hold gathers batches of about 17, for about 100 us of CPU per message
+ * against 138 us with batches of six, and a p99 of ~8 ms over h2c (4 ms:
+ * batches of 22, ~94 us, but a p99 of 8.3-9.1 ms, too close to the
+ * 10 ms that issue 13 asks). At 48 sends the fixed cost is a ninth of a
+ * send's; at 15,000/s filling to 48 rather than 24 cut the batches by a
+ * third.
  */
 #define HOLD_GAIN 2.0
 #define HOLD_FILL 48
