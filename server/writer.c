@@ -53,8 +53,8 @@ PL_LOG_TOPIC("writer");
  * Why a lane may wait a moment before it takes a small batch. A batch has
  * a fixed cost (two round trips, executor start-up for each statement,
  * the commit's WAL flush, the hand-offs between threads), paid whatever
- * its size: about 425 us of CPU, PostgreSQL's and ours, against about
- * 77 us per send (bench/README.md, "Batches gathered to a size"). Taking
+ * its size: about 330 us of CPU, PostgreSQL's and ours, against about
+ * 80 us per send (bench/README.md, "Batches gathered to a size"). Taking
  * "whatever piled up" keeps a lone send fast, but at a steady few
  * thousand sends a second it also means batches of three to seven, so the
  * fixed cost is most of what a send costs. So when fewer than HOLD_FILL
@@ -71,7 +71,7 @@ PL_LOG_TOPIC("writer");
  * of hold gathers batches of about 17, for about 100 us of CPU per message
  * against 138 us with batches of six, and a p99 of ~8 ms over h2c (4 ms:
  * batches of 22, ~94 us, but a p99 of 8.3-9.1 ms, too close to the
- * 10 ms that issue 13 asks). At 48 sends the fixed cost is a ninth of a
+ * 10 ms that issue 13 asks). At 48 sends the fixed cost is a twelfth of a
  * send's; at 15,000/s filling to 48 rather than 24 cut the batches by a
  * third.
  */
