@@ -62,9 +62,9 @@ PL_LOG_TOPIC("writer");
  * company (at least HOLD_GAIN expected within hold_us), the lane waits
  * until the queue holds HOLD_FILL or the oldest queued send is hold_us
  * old, whichever comes first. A lone send on a quiet server is never held,
- * since the expected company is less than HOLD_GAIN; nor is a backlog, nor
- * a closed loop of clients at its limit (they keep HOLD_FILL queued while
- * a batch commits). The arrival rate is a moving average over the gaps
+ * since the expected company is less than HOLD_GAIN; nor is a backlog of
+ * HOLD_FILL or more (h2c saturation, a closed loop of clients, measured
+ * the same with and without the hold). The arrival rate is a moving average over the gaps
  * between batches, so a burst after a quiet spell goes out unheld.
  *
  * hold_us's default (3 ms) and HOLD_FILL: at 5,000 sends a second, 3 ms
