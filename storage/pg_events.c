@@ -22,8 +22,8 @@ enum {
     EVENTS_APPEND,
 };
 
-/* EVENTS_APPEND's parameters after the count: conversation, target, type,
- * payload, one array each. */
+/* EVENTS_APPEND's parameters: conversation, target, type, payload, one
+ * array each (their length is the number of events). */
 #define APPEND_COLS 4
 
 const struct store_pg__stmt store_pg__event_stmts[] = {
@@ -93,14 +93,14 @@ const struct store_pg__stmt store_pg__event_stmts[] = {
      * position lock (stream_state's row, held to the end of the
      * transaction) is taken with no round trip left before the commit. */
     [EVENTS_APPEND] = {"events_append",
-                       "WITH p AS (UPDATE stream_state SET pos = pos + $1::bigint WHERE id = 1"
-                       "   RETURNING pos - $1::bigint + 1 AS first),"
+                       "WITH p AS (UPDATE stream_state SET pos = pos + cardinality($1::bigint[])"
+                       "   WHERE id = 1 RETURNING pos - cardinality($1::bigint[]) + 1 AS first),"
                        " ins AS (INSERT INTO events (pos, conversation_id, target_user_id, type,"
                        "   payload) SELECT (SELECT first FROM p) + x.n - 1, NULLIF(x.c, 0),"
-                       "   NULLIF(x.t, 0), x.y, x.p FROM unnest($2::bigint[], $3::bigint[],"
-                       "   $4::text[], $5::text[]) WITH ORDINALITY AS x(c, t, y, p, n))"
+                       "   NULLIF(x.t, 0), x.y, x.p FROM unnest($1::bigint[], $2::bigint[],"
+                       "   $3::text[], $4::text[]) WITH ORDINALITY AS x(c, t, y, p, n))"
                        " SELECT first FROM p",
-                       1 + APPEND_COLS, false},
+                       APPEND_COLS, false},
     {NULL, NULL, 0, false},
 };
 
@@ -279,11 +279,9 @@ int store_pg_events_append(struct store_pg *pg, const struct store_event_row *ro
         store_pg__bin_text(&col[2], rows[i].type);
         store_pg__bin_text(&col[3], rows[i].payload);
     }
-    char nb[16];
-    snprintf(nb, sizeof(nb), "%u", n);
-    const char *vals[1 + APPEND_COLS] = {nb};
-    int lens[1 + APPEND_COLS] = {0}, fmts[1 + APPEND_COLS] = {0};
-    int rc = store_pg__bins_params(col, APPEND_COLS, vals + 1, lens + 1, fmts + 1);
+    const char *vals[APPEND_COLS];
+    int lens[APPEND_COLS], fmts[APPEND_COLS];
+    int rc = store_pg__bins_params(col, APPEND_COLS, vals, lens, fmts);
     if (rc == 0)
         rc = single_u64_params(pg, EVENTS_APPEND, vals, lens, fmts, first);
     store_pg__bins_deinit(col, APPEND_COLS);

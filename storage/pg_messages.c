@@ -74,9 +74,8 @@ enum {
 
 /* SEND_CHECK's parameters: one array per column. */
 enum { C_C, C_U, C_D, C_M, C_R, C_F, CHECK_COLS };
-/* SEND_INSERT's parameters: the count, then one array per column. */
+/* SEND_INSERT's parameters: one array per column (their length is the count). */
 enum { I_C, I_S, I_U, I_D, I_M, I_K, I_B, I_R, I_F, I_X, I_P, I_O, INSERT_COLS };
-#define INSERT_NPARAMS (INSERT_COLS + 1)
 
 /* The check's columns before the message columns of the stored message. */
 #define CHECK_NCOLS 7
@@ -154,12 +153,12 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
      * at character o (1-based) where its id goes, spliced in by
      * overlay(). */
     [SEND_INSERT] = {"send_insert",
-                     "WITH p AS (UPDATE stream_state SET pos = pos + $1::bigint WHERE id = 1"
-                     "   RETURNING pos - $1::bigint + 1 AS first),"
+                     "WITH p AS (UPDATE stream_state SET pos = pos + cardinality($1::bigint[])"
+                     "   WHERE id = 1 RETURNING pos - cardinality($1::bigint[]) + 1 AS first),"
                      " j AS (SELECT x.*, (SELECT first FROM p) + x.n - 1 AS i"
-                     "   FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],"
-                     "   $6::text[], $7::text[], $8::text[], $9::bigint[], $10::boolean[],"
-                     "   $11::bigint[], $12::text[], $13::int[]) WITH ORDINALITY"
+                     "   FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],"
+                     "   $5::text[], $6::text[], $7::text[], $8::bigint[], $9::boolean[],"
+                     "   $10::bigint[], $11::text[], $12::int[]) WITH ORDINALITY"
                      "   AS x(c, s, u, d, m, k, b, r, f, x, p, o, n)),"
                      " ins AS (INSERT INTO messages (conversation_id, seq, id, sender_id,"
                      "   sender_device_id, client_msg_id, kind, body, reply_to, forwarded,"
@@ -178,7 +177,7 @@ const struct store_pg__stmt store_pg__message_stmts[] = {
                      "   last_activity_at = now()"
                      "   FROM (SELECT c, max(s) AS s FROM j GROUP BY c) x WHERE v.id = x.c)"
                      " SELECT first FROM p",
-                     INSERT_NPARAMS, false},
+                     INSERT_COLS, false},
     /* A message request is accepted by answering it (0013). */
     [SEND_ACCEPT] = {"send_accept",
                      "UPDATE members m SET request_from = NULL"
@@ -543,12 +542,10 @@ int store_pg_send_finish(struct store_pg *pg, struct pl_arena *a, struct store_s
     for (unsigned i = 0; i < n && rc == 0; i++)
         if (s[i]->outcome == STORE_SEND_NEW)
             insert_row(col, s[i]);
-    char nb[16];
-    snprintf(nb, sizeof(nb), "%u", n_new);
-    const char *iv[INSERT_NPARAMS] = {nb};
-    int il[INSERT_NPARAMS] = {0}, ifmt[INSERT_NPARAMS] = {0};
+    const char *iv[INSERT_COLS];
+    int il[INSERT_COLS], ifmt[INSERT_COLS];
     if (rc == 0)
-        rc = store_pg__bins_params(col, INSERT_COLS, iv + 1, il + 1, ifmt + 1);
+        rc = store_pg__bins_params(col, INSERT_COLS, iv, il, ifmt);
     if (rc == 0 && n_new)
         rc = accept_params(a, s, n, av);
     unsigned k = 0, ins = 0;
