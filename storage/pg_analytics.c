@@ -47,18 +47,19 @@ enum {
     "WITH g AS ("                                                                                  \
     " SELECT conversation_id, sender_id, kind, " ROLLUP_HOUR("created_at") " AS h, count(*) AS n"  \
     " FROM (SELECT conversation_id, sender_id, kind, created_at FROM messages WHERE " MSGS         \
-    "  UNION ALL SELECT conversation_id, sender_id, 'archived', created_at FROM archived_messages"  \
+    "  UNION ALL SELECT conversation_id, sender_id, 'archived', created_at FROM archived_messages" \
     "  WHERE " MSGS ") x GROUP BY 1, 2, 3, 4"                                                      \
     "), m AS ("                                                                                    \
     " SELECT g.conversation_id, g.sender_id, g.kind, g.h, g.n, c.kind AS ckind"                    \
     " FROM g JOIN conversations c ON c.id = g.conversation_id"                                     \
     "), hourly AS ("                                                                               \
     " INSERT INTO analytics_hourly (metric, dims, bucket_start, value)"                            \
-    " SELECT x.metric, '', m.h, sum(m.n) FROM m CROSS JOIN LATERAL (VALUES"                        \
-    "  ('messages', true), ('messages_direct', m.ckind = 'direct'),"                               \
-    "  ('messages_group', m.ckind = 'group'), ('messages_media', m.kind = 'media'),"               \
-    "  ('messages_e2e', m.kind = 'e2e')) AS x(metric, hit)"                                        \
-    " WHERE x.hit GROUP BY x.metric, m.h"                                                          \
+    " SELECT x.metric, '', t.h, x.v FROM (SELECT h, sum(n) AS a,"                                  \
+    "  sum(n) FILTER (WHERE ckind = 'direct') AS d, sum(n) FILTER (WHERE ckind = 'group') AS g,"   \
+    "  sum(n) FILTER (WHERE kind = 'media') AS md, sum(n) FILTER (WHERE kind = 'e2e') AS e"        \
+    "  FROM m GROUP BY h) t CROSS JOIN LATERAL (VALUES ('messages', t.a),"                         \
+    "  ('messages_direct', t.d), ('messages_group', t.g), ('messages_media', t.md),"               \
+    "  ('messages_e2e', t.e)) AS x(metric, v) WHERE x.v IS NOT NULL"                               \
     " ON CONFLICT (metric, dims, bucket_start)"                                                    \
     " DO UPDATE SET value = analytics_hourly.value + EXCLUDED.value RETURNING 1"                   \
     "), active AS ("                                                                               \
