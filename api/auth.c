@@ -85,17 +85,6 @@ int api__csrf_check(struct api_call *c)
     return PL_EFORBIDDEN;
 }
 
-/* The token of an Authorization header value, NULL unless it uses the
- * Bearer scheme. */
-static const char *bearer(const char *h)
-{
-    if (strncasecmp(h, "Bearer ", 7) != 0)
-        return NULL;
-    for (h += 7; *h == ' ';)
-        h++;
-    return h;
-}
-
 /* Finds the token of c->req; bad gets the problem to send if the token
  * turns out unknown. Returns 0, or PL_EUNAUTH / PL_EFORBIDDEN with the
  * problem set. */
@@ -108,11 +97,14 @@ static int token_of(struct api_call *c, bool allow_query, const char **token,
                                 .detail = "the bearer token is malformed, unknown or revoked"};
     const char *h = http_req_header(c->req, "authorization");
     if (h) {
-        if (!(*token = bearer(h))) {
+        if (strncasecmp(h, "Bearer ", 7) != 0) {
             bad->detail = "the Authorization header must use the Bearer scheme";
             api_problem_sendx(c->req, bad);
             return PL_EUNAUTH;
         }
+        for (h += 7; *h == ' ';)
+            h++;
+        *token = h;
         return 0;
     }
     const char *t = allow_query ? http_req_query(c->req, "access_token") : NULL;
@@ -142,12 +134,13 @@ int api__auth(struct api_call *c, bool allow_query)
 int api__auth_cached(struct api_call *c)
 {
     const char *h = http_req_header(c->req, "authorization");
-    const char *token = h ? bearer(h) : NULL;
-    if (!token)
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
         return API_TO_WORKER; /* a cookie, a malformed header: as api__auth() */
+    for (h += 7; *h == ' ';)
+        h++;
     uint8_t hash[PCRYPTO_TOKEN_HASHBYTES];
     uint64_t gen;
-    if (pcrypto_token_hash(token, hash) == 0 &&
+    if (pcrypto_token_hash(h, hash) == 0 &&
         api_token_cache_get(c->env->tokens, hash, &c->user_id, &c->device_id, &gen))
         return 0;
     return API_TO_WORKER;
