@@ -197,14 +197,10 @@ struct api_worker {
 enum api_route_result {
     API_ROUTE_DONE = 0, /* answered; http_req_complete() was called */
     API_ROUTE_WORKER,   /* hand the request to a worker's api_handle() */
-    /* A worker's route answered or handed on (to the writer) on the loop,
-     * without a worker: an API_LOOP route whose token was cached. */
-    API_ROUTE_LOOP,
 };
 
 /* Loop thread. Matches the route, stores it on the request, and answers
- * what needs no worker: inline routes, and API_LOOP routes (sends) whose
- * token is in the token cache. */
+ * what needs no worker. */
 enum api_route_result api_route(const struct api_env *env, struct http_req *req);
 
 /* Loop thread, after api_route() asked for a worker: true when the request

@@ -57,11 +57,6 @@ uint64_t api__write_lsn(struct api_worker *w);
  * writer or to the loop) and will be completed there": api_handle() must
  * neither answer nor complete it. */
 #define API_DEFERRED 1
-/* A handler's return value on the loop thread (c->w is NULL; only routes
- * flagged API_LOOP run there): the request needs a worker (storage, Redis,
- * a body to decode) and nothing was answered, so api_route() hands it to
- * the worker queue, where the handler runs again from the start. */
-#define API_TO_WORKER 2
 
 enum api_route_flags {
     API_AUTH = 1u << 0,   /* a valid bearer token is required */
@@ -86,11 +81,6 @@ enum api_route_flags {
      * writer): a worker that finds several of these queued takes them
      * together and authenticates them with one statement (server/pool.c). */
     API_BATCH = 1u << 6,
-    /* Storage-free once authenticated, in the common case: when the token
-     * is in the token cache the handler runs on the loop thread (no worker
-     * hand-off), and returns API_TO_WORKER when this request needs one. A
-     * text send only validates and queues for the writer. */
-    API_LOOP = 1u << 7,
 };
 
 struct api_route_info {
@@ -145,15 +135,6 @@ void api__gen_media_body(yajl_gen g, const char *body);
 /* Authenticates the bearer token of c->req; fills user_id / device_id.
  * Returns 0, PL_EUNAUTH (problem already set), or PL_EUNAVAIL. */
 PL_MUST_CHECK int api__auth(struct api_call *c, bool allow_query);
-/* Loop thread: api__auth() when the answer needs no storage, that is an
- * Authorization: Bearer token the token cache knows (0, c filled);
- * API_TO_WORKER for everything else, with nothing answered. */
-PL_MUST_CHECK int api__auth_cached(struct api_call *c);
-/* True on the loop thread, where handlers have no storage (API_LOOP). */
-static inline bool api__on_loop(const struct api_call *c)
-{
-    return c->w == NULL;
-}
 /* api__auth() for n calls on one worker (cs[0].w) with one storage round
  * trip: rcs[i] is 0 (cs[i] filled) or the code api__auth() would return,
  * with the problem set. Returns 0, or the storage code that made every
@@ -184,8 +165,7 @@ enum api_limit_kind {
 /* Worker. Adds cost to the fixed window of kind k for subject (a user id
  * or an address). Returns 0 (allowed, or Redis unreachable: fail-open,
  * counted) or PL_ERATE with the 429 quota-exceeded problem and its
- * Retry-After set. On the loop (API_LOOP): 0 when the limit is off, else
- * API_TO_WORKER. */
+ * Retry-After set. */
 PL_MUST_CHECK int api__limit_window(struct api_call *c, enum api_limit_kind k, const char *subject,
                                     uint64_t cost);
 /* api__limit_window() for a user id. */

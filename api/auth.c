@@ -131,21 +131,6 @@ int api__auth(struct api_call *c, bool allow_query)
     return rc < 0 ? rc : auth_token(c, token, &bad);
 }
 
-int api__auth_cached(struct api_call *c)
-{
-    const char *h = http_req_header(c->req, "authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return API_TO_WORKER; /* a cookie, a malformed header: as api__auth() */
-    for (h += 7; *h == ' ';)
-        h++;
-    uint8_t hash[PCRYPTO_TOKEN_HASHBYTES];
-    uint64_t gen;
-    if (pcrypto_token_hash(h, hash) == 0 &&
-        api_token_cache_get(c->env->tokens, hash, &c->user_id, &c->device_id, &gen))
-        return 0;
-    return API_TO_WORKER;
-}
-
 /* The lookups api__auth_many() could not answer from the cache, in one
  * statement; k of them, at[j] being the call of hashes[j]. */
 static int auth_misses(struct api_call *cs, unsigned k, const uint8_t (*hashes)[32],

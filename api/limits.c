@@ -126,10 +126,8 @@ int api__limit_refuse(struct api_call *c, enum api_limit_kind k, const char *slu
 int api__limit_window(struct api_call *c, enum api_limit_kind k, const char *subject, uint64_t cost)
 {
     uint64_t limit = limit_of(&c->env->cfg->limits, k), retry_ms;
-    if (limit == 0)
+    if (limit == 0 || !c->w)
         return 0;
-    if (api__on_loop(c))
-        return API_TO_WORKER; /* Redis is for workers */
     char key[128];
     snprintf(key, sizeof(key), "pl:lim:%s:%s", kinds[k].name, subject);
     int rc = store_redis_limit_window(c->w->redis, key, limit, kinds[k].window_ms, cost, &retry_ms);

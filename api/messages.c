@@ -82,10 +82,6 @@ static int read_send(struct api_call *c, int64_t conv, struct store_send *s)
     int rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields));
     if (rc < 0)
         return rc;
-    /* Forwards, media and e2e sends look things up in storage; on the loop
-     * only plain text goes on (API_LOOP). */
-    if (api__on_loop(c) && (fwd || media || e2e || !kind || strcmp(kind, "text") != 0))
-        return API_TO_WORKER;
     if (fwd && (kind || s->body || e2e || media || reply))
         api_errors_add(&c->errs, "/forward_of",
                        "comes without kind, text, media, e2e and reply_to");
@@ -136,12 +132,12 @@ static int messages_post(struct api_call *c)
     struct api_send *job = pl_arena_zalloc(c->a, sizeof(*job));
     if (!job)
         return PL_ENOMEM;
-    if ((rc = read_send(c, conv, &job->s)) != 0)
+    if ((rc = read_send(c, conv, &job->s)) < 0)
         return rc;
     if (!job->s.forwarded && strcmp(job->s.kind, "media") == 0 &&
         (rc = api__media_msg_check(c, &job->s)) < 0)
         return rc;
-    if ((rc = api__limit_user(c, API_LIMIT_SENDS, c->user_id, 1)) != 0)
+    if ((rc = api__limit_user(c, API_LIMIT_SENDS, c->user_id, 1)) < 0)
         return rc;
     job->req = c->req;
     job->s.conversation_id = conv;
@@ -257,7 +253,7 @@ static int messages_list(struct api_call *c)
 }
 
 const struct api_route_def api__message_routes[] = {
-    {"POST", "/v1/conversations/{id}/messages", messages_post, API_AUTH | API_BATCH | API_LOOP},
+    {"POST", "/v1/conversations/{id}/messages", messages_post, API_AUTH | API_BATCH},
     {"GET", "/v1/conversations/{id}/messages", messages_list, API_AUTH},
     {"POST", "/v1/conversations/{id}/receipts", api__receipts_post, API_AUTH | API_BATCH},
     {"GET", "/v1/conversations/{id}/messages/{seq}/receipts", api__receipts_get, API_AUTH},

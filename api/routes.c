@@ -135,23 +135,6 @@ static void answer_unrouted(struct api_call *c, int rc, const char *allow)
     finish(c, rc);
 }
 
-/* An API_LOOP route on the loop thread: run here when the token is cached
- * and the handler needs no worker for this request, else on a worker (from
- * the start: nothing has been answered). The loop never decodes a body, so
- * a compressed one goes to a worker too. */
-static enum api_route_result on_loop(struct api_call *c, const struct api_route_info *info)
-{
-    if (http_req_header(c->req, "content-encoding"))
-        return API_ROUTE_WORKER;
-    int rc = api__auth_cached(c);
-    if (rc == 0)
-        rc = info->fn(c);
-    if (rc == API_TO_WORKER)
-        return API_ROUTE_WORKER;
-    finish(c, rc);
-    return API_ROUTE_LOOP;
-}
-
 enum api_route_result api_route(const struct api_env *env, struct http_req *req)
 {
     struct api_call c;
@@ -176,8 +159,6 @@ enum api_route_result api_route(const struct api_env *env, struct http_req *req)
     }
     http_req_set_route(req, idx, routes[idx].pattern);
     http_req_set_params(req, params, n_params);
-    if (infos[idx].flags & API_LOOP)
-        return on_loop(&c, &infos[idx]);
     if (!(infos[idx].flags & API_INLINE))
         return API_ROUTE_WORKER;
     finish(&c, infos[idx].fn(&c));

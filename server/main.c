@@ -77,10 +77,7 @@ static void on_request(void *ctx, struct http_req *req)
 {
     struct srv *s = ctx;
     srv_metrics_begin(s->metrics);
-    enum api_route_result r = api_route(&s->env, req);
-    if (r == API_ROUTE_LOOP)
-        srv_metrics_on_loop(s->metrics);
-    if (r != API_ROUTE_WORKER)
+    if (api_route(&s->env, req) == API_ROUTE_DONE)
         return;
     /* Stream opens always go through the wait queue: it hands them to the
      * workers in batches. */

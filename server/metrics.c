@@ -35,7 +35,6 @@ struct srv_metrics {
     uint64_t *counts;
     struct hist *hists;
     uint64_t in_flight;
-    uint64_t on_loop; /* worker routes run on the loop (API_ROUTE_LOOP) */
     struct http_server *http;
     struct srv_pool *pool;
     struct srv_live *live;
@@ -85,11 +84,6 @@ void srv_metrics_tokens(struct srv_metrics *m, struct api_token_cache *tc)
 void srv_metrics_begin(struct srv_metrics *m)
 {
     m->in_flight++;
-}
-
-void srv_metrics_on_loop(struct srv_metrics *m)
-{
-    m->on_loop++;
 }
 
 static size_t method_idx(const char *method)
@@ -321,9 +315,6 @@ static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
 {
     const struct metric_row in_flight[] = {
         {"parley_http_in_flight", "gauge", "Requests being handled.", m->in_flight},
-        {"parley_loop_handled_total", "counter",
-         "Requests of worker routes run on the loop thread (sends whose token was cached).",
-         m->on_loop},
     };
     int rc = render_rows(out, in_flight, PL_ARRAY_LEN(in_flight));
     if (rc == 0 && m->http)

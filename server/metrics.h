@@ -23,8 +23,6 @@ void srv_metrics_sources(struct srv_metrics *m, struct http_server *http, struct
 void srv_metrics_tokens(struct srv_metrics *m, struct api_token_cache *tc);
 
 void srv_metrics_begin(struct srv_metrics *m);
-/* Loop thread: counts a worker route that ran on the loop (API_ROUTE_LOOP). */
-void srv_metrics_on_loop(struct srv_metrics *m);
 /* Counts a finished request (route, method, status, duration). */
 void srv_metrics_end(struct srv_metrics *m, const struct http_req *req, uint64_t duration_us);
 

@@ -12,12 +12,11 @@
  * A worker that finds several message sends queued takes them together and
  * checks all their tokens with one statement (server/pool.c,
  * api_handle_batch()). Each send must still be answered for its own token:
- * with one worker and no token cache (so that no send runs on the loop,
- * test 54), SENDERS threads released together send in every way at once —
- * a's and b's valid sends, a revoked device's (401), a malformed token
- * (401), a non-member's (404), and a's repeat of the client_msg_id its
- * other thread uses in the same round (one 201 and one 200 with the same
- * message). Rounds repeat until /metrics shows sends that were taken
+ * with one worker, SENDERS threads released together send in every way at
+ * once — a's and b's valid sends, a revoked device's (401), a malformed
+ * token (401), a non-member's (404), and a's repeat of the client_msg_id
+ * its other thread uses in the same round (one 201 and one 200 with the
+ * same message). Rounds repeat until /metrics shows sends that were taken
  * in batches. Then the history must hold exactly the stored messages, each
  * with the sender whose token sent it, and b's stream must have received
  * each of them once, in order.
@@ -127,7 +126,7 @@ static int cmp_i64(const void *x, const void *y)
 
 PLTEST_PROTO(sends_taken_together_each_get_their_own_answer)
 {
-    static const char *const args[] = {"--workers", "1", "--token-cache-size", "0", NULL};
+    static const char *const args[] = {"--workers", "1", NULL};
     struct shared sh = {.proto = proto};
     sh.s = PT_SERVER_START(args);
     PT_USER_NEW(sh.s, proto, "sb_a", &sh.a);
