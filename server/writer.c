@@ -64,8 +64,9 @@ PL_LOG_TOPIC("writer");
  * old, whichever comes first. A lone send on a quiet server is never held,
  * since the expected company is less than HOLD_GAIN; nor is a backlog of
  * HOLD_FILL or more (h2c saturation, a closed loop of clients, measured
- * the same with and without the hold). The arrival rate is a moving average over the gaps
- * between batches, so a burst after a quiet spell goes out unheld.
+ * the same with and without the hold). The arrival rate is a moving
+ * average over windows of hold_us (rate_update()), restarted after a
+ * quiet second, so a burst after a quiet spell goes out unheld.
  *
  * hold_us's default (3 ms) and HOLD_FILL: at 5,000 sends a second, 3 ms
  * of hold gathers batches of about 17, for about 100 us of CPU per message

@@ -47,7 +47,7 @@ enum {
     "WITH g AS ("                                                                                  \
     " SELECT conversation_id, sender_id, kind, " ROLLUP_HOUR("created_at") " AS h, count(*) AS n"  \
     " FROM (SELECT conversation_id, sender_id, kind, created_at FROM messages WHERE " MSGS         \
-    "  UNION ALL SELECT conversation_id, sender_id, 'archived', created_at FROM archived_messages" \
+    "  UNION ALL SELECT conversation_id, sender_id, 'archived', created_at FROM archived_messages"  \
     "  WHERE " MSGS ") x GROUP BY 1, 2, 3, 4"                                                      \
     "), m AS ("                                                                                    \
     " SELECT g.conversation_id, g.sender_id, g.kind, g.h, g.n, c.kind AS ckind"                    \
