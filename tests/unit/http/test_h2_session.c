@@ -365,8 +365,12 @@ PLTEST(reset_stream_orphans_the_dispatched_request)
         sched_yield();
     }
     PL_ASSERT_INT_EQ(nghttp2_submit_rst_stream(c.ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL), 0);
-    /* Frames are handled in order: once the PING after the reset is
-     * answered, the server has seen the reset. */
+    /* The server handles frames in the order they arrive: once a PING
+     * written after the reset is answered, the server has seen the reset.
+     * nghttp2 queues PING ahead of RST_STREAM, so the reset is written
+     * first, on its own, and the PING submitted only then. */
+    PL_ASSERT_INT_EQ(nghttp2_session_send(c.ng), 0);
+    PL_ASSERT(!nghttp2_session_want_write(c.ng));
     PL_ASSERT_INT_EQ(nghttp2_submit_ping(c.ng, NGHTTP2_FLAG_NONE, NULL), 0);
     unsigned one = 1;
     pump_until(&c, acked, &one);
