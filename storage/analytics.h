@@ -26,14 +26,14 @@ struct store_analytics_step {
 typedef void store_analytics_hook(void *ctx);
 
 /* A step's flags: when to refresh the derived rollups (the days,
- * quantiles and DAU/WAU/MAU of what changed, and the recent hours'
- * registrations, media and node samples, recounted). */
+ * quantiles and DAU/WAU/MAU of what changed) and when to recount the
+ * recent hours' registrations, media and node samples. */
 enum {
     /* When positions were consumed since the last refresh (this step's
      * or earlier steps' whose refresh was put off). */
     STORE_ANALYTICS_REFRESH = 1,
-    /* Always (the registrations, media and node samples change without
-     * positions). */
+    /* Always, with the recount (the registrations, media and node samples
+     * change without positions; only this flag recounts them). */
     STORE_ANALYTICS_REFRESH_ALL = 2,
     /* Even when positions remain after this step: without it a step that
      * leaves positions pending puts the refresh off to the one that

@@ -16,6 +16,7 @@ enum {
     AN_PEEK,
     AN_REGISTRATIONS,
     AN_REG_MARK,
+    AN_DIRTY_CLEAR,
     AN_REFRESH_FROM,
     AN_PARTS,
     AN_RETENTION,
@@ -154,6 +155,12 @@ const struct store_pg__stmt store_pg__analytics_stmts[] = {
                      "UPDATE analytics_checkpoint SET reg_until = now(), dirty_from = NULL"
                      " WHERE id = 1",
                      0, false},
+    /* A refresh that did not recount: reg_until stays where the last
+     * recount left it, so the next one starts from there. */
+    [AN_DIRTY_CLEAR] = {"an_dirty_clear",
+                        "UPDATE analytics_checkpoint SET dirty_from = NULL"
+                        " WHERE id = 1 AND dirty_from IS NOT NULL",
+                        0, false},
     /* Where a refresh starts: the days and quantiles from the older of
      * dirty_from and the hour before reg_until (the hours the
      * registrations, media and samples recount), DAU/WAU/MAU from
@@ -241,21 +248,27 @@ static int run_bool(struct store_pg *pg, int id, const char *const *vals, bool *
     return store_pg__exec_bool_vals(pg, &store_pg__analytics_stmts[id], vals, out);
 }
 
-/* The derived rollups: the recent hours' registrations, media and node
- * samples (recounted, idempotent), then the days, quantiles and
- * DAU/WAU/MAU from the older of dirty_from and those hours on (AM_DAILY),
- * then reg_until moves and dirty_from clears. */
-static int refresh_locked(struct store_pg *pg)
+/* The derived rollups. With recount, first the recent hours'
+ * registrations, media and node samples (recounted, idempotent: they
+ * change without positions, and counting them is the same work however
+ * little changed, so STORE_ANALYTICS_REFRESH_ALL asks for it, not every
+ * step that consumed positions). Then the days, quantiles and DAU/WAU/MAU
+ * from the older of dirty_from and the hour before reg_until on
+ * (AM_DAILY); then dirty_from clears, and after a recount reg_until
+ * moves. */
+static int refresh_locked(struct store_pg *pg, bool recount)
 {
     PGresult *r;
-    int rc = store_pg__analytics_media(pg, NULL);
-    if (rc < 0)
-        return rc;
+    int rc;
     /* Registrations before the daily rollups (which include them), the
      * new reg_until after them (they start from the old one). */
-    if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
-        return rc;
-    PQclear(r);
+    if (recount) {
+        if ((rc = store_pg__analytics_media(pg, NULL)) < 0)
+            return rc;
+        if ((rc = run(pg, AN_REGISTRATIONS, NULL, &r)) < 0)
+            return rc;
+        PQclear(r);
+    }
     if ((rc = run(pg, AN_REFRESH_FROM, NULL, &r)) < 0)
         return rc;
     rc = PQntuples(r) == 1 ? 0 : PL_EINTERNAL;
@@ -264,7 +277,7 @@ static int refresh_locked(struct store_pg *pg)
     PQclear(r);
     if (rc < 0)
         return rc;
-    if ((rc = run(pg, AN_REG_MARK, NULL, &r)) < 0)
+    if ((rc = run(pg, recount ? AN_REG_MARK : AN_DIRTY_CLEAR, NULL, &r)) < 0)
         return rc;
     PQclear(r);
     return 0;
@@ -325,7 +338,7 @@ static int step_locked(struct store_pg *pg, unsigned max, unsigned flags,
             return rc;
     }
     st->refreshed = refresh;
-    return refresh ? refresh_locked(pg) : 0;
+    return refresh ? refresh_locked(pg, (flags & STORE_ANALYTICS_REFRESH_ALL) != 0) : 0;
 }
 
 /* Whether a step has work; when not, st->from and st->to are the
