@@ -36,9 +36,16 @@ enum {
  * archived before the aggregator saw it still counts, but its kind is
  * gone: archived rows are text or media, never e2e, so only
  * messages_media can miss it); their senders plus the users that
- * RECEIPTS selects (user_id, day) into the exact daily active users and
- * the day's HyperLogLog sketch (sets: adding a user twice changes
- * nothing). The hour is date_bin() from a UTC midnight: the same instant
+ * RECEIPTS selects (user_id, day) into the exact daily active users, and
+ * those new to a day into its HyperLogLog sketch. Both are sets: a user
+ * already in analytics_daily_users went into the sketch with that row
+ * (in the same transaction), so the sketch only needs the rows inserted
+ * now, and a step whose users were all active already leaves the
+ * sketch's row alone. Those users are filtered out with an anti-join
+ * first (a hash of the month's partition or index probes, whichever the
+ * planner finds cheaper): either costs less than the speculative insertion
+ * ON CONFLICT attempts for every row, which still guards the insert.
+ * The hour is date_bin() from a UTC midnight: the same instant
  * as date_trunc('hour', t, 'UTC') without a time zone lookup per row.
  * Leaves CTEs hourly, dau and sketch for the final statement.
  */
@@ -68,12 +75,13 @@ enum {
     " UNION " RECEIPTS                                                                             \
     "), dau AS ("                                                                                  \
     " INSERT INTO analytics_daily_users (day, user_id)"                                            \
-    " SELECT day, user_id FROM active WHERE user_id IS NOT NULL"                                   \
-    " ON CONFLICT DO NOTHING RETURNING 1"                                                          \
+    " SELECT a.day, a.user_id FROM active a WHERE a.user_id IS NOT NULL"                           \
+    "  AND NOT EXISTS (SELECT 1 FROM analytics_daily_users d"                                      \
+    "  WHERE d.day = a.day AND d.user_id = a.user_id)"                                             \
+    " ON CONFLICT DO NOTHING RETURNING day, user_id"                                               \
     "), sketch AS ("                                                                               \
     " INSERT INTO analytics_daily_hll (day, users)"                                                \
-    " SELECT day, hll_add_agg(hll_hash_bigint(user_id), 14, 5) FROM active"                        \
-    " WHERE user_id IS NOT NULL GROUP BY day"                                                      \
+    " SELECT day, hll_add_agg(hll_hash_bigint(user_id), 14, 5) FROM dau GROUP BY day"              \
     " ON CONFLICT (day) DO UPDATE SET users = hll_union(analytics_daily_hll.users, EXCLUDED.users)"\
     " RETURNING 1"                                                                                 \
     "), grp AS ("                                                                                  \

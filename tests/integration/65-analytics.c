@@ -191,6 +191,20 @@ static int64_t point_sum(yajl_val doc)
     return sum;
 }
 
+/* Users u1..u3 are in day's HyperLogLog sketch: adding them to it
+ * leaves it the same (an HLL's registers only move for a new value). */
+static void expect_in_sketch(const char *day, const struct pt_user *u1, const struct pt_user *u2,
+                             const struct pt_user *u3)
+{
+    char q[512];
+    snprintf(q, sizeof(q),
+             "SELECT (h.users = hll_union(h.users, (SELECT hll_add_agg(hll_hash_bigint(u), 14, 5)"
+             " FROM unnest(ARRAY[%lld, %lld, %lld]::bigint[]) AS u)))::int"
+             " FROM analytics_daily_hll h WHERE h.day = '%s'",
+             (long long)u1->id, (long long)u2->id, (long long)u3->id, day);
+    PL_ASSERT_INT_EQ(sql_int(q), 1);
+}
+
 PLTEST_PROTO(rollups_match_counts_and_admin_series)
 {
     const char *args[] = {"--analytics-interval", "100", NULL};
@@ -211,6 +225,7 @@ PLTEST_PROTO(rollups_match_counts_and_admin_series)
              " AND user_id IN (%lld, %lld, %lld)",
              d0, (long long)a.id, (long long)b.id, (long long)c.id);
     PL_ASSERT_INT_EQ(sql_int(q), 3);
+    expect_in_sketch(d0, &a, &b, &c);
 
     char path[256];
     snprintf(path, sizeof(path), "/v1/admin/analytics/messages?from=%s&to=%s&granularity=day", d0,
@@ -831,5 +846,25 @@ PLTEST(registrations_counted_by_a_run_and_under_traffic)
     wait_checkpoint(burst(s, PT_H1, &a, &d, &c) + 1);
     registration_counted_q(q, sizeof(q), e.id);
     wait_at_least(q, 1);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
+/* The sketch takes only the rows new to analytics_daily_users: a user
+ * active from a later step on gets in, next to those already there. */
+PLTEST(sketch_takes_users_new_in_a_later_step)
+{
+    const char *args[] = {"--analytics-interval", "100", NULL};
+    struct pt_server *s = PT_SERVER_START(args);
+    struct pt_user a, b, c, d;
+    PT_USER_NEW(s, PT_H1, "an_ha", &a);
+    PT_USER_NEW(s, PT_H1, "an_hb", &b);
+    PT_USER_NEW(s, PT_H1, "an_hc", &c);
+    wait_checkpoint(burst(s, PT_H1, &a, &b, &c) + 1);
+    char d0[11];
+    today(d0, 0);
+    expect_in_sketch(d0, &a, &b, &c);
+    PT_USER_NEW(s, PT_H1, "an_hd", &d);
+    wait_checkpoint(burst(s, PT_H1, &d, &b, &c) + 1);
+    expect_in_sketch(d0, &d, &b, &a);
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
