@@ -179,6 +179,19 @@ static int64_t burst(struct pt_server *s, enum pt_proto p, const struct pt_user 
     return burst_in(s, p, a, b, c, &ch);
 }
 
+/* Users <prefix>a, <prefix>b and <prefix>c: burst()'s sender, its
+ * direct partner and the group's third member. */
+static void trio(struct pt_server *s, enum pt_proto p, const char *prefix, struct pt_user *a,
+                 struct pt_user *b, struct pt_user *c)
+{
+    struct pt_user *u[] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "%s%c", prefix, 'a' + i);
+        PT_USER_NEW(s, p, name, u[i]);
+    }
+}
+
 static int64_t point_sum(yajl_val doc)
 {
     yajl_val pts = pt_json_get(doc, "points", NULL);
@@ -210,9 +223,7 @@ PLTEST_PROTO(rollups_match_counts_and_admin_series)
     const char *args[] = {"--analytics-interval", "100", NULL};
     struct pt_server *s = PT_SERVER_START(args);
     struct pt_user a, b, c;
-    PT_USER_NEW(s, proto, "an_a", &a);
-    PT_USER_NEW(s, proto, "an_b", &b);
-    PT_USER_NEW(s, proto, "an_c", &c);
+    trio(s, proto, "an_", &a, &b, &c);
     int64_t last = burst(s, proto, &a, &b, &c);
     wait_checkpoint(last + 1); /* the receipt's event follows the last message */
     expect_exact();
@@ -363,9 +374,7 @@ PLTEST_PROTO(crash_mid_aggregation_is_exactly_once)
     const char *args[] = {"--analytics-interval", "0", NULL};
     struct pt_server *s = PT_SERVER_START(args);
     struct pt_user a, b, c;
-    PT_USER_NEW(s, proto, "an_ka", &a);
-    PT_USER_NEW(s, proto, "an_kb", &b);
-    PT_USER_NEW(s, proto, "an_kc", &c);
+    trio(s, proto, "an_k", &a, &b, &c);
     int64_t last = burst(s, proto, &a, &b, &c);
     long long before = sql_int("SELECT pos FROM analytics_checkpoint");
     const char *crash[] = {"analytics", "run", "--analytics-crash-at", "applied", NULL};
@@ -419,9 +428,7 @@ PLTEST(kill_9_of_the_aggregator_is_exactly_once)
     const char *args[] = {"--analytics-interval", "0", NULL};
     struct pt_server *s = PT_SERVER_START(args);
     struct pt_user a, b, c;
-    PT_USER_NEW(s, PT_H1, "an_9a", &a);
-    PT_USER_NEW(s, PT_H1, "an_9b", &b);
-    PT_USER_NEW(s, PT_H1, "an_9c", &c);
+    trio(s, PT_H1, "an_9", &a, &b, &c);
     struct chats ch;
     int64_t last = burst_in(s, PT_H1, &a, &b, &c, &ch);
     for (int i = 0; i < 3; i++)
@@ -462,9 +469,7 @@ PLTEST(rebuild_recomputes_from_history)
     const char *args[] = {"--analytics-interval", "100", NULL};
     struct pt_server *s = PT_SERVER_START(args);
     struct pt_user a, b, c;
-    PT_USER_NEW(s, PT_H1, "an_ra", &a);
-    PT_USER_NEW(s, PT_H1, "an_rb", &b);
-    PT_USER_NEW(s, PT_H1, "an_rc", &c);
+    trio(s, PT_H1, "an_r", &a, &b, &c);
     struct chats ch;
     wait_checkpoint(burst_in(s, PT_H1, &a, &b, &c, &ch) + 1);
     char d0[11], q[512];
@@ -819,9 +824,7 @@ PLTEST(registrations_counted_by_a_run_and_under_traffic)
     const char *off[] = {"--analytics-interval", "0", NULL};
     struct pt_server *s = PT_SERVER_START(off);
     struct pt_user a, b, c;
-    PT_USER_NEW(s, PT_H1, "an_ga", &a);
-    PT_USER_NEW(s, PT_H1, "an_gb", &b);
-    PT_USER_NEW(s, PT_H1, "an_gc", &c);
+    trio(s, PT_H1, "an_g", &a, &b, &c);
     char q[768], out[512];
     registration_counted_q(q, sizeof(q), c.id);
     /* Another test's aggregator may hold the lock for a moment: a run
@@ -856,9 +859,7 @@ PLTEST(sketch_takes_users_new_in_a_later_step)
     const char *args[] = {"--analytics-interval", "100", NULL};
     struct pt_server *s = PT_SERVER_START(args);
     struct pt_user a, b, c, d;
-    PT_USER_NEW(s, PT_H1, "an_ha", &a);
-    PT_USER_NEW(s, PT_H1, "an_hb", &b);
-    PT_USER_NEW(s, PT_H1, "an_hc", &c);
+    trio(s, PT_H1, "an_h", &a, &b, &c);
     wait_checkpoint(burst(s, PT_H1, &a, &b, &c) + 1);
     char d0[11];
     today(d0, 0);
