@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Shards keep the workers from queueing on one mutex; a hit holds its
  * shard for a hash-chain walk and two stores. */
@@ -27,6 +28,7 @@ struct entry {
 struct shard {
     pthread_mutex_t mu;
     unsigned cap, n_live, hand;
+    unsigned used; /* entries e[0..used) handed out so far; the rest never touched */
     uint32_t mask; /* buckets - 1 */
     int32_t free_head;
     int32_t *buckets;
@@ -62,6 +64,18 @@ static int32_t *bucket_of(struct shard *s, uint64_t k)
     return &s->buckets[(k / SHARDS) & s->mask];
 }
 
+static size_t entries_bytes(unsigned cap)
+{
+    return (size_t)cap * sizeof(struct entry);
+}
+
+static void shard_free(struct shard *s)
+{
+    pthread_mutex_destroy(&s->mu);
+    free(s->buckets);
+    munmap(s->e, entries_bytes(s->cap));
+}
+
 static int shard_init(struct shard *s, unsigned cap)
 {
     uint32_t nb = 1;
@@ -69,18 +83,21 @@ static int shard_init(struct shard *s, unsigned cap)
         nb <<= 1;
     *s = (struct shard){.cap = cap, .mask = nb - 1, .free_head = NIL};
     s->buckets = malloc(nb * sizeof(*s->buckets));
-    s->e = calloc(cap, sizeof(*s->e));
+    /* Mapped, not calloc()ed: the pages stay untouched until take_slot()
+     * hands their entries out (calloc() may fill them, and does when
+     * MALLOC_PERTURB_ is set), so a large capacity costs address space,
+     * not memory, until used. */
+    void *e =
+        mmap(NULL, entries_bytes(cap), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    s->e = e == MAP_FAILED ? NULL : e;
     if (!s->buckets || !s->e || pthread_mutex_init(&s->mu, NULL) != 0) {
         free(s->buckets);
-        free(s->e);
+        if (s->e)
+            munmap(s->e, entries_bytes(cap));
         return PL_ENOMEM;
     }
     for (uint32_t i = 0; i < nb; i++)
         s->buckets[i] = NIL;
-    for (unsigned i = cap; i-- > 0;) {
-        s->e[i].next = s->free_head;
-        s->free_head = (int32_t)i;
-    }
     return 0;
 }
 
@@ -102,11 +119,8 @@ int api_token_cache_new(unsigned capacity, unsigned ttl_ms, unsigned session_ttl
     unsigned per = (capacity + SHARDS - 1) / SHARDS;
     for (unsigned i = 0; i < SHARDS; i++) {
         if (shard_init(&tc->shards[i], per) < 0) {
-            while (i-- > 0) {
-                pthread_mutex_destroy(&tc->shards[i].mu);
-                free(tc->shards[i].buckets);
-                free(tc->shards[i].e);
-            }
+            while (i-- > 0)
+                shard_free(&tc->shards[i]);
             free(tc);
             return PL_ENOMEM;
         }
@@ -119,11 +133,8 @@ void api_token_cache_free(struct api_token_cache *tc)
 {
     if (!tc)
         return;
-    for (unsigned i = 0; i < SHARDS; i++) {
-        pthread_mutex_destroy(&tc->shards[i].mu);
-        free(tc->shards[i].buckets);
-        free(tc->shards[i].e);
-    }
+    for (unsigned i = 0; i < SHARDS; i++)
+        shard_free(&tc->shards[i]);
     free(tc);
 }
 
@@ -186,9 +197,9 @@ bool api_token_cache_get(struct api_token_cache *tc, const uint8_t hash[32], int
     return hit;
 }
 
-/* A free entry, or the one the clock hand picks (second chance for
- * entries used since it last passed). The shard is full, so the hand finds
- * one within two turns. */
+/* A free entry, one never used, or the one the clock hand picks (second
+ * chance for entries used since it last passed). The shard is full then,
+ * so the hand finds one within two turns. */
 static int32_t take_slot(struct api_token_cache *tc, struct shard *s)
 {
     if (s->free_head != NIL) {
@@ -196,6 +207,8 @@ static int32_t take_slot(struct api_token_cache *tc, struct shard *s)
         s->free_head = s->e[i].next;
         return i;
     }
+    if (s->used < s->cap)
+        return (int32_t)s->used++;
     for (;;) {
         struct entry *e = &s->e[s->hand];
         int32_t i = (int32_t)s->hand;
@@ -252,7 +265,7 @@ static void evict(struct api_token_cache *tc, int64_t device)
         struct shard *s = &tc->shards[n];
         unsigned dropped = 0;
         pthread_mutex_lock(&s->mu);
-        for (unsigned i = 0; i < s->cap && s->n_live; i++)
+        for (unsigned i = 0; i < s->used && s->n_live; i++)
             if (s->e[i].live && (device == 0 || s->e[i].device == device)) {
                 remove_at(s, (int32_t)i);
                 dropped++;

@@ -14,9 +14,10 @@
  * moment ago, so that a busy client's requests (sends above all) cost no
  * session query. An entry lives at most ttl_ms after the lookup that
  * confirmed it, and a hit also refuses a session idle for session_ttl_s
- * (the session's own expiry). Capacity is fixed at creation (about 96
- * bytes an entry); a full shard replaces entries by the clock algorithm
- * (an entry used since the hand last passed gets a second chance).
+ * (the session's own expiry). Capacity is fixed at creation (4 bytes an
+ * entry up front, 72 more once the entry is first used); a full shard
+ * replaces entries by the clock algorithm (an entry used since the hand
+ * last passed gets a second chance).
  *
  * Revocation: whoever revokes a session calls
  * api_token_cache_evict_device() after the revocation committed and before

@@ -133,9 +133,10 @@ static const struct setting table[] = {
      OFF(limits.session_ttl_s), "seconds of inactivity after which a session expires"},
     {"max_devices", "PARLEY_MAX_DEVICES", T_UINT, "16", 1, 100000, OFF(limits.max_devices),
      "active sessions (devices) per user (409 past it)"},
-    {"token_cache_size", "PARLEY_TOKEN_CACHE_SIZE", T_UINT, "16384", 0, 4194304,
+    {"token_cache_size", "PARLEY_TOKEN_CACHE_SIZE", T_UINT, "131072", 0, 4194304,
      OFF(limits.token_cache_size),
-     "bearer token lookups kept in memory, about 96 bytes each (0 = ask PostgreSQL every time)"},
+     "bearer token lookups kept in memory, 4 bytes each up front and 72 more once used (0 = ask "
+     "PostgreSQL every time); size it to the devices that use one node within token_cache_ms"},
     {"token_cache_ms", "PARLEY_TOKEN_CACHE_MS", T_UINT, "30000", 0, 60000,
      OFF(limits.token_cache_ms),
      "ms a cached token lookup is trusted (at most session_ttl/2); bounds how long another node "

@@ -6,6 +6,8 @@
 #include "pltest.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
 
 /* The cache's clock, moved by hand. */
 static uint64_t fake_ms = 1000000;
@@ -170,6 +172,56 @@ PLTEST(a_full_cache_replaces_by_clock_within_its_bound)
             found++;
         }
     PL_ASSERT_INT_EQ(found, st.entries);
+    api_token_cache_free(tc);
+}
+
+/* Resident memory of this process, in bytes (/proc/self/statm). */
+static uint64_t rss_bytes(void)
+{
+    unsigned long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    PL_ASSERT(f);
+    PL_ASSERT_INT_EQ(fscanf(f, "%lu %lu", &size, &resident), 2);
+    fclose(f);
+    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* A cache sized for a big node costs memory only for what it holds: its
+ * entries are touched when first used (their bucket heads, 4 bytes per
+ * entry, are set up front). Every slot is still handed out before the
+ * clock replaces anything. */
+PLTEST(capacity_costs_memory_only_once_used)
+{
+    enum { CAP = 1 << 20 };
+    uint64_t before = rss_bytes();
+    struct api_token_cache *tc = cache(CAP, 5000, 3600);
+    uint64_t grown = rss_bytes() - before;
+    /* Entries touched up front would be ~72 MiB; the buckets are 4 MiB. */
+    if (grown >= 16u << 20)
+        pltest_fail(__FILE__, __LINE__, "a new cache of %d entries made %llu bytes resident", CAP,
+                    (unsigned long long)grown);
+    int64_t user;
+    uint64_t gen = 0;
+    for (uint64_t n = 1; n <= 5000; n++) {
+        PL_ASSERT(!get(tc, n, &user, &gen));
+        put(tc, n, (int64_t)n, (int64_t)n, gen);
+    }
+    struct api_token_cache_stats st;
+    api_token_cache_stats(tc, &st);
+    PL_ASSERT_INT_EQ(st.capacity, CAP);
+    PL_ASSERT_INT_EQ(st.entries, 5000);
+    PL_ASSERT_INT_EQ(st.replaced, 0);
+    for (uint64_t n = 1; n <= 5000; n++) {
+        PL_ASSERT(get(tc, n, &user, &gen));
+        PL_ASSERT_INT_EQ(user, (int64_t)n);
+    }
+    /* A revocation scans the entries in use and frees the slot for reuse. */
+    api_token_cache_evict_device(tc, 77);
+    PL_ASSERT(!get(tc, 77, &user, &gen));
+    put(tc, 6000, 6000, 6000, gen);
+    api_token_cache_stats(tc, &st);
+    PL_ASSERT_INT_EQ(st.entries, 5000);
+    PL_ASSERT_INT_EQ(st.evicted, 1);
     api_token_cache_free(tc);
 }
 
