@@ -79,6 +79,63 @@ PLTEST_PROTO(too_many_large_headers_are_431)
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
+/* n headers "X-Filler-NNN: vvv...", each name and value totalling len
+ * bytes; lines[] holds them. */
+enum { FILL_MAX = 64, FILL_LEN = 400 };
+static void fill_headers(char lines[][FILL_LEN + 16], const char **hdrs, unsigned n, unsigned len)
+{
+    for (unsigned i = 0; i < n; i++) {
+        int k = snprintf(lines[i], FILL_LEN + 16, "X-Filler-%03u: ", i);
+        /* name (12) + value: the ": " is not counted */
+        memset(lines[i] + k, 'v', len - 12);
+        lines[i][k + len - 12] = '\0';
+        hdrs[i] = lines[i];
+    }
+    hdrs[n] = NULL;
+}
+
+/* Either side of max_header_bytes (16384), on a connection that carries
+ * one request after another: a header block just under the limit is
+ * served, with or without a body, and one just over it gets our own 431
+ * (over HTTP/1.1 too: libmicrohttpd must have room to hand us the whole
+ * block rather than refuse it itself). */
+PLTEST_PROTO(header_bytes_either_side_of_the_limit)
+{
+    struct pt_server *s = PT_SERVER_START(NULL);
+    static char lines[FILL_MAX][FILL_LEN + 16];
+    static const char *hdrs[FILL_MAX + 1];
+    struct pt_resp r;
+    for (int round = 0; round < 2; round++) {
+        /* 39 * 400 = 15,600 bytes, plus the client's own few. */
+        fill_headers(lines, hdrs, 39, FILL_LEN);
+        int rc = pt_req_h(s, proto, "GET", "/healthz", NULL, NULL, NULL, 0, hdrs, &r);
+        if (rc < 0)
+            pltest_fail(__FILE__, __LINE__, "no answer to 15.6 KB of headers: %s", pt_req_error());
+        PT_ASSERT_STATUS(&r, 200);
+        pt_resp_free(&r);
+        /* The same headers with a 16 KiB body, which the handler judges. */
+        static char body[16384];
+        memset(body, ' ', sizeof(body));
+        memcpy(body, "{\"username\":\"x\"", 15);
+        body[sizeof(body) - 1] = '}';
+        rc = pt_req_h(s, proto, "POST", "/v1/users", NULL, "application/json", body, sizeof(body),
+                      hdrs, &r);
+        if (rc < 0)
+            pltest_fail(__FILE__, __LINE__, "no answer to headers and a body: %s", pt_req_error());
+        PL_ASSERT(r.status != 413 && r.status != 431 && r.status < 500);
+        pt_resp_free(&r);
+        /* 42 * 400 = 16,800 bytes: over. */
+        fill_headers(lines, hdrs, 42, FILL_LEN);
+        rc = pt_req_h(s, proto, "GET", "/healthz", NULL, NULL, NULL, 0, hdrs, &r);
+        if (rc < 0)
+            pltest_fail(__FILE__, __LINE__, "no answer to 16.8 KB of headers: %s", pt_req_error());
+        PT_ASSERT_PROBLEM(&r, 431, "headers-too-large");
+        pt_resp_free(&r);
+    }
+    assert_healthy(s, proto);
+    PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
+}
+
 PLTEST_PROTO(connection_rate_limit_is_429_then_recovers)
 {
     static const char *const args[] = {"--conn-rate", "5", "--conn-burst", "5", NULL};
