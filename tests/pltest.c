@@ -343,3 +343,23 @@ int main(int argc, char **argv)
     free(cases);
     return status;
 }
+
+long pltest_rss_kb(int pid)
+{
+    char path[64], line[256];
+    if (pid)
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    else
+        snprintf(path, sizeof(path), "/proc/self/status");
+    FILE *f = fopen(path, "re");
+    if (!f)
+        pltest_fail(__FILE__, __LINE__, "open %s: %s", path, strerror(errno));
+    long kb = -1;
+    while (kb < 0 && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    fclose(f);
+    if (kb < 0)
+        pltest_fail(__FILE__, __LINE__, "no VmRSS in %s", path);
+    return kb;
+}

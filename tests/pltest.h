@@ -116,6 +116,10 @@ _Noreturn void pltest__mem_fail(const char *file, int line, const char *ea, cons
             pltest__mem_fail(__FILE__, __LINE__, #a, #b, pl__ma, pl__mb, pl__mn);                  \
     } while (0)
 
+/* The resident set size of process pid (0: this one) in KiB, VmRSS of
+ * /proc/<pid>/status; fails the case when it cannot be read. */
+long pltest_rss_kb(int pid);
+
 #define PL_SKIP(reason) pltest_skip(__FILE__, __LINE__, (reason))
 
 #endif

@@ -18,15 +18,22 @@ static void assert_healthy(struct pt_server *s, enum pt_proto proto)
     pt_resp_free(&r);
 }
 
+/* n bytes of valid JSON, {"username":"x"} padded with spaces, so only its
+ * size can be a reason to refuse it (and any n-byte tail of it is JSON
+ * too, from the padding on). */
+static void padded_json(char *body, size_t n)
+{
+    memset(body, ' ', n);
+    memcpy(body, "{\"username\":\"x\"", 15);
+    body[n - 1] = '}';
+}
+
 PLTEST_PROTO(body_over_max_body_is_413)
 {
     static const char *const args[] = {"--max-body", "1024", NULL};
     struct pt_server *s = PT_SERVER_START(args);
-    /* Valid JSON, so only the size can be the reason for refusing it. */
     char body[4096];
-    memset(body, ' ', sizeof(body));
-    memcpy(body, "{\"username\":\"x\"", 15);
-    body[sizeof(body) - 1] = '}';
+    padded_json(body, sizeof(body));
     struct pt_resp r;
     int rc =
         pt_req(s, proto, "POST", "/v1/users", NULL, "application/json", body, sizeof(body), &r);
@@ -55,18 +62,29 @@ static void assert_headers_refused(struct pt_server *s, enum pt_proto proto, con
     pt_resp_free(&r);
 }
 
+/* n headers "X-Filler-NNN: vvv...", each name and value totalling len
+ * bytes (the ": " is not counted, as the limit does not count it), in
+ * lines[]; hdrs[] lists them, NULL-terminated. */
+enum { FILL_MAX = 200, FILL_LEN = 400 };
+typedef char fill_line[FILL_LEN + 16];
+static void fill_headers(fill_line *lines, const char **hdrs, unsigned n, unsigned len)
+{
+    for (unsigned i = 0; i < n; i++) {
+        int k = snprintf(lines[i], sizeof(lines[i]), "X-Filler-%03u: ", i);
+        memset(lines[i] + k, 'v', len - 12); /* the name is 12 bytes */
+        lines[i][k + len - 12] = '\0';
+        hdrs[i] = lines[i];
+    }
+    hdrs[n] = NULL;
+}
+
 PLTEST_PROTO(too_many_large_headers_are_431)
 {
     struct pt_server *s = PT_SERVER_START(NULL);
-    enum { N = 200, LEN = 200 };
-    static char lines[N][LEN + 1];
-    static const char *hdrs[N + 1];
-    for (int i = 0; i < N; i++) {
-        int n = snprintf(lines[i], sizeof(lines[i]), "X-Filler-%03d: ", i);
-        memset(lines[i] + n, 'v', (size_t)(LEN - n));
-        lines[i][LEN] = '\0';
-        hdrs[i] = lines[i];
-    }
+    static fill_line lines[FILL_MAX];
+    static const char *hdrs[FILL_MAX + 1];
+    /* 200 lines of 200 characters each. */
+    fill_headers(lines, hdrs, 200, 198);
     struct pt_resp r;
     int rc = pt_req_h(s, proto, "GET", "/healthz", NULL, NULL, NULL, 0, hdrs, &r);
     if (rc < 0)
@@ -87,21 +105,6 @@ PLTEST_PROTO(too_many_large_headers_are_431)
     PL_ASSERT_INT_EQ(pt_server_stop(s), 0);
 }
 
-/* n headers "X-Filler-NNN: vvv...", each name and value totalling len
- * bytes; lines[] holds them. */
-enum { FILL_MAX = 64, FILL_LEN = 400 };
-static void fill_headers(char lines[][FILL_LEN + 16], const char **hdrs, unsigned n, unsigned len)
-{
-    for (unsigned i = 0; i < n; i++) {
-        int k = snprintf(lines[i], FILL_LEN + 16, "X-Filler-%03u: ", i);
-        /* name (12) + value: the ": " is not counted */
-        memset(lines[i] + k, 'v', len - 12);
-        lines[i][k + len - 12] = '\0';
-        hdrs[i] = lines[i];
-    }
-    hdrs[n] = NULL;
-}
-
 /* Either side of max_header_bytes (16384), on a connection that carries
  * one request after another: a header block just under the limit is
  * served, with or without a body, and one just over it gets our own 431
@@ -110,7 +113,7 @@ static void fill_headers(char lines[][FILL_LEN + 16], const char **hdrs, unsigne
 PLTEST_PROTO(header_bytes_either_side_of_the_limit)
 {
     struct pt_server *s = PT_SERVER_START(NULL);
-    static char lines[FILL_MAX][FILL_LEN + 16];
+    static fill_line lines[FILL_MAX];
     static const char *hdrs[FILL_MAX + 1];
     struct pt_resp r;
     for (int round = 0; round < 2; round++) {
@@ -123,9 +126,7 @@ PLTEST_PROTO(header_bytes_either_side_of_the_limit)
         pt_resp_free(&r);
         /* The same headers with a 16 KiB body, which the handler judges. */
         static char body[16384];
-        memset(body, ' ', sizeof(body));
-        memcpy(body, "{\"username\":\"x\"", 15);
-        body[sizeof(body) - 1] = '}';
+        padded_json(body, sizeof(body));
         rc = pt_req_h(s, proto, "POST", "/v1/users", NULL, "application/json", body, sizeof(body),
                       hdrs, &r);
         if (rc < 0)

@@ -363,19 +363,7 @@ pid_t pt_server_pid(const struct pt_server *s)
 
 long pt_server_rss_kb(const struct pt_server *s)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        pltest_fail(__FILE__, __LINE__, "open %s: %s", path, strerror(errno));
-    long kb = -1;
-    while (kb < 0 && fgets(line, sizeof(line), f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kb = strtol(line + 6, NULL, 10);
-    fclose(f);
-    if (kb < 0)
-        pltest_fail(__FILE__, __LINE__, "no VmRSS in %s", path);
-    return kb;
+    return pltest_rss_kb((int)s->pid);
 }
 
 unsigned pt_server_port(const struct pt_server *s)

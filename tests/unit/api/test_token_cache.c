@@ -6,8 +6,6 @@
 #include "pltest.h"
 
 #include <pthread.h>
-#include <stdio.h>
-#include <unistd.h>
 
 /* The cache's clock, moved by hand. */
 static uint64_t fake_ms = 1000000;
@@ -175,17 +173,6 @@ PLTEST(a_full_cache_replaces_by_clock_within_its_bound)
     api_token_cache_free(tc);
 }
 
-/* Resident memory of this process, in bytes (/proc/self/statm). */
-static uint64_t rss_bytes(void)
-{
-    unsigned long size = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    PL_ASSERT(f);
-    PL_ASSERT_INT_EQ(fscanf(f, "%lu %lu", &size, &resident), 2);
-    fclose(f);
-    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 /* A cache sized for a big node costs memory only for what it holds: its
  * entries are touched when first used (their bucket heads, 4 bytes per
  * entry, are set up front). Every slot is still handed out before the
@@ -193,13 +180,13 @@ static uint64_t rss_bytes(void)
 PLTEST(capacity_costs_memory_only_once_used)
 {
     enum { CAP = 1 << 20 };
-    uint64_t before = rss_bytes();
+    long before = pltest_rss_kb(0);
     struct api_token_cache *tc = cache(CAP, 5000, 3600);
-    uint64_t grown = rss_bytes() - before;
+    long grown_kb = pltest_rss_kb(0) - before;
     /* Entries touched up front would be ~72 MiB; the buckets are 4 MiB. */
-    if (grown >= 16u << 20)
-        pltest_fail(__FILE__, __LINE__, "a new cache of %d entries made %llu bytes resident", CAP,
-                    (unsigned long long)grown);
+    if (grown_kb >= 16 << 10)
+        pltest_fail(__FILE__, __LINE__, "a new cache of %d entries made %ld KiB resident", CAP,
+                    grown_kb);
     int64_t user;
     uint64_t gen = 0;
     for (uint64_t n = 1; n <= 5000; n++) {
