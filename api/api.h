@@ -269,6 +269,9 @@ void api_presence_tick(struct api_worker *w, const int64_t *users, unsigned n);
 /* Any thread: presence transitions announced by this node, and the
  * subscribed streams' devices they went to (the sum of their audiences). */
 void api_presence_counters(uint64_t *transitions, uint64_t *audience);
+/* Any thread: requests api_route() answered on the loop thread although
+ * their route may need a worker (sends whose token was in the cache). */
+uint64_t api_loop_answered(void);
 /* Most devices one api_presence_streams_closed() call takes. */
 #define API_PRESENCE_CLOSED_MAX 4096
 /* Worker: this node's presence channel was lost and made again (a Redis

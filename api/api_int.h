@@ -57,6 +57,11 @@ uint64_t api__write_lsn(struct api_worker *w);
  * writer or to the loop) and will be completed there": api_handle() must
  * neither answer nor complete it. */
 #define API_DEFERRED 1
+/* A handler's return value, only when it runs on the loop thread (an
+ * API_LOOP route, c->w NULL): it needs a worker after all. Nothing was
+ * answered, and api_route() hands the request to a worker, where the
+ * handler runs again from the start. */
+#define API_WORKER 2
 
 enum api_route_flags {
     API_AUTH = 1u << 0,   /* a valid bearer token is required */
@@ -81,6 +86,12 @@ enum api_route_flags {
      * writer): a worker that finds several of these queued takes them
      * together and authenticates them with one statement (server/pool.c). */
     API_BATCH = 1u << 6,
+    /* Storage-free once the bearer token is found in the token cache: then
+     * api_route() runs the handler on the loop thread, with no worker round
+     * trip (a plain text send only validates and queues for the writer).
+     * The handler returns API_WORKER before answering anything when the
+     * request needs storage after all (a lookup, a quota). */
+    API_LOOP = 1u << 7,
 };
 
 struct api_route_info {
@@ -135,6 +146,10 @@ void api__gen_media_body(yajl_gen g, const char *body);
 /* Authenticates the bearer token of c->req; fills user_id / device_id.
  * Returns 0, PL_EUNAUTH (problem already set), or PL_EUNAVAIL. */
 PL_MUST_CHECK int api__auth(struct api_call *c, bool allow_query);
+/* Loop thread: true when c's Authorization: Bearer token is in the token
+ * cache (c->user_id and c->device_id filled). False answers nothing: a
+ * worker's api__auth() decides then. */
+bool api__auth_cached(struct api_call *c);
 /* api__auth() for n calls on one worker (cs[0].w) with one storage round
  * trip: rcs[i] is 0 (cs[i] filled) or the code api__auth() would return,
  * with the problem set. Returns 0, or the storage code that made every
@@ -168,6 +183,8 @@ enum api_limit_kind {
  * Retry-After set. */
 PL_MUST_CHECK int api__limit_window(struct api_call *c, enum api_limit_kind k, const char *subject,
                                     uint64_t cost);
+/* True when limit k is on (api__limit_window() then asks Redis). */
+bool api__limit_on(const struct api_env *env, enum api_limit_kind k);
 /* api__limit_window() for a user id. */
 PL_MUST_CHECK int api__limit_user(struct api_call *c, enum api_limit_kind k, int64_t user,
                                   uint64_t cost);

@@ -54,6 +54,19 @@ static int auth_token(struct api_call *c, const char *token, struct api_problem 
     return rc;
 }
 
+bool api__auth_cached(struct api_call *c)
+{
+    const char *h = http_req_header(c->req, "authorization");
+    if (!c->env->tokens || !h || strncasecmp(h, "Bearer ", 7) != 0)
+        return false;
+    for (h += 7; *h == ' ';)
+        h++;
+    uint8_t hash[PCRYPTO_TOKEN_HASHBYTES];
+    uint64_t gen;
+    return pcrypto_token_hash(h, hash) == 0 &&
+           api_token_cache_get(c->env->tokens, hash, &c->user_id, &c->device_id, &gen);
+}
+
 /* A cookie rides along with requests that other sites make the browser
  * send, so a cookie-authenticated request that changes state must prove it
  * came from our own page: it carries X-Parley-CSRF, a header no other

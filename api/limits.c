@@ -123,6 +123,11 @@ int api__limit_refuse(struct api_call *c, enum api_limit_kind k, const char *slu
     return PL_ERATE;
 }
 
+bool api__limit_on(const struct api_env *env, enum api_limit_kind k)
+{
+    return limit_of(&env->cfg->limits, k) != 0;
+}
+
 int api__limit_window(struct api_call *c, enum api_limit_kind k, const char *subject, uint64_t cost)
 {
     uint64_t limit = limit_of(&c->env->cfg->limits, k), retry_ms;

@@ -82,6 +82,10 @@ static int read_send(struct api_call *c, int64_t conv, struct store_send *s)
     int rc = api__bind_body(c, fields, PL_ARRAY_LEN(fields));
     if (rc < 0)
         return rc;
+    /* On the loop thread (API_LOOP) only a text message: a forward, a
+     * media message and an e2e envelope are checked against storage. */
+    if (!c->w && (fwd || media || e2e || (kind && strcmp(kind, "text") != 0)))
+        return API_WORKER;
     if (fwd && (kind || s->body || e2e || media || reply))
         api_errors_add(&c->errs, "/forward_of",
                        "comes without kind, text, media, e2e and reply_to");
@@ -126,13 +130,16 @@ static int read_send(struct api_call *c, int64_t conv, struct store_send *s)
 static int messages_post(struct api_call *c)
 {
     int64_t conv;
+    /* The sends quota is kept in Redis: a worker asks it. */
+    if (!c->w && api__limit_on(c->env, API_LIMIT_SENDS))
+        return API_WORKER;
     int rc = api__conversation_id(c, &conv);
     if (rc < 0)
         return rc;
     struct api_send *job = pl_arena_zalloc(c->a, sizeof(*job));
     if (!job)
         return PL_ENOMEM;
-    if ((rc = read_send(c, conv, &job->s)) < 0)
+    if ((rc = read_send(c, conv, &job->s)) != 0)
         return rc;
     if (!job->s.forwarded && strcmp(job->s.kind, "media") == 0 &&
         (rc = api__media_msg_check(c, &job->s)) < 0)
@@ -253,7 +260,7 @@ static int messages_list(struct api_call *c)
 }
 
 const struct api_route_def api__message_routes[] = {
-    {"POST", "/v1/conversations/{id}/messages", messages_post, API_AUTH | API_BATCH},
+    {"POST", "/v1/conversations/{id}/messages", messages_post, API_AUTH | API_BATCH | API_LOOP},
     {"GET", "/v1/conversations/{id}/messages", messages_list, API_AUTH},
     {"POST", "/v1/conversations/{id}/receipts", api__receipts_post, API_AUTH | API_BATCH},
     {"GET", "/v1/conversations/{id}/messages/{seq}/receipts", api__receipts_get, API_AUTH},

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,24 @@ static void answer_unrouted(struct api_call *c, int rc, const char *allow)
     finish(c, rc);
 }
 
+/* Requests of API_LOOP routes that the loop answered itself. */
+static _Atomic uint64_t loop_answered;
+
+/* Runs an API_LOOP route's handler on the loop thread when its token is in
+ * the token cache and its body is as sent (the loop never decodes a
+ * compressed body). False when it needs a worker: nothing was answered. */
+static bool on_loop(struct api_call *c, int idx)
+{
+    if (http_req_header(c->req, "content-encoding") || !api__auth_cached(c))
+        return false;
+    int rc = infos[idx].fn(c);
+    if (rc == API_WORKER)
+        return false;
+    atomic_fetch_add_explicit(&loop_answered, 1, memory_order_relaxed);
+    finish(c, rc);
+    return true;
+}
+
 enum api_route_result api_route(const struct api_env *env, struct http_req *req)
 {
     struct api_call c;
@@ -159,10 +178,17 @@ enum api_route_result api_route(const struct api_env *env, struct http_req *req)
     }
     http_req_set_route(req, idx, routes[idx].pattern);
     http_req_set_params(req, params, n_params);
+    if (infos[idx].flags & API_LOOP && on_loop(&c, idx))
+        return API_ROUTE_DONE;
     if (!(infos[idx].flags & API_INLINE))
         return API_ROUTE_WORKER;
     finish(&c, infos[idx].fn(&c));
     return API_ROUTE_DONE;
+}
+
+uint64_t api_loop_answered(void)
+{
+    return atomic_load_explicit(&loop_answered, memory_order_relaxed);
 }
 
 bool api_route_waits(const struct http_req *req)

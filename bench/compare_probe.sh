@@ -40,7 +40,7 @@ metrics >"$W/m1.txt"
 wait
 # counters and the send route's histogram: after minus before
 awk 'NR == FNR { if ($1 !~ /^#/) a[$1] = $2; next }
-     $1 ~ /^parley_(writer_(batches|sends|held)_total|relay_(skipped|replayed)_total|token_cache_(hits|misses)_total)$/ ||
+     $1 ~ /^parley_(writer_(batches|sends|held)_total|relay_(skipped|replayed)_total|token_cache_(hits|misses)_total|loop_answered_total)$/ ||
      $1 ~ /^parley_http_request_duration_seconds_(bucket|sum|count)\{route="\/v1\/conversations\/\{id\}\/messages"/ {
        printf "%s %g\n", $1, $2 - a[$1] }' "$W/m0.txt" "$W/m1.txt"
 [ -n "${PROBE_KEEP:-}" ] || "$P" stop >/dev/null 2>&1

@@ -220,6 +220,9 @@ static int render_pool(struct srv_pool *pool, struct pl_buf *out)
          "Requests refused because the queue was full.", st.rejected},
         {"parley_worker_batched_total", "counter",
          "Sends a worker took together with others (one token lookup for all).", st.batched},
+        {"parley_loop_answered_total", "counter",
+         "Sends the event loop took without a worker (token cached, plain text, no quota).",
+         api_loop_answered()},
     };
     return render_rows(out, rows, PL_ARRAY_LEN(rows));
 }
