@@ -31,6 +31,11 @@ struct pl_loop {
 
     struct pl_timer *heap_root; /* intrusive min-heap of armed timers */
     unsigned heap_len;
+
+    /* Load: time outside epoll_wait() per window of PL_LOOP_LOAD_WINDOW_US
+     * (pl_loop_load()). */
+    uint64_t win_start_us, win_idle_us;
+    atomic_uint load;
 };
 
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "pl_loop_stop() must be async-signal-safe");
@@ -361,14 +366,39 @@ void pl_loop_stop(struct pl_loop *l)
     (void)!write(l->wakefd, &one, sizeof(one));
 }
 
+/* Counts [before, after) as idle and closes the window when it is full.
+ * Wall time, not CPU time: a loop that is runnable but waits for a CPU is
+ * as unavailable to its sockets as one that computes. */
+static void account(struct pl_loop *l, uint64_t before, uint64_t after)
+{
+    if (!l->win_start_us)
+        l->win_start_us = before;
+    l->win_idle_us += after - before;
+    uint64_t span = after - l->win_start_us;
+    if (span < PL_LOOP_LOAD_WINDOW_US)
+        return;
+    uint64_t idle = PL_MIN(l->win_idle_us, span);
+    atomic_store_explicit(&l->load, (unsigned)(1000u - idle * 1000u / span), memory_order_relaxed);
+    l->win_start_us = after;
+    l->win_idle_us = 0;
+}
+
+unsigned pl_loop_load(const struct pl_loop *l)
+{
+    return atomic_load_explicit(&l->load, memory_order_relaxed);
+}
+
 int pl_loop_run(struct pl_loop *l)
 {
     struct epoll_event evs[128];
     while (!atomic_load_explicit(&l->stopping, memory_order_acquire)) {
+        uint64_t before = pl_now_us();
         int n = epoll_wait(l->epfd, evs, (int)PL_ARRAY_LEN(evs), next_timeout(l));
         if (n < 0 && errno != EINTR)
             return -errno;
-        l->now = pl_now_ms();
+        uint64_t after = pl_now_us();
+        account(l, before, after);
+        l->now = after / 1000u;
         for (int i = 0; i < n; i++) {
             struct pl_io *io = evs[i].data.ptr;
             if (io->cb)

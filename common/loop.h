@@ -92,6 +92,15 @@ void pl_loop_defer(struct pl_loop *l, struct pl_task *t);
 
 /* Monotonic milliseconds, cached per iteration. */
 uint64_t pl_loop_now(const struct pl_loop *l);
+
+/* The window over which pl_loop_load() is measured. */
+#define PL_LOOP_LOAD_WINDOW_US 100000u
+/* Any thread: the share of the last complete window (per mille, 0-1000)
+ * the loop spent outside epoll_wait(): running callbacks, or runnable and
+ * waiting for a CPU. 0 before the first window closed. A window closes at
+ * the first wake-up after it is full, so an idle loop reports its last
+ * busy window until something wakes it. */
+unsigned pl_loop_load(const struct pl_loop *l);
 /* Monotonic milliseconds read from the clock. Any thread. */
 uint64_t pl_now_ms(void);
 /* Monotonic microseconds read from the clock. Any thread. */

@@ -291,7 +291,7 @@ static int start(struct srv *s)
             return rc;
         }
     }
-    srv_metrics_sources(s->metrics, s->http, s->pool, s->live, s->writer);
+    srv_metrics_sources(s->metrics, s->loop, s->http, s->pool, s->live, s->writer);
     if ((rc = write_port_file(s)) < 0)
         pl_log_error("cannot write port file %s: %s", s->cfg.port_file, pl_strerror(rc));
     return rc;
@@ -336,7 +336,7 @@ static void stop(struct srv *s)
     srv_webpush_free(s->webpush, &s->env);
     s->webpush = NULL;
     if (s->metrics)
-        srv_metrics_sources(s->metrics, NULL, NULL, NULL, NULL);
+        srv_metrics_sources(s->metrics, NULL, NULL, NULL, NULL, NULL);
     if (s->loop)
         pl_loop_drain(s->loop);
     http_server_free(s->admin);

@@ -6,6 +6,7 @@
 #include "api/api.h"
 #include "api/replica.h"
 #include "api/token_cache.h"
+#include "common/loop.h"
 #include "storage/pg.h"
 #include "storage/redis.h"
 
@@ -35,6 +36,7 @@ struct srv_metrics {
     uint64_t *counts;
     struct hist *hists;
     uint64_t in_flight;
+    struct pl_loop *loop;
     struct http_server *http;
     struct srv_pool *pool;
     struct srv_live *live;
@@ -67,9 +69,10 @@ void srv_metrics_free(struct srv_metrics *m)
     free(m);
 }
 
-void srv_metrics_sources(struct srv_metrics *m, struct http_server *http, struct srv_pool *pool,
-                         struct srv_live *live, struct srv_writer *writer)
+void srv_metrics_sources(struct srv_metrics *m, struct pl_loop *loop, struct http_server *http,
+                         struct srv_pool *pool, struct srv_live *live, struct srv_writer *writer)
 {
+    m->loop = loop;
     m->http = http;
     m->pool = pool;
     m->live = live;
@@ -320,6 +323,14 @@ static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
         {"parley_http_in_flight", "gauge", "Requests being handled.", m->in_flight},
     };
     int rc = render_rows(out, in_flight, PL_ARRAY_LEN(in_flight));
+    const struct metric_row loop[] = {
+        {"parley_loop_load_permille", "gauge",
+         "Share of the last 100 ms the event loop spent outside epoll_wait (per mille); past 500 "
+         "text sends go to the workers.",
+         m->loop ? pl_loop_load(m->loop) : 0},
+    };
+    if (rc == 0 && m->loop)
+        rc = render_rows(out, loop, PL_ARRAY_LEN(loop));
     if (rc == 0 && m->http)
         rc = render_connections(m, out);
     if (rc == 0 && m->pool)

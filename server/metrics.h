@@ -13,12 +13,13 @@
  * atomics; pool and storage figures are read through their own locks. */
 struct srv_metrics;
 struct api_token_cache;
+struct pl_loop;
 
 PL_MUST_CHECK int srv_metrics_new(struct srv_metrics **out);
 void srv_metrics_free(struct srv_metrics *m);
 /* What to read at render time; any may be NULL. Borrowed. */
-void srv_metrics_sources(struct srv_metrics *m, struct http_server *http, struct srv_pool *pool,
-                         struct srv_live *live, struct srv_writer *writer);
+void srv_metrics_sources(struct srv_metrics *m, struct pl_loop *loop, struct http_server *http,
+                         struct srv_pool *pool, struct srv_live *live, struct srv_writer *writer);
 /* The token cache to report (NULL: none). Borrowed. */
 void srv_metrics_tokens(struct srv_metrics *m, struct api_token_cache *tc);
 

@@ -12,7 +12,9 @@
  * it (api/routes.c, API_LOOP). Everything else still goes to a worker: a
  * token the cache does not hold, a compressed body, a forward (it reads
  * the forwarded message), and every send while the sends quota is on (it
- * is kept in Redis). parley_loop_answered_total counts the loop's sends;
+ * is kept in Redis), and every send while the loop itself is busy (more
+ * than half of its time, parley_loop_load_permille).
+ * parley_loop_answered_total counts the loop's sends;
  * whichever path a send takes, its answer, its stored message and its
  * event must be the same.
  */
@@ -41,6 +43,11 @@ PLTEST_PROTO(cached_token_text_send_skips_the_workers)
     char path[96];
     messages_path(path, sizeof(path), conv);
     struct pt_resp r;
+
+    /* The loop is far from busy here (it hands sends to the workers past
+     * 500 per mille). */
+    long long load = pt_metric(s, proto, "parley_loop_load_permille");
+    PL_ASSERT(load >= 0 && load <= 500);
 
     /* Cached token, plain text: the loop answers, the message is stored
      * and delivered like any other. */

@@ -426,3 +426,56 @@ PLTEST(loop_clock_is_monotonic_and_wall_is_sane)
     PL_ASSERT(w > 1577836800000ull);
     PL_ASSERT(w < 4102444800000ull);
 }
+
+/* ---- load ---- */
+
+struct load_run {
+    struct pl_loop *l;
+    struct pl_timer t;
+    int ticks;
+    unsigned idle_load, busy_load;
+};
+
+/* Busy phase: each tick computes for 30 ms and asks for the next at once. */
+static void on_busy_tick(void *ctx)
+{
+    struct load_run *r = ctx;
+    uint64_t until = pl_now_us() + 30000;
+    while (pl_now_us() < until)
+        ;
+    if (++r->ticks < 10) {
+        pl_loop_timer_start(r->l, &r->t, 0, on_busy_tick, r);
+        return;
+    }
+    r->busy_load = pl_loop_load(r->l);
+    pl_loop_stop(r->l);
+}
+
+/* Idle phase: a tick every 20 ms that does nothing, for 300 ms. */
+static void on_idle_tick(void *ctx)
+{
+    struct load_run *r = ctx;
+    if (++r->ticks < 15) {
+        pl_loop_timer_start(r->l, &r->t, 20, on_idle_tick, r);
+        return;
+    }
+    r->idle_load = pl_loop_load(r->l);
+    r->ticks = 0;
+    pl_loop_timer_start(r->l, &r->t, 0, on_busy_tick, r);
+}
+
+/* Wall time outside epoll_wait(): an idle loop reads near 0, one that
+ * computes all the time near 1000 (both phases span three windows, so
+ * the last window closed in each lies wholly inside it). */
+PLTEST(loop_load_tells_a_busy_loop_from_an_idle_one)
+{
+    struct pl_timer guard;
+    struct load_run r = {0};
+    r.l = loop_with_guard(&guard);
+    PL_ASSERT_INT_EQ(pl_loop_load(r.l), 0);
+    pl_loop_timer_start(r.l, &r.t, 20, on_idle_tick, &r);
+    PL_ASSERT_INT_EQ(pl_loop_run(r.l), 0);
+    PL_ASSERT(r.idle_load < 300);
+    PL_ASSERT(r.busy_load > 700);
+    pl_loop_free(r.l);
+}
