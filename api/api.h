@@ -40,6 +40,7 @@ struct api_limits {
     unsigned max_devices;           /* active sessions per user */
     unsigned token_cache_size;      /* cached token lookups (0: none) */
     unsigned token_cache_ms;        /* how long a cached lookup is trusted */
+    unsigned loop_sends_max_load;   /* loop load (per mille) below which it takes sends */
     unsigned keys_fetch_per_min;    /* bundle fetches per requester per minute */
     unsigned keys_target_per_min;   /* bundle fetches of one target per minute */
     unsigned streams;               /* open event streams per user */

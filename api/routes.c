@@ -140,19 +140,17 @@ static void answer_unrouted(struct api_call *c, int rc, const char *allow)
 /* Requests of API_LOOP routes that the loop answered itself. */
 static _Atomic uint64_t loop_answered;
 
-/* Past this share of its time busy (pl_loop_load(), per mille) the loop
- * hands API_LOOP routes to the workers: it is one thread, and under a
- * saturated CPU the scheduler gives it one thread's share while the
- * workers' parsing can spread over several. */
-#define LOOP_LOAD_MAX 500u
-
 /* Runs an API_LOOP route's handler on the loop thread when its token is in
  * the token cache and its body is as sent (the loop never decodes a
- * compressed body), unless the loop is busy. False when it needs a
- * worker: nothing was answered. */
+ * compressed body), unless the loop is busy: from loop_sends_max_load
+ * (pl_loop_load(), per mille) on, the workers take them. The loop is one
+ * thread, and under a saturated CPU the scheduler gives it one thread's
+ * share while the workers' parsing can spread over several. False when it
+ * needs a worker: nothing was answered. */
 static bool on_loop(struct api_call *c, int idx)
 {
-    if (c->env->loop && pl_loop_load(c->env->loop) > LOOP_LOAD_MAX)
+    unsigned max = c->env->cfg->limits.loop_sends_max_load;
+    if (max == 0 || (c->env->loop && pl_loop_load(c->env->loop) >= max))
         return false;
     if (http_req_header(c->req, "content-encoding") || !api__auth_cached(c))
         return false;

@@ -142,6 +142,11 @@ static const struct setting table[] = {
      "ms a cached token lookup is trusted (at most session_ttl/2); bounds how long another node "
      "accepts a revoked token when the revoking node could not publish the revocation (a node "
      "that lost its own relay subscription holds its cache: parley_token_cache_held)"},
+    {"loop_sends_max_load", "PARLEY_LOOP_SENDS_MAX_LOAD", T_UINT, "500", 0, 1000,
+     OFF(limits.loop_sends_max_load),
+     "the event loop validates and queues a text send itself (token cached, no sends quota) "
+     "while its load, parley_loop_load_permille, is below this; past it a worker does (0 = "
+     "always a worker)"},
     {"keys_fetch_per_min", "PARLEY_KEYS_FETCH_PER_MIN", T_UINT, "300", 0, 1000000,
      OFF(limits.keys_fetch_per_min),
      "prekey bundle fetches per requesting user per minute (429; 0 = unlimited)"},

@@ -325,8 +325,8 @@ static int render_runtime(const struct srv_metrics *m, struct pl_buf *out)
     int rc = render_rows(out, in_flight, PL_ARRAY_LEN(in_flight));
     const struct metric_row loop[] = {
         {"parley_loop_load_permille", "gauge",
-         "Share of the last 100 ms the event loop spent outside epoll_wait (per mille); past 500 "
-         "text sends go to the workers.",
+         "Share of the last 100 ms the event loop spent outside epoll_wait (per mille); from "
+         "loop_sends_max_load on, text sends go to the workers.",
          m->loop ? pl_loop_load(m->loop) : 0},
     };
     if (rc == 0 && m->loop)
