@@ -31,6 +31,21 @@ static void messages_path(char *path, size_t n, int64_t conv)
     snprintf(path, n, "/v1/conversations/%lld/messages", (long long)conv);
 }
 
+/* Users a and b (names from prefix) with a direct conversation, whose id
+ * it returns, and a's token in s's token cache. */
+static int64_t two_users(struct pt_server *s, enum pt_proto p, const char *prefix,
+                         struct pt_user *a, struct pt_user *b)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "%s_a", prefix);
+    PT_USER_NEW(s, p, name, a);
+    snprintf(name, sizeof(name), "%s_b", prefix);
+    PT_USER_NEW(s, p, name, b);
+    int64_t conv = PT_DIRECT(s, p, a, b->id, 201);
+    PL_ASSERT(pt_token_cached(s, p, a->token));
+    return conv;
+}
+
 PLTEST_PROTO(cached_token_text_send_skips_the_workers)
 {
     /* Only a loop that is busy all the time hands sends back here: the
@@ -38,11 +53,8 @@ PLTEST_PROTO(cached_token_text_send_skips_the_workers)
     const char *const args[] = {"--loop-sends-max-load", "1000", NULL};
     struct pt_server *s = PT_SERVER_START(args);
     struct pt_user a, b, a2;
-    PT_USER_NEW(s, proto, "lp_a", &a);
-    PT_USER_NEW(s, proto, "lp_b", &b);
-    int64_t conv = PT_DIRECT(s, proto, &a, b.id, 201);
+    int64_t conv = two_users(s, proto, "lp", &a, &b);
     struct pt_sse *sse = PT_SSE_OPEN_READY(s, proto, b.token, NULL);
-    PL_ASSERT(pt_token_cached(s, proto, a.token));
     char path[96];
     messages_path(path, sizeof(path), conv);
     struct pt_resp r;
@@ -149,10 +161,7 @@ PLTEST_PROTO(sends_quota_keeps_sends_on_the_workers)
     const char *const args[] = {"--quota-sends-per-s", "2", NULL};
     struct pt_server *s = PT_SERVER_START(args);
     struct pt_user a, b;
-    PT_USER_NEW(s, proto, "lq_a", &a);
-    PT_USER_NEW(s, proto, "lq_b", &b);
-    int64_t conv = PT_DIRECT(s, proto, &a, b.id, 201);
-    PL_ASSERT(pt_token_cached(s, proto, a.token));
+    int64_t conv = two_users(s, proto, "lq", &a, &b);
     char path[96];
     messages_path(path, sizeof(path), conv);
     /* Twenty sends cannot all pass a quota of two a second unless they
@@ -179,11 +188,8 @@ PLTEST_PROTO(max_load_zero_keeps_sends_on_the_workers)
     const char *const args[] = {"--loop-sends-max-load", "0", NULL};
     struct pt_server *s = PT_SERVER_START(args);
     struct pt_user a, b;
-    PT_USER_NEW(s, proto, "lz_a", &a);
-    PT_USER_NEW(s, proto, "lz_b", &b);
-    int64_t conv = PT_DIRECT(s, proto, &a, b.id, 201);
+    int64_t conv = two_users(s, proto, "lz", &a, &b);
     struct pt_sse *sse = PT_SSE_OPEN_READY(s, proto, b.token, NULL);
-    PL_ASSERT(pt_token_cached(s, proto, a.token));
     struct pt_msg m = PT_SEND(s, proto, &a, conv, "by a worker");
     PT_SSE_EXPECT_MSG(sse, m.id, EV_MS);
     PL_ASSERT_INT_EQ(on_loop(s, proto), 0);
