@@ -54,13 +54,22 @@ static int auth_token(struct api_call *c, const char *token, struct api_problem 
     return rc;
 }
 
+/* The token of an Authorization header value, or NULL when it does not
+ * use the Bearer scheme. */
+static const char *bearer_token(const char *h)
+{
+    if (strncasecmp(h, "Bearer ", 7) != 0)
+        return NULL;
+    for (h += 7; *h == ' ';)
+        h++;
+    return h;
+}
+
 bool api__auth_cached(struct api_call *c)
 {
     const char *h = http_req_header(c->req, "authorization");
-    if (!c->env->tokens || !h || strncasecmp(h, "Bearer ", 7) != 0)
+    if (!c->env->tokens || !h || !(h = bearer_token(h)))
         return false;
-    for (h += 7; *h == ' ';)
-        h++;
     uint8_t hash[PCRYPTO_TOKEN_HASHBYTES];
     uint64_t gen;
     return pcrypto_token_hash(h, hash) == 0 &&
@@ -110,14 +119,11 @@ static int token_of(struct api_call *c, bool allow_query, const char **token,
                                 .detail = "the bearer token is malformed, unknown or revoked"};
     const char *h = http_req_header(c->req, "authorization");
     if (h) {
-        if (strncasecmp(h, "Bearer ", 7) != 0) {
+        if (!(*token = bearer_token(h))) {
             bad->detail = "the Authorization header must use the Bearer scheme";
             api_problem_sendx(c->req, bad);
             return PL_EUNAUTH;
         }
-        for (h += 7; *h == ' ';)
-            h++;
-        *token = h;
         return 0;
     }
     const char *t = allow_query ? http_req_query(c->req, "access_token") : NULL;
